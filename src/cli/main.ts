@@ -6,7 +6,8 @@ import { EXIT } from '../errors/index.js';
 import type { CommandModule } from './commands/types.js';
 
 const MODULES: Array<() => Promise<CommandModule>> = [
-  // Filled as command groups land; each module exports `register`.
+  // Each module exports `register`; one line per command group.
+  () => import('./commands/serve.js'),
 ];
 
 export async function main(argv: string[]): Promise<number> {

@@ -1,0 +1,42 @@
+// cli/commands/serve.ts: `cairn serve DIR`, a read-only HTTP mirror of a repository directory
+// in one command (server/static-server.ts). Runs until SIGINT or SIGTERM.
+import type { Command } from 'commander';
+import { stat } from 'node:fs/promises';
+import { startStaticServer } from '../../server/static-server.js';
+import { UsageError } from '../../errors/index.js';
+import type { CliContext } from './types.js';
+
+export function register(program: Command, context: CliContext): void {
+  program
+    .command('serve')
+    .description('serve a repository directory read-only over HTTP (a mirror)')
+    .argument('<dir>', 'directory to serve, e.g. REPO/public')
+    .option('--host <address>', 'address to listen on', '127.0.0.1')
+    .option('--port <n>', 'port to listen on (0 picks a free one)', '8080')
+    .option('--log', 'print one line per request', false)
+    .action(async (dir: string, opts: { host: string; port: string; log: boolean }) => {
+      const out = context.output();
+      const port = Number(opts.port);
+      if (!Number.isInteger(port) || port < 0 || port > 65535) {
+        throw new UsageError('BAD_ARGUMENT', `--port must be an integer from 0 to 65535, found ${opts.port}`);
+      }
+      const info = await stat(dir).catch(() => undefined);
+      if (!info?.isDirectory()) throw new UsageError('BAD_ARGUMENT', `${dir} is not a directory`, { hint: 'serve the public/ folder of a repository made with `cairn repo init`' });
+      const running = await startStaticServer({
+        root: dir,
+        host: opts.host,
+        port,
+        onRequest: opts.log ? (r) => out.info(`${r.method} ${r.path} ${r.status} ${r.bytes}`) : undefined,
+      });
+      out.result({ url: running.url, root: dir }, `serving ${dir} read-only at ${running.url} (Ctrl-C to stop)`);
+      await new Promise<void>((done) => {
+        const stop = (): void => {
+          process.off('SIGINT', stop);
+          process.off('SIGTERM', stop);
+          void running.close().then(done);
+        };
+        process.on('SIGINT', stop);
+        process.on('SIGTERM', stop);
+      });
+    });
+}

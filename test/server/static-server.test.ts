@@ -1,0 +1,90 @@
+// Tests for server/static-server.ts: a mirror must serve exactly the files under its root and
+// refuse everything else, with bounded requests.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtemp, mkdir, writeFile, symlink, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { request } from 'node:http';
+import { startStaticServer, resolveRequestPath, type RunningServer } from '../../src/server/static-server.js';
+
+let base: string;
+let root: string;
+let server: RunningServer;
+
+before(async () => {
+  base = await mkdtemp(join(tmpdir(), 'cairn-serve-'));
+  root = join(base, 'public');
+  await mkdir(join(root, 'metadata'), { recursive: true });
+  await writeFile(join(root, 'metadata', 'timestamp.json'), '{"signed":{}}');
+  await writeFile(join(root, 'metadata', '3.snapshot.json'), '{}');
+  await writeFile(join(base, 'secret.key'), 'PRIVATE');
+  await symlink(join(base, 'secret.key'), join(root, 'metadata', 'escape.json'));
+  server = await startStaticServer({ root });
+});
+
+after(async () => {
+  await server.close();
+  await rm(base, { recursive: true, force: true });
+});
+
+/** Raw HTTP, so that the path reaches the server exactly as written (fetch would normalize it). */
+function rawGet(path: string, method = 'GET', headers: Record<string, string> = {}): Promise<{ status: number; body: string; headers: Record<string, unknown> }> {
+  return new Promise((resolve, reject) => {
+    const req = request({ host: '127.0.0.1', port: server.port, path, method, headers }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString(), headers: res.headers }));
+    });
+    req.on('error', reject);
+    req.setTimeout(5000, () => req.destroy(new Error('timeout')));
+    req.end();
+  });
+}
+
+test('serves a file with its length, JSON content type and revalidation for mutable names', { timeout: 10_000 }, async () => {
+  const r = await rawGet('/metadata/timestamp.json');
+  assert.equal(r.status, 200);
+  assert.equal(r.body, '{"signed":{}}');
+  assert.equal(r.headers['content-type'], 'application/json');
+  assert.equal(r.headers['content-length'], '13');
+  assert.equal(r.headers['cache-control'], 'no-cache');
+  const v = await rawGet('/metadata/3.snapshot.json');
+  assert.match(String(v.headers['cache-control']), /immutable/);
+});
+
+test('refuses path traversal in every spelling', { timeout: 10_000 }, async () => {
+  for (const path of ['/../secret.key', '/metadata/../../secret.key', '/%2e%2e/secret.key', '/metadata%2f..%2f..%2fsecret.key', '/metadata/..%5c..%5csecret.key', '/metadata/%00']) {
+    const r = await rawGet(path);
+    assert.ok(r.status === 400 || r.status === 404, `${path} answered ${r.status}`);
+    assert.doesNotMatch(r.body, /PRIVATE/);
+  }
+});
+
+test('does not follow a symlink that leaves the served root', { timeout: 10_000 }, async () => {
+  const r = await rawGet('/metadata/escape.json');
+  assert.equal(r.status, 404);
+  assert.doesNotMatch(r.body, /PRIVATE/);
+});
+
+test('lists no directories and refuses writes', { timeout: 10_000 }, async () => {
+  assert.equal((await rawGet('/metadata/')).status, 404);
+  assert.equal((await rawGet('/')).status, 400);
+  const put = await rawGet('/metadata/timestamp.json', 'PUT');
+  assert.equal(put.status, 405);
+  const del = await rawGet('/metadata/timestamp.json', 'DELETE');
+  assert.equal(del.status, 405);
+});
+
+test('refuses oversized request paths and headers', { timeout: 10_000 }, async () => {
+  const long = await rawGet('/' + 'a'.repeat(5000));
+  assert.equal(long.status, 400);
+  const big = await rawGet('/metadata/timestamp.json', 'GET', { 'x-filler': 'b'.repeat(20_000) });
+  assert.equal(big.status, 431);
+});
+
+test('resolveRequestPath keeps every accepted path inside the root', () => {
+  assert.equal(resolveRequestPath('/srv/r', '/a/b.json'), '/srv/r/a/b.json');
+  assert.equal(resolveRequestPath('/srv/r', '/a/./b'), undefined);
+  assert.equal(resolveRequestPath('/srv/r', '/%E0%A4%A'), undefined);
+});
