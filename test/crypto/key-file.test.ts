@@ -1,0 +1,67 @@
+// Tests for crypto/key-file.ts: private keys stay private (0600, encrypted at rest on request),
+// and a wrong passphrase, an altered file or loose permissions are refused with typed errors.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtemp, stat, readFile, writeFile, chmod, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { generateEd25519 } from '../../src/crypto/signer.js';
+import { writeKeyFile, loadSigner } from '../../src/crypto/key-file.js';
+import { verifySignature } from '../../src/crypto/public-key.js';
+import { KeyError } from '../../src/crypto/errors.js';
+
+async function withDir(fn: (dir: string) => Promise<void>): Promise<void> {
+  const dir = await mkdtemp(join(tmpdir(), 'cairn-key-'));
+  try {
+    await fn(dir);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+test('writes key files with mode 0600 and loads a signer that signs verifiably', { timeout: 10_000 }, () =>
+  withDir(async (dir) => {
+    const { privateKey, signer } = generateEd25519();
+    const path = join(dir, 'k.json');
+    await writeKeyFile(path, privateKey);
+    assert.equal((await stat(path)).mode & 0o777, 0o600);
+    const loaded = await loadSigner(path);
+    assert.equal(loaded.keyid, signer.keyid);
+    const sig = loaded.sign(Buffer.from('hello'));
+    assert.ok(verifySignature(signer.publicKey, Buffer.from('hello'), sig));
+    assert.ok(!verifySignature(signer.publicKey, Buffer.from('hellO'), sig));
+  }));
+
+test('an encrypted key file holds no plaintext key and refuses a wrong passphrase', { timeout: 20_000 }, () =>
+  withDir(async (dir) => {
+    const { privateKey, signer } = generateEd25519();
+    const path = join(dir, 'k.json');
+    await writeKeyFile(path, privateKey, 'correct horse');
+    const text = await readFile(path, 'utf8');
+    const plain = privateKey.export({ format: 'der', type: 'pkcs8' }).toString('base64');
+    assert.ok(!text.includes(plain));
+    await assert.rejects(loadSigner(path, 'wrong'), (e) => e instanceof KeyError && e.code === 'BAD_PASSPHRASE');
+    await assert.rejects(loadSigner(path), (e) => e instanceof KeyError && e.code === 'PASSPHRASE_REQUIRED');
+    assert.equal((await loadSigner(path, 'correct horse')).keyid, signer.keyid);
+  }));
+
+test('refuses a key file whose claimed key ID does not match its key (swapped key)', { timeout: 10_000 }, () =>
+  withDir(async (dir) => {
+    const a = generateEd25519();
+    const b = generateEd25519();
+    const path = join(dir, 'k.json');
+    await writeKeyFile(path, a.privateKey);
+    const file = JSON.parse(await readFile(path, 'utf8')) as { keyid: string };
+    file.keyid = b.signer.keyid;
+    await writeFile(path, JSON.stringify(file), { mode: 0o600 });
+    await assert.rejects(loadSigner(path), (e) => e instanceof KeyError && e.code === 'BAD_KEY_FILE');
+  }));
+
+test('refuses a private key readable by group or others', { timeout: 10_000 }, () =>
+  withDir(async (dir) => {
+    const { privateKey } = generateEd25519();
+    const path = join(dir, 'k.json');
+    await writeKeyFile(path, privateKey);
+    await chmod(path, 0o644);
+    await assert.rejects(loadSigner(path), (e) => e instanceof KeyError && e.code === 'INSECURE_PERMISSIONS');
+  }));
