@@ -1,0 +1,19 @@
+// tuf/index.ts: public API of cairn's TUF client (TUF spec 1.0.x section 5). Other layers import
+// from here only.
+export { Updater, quoteName, type UpdaterOptions, type RefreshReport, type RoleReport } from './updater.js';
+export { DEFAULT_UPDATER_CONFIG, resolveConfig, type UpdaterConfig } from './config.js';
+export { TufError } from './errors.js';
+export { TrustedSet, checkLengthAndHashes, type TimestampUpdate, type FileExpectation } from './trusted-set.js';
+export {
+  parseEnvelope,
+  isExpired,
+  type Envelope,
+  type RoleType,
+  type RootEnvelope,
+  type TimestampEnvelope,
+  type SnapshotEnvelope,
+  type TargetsEnvelope,
+} from './metadata.js';
+export { verifyThreshold, countValidSignatures, tufPublicKey, type RoleKeys } from './verify.js';
+export { rolesForTarget, type DelegationMatch } from './delegation.js';
+export type { TargetFile } from '@tufjs/models';

@@ -1,0 +1,73 @@
+// tuf/verify.ts: threshold signature verification of metadata (TUF spec 1.0.x 5.3.4, 5.3.5,
+// 5.4.2, 5.5.3, 5.6.3). The signed bytes are canonicalized once at parse time; each key is
+// decoded once (crypto/public-key caches the KeyObject); only keys that the delegating role
+// lists count, each key at most once, however many keyids name it. A key of a type this client
+// cannot use simply does not count.
+import type { Key } from '@tufjs/models';
+import { verifySignature, type TufPublicKey } from '../crypto/public-key.js';
+import { short } from '../errors/index.js';
+import { TufError } from './errors.js';
+import type { Envelope } from './metadata.js';
+
+/** What a delegating role says about a delegated one: its keys and how many must sign. */
+export interface RoleKeys {
+  readonly keyIDs: readonly string[];
+  readonly threshold: number;
+}
+
+const publicKeys = new WeakMap<Key, TufPublicKey>();
+
+/** The TUF JSON form of a @tufjs/models Key, built once per Key object. */
+export function tufPublicKey(key: Key): TufPublicKey {
+  let pub = publicKeys.get(key);
+  if (!pub) {
+    pub = {
+      ...(key.unrecognizedFields ?? {}),
+      keytype: key.keyType,
+      scheme: key.scheme,
+      keyval: key.keyVal as TufPublicKey['keyval'],
+    };
+    publicKeys.set(key, pub);
+  }
+  return pub;
+}
+
+/** Number of distinct role keys with a valid signature over the envelope's signed bytes. */
+export function countValidSignatures(envelope: Envelope, role: RoleKeys, keys: Readonly<Record<string, Key>>): number {
+  const seen = new Set<string>();
+  for (const keyid of new Set(role.keyIDs)) {
+    const sig = envelope.signatures.get(keyid);
+    const key = keys[keyid];
+    if (sig === undefined || key === undefined) continue;
+    const pub = tufPublicKey(key);
+    // Two keyids for the same key material are one key (threshold defence).
+    const material = `${pub.keytype}\u0000${pub.scheme}\u0000${String(pub.keyval.public)}`;
+    if (seen.has(material)) continue;
+    let ok = false;
+    try {
+      ok = verifySignature(pub, envelope.signedBytes, sig);
+    } catch {
+      ok = false; // unsupported or malformed key: it does not count
+    }
+    if (ok) seen.add(material);
+  }
+  return seen.size;
+}
+
+/** Throws TufError('THRESHOLD_NOT_MET') unless `role.threshold` distinct role keys signed. */
+export function verifyThreshold(
+  envelope: Envelope,
+  roleName: string,
+  role: RoleKeys,
+  keys: Readonly<Record<string, Key>>,
+  signerDescription: string,
+): void {
+  const valid = countValidSignatures(envelope, role, keys);
+  if (valid < role.threshold) {
+    throw new TufError(
+      'THRESHOLD_NOT_MET',
+      `${roleName} v${envelope.version} has ${valid} valid signature(s) from the ${role.keyIDs.length} key(s) ${signerDescription} lists, the threshold is ${role.threshold}`,
+      { hint: `keys: ${role.keyIDs.map((k) => short(k, 8)).join(', ') || 'none'}` },
+    );
+  }
+}
