@@ -9,6 +9,8 @@ const MODULES: Array<() => Promise<CommandModule>> = [
   // Each module exports `register`; one line per command group.
   () => import('./commands/tuf.js'),
   () => import('./commands/serve.js'),
+  () => import('./commands/key.js'),
+  () => import('./commands/repo.js'),
 ];
 
 export async function main(argv: string[]): Promise<number> {

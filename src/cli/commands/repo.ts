@@ -1,0 +1,245 @@
+// cli/commands/repo.ts: `cairn repo`: the publisher side of a TUF repository (TUF spec 1.0.x
+// sections 4 and 6) over the library in src/repo: init, add/remove targets, delegate (paths,
+// hash bins, succinct bins), rotate-root, sign (in place or detached), merge-signature, publish
+// and status. Private keys only ever come from key files named on the command line.
+import { readFile } from 'node:fs/promises';
+import type { Command } from 'commander';
+import { readKeyFileHeader, loadSigner } from '../../crypto/key-file.js';
+import type { Signer } from '../../crypto/signer.js';
+import type { TufPublicKey } from '../../crypto/public-key.js';
+import type { JsonObject } from '../../encoding/canonical-json.js';
+import { parseJsonObject } from '../../encoding/bounded-json.js';
+import { UsageError } from '../../errors/index.js';
+import { writeFileAtomic } from '../../io/atomic-write.js';
+import {
+  addTargets, refreshRole, collectTargetSources, delegateHashBins, delegatePaths, delegateSuccinct, formatStatus, initRepository, mergeSignature,
+  parseDetachedSignature, parseDuration, parseExpiry, publish, readPublicKey, removeTargets, repoStatus, rotateRoot, signDetached, signRole,
+  TOP_LEVEL_ROLES, type RoleChange, type SignatureReport, type TopLevelRole,
+} from '../../repo/index.js';
+import { stableJson } from '../../repo/metadata-file.js';
+import { DEFAULT_PASSPHRASE_ENV, readPassphrase } from '../passphrase.js';
+import type { CliContext } from './types.js';
+
+const collect = (value: string, previous: string[]): string[] => [...previous, value];
+
+function positiveInt(name: string): (v: string) => number {
+  return (v) => {
+    const n = Number(v);
+    if (!Number.isSafeInteger(n) || n < 1) throw new UsageError('BAD_ARGUMENT', `${name} must be a positive integer, not "${v}"`);
+    return n;
+  };
+}
+
+/** Loads signers from key files, asking for a passphrase (env or prompt) only for encrypted ones. */
+async function loadSigners(paths: readonly string[], passphraseEnv: string): Promise<Signer[]> {
+  const out: Signer[] = [];
+  for (const path of paths) {
+    const header = await readKeyFileHeader(path);
+    const passphrase = header.encryption ? await readPassphrase(passphraseEnv, `passphrase for ${path}: `) : undefined;
+    out.push(await loadSigner(path, passphrase));
+  }
+  return out;
+}
+
+async function publicKeys(paths: readonly string[]): Promise<TufPublicKey[]> {
+  const keys = [];
+  for (const p of paths) keys.push((await readPublicKey(p)).key);
+  return keys;
+}
+
+function expiresOption(text: string | undefined): Date | undefined {
+  return text === undefined ? undefined : parseExpiry(text, new Date());
+}
+
+function changeLines(changes: readonly RoleChange[]): string[] {
+  return changes.map((c) => `${c.role} v${c.version} staged, expires ${c.expires}, signed by ${c.signedBy.length} key(s) given`);
+}
+
+function reportLines(reports: readonly SignatureReport[]): string[] {
+  return reports.map((r) => `${r.role} v${r.version}: ${r.valid.length}/${r.threshold} signatures` + (r.met ? ' (threshold met)' : `; missing ${r.missing.join(', ')}`));
+}
+
+interface SigningOpts {
+  key: string[];
+  passphraseEnv: string;
+  expires?: string;
+}
+
+export function register(program: Command, context: CliContext): void {
+  const repo = program.command('repo').description('publish a TUF repository: keys, targets, delegations, signing, publishing');
+  const signing = (c: Command): Command =>
+    c.option('--key <file>', 'sign the changed roles with this private key file (repeatable; only roles it belongs to)', collect, [])
+      .option('--passphrase-env <name>', 'environment variable with the key files\' passphrase', DEFAULT_PASSPHRASE_ENV)
+      .option('--expires <when>', 'expiry of the changed roles: a duration (90d) or a date-time');
+
+  const init = repo.command('init').description('create a repository: root and targets v1; snapshot and timestamp at first publish').argument('<dir>', 'workspace directory');
+  for (const role of TOP_LEVEL_ROLES) {
+    init.option(`--${role}-key <file>`, `key file (public or private) of the ${role} role (repeatable)`, collect, [])
+      .option(`--${role}-threshold <n>`, `signatures needed for ${role}`, positiveInt(`--${role}-threshold`), 1)
+      .option(`--${role}-expires <duration>`, `lifetime of ${role} metadata (default ${{ root: '365d', targets: '90d', snapshot: '7d', timestamp: '1d' }[role]})`);
+  }
+  signing(init.option('--no-consistent-snapshot', 'serve plain file names instead of VERSION.NAME / HASH.NAME')
+    .option('--meta-hashes', 'put length and sha256 of each role in snapshot (and of snapshot in timestamp)', false))
+    .action(async (dir: string, opts: Record<string, unknown> & SigningOpts & { consistentSnapshot: boolean; metaHashes: boolean }) => {
+      const out = context.output();
+      const roles = {} as Record<TopLevelRole, { keys: TufPublicKey[]; threshold: number }>;
+      const expirySeconds: Partial<Record<TopLevelRole, number>> = {};
+      for (const role of TOP_LEVEL_ROLES) {
+        const files = opts[`${role}Key`] as string[];
+        if (files.length === 0) throw new UsageError('MISSING_ARGUMENT', `no key for role ${role}`, { hint: `pass --${role}-key FILE (cairn key generate --out FILE makes one)` });
+        roles[role] = { keys: await publicKeys(files), threshold: opts[`${role}Threshold`] as number };
+        const exp = opts[`${role}Expires`] as string | undefined;
+        if (exp !== undefined) expirySeconds[role] = parseDuration(exp);
+      }
+      const changes = await initRepository(dir, {
+        roles, expirySeconds, consistentSnapshot: opts.consistentSnapshot, metaHashes: opts.metaHashes,
+        signers: await loadSigners(opts.key, opts.passphraseEnv),
+      });
+      out.result({ dir, changes }, [`initialized ${dir}`, ...changeLines(changes), `next: sign root and targets (cairn repo sign), then cairn repo publish ${dir}`]);
+    });
+
+  signing(repo.command('add').description('add files or directories (recursively) as targets; content is copied into the repository')
+    .argument('<dir>', 'workspace directory').argument('<files...>', 'files or directories')
+    .option('--path <target>', 'target path of a single file, or prefix for a directory\'s files')
+    .option('--base <dir>', 'target paths relative to this directory')
+    .option('--custom <json>', 'custom metadata (a JSON object) for each target')
+    .option('--role <name>', 'targets role to add to (default: where delegations route the path)'))
+    .action(async (dir: string, files: string[], opts: SigningOpts & { path?: string; base?: string; custom?: string; role?: string }) => {
+      const out = context.output();
+      const custom = opts.custom === undefined ? undefined : (parseJsonObject(opts.custom, '--custom', { maxBytes: 1 << 20, maxDepth: 16, maxEntries: 100_000 }) as JsonObject);
+      const { sources, skipped } = await collectTargetSources(files, { path: opts.path, baseDir: opts.base });
+      for (const s of skipped) out.warn(`skipped ${s} (not a regular file)`);
+      const { added, changes } = await addTargets(dir, sources, {
+        role: opts.role, custom, expires: expiresOption(opts.expires), signers: await loadSigners(opts.key, opts.passphraseEnv),
+      });
+      out.result({ added, skipped, changes }, [...added.map((a) => `added ${a.path} -> ${a.role} (${a.length} bytes, sha256 ${a.sha256.slice(0, 12)})`), ...changeLines(changes)]);
+    });
+
+  signing(repo.command('remove').description('remove targets (a directory with --recursive)')
+    .argument('<dir>', 'workspace directory').argument('<paths...>', 'target paths')
+    .option('--role <name>', 'targets role to remove from')
+    .option('-r, --recursive', 'remove every target under each path', false))
+    .action(async (dir: string, paths: string[], opts: SigningOpts & { role?: string; recursive: boolean }) => {
+      const out = context.output();
+      const { removed, changes } = await removeTargets(dir, paths, {
+        role: opts.role, recursive: opts.recursive, expires: expiresOption(opts.expires), signers: await loadSigners(opts.key, opts.passphraseEnv),
+      });
+      out.result({ removed, changes }, [...removed.map((r) => `removed ${r.path} from ${r.role}`), ...changeLines(changes)]);
+    });
+
+  signing(repo.command('delegate').description('delegate targets to a role (path patterns), to classic hash bins, or to succinct hash bins')
+    .argument('<dir>', 'workspace directory').argument('<name>', 'delegated role name (the name prefix for bins)')
+    .option('--paths <pattern>', 'path pattern delegated to NAME (repeatable)', collect, [])
+    .option('--hash-bins <n>', 'delegate to N classic hash bins NAME-XX (power of two)', positiveInt('--hash-bins'))
+    .option('--succinct-bits <b>', 'delegate to 2^b succinct hash bins NAME-XX (TAP 15)', positiveInt('--succinct-bits'))
+    .option('--delegate-key <file>', 'key file (public or private) of the delegated role (repeatable)', collect, [])
+    .option('--threshold <n>', 'signatures needed for the delegated role', positiveInt('--threshold'), 1)
+    .option('--terminating', 'stop the client\'s search at this role (bins are terminating by default)')
+    .option('--from <role>', 'delegating role', 'targets'))
+    .action(async (dir: string, name: string, opts: SigningOpts & { paths: string[]; hashBins?: number; succinctBits?: number; delegateKey: string[]; threshold: number; terminating?: boolean; from: string }) => {
+      const out = context.output();
+      const kinds = [opts.paths.length > 0, opts.hashBins !== undefined, opts.succinctBits !== undefined].filter(Boolean).length;
+      if (kinds !== 1) throw new UsageError('BAD_ARGUMENT', 'give exactly one of --paths, --hash-bins, --succinct-bits');
+      if (opts.delegateKey.length === 0) throw new UsageError('MISSING_ARGUMENT', 'the delegated role needs keys', { hint: 'pass --delegate-key FILE' });
+      const options = {
+        from: opts.from, keys: await publicKeys(opts.delegateKey), threshold: opts.threshold, terminating: opts.terminating,
+        expires: expiresOption(opts.expires), signers: await loadSigners(opts.key, opts.passphraseEnv),
+      };
+      const result = opts.hashBins !== undefined ? await delegateHashBins(dir, name, opts.hashBins, options)
+        : opts.succinctBits !== undefined ? await delegateSuccinct(dir, name, opts.succinctBits, options)
+          : await delegatePaths(dir, name, opts.paths, options);
+      out.result(result, [`${opts.from} delegates to ${result.roles.length} role(s)${result.roles.length <= 4 ? `: ${result.roles.join(', ')}` : ''}`,
+        ...changeLines(result.changes.filter((c) => c.role === opts.from)), `${result.changes.length} role(s) staged`]);
+    });
+
+  const rotate = repo.command('rotate-root').description('stage root version N+1 with new keys or thresholds; needs the old and new root thresholds')
+    .argument('<dir>', 'workspace directory');
+  for (const role of TOP_LEVEL_ROLES) {
+    rotate.option(`--${role}-key <file>`, `new key set of ${role} (repeatable; replaces the old set)`, collect, [])
+      .option(`--${role}-threshold <n>`, `new threshold of ${role}`, positiveInt(`--${role}-threshold`));
+  }
+  signing(rotate.option('--consistent-snapshot', 'turn consistent snapshots on').option('--no-consistent-snapshot', 'turn consistent snapshots off'))
+    .action(async (dir: string, opts: Record<string, unknown> & SigningOpts & { consistentSnapshot?: boolean }) => {
+      const out = context.output();
+      const roles: Partial<Record<TopLevelRole, { keys?: TufPublicKey[]; threshold?: number }>> = {};
+      for (const role of TOP_LEVEL_ROLES) {
+        const files = opts[`${role}Key`] as string[];
+        const threshold = opts[`${role}Threshold`] as number | undefined;
+        if (files.length > 0 || threshold !== undefined) roles[role] = { ...(files.length > 0 ? { keys: await publicKeys(files) } : {}), ...(threshold !== undefined ? { threshold } : {}) };
+      }
+      const changes = await rotateRoot(dir, {
+        roles, consistentSnapshot: opts.consistentSnapshot, expires: expiresOption(opts.expires), signers: await loadSigners(opts.key, opts.passphraseEnv),
+      });
+      out.result({ changes }, [...changeLines(changes), 'root must now be signed by the threshold of the old and of the new root keys (cairn repo sign --role root)']);
+    });
+
+  signing(repo.command('refresh').description('stage a role again unchanged: new version and expiry, to be signed again')
+    .argument('<dir>', 'workspace directory')
+    .requiredOption('--role <name>', 'root, targets or a delegated role'))
+    .action(async (dir: string, opts: SigningOpts & { role: string }) => {
+      const out = context.output();
+      const changes = await refreshRole(dir, opts.role, { expires: expiresOption(opts.expires), signers: await loadSigners(opts.key, opts.passphraseEnv) });
+      out.result({ changes }, changeLines(changes));
+    });
+
+  repo.command('sign').description('sign a staged role with one key file, in place or as a detached signature file')
+    .argument('<dir>', 'workspace directory')
+    .requiredOption('--role <name>', 'role to sign (root, targets or a delegated role)')
+    .option('--key <file>', 'private key file (repeatable)', collect, [])
+    .option('--detached <file>', 'write a signature file instead of changing the workspace (one key)')
+    .option('--passphrase-env <name>', 'environment variable with the key file\'s passphrase', DEFAULT_PASSPHRASE_ENV)
+    .action(async (dir: string, opts: { role: string; key: string[]; detached?: string; passphraseEnv: string }) => {
+      const out = context.output();
+      if (opts.key.length === 0) throw new UsageError('MISSING_ARGUMENT', 'no key to sign with', { hint: 'pass --key FILE' });
+      const signers = await loadSigners(opts.key, opts.passphraseEnv);
+      if (opts.detached !== undefined) {
+        if (signers.length !== 1) throw new UsageError('BAD_ARGUMENT', '--detached writes one signature: give exactly one --key');
+        const sig = await signDetached(dir, opts.role, signers[0]!);
+        await writeFileAtomic(opts.detached, stableJson(sig));
+        out.result({ role: sig.role, version: sig.version, keyid: sig.keyid, file: opts.detached },
+          `signature of ${sig.role} v${sig.version} by ${sig.keyid} written to ${opts.detached}`);
+        return;
+      }
+      const reports = await signRole(dir, opts.role, signers);
+      out.result({ role: opts.role, signatures: reports }, reportLines(reports));
+    });
+
+  repo.command('merge-signature').description('merge detached signature files into the staged roles')
+    .argument('<dir>', 'workspace directory').argument('<files...>', 'signature files from cairn repo sign --detached')
+    .action(async (dir: string, files: string[]) => {
+      const out = context.output();
+      const all: SignatureReport[] = [];
+      for (const f of files) {
+        const reports = await mergeSignature(dir, parseDetachedSignature(await readFile(f), f));
+        all.push(...reports);
+      }
+      out.result({ signatures: all }, reportLines(all));
+    });
+
+  repo.command('publish').description('sign snapshot and timestamp and write the served tree DIR/public (refuses any role below its threshold)')
+    .argument('<dir>', 'workspace directory')
+    .option('--key <file>', 'snapshot and timestamp private key files (repeatable)', collect, [])
+    .option('--passphrase-env <name>', 'environment variable with the key files\' passphrase', DEFAULT_PASSPHRASE_ENV)
+    .option('--snapshot-expires <when>', 'snapshot expiry: duration or date-time')
+    .option('--timestamp-expires <when>', 'timestamp expiry: duration or date-time')
+    .action(async (dir: string, opts: { key: string[]; passphraseEnv: string; snapshotExpires?: string; timestampExpires?: string }) => {
+      const out = context.output();
+      const result = await publish(dir, {
+        signers: await loadSigners(opts.key, opts.passphraseEnv),
+        snapshotExpires: expiresOption(opts.snapshotExpires), timestampExpires: expiresOption(opts.timestampExpires),
+      });
+      out.result(result, [
+        ...result.published.map((p) => `published ${p.role} v${p.version}`),
+        `${result.targetFiles} target file(s); root v${result.rootVersion}, snapshot v${result.snapshotVersion}, timestamp v${result.timestampVersion}`,
+      ]);
+    });
+
+  repo.command('status').description('per role: version, expiry, threshold, signatures present/missing; staged changes')
+    .argument('<dir>', 'workspace directory')
+    .option('--warn <duration>', 'warn about expiry within this window (default: a quarter of each role\'s lifetime)')
+    .action(async (dir: string, opts: { warn?: string }) => {
+      const out = context.output();
+      const status = await repoStatus(dir, { warnSeconds: opts.warn === undefined ? undefined : parseDuration(opts.warn) });
+      out.result(status, formatStatus(status));
+    });
+}

@@ -1,0 +1,107 @@
+// repo/config.ts: the workspace configuration (DIR/cairn-repo.json), expiry durations and the
+// naming rules for roles and target paths (TUF spec 1.0.x 4.4 "targets", 4.5 delegations).
+import { readFile } from 'node:fs/promises';
+import { parseJsonObject } from '../encoding/bounded-json.js';
+import { writeFileAtomic } from '../io/atomic-write.js';
+import { RepoError } from './errors.js';
+import { stableJson } from './metadata-file.js';
+import type { RepoLayout } from './layout.js';
+
+export const CONFIG_FORMAT = 'cairn/repo/v1';
+export const TOP_LEVEL_ROLES = ['root', 'targets', 'snapshot', 'timestamp'] as const;
+export type TopLevelRole = (typeof TOP_LEVEL_ROLES)[number];
+export const SPEC_VERSION = '1.0.31';
+
+const DAY = 86_400;
+export const DEFAULT_EXPIRY_SECONDS: Record<TopLevelRole, number> = {
+  root: 365 * DAY,
+  targets: 90 * DAY,
+  snapshot: 7 * DAY,
+  timestamp: 1 * DAY,
+};
+
+export interface RepoConfig {
+  format: typeof CONFIG_FORMAT;
+  consistentSnapshot: boolean;
+  /** Seconds from signing to expiry per top-level role; delegated roles use `targets`. */
+  expirySeconds: Record<TopLevelRole, number>;
+  /** Put length and hashes of each role into snapshot (and of snapshot into timestamp). */
+  metaHashes: boolean;
+}
+
+const SMALL_JSON = { maxBytes: 1 << 20, maxDepth: 8, maxEntries: 10_000 };
+
+export async function readConfig(layout: RepoLayout): Promise<RepoConfig> {
+  let bytes: Buffer;
+  try {
+    bytes = await readFile(layout.config);
+  } catch {
+    throw new RepoError('NOT_A_REPOSITORY', `${layout.dir} is not a cairn repository (no ${layout.config})`, {
+      hint: `create one with: cairn repo init ${layout.dir} --root-key FILE ...`,
+    });
+  }
+  const json = parseJsonObject(bytes, layout.config, SMALL_JSON);
+  const expiry = json.expirySeconds;
+  if (json.format !== CONFIG_FORMAT || typeof json.consistentSnapshot !== 'boolean' || typeof json.metaHashes !== 'boolean' ||
+    expiry === null || typeof expiry !== 'object' || Array.isArray(expiry)) {
+    throw new RepoError('BAD_CONFIG', `${layout.config} is not a ${CONFIG_FORMAT} configuration`);
+  }
+  const expirySeconds = { ...DEFAULT_EXPIRY_SECONDS };
+  for (const role of TOP_LEVEL_ROLES) {
+    const v = expiry[role];
+    if (v !== undefined) {
+      if (typeof v !== 'number' || !Number.isSafeInteger(v) || v <= 0) throw new RepoError('BAD_CONFIG', `${layout.config}: expirySeconds.${role} must be a positive integer`);
+      expirySeconds[role] = v;
+    }
+  }
+  return { format: CONFIG_FORMAT, consistentSnapshot: json.consistentSnapshot, metaHashes: json.metaHashes, expirySeconds };
+}
+
+export async function writeConfig(layout: RepoLayout, config: RepoConfig): Promise<void> {
+  await writeFileAtomic(layout.config, stableJson(config));
+}
+
+/** Parses a duration such as `365d`, `12h`, `30m`, `2w`, `45s` into seconds. */
+export function parseDuration(text: string): number {
+  const m = /^(\d{1,9})([smhdw])$/.exec(text.trim());
+  if (!m) throw new RepoError('BAD_DURATION', `"${text}" is not a duration; expected a number and a unit (s, m, h, d, w), e.g. 90d`);
+  const unit = { s: 1, m: 60, h: 3600, d: DAY, w: 7 * DAY }[m[2] as 's' | 'm' | 'h' | 'd' | 'w'];
+  const seconds = Number(m[1]) * unit;
+  if (seconds <= 0) throw new RepoError('BAD_DURATION', `duration "${text}" must be positive`);
+  return seconds;
+}
+
+/** An `--expires` value: a duration from `now`, or an ISO-8601 date-time. */
+export function parseExpiry(text: string, now: Date): Date {
+  if (/^\d+[smhdw]$/.test(text.trim())) return new Date(now.getTime() + parseDuration(text) * 1000);
+  const t = Date.parse(text);
+  if (!/^\d{4}-\d{2}-\d{2}/.test(text) || Number.isNaN(t)) {
+    throw new RepoError('BAD_DURATION', `"${text}" is neither a duration (90d) nor a date-time (2030-01-01T00:00:00Z)`);
+  }
+  return new Date(t);
+}
+
+/** TUF expiry form: ISO 8601 in UTC without fractional seconds (spec 4.2 "expires"). */
+export function tufTime(date: Date): string {
+  return date.toISOString().replace(/\.\d{3}Z$/, 'Z');
+}
+
+const ROLE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
+
+/** Delegated role names become file names (VERSION.NAME.json), so they are restricted. */
+export function checkDelegatedRoleName(name: string): void {
+  if (!ROLE_NAME.test(name) || (TOP_LEVEL_ROLES as readonly string[]).includes(name) || name.endsWith('.json')) {
+    throw new RepoError('BAD_ROLE_NAME', `"${name}" is not a usable delegated role name: use letters, digits, '.', '_' and '-', at most 128, not a top-level role name`);
+  }
+}
+
+/** A target path as TUF spells it: relative, '/'-separated, no empty, '.' or '..' segments. */
+export function checkTargetPath(path: string): void {
+  const bad =
+    path.length === 0 || path.length > 1024 || path.startsWith('/') || path.includes('\\') ||
+    /[\u0000-\u001f\u007f]/.test(path) ||
+    path.split('/').some((s) => s === '' || s === '.' || s === '..');
+  if (bad) {
+    throw new RepoError('BAD_TARGET_PATH', `"${path}" is not a valid target path: it must be relative, use '/' and contain no empty, '.' or '..' segments`);
+  }
+}

@@ -1,0 +1,52 @@
+// repo/key-files.ts: public key files (FILE.pub.json) and reading a TUF public key from either a
+// public key file or a private key file's header (TUF spec 4.2 "KEYS"). Root operations only
+// ever need these files: private keys stay with their holders, offline.
+import { readFile } from 'node:fs/promises';
+import { parseJsonObject } from '../encoding/bounded-json.js';
+import { readKeyFileHeader, KEY_FILE_FORMAT } from '../crypto/key-file.js';
+import { keyIdOf, decodePublicKey, type TufPublicKey } from '../crypto/public-key.js';
+import { writeFileAtomic } from '../io/atomic-write.js';
+import { RepoError } from './errors.js';
+import { stableJson } from './metadata-file.js';
+
+export const PUBLIC_KEY_FORMAT = 'cairn/public-key/v1';
+
+export interface PublicKeyFile {
+  format: typeof PUBLIC_KEY_FORMAT;
+  keyid: string;
+  public: TufPublicKey;
+}
+
+export async function writePublicKeyFile(path: string, key: TufPublicKey): Promise<void> {
+  const file: PublicKeyFile = { format: PUBLIC_KEY_FORMAT, keyid: keyIdOf(key), public: key };
+  await writeFileAtomic(path, stableJson(file));
+}
+
+/**
+ * The public key in `path`: a cairn public key file, a bare TUF key object
+ * ({keytype, scheme, keyval}), or a cairn private key file (only its public header is read).
+ */
+export async function readPublicKey(path: string): Promise<{ keyid: string; key: TufPublicKey }> {
+  let bytes: Buffer;
+  try {
+    bytes = await readFile(path);
+  } catch (e) {
+    throw new RepoError('MISSING_KEYS', `cannot read key file ${path}: ${(e as Error).message}`);
+  }
+  const json = parseJsonObject(bytes, `key file ${path}`, { maxBytes: 64 * 1024, maxDepth: 6, maxEntries: 1000 });
+  let key: unknown;
+  if (json.format === KEY_FILE_FORMAT) key = (await readKeyFileHeader(path)).public;
+  else if (json.format === PUBLIC_KEY_FORMAT) key = json.public;
+  else key = json;
+  if (key === null || typeof key !== 'object' || typeof (key as TufPublicKey).keytype !== 'string' ||
+    typeof (key as TufPublicKey).scheme !== 'string' || typeof (key as TufPublicKey).keyval?.public !== 'string') {
+    throw new RepoError('MISSING_KEYS', `${path} holds no public key (expected a cairn key file or a TUF key object)`);
+  }
+  const tufKey = key as TufPublicKey;
+  decodePublicKey(tufKey); // refuse unusable keys now, not at first verification
+  const keyid = keyIdOf(tufKey);
+  if (json.format === PUBLIC_KEY_FORMAT && json.keyid !== keyid) {
+    throw new RepoError('MISSING_KEYS', `${path} claims keyid ${String(json.keyid)} but its key has ID ${keyid}`);
+  }
+  return { keyid, key: tufKey };
+}

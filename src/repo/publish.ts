@@ -1,0 +1,195 @@
+// repo/publish.ts: publishing the staged state to the served tree (TUF spec 1.0.x 6.1, 6.2
+// "consistent snapshots", 4.4 snapshot, 4.6 timestamp). Every check comes first: each changed
+// role must meet its threshold (a new root: both the old and the new root's threshold), and the
+// snapshot and timestamp keys given must meet theirs; if any fails nothing is written. Then, in
+// crash-safe order: target files, changed roles, root, snapshot, timestamp last; the workspace
+// state (published snapshot/timestamp, root archive, cleared journal) after that. Only the roles
+// listed in the journal are read, so publishing one target into a binned repository costs one
+// bin, one snapshot and one timestamp whatever the number of targets.
+import { link, mkdir, rename, stat, unlink, copyFile, open, readFile } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { dirname, join } from 'node:path';
+import { MetadataKind, type Metadata, type Root, type Snapshot, type Timestamp } from '@tufjs/models';
+import type { JsonObject } from '../encoding/canonical-json.js';
+import { sha256Hex } from '../crypto/hash.js';
+import type { Signer } from '../crypto/signer.js';
+import type { TufPublicKey } from '../crypto/public-key.js';
+import { fsyncDirectory, writeFileAtomic } from '../io/atomic-write.js';
+import { short, StorageError } from '../errors/index.js';
+import { RepoError } from './errors.js';
+import { SPEC_VERSION, tufTime } from './config.js';
+import { publicTargetPath } from './layout.js';
+import { buildMetadata, metadataBytes, parseTimestamp, stableJson, type AnyMetadata } from './metadata-file.js';
+import { addSignature, evaluateSignatures, requireThreshold } from './signatures.js';
+import { signatureReports } from './signing.js';
+import { Workspace } from './workspace.js';
+
+export interface PublishOptions {
+  /** Keys for snapshot and timestamp (others are ignored). */
+  signers: readonly Signer[];
+  now?: Date;
+  snapshotExpires?: Date;
+  timestampExpires?: Date;
+}
+
+export interface PublishResult {
+  rootVersion: number;
+  snapshotVersion: number;
+  timestampVersion: number;
+  /** Roles whose new version was published (root, targets, delegated roles). */
+  published: Array<{ role: string; version: number }>;
+  targetFiles: number;
+}
+
+function metaFileJson(md: AnyMetadata, bytes: Buffer, withHashes: boolean): JsonObject {
+  return withHashes ? { version: md.signed.version, length: bytes.length, hashes: { sha256: sha256Hex(bytes) } } : { version: md.signed.version };
+}
+
+export async function publish(dir: string, options: PublishOptions): Promise<PublishResult> {
+  const now = options.now ?? new Date();
+  const ws = await Workspace.open(dir);
+  const { layout, config } = ws;
+
+  // ---- 1. checks; nothing is written before all of them pass ------------------------------
+  const root = await ws.root();
+  const oldRoot = await ws.publishedRoot();
+  const rootChanged = !oldRoot || root.signed.version > oldRoot.signed.version;
+  if (oldRoot && rootChanged && root.signed.version !== oldRoot.signed.version + 1) {
+    throw new RepoError('BAD_METADATA', `staged root is version ${root.signed.version}, published is ${oldRoot.signed.version}; expected ${oldRoot.signed.version + 1}`);
+  }
+  const changed: Array<{ role: string; md: AnyMetadata; bytes: Buffer }> = [];
+  if (rootChanged) {
+    for (const report of await signatureReports(ws, 'root', root)) requireThreshold(report);
+    if (root.signed.isExpired(now)) throw new RepoError('EXPIRED', `staged root expired at ${root.signed.expires}`);
+    changed.push({ role: 'root', md: root, bytes: metadataBytes(root) });
+  }
+  const pendingRoles = new Set(ws.pending.roles);
+  if (rootChanged) pendingRoles.add('targets'); // its keys may have changed with root: check again
+  for (const role of [...pendingRoles].sort()) {
+    if (role === 'root') continue;
+    let md: AnyMetadata;
+    try {
+      md = await ws.targetsRole(role);
+    } catch (e) {
+      if (e instanceof RepoError && e.code === 'UNKNOWN_ROLE') continue; // journaled but never staged (crash)
+      throw e;
+    }
+    const fresh = md.signed.version > (await ws.publishedVersion(role));
+    for (const report of await signatureReports(ws, role, md)) requireThreshold(report, fresh ? '' : ' (already published, signed under the old keys)');
+    if (!fresh) continue;
+    if (md.signed.isExpired(now)) throw new RepoError('EXPIRED', `staged ${role} expired at ${md.signed.expires}`, { hint: `change it again with --expires` });
+    changed.push({ role, md, bytes: metadataBytes(md) });
+  }
+  const targetFiles: Array<{ blob: string; dest: string }> = [];
+  const consistent = root.signed.consistentSnapshot;
+  for (const t of ws.pending.targets) {
+    const blob = layout.blob(t.sha256);
+    if (!(await stat(blob).then((s) => s.isFile(), () => false))) {
+      throw new RepoError('MISSING_BLOB', `target ${t.path} (${short(t.sha256)}) has no blob at ${blob}`, { hint: 'add the file again with cairn repo add' });
+    }
+    targetFiles.push({ blob, dest: join(layout.publicTargets, publicTargetPath(t.path, t.sha256, consistent)) });
+  }
+
+  // Snapshot (new when anything changed or none exists) and timestamp, signed with the keys given.
+  const oldSnapshot = await ws.publishedSnapshot();
+  const oldTimestamp = await ws.publishedTimestamp();
+  const servedTimestamp = await readFile(join(layout.publicMetadata, 'timestamp.json')).then((b) => parseTimestamp(b, 'public timestamp.json'), () => undefined);
+  const needSnapshot = !oldSnapshot || changed.length > 0;
+  let snapshot: Metadata<Snapshot> = oldSnapshot!;
+  let snapshotBytes: Buffer;
+  if (needSnapshot) {
+    const meta: JsonObject = {};
+    for (const [name, mf] of Object.entries(oldSnapshot?.signed.meta ?? {})) meta[name] = mf.toJSON();
+    for (const c of changed) if (c.role !== 'root') meta[`${c.role}.json`] = metaFileJson(c.md, c.bytes, config.metaHashes);
+    const version = Math.max(oldSnapshot?.signed.version ?? 0, servedTimestamp?.signed.snapshotMeta.version ?? 0) + 1;
+    const expires = options.snapshotExpires ?? new Date(now.getTime() + config.expirySeconds.snapshot * 1000);
+    snapshot = buildMetadata<Metadata<Snapshot>>(MetadataKind.Snapshot, { _type: 'snapshot', spec_version: SPEC_VERSION, version, expires: tufTime(expires), meta }, 'new snapshot');
+    signTopLevel(snapshot, 'snapshot', root, options.signers);
+    snapshotBytes = metadataBytes(snapshot);
+  } else {
+    snapshotBytes = metadataBytes(snapshot);
+    // Root may have changed the snapshot keys: the old snapshot must still verify.
+    requireThreshold(evaluateSignatures('snapshot', snapshot, await ws.roleKeys('snapshot')), ' (unchanged)');
+  }
+  const tsVersion = Math.max(oldTimestamp?.signed.version ?? 0, servedTimestamp?.signed.version ?? 0) + 1;
+  const tsExpires = options.timestampExpires ?? new Date(now.getTime() + config.expirySeconds.timestamp * 1000);
+  const timestamp = buildMetadata<Metadata<Timestamp>>(MetadataKind.Timestamp, {
+    _type: 'timestamp', spec_version: SPEC_VERSION, version: tsVersion, expires: tufTime(tsExpires),
+    meta: { 'snapshot.json': metaFileJson(snapshot, snapshotBytes, config.metaHashes) },
+  }, 'new timestamp');
+  signTopLevel(timestamp, 'timestamp', root, options.signers);
+  const timestampBytes = metadataBytes(timestamp);
+
+  // ---- 2. writes, in an order that never leaves metadata pointing at missing files ---------
+  for (const t of targetFiles) await placeTarget(t.blob, t.dest, consistent);
+  const metaDir = layout.publicMetadata;
+  for (const c of changed) {
+    const v = c.md.signed.version;
+    if (c.role === 'root') {
+      await writeFileAtomic(join(metaDir, `${v}.root.json`), c.bytes);
+      await writeFileAtomic(join(metaDir, 'root.json'), c.bytes);
+    } else {
+      if (consistent) await writeFileAtomic(join(metaDir, `${v}.${c.role}.json`), c.bytes);
+      await writeFileAtomic(join(metaDir, `${c.role}.json`), c.bytes);
+    }
+  }
+  if (needSnapshot) {
+    if (consistent) await writeFileAtomic(join(metaDir, `${snapshot.signed.version}.snapshot.json`), snapshotBytes);
+    await writeFileAtomic(join(metaDir, 'snapshot.json'), snapshotBytes);
+  }
+  await writeFileAtomic(join(metaDir, 'timestamp.json'), timestampBytes);
+
+  // ---- 3. workspace state: what is now published -------------------------------------------
+  if (rootChanged) await writeFileAtomic(layout.archivedRoot(root.signed.version), changed[0]!.bytes);
+  if (needSnapshot) await writeFileAtomic(layout.staged('snapshot'), snapshotBytes);
+  await writeFileAtomic(layout.staged('timestamp'), timestampBytes);
+  await writeFileAtomic(layout.pending, stableJson({ roles: [], targets: [] }));
+
+  return {
+    rootVersion: root.signed.version,
+    snapshotVersion: snapshot.signed.version,
+    timestampVersion: tsVersion,
+    published: changed.map((c) => ({ role: c.role, version: c.md.signed.version })),
+    targetFiles: targetFiles.length,
+  };
+}
+
+function signTopLevel(md: Metadata<Snapshot> | Metadata<Timestamp>, role: 'snapshot' | 'timestamp', root: Metadata<Root>, signers: readonly Signer[]): void {
+  const r = root.signed.roles[role]!;
+  const keys: Record<string, TufPublicKey> = {};
+  for (const id of r.keyIDs) {
+    const k = root.signed.keys[id];
+    if (k) keys[id] = { keytype: k.keyType, scheme: k.scheme, keyval: { ...k.keyVal } as { public: string } };
+  }
+  for (const s of signers) if (r.keyIDs.includes(s.keyid)) addSignature(md, s);
+  const report = evaluateSignatures(role, md, { keyids: [...r.keyIDs], threshold: r.threshold, keys });
+  if (!report.met) {
+    throw new RepoError('THRESHOLD_NOT_MET',
+      `${role} version ${md.signed.version} has ${report.valid.length} valid signature(s) from the keys given, needs ${r.threshold}; ` +
+      `missing keyids: ${report.missing.map((k) => short(k)).join(', ')}`, { hint: `pass the ${role} key files with --key FILE` });
+  }
+}
+
+/** Puts a blob at `dest` atomically: hard link when possible, else copy + fsync; then rename. */
+async function placeTarget(blob: string, dest: string, contentAddressed: boolean): Promise<void> {
+  const existing = await stat(dest).catch(() => undefined);
+  const size = (await stat(blob)).size;
+  if (contentAddressed && existing?.isFile() && existing.size === size) return; // its name is its hash: already there
+  await mkdir(dirname(dest), { recursive: true });
+  const tmp = join(dirname(dest), `.${randomBytes(6).toString('hex')}.tmp`);
+  try {
+    try {
+      await link(blob, tmp);
+    } catch {
+      await copyFile(blob, tmp);
+      const h = await open(tmp, 'r');
+      await h.sync().finally(() => h.close());
+    }
+    await rename(tmp, dest);
+    await fsyncDirectory(dirname(dest));
+  } catch (e) {
+    await unlink(tmp).catch(() => undefined);
+    throw new StorageError('WRITE_FAILED', `cannot publish target ${dest}: ${(e as Error).message}`);
+  }
+}
+

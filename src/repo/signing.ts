@@ -1,0 +1,104 @@
+// repo/signing.ts: threshold signing by separate key holders (TUF spec 1.0.x 4.2, 6.1). Staged
+// metadata is signed in place with one key file (repo sign), or a detached signature file is
+// produced by a holder who has only the staged metadata and merged by whoever prepares the
+// release. A signature is accepted only from a key of the role (for root: of the new or the
+// previously published root) and only if it verifies over the staged `signed` bytes.
+import { Signature } from '@tufjs/models';
+import { parseJsonObject } from '../encoding/bounded-json.js';
+import { sha256Hex } from '../crypto/hash.js';
+import { verifySignature } from '../crypto/public-key.js';
+import type { Signer } from '../crypto/signer.js';
+import { short } from '../errors/index.js';
+import { RepoError } from './errors.js';
+import { signedBytes, type AnyMetadata } from './metadata-file.js';
+import { addSignature, evaluateSignatures, requireAuthorized, type RoleKeys, type SignatureReport } from './signatures.js';
+import type { Workspace as WorkspaceType } from './workspace.js';
+import { Workspace } from './workspace.js';
+
+export const SIGNATURE_FORMAT = 'cairn/signature/v1';
+
+/** A signature exported by one key holder, for merging elsewhere. */
+export interface DetachedSignature {
+  format: typeof SIGNATURE_FORMAT;
+  role: string;
+  version: number;
+  /** SHA-256 of the canonical `signed` bytes the signature covers. */
+  signed_sha256: string;
+  keyid: string;
+  sig: string;
+}
+
+async function signableRole(ws: WorkspaceType, role: string): Promise<AnyMetadata> {
+  if (role === 'snapshot' || role === 'timestamp') {
+    throw new RepoError('UNKNOWN_ROLE', `${role} is signed when publishing`, { hint: `run: cairn repo publish DIR --key FILE` });
+  }
+  return ws.role(role);
+}
+
+/** Signature reports of a role: for root, against the new root and the previously published one. */
+export async function signatureReports(ws: WorkspaceType, role: string, md?: AnyMetadata): Promise<SignatureReport[]> {
+  const meta = md ?? (await ws.role(role));
+  const bytes = signedBytes(meta);
+  const reports = [evaluateSignatures(role, meta, await ws.roleKeys(role), bytes)];
+  if (role === 'root') {
+    const old = await ws.publishedRoot();
+    if (old && old.signed.version < meta.signed.version) {
+      reports.push(evaluateSignatures(`root (by root version ${old.signed.version})`, meta, await ws.roleKeys('root', old), bytes));
+    }
+  }
+  return reports;
+}
+
+/** Signs the staged `role` with each signer (each must be a key of the role). */
+export async function signRole(dir: string, role: string, signers: readonly Signer[]): Promise<SignatureReport[]> {
+  const ws = await Workspace.open(dir);
+  const md = await signableRole(ws, role);
+  const allowed = await ws.signingKeyids(role);
+  for (const s of signers) requireAuthorized(role, s, allowed);
+  const bytes = signedBytes(md);
+  for (const s of signers) addSignature(md, s, bytes);
+  await ws.saveSignatures(role, md);
+  return signatureReports(ws, role, md);
+}
+
+/** A detached signature over the staged `role`, written nowhere: the caller saves it. */
+export async function signDetached(dir: string, role: string, signer: Signer): Promise<DetachedSignature> {
+  const ws = await Workspace.open(dir);
+  const md = await signableRole(ws, role);
+  requireAuthorized(role, signer, await ws.signingKeyids(role));
+  const bytes = signedBytes(md);
+  return { format: SIGNATURE_FORMAT, role, version: md.signed.version, signed_sha256: sha256Hex(bytes), keyid: signer.keyid, sig: signer.sign(bytes) };
+}
+
+export function parseDetachedSignature(bytes: Uint8Array | string, what: string): DetachedSignature {
+  const j = parseJsonObject(bytes, what, { maxBytes: 64 * 1024, maxDepth: 4, maxEntries: 100 });
+  if (j.format !== SIGNATURE_FORMAT || typeof j.role !== 'string' || typeof j.version !== 'number' || typeof j.signed_sha256 !== 'string' ||
+    typeof j.keyid !== 'string' || typeof j.sig !== 'string') {
+    throw new RepoError('BAD_SIGNATURE', `${what} is not a ${SIGNATURE_FORMAT} signature file`);
+  }
+  return { format: SIGNATURE_FORMAT, role: j.role, version: j.version, signed_sha256: j.signed_sha256, keyid: j.keyid, sig: j.sig };
+}
+
+/** Merges a detached signature into the staged role after checking key, version and bytes. */
+export async function mergeSignature(dir: string, detached: DetachedSignature): Promise<SignatureReport[]> {
+  const ws = await Workspace.open(dir);
+  const md = await signableRole(ws, detached.role);
+  const bytes = signedBytes(md);
+  if (detached.version !== md.signed.version || detached.signed_sha256 !== sha256Hex(bytes)) {
+    throw new RepoError('STALE_SIGNATURE', `signature by ${short(detached.keyid)} covers ${detached.role} version ${detached.version} ` +
+      `(${short(detached.signed_sha256)}), but the staged one is version ${md.signed.version} (${short(sha256Hex(bytes))})`, {
+      hint: 'the role changed after it was signed: ask the key holder to sign the current staged metadata',
+    });
+  }
+  const rings: RoleKeys[] = [await ws.roleKeys(detached.role)];
+  const old = detached.role === 'root' ? await ws.publishedRoot() : undefined;
+  if (old) rings.push(await ws.roleKeys('root', old));
+  const key = rings.map((r) => (r.keyids.includes(detached.keyid) ? r.keys[detached.keyid] : undefined)).find((k) => k !== undefined);
+  if (!key) throw new RepoError('KEY_NOT_AUTHORIZED', `key ${short(detached.keyid)} is not a key of role ${detached.role}`);
+  if (!verifySignature(key, bytes, detached.sig)) {
+    throw new RepoError('BAD_SIGNATURE', `signature by ${short(detached.keyid)} does not verify over staged ${detached.role} version ${md.signed.version}`);
+  }
+  md.signatures[detached.keyid] = new Signature({ keyID: detached.keyid, sig: detached.sig });
+  await ws.saveSignatures(detached.role, md);
+  return signatureReports(ws, detached.role, md);
+}
