@@ -7,6 +7,7 @@ import type { CommandModule } from './commands/types.js';
 
 const MODULES: Array<() => Promise<CommandModule>> = [
   // Each module exports `register`; one line per command group.
+  () => import('./commands/demo.js'),
   () => import('./commands/tuf.js'),
   () => import('./commands/serve.js'),
   () => import('./commands/key.js'),
