@@ -82,3 +82,10 @@ export function globToRegExp(glob: string): RegExp {
   }
   return new RegExp(`^${re}$`, 's');
 }
+
+/** Every role `delegations` delegates to, with the keys and threshold it must be signed with. */
+export function* rolesOf(delegations: Delegations): Generator<{ name: string; role: { keyIDs: readonly string[]; threshold: number } }> {
+  for (const role of Object.values(delegations.roles ?? {})) yield { name: role.name, role };
+  const succinct = delegations.succinctRoles;
+  if (succinct) for (const name of succinct.getRoles()) yield { name, role: succinct };
+}

@@ -15,5 +15,5 @@ export {
   type TargetsEnvelope,
 } from './metadata.js';
 export { verifyThreshold, countValidSignatures, tufPublicKey, type RoleKeys } from './verify.js';
-export { rolesForTarget, type DelegationMatch } from './delegation.js';
+export { rolesForTarget, rolesOf, type DelegationMatch } from './delegation.js';
 export type { TargetFile } from '@tufjs/models';
