@@ -1,7 +1,8 @@
 // crypto/public-key.ts: TUF public keys (TUF spec 4.2 "KEYS") and signature verification.
 // cairn produces Ed25519 keys only; for consuming third-party repositories, verification also
-// accepts ECDSA P-256 (ecdsa-sha2-nistp256) and RSA-PSS (rsassa-pss-sha256). Keys are decoded
-// once into node:crypto KeyObjects and cached.
+// accepts ECDSA P-256 and P-384 (ecdsa-sha2-nistp256/384), RSA-PSS (rsassa-pss-sha256) and
+// RSA PKCS#1 v1.5 (rsa-pkcs1v15-sha256, as securesystemslib signs). Keys are decoded once into
+// node:crypto KeyObjects and cached.
 import { createPublicKey, verify, constants, type KeyObject } from 'node:crypto';
 import { canonicalBytes } from '../encoding/canonical-json.js';
 import { sha256Hex } from './hash.js';
@@ -20,7 +21,7 @@ const P256_SPKI_PREFIX = Buffer.from('3059301306072a8648ce3d020106082a8648ce3d03
 
 interface DecodedKey {
   object: KeyObject;
-  algorithm: 'ed25519' | 'ecdsa-sha256' | 'rsa-pss-sha256';
+  algorithm: 'ed25519' | 'ecdsa-sha256' | 'ecdsa-sha384' | 'rsa-pss-sha256' | 'rsa-pkcs1-sha256';
 }
 
 const cache = new Map<string, DecodedKey>();
@@ -57,19 +58,25 @@ function decode(key: TufPublicKey): DecodedKey {
       }
       return { object, algorithm: 'ecdsa-sha256' };
     }
-    if (key.keytype === 'rsa' && key.scheme === 'rsassa-pss-sha256') {
+    if ((key.keytype === 'ecdsa' || key.keytype === 'ecdsa-sha2-nistp384') && key.scheme === 'ecdsa-sha2-nistp384') {
+      if (!isPem) throw new Error('P-384 keys must be PEM');
+      const object = createPublicKey(pub);
+      if (object.asymmetricKeyType !== 'ec' || object.asymmetricKeyDetails?.namedCurve !== 'secp384r1') throw new Error('not a P-384 key');
+      return { object, algorithm: 'ecdsa-sha384' };
+    }
+    if (key.keytype === 'rsa' && (key.scheme === 'rsassa-pss-sha256' || key.scheme === 'rsa-pkcs1v15-sha256')) {
       if (!isPem) throw new Error('RSA keys must be PEM');
       const object = createPublicKey(pub);
       if (object.asymmetricKeyType !== 'rsa') throw new Error(`PEM holds a ${object.asymmetricKeyType} key`);
       if ((object.asymmetricKeyDetails?.modulusLength ?? 0) < 2048) throw new Error('RSA modulus below 2048 bits');
-      return { object, algorithm: 'rsa-pss-sha256' };
+      return { object, algorithm: key.scheme === 'rsassa-pss-sha256' ? 'rsa-pss-sha256' : 'rsa-pkcs1-sha256' };
     }
   } catch (e) {
     throw new KeyError('BAD_KEY', `cannot decode ${key.keytype}/${key.scheme} public key: ${(e as Error).message}`);
   }
   throw new KeyError(
     'UNSUPPORTED_KEY',
-    `unsupported key type/scheme ${key.keytype}/${key.scheme}; expected ed25519/ed25519, ecdsa/ecdsa-sha2-nistp256 or rsa/rsassa-pss-sha256`,
+    `unsupported key type/scheme ${key.keytype}/${key.scheme}; expected ed25519/ed25519, ecdsa/ecdsa-sha2-nistp256 or -nistp384, rsa/rsassa-pss-sha256 or rsa/rsa-pkcs1v15-sha256`,
   );
 }
 
@@ -108,6 +115,10 @@ export function verifySignature(key: TufPublicKey, data: Uint8Array, signatureHe
         return sig.length === 64 && verify(null, data, object, sig);
       case 'ecdsa-sha256':
         return verify('sha256', data, object, sig);
+      case 'ecdsa-sha384':
+        return verify('sha384', data, object, sig);
+      case 'rsa-pkcs1-sha256':
+        return verify('sha256', data, { key: object, padding: constants.RSA_PKCS1_PADDING }, sig);
       case 'rsa-pss-sha256':
         return verify(
           'sha256',

@@ -34,6 +34,20 @@ test('verifies Ed25519, ECDSA P-256 and RSA-PSS signatures and rejects altered d
   assert.ok(!verifySignature(rsaKey, Buffer.from('other'), rsaSig));
 });
 
+test('verifies ECDSA P-384 and RSA PKCS#1 v1.5 signatures of third-party repositories', () => {
+  const ec = generateKeyPairSync('ec', { namedCurve: 'P-384' });
+  const ecKey: TufPublicKey = { keytype: 'ecdsa', scheme: 'ecdsa-sha2-nistp384', keyval: { public: ec.publicKey.export({ format: 'pem', type: 'spki' }).toString() } };
+  const ecSig = sign('sha384', data, ec.privateKey).toString('hex');
+  assert.ok(verifySignature(ecKey, data, ecSig));
+  assert.ok(!verifySignature(ecKey, Buffer.from('other'), ecSig));
+  const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  const rsaKey: TufPublicKey = { keytype: 'rsa', scheme: 'rsa-pkcs1v15-sha256', keyval: { public: rsa.publicKey.export({ format: 'pem', type: 'spki' }).toString() } };
+  const rsaSig = sign('sha256', data, { key: rsa.privateKey, padding: constants.RSA_PKCS1_PADDING }).toString('hex');
+  assert.ok(verifySignature(rsaKey, data, rsaSig));
+  // The same key under the PSS scheme does not accept a PKCS#1 v1.5 signature.
+  assert.ok(!verifySignature({ ...rsaKey, scheme: 'rsassa-pss-sha256' }, data, rsaSig));
+});
+
 test('a signature by another key, a truncated or non-hex signature does not verify', () => {
   const a = generateEd25519().signer;
   const b = generateEd25519().signer;
