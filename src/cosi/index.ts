@@ -1,0 +1,42 @@
+// cosi/index.ts: the public API of the collective-signature layer (DESIGN.md "Collective
+// signatures (CoSi)"; docs/protocol.md sections 1-4). Imports only errors, encoding and crypto.
+export { CosiError, type CosiErrorCode, type WitnessFault } from './errors.js';
+export { COSI_CONTEXTS, COSIGNED_CONTEXTS, cosiMessage, proofOfPossessionMessage, messageContext, requireCosignableContext } from './message.js';
+export {
+  type WitnessKey,
+  witnessKeyFromSeed,
+  generateWitnessKey,
+  validateWitnessPublicKey,
+  createProofOfPossession,
+  verifyProofOfPossession,
+} from './keys.js';
+export { bitmapLength, encodeBitmap, decodeBitmap, hasParticipant, countParticipants, participantIndices } from './bitmap.js';
+export { type Roster, type RosterWitness, type AggregateKey, ROSTER_LIMITS, AcceptedRoster, acceptRoster, parseRoster, rosterHash } from './roster.js';
+export { type RoundChallenge, computeChallenge } from './challenge.js';
+export { NonceGenerator, type NoncePair } from './nonce.js';
+export {
+  CosiSigner,
+  MemoryNonceStore,
+  type NonceStore,
+  type NonceCommitment,
+  type CosiChallenge,
+  type CosiSignerOptions,
+} from './signer.js';
+export {
+  type WitnessEndpoint,
+  type WitnessChallenge,
+  type CosiRoundOptions,
+  type CosiRoundResult,
+  COSI_ROUND_DEFAULTS,
+  runCosiRound,
+  localWitnessEndpoint,
+  checkPartialResponse,
+} from './round.js';
+export {
+  type CollectiveSignature,
+  type CollectiveSignatureJson,
+  type VerifiedCollectiveSignature,
+  encodeCollectiveSignature,
+  parseCollectiveSignature,
+  verifyCollectiveSignature,
+} from './verify.js';
