@@ -1,0 +1,101 @@
+// log/cosi-adapter.ts: the one place where the log layer meets collective signatures
+// (docs/protocol.md sections 1-4; src/cosi). The log keeps rosters and collective signatures in
+// their JSON form (as they appear in blocks and log files) and needs: the roster hash, strict
+// acceptance of a roster (cosi's acceptRoster: keys, proofs of possession, threshold), a
+// shape-only parse of a collective signature (its exact check needs the roster, at
+// verification), the domain-separated message, and verification at the roster's threshold.
+// cosi's errors become LogErrors here, so that callers of src/log see one error family:
+// THRESHOLD_NOT_MET passes through by code, a bad roster is UNKNOWN_ROSTER, anything else about
+// a signature is BAD_COSIGNATURE (callers rename it for their statement, e.g. BAD_FORWARD_LINK).
+import {
+  acceptRoster,
+  cosiMessage as cosiMessageBytes,
+  CosiError,
+  decodeBitmap,
+  participantIndices,
+  ROSTER_LIMITS,
+  rosterHash as cosiRosterHash,
+  verifyCollectiveSignature as cosiVerify,
+  type AcceptedRoster,
+  type CollectiveSignatureJson,
+  type Roster,
+  type RosterWitness,
+} from '../cosi/index.js';
+import { LogError } from './errors.js';
+
+export type { Roster, RosterWitness };
+export { ROSTER_LIMITS };
+
+/** A collective signature as log files carry it (protocol.md section 3): lowercase hex. */
+export type CollectiveSignature = CollectiveSignatureJson;
+
+/** `hex(H(canonical(roster)))` (protocol.md section 4). */
+export function rosterHash(roster: Roster): string {
+  return cosiRosterHash(roster);
+}
+
+/** `context || 0x00 || canonical(statement)` (protocol.md section 2). */
+export function cosiMessage(context: string, statement: unknown): Uint8Array {
+  return cosiMessageBytes(context, statement);
+}
+
+function accept(roster: unknown, what: string): AcceptedRoster {
+  try {
+    return acceptRoster(roster as Roster);
+  } catch (e) {
+    if (e instanceof CosiError) throw new LogError('UNKNOWN_ROSTER', `${what}: ${e.message}`, { cause: e });
+    throw e;
+  }
+}
+
+/**
+ * Parses and accepts an untrusted roster (protocol.md sections 1 and 4): exact shape, valid
+ * distinct keys with valid proofs of possession, 1 <= threshold <= witnesses. Returns the plain
+ * roster (cosi caches the decoded keys by roster hash). Throws LogError('UNKNOWN_ROSTER').
+ */
+export function parseRoster(value: unknown, what = 'roster'): Roster {
+  return accept(value, what).roster;
+}
+
+const HEX = /^[0-9a-f]*$/;
+
+/** Parses an untrusted `{ bitmap, signature }` for its shape only (protocol.md section 3). */
+export function parseCollectiveSignature(value: unknown, what = 'collective signature'): CollectiveSignature {
+  const bad = (why: string): LogError => new LogError('BAD_COSIGNATURE', `${what}: ${why}`);
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) throw bad('expected an object');
+  const o = value as Record<string, unknown>;
+  for (const k of Object.keys(o)) if (k !== 'bitmap' && k !== 'signature') throw bad(`unexpected field "${k}"`);
+  const { bitmap, signature } = o;
+  const maxBitmapHex = 2 * Math.ceil(ROSTER_LIMITS.maxWitnesses / 8);
+  if (typeof bitmap !== 'string' || bitmap.length === 0 || bitmap.length % 2 !== 0 || bitmap.length > maxBitmapHex || !HEX.test(bitmap)) {
+    throw bad(`bitmap must be lowercase hex of 1 to ${maxBitmapHex / 2} bytes`);
+  }
+  if (typeof signature !== 'string' || signature.length !== 128 || !HEX.test(signature)) throw bad('signature must be 64 bytes of lowercase hex');
+  return { bitmap, signature };
+}
+
+/** Roster positions set in a (well-formed) bitmap. Throws LogError('BAD_COSIGNATURE'). */
+export function participants(roster: Roster, cosig: CollectiveSignature): number[] {
+  try {
+    return participantIndices(decodeBitmap(cosig.bitmap, roster.witnesses.length));
+  } catch (e) {
+    if (e instanceof CosiError) throw new LogError('BAD_COSIGNATURE', e.message, { cause: e });
+    throw e;
+  }
+}
+
+/**
+ * Verifies `cosig` as a collective signature of `roster` over `message` (protocol.md section 3):
+ * exact bitmap, at least `threshold` participants, one Ed25519 verification under the sum of
+ * their keys. Returns the participants' positions; throws LogError THRESHOLD_NOT_MET |
+ * BAD_COSIGNATURE | UNKNOWN_ROSTER.
+ */
+export function verifyCollectiveSignature(roster: Roster, message: Uint8Array, cosig: CollectiveSignature): number[] {
+  const accepted = accept(roster, 'roster');
+  try {
+    return cosiVerify(accepted, message, cosig).participants;
+  } catch (e) {
+    if (e instanceof CosiError) throw new LogError(e.code === 'THRESHOLD_NOT_MET' ? 'THRESHOLD_NOT_MET' : 'BAD_COSIGNATURE', e.message, { cause: e });
+    throw e;
+  }
+}

@@ -1,0 +1,92 @@
+// log/index.ts: the public API of the skipchain release log (docs/protocol.md sections 4-7).
+// Everything here is pure over typed values except static-layout's LogStore/LogSource shells.
+export { LogError, type LogErrorCode } from './errors.js';
+export {
+  BLOCK_TYPE,
+  DEFAULT_SKIPCHAIN_PARAMS,
+  MemoryChain,
+  backLinkIndices,
+  blockHash,
+  buildBlock,
+  buildGenesis,
+  chainIdOf,
+  checkSkipchainParams,
+  height,
+  levelSpan,
+  parseBlock,
+  parseBlockBytes,
+  validateBlock,
+  validateGenesis,
+  type Block,
+  type BlockPayload,
+  type ChainView,
+  type RosterChange,
+  type SkipchainParams,
+  type ValidateBlockOptions,
+  type VersionedHash,
+} from './block.js';
+export {
+  ROSTER_AUTHORIZATION_CONTEXT,
+  createRosterAuthorization,
+  rosterAuthorizationMessage,
+  verifyRosterAuthorization,
+  type RootRole,
+  type RosterAuthorizationStatement,
+  type TufSignature,
+} from './roster-authorization.js';
+export {
+  FORWARD_LINK_CONTEXT,
+  FORWARD_LINK_TYPE,
+  buildForwardLink,
+  forwardLinkMessage,
+  parseForwardLink,
+  parseLinkFile,
+  positionOf,
+  verifyForwardLink,
+  verifyForwardLinkFrom,
+  type ChainPosition,
+  type ForwardLink,
+  type LinkFile,
+} from './forward-link.js';
+export {
+  HEAD_CONTEXT,
+  HEAD_TYPE,
+  buildHeadStatement,
+  checkHeadFreshness,
+  headMessage,
+  parseHeadFile,
+  parseHeadStatement,
+  verifyHeadStatement,
+  type AcceptedHead,
+  type HeadFile,
+  type HeadFreshnessPolicy,
+  type HeadStatement,
+} from './head.js';
+export {
+  DEFAULT_CATCH_UP_LIMITS,
+  catchUp,
+  planCatchUp,
+  verifyCatchUpPath,
+  type CatchUpHop,
+  type CatchUpLimits,
+  type CatchUpOptions,
+  type CatchUpPathResult,
+  type CatchUpResult,
+  type CatchUpStats,
+  type LinkAvailability,
+  type PlannedHop,
+  type TrustedState,
+} from './catch-up.js';
+export {
+  EQUIVOCATION_PROOF_TYPE,
+  buildEquivocationProof,
+  parseEquivocationProof,
+  verifyEquivocationProof,
+  type Culprit,
+  type EquivocationProof,
+  type Misbehaviour,
+  type SignedClaim,
+} from './equivocation.js';
+export { FileLogStore, LOG_PATHS, encodeLogFile, fetcherLogSource, type LogSource, type LogStore } from './static-layout.js';
+export { LOG_FILE_LIMITS, formatUtcTime, parseUtcTime } from './schema.js';
+export { parseCollectiveSignature, parseRoster, rosterHash, type CollectiveSignature, type Roster, type RosterWitness } from './cosi-adapter.js';

@@ -1,0 +1,183 @@
+// Tests for log/catch-up.ts: plans are logarithmic (at most 2·log2(d) hops with base 2), a
+// client catches up over roster changes reading only links, new rosters and the head block, and
+// every attack a mirror can stage on the way is refused with its typed error.
+import { test, before } from 'node:test';
+import assert from 'node:assert/strict';
+import fc from 'fast-check';
+import {
+  catchUp,
+  encodeLogFile,
+  formatUtcTime,
+  height,
+  LOG_PATHS,
+  LogError,
+  planCatchUp,
+  verifyCatchUpPath,
+  type CatchUpHop,
+  type HeadFile,
+} from '../../src/log/index.js';
+import { buildTestLog, cosign, MemorySource, rosterOf, T0, witnessKey, type TestLog } from '../fixtures/log-chain.js';
+import { forwardLinkMessage } from '../../src/log/index.js';
+
+const keys = (tag: string) => Array.from({ length: 7 }, (_, i) => witnessKey(`${tag}${i}`));
+const keysA = keys('a');
+const keysB = keys('b');
+const keysC = keys('c');
+
+test('catch-up plans have at most 2·log2(d) hops with base 2, for distances up to 1e6', () => {
+  fc.assert(
+    fc.property(fc.integer({ min: 0, max: 2 ** 30 }), fc.integer({ min: 1, max: 1_000_000 }), (from, d) => {
+      const plan = planCatchUp(from, from + d, 2, 32);
+      assert.ok(plan.length <= Math.max(1, 2 * Math.log2(d)), `${plan.length} hops for ${from} -> ${from + d}`);
+      let at = from;
+      for (const hop of plan) {
+        assert.equal(hop.fromIndex, at);
+        assert.ok(hop.level < height(at, 2, 32));
+        assert.equal(hop.toIndex, at + 2 ** hop.level);
+        at = hop.toIndex;
+      }
+      assert.equal(at, from + d);
+    }),
+    { numRuns: 3000 },
+  );
+});
+
+test('with base b, plans stay within (b-1)·(2·floor(log_b d) + 1) hops', () => {
+  fc.assert(
+    fc.property(fc.integer({ min: 3, max: 8 }), fc.integer({ min: 0, max: 2 ** 20 }), fc.integer({ min: 1, max: 1_000_000 }), (base, from, d) => {
+      const plan = planCatchUp(from, from + d, base, 16);
+      const L = Math.floor(Math.log(d) / Math.log(base) + 1e-9);
+      assert.ok(plan.length <= (base - 1) * (2 * L + 1), `base ${base}: ${plan.length} hops for distance ${d}`);
+    }),
+    { numRuns: 2000 },
+  );
+});
+
+test('plans fall back to lower levels when a link is missing, and refuse when level 0 is missing', () => {
+  const full = planCatchUp(0, 100, 2, 32);
+  const without64 = planCatchUp(0, 100, 2, 32, (from, level) => !(from === 0 && level === 6));
+  assert.ok(without64.length > full.length);
+  assert.equal(without64.at(-1)!.toIndex, 100);
+  assert.throws(() => planCatchUp(3, 10, 2, 32, (from) => from !== 3), (e: unknown) => e instanceof LogError && e.code === 'NOT_REACHABLE');
+  assert.throws(() => planCatchUp(10, 3, 2, 32), (e: unknown) => e instanceof LogError && e.code === 'NOT_REACHABLE');
+  assert.deepEqual(planCatchUp(5, 5, 2, 32), []);
+});
+
+let log: TestLog;
+let headFile: HeadFile;
+const NOW = new Date((T0 + 100 * 60 + 120) * 1000);
+const policy = { now: NOW, maxAgeSeconds: 3600 };
+const trusted = () => ({ block: log.chain.blockAt(3)!, roster: log.rosterAt(3).roster });
+
+before(async () => {
+  // 70 blocks, roster A, then B from block 20, then C from block 45.
+  log = await buildTestLog({ blocks: 70, genesis: { keys: keysA, threshold: 5 }, changes: { 20: { keys: keysB, threshold: 5 }, 45: { keys: keysC, threshold: 5 } } });
+  headFile = await log.head(69, formatUtcTime(T0 + 100 * 60));
+});
+
+async function refuses(p: Promise<unknown>, code: string): Promise<void> {
+  await assert.rejects(p, (e: unknown) => e instanceof LogError && e.code === code, `expected LogError ${code}`);
+}
+
+test('catches up over two roster changes reading only links, new rosters and the head block', async () => {
+  const source = await MemorySource.of(log, headFile);
+  const result = await catchUp(source, trusted(), { freshness: policy });
+  assert.equal(result.head.index, 69);
+  assert.equal(result.roster.witnesses[0]!.key, keysC[0]!.publicKeyHex);
+  const plan = planCatchUp(3, 69, 2, 32);
+  assert.equal(result.stats.links, plan.length);
+  assert.equal(result.stats.blocks, 1);
+  assert.equal(result.stats.rosters, 2);
+  assert.ok(source.reads.every((p) => !p.startsWith('log/blocks/') || p === LOG_PATHS.block(69)));
+  // The same path, handed over as hops with every block, verifies too.
+  const hops: CatchUpHop[] = plan.map((h) => {
+    const file = log.links.get(`${h.fromIndex}.${h.level}`)!;
+    const to = log.chain.blockAt(h.toIndex)!;
+    return { ...file, block: to, ...(file.link.newRoster ? { roster: log.rosters.get(file.link.newRoster)!.roster } : {}) };
+  });
+  assert.equal(verifyCatchUpPath(trusted(), hops).head.index, 69);
+});
+
+test('falls back to a lower level when a mirror lacks a link', async () => {
+  const source = await MemorySource.of(log, headFile);
+  source.files.delete(LOG_PATHS.link(32, 5));
+  source.files.delete(LOG_PATHS.link(4, 2));
+  const result = await catchUp(source, trusted(), { freshness: policy });
+  assert.equal(result.head.index, 69);
+  assert.ok(result.stats.missingLinks >= 1);
+  source.files.delete(LOG_PATHS.link(3, 0));
+  await refuses(catchUp(source, trusted(), { freshness: policy }), 'NOT_REACHABLE');
+});
+
+test('refuses a catch-up longer than the hop cap before fetching any link', async () => {
+  const source = await MemorySource.of(log, headFile);
+  await refuses(catchUp(source, trusted(), { freshness: policy, limits: { maxHops: 3 } }), 'CATCH_UP_TOO_LONG');
+  assert.deepEqual(source.reads, [LOG_PATHS.head]);
+});
+
+test('refuses a forged link served by a mirror', async () => {
+  const source = await MemorySource.of(log, headFile);
+  const real = log.links.get('4.2')!;
+  const forged = { ...real, link: { ...real.link, to: 'ab'.repeat(32) } };
+  source.files.set(LOG_PATHS.link(4, 2), encodeLogFile(forged));
+  await refuses(catchUp(source, trusted(), { freshness: policy }), 'BAD_FORWARD_LINK');
+});
+
+test('refuses a link signed by a rotated-out roster on the path', async () => {
+  // From block 32 on, roster B is in force; the mirror serves 32 -> 64 (which names roster C)
+  // co-signed by the old roster A.
+  const source = await MemorySource.of(log, headFile);
+  const real = log.links.get('32.5')!;
+  source.files.set(LOG_PATHS.link(32, 5), encodeLogFile({ link: real.link, cosignature: await cosign(rosterOf(keysA, 5), keysA, forwardLinkMessage(real.link)) }));
+  await refuses(catchUp(source, trusted(), { freshness: policy }), 'BAD_FORWARD_LINK');
+});
+
+test('refuses an under-threshold link on the path', async () => {
+  const source = await MemorySource.of(log, headFile);
+  const real = log.links.get('8.3')!;
+  source.files.set(LOG_PATHS.link(8, 3), encodeLogFile({ link: real.link, cosignature: await cosign(rosterOf(keysA, 5), keysA.slice(0, 4), forwardLinkMessage(real.link)) }));
+  await refuses(catchUp(source, trusted(), { freshness: policy }), 'THRESHOLD_NOT_MET');
+});
+
+test('refuses a roster file whose content is not the roster the link names', async () => {
+  const source = await MemorySource.of(log, headFile);
+  const named = log.links.get('16.4')!.link.newRoster!;
+  source.files.set(LOG_PATHS.roster(named), encodeLogFile(rosterOf(keysA, 5)));
+  await refuses(catchUp(source, trusted(), { freshness: policy }), 'UNKNOWN_ROSTER');
+  source.files.delete(LOG_PATHS.roster(named));
+  await refuses(catchUp(source, trusted(), { freshness: policy }), 'UNKNOWN_ROSTER');
+});
+
+test('refuses a stale head (freeze) and a replayed older head', async () => {
+  const source = await MemorySource.of(log, headFile);
+  await refuses(catchUp(source, trusted(), { freshness: { now: new Date(NOW.getTime() + 2 * 3600_000), maxAgeSeconds: 3600 } }), 'STALE_HEAD');
+  const last = { index: 69, hash: log.chain.hashAt(69)!, time: formatUtcTime(T0 + 100 * 60 + 60) };
+  await refuses(catchUp(source, trusted(), { freshness: { ...policy, lastAccepted: last } }), 'REPLAYED_HEAD');
+  // A head behind the trusted block.
+  source.files.set(LOG_PATHS.head, encodeLogFile(await log.head(2, formatUtcTime(T0 + 100 * 60))));
+  await refuses(catchUp(source, trusted(), { freshness: policy }), 'REPLAYED_HEAD');
+});
+
+test('a head statement naming another block than the co-signed links is equivocation', async () => {
+  const source = await MemorySource.of(log, headFile);
+  const statement = { ...headFile.statement, hash: 'ef'.repeat(32) };
+  const r = log.rosterAt(69);
+  const { headMessage } = await import('../../src/log/index.js');
+  source.files.set(LOG_PATHS.head, encodeLogFile({ statement, cosignature: await cosign(r.roster, r.keys, headMessage(statement)) }));
+  await refuses(catchUp(source, trusted(), { freshness: policy }), 'EQUIVOCATION');
+  source.files.set(LOG_PATHS.head, encodeLogFile({ statement, cosignature: headFile.cosignature }));
+  await refuses(catchUp(source, trusted(), { freshness: policy }), 'BAD_HEAD');
+});
+
+test('verifyCatchUpPath refuses a path without its final block and a wrong trusted roster', () => {
+  const file = log.links.get('3.0')!;
+  assert.throws(() => verifyCatchUpPath(trusted(), [file]), (e: unknown) => e instanceof LogError && e.code === 'NOT_REACHABLE');
+  assert.throws(
+    () => verifyCatchUpPath({ block: log.chain.blockAt(3)!, roster: rosterOf(keysB, 5) }, [{ ...file, block: log.chain.blockAt(4)! }]),
+    (e: unknown) => e instanceof LogError && e.code === 'UNKNOWN_ROSTER',
+  );
+  assert.throws(
+    () => verifyCatchUpPath(trusted(), [{ ...file, block: log.chain.blockAt(5)! }]),
+    (e: unknown) => e instanceof LogError && e.code === 'BAD_FORWARD_LINK',
+  );
+});
