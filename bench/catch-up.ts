@@ -11,6 +11,7 @@ import { createHash, createPrivateKey } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import {
   acceptRoster,
+  clearRosterCaches,
   CosiSigner,
   createProofOfPossession,
   localWitnessEndpoint,
@@ -207,13 +208,9 @@ class PreparedSource implements LogSource {
   }
 }
 
-/** Pushes every cached accepted roster out of cosi's cache (64 entries), so a run is cold. */
-let evictionRound = 0;
+/** Empties cosi's roster and key caches, so a run verifies like a new client process. */
 function evictRosterCache(): void {
-  const key = witnessKeyFromSeed(seed('evict'));
-  const pop = toHex(createProofOfPossession(key));
-  for (let i = 0; i < 64; i++) acceptRoster({ threshold: 1, witnesses: [{ name: `e${evictionRound}-${i}`, key: key.publicKeyHex, pop, address: '' }] });
-  evictionRound++;
+  clearRosterCaches();
 }
 
 interface Measured {

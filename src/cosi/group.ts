@@ -56,12 +56,24 @@ export function decodePoint(bytes: Uint8Array, what: string): Point {
   }
 }
 
+/** Keys that passed validation, by encoding: consecutive rosters share most of their keys. */
+const validatedKeys = new Map<string, Point>();
+const VALIDATED_KEYS_LIMIT = 100_000;
+
+/** Forgets every validated key (benchmarks measure a cold process this way). */
+export function clearValidatedKeys(): void {
+  validatedKeys.clear();
+}
+
 /**
  * Decodes and validates a witness public key (protocol.md 1): canonical encoding, not of small
  * order, in the prime-order subgroup (L·A = identity). Costs one decode and one scalar
- * multiplication; callers cache the result (see roster.ts).
+ * multiplication the first time a key is seen; valid keys are remembered by their encoding.
  */
 export function decodeWitnessKey(bytes: Uint8Array, what = 'witness key'): Point {
+  const id = Buffer.from(bytes).toString('hex');
+  const known = validatedKeys.get(id);
+  if (known) return known;
   let point: Point;
   try {
     point = decodePoint(bytes, what);
@@ -70,6 +82,8 @@ export function decodeWitnessKey(bytes: Uint8Array, what = 'witness key'): Point
   }
   if (point.isSmallOrder()) throw new CosiError('BAD_KEY', `${what} is a point of small order`);
   if (!point.isTorsionFree()) throw new CosiError('BAD_KEY', `${what} is not in the prime-order subgroup (L·A is not the identity)`);
+  if (validatedKeys.size >= VALIDATED_KEYS_LIMIT) validatedKeys.clear();
+  validatedKeys.set(id, point);
   return point;
 }
 

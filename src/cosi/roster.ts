@@ -11,7 +11,7 @@ import type { JsonValue } from '../encoding/canonical-json.js';
 import { sha256Hex } from '../crypto/hash.js';
 import { short } from '../errors/index.js';
 import { CosiError } from './errors.js';
-import { decodeWitnessKey, ed25519KeyObject, hexToBytesExact, Point, toHex } from './group.js';
+import { clearValidatedKeys, decodeWitnessKey, ed25519KeyObject, hexToBytesExact, Point, toHex } from './group.js';
 import { verifyProofOfPossession } from './keys.js';
 import { bitmapLength, countParticipants, decodeBitmap, hasParticipant } from './bitmap.js';
 
@@ -200,6 +200,12 @@ const ACCEPTED_CACHE_SIZE = 64;
  * CosiError BAD_ROSTER | BAD_THRESHOLD | BAD_KEY | DUPLICATE_KEY | BAD_PROOF_OF_POSSESSION.
  * Accepted rosters are cached by roster hash, so accepting the same roster again is free.
  */
+/** Forgets every accepted roster and validated key, as a new process starts (for benchmarks). */
+export function clearRosterCaches(): void {
+  accepted.clear();
+  clearValidatedKeys();
+}
+
 export function acceptRoster(input: Roster): AcceptedRoster {
   const roster = rosterShape(input);
   const n = roster.witnesses.length;
