@@ -12,6 +12,11 @@ export interface AtomicWriteOptions {
   mode?: number;
   /** Create missing parent directories (default true). */
   mkdirs?: boolean;
+  /**
+   * fsync the file and its directory (default true). Only a cache whose every use re-verifies
+   * it may pass false: the write stays atomic (old or new content), but a crash may lose it.
+   */
+  durable?: boolean;
 }
 
 export async function writeFileAtomic(path: string, data: Uint8Array | string, options: AtomicWriteOptions = {}): Promise<void> {
@@ -22,11 +27,11 @@ export async function writeFileAtomic(path: string, data: Uint8Array | string, o
   try {
     handle = await open(tmp, 'wx', options.mode ?? 0o644);
     await handle.writeFile(data);
-    await handle.sync();
+    if (options.durable !== false) await handle.sync();
     await handle.close();
     handle = undefined;
     await rename(tmp, path);
-    await fsyncDirectory(dir);
+    if (options.durable !== false) await fsyncDirectory(dir);
   } catch (e) {
     await handle?.close().catch(() => undefined);
     await unlink(tmp).catch(() => undefined);

@@ -5,6 +5,8 @@
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
+import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
+import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { CairnError, EXIT } from '../errors/index.js';
 
 export class FetchError extends CairnError<
@@ -32,6 +34,11 @@ export const DEFAULT_FETCH_LIMITS: FetchLimits = {
   graceMs: 10_000,
 };
 
+/** Connections are kept alive between requests (a refresh makes many small ones to one mirror). */
+const HTTP_AGENT = new HttpAgent({ keepAlive: true, maxSockets: 16 });
+const HTTPS_AGENT = new HttpsAgent({ keepAlive: true, maxSockets: 16 });
+const MAX_REDIRECTS = 5;
+
 /** A source of bytes. The TUF updater and the store take one of these, so tests can inject faults. */
 export interface Fetcher {
   /** Streams the body of `url`, at most `maxBytes` bytes, else FetchError('TOO_LARGE'). */
@@ -45,7 +52,7 @@ export async function fetchAll(fetcher: Fetcher, url: string, maxBytes: number):
   return Buffer.concat(chunks);
 }
 
-/** The default Fetcher: Node's fetch for http(s), the file system for file: URLs. */
+/** The default Fetcher: node:http(s) with kept-alive connections, the file system for file: URLs. */
 export class BoundedFetcher implements Fetcher {
   constructor(
     private readonly limits: FetchLimits = DEFAULT_FETCH_LIMITS,
@@ -83,69 +90,91 @@ export class BoundedFetcher implements Fetcher {
 
   private async *streamHttp(url: URL, maxBytes: number): AsyncIterable<Uint8Array> {
     const { timeoutMs, idleTimeoutMs, minBytesPerSecond, graceMs } = this.limits;
-    const controller = new AbortController();
     const started = Date.now();
-    let reason: FetchError | undefined;
-    const abort = (err: FetchError): void => {
-      reason ??= err;
-      controller.abort(err);
-    };
-    const deadline = setTimeout(() => abort(new FetchError('TIMEOUT', `${url.href}: no complete answer within ${timeoutMs} ms`)), timeoutMs);
-    let idle: NodeJS.Timeout | undefined;
-    const armIdle = (): void => {
-      clearTimeout(idle);
-      idle = setTimeout(() => abort(new FetchError('SLOW_RETRIEVAL', `${url.href}: no data for ${idleTimeoutMs} ms`)), idleTimeoutMs);
-    };
-    try {
-      armIdle();
-      let response: Response;
-      try {
-        response = await fetch(url, { signal: controller.signal, headers: { 'user-agent': this.userAgent }, redirect: 'follow' });
-      } catch (e) {
-        throw reason ?? new FetchError('NETWORK', `${url.href}: ${describeNetworkError(e)}`);
+    const deadline = started + timeoutMs;
+    let current = url;
+    let response: IncomingMessage | undefined;
+    for (let redirects = 0; ; redirects++) {
+      response = await this.request(current, deadline, idleTimeoutMs);
+      const status = response.statusCode ?? 0;
+      const location = response.headers.location;
+      if (status >= 300 && status < 400 && location !== undefined) {
+        response.destroy();
+        if (redirects >= MAX_REDIRECTS) throw new FetchError('HTTP_STATUS', `${url.href}: more than ${MAX_REDIRECTS} redirects`);
+        const next = new URL(location, current);
+        if (next.protocol !== 'http:' && next.protocol !== 'https:') throw new FetchError('BAD_URL', `${url.href}: redirect to unsupported ${next.protocol}`);
+        current = next;
+        continue;
       }
-      if (response.status === 404 || response.status === 403 || response.status === 410) {
-        await response.body?.cancel().catch(() => undefined);
-        throw new FetchError('NOT_FOUND', `${url.href}: HTTP ${response.status}`);
-      }
-      if (!response.ok) {
-        await response.body?.cancel().catch(() => undefined);
-        throw new FetchError('HTTP_STATUS', `${url.href}: HTTP ${response.status} ${response.statusText}`);
-      }
-      const declared = Number(response.headers.get('content-length') ?? NaN);
-      if (Number.isFinite(declared) && declared > maxBytes) {
-        await response.body?.cancel().catch(() => undefined);
-        throw tooLarge(url.href, maxBytes, declared);
-      }
-      if (!response.body) return;
-      const reader = response.body.getReader();
-      let total = 0;
-      try {
-        for (;;) {
-          let next: Awaited<ReturnType<typeof reader.read>>;
-          try {
-            next = await reader.read();
-          } catch (e) {
-            throw reason ?? new FetchError('NETWORK', `${url.href}: ${describeNetworkError(e)}`);
-          }
-          if (next.done) break;
-          armIdle();
-          total += next.value.byteLength;
-          if (total > maxBytes) throw tooLarge(url.href, maxBytes);
-          const elapsed = Date.now() - started;
-          if (elapsed > graceMs && (total * 1000) / elapsed < minBytesPerSecond) {
-            throw new FetchError('SLOW_RETRIEVAL', `${url.href}: ${total} bytes in ${elapsed} ms is below ${minBytesPerSecond} B/s`);
-          }
-          yield next.value;
-        }
-      } finally {
-        await reader.cancel().catch(() => undefined);
-      }
-    } finally {
-      clearTimeout(deadline);
-      clearTimeout(idle);
-      if (!controller.signal.aborted) controller.abort();
+      break;
     }
+    const res = response;
+    try {
+      const status = res.statusCode ?? 0;
+      if (status === 404 || status === 403 || status === 410) throw new FetchError('NOT_FOUND', `${current.href}: HTTP ${status}`);
+      if (status < 200 || status >= 300) throw new FetchError('HTTP_STATUS', `${current.href}: HTTP ${status} ${res.statusMessage ?? ''}`.trimEnd());
+      const declared = Number(res.headers['content-length'] ?? NaN);
+      if (Number.isFinite(declared) && declared > maxBytes) throw tooLarge(current.href, maxBytes, declared);
+      let total = 0;
+      for await (const chunk of res) {
+        const buf = chunk as Buffer;
+        total += buf.length;
+        if (total > maxBytes) throw tooLarge(current.href, maxBytes);
+        const elapsed = Date.now() - started;
+        if (elapsed > graceMs && (total * 1000) / elapsed < minBytesPerSecond) {
+          throw new FetchError('SLOW_RETRIEVAL', `${current.href}: ${total} bytes in ${elapsed} ms is below ${minBytesPerSecond} B/s`);
+        }
+        yield buf;
+      }
+      if (!res.complete) throw new FetchError('NETWORK', `${current.href}: the connection closed before the body was complete`);
+    } finally {
+      // Unread or refused bodies are not worth keeping the connection for.
+      if (!res.complete) res.destroy();
+    }
+  }
+
+  /**
+   * One GET with a deadline and an idle timeout; resolves with the response head. A request on
+   * a kept-alive socket that the server closed meanwhile is retried once on a new socket.
+   */
+  private request(url: URL, deadline: number, idleTimeoutMs: number, retried = false): Promise<IncomingMessage> {
+    return new Promise((resolve, reject) => {
+      const remaining = deadline - Date.now();
+      if (remaining <= 0) return reject(new FetchError('TIMEOUT', `${url.href}: no complete answer within the time limit`));
+      const secure = url.protocol === 'https:';
+      const req = (secure ? httpsRequest : httpRequest)(url, {
+        method: 'GET',
+        agent: secure ? HTTPS_AGENT : HTTP_AGENT,
+        headers: { 'user-agent': this.userAgent, accept: '*/*' },
+      });
+      let failure: FetchError | undefined;
+      let response: IncomingMessage | undefined;
+      // Once the head arrived, the body stream is what the caller reads: fail that, with our error.
+      const fail = (e: FetchError): void => {
+        failure ??= e;
+        if (response) response.destroy(e);
+        else req.destroy(e);
+      };
+      const timer = setTimeout(() => fail(new FetchError('TIMEOUT', `${url.href}: no complete answer within ${Math.round(remaining)} ms`)), remaining);
+      timer.unref();
+      req.setTimeout(idleTimeoutMs, () => fail(new FetchError('SLOW_RETRIEVAL', `${url.href}: no data for ${idleTimeoutMs} ms`)));
+      req.on('response', (res) => {
+        response = res;
+        res.on('close', () => clearTimeout(timer));
+        res.on('error', () => clearTimeout(timer));
+        resolve(res);
+      });
+      req.on('error', (e: NodeJS.ErrnoException) => {
+        clearTimeout(timer);
+        if (failure) return reject(failure);
+        if (!retried && req.reusedSocket && e.code === 'ECONNRESET') {
+          this.request(url, deadline, idleTimeoutMs, true).then(resolve, reject);
+          return;
+        }
+        reject(new FetchError('NETWORK', `${url.href}: ${e.code ?? e.message}`));
+      });
+      req.end();
+    });
   }
 }
 
@@ -154,7 +183,3 @@ function tooLarge(url: string, maxBytes: number, declared?: number): FetchError 
   return new FetchError('TOO_LARGE', `${url}: expected at most ${maxBytes} bytes, found ${found}`);
 }
 
-function describeNetworkError(e: unknown): string {
-  const cause = (e as { cause?: { code?: string; message?: string } }).cause;
-  return cause?.code ?? cause?.message ?? (e as Error).message;
-}

@@ -10,7 +10,8 @@ import { Readable } from 'node:stream';
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import { Hono } from 'hono';
-import { serve } from '@hono/node-server';
+import { serve, type HttpBindings, type Http2Bindings } from '@hono/node-server';
+import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response';
 
 export interface StaticServerOptions {
   /** Directory to serve; nothing outside it is ever read. */
@@ -86,8 +87,8 @@ function cacheControlFor(path: string): string {
   return /^(\d+\.|[0-9a-f]{64}\.)/.test(base) ? 'public, max-age=31536000, immutable' : 'no-cache';
 }
 
-export function createStaticApp(rootDir: string): Hono {
-  const app = new Hono();
+export function createStaticApp(rootDir: string): Hono<{ Bindings: Partial<HttpBindings> }> {
+  const app = new Hono<{ Bindings: Partial<HttpBindings> }>();
   let realRoot: string | undefined;
   const notFound = (c: { text: (s: string, status: 404) => Response }): Response => c.text('not found\n', 404);
 
@@ -113,6 +114,15 @@ export function createStaticApp(rootDir: string): Hono {
       'x-content-type-options': 'nosniff',
     };
     if (c.req.method === 'HEAD') return new Response(null, { status: 200, headers });
+    const outgoing = c.env?.outgoing;
+    if (outgoing) {
+      // Under Node, stream the file straight into the socket: no web-stream conversion per chunk.
+      outgoing.writeHead(200, headers);
+      createReadStream(real, { highWaterMark: 1 << 20 })
+        .on('error', () => outgoing.destroy())
+        .pipe(outgoing);
+      return RESPONSE_ALREADY_SENT;
+    }
     const body = Readable.toWeb(createReadStream(real, { highWaterMark: 1 << 20 })) as ReadableStream<Uint8Array>;
     return new Response(body, { status: 200, headers });
   });
@@ -123,18 +133,20 @@ export function createStaticApp(rootDir: string): Hono {
 /** Starts a static server; resolves once it listens. */
 export async function startStaticServer(options: StaticServerOptions): Promise<RunningServer> {
   const app = createStaticApp(resolve(options.root));
-  const fetchHandler = options.onRequest
-    ? async (req: Request): Promise<Response> => {
-        const res = await app.fetch(req);
-        options.onRequest?.({
-          method: req.method,
-          path: new URL(req.url).pathname,
-          status: res.status,
-          bytes: Number(res.headers.get('content-length') ?? 0),
-        });
-        return res;
-      }
-    : app.fetch;
+  const fetchHandler = async (req: Request, bindings: HttpBindings | Http2Bindings): Promise<Response> => {
+    const env = bindings as HttpBindings; // serve() below creates an HTTP/1.1 server
+    const res = await app.fetch(req, env);
+    if (options.onRequest) {
+      const sent = res === RESPONSE_ALREADY_SENT;
+      options.onRequest({
+        method: req.method,
+        path: new URL(req.url).pathname,
+        status: sent ? env.outgoing.statusCode : res.status,
+        bytes: Number((sent ? env.outgoing.getHeader('content-length') : res.headers.get('content-length')) ?? 0),
+      });
+    }
+    return res;
+  };
   return new Promise((resolvePromise, reject) => {
     const server = serve(
       {

@@ -45,7 +45,11 @@ export interface UpdaterConfig {
    * repositories that publish consistent metadata but plain target names.
    */
   prefixTargetsWithHash: boolean;
-  /** Default number of parallel target downloads in Updater.downloadTargets. */
+  /**
+   * Default number of requests in flight in Updater.downloadTargets (target files) and
+   * Updater.getTargetInfos (delegation searches): enough to hide the round-trip time of a mirror,
+   * few enough not to open a crowd of connections to it.
+   */
   downloadConcurrency: number;
 }
 

@@ -2,12 +2,14 @@
 // ngclient Updater): refresh root, timestamp, snapshot and targets (5.3-5.6), search delegations
 // for a target (5.6.7), and download and verify targets (5.7). The I/O shell around the pure
 // TrustedSet: metadata comes from a Fetcher with a cap on every read, trusted metadata is kept
-// in metadataDir byte-exact under plain names, written through writeFileAtomic as soon as each
-// document is verified (spec 5.3.7, 5.4.5, 5.5.7, 5.6.6; as python-tuf does). A document that
-// fails a check is never written, so a refusal leaves the attacked role's trusted copy as it was.
+// in metadataDir byte-exact under plain names as soon as each document is verified (spec 5.3.7,
+// 5.4.5, 5.5.7, 5.6.6; as python-tuf does): root, timestamp and snapshot durably through
+// writeFileAtomic, targets roles atomically but without fsync (a cache: see persistTargetsRole).
+// A document that fails a check is never written, so a refusal leaves the attacked role's
+// trusted copy as it was.
 import { createHash, randomBytes, type Hash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { mkdir, open, readFile, rename, stat, unlink } from 'node:fs/promises';
+import { mkdir, open, readFile, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import type { TargetFile } from '@tufjs/models';
 import { UsageError, short } from '../errors/index.js';
@@ -117,6 +119,31 @@ export class Updater {
     return this.searchDelegations(this.trusted!, targetPath);
   }
 
+  /**
+   * getTargetInfo for several paths, at most `concurrency` delegation searches at a time; a role
+   * that several searches need is fetched and verified once. Results are in the order of `paths`.
+   */
+  async getTargetInfos(paths: readonly string[], concurrency = this.config.downloadConcurrency): Promise<Array<TargetFile | undefined>> {
+    await this.refresh();
+    const trusted = this.trusted!;
+    const results = new Array<TargetFile | undefined>(paths.length);
+    let next = 0;
+    let failed = false;
+    const worker = async (): Promise<void> => {
+      while (!failed && next < paths.length) {
+        const i = next++;
+        try {
+          results[i] = await this.searchDelegations(trusted, paths[i]!);
+        } catch (e) {
+          failed = true;
+          throw e;
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: Math.max(1, Math.min(concurrency, paths.length)) }, () => worker()));
+    return results;
+  }
+
   /** Local path if already present in targetDir with matching length and hashes, else undefined. */
   async findCachedTarget(info: TargetFile, filePath?: string): Promise<string | undefined> {
     const path = filePath ?? this.defaultTargetPath(info);
@@ -135,15 +162,64 @@ export class Updater {
 
   /**
    * Downloads a target (5.7): at most info.length bytes, hashed while written to a temporary file
-   * in the destination directory, checked, fsynced and renamed into place. With consistent
-   * snapshots the URL is DIR/HASH.NAME (first hash listed). Returns the local path.
+   * in the destination directory, checked, fsynced and renamed into place, and the directory
+   * fsynced so that the file is durable when this returns. With consistent snapshots the URL is
+   * DIR/HASH.NAME (first hash listed). Returns the local path.
    */
   async downloadTarget(info: TargetFile, filePath?: string, targetBaseUrl?: string): Promise<string> {
+    const base = this.targetBase(targetBaseUrl);
+    const path = await this.fetchTarget(info, filePath ?? this.defaultTargetPath(info), base);
+    await fsyncDirectory(dirname(path));
+    return path;
+  }
+
+  /**
+   * Downloads several targets, at most `concurrency` at a time; returns local paths in order.
+   * Each file is verified, fsynced and renamed into place exactly as by downloadTarget; the
+   * directories are fsynced once each at the end instead of once per file, so every file is
+   * durable when this returns (a crash before then leaves each file absent or complete).
+   */
+  async downloadTargets(infos: readonly TargetFile[], concurrency = this.config.downloadConcurrency, targetBaseUrl?: string): Promise<string[]> {
+    const base = this.targetBase(targetBaseUrl);
+    const paths = infos.map((info) => this.defaultTargetPath(info));
+    const results: string[] = new Array<string>(infos.length);
+    const renamedInto = new Set<string>();
+    let next = 0;
+    let failed = false;
+    const worker = async (): Promise<void> => {
+      while (!failed && next < infos.length) {
+        const i = next++;
+        try {
+          results[i] = await this.fetchTarget(infos[i]!, paths[i]!, base);
+          renamedInto.add(dirname(results[i]));
+        } catch (e) {
+          failed = true;
+          throw e;
+        }
+      }
+    };
+    const workers = Array.from({ length: Math.max(1, Math.min(concurrency, infos.length)) }, () => worker());
+    try {
+      await Promise.all(workers);
+    } finally {
+      // Also after a failure: the files already in place are complete and should stay.
+      const synced = Promise.all([...renamedInto].map((dir) => fsyncDirectory(dir)));
+      if (failed) await synced.catch(() => undefined);
+      else await synced;
+    }
+    return results;
+  }
+
+  private targetBase(targetBaseUrl: string | undefined): string {
     const base = targetBaseUrl === undefined ? this.targetBaseUrl : withSlash(targetBaseUrl);
     if (base === undefined) {
       throw new UsageError('MISSING_ARGUMENT', 'no target base URL: pass targetBaseUrl to the Updater or to downloadTarget');
     }
-    const path = filePath ?? this.defaultTargetPath(info);
+    return base;
+  }
+
+  /** 5.7 for one target: stream, cap, hash, fsync the file, rename into place (the directory is the caller's to fsync). */
+  private async fetchTarget(info: TargetFile, path: string, base: string): Promise<string> {
     const hashers = targetHashers(info);
     let remotePath = info.path;
     if (this.trusted?.root.signed.consistentSnapshot && this.config.prefixTargetsWithHash) {
@@ -153,11 +229,12 @@ export class Updater {
     }
     const url = base + remotePath.replace(/[?#%]/g, (c) => encodeURIComponent(c));
     const dir = dirname(path);
-    await mkdir(dir, { recursive: true });
     const tmp = join(dir, `.${basename(path)}.${randomBytes(6).toString('hex')}.part`);
-    let handle: Awaited<ReturnType<typeof open>> | undefined;
+    let handle: FileHandle | undefined;
+    let writer: BatchedWriter | undefined;
     try {
-      handle = await open(tmp, 'wx', 0o644);
+      handle = await openNew(tmp);
+      writer = new BatchedWriter(handle);
       let length = 0;
       for await (const chunk of this.fetcher.stream(url, info.length)) {
         length += chunk.byteLength;
@@ -165,8 +242,9 @@ export class Updater {
           throw new TufError('LENGTH_MISMATCH', `${info.path}: more than the ${info.length} bytes its targets metadata lists`);
         }
         for (const [, h] of hashers) h.update(chunk);
-        await handle.write(chunk);
+        await writer.push(chunk);
       }
+      await writer.finish();
       if (length !== info.length) {
         throw new TufError('LENGTH_MISMATCH', `${info.path}: received ${length} bytes, its targets metadata lists ${info.length}`);
       }
@@ -183,34 +261,13 @@ export class Updater {
       await handle.close();
       handle = undefined;
       await rename(tmp, path);
-      await fsyncDirectory(dir);
       return path;
     } catch (e) {
+      await writer?.settle();
       await handle?.close().catch(() => undefined);
       await unlink(tmp).catch(() => undefined);
       throw e;
     }
-  }
-
-  /** Downloads several targets, at most `concurrency` at a time; returns local paths in order. */
-  async downloadTargets(infos: readonly TargetFile[], concurrency = this.config.downloadConcurrency, targetBaseUrl?: string): Promise<string[]> {
-    const results: string[] = new Array<string>(infos.length);
-    let next = 0;
-    let failed = false;
-    const worker = async (): Promise<void> => {
-      while (!failed && next < infos.length) {
-        const i = next++;
-        try {
-          results[i] = await this.downloadTarget(infos[i]!, undefined, targetBaseUrl);
-        } catch (e) {
-          failed = true;
-          throw e;
-        }
-      }
-    };
-    const workers = Array.from({ length: Math.max(1, Math.min(concurrency, infos.length)) }, () => worker());
-    await Promise.all(workers);
-    return results;
   }
 
   // --- refresh (5.3-5.6) ---
@@ -347,7 +404,7 @@ export class Updater {
     const version = trusted.root.signed.consistentSnapshot ? meta.version : undefined;
     const bytes = await this.fetchMetadata(role, meta.length ?? this.config.targetsMaxLength, version);
     trusted.updateDelegatedTargets(bytes, role, delegator, `${version === undefined ? '' : `${version}.`}${quoteName(role)}.json`);
-    await this.persist(role, bytes);
+    await this.persistTargetsRole(role, bytes);
     return 'remote';
   }
 
@@ -409,9 +466,25 @@ export class Updater {
     }
   }
 
-  /** Keeps a verified document byte-exact under its plain name. */
-  private persist(role: string, bytes: Uint8Array): Promise<void> {
-    return writeFileAtomic(join(this.metadataDir, `${quoteName(role)}.json`), bytes);
+  /**
+   * Keeps a verified root, timestamp or snapshot byte-exact under its plain name, durably
+   * (writeFileAtomic): these are the client's trust anchor and its memory of versions seen, which
+   * stops rollback (5.3.8, 5.4.5, 5.5.7), so they must survive a crash.
+   */
+  private persist(role: 'root' | 'timestamp' | 'snapshot', bytes: Uint8Array): Promise<void> {
+    return writeFileAtomic(join(this.metadataDir, `${role}.json`), bytes, { mkdirs: false });
+  }
+
+  /**
+   * Keeps a verified targets role (top-level or delegated) byte-exact under its plain name
+   * (5.6.6), atomically (temporary file, rename) but without fsync. Its local copy is only a
+   * cache: it is used again only after the same checks as a downloaded one (length, hashes and
+   * version from the trusted snapshot, signatures, expiry), and the snapshot, which is durable,
+   * is what stops rollback. A copy lost or torn by a crash is therefore refetched, never
+   * trusted; skipping the two fsyncs per role matters when a search visits hundreds of bins.
+   */
+  private persistTargetsRole(role: string, bytes: Uint8Array): Promise<void> {
+    return writeFileAtomic(join(this.metadataDir, `${quoteName(role)}.json`), bytes, { mkdirs: false, durable: false });
   }
 
   private defaultTargetPath(info: TargetFile): string {
@@ -433,3 +506,60 @@ function targetHashers(info: TargetFile): Array<[string, Hash]> {
   return algorithms.map((a) => [a, createHash(a)]);
 }
 
+/**
+ * Writes a download to its temporary file in batches of about 1 MiB while the next chunks are
+ * received and hashed, so disk writes overlap hashing; at most a few batches wait at a time.
+ */
+class BatchedWriter {
+  private static readonly BATCH_BYTES = 1 << 20;
+  private static readonly MAX_QUEUED = 4;
+  private pending: Uint8Array[] = [];
+  private pendingBytes = 0;
+  private queued = 0;
+  private queue: Promise<void> = Promise.resolve();
+
+  constructor(private readonly handle: FileHandle) {}
+
+  async push(chunk: Uint8Array): Promise<void> {
+    this.pending.push(chunk);
+    this.pendingBytes += chunk.byteLength;
+    if (this.pendingBytes < BatchedWriter.BATCH_BYTES) return;
+    this.flush();
+    if (this.queued >= BatchedWriter.MAX_QUEUED) await this.queue;
+  }
+
+  /** Writes what is left and waits for every write; throws the first write error. */
+  async finish(): Promise<void> {
+    this.flush();
+    await this.queue;
+  }
+
+  /** Waits for writes in flight, ignoring their errors (before closing after a failure). */
+  async settle(): Promise<void> {
+    await this.queue.catch(() => undefined);
+  }
+
+  private flush(): void {
+    if (this.pendingBytes === 0) return;
+    const batch = Buffer.concat(this.pending, this.pendingBytes);
+    this.pending = [];
+    this.pendingBytes = 0;
+    this.queued++;
+    this.queue = this.queue.then(async () => {
+      await this.handle.write(batch);
+      this.queued--;
+    });
+    this.queue.catch(() => undefined); // observed by finish(), push() or settle()
+  }
+}
+
+/** Creates `path` exclusively, creating its directory first only if it is missing (one call per file otherwise). */
+async function openNew(path: string): Promise<FileHandle> {
+  try {
+    return await open(path, 'wx', 0o644);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+    await mkdir(dirname(path), { recursive: true });
+    return open(path, 'wx', 0o644);
+  }
+}
