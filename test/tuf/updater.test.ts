@@ -259,6 +259,31 @@ test('succinct hash bins: the target is found in its bin and only that bin is fe
   }
 });
 
+test('getTargetInfos resolves many paths concurrently, fetching each needed bin once', T, async () => {
+  const paths = Array.from({ length: 40 }, (_, i) => `pkg-${i}`);
+  const f = await setup({ consistentSnapshot: true }, (sim) => {
+    sim.succinctBins('targets', 3);
+    for (const p of paths) sim.addTarget(p, `data ${p}`, RepositorySimulator.binFor(p, 3));
+    sim.publish();
+  });
+  try {
+    const u = f.updater();
+    await u.refresh();
+    f.server.clearRequests();
+    const infos = await u.getTargetInfos([...paths, 'not-there'], 8);
+    assert.deepEqual(infos.map((i) => i?.path), [...paths, undefined]);
+    const requests = f.server.metadataRequests();
+    assert.equal(new Set(requests).size, requests.length, `a bin was fetched twice: ${requests.join(', ')}`);
+    const bins = new Set(paths.map((p) => RepositorySimulator.binFor(p, 3)));
+    bins.add(RepositorySimulator.binFor('not-there', 3));
+    assert.deepEqual(new Set(requests), new Set([...bins].map((b) => `1.${b}.json`)));
+    const paths2 = await u.downloadTargets(infos.slice(0, 5).map((i) => i!), 3);
+    for (const [k, p] of paths2.entries()) assert.equal(await readFile(p, 'utf8'), `data ${paths[k]}`);
+  } finally {
+    await f.close();
+  }
+});
+
 test('path_hash_prefixes delegations route by the SHA-256 of the path', T, async () => {
   const f = await setup({ consistentSnapshot: false }, (sim) => {
     sim.delegate('targets', { name: 'low', pathHashPrefixes: ['0', '1', '2', '3', '4', '5', '6', '7'] });
