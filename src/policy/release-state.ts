@@ -61,6 +61,26 @@ export function checkGenesisState(documents: ReleaseDocuments, now: Date): Relea
   return checkState(root, undefined, documents, now);
 }
 
+/**
+ * Checks the state a witness starts from when it joins an existing chain: `roots[0]` is the
+ * chain's genesis root (it verifies by itself; the caller checks its hash against the genesis
+ * block), each later root is signed by the one before and by itself, and the snapshot and
+ * targets roles are checked as at genesis, against the last root.
+ */
+export function checkJoinState(documents: ReleaseDocuments, now: Date): ReleaseState {
+  if (documents.roots.length === 0) throw new PolicyError('ROOT_CHAIN', 'joining a chain needs every root from the genesis root on, found none');
+  let root = parse(() => parseEnvelope('root', documents.roots[0]!, 'genesis root.json'));
+  guard('ROOT_CHAIN', () => verifyRootBy(root, root, 'itself'));
+  for (const [i, bytes] of documents.roots.slice(1).entries()) {
+    const next = parse(() => parseEnvelope('root', bytes, `root #${i + 2}`));
+    if (next.version !== root.version + 1) throw new PolicyError('ROOT_CHAIN', `root v${next.version} does not follow root v${root.version}`);
+    guard('ROOT_CHAIN', () => verifyRootBy(next, root, `root v${root.version}`));
+    guard('ROOT_CHAIN', () => verifyRootBy(next, next, 'itself'));
+    root = next;
+  }
+  return checkState(root, undefined, documents, now);
+}
+
 /** Checks that `documents` describe a valid successor of `previous`; returns the new state. */
 export function checkSuccessorState(previous: ReleaseState, documents: ReleaseDocuments, now: Date): ReleaseState {
   let root = previous.root;

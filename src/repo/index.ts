@@ -16,7 +16,7 @@ export { delegatePaths, delegateHashBins, delegateSuccinct, hashBinPrefixes, typ
 export { rotateRoot, type RotateRootOptions, type RoleKeyChange } from './rotate.js';
 export { refreshRole, type RefreshOptions } from './refresh.js';
 export { signRole, signDetached, mergeSignature, parseDetachedSignature, signatureReports, SIGNATURE_FORMAT, type DetachedSignature } from './signing.js';
-export { publish, type PublishOptions, type PublishResult } from './publish.js';
+export { publish, type PendingRelease, type PublishOptions, type PublishResult } from './publish.js';
 export { repoStatus, formatStatus, type RepoStatus, type RoleStatus, type StatusOptions } from './status.js';
 export { evaluateSignatures, type SignatureReport, type RoleKeys } from './signatures.js';
 export { Workspace, type RoleChange, type PendingJournal } from './workspace.js';

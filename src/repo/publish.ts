@@ -24,12 +24,29 @@ import { addSignature, evaluateSignatures, requireThreshold } from './signatures
 import { signatureReports } from './signing.js';
 import { Workspace } from './workspace.js';
 
+/** What a publish is about to write, handed to `beforeWrite` (the release log's proposal). */
+export interface PendingRelease {
+  /** New root documents in version order (empty when root is unchanged). */
+  roots: Array<{ version: number; bytes: Uint8Array }>;
+  /** The snapshot of the new state; `changed` is false when only the timestamp is renewed. */
+  snapshot: { version: number; bytes: Uint8Array; changed: boolean };
+  /** Targets roles (top-level and delegated) whose new version this publish writes. */
+  targets: Array<{ role: string; version: number; bytes: Uint8Array }>;
+  timestamp: { version: number; bytes: Uint8Array };
+}
+
 export interface PublishOptions {
   /** Keys for snapshot and timestamp (others are ignored). */
   signers: readonly Signer[];
   now?: Date;
   snapshotExpires?: Date;
   timestampExpires?: Date;
+  /**
+   * Runs after every check and signature, before anything is written: a repository with a
+   * release log has the witnesses co-sign the new state here (DESIGN.md "Skipchain release
+   * log"). If it throws, publish writes nothing and rethrows.
+   */
+  beforeWrite?: (release: PendingRelease) => Promise<void>;
 }
 
 export interface PublishResult {
@@ -119,6 +136,15 @@ export async function publish(dir: string, options: PublishOptions): Promise<Pub
   }, 'new timestamp');
   signTopLevel(timestamp, 'timestamp', root, options.signers);
   const timestampBytes = metadataBytes(timestamp);
+
+  if (options.beforeWrite) {
+    await options.beforeWrite({
+      roots: changed.filter((c) => c.role === 'root').map((c) => ({ version: c.md.signed.version, bytes: c.bytes })),
+      snapshot: { version: snapshot.signed.version, bytes: snapshotBytes, changed: needSnapshot },
+      targets: changed.filter((c) => c.role !== 'root').map((c) => ({ role: c.role, version: c.md.signed.version, bytes: c.bytes })),
+      timestamp: { version: tsVersion, bytes: timestampBytes },
+    });
+  }
 
   // ---- 2. writes, in an order that never leaves metadata pointing at missing files ---------
   for (const t of targetFiles) await placeTarget(t.blob, t.dest, consistent);

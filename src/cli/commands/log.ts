@@ -1,0 +1,110 @@
+// cli/commands/log.ts: `cairn log`: the repository's witnessed release log (DESIGN.md "Skipchain
+// release log"; docs/protocol.md sections 5-8). `init` creates the chain (genesis block of the
+// published state, roster of the given witnesses authorized by the root keys), `head` has the
+// witnesses co-sign a fresh head statement (run it from cron so clients can detect a freeze),
+// `status` shows the head and each witness, `roster` changes the roster. `cairn repo publish`
+// of a repository with a log proposes each release to the witnesses before writing anything.
+import type { Command } from 'commander';
+import { UsageError } from '../../errors/index.js';
+import { loadSigner, readKeyFileHeader } from '../../crypto/key-file.js';
+import type { Signer } from '../../crypto/signer.js';
+import { initLog, LogLeader } from '../../witness/leader.js';
+import { DEFAULT_PASSPHRASE_ENV, readPassphrase } from '../passphrase.js';
+import { blockLines, leaderOptions, releaseSource, roundLines } from '../release-log.js';
+import type { CliContext } from './types.js';
+
+const collect = (value: string, previous: string[]): string[] => [...previous, value];
+
+function positiveInt(name: string): (v: string) => number {
+  return (v) => {
+    const n = Number(v);
+    if (!Number.isSafeInteger(n) || n < 1) throw new UsageError('BAD_ARGUMENT', `${name} must be a positive integer, not "${v}"`);
+    return n;
+  };
+}
+
+async function loadSigners(paths: readonly string[], passphraseEnv: string): Promise<Signer[]> {
+  const out: Signer[] = [];
+  for (const path of paths) {
+    const header = await readKeyFileHeader(path);
+    const passphrase = header.encryption ? await readPassphrase(passphraseEnv, `passphrase for ${path}: `) : undefined;
+    out.push(await loadSigner(path, passphrase));
+  }
+  return out;
+}
+
+interface RosterOpts {
+  witness: string[];
+  threshold?: number;
+  key: string[];
+  passphraseEnv: string;
+  timeout: number;
+}
+
+function requireRoster(opts: RosterOpts): { threshold: number } {
+  if (opts.witness.length === 0) throw new UsageError('MISSING_ARGUMENT', 'no witness given', { hint: 'pass --witness URL for each witness of the roster' });
+  if (opts.key.length === 0) throw new UsageError('MISSING_ARGUMENT', 'the roster needs the root keys\' authorization', { hint: 'pass --key ROOTKEYFILE (the root threshold of them)' });
+  const threshold = opts.threshold ?? Math.floor((2 * opts.witness.length) / 3) + 1;
+  if (threshold > opts.witness.length) throw new UsageError('BAD_ARGUMENT', `--threshold ${threshold} exceeds the ${opts.witness.length} witnesses`);
+  return { threshold };
+}
+
+export function register(program: Command, context: CliContext): void {
+  const log = program.command('log').description('the witnessed release log: create it, co-sign head statements, change the roster');
+  const rosterOptions = (c: Command): Command =>
+    c.option('--witness <url>', 'address of a witness of the roster (repeatable, in roster order)', collect, [])
+      .option('--threshold <n>', 'co-signers needed (default: more than two thirds)', positiveInt('--threshold'))
+      .option('--key <file>', 'root private key file authorizing the roster (repeatable)', collect, [])
+      .option('--passphrase-env <name>', 'environment variable with the key files\' passphrase', DEFAULT_PASSPHRASE_ENV);
+  const timeoutOption = (c: Command): Command => c.option('--timeout <ms>', 'deadline of each call to a witness', positiveInt('--timeout'), 10_000);
+
+  timeoutOption(rosterOptions(log.command('init').description('create the log: a genesis block of the published state, sent to every witness; prints the genesis hash (clients pin it)')
+    .argument('<repo>', 'repository workspace')))
+    .action(async (dir: string, opts: RosterOpts) => {
+      const out = context.output();
+      const { threshold } = requireRoster(opts);
+      const { genesis, report } = await initLog({
+        ...leaderOptions(dir, out, { callTimeoutMs: opts.timeout }),
+        witnesses: opts.witness,
+        threshold,
+        rootSigners: await loadSigners(opts.key, opts.passphraseEnv),
+        source: await releaseSource(dir),
+      });
+      out.result({ genesis, head: { index: 0, hash: genesis }, rounds: report.rounds },
+        [`log created: genesis ${genesis}`, ...roundLines(report.rounds), 'clients pin the genesis hash as their trusted log block']);
+    });
+
+  timeoutOption(log.command('head').description('have the witnesses co-sign a fresh head statement (run it periodically: clients refuse a stale head)')
+    .argument('<repo>', 'repository workspace'))
+    .action(async (dir: string, opts: { timeout: number }) => {
+      const out = context.output();
+      const leader = await LogLeader.open(leaderOptions(dir, out, { callTimeoutMs: opts.timeout }));
+      const round = await leader.headRound();
+      out.result({ head: { index: leader.head.index, hash: leader.head.hash }, round }, roundLines([round]));
+    });
+
+  timeoutOption(log.command('status').description('the head of the log and each witness of its roster')
+    .argument('<repo>', 'repository workspace'))
+    .action(async (dir: string, opts: { timeout: number }) => {
+      const out = context.output();
+      const leader = await LogLeader.open(leaderOptions(dir, out, { callTimeoutMs: opts.timeout }));
+      const roster = await leader.headRoster();
+      const witnesses = await leader.witnessStatus();
+      const head = leader.head;
+      out.result({ chain: leader.chain, head: { index: head.index, hash: head.hash, time: head.block.payload.time }, threshold: roster.threshold, witnesses }, [
+        `chain ${leader.chain}`,
+        `head: block ${head.index} ${head.hash} (${head.block.payload.time}); roster of ${roster.witnesses.length}, threshold ${roster.threshold}`,
+        ...witnesses.map((w) => `  ${w.name} ${w.address}: ${!w.reachable ? `unreachable (${w.detail ?? ''})` : w.head === null ? (w.detail ?? 'no head') : w.behind === 0 ? 'at head' : `head ${w.head} (${w.behind} behind)`}`),
+      ]);
+    });
+
+  timeoutOption(rosterOptions(log.command('roster').description('change the roster: a block with the new roster, authorized by the root keys and approved by the old roster')
+    .argument('<repo>', 'repository workspace')))
+    .action(async (dir: string, opts: RosterOpts) => {
+      const out = context.output();
+      const { threshold } = requireRoster(opts);
+      const leader = await LogLeader.open(leaderOptions(dir, out, { callTimeoutMs: opts.timeout }));
+      const report = await leader.changeRoster({ witnesses: opts.witness, threshold, rootSigners: await loadSigners(opts.key, opts.passphraseEnv), source: await releaseSource(dir) });
+      out.result(report, blockLines(report));
+    });
+}

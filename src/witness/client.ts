@@ -1,0 +1,176 @@
+// witness/client.ts: the leader's side of the witness HTTP API (docs/protocol.md section 8).
+// Every call has a deadline and a cap on the answer's size; answers are parsed strictly
+// (wire.ts). A witness's refusal becomes WitnessClientError('REFUSED') carrying the witness's
+// { error, code, message }, so the leader can report which rule each witness applied.
+// httpWitnessEndpoint adapts a client to cosi's WitnessEndpoint for runCosiRound.
+import { parseJsonBounded } from '../encoding/bounded-json.js';
+import type { NonceCommitment, WitnessChallenge, WitnessEndpoint } from '../cosi/index.js';
+import { WitnessClientError, type RemoteRefusal } from './errors.js';
+import {
+  parseCommitAnswer,
+  parseGenesisAnswer,
+  parseInfoAnswer,
+  parseRespondAnswer,
+  WIRE_LIMITS,
+  type CommitAnswer,
+  type CommitRequest,
+  type GenesisAnswer,
+  type GenesisRequest,
+  type InfoAnswer,
+  type RespondAnswer,
+  type RespondRequest,
+} from './wire.js';
+
+export interface WitnessClientOptions {
+  /** Deadline of one call, in ms (a genesis carrying many documents gets 4 times this). */
+  timeoutMs?: number;
+  /** Largest answer read, in bytes. */
+  maxAnswerBytes?: number;
+}
+
+export const WITNESS_CLIENT_DEFAULTS = { timeoutMs: 10_000, maxAnswerBytes: WIRE_LIMITS.maxAnswerBytes } as const;
+
+export class WitnessClient {
+  readonly address: string;
+  private readonly timeoutMs: number;
+  private readonly maxAnswerBytes: number;
+
+  constructor(address: string, options: WitnessClientOptions = {}) {
+    this.address = address.endsWith('/') ? address.slice(0, -1) : address;
+    this.timeoutMs = options.timeoutMs ?? WITNESS_CLIENT_DEFAULTS.timeoutMs;
+    this.maxAnswerBytes = options.maxAnswerBytes ?? WITNESS_CLIENT_DEFAULTS.maxAnswerBytes;
+  }
+
+  info(): Promise<InfoAnswer> {
+    return this.call('GET', '/v1/info', undefined, parseInfoAnswer);
+  }
+
+  genesis(request: GenesisRequest): Promise<GenesisAnswer> {
+    return this.call('POST', '/v1/genesis', request, parseGenesisAnswer, 4);
+  }
+
+  commit(request: CommitRequest): Promise<CommitAnswer> {
+    return this.call('POST', '/v1/commit', request, parseCommitAnswer);
+  }
+
+  respond(request: RespondRequest): Promise<RespondAnswer> {
+    return this.call('POST', '/v1/respond', request, parseRespondAnswer);
+  }
+
+  private async call<T>(method: 'GET' | 'POST', path: string, body: unknown, parse: (value: unknown) => T, slow = 1): Promise<T> {
+    const url = `${this.address}${path}`;
+    const timeout = this.timeoutMs * slow;
+    const controller = new AbortController();
+    const timer = setTimeout(() => controller.abort(), timeout);
+    try {
+      let response: Response;
+      try {
+        response = await fetch(url, {
+          method,
+          signal: controller.signal,
+          redirect: 'error',
+          ...(body === undefined ? {} : { body: JSON.stringify(body), headers: { 'content-type': 'application/json' } }),
+        });
+      } catch (e) {
+        if (controller.signal.aborted) throw new WitnessClientError('TIMEOUT', `${method} ${url}: no answer within ${timeout} ms`);
+        const cause = (e as { cause?: { code?: string } }).cause?.code;
+        throw new WitnessClientError('UNREACHABLE', `${method} ${url}: ${cause ?? (e as Error).message}`, { cause: e });
+      }
+      const bytes = await this.readCapped(response, url, controller);
+      let value: unknown;
+      try {
+        value = parseJsonBounded(bytes, `answer of ${url}`, { maxBytes: this.maxAnswerBytes, maxDepth: 8, maxEntries: 200_000 });
+      } catch (e) {
+        throw new WitnessClientError('BAD_ANSWER', `${method} ${url}: HTTP ${response.status} with an answer that is not JSON: ${(e as Error).message}`);
+      }
+      if (!response.ok) {
+        const refusal = asRefusal(value);
+        if (refusal) {
+          throw new WitnessClientError('REFUSED', `${this.address} refused: ${refusal.code}: ${refusal.message}`, { status: response.status, refusal });
+        }
+        throw new WitnessClientError('BAD_ANSWER', `${method} ${url}: HTTP ${response.status}`, { status: response.status });
+      }
+      try {
+        return parse(value);
+      } catch (e) {
+        throw new WitnessClientError('BAD_ANSWER', `${method} ${url}: ${(e as Error).message}`);
+      }
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  private async readCapped(response: Response, url: string, controller: AbortController): Promise<Buffer> {
+    const declared = Number(response.headers.get('content-length') ?? NaN);
+    if (Number.isFinite(declared) && declared > this.maxAnswerBytes) {
+      controller.abort();
+      throw new WitnessClientError('BAD_ANSWER', `${url}: answer of ${declared} bytes, the cap is ${this.maxAnswerBytes}`);
+    }
+    if (!response.body) return Buffer.alloc(0);
+    const chunks: Uint8Array[] = [];
+    let size = 0;
+    const reader = response.body.getReader();
+    try {
+      for (;;) {
+        const { done, value } = await reader.read();
+        if (done) break;
+        size += value.byteLength;
+        if (size > this.maxAnswerBytes) {
+          controller.abort();
+          throw new WitnessClientError('BAD_ANSWER', `${url}: answer over the cap of ${this.maxAnswerBytes} bytes`);
+        }
+        chunks.push(value);
+      }
+    } catch (e) {
+      if (e instanceof WitnessClientError) throw e;
+      if (controller.signal.aborted) throw new WitnessClientError('TIMEOUT', `${url}: answer not complete within the deadline`);
+      throw new WitnessClientError('UNREACHABLE', `${url}: ${(e as Error).message}`);
+    }
+    return Buffer.concat(chunks);
+  }
+}
+
+function asRefusal(value: unknown): RemoteRefusal | undefined {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return undefined;
+  const o = value as Record<string, unknown>;
+  if (typeof o.error !== 'string' || typeof o.code !== 'string' || typeof o.message !== 'string') return undefined;
+  return { error: o.error.slice(0, 64), code: o.code.slice(0, 64), message: o.message.slice(0, 2048) };
+}
+
+/** An endpoint that remembers the last error of its witness (for the leader's report). */
+export interface HttpWitnessEndpoint extends WitnessEndpoint {
+  readonly client: WitnessClient;
+  lastError: unknown;
+}
+
+/**
+ * A cosi WitnessEndpoint over HTTP: commit sends `commit` (everything but the session, which the
+ * round names), respond sends the challenge as hex.
+ */
+export function httpWitnessEndpoint(client: WitnessClient, index: number, commit: Omit<CommitRequest, 'session'>): HttpWitnessEndpoint {
+  const endpoint: HttpWitnessEndpoint = {
+    index,
+    client,
+    lastError: undefined,
+    commit: async (session: string): Promise<NonceCommitment> => {
+      try {
+        const a = await client.commit({ session, ...commit });
+        return { nonceId: a.nonceId, R1: Buffer.from(a.R1, 'hex'), R2: Buffer.from(a.R2, 'hex') };
+      } catch (e) {
+        endpoint.lastError = e;
+        throw e;
+      }
+    },
+    respond: async (c: WitnessChallenge): Promise<Uint8Array> => {
+      try {
+        const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
+        const a = await client.respond({ session: c.session, nonceId: c.nonceId, rosterHash: c.rosterHash, R1: hex(c.R1), R2: hex(c.R2), bitmap: hex(c.bitmap), message: hex(c.message) });
+        return Buffer.from(a.s, 'hex');
+      } catch (e) {
+        endpoint.lastError = e;
+        throw e;
+      }
+    },
+  };
+  return endpoint;
+}

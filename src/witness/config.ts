@@ -1,0 +1,98 @@
+// witness/config.ts: a witness's directory (docs/witness.md "Running a witness"). One
+// directory DIR per witness:
+//
+//   DIR/witness.json       configuration: name, address (the URL leaders reach it at), clock
+//                          skew, request body cap
+//   DIR/witness-key.json   its Ed25519 key (cairn/private-key/v1, mode 0600; never printed)
+//   DIR/state.db           its SQLite state (store.ts): recorded blocks, rosters, TUF state,
+//                          used nonce IDs; WAL mode, so also state.db-wal and state.db-shm
+//
+// The roster entry {name, key, pop, address} (docs/protocol.md section 4) is derived from the
+// key and the configuration; the root key holders put it into a roster.
+import { createPrivateKey, generateKeyPairSync } from 'node:crypto';
+import { mkdir, readFile, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { createProofOfPossession, witnessKeyFromSeed, type RosterWitness, type WitnessKey } from '../cosi/index.js';
+import { readKeyFileHeader, writeKeyFile } from '../crypto/key-file.js';
+import { parseJsonObject } from '../encoding/bounded-json.js';
+import { writeFileAtomic } from '../io/atomic-write.js';
+import { WitnessError } from './errors.js';
+import { WIRE_LIMITS } from './wire.js';
+
+export const WITNESS_FILES = { config: 'witness.json', key: 'witness-key.json', db: 'state.db' } as const;
+export const WITNESS_CONFIG_FORMAT = 'cairn/witness/v1';
+
+export interface WitnessConfig {
+  format: typeof WITNESS_CONFIG_FORMAT;
+  name: string;
+  address: string;
+  /** Largest distance between a block's time and this witness's clock, in seconds. */
+  clockSkewSeconds: number;
+  /** Largest request body accepted, in bytes. */
+  maxRequestBytes: number;
+}
+
+const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+
+function checkAddress(address: string): void {
+  let url: URL;
+  try {
+    url = new URL(address);
+  } catch {
+    throw new WitnessError('BAD_CONFIG', `address ${JSON.stringify(address)} is not a URL`);
+  }
+  if ((url.protocol !== 'http:' && url.protocol !== 'https:') || address.length > 512) {
+    throw new WitnessError('BAD_CONFIG', `address must be an http(s) URL of at most 512 characters, found ${address.slice(0, 80)}`);
+  }
+}
+
+function rosterEntry(config: WitnessConfig, key: WitnessKey): RosterWitness {
+  return { name: config.name, key: key.publicKeyHex, pop: Buffer.from(createProofOfPossession(key)).toString('hex'), address: config.address };
+}
+
+/** Creates DIR with a fresh witness key and its configuration; returns its roster entry. */
+export async function initWitness(dir: string, options: { name: string; address: string; clockSkewSeconds?: number; maxRequestBytes?: number }): Promise<{ config: WitnessConfig; entry: RosterWitness }> {
+  if (!NAME.test(options.name)) throw new WitnessError('BAD_CONFIG', `witness name must be 1-64 characters of [A-Za-z0-9._-] starting with a letter or digit, found ${JSON.stringify(options.name)}`);
+  checkAddress(options.address);
+  const exists = await stat(join(dir, WITNESS_FILES.config)).then(() => true, () => false);
+  if (exists) throw new WitnessError('BAD_CONFIG', `${dir} already holds a witness`, { hint: 'a witness key is never replaced in place: use another directory' });
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  const { privateKey } = generateKeyPairSync('ed25519');
+  await writeKeyFile(join(dir, WITNESS_FILES.key), privateKey);
+  const config: WitnessConfig = {
+    format: WITNESS_CONFIG_FORMAT,
+    name: options.name,
+    address: options.address,
+    clockSkewSeconds: options.clockSkewSeconds ?? 300,
+    maxRequestBytes: options.maxRequestBytes ?? WIRE_LIMITS.maxRequestBytes,
+  };
+  await writeFileAtomic(join(dir, WITNESS_FILES.config), JSON.stringify(config, null, 2) + '\n');
+  const { key } = await loadWitness(dir);
+  return { config, entry: rosterEntry(config, key) };
+}
+
+/** Reads DIR's configuration and witness key. */
+export async function loadWitness(dir: string): Promise<{ config: WitnessConfig; key: WitnessKey; entry: RosterWitness; dbPath: string }> {
+  let bytes: Buffer;
+  try {
+    bytes = await readFile(join(dir, WITNESS_FILES.config));
+  } catch {
+    throw new WitnessError('BAD_CONFIG', `${dir} holds no witness (${WITNESS_FILES.config} is missing)`, { hint: `create one with: cairn witness init --dir ${dir} --name NAME --address URL` });
+  }
+  const o = parseJsonObject(bytes, join(dir, WITNESS_FILES.config), { maxBytes: 64 * 1024, maxDepth: 4, maxEntries: 64 });
+  const { name, address, clockSkewSeconds, maxRequestBytes } = o;
+  if (o.format !== WITNESS_CONFIG_FORMAT || typeof name !== 'string' || !NAME.test(name) || typeof address !== 'string'
+    || typeof clockSkewSeconds !== 'number' || !(clockSkewSeconds > 0) || typeof maxRequestBytes !== 'number' || !Number.isSafeInteger(maxRequestBytes) || maxRequestBytes < 1024) {
+    throw new WitnessError('BAD_CONFIG', `${join(dir, WITNESS_FILES.config)} is not a ${WITNESS_CONFIG_FORMAT} configuration`);
+  }
+  checkAddress(address);
+  const config: WitnessConfig = { format: WITNESS_CONFIG_FORMAT, name, address, clockSkewSeconds, maxRequestBytes };
+  const file = await readKeyFileHeader(join(dir, WITNESS_FILES.key));
+  if (file.encryption) throw new WitnessError('BAD_CONFIG', 'the witness key file is encrypted; a witness runs unattended with a plain key file (mode 0600)');
+  const jwk = createPrivateKey({ key: Buffer.from(file.private, 'base64'), format: 'der', type: 'pkcs8' }).export({ format: 'jwk' });
+  if (jwk.crv !== 'Ed25519' || typeof jwk.d !== 'string') throw new WitnessError('BAD_CONFIG', 'the witness key is not an Ed25519 key');
+  const seed = Buffer.from(jwk.d, 'base64url');
+  const key = witnessKeyFromSeed(seed);
+  seed.fill(0);
+  return { config, key, entry: rosterEntry(config, key), dbPath: join(dir, WITNESS_FILES.db) };
+}

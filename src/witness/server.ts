@@ -1,0 +1,133 @@
+// witness/server.ts: the witness HTTP API (docs/protocol.md section 8) on hono and
+// @hono/node-server. JSON in and out; request bodies are read with a cap (WIRE_LIMITS, or the
+// witness's configuration) and parsed once into typed requests (wire.ts), then decided by the
+// WitnessService. Every refusal is `{ error, code, message }`: 400 for a malformed request, 409
+// for a request refused by a rule (the code names it), 413 over the body cap, 500 otherwise.
+import type { AddressInfo } from 'node:net';
+import type { Server } from 'node:http';
+import { Hono, type Context } from 'hono';
+import { serve } from '@hono/node-server';
+import { parseJsonBounded } from '../encoding/bounded-json.js';
+import { CairnError, FormatError } from '../errors/index.js';
+import { WitnessError } from './errors.js';
+import type { WitnessService } from './service.js';
+import { parseCommitRequest, parseGenesisRequest, parseRespondRequest, WIRE_LIMITS } from './wire.js';
+
+export interface WitnessServerOptions {
+  service: WitnessService;
+  /** Loopback by default. */
+  host?: string;
+  /** 0 picks a free port. */
+  port?: number;
+  /** Largest request body accepted, in bytes (documents included). */
+  maxRequestBytes?: number;
+}
+
+export interface RunningWitnessServer {
+  url: string;
+  port: number;
+  /** Stops accepting connections and waits for requests in flight. */
+  close(): Promise<void>;
+}
+
+/** Limits on connections (slow clients cannot hold a witness). */
+export const WITNESS_SERVER_LIMITS = {
+  /** A request must arrive completely within this time. */
+  requestTimeoutMs: 60_000,
+  keepAliveTimeoutMs: 5_000,
+  maxHeaderBytes: 16 * 1024,
+  /** Bounds of the JSON of a request beyond its size. */
+  maxDepth: 32,
+  maxEntries: 2_000_000,
+} as const;
+
+/** 400 for malformed requests, 409 for refusals by a rule, 500 for anything else. */
+export function statusOf(e: unknown): 400 | 409 | 413 | 500 {
+  if (e instanceof FormatError) return e.code === 'TOO_LARGE' ? 413 : 400;
+  if (e instanceof WitnessError && e.code === 'BAD_REQUEST') return 400;
+  if (e instanceof CairnError) return 409;
+  return 500;
+}
+
+async function readBody(c: Context, maxBytes: number): Promise<unknown> {
+  const declared = Number(c.req.header('content-length') ?? NaN);
+  if (Number.isFinite(declared) && declared > maxBytes) throw new FormatError('TOO_LARGE', `request body of ${declared} bytes, this witness accepts at most ${maxBytes}`);
+  const body = c.req.raw.body;
+  if (!body) throw new WitnessError('BAD_REQUEST', 'the request has no body');
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  const reader = body.getReader();
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > maxBytes) {
+      await reader.cancel().catch(() => undefined);
+      throw new FormatError('TOO_LARGE', `request body over ${maxBytes} bytes`);
+    }
+    chunks.push(value);
+  }
+  return parseJsonBounded(Buffer.concat(chunks), 'request body', { maxBytes, maxDepth: WITNESS_SERVER_LIMITS.maxDepth, maxEntries: WITNESS_SERVER_LIMITS.maxEntries });
+}
+
+export function createWitnessApp(service: WitnessService, maxRequestBytes = WIRE_LIMITS.maxRequestBytes): Hono {
+  const app = new Hono();
+  const fail = (c: Context, e: unknown): Response => {
+    const status = statusOf(e);
+    if (status === 400 || status === 413) service.noteRefused(`${c.req.method} ${new URL(c.req.url).pathname}`, e);
+    const body = e instanceof CairnError
+      ? { error: e.name, code: e.code, message: e.message }
+      : { error: 'InternalError', code: 'INTERNAL', message: e instanceof Error ? e.message : String(e) };
+    return c.json(body, status);
+  };
+  app.get('/v1/info', (c) => c.json(service.info()));
+  app.post('/v1/genesis', async (c) => {
+    try {
+      return c.json(service.genesis(parseGenesisRequest(await readBody(c, maxRequestBytes))));
+    } catch (e) {
+      return fail(c, e);
+    }
+  });
+  app.post('/v1/commit', async (c) => {
+    try {
+      return c.json(service.commit(parseCommitRequest(await readBody(c, maxRequestBytes))));
+    } catch (e) {
+      return fail(c, e);
+    }
+  });
+  app.post('/v1/respond', async (c) => {
+    try {
+      return c.json(await service.respond(parseRespondRequest(await readBody(c, 64 * 1024))));
+    } catch (e) {
+      return fail(c, e);
+    }
+  });
+  app.notFound((c) => c.json({ error: 'WitnessError', code: 'BAD_REQUEST', message: `no such endpoint: ${c.req.method} ${new URL(c.req.url).pathname}` }, 404));
+  return app;
+}
+
+/** Starts the witness HTTP service and resolves once it listens. */
+export function startWitnessServer(options: WitnessServerOptions): Promise<RunningWitnessServer> {
+  const app = createWitnessApp(options.service, options.maxRequestBytes);
+  const host = options.host ?? '127.0.0.1';
+  return new Promise((resolve, reject) => {
+    const server = serve(
+      { fetch: app.fetch, hostname: host, port: options.port ?? 0, serverOptions: { maxHeaderSize: WITNESS_SERVER_LIMITS.maxHeaderBytes, requestTimeout: WITNESS_SERVER_LIMITS.requestTimeoutMs, keepAliveTimeout: WITNESS_SERVER_LIMITS.keepAliveTimeoutMs } },
+      (info: AddressInfo) => {
+        const s = server as Server;
+        s.off('error', reject);
+        const shownHost = info.family === 'IPv6' ? `[${info.address}]` : info.address;
+        resolve({
+          url: `http://${shownHost}:${info.port}`,
+          port: info.port,
+          close: () =>
+            new Promise<void>((done) => {
+              s.close(() => done());
+              s.closeIdleConnections?.();
+            }),
+        });
+      },
+    ) as Server;
+    server.once('error', reject);
+  });
+}

@@ -1,0 +1,497 @@
+// witness/service.ts: what a witness decides (DESIGN.md "What a witness checks before it
+// co-signs a block"; docs/protocol.md section 8; CHAINIAC section 4). Transport-free: the HTTP
+// server (server.ts) parses requests and hands typed values here.
+//
+// Before it commits a nonce pair for a block, the witness checks: the catch-up blocks it missed,
+// each by its co-signed level-0 link (roster of its source block); the block extends the head it
+// recorded itself (index, back links) and no other block is recorded at that index; the
+// statement is exactly the level-0 link from that head; the block time is within its clock skew;
+// the documents are a valid successor of the TUF state it recorded (src/policy: root chain,
+// developer thresholds, versions, hashes, expiry) and the payload describes them; a roster
+// change carries the authorization of the root threshold in force at the block. Links are
+// co-signed only between blocks it recorded, head statements only for its own head.
+//
+// A response leaves only after WitnessStore.commitResponse recorded, in one durable transaction,
+// the nonce's use and, for a block, the new head and TUF state: the NonceStore the CosiSigner
+// calls before it releases s_i is that transaction.
+import { canonicalBytes } from '../encoding/canonical-json.js';
+import { CairnError, isCairnError } from '../errors/index.js';
+import {
+  acceptRoster,
+  createProofOfPossession,
+  CosiSigner,
+  type AcceptedRoster,
+  type NonceStore,
+  type Roster,
+  type WitnessKey,
+} from '../cosi/index.js';
+import {
+  blockHash,
+  buildForwardLink,
+  forwardLinkMessage,
+  headMessage,
+  LogError,
+  parseBlock,
+  parseCollectiveSignature,
+  parseForwardLink,
+  parseHeadStatement,
+  validateBlock,
+  validateGenesis,
+  verifyForwardLink,
+  type Block,
+  type ChainView,
+  type RootRole,
+} from '../log/index.js';
+import {
+  checkClockSkew,
+  checkGenesisState,
+  checkJoinState,
+  checkPayloadMatches,
+  checkSuccessorState,
+  PolicyError,
+  type ReleaseDocuments,
+  type ReleaseState,
+} from '../policy/index.js';
+import { parseEnvelope, tufPublicKey, type RootEnvelope, type TargetsEnvelope } from '../tuf/index.js';
+import type { TufPublicKey } from '../crypto/public-key.js';
+import { sha256Hex } from '../crypto/hash.js';
+import { WitnessError } from './errors.js';
+import type { RecordedBlock, ResponseEffects, WitnessStore } from './store.js';
+import {
+  base64Bytes,
+  type CatchUpEntry,
+  type CommitAnswer,
+  type CommitRequest,
+  type GenesisAnswer,
+  type GenesisRequest,
+  type InfoAnswer,
+  type RespondAnswer,
+  type RespondRequest,
+  type WireDocuments,
+} from './wire.js';
+
+export interface WitnessIdentity {
+  name: string;
+  /** The URL other parties reach this witness at (as in its roster entry). */
+  address: string;
+  key: WitnessKey;
+}
+
+export interface WitnessServiceOptions {
+  identity: WitnessIdentity;
+  store: WitnessStore;
+  /** Largest distance between a block's (or head statement's) time and this clock; default 300 s. */
+  clockSkewSeconds?: number;
+  /** This witness's clock (tests drive it). */
+  now?: () => Date;
+  /** One line per decision (accepted or refused, and the rule). */
+  log?: (line: string) => void;
+  /** Most commitments awaiting their respond; the oldest are dropped. Default 1,024. */
+  maxPending?: number;
+  /** A commitment not answered within this time is dropped. Default 120 s. */
+  pendingTtlMs?: number;
+}
+
+/** A committed nonce pair: what it may sign, and what answering records. */
+interface Pending {
+  kind: string;
+  what: string;
+  message: Buffer;
+  roster: AcceptedRoster;
+  effects: ResponseEffects;
+  expiresAt: number;
+}
+
+/** Key of a targets role in the stored documents ('root' and 'snapshot' are the others). */
+const TARGETS_PREFIX = 'targets:';
+
+/** The root role of a root document, as roster authorizations are checked against it. */
+export function rootRoleOf(root: RootEnvelope): RootRole {
+  const role = root.signed.roles.root;
+  if (!role) throw new LogError('ROSTER_NOT_AUTHORIZED', `root v${root.version} has no root role`);
+  const keys: Record<string, TufPublicKey> = {};
+  for (const id of role.keyIDs) {
+    const key = root.signed.keys[id];
+    if (key) keys[id] = tufPublicKey(key);
+  }
+  return { keys, threshold: role.threshold };
+}
+
+/** Decodes the documents of a request into exact bytes. */
+export function decodeDocuments(wire: WireDocuments): ReleaseDocuments {
+  const targets: Record<string, Uint8Array> = {};
+  for (const [name, text] of Object.entries(wire.targets)) targets[name] = base64Bytes(text, `documents.targets.${name}`);
+  return {
+    roots: wire.roots.map((r, i) => base64Bytes(r, `documents.roots[${i}]`)),
+    snapshot: base64Bytes(wire.snapshot, 'documents.snapshot'),
+    targets,
+  };
+}
+
+function stateDocuments(state: ReleaseState): Map<string, { version: number; bytes: Uint8Array }> {
+  const out = new Map<string, { version: number; bytes: Uint8Array }>();
+  out.set('root', { version: state.root.version, bytes: state.root.raw });
+  out.set('snapshot', { version: state.snapshot.version, bytes: state.snapshot.raw });
+  for (const [name, envelope] of state.targets) out.set(TARGETS_PREFIX + name, { version: envelope.version, bytes: envelope.raw });
+  return out;
+}
+
+const canonicalText = (value: unknown): string => canonicalBytes(value).toString('utf8');
+const recorded = (block: Block): RecordedBlock => ({ index: block.index, hash: blockHash(block), body: canonicalText(block) });
+
+export class WitnessService {
+  readonly identity: WitnessIdentity;
+  readonly pop: string;
+  private readonly store: WitnessStore;
+  private readonly signer: CosiSigner;
+  private readonly skew: number;
+  private readonly now: () => Date;
+  private readonly log: (line: string) => void;
+  private readonly maxPending: number;
+  private readonly ttl: number;
+  private readonly pending = new Map<string, Pending>();
+  /** Effects of the response being answered, by nonce ID (read by the NonceStore). */
+  private readonly answering = new Map<string, ResponseEffects>();
+  private cachedState: { index: number; state: ReleaseState } | undefined;
+  private cachedHead: { hash: string; block: Block } | undefined;
+
+  constructor(options: WitnessServiceOptions) {
+    this.identity = options.identity;
+    this.pop = Buffer.from(createProofOfPossession(options.identity.key)).toString('hex');
+    this.store = options.store;
+    this.skew = options.clockSkewSeconds ?? 300;
+    this.now = options.now ?? (() => new Date());
+    this.log = options.log ?? (() => undefined);
+    this.maxPending = options.maxPending ?? 1024;
+    this.ttl = options.pendingTtlMs ?? 120_000;
+    const nonceStore: NonceStore = {
+      markUsed: async (id) => {
+        this.store.commitResponse(id, this.answering.get(id) ?? {});
+      },
+    };
+    this.signer = new CosiSigner(options.identity.key, { store: nonceStore });
+  }
+
+  /** Logs a request refused before it reached a decision (malformed, over a cap). */
+  noteRefused(label: string, e: unknown): void {
+    this.log(`${label}: refused ${e instanceof CairnError ? `${e.code}: ${e.message}` : `INTERNAL: ${(e as Error).message}`}`);
+  }
+
+  // ---- GET /v1/info ----------------------------------------------------------------------
+
+  info(): InfoAnswer {
+    const { name, address, key } = this.identity;
+    const head = this.store.head();
+    const chain = this.store.chain ?? null;
+    let state: InfoAnswer['state'] = null;
+    const stateIndex = this.store.stateIndex;
+    if (chain !== null && stateIndex !== undefined) {
+      const roles: Record<string, number> = {};
+      let root = 0;
+      let snapshot = 0;
+      for (const [role, d] of this.store.documents()) {
+        if (role === 'root') root = d.version;
+        else if (role === 'snapshot') snapshot = d.version;
+        else if (role.startsWith(TARGETS_PREFIX)) roles[role.slice(TARGETS_PREFIX.length)] = d.version;
+      }
+      state = { index: stateIndex, root, snapshot, roles };
+    }
+    return { name, key: key.publicKeyHex, pop: this.pop, address, chain, head: head ? { index: head.index, hash: head.hash } : null, state };
+  }
+
+  // ---- POST /v1/genesis ------------------------------------------------------------------
+
+  genesis(request: GenesisRequest): GenesisAnswer {
+    return this.decide('genesis', () => {
+      const genesis = parseBlock(request.block, 'genesis block');
+      if (genesis.index !== 0) throw new LogError('BAD_BLOCK', `a genesis block has index 0, found ${genesis.index}`);
+      const chain = blockHash(genesis);
+      const what = `genesis ${chain.slice(0, 12)}${request.catchUp?.length ? ` + ${request.catchUp.length} blocks (join)` : ''}`;
+      const followed = this.store.chain;
+      if (followed !== undefined) {
+        if (followed !== chain) throw new WitnessError('CHAIN_MISMATCH', `this witness follows chain ${followed.slice(0, 12)}, not ${chain.slice(0, 12)}`);
+        const head = this.store.head()!;
+        return { what: `${what}: already following`, result: { head: { index: head.index, hash: head.hash } } };
+      }
+      const now = this.now();
+      const docs = decodeDocuments(request.documents);
+      const entries = request.catchUp ?? [];
+      let state: ReleaseState;
+      let rosters = new Map<string, string>([[genesis.roster, canonicalText(genesis.rosterChange!.roster)]]);
+      let blocks: Block[] = [];
+      if (entries.length === 0) {
+        state = checkGenesisState(docs, now);
+        checkPayloadMatches(genesis.payload, state);
+        validateGenesis(genesis, rootRoleOf(state.root));
+      } else {
+        // Joining a running chain: roots[0] is the genesis root, the blocks come with their
+        // co-signed level-0 links, the documents describe the last block's state.
+        const genesisRoot = parseEnvelope('root', docs.roots[0] ?? new Uint8Array(), 'genesis root');
+        validateGenesis(genesis, rootRoleOf(genesisRoot));
+        const walk = this.verifyCatchUp(genesis, entries, (hash) => (hash === genesis.roster ? genesis.rosterChange!.roster : undefined));
+        blocks = walk.blocks;
+        rosters = new Map([...rosters, ...walk.rosters]);
+        state = checkJoinState(docs, now);
+        const recordedRoot = genesis.payload.root;
+        if (genesisRoot.version !== recordedRoot.version || sha256Hex(docs.roots[0]!) !== recordedRoot.sha256) {
+          throw new PolicyError('PAYLOAD_MISMATCH', `documents.roots[0] is not the genesis root v${recordedRoot.version} ${recordedRoot.sha256.slice(0, 12)}`);
+        }
+        checkPayloadMatches(blocks[blocks.length - 1]!.payload, state);
+      }
+      const last = blocks.length > 0 ? blocks[blocks.length - 1]! : genesis;
+      const roster = acceptRoster(JSON.parse(rosters.get(last.roster)!) as Roster);
+      if (roster.indexOf(this.identity.key.publicKeyHex) < 0) {
+        throw new WitnessError('NOT_IN_ROSTER', `this witness (${this.identity.name}) is not in roster ${roster.hash.slice(0, 12)} in force at block ${last.index}`);
+      }
+      this.store.initChain(chain, recorded(genesis), stateDocuments(state), rosters, blocks.map(recorded));
+      this.invalidate();
+      return { what, result: { head: { index: last.index, hash: blockHash(last) } } };
+    });
+  }
+
+  // ---- POST /v1/commit -------------------------------------------------------------------
+
+  commit(request: CommitRequest): CommitAnswer {
+    return this.decide(`commit ${request.kind} (session ${request.session.slice(0, 16)})`, () => {
+      this.expire();
+      const p = request.kind === 'block' ? this.checkBlock(request) : request.kind === 'link' ? this.checkLink(request.statement) : this.checkHead(request.statement);
+      const c = this.signer.commit();
+      while (this.pending.size >= this.maxPending) this.pending.delete(this.pending.keys().next().value!);
+      this.pending.set(c.nonceId, { ...p, expiresAt: Date.now() + this.ttl });
+      return { what: p.what, result: { nonceId: c.nonceId, R1: Buffer.from(c.R1).toString('hex'), R2: Buffer.from(c.R2).toString('hex') } };
+    });
+  }
+
+  // ---- POST /v1/respond ------------------------------------------------------------------
+
+  async respond(request: RespondRequest): Promise<RespondAnswer> {
+    const label = `respond (session ${request.session.slice(0, 16)}, nonce ${request.nonceId})`;
+    let what = label;
+    try {
+      const p = this.pending.get(request.nonceId);
+      if (!p) {
+        if (this.store.isNonceUsed(request.nonceId)) throw new WitnessError('NONCE_REUSED', `nonce ${request.nonceId} was already used; a nonce answers at most once`);
+        throw new WitnessError('UNKNOWN_NONCE', `nonce ${request.nonceId} was not committed by this witness (or its commitment expired)`);
+      }
+      this.pending.delete(request.nonceId);
+      what = `${label} for ${p.what}`;
+      const message = Buffer.from(request.message, 'hex');
+      if (!message.equals(p.message) || request.rosterHash !== p.roster.hash) {
+        // The first challenge naming a nonce pair consumes it whatever its outcome.
+        this.store.commitResponse(request.nonceId);
+        throw new WitnessError('STATEMENT_CHANGED', `the challenge names ${request.rosterHash === p.roster.hash ? 'another message' : `roster ${request.rosterHash.slice(0, 12)}`} than the ${p.kind} statement nonce ${request.nonceId} was committed to; it is consumed and will not answer`);
+      }
+      this.answering.set(request.nonceId, p.effects);
+      let s: Uint8Array;
+      try {
+        s = await this.signer.respond({
+          nonceId: request.nonceId,
+          R1: Buffer.from(request.R1, 'hex'),
+          R2: Buffer.from(request.R2, 'hex'),
+          bitmap: Buffer.from(request.bitmap, 'hex'),
+          roster: p.roster,
+          message,
+        });
+      } finally {
+        this.answering.delete(request.nonceId);
+        this.invalidate();
+      }
+      this.log(`${label}: accepted ${p.what}${p.effects.blocks?.length ? `; recorded head ${p.effects.blocks[p.effects.blocks.length - 1]!.index}` : ''}`);
+      return { s: Buffer.from(s).toString('hex') };
+    } catch (e) {
+      this.log(`${what}: refused ${isCairnError(e) ? `${e.code}: ${e.message}` : `INTERNAL: ${(e as Error).message}`}`);
+      throw e;
+    }
+  }
+
+  // ---- the checks --------------------------------------------------------------------------
+
+  private checkBlock(request: CommitRequest): Omit<Pending, 'expiresAt'> {
+    const chain = this.requireChain();
+    const block = parseBlock(request.block, 'proposed block');
+    const hash = blockHash(block);
+    const what = `block ${block.index} ${hash.slice(0, 12)}`;
+    if (block.chain !== chain) throw new WitnessError('CHAIN_MISMATCH', `${what} is on chain ${block.chain.slice(0, 12)}, this witness follows ${chain.slice(0, 12)}`);
+    const statement = parseForwardLink(request.statement, 'statement');
+    const recordedThere = this.store.block(block.index);
+    if (recordedThere) {
+      if (recordedThere.hash !== hash) {
+        throw new WitnessError('EQUIVOCATION', `this witness recorded block ${recordedThere.hash.slice(0, 12)} at index ${block.index}; it never co-signs another (${hash.slice(0, 12)})`);
+      }
+      // The same block again (a retried round): the same level-0 link may be signed again.
+      const previous = this.blockAt(block.index - 1);
+      this.requireSameStatement(statement, buildForwardLink(previous, block), what);
+      return { kind: 'block', what: `${what} (already recorded)`, message: Buffer.from(forwardLinkMessage(statement)), roster: this.signingRoster(previous.roster, what), effects: {} };
+    }
+
+    // Blocks this witness missed, each approved by its co-signed level-0 link.
+    const head = this.headBlock();
+    const walk = this.verifyCatchUp(head, request.catchUp ?? [], (h) => this.rosterJson(h));
+    const tip = walk.blocks.length > 0 ? walk.blocks[walk.blocks.length - 1]! : head;
+    if (block.index !== tip.index + 1) {
+      throw new WitnessError('DOES_NOT_EXTEND_HEAD', `${what} does not extend this witness's head ${tip.index} ${blockHash(tip).slice(0, 12)}${block.index > tip.index + 1 ? '; send the missing blocks as catchUp' : ''}`);
+    }
+    const catchUpHashes = new Map(walk.blocks.map((b) => [b.index, blockHash(b)]));
+    const view: ChainView = {
+      chain,
+      base: head.base,
+      maxHeight: head.maxHeight,
+      head: tip,
+      hashAt: (i) => catchUpHashes.get(i) ?? this.store.block(i)?.hash,
+    };
+    this.requireSameStatement(statement, buildForwardLink(tip, block), what);
+    const roster = this.signingRoster(tip.roster, what, walk.rosters);
+    const now = this.now();
+    checkClockSkew(block.payload.time, now, this.skew);
+    if (block.payload.attestations !== null) {
+      throw new WitnessError('UNCHECKED_PAYLOAD', `${what} records build attestations, which this witness cannot check yet; it co-signs only blocks whose attestations are null`);
+    }
+    const next = checkSuccessorState(this.recordedState(), decodeDocuments(request.documents!), now);
+    checkPayloadMatches(block.payload, next);
+    const valid = validateBlock(block, view, { root: rootRoleOf(next.root) });
+    const rosters = new Map(walk.rosters);
+    if (valid.rosterChange) rosters.set(valid.roster, canonicalText(valid.rosterChange.roster));
+    return {
+      kind: 'block',
+      what: walk.blocks.length > 0 ? `${what} (after catching up ${walk.blocks.length})` : what,
+      message: Buffer.from(forwardLinkMessage(statement)),
+      roster,
+      effects: { blocks: [...walk.blocks.map(recorded), recorded(valid)], documents: stateDocuments(next), stateIndex: valid.index, rosters },
+    };
+  }
+
+  private checkLink(value: unknown): Omit<Pending, 'expiresAt'> {
+    const chain = this.requireChain();
+    const link = parseForwardLink(value, 'statement');
+    const what = `link ${link.fromIndex}->${link.toIndex} (level ${link.level})`;
+    if (link.chain !== chain) throw new WitnessError('CHAIN_MISMATCH', `${what} is on chain ${link.chain.slice(0, 12)}, this witness follows ${chain.slice(0, 12)}`);
+    if (link.level < 1) throw new WitnessError('BAD_STATEMENT', `${what}: level-0 links are co-signed as the block's approval (kind "block")`);
+    const from = this.store.block(link.fromIndex);
+    const to = this.store.block(link.toIndex);
+    if (!from || !to) throw new WitnessError('UNKNOWN_BLOCK', `${what}: this witness did not record block ${from ? link.toIndex : link.fromIndex}`);
+    const source = this.blockAt(link.fromIndex);
+    this.requireSameStatement(link, buildForwardLink(source, this.blockAt(link.toIndex)), what);
+    return { kind: 'link', what, message: Buffer.from(forwardLinkMessage(link)), roster: this.signingRoster(source.roster, what), effects: {} };
+  }
+
+  private checkHead(value: unknown): Omit<Pending, 'expiresAt'> {
+    const chain = this.requireChain();
+    const statement = parseHeadStatement(value, 'statement');
+    const head = this.store.head()!;
+    const what = `head ${statement.index} ${statement.hash.slice(0, 12)} at ${statement.time}`;
+    if (statement.chain !== chain || statement.index !== head.index || statement.hash !== head.hash) {
+      throw new WitnessError('NOT_OWN_HEAD', `${what} is not this witness's recorded head (${head.index} ${head.hash.slice(0, 12)})`);
+    }
+    checkClockSkew(statement.time, this.now(), this.skew);
+    return { kind: 'head', what, message: Buffer.from(headMessage(statement)), roster: this.signingRoster(this.headBlock().roster, what), effects: {} };
+  }
+
+  /**
+   * Verifies catch-up entries from `start`: each block is the successor of the one before,
+   * approved by a level-0 link co-signed at the threshold of the roster in force at its source.
+   */
+  private verifyCatchUp(start: Block, entries: readonly CatchUpEntry[], rosterOf: (hash: string) => Roster | string | undefined): { blocks: Block[]; rosters: Map<string, string> } {
+    const blocks: Block[] = [];
+    const rosters = new Map<string, string>();
+    let at = start;
+    for (const [i, entry] of entries.entries()) {
+      const block = parseBlock(entry.block, `catchUp[${i}] block`);
+      const link = parseForwardLink(entry.link, `catchUp[${i}] link`);
+      const cosignature = parseCollectiveSignature(entry.cosignature, `catchUp[${i}] cosignature`);
+      if (block.index !== at.index + 1 || link.level !== 0) {
+        throw new WitnessError('DOES_NOT_EXTEND_HEAD', `catchUp[${i}] is block ${block.index} by a level-${link.level} link; the next block after ${at.index} by its level-0 link was expected`);
+      }
+      const known = rosters.get(at.roster) ?? rosterOf(at.roster);
+      if (known === undefined) throw new LogError('UNKNOWN_ROSTER', `roster ${at.roster.slice(0, 12)} of block ${at.index} is not known to this witness`);
+      const roster = typeof known === 'string' ? (JSON.parse(known) as Roster) : known;
+      verifyForwardLink(link, cosignature, at, roster, block);
+      if (block.rosterChange) rosters.set(block.roster, canonicalText(block.rosterChange.roster));
+      blocks.push(block);
+      at = block;
+    }
+    return { blocks, rosters };
+  }
+
+  // ---- helpers ---------------------------------------------------------------------------
+
+  /** Runs a decision, logging it as accepted or refused with the rule's code. */
+  private decide<T>(label: string, run: () => { what: string; result: T }): T {
+    try {
+      const { what, result } = run();
+      this.log(`${label} ${what}: accepted`);
+      return result;
+    } catch (e) {
+      this.log(`${label}: refused ${e instanceof CairnError ? `${e.code}: ${e.message}` : `INTERNAL: ${(e as Error).message}`}`);
+      throw e;
+    }
+  }
+
+  private requireChain(): string {
+    const chain = this.store.chain;
+    if (chain === undefined) throw new WitnessError('NOT_FOLLOWING', 'this witness follows no chain yet', { hint: 'the leader sends the genesis block first (POST /v1/genesis)' });
+    return chain;
+  }
+
+  private requireSameStatement(statement: unknown, expected: unknown, what: string): void {
+    if (!canonicalBytes(statement).equals(canonicalBytes(expected))) {
+      throw new WitnessError('BAD_STATEMENT', `the statement is not the forward link this witness derives for ${what}`);
+    }
+  }
+
+  /** The roster with `hash` (recorded or brought by catch-up), which must hold this witness. */
+  private signingRoster(hash: string, what: string, extra?: Map<string, string>): AcceptedRoster {
+    const json = extra?.get(hash) ?? this.store.roster(hash);
+    if (json === undefined) throw new LogError('UNKNOWN_ROSTER', `${what}: roster ${hash.slice(0, 12)} is not known to this witness`);
+    const roster = acceptRoster(JSON.parse(json) as Roster);
+    if (roster.indexOf(this.identity.key.publicKeyHex) < 0) {
+      throw new WitnessError('NOT_IN_ROSTER', `${what}: this witness (${this.identity.name}) is not in the signing roster ${hash.slice(0, 12)}`);
+    }
+    return roster;
+  }
+
+  private rosterJson(hash: string): string | undefined {
+    return this.store.roster(hash);
+  }
+
+  private blockAt(index: number): Block {
+    const r = this.store.block(index);
+    if (!r) throw new WitnessError('UNKNOWN_BLOCK', `this witness did not record block ${index}`);
+    return parseBlock(JSON.parse(r.body) as unknown, `recorded block ${index}`);
+  }
+
+  private headBlock(): Block {
+    const head = this.store.head();
+    if (!head) throw new WitnessError('NOT_FOLLOWING', 'this witness follows no chain yet');
+    if (this.cachedHead?.hash !== head.hash) this.cachedHead = { hash: head.hash, block: parseBlock(JSON.parse(head.body) as unknown, 'recorded head') };
+    return this.cachedHead.block;
+  }
+
+  /** The TUF state this witness recorded (verified when it was recorded; parsed again only). */
+  private recordedState(): ReleaseState {
+    const index = this.store.stateIndex;
+    if (index === undefined) throw new WitnessError('NOT_FOLLOWING', 'this witness has no recorded TUF state');
+    if (this.cachedState?.index === index) return this.cachedState.state;
+    let root: RootEnvelope | undefined;
+    let snapshot: ReleaseState['snapshot'] | undefined;
+    const targets = new Map<string, TargetsEnvelope>();
+    for (const [role, d] of this.store.documents()) {
+      if (role === 'root') root = parseEnvelope('root', d.bytes, 'recorded root');
+      else if (role === 'snapshot') snapshot = parseEnvelope('snapshot', d.bytes, 'recorded snapshot');
+      else targets.set(role.slice(TARGETS_PREFIX.length), parseEnvelope('targets', d.bytes, `recorded ${role}`));
+    }
+    if (!root || !snapshot) throw new WitnessError('BAD_CONFIG', 'the recorded TUF state lacks root or snapshot');
+    const state: ReleaseState = { root, snapshot, targets };
+    this.cachedState = { index, state };
+    return state;
+  }
+
+  private invalidate(): void {
+    this.cachedState = undefined;
+    this.cachedHead = undefined;
+  }
+
+  private expire(): void {
+    const now = Date.now();
+    for (const [id, p] of this.pending) if (p.expiresAt < now) this.pending.delete(id);
+  }
+}

@@ -1,0 +1,259 @@
+// test/witness/cothority.test.ts: the witness cothority end to end (DESIGN.md "What a witness
+// checks before it co-signs a block"; docs/protocol.md section 8): 7 witnesses as separate
+// `cairn witness serve` processes on 127.0.0.1, threshold 5, one publisher repository driven by
+// the CLI (`cairn log init`, `cairn repo publish`) and, for attacks, by a leader or requests a
+// test controls. One cluster is reused across the subtests, which run in order.
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { canonicalBytes, type JsonObject } from '../../src/encoding/canonical-json.js';
+import { sha256Hex } from '../../src/crypto/hash.js';
+import { generateEd25519 } from '../../src/crypto/signer.js';
+import { BoundedFetcher } from '../../src/io/fetch.js';
+import {
+  blockHash, buildBlock, buildForwardLink, buildHeadStatement, catchUp, createRosterAuthorization, fetcherLogSource, formatUtcTime,
+  headMessage, LogError, parseBlockBytes, rosterHash, type Block, type Roster,
+} from '../../src/log/index.js';
+import { publish } from '../../src/repo/index.js';
+import { startStaticServer } from '../../src/server/static-server.js';
+import { WitnessClient } from '../../src/witness/client.js';
+import { LeaderError, WitnessClientError } from '../../src/witness/errors.js';
+import { LogLeader, type ReleaseDocumentSource } from '../../src/witness/leader.js';
+import { leaderOptions, logStateFile, releaseSource } from '../../src/cli/release-log.js';
+import { Output } from '../../src/cli/output.js';
+// eslint-disable-next-line no-restricted-imports -- the rule guards src/ layering; this is the shared CLI test helper
+import { runCli } from '../cli/run-cli.js';
+import { treeSnapshot } from '../repo/fixtures.js';
+import { publishedRepo, publisherKeys, stageTarget, startCluster, tempRoot, type Cluster, type PublisherKeys } from './cluster.js';
+
+const quiet = new Output({ json: true, debug: false, quiet: true });
+
+describe('witness cothority: 7 witness processes, threshold 5', { timeout: 150_000 }, () => {
+  let root: { dir: string; cleanup: () => Promise<void> };
+  let cluster: Cluster;
+  let keys: PublisherKeys;
+  let repo: string;
+  let genesisHash: string;
+  let counter = 0;
+
+  const publishCli = (): ReturnType<typeof runCli> =>
+    runCli(['--json', 'repo', 'publish', repo, '--key', keys.files.snapshot, '--key', keys.files.timestamp, '--witness-timeout', '3000'], { timeoutMs: 60_000 });
+  const leader = (extra: Parameters<typeof leaderOptions>[2] = {}): Promise<LogLeader> => LogLeader.open(leaderOptions(repo, quiet, { callTimeoutMs: 3_000, ...extra }));
+  const publicTree = (): Promise<Map<string, string>> => treeSnapshot(join(repo, 'public'));
+  const genesisBlock = async (): Promise<Block> => parseBlockBytes(await readFile(join(repo, 'public', 'log', 'blocks', '0.json')));
+  const headBlock = async (): Promise<Block> => (await leader()).head.block;
+
+  before(async () => {
+    root = await tempRoot('cairn-cothority-');
+    keys = await publisherKeys(root.dir);
+    repo = join(root.dir, 'repo');
+    await publishedRepo(repo, keys);
+    cluster = await startCluster(root.dir, 7);
+    const init = await runCli(['--json', 'log', 'init', repo, ...cluster.urls.flatMap((u) => ['--witness', u]), '--threshold', '5', '--key', keys.files.root], { timeoutMs: 60_000 });
+    assert.equal(init.code, 0, init.stdout + init.stderr);
+    genesisHash = (JSON.parse(init.stdout) as { genesis: string }).genesis;
+  });
+
+  after(async () => {
+    await cluster?.stopAll();
+    await root?.cleanup();
+  });
+
+  it('co-signs a release, and the published log verifies from the genesis block as a client reads it', async () => {
+    await stageTarget(repo, keys, `a${counter++}`, 'release a');
+    const r = await publishCli();
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    const out = JSON.parse(r.stdout) as { log: { index: number; rounds: Array<{ kind: string; cosigners: string[] }> } };
+    assert.equal(out.log.index, 1);
+    assert.equal(out.log.rounds[0]!.cosigners.length, 7);
+    const mirror = await startStaticServer({ root: join(repo, 'public') });
+    try {
+      const genesis = await genesisBlock();
+      assert.equal(blockHash(genesis), genesisHash);
+      const result = await catchUp(fetcherLogSource(new BoundedFetcher(), mirror.url), { block: genesis, roster: genesis.rosterChange!.roster }, {
+        freshness: { now: new Date(), maxAgeSeconds: 3600 },
+      });
+      assert.equal(result.head.index, 1);
+      const snapshot = await readFile(join(repo, 'public', 'metadata', 'snapshot.json'));
+      assert.equal(result.head.payload.snapshot.sha256, sha256Hex(snapshot), 'the logged block records the published snapshot');
+    } finally {
+      await mirror.close();
+    }
+    assert.ok(cluster.witnesses[0]!.lines.some((l) => /commit block .*accepted/.test(l)), 'the witness logs its decision');
+  });
+
+  it('still co-signs with 2 witnesses down, and reports them absent', async () => {
+    await cluster.witnesses[5]!.stop('SIGTERM');
+    await cluster.witnesses[6]!.stop('SIGTERM');
+    await stageTarget(repo, keys, `a${counter++}`, 'release b');
+    const r = await publishCli();
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    const out = JSON.parse(r.stdout) as { log: { rounds: Array<{ cosigners: string[]; missing: Array<{ name: string; status: string }> }> } };
+    const round = out.log.rounds[0]!;
+    assert.equal(round.cosigners.length, 5);
+    assert.deepEqual(round.missing.map((m) => [m.name, m.status]).sort(), [['w6', 'absent'], ['w7', 'absent']]);
+  });
+
+  it('refuses cleanly with 3 witnesses down: typed error, exit code, public/ byte-identical', async () => {
+    await cluster.witnesses[4]!.stop('SIGTERM');
+    await stageTarget(repo, keys, `a${counter++}`, 'release c');
+    const before = await publicTree();
+    const r = await publishCli();
+    assert.equal(r.code, 6, r.stdout + r.stderr);
+    const err = JSON.parse(r.stdout) as { code: string; message: string; witnesses: Array<{ name: string; status: string }> };
+    assert.equal(err.code, 'ROUND_FAILED');
+    assert.deepEqual(err.witnesses.map((w) => w.name).sort(), ['w5', 'w6', 'w7']);
+    assert.deepEqual(await publicTree(), before, 'no TUF metadata and no log file was written');
+  });
+
+  it('brings restarted witnesses up to date with catch-up blocks', async () => {
+    await Promise.all([4, 5, 6].map((i) => cluster.witnesses[i]!.start()));
+    const r = await publishCli(); // the release staged before the refusal
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    const out = JSON.parse(r.stdout) as { log: { index: number; rounds: Array<{ cosigners: string[] }> } };
+    assert.equal(out.log.index, 3);
+    assert.equal(out.log.rounds[0]!.cosigners.length, 7, 'w5..w7 caught up and co-signed');
+    assert.ok(cluster.witnesses[6]!.lines.some((l) => /after catching up 1/.test(l)));
+  });
+
+  it('refuses a release the developers signed with a key root does not know (SIGNATURE_THRESHOLD); nothing published', async () => {
+    const published = await releaseSource(repo);
+    const targets = JSON.parse(Buffer.from(await published.targets('targets')).toString('utf8')) as { signed: JsonObject & { version: number }; signatures: unknown[] };
+    const rogue = generateEd25519().signer;
+    targets.signed.version += 1;
+    targets.signatures = [{ keyid: rogue.keyid, sig: rogue.sign(canonicalBytes(targets.signed)) }];
+    const targetsBytes = Buffer.from(JSON.stringify(targets));
+    const snapshot = JSON.parse(Buffer.from(published.snapshot).toString('utf8')) as { signed: JsonObject & { version: number; meta: Record<string, { version: number }> }; signatures: unknown[] };
+    snapshot.signed.version += 1;
+    snapshot.signed.meta['targets.json'] = { version: targets.signed.version };
+    snapshot.signatures = [{ keyid: keys.signers.snapshot.keyid, sig: keys.signers.snapshot.sign(canonicalBytes(snapshot.signed)) }];
+    const source: ReleaseDocumentSource = { ...published, snapshot: Buffer.from(JSON.stringify(snapshot)), targets: async (role) => (role === 'targets' ? targetsBytes : published.targets(role)) };
+    const before = await publicTree();
+    const err = await (await leader()).appendBlock(source).then(() => undefined, (e: unknown) => e);
+    assert.ok(err instanceof LeaderError && err.code === 'ROUND_FAILED', String(err));
+    assert.ok(err.witnesses.length >= 3 && err.witnesses.every((w) => w.status === 'refused' && w.code === 'SIGNATURE_THRESHOLD'), JSON.stringify(err.witnesses));
+    assert.deepEqual(await publicTree(), before);
+  });
+
+  it('refuses a proposal that rolls the TUF state back (ROLLBACK)', async () => {
+    const published = await releaseSource(repo);
+    const meta = join(repo, 'public', 'metadata');
+    const old: ReleaseDocumentSource = { ...published, snapshot: await readFile(join(meta, '1.snapshot.json')), targets: async (role) => readFile(join(meta, `1.${role}.json`)) };
+    const before = await publicTree();
+    const err = await (await leader()).appendBlock(old).then(() => undefined, (e: unknown) => e);
+    assert.ok(err instanceof LeaderError && err.code === 'ROUND_FAILED', String(err));
+    assert.ok(err.witnesses.some((w) => w.code === 'ROLLBACK'), JSON.stringify(err.witnesses));
+    assert.deepEqual(await publicTree(), before);
+  });
+
+  it('refuses a roster change the root keys did not authorize, at the leader and at every witness', async () => {
+    const l = await leader();
+    const current = await l.headRoster();
+    const smaller: Roster = { threshold: 4, witnesses: current.witnesses.slice(0, 6) };
+    const notRoot = generateEd25519().signer;
+    const before = await publicTree();
+    await assert.rejects(l.changeRoster({ witnesses: cluster.urls.slice(0, 6), threshold: 4, rootSigners: [notRoot], source: await releaseSource(repo) }),
+      (e: unknown) => e instanceof LogError && e.code === 'ROSTER_NOT_AUTHORIZED');
+    assert.deepEqual(await publicTree(), before);
+    // A leader that sends it anyway: each witness checks the authorization itself.
+    const head = await headBlock();
+    const block = await craftedBlock(l, head, { roster: smaller, authorization: createRosterAuthorization([notRoot], { chain: genesisHash, index: head.index + 1, roster: rosterHash(smaller) }) });
+    const refusal = await commitBlock(cluster.urls[0]!, head, block, await releaseSource(repo)).catch((e: unknown) => e);
+    assert.ok(refusal instanceof WitnessClientError && refusal.refusal?.code === 'ROSTER_NOT_AUTHORIZED', String(refusal));
+  });
+
+  it('refuses a roster change that enrols a rogue key without a valid proof of possession', async () => {
+    const l = await leader();
+    const current = await l.headRoster();
+    const rogue = generateEd25519().signer;
+    const rogueKey = rogue.publicKey.keyval.public;
+    const roster: Roster = { threshold: 5, witnesses: [...current.witnesses, { name: 'rogue', key: rogueKey, pop: '00'.repeat(64), address: 'http://127.0.0.1:9' }] };
+    const head = await headBlock();
+    const block = await craftedBlock(l, head, { roster, authorization: createRosterAuthorization([keys.signers.root], { chain: genesisHash, index: head.index + 1, roster: rosterHash(roster) }) });
+    const refusal = await commitBlock(cluster.urls[1]!, head, block, await releaseSource(repo)).catch((e: unknown) => e);
+    assert.ok(refusal instanceof WitnessClientError && refusal.refusal?.code === 'UNKNOWN_ROSTER' && /proof of possession/i.test(refusal.refusal.message), String(refusal));
+  });
+
+  it('refuses to answer for a statement other than the one it committed to (STATEMENT_CHANGED), then for the consumed nonce', async () => {
+    const head = await headBlock();
+    const client = new WitnessClient(cluster.urls[2]!);
+    const statement = buildHeadStatement(head, formatUtcTime(Date.now() / 1000));
+    const c = await client.commit({ session: 'evil-1', kind: 'head', statement });
+    const l = await leader();
+    const rosterHex = rosterHash(await l.headRoster());
+    const altered = headMessage({ ...statement, time: formatUtcTime(Date.now() / 1000 - 86_400) });
+    const challenge = { session: 'evil-1', nonceId: c.nonceId, rosterHash: rosterHex, R1: c.R1, R2: c.R2, bitmap: 'ff', message: Buffer.from(altered).toString('hex') };
+    const e1 = await client.respond(challenge).catch((e: unknown) => e);
+    assert.ok(e1 instanceof WitnessClientError && e1.status === 409 && e1.refusal?.code === 'STATEMENT_CHANGED', String(e1));
+    const e2 = await client.respond({ ...challenge, message: Buffer.from(headMessage(statement)).toString('hex') }).catch((e: unknown) => e);
+    assert.ok(e2 instanceof WitnessClientError && e2.refusal?.code === 'NONCE_REUSED', String(e2));
+  });
+
+  it('a witness killed with SIGKILL after recording its response never signs another block there nor reuses the nonce', async () => {
+    const victim = cluster.witnesses[6]!;
+    let replay: Parameters<WitnessClient['respond']>[0] | undefined;
+    const l = await leader({
+      wrapEndpoint: (endpoint, witness, kind) => (witness.name !== victim.name || kind !== 'block' ? endpoint : {
+        index: endpoint.index,
+        commit: (session) => endpoint.commit(session),
+        respond: async (ch) => {
+          await endpoint.respond(ch); // the witness recorded the block and the nonce's use
+          const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
+          replay = { session: ch.session, nonceId: ch.nonceId, rosterHash: ch.rosterHash, R1: hex(ch.R1), R2: hex(ch.R2), bitmap: hex(ch.bitmap), message: hex(ch.message) };
+          await victim.stop('SIGKILL'); // the crash: its answer never reaches the leader
+          throw new Error('connection reset');
+        },
+      }),
+    });
+    await stageTarget(repo, keys, `a${counter++}`, 'release d');
+    let report: Awaited<ReturnType<LogLeader['appendBlock']>> | undefined;
+    await publish(repo, { signers: [keys.signers.snapshot, keys.signers.timestamp], beforeWrite: async (release) => void (report = await l.appendBlock(await releaseSource(repo, release))) });
+    assert.ok(report && replay);
+    assert.equal(report.rounds[0]!.cosigners.length, 6, 'the round was retried without the crashed witness');
+    assert.ok(report.rounds[0]!.missing.some((m) => m.name === victim.name && m.status === 'excluded'));
+    await victim.start();
+    const client = new WitnessClient(victim.url);
+    const info = await client.info();
+    assert.equal(info.head?.index, report.index, 'the block was recorded before the crash');
+    const e1 = await client.respond(replay).catch((e: unknown) => e);
+    assert.ok(e1 instanceof WitnessClientError && e1.refusal?.code === 'NONCE_REUSED', String(e1));
+    const logged = await headBlock();
+    const previous = parseBlockBytes(await readFile(join(repo, 'public', 'log', 'blocks', `${logged.index - 1}.json`)));
+    const conflicting: Block = { ...logged, payload: { ...logged.payload, time: formatUtcTime(Date.parse(logged.payload.time) / 1000 + 1) } };
+    const e2 = await commitBlock(victim.url, previous, conflicting, await releaseSource(repo)).catch((e: unknown) => e);
+    assert.ok(e2 instanceof WitnessClientError && e2.refusal?.code === 'EQUIVOCATION', String(e2));
+    assert.ok(victim.lines.some((l) => /refused EQUIVOCATION/.test(l)));
+  });
+
+  it('cairn log head and cairn log status report the log', async () => {
+    const h = await runCli(['--json', 'log', 'head', repo], { timeoutMs: 30_000 });
+    assert.equal(h.code, 0, h.stdout + h.stderr);
+    const s = await runCli(['--json', 'log', 'status', repo], { timeoutMs: 30_000 });
+    assert.equal(s.code, 0, s.stderr);
+    const status = JSON.parse(s.stdout) as { chain: string; head: { index: number }; witnesses: Array<{ reachable: boolean; behind: number | null }> };
+    assert.equal(status.chain, genesisHash);
+    assert.equal(status.witnesses.length, 7);
+    assert.ok(status.witnesses.every((w) => w.reachable));
+    assert.ok((await readFile(logStateFile(repo), 'utf8')).includes(genesisHash));
+  });
+});
+
+/** A block after `head` recording the same state as `head` (a proposal a test controls). */
+async function craftedBlock(l: LogLeader, head: Block, rosterChange: Block['rosterChange']): Promise<Block> {
+  const hashes = new Map<number, string>();
+  for (let i = 0; i <= head.index; i++) hashes.set(i, blockHash(parseBlockBytes(await readFile(join(l.publicDir, 'log', 'blocks', `${i}.json`)))));
+  const view = { chain: l.chain, base: head.base, maxHeight: head.maxHeight, head, hashAt: (i: number) => hashes.get(i) };
+  return buildBlock(view, { ...head.payload, time: formatUtcTime(Date.now() / 1000) }, rosterChange);
+}
+
+/** POST /v1/commit of `block` as the level-0 successor of `previous`, with the full current documents. */
+async function commitBlock(url: string, previous: Block, block: Block, source: ReleaseDocumentSource): Promise<unknown> {
+  return new WitnessClient(url).commit({
+    session: 'evil-block',
+    kind: 'block',
+    statement: buildForwardLink(previous, block),
+    block,
+    documents: { roots: [], snapshot: Buffer.from(source.snapshot).toString('base64'), targets: {} },
+  });
+}
