@@ -2,10 +2,17 @@
 // exactly the client-under-test protocol of the TUF conformance suite (CLIENT-CLI.md): init,
 // refresh and download, exit 0 on full success and 1 on any failure. It also prints, for
 // people, what it checked; --json gives the same as one document.
+//
+// A metadata directory initialized with a log anchor (`init ROOT_FILE --log-anchor HASH`) makes
+// refresh and download use the witnessed client (client/WitnessedUpdater; DESIGN.md "What a
+// client checks, in order", step 2; docs/protocol.md section 9 "Clients and the log"): only releases the
+// witnesses co-signed are accepted, and a missing log is an error, never a fallback. Without an
+// anchor nothing changes: the conformance protocol stays exactly as it was.
 import type { Command } from 'commander';
 import { readFile } from 'node:fs/promises';
 import { Updater, type RefreshReport } from '../../tuf/index.js';
-import { UsageError } from '../../errors/index.js';
+import { createUpdater, initLogAnchor, parseAnchorArgument, prepareLogAnchor, type TargetUpdater, type WitnessedRefreshReport } from '../../client/index.js';
+import { UsageError, short } from '../../errors/index.js';
 import { TufError } from '../../tuf/errors.js';
 import type { CliContext } from './types.js';
 
@@ -15,6 +22,22 @@ interface TufOptions {
   targetName: string[];
   targetBaseUrl?: string;
   targetDir?: string;
+  logUrl?: string;
+  maxHeadAge?: string;
+}
+
+interface InitOptions {
+  logAnchor?: string;
+  logBlock?: string;
+}
+
+function parseSeconds(text: string, flag: string): number {
+  if (!/^\d{1,10}$/.test(text) || Number(text) < 1) throw new UsageError('BAD_ARGUMENT', `${flag} takes a whole number of seconds (at least 1), found ${JSON.stringify(text)}`);
+  return Number(text);
+}
+
+function isWitnessed(report: RefreshReport): report is WitnessedRefreshReport {
+  return 'log' in report;
 }
 
 const collect = (value: string, previous: string[]): string[] => [...previous, value];
@@ -32,7 +55,9 @@ export function register(program: Command, context: CliContext): void {
     .option('--metadata-url <url>', 'base URL of the repository metadata')
     .option('--target-name <path>', 'target path to download (repeatable, in order)', collect, [])
     .option('--target-base-url <url>', 'base URL of the repository targets')
-    .option('--target-dir <dir>', 'directory for verified downloads');
+    .option('--target-dir <dir>', 'directory for verified downloads')
+    .option('--log-url <url>', 'URL of the repository log directory (default: log/ beside the metadata URL); used when the metadata dir has a log anchor')
+    .option('--max-head-age <seconds>', 'oldest co-signed head statement accepted, in seconds (default 86400); used when the metadata dir has a log anchor');
 
   // Conformance protocol: any failure is exit code 1, reported as one line on stderr.
   const run = (fn: (opts: TufOptions) => Promise<void>) => async (): Promise<void> => {
@@ -45,27 +70,63 @@ export function register(program: Command, context: CliContext): void {
     }
   };
 
-  const updaterFor = (opts: TufOptions): Updater =>
-    new Updater({
-      metadataDir: required(opts.metadataDir, '--metadata-dir'),
-      metadataBaseUrl: required(opts.metadataUrl, '--metadata-url'),
-      targetBaseUrl: opts.targetBaseUrl,
-      targetDir: opts.targetDir,
-    });
+  // A log anchor in the metadata directory selects the witnessed client; without one, plain TUF.
+  const updaterFor = async (opts: TufOptions): Promise<TargetUpdater> =>
+    (
+      await createUpdater({
+        metadataDir: required(opts.metadataDir, '--metadata-dir'),
+        metadataBaseUrl: required(opts.metadataUrl, '--metadata-url'),
+        targetBaseUrl: opts.targetBaseUrl,
+        targetDir: opts.targetDir,
+        ...(opts.logUrl === undefined ? {} : { logUrl: opts.logUrl }),
+        ...(opts.maxHeadAge === undefined ? {} : { witness: { maxHeadAgeSeconds: parseSeconds(opts.maxHeadAge, '--max-head-age') } }),
+      })
+    ).updater;
 
   const describeRefresh = (r: RefreshReport): string[] => r.steps.map((s) => `  ok  ${s}`);
+  const refreshHeadline = (r: RefreshReport): string =>
+    isWitnessed(r) ? `refresh: every check passed; release witnessed by the log (head block ${r.log.head.index})` : 'refresh: every check passed';
 
   tuf
     .command('init')
-    .description('store ROOT_FILE as the trusted root (no network)')
+    .description('store ROOT_FILE as the trusted root (no network); with --log-anchor, accept only witnessed releases from then on')
     .argument('<root-file>', 'initial trusted root.json')
+    .option('--log-anchor <hash>', 'pin the trusted log block: HASH (the genesis block, i.e. the chain ID) or INDEX:HASH (a later checkpoint)')
+    .option('--log-block <file>', 'the anchored block itself, checked against --log-anchor now (else fetched and checked on the first refresh)')
     .action(
       run(async (opts) => {
         const dir = required(opts.metadataDir, '--metadata-dir');
         // The argument is the last positional of the `init` subcommand.
-        const rootFile = tuf.commands.find((c) => c.name() === 'init')!.args[0]!;
+        const init = tuf.commands.find((c) => c.name() === 'init')!;
+        const rootFile = init.args[0]!;
+        const initOpts = init.opts<InitOptions>();
+        if (initOpts.logBlock !== undefined && initOpts.logAnchor === undefined) {
+          throw new UsageError('MISSING_ARGUMENT', '--log-block needs --log-anchor: the hash is what you pin, the block is checked against it');
+        }
+        const anchorArg = initOpts.logAnchor === undefined ? undefined : parseAnchorArgument(initOpts.logAnchor);
+        const anchorInit = anchorArg === undefined
+          ? undefined
+          : {
+              hash: anchorArg.hash,
+              ...(initOpts.logAnchor!.includes(':') ? { index: anchorArg.index } : {}),
+              ...(initOpts.logBlock === undefined ? {} : { block: await readFile(initOpts.logBlock) }),
+            };
+        // Every check before the first write: a refused anchor leaves the directory as it was.
+        if (anchorInit !== undefined) prepareLogAnchor(anchorInit);
         await Updater.initTrustedRoot(dir, await readFile(rootFile));
-        context.output().result({ initialized: dir }, `trusted root stored in ${dir}`);
+        if (anchorInit === undefined) {
+          context.output().result({ initialized: dir }, `trusted root stored in ${dir}`);
+          return;
+        }
+        const anchor = await initLogAnchor(dir, anchorInit);
+        const blockChecked = anchorInit.block !== undefined;
+        context.output().result(
+          { initialized: dir, logAnchor: anchor, blockChecked },
+          [
+            `trusted root stored in ${dir}`,
+            `log anchor: block ${anchor.index} (${short(anchor.hash)})${blockChecked ? ', block checked against the hash' : ', fetched and checked against the hash on the first refresh'}; only witnessed releases are accepted from now on`,
+          ],
+        );
       }),
     );
 
@@ -74,8 +135,8 @@ export function register(program: Command, context: CliContext): void {
     .description('update trusted metadata following the TUF client workflow')
     .action(
       run(async (opts) => {
-        const report = await updaterFor(opts).refresh();
-        context.output().result(report, ['refresh: every check passed', ...describeRefresh(report)]);
+        const report = await (await updaterFor(opts)).refresh();
+        context.output().result(report, [refreshHeadline(report), ...describeRefresh(report)]);
       }),
     );
 
@@ -86,10 +147,10 @@ export function register(program: Command, context: CliContext): void {
       run(async (opts) => {
         if (opts.targetName.length === 0) throw new UsageError('MISSING_ARGUMENT', '--target-name is required for download');
         required(opts.targetDir, '--target-dir');
-        const updater = updaterFor(opts);
+        const updater = await updaterFor(opts);
         const out = context.output();
         const report = await updater.refresh();
-        out.info('refresh: every check passed');
+        out.info(refreshHeadline(report));
         for (const line of describeRefresh(report)) out.info(line);
         const downloaded: Array<{ target: string; path: string; cached: boolean }> = [];
         for (const name of opts.targetName) {
