@@ -18,6 +18,9 @@ import {
 } from '../../repo/index.js';
 import { stableJson } from '../../repo/metadata-file.js';
 import { DEFAULT_PASSPHRASE_ENV, readPassphrase } from '../passphrase.js';
+import { blockLines, openLeaderIfAny, releaseSource } from '../release-log.js';
+import type { BlockReport } from '../../witness/leader.js';
+import { addDeclarationOptions, customWithDeclaration, type DeclarationOpts } from '../declaration-options.js';
 import type { CliContext } from './types.js';
 
 const collect = (value: string, previous: string[]): string[] => [...previous, value];
@@ -98,19 +101,19 @@ export function register(program: Command, context: CliContext): void {
       out.result({ dir, changes }, [`initialized ${dir}`, ...changeLines(changes), `next: sign root and targets (cairn repo sign), then cairn repo publish ${dir}`]);
     });
 
-  signing(repo.command('add').description('add files or directories (recursively) as targets; content is copied into the repository')
+  addDeclarationOptions(signing(repo.command('add').description('add files or directories (recursively) as targets; content is copied into the repository')
     .argument('<dir>', 'workspace directory').argument('<files...>', 'files or directories')
     .option('--path <target>', 'target path of a single file, or prefix for a directory\'s files')
     .option('--base <dir>', 'target paths relative to this directory')
     .option('--custom <json>', 'custom metadata (a JSON object) for each target')
-    .option('--role <name>', 'targets role to add to (default: where delegations route the path)'))
-    .action(async (dir: string, files: string[], opts: SigningOpts & { path?: string; base?: string; custom?: string; role?: string }) => {
+    .option('--role <name>', 'targets role to add to (default: where delegations route the path)')))
+    .action(async (dir: string, files: string[], opts: SigningOpts & DeclarationOpts & { path?: string; base?: string; custom?: string; role?: string }) => {
       const out = context.output();
       const custom = opts.custom === undefined ? undefined : (parseJsonObject(opts.custom, '--custom', { maxBytes: 1 << 20, maxDepth: 16, maxEntries: 100_000 }) as JsonObject);
       const { sources, skipped } = await collectTargetSources(files, { path: opts.path, baseDir: opts.base });
       for (const s of skipped) out.warn(`skipped ${s} (not a regular file)`);
       const { added, changes } = await addTargets(dir, sources, {
-        role: opts.role, custom, expires: expiresOption(opts.expires), signers: await loadSigners(opts.key, opts.passphraseEnv),
+        role: opts.role, custom: await customWithDeclaration(opts, sources, custom), expires: expiresOption(opts.expires), signers: await loadSigners(opts.key, opts.passphraseEnv),
       });
       out.result({ added, skipped, changes }, [...added.map((a) => `added ${a.path} -> ${a.role} (${a.length} bytes, sha256 ${a.sha256.slice(0, 12)})`), ...changeLines(changes)]);
     });
@@ -222,13 +225,22 @@ export function register(program: Command, context: CliContext): void {
     .option('--passphrase-env <name>', 'environment variable with the key files\' passphrase', DEFAULT_PASSPHRASE_ENV)
     .option('--snapshot-expires <when>', 'snapshot expiry: duration or date-time')
     .option('--timestamp-expires <when>', 'timestamp expiry: duration or date-time')
-    .action(async (dir: string, opts: { key: string[]; passphraseEnv: string; snapshotExpires?: string; timestampExpires?: string }) => {
+    .option('--witness-timeout <ms>', 'with a release log: deadline of each call to a witness', '10000')
+    .action(async (dir: string, opts: { key: string[]; passphraseEnv: string; snapshotExpires?: string; timestampExpires?: string; witnessTimeout: string }) => {
       const out = context.output();
+      // A repository with a release log has the witnesses co-sign the new state before anything is written.
+      const leader = await openLeaderIfAny(dir, out, { callTimeoutMs: positiveInt('--witness-timeout')(opts.witnessTimeout) });
+      let logged: BlockReport | undefined;
       const result = await publish(dir, {
         signers: await loadSigners(opts.key, opts.passphraseEnv),
         snapshotExpires: expiresOption(opts.snapshotExpires), timestampExpires: expiresOption(opts.timestampExpires),
+        beforeWrite: leader && (async (release) => {
+          if (!release.snapshot.changed && release.roots.length === 0) return; // only the timestamp is renewed: no new state to log
+          logged = await leader.appendBlock(await releaseSource(dir, release));
+        }),
       });
-      out.result(result, [
+      out.result(logged ? { ...result, log: logged } : result, [
+        ...(logged ? blockLines(logged) : []),
         ...result.published.map((p) => `published ${p.role} v${p.version}`),
         `${result.targetFiles} target file(s); root v${result.rootVersion}, snapshot v${result.snapshotVersion}, timestamp v${result.timestampVersion}`,
       ]);

@@ -1,0 +1,206 @@
+// policy/declaration.ts: release declarations (DESIGN.md "Build verification": each artifact's
+// custom metadata names its source, location and sha256, and its recipe: builder environment
+// identity, command, output path, SOURCE_DATE_EPOCH). Publishers write them (`cairn build`,
+// `cairn repo add --declaration`), rebuilders read them to rebuild, witnesses read them to know
+// which artifacts need attestations. The declaration lives in the TUF target's `custom` object:
+//
+//   "custom": {
+//     "source": { "uri": "https://example.org/hello-1.0.src.tar", "sha256": "<64 hex>" },
+//     "recipe": { "builder": "debian-12/gcc-12", "command": "make", "output": "hello",
+//                 "sourceDateEpoch": 1700000000 },
+//     ...any other custom fields of the publisher...
+//   }
+//
+// The source is a tar archive (plain ustar, as `cairn build` writes it: sorted entries, mtime
+// SOURCE_DATE_EPOCH, uid/gid 0). The recipe's command runs with /bin/sh -c in the root of the
+// extracted archive; `output` is the path of the artifact relative to that root afterwards.
+// A declaration file (what `cairn build` writes) adds the format tag, the target path and the
+// artifact's digest and length, so that `cairn repo add --declaration` can check it is adding
+// the file the declaration was made for.
+import type { JsonObject, JsonValue } from '../encoding/canonical-json.js';
+import { parseJsonObject } from '../encoding/bounded-json.js';
+import { DeclarationError } from './build-errors.js';
+
+export const DECLARATION_FORMAT = 'cairn/release-declaration/v1';
+
+/** Caps on declaration fields: they are read from targets metadata that anyone may publish. */
+export const DECLARATION_LIMITS = {
+  /** Source URI length (a URL, not a document). */
+  maxUriChars: 2048,
+  /** Builder identity, e.g. "debian-12/gcc-12" or a sha256 of an image. */
+  maxBuilderChars: 256,
+  /** Build command: one shell line; recipes that need more ship a script in the source. */
+  maxCommandChars: 4096,
+  /** Output path inside the source tree. */
+  maxOutputChars: 1024,
+  /** A declaration file is small; 64 KiB leaves room for long commands. */
+  maxFileBytes: 64 * 1024,
+} as const;
+
+/** Largest SOURCE_DATE_EPOCH accepted: 9999-12-31T23:59:59Z (tar and most tools cap near it). */
+const MAX_EPOCH = 253_402_300_799;
+
+export interface SourceDeclaration {
+  /** Where the source archive is fetched from: file:, http: or https:. */
+  readonly uri: string;
+  /** SHA-256 of the source archive, lowercase hex. */
+  readonly sha256: string;
+}
+
+export interface BuildRecipe {
+  /** Identity of the build environment (distribution/toolchain, or an image digest). */
+  readonly builder: string;
+  /** Shell command run with /bin/sh -c at the root of the extracted source. */
+  readonly command: string;
+  /** Path of the artifact relative to the source root after the command ran. */
+  readonly output: string;
+  /** SOURCE_DATE_EPOCH exported to the build (reproducible-builds.org). */
+  readonly sourceDateEpoch: number;
+}
+
+export interface ReleaseDeclaration {
+  readonly source: SourceDeclaration;
+  readonly recipe: BuildRecipe;
+}
+
+/** What `cairn build` writes beside an artifact. */
+export interface DeclarationFile extends ReleaseDeclaration {
+  readonly format: typeof DECLARATION_FORMAT;
+  /** Target path the artifact is meant to be published under. */
+  readonly target: string;
+  readonly artifact: { readonly sha256: string; readonly length: number };
+}
+
+const HEX64 = /^[0-9a-f]{64}$/;
+
+/** True when `custom` carries a declaration (either field present; a partial one is an error). */
+export function hasDeclaration(custom: JsonObject | undefined): boolean {
+  return custom !== undefined && (custom.source !== undefined || custom.recipe !== undefined);
+}
+
+/**
+ * The declaration in a target's custom metadata, or undefined when it has none (an artifact
+ * without declaration is not rebuilt; whether that is allowed is the witness policy's call).
+ * Throws DeclarationError('BAD_DECLARATION') when one is present but malformed.
+ */
+export function declarationFromCustom(custom: JsonObject | undefined, what = 'custom metadata'): ReleaseDeclaration | undefined {
+  if (!hasDeclaration(custom)) return undefined;
+  return parseReleaseDeclaration(custom!, what);
+}
+
+/** Parses `{source, recipe}` out of a JSON object (other fields are ignored). */
+export function parseReleaseDeclaration(value: JsonValue, what: string): ReleaseDeclaration {
+  const o = object(value, what);
+  const source = object(o.source, `${what}.source`);
+  const recipe = object(o.recipe, `${what}.recipe`);
+  return {
+    source: {
+      uri: checkUri(string(source.uri, `${what}.source.uri`, DECLARATION_LIMITS.maxUriChars), `${what}.source.uri`),
+      sha256: hex64(source.sha256, `${what}.source.sha256`),
+    },
+    recipe: {
+      builder: string(recipe.builder, `${what}.recipe.builder`, DECLARATION_LIMITS.maxBuilderChars),
+      command: string(recipe.command, `${what}.recipe.command`, DECLARATION_LIMITS.maxCommandChars),
+      output: checkOutputPath(string(recipe.output, `${what}.recipe.output`, DECLARATION_LIMITS.maxOutputChars), `${what}.recipe.output`),
+      sourceDateEpoch: epoch(recipe.sourceDateEpoch, `${what}.recipe.sourceDateEpoch`),
+    },
+  };
+}
+
+/** The custom-metadata form of a declaration, merged over `base` (other custom fields kept). */
+export function declarationToCustom(declaration: ReleaseDeclaration, base: JsonObject = {}): JsonObject {
+  const { source, recipe } = declaration;
+  return {
+    ...base,
+    source: { uri: source.uri, sha256: source.sha256 },
+    recipe: { builder: recipe.builder, command: recipe.command, output: recipe.output, sourceDateEpoch: recipe.sourceDateEpoch },
+  };
+}
+
+/** Parses a declaration file (bounded). */
+export function parseDeclarationFile(bytes: Uint8Array | string, what = 'declaration file'): DeclarationFile {
+  const o = parseJsonObject(bytes, what, { maxBytes: DECLARATION_LIMITS.maxFileBytes, maxDepth: 8, maxEntries: 1000 });
+  if (o.format !== DECLARATION_FORMAT) {
+    throw new DeclarationError('BAD_DECLARATION', `${what}: expected format ${DECLARATION_FORMAT}, found ${JSON.stringify(o.format)}`, {
+      hint: 'write declarations with `cairn build`',
+    });
+  }
+  const declaration = parseReleaseDeclaration(o, what);
+  const artifact = object(o.artifact, `${what}.artifact`);
+  const length = artifact.length;
+  if (typeof length !== 'number' || !Number.isSafeInteger(length) || length < 0) {
+    throw new DeclarationError('BAD_DECLARATION', `${what}.artifact.length must be a non-negative integer`);
+  }
+  return {
+    format: DECLARATION_FORMAT,
+    target: string(o.target, `${what}.target`, DECLARATION_LIMITS.maxOutputChars),
+    artifact: { sha256: hex64(artifact.sha256, `${what}.artifact.sha256`), length },
+    ...declaration,
+  };
+}
+
+/** The JSON of a declaration file, with a fixed key order (so two builds give identical bytes). */
+export function declarationFileJson(file: Omit<DeclarationFile, 'format'>): string {
+  const doc = {
+    format: DECLARATION_FORMAT,
+    target: file.target,
+    artifact: { sha256: file.artifact.sha256, length: file.artifact.length },
+    ...declarationToCustom(file),
+  };
+  return JSON.stringify(doc, null, 2) + '\n';
+}
+
+/** True when two declarations name the same source digest and the same recipe. */
+export function sameDeclaration(a: ReleaseDeclaration, b: ReleaseDeclaration): boolean {
+  return a.source.sha256 === b.source.sha256 && a.recipe.builder === b.recipe.builder && a.recipe.command === b.recipe.command
+    && a.recipe.output === b.recipe.output && a.recipe.sourceDateEpoch === b.recipe.sourceDateEpoch;
+}
+
+/** A relative path with no empty, "." or ".." segment and no NUL (the output stays in the tree). */
+export function checkOutputPath(path: string, what: string): string {
+  const segments = path.split('/');
+  if (path.startsWith('/') || path.includes('\0') || path.includes('\\') || segments.some((s) => s === '' || s === '.' || s === '..')) {
+    throw new DeclarationError('BAD_DECLARATION', `${what} must be a relative path inside the source tree without "." or ".." segments, found ${JSON.stringify(path)}`);
+  }
+  return path;
+}
+
+function checkUri(uri: string, what: string): string {
+  let parsed: URL;
+  try {
+    parsed = new URL(uri);
+  } catch {
+    throw new DeclarationError('BAD_DECLARATION', `${what} is not a URL: ${JSON.stringify(uri)}`);
+  }
+  if (!['file:', 'http:', 'https:'].includes(parsed.protocol)) {
+    throw new DeclarationError('BAD_DECLARATION', `${what} has scheme ${parsed.protocol}; expected file, http or https`);
+  }
+  return uri;
+}
+
+function object(value: JsonValue | undefined, what: string): JsonObject {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    throw new DeclarationError('BAD_DECLARATION', `${what} must be a JSON object`);
+  }
+  return value;
+}
+
+function string(value: JsonValue | undefined, what: string, max: number): string {
+  if (typeof value !== 'string' || value.length === 0) throw new DeclarationError('BAD_DECLARATION', `${what} must be a non-empty string`);
+  if (value.length > max) throw new DeclarationError('BAD_DECLARATION', `${what} is ${value.length} characters, the limit is ${max}`);
+  return value;
+}
+
+function hex64(value: JsonValue | undefined, what: string): string {
+  if (typeof value !== 'string' || !HEX64.test(value)) {
+    throw new DeclarationError('BAD_DECLARATION', `${what} must be a SHA-256 digest (64 lowercase hex characters)`);
+  }
+  return value;
+}
+
+function epoch(value: JsonValue | undefined, what: string): number {
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0 || value > MAX_EPOCH) {
+    throw new DeclarationError('BAD_DECLARATION', `${what} must be an integer number of seconds since 1970 (0 to ${MAX_EPOCH})`);
+  }
+  return value;
+}

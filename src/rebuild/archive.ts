@@ -1,0 +1,246 @@
+// rebuild/archive.ts: deterministic source archives and bounded reading of tar archives
+// (DESIGN.md "Build verification"; reproducible-builds.org "Archive metadata": sorted entries,
+// fixed mtime = SOURCE_DATE_EPOCH, uid/gid 0, no user or group names, normalized modes).
+//
+// writeSourceArchive writes plain POSIX ustar itself (no dependency on a tar library's defaults,
+// which change between versions): entries sorted by the bytes of their UTF-8 path, directories
+// as "dir/" with mode 0755, files 0644 or 0755 (any execute bit), mtime SOURCE_DATE_EPOCH,
+// uid/gid 0, empty uname/gname, then two zero blocks. Only regular files and directories are
+// archived; a symlink, device or socket is refused. ".git" directories are left out.
+//
+// readTarEntries reads any tar or tar.gz (node-tar's parser) with caps on entries and bytes and
+// hashes each entry's content; it is how a source archive is checked before a build and how two
+// archive artifacts are compared.
+import { createReadStream } from 'node:fs';
+import { lstat, open, readdir, readFile } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { join } from 'node:path';
+import { Parser, type ReadEntry } from 'tar';
+import { RebuildError } from './errors.js';
+
+export const ARCHIVE_LIMITS = {
+  /** Entries in one archive (a source tree or an artifact that is an archive). */
+  maxEntries: 100_000,
+  /** Content bytes read out of one archive (decompressed). */
+  maxContentBytes: 4 * 1024 * 1024 * 1024,
+  /** One file of a source tree (it is read into memory to be archived). */
+  maxSourceFileBytes: 1024 * 1024 * 1024,
+} as const;
+
+/** Names left out of source archives wherever they appear. */
+export const DEFAULT_EXCLUDES: readonly string[] = ['.git'];
+
+export interface SourceArchiveResult {
+  sha256: string;
+  length: number;
+  entries: number;
+}
+
+/** Writes the deterministic ustar archive of directory `dir` to `outFile`. */
+export async function writeSourceArchive(dir: string, outFile: string, sourceDateEpoch: number, excludes: readonly string[] = DEFAULT_EXCLUDES): Promise<SourceArchiveResult> {
+  const entries = await walk(dir, excludes);
+  const hash = createHash('sha256');
+  const handle = await open(outFile, 'w', 0o644);
+  let length = 0;
+  const write = async (chunk: Buffer): Promise<void> => {
+    hash.update(chunk);
+    length += chunk.length;
+    await handle.write(chunk);
+  };
+  try {
+    for (const e of entries) {
+      if (e.kind === 'dir') {
+        await write(ustarHeader(`${e.path}/`, 0o755, 0, sourceDateEpoch, '5'));
+        continue;
+      }
+      const data = await readFile(join(dir, e.path));
+      if (data.length !== e.size) throw new RebuildError('UNSUPPORTED_FILE', `${e.path} changed size while it was being archived`);
+      await write(ustarHeader(e.path, e.executable ? 0o755 : 0o644, data.length, sourceDateEpoch, '0'));
+      await write(data);
+      const pad = (512 - (data.length % 512)) % 512;
+      if (pad > 0) await write(Buffer.alloc(pad));
+    }
+    await write(Buffer.alloc(1024));
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+  return { sha256: hash.digest('hex'), length, entries: entries.length };
+}
+
+interface TreeEntry {
+  path: string;
+  kind: 'dir' | 'file';
+  size: number;
+  executable: boolean;
+}
+
+async function walk(root: string, excludes: readonly string[]): Promise<TreeEntry[]> {
+  const out: TreeEntry[] = [];
+  const stack: string[] = [''];
+  while (stack.length > 0) {
+    const rel = stack.pop()!;
+    const names = await readdir(rel === '' ? root : join(root, rel));
+    for (const name of names) {
+      if (excludes.includes(name)) continue;
+      const path = rel === '' ? name : `${rel}/${name}`;
+      const info = await lstat(join(root, path));
+      if (info.isDirectory()) {
+        out.push({ path, kind: 'dir', size: 0, executable: true });
+        stack.push(path);
+      } else if (info.isFile()) {
+        if (info.size > ARCHIVE_LIMITS.maxSourceFileBytes) throw new RebuildError('UNSUPPORTED_FILE', `${path} is ${info.size} bytes, over the ${ARCHIVE_LIMITS.maxSourceFileBytes}-byte cap for one source file`);
+        out.push({ path, kind: 'file', size: info.size, executable: (info.mode & 0o111) !== 0 });
+      } else {
+        throw new RebuildError('UNSUPPORTED_FILE', `${path} in ${root} is ${info.isSymbolicLink() ? 'a symbolic link' : 'not a regular file or directory'}; source archives hold files and directories only`, {
+          hint: 'replace links by copies, or create them in the recipe',
+        });
+      }
+      if (out.length > ARCHIVE_LIMITS.maxEntries) throw new RebuildError('UNSUPPORTED_FILE', `${root} has more than ${ARCHIVE_LIMITS.maxEntries} entries`);
+    }
+  }
+  // Byte order of the UTF-8 path (directories as "dir/"), so the order is locale-independent.
+  const key = (e: TreeEntry): Buffer => Buffer.from(e.kind === 'dir' ? `${e.path}/` : e.path, 'utf8');
+  return out.sort((a, b) => Buffer.compare(key(a), key(b)));
+}
+
+function ustarHeader(path: string, mode: number, size: number, mtime: number, type: '0' | '5'): Buffer {
+  const h = Buffer.alloc(512);
+  const bytes = Buffer.from(path, 'utf8');
+  let name = bytes;
+  let prefix = Buffer.alloc(0);
+  if (bytes.length > 100) {
+    // Split at a "/" so that prefix <= 155 bytes and name <= 100 bytes (POSIX ustar).
+    let split = -1;
+    for (let i = bytes.length - 1; i > 0; i--) {
+      if (bytes[i] === 0x2f && i <= 155 && bytes.length - i - 1 <= 100 && bytes.length - i - 1 > 0) {
+        split = i;
+        break;
+      }
+    }
+    if (split < 0) throw new RebuildError('UNSUPPORTED_FILE', `path too long for a ustar archive: ${path}`);
+    prefix = bytes.subarray(0, split);
+    name = bytes.subarray(split + 1);
+  }
+  name.copy(h, 0);
+  octal(h, 100, 8, mode);
+  octal(h, 108, 8, 0);
+  octal(h, 116, 8, 0);
+  octal(h, 124, 12, size);
+  octal(h, 136, 12, mtime);
+  h.fill(0x20, 148, 156);
+  h.write(type, 156, 'ascii');
+  h.write('ustar\u0000', 257, 'ascii');
+  h.write('00', 263, 'ascii');
+  octal(h, 329, 8, 0);
+  octal(h, 337, 8, 0);
+  prefix.copy(h, 345);
+  let sum = 0;
+  for (const b of h) sum += b;
+  h.write(sum.toString(8).padStart(6, '0') + '\u0000 ', 148, 'ascii');
+  return h;
+}
+
+function octal(buf: Buffer, offset: number, width: number, value: number): void {
+  const text = value.toString(8).padStart(width - 1, '0');
+  if (text.length > width - 1) throw new RebuildError('UNSUPPORTED_FILE', `value ${value} does not fit a ${width}-byte ustar field`);
+  buf.write(text + '\u0000', offset, 'ascii');
+}
+
+/** One entry of a tar archive as read back (content hashed, never kept). */
+export interface TarEntryInfo {
+  path: string;
+  type: string;
+  size: number;
+  mode: number;
+  mtime: number;
+  uid: number;
+  gid: number;
+  linkpath: string;
+  sha256: string;
+}
+
+export interface TarListing {
+  format: 'tar' | 'tar.gz';
+  entries: TarEntryInfo[];
+}
+
+/** True when the first bytes of `file` look like a gzip stream or a ustar/GNU tar header. */
+export async function sniffArchive(file: string): Promise<'tar' | 'tar.gz' | undefined> {
+  const handle = await open(file, 'r');
+  try {
+    const head = Buffer.alloc(512);
+    const { bytesRead } = await handle.read(head, 0, 512, 0);
+    if (bytesRead >= 2 && head[0] === 0x1f && head[1] === 0x8b) return 'tar.gz';
+    if (bytesRead === 512 && head.toString('ascii', 257, 262) === 'ustar') return 'tar';
+    return undefined;
+  } finally {
+    await handle.close();
+  }
+}
+
+/**
+ * Reads every entry of a tar or tar.gz archive with caps. Throws RebuildError
+ * ('BAD_SOURCE_ARCHIVE') for a corrupt archive or one over the caps.
+ */
+export async function readTarEntries(file: string, what: string): Promise<TarListing> {
+  const format = await sniffArchive(file);
+  if (!format) throw new RebuildError('BAD_SOURCE_ARCHIVE', `${what} is not a tar or tar.gz archive`);
+  const entries: TarEntryInfo[] = [];
+  let content = 0;
+  let problem: string | undefined;
+  await new Promise<void>((resolve, reject) => {
+    const parser = new Parser({
+      strict: true,
+      onReadEntry: (entry: ReadEntry) => {
+        if (entries.length >= ARCHIVE_LIMITS.maxEntries) {
+          problem ??= `more than ${ARCHIVE_LIMITS.maxEntries} entries`;
+          entry.resume();
+          return;
+        }
+        const hash = createHash('sha256');
+        entry.on('data', (chunk: Buffer) => {
+          content += chunk.length;
+          if (content > ARCHIVE_LIMITS.maxContentBytes) problem ??= `over ${ARCHIVE_LIMITS.maxContentBytes} bytes of content`;
+          else hash.update(chunk);
+        });
+        entry.on('end', () => {
+          entries.push({
+            path: entry.path, type: entry.type, size: entry.size, mode: entry.mode ?? 0,
+            mtime: entry.mtime ? Math.floor(entry.mtime.getTime() / 1000) : 0, uid: entry.uid ?? 0, gid: entry.gid ?? 0,
+            linkpath: entry.linkpath ?? '', sha256: hash.digest('hex'),
+          });
+        });
+      },
+    });
+    parser.on('error', (e: Error) => reject(new RebuildError('BAD_SOURCE_ARCHIVE', `${what} is not a valid ${format} archive: ${e.message}`)));
+    parser.on('end', () => resolve());
+    const input = createReadStream(file, { highWaterMark: 1 << 20 });
+    input.on('error', (e) => reject(new RebuildError('BAD_SOURCE_ARCHIVE', `cannot read ${what}: ${e.message}`)));
+    input.pipe(parser);
+  });
+  if (problem) throw new RebuildError('BAD_SOURCE_ARCHIVE', `${what}: ${problem}`);
+  return { format, entries };
+}
+
+/**
+ * Checks that a source archive is safe to extract: regular files and directories only, relative
+ * paths without "..", no duplicate paths. Returns the listing.
+ */
+export async function checkSourceArchive(file: string, what = 'source archive'): Promise<TarListing> {
+  const listing = await readTarEntries(file, what);
+  const seen = new Set<string>();
+  for (const e of listing.entries) {
+    if (e.type !== 'File' && e.type !== 'OldFile' && e.type !== 'Directory') {
+      throw new RebuildError('BAD_SOURCE_ARCHIVE', `${what} holds ${e.path} of type ${e.type}; only files and directories are allowed`);
+    }
+    const path = e.path.replace(/\/+$/, '');
+    const segments = path.split('/');
+    if (path === '' || e.path.startsWith('/') || /^[A-Za-z]:/.test(path) || path.includes('\\') || segments.some((s) => s === '..' || s === '')) {
+      throw new RebuildError('BAD_SOURCE_ARCHIVE', `${what} holds an unsafe path ${JSON.stringify(e.path)}`);
+    }
+    if (seen.has(path)) throw new RebuildError('BAD_SOURCE_ARCHIVE', `${what} holds ${path} twice`);
+    seen.add(path);
+  }
+  return listing;
+}

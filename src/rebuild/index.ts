@@ -1,0 +1,19 @@
+// rebuild/index.ts: build verification, the verifier and publisher side (DESIGN.md "Build
+// verification"; docs/verified-builds.md): deterministic source archives, isolated recipe runs,
+// `cairn build`, one rebuild with a signed verdict, and the watching verifier with its queue.
+// The attestation format and the quorum rule are in policy/ (witnesses and clients use them).
+export { RebuildError } from './errors.js';
+export {
+  writeSourceArchive, readTarEntries, checkSourceArchive, sniffArchive, ARCHIVE_LIMITS, DEFAULT_EXCLUDES,
+  type SourceArchiveResult, type TarEntryInfo, type TarListing,
+} from './archive.js';
+export {
+  chooseIsolation, runRecipe, buildEnv, builderEnvironment, freshOutputDir, BUILD_LIMITS, ISOLATION_PREFERENCES,
+  type Isolation, type IsolationPreference, type RecipeRun, type RecipeResult,
+} from './isolation.js';
+export { compareArtifacts, diffEntries, firstDifference, MAX_LISTED_DIFFERENCES } from './compare.js';
+export { rebuildAndAttest, fetchSource, SOURCE_LIMITS, type RebuildRequest, type RebuildOutcome } from './verify.js';
+export { buildArtifact, type BuildRequest, type BuildOutcome } from './build.js';
+export { scanRepository, findDeclaredArtifact, locateArtifactBytes, SCAN_LIMITS, type DeclaredArtifact, type ScanResult } from './repo-scan.js';
+export { RebuildQueue, type RebuildJob, type JobState } from './queue.js';
+export { serveRebuilds, attestationFile, type ServeOptions, type ServeEvent } from './serve.js';
