@@ -12,6 +12,10 @@ const MODULES: Array<() => Promise<CommandModule>> = [
   () => import('./commands/serve.js'),
   () => import('./commands/key.js'),
   () => import('./commands/repo.js'),
+  () => import('./commands/build.js'),
+  () => import('./commands/rebuild.js'),
+  () => import('./commands/witness.js'),
+  () => import('./commands/log.js'),
 ];
 
 export async function main(argv: string[]): Promise<number> {
