@@ -16,7 +16,11 @@ export { delegatePaths, delegateHashBins, delegateSuccinct, hashBinPrefixes, typ
 export { rotateRoot, type RotateRootOptions, type RoleKeyChange } from './rotate.js';
 export { refreshRole, type RefreshOptions } from './refresh.js';
 export { signRole, signDetached, mergeSignature, parseDetachedSignature, signatureReports, SIGNATURE_FORMAT, type DetachedSignature } from './signing.js';
-export { publish, type PendingRelease, type PublishOptions, type PublishResult } from './publish.js';
+export { publish, renewTimestamp, writeRelease, type PendingRelease, type PublishOptions, type PublishResult } from './publish.js';
+export {
+  clearPendingRelease, completePendingRelease, pendingReleaseDir, readPendingRelease, savePendingRelease, PENDING_RELEASE_FORMAT,
+  type CompletedRelease,
+} from './pending-release.js';
 export { repoStatus, formatStatus, type RepoStatus, type RoleStatus, type StatusOptions } from './status.js';
 export { evaluateSignatures, type SignatureReport, type RoleKeys } from './signatures.js';
 export { Workspace, type RoleChange, type PendingJournal } from './workspace.js';

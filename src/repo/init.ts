@@ -7,6 +7,7 @@ import type { JsonObject } from '../encoding/canonical-json.js';
 import { keyIdOf, type TufPublicKey } from '../crypto/public-key.js';
 import type { Signer } from '../crypto/signer.js';
 import { UsageError } from '../errors/index.js';
+import { BUILD_POLICY_FIELD, parseBuildPolicy } from '../policy/index.js';
 import { RepoError } from './errors.js';
 import { CONFIG_FORMAT, DEFAULT_EXPIRY_SECONDS, SPEC_VERSION, TOP_LEVEL_ROLES, writeConfig, type RepoConfig, type TopLevelRole } from './config.js';
 import { repoLayout } from './layout.js';
@@ -24,6 +25,11 @@ export interface InitOptions {
   metaHashes?: boolean;
   signers?: readonly Signer[];
   now?: Date;
+  /**
+   * The build-verification policy recorded in root (issue 4; src/policy build-policy.ts): the
+   * value of root's `x-cairn-build-policy`, made with buildPolicyJson. Omitted: none.
+   */
+  buildPolicy?: JsonObject;
 }
 
 /** Checks a key set and threshold, returning keyid -> key (threshold 1..number of distinct keys). */
@@ -65,6 +71,7 @@ export async function initRepository(dir: string, options: InitOptions): Promise
     expirySeconds: { ...DEFAULT_EXPIRY_SECONDS, ...options.expirySeconds },
   };
   const root = rootSigned(options.roles, config.consistentSnapshot); // validates before any write
+  if (options.buildPolicy !== undefined) root[BUILD_POLICY_FIELD] = parseBuildPolicyJson(options.buildPolicy);
   await mkdir(layout.stagedDir, { recursive: true });
   await mkdir(layout.blobsDir, { recursive: true });
   const ws = Workspace.create(dir, config);
@@ -73,4 +80,10 @@ export async function initRepository(dir: string, options: InitOptions): Promise
   const changes = await ws.commit({ now: options.now, signers: options.signers });
   await writeConfig(layout, config); // last: its presence marks a complete repository
   return changes;
+}
+
+/** Validates a build policy value (AttestationError BAD_POLICY) and returns it unchanged. */
+export function parseBuildPolicyJson(value: JsonObject): JsonObject {
+  parseBuildPolicy(value, BUILD_POLICY_FIELD);
+  return value;
 }

@@ -18,8 +18,8 @@ import { fsyncDirectory, writeFileAtomic } from '../io/atomic-write.js';
 import { short, StorageError } from '../errors/index.js';
 import { RepoError } from './errors.js';
 import { SPEC_VERSION, tufTime } from './config.js';
-import { publicTargetPath } from './layout.js';
-import { buildMetadata, metadataBytes, parseTimestamp, stableJson, type AnyMetadata } from './metadata-file.js';
+import { publicTargetPath, repoLayout } from './layout.js';
+import { buildMetadata, metadataBytes, parseRoot, parseTimestamp, stableJson, type AnyMetadata } from './metadata-file.js';
 import { addSignature, evaluateSignatures, requireThreshold } from './signatures.js';
 import { signatureReports } from './signing.js';
 import { Workspace } from './workspace.js';
@@ -33,6 +33,10 @@ export interface PendingRelease {
   /** Targets roles (top-level and delegated) whose new version this publish writes. */
   targets: Array<{ role: string; version: number; bytes: Uint8Array }>;
   timestamp: { version: number; bytes: Uint8Array };
+  /** Target files this publish places: path, blob digest, destination relative to public/targets. */
+  targetFiles: Array<{ path: string; sha256: string; dest: string }>;
+  /** Whether the root in force uses consistent snapshots (VERSION.NAME files). */
+  consistent: boolean;
 }
 
 export interface PublishOptions {
@@ -97,14 +101,14 @@ export async function publish(dir: string, options: PublishOptions): Promise<Pub
     if (md.signed.isExpired(now)) throw new RepoError('EXPIRED', `staged ${role} expired at ${md.signed.expires}`, { hint: `change it again with --expires` });
     changed.push({ role, md, bytes: metadataBytes(md) });
   }
-  const targetFiles: Array<{ blob: string; dest: string }> = [];
+  const targetFiles: PendingRelease['targetFiles'] = [];
   const consistent = root.signed.consistentSnapshot;
   for (const t of ws.pending.targets) {
     const blob = layout.blob(t.sha256);
     if (!(await stat(blob).then((s) => s.isFile(), () => false))) {
       throw new RepoError('MISSING_BLOB', `target ${t.path} (${short(t.sha256)}) has no blob at ${blob}`, { hint: 'add the file again with cairn repo add' });
     }
-    targetFiles.push({ blob, dest: join(layout.publicTargets, publicTargetPath(t.path, t.sha256, consistent)) });
+    targetFiles.push({ path: t.path, sha256: t.sha256, dest: publicTargetPath(t.path, t.sha256, consistent) });
   }
 
   // Snapshot (new when anything changed or none exists) and timestamp, signed with the keys given.
@@ -137,39 +141,16 @@ export async function publish(dir: string, options: PublishOptions): Promise<Pub
   signTopLevel(timestamp, 'timestamp', root, options.signers);
   const timestampBytes = metadataBytes(timestamp);
 
-  if (options.beforeWrite) {
-    await options.beforeWrite({
-      roots: changed.filter((c) => c.role === 'root').map((c) => ({ version: c.md.signed.version, bytes: c.bytes })),
-      snapshot: { version: snapshot.signed.version, bytes: snapshotBytes, changed: needSnapshot },
-      targets: changed.filter((c) => c.role !== 'root').map((c) => ({ role: c.role, version: c.md.signed.version, bytes: c.bytes })),
-      timestamp: { version: tsVersion, bytes: timestampBytes },
-    });
-  }
-
-  // ---- 2. writes, in an order that never leaves metadata pointing at missing files ---------
-  for (const t of targetFiles) await placeTarget(t.blob, t.dest, consistent);
-  const metaDir = layout.publicMetadata;
-  for (const c of changed) {
-    const v = c.md.signed.version;
-    if (c.role === 'root') {
-      await writeFileAtomic(join(metaDir, `${v}.root.json`), c.bytes);
-      await writeFileAtomic(join(metaDir, 'root.json'), c.bytes);
-    } else {
-      if (consistent) await writeFileAtomic(join(metaDir, `${v}.${c.role}.json`), c.bytes);
-      await writeFileAtomic(join(metaDir, `${c.role}.json`), c.bytes);
-    }
-  }
-  if (needSnapshot) {
-    if (consistent) await writeFileAtomic(join(metaDir, `${snapshot.signed.version}.snapshot.json`), snapshotBytes);
-    await writeFileAtomic(join(metaDir, 'snapshot.json'), snapshotBytes);
-  }
-  await writeFileAtomic(join(metaDir, 'timestamp.json'), timestampBytes);
-
-  // ---- 3. workspace state: what is now published -------------------------------------------
-  if (rootChanged) await writeFileAtomic(layout.archivedRoot(root.signed.version), changed[0]!.bytes);
-  if (needSnapshot) await writeFileAtomic(layout.staged('snapshot'), snapshotBytes);
-  await writeFileAtomic(layout.staged('timestamp'), timestampBytes);
-  await writeFileAtomic(layout.pending, stableJson({ roles: [], targets: [] }));
+  const release: PendingRelease = {
+    roots: changed.filter((c) => c.role === 'root').map((c) => ({ version: c.md.signed.version, bytes: c.bytes })),
+    snapshot: { version: snapshot.signed.version, bytes: snapshotBytes, changed: needSnapshot },
+    targets: changed.filter((c) => c.role !== 'root').map((c) => ({ role: c.role, version: c.md.signed.version, bytes: c.bytes })),
+    timestamp: { version: tsVersion, bytes: timestampBytes },
+    targetFiles,
+    consistent,
+  };
+  if (options.beforeWrite) await options.beforeWrite(release);
+  await writeRelease(dir, release);
 
   return {
     rootVersion: root.signed.version,
@@ -178,6 +159,63 @@ export async function publish(dir: string, options: PublishOptions): Promise<Pub
     published: changed.map((c) => ({ role: c.role, version: c.md.signed.version })),
     targetFiles: targetFiles.length,
   };
+}
+
+/**
+ * Writes a checked and signed release to the served tree, in an order that never leaves metadata
+ * pointing at missing files (targets, changed roles, root, snapshot, timestamp last), then the
+ * workspace state. `keepJournal` leaves the journal of staged changes as it is: a release saved
+ * earlier (state/pending-release, completed after its block was co-signed) does not publish what
+ * was staged after it.
+ */
+export async function writeRelease(dir: string, release: PendingRelease, options: { keepJournal?: boolean } = {}): Promise<void> {
+  const layout = repoLayout(dir);
+  const { consistent } = release;
+  for (const t of release.targetFiles) await placeTarget(layout.blob(t.sha256), join(layout.publicTargets, t.dest), consistent);
+  const metaDir = layout.publicMetadata;
+  for (const r of release.roots) {
+    await writeFileAtomic(join(metaDir, `${r.version}.root.json`), r.bytes);
+    await writeFileAtomic(join(metaDir, 'root.json'), r.bytes);
+  }
+  for (const t of release.targets) {
+    if (consistent) await writeFileAtomic(join(metaDir, `${t.version}.${t.role}.json`), t.bytes);
+    await writeFileAtomic(join(metaDir, `${t.role}.json`), t.bytes);
+  }
+  const { snapshot, timestamp } = release;
+  if (snapshot.changed) {
+    if (consistent) await writeFileAtomic(join(metaDir, `${snapshot.version}.snapshot.json`), snapshot.bytes);
+    await writeFileAtomic(join(metaDir, 'snapshot.json'), snapshot.bytes);
+  }
+  await writeFileAtomic(join(metaDir, 'timestamp.json'), timestamp.bytes);
+
+  // Workspace state: what is now published.
+  for (const r of release.roots) await writeFileAtomic(layout.archivedRoot(r.version), r.bytes);
+  if (snapshot.changed) await writeFileAtomic(layout.staged('snapshot'), snapshot.bytes);
+  await writeFileAtomic(layout.staged('timestamp'), timestamp.bytes);
+  if (!options.keepJournal) await writeFileAtomic(layout.pending, stableJson({ roles: [], targets: [] }));
+}
+
+/**
+ * A saved release's timestamp again, when it expired while the release waited for its block to be
+ * co-signed (the timestamp is not in the block: the witnesses never saw it). Same version and
+ * snapshot entry, fresh expiry, signed with the timestamp keys given. Returns the bytes unchanged
+ * when the timestamp is still valid at `now`.
+ */
+export async function renewTimestamp(dir: string, release: PendingRelease, options: { signers: readonly Signer[]; now?: Date; timestampExpires?: Date }): Promise<{ bytes: Uint8Array; renewed: boolean }> {
+  const now = options.now ?? new Date();
+  const old = parseTimestamp(release.timestamp.bytes, 'saved timestamp');
+  if (!old.signed.isExpired(now)) return { bytes: release.timestamp.bytes, renewed: false };
+  const ws = await Workspace.open(dir);
+  const lastRoot = release.roots[release.roots.length - 1];
+  const root = lastRoot ? parseRoot(lastRoot.bytes, 'saved root') : await ws.publishedRoot();
+  if (!root) throw new RepoError('BAD_METADATA', `${dir} has no published root to sign the renewed timestamp against`);
+  const expires = options.timestampExpires ?? new Date(now.getTime() + ws.config.expirySeconds.timestamp * 1000);
+  const meta: JsonObject = { 'snapshot.json': old.signed.snapshotMeta.toJSON() };
+  const timestamp = buildMetadata<Metadata<Timestamp>>(MetadataKind.Timestamp, {
+    _type: 'timestamp', spec_version: SPEC_VERSION, version: old.signed.version, expires: tufTime(expires), meta,
+  }, 'renewed timestamp');
+  signTopLevel(timestamp, 'timestamp', root, options.signers);
+  return { bytes: metadataBytes(timestamp), renewed: true };
 }
 
 function signTopLevel(md: Metadata<Snapshot> | Metadata<Timestamp>, role: 'snapshot' | 'timestamp', root: Metadata<Root>, signers: readonly Signer[]): void {

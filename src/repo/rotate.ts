@@ -5,7 +5,8 @@ import type { JsonObject, JsonValue } from '../encoding/canonical-json.js';
 import type { TufPublicKey } from '../crypto/public-key.js';
 import type { Signer } from '../crypto/signer.js';
 import { TOP_LEVEL_ROLES, type TopLevelRole } from './config.js';
-import { keySetOf } from './init.js';
+import { BUILD_POLICY_FIELD } from '../policy/index.js';
+import { keySetOf, parseBuildPolicyJson } from './init.js';
 import { Workspace, type RoleChange } from './workspace.js';
 
 export interface RoleKeyChange {
@@ -21,6 +22,12 @@ export interface RotateRootOptions {
   expires?: Date;
   signers?: readonly Signer[];
   now?: Date;
+  /**
+   * New build-verification policy (root's `x-cairn-build-policy`, from buildPolicyJson); null
+   * removes it; omitted keeps the current one. It changes only with this root version, which
+   * publish and the witnesses accept only when signed by the old and new root thresholds.
+   */
+  buildPolicy?: JsonObject | null;
 }
 
 export async function rotateRoot(dir: string, options: RotateRootOptions): Promise<RoleChange[]> {
@@ -48,6 +55,8 @@ export async function rotateRoot(dir: string, options: RotateRootOptions): Promi
     signed.roles = roles;
     signed.keys = Object.fromEntries(Object.entries(keys).filter(([id]) => used.has(id)).map(([id, k]) => [id, k as unknown as JsonValue]));
     if (options.consistentSnapshot !== undefined) signed.consistent_snapshot = options.consistentSnapshot;
+    if (options.buildPolicy === null) delete signed[BUILD_POLICY_FIELD];
+    else if (options.buildPolicy !== undefined) signed[BUILD_POLICY_FIELD] = parseBuildPolicyJson(options.buildPolicy);
   });
   // Targets signed under old keys would not verify under the new root: it must be signed again.
   if (targetsKeysChanged) await ws.edit('targets', () => undefined);

@@ -14,7 +14,15 @@
 //   { format: "cairn/log-leader/v1", chain, base, maxHeight, head: { index, hash } }
 // Everything else is read back from the published log (blocks, links, rosters), so the state
 // file is a pointer; when a crash left block and level-0 link files past it, open() advances it.
-import { readFile } from 'node:fs/promises';
+//
+// Proposal file (`proposalFile`, REPO/state/pending-release/proposal.json under the CLI): each
+// block is saved before its first round. A round that fails after a respond was sent keeps it
+// (the witnesses that answered recorded the block and co-sign no other at its index), and the
+// caller proposes exactly that block again (reproposeBlock) before anything else; one that fails
+// before any respond drops it. The caller (cli/release-log.ts) removes it once the block's
+// release is written.
+import { mkdir, readFile, unlink } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { sha256Hex } from '../crypto/hash.js';
 import type { Signer } from '../crypto/signer.js';
@@ -45,6 +53,7 @@ import {
   headMessage,
   LOG_FILE_LIMITS,
   levelSpan,
+  parseBlock,
   parseBlockBytes,
   parseLinkFile,
   parseRoster,
@@ -66,6 +75,15 @@ import { rootRoleOf } from './service.js';
 import { WIRE_LIMITS, type CatchUpEntry, type CommitRequest, type InfoAnswer, type StatementKind, type WireDocuments } from './wire.js';
 
 export const LEADER_STATE_FORMAT = 'cairn/log-leader/v1';
+export const PROPOSAL_FORMAT = 'cairn/log-proposal/v1';
+
+/** A block proposed before its round, kept while a witness may have recorded it. */
+export interface SavedProposal {
+  block: Block;
+  hash: string;
+  /** The build attestations the proposal carried (sent again with it). */
+  attestations?: ReleaseDocumentSource['attestations'];
+}
 
 export interface LeaderState {
   format: typeof LEADER_STATE_FORMAT;
@@ -85,6 +103,12 @@ export interface ReleaseDocumentSource {
   snapshot: Uint8Array;
   /** Exact bytes of a targets role (top-level or delegated) at the version the snapshot lists. */
   targets(role: string): Promise<Uint8Array>;
+  /**
+   * Rebuild attestations of the artifacts this state adds or changes (issue 4; protocol.md
+   * section 8): the digest the payload records and the files sent to each witness by target
+   * path (base64 of their exact bytes). Absent: the payload records null.
+   */
+  attestations?: { digest: string | null; files: Record<string, string[]> };
 }
 
 export interface LeaderOptions {
@@ -101,6 +125,13 @@ export interface LeaderOptions {
   now?: () => Date;
   /** Progress lines for people (absent and excluded witnesses, skipped links). */
   progress?: (line: string) => void;
+  /**
+   * Where a proposed block is saved before its first round (REPO/state/pending-release/
+   * proposal.json under the CLI). A round that fails after some witness was asked to answer keeps
+   * it: that witness may have recorded the block, and co-signs no other at its index, so the
+   * next publish proposes the same block again (`savedProposal`, `reproposeBlock`).
+   */
+  proposalFile?: string;
   /** Wraps each endpoint of a round; tests inject faults here. */
   wrapEndpoint?: (endpoint: HttpWitnessEndpoint, witness: RosterWitness, kind: StatementKind) => WitnessEndpoint;
 }
@@ -148,7 +179,7 @@ export async function payloadOf(source: ReleaseDocumentSource, time: string): Pr
     root: { version: source.rootVersion, sha256: sha256Hex(root) },
     targets: { version: targets.version, sha256: sha256Hex(targetsBytes) },
     snapshot: { version: snapshot.version, sha256: sha256Hex(source.snapshot) },
-    attestations: null,
+    attestations: source.attestations?.digest ?? null,
   };
 }
 
@@ -179,6 +210,7 @@ function cachedSource(source: ReleaseDocumentSource): ReleaseDocumentSource {
   return {
     rootVersion: source.rootVersion,
     snapshot: source.snapshot,
+    ...(source.attestations ? { attestations: source.attestations } : {}),
     root: (v) => {
       let p = roots.get(v);
       if (!p) roots.set(v, (p = source.root(v)));
@@ -283,6 +315,8 @@ export class LogLeader {
   private headBlock: Block;
   private readonly rosters = new Map<string, Roster>();
   private readonly blocks = new Map<number, Block>();
+  /** Respond requests sent in the current block round (a witness may have recorded the block). */
+  private respondsSent = 0;
 
   constructor(options: LeaderOptions, state: LeaderState, head: Block) {
     this.options = options;
@@ -351,6 +385,79 @@ export class LogLeader {
     const view = { chain: this.state.chain, base: head.base, maxHeight: head.maxHeight, head, hashAt: (i: number) => hashes.get(i) };
     const rootEnvelope = parseEnvelope('root', await src.root(src.rootVersion), 'root.json');
     const block = validateBlock(buildBlock(view, payload, rosterChange ?? null), view, { root: rootRoleOf(rootEnvelope) });
+    await this.saveProposal(block, src);
+    return this.cosignBlock(block, src, onPhase);
+  }
+
+  /** The proposal saved before a round that failed after witnesses answered (see `proposalFile`). */
+  async savedProposal(): Promise<SavedProposal | undefined> {
+    const file = this.options.proposalFile;
+    if (file === undefined) return undefined;
+    let bytes: Buffer;
+    try {
+      bytes = await readFile(file);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw e;
+    }
+    const o = parseJsonObject(bytes, file, { maxBytes: WIRE_LIMITS.maxRequestBytes, maxDepth: 16, maxEntries: 1_000_000 });
+    if (o.format !== PROPOSAL_FORMAT || typeof o.hash !== 'string') throw new LeaderError('LOG_STATE', `${file} is not a ${PROPOSAL_FORMAT} file`);
+    const block = parseBlock(o.block, `${file} block`);
+    if (blockHash(block) !== o.hash) throw new LeaderError('LOG_STATE', `${file} holds block ${blockHash(block).slice(0, 12)}, not ${o.hash.slice(0, 12)}`);
+    const attestations = o.attestations as ReleaseDocumentSource['attestations'] | undefined;
+    return { block, hash: o.hash, ...(attestations ? { attestations } : {}) };
+  }
+
+  /**
+   * Proposes again exactly the block a failed round proposed (the witnesses that answered it
+   * recorded it and co-sign no other block at its index), recording `source`, and writes its log
+   * files once co-signed. Refuses (LOG_STATE) a block that does not extend the head or does not
+   * record `source`: a different state at that index would be a conflicting proposal.
+   */
+  async reproposeBlock(source: ReleaseDocumentSource, saved: SavedProposal): Promise<BlockReport> {
+    const src = cachedSource(saved.attestations && !source.attestations ? { ...source, attestations: saved.attestations } : source);
+    const head = this.headBlock;
+    const { block } = saved;
+    if (block.chain !== this.state.chain || block.index !== head.index + 1) {
+      throw new LeaderError('LOG_STATE', `the saved proposal is block ${block.index} of chain ${block.chain.slice(0, 12)}; the head is block ${head.index} of ${this.state.chain.slice(0, 12)}`, { hint: 'a proposal is re-proposed only as the successor of the head' });
+    }
+    const hashes = new Map<number, string>();
+    for (let h = 0, span = 1; h < head.maxHeight && head.index + 1 - span >= 0; h++, span *= head.base) {
+      const i = head.index + 1 - span;
+      hashes.set(i, blockHash(await this.block(i)));
+    }
+    const view = { chain: this.state.chain, base: head.base, maxHeight: head.maxHeight, head, hashAt: (i: number) => hashes.get(i) };
+    const rootEnvelope = parseEnvelope('root', await src.root(src.rootVersion), 'root.json');
+    validateBlock(block, view, { root: rootRoleOf(rootEnvelope) });
+    const payload = await payloadOf(src, block.payload.time);
+    for (const field of ['root', 'targets', 'snapshot'] as const) {
+      if (payload[field].version !== block.payload[field].version || payload[field].sha256 !== block.payload[field].sha256) {
+        throw new LeaderError('LOG_STATE', `the saved proposal records ${field} v${block.payload[field].version} ${block.payload[field].sha256.slice(0, 12)}; the saved release has v${payload[field].version} ${payload[field].sha256.slice(0, 12)}`);
+      }
+    }
+    if (payload.attestations !== block.payload.attestations) throw new LeaderError('LOG_STATE', 'the saved proposal records other build attestations than the saved release');
+    return this.cosignBlock(block, src);
+  }
+
+  /** Forgets the saved proposal (its release was written, or no witness can have recorded it). */
+  async discardProposal(): Promise<void> {
+    if (this.options.proposalFile !== undefined) await unlink(this.options.proposalFile).catch((e: NodeJS.ErrnoException) => {
+      if (e.code !== 'ENOENT') throw e;
+    });
+  }
+
+  /** Saves the proposal before its first round, when the leader has a `proposalFile`. */
+  private async saveProposal(block: Block, src: ReleaseDocumentSource): Promise<void> {
+    const file = this.options.proposalFile;
+    if (file === undefined) return;
+    const proposal = { format: PROPOSAL_FORMAT, hash: blockHash(block), block, ...(src.attestations ? { attestations: src.attestations } : {}) };
+    await mkdir(dirname(file), { recursive: true });
+    await writeFileAtomic(file, JSON.stringify(proposal) + '\n');
+  }
+
+  /** Runs the block's round and writes its log files (then higher-level links and a head round). */
+  private async cosignBlock(block: Block, src: ReleaseDocumentSource, onPhase?: (phase: 'block') => void): Promise<BlockReport> {
+    const head = this.headBlock;
     const hash = blockHash(block);
     const link = buildForwardLink(head, block);
     const signing = await this.roster(head.roster);
@@ -384,9 +491,25 @@ export class LogLeader {
         }
         catchUp = await this.catchUpEntries(info.head.index, head.index);
       }
-      commits.set(i, { kind: 'block', statement: link, block, documents: await documentsFor(src, info.state, src.rootVersion), ...(catchUp ? { catchUp } : {}) });
+      commits.set(i, { kind: 'block', statement: link, block, documents: await documentsFor(src, info.state, src.rootVersion), ...(catchUp ? { catchUp } : {}), ...(src.attestations ? { attestations: src.attestations.files } : {}) });
     }
-    const round = await this.round('block', `block ${block.index} ${hash.slice(0, 12)}`, signing, forwardLinkMessage(link), commits, skipped);
+    this.respondsSent = 0;
+    let round: Awaited<ReturnType<LogLeader['round']>>;
+    try {
+      round = await this.round('block', `block ${block.index} ${hash.slice(0, 12)}`, signing, forwardLinkMessage(link), commits, skipped);
+    } catch (e) {
+      if (!(e instanceof LeaderError) || e.code !== 'ROUND_FAILED' || this.options.proposalFile === undefined) throw e;
+      if (this.respondsSent === 0) {
+        // No witness was asked to answer, so none recorded the block: nothing binds the next proposal.
+        await this.discardProposal();
+        throw e;
+      }
+      throw new LeaderError('ROUND_FAILED', `${e.message}; witnesses that answered recorded block ${block.index} ${hash.slice(0, 12)} and co-sign no other block there, so the proposal is kept in ${this.options.proposalFile}`, {
+        witnesses: e.witnesses,
+        cause: e,
+        hint: 'bring the witnesses back, then run cairn log retry REPO --key TIMESTAMPKEY (or cairn repo publish, which re-proposes it first)',
+      });
+    }
     const cosignature = encodeCollectiveSignature(round.result.cosignature);
     onPhase?.('block');
 
@@ -419,6 +542,17 @@ export class LogLeader {
     }
     report.rounds.push(await this.headRound());
     return report;
+  }
+
+  /** A head round when log/head.json does not name the head block (a crash came before it). */
+  async ensureHeadStatement(): Promise<RoundReport | undefined> {
+    const existing = await this.store.getHead(LOG_FILE_LIMITS.head.maxBytes);
+    if (existing !== undefined) {
+      const o = parseJsonObject(existing, 'log/head.json', LOG_FILE_LIMITS.head);
+      const statement = o.statement as { index?: unknown; hash?: unknown } | undefined;
+      if (statement?.index === this.state.head.index && statement.hash === this.state.head.hash) return undefined;
+    }
+    return this.headRound();
   }
 
   /** A fresh head statement for the head block, co-signed by its roster; writes log/head.json. */
@@ -498,7 +632,8 @@ export class LogLeader {
       const w = roster.witnesses[i]!;
       const endpoint = httpWitnessEndpoint(new WitnessClient(w.address, { timeoutMs: this.timeout() }), i, body);
       endpoints.set(i, endpoint);
-      participants.push(this.options.wrapEndpoint ? this.options.wrapEndpoint(endpoint, w, kind) : endpoint);
+      const wrapped = this.options.wrapEndpoint ? this.options.wrapEndpoint(endpoint, w, kind) : endpoint;
+      participants.push({ index: wrapped.index, commit: (session) => wrapped.commit(session), respond: (ch) => ((this.respondsSent += 1), wrapped.respond(ch)) });
     }
     const reportFor = (faulted: ReadonlySet<number>, cosigners: ReadonlySet<number>): WitnessReport[] =>
       roster.witnesses.flatMap((w, i) => {

@@ -8,7 +8,9 @@
 // statement is exactly the level-0 link from that head; the block time is within its clock skew;
 // the documents are a valid successor of the TUF state it recorded (src/policy: root chain,
 // developer thresholds, versions, hashes, expiry) and the payload describes them; a roster
-// change carries the authorization of the root threshold in force at the block. Links are
+// change carries the authorization of the root threshold in force at the block; every artifact
+// the block adds or changes has the build policy's quorum of rebuild attestations (policy of the
+// root in the new state) and the payload records their digest. Links are
 // co-signed only between blocks it recorded, head statements only for its own head.
 //
 // A response leaves only after WitnessStore.commitResponse recorded, in one durable transaction,
@@ -43,7 +45,10 @@ import {
   type RootRole,
 } from '../log/index.js';
 import {
+  buildPolicyOf,
+  changedArtifacts,
   checkClockSkew,
+  checkReleaseAttestations,
   checkGenesisState,
   checkJoinState,
   checkPayloadMatches,
@@ -115,6 +120,32 @@ export function rootRoleOf(root: RootEnvelope): RootRole {
     if (key) keys[id] = tufPublicKey(key);
   }
   return { keys, threshold: role.threshold };
+}
+
+/**
+ * The build rule (DESIGN.md "What a witness checks": each new or changed artifact has the
+ * policy's quorum of matching rebuild attestations), with the policy of the root in the NEW
+ * state: every artifact the new state adds or changes needs its declaration and the quorum
+ * (src/policy checkReleaseAttestations: QUORUM_NOT_MET, REBUILD_FAILED, NO_DECLARATION name the
+ * artifact and the verifiers), and the payload's `attestations` must be the digest of the
+ * envelopes relied on (null when no artifact changed, or when the root has no build policy).
+ */
+export function checkBuildAttestations(recordedDigest: string | null, previous: ReleaseState, next: ReleaseState, wire: Readonly<Record<string, readonly string[]>>, what: string): void {
+  const policy = buildPolicyOf(next.root);
+  if (!policy) {
+    if (recordedDigest !== null) throw new PolicyError('PAYLOAD_MISMATCH', `${what} records build attestations ${recordedDigest.slice(0, 12)}, but root v${next.root.version} has no build policy; the payload must say null`);
+    return;
+  }
+  const artifacts = changedArtifacts(previous.targets, next.targets);
+  const attestations: Record<string, Uint8Array[]> = {};
+  for (const a of artifacts) {
+    const list = Object.hasOwn(wire, a.name) ? wire[a.name]! : [];
+    attestations[a.name] = list.map((text, i) => base64Bytes(text, `attestations.${a.name}[${i}]`));
+  }
+  const { digest } = checkReleaseAttestations(artifacts, attestations, policy);
+  if (digest !== recordedDigest) {
+    throw new PolicyError('PAYLOAD_MISMATCH', `${what} records attestations ${recordedDigest === null ? 'null' : recordedDigest.slice(0, 12)}, the attestations relied on for its ${artifacts.length} new or changed artifact(s) have digest ${digest === null ? 'null' : digest.slice(0, 12)}`);
+  }
 }
 
 /** Decodes the documents of a request into exact bytes. */
@@ -343,11 +374,10 @@ export class WitnessService {
     const roster = this.signingRoster(tip.roster, what, walk.rosters);
     const now = this.now();
     checkClockSkew(block.payload.time, now, this.skew);
-    if (block.payload.attestations !== null) {
-      throw new WitnessError('UNCHECKED_PAYLOAD', `${what} records build attestations, which this witness cannot check yet; it co-signs only blocks whose attestations are null`);
-    }
-    const next = checkSuccessorState(this.recordedState(), decodeDocuments(request.documents!), now);
+    const previous = this.recordedState();
+    const next = checkSuccessorState(previous, decodeDocuments(request.documents!), now);
     checkPayloadMatches(block.payload, next);
+    checkBuildAttestations(block.payload.attestations, previous, next, request.attestations ?? {}, what);
     const valid = validateBlock(block, view, { root: rootRoleOf(next.root) });
     const rosters = new Map(walk.rosters);
     if (valid.rosterChange) rosters.set(valid.roster, canonicalText(valid.rosterChange.roster));

@@ -19,6 +19,12 @@ export const WIRE_LIMITS = {
   maxIdLength: 128,
   /** A domain-separated message: context, 0x00, canonical statement (a link or head statement). */
   maxMessageBytes: 16 * 1024,
+  /** Targets one block commit carries attestations for (BUILD_POLICY_LIMITS.maxArtifacts). */
+  maxAttestedTargets: 10_000,
+  /** Attestations per target (BUILD_POLICY_LIMITS.maxAttestationsPerArtifact). */
+  maxAttestationsPerTarget: 64,
+  /** Base64 of one attestation file (ATTESTATION_LIMITS.maxEnvelopeBytes = 512 KiB). */
+  maxAttestationBase64: 4 * Math.ceil((512 * 1024) / 3),
 } as const;
 
 /** TUF documents of a proposal (protocol.md section 8): new roots, snapshot, changed targets roles. */
@@ -51,6 +57,11 @@ export interface CommitRequest {
   block?: unknown;
   documents?: WireDocuments;
   catchUp?: CatchUpEntry[];
+  /**
+   * Extension (protocol.md section 8, issue 4): rebuild attestations of the artifacts the block
+   * adds or changes, by target path, each base64 of the exact bytes of an attestation file.
+   */
+  attestations?: Record<string, string[]>;
 }
 
 export interface RespondRequest {
@@ -157,6 +168,26 @@ function documents(value: unknown, what: string): WireDocuments {
   return { roots: o.roots.map((r, i) => base64(r, `${what}.roots[${i}]`)), snapshot: base64(o.snapshot, `${what}.snapshot`), targets };
 }
 
+/** Per-target lists of base64 attestation files (caps: targets, envelopes per target, envelope size). */
+function attestationLists(value: unknown, what: string): Record<string, string[]> {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) throw bad(`${what} must be an object TARGET -> [base64...]`);
+  const o = value as Json;
+  const names = Object.keys(o);
+  if (names.length > WIRE_LIMITS.maxAttestedTargets) throw bad(`${what} names more than ${WIRE_LIMITS.maxAttestedTargets} targets`);
+  const out: Record<string, string[]> = {};
+  for (const name of names) {
+    if (name.length === 0 || name.length > 4096) throw bad(`${what}: target path of ${name.length} characters`);
+    const list = o[name];
+    if (!Array.isArray(list) || list.length > WIRE_LIMITS.maxAttestationsPerTarget) throw bad(`${what}.${name} must be an array of at most ${WIRE_LIMITS.maxAttestationsPerTarget} attestations`);
+    out[name] = list.map((e, i) => {
+      const text = base64(e, `${what}.${name}[${i}]`);
+      if (text.length > WIRE_LIMITS.maxAttestationBase64) throw bad(`${what}.${name}[${i}] is larger than an attestation may be`);
+      return text;
+    });
+  }
+  return out;
+}
+
 function catchUp(value: unknown, what: string): CatchUpEntry[] {
   if (!Array.isArray(value) || value.length > WIRE_LIMITS.maxCatchUp) throw bad(`${what} must be an array of at most ${WIRE_LIMITS.maxCatchUp} entries`);
   return value.map((e, i) => {
@@ -175,17 +206,18 @@ export function parseGenesisRequest(value: unknown): GenesisRequest {
 }
 
 export function parseCommitRequest(value: unknown): CommitRequest {
-  const o = object(value, 'commit request', ['session', 'kind', 'statement'], ['block', 'documents', 'catchUp']);
+  const o = object(value, 'commit request', ['session', 'kind', 'statement'], ['block', 'documents', 'catchUp', 'attestations']);
   const kind = o.kind;
   if (kind !== 'block' && kind !== 'link' && kind !== 'head') throw bad(`kind must be "block", "link" or "head", found ${JSON.stringify(kind)}`);
   if (kind === 'block' && (o.block === undefined || o.documents === undefined)) throw bad('a block commit carries block and documents');
-  if (kind !== 'block' && (o.block !== undefined || o.documents !== undefined || o.catchUp !== undefined)) throw bad(`a ${kind} commit carries only session, kind and statement`);
+  if (kind !== 'block' && (o.block !== undefined || o.documents !== undefined || o.catchUp !== undefined || o.attestations !== undefined)) throw bad(`a ${kind} commit carries only session, kind and statement`);
   return {
     session: id(o.session, 'session'),
     kind,
     statement: o.statement,
     ...(o.block === undefined ? {} : { block: o.block }),
     ...(o.documents === undefined ? {} : { documents: documents(o.documents, 'documents') }),
+    ...(o.attestations === undefined ? {} : { attestations: attestationLists(o.attestations, 'attestations') }),
     ...(o.catchUp === undefined ? {} : { catchUp: catchUp(o.catchUp, 'catchUp') }),
   };
 }

@@ -5,7 +5,7 @@
 // test controls. One cluster is reused across the subtests, which run in order.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFile } from 'node:fs/promises';
+import { cp, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { canonicalBytes, type JsonObject } from '../../src/encoding/canonical-json.js';
 import { sha256Hex } from '../../src/crypto/hash.js';
@@ -15,27 +15,32 @@ import {
   blockHash, buildBlock, buildForwardLink, buildHeadStatement, catchUp, createRosterAuthorization, fetcherLogSource, formatUtcTime,
   headMessage, LogError, parseBlockBytes, rosterHash, type Block, type Roster,
 } from '../../src/log/index.js';
-import { publish } from '../../src/repo/index.js';
+import { pendingReleaseDir, publish, readPendingRelease, savePendingRelease } from '../../src/repo/index.js';
+import { initWitness } from '../../src/witness/config.js';
 import { startStaticServer } from '../../src/server/static-server.js';
 import { WitnessClient } from '../../src/witness/client.js';
 import { LeaderError, WitnessClientError } from '../../src/witness/errors.js';
-import { LogLeader, type ReleaseDocumentSource } from '../../src/witness/leader.js';
-import { leaderOptions, logStateFile, releaseSource } from '../../src/cli/release-log.js';
+import { LogLeader, type LeaderOptions, type ReleaseDocumentSource } from '../../src/witness/leader.js';
+import { leaderOptions, logStateFile, publishWithLog, releaseSource } from '../../src/cli/release-log.js';
 import { Output } from '../../src/cli/output.js';
 // eslint-disable-next-line no-restricted-imports -- the rule guards src/ layering; this is the shared CLI test helper
 import { runCli } from '../cli/run-cli.js';
 import { treeSnapshot } from '../repo/fixtures.js';
-import { publishedRepo, publisherKeys, stageTarget, startCluster, tempRoot, type Cluster, type PublisherKeys } from './cluster.js';
+import {
+  freePorts, publishedRepo, publisherKeys, stageTarget, startCluster, tempRoot, witnessProcess, type Cluster, type PublisherKeys, type WitnessProcess,
+} from './cluster.js';
 
 const quiet = new Output({ json: true, debug: false, quiet: true });
 
-describe('witness cothority: 7 witness processes, threshold 5', { timeout: 150_000 }, () => {
+describe('witness cothority: 7 witness processes, threshold 5', { timeout: 420_000 }, () => {
   let root: { dir: string; cleanup: () => Promise<void> };
   let cluster: Cluster;
   let keys: PublisherKeys;
   let repo: string;
   let genesisHash: string;
   let counter = 0;
+  /** Witness processes started by the roster change (killed in after()). */
+  const extra: WitnessProcess[] = [];
 
   const publishCli = (): ReturnType<typeof runCli> =>
     runCli(['--json', 'repo', 'publish', repo, '--key', keys.files.snapshot, '--key', keys.files.timestamp, '--witness-timeout', '3000'], { timeoutMs: 60_000 });
@@ -56,6 +61,7 @@ describe('witness cothority: 7 witness processes, threshold 5', { timeout: 150_0
   });
 
   after(async () => {
+    await Promise.all(extra.map((w) => w.stop('SIGKILL')));
     await cluster?.stopAll();
     await root?.cleanup();
   });
@@ -236,6 +242,170 @@ describe('witness cothority: 7 witness processes, threshold 5', { timeout: 150_0
     assert.equal(status.witnesses.length, 7);
     assert.ok(status.witnesses.every((w) => w.reachable));
     assert.ok((await readFile(logStateFile(repo), 'utf8')).includes(genesisHash));
+  });
+
+  // ---- failure handling and recovery (docs/witness.md "Failure handling and recovery") ------
+
+  it('a round that fails after witnesses answered keeps its proposal; the next run proposes exactly that block again, never a conflicting one', async () => {
+    const killed = cluster.witnesses.slice(4); // w5..w7 crash between commit and respond
+    const wrapEndpoint: NonNullable<LeaderOptions['wrapEndpoint']> = (endpoint, witness, kind) => {
+      const victim = killed.find((w) => w.name === witness.name);
+      return !victim || kind !== 'block' ? endpoint : {
+        index: endpoint.index,
+        commit: (session) => endpoint.commit(session),
+        respond: async () => {
+          await victim.stop('SIGKILL');
+          throw new Error('connection reset');
+        },
+      };
+    };
+    const l = { callTimeoutMs: 3_000, wrapEndpoint };
+    await stageTarget(repo, keys, `a${counter++}`, 'release e');
+    const headBefore = await headBlock();
+    const before = await publicTree();
+    const err = await publishWithLog(repo, quiet, { signers: [keys.signers.snapshot, keys.signers.timestamp], leader: l }).then(() => undefined, (e: unknown) => e);
+    assert.ok(err instanceof LeaderError && err.code === 'ROUND_FAILED', String(err));
+    assert.match(err.message, /proposal is kept/);
+    assert.deepEqual(await publicTree(), before, 'nothing of the release and no log file was written');
+    const saved = JSON.parse(await readFile(join(pendingReleaseDir(repo), 'proposal.json'), 'utf8')) as { hash: string; block: { index: number } };
+    assert.equal(saved.block.index, headBefore.index + 1);
+    assert.ok(await readPendingRelease(repo), 'the release is saved beside its block');
+    const answered = await new WitnessClient(cluster.urls[0]!).info();
+    assert.equal(answered.head?.hash, saved.hash, 'w1 answered, so it recorded the block');
+
+    await Promise.all(killed.map((w) => w.start()));
+    const equivocations = (): number => cluster.witnesses.reduce((n, w) => n + w.lines.filter((line) => /refused EQUIVOCATION/.test(line)).length, 0);
+    const seen = equivocations();
+    const r = await runCli(['--json', 'log', 'retry', repo, '--key', keys.files.timestamp, '--timeout', '3000'], { timeoutMs: 60_000 });
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    const out = JSON.parse(r.stdout) as { settled: { how: string; hash: string; index: number; report: { rounds: Array<{ cosigners: string[] }> } } };
+    assert.equal(out.settled.how, 'reproposed');
+    assert.equal(out.settled.hash, saved.hash, 'exactly the saved block');
+    assert.equal(out.settled.report.rounds[0]!.cosigners.length, 7);
+    const head = await headBlock();
+    assert.equal(blockHash(head), saved.hash);
+    assert.equal(sha256Hex(await readFile(join(repo, 'public', 'metadata', 'snapshot.json'))), head.payload.snapshot.sha256, 'its saved release is published');
+    assert.equal(await readPendingRelease(repo), undefined, 'the saved release is cleared');
+    assert.equal(equivocations(), seen, 'no witness was asked to co-sign a conflicting block');
+
+    await stageTarget(repo, keys, `a${counter++}`, 'release f');
+    const next = await publishCli();
+    assert.equal(next.code, 0, next.stdout + next.stderr);
+    assert.equal((JSON.parse(next.stdout) as { log: { index: number } }).log.index, head.index + 1, 'the log goes on past it');
+  });
+
+  it('a crash after the log files and before the TUF files: the next publish finishes the saved release and proposes nothing else', async () => {
+    await stageTarget(repo, keys, `a${counter++}`, 'release g');
+    const l = await leader();
+    const err = await publish(repo, {
+      signers: [keys.signers.snapshot, keys.signers.timestamp],
+      beforeWrite: async (release) => {
+        await savePendingRelease(repo, release);
+        await l.appendBlock(await releaseSource(repo, release));
+        throw new Error('crash before the TUF files'); // the process dies here
+      },
+    }).then(() => undefined, (e: unknown) => e);
+    assert.ok(err instanceof Error && /crash/.test(err.message));
+    const logged = await headBlock();
+    assert.notEqual(sha256Hex(await readFile(join(repo, 'public', 'metadata', 'snapshot.json'))), logged.payload.snapshot.sha256, 'public/ still shows the previous state');
+    const r = await publishCli();
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    const out = JSON.parse(r.stdout) as { settled: { how: string; index: number }; log?: unknown };
+    assert.equal(out.settled.how, 'logged');
+    assert.equal(out.settled.index, logged.index);
+    assert.equal(out.log, undefined, 'no new block: the staged state is the finished release');
+    assert.equal(blockHash(await headBlock()), blockHash(logged));
+    assert.equal(sha256Hex(await readFile(join(repo, 'public', 'metadata', 'snapshot.json'))), logged.payload.snapshot.sha256);
+  });
+
+  // ---- the real client against the served repository -------------------------------------
+
+  let clientDir: string;
+  const tufCli = (mirrorUrl: string, dir: string, ...args: string[]): ReturnType<typeof runCli> =>
+    runCli(['--json', 'tuf', '--metadata-dir', dir, '--metadata-url', `${mirrorUrl}/metadata/`, ...args], { timeoutMs: 60_000 });
+
+  it('cairn tuf --log-anchor GENESIS accepts the co-signed release served by a mirror and downloads it', async () => {
+    clientDir = join(root.dir, 'client-1');
+    const mirror = await startStaticServer({ root: join(repo, 'public') });
+    try {
+      const init = await tufCli(mirror.url, clientDir, 'init', join(repo, 'public', 'metadata', '1.root.json'), '--log-anchor', genesisHash);
+      assert.equal(init.code, 0, init.stdout + init.stderr);
+      const refresh = await tufCli(mirror.url, clientDir, 'refresh');
+      assert.equal(refresh.code, 0, refresh.stdout + refresh.stderr);
+      const head = await headBlock();
+      assert.equal((JSON.parse(refresh.stdout) as { log: { head: { index: number } } }).log.head.index, head.index);
+      const targetDir = join(root.dir, 'downloads-1');
+      const d = await tufCli(mirror.url, clientDir, '--target-name', 'app/a0', '--target-base-url', `${mirror.url}/targets/`, '--target-dir', targetDir, 'download');
+      assert.equal(d.code, 0, d.stdout + d.stderr);
+      const path = (JSON.parse(d.stdout) as { downloaded: Array<{ path: string }> }).downloaded[0]!.path;
+      assert.equal(await readFile(path, 'utf8'), 'release a');
+    } finally {
+      await mirror.close();
+    }
+  });
+
+  it('refuses a release a thief with the developer and online keys published without the witnesses (NOT_WITNESSED, exit 1, metadata unchanged)', async () => {
+    const thief = join(root.dir, 'thief');
+    await cp(repo, thief, { recursive: true });
+    await stageTarget(thief, keys, 'evil', 'malware');
+    await publish(thief, { signers: [keys.signers.snapshot, keys.signers.timestamp] }); // no witnesses asked
+    const mirror = await startStaticServer({ root: join(thief, 'public') });
+    try {
+      const before = await treeSnapshot(clientDir);
+      const r = await tufCli(mirror.url, clientDir, 'refresh');
+      assert.equal(r.code, 1, r.stdout + r.stderr);
+      assert.equal((JSON.parse(r.stdout) as { code: string }).code, 'NOT_WITNESSED', r.stdout);
+      const d = await tufCli(mirror.url, clientDir, '--target-name', 'app/evil', '--target-base-url', `${mirror.url}/targets/`, '--target-dir', join(root.dir, 'downloads-evil'), 'download');
+      assert.equal(d.code, 1, d.stdout + d.stderr);
+      assert.deepEqual(await treeSnapshot(clientDir), before, 'the client metadata directory is unchanged');
+    } finally {
+      await mirror.close();
+    }
+  });
+
+  // ---- a roster change that succeeds end to end --------------------------------------------
+
+  it('replaces 2 of 7 witnesses: approved by the old roster, the new ones join, the new roster co-signs the next release, clients follow from genesis', async () => {
+    const ports = await freePorts(2);
+    for (const [i, name] of ['w8', 'w9'].entries()) {
+      const dir = join(root.dir, name);
+      await initWitness(dir, { name, address: `http://127.0.0.1:${ports[i]}` });
+      extra.push(witnessProcess(name, dir, ports[i]!));
+    }
+    await Promise.all(extra.map((w) => w.start()));
+    const urls = [...cluster.urls.slice(0, 5), ...extra.map((w) => w.url)];
+    const before = await headBlock();
+    const r = await runCli(['--json', 'log', 'roster', repo, ...urls.flatMap((u) => ['--witness', u]), '--threshold', '5', '--key', keys.files.root, '--timeout', '3000'], { timeoutMs: 60_000 });
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    const change = JSON.parse(r.stdout) as { index: number; rounds: Array<{ kind: string; cosigners: string[] }> };
+    assert.equal(change.index, before.index + 1);
+    assert.equal(change.rounds[0]!.cosigners.length, 7, 'the old roster approved the change');
+    assert.deepEqual(change.rounds[change.rounds.length - 1]!.cosigners.sort(), ['w1', 'w2', 'w3', 'w4', 'w5', 'w8', 'w9'], 'the new roster signs the head');
+    for (const w of extra) assert.equal((await new WitnessClient(w.url).info()).head?.index, change.index, `${w.name} joined the chain`);
+
+    await stageTarget(repo, keys, `a${counter++}`, 'release h');
+    const p = await publishCli();
+    assert.equal(p.code, 0, p.stdout + p.stderr);
+    const release = JSON.parse(p.stdout) as { log: { index: number; rounds: Array<{ cosigners: string[] }> } };
+    assert.deepEqual(release.log.rounds[0]!.cosigners.sort(), ['w1', 'w2', 'w3', 'w4', 'w5', 'w8', 'w9']);
+
+    const mirror = await startStaticServer({ root: join(repo, 'public') });
+    try {
+      for (const dir of [clientDir, join(root.dir, 'client-2')]) {
+        if (dir !== clientDir) {
+          const init = await tufCli(mirror.url, dir, 'init', join(repo, 'public', 'metadata', '1.root.json'), '--log-anchor', genesisHash);
+          assert.equal(init.code, 0, init.stdout + init.stderr);
+        }
+        const d = await tufCli(mirror.url, dir, '--target-name', `app/a${counter - 1}`, '--target-base-url', `${mirror.url}/targets/`, '--target-dir', join(dir, '..', `${dir}-downloads`), 'download');
+        assert.equal(d.code, 0, d.stdout + d.stderr);
+        const out = JSON.parse(d.stdout) as { refresh: { log: { head: { index: number }; rosters: number } }; downloaded: Array<{ path: string }> };
+        assert.equal(out.refresh.log.head.index, release.log.index);
+        assert.ok(out.refresh.log.rosters >= 1, 'the client crossed the roster change through a verified forward link');
+        assert.equal(await readFile(out.downloaded[0]!.path, 'utf8'), 'release h');
+      }
+    } finally {
+      await mirror.close();
+    }
   });
 });
 

@@ -2,15 +2,18 @@
 // release log"; docs/protocol.md sections 5-8). `init` creates the chain (genesis block of the
 // published state, roster of the given witnesses authorized by the root keys), `head` has the
 // witnesses co-sign a fresh head statement (run it from cron so clients can detect a freeze),
-// `status` shows the head and each witness, `roster` changes the roster. `cairn repo publish`
-// of a repository with a log proposes each release to the witnesses before writing anything.
+// `status` shows the head and each witness, `roster` changes the roster, `retry` proposes again
+// the block of a round that failed after witnesses answered and publishes its saved release.
+// `cairn repo publish` of a repository with a log proposes each release to the witnesses before
+// writing anything.
 import type { Command } from 'commander';
 import { UsageError } from '../../errors/index.js';
 import { loadSigner, readKeyFileHeader } from '../../crypto/key-file.js';
 import type { Signer } from '../../crypto/signer.js';
 import { initLog, LogLeader } from '../../witness/leader.js';
 import { DEFAULT_PASSPHRASE_ENV, readPassphrase } from '../passphrase.js';
-import { blockLines, leaderOptions, releaseSource, roundLines } from '../release-log.js';
+import { clearPendingRelease } from '../../repo/index.js';
+import { blockLines, leaderOptions, releaseSource, roundLines, settledLines, settlePendingRelease } from '../release-log.js';
 import type { CliContext } from './types.js';
 
 const collect = (value: string, previous: string[]): string[] => [...previous, value];
@@ -104,7 +107,26 @@ export function register(program: Command, context: CliContext): void {
       const out = context.output();
       const { threshold } = requireRoster(opts);
       const leader = await LogLeader.open(leaderOptions(dir, out, { callTimeoutMs: opts.timeout }));
-      const report = await leader.changeRoster({ witnesses: opts.witness, threshold, rootSigners: await loadSigners(opts.key, opts.passphraseEnv), source: await releaseSource(dir) });
-      out.result(report, blockLines(report));
+      const rootSigners = await loadSigners(opts.key, opts.passphraseEnv);
+      // A release saved when its round failed comes first: its block holds the next index.
+      const settled = await settlePendingRelease(dir, leader, out, { signers: rootSigners });
+      const report = await leader.changeRoster({ witnesses: opts.witness, threshold, rootSigners, source: await releaseSource(dir) });
+      await clearPendingRelease(dir);
+      out.result({ ...report, ...(settled ? { settled } : {}) }, [...(settled ? settledLines(settled) : []), ...blockLines(report)]);
+    });
+
+  timeoutOption(log.command('retry').description('propose again the block of a release (or roster change) whose round failed after witnesses answered, then publish that release')
+    .argument('<repo>', 'repository workspace')
+    .option('--key <file>', 'timestamp private key file, to sign the saved timestamp again if it expired (repeatable)', collect, [])
+    .option('--passphrase-env <name>', 'environment variable with the key files\' passphrase', DEFAULT_PASSPHRASE_ENV))
+    .action(async (dir: string, opts: { key: string[]; passphraseEnv: string; timeout: number }) => {
+      const out = context.output();
+      const leader = await LogLeader.open(leaderOptions(dir, out, { callTimeoutMs: opts.timeout }));
+      const settled = await settlePendingRelease(dir, leader, out, { signers: await loadSigners(opts.key, opts.passphraseEnv) });
+      if (!settled) {
+        out.result({ settled: null, head: { index: leader.head.index, hash: leader.head.hash } }, `nothing to retry: no saved proposal; the head is block ${leader.head.index} ${leader.head.hash}`);
+        return;
+      }
+      out.result({ settled, head: { index: leader.head.index, hash: leader.head.hash } }, settledLines(settled));
     });
 }
