@@ -1,8 +1,9 @@
 // bench/run.ts: `npm run bench`, every performance figure with its target, each against a
 // baseline measured in the same run: a cold TUF client against tuf-js (tuf-refresh), publishing
 // one target into 100,000 (publish-large), downloading and hashing 1 GiB against sha256sum
-// (hash-download), collective-signing latency and verification (cosi), and skipchain catch-up
-// against the linear walk (catch-up). Runs them in sequence, prints each result, then a summary.
+// (hash-download), collective-signing latency and verification (cosi), co-signing with witnesses
+// as separate processes over HTTP (cosi-processes: 7, 16, 32 witnesses; quick: 7 and 16), and
+// skipchain catch-up against the linear walk (catch-up). Runs them in sequence, prints each result, then a summary.
 //
 //   npm run bench                        everything (about 5 minutes on 2 cores)
 //   npm run bench -- --quick             smaller sizes, a smoke run of under a minute
@@ -18,7 +19,9 @@ import { benchHashDownload } from './hash-download.js';
 import { benchPublishLarge, PUBLISH_LARGE_FULL, PUBLISH_LARGE_QUICK } from './publish-large.js';
 import { benchTufRefresh, TUF_REFRESH_FULL, TUF_REFRESH_QUICK } from './tuf-refresh.js';
 import { benchCosi } from './cosi.js';
+import { benchCosiProcesses } from './cosi-processes.js';
 import { benchCatchUp } from './catch-up.js';
+import { benchVerifiedRelease } from './verified-release.js';
 import type { BenchResult } from './stats.js';
 
 interface Benchmark {
@@ -31,7 +34,9 @@ const BENCHMARKS: readonly Benchmark[] = [
   { name: 'publish-large', run: (work, quick) => benchPublishLarge(work, quick ? PUBLISH_LARGE_QUICK : PUBLISH_LARGE_FULL) },
   { name: 'hash-download', run: (work, quick) => benchHashDownload(work, quick ? 64 << 20 : 1 << 30, 3) },
   { name: 'cosi', run: (_work, quick) => benchCosi(quick) },
+  { name: 'cosi-processes', run: (_work, quick) => benchCosiProcesses(quick) },
   { name: 'catch-up', run: (_work, quick) => benchCatchUp(quick) },
+  { name: 'verified-release', run: (work, quick) => benchVerifiedRelease(work, quick) },
 ];
 
 async function main(): Promise<number> {

@@ -27,3 +27,4 @@ export {
   type WitnessedRefreshReport,
   type WitnessedUpdaterOptions,
 } from './witnessed-updater.js';
+export { AttestationChecker, ATTESTATION_CHECK_LIMITS, defaultAttestationsUrl, type AttestationCheckContext, type TargetAttestationReport } from './attestation-check.js';

@@ -66,6 +66,9 @@ import {
 } from './anchor.js';
 import { resolveWitnessedConfig, type WitnessedClientConfig } from './config.js';
 import { ClientError } from './errors.js';
+import { AttestationChecker, defaultAttestationsUrl, type TargetAttestationReport } from './attestation-check.js';
+import { AttestationError, BUILD_POLICY_FIELD, buildPolicyOf, declarationFromCustom } from '../policy/index.js';
+import type { JsonObject } from '../encoding/canonical-json.js';
 import { defaultLogUrl, logDirectorySource, type SourceCounter } from './log-source.js';
 import { WitnessChecker, WitnessCheckingFetcher, type WitnessedBlock } from './witness-check.js';
 
@@ -74,6 +77,14 @@ export interface WitnessedUpdaterOptions extends UpdaterOptions {
   logUrl?: string;
   /** maxHeadAgeSeconds and the other log caps (client/config.ts). */
   witness?: Partial<WitnessedClientConfig>;
+  /**
+   * Re-check the rebuild attestations of each downloaded target (client/attestation-check.ts):
+   * the quorum under the trusted root's build policy, and that they are the ones the witnessed
+   * block relied on. A target that fails is refused after download (its file is not returned).
+   */
+  verifyAttestations?: boolean;
+  /** URL of the attestations/ directory; default: `../attestations/` beside the metadata URL. */
+  attestationsUrl?: string;
 }
 
 /** What the log check did, for progress output. */
@@ -151,6 +162,11 @@ export class WitnessedUpdater implements TargetUpdater {
   /** The TUF updater of the last successful refresh (a failed one is never reused). */
   private inner: Updater | undefined;
   private refreshing: Promise<WitnessedRefreshReport> | undefined;
+  /** The witnessed block the last successful refresh matched. */
+  private matchedBlock: Block | undefined;
+  private attestationChecker: AttestationChecker | undefined;
+  private readonly verifyAttestationsOnDownload: boolean;
+  readonly attestationsUrl: string;
 
   constructor(options: WitnessedUpdaterOptions) {
     if (!options.metadataDir) throw new UsageError('MISSING_ARGUMENT', 'WitnessedUpdater needs a metadataDir');
@@ -162,7 +178,9 @@ export class WitnessedUpdater implements TargetUpdater {
     this.logUrl = withSlash(options.logUrl ?? defaultLogUrl(this.metadataBaseUrl));
     this.fetcher = options.fetcher ?? new BoundedFetcher(this.config.fetchLimits);
     this.now = options.now ?? (() => new Date());
-    const { logUrl: _logUrl, witness: _witness, ...tufOptions } = options;
+    this.verifyAttestationsOnDownload = options.verifyAttestations ?? false;
+    this.attestationsUrl = withSlash(options.attestationsUrl ?? defaultAttestationsUrl(this.metadataBaseUrl));
+    const { logUrl: _logUrl, witness: _witness, verifyAttestations: _v, attestationsUrl: _a, ...tufOptions } = options;
     this.options = { ...tufOptions, fetcher: this.fetcher, now: this.now };
   }
 
@@ -204,12 +222,36 @@ export class WitnessedUpdater implements TargetUpdater {
 
   async downloadTarget(info: TargetFile, filePath?: string, targetBaseUrl?: string): Promise<string> {
     await this.refresh();
-    return this.inner!.downloadTarget(info, filePath, targetBaseUrl);
+    const path = await this.inner!.downloadTarget(info, filePath, targetBaseUrl);
+    if (this.verifyAttestationsOnDownload) await this.verifyTargetAttestations(info);
+    return path;
   }
 
   async downloadTargets(infos: readonly TargetFile[], concurrency?: number, targetBaseUrl?: string): Promise<string[]> {
     await this.refresh();
-    return this.inner!.downloadTargets(infos, concurrency, targetBaseUrl);
+    const paths = await this.inner!.downloadTargets(infos, concurrency, targetBaseUrl);
+    if (this.verifyAttestationsOnDownload) for (const info of infos) await this.verifyTargetAttestations(info);
+    return paths;
+  }
+
+  /**
+   * Re-checks a target's rebuild attestations (client/attestation-check.ts) under the build
+   * policy of the trusted root, against the witnessed block the accepted state matched. Throws
+   * AttestationError (BAD_POLICY when the root has none, QUORUM_NOT_MET, REBUILD_FAILED) or
+   * ClientError('NOT_WITNESSED').
+   */
+  async verifyTargetAttestations(info: TargetFile): Promise<TargetAttestationReport> {
+    await this.refresh();
+    if (!this.attestationChecker) {
+      const root = parseEnvelope('root', await this.readAccepted('root.json', this.config.rootMaxLength), 'trusted root.json');
+      const policy = buildPolicyOf(root);
+      if (!policy) throw new AttestationError('BAD_POLICY', `the trusted root v${root.version} has no build policy (${BUILD_POLICY_FIELD}): there is no verifier quorum to check`);
+      this.attestationChecker = new AttestationChecker({ fetcher: this.fetcher, attestationsUrl: this.attestationsUrl, logUrl: this.logUrl, policy, matched: this.matchedBlock! });
+    }
+    const sha256 = info.hashes.sha256;
+    if (sha256 === undefined) throw new AttestationError('NO_DECLARATION', `${info.path} lists no sha256; attestations name one`);
+    const declaration = declarationFromCustom(info.custom as JsonObject, `${info.path} custom metadata`);
+    return this.attestationChecker.check({ name: info.path, sha256, ...(declaration ? { declaration } : {}) });
   }
 
   // --- refresh ---
@@ -304,6 +346,8 @@ export class WitnessedUpdater implements TargetUpdater {
     // 5. Advance the anchor and remember the head statement.
     await commitAnchor(this.metadataDir, { previous: anchor, block: head, roster: caught.roster, headBytes: headBytes! });
     this.inner = inner;
+    this.matchedBlock = matched.block;
+    this.attestationChecker = undefined;
 
     const statement = caught.headFile.statement;
     const ageSeconds = Math.max(0, Math.round(now.getTime() / 1000 - parseUtcTime(statement.time)!));
@@ -440,7 +484,7 @@ export class WitnessedUpdater implements TargetUpdater {
 /** Creates the client `metadataDir` calls for: a WitnessedUpdater when it holds a log anchor, else the plain TUF Updater. */
 export async function createUpdater(options: WitnessedUpdaterOptions): Promise<{ updater: TargetUpdater; witnessed: boolean }> {
   if (await hasLogAnchor(options.metadataDir)) return { updater: new WitnessedUpdater(options), witnessed: true };
-  const { logUrl: _logUrl, witness: _witness, ...tufOptions } = options;
+  const { logUrl: _logUrl, witness: _witness, verifyAttestations: _v, attestationsUrl: _a, ...tufOptions } = options;
   return { updater: new Updater(tufOptions), witnessed: false };
 }
 

@@ -23,6 +23,7 @@ export class AttestationError extends CairnError<
   | 'BAD_POLICY' // the build policy itself is unusable (quorum 0, quorum above the verifier count)
   | 'QUORUM_NOT_MET' // fewer than k PASSED from distinct policy verifiers for the artifact's sha256
   | 'REBUILD_FAILED' // a policy verifier signed FAILED for the artifact's sha256
+  | 'NO_DECLARATION' // a new or changed artifact has no release declaration, so no verifier can rebuild it
 > {
   get exitCode(): number {
     return EXIT.verification;

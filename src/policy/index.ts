@@ -20,3 +20,8 @@ export {
   type BuildPolicy, type AttestedArtifact, type QuorumReport, type DifferenceSummary, type FileDifference, type VerificationResult,
   type IsolationKind,
 } from './attestation.js';
+// The build rule in trusted state (root's x-cairn-build-policy) and the witness check of a release.
+export {
+  BUILD_POLICY_FIELD, BUILD_POLICY_LIMITS, buildPolicyOf, parseBuildPolicy, buildPolicyJson, changedArtifacts, checkReleaseAttestations,
+  type ReleaseArtifact, type ReleaseAttestations,
+} from './build-policy.js';

@@ -9,17 +9,18 @@ import type { Signer } from '../../crypto/signer.js';
 import type { TufPublicKey } from '../../crypto/public-key.js';
 import type { JsonObject } from '../../encoding/canonical-json.js';
 import { parseJsonObject } from '../../encoding/bounded-json.js';
-import { UsageError } from '../../errors/index.js';
+import { UsageError, short } from '../../errors/index.js';
 import { writeFileAtomic } from '../../io/atomic-write.js';
 import {
   addTargets, refreshRole, collectTargetSources, delegateHashBins, delegatePaths, delegateSuccinct, formatStatus, initRepository, mergeSignature,
-  parseDetachedSignature, parseDuration, parseExpiry, publish, readPublicKey, removeTargets, repoStatus, rotateRoot, signDetached, signRole,
+  parseDetachedSignature, parseDuration, parseExpiry, readPublicKey, removeTargets, repoStatus, rotateRoot, signDetached, signRole,
   TOP_LEVEL_ROLES, type RoleChange, type SignatureReport, type TopLevelRole,
 } from '../../repo/index.js';
 import { stableJson } from '../../repo/metadata-file.js';
 import { DEFAULT_PASSPHRASE_ENV, readPassphrase } from '../passphrase.js';
-import { blockLines, openLeaderIfAny, releaseSource } from '../release-log.js';
-import type { BlockReport } from '../../witness/leader.js';
+import { blockLines, publishWithLog, settledLines } from '../release-log.js';
+import { withReleaseAttestations } from '../release-attestations.js';
+import { buildPolicyJson } from '../../policy/index.js';
 import { addDeclarationOptions, customWithDeclaration, type DeclarationOpts } from '../declaration-options.js';
 import type { CliContext } from './types.js';
 
@@ -48,6 +49,30 @@ async function publicKeys(paths: readonly string[]): Promise<TufPublicKey[]> {
   const keys = [];
   for (const p of paths) keys.push((await readPublicKey(p)).key);
   return keys;
+}
+
+interface BuildPolicyOpts {
+  buildVerifierKey: string[];
+  buildQuorum?: number;
+}
+
+/** The build policy of --build-verifier-key and --build-quorum, or undefined when neither is given. */
+async function buildPolicyOption(opts: BuildPolicyOpts): Promise<JsonObject | undefined> {
+  if (opts.buildVerifierKey.length === 0 && opts.buildQuorum === undefined) return undefined;
+  if (opts.buildVerifierKey.length === 0) throw new UsageError('MISSING_ARGUMENT', '--build-quorum needs the verifiers\' keys', { hint: 'pass --build-verifier-key FILE for each verifier' });
+  const keys = await publicKeys(opts.buildVerifierKey);
+  return buildPolicyJson(keys, opts.buildQuorum ?? keys.length);
+}
+
+const buildPolicyOptions = (c: Command): Command =>
+  c.option('--build-verifier-key <file>', 'build verifier public key file (repeatable): record the build policy in root (x-cairn-build-policy)', collect, [])
+    .option('--build-quorum <k>', 'PASSED rebuild attestations from distinct verifiers each new artifact needs (default: every verifier)', positiveInt('--build-quorum'));
+
+function policyLines(policy: JsonObject | null | undefined): string[] {
+  if (policy === undefined) return [];
+  if (policy === null) return ['build policy removed from root'];
+  const verifiers = Object.keys(policy.verifiers as JsonObject);
+  return [`build policy in root: ${String(policy.quorum)} of ${verifiers.length} verifier(s) (${verifiers.map((k) => short(k)).join(', ')}) must rebuild each new artifact`];
 }
 
 function expiresOption(text: string | undefined): Date | undefined {
@@ -81,9 +106,9 @@ export function register(program: Command, context: CliContext): void {
       .option(`--${role}-threshold <n>`, `signatures needed for ${role}`, positiveInt(`--${role}-threshold`), 1)
       .option(`--${role}-expires <duration>`, `lifetime of ${role} metadata (default ${{ root: '365d', targets: '90d', snapshot: '7d', timestamp: '1d' }[role]})`);
   }
-  signing(init.option('--no-consistent-snapshot', 'serve plain file names instead of VERSION.NAME / HASH.NAME')
+  signing(buildPolicyOptions(init).option('--no-consistent-snapshot', 'serve plain file names instead of VERSION.NAME / HASH.NAME')
     .option('--meta-hashes', 'put length and sha256 of each role in snapshot (and of snapshot in timestamp)', false))
-    .action(async (dir: string, opts: Record<string, unknown> & SigningOpts & { consistentSnapshot: boolean; metaHashes: boolean }) => {
+    .action(async (dir: string, opts: Record<string, unknown> & SigningOpts & BuildPolicyOpts & { consistentSnapshot: boolean; metaHashes: boolean }) => {
       const out = context.output();
       const roles = {} as Record<TopLevelRole, { keys: TufPublicKey[]; threshold: number }>;
       const expirySeconds: Partial<Record<TopLevelRole, number>> = {};
@@ -94,11 +119,12 @@ export function register(program: Command, context: CliContext): void {
         const exp = opts[`${role}Expires`] as string | undefined;
         if (exp !== undefined) expirySeconds[role] = parseDuration(exp);
       }
+      const buildPolicy = await buildPolicyOption(opts);
       const changes = await initRepository(dir, {
         roles, expirySeconds, consistentSnapshot: opts.consistentSnapshot, metaHashes: opts.metaHashes,
-        signers: await loadSigners(opts.key, opts.passphraseEnv),
+        signers: await loadSigners(opts.key, opts.passphraseEnv), ...(buildPolicy ? { buildPolicy } : {}),
       });
-      out.result({ dir, changes }, [`initialized ${dir}`, ...changeLines(changes), `next: sign root and targets (cairn repo sign), then cairn repo publish ${dir}`]);
+      out.result({ dir, changes, buildPolicy: buildPolicy ?? null }, [`initialized ${dir}`, ...changeLines(changes), ...policyLines(buildPolicy), `next: sign root and targets (cairn repo sign), then cairn repo publish ${dir}`]);
     });
 
   addDeclarationOptions(signing(repo.command('add').description('add files or directories (recursively) as targets; content is copied into the repository')
@@ -161,8 +187,9 @@ export function register(program: Command, context: CliContext): void {
     rotate.option(`--${role}-key <file>`, `new key set of ${role} (repeatable; replaces the old set)`, collect, [])
       .option(`--${role}-threshold <n>`, `new threshold of ${role}`, positiveInt(`--${role}-threshold`));
   }
-  signing(rotate.option('--consistent-snapshot', 'turn consistent snapshots on').option('--no-consistent-snapshot', 'turn consistent snapshots off'))
-    .action(async (dir: string, opts: Record<string, unknown> & SigningOpts & { consistentSnapshot?: boolean }) => {
+  signing(buildPolicyOptions(rotate).option('--remove-build-policy', 'remove the build policy from root')
+    .option('--consistent-snapshot', 'turn consistent snapshots on').option('--no-consistent-snapshot', 'turn consistent snapshots off'))
+    .action(async (dir: string, opts: Record<string, unknown> & SigningOpts & BuildPolicyOpts & { consistentSnapshot?: boolean; removeBuildPolicy?: boolean }) => {
       const out = context.output();
       const roles: Partial<Record<TopLevelRole, { keys?: TufPublicKey[]; threshold?: number }>> = {};
       for (const role of TOP_LEVEL_ROLES) {
@@ -170,10 +197,14 @@ export function register(program: Command, context: CliContext): void {
         const threshold = opts[`${role}Threshold`] as number | undefined;
         if (files.length > 0 || threshold !== undefined) roles[role] = { ...(files.length > 0 ? { keys: await publicKeys(files) } : {}), ...(threshold !== undefined ? { threshold } : {}) };
       }
+      const newPolicy = await buildPolicyOption(opts);
+      if (newPolicy && opts.removeBuildPolicy) throw new UsageError('CONFLICT', 'give either --build-verifier-key/--build-quorum or --remove-build-policy');
+      const buildPolicy = opts.removeBuildPolicy ? null : newPolicy;
       const changes = await rotateRoot(dir, {
         roles, consistentSnapshot: opts.consistentSnapshot, expires: expiresOption(opts.expires), signers: await loadSigners(opts.key, opts.passphraseEnv),
+        ...(buildPolicy !== undefined ? { buildPolicy } : {}),
       });
-      out.result({ changes }, [...changeLines(changes), 'root must now be signed by the threshold of the old and of the new root keys (cairn repo sign --role root)']);
+      out.result({ changes, ...(buildPolicy !== undefined ? { buildPolicy } : {}) }, [...changeLines(changes), ...policyLines(buildPolicy), 'root must now be signed by the threshold of the old and of the new root keys (cairn repo sign --role root)']);
     });
 
   signing(repo.command('refresh').description('stage a role again unchanged: new version and expiry, to be signed again')
@@ -228,18 +259,16 @@ export function register(program: Command, context: CliContext): void {
     .option('--witness-timeout <ms>', 'with a release log: deadline of each call to a witness', '10000')
     .action(async (dir: string, opts: { key: string[]; passphraseEnv: string; snapshotExpires?: string; timestampExpires?: string; witnessTimeout: string }) => {
       const out = context.output();
-      // A repository with a release log has the witnesses co-sign the new state before anything is written.
-      const leader = await openLeaderIfAny(dir, out, { callTimeoutMs: positiveInt('--witness-timeout')(opts.witnessTimeout) });
-      let logged: BlockReport | undefined;
-      const result = await publish(dir, {
+      // A repository with a release log first settles a release saved when its round failed, then
+      // has the witnesses co-sign the new state before anything of it is written (release-log.ts).
+      const { result, logged, settled } = await publishWithLog(dir, out, {
         signers: await loadSigners(opts.key, opts.passphraseEnv),
         snapshotExpires: expiresOption(opts.snapshotExpires), timestampExpires: expiresOption(opts.timestampExpires),
-        beforeWrite: leader && (async (release) => {
-          if (!release.snapshot.changed && release.roots.length === 0) return; // only the timestamp is renewed: no new state to log
-          logged = await leader.appendBlock(await releaseSource(dir, release));
-        }),
+        leader: { callTimeoutMs: positiveInt('--witness-timeout')(opts.witnessTimeout) },
+        decorateSource: (source) => withReleaseAttestations(dir, source, out),
       });
-      out.result(logged ? { ...result, log: logged } : result, [
+      out.result({ ...result, ...(logged ? { log: logged } : {}), ...(settled ? { settled } : {}) }, [
+        ...(settled ? settledLines(settled) : []),
         ...(logged ? blockLines(logged) : []),
         ...result.published.map((p) => `published ${p.role} v${p.version}`),
         `${result.targetFiles} target file(s); root v${result.rootVersion}, snapshot v${result.snapshotVersion}, timestamp v${result.timestampVersion}`,

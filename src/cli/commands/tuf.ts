@@ -11,7 +11,7 @@
 import type { Command } from 'commander';
 import { readFile } from 'node:fs/promises';
 import { Updater, type RefreshReport } from '../../tuf/index.js';
-import { createUpdater, initLogAnchor, parseAnchorArgument, prepareLogAnchor, type TargetUpdater, type WitnessedRefreshReport } from '../../client/index.js';
+import { WitnessedUpdater, createUpdater, initLogAnchor, parseAnchorArgument, prepareLogAnchor, type TargetUpdater, type WitnessedRefreshReport } from '../../client/index.js';
 import { UsageError, short } from '../../errors/index.js';
 import { TufError } from '../../tuf/errors.js';
 import type { CliContext } from './types.js';
@@ -162,6 +162,40 @@ export function register(program: Command, context: CliContext): void {
           out.info(`  ok  ${name}: ${info.length} bytes, ${Object.keys(info.hashes).join('+')} verified${cached ? ' (already present)' : ''} -> ${path}`);
         }
         out.result({ refresh: report, downloaded });
+      }),
+    );
+
+  tuf
+    .command('verify-attestations')
+    .description('refresh (witnessed), then re-check each --target-name\'s rebuild attestations: the quorum of the trusted root\'s build policy, and that they are those the witnessed block relied on')
+    .option('--attestations-url <url>', 'URL of the attestations directory (default: attestations/ beside the metadata URL)')
+    .action(
+      run(async (opts) => {
+        if (opts.targetName.length === 0) throw new UsageError('MISSING_ARGUMENT', '--target-name is required for verify-attestations');
+        const sub = tuf.commands.find((c) => c.name() === 'verify-attestations')!.opts<{ attestationsUrl?: string }>();
+        const dir = required(opts.metadataDir, '--metadata-dir');
+        if (!(await WitnessedUpdater.hasLogAnchor(dir))) {
+          throw new UsageError('BAD_ARGUMENT', `${dir} has no log anchor: attestations are checked against the witnessed log`, { hint: 'cairn tuf init ROOT_FILE --log-anchor HASH' });
+        }
+        const updater = new WitnessedUpdater({
+          metadataDir: dir,
+          metadataBaseUrl: required(opts.metadataUrl, '--metadata-url'),
+          ...(opts.logUrl === undefined ? {} : { logUrl: opts.logUrl }),
+          ...(sub.attestationsUrl === undefined ? {} : { attestationsUrl: sub.attestationsUrl }),
+          ...(opts.maxHeadAge === undefined ? {} : { witness: { maxHeadAgeSeconds: parseSeconds(opts.maxHeadAge, '--max-head-age') } }),
+        });
+        const out = context.output();
+        const report = await updater.refresh();
+        out.info(refreshHeadline(report));
+        const checked = [];
+        for (const name of opts.targetName) {
+          const info = await updater.getTargetInfo(name);
+          if (!info) throw new TufError('UNKNOWN_TARGET', `target ${name} is not listed by any trusted targets role`);
+          const r = await updater.verifyTargetAttestations(info);
+          checked.push(r);
+          out.info(`  ok  ${name} (sha256 ${short(r.sha256)}): PASSED by ${r.passed.length} of the policy's verifiers (quorum ${r.quorum}: ${r.passed.map((k) => short(k)).join(', ')}); the attestations block ${r.block.index} relied on (digest ${short(r.block.attestations)})`);
+        }
+        out.result({ attestations: checked });
       }),
     );
 }

@@ -1,0 +1,159 @@
+// client/attestation-check.ts: a client re-checks the rebuild attestations of the artifacts it
+// accepts (issue 4 "Witnesses and clients"; DESIGN.md "Build verification": attestations are
+// published beside the targets and their digest goes into the block; docs/verified-builds.md
+// section 7). For a target T with sha256 S, under the build policy of the trusted root:
+//
+// 1. fetch attestations/T/KEYID.dsse.json for every policy verifier (a missing one is absent);
+// 2. checkAttestationQuorum: k PASSED from distinct policy verifiers for exactly T, S and its
+//    declaration, no FAILED (AttestationError QUORUM_NOT_MET / REBUILD_FAILED);
+// 3. find the witnessed block that released T@S: from the block the accepted state matched,
+//    back through verified back links (each predecessor's hash is the back link of the block
+//    after it), the first block whose attestation manifest (log/attestations/DIGEST.json, named
+//    by the block's payload digest and checked against it) lists T@S; every envelope that block
+//    relied on for T must be among those fetched and counted in step 2.
+//
+// So the client sees exactly the verdicts the witnesses relied on, and a mirror that swaps an
+// attestation file is caught. Everything fetched is capped.
+import { sha256Hex } from '../crypto/hash.js';
+import { short } from '../errors/index.js';
+import { FetchError, fetchAll, type Fetcher } from '../io/fetch.js';
+import { parseJsonObject } from '../encoding/bounded-json.js';
+import { LOG_FILE_LIMITS, LogError, blockHash, parseBlockBytes, type Block } from '../log/index.js';
+import {
+  ATTESTATIONS_DIGEST_CONTEXT, ATTESTATION_LIMITS, attestationRelativePath, checkAttestationQuorum, envelopeDigest, parseAttestation,
+  type BuildPolicy, type DsseEnvelope, type ReleaseDeclaration,
+} from '../policy/index.js';
+import { ClientError } from './errors.js';
+
+/** Caps of the attestation check. */
+export const ATTESTATION_CHECK_LIMITS = {
+  /** Blocks walked back from the matched block to find the release of an artifact. */
+  maxBlocksBack: 256,
+  /** One attestation manifest (10,000 artifacts with a few digests each fit). */
+  maxManifestBytes: 8 * 1024 * 1024,
+} as const;
+
+export interface AttestationCheckContext {
+  fetcher: Fetcher;
+  /** URL of the repository's attestations/ directory (default: beside the metadata URL). */
+  attestationsUrl: string;
+  /** URL of the log directory. */
+  logUrl: string;
+  /** The build policy of the trusted root. */
+  policy: BuildPolicy & { readonly verifiers: Readonly<Record<string, unknown>> };
+  /** The witnessed block whose state the client accepted. */
+  matched: Block;
+}
+
+export interface TargetAttestationReport {
+  target: string;
+  sha256: string;
+  /** Key IDs of the policy verifiers whose PASSED counted. */
+  passed: string[];
+  quorum: number;
+  /** The block that released the artifact and its attestations digest. */
+  block: { index: number; attestations: string };
+}
+
+export function defaultAttestationsUrl(metadataBaseUrl: string): string {
+  const base = metadataBaseUrl.endsWith('/') ? metadataBaseUrl : `${metadataBaseUrl}/`;
+  return new URL('../attestations/', base).href;
+}
+
+interface Manifest {
+  digest: string;
+  artifacts: Array<{ target: string; sha256: string; envelopes: string[] }>;
+}
+
+/** Checks targets' attestations against the policy and the log; caches blocks and manifests across calls. */
+export class AttestationChecker {
+  private readonly blocks = new Map<number, Block>();
+  private readonly manifests = new Map<string, Manifest>();
+
+  constructor(private readonly ctx: AttestationCheckContext) {
+    this.blocks.set(ctx.matched.index, ctx.matched);
+  }
+
+  async check(target: { name: string; sha256: string; declaration?: ReleaseDeclaration }): Promise<TargetAttestationReport> {
+    const { policy } = this.ctx;
+    const envelopes: DsseEnvelope[] = [];
+    for (const keyid of Object.keys(policy.verifiers).sort()) {
+      const url = new URL(attestationRelativePath(target.name, keyid).split('/').map(encodeURIComponent).join('/').replace(/^attestations\//, ''), this.ctx.attestationsUrl).href;
+      let bytes: Buffer;
+      try {
+        bytes = await fetchAll(this.ctx.fetcher, url, ATTESTATION_LIMITS.maxEnvelopeBytes);
+      } catch (e) {
+        if (e instanceof FetchError && e.code === 'NOT_FOUND') continue;
+        throw e;
+      }
+      envelopes.push(parseAttestation(bytes, url));
+    }
+    const report = checkAttestationQuorum(target, envelopes, policy);
+    const ignored = new Set(report.ignored.map((i) => i.index));
+    const counted = new Set(envelopes.filter((_, i) => !ignored.has(i)).map(envelopeDigest));
+    const found = await this.findRelease(target.name, target.sha256);
+    const missing = found.envelopes.filter((d) => !counted.has(d));
+    if (missing.length > 0) {
+      throw new ClientError('NOT_WITNESSED', `${target.name} (sha256 ${short(target.sha256)}): block ${found.block.index} relied on attestation(s) ${missing.map((d) => short(d)).join(', ')}, which the mirror does not serve or which do not count under the policy`, {
+        hint: 'the mirror serves other attestations than the witnesses checked; try another mirror',
+      });
+    }
+    return { target: target.name, sha256: target.sha256, passed: [...report.passed], quorum: policy.quorum, block: { index: found.block.index, attestations: found.block.payload.attestations! } };
+  }
+
+  /** The block that released name@sha256 and the envelope digests it relied on for it. */
+  private async findRelease(name: string, sha256: string): Promise<{ block: Block; envelopes: string[] }> {
+    let block = this.ctx.matched;
+    for (let steps = 0; ; steps++) {
+      const digest = block.payload.attestations;
+      if (digest !== null) {
+        const manifest = await this.manifest(digest);
+        const entry = manifest.artifacts.find((a) => a.target === name);
+        if (entry && entry.sha256 === sha256) return { block, envelopes: entry.envelopes };
+      }
+      if (block.index === 0 || steps >= ATTESTATION_CHECK_LIMITS.maxBlocksBack) {
+        throw new ClientError('NOT_WITNESSED', `no witnessed block from ${this.ctx.matched.index} back to ${block.index} records attestations for ${name} (sha256 ${short(sha256)})`, {
+          hint: 'the artifact was released without a build policy, or more than 256 blocks ago',
+        });
+      }
+      block = await this.predecessor(block);
+    }
+  }
+
+  private async predecessor(block: Block): Promise<Block> {
+    const index = block.index - 1;
+    const cached = this.blocks.get(index);
+    if (cached) return cached;
+    const bytes = await fetchAll(this.ctx.fetcher, `${this.ctx.logUrl}blocks/${index}.json`, LOG_FILE_LIMITS.block.maxBytes);
+    const pred = parseBlockBytes(bytes, `block ${index}`);
+    const hash = blockHash(pred);
+    if (hash !== block.backLinks[0]) {
+      throw new LogError('BAD_BACK_LINK', `block ${index} served by the mirror has hash ${short(hash)}; block ${block.index} names ${short(block.backLinks[0]!)}`);
+    }
+    this.blocks.set(index, pred);
+    return pred;
+  }
+
+  /** The manifest of `digest`, checked: its envelope digests hash to the name the block records. */
+  private async manifest(digest: string): Promise<Manifest> {
+    const cached = this.manifests.get(digest);
+    if (cached) return cached;
+    const url = `${this.ctx.logUrl}attestations/${digest}.json`;
+    const o = parseJsonObject(await fetchAll(this.ctx.fetcher, url, ATTESTATION_CHECK_LIMITS.maxManifestBytes), url, { maxBytes: ATTESTATION_CHECK_LIMITS.maxManifestBytes, maxDepth: 6, maxEntries: 1_000_000 });
+    const bad = (why: string): ClientError => new ClientError('NOT_WITNESSED', `${url}: ${why}`);
+    if (!Array.isArray(o.artifacts)) throw bad('artifacts must be a list');
+    const artifacts = o.artifacts.map((a, i) => {
+      if (a === null || typeof a !== 'object' || Array.isArray(a) || typeof a.target !== 'string' || typeof a.sha256 !== 'string' || !Array.isArray(a.envelopes)
+        || !a.envelopes.every((d) => typeof d === 'string' && /^[0-9a-f]{64}$/.test(d))) {
+        throw bad(`artifacts[${i}] must be {target, sha256, envelopes: [sha256...]}`);
+      }
+      return { target: a.target, sha256: a.sha256, envelopes: a.envelopes as string[] };
+    });
+    const all = [...new Set(artifacts.flatMap((a) => a.envelopes))].sort();
+    const actual = sha256Hex([ATTESTATIONS_DIGEST_CONTEXT, ...all].join('\n'));
+    if (actual !== digest) throw bad(`its envelopes hash to ${short(actual)}, the witnessed block records ${short(digest)}`);
+    const manifest = { digest, artifacts };
+    this.manifests.set(digest, manifest);
+    return manifest;
+  }
+}

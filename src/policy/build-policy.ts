@@ -1,0 +1,174 @@
+// policy/build-policy.ts: the release policy's build rule in trusted state, and the check a
+// witness applies to a release (DESIGN.md "What a witness checks before it co-signs a block":
+// each new or changed artifact has the policy's quorum of matching rebuild attestations; "a
+// roster or policy change carries the root-key threshold authorization").
+//
+// The policy lives in root metadata as an unrecognized field of `signed` (TUF spec 1.0.x
+// section 4: implementations keep unrecognized fields and sign over them), so it changes only
+// through a root version signed by the old and the new root thresholds:
+//
+//   "x-cairn-build-policy": { "verifiers": { KEYID: TUF public key, ... }, "quorum": k }
+//
+// A root without the field has no build rule (blocks then record attestations: null). Pure:
+// no disk, no network, no clock.
+import type { TufPublicKey } from '../crypto/public-key.js';
+import { keyIdOf } from '../crypto/public-key.js';
+import type { JsonObject, JsonValue } from '../encoding/canonical-json.js';
+import { isCairnError, short } from '../errors/index.js';
+import type { RootEnvelope, TargetsEnvelope } from '../tuf/index.js';
+import {
+  attestationsDigest, checkAttestationQuorum, parseAttestation, type BuildPolicy, type DsseEnvelope, type QuorumReport,
+} from './attestation.js';
+import { AttestationError } from './build-errors.js';
+import { declarationFromCustom, type ReleaseDeclaration } from './declaration.js';
+
+/** The unrecognized root field holding the build policy. */
+export const BUILD_POLICY_FIELD = 'x-cairn-build-policy';
+
+/** Caps on the policy and on a release's attestations (STYLE.md "Untrusted bytes are bounded"). */
+export const BUILD_POLICY_LIMITS = {
+  /** Verifier keys in one policy: far more than any real quorum needs. */
+  maxVerifiers: 64,
+  /** Attestations considered per artifact (one per verifier, with room for strays). */
+  maxAttestationsPerArtifact: 64,
+  /** New or changed artifacts one block may carry attestations for. */
+  maxArtifacts: 10_000,
+} as const;
+
+/** The build policy recorded in `root`, or undefined when the root has none. Throws BAD_POLICY when malformed. */
+export function buildPolicyOf(root: RootEnvelope): BuildPolicy & { readonly verifiers: Readonly<Record<string, TufPublicKey>> } | undefined {
+  const fields = root.signed.unrecognizedFields as Record<string, JsonValue | undefined> | undefined;
+  const value = fields?.[BUILD_POLICY_FIELD];
+  if (value === undefined) return undefined;
+  return parseBuildPolicy(value, `root v${root.version} ${BUILD_POLICY_FIELD}`);
+}
+
+/** Parses the JSON form of a build policy (strict: only verifiers and quorum). */
+export function parseBuildPolicy(value: JsonValue, what: string): BuildPolicy & { readonly verifiers: Readonly<Record<string, TufPublicKey>> } {
+  const bad = (why: string): AttestationError => new AttestationError('BAD_POLICY', `${what}: ${why}`);
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) throw bad('must be an object {verifiers, quorum}');
+  for (const k of Object.keys(value)) if (k !== 'verifiers' && k !== 'quorum') throw bad(`unexpected field "${k}"`);
+  const { verifiers, quorum } = value;
+  if (verifiers === null || typeof verifiers !== 'object' || Array.isArray(verifiers)) throw bad('verifiers must be an object KEYID -> public key');
+  const ids = Object.keys(verifiers);
+  if (ids.length === 0 || ids.length > BUILD_POLICY_LIMITS.maxVerifiers) throw bad(`must name 1 to ${BUILD_POLICY_LIMITS.maxVerifiers} verifiers, found ${ids.length}`);
+  const keys: Record<string, TufPublicKey> = {};
+  for (const id of ids) {
+    const k = verifiers[id];
+    if (k === null || typeof k !== 'object' || Array.isArray(k) || typeof k.keytype !== 'string' || typeof k.scheme !== 'string'
+      || k.keyval === null || typeof k.keyval !== 'object' || Array.isArray(k.keyval) || typeof k.keyval.public !== 'string') {
+      throw bad(`verifier ${short(id)} is not a TUF public key {keytype, scheme, keyval: {public}}`);
+    }
+    const key = k as unknown as TufPublicKey;
+    if (keyIdOf(key) !== id) throw bad(`verifier key ID ${short(id)} is not the ID of its key (${short(keyIdOf(key))})`);
+    keys[id] = key;
+  }
+  if (typeof quorum !== 'number' || !Number.isSafeInteger(quorum) || quorum < 1 || quorum > ids.length) {
+    throw bad(`quorum must be an integer from 1 to the ${ids.length} verifier(s), found ${JSON.stringify(quorum)}`);
+  }
+  return { verifiers: keys, quorum };
+}
+
+/** The JSON written into root `signed` for a policy of `verifiers` and `quorum` (validated). */
+export function buildPolicyJson(verifiers: readonly TufPublicKey[], quorum: number): JsonObject {
+  const map: JsonObject = {};
+  for (const k of verifiers) map[keyIdOf(k)] = k as unknown as JsonObject;
+  const json: JsonObject = { verifiers: map, quorum };
+  parseBuildPolicy(json, `${BUILD_POLICY_FIELD}`);
+  return json;
+}
+
+/** A target the new state adds or whose bytes it changes. */
+export interface ReleaseArtifact {
+  readonly name: string;
+  readonly sha256: string;
+  /** Targets role that lists it in the new state. */
+  readonly role: string;
+  /** Its declaration, or undefined when its custom metadata has none. */
+  readonly declaration: ReleaseDeclaration | undefined;
+}
+
+/**
+ * Targets the new state adds or changes: every entry of a targets role whose document differs
+ * from the recorded one, whose sha256 is not what the recorded versions of the changed roles
+ * list for the same path (so a target moved between roles is not new). Removed targets need no
+ * attestation. Throws DeclarationError for a malformed declaration.
+ */
+export function changedArtifacts(previous: ReadonlyMap<string, TargetsEnvelope> | undefined, next: ReadonlyMap<string, TargetsEnvelope>): ReleaseArtifact[] {
+  const changedRoles = [...next].filter(([name, e]) => previous?.get(name) !== e && !sameRaw(previous?.get(name), e));
+  const before = new Map<string, string | undefined>();
+  for (const [name] of changedRoles) {
+    const old = previous?.get(name);
+    if (!old) continue;
+    for (const [path, t] of Object.entries(old.signed.targets)) before.set(path, t.hashes.sha256);
+  }
+  const out: ReleaseArtifact[] = [];
+  for (const [role, envelope] of changedRoles) {
+    for (const [path, t] of Object.entries(envelope.signed.targets)) {
+      const sha256 = t.hashes.sha256;
+      if (sha256 !== undefined && before.get(path) === sha256) continue;
+      if (sha256 === undefined || !/^[0-9a-f]{64}$/.test(sha256)) {
+        throw new AttestationError('NO_DECLARATION', `${path} in ${role} has no sha256: a rebuild attestation names a sha256`);
+      }
+      out.push({ name: path, sha256, role, declaration: declarationFromCustom(t.custom as JsonObject | undefined, `${path} custom metadata`) });
+    }
+  }
+  return out.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+}
+
+/** What a release relied on: per artifact the quorum report, and the digest the block records. */
+export interface ReleaseAttestations {
+  readonly artifacts: ReadonlyArray<{ readonly artifact: ReleaseArtifact; readonly report: QuorumReport; readonly relied: readonly DsseEnvelope[] }>;
+  /** attestationsDigest of every envelope relied on; null when no artifact changed. */
+  readonly digest: string | null;
+}
+
+/**
+ * The witness rule for a release: each artifact in `artifacts` has a declaration (an artifact
+ * nobody can rebuild cannot meet a quorum: NO_DECLARATION) and meets checkAttestationQuorum with
+ * the attestations given for its path (REBUILD_FAILED, QUORUM_NOT_MET name the artifact and the
+ * verifiers). The envelopes relied on are, per artifact, those that counted (valid PASSED by a
+ * policy verifier for exactly its name, sha256 and declaration); the digest covers them all.
+ */
+export function checkReleaseAttestations(
+  artifacts: readonly ReleaseArtifact[],
+  attestations: Readonly<Record<string, ReadonlyArray<DsseEnvelope | Uint8Array>>>,
+  policy: BuildPolicy,
+): ReleaseAttestations {
+  if (artifacts.length > BUILD_POLICY_LIMITS.maxArtifacts) {
+    throw new AttestationError('QUORUM_NOT_MET', `the release changes ${artifacts.length} artifacts; one block carries attestations for at most ${BUILD_POLICY_LIMITS.maxArtifacts}`);
+  }
+  const out: Array<ReleaseAttestations['artifacts'][number]> = [];
+  const all: DsseEnvelope[] = [];
+  for (const artifact of artifacts) {
+    if (!artifact.declaration) {
+      throw new AttestationError('NO_DECLARATION', `${artifact.name} (sha256 ${short(artifact.sha256)}) has no release declaration (source and recipe) in ${artifact.role}; the build policy needs ${policy.quorum} verifier(s) to rebuild every new artifact`, {
+        hint: 'add it with cairn repo add ... --declaration FILE (from cairn build)',
+      });
+    }
+    const given = (Object.hasOwn(attestations, artifact.name) ? attestations[artifact.name] : undefined) ?? [];
+    if (given.length > BUILD_POLICY_LIMITS.maxAttestationsPerArtifact) {
+      throw new AttestationError('QUORUM_NOT_MET', `${artifact.name}: ${given.length} attestations given, at most ${BUILD_POLICY_LIMITS.maxAttestationsPerArtifact} are considered`);
+    }
+    const envelopes = given.map((g, i) => (g instanceof Uint8Array ? parseOrUndefined(g, `${artifact.name} attestation #${i + 1}`) : g));
+    const report = checkAttestationQuorum({ name: artifact.name, sha256: artifact.sha256, declaration: artifact.declaration }, given, policy);
+    const ignored = new Set(report.ignored.map((x) => x.index));
+    const relied = envelopes.flatMap((e, i) => (e !== undefined && !ignored.has(i) ? [e] : []));
+    all.push(...relied);
+    out.push({ artifact, report, relied });
+  }
+  return { artifacts: out, digest: artifacts.length === 0 ? null : attestationsDigest(all) };
+}
+
+function parseOrUndefined(bytes: Uint8Array, what: string): DsseEnvelope | undefined {
+  try {
+    return parseAttestation(bytes, what);
+  } catch (e) {
+    if (isCairnError(e)) return undefined;
+    throw e;
+  }
+}
+
+function sameRaw(a: TargetsEnvelope | undefined, b: TargetsEnvelope): boolean {
+  return a !== undefined && Buffer.from(a.raw).equals(Buffer.from(b.raw));
+}
