@@ -117,7 +117,8 @@ export function createStaticApp(rootDir: string): Hono<{ Bindings: Partial<HttpB
     const outgoing = c.env?.outgoing;
     if (outgoing) {
       // Under Node, stream the file straight into the socket: no web-stream conversion per chunk.
-      outgoing.writeHead(200, headers);
+      for (const [name, value] of Object.entries(headers)) outgoing.setHeader(name, value);
+      outgoing.writeHead(200);
       createReadStream(real, { highWaterMark: 1 << 20 })
         .on('error', () => outgoing.destroy())
         .pipe(outgoing);

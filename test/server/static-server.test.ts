@@ -88,3 +88,17 @@ test('resolveRequestPath keeps every accepted path inside the root', () => {
   assert.equal(resolveRequestPath('/srv/r', '/a/./b'), undefined);
   assert.equal(resolveRequestPath('/srv/r', '/%E0%A4%A'), undefined);
 });
+
+test('reports each request with its status and byte count', { timeout: 10_000 }, async () => {
+  const seen: Array<{ path: string; status: number; bytes: number }> = [];
+  const logged = await startStaticServer({ root, onRequest: (r) => seen.push(r) });
+  try {
+    const res = await fetch(`${logged.url}/metadata/timestamp.json`);
+    assert.equal(await res.text(), '{"signed":{}}');
+    await fetch(`${logged.url}/missing.json`).then((r) => r.text());
+    assert.deepEqual(seen.map((r) => [r.path, r.status]), [['/metadata/timestamp.json', 200], ['/missing.json', 404]]);
+    assert.equal(seen[0]!.bytes, 13, 'a streamed file is counted with its length');
+  } finally {
+    await logged.close();
+  }
+});
