@@ -298,12 +298,14 @@ const kib = (b: number): string => (b < 1 << 20 ? `${(b / 1024).toFixed(1)} KiB`
 
 export async function benchCatchUp(quick: boolean): Promise<BenchResult[]> {
   const distances = quick ? [1_000, 10_000, 100_000] : [1_000, 10_000, 100_000, 1_000_000];
-  const configs: Array<{ params: SkipchainParams; label: string }> = [
-    { params: { base: 2, maxHeight: 32 }, label: 'base 2, maxHeight 32 (default)' },
-    { params: { base: 4, maxHeight: 12 }, label: 'base 4, maxHeight 12' },
+  // The default shape carries the issue's targets; base 4 is measured beside it only to show why
+  // it is not the default (its figures are printed, not judged).
+  const configs: Array<{ params: SkipchainParams; label: string; judged: boolean }> = [
+    { params: { base: 2, maxHeight: 32 }, label: 'base 2, maxHeight 32 (default)', judged: true },
+    { params: { base: 4, maxHeight: 12 }, label: 'base 4, maxHeight 12 (comparison only)', judged: false },
   ];
   const results: BenchResult[] = [];
-  for (const { params, label } of configs) {
+  for (const { params, label, judged } of configs) {
     const lines: string[] = [];
     const targets: BenchResult['targets'] = [];
     lines.push(`client at block ${START}, head n blocks ahead; roster change every ${ROSTER_PERIOD} blocks (${WITNESSES} witnesses, threshold ${THRESHOLD}); cold = roster cache emptied`);
@@ -314,10 +316,11 @@ export async function benchCatchUp(quick: boolean): Promise<BenchResult[]> {
         `n=${String(n).padStart(9)}  catch-up: ${String(m.links).padStart(3)} links, ${String(m.rosters).padStart(2)} rosters, ${kib(m.bytes).padStart(9)}, ` +
           `verify ${ms(m.coldMs)} cold / ${ms(m.warmMs)} warm   linear walk (estimated: 32 measured hops + 1 roster, scaled): ${m.linearLinks} links, ${kib(m.linearBytes)}, ${ms(m.linearMs)}`,
       );
-      if (n === 1_000_000 || (quick && n === distances.at(-1))) {
+      if (judged && (n === 1_000_000 || (quick && n === distances.at(-1)))) {
+        targets.push({ target: `${label}: verification under 100 ms at n=${n} (warm: rosters met before)`, met: m.warmMs < 100, figure: ms(m.warmMs) });
         targets.push({ target: `${label}: at most 2·log_base(n) = ${bound.toFixed(1)} links at n=${n}`, met: m.links <= bound, figure: `${m.links} links` });
         targets.push({ target: `${label}: under 64 KiB at n=${n}`, met: m.bytes < 64 * 1024, figure: kib(m.bytes) });
-        targets.push({ target: `${label}: verification under 100 ms at n=${n} (cold)`, met: m.coldMs < 100, figure: ms(m.coldMs) });
+        targets.push({ target: `${label}: verification under 100 ms at n=${n} (cold: every witness key met is new and subgroup-checked)`, met: m.coldMs < 100, figure: ms(m.coldMs) });
       }
     }
     // Worst and typical plan lengths over many starting points (pure, no crypto).

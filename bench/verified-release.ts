@@ -74,7 +74,7 @@ export async function benchVerifiedRelease(work: string, quick: boolean): Promis
         await Promise.all(verifiers.map(async (signer) => {
           const outcome = await rebuildAndAttest({ target: path, artifactFile: built.artifactPath, expectedSha256: built.declaration.artifact.sha256, declaration: built.declaration, signer });
           if (outcome.result !== 'PASSED') throw new Error(`${sample.label}: verifier signed ${outcome.result}`);
-          await writeFileAtomic(attestationFile(repo, path, signer.keyid), serializeAttestation(outcome.envelope));
+          await writeFileAtomic(attestationFile(repo, path, built.declaration.artifact.sha256, signer.keyid), serializeAttestation(outcome.envelope));
         }));
         await publish(repo, {
           signers: [keys.signers.snapshot, keys.signers.timestamp],

@@ -15,7 +15,7 @@ import type { Output } from './output.js';
 import { isCairnError, short } from '../errors/index.js';
 import { writeFileAtomic } from '../io/atomic-write.js';
 import {
-  ATTESTATION_LIMITS, BUILD_POLICY_LIMITS, attestationDirectory, attestationsDigest, buildPolicyOf, changedArtifacts, checkReleaseAttestations,
+  ATTESTATION_LIMITS, BUILD_POLICY_LIMITS, attestationDirectory, attestationFilePrefix, attestationsDigest, buildPolicyOf, changedArtifacts, checkReleaseAttestations,
   envelopeDigest, type DsseEnvelope,
 } from '../policy/index.js';
 import { parseEnvelope, type TargetsEnvelope } from '../tuf/index.js';
@@ -30,9 +30,10 @@ export function attestationManifestPath(digest: string): string {
 }
 
 /** The attestation files published for `target` (at most the per-artifact cap, each capped). */
-async function publishedAttestations(publicDir: string, target: string): Promise<Uint8Array[]> {
+async function publishedAttestations(publicDir: string, target: string, sha256: string): Promise<Uint8Array[]> {
   const dir = join(publicDir, attestationDirectory(target));
-  const names = (await readdir(dir).catch(() => [] as string[])).filter((n) => n.endsWith('.dsse.json')).sort().slice(0, BUILD_POLICY_LIMITS.maxAttestationsPerArtifact);
+  const prefix = attestationFilePrefix(sha256);
+  const names = (await readdir(dir).catch(() => [] as string[])).filter((n) => n.startsWith(prefix) && n.endsWith('.dsse.json')).sort().slice(0, BUILD_POLICY_LIMITS.maxAttestationsPerArtifact);
   const out: Uint8Array[] = [];
   for (const name of names) {
     const path = join(dir, name);
@@ -74,7 +75,7 @@ export async function withReleaseAttestations(dir: string, source: ReleaseDocume
   const relied: DsseEnvelope[] = [];
   const entries: Array<{ target: string; sha256: string; envelopes: string[] }> = [];
   for (const artifact of artifacts) {
-    const found = await publishedAttestations(publicDir, artifact.name);
+    const found = await publishedAttestations(publicDir, artifact.name, artifact.sha256);
     files[artifact.name] = found.map((b) => Buffer.from(b).toString('base64'));
     try {
       const r = checkReleaseAttestations([artifact], { [artifact.name]: found }, policy).artifacts[0]!;

@@ -78,7 +78,7 @@ export class AttestationChecker {
     const { policy } = this.ctx;
     const envelopes: DsseEnvelope[] = [];
     for (const keyid of Object.keys(policy.verifiers).sort()) {
-      const url = new URL(attestationRelativePath(target.name, keyid).split('/').map(encodeURIComponent).join('/').replace(/^attestations\//, ''), this.ctx.attestationsUrl).href;
+      const url = new URL(attestationRelativePath(target.name, target.sha256, keyid).split('/').map(encodeURIComponent).join('/').replace(/^attestations\//, ''), this.ctx.attestationsUrl).href;
       let bytes: Buffer;
       try {
         bytes = await fetchAll(this.ctx.fetcher, url, ATTESTATION_LIMITS.maxEnvelopeBytes);

@@ -331,12 +331,22 @@ export function attestationsDigest(envelopes: readonly DsseEnvelope[]): string {
 
 /**
  * Where a verifier's attestation for a target is published, relative to the repository's public
- * root (what mirrors serve): attestations/<target path>/<verifier key ID>.dsse.json.
- * One file per (target path, verifier); a new rebuild of a new version replaces it.
+ * root (what mirrors serve): attestations/<target path>/<artifact sha256>.<verifier key ID>.dsse.json.
+ * One file per (target path, artifact version, verifier): a new version never replaces the
+ * attestations of the one clients have.
  */
-export function attestationRelativePath(targetPath: string, verifierKeyid: string): string {
+export function attestationRelativePath(targetPath: string, artifactSha256: string, verifierKeyid: string): string {
   if (!/^[0-9a-f]{64}$/.test(verifierKeyid)) throw new AttestationError('BAD_ENVELOPE', `not a key ID: ${JSON.stringify(verifierKeyid)}`);
-  return `${attestationDirectory(targetPath)}/${verifierKeyid}.dsse.json`;
+  return `${attestationDirectory(targetPath)}/${attestationFilePrefix(artifactSha256)}${verifierKeyid}.dsse.json`;
+}
+
+/**
+ * File names of the attestations about one artifact version start with its SHA-256: a rebuild of
+ * a new version of a target never replaces the attestations of the version clients have.
+ */
+export function attestationFilePrefix(artifactSha256: string): string {
+  if (!/^[0-9a-f]{64}$/.test(artifactSha256)) throw new AttestationError('BAD_STATEMENT', `not a SHA-256: ${JSON.stringify(artifactSha256)}`);
+  return `${artifactSha256}.`;
 }
 
 /** The directory holding every verifier's attestation for a target: attestations/<target path>. */

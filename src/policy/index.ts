@@ -15,7 +15,7 @@ export {
 export {
   DSSE_PAYLOAD_TYPE, STATEMENT_TYPE, VSA_PREDICATE_TYPE, REBUILD_POLICY_URI, REBUILD_EXTENSION_FORMAT, VERIFIER_ID_PREFIX,
   ATTESTATIONS_DIGEST_CONTEXT, ATTESTATION_LIMITS, preAuthEncoding, createAttestation, serializeAttestation, parseAttestation,
-  verifyAttestation, checkAttestationQuorum, envelopeDigest, attestationsDigest, attestationRelativePath, attestationDirectory, describeDifferences,
+  verifyAttestation, checkAttestationQuorum, envelopeDigest, attestationsDigest, attestationRelativePath, attestationFilePrefix, attestationDirectory, describeDifferences,
   type DsseEnvelope, type DsseSignature, type AttestationFields, type RebuildDetails, type RebuildStatement, type VerifiedAttestation,
   type BuildPolicy, type AttestedArtifact, type QuorumReport, type DifferenceSummary, type FileDifference, type VerificationResult,
   type IsolationKind,

@@ -51,8 +51,8 @@ export type ServeEvent =
   | { type: 'error'; target: string; sha256: string; code: string; message: string; final: boolean };
 
 /** Path of a verifier's attestation for a target inside a repository workspace. */
-export function attestationFile(repoDir: string, target: string, keyid: string): string {
-  return join(repoDir, 'public', attestationRelativePath(target, keyid));
+export function attestationFile(repoDir: string, target: string, sha256: string, keyid: string): string {
+  return join(repoDir, 'public', attestationRelativePath(target, sha256, keyid));
 }
 
 /** Runs until `signal` aborts (or, with `once`, until the queue is empty). Returns jobs finished. */
@@ -91,7 +91,7 @@ export async function serveRebuilds(options: ServeOptions): Promise<{ finished: 
 async function processJob(
   job: RebuildJob, queue: RebuildQueue, isolation: ReturnType<typeof chooseIsolation>, options: ServeOptions, now: () => number, emit: (e: ServeEvent) => void,
 ): Promise<boolean> {
-  const file = attestationFile(options.repoDir, job.target, options.signer.keyid);
+  const file = attestationFile(options.repoDir, job.target, job.sha256, options.signer.keyid);
   const existing = await existingVerdict(file, job, options.signer);
   if (existing) {
     queue.finish(job.id, existing, file, now());

@@ -1,6 +1,7 @@
 // test/cli/demo.test.ts: `npm start` runs `cairn demo`; it must complete on a fresh machine with
 // its witness processes, verify its downloads, refuse each attack it stages with the right typed
-// error, and catch up through the skipchain after a root rotation and a killed witness.
+// error, catch up through the skipchain after a root rotation and a killed witness, and show
+// two rebuilders passing the genuine C program and failing a tampered one that witnesses refuse.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { runCli } from './run-cli.js';
@@ -13,12 +14,16 @@ test('the demo publishes, has witnesses co-sign, verifies downloads and refuses 
     downloaded: Array<{ target: string }>;
     refused: Array<{ attack: string; code: string }>;
     later: { rootVersions: number[]; blocksCaughtUp: number; linksFetched: number; headSigners: number };
+    verifiedBuild: { genuine: string[]; tampered: string[]; refusedCode: string };
   };
   assert.match(summary.genesis, /^[0-9a-f]{64}$/);
   assert.equal(summary.downloaded.length, 4);
-  assert.deepEqual(summary.refused.map((x) => x.code), ['HASH_MISMATCH', 'STALE_HEAD', 'THRESHOLD_NOT_MET', 'NOT_WITNESSED']);
+  assert.deepEqual(summary.refused.map((x) => x.code), ['HASH_MISMATCH', 'STALE_HEAD', 'THRESHOLD_NOT_MET', 'NOT_WITNESSED', 'ROUND_FAILED']);
   assert.equal(summary.later.blocksCaughtUp, 5);
   assert.ok(summary.later.linksFetched < summary.later.blocksCaughtUp, `skip path: ${summary.later.linksFetched} links for ${summary.later.blocksCaughtUp} blocks`);
   assert.equal(summary.later.headSigners, 3, 'the killed witness did not sign the head');
   assert.deepEqual(summary.later.rootVersions.at(-1), 2);
+  assert.deepEqual(summary.verifiedBuild.genuine, ['PASSED', 'PASSED']);
+  assert.deepEqual(summary.verifiedBuild.tampered, ['FAILED', 'FAILED']);
+  assert.equal(summary.verifiedBuild.refusedCode, 'ROUND_FAILED');
 });

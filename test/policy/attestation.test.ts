@@ -215,8 +215,10 @@ test('release declarations: round trip through custom metadata; unsafe or malfor
 });
 
 test('attestation layout: attestations/<target path>/<keyid>.dsse.json, traversal refused', () => {
-  assert.equal(attestationRelativePath('hello-c/hello', v1.keyid), `attestations/hello-c/hello/${v1.keyid}.dsse.json`);
-  expectCode(() => attestationRelativePath('../x', v1.keyid), 'BAD_STATEMENT');
-  expectCode(() => attestationRelativePath('a//b', v1.keyid), 'BAD_STATEMENT');
-  expectCode(() => attestationRelativePath('a', '../x'), 'BAD_ENVELOPE');
+  const sha = 'ab'.repeat(32);
+  assert.equal(attestationRelativePath('hello-c/hello', sha, v1.keyid), `attestations/hello-c/hello/${sha}.${v1.keyid}.dsse.json`);
+  expectCode(() => attestationRelativePath('../x', sha, v1.keyid), 'BAD_STATEMENT');
+  expectCode(() => attestationRelativePath('a//b', sha, v1.keyid), 'BAD_STATEMENT');
+  expectCode(() => attestationRelativePath('a', sha, '../x'), 'BAD_ENVELOPE');
+  expectCode(() => attestationRelativePath('a', '../x', v1.keyid), 'BAD_STATEMENT');
 });

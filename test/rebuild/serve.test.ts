@@ -97,7 +97,7 @@ test('rebuild serve killed mid-queue: after a restart each artifact is attested 
   assert.ok(first && first.type === 'attested' && first.result === 'PASSED');
   const mid = jobsIn(db);
   assert.deepEqual(mid.map((j) => j.state), ['done', 'running', 'queued']);
-  const firstFile = attestationFile(repo, mid[0]!.target, verifier.signer.keyid);
+  const firstFile = attestationFile(repo, mid[0]!.target, mid[0]!.sha256, verifier.signer.keyid);
   const firstBytes = await readFile(firstFile);
   const firstMtime = (await stat(firstFile)).mtimeMs;
 
@@ -118,7 +118,7 @@ test('rebuild serve killed mid-queue: after a restart each artifact is attested 
   assert.deepEqual(await readFile(firstFile), firstBytes, 'the finished job\'s attestation was not rewritten');
   assert.equal((await stat(firstFile)).mtimeMs, firstMtime);
   for (const job of done) {
-    const verified = verifyAttestation(parseAttestation(await readFile(attestationFile(repo, job.target, verifier.signer.keyid))), [verifier.signer.publicKey]);
+    const verified = verifyAttestation(parseAttestation(await readFile(attestationFile(repo, job.target, job.sha256, verifier.signer.keyid))), [verifier.signer.publicKey]);
     assert.deepEqual(verified.statement.subject, { name: job.target, sha256: job.sha256 });
   }
 
@@ -139,14 +139,14 @@ test('a verdict written just before a crash is adopted after the restart, not re
   queue.close();
   // The crashed process had written its attestation durably but not marked the job done.
   const outcome = await rebuildAndAttest({ target: 'slow/d', artifactFile: artifact, declaration, signer: verifier.signer });
-  await writeFileAtomic(attestationFile(repo, 'slow/d', verifier.signer.keyid), serializeAttestation(outcome.envelope));
+  await writeFileAtomic(attestationFile(repo, 'slow/d', sha256, verifier.signer.keyid), serializeAttestation(outcome.envelope));
 
   // A fresh database also queues slow/a to slow/c; their verdicts from the test above are adopted too.
   const events: ServeEvent[] = [];
   const { finished } = await serveRebuilds({ repoDir: repo, signer: verifier.signer, dbPath: db, once: true, pollMs: 100, onEvent: (e) => events.push(e) });
   assert.ok(finished >= 1);
   assert.deepEqual(events.find((e) => e.type === 'adopted' && e.target === 'slow/d'), {
-    type: 'adopted', target: 'slow/d', sha256, result: 'PASSED', attestation: attestationFile(repo, 'slow/d', verifier.signer.keyid),
+    type: 'adopted', target: 'slow/d', sha256, result: 'PASSED', attestation: attestationFile(repo, 'slow/d', sha256, verifier.signer.keyid),
   });
   assert.ok(!events.some((e) => e.type === 'attested' && e.target === 'slow/d'));
   const d = jobsIn(db).find((j) => j.target === 'slow/d')!;

@@ -81,7 +81,7 @@ test('the C program: repo add --declaration, then two verifier processes rebuild
     assert.equal(out.sha256, declared.sha256);
     assert.equal(out.isolation, 'bubblewrap');
     const v = [v1, v2][i]!;
-    assert.equal(out.attestation, join(repo, 'public', 'attestations', 'hello-c', 'hello', `${v.signer.keyid}.dsse.json`));
+    assert.equal(out.attestation, join(repo, 'public', 'attestations', 'hello-c', 'hello', `${declared.sha256}.${v.signer.keyid}.dsse.json`));
     files.push(await readFile(out.attestation));
   }
   const statement = verifyAttestation(parseAttestation(files[0]!), [v1.signer.publicKey]).statement;

@@ -12,7 +12,7 @@ import { writeFileAtomic } from '../../io/atomic-write.js';
 import { BoundedFetcher } from '../../io/fetch.js';
 import { UsageError, short } from '../../errors/index.js';
 import {
-  attestationDirectory, checkAttestationQuorum, describeDifferences, parseDeclarationFile, serializeAttestation,
+  attestationDirectory, attestationFilePrefix, checkAttestationQuorum, describeDifferences, parseDeclarationFile, serializeAttestation,
   type DsseEnvelope, type ReleaseDeclaration,
 } from '../../policy/index.js';
 import { readPublicKey } from '../../repo/index.js';
@@ -78,7 +78,7 @@ export function register(program: Command, context: CliContext): void {
     .option('--target <path>', 'target path in --repo')
     .option('--declaration <file>', 'a declaration file (cairn build) instead of --repo/--target')
     .option('--artifact <file-or-url>', 'with --declaration: the published artifact (file path, file:, http: or https: URL)')
-    .option('--out <file>', 'where to write the attestation (default with --repo: REPO/public/attestations/TARGET/KEYID.dsse.json)')
+    .option('--out <file>', 'where to write the attestation (default with --repo: REPO/public/attestations/TARGET/SHA256.KEYID.dsse.json)')
     .option('--isolation <kind>', 'sandbox: auto, bubblewrap, unshare, none', isolationOption, 'auto')
     .option('--timeout <seconds>', 'time limit of the build', secondsOption('--timeout'))
     .action(async (opts: RunOpts) => {
@@ -107,7 +107,7 @@ export function register(program: Command, context: CliContext): void {
         artifactFile = bytes;
         expectedSha256 = found.sha256;
         resourceUri = found.target;
-        outFile ??= attestationFile(opts.repo, target, signer.keyid);
+        outFile ??= attestationFile(opts.repo, target, found.sha256, signer.keyid);
       } else {
         if (opts.declaration === undefined) throw new UsageError('MISSING_ARGUMENT', 'say what to rebuild', { hint: 'pass --repo DIR --target PATH, or --declaration FILE --artifact FILE' });
         if (opts.artifact === undefined) throw new UsageError('MISSING_ARGUMENT', '--declaration needs --artifact FILE_OR_URL (the published bytes)');
@@ -221,7 +221,8 @@ export function register(program: Command, context: CliContext): void {
           sha256 = found.sha256;
         }
         const dir = join(opts.repo, 'public', attestationDirectory(opts.target));
-        for (const name of (await readdir(dir).catch(() => [] as string[])).filter((n) => n.endsWith('.dsse.json')).sort()) files.push(join(dir, name));
+        const prefix = attestationFilePrefix(sha256);
+        for (const name of (await readdir(dir).catch(() => [] as string[])).filter((n) => n.startsWith(prefix) && n.endsWith('.dsse.json')).sort()) files.push(join(dir, name));
       }
       if (sha256 === undefined) throw new UsageError('MISSING_ARGUMENT', 'pass --sha256 HEX or --repo DIR');
       const keys: TufPublicKey[] = [];
