@@ -1,6 +1,5 @@
 // test/rebuild/fixtures.ts: verifier and publisher keys as files, a repository workspace, and
 // paths of the example programs, for the verified-build tests.
-import { spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,34 +9,7 @@ import { writeKeyFile } from '../../src/crypto/key-file.js';
 import { writePublicKeyFile } from '../../src/repo/index.js';
 import { makeRepo } from '../repo/fixtures.js';
 
-/** The real `cairn` executable (tests under test/cli have their own runner; lint keeps cli/ imports there). */
-export const CAIRN_BIN = fileURLToPath(new URL('../../bin/cairn.js', import.meta.url));
-
-export interface CliResult {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-/** Runs `cairn ARGS` as a separate process with a time limit. */
-export function runCli(args: string[], options: { timeoutMs?: number } = {}): Promise<CliResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CAIRN_BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`cairn ${args.join(' ')} did not finish within ${options.timeoutMs ?? 30_000} ms`));
-    }, options.timeoutMs ?? 30_000);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code: code ?? -1, stdout, stderr });
-    });
-  });
-}
+export { CAIRN_BIN, runCli, type CliResult } from '../cli/run-cli.js';
 
 export const EXAMPLES = fileURLToPath(new URL('../../examples/', import.meta.url));
 export const EPOCH = 1_700_000_000;

@@ -12,7 +12,6 @@ import { writeKeyFile } from '../../src/crypto/key-file.js';
 import type { Signer } from '../../src/crypto/signer.js';
 import { addTargets, initRepository, publish } from '../../src/repo/index.js';
 import { initWitness } from '../../src/witness/config.js';
-// eslint-disable-next-line no-restricted-imports -- the rule guards src/ layering; this is the shared CLI test helper
 import { CAIRN_BIN } from '../cli/run-cli.js';
 
 /** Free TCP ports on 127.0.0.1 (bound and released; fine on loopback for a test). */

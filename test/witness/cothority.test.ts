@@ -23,7 +23,6 @@ import { LeaderError, WitnessClientError } from '../../src/witness/errors.js';
 import { LogLeader, type LeaderOptions, type ReleaseDocumentSource } from '../../src/witness/leader.js';
 import { leaderOptions, logStateFile, publishWithLog, releaseSource } from '../../src/cli/release-log.js';
 import { Output } from '../../src/cli/output.js';
-// eslint-disable-next-line no-restricted-imports -- the rule guards src/ layering; this is the shared CLI test helper
 import { runCli } from '../cli/run-cli.js';
 import { treeSnapshot } from '../repo/fixtures.js';
 import {

@@ -7,9 +7,9 @@ import { parseJsonObject } from '../../encoding/bounded-json.js';
 import { UsageError } from '../../errors/index.js';
 import { describeDifferences, parseReleaseDeclaration, type BuildRecipe } from '../../policy/index.js';
 import { buildArtifact, builderEnvironment, DEFAULT_EXCLUDES, ISOLATION_PREFERENCES, type IsolationPreference } from '../../rebuild/index.js';
+import { collect } from '../options.js';
 import type { CliContext } from './types.js';
 
-const collect = (value: string, previous: string[]): string[] => [...previous, value];
 
 export function isolationOption(v: string): IsolationPreference {
   if (!(ISOLATION_PREFERENCES as readonly string[]).includes(v)) {

@@ -8,33 +8,15 @@
 // writing anything.
 import type { Command } from 'commander';
 import { UsageError } from '../../errors/index.js';
-import { loadSigner, readKeyFileHeader } from '../../crypto/key-file.js';
-import type { Signer } from '../../crypto/signer.js';
 import { initLog, LogLeader } from '../../witness/leader.js';
-import { DEFAULT_PASSPHRASE_ENV, readPassphrase } from '../passphrase.js';
+import { DEFAULT_PASSPHRASE_ENV } from '../passphrase.js';
 import { clearPendingRelease } from '../../repo/index.js';
 import { blockLines, leaderOptions, releaseSource, roundLines, settledLines, settlePendingRelease } from '../release-log.js';
+import { collect, positiveInt, loadSigners } from '../options.js';
 import type { CliContext } from './types.js';
 
-const collect = (value: string, previous: string[]): string[] => [...previous, value];
 
-function positiveInt(name: string): (v: string) => number {
-  return (v) => {
-    const n = Number(v);
-    if (!Number.isSafeInteger(n) || n < 1) throw new UsageError('BAD_ARGUMENT', `${name} must be a positive integer, not "${v}"`);
-    return n;
-  };
-}
 
-async function loadSigners(paths: readonly string[], passphraseEnv: string): Promise<Signer[]> {
-  const out: Signer[] = [];
-  for (const path of paths) {
-    const header = await readKeyFileHeader(path);
-    const passphrase = header.encryption ? await readPassphrase(passphraseEnv, `passphrase for ${path}: `) : undefined;
-    out.push(await loadSigner(path, passphrase));
-  }
-  return out;
-}
 
 interface RosterOpts {
   witness: string[];

@@ -22,9 +22,9 @@ import {
 } from '../../rebuild/index.js';
 import { DEFAULT_PASSPHRASE_ENV, readPassphrase } from '../passphrase.js';
 import { isolationOption, secondsOption } from './build.js';
+import { collect } from '../options.js';
 import type { CliContext } from './types.js';
 
-const collect = (value: string, previous: string[]): string[] => [...previous, value];
 
 /** Largest published artifact fetched by URL for comparison. */
 const MAX_ARTIFACT_BYTES = 4 * 1024 * 1024 * 1024;

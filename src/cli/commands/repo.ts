@@ -4,8 +4,6 @@
 // and status. Private keys only ever come from key files named on the command line.
 import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
-import { readKeyFileHeader, loadSigner } from '../../crypto/key-file.js';
-import type { Signer } from '../../crypto/signer.js';
 import type { TufPublicKey } from '../../crypto/public-key.js';
 import type { JsonObject } from '../../encoding/canonical-json.js';
 import { parseJsonObject } from '../../encoding/bounded-json.js';
@@ -17,33 +15,16 @@ import {
   TOP_LEVEL_ROLES, type RoleChange, type SignatureReport, type TopLevelRole,
 } from '../../repo/index.js';
 import { stableJson } from '../../repo/metadata-file.js';
-import { DEFAULT_PASSPHRASE_ENV, readPassphrase } from '../passphrase.js';
+import { DEFAULT_PASSPHRASE_ENV } from '../passphrase.js';
 import { blockLines, publishWithLog, settledLines } from '../release-log.js';
 import { withReleaseAttestations } from '../release-attestations.js';
 import { buildPolicyJson } from '../../policy/index.js';
 import { addDeclarationOptions, customWithDeclaration, type DeclarationOpts } from '../declaration-options.js';
+import { collect, positiveInt, loadSigners } from '../options.js';
 import type { CliContext } from './types.js';
 
-const collect = (value: string, previous: string[]): string[] => [...previous, value];
 
-function positiveInt(name: string): (v: string) => number {
-  return (v) => {
-    const n = Number(v);
-    if (!Number.isSafeInteger(n) || n < 1) throw new UsageError('BAD_ARGUMENT', `${name} must be a positive integer, not "${v}"`);
-    return n;
-  };
-}
 
-/** Loads signers from key files, asking for a passphrase (env or prompt) only for encrypted ones. */
-async function loadSigners(paths: readonly string[], passphraseEnv: string): Promise<Signer[]> {
-  const out: Signer[] = [];
-  for (const path of paths) {
-    const header = await readKeyFileHeader(path);
-    const passphrase = header.encryption ? await readPassphrase(passphraseEnv, `passphrase for ${path}: `) : undefined;
-    out.push(await loadSigner(path, passphrase));
-  }
-  return out;
-}
 
 async function publicKeys(paths: readonly string[]): Promise<TufPublicKey[]> {
   const keys = [];

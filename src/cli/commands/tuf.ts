@@ -14,6 +14,7 @@ import { Updater, type RefreshReport } from '../../tuf/index.js';
 import { WitnessedUpdater, createUpdater, initLogAnchor, parseAnchorArgument, prepareLogAnchor, type TargetUpdater, type WitnessedRefreshReport } from '../../client/index.js';
 import { UsageError, short } from '../../errors/index.js';
 import { TufError } from '../../tuf/errors.js';
+import { collect } from '../options.js';
 import type { CliContext } from './types.js';
 
 interface TufOptions {
@@ -40,7 +41,6 @@ function isWitnessed(report: RefreshReport): report is WitnessedRefreshReport {
   return 'log' in report;
 }
 
-const collect = (value: string, previous: string[]): string[] => [...previous, value];
 
 function required<T>(value: T | undefined, flag: string): T {
   if (value === undefined) throw new UsageError('MISSING_ARGUMENT', `${flag} is required for this command`);
