@@ -87,6 +87,6 @@ export {
   type Misbehaviour,
   type SignedClaim,
 } from './equivocation.js';
-export { FileLogStore, LOG_PATHS, encodeLogFile, fetcherLogSource, type LogSource, type LogStore } from './static-layout.js';
+export { FileLogStore, LOG_PATHS, encodeLogFile, fetcherLogSource, logDirectorySource, type LogSource, type LogStore } from './static-layout.js';
 export { LOG_FILE_LIMITS, formatUtcTime, parseUtcTime } from './schema.js';
 export { parseCollectiveSignature, parseRoster, rosterHash, type CollectiveSignature, type Roster, type RosterWitness } from './cosi-adapter.js';

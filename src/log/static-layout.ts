@@ -63,9 +63,20 @@ export interface LogStore extends LogSource {
 /** A LogSource over any Fetcher (http, https, file URLs); `baseUrl` is the public directory. */
 export function fetcherLogSource(fetcher: Fetcher, baseUrl: string): LogSource {
   const base = baseUrl.endsWith('/') ? baseUrl : `${baseUrl}/`;
+  return logDirectorySource(fetcher, new URL('log/', base).href);
+}
+
+/**
+ * A LogSource over any Fetcher for the log directory itself at `logUrl` (which may be named
+ * anything: LOG_PATHS are read relative to it). `onRead` is told the size of each file read.
+ */
+export function logDirectorySource(fetcher: Fetcher, logUrl: string, onRead?: (bytes: number) => void): LogSource {
+  const base = logUrl.endsWith('/') ? logUrl : `${logUrl}/`;
   const get = async (path: string, maxBytes: number): Promise<Uint8Array | undefined> => {
     try {
-      return await fetchAll(fetcher, new URL(path, base).href, maxBytes);
+      const bytes = await fetchAll(fetcher, new URL(path.slice('log/'.length), base).href, maxBytes);
+      onRead?.(bytes.byteLength);
+      return bytes;
     } catch (e) {
       if (e instanceof FetchError && e.code === 'NOT_FOUND') return undefined;
       throw e;

@@ -6,9 +6,8 @@
 // is durable, so:
 //   - a job claimed but not finished (crash, kill) is put back to queued at the next start;
 //   - a finished job is never claimed again: rescanning the repository inserts with OR IGNORE.
-import Database from 'better-sqlite3';
-import { mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
+import type Database from 'better-sqlite3';
+import { openDurableDatabase } from '../io/sqlite.js';
 import type { ReleaseDeclaration, VerificationResult } from '../policy/index.js';
 
 export type JobState = 'queued' | 'running' | 'done' | 'error';
@@ -69,12 +68,7 @@ export class RebuildQueue {
   private readonly db: Database.Database;
 
   constructor(path: string) {
-    if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
-    this.db = new Database(path);
-    this.db.pragma('journal_mode = WAL');
-    this.db.pragma('synchronous = FULL');
-    this.db.pragma('busy_timeout = 5000');
-    this.db.exec(SCHEMA);
+    this.db = openDurableDatabase(path, SCHEMA);
   }
 
   close(): void {

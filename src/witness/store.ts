@@ -4,9 +4,8 @@
 // rosters those blocks brought, the TUF state its last checked block describes, and every nonce
 // ID it has used. A response leaves
 // the witness only after the transaction that records its effects has committed.
-import Database from 'better-sqlite3';
-import { mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
+import type Database from 'better-sqlite3';
+import { openDurableDatabase } from '../io/sqlite.js';
 import { CairnError, EXIT } from '../errors/index.js';
 
 export class WitnessStoreError extends CairnError<'NONCE_REUSED' | 'EQUIVOCATION' | 'NOT_INITIALIZED' | 'CHAIN_MISMATCH' | 'OUT_OF_ORDER'> {
@@ -46,11 +45,7 @@ export class WitnessStore {
   private readonly db: Database.Database;
 
   constructor(path: string) {
-    if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
-    this.db = new Database(path);
-    this.db.pragma('journal_mode = WAL');
-    this.db.pragma('synchronous = FULL');
-    this.db.exec(SCHEMA);
+    this.db = openDurableDatabase(path, SCHEMA);
   }
 
   close(): void {
