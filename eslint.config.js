@@ -1,8 +1,11 @@
-// eslint.config.js: lint rules for cairn (typescript-eslint, type-aware where cheap).
+// eslint.config.js: lint rules for cairn (typescript-eslint). The layering of docs/architecture.md
+// is a lint rule (scripts/eslint-layers.mjs); no comment in the code can turn a rule off.
 import tseslint from 'typescript-eslint';
+import { layersPlugin } from './scripts/eslint-layers.mjs';
 
 export default tseslint.config(
   { ignores: ['node_modules/**', 'dist/**', 'bench/.work/**', '.tmp/**'] },
+  { linterOptions: { noInlineConfig: true, reportUnusedDisableDirectives: 'error' } },
   ...tseslint.configs.recommended,
   {
     rules: {
@@ -12,9 +15,8 @@ export default tseslint.config(
     },
   },
   {
-    // Layering (docs/architecture.md): nothing under src/ imports the command line.
     files: ['src/**/*.ts'],
-    ignores: ['src/cli/**'],
-    rules: { 'no-restricted-imports': ['error', { patterns: ['../cli/*', '../../cli/*'] }] },
+    plugins: { layers: layersPlugin },
+    rules: { 'layers/imports': 'error' },
   },
 );

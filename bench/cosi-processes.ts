@@ -13,10 +13,8 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { Output } from '../src/cli/output.js';
-import { releaseSource, leaderOptions } from '../src/cli/release-log.js';
+import { initLog, leaderOptions, publishedDocuments, SILENT, type LogLeader } from '../src/release/index.js';
 import { publish } from '../src/repo/index.js';
-import { initLog, type LogLeader } from '../src/witness/leader.js';
 import { publishedRepo, publisherKeys, stageTarget, startCluster } from '../test/witness/cluster.js';
 import { median, ms, type BenchResult } from './stats.js';
 
@@ -30,7 +28,6 @@ export async function benchCosiProcesses(quick: boolean): Promise<BenchResult[]>
 
 async function benchOne(n: number, rounds: number): Promise<BenchResult> {
   const root = await mkdtemp(join(tmpdir(), 'cairn-bench-cosi-'));
-  const quiet = new Output({ json: true, debug: false, quiet: true });
   const t0 = performance.now();
   const cluster = await startCluster(root, n);
   const startMs = performance.now() - t0;
@@ -40,8 +37,8 @@ async function benchOne(n: number, rounds: number): Promise<BenchResult> {
     await publishedRepo(repo, keys);
     const threshold = Math.floor((2 * n) / 3) + 1;
     const { leader } = await initLog({
-      ...leaderOptions(repo, quiet, { callTimeoutMs: 30_000 }),
-      witnesses: cluster.urls, threshold, rootSigners: [keys.signers.root], source: await releaseSource(repo),
+      ...leaderOptions(repo, SILENT, { callTimeoutMs: 30_000 }),
+      witnesses: cluster.urls, threshold, rootSigners: [keys.signers.root], source: await publishedDocuments(repo),
     });
     const block: number[] = [];
     const release: number[] = [];
@@ -52,7 +49,7 @@ async function benchOne(n: number, rounds: number): Promise<BenchResult> {
         signers: [keys.signers.snapshot, keys.signers.timestamp],
         beforeWrite: async (r) => {
           const t = performance.now();
-          const report = await (leader as LogLeader).appendBlock(await releaseSource(repo, r), undefined, (phase) => {
+          const report = await (leader as LogLeader).appendBlock(await publishedDocuments(repo, r), undefined, (phase) => {
             if (phase === 'block' && i > 0) block.push(performance.now() - t);
           });
           if (i > 0) release.push(performance.now() - t); // the first release warms up every process

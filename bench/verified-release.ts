@@ -16,14 +16,11 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { generateEd25519 } from '../src/crypto/signer.js';
-import { Output } from '../src/cli/output.js';
-import { leaderOptions, releaseSource } from '../src/cli/release-log.js';
-import { withReleaseAttestations } from '../src/cli/release-attestations.js';
+import { initLog, leaderOptions, publishedDocuments, SILENT, withReleaseAttestations, type LogLeader } from '../src/release/index.js';
 import { writeFileAtomic } from '../src/io/atomic-write.js';
 import { buildPolicyJson, serializeAttestation } from '../src/policy/index.js';
 import { addTargets, initRepository, publish } from '../src/repo/index.js';
 import { attestationFile, buildArtifact, rebuildAndAttest } from '../src/rebuild/index.js';
-import { initLog, type LogLeader } from '../src/witness/leader.js';
 import { publisherKeys, startCluster } from '../test/witness/cluster.js';
 import { ms, type BenchResult } from './stats.js';
 
@@ -38,7 +35,6 @@ const SAMPLES = [
 export async function benchVerifiedRelease(work: string, quick: boolean): Promise<BenchResult> {
   if (work) await mkdir(work, { recursive: true });
   const root = await mkdtemp(join(work || tmpdir(), 'cairn-bench-verified-'));
-  const quiet = new Output({ json: true, debug: false, quiet: true });
   const cluster = await startCluster(root, 3);
   const lines: string[] = [];
   const targets: BenchResult['targets'] = [];
@@ -53,8 +49,8 @@ export async function benchVerifiedRelease(work: string, quick: boolean): Promis
     });
     await publish(repo, { signers: [keys.signers.snapshot, keys.signers.timestamp] });
     const { leader } = await initLog({
-      ...leaderOptions(repo, quiet, { callTimeoutMs: 30_000 }),
-      witnesses: cluster.urls, threshold: 2, rootSigners: [keys.signers.root], source: await releaseSource(repo),
+      ...leaderOptions(repo, SILENT, { callTimeoutMs: 30_000 }),
+      witnesses: cluster.urls, threshold: 2, rootSigners: [keys.signers.root], source: await publishedDocuments(repo),
     });
     const rounds = quick ? 1 : 3;
     for (const sample of SAMPLES) {
@@ -79,7 +75,7 @@ export async function benchVerifiedRelease(work: string, quick: boolean): Promis
         await publish(repo, {
           signers: [keys.signers.snapshot, keys.signers.timestamp],
           beforeWrite: async (r) => {
-            const report = await (leader as LogLeader).appendBlock(await withReleaseAttestations(repo, await releaseSource(repo, r), quiet));
+            const report = await (leader as LogLeader).appendBlock(await withReleaseAttestations(repo, await publishedDocuments(repo, r)));
             if (report.rounds[0]!.cosigners.length < 2) throw new Error('not co-signed');
           },
         });

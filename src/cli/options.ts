@@ -1,5 +1,5 @@
 // cli/options.ts: option parsers and key loading shared by the command groups.
-import { readKeyFileHeader, loadSigner } from '../crypto/key-file.js';
+import { readKeyFileHeader, loadSigner as loadKeyFileSigner } from '../crypto/key-file.js';
 import type { Signer } from '../crypto/signer.js';
 import { UsageError } from '../errors/index.js';
 import { readPassphrase } from './passphrase.js';
@@ -22,7 +22,12 @@ export async function loadSigners(paths: readonly string[], passphraseEnv: strin
   for (const path of paths) {
     const header = await readKeyFileHeader(path);
     const passphrase = header.encryption ? await readPassphrase(passphraseEnv, `passphrase for ${path}: `) : undefined;
-    out.push(await loadSigner(path, passphrase));
+    out.push(await loadKeyFileSigner(path, passphrase));
   }
   return out;
+}
+
+/** Loads one signer from a key file (see loadSigners). */
+export async function loadSigner(path: string, passphraseEnv: string): Promise<Signer> {
+  return (await loadSigners([path], passphraseEnv))[0]!;
 }

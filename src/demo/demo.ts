@@ -1,5 +1,5 @@
-// cli/commands/demo.ts: `cairn demo` (what `npm start` runs): the whole flow on this machine with
-// embedded defaults. A publisher makes a repository of real files with offline root keys
+// demo/demo.ts: the demonstration `cairn demo` runs (what `npm start` runs): the whole flow on this
+// machine with embedded defaults. A publisher makes a repository of real files with offline root keys
 // (threshold 2), a delegated role and succinct hash bins; four witnesses run as separate
 // processes (`cairn witness serve`) and co-sign every release into the release log; a mirror
 // serves the repository on 127.0.0.1; a fresh client pins the first root and the genesis block,
@@ -10,7 +10,6 @@
 // co-signed and picked up through the skipchain. Last, verified builds: a C program built with
 // `cairn build` is rebuilt by two verifier processes (PASSED) and co-signed; a tampered binary is
 // rebuilt FAILED and refused by the witnesses.
-import type { Command } from 'commander';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { cp, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { createHash, generateKeyPairSync } from 'node:crypto';
@@ -19,32 +18,33 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { create as createTar } from 'tar';
-import { writeKeyFile } from '../../crypto/key-file.js';
-import type { Signer } from '../../crypto/signer.js';
-import { CairnError } from '../../errors/index.js';
+import { writeKeyFile } from '../crypto/key-file.js';
+import type { Signer } from '../crypto/signer.js';
+import { CairnError } from '../errors/index.js';
 import {
   addTargets, collectTargetSources, delegatePaths, delegateSuccinct, initRepository, publish, rotateRoot,
-} from '../../repo/index.js';
-import { startStaticServer, type RunningServer } from '../../server/static-server.js';
-import { Updater } from '../../tuf/index.js';
-import { WitnessedUpdater, initLogAnchor, type WitnessedRefreshReport } from '../../client/index.js';
-import { initWitness } from '../../witness/config.js';
-import { buildPolicyJson, declarationToCustom, describeDifferences, parseDeclarationFile, type DifferenceSummary } from '../../policy/index.js';
-import type { Output } from '../output.js';
-import type { CliContext } from './types.js';
+} from '../repo/index.js';
+import { startStaticServer, type RunningServer } from '../server/static-server.js';
+import { Updater } from '../tuf/index.js';
+import { WitnessedUpdater, initLogAnchor, type WitnessedRefreshReport } from '../client/index.js';
+import { initWitness } from '../witness/index.js';
+import { buildPolicyJson, declarationToCustom, describeDifferences, parseDeclarationFile, type DifferenceSummary } from '../policy/index.js';
 
-const PROJECT_ROOT = resolve(fileURLToPath(new URL('../../..', import.meta.url)));
+const PROJECT_ROOT = resolve(fileURLToPath(new URL('../..', import.meta.url)));
 const CAIRN_BIN = join(PROJECT_ROOT, 'bin', 'cairn.js');
 const WITNESSES = 4;
 const HELLO = 'apps/hello/hello';
 const THRESHOLD = 3;
 
-interface DemoOptions {
+export interface DemoOptions {
+  /** Work directory (kept afterwards); default: a new temporary directory, removed afterwards unless `keep`. */
   dir?: string;
-  keep: boolean;
+  keep?: boolean;
+  /** Lines for people, step by step. */
+  say?: (line: string) => void;
 }
 
-interface DemoSummary {
+export interface DemoSummary {
   workDir: string;
   mirror: string;
   genesis: string;
@@ -54,26 +54,18 @@ interface DemoSummary {
   verifiedBuild: { target: string; genuine: string[]; tampered: string[]; refusedCode: string };
 }
 
-export function register(program: Command, context: CliContext): void {
-  program
-    .command('demo')
-    .description('run the whole flow locally: publish, witnesses co-sign, serve, verify downloads, refuse attacks')
-    .option('--dir <dir>', 'work directory (default: a new temporary directory)')
-    .option('--keep', 'keep the work directory afterwards', false)
-    .action(async (opts: DemoOptions) => {
-      const out = context.output();
-      const workDir = opts.dir ? resolve(opts.dir) : await mkdtemp(join(tmpdir(), 'cairn-demo-'));
-      try {
-        const summary = await runDemo(workDir, out);
-        out.result(summary, [
-          '',
-          `demo finished: ${summary.downloaded.length} targets verified and installed, ${summary.refused.length} attacks refused, every release co-signed by the witnesses.`,
-          opts.keep || opts.dir ? `work directory kept: ${workDir}` : 'work directory removed (use --keep to look at it).',
-        ]);
-      } finally {
-        if (!opts.keep && !opts.dir) await rm(workDir, { recursive: true, force: true });
-      }
-    });
+/**
+ * Runs the whole demonstration (see the header) and returns what it showed. Throws when any step
+ * does not behave as the design says (an attack accepted, a refusal that wrote something).
+ */
+export async function runDemo(options: DemoOptions = {}): Promise<DemoSummary & { kept: boolean }> {
+  const workDir = options.dir ? resolve(options.dir) : await mkdtemp(join(tmpdir(), 'cairn-demo-'));
+  const kept = options.keep === true || options.dir !== undefined;
+  try {
+    return { ...(await demonstrate(workDir, options.say ?? (() => undefined))), kept };
+  } finally {
+    if (!kept) await rm(workDir, { recursive: true, force: true });
+  }
 }
 
 interface KeyPair {
@@ -81,8 +73,8 @@ interface KeyPair {
   signer: Signer;
 }
 
-async function runDemo(work: string, out: Output): Promise<DemoSummary> {
-  const say = (line = ''): void => out.info(line);
+async function demonstrate(work: string, print: (line: string) => void): Promise<DemoSummary> {
+  const say = (line = ''): void => print(line);
   const step = (title: string): void => say(`\n== ${title}`);
   const children: ChildProcess[] = [];
   const servers: RunningServer[] = [];

@@ -9,14 +9,14 @@
 // this verifier's valid verdict for the same sha256 (written just before a crash) is adopted,
 // not rebuilt.
 import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import type { Signer } from '../crypto/signer.js';
 import { writeFileAtomic } from '../io/atomic-write.js';
 import type { Fetcher } from '../io/fetch.js';
 import { isCairnError } from '../errors/index.js';
 import {
-  attestationRelativePath, describeDifferences, parseAttestation, serializeAttestation, verifyAttestation, type VerificationResult,
+  describeDifferences, parseAttestation, serializeAttestation, verifyAttestation, type VerificationResult,
 } from '../policy/index.js';
+import { attestationFile } from './attestation-files.js';
 import { RebuildError } from './errors.js';
 import { chooseIsolation, type IsolationPreference } from './isolation.js';
 import { RebuildQueue, type RebuildJob } from './queue.js';
@@ -49,11 +49,6 @@ export type ServeEvent =
   | { type: 'attested'; target: string; sha256: string; result: VerificationResult; attestation: string; summary?: string; buildMs: number; totalMs: number }
   | { type: 'adopted'; target: string; sha256: string; result: VerificationResult; attestation: string }
   | { type: 'error'; target: string; sha256: string; code: string; message: string; final: boolean };
-
-/** Path of a verifier's attestation for a target inside a repository workspace. */
-export function attestationFile(repoDir: string, target: string, sha256: string, keyid: string): string {
-  return join(repoDir, 'public', attestationRelativePath(target, sha256, keyid));
-}
 
 /** Runs until `signal` aborts (or, with `once`, until the queue is empty). Returns jobs finished. */
 export async function serveRebuilds(options: ServeOptions): Promise<{ finished: number }> {

@@ -1,26 +1,26 @@
-// cli/release-attestations.ts: where a publish meets the verifiers' attestations (issue 4;
-// docs/verified-builds.md "Witnesses"; docs/protocol.md section 8). When the root of the new
-// state has a build policy (src/policy build-policy.ts), the leader's proposal carries, for every
-// artifact the state adds or changes, the attestation files the verifiers published under
-// REPO/public/attestations/<target>/, and the block payload records the digest of those that
-// count. The leader holds no trust and judges nothing: an artifact without its quorum is still
-// proposed, and the witnesses refuse it naming the artifact and verifiers.
+// release/attestations.ts: where a release meets the verifiers' attestations (docs/verified-builds.md
+// "Witnesses"; docs/protocol.md section 8). When the root of the new state has a build policy
+// (policy/build-policy.ts), the leader's proposal carries, for every artifact the state adds or
+// changes, the attestation files the verifiers published under REPO/public/attestations/<target>/,
+// and the block payload records the digest of those that count. The leader holds no trust and
+// judges nothing: an artifact without its quorum is still proposed, and the witnesses refuse it
+// naming the artifact and verifiers.
 //
 // Beside the log it writes the attestation manifest log/attestations/<digest>.json, which tells
 // a client which envelopes a block relied on (client/attestation-check.ts); its name is the
 // digest the co-signed block records, so it is authenticated by the block.
-import { readFile, readdir, stat } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Output } from './output.js';
 import { isCairnError, short } from '../errors/index.js';
 import { writeFileAtomic } from '../io/atomic-write.js';
 import {
-  ATTESTATION_LIMITS, BUILD_POLICY_LIMITS, attestationDirectory, attestationFilePrefix, attestationsDigest, buildPolicyOf, changedArtifacts, checkReleaseAttestations,
-  envelopeDigest, type DsseEnvelope,
+  attestationsDigest, buildPolicyOf, changedArtifacts, checkReleaseAttestations, envelopeDigest, type DsseEnvelope,
 } from '../policy/index.js';
 import { parseEnvelope, type TargetsEnvelope } from '../tuf/index.js';
+import { readPublishedAttestations } from '../rebuild/index.js';
 import { repoLayout } from '../repo/index.js';
-import type { ReleaseDocumentSource } from '../witness/leader.js';
+import type { ReleaseDocumentSource } from './documents.js';
+import { SILENT, type ReleaseProgress } from './progress.js';
 
 export const ATTESTATION_MANIFEST_TYPE = 'cairn/v1/attestation-manifest';
 
@@ -29,27 +29,12 @@ export function attestationManifestPath(digest: string): string {
   return `log/attestations/${digest}.json`;
 }
 
-/** The attestation files published for `target` (at most the per-artifact cap, each capped). */
-async function publishedAttestations(publicDir: string, target: string, sha256: string): Promise<Uint8Array[]> {
-  const dir = join(publicDir, attestationDirectory(target));
-  const prefix = attestationFilePrefix(sha256);
-  const names = (await readdir(dir).catch(() => [] as string[])).filter((n) => n.startsWith(prefix) && n.endsWith('.dsse.json')).sort().slice(0, BUILD_POLICY_LIMITS.maxAttestationsPerArtifact);
-  const out: Uint8Array[] = [];
-  for (const name of names) {
-    const path = join(dir, name);
-    const st = await stat(path);
-    if (!st.isFile() || st.size > ATTESTATION_LIMITS.maxEnvelopeBytes) continue;
-    out.push(await readFile(path));
-  }
-  return out;
-}
-
 /**
  * `source` with its attestations when the new root has a build policy: the changed artifacts
  * (against the published state), their published attestation files, and the digest of those
  * that count. Writes the manifest of that digest. Unchanged `source` when the root has no policy.
  */
-export async function withReleaseAttestations(dir: string, source: ReleaseDocumentSource, out: Output): Promise<ReleaseDocumentSource> {
+export async function withReleaseAttestations(dir: string, source: ReleaseDocumentSource, progress: ReleaseProgress = SILENT): Promise<ReleaseDocumentSource> {
   const root = parseEnvelope('root', await source.root(source.rootVersion), `${source.rootVersion}.root.json`);
   const policy = buildPolicyOf(root);
   if (!policy) return source;
@@ -75,17 +60,17 @@ export async function withReleaseAttestations(dir: string, source: ReleaseDocume
   const relied: DsseEnvelope[] = [];
   const entries: Array<{ target: string; sha256: string; envelopes: string[] }> = [];
   for (const artifact of artifacts) {
-    const found = await publishedAttestations(publicDir, artifact.name, artifact.sha256);
+    const found = await readPublishedAttestations(publicDir, artifact.name, artifact.sha256);
     files[artifact.name] = found.map((b) => Buffer.from(b).toString('base64'));
     try {
       const r = checkReleaseAttestations([artifact], { [artifact.name]: found }, policy).artifacts[0]!;
       relied.push(...r.relied);
       entries.push({ target: artifact.name, sha256: artifact.sha256, envelopes: [...new Set(r.relied.map(envelopeDigest))].sort() });
-      out.info(`${artifact.name} (sha256 ${short(artifact.sha256)}): PASSED by ${r.report.passed.length} policy verifier(s), quorum ${policy.quorum}`);
+      progress.info(`${artifact.name} (sha256 ${short(artifact.sha256)}): PASSED by ${r.report.passed.length} policy verifier(s), quorum ${policy.quorum}`);
     } catch (e) {
       if (!isCairnError(e)) throw e;
       // The witnesses decide; say now what they will see.
-      out.warn(`${artifact.name}: ${e.code}: ${e.message}`);
+      progress.warn(`${artifact.name}: ${e.code}: ${e.message}`);
     }
   }
   const digest = artifacts.length === 0 ? null : attestationsDigest(relied);

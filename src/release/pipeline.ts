@@ -1,87 +1,58 @@
-// cli/release-log.ts: where the publisher's repository (src/repo) meets the log leader
-// (src/witness/leader.ts). The leader reads TUF documents through a ReleaseDocumentSource; here
-// that source is the repository's published metadata (REPO/public/metadata, plain names hold the
-// latest version of each role, N.root.json every root), overlaid with what a publish is about to
-// write. The leader's state is REPO/state/log.json; the log files go to REPO/public/log/.
+// release/pipeline.ts: the publisher's release pipeline over a repository workspace
+// (docs/architecture.md "Data flow: publishing"; docs/protocol.md sections 5-8; docs/witness.md
+// "Failure handling and recovery"). A repository with a release log never shows clients a state
+// the witnesses did not co-sign: a publish checks and signs the new state (src/repo), collects
+// the build attestations of its new artifacts (attestations.ts), saves the pending release
+// (REPO/state/pending-release/), has the witnesses co-sign its block (leader.ts), and only then
+// writes the TUF files, the timestamp last. The leader's state is REPO/state/log.json; the log
+// files go to REPO/public/log/.
 //
-// A release is saved (REPO/state/pending-release/, src/repo/pending-release.ts) before its block's
-// first round, and the leader saves the block beside it. Whatever failed or crashed, the next
-// publish, roster change or `cairn log retry` first settles it (settlePendingRelease): it proposes
-// exactly that block again (or finds it already logged), writes the saved TUF files with the
-// timestamp last, and only then goes on. public/ never shows TUF metadata that neither the head
-// block nor its predecessor records.
+// Whatever failed or crashed, the next publish, roster change or `cairn log retry` first settles
+// a saved release (settlePendingRelease): it proposes exactly that block again (or finds it
+// already logged), writes the saved TUF files with the timestamp last, and only then goes on.
+// public/ never shows TUF metadata that neither the head block nor its predecessor records.
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Output } from './output.js';
-import {
-  clearPendingRelease, completePendingRelease, pendingReleaseDir, publish, readPendingRelease, repoLayout, RepoError, savePendingRelease,
-  type PendingRelease, type PublishResult,
-} from '../repo/index.js';
-import { parseEnvelope } from '../tuf/index.js';
 import { sha256Hex } from '../crypto/hash.js';
 import type { Signer } from '../crypto/signer.js';
-import { StorageError } from '../errors/index.js';
-import { LeaderError } from '../witness/errors.js';
-import { hasLog, LogLeader, type BlockReport, type LeaderOptions, type ReleaseDocumentSource, type RoundReport } from '../witness/leader.js';
+import {
+  clearPendingRelease, completePendingRelease, pendingReleaseDir, publish, readPendingRelease, repoLayout, RepoError, savePendingRelease, type PublishResult,
+} from '../repo/index.js';
+import { withReleaseAttestations } from './attestations.js';
+import type { RoundReport } from './cosigning-round.js';
+import { publishedDocuments } from './documents.js';
+import { LeaderError } from './errors.js';
+import { initLog } from './genesis.js';
+import { hasLog } from './leader-files.js';
+import { LogLeader, type BlockReport, type LeaderOptions } from './leader.js';
+import { SILENT, type ReleaseProgress } from './progress.js';
 
 /** REPO/state/log.json: the leader's pointer to the head of the repository's log. */
 export function logStateFile(dir: string): string {
   return join(dir, 'state', 'log.json');
 }
 
-export function leaderOptions(dir: string, out: Output, extra: Partial<LeaderOptions> = {}): LeaderOptions {
+/** The leader options of repository `dir`: its public tree, state file and proposal file. */
+export function leaderOptions(dir: string, progress: ReleaseProgress = SILENT, extra: Partial<LeaderOptions> = {}): LeaderOptions {
   return {
     publicDir: join(dir, 'public'),
     stateFile: logStateFile(dir),
     proposalFile: join(pendingReleaseDir(dir), 'proposal.json'),
-    progress: (line) => out.info(line),
+    progress: (line) => progress.info(line),
     ...extra,
   };
 }
 
-async function readPublished(path: string): Promise<Uint8Array> {
-  try {
-    return await readFile(path);
-  } catch (e) {
-    throw new StorageError('NOT_FOUND', `cannot read ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, { hint: 'publish the repository first (cairn repo publish)' });
-  }
+/** What every log operation of a repository takes besides its own arguments. */
+export interface LogOperationOptions {
+  /** Options of the leader (deadlines; tests inject faults). */
+  leader?: Partial<LeaderOptions>;
+  progress?: ReleaseProgress;
 }
 
-/** The documents of the published state, with `pending` (a publish in progress) on top. */
-export async function releaseSource(dir: string, pending?: PendingRelease): Promise<ReleaseDocumentSource> {
-  const meta = repoLayout(dir).publicMetadata;
-  const newRoots = new Map((pending?.roots ?? []).map((r) => [r.version, r.bytes]));
-  const newTargets = new Map((pending?.targets ?? []).map((t) => [t.role, t.bytes]));
-  const lastNewRoot = pending?.roots[pending.roots.length - 1];
-  const rootVersion = lastNewRoot?.version ?? parseEnvelope('root', await readPublished(join(meta, 'root.json')), 'root.json').version;
-  const snapshot = pending?.snapshot.bytes ?? (await readPublished(join(meta, 'snapshot.json')));
-  return {
-    rootVersion,
-    snapshot,
-    root: async (v) => newRoots.get(v) ?? readPublished(join(meta, `${v}.root.json`)),
-    targets: async (role) => {
-      if (role.includes('/') || role.includes('\\') || role.startsWith('.')) throw new StorageError('UNSAFE_PATH', `role name ${JSON.stringify(role)} is not a file name`);
-      return newTargets.get(role) ?? readPublished(join(meta, `${role}.json`));
-    },
-  };
-}
-
-/** The leader of `dir`'s log, or undefined when the repository has no log. */
-export async function openLeaderIfAny(dir: string, out: Output, extra: Partial<LeaderOptions> = {}): Promise<LogLeader | undefined> {
-  if (!(await hasLog(logStateFile(dir)))) return undefined;
-  return LogLeader.open(leaderOptions(dir, out, extra));
-}
-
-export function roundLines(rounds: readonly RoundReport[]): string[] {
-  return rounds.map((r) => `${r.what}: co-signed by ${r.cosigners.length} (${r.cosigners.join(', ')})${r.missing.length > 0 ? `; without ${r.missing.map((m) => `${m.name} (${m.code ?? m.status})`).join(', ')}` : ''}${r.attempts > 1 ? ` after ${r.attempts} attempts` : ''}`);
-}
-
-export function blockLines(report: BlockReport): string[] {
-  return [
-    `block ${report.index} ${report.hash} co-signed and logged`,
-    ...roundLines(report.rounds),
-    ...report.missingLinks.map((m) => `forward link ${m.fromIndex} level ${m.level} missing: ${m.reason}`),
-  ];
+/** Co-signers a roster of `n` witnesses needs by default: more than two thirds. */
+export function defaultWitnessThreshold(n: number): number {
+  return Math.floor((2 * n) / 3) + 1;
 }
 
 /** What settling a saved release did. */
@@ -103,6 +74,7 @@ export interface SettleOptions {
   signers: readonly Signer[];
   now?: Date;
   timestampExpires?: Date;
+  progress?: ReleaseProgress;
 }
 
 /** Refuses to go on when the head block does not record the published snapshot (LOG_STATE). */
@@ -121,7 +93,8 @@ async function requirePublishedHead(dir: string, leader: LogLeader): Promise<voi
  * (never a conflicting one), or finds it logged already; then writes its saved TUF files, the
  * timestamp last. Returns undefined when nothing was pending.
  */
-export async function settlePendingRelease(dir: string, leader: LogLeader, out: Output, options: SettleOptions): Promise<SettledRelease | undefined> {
+export async function settlePendingRelease(dir: string, leader: LogLeader, options: SettleOptions): Promise<SettledRelease | undefined> {
+  const progress = options.progress ?? SILENT;
   const proposal = await leader.savedProposal();
   const release = await readPendingRelease(dir);
   if (!proposal) {
@@ -135,12 +108,12 @@ export async function settlePendingRelease(dir: string, leader: LogLeader, out: 
   if (proposal.hash === head.hash) {
     // Logged, then a crash before the TUF files: the head statement must name the block before
     // clients can be shown its state.
-    out.info(`block ${head.index} ${head.hash.slice(0, 12)} is logged; finishing its release`);
+    progress.info(`block ${head.index} ${head.hash.slice(0, 12)} is logged; finishing its release`);
     await leader.ensureHeadStatement();
     how = 'logged';
   } else if (proposal.block.index === head.index + 1) {
-    out.info(`proposing again block ${proposal.block.index} ${proposal.hash.slice(0, 12)}, saved when its round failed`);
-    report = await leader.reproposeBlock(await releaseSource(dir, release), proposal);
+    progress.info(`proposing again block ${proposal.block.index} ${proposal.hash.slice(0, 12)}, saved when its round failed`);
+    report = await leader.reproposeBlock(await publishedDocuments(dir, release), proposal);
     how = 'reproposed';
   } else {
     throw new LeaderError('LOG_STATE', `the saved proposal is block ${proposal.block.index} ${proposal.hash.slice(0, 12)}, the head is block ${head.index} ${head.hash.slice(0, 12)}: it neither is the head nor extends it`, {
@@ -155,36 +128,35 @@ export async function settlePendingRelease(dir: string, leader: LogLeader, out: 
     });
   }
   await clearPendingRelease(dir);
-  if (completed?.renewedTimestamp) out.info('the saved timestamp had expired: signed again with a fresh expiry (the timestamp is not in the block)');
+  if (completed?.renewedTimestamp) progress.info('the saved timestamp had expired: signed again with a fresh expiry (the timestamp is not in the block)');
   return { index: proposal.block.index, hash: proposal.hash, how, ...(report ? { report } : {}), wroteRelease: release !== undefined, renewedTimestamp: completed?.renewedTimestamp ?? false };
 }
 
-export function settledLines(settled: SettledRelease): string[] {
-  return [
-    settled.how === 'reproposed' ? `saved block ${settled.index} ${settled.hash} proposed again, co-signed and logged` : `saved block ${settled.index} ${settled.hash} was logged already`,
-    ...(settled.report ? roundLines(settled.report.rounds) : []),
-    ...(settled.wroteRelease ? [`its saved release is published${settled.renewedTimestamp ? ' (timestamp signed again)' : ''}`] : []),
-  ];
-}
-
-export interface LoggedPublishOptions {
+export interface PublishReleaseOptions extends LogOperationOptions {
   signers: readonly Signer[];
   snapshotExpires?: Date;
   timestampExpires?: Date;
   now?: Date;
-  /** Options of the leader (deadlines; tests inject faults). */
-  leader?: Partial<LeaderOptions>;
-  /** Completes the source of a new release before it is proposed (its build attestations). */
-  decorateSource?: (source: ReleaseDocumentSource) => Promise<ReleaseDocumentSource>;
+}
+
+export interface PublishedRelease {
+  result: PublishResult;
+  /** The new state's block, when the repository has a log and the state changed. */
+  logged?: BlockReport;
+  /** A release saved earlier that was settled first. */
+  settled?: SettledRelease;
 }
 
 /**
  * `cairn repo publish`: on a repository with a log, settles a saved release first, then saves the
- * new release and has the witnesses co-sign its block before anything of it is written.
+ * new release and has the witnesses co-sign its block (with the build attestations of its new
+ * artifacts) before anything of it is written. Without a log, a plain TUF publish.
  */
-export async function publishWithLog(dir: string, out: Output, options: LoggedPublishOptions): Promise<{ result: PublishResult; logged?: BlockReport; settled?: SettledRelease }> {
-  const leader = await openLeaderIfAny(dir, out, options.leader);
-  const settled = leader ? await settlePendingRelease(dir, leader, out, { signers: options.signers, ...(options.now ? { now: options.now } : {}), ...(options.timestampExpires ? { timestampExpires: options.timestampExpires } : {}) }) : undefined;
+export async function publishRelease(dir: string, options: PublishReleaseOptions): Promise<PublishedRelease> {
+  const progress = options.progress ?? SILENT;
+  const leader = (await hasLog(logStateFile(dir))) ? await LogLeader.open(leaderOptions(dir, progress, options.leader)) : undefined;
+  const dates = { ...(options.now ? { now: options.now } : {}), ...(options.timestampExpires ? { timestampExpires: options.timestampExpires } : {}) };
+  const settled = leader ? await settlePendingRelease(dir, leader, { signers: options.signers, progress, ...dates }) : undefined;
   let logged: BlockReport | undefined;
   const result = await publish(dir, {
     signers: options.signers,
@@ -194,10 +166,82 @@ export async function publishWithLog(dir: string, out: Output, options: LoggedPu
     beforeWrite: leader && (async (release) => {
       if (!release.snapshot.changed && release.roots.length === 0) return; // only the timestamp is renewed: no new state to log
       await savePendingRelease(dir, release);
-      const source = await releaseSource(dir, release);
-      logged = await leader.appendBlock(options.decorateSource ? await options.decorateSource(source) : source);
+      logged = await leader.appendBlock(await withReleaseAttestations(dir, await publishedDocuments(dir, release), progress));
     }),
   });
   if (leader && logged) await clearPendingRelease(dir);
   return { result, ...(logged ? { logged } : {}), ...(settled ? { settled } : {}) };
+}
+
+export interface CreateLogOptions extends LogOperationOptions {
+  /** Addresses of the roster's witnesses, in roster order. */
+  witnesses: readonly string[];
+  /** Co-signers needed; default defaultWitnessThreshold(witnesses). */
+  threshold?: number;
+  /** Root keys authorizing the roster (the root threshold of them). */
+  rootSigners: readonly Signer[];
+}
+
+/** `cairn log init`: the genesis block of the published state, co-signed head; returns the chain ID. */
+export async function createReleaseLog(dir: string, options: CreateLogOptions): Promise<{ genesis: string; report: BlockReport }> {
+  const { genesis, report } = await initLog({
+    ...leaderOptions(dir, options.progress, options.leader),
+    witnesses: options.witnesses,
+    threshold: options.threshold ?? defaultWitnessThreshold(options.witnesses.length),
+    rootSigners: options.rootSigners,
+    source: await publishedDocuments(dir),
+  });
+  return { genesis, report };
+}
+
+/** `cairn log head`: a fresh co-signed head statement (run periodically: clients refuse a stale head). */
+export async function cosignHead(dir: string, options: LogOperationOptions = {}): Promise<{ head: { index: number; hash: string }; round: RoundReport }> {
+  const leader = await LogLeader.open(leaderOptions(dir, options.progress, options.leader));
+  const round = await leader.headRound();
+  return { head: { index: leader.head.index, hash: leader.head.hash }, round };
+}
+
+export interface ReleaseLogStatus {
+  chain: string;
+  head: { index: number; hash: string; time: string };
+  threshold: number;
+  witnesses: Awaited<ReturnType<LogLeader['witnessStatus']>>;
+}
+
+/** `cairn log status`: the head of the log and what each witness of its roster says. */
+export async function releaseLogStatus(dir: string, options: LogOperationOptions = {}): Promise<ReleaseLogStatus> {
+  const leader = await LogLeader.open(leaderOptions(dir, options.progress, options.leader));
+  const roster = await leader.headRoster();
+  const witnesses = await leader.witnessStatus();
+  const head = leader.head;
+  return { chain: leader.chain, head: { index: head.index, hash: head.hash, time: head.block.payload.time }, threshold: roster.threshold, witnesses };
+}
+
+/**
+ * `cairn log roster`: a block with a new roster, authorized by the root keys and approved by the
+ * old roster. A release saved when its round failed comes first: its block holds the next index.
+ */
+export async function changeWitnessRoster(dir: string, options: CreateLogOptions): Promise<{ report: BlockReport; settled?: SettledRelease }> {
+  const progress = options.progress ?? SILENT;
+  const leader = await LogLeader.open(leaderOptions(dir, progress, options.leader));
+  const settled = await settlePendingRelease(dir, leader, { signers: options.rootSigners, progress });
+  const report = await leader.changeRoster({
+    witnesses: options.witnesses,
+    threshold: options.threshold ?? defaultWitnessThreshold(options.witnesses.length),
+    rootSigners: options.rootSigners,
+    source: await publishedDocuments(dir),
+  });
+  await clearPendingRelease(dir);
+  return { report, ...(settled ? { settled } : {}) };
+}
+
+/**
+ * `cairn log retry`: proposes again the block of a release (or roster change) whose round failed
+ * after witnesses answered, then publishes that release. `settled` is undefined when nothing was
+ * saved.
+ */
+export async function retryPendingRelease(dir: string, options: LogOperationOptions & { signers: readonly Signer[] }): Promise<{ settled?: SettledRelease; head: { index: number; hash: string } }> {
+  const leader = await LogLeader.open(leaderOptions(dir, options.progress, options.leader));
+  const settled = await settlePendingRelease(dir, leader, { signers: options.signers, ...(options.progress ? { progress: options.progress } : {}) });
+  return { ...(settled ? { settled } : {}), head: { index: leader.head.index, hash: leader.head.hash } };
 }

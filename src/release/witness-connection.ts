@@ -1,11 +1,13 @@
-// witness/client.ts: the leader's side of the witness HTTP API (docs/protocol.md section 8).
-// Every call has a deadline and a cap on the answer's size; answers are parsed strictly
-// (wire.ts). A witness's refusal becomes WitnessClientError('REFUSED') carrying the witness's
-// { error, code, message }, so the leader can report which rule each witness applied.
-// httpWitnessEndpoint adapts a client to cosi's WitnessEndpoint for runCosiRound.
+// release/witness-connection.ts: the leader's side of one witness's HTTP API (docs/protocol.md
+// section 8). Every call has a deadline and a cap on the answer's size; answers are parsed
+// strictly (witness/wire.ts). A witness's refusal becomes WitnessCallError('REFUSED') carrying the
+// witness's { error, code, message }, so the leader can report which rule each witness applied.
+// httpWitnessEndpoint adapts a connection to cosi's WitnessEndpoint for runCosiRound.
 import { parseJsonBounded } from '../encoding/bounded-json.js';
-import type { NonceCommitment, WitnessChallenge, WitnessEndpoint } from '../cosi/index.js';
-import { WitnessClientError, type RemoteRefusal } from './errors.js';
+import type { NonceCommitment, Roster, RosterWitness, WitnessChallenge, WitnessEndpoint } from '../cosi/index.js';
+import { parseRoster } from '../log/index.js';
+import type { RemoteRefusal } from '../witness/index.js';
+import { LeaderError, WitnessCallError } from './errors.js';
 import {
   parseCommitAnswer,
   parseGenesisAnswer,
@@ -19,26 +21,26 @@ import {
   type InfoAnswer,
   type RespondAnswer,
   type RespondRequest,
-} from './wire.js';
+} from '../witness/index.js';
 
-export interface WitnessClientOptions {
+export interface WitnessConnectionOptions {
   /** Deadline of one call, in ms (a genesis carrying many documents gets 4 times this). */
   timeoutMs?: number;
   /** Largest answer read, in bytes. */
   maxAnswerBytes?: number;
 }
 
-export const WITNESS_CLIENT_DEFAULTS = { timeoutMs: 10_000, maxAnswerBytes: WIRE_LIMITS.maxAnswerBytes } as const;
+export const WITNESS_CONNECTION_DEFAULTS = { timeoutMs: 10_000, maxAnswerBytes: WIRE_LIMITS.maxAnswerBytes } as const;
 
-export class WitnessClient {
+export class WitnessConnection {
   readonly address: string;
   private readonly timeoutMs: number;
   private readonly maxAnswerBytes: number;
 
-  constructor(address: string, options: WitnessClientOptions = {}) {
+  constructor(address: string, options: WitnessConnectionOptions = {}) {
     this.address = address.endsWith('/') ? address.slice(0, -1) : address;
-    this.timeoutMs = options.timeoutMs ?? WITNESS_CLIENT_DEFAULTS.timeoutMs;
-    this.maxAnswerBytes = options.maxAnswerBytes ?? WITNESS_CLIENT_DEFAULTS.maxAnswerBytes;
+    this.timeoutMs = options.timeoutMs ?? WITNESS_CONNECTION_DEFAULTS.timeoutMs;
+    this.maxAnswerBytes = options.maxAnswerBytes ?? WITNESS_CONNECTION_DEFAULTS.maxAnswerBytes;
   }
 
   info(): Promise<InfoAnswer> {
@@ -72,28 +74,28 @@ export class WitnessClient {
           ...(body === undefined ? {} : { body: JSON.stringify(body), headers: { 'content-type': 'application/json' } }),
         });
       } catch (e) {
-        if (controller.signal.aborted) throw new WitnessClientError('TIMEOUT', `${method} ${url}: no answer within ${timeout} ms`);
+        if (controller.signal.aborted) throw new WitnessCallError('TIMEOUT', `${method} ${url}: no answer within ${timeout} ms`);
         const cause = (e as { cause?: { code?: string } }).cause?.code;
-        throw new WitnessClientError('UNREACHABLE', `${method} ${url}: ${cause ?? (e as Error).message}`, { cause: e });
+        throw new WitnessCallError('UNREACHABLE', `${method} ${url}: ${cause ?? (e as Error).message}`, { cause: e });
       }
       const bytes = await this.readCapped(response, url, controller);
       let value: unknown;
       try {
         value = parseJsonBounded(bytes, `answer of ${url}`, { maxBytes: this.maxAnswerBytes, maxDepth: 8, maxEntries: 200_000 });
       } catch (e) {
-        throw new WitnessClientError('BAD_ANSWER', `${method} ${url}: HTTP ${response.status} with an answer that is not JSON: ${(e as Error).message}`);
+        throw new WitnessCallError('BAD_ANSWER', `${method} ${url}: HTTP ${response.status} with an answer that is not JSON: ${(e as Error).message}`);
       }
       if (!response.ok) {
         const refusal = asRefusal(value);
         if (refusal) {
-          throw new WitnessClientError('REFUSED', `${this.address} refused: ${refusal.code}: ${refusal.message}`, { status: response.status, refusal });
+          throw new WitnessCallError('REFUSED', `${this.address} refused: ${refusal.code}: ${refusal.message}`, { status: response.status, refusal });
         }
-        throw new WitnessClientError('BAD_ANSWER', `${method} ${url}: HTTP ${response.status}`, { status: response.status });
+        throw new WitnessCallError('BAD_ANSWER', `${method} ${url}: HTTP ${response.status}`, { status: response.status });
       }
       try {
         return parse(value);
       } catch (e) {
-        throw new WitnessClientError('BAD_ANSWER', `${method} ${url}: ${(e as Error).message}`);
+        throw new WitnessCallError('BAD_ANSWER', `${method} ${url}: ${(e as Error).message}`);
       }
     } finally {
       clearTimeout(timer);
@@ -104,7 +106,7 @@ export class WitnessClient {
     const declared = Number(response.headers.get('content-length') ?? NaN);
     if (Number.isFinite(declared) && declared > this.maxAnswerBytes) {
       controller.abort();
-      throw new WitnessClientError('BAD_ANSWER', `${url}: answer of ${declared} bytes, the cap is ${this.maxAnswerBytes}`);
+      throw new WitnessCallError('BAD_ANSWER', `${url}: answer of ${declared} bytes, the cap is ${this.maxAnswerBytes}`);
     }
     if (!response.body) return Buffer.alloc(0);
     const chunks: Uint8Array[] = [];
@@ -117,14 +119,14 @@ export class WitnessClient {
         size += value.byteLength;
         if (size > this.maxAnswerBytes) {
           controller.abort();
-          throw new WitnessClientError('BAD_ANSWER', `${url}: answer over the cap of ${this.maxAnswerBytes} bytes`);
+          throw new WitnessCallError('BAD_ANSWER', `${url}: answer over the cap of ${this.maxAnswerBytes} bytes`);
         }
         chunks.push(value);
       }
     } catch (e) {
-      if (e instanceof WitnessClientError) throw e;
-      if (controller.signal.aborted) throw new WitnessClientError('TIMEOUT', `${url}: answer not complete within the deadline`);
-      throw new WitnessClientError('UNREACHABLE', `${url}: ${(e as Error).message}`);
+      if (e instanceof WitnessCallError) throw e;
+      if (controller.signal.aborted) throw new WitnessCallError('TIMEOUT', `${url}: answer not complete within the deadline`);
+      throw new WitnessCallError('UNREACHABLE', `${url}: ${(e as Error).message}`);
     }
     return Buffer.concat(chunks);
   }
@@ -139,7 +141,7 @@ function asRefusal(value: unknown): RemoteRefusal | undefined {
 
 /** An endpoint that remembers the last error of its witness (for the leader's report). */
 export interface HttpWitnessEndpoint extends WitnessEndpoint {
-  readonly client: WitnessClient;
+  readonly connection: WitnessConnection;
   lastError: unknown;
 }
 
@@ -147,14 +149,14 @@ export interface HttpWitnessEndpoint extends WitnessEndpoint {
  * A cosi WitnessEndpoint over HTTP: commit sends `commit` (everything but the session, which the
  * round names), respond sends the challenge as hex.
  */
-export function httpWitnessEndpoint(client: WitnessClient, index: number, commit: Omit<CommitRequest, 'session'>): HttpWitnessEndpoint {
+export function httpWitnessEndpoint(connection: WitnessConnection, index: number, commit: Omit<CommitRequest, 'session'>): HttpWitnessEndpoint {
   const endpoint: HttpWitnessEndpoint = {
     index,
-    client,
+    connection,
     lastError: undefined,
     commit: async (session: string): Promise<NonceCommitment> => {
       try {
-        const a = await client.commit({ session, ...commit });
+        const a = await connection.commit({ session, ...commit });
         return { nonceId: a.nonceId, R1: Buffer.from(a.R1, 'hex'), R2: Buffer.from(a.R2, 'hex') };
       } catch (e) {
         endpoint.lastError = e;
@@ -164,7 +166,7 @@ export function httpWitnessEndpoint(client: WitnessClient, index: number, commit
     respond: async (c: WitnessChallenge): Promise<Uint8Array> => {
       try {
         const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
-        const a = await client.respond({ session: c.session, nonceId: c.nonceId, rosterHash: c.rosterHash, R1: hex(c.R1), R2: hex(c.R2), bitmap: hex(c.bitmap), message: hex(c.message) });
+        const a = await connection.respond({ session: c.session, nonceId: c.nonceId, rosterHash: c.rosterHash, R1: hex(c.R1), R2: hex(c.R2), bitmap: hex(c.bitmap), message: hex(c.message) });
         return Buffer.from(a.s, 'hex');
       } catch (e) {
         endpoint.lastError = e;
@@ -174,3 +176,21 @@ export function httpWitnessEndpoint(client: WitnessClient, index: number, commit
   };
   return endpoint;
 }
+
+/** GET /v1/info of every address, in order; a witness that cannot be asked gives its Error. */
+export async function fetchInfos(addresses: readonly string[], timeoutMs: number): Promise<Array<InfoAnswer | Error>> {
+  return Promise.all(addresses.map((a) => new WitnessConnection(a, { timeoutMs }).info().catch((e: unknown) => (e instanceof Error ? e : new Error(String(e))))));
+}
+
+/** The roster of the witnesses at `addresses` (their /v1/info), checked: keys, proofs of possession, threshold. */
+export async function rosterOfWitnesses(addresses: readonly string[], threshold: number, timeoutMs: number): Promise<Roster> {
+  const infos = await fetchInfos(addresses, timeoutMs);
+  const witnesses: RosterWitness[] = infos.map((info, i) => {
+    if (info instanceof Error) throw new LeaderError('BAD_WITNESS', `witness ${addresses[i]} is not reachable: ${info.message}`, { hint: 'every witness of a new roster must answer GET /v1/info' });
+    return { name: info.name, key: info.key, pop: info.pop, address: info.address };
+  });
+  const roster: Roster = { threshold, witnesses };
+  parseRoster(roster, 'new roster');
+  return roster;
+}
+

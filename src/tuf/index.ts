@@ -14,6 +14,6 @@ export {
   type SnapshotEnvelope,
   type TargetsEnvelope,
 } from './metadata.js';
-export { verifyThreshold, countValidSignatures, tufPublicKey, type RoleKeys } from './verify.js';
+export { verifyThreshold, countValidSignatures, tufPublicKey, rootRoleOf, type RoleKeys } from './verify.js';
 export { rolesForTarget, rolesOf, type DelegationMatch } from './delegation.js';
 export type { TargetFile } from '@tufjs/models';

@@ -71,3 +71,19 @@ export function verifyThreshold(
     );
   }
 }
+
+/**
+ * The root role of a root document as a set of decoded keys and a threshold: what signatures by
+ * "the root keys in force" are counted against outside TUF metadata (roster authorizations,
+ * docs/protocol.md section 4).
+ */
+export function rootRoleOf(root: Envelope<'root'>): { keys: Record<string, TufPublicKey>; threshold: number } {
+  const role = root.signed.roles.root;
+  if (!role) throw new TufError('BAD_METADATA', `root v${root.version} has no root role`);
+  const keys: Record<string, TufPublicKey> = {};
+  for (const id of role.keyIDs) {
+    const key = root.signed.keys[id];
+    if (key) keys[id] = tufPublicKey(key);
+  }
+  return { keys, threshold: role.threshold };
+}

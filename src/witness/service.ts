@@ -42,7 +42,6 @@ import {
   verifyForwardLink,
   type Block,
   type ChainView,
-  type RootRole,
 } from '../log/index.js';
 import {
   buildPolicyOf,
@@ -57,8 +56,7 @@ import {
   type ReleaseDocuments,
   type ReleaseState,
 } from '../policy/index.js';
-import { parseEnvelope, tufPublicKey, type RootEnvelope, type TargetsEnvelope } from '../tuf/index.js';
-import type { TufPublicKey } from '../crypto/public-key.js';
+import { parseEnvelope, rootRoleOf, type RootEnvelope, type TargetsEnvelope } from '../tuf/index.js';
 import { sha256Hex } from '../crypto/hash.js';
 import { WitnessError } from './errors.js';
 import type { RecordedBlock, ResponseEffects, WitnessStore } from './store.js';
@@ -109,18 +107,6 @@ interface Pending {
 
 /** Key of a targets role in the stored documents ('root' and 'snapshot' are the others). */
 const TARGETS_PREFIX = 'targets:';
-
-/** The root role of a root document, as roster authorizations are checked against it. */
-export function rootRoleOf(root: RootEnvelope): RootRole {
-  const role = root.signed.roles.root;
-  if (!role) throw new LogError('ROSTER_NOT_AUTHORIZED', `root v${root.version} has no root role`);
-  const keys: Record<string, TufPublicKey> = {};
-  for (const id of role.keyIDs) {
-    const key = root.signed.keys[id];
-    if (key) keys[id] = tufPublicKey(key);
-  }
-  return { keys, threshold: role.threshold };
-}
 
 /**
  * The build rule (DESIGN.md "What a witness checks": each new or changed artifact has the

@@ -16,6 +16,7 @@ import { RebuildQueue, attestationFile, rebuildAndAttest, serveRebuilds, writeSo
 import { writeFileAtomic } from '../../src/io/atomic-write.js';
 import { sha256Hex } from '../../src/crypto/hash.js';
 import { CAIRN_BIN, EPOCH, keyFile, runCli, publisherRepo, tempDir, type KeyFile } from './fixtures.js';
+import { NEEDS_BUBBLEWRAP } from '../fixtures/system-tools.js';
 
 const T = { timeout: 120_000 };
 let dir: string;
@@ -65,7 +66,7 @@ before(async () => {
 
 after(() => cleanup());
 
-test('rebuild serve killed mid-queue: after a restart each artifact is attested exactly once, finished jobs are not redone', T, async () => {
+test('rebuild serve killed mid-queue: after a restart each artifact is attested exactly once, finished jobs are not redone', { ...T, ...NEEDS_BUBBLEWRAP }, async () => {
   for (const name of ['a', 'b', 'c']) await addSlow(name, 2);
   const db = join(dir, 'verifier.db');
   const args = [CAIRN_BIN, '--json', 'rebuild', 'serve', '--repo', repo, '--key', verifier.path, '--db', db, '--poll', '0.2'];

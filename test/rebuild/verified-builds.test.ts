@@ -16,6 +16,7 @@ import {
 } from '../../src/policy/index.js';
 import { findDeclaredArtifact } from '../../src/rebuild/index.js';
 import { EPOCH, EXAMPLES, keyFile, runCli, type CliResult, publisherRepo, tempDir, type KeyFile } from './fixtures.js';
+import { NEEDS_BUBBLEWRAP } from '../fixtures/system-tools.js';
 
 const T = { timeout: 120_000 };
 let dir: string;
@@ -67,7 +68,7 @@ test('cairn build: the C program, its source archive and its declaration are byt
   assert.equal((await readFile(a.artifactPath)).subarray(0, 4).toString('latin1'), '\x7fELF');
 });
 
-test('the C program: repo add --declaration, then two verifier processes rebuild it bit-identically; PASSED meets a quorum of 2', T, async () => {
+test('the C program: repo add --declaration, then two verifier processes rebuild it bit-identically; PASSED meets a quorum of 2', { ...T, ...NEEDS_BUBBLEWRAP }, async () => {
   const add = await runCli(['repo', 'add', repo, join(dir, 'c1', 'hello'), '--path', 'hello-c/hello', '--declaration', join(dir, 'c1', 'hello.declaration.json'), '--key', publisher.path]);
   assert.equal(add.code, 0, add.stderr);
   const declared = await findDeclaredArtifact(repo, 'hello-c/hello');

@@ -18,18 +18,16 @@ import {
 import { pendingReleaseDir, publish, readPendingRelease, savePendingRelease } from '../../src/repo/index.js';
 import { initWitness } from '../../src/witness/config.js';
 import { startStaticServer } from '../../src/server/static-server.js';
-import { WitnessClient } from '../../src/witness/client.js';
-import { LeaderError, WitnessClientError } from '../../src/witness/errors.js';
-import { LogLeader, type LeaderOptions, type ReleaseDocumentSource } from '../../src/witness/leader.js';
-import { leaderOptions, logStateFile, publishWithLog, releaseSource } from '../../src/cli/release-log.js';
-import { Output } from '../../src/cli/output.js';
+import {
+  leaderOptions, LeaderError, LogLeader, logStateFile, publishedDocuments, publishRelease, SILENT, WitnessCallError, WitnessConnection,
+  type LeaderOptions, type ReleaseDocumentSource,
+} from '../../src/release/index.js';
 import { runCli } from '../cli/run-cli.js';
 import { treeSnapshot } from '../repo/fixtures.js';
 import {
   freePorts, publishedRepo, publisherKeys, stageTarget, startCluster, tempRoot, witnessProcess, type Cluster, type PublisherKeys, type WitnessProcess,
 } from './cluster.js';
 
-const quiet = new Output({ json: true, debug: false, quiet: true });
 
 describe('witness cothority: 7 witness processes, threshold 5', { timeout: 420_000 }, () => {
   let root: { dir: string; cleanup: () => Promise<void> };
@@ -43,7 +41,7 @@ describe('witness cothority: 7 witness processes, threshold 5', { timeout: 420_0
 
   const publishCli = (): ReturnType<typeof runCli> =>
     runCli(['--json', 'repo', 'publish', repo, '--key', keys.files.snapshot, '--key', keys.files.timestamp, '--witness-timeout', '3000'], { timeoutMs: 60_000 });
-  const leader = (extra: Parameters<typeof leaderOptions>[2] = {}): Promise<LogLeader> => LogLeader.open(leaderOptions(repo, quiet, { callTimeoutMs: 3_000, ...extra }));
+  const leader = (extra: Parameters<typeof leaderOptions>[2] = {}): Promise<LogLeader> => LogLeader.open(leaderOptions(repo, SILENT, { callTimeoutMs: 3_000, ...extra }));
   const publicTree = (): Promise<Map<string, string>> => treeSnapshot(join(repo, 'public'));
   const genesisBlock = async (): Promise<Block> => parseBlockBytes(await readFile(join(repo, 'public', 'log', 'blocks', '0.json')));
   const headBlock = async (): Promise<Block> => (await leader()).head.block;
@@ -123,7 +121,7 @@ describe('witness cothority: 7 witness processes, threshold 5', { timeout: 420_0
   });
 
   it('refuses a release the developers signed with a key root does not know (SIGNATURE_THRESHOLD); nothing published', async () => {
-    const published = await releaseSource(repo);
+    const published = await publishedDocuments(repo);
     const targets = JSON.parse(Buffer.from(await published.targets('targets')).toString('utf8')) as { signed: JsonObject & { version: number }; signatures: unknown[] };
     const rogue = generateEd25519().signer;
     targets.signed.version += 1;
@@ -142,7 +140,7 @@ describe('witness cothority: 7 witness processes, threshold 5', { timeout: 420_0
   });
 
   it('refuses a proposal that rolls the TUF state back (ROLLBACK)', async () => {
-    const published = await releaseSource(repo);
+    const published = await publishedDocuments(repo);
     const meta = join(repo, 'public', 'metadata');
     const old: ReleaseDocumentSource = { ...published, snapshot: await readFile(join(meta, '1.snapshot.json')), targets: async (role) => readFile(join(meta, `1.${role}.json`)) };
     const before = await publicTree();
@@ -158,14 +156,14 @@ describe('witness cothority: 7 witness processes, threshold 5', { timeout: 420_0
     const smaller: Roster = { threshold: 4, witnesses: current.witnesses.slice(0, 6) };
     const notRoot = generateEd25519().signer;
     const before = await publicTree();
-    await assert.rejects(l.changeRoster({ witnesses: cluster.urls.slice(0, 6), threshold: 4, rootSigners: [notRoot], source: await releaseSource(repo) }),
+    await assert.rejects(l.changeRoster({ witnesses: cluster.urls.slice(0, 6), threshold: 4, rootSigners: [notRoot], source: await publishedDocuments(repo) }),
       (e: unknown) => e instanceof LogError && e.code === 'ROSTER_NOT_AUTHORIZED');
     assert.deepEqual(await publicTree(), before);
     // A leader that sends it anyway: each witness checks the authorization itself.
     const head = await headBlock();
     const block = await craftedBlock(l, head, { roster: smaller, authorization: createRosterAuthorization([notRoot], { chain: genesisHash, index: head.index + 1, roster: rosterHash(smaller) }) });
-    const refusal = await commitBlock(cluster.urls[0]!, head, block, await releaseSource(repo)).catch((e: unknown) => e);
-    assert.ok(refusal instanceof WitnessClientError && refusal.refusal?.code === 'ROSTER_NOT_AUTHORIZED', String(refusal));
+    const refusal = await commitBlock(cluster.urls[0]!, head, block, await publishedDocuments(repo)).catch((e: unknown) => e);
+    assert.ok(refusal instanceof WitnessCallError && refusal.refusal?.code === 'ROSTER_NOT_AUTHORIZED', String(refusal));
   });
 
   it('refuses a roster change that enrols a rogue key without a valid proof of possession', async () => {
@@ -176,13 +174,13 @@ describe('witness cothority: 7 witness processes, threshold 5', { timeout: 420_0
     const roster: Roster = { threshold: 5, witnesses: [...current.witnesses, { name: 'rogue', key: rogueKey, pop: '00'.repeat(64), address: 'http://127.0.0.1:9' }] };
     const head = await headBlock();
     const block = await craftedBlock(l, head, { roster, authorization: createRosterAuthorization([keys.signers.root], { chain: genesisHash, index: head.index + 1, roster: rosterHash(roster) }) });
-    const refusal = await commitBlock(cluster.urls[1]!, head, block, await releaseSource(repo)).catch((e: unknown) => e);
-    assert.ok(refusal instanceof WitnessClientError && refusal.refusal?.code === 'UNKNOWN_ROSTER' && /proof of possession/i.test(refusal.refusal.message), String(refusal));
+    const refusal = await commitBlock(cluster.urls[1]!, head, block, await publishedDocuments(repo)).catch((e: unknown) => e);
+    assert.ok(refusal instanceof WitnessCallError && refusal.refusal?.code === 'UNKNOWN_ROSTER' && /proof of possession/i.test(refusal.refusal.message), String(refusal));
   });
 
   it('refuses to answer for a statement other than the one it committed to (STATEMENT_CHANGED), then for the consumed nonce', async () => {
     const head = await headBlock();
-    const client = new WitnessClient(cluster.urls[2]!);
+    const client = new WitnessConnection(cluster.urls[2]!);
     const statement = buildHeadStatement(head, formatUtcTime(Date.now() / 1000));
     const c = await client.commit({ session: 'evil-1', kind: 'head', statement });
     const l = await leader();
@@ -190,14 +188,14 @@ describe('witness cothority: 7 witness processes, threshold 5', { timeout: 420_0
     const altered = headMessage({ ...statement, time: formatUtcTime(Date.now() / 1000 - 86_400) });
     const challenge = { session: 'evil-1', nonceId: c.nonceId, rosterHash: rosterHex, R1: c.R1, R2: c.R2, bitmap: 'ff', message: Buffer.from(altered).toString('hex') };
     const e1 = await client.respond(challenge).catch((e: unknown) => e);
-    assert.ok(e1 instanceof WitnessClientError && e1.status === 409 && e1.refusal?.code === 'STATEMENT_CHANGED', String(e1));
+    assert.ok(e1 instanceof WitnessCallError && e1.status === 409 && e1.refusal?.code === 'STATEMENT_CHANGED', String(e1));
     const e2 = await client.respond({ ...challenge, message: Buffer.from(headMessage(statement)).toString('hex') }).catch((e: unknown) => e);
-    assert.ok(e2 instanceof WitnessClientError && e2.refusal?.code === 'NONCE_REUSED', String(e2));
+    assert.ok(e2 instanceof WitnessCallError && e2.refusal?.code === 'NONCE_REUSED', String(e2));
   });
 
   it('a witness killed with SIGKILL after recording its response never signs another block there nor reuses the nonce', async () => {
     const victim = cluster.witnesses[6]!;
-    let replay: Parameters<WitnessClient['respond']>[0] | undefined;
+    let replay: Parameters<WitnessConnection['respond']>[0] | undefined;
     const l = await leader({
       wrapEndpoint: (endpoint, witness, kind) => (witness.name !== victim.name || kind !== 'block' ? endpoint : {
         index: endpoint.index,
@@ -213,21 +211,21 @@ describe('witness cothority: 7 witness processes, threshold 5', { timeout: 420_0
     });
     await stageTarget(repo, keys, `a${counter++}`, 'release d');
     let report: Awaited<ReturnType<LogLeader['appendBlock']>> | undefined;
-    await publish(repo, { signers: [keys.signers.snapshot, keys.signers.timestamp], beforeWrite: async (release) => void (report = await l.appendBlock(await releaseSource(repo, release))) });
+    await publish(repo, { signers: [keys.signers.snapshot, keys.signers.timestamp], beforeWrite: async (release) => void (report = await l.appendBlock(await publishedDocuments(repo, release))) });
     assert.ok(report && replay);
     assert.equal(report.rounds[0]!.cosigners.length, 6, 'the round was retried without the crashed witness');
     assert.ok(report.rounds[0]!.missing.some((m) => m.name === victim.name && m.status === 'excluded'));
     await victim.start();
-    const client = new WitnessClient(victim.url);
+    const client = new WitnessConnection(victim.url);
     const info = await client.info();
     assert.equal(info.head?.index, report.index, 'the block was recorded before the crash');
     const e1 = await client.respond(replay).catch((e: unknown) => e);
-    assert.ok(e1 instanceof WitnessClientError && e1.refusal?.code === 'NONCE_REUSED', String(e1));
+    assert.ok(e1 instanceof WitnessCallError && e1.refusal?.code === 'NONCE_REUSED', String(e1));
     const logged = await headBlock();
     const previous = parseBlockBytes(await readFile(join(repo, 'public', 'log', 'blocks', `${logged.index - 1}.json`)));
     const conflicting: Block = { ...logged, payload: { ...logged.payload, time: formatUtcTime(Date.parse(logged.payload.time) / 1000 + 1) } };
-    const e2 = await commitBlock(victim.url, previous, conflicting, await releaseSource(repo)).catch((e: unknown) => e);
-    assert.ok(e2 instanceof WitnessClientError && e2.refusal?.code === 'EQUIVOCATION', String(e2));
+    const e2 = await commitBlock(victim.url, previous, conflicting, await publishedDocuments(repo)).catch((e: unknown) => e);
+    assert.ok(e2 instanceof WitnessCallError && e2.refusal?.code === 'EQUIVOCATION', String(e2));
     assert.ok(victim.lines.some((l) => /refused EQUIVOCATION/.test(l)));
   });
 
@@ -262,14 +260,14 @@ describe('witness cothority: 7 witness processes, threshold 5', { timeout: 420_0
     await stageTarget(repo, keys, `a${counter++}`, 'release e');
     const headBefore = await headBlock();
     const before = await publicTree();
-    const err = await publishWithLog(repo, quiet, { signers: [keys.signers.snapshot, keys.signers.timestamp], leader: l }).then(() => undefined, (e: unknown) => e);
+    const err = await publishRelease(repo, { signers: [keys.signers.snapshot, keys.signers.timestamp], leader: l }).then(() => undefined, (e: unknown) => e);
     assert.ok(err instanceof LeaderError && err.code === 'ROUND_FAILED', String(err));
     assert.match(err.message, /proposal is kept/);
     assert.deepEqual(await publicTree(), before, 'nothing of the release and no log file was written');
     const saved = JSON.parse(await readFile(join(pendingReleaseDir(repo), 'proposal.json'), 'utf8')) as { hash: string; block: { index: number } };
     assert.equal(saved.block.index, headBefore.index + 1);
     assert.ok(await readPendingRelease(repo), 'the release is saved beside its block');
-    const answered = await new WitnessClient(cluster.urls[0]!).info();
+    const answered = await new WitnessConnection(cluster.urls[0]!).info();
     assert.equal(answered.head?.hash, saved.hash, 'w1 answered, so it recorded the block');
 
     await Promise.all(killed.map((w) => w.start()));
@@ -300,7 +298,7 @@ describe('witness cothority: 7 witness processes, threshold 5', { timeout: 420_0
       signers: [keys.signers.snapshot, keys.signers.timestamp],
       beforeWrite: async (release) => {
         await savePendingRelease(repo, release);
-        await l.appendBlock(await releaseSource(repo, release));
+        await l.appendBlock(await publishedDocuments(repo, release));
         throw new Error('crash before the TUF files'); // the process dies here
       },
     }).then(() => undefined, (e: unknown) => e);
@@ -380,7 +378,7 @@ describe('witness cothority: 7 witness processes, threshold 5', { timeout: 420_0
     assert.equal(change.index, before.index + 1);
     assert.equal(change.rounds[0]!.cosigners.length, 7, 'the old roster approved the change');
     assert.deepEqual(change.rounds[change.rounds.length - 1]!.cosigners.sort(), ['w1', 'w2', 'w3', 'w4', 'w5', 'w8', 'w9'], 'the new roster signs the head');
-    for (const w of extra) assert.equal((await new WitnessClient(w.url).info()).head?.index, change.index, `${w.name} joined the chain`);
+    for (const w of extra) assert.equal((await new WitnessConnection(w.url).info()).head?.index, change.index, `${w.name} joined the chain`);
 
     await stageTarget(repo, keys, `a${counter++}`, 'release h');
     const p = await publishCli();
@@ -418,7 +416,7 @@ async function craftedBlock(l: LogLeader, head: Block, rosterChange: Block['rost
 
 /** POST /v1/commit of `block` as the level-0 successor of `previous`, with the full current documents. */
 async function commitBlock(url: string, previous: Block, block: Block, source: ReleaseDocumentSource): Promise<unknown> {
-  return new WitnessClient(url).commit({
+  return new WitnessConnection(url).commit({
     session: 'evil-block',
     kind: 'block',
     statement: buildForwardLink(previous, block),

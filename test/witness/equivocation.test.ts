@@ -16,8 +16,7 @@ import {
   formatUtcTime, forwardLinkMessage, verifyEquivocationProof, type Block,
 } from '../../src/log/index.js';
 import { publish, type PendingRelease } from '../../src/repo/index.js';
-import { releaseSource } from '../../src/cli/release-log.js';
-import { payloadOf, type ReleaseDocumentSource } from '../../src/witness/leader.js';
+import { payloadOf, publishedDocuments, type ReleaseDocumentSource } from '../../src/release/index.js';
 import { WitnessService } from '../../src/witness/service.js';
 import { WitnessStore } from '../../src/witness/store.js';
 import { WitnessError } from '../../src/witness/errors.js';
@@ -67,16 +66,16 @@ describe('equivocation', { timeout: 60_000 }, () => {
       const pub = await publisherKeys(root.dir);
       const repo = join(root.dir, 'repo');
       await publishedRepo(repo, pub);
-      const genesisSource = await releaseSource(repo);
+      const genesisSource = await publishedDocuments(repo);
       const authorization = createRosterAuthorization([pub.signers.root], { chain: '', index: 0, roster: acceptRoster(roster).hash });
       const genesis = buildGenesis(DEFAULT_SKIPCHAIN_PARAMS, await payloadOf(genesisSource, formatUtcTime(Date.now() / 1000)), { roster, authorization });
       const genesisDocs = await documents(genesisSource, ['targets'], [1]);
       const chain = blockHash(genesis);
 
       await stageTarget(repo, pub, 'x', 'release x');
-      const sourceX = await releaseSource(repo, await captureRelease(repo, [pub.signers.snapshot, pub.signers.timestamp]));
+      const sourceX = await publishedDocuments(repo, await captureRelease(repo, [pub.signers.snapshot, pub.signers.timestamp]));
       await stageTarget(repo, pub, 'y', 'release y');
-      const sourceY = await releaseSource(repo, await captureRelease(repo, [pub.signers.snapshot, pub.signers.timestamp]));
+      const sourceY = await publishedDocuments(repo, await captureRelease(repo, [pub.signers.snapshot, pub.signers.timestamp]));
       const view = { chain, base: genesis.base, maxHeight: genesis.maxHeight, head: genesis, hashAt: (i: number) => (i === 0 ? chain : undefined) };
       const blockOf = async (s: ReleaseDocumentSource): Promise<Block> => buildBlock(view, await payloadOf(s, formatUtcTime(Date.now() / 1000)), null);
       const [blockX, blockY] = [await blockOf(sourceX), await blockOf(sourceY)];

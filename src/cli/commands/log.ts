@@ -8,15 +8,11 @@
 // writing anything.
 import type { Command } from 'commander';
 import { UsageError } from '../../errors/index.js';
-import { initLog, LogLeader } from '../../witness/leader.js';
+import { changeWitnessRoster, cosignHead, createReleaseLog, releaseLogStatus, retryPendingRelease, defaultWitnessThreshold } from '../../release/index.js';
 import { DEFAULT_PASSPHRASE_ENV } from '../passphrase.js';
-import { clearPendingRelease } from '../../repo/index.js';
-import { blockLines, leaderOptions, releaseSource, roundLines, settledLines, settlePendingRelease } from '../release-log.js';
+import { blockLines, roundLines, settledLines } from '../release-lines.js';
 import { collect, positiveInt, loadSigners } from '../options.js';
 import type { CliContext } from './types.js';
-
-
-
 
 interface RosterOpts {
   witness: string[];
@@ -29,7 +25,7 @@ interface RosterOpts {
 function requireRoster(opts: RosterOpts): { threshold: number } {
   if (opts.witness.length === 0) throw new UsageError('MISSING_ARGUMENT', 'no witness given', { hint: 'pass --witness URL for each witness of the roster' });
   if (opts.key.length === 0) throw new UsageError('MISSING_ARGUMENT', 'the roster needs the root keys\' authorization', { hint: 'pass --key ROOTKEYFILE (the root threshold of them)' });
-  const threshold = opts.threshold ?? Math.floor((2 * opts.witness.length) / 3) + 1;
+  const threshold = opts.threshold ?? defaultWitnessThreshold(opts.witness.length);
   if (threshold > opts.witness.length) throw new UsageError('BAD_ARGUMENT', `--threshold ${threshold} exceeds the ${opts.witness.length} witnesses`);
   return { threshold };
 }
@@ -48,12 +44,8 @@ export function register(program: Command, context: CliContext): void {
     .action(async (dir: string, opts: RosterOpts) => {
       const out = context.output();
       const { threshold } = requireRoster(opts);
-      const { genesis, report } = await initLog({
-        ...leaderOptions(dir, out, { callTimeoutMs: opts.timeout }),
-        witnesses: opts.witness,
-        threshold,
-        rootSigners: await loadSigners(opts.key, opts.passphraseEnv),
-        source: await releaseSource(dir),
+      const { genesis, report } = await createReleaseLog(dir, {
+        witnesses: opts.witness, threshold, rootSigners: await loadSigners(opts.key, opts.passphraseEnv), leader: { callTimeoutMs: opts.timeout }, progress: out,
       });
       out.result({ genesis, head: { index: 0, hash: genesis }, rounds: report.rounds },
         [`log created: genesis ${genesis}`, ...roundLines(report.rounds), 'clients pin the genesis hash as their trusted log block']);
@@ -63,22 +55,19 @@ export function register(program: Command, context: CliContext): void {
     .argument('<repo>', 'repository workspace'))
     .action(async (dir: string, opts: { timeout: number }) => {
       const out = context.output();
-      const leader = await LogLeader.open(leaderOptions(dir, out, { callTimeoutMs: opts.timeout }));
-      const round = await leader.headRound();
-      out.result({ head: { index: leader.head.index, hash: leader.head.hash }, round }, roundLines([round]));
+      const { head, round } = await cosignHead(dir, { leader: { callTimeoutMs: opts.timeout }, progress: out });
+      out.result({ head, round }, roundLines([round]));
     });
 
   timeoutOption(log.command('status').description('the head of the log and each witness of its roster')
     .argument('<repo>', 'repository workspace'))
     .action(async (dir: string, opts: { timeout: number }) => {
       const out = context.output();
-      const leader = await LogLeader.open(leaderOptions(dir, out, { callTimeoutMs: opts.timeout }));
-      const roster = await leader.headRoster();
-      const witnesses = await leader.witnessStatus();
-      const head = leader.head;
-      out.result({ chain: leader.chain, head: { index: head.index, hash: head.hash, time: head.block.payload.time }, threshold: roster.threshold, witnesses }, [
-        `chain ${leader.chain}`,
-        `head: block ${head.index} ${head.hash} (${head.block.payload.time}); roster of ${roster.witnesses.length}, threshold ${roster.threshold}`,
+      const status = await releaseLogStatus(dir, { leader: { callTimeoutMs: opts.timeout }, progress: out });
+      const { head, witnesses } = status;
+      out.result(status, [
+        `chain ${status.chain}`,
+        `head: block ${head.index} ${head.hash} (${head.time}); roster of ${witnesses.length}, threshold ${status.threshold}`,
         ...witnesses.map((w) => `  ${w.name} ${w.address}: ${!w.reachable ? `unreachable (${w.detail ?? ''})` : w.head === null ? (w.detail ?? 'no head') : w.behind === 0 ? 'at head' : `head ${w.head} (${w.behind} behind)`}`),
       ]);
     });
@@ -88,12 +77,9 @@ export function register(program: Command, context: CliContext): void {
     .action(async (dir: string, opts: RosterOpts) => {
       const out = context.output();
       const { threshold } = requireRoster(opts);
-      const leader = await LogLeader.open(leaderOptions(dir, out, { callTimeoutMs: opts.timeout }));
-      const rootSigners = await loadSigners(opts.key, opts.passphraseEnv);
-      // A release saved when its round failed comes first: its block holds the next index.
-      const settled = await settlePendingRelease(dir, leader, out, { signers: rootSigners });
-      const report = await leader.changeRoster({ witnesses: opts.witness, threshold, rootSigners, source: await releaseSource(dir) });
-      await clearPendingRelease(dir);
+      const { report, settled } = await changeWitnessRoster(dir, {
+        witnesses: opts.witness, threshold, rootSigners: await loadSigners(opts.key, opts.passphraseEnv), leader: { callTimeoutMs: opts.timeout }, progress: out,
+      });
       out.result({ ...report, ...(settled ? { settled } : {}) }, [...(settled ? settledLines(settled) : []), ...blockLines(report)]);
     });
 
@@ -103,12 +89,11 @@ export function register(program: Command, context: CliContext): void {
     .option('--passphrase-env <name>', 'environment variable with the key files\' passphrase', DEFAULT_PASSPHRASE_ENV))
     .action(async (dir: string, opts: { key: string[]; passphraseEnv: string; timeout: number }) => {
       const out = context.output();
-      const leader = await LogLeader.open(leaderOptions(dir, out, { callTimeoutMs: opts.timeout }));
-      const settled = await settlePendingRelease(dir, leader, out, { signers: await loadSigners(opts.key, opts.passphraseEnv) });
+      const { settled, head } = await retryPendingRelease(dir, { signers: await loadSigners(opts.key, opts.passphraseEnv), leader: { callTimeoutMs: opts.timeout }, progress: out });
       if (!settled) {
-        out.result({ settled: null, head: { index: leader.head.index, hash: leader.head.hash } }, `nothing to retry: no saved proposal; the head is block ${leader.head.index} ${leader.head.hash}`);
+        out.result({ settled: null, head }, `nothing to retry: no saved proposal; the head is block ${head.index} ${head.hash}`);
         return;
       }
-      out.result({ settled, head: { index: leader.head.index, hash: leader.head.hash } }, settledLines(settled));
+      out.result({ settled, head }, settledLines(settled));
     });
 }

@@ -1,38 +1,15 @@
-// cli/commands/rebuild.ts: `cairn rebuild`, the build verifier (DESIGN.md "Build verification";
-// docs/verified-builds.md): `run` rebuilds one artifact and signs the verdict, `serve` watches a
-// repository and rebuilds every new declared artifact with a durable queue, `check` applies the
-// witnesses' quorum rule to attestation files.
-import { readFile, readdir, rm } from 'node:fs/promises';
-import { join } from 'node:path';
+// cli/commands/rebuild.ts: `cairn rebuild`, the build verifier (docs/verified-builds.md): `run`
+// rebuilds one artifact and signs the verdict, `serve` watches a repository and rebuilds every new
+// declared artifact with a durable queue, `check` applies the witnesses' quorum rule to
+// attestation files.
 import type { Command } from 'commander';
-import { readKeyFileHeader, loadSigner } from '../../crypto/key-file.js';
-import type { Signer } from '../../crypto/signer.js';
-import type { TufPublicKey } from '../../crypto/public-key.js';
-import { writeFileAtomic } from '../../io/atomic-write.js';
-import { BoundedFetcher } from '../../io/fetch.js';
-import { UsageError, short } from '../../errors/index.js';
-import {
-  attestationDirectory, attestationFilePrefix, checkAttestationQuorum, describeDifferences, parseDeclarationFile, serializeAttestation,
-  type DsseEnvelope, type ReleaseDeclaration,
-} from '../../policy/index.js';
-import { readPublicKey } from '../../repo/index.js';
-import {
-  RebuildError, attestationFile, fetchSource, findDeclaredArtifact, freshOutputDir, locateArtifactBytes, rebuildAndAttest, serveRebuilds,
-  type IsolationPreference, type ServeEvent,
-} from '../../rebuild/index.js';
-import { DEFAULT_PASSPHRASE_ENV, readPassphrase } from '../passphrase.js';
+import { short, UsageError } from '../../errors/index.js';
+import { describeDifferences } from '../../policy/index.js';
+import { checkAttestationFiles, runRebuild, serveRebuilds, type IsolationPreference, type ServeEvent } from '../../rebuild/index.js';
+import { DEFAULT_PASSPHRASE_ENV } from '../passphrase.js';
 import { isolationOption, secondsOption } from './build.js';
-import { collect } from '../options.js';
+import { collect, loadSigner } from '../options.js';
 import type { CliContext } from './types.js';
-
-
-/** Largest published artifact fetched by URL for comparison. */
-const MAX_ARTIFACT_BYTES = 4 * 1024 * 1024 * 1024;
-
-async function verifierSigner(path: string, passphraseEnv: string): Promise<Signer> {
-  const header = await readKeyFileHeader(path);
-  return loadSigner(path, header.encryption ? await readPassphrase(passphraseEnv, `passphrase for ${path}: `) : undefined);
-}
 
 interface RunOpts {
   key: string;
@@ -83,73 +60,31 @@ export function register(program: Command, context: CliContext): void {
     .option('--timeout <seconds>', 'time limit of the build', secondsOption('--timeout'))
     .action(async (opts: RunOpts) => {
       const out = context.output();
-      const signer = await verifierSigner(opts.key, opts.passphraseEnv);
-      let target: string;
-      let declaration: ReleaseDeclaration;
-      let artifactFile: string;
-      let expectedSha256: string | undefined;
-      let resourceUri: string;
-      let outFile = opts.out;
-      let temp: string | undefined;
+      const signer = await loadSigner(opts.key, opts.passphraseEnv);
       if (opts.repo !== undefined) {
         if (opts.target === undefined) throw new UsageError('MISSING_ARGUMENT', '--repo needs --target PATH');
         if (opts.declaration !== undefined) throw new UsageError('CONFLICT', 'give either --repo/--target or --declaration, not both');
-        const found = await findDeclaredArtifact(opts.repo, opts.target);
-        if (!found) {
-          throw new RebuildError('ARTIFACT_NOT_FOUND', `${opts.repo} has no target ${opts.target} with a release declaration`, {
-            hint: 'add it with cairn repo add ... --declaration FILE (from cairn build)',
-          });
-        }
-        const bytes = await locateArtifactBytes(opts.repo, found.target, found.sha256);
-        if (!bytes) throw new RebuildError('ARTIFACT_NOT_FOUND', `${opts.repo} holds no bytes for ${found.target} (sha256 ${short(found.sha256)})`);
-        target = found.target;
-        declaration = found.declaration;
-        artifactFile = bytes;
-        expectedSha256 = found.sha256;
-        resourceUri = found.target;
-        outFile ??= attestationFile(opts.repo, target, found.sha256, signer.keyid);
       } else {
         if (opts.declaration === undefined) throw new UsageError('MISSING_ARGUMENT', 'say what to rebuild', { hint: 'pass --repo DIR --target PATH, or --declaration FILE --artifact FILE' });
         if (opts.artifact === undefined) throw new UsageError('MISSING_ARGUMENT', '--declaration needs --artifact FILE_OR_URL (the published bytes)');
-        if (outFile === undefined) throw new UsageError('MISSING_ARGUMENT', '--declaration needs --out FILE for the attestation');
-        const file = parseDeclarationFile(await readFile(opts.declaration), opts.declaration);
-        target = file.target;
-        declaration = file;
-        expectedSha256 = file.artifact.sha256;
-        resourceUri = opts.artifact;
-        if (/^(https?|file):/.test(opts.artifact)) {
-          temp = await freshOutputDir();
-          artifactFile = join(temp, 'artifact');
-          // fetchSource streams with a cap and checks the digest: the same rule for the artifact.
-          await fetchSource({ uri: opts.artifact, sha256: file.artifact.sha256 }, artifactFile, new BoundedFetcher(), MAX_ARTIFACT_BYTES).catch((e: unknown) => {
-            if (e instanceof RebuildError && e.code === 'SOURCE_MISMATCH') {
-              throw new RebuildError('ARTIFACT_MISMATCH', `${opts.artifact} does not have the sha256 ${short(file.artifact.sha256)} the declaration names`);
-            }
-            throw e;
-          });
-        } else {
-          artifactFile = opts.artifact;
-        }
+        if (opts.out === undefined) throw new UsageError('MISSING_ARGUMENT', '--declaration needs --out FILE for the attestation');
       }
-      try {
-        const outcome = await rebuildAndAttest({
-          target, artifactFile, expectedSha256, resourceUri, declaration, signer, isolation: opts.isolation,
-          timeoutMs: opts.timeout === undefined ? undefined : opts.timeout * 1000, onWarning: (w) => out.warn(w),
-        });
-        await writeFileAtomic(outFile, serializeAttestation(outcome.envelope));
-        const head = `${outcome.result} ${target} (sha256 ${short(outcome.artifact.sha256)})`;
-        const lines = outcome.result === 'PASSED'
-          ? [`${head}: rebuilt bit-identically under ${outcome.isolation} isolation in ${(outcome.buildMs / 1000).toFixed(1)} s`]
-          : [`${head}: the rebuild differs (rebuilt sha256 ${short(outcome.rebuilt.sha256)}): ${describeDifferences(outcome.differences)}`];
-        lines.push(`attestation by verifier ${short(signer.keyid)} written to ${outFile}`);
-        out.result({
-          result: outcome.result, target, sha256: outcome.artifact.sha256, rebuilt: outcome.rebuilt, isolation: outcome.isolation,
-          differences: outcome.differences ?? null, verifier: signer.keyid, attestation: outFile, buildMs: outcome.buildMs, totalMs: outcome.totalMs,
-        }, lines);
-        if (outcome.result === 'FAILED') context.setExitCode(1);
-      } finally {
-        if (temp) await rm(temp, { recursive: true, force: true });
-      }
+      const outcome = await runRebuild({
+        subject: opts.repo !== undefined ? { repo: opts.repo, target: opts.target! } : { declarationFile: opts.declaration!, artifact: opts.artifact! },
+        signer: signer, isolation: opts.isolation, ...(opts.out === undefined ? {} : { out: opts.out }),
+        ...(opts.timeout === undefined ? {} : { timeoutMs: opts.timeout * 1000 }), onWarning: (w) => out.warn(w),
+      });
+      const { target } = outcome;
+      const head = `${outcome.result} ${target} (sha256 ${short(outcome.artifact.sha256)})`;
+      const lines = outcome.result === 'PASSED'
+        ? [`${head}: rebuilt bit-identically under ${outcome.isolation} isolation in ${(outcome.buildMs / 1000).toFixed(1)} s`]
+        : [`${head}: the rebuild differs (rebuilt sha256 ${short(outcome.rebuilt.sha256)}): ${describeDifferences(outcome.differences)}`];
+      lines.push(`attestation by verifier ${short(signer.keyid)} written to ${outcome.attestation}`);
+      out.result({
+        result: outcome.result, target, sha256: outcome.artifact.sha256, rebuilt: outcome.rebuilt, isolation: outcome.isolation,
+        differences: outcome.differences ?? null, verifier: signer.keyid, attestation: outcome.attestation, buildMs: outcome.buildMs, totalMs: outcome.totalMs,
+      }, lines);
+      if (outcome.result === 'FAILED') context.setExitCode(1);
     });
 
   rebuild.command('serve').description('watch a repository (staged and published targets) and rebuild every new declared artifact; queue in SQLite')
@@ -165,7 +100,7 @@ export function register(program: Command, context: CliContext): void {
     .option('--timeout <seconds>', 'time limit of each build', secondsOption('--timeout'))
     .action(async (opts: ServeOpts) => {
       const out = context.output();
-      const signer = await verifierSigner(opts.key, opts.passphraseEnv);
+      const signer = await loadSigner(opts.key, opts.passphraseEnv);
       const controller = new AbortController();
       const stop = (): void => controller.abort();
       process.once('SIGINT', stop);
@@ -192,7 +127,7 @@ export function register(program: Command, context: CliContext): void {
       };
       try {
         const { finished } = await serveRebuilds({
-          repoDir: opts.repo, signer, dbPath: opts.db, pollMs: opts.poll * 1000, once: opts.once, isolation: opts.isolation,
+          repoDir: opts.repo, signer: signer, dbPath: opts.db, pollMs: opts.poll * 1000, once: opts.once, isolation: opts.isolation,
           maxAttempts: opts.maxAttempts, retryDelayMs: opts.retryDelay * 1000, timeoutMs: opts.timeout === undefined ? undefined : opts.timeout * 1000,
           signal: controller.signal, onEvent,
         });
@@ -212,25 +147,12 @@ export function register(program: Command, context: CliContext): void {
     .requiredOption('--quorum <k>', 'PASSED attestations needed', (v) => Number(v))
     .action(async (opts: CheckOpts) => {
       const out = context.output();
-      let sha256 = opts.sha256;
-      const files = [...opts.attestation];
-      if (opts.repo !== undefined) {
-        if (sha256 === undefined) {
-          const found = await findDeclaredArtifact(opts.repo, opts.target);
-          if (!found) throw new RebuildError('ARTIFACT_NOT_FOUND', `${opts.repo} has no declared target ${opts.target}`);
-          sha256 = found.sha256;
-        }
-        const dir = join(opts.repo, 'public', attestationDirectory(opts.target));
-        const prefix = attestationFilePrefix(sha256);
-        for (const name of (await readdir(dir).catch(() => [] as string[])).filter((n) => n.startsWith(prefix) && n.endsWith('.dsse.json')).sort()) files.push(join(dir, name));
-      }
-      if (sha256 === undefined) throw new UsageError('MISSING_ARGUMENT', 'pass --sha256 HEX or --repo DIR');
-      const keys: TufPublicKey[] = [];
-      for (const f of opts.verifierKey) keys.push(f.endsWith('.pub.json') ? (await readPublicKey(f)).key : (await readKeyFileHeader(f)).public);
-      const envelopes: Array<DsseEnvelope | Uint8Array> = [];
-      for (const f of files) envelopes.push(await readFile(f));
-      const report = checkAttestationQuorum({ name: opts.target, sha256 }, envelopes, { verifiers: keys, quorum: opts.quorum });
-      out.result({ target: opts.target, sha256, ...report }, [
+      const report = await checkAttestationFiles({
+        target: opts.target, ...(opts.sha256 === undefined ? {} : { sha256: opts.sha256 }), ...(opts.repo === undefined ? {} : { repo: opts.repo }),
+        files: opts.attestation, verifierKeyFiles: opts.verifierKey, quorum: opts.quorum,
+      });
+      const { sha256, files, ...quorum } = report;
+      out.result({ target: opts.target, sha256, ...quorum }, [
         `${opts.target} (sha256 ${short(sha256)}): quorum met, PASSED by ${report.passed.map((k) => short(k)).join(', ')}`,
         ...report.ignored.map((i) => `ignored ${files[i.index]}: ${i.reason}`),
       ]);

@@ -16,8 +16,8 @@ import {
 } from '../../repo/index.js';
 import { stableJson } from '../../repo/metadata-file.js';
 import { DEFAULT_PASSPHRASE_ENV } from '../passphrase.js';
-import { blockLines, publishWithLog, settledLines } from '../release-log.js';
-import { withReleaseAttestations } from '../release-attestations.js';
+import { publishRelease } from '../../release/index.js';
+import { blockLines, settledLines } from '../release-lines.js';
 import { buildPolicyJson } from '../../policy/index.js';
 import { addDeclarationOptions, customWithDeclaration, type DeclarationOpts } from '../declaration-options.js';
 import { collect, positiveInt, loadSigners } from '../options.js';
@@ -241,12 +241,11 @@ export function register(program: Command, context: CliContext): void {
     .action(async (dir: string, opts: { key: string[]; passphraseEnv: string; snapshotExpires?: string; timestampExpires?: string; witnessTimeout: string }) => {
       const out = context.output();
       // A repository with a release log first settles a release saved when its round failed, then
-      // has the witnesses co-sign the new state before anything of it is written (release-log.ts).
-      const { result, logged, settled } = await publishWithLog(dir, out, {
+      // has the witnesses co-sign the new state before anything of it is written.
+      const { result, logged, settled } = await publishRelease(dir, {
         signers: await loadSigners(opts.key, opts.passphraseEnv),
         snapshotExpires: expiresOption(opts.snapshotExpires), timestampExpires: expiresOption(opts.timestampExpires),
-        leader: { callTimeoutMs: positiveInt('--witness-timeout')(opts.witnessTimeout) },
-        decorateSource: (source) => withReleaseAttestations(dir, source, out),
+        leader: { callTimeoutMs: positiveInt('--witness-timeout')(opts.witnessTimeout) }, progress: out,
       });
       out.result({ ...result, ...(logged ? { log: logged } : {}), ...(settled ? { settled } : {}) }, [
         ...(settled ? settledLines(settled) : []),

@@ -1,0 +1,132 @@
+// release/cosigning-round.ts: one co-signing round of the log leader over HTTP (docs/protocol.md
+// section 3 and section 8): cosi's runCosiRound (tree aggregation, fault attribution, bounded
+// retries) driven through each witness's HTTP API, and a report of what every witness did: which
+// co-signed, which were absent, which refused and under which rule, which answered wrongly and
+// were excluded. A round that fewer than the threshold co-sign is a LeaderError('ROUND_FAILED')
+// carrying that report.
+import { randomBytes } from 'node:crypto';
+import { acceptRoster, CosiError, runCosiRound, type CosiRoundResult, type Roster, type RosterWitness, type WitnessEndpoint } from '../cosi/index.js';
+import type { CommitRequest, StatementKind } from '../witness/index.js';
+import { LeaderError, WitnessCallError, type WitnessReport } from './errors.js';
+import { httpWitnessEndpoint, WitnessConnection, type HttpWitnessEndpoint } from './witness-connection.js';
+
+/** What one co-signing round did. */
+export interface RoundReport {
+  kind: StatementKind;
+  what: string;
+  /** Names of the co-signers. */
+  cosigners: string[];
+  /** Witnesses that did not co-sign, and why. */
+  missing: WitnessReport[];
+  attempts: number;
+}
+
+/** How the leader runs rounds: deadlines, retries, the tree, and a hook for tests to inject faults. */
+export interface RoundSettings {
+  /** Deadline of each call to a witness, in ms. */
+  callTimeoutMs: number;
+  /** Attempts of a round. */
+  maxAttempts: number;
+  /** Children per node of the aggregation tree. */
+  branchingFactor: number;
+  /** Wraps each endpoint of a round; tests inject faults here. */
+  wrapEndpoint?: (endpoint: HttpWitnessEndpoint, witness: RosterWitness, kind: StatementKind) => WitnessEndpoint;
+  /** Told when a respond request is sent (a witness may then have recorded the statement). */
+  onRespondSent?: () => void;
+  /** Progress lines for people (absent and excluded witnesses). */
+  progress?: (line: string) => void;
+}
+
+/** What the round commits each witness to: the statement and what that witness needs to check it. */
+export type CommitBodies = Map<number, Omit<CommitRequest, 'session'>>;
+
+/** How a failed call to a witness is reported. */
+export function describeWitnessError(e: unknown): { status: WitnessReport['status']; code?: string; detail: string } {
+  if (e instanceof WitnessCallError && e.refusal) return { status: 'refused', code: e.refusal.code, detail: e.refusal.message };
+  return { status: 'absent', detail: e instanceof Error ? e.message : String(e) };
+}
+
+/** One line summing up witness reports by outcome, with the first refusal's own words. */
+export function summarizeWitnesses(reports: readonly WitnessReport[]): string {
+  const byCode = new Map<string, string[]>();
+  for (const r of reports) {
+    const key = r.status === 'refused' ? `refused ${r.code}` : r.status;
+    byCode.set(key, [...(byCode.get(key) ?? []), r.name]);
+  }
+  const first = reports.find((r) => r.status === 'refused');
+  return [...byCode].map(([k, names]) => `${k} (${names.join(', ')})`).join('; ') + (first ? `; ${first.name} said: ${first.detail}` : '');
+}
+
+/**
+ * Runs one round for `message` among the witnesses of `roster` that `commits` names (`skipped`
+ * says why the others are left out). Returns the collective signature and the report; throws
+ * LeaderError('ROUND_FAILED') when fewer than the threshold co-sign.
+ */
+export async function runCosigningRound(
+  settings: RoundSettings,
+  kind: StatementKind,
+  what: string,
+  roster: Roster,
+  message: Uint8Array,
+  commits: CommitBodies,
+  skipped: ReadonlyMap<number, WitnessReport>,
+): Promise<{ result: CosiRoundResult; report: RoundReport }> {
+  const accepted = acceptRoster(roster);
+  const endpoints = new Map<number, HttpWitnessEndpoint>();
+  const participants: WitnessEndpoint[] = [];
+  for (const [i, body] of commits) {
+    const w = roster.witnesses[i]!;
+    const endpoint = httpWitnessEndpoint(new WitnessConnection(w.address, { timeoutMs: settings.callTimeoutMs }), i, body);
+    endpoints.set(i, endpoint);
+    const wrapped = settings.wrapEndpoint ? settings.wrapEndpoint(endpoint, w, kind) : endpoint;
+    participants.push({
+      index: wrapped.index,
+      commit: (session) => wrapped.commit(session),
+      respond: (challenge) => {
+        settings.onRespondSent?.();
+        return wrapped.respond(challenge);
+      },
+    });
+  }
+  const reportFor = (faulted: ReadonlySet<number>, cosigners: ReadonlySet<number>): WitnessReport[] =>
+    roster.witnesses.flatMap((w, i) => {
+      if (cosigners.has(i)) return [];
+      const skip = skipped.get(i);
+      if (skip) return [skip];
+      const e = endpoints.get(i)?.lastError;
+      if (e !== undefined) return [{ name: w.name, address: w.address, ...describeWitnessError(e) }];
+      return faulted.has(i) ? [{ name: w.name, address: w.address, status: 'absent' as const, detail: 'no answer' }] : [];
+    });
+  let result: CosiRoundResult;
+  try {
+    result = await runCosiRound(accepted, message, participants, {
+      callTimeoutMs: settings.callTimeoutMs,
+      maxAttempts: settings.maxAttempts,
+      branchingFactor: settings.branchingFactor,
+      session: `${kind}-${randomBytes(8).toString('hex')}`,
+    });
+  } catch (e) {
+    if (!(e instanceof CosiError)) throw e;
+    const missing = reportFor(new Set(e.faults.map((f) => f.index)), new Set());
+    for (const f of e.faults) {
+      const m = missing.find((r) => r.name === roster.witnesses[f.index]!.name);
+      if (m && m.status === 'absent' && f.kind !== 'absent') m.status = 'excluded';
+    }
+    throw new LeaderError('ROUND_FAILED', `${what} was not co-signed: ${e.message}; ${summarizeWitnesses(missing)}`, {
+      witnesses: missing,
+      cause: e,
+      hint: 'refused: the witnesses name the rule that failed; absent: check that they run and are reachable',
+    });
+  }
+  const cosigners = new Set(result.participants);
+  const missing = reportFor(new Set(result.faults.map((f) => f.index)), cosigners);
+  for (const f of result.faults) {
+    const m = missing.find((r) => r.name === roster.witnesses[f.index]!.name);
+    if (m && f.kind !== 'absent') m.status = 'excluded';
+  }
+  if (missing.length > 0) settings.progress?.(`${what}: co-signed by ${cosigners.size} of ${roster.witnesses.length}; ${summarizeWitnesses(missing)}`);
+  return {
+    result,
+    report: { kind, what, cosigners: result.participants.map((i) => roster.witnesses[i]!.name), missing, attempts: result.attempts },
+  };
+}

@@ -1,0 +1,117 @@
+// release/documents.ts: the TUF documents of the repository state a block records (docs/protocol.md
+// section 5 "Payload", section 8 "documents"). The leader reads them through a
+// ReleaseDocumentSource: the repository's published metadata (REPO/public/metadata: plain names
+// hold the latest version of each role, N.root.json every root), overlaid with what a publish is
+// about to write. From a source come the block payload (versions and SHA-256 of the exact bytes)
+// and, per witness, the documents its recorded state lacks.
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { sha256Hex } from '../crypto/hash.js';
+import { StorageError } from '../errors/index.js';
+import type { BlockPayload } from '../log/index.js';
+import { repoLayout, type PendingRelease } from '../repo/index.js';
+import { parseEnvelope } from '../tuf/index.js';
+import type { InfoAnswer, WireDocuments } from '../witness/index.js';
+
+/** The TUF documents of the repository state a block records, read on demand. */
+export interface ReleaseDocumentSource {
+  /** Version of the root in force in this state. */
+  rootVersion: number;
+  /** Exact bytes of root version `version` (1 .. rootVersion). */
+  root(version: number): Promise<Uint8Array>;
+  /** Exact bytes of the snapshot of this state. */
+  snapshot: Uint8Array;
+  /** Exact bytes of a targets role (top-level or delegated) at the version the snapshot lists. */
+  targets(role: string): Promise<Uint8Array>;
+  /**
+   * Rebuild attestations of the artifacts this state adds or changes (docs/protocol.md section
+   * 8; docs/verified-builds.md "Witnesses"): the digest the payload records and the files sent to
+   * each witness by target path (base64 of their exact bytes). Absent: the payload records null.
+   */
+  attestations?: { digest: string | null; files: Record<string, string[]> };
+}
+
+async function readPublished(path: string): Promise<Uint8Array> {
+  try {
+    return await readFile(path);
+  } catch (e) {
+    throw new StorageError('NOT_FOUND', `cannot read ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, { hint: 'publish the repository first (cairn repo publish)' });
+  }
+}
+
+/** The documents of `dir`'s published state, with `pending` (a publish in progress) on top. */
+export async function publishedDocuments(dir: string, pending?: PendingRelease): Promise<ReleaseDocumentSource> {
+  const meta = repoLayout(dir).publicMetadata;
+  const newRoots = new Map((pending?.roots ?? []).map((r) => [r.version, r.bytes]));
+  const newTargets = new Map((pending?.targets ?? []).map((t) => [t.role, t.bytes]));
+  const lastNewRoot = pending?.roots[pending.roots.length - 1];
+  const rootVersion = lastNewRoot?.version ?? parseEnvelope('root', await readPublished(join(meta, 'root.json')), 'root.json').version;
+  const snapshot = pending?.snapshot.bytes ?? (await readPublished(join(meta, 'snapshot.json')));
+  return {
+    rootVersion,
+    snapshot,
+    root: async (v) => newRoots.get(v) ?? readPublished(join(meta, `${v}.root.json`)),
+    targets: async (role) => {
+      if (role.includes('/') || role.includes('\\') || role.startsWith('.')) throw new StorageError('UNSAFE_PATH', `role name ${JSON.stringify(role)} is not a file name`);
+      return newTargets.get(role) ?? readPublished(join(meta, `${role}.json`));
+    },
+  };
+}
+
+/** Memoizes a source's reads (each witness needs a subset of the same documents). */
+export function cachedSource(source: ReleaseDocumentSource): ReleaseDocumentSource {
+  const roots = new Map<number, Promise<Uint8Array>>();
+  const targets = new Map<string, Promise<Uint8Array>>();
+  return {
+    rootVersion: source.rootVersion,
+    snapshot: source.snapshot,
+    ...(source.attestations ? { attestations: source.attestations } : {}),
+    root: (v) => {
+      let p = roots.get(v);
+      if (!p) roots.set(v, (p = source.root(v)));
+      return p;
+    },
+    targets: (r) => {
+      let p = targets.get(r);
+      if (!p) targets.set(r, (p = source.targets(r)));
+      return p;
+    },
+  };
+}
+
+/** The payload recording a state: versions and SHA-256 of the exact bytes (protocol.md 5). */
+export async function payloadOf(source: ReleaseDocumentSource, time: string): Promise<BlockPayload> {
+  const root = await source.root(source.rootVersion);
+  const snapshot = parseEnvelope('snapshot', source.snapshot, 'snapshot.json');
+  const targetsBytes = await source.targets('targets');
+  const targets = parseEnvelope('targets', targetsBytes, 'targets.json');
+  return {
+    time,
+    root: { version: source.rootVersion, sha256: sha256Hex(root) },
+    targets: { version: targets.version, sha256: sha256Hex(targetsBytes) },
+    snapshot: { version: snapshot.version, sha256: sha256Hex(source.snapshot) },
+    attestations: source.attestations?.digest ?? null,
+  };
+}
+
+/** Targets roles of a snapshot with their versions. */
+function snapshotRoles(source: ReleaseDocumentSource): Map<string, number> {
+  const snapshot = parseEnvelope('snapshot', source.snapshot, 'snapshot.json');
+  const roles = new Map<string, number>();
+  for (const [file, meta] of Object.entries(snapshot.signed.meta)) if (file.endsWith('.json')) roles.set(file.slice(0, -5), meta.version);
+  return roles;
+}
+
+const b64 = (bytes: Uint8Array): string => Buffer.from(bytes).toString('base64');
+
+/** Documents for a witness whose recorded state is `state` (null: everything, from root `fromRoot`). */
+export async function documentsFor(source: ReleaseDocumentSource, state: InfoAnswer['state'], fromRoot: number): Promise<WireDocuments> {
+  const roots: string[] = [];
+  const firstRoot = state === null ? fromRoot : state.root + 1;
+  for (let v = firstRoot; v <= source.rootVersion; v++) roots.push(b64(await source.root(v)));
+  const targets: Record<string, string> = {};
+  for (const [role, version] of snapshotRoles(source)) {
+    if (state === null || state.roles[role] !== version) targets[role] = b64(await source.targets(role));
+  }
+  return { roots, snapshot: b64(source.snapshot), targets };
+}

@@ -1,0 +1,63 @@
+// release/errors.ts: typed errors of the publisher's release pipeline (docs/protocol.md
+// section 8; docs/witness.md "Failure handling and recovery"). WitnessCallError: one call to a
+// witness failed (refused with the witness's rule, unreachable, too slow, malformed answer);
+// LeaderError: the log leader could not log a release (round failed, log state inconsistent),
+// with a report of what each witness said.
+import { CairnError, EXIT } from '../errors/index.js';
+import type { RemoteRefusal } from '../witness/index.js';
+
+/** A call to a witness failed: refused (with its code), unreachable, too slow or malformed. */
+export class WitnessCallError extends CairnError<'REFUSED' | 'UNREACHABLE' | 'TIMEOUT' | 'BAD_ANSWER'> {
+  readonly status: number | undefined;
+  readonly refusal: RemoteRefusal | undefined;
+
+  constructor(code: 'REFUSED' | 'UNREACHABLE' | 'TIMEOUT' | 'BAD_ANSWER', message: string, options?: { status?: number; refusal?: RemoteRefusal; cause?: unknown }) {
+    super(code, message, { cause: options?.cause });
+    this.status = options?.status;
+    this.refusal = options?.refusal;
+  }
+
+  get exitCode(): number {
+    return this.code === 'REFUSED' ? EXIT.verification : EXIT.fetch;
+  }
+}
+
+/** One witness's part in a failed or degraded round, as the leader reports it. */
+export interface WitnessReport {
+  name: string;
+  address: string;
+  /** absent: unreachable or no answer; refused: answered with a refusal; excluded: answered wrongly. */
+  status: 'absent' | 'refused' | 'excluded';
+  /** The refusal code (a rule) when refused. */
+  code?: string;
+  detail: string;
+}
+
+export type LeaderErrorCode =
+  /** The repository has no log (run `cairn log init`). */
+  | 'NO_LOG'
+  /** The repository already has a log. */
+  | 'LOG_EXISTS'
+  /** Fewer than the threshold of witnesses co-signed: the witnesses refused or were absent. */
+  | 'ROUND_FAILED'
+  /** The published log files and the leader's state disagree. */
+  | 'LOG_STATE'
+  /** A witness's answer to /v1/info is unusable (other chain, bad key or proof of possession). */
+  | 'BAD_WITNESS';
+
+export class LeaderError extends CairnError<LeaderErrorCode> {
+  readonly witnesses: readonly WitnessReport[];
+
+  constructor(code: LeaderErrorCode, message: string, options?: { hint?: string; cause?: unknown; witnesses?: readonly WitnessReport[] }) {
+    super(code, message, options);
+    this.witnesses = options?.witnesses ?? [];
+  }
+
+  get exitCode(): number {
+    return this.code === 'ROUND_FAILED' ? EXIT.verification : this.code === 'NO_LOG' || this.code === 'LOG_EXISTS' ? EXIT.usage : EXIT.verification;
+  }
+
+  override toJSON(): { error: string; code: LeaderErrorCode; message: string; hint?: string; witnesses?: WitnessReport[] } {
+    return { ...super.toJSON(), ...(this.witnesses.length > 0 ? { witnesses: [...this.witnesses] } : {}) };
+  }
+}

@@ -1,0 +1,20 @@
+// release/index.ts: the public API of the publisher's release pipeline (docs/architecture.md
+// "Data flow: publishing"; docs/protocol.md sections 5-8): publishing a repository state only once
+// the witnesses co-signed it, the release log's life (create, head statements, roster changes,
+// retry after a failed round), the log leader and its connections to witnesses. Other layers
+// import from here only.
+export {
+  publishRelease, createReleaseLog, cosignHead, releaseLogStatus, changeWitnessRoster, retryPendingRelease, settlePendingRelease,
+  defaultWitnessThreshold, leaderOptions, logStateFile,
+  type PublishReleaseOptions, type PublishedRelease, type CreateLogOptions, type LogOperationOptions, type ReleaseLogStatus,
+  type SettledRelease, type SettleOptions,
+} from './pipeline.js';
+export { withReleaseAttestations, attestationManifestPath, ATTESTATION_MANIFEST_TYPE } from './attestations.js';
+export { publishedDocuments, payloadOf, type ReleaseDocumentSource } from './documents.js';
+export { initLog } from './genesis.js';
+export { LogLeader, type LeaderOptions, type BlockReport, type InitLogOptions } from './leader.js';
+export { LEADER_STATE_FORMAT, PROPOSAL_FORMAT, type SavedProposal } from './leader-files.js';
+export type { RoundReport } from './cosigning-round.js';
+export { LeaderError, WitnessCallError, type LeaderErrorCode, type WitnessReport } from './errors.js';
+export { WitnessConnection, type WitnessConnectionOptions } from './witness-connection.js';
+export { SILENT, type ReleaseProgress } from './progress.js';

@@ -1,0 +1,95 @@
+// release/leader-files.ts: what the log leader keeps on disk besides the published log
+// (docs/witness.md "Failure handling and recovery").
+//
+// Leader state (REPO/state/log.json): a pointer to the head of the repository's log,
+//   { format: "cairn/log-leader/v1", chain, base, maxHeight, head: { index, hash } }.
+// Everything else is read back from the published log (blocks, links, rosters).
+//
+// Proposal (REPO/state/pending-release/proposal.json): each block is saved before its first round.
+// A round that fails after a respond was sent keeps it (the witnesses that answered recorded the
+// block and co-sign no other at its index), and the next publish proposes exactly that block again
+// before anything else; one that fails before any respond drops it.
+import { mkdir, readFile, unlink } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import { parseJsonObject } from '../encoding/bounded-json.js';
+import { writeFileAtomic } from '../io/atomic-write.js';
+import { blockHash, parseBlock, type Block } from '../log/index.js';
+import { WIRE_LIMITS } from '../witness/index.js';
+import type { ReleaseDocumentSource } from './documents.js';
+import { LeaderError } from './errors.js';
+
+export const LEADER_STATE_FORMAT = 'cairn/log-leader/v1';
+export const PROPOSAL_FORMAT = 'cairn/log-proposal/v1';
+
+export interface LeaderState {
+  format: typeof LEADER_STATE_FORMAT;
+  chain: string;
+  base: number;
+  maxHeight: number;
+  head: { index: number; hash: string };
+}
+
+/** A block proposed before its round, kept while a witness may have recorded it. */
+export interface SavedProposal {
+  block: Block;
+  hash: string;
+  /** The build attestations the proposal carried (sent again with it). */
+  attestations?: ReleaseDocumentSource['attestations'];
+}
+
+/** The leader state in `stateFile`, or undefined when there is none (the repository has no log). */
+export async function readLeaderState(stateFile: string): Promise<LeaderState | undefined> {
+  let bytes: Buffer;
+  try {
+    bytes = await readFile(stateFile);
+  } catch {
+    return undefined;
+  }
+  const o = parseJsonObject(bytes, stateFile, { maxBytes: 64 * 1024, maxDepth: 4, maxEntries: 64 });
+  const head = o.head as { index?: unknown; hash?: unknown } | undefined;
+  if (o.format !== LEADER_STATE_FORMAT || typeof o.chain !== 'string' || typeof o.base !== 'number' || typeof o.maxHeight !== 'number'
+    || typeof head?.index !== 'number' || typeof head.hash !== 'string') {
+    throw new LeaderError('LOG_STATE', `${stateFile} is not a ${LEADER_STATE_FORMAT} state file`);
+  }
+  return { format: LEADER_STATE_FORMAT, chain: o.chain, base: o.base, maxHeight: o.maxHeight, head: { index: head.index, hash: head.hash } };
+}
+
+export async function writeLeaderState(stateFile: string, state: LeaderState): Promise<void> {
+  await writeFileAtomic(stateFile, JSON.stringify(state, null, 2) + '\n');
+}
+
+/** Whether a repository's leader state file exists (the repository has a log). */
+export async function hasLog(stateFile: string): Promise<boolean> {
+  return (await readLeaderState(stateFile)) !== undefined;
+}
+
+/** The proposal saved in `file`, or undefined when there is none. */
+export async function readProposal(file: string): Promise<SavedProposal | undefined> {
+  let bytes: Buffer;
+  try {
+    bytes = await readFile(file);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw e;
+  }
+  const o = parseJsonObject(bytes, file, { maxBytes: WIRE_LIMITS.maxRequestBytes, maxDepth: 16, maxEntries: 1_000_000 });
+  if (o.format !== PROPOSAL_FORMAT || typeof o.hash !== 'string') throw new LeaderError('LOG_STATE', `${file} is not a ${PROPOSAL_FORMAT} file`);
+  const block = parseBlock(o.block, `${file} block`);
+  if (blockHash(block) !== o.hash) throw new LeaderError('LOG_STATE', `${file} holds block ${blockHash(block).slice(0, 12)}, not ${o.hash.slice(0, 12)}`);
+  const attestations = o.attestations as ReleaseDocumentSource['attestations'] | undefined;
+  return { block, hash: o.hash, ...(attestations ? { attestations } : {}) };
+}
+
+/** Saves `block` (with the attestations it carries) as the proposal before its first round. */
+export async function saveProposal(file: string, block: Block, attestations: ReleaseDocumentSource['attestations']): Promise<void> {
+  const proposal = { format: PROPOSAL_FORMAT, hash: blockHash(block), block, ...(attestations ? { attestations } : {}) };
+  await mkdir(dirname(file), { recursive: true });
+  await writeFileAtomic(file, JSON.stringify(proposal) + '\n');
+}
+
+/** Forgets the saved proposal (its release was written, or no witness can have recorded it). */
+export async function discardProposal(file: string): Promise<void> {
+  await unlink(file).catch((e: NodeJS.ErrnoException) => {
+    if (e.code !== 'ENOENT') throw e;
+  });
+}

@@ -1,0 +1,15 @@
+// witness/index.ts: the public API of the witness (docs/witness.md; docs/protocol.md section 8):
+// its directory and key, the checks it applies before it co-signs (WitnessService), its durable
+// SQLite state, its HTTP API, and the wire format of that API, which the log leader
+// (src/release) speaks. Other layers import from here only.
+export { initWitness, loadWitness, WITNESS_FILES, WITNESS_CONFIG_FORMAT, type WitnessConfig } from './config.js';
+export { WitnessError, type WitnessErrorCode, type RemoteRefusal } from './errors.js';
+export { WitnessService, checkBuildAttestations, decodeDocuments, type WitnessIdentity, type WitnessServiceOptions } from './service.js';
+export { WitnessStore, WitnessStoreError, type RecordedBlock, type ResponseEffects } from './store.js';
+export { startWitnessServer, createWitnessApp, statusOf, WITNESS_SERVER_LIMITS, type WitnessServerOptions, type RunningWitnessServer } from './server.js';
+export {
+  WIRE_LIMITS, base64Bytes, hexField,
+  parseGenesisRequest, parseCommitRequest, parseRespondRequest, parseInfoAnswer, parseCommitAnswer, parseRespondAnswer, parseGenesisAnswer,
+  type WireDocuments, type CatchUpEntry, type GenesisRequest, type StatementKind, type CommitRequest, type RespondRequest, type HeadRef,
+  type StateSummary, type InfoAnswer, type CommitAnswer, type RespondAnswer, type GenesisAnswer,
+} from './wire.js';
