@@ -3,7 +3,9 @@
 // one target into 100,000 (publish-large), downloading and hashing 1 GiB against sha256sum
 // (hash-download), collective-signing latency and verification (cosi), co-signing with witnesses
 // as separate processes over HTTP (cosi-processes: 7, 16, 32 witnesses; quick: 7 and 16), and
-// skipchain catch-up against the linear walk (catch-up). Runs them in sequence, prints each result, then a summary.
+// skipchain catch-up against the linear walk (catch-up), and how fast `cairn` starts and refreshes
+// an up-to-date client against bare Node (start-up). Runs them in sequence, prints each result,
+// then a summary.
 //
 //   npm run bench                        everything (about 5 minutes on 2 cores)
 //   npm run bench -- --quick             smaller sizes, a smoke run of under a minute
@@ -22,6 +24,7 @@ import { benchCosi } from './cosi.js';
 import { benchCosiProcesses } from './cosi-processes.js';
 import { benchCatchUp } from './catch-up.js';
 import { benchVerifiedRelease } from './verified-release.js';
+import { benchStartUp } from './start-up.js';
 import type { BenchResult } from './stats.js';
 
 interface Benchmark {
@@ -37,6 +40,7 @@ const BENCHMARKS: readonly Benchmark[] = [
   { name: 'cosi-processes', run: (_work, quick) => benchCosiProcesses(quick) },
   { name: 'catch-up', run: (_work, quick) => benchCatchUp(quick) },
   { name: 'verified-release', run: (work, quick) => benchVerifiedRelease(work, quick) },
+  { name: 'start-up', run: (work, quick) => benchStartUp(work, quick) },
 ];
 
 async function main(): Promise<number> {

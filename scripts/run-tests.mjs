@@ -1,9 +1,12 @@
 // scripts/run-tests.mjs: runs every test/**/*.test.ts with node:test through tsx.
 // Node 20's runner does not expand globs and passes silently on an empty list, so the
 // list is built here and an empty one is an error. Arguments filter by substring.
+// Tests that spawn `cairn` run the compiled dist/, so the build is brought up to date first
+// (incrementally: nothing to do when src/ has not changed; see scripts/build.mjs).
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
+import { buildIfStale } from './build.mjs';
 
 function collect(dir) {
   const out = [];
@@ -19,6 +22,12 @@ const filters = process.argv.slice(2);
 const files = collect('test').filter((f) => filters.length === 0 || filters.some((s) => f.includes(s)));
 if (files.length === 0) {
   console.error('run-tests: no test files matched');
+  process.exit(1);
+}
+try {
+  buildIfStale();
+} catch (e) {
+  console.error(`run-tests: ${e.message}`);
   process.exit(1);
 }
 const concurrency = process.env.CAIRN_TEST_CONCURRENCY ?? '2';

@@ -1,31 +1,116 @@
-// cli/main.ts: the `cairn` command line. Each command group lives in cli/commands/ and
-// registers itself here; global options (--json, --debug, --quiet) apply to all of them.
-import { Command, CommanderError } from 'commander';
+// cli/main.ts: the `cairn` command line (docs/cli.md). Each command group lives in cli/commands/
+// and is imported only when it runs: main reads the group's name from argv and loads that module
+// alone, registering the others as stubs that only describe themselves, so `cairn --help`,
+// `cairn --version` and each command start without loading what they do not use. Global options
+// (--json, --debug, --quiet) apply to all groups; none of them takes a value.
+import { readFileSync } from 'node:fs';
+import { Command, CommanderError, Help } from 'commander';
 import { Output } from './output.js';
 import { EXIT } from '../errors/index.js';
 import type { CommandModule } from './commands/types.js';
 
-const MODULES: Array<() => Promise<CommandModule>> = [
-  // Each module exports `register`; one line per command group.
-  () => import('./commands/demo.js'),
-  () => import('./commands/tuf.js'),
-  () => import('./commands/serve.js'),
-  () => import('./commands/key.js'),
-  () => import('./commands/repo.js'),
-  () => import('./commands/build.js'),
-  () => import('./commands/rebuild.js'),
-  () => import('./commands/witness.js'),
-  () => import('./commands/log.js'),
+export interface CommandGroup {
+  name: string;
+  /** The group as `cairn --help` lists it (commander's usage term), for its stub. */
+  term: string;
+  description: string;
+  load(): Promise<CommandModule>;
+}
+
+/** Every command group, in the order `cairn --help` lists them (test/cli/main.test.ts checks each against its module). */
+export const COMMAND_GROUPS: readonly CommandGroup[] = [
+  {
+    name: 'demo',
+    term: 'demo [options]',
+    description: 'run the whole flow locally: publish, witnesses co-sign, serve, verify downloads, refuse attacks',
+    load: () => import('./commands/demo.js'),
+  },
+  {
+    name: 'tuf',
+    term: 'tuf [options]',
+    description: 'TUF client: init a trust anchor, refresh metadata, download verified targets (conformance-suite protocol)',
+    load: () => import('./commands/tuf.js'),
+  },
+  {
+    name: 'serve',
+    term: 'serve [options] <dir>',
+    description: 'serve a repository directory read-only over HTTP (a mirror)',
+    load: () => import('./commands/serve.js'),
+  },
+  { name: 'key', term: 'key', description: 'Ed25519 signing keys for repository roles', load: () => import('./commands/key.js') },
+  {
+    name: 'repo',
+    term: 'repo',
+    description: 'publish a TUF repository: keys, targets, delegations, signing, publishing',
+    load: () => import('./commands/repo.js'),
+  },
+  {
+    name: 'build',
+    term: 'build [options] <source>',
+    description: 'build an artifact reproducibly from a source tree: source archive, artifact and release declaration in one step',
+    load: () => import('./commands/build.js'),
+  },
+  {
+    name: 'rebuild',
+    term: 'rebuild',
+    description: 'verify builds: rebuild artifacts from their declared source and sign in-toto/DSSE attestations',
+    load: () => import('./commands/rebuild.js'),
+  },
+  {
+    name: 'witness',
+    term: 'witness',
+    description: 'run a witness: check proposed releases against the policy and co-sign them',
+    load: () => import('./commands/witness.js'),
+  },
+  {
+    name: 'log',
+    term: 'log',
+    description: 'the witnessed release log: create it, co-sign head statements, change the roster',
+    load: () => import('./commands/log.js'),
+  },
 ];
 
-export async function main(argv: string[]): Promise<number> {
+/**
+ * The command group `argv` runs: its first word that is not an option (the global options take
+ * no value, so no option's value can be mistaken for it), or the word after `help`. Undefined
+ * when argv names no group (`cairn --help`, `cairn --version`, a typo), which loads none.
+ */
+export function selectedGroup(argv: readonly string[], groups: readonly CommandGroup[] = COMMAND_GROUPS): CommandGroup | undefined {
+  const words: string[] = [];
+  for (let i = 0; i < argv.length && words.length < 2; i++) {
+    const arg = argv[i]!;
+    if (arg === '--') {
+      words.push(...argv.slice(i + 1, i + 3));
+      break;
+    }
+    if (!arg.startsWith('-')) words.push(arg);
+  }
+  const name = words[0] === 'help' ? words[1] : words[0];
+  return groups.find((g) => g.name === name);
+}
+
+/** cairn's version, from its package.json (beside dist/ and src/ alike). */
+export function cairnVersion(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version?: unknown };
+  return typeof pkg.version === 'string' ? pkg.version : 'unknown';
+}
+
+/** Runs the command line on `argv` (without the node and script paths); resolves with the exit code. */
+export async function main(argv: string[], groups: readonly CommandGroup[] = COMMAND_GROUPS): Promise<number> {
+  const stubTerms = new Map<Command, string>();
   const program = new Command('cairn')
     .description('Secure software distribution: TUF repositories, witnessed releases, verified builds')
     .option('--json', 'machine-readable output (one JSON document)', false)
     .option('--debug', 'show stack traces and internal details', false)
     .option('-q, --quiet', 'print only results and errors', false)
+    .version(cairnVersion(), '--version', 'print the version of cairn')
     .exitOverride()
-    .configureOutput({ writeErr: (s) => process.stderr.write(s) });
+    .configureOutput({ writeErr: (s) => process.stderr.write(s) })
+    .configureHelp({
+      subcommandTerm(this: Help, cmd: Command): string {
+        return stubTerms.get(cmd) ?? Help.prototype.subcommandTerm.call(this, cmd);
+      },
+    });
 
   let exitCode = 0;
   const context = {
@@ -37,7 +122,18 @@ export async function main(argv: string[]): Promise<number> {
       exitCode = code;
     },
   };
-  for (const load of MODULES) (await load()).register(program, context);
+  const selected = selectedGroup(argv, groups);
+  for (const group of groups) {
+    if (group === selected) {
+      (await group.load()).register(program, context);
+      continue;
+    }
+    // A stub only describes its group in `cairn --help`; argv never runs it (it names another group or none).
+    const stub = program.command(group.name).description(group.description).action(() => {
+      throw new Error(`command group ${group.name} was not loaded`);
+    });
+    stubTerms.set(stub, group.term);
+  }
 
   try {
     await program.parseAsync(argv, { from: 'user' });

@@ -6,7 +6,7 @@ import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
-import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
+import type { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { CairnError, EXIT } from '../errors/index.js';
 
 export class FetchError extends CairnError<
@@ -36,7 +36,18 @@ export const DEFAULT_FETCH_LIMITS: FetchLimits = {
 
 /** Connections are kept alive between requests (a refresh makes many small ones to one mirror). */
 const HTTP_AGENT = new HttpAgent({ keepAlive: true, maxSockets: 16 });
-const HTTPS_AGENT = new HttpsAgent({ keepAlive: true, maxSockets: 16 });
+
+interface HttpClient {
+  request: typeof httpRequest | typeof httpsRequest;
+  agent: HttpAgent | HttpsAgent;
+}
+
+/** node:https and TLS load on the first https URL only: a client of a plain-HTTP mirror starts without them. */
+let httpsClient: Promise<HttpClient> | undefined;
+function clientFor(url: URL): Promise<HttpClient> | HttpClient {
+  if (url.protocol !== 'https:') return { request: httpRequest, agent: HTTP_AGENT };
+  return (httpsClient ??= import('node:https').then((https) => ({ request: https.request, agent: new https.Agent({ keepAlive: true, maxSockets: 16 }) })));
+}
 const MAX_REDIRECTS = 5;
 
 /** A source of bytes. The TUF updater and the store take one of these, so tests can inject faults. */
@@ -128,8 +139,14 @@ export class BoundedFetcher implements Fetcher {
       }
       if (!res.complete) throw new FetchError('NETWORK', `${current.href}: the connection closed before the body was complete`);
     } finally {
-      // Unread or refused bodies are not worth keeping the connection for.
-      if (!res.complete) res.destroy();
+      // A body left unread (a refused status, a cap exceeded, a caller that stopped early) must
+      // not keep its socket: one that arrived whole is drained, so the socket returns to the
+      // agent's free pool (where Node unrefs it and a finished client can exit at once) instead
+      // of staying busy until the server's keep-alive timeout; a partial one is not worth it.
+      if (!res.readableEnded) {
+        if (res.complete) res.resume();
+        else res.destroy();
+      }
     }
   }
 
@@ -137,14 +154,14 @@ export class BoundedFetcher implements Fetcher {
    * One GET with a deadline and an idle timeout; resolves with the response head. A request on
    * a kept-alive socket that the server closed meanwhile is retried once on a new socket.
    */
-  private request(url: URL, deadline: number, idleTimeoutMs: number, retried = false): Promise<IncomingMessage> {
+  private async request(url: URL, deadline: number, idleTimeoutMs: number, retried = false): Promise<IncomingMessage> {
+    const client = await clientFor(url);
     return new Promise((resolve, reject) => {
       const remaining = deadline - Date.now();
       if (remaining <= 0) return reject(new FetchError('TIMEOUT', `${url.href}: no complete answer within the time limit`));
-      const secure = url.protocol === 'https:';
-      const req = (secure ? httpsRequest : httpRequest)(url, {
+      const req = client.request(url, {
         method: 'GET',
-        agent: secure ? HTTPS_AGENT : HTTP_AGENT,
+        agent: client.agent,
         headers: { 'user-agent': this.userAgent, accept: '*/*' },
       });
       let failure: FetchError | undefined;

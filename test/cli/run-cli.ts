@@ -1,7 +1,14 @@
 // test/cli/run-cli.ts: runs the real `cairn` executable (bin/cairn.js) as a separate process,
-// as users and the conformance suite do, with a time limit.
+// as users and the conformance suite do, with a time limit. bin/cairn.js runs the compiled
+// dist/, so loading this module first rebuilds it if src/ changed since the last build
+// (scripts/build.mjs): every test and benchmark that spawns `cairn` takes CAIRN_BIN from here,
+// so none of them can run a stale build, however it was started.
 import { spawn } from 'node:child_process';
+import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { buildIfStale } from '../../scripts/build.mjs';
+
+buildIfStale();
 
 export const CAIRN_BIN = fileURLToPath(new URL('../../bin/cairn.js', import.meta.url));
 
@@ -32,5 +39,42 @@ export function runCli(args: string[], options: { env?: NodeJS.ProcessEnv; cwd?:
       resolve({ code: code ?? -1, stdout, stderr });
     });
     child.stdin.end(options.input ?? '');
+  });
+}
+
+export interface CliService {
+  /** The stdout line that matched `ready`. */
+  readyLine: string;
+  /** Stops the process (SIGTERM) and waits for its exit. */
+  stop(): Promise<void>;
+}
+
+/** Starts a long-running `cairn` command (a server) and waits for the line of stdout matching `ready`. */
+export function startCli(args: string[], ready: RegExp, timeoutMs = 30_000): Promise<CliService> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [CAIRN_BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const stop = (): Promise<void> =>
+      new Promise((done) => {
+        if (child.exitCode !== null || child.signalCode !== null) return done();
+        child.once('exit', () => done());
+        child.kill('SIGTERM');
+      });
+    let output = '';
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`cairn ${args.join(' ')} printed no line matching ${String(ready)} within ${timeoutMs} ms: ${output}`));
+    }, timeoutMs);
+    child.stderr.on('data', (d: Buffer) => (output += d.toString()));
+    createInterface({ input: child.stdout }).on('line', (line) => {
+      output += `${line}\n`;
+      if (!ready.test(line)) return;
+      clearTimeout(timer);
+      resolve({ readyLine: line, stop });
+    });
+    child.on('error', reject);
+    child.on('exit', (code, signal) => {
+      clearTimeout(timer);
+      reject(new Error(`cairn ${args.join(' ')} exited (${code ?? signal}) before it was ready: ${output}`));
+    });
   });
 }

@@ -2,15 +2,17 @@
 // against a repository and its witnessed log served on 127.0.0.1 (docs/cli.md "Witnessed
 // clients"; docs/protocol.md section 9 "Clients and the log"): init pins the anchor, refresh and download
 // accept a witnessed release and print the log steps, and an unwitnessed release is refused
-// with exit code 1 and its code on stderr, as the conformance protocol reports every failure.
+// with exit code 1 and its code on stderr, as the conformance protocol reports every failure;
+// and a client talking to `cairn serve` exits as soon as its work is done.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SimulatorServer } from '../fixtures/repository-simulator.js';
 import { WitnessedRepository, nowUtc } from '../fixtures/witnessed-repository.js';
-import { runCli } from './run-cli.js';
+import { CAIRN_BIN, runCli, startCli } from './run-cli.js';
 
 const T = { timeout: 90_000 };
 
@@ -102,6 +104,46 @@ test('init with --log-block checks the block offline; --max-head-age and a missi
     assert.ok(Number(age[1]) >= 10 && Number(age[1]) <= 10 + Math.ceil((Date.now() - headMade) / 60_000), `head age ${age[1]} min`);
   } finally {
     await server.close();
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('a refresh against `cairn serve` exits as soon as its report is printed: kept-alive connections do not hold the process', T, async () => {
+  const repo = await WitnessedRepository.create({ prepare: (sim) => sim.addTarget('docs/readme.txt', 'hello\n') });
+  repo.sim.release('targets');
+  await repo.witness();
+  const dir = await mkdtemp(join(tmpdir(), 'cairn-cli-witnessed-'));
+  const meta = join(dir, 'metadata');
+  await repo.sim.writeTo(join(dir, 'public'));
+  await writeFile(join(dir, 'root.json'), repo.sim.rootHistory.get(1)!);
+  const mirror = await startCli(['serve', join(dir, 'public'), '--port', '0'], /read-only at http:/);
+  try {
+    const url = /at (http:\S+)/.exec(mirror.readyLine)![1]!;
+    const init = await runCli(['tuf', '--metadata-dir', meta, 'init', join(dir, 'root.json'), '--log-anchor', repo.genesisHash]);
+    assert.equal(init.code, 0, init.stderr);
+
+    // The refresh asks for root v2, a 404 whose body it never reads; a socket left busy with it
+    // stays open until the server's keep-alive timeout (5 s) and keeps the client running.
+    const child = spawn(process.execPath, [CAIRN_BIN, 'tuf', '--metadata-dir', meta, '--metadata-url', `${url}/metadata/`, 'refresh'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const exit = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    const printed = new Promise<void>((resolve) => child.stdout.on('data', (d: Buffer) => {
+      stdout += d.toString();
+      if (stdout.includes('every check passed')) resolve();
+    }));
+    const deadline = (ms: number, what: string): Promise<never> => new Promise((_, reject) => setTimeout(() => reject(new Error(what)), ms).unref());
+    try {
+      await Promise.race([printed, exit, deadline(60_000, `no report within 60 s: ${stderr}`)]);
+      const code = await Promise.race([exit, deadline(3_000, 'the client was still running 3 s after printing its report')]);
+      assert.equal(code, 0, stderr);
+      assert.match(stdout, /release witnessed by the log \(head block 1\)/);
+    } finally {
+      child.kill('SIGKILL');
+    }
+  } finally {
+    await mirror.stop();
     await rm(dir, { recursive: true, force: true });
   }
 });
