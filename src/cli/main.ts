@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError, Help } from 'commander';
 import { Output } from './output.js';
-import { EXIT } from '../errors/index.js';
+import { UsageError } from '../errors/index.js';
 import type { CommandModule } from './commands/types.js';
 
 export interface CommandGroup {
@@ -105,7 +105,8 @@ export async function main(argv: string[], groups: readonly CommandGroup[] = COM
     .option('-q, --quiet', 'print only results and errors', false)
     .version(cairnVersion(), '--version', 'print the version of cairn')
     .exitOverride()
-    .configureOutput({ writeErr: (s) => process.stderr.write(s) })
+    // Usage errors are reported by Output like every other error (one JSON document with --json).
+    .configureOutput({ writeErr: (s) => process.stderr.write(s), outputError: () => undefined })
     .configureHelp({
       subcommandTerm(this: Help, cmd: Command): string {
         return stubTerms.get(cmd) ?? Help.prototype.subcommandTerm.call(this, cmd);
@@ -115,8 +116,10 @@ export async function main(argv: string[], groups: readonly CommandGroup[] = COM
   let exitCode = 0;
   const context = {
     output: (): Output => {
-      const o = program.opts<{ json: boolean; debug: boolean; quiet: boolean }>();
-      return new Output({ json: o.json, debug: o.debug, quiet: o.quiet });
+      const o = program.opts<{ json?: boolean; debug?: boolean; quiet?: boolean }>();
+      // A usage error can come before commander read the global options: argv says then.
+      const flag = (value: boolean | undefined, ...names: string[]): boolean => value === true || names.some((n) => argv.includes(n));
+      return new Output({ json: flag(o.json, '--json'), debug: flag(o.debug, '--debug'), quiet: flag(o.quiet, '-q', '--quiet') });
     },
     setExitCode: (code: number): void => {
       exitCode = code;
@@ -140,9 +143,36 @@ export async function main(argv: string[], groups: readonly CommandGroup[] = COM
   } catch (e) {
     if (e instanceof CommanderError) {
       if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help') return 0;
-      return EXIT.usage;
+      return context.output().error(usageErrorOf(e, commandPath(program, argv)));
     }
     return context.output().error(e);
   }
   return exitCode;
+}
+
+const USAGE_CODES: Readonly<Record<string, UsageError['code']>> = {
+  'commander.unknownCommand': 'UNKNOWN_COMMAND',
+  'commander.unknownOption': 'UNKNOWN_OPTION',
+  'commander.missingArgument': 'MISSING_ARGUMENT',
+  'commander.missingMandatoryOptionValue': 'MISSING_ARGUMENT',
+  'commander.optionMissingArgument': 'MISSING_ARGUMENT',
+  'commander.conflictingOption': 'CONFLICT',
+};
+
+/** The words of the deepest command argv names (`repo add`), for a hint. */
+function commandPath(program: Command, argv: readonly string[]): string[] {
+  const path: string[] = [];
+  let at = program;
+  for (const word of argv) {
+    const sub = at.commands.find((c) => c.name() === word);
+    if (!sub) continue;
+    path.push(word);
+    at = sub;
+  }
+  return path;
+}
+
+/** A usage error commander found (unknown command or option, missing argument), as a typed error. */
+function usageErrorOf(e: CommanderError, command: readonly string[]): UsageError {
+  return new UsageError(USAGE_CODES[e.code] ?? 'BAD_ARGUMENT', e.message.replace(/^error: /, ''), { hint: `see cairn ${[...command, '--help'].join(' ')}` });
 }

@@ -1,7 +1,10 @@
-// cli/output.ts: how every command talks to people and scripts. Human output goes to stdout as
-// short lines; with --json, one JSON document. Errors become one readable line plus a hint and
-// a distinct exit code (STYLE.md); stack traces only with --debug.
-import { CairnError, EXIT } from '../errors/index.js';
+// cli/output.ts: how every command talks to people and scripts (docs/cli.md "Global options").
+// Human output goes to stdout as short lines; with --json, one JSON document on stdout whatever
+// happens, errors included; long-running services print one JSON line per event. Errors become one
+// readable line plus a hint and the exit code of their family; stack traces only with --debug.
+// This is the one error path of the command line: a system fault (a missing file, a port in
+// use) is typed here if no layer typed it, and only a bug is an internal error (exit 70).
+import { asCairnError, EXIT } from '../errors/index.js';
 
 export interface OutputOptions {
   json: boolean;
@@ -30,17 +33,30 @@ export class Output {
     process.stderr.write(`warning: ${line}\n`);
   }
 
+  /**
+   * One event of a long-running service: with --json a JSON line `{ time, event, ...data }`, else
+   * `human`; an event of level 'progress' is not printed with --quiet.
+   */
+  event(event: string, data: Record<string, unknown>, human: string, level: 'result' | 'progress' = 'result'): void {
+    if (this.options.json) {
+      process.stdout.write(JSON.stringify({ time: new Date().toISOString(), event, ...data }) + '\n');
+    } else if (level === 'result' || !this.options.quiet) {
+      process.stdout.write(human + '\n');
+    }
+  }
+
   /** Reports an error and returns the exit code to use. */
   error(e: unknown): number {
-    if (e instanceof CairnError) {
+    const typed = asCairnError(e);
+    if (typed) {
       if (this.options.json) {
-        process.stdout.write(JSON.stringify(e.toJSON()) + '\n');
+        process.stdout.write(JSON.stringify(typed.toJSON()) + '\n');
       } else {
-        process.stderr.write(`error [${e.code}]: ${e.message}\n`);
-        if (e.hint) process.stderr.write(`hint: ${e.hint}\n`);
+        process.stderr.write(`error [${typed.code}]: ${typed.message}\n`);
+        if (typed.hint) process.stderr.write(`hint: ${typed.hint}\n`);
       }
-      if (this.options.debug && e.stack) process.stderr.write(e.stack + '\n');
-      return e.exitCode;
+      if (this.options.debug && e instanceof Error && e.stack) process.stderr.write(e.stack + '\n');
+      return typed.exitCode;
     }
     const message = e instanceof Error ? e.message : String(e);
     if (this.options.json) {
