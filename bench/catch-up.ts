@@ -1,12 +1,15 @@
-// bench/catch-up.ts: skipchain catch-up of an out-of-date client (DESIGN.md "Skipchain release
-// log", docs/protocol.md section 5 "Catch-up"): a client 1,000 to 1,000,000 blocks behind, a
+// bench/catch-up.ts: skipchain catch-up of an out-of-date client (docs/protocol.md section 5
+// "Catch-up" and "Vouched rosters"): a client 1,000 to 1,000,000 blocks behind, a
 // roster change every 1,000 blocks (7 witnesses, threshold 5, one witness replaced each time),
 // against the linear walk of the same chain. Only what the client fetches is generated, on
 // demand and deterministically (block hashes are computed once in order: block i's level-0 back
 // link is block i-1, so every hash below the head is needed); links on the path are co-signed in
 // process with real CoSi (src/cosi runCosiRound). Bytes are the files as a mirror serves them
-// (canonical JSON). Targets at 1,000,000 blocks: at most 2·log_base(n) links, under 100 ms and
-// under 64 KiB.
+// (canonical JSON). Cold runs empty cosi's roster and key caches first, as a new client process
+// starts: the trusted roster is then checked in full (subgroup and proof-of-possession checks of
+// its keys) and each roster met on the way is accepted as vouched for by the link naming it
+// (docs/protocol.md section 5, "Vouched rosters": keys decoded, not subgroup-checked). Targets at
+// 1,000,000 blocks: at most 2·log_base(n) links, under 100 ms (warm and cold) and under 64 KiB.
 import { createHash, createPrivateKey } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import {
@@ -253,7 +256,8 @@ async function measure(params: SkipchainParams, n: number, runs: number): Promis
   }
 
   // Linear walk, estimated: verify a sample of level-0 hops with their rosters cached (per-hop
-  // cost), time the cold acceptance of one roster (per roster change), and scale both; bytes are
+  // cost), time the cold acceptance of one roster with every check (per roster change: an upper
+  // bound, a walker accepts them as vouched for), and scale both; bytes are
   // n level-0 link files, one roster file per change and the same head and block files.
   const SAMPLE = 32;
   const from = START;
@@ -308,7 +312,7 @@ export async function benchCatchUp(quick: boolean): Promise<BenchResult[]> {
   for (const { params, label, judged } of configs) {
     const lines: string[] = [];
     const targets: BenchResult['targets'] = [];
-    lines.push(`client at block ${START}, head n blocks ahead; roster change every ${ROSTER_PERIOD} blocks (${WITNESSES} witnesses, threshold ${THRESHOLD}); cold = roster cache emptied`);
+    lines.push(`client at block ${START}, head n blocks ahead; roster change every ${ROSTER_PERIOD} blocks (${WITNESSES} witnesses, threshold ${THRESHOLD}); cold = roster and key caches emptied (trusted roster checked in full, rosters met on the way vouched for)`);
     for (const n of distances) {
       const m = await measure(params, n, quick ? 1 : 3);
       const bound = 2 * (Math.log(n) / Math.log(params.base));
@@ -320,7 +324,7 @@ export async function benchCatchUp(quick: boolean): Promise<BenchResult[]> {
         targets.push({ target: `${label}: verification under 100 ms at n=${n} (warm: rosters met before)`, met: m.warmMs < 100, figure: ms(m.warmMs) });
         targets.push({ target: `${label}: at most 2·log_base(n) = ${bound.toFixed(1)} links at n=${n}`, met: m.links <= bound, figure: `${m.links} links` });
         targets.push({ target: `${label}: under 64 KiB at n=${n}`, met: m.bytes < 64 * 1024, figure: kib(m.bytes) });
-        targets.push({ target: `${label}: verification under 100 ms at n=${n} (cold: every witness key met is new and subgroup-checked)`, met: m.coldMs < 100, figure: ms(m.coldMs) });
+        targets.push({ target: `${label}: verification under 100 ms at n=${n} (cold: caches emptied, trusted roster checked in full)`, met: m.coldMs < 100, figure: ms(m.coldMs) });
       }
     }
     // Worst and typical plan lengths over many starting points (pure, no crypto).

@@ -14,6 +14,11 @@ export type CosiErrorCode =
   | 'BAD_THRESHOLD'
   /** A roster does not have the shape of protocol.md 4, or exceeds a cap. */
   | 'BAD_ROSTER'
+  /**
+   * A roster offered as vouched for is not the one the vouching collective signature names, or
+   * that signature does not meet its roster's threshold (protocol.md 5, "Vouched rosters").
+   */
+  | 'NOT_VOUCHED'
   /** A bitmap has the wrong length or a bit set at or beyond n (protocol.md 3). */
   | 'BAD_BITMAP'
   /** Fewer participants than the roster's threshold (protocol.md 3). */

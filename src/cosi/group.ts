@@ -59,10 +59,25 @@ export function decodePoint(bytes: Uint8Array, what: string): Point {
 /** Keys that passed validation, by encoding: consecutive rosters share most of their keys. */
 const validatedKeys = new Map<string, Point>();
 const VALIDATED_KEYS_LIMIT = 100_000;
+/**
+ * Keys of vouched rosters that were only decoded (canonical, on the curve), by encoding. Kept
+ * apart from validatedKeys: a key decoded here is never taken as validated by decodeWitnessKey.
+ */
+const decodedVouchedKeys = new Map<string, Point>();
 
-/** Forgets every validated key (benchmarks measure a cold process this way). */
+/** Forgets every validated and every decoded key (benchmarks measure a cold process this way). */
 export function clearValidatedKeys(): void {
   validatedKeys.clear();
+  decodedVouchedKeys.clear();
+}
+
+/** decodePoint for a witness key: a bad encoding is BAD_KEY. */
+function decodeKeyPoint(bytes: Uint8Array, what: string): Point {
+  try {
+    return decodePoint(bytes, what);
+  } catch (e) {
+    throw new CosiError('BAD_KEY', (e as Error).message, { cause: e });
+  }
 }
 
 /**
@@ -74,16 +89,28 @@ export function decodeWitnessKey(bytes: Uint8Array, what = 'witness key'): Point
   const id = Buffer.from(bytes).toString('hex');
   const known = validatedKeys.get(id);
   if (known) return known;
-  let point: Point;
-  try {
-    point = decodePoint(bytes, what);
-  } catch (e) {
-    throw new CosiError('BAD_KEY', (e as Error).message, { cause: e });
-  }
+  const point = decodeKeyPoint(bytes, what);
   if (point.isSmallOrder()) throw new CosiError('BAD_KEY', `${what} is a point of small order`);
   if (!point.isTorsionFree()) throw new CosiError('BAD_KEY', `${what} is not in the prime-order subgroup (L·A is not the identity)`);
   if (validatedKeys.size >= VALIDATED_KEYS_LIMIT) validatedKeys.clear();
   validatedKeys.set(id, point);
+  return point;
+}
+
+/**
+ * Decodes a key of a vouched roster (protocol.md section 5, "Vouched rosters"): canonical
+ * encoding and on the curve, which the point arithmetic needs, and nothing more. The small-order
+ * and subgroup checks of decodeWitnessKey are left to the roster that vouched for this one (its
+ * honest members made them before co-signing the change). A key validated before is returned
+ * from that cache; a key decoded here is remembered apart and never counts as validated.
+ */
+export function decodeVouchedWitnessKey(bytes: Uint8Array, what = 'witness key'): Point {
+  const id = Buffer.from(bytes).toString('hex');
+  const known = validatedKeys.get(id) ?? decodedVouchedKeys.get(id);
+  if (known) return known;
+  const point = decodeKeyPoint(bytes, what);
+  if (decodedVouchedKeys.size >= VALIDATED_KEYS_LIMIT) decodedVouchedKeys.clear();
+  decodedVouchedKeys.set(id, point);
   return point;
 }
 

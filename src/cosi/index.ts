@@ -11,7 +11,21 @@ export {
   verifyProofOfPossession,
 } from './keys.js';
 export { bitmapLength, encodeBitmap, decodeBitmap, hasParticipant, countParticipants, participantIndices } from './bitmap.js';
-export { type Roster, type RosterWitness, type AggregateKey, ROSTER_LIMITS, AcceptedRoster, acceptRoster, clearRosterCaches, parseRoster, rosterHash } from './roster.js';
+export {
+  type Roster,
+  type RosterWitness,
+  type AggregateKey,
+  type RosterVouch,
+  ROSTER_LIMITS,
+  DecodedRoster,
+  AcceptedRoster,
+  VouchedRoster,
+  acceptRoster,
+  acceptVouchedRoster,
+  clearRosterCaches,
+  parseRoster,
+  rosterHash,
+} from './roster.js';
 export { type RoundChallenge, computeChallenge } from './challenge.js';
 export { NonceGenerator, type NoncePair } from './nonce.js';
 export {

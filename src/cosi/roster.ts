@@ -1,9 +1,17 @@
-// cosi/roster.ts: the witness roster (docs/protocol.md section 4; DESIGN.md "Collective
-// signatures (CoSi)", rogue-key defence). A roster is accepted only when every key is a valid
-// witness key (protocol.md 1) with a valid proof of possession, keys are distinct, and
-// 1 <= threshold <= n. An AcceptedRoster keeps the decoded keys and caches aggregate keys per
-// bitmap, so that verifying many collective signatures under one roster never re-decodes a key
-// (CoSi verification: X = sum of the participants' keys, then one Ed25519 verification).
+// cosi/roster.ts: the witness roster (docs/protocol.md section 4; collective signatures and
+// the rogue-key defence of protocol.md sections 1 and 3). A roster is accepted in one of two ways:
+// - acceptRoster checks everything: every key is a valid witness key (protocol.md 1) with a valid
+//   proof of possession, keys are distinct, and 1 <= threshold <= n. Witnesses, leaders and a
+//   client's anchored roster go this way.
+// - acceptVouchedRoster takes a roster that an already accepted roster vouched for: a collective
+//   signature at the voucher's threshold over a statement naming the new roster's hash (in cairn,
+//   a forward link; protocol.md 5, "Vouched rosters"). It checks the shape, the threshold,
+//   distinct keys and canonical key encodings, and leaves the subgroup and proof-of-possession
+//   checks to the voucher's honest members, who made them before co-signing.
+// Both keep the decoded keys and cache aggregate keys per bitmap, so that verifying many
+// collective signatures under one roster never re-decodes a key (CoSi verification: X = sum of
+// the participants' keys, then one Ed25519 verification). The two kinds are distinct types: only
+// an AcceptedRoster can drive a signing round.
 import type { KeyObject } from 'node:crypto';
 import { canonicalBytes } from '../encoding/canonical-json.js';
 import { parseJsonObject } from '../encoding/bounded-json.js';
@@ -11,9 +19,10 @@ import type { JsonValue } from '../encoding/canonical-json.js';
 import { sha256Hex } from '../crypto/hash.js';
 import { short } from '../errors/index.js';
 import { CosiError } from './errors.js';
-import { clearValidatedKeys, decodeWitnessKey, ed25519KeyObject, hexToBytesExact, Point, toHex } from './group.js';
+import { clearValidatedKeys, decodeVouchedWitnessKey, decodeWitnessKey, ed25519KeyObject, hexToBytesExact, Point, toHex } from './group.js';
 import { verifyProofOfPossession } from './keys.js';
 import { bitmapLength, countParticipants, decodeBitmap, hasParticipant } from './bitmap.js';
+import type { VerifiedCollectiveSignature } from './verify.js';
 
 /** One witness of a roster, as protocol.md 4 spells it. */
 export interface RosterWitness {
@@ -104,8 +113,13 @@ export interface AggregateKey {
 
 const AGGREGATE_CACHE_SIZE = 32;
 
-/** A roster that passed every check of protocol.md 4, with its keys decoded once. */
-export class AcceptedRoster {
+/**
+ * A roster with its keys decoded once, as collective-signature verification uses it: an
+ * AcceptedRoster (checked in full) or a VouchedRoster (vouched for by an accepted roster).
+ */
+export abstract class DecodedRoster {
+  /** How this roster was accepted: every check made here, or vouched for (protocol.md 5). */
+  abstract readonly acceptance: 'checked' | 'vouched';
   readonly roster: Roster;
   /** `hex(H(canonical(roster)))`. */
   readonly hash: string;
@@ -118,8 +132,7 @@ export class AcceptedRoster {
   private readonly aggregates = new Map<string, AggregateKey>();
   private fullSum: Point | undefined;
 
-  /** Use acceptRoster(): it validates. */
-  private constructor(roster: Roster, hash: string, keys: Point[], keyBytes: Uint8Array[]) {
+  protected constructor(roster: Roster, hash: string, keys: Point[], keyBytes: Uint8Array[]) {
     this.roster = roster;
     this.hash = hash;
     this.threshold = roster.threshold;
@@ -127,11 +140,6 @@ export class AcceptedRoster {
     this.keys = keys;
     this.keyBytes = keyBytes;
     this.positionByKey = new Map(roster.witnesses.map((w, i) => [w.key, i]));
-  }
-
-  /** @internal Called by acceptRoster only, after validation. */
-  static fromValidated(roster: Roster, hash: string, keys: Point[], keyBytes: Uint8Array[]): AcceptedRoster {
-    return new AcceptedRoster(roster, hash, keys, keyBytes);
   }
 
   /** Roster position of a key (hex), or -1. */
@@ -191,31 +199,75 @@ export class AcceptedRoster {
   }
 }
 
-const accepted = new Map<string, AcceptedRoster>();
-const ACCEPTED_CACHE_SIZE = 64;
+/** Module-private constructors: only acceptRoster and acceptVouchedRoster make rosters. */
+type RosterConstructor<T> = (roster: Roster, hash: string, keys: Point[], keyBytes: Uint8Array[]) => T;
+let newAcceptedRoster: RosterConstructor<AcceptedRoster>;
+let newVouchedRoster: RosterConstructor<VouchedRoster>;
+
+/** A roster that passed every check of protocol.md 4, with its keys decoded once. */
+export class AcceptedRoster extends DecodedRoster {
+  readonly acceptance = 'checked' as const;
+
+  // The constructor is DecodedRoster's, protected: only this module makes rosters.
+  static {
+    newAcceptedRoster = (roster, hash, keys, keyBytes) => new AcceptedRoster(roster, hash, keys, keyBytes);
+  }
+}
 
 /**
- * Accepts a roster (protocol.md 4): shape and caps, 1 <= threshold <= n, every key a valid
- * witness key (protocol.md 1), keys distinct, every proof of possession valid. Throws
- * CosiError BAD_ROSTER | BAD_THRESHOLD | BAD_KEY | DUPLICATE_KEY | BAD_PROOF_OF_POSSESSION.
- * Accepted rosters are cached by roster hash, so accepting the same roster again is free.
+ * A roster accepted because an accepted roster vouched for it (protocol.md 5, "Vouched
+ * rosters"): shape, threshold, distinct keys and canonical key encodings checked here; key
+ * subgroup membership and proofs of possession checked by the voucher's honest members. Good for
+ * verifying collective signatures, never for running a signing round.
  */
-/** Forgets every accepted roster and validated key, as a new process starts (for benchmarks). */
+export class VouchedRoster extends DecodedRoster {
+  readonly acceptance = 'vouched' as const;
+
+  // The constructor is DecodedRoster's, protected: only this module makes rosters.
+  static {
+    newVouchedRoster = (roster, hash, keys, keyBytes) => new VouchedRoster(roster, hash, keys, keyBytes);
+  }
+}
+
+/**
+ * The evidence that `voucher` vouched for the roster whose hash is `rosterHash`: a collective
+ * signature by `voucher`, verified at its threshold, over a statement that names `rosterHash`.
+ * The statement is the caller's to check: in cairn, only the log's forward-link verification
+ * builds a RosterVouch, after checking the link names `rosterHash` as its newRoster
+ * (log/forward-link.ts; protocol.md 5, "Vouched rosters").
+ */
+export interface RosterVouch {
+  /** Hash of the roster vouched for. */
+  readonly rosterHash: string;
+  /** The roster whose threshold co-signed: checked in full, or itself vouched for. */
+  readonly voucher: DecodedRoster;
+  /** What verifying the voucher's collective signature established. */
+  readonly cosignature: VerifiedCollectiveSignature;
+}
+
+const accepted = new Map<string, AcceptedRoster>();
+const vouched = new Map<string, VouchedRoster>();
+const ACCEPTED_CACHE_SIZE = 64;
+
+/** Forgets every accepted and vouched roster and every decoded key, as a new process starts (for benchmarks). */
 export function clearRosterCaches(): void {
   accepted.clear();
+  vouched.clear();
   clearValidatedKeys();
 }
 
-export function acceptRoster(input: Roster): AcceptedRoster {
+/** Shape and caps, at least one witness, 1 <= threshold <= n; returns the roster and its hash. */
+function readRoster(input: Roster): { roster: Roster; hash: string } {
   const roster = rosterShape(input);
   const n = roster.witnesses.length;
   if (n === 0) throw new CosiError('BAD_ROSTER', 'roster has no witnesses');
   if (!Number.isSafeInteger(roster.threshold) || roster.threshold < 1 || roster.threshold > n) {
     throw new CosiError('BAD_THRESHOLD', `threshold must be an integer from 1 to ${n} (the number of witnesses), found ${roster.threshold}`);
   }
-  const hash = rosterHash(roster);
-  const hit = accepted.get(hash);
-  if (hit) return hit;
+  return { roster, hash: rosterHash(roster) };
+}
+
+function requireDistinctKeys(roster: Roster): void {
   const seen = new Map<string, number>();
   roster.witnesses.forEach((w, i) => {
     const previous = seen.get(w.key);
@@ -224,22 +276,48 @@ export function acceptRoster(input: Roster): AcceptedRoster {
     }
     seen.set(w.key, i);
   });
+}
+
+/** The raw key (32 bytes) and proof of possession (64 bytes) of witness `i`, as exact hex. */
+function witnessBytes(w: RosterWitness, i: number): { what: string; raw: Uint8Array; pop: Uint8Array } {
+  const what = `witness ${i} (${w.name}) key`;
+  let raw: Uint8Array;
+  try {
+    raw = hexToBytesExact(w.key, 32, what);
+  } catch (e) {
+    throw new CosiError('BAD_KEY', (e as Error).message, { cause: e });
+  }
+  let pop: Uint8Array;
+  try {
+    pop = hexToBytesExact(w.pop, 64, `witness ${i} (${w.name}) proof of possession`);
+  } catch (e) {
+    throw new CosiError('BAD_PROOF_OF_POSSESSION', (e as Error).message, { cause: e });
+  }
+  return { what, raw, pop };
+}
+
+function remember<T>(cache: Map<string, T>, hash: string, value: T): T {
+  if (cache.size >= ACCEPTED_CACHE_SIZE) cache.delete(cache.keys().next().value!);
+  cache.set(hash, value);
+  return value;
+}
+
+/**
+ * Accepts a roster (protocol.md 4): shape and caps, 1 <= threshold <= n, every key a valid
+ * witness key (protocol.md 1), keys distinct, every proof of possession valid. Throws
+ * CosiError BAD_ROSTER | BAD_THRESHOLD | BAD_KEY | DUPLICATE_KEY | BAD_PROOF_OF_POSSESSION.
+ * Accepted rosters are cached by roster hash, so accepting the same roster again is free. A
+ * roster accepted only as vouched for is never returned here.
+ */
+export function acceptRoster(input: Roster): AcceptedRoster {
+  const { roster, hash } = readRoster(input);
+  const hit = accepted.get(hash);
+  if (hit) return hit;
+  requireDistinctKeys(roster);
   const keys: Point[] = [];
   const keyBytes: Uint8Array[] = [];
   roster.witnesses.forEach((w, i) => {
-    const what = `witness ${i} (${w.name}) key`;
-    let raw: Uint8Array;
-    try {
-      raw = hexToBytesExact(w.key, 32, what);
-    } catch (e) {
-      throw new CosiError('BAD_KEY', (e as Error).message, { cause: e });
-    }
-    let pop: Uint8Array;
-    try {
-      pop = hexToBytesExact(w.pop, 64, `witness ${i} (${w.name}) proof of possession`);
-    } catch (e) {
-      throw new CosiError('BAD_PROOF_OF_POSSESSION', (e as Error).message, { cause: e });
-    }
+    const { what, raw, pop } = witnessBytes(w, i);
     keys.push(decodeWitnessKey(raw, what));
     keyBytes.push(raw);
     if (!verifyProofOfPossession(raw, pop)) {
@@ -248,8 +326,36 @@ export function acceptRoster(input: Roster): AcceptedRoster {
       });
     }
   });
-  const result = AcceptedRoster.fromValidated(roster, hash, keys, keyBytes);
-  if (accepted.size >= ACCEPTED_CACHE_SIZE) accepted.delete(accepted.keys().next().value!);
-  accepted.set(hash, result);
-  return result;
+  return remember(accepted, hash, newAcceptedRoster(roster, hash, keys, keyBytes));
+}
+
+/**
+ * Accepts a roster that `vouch.voucher` vouched for (protocol.md 5, "Vouched rosters"): the
+ * vouch's signature is the voucher's and meets its threshold, the roster's hash is the one the
+ * vouch names, then shape and caps, 1 <= threshold <= n, keys distinct, every key and proof of
+ * possession of exact length and every key a canonical point. Key subgroup membership and proofs
+ * of possession are not checked: the voucher's honest members checked them before co-signing.
+ * Throws CosiError NOT_VOUCHED | BAD_ROSTER | BAD_THRESHOLD | BAD_KEY | DUPLICATE_KEY |
+ * BAD_PROOF_OF_POSSESSION (a malformed one). Cached by roster hash apart from acceptRoster's cache.
+ */
+export function acceptVouchedRoster(input: Roster, vouch: RosterVouch): VouchedRoster {
+  const { voucher, cosignature } = vouch;
+  if (cosignature.roster !== voucher.hash || cosignature.threshold !== voucher.threshold || cosignature.participants.length < voucher.threshold) {
+    throw new CosiError('NOT_VOUCHED', `the vouching signature is not one of roster ${short(voucher.hash)} at its threshold ${voucher.threshold}`);
+  }
+  const { roster, hash } = readRoster(input);
+  if (hash !== vouch.rosterHash) {
+    throw new CosiError('NOT_VOUCHED', `roster ${short(hash)} is not the roster ${short(vouch.rosterHash)} that roster ${short(voucher.hash)} vouched for`);
+  }
+  const hit = vouched.get(hash);
+  if (hit) return hit;
+  requireDistinctKeys(roster);
+  const keys: Point[] = [];
+  const keyBytes: Uint8Array[] = [];
+  roster.witnesses.forEach((w, i) => {
+    const { what, raw } = witnessBytes(w, i);
+    keys.push(decodeVouchedWitnessKey(raw, what));
+    keyBytes.push(raw);
+  });
+  return remember(vouched, hash, newVouchedRoster(roster, hash, keys, keyBytes));
 }

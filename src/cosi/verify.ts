@@ -7,7 +7,7 @@
 import { CosiError } from './errors.js';
 import { ed25519Verify, hexToBytesExact, L, intLE, toHex } from './group.js';
 import { countParticipants, decodeBitmap, participantIndices } from './bitmap.js';
-import type { AcceptedRoster } from './roster.js';
+import type { DecodedRoster } from './roster.js';
 
 /** A collective signature: participation bitmap and the 64-byte Ed25519 signature R || s. */
 export interface CollectiveSignature {
@@ -45,6 +45,8 @@ export function parseCollectiveSignature(value: unknown, rosterSize: number): Co
 
 /** What a successful verification established. */
 export interface VerifiedCollectiveSignature {
+  /** Hash of the roster the signature was verified under. */
+  roster: string;
   /** Roster positions of the participants, ascending. */
   participants: number[];
   threshold: number;
@@ -54,11 +56,11 @@ export interface VerifiedCollectiveSignature {
 
 /**
  * Verifies a collective signature over `message` (the full domain-separated message of
- * protocol.md 2) under an accepted roster. Throws CosiError BAD_ENCODING | BAD_BITMAP |
- * THRESHOLD_NOT_MET | BAD_SIGNATURE.
+ * protocol.md 2) under an accepted (or vouched-for) roster. Throws CosiError BAD_ENCODING |
+ * BAD_BITMAP | THRESHOLD_NOT_MET | BAD_SIGNATURE.
  */
 export function verifyCollectiveSignature(
-  roster: AcceptedRoster,
+  roster: DecodedRoster,
   message: Uint8Array,
   cosig: CollectiveSignature | CollectiveSignatureJson,
 ): VerifiedCollectiveSignature {
@@ -82,5 +84,5 @@ export function verifyCollectiveSignature(
   if (!ed25519Verify(aggregate.keyObject, message, signature)) {
     throw new CosiError('BAD_SIGNATURE', `collective signature does not verify under the aggregate key of its ${count} co-signers (roster ${roster.hash.slice(0, 12)})`);
   }
-  return { participants: participantIndices(bitmap), threshold: roster.threshold, aggregateKey: aggregate.bytes };
+  return { roster: roster.hash, participants: participantIndices(bitmap), threshold: roster.threshold, aggregateKey: aggregate.bytes };
 }

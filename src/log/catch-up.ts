@@ -1,18 +1,28 @@
 // log/catch-up.ts: bringing an out-of-date client to the head of the log in O(log n) links
-// (docs/protocol.md section 5 "Catch-up"; DESIGN.md "Skipchain release log"; CHAINIAC section
-// 4.2, "skipchains let clients traverse long distances with few links"). From a trusted block,
-// follow the highest-level forward link whose target does not pass the head, verifying each with
-// the roster in force at its source block; rosters met on the way are fetched by hash (they are
-// content-addressed) only when a link says the roster changed. Intermediate blocks are not
-// needed: each co-signed link binds its target's hash and roster. The head block is fetched and
-// checked against the last link and the head statement.
+// (docs/protocol.md section 5 "Catch-up"; CHAINIAC section 4.2, "skipchains let clients traverse
+// long distances with few links"). From a trusted block, follow the highest-level forward link
+// whose target does not pass the head, verifying each with the roster in force at its source
+// block; rosters met on the way are fetched by hash (they are content-addressed) only when a link
+// says the roster changed. The roster of the trusted block is accepted with every check; a roster
+// met on the way is accepted as vouched for by the link that names it (protocol.md 5, "Vouched
+// rosters": no subgroup or proof-of-possession checks, which the vouching roster's witnesses made).
+// Intermediate blocks are not needed: each co-signed link binds its target's hash and roster. The
+// head block is fetched and checked against the last link and the head statement.
 import { height, levelSpan, parseBlockBytes, type Block } from './block.js';
-import { parseRoster, rosterHash, type Roster, type CollectiveSignature } from './cosi-adapter.js';
+import {
+  acceptRoster,
+  acceptVouchedRoster,
+  rosterHash,
+  verifyCollectiveSignature,
+  type CollectiveSignature,
+  type DecodedRoster,
+  type Roster,
+  type RosterVouch,
+} from './cosi-adapter.js';
 import { parseJsonObject } from '../encoding/bounded-json.js';
 import { LogError } from './errors.js';
-import { parseLinkFile, positionOf, verifyForwardLinkFrom, type ChainPosition, type ForwardLink } from './forward-link.js';
+import { parseLinkFile, positionOf, verifyForwardLinkStep, type ChainPosition, type ForwardLink } from './forward-link.js';
 import { headMessage, parseHeadFile, verifyHeadStatement, type HeadFile, type HeadFreshnessPolicy } from './head.js';
-import { verifyCollectiveSignature } from './cosi-adapter.js';
 import { LOG_FILE_LIMITS } from './schema.js';
 import type { LogSource } from './static-layout.js';
 
@@ -62,7 +72,10 @@ function topLevel(at: number, target: number, base: number, maxHeight: number): 
   return level;
 }
 
-/** The client's starting point: a block it trusts and the roster in force at it. */
+/**
+ * The client's starting point: a block it trusts and the roster in force at it. That roster is
+ * accepted with every check (protocol.md 4): nothing vouches for it.
+ */
 export interface TrustedState {
   block: Block;
   roster: Roster;
@@ -70,7 +83,8 @@ export interface TrustedState {
 
 /**
  * One verified step. `roster` is the target's roster, needed exactly when the link names a new
- * one; `block` is the target block, needed for the last hop and checked when given for others.
+ * one (accepted as vouched for by the link); `block` is the target block, needed for the last hop
+ * and checked when given for others.
  */
 export interface CatchUpHop {
   link: ForwardLink;
@@ -86,7 +100,7 @@ export interface CatchUpPathResult {
   roster: Roster;
 }
 
-/** Caps of a catch-up (STYLE.md: every untrusted walk is bounded). */
+/** Caps of a catch-up: every walk over untrusted data is bounded. */
 export interface CatchUpLimits {
   /** Most forward links followed: a plan needing more is refused before anything is fetched. */
   maxHops: number;
@@ -98,11 +112,14 @@ export const DEFAULT_CATCH_UP_LIMITS: CatchUpLimits = { maxHops: 1024 };
 /** Walks forward links one at a time from a trusted state, verifying each (the shared core). */
 class PathWalker {
   position: ChainPosition;
-  roster: Roster;
+  /** The roster in force at `position`: the trusted one (checked in full) or a vouched one. */
+  roster: DecodedRoster;
   hops = 0;
   private lastBlock: Block;
   private lastLevel = -1;
   private lastFrom = '';
+  /** The last link's vouch for the roster it names, until that roster is installed. */
+  private vouch: RosterVouch | null = null;
 
   constructor(trusted: TrustedState, private readonly limits: CatchUpLimits) {
     const hash = rosterHash(trusted.roster);
@@ -110,7 +127,8 @@ class PathWalker {
       throw new LogError('UNKNOWN_ROSTER', `the trusted roster is ${hash.slice(0, 12)}, the trusted block ${trusted.block.index} has roster ${trusted.block.roster.slice(0, 12)}`);
     }
     this.position = positionOf(trusted.block);
-    this.roster = trusted.roster;
+    // The anchor: nothing vouches for it, so every check of protocol.md 4 is made.
+    this.roster = acceptRoster(trusted.roster, `the trusted roster ${hash.slice(0, 12)} of block ${trusted.block.index}`);
     this.lastBlock = trusted.block;
   }
 
@@ -119,21 +137,27 @@ class PathWalker {
     if (++this.hops > this.limits.maxHops) {
       throw new LogError('CATCH_UP_TOO_LONG', `catch-up needs more than ${this.limits.maxHops} forward links`);
     }
-    const from = this.position;
-    this.position = verifyForwardLinkFrom(from, this.roster, link, cosignature);
+    const step = verifyForwardLinkStep(this.position, this.roster, link, cosignature);
+    this.position = step.position;
+    this.vouch = step.vouch;
     this.lastLevel = link.level;
     this.lastFrom = link.from;
-    return link.newRoster;
+    return step.vouch === null ? null : step.vouch.rosterHash;
   }
 
-  /** Installs the roster named by the last link (content-addressed: its hash must match). */
-  newRoster(roster: Roster | undefined): void {
+  /**
+   * Installs the roster named by the last link, accepted as vouched for by that link: its hash
+   * must be the one the link names (content-addressed); its keys are decoded but not
+   * subgroup-checked, its proofs of possession not verified (protocol.md 5, "Vouched rosters").
+   */
+  newRoster(roster: unknown): void {
     const expected = this.position.roster;
     if (roster === undefined) throw new LogError('UNKNOWN_ROSTER', `roster ${expected.slice(0, 12)} in force from block ${this.position.index} is not available`);
-    const r = parseRoster(roster, `roster ${expected.slice(0, 12)}`);
-    const hash = rosterHash(r);
-    if (hash !== expected) throw new LogError('UNKNOWN_ROSTER', `a roster file for ${expected.slice(0, 12)} holds roster ${hash.slice(0, 12)}`);
-    this.roster = r;
+    if (this.vouch === null || this.vouch.rosterHash !== expected) {
+      throw new LogError('UNKNOWN_ROSTER', `no verified forward link vouches for roster ${expected.slice(0, 12)}`);
+    }
+    this.roster = acceptVouchedRoster(roster, this.vouch, `a roster file for ${expected.slice(0, 12)}`);
+    this.vouch = null;
   }
 
   /** Checks the block reached by the last link against it. */
@@ -157,7 +181,7 @@ class PathWalker {
     if (positionOf(this.lastBlock).hash !== this.position.hash) {
       throw new LogError('NOT_REACHABLE', `the path ends at block ${this.position.index} but that block was not given`);
     }
-    return { head: this.lastBlock, roster: this.roster };
+    return { head: this.lastBlock, roster: this.roster.roster };
   }
 }
 
@@ -251,7 +275,7 @@ export async function catchUp(source: LogSource, trusted: TrustedState, options:
         stats.bytes += rosterBytes.byteLength;
         stats.rosters++;
       }
-      walker.newRoster(rosterBytes === undefined ? undefined : parseRosterBytes(rosterBytes, newRoster));
+      walker.newRoster(rosterBytes === undefined ? undefined : parseJsonObject(rosterBytes, `roster ${newRoster.slice(0, 12)}`, LOG_FILE_LIMITS.roster));
     }
   }
 
@@ -283,10 +307,6 @@ export async function catchUp(source: LogSource, trusted: TrustedState, options:
     walker.block(head);
   }
   const result = walker.result();
-  verifyHeadStatement(statement, headFile.cosignature, head, result.roster, options.freshness);
+  verifyHeadStatement(statement, headFile.cosignature, head, walker.roster, options.freshness);
   return { ...result, headFile, stats };
-}
-
-function parseRosterBytes(bytes: Uint8Array, hash: string): Roster {
-  return parseRoster(parseJsonObject(bytes, `roster ${hash.slice(0, 12)}`, LOG_FILE_LIMITS.roster), `roster ${hash.slice(0, 12)}`);
 }

@@ -1,12 +1,23 @@
 // log/forward-link.ts: forward links of the skipchain (docs/protocol.md section 5 "Forward link";
-// DESIGN.md "Skipchain release log"; CHAINIAC section 4.2). A link from block i at level h
-// (h < height(i)) points to block i + base^h and is valid when a threshold of block i's roster
-// co-signed it (context `cairn/v1/forward-link`). When the roster changes between i and the
-// target, the link names the new roster's hash, so the old roster vouches for the new one: this
-// is how a client crosses roster changes without reading every block.
+// CHAINIAC section 4.2). A link from block i at level h (h < height(i)) points to block
+// i + base^h and is valid when a threshold of block i's roster co-signed it (context
+// `cairn/v1/forward-link`). When the roster changes between i and the target, the link names the
+// new roster's hash, so the old roster vouches for the new one: this is how a client crosses
+// roster changes without reading every block (protocol.md 5, "Vouched rosters";
+// verifyForwardLinkStep hands out that vouch).
 import { parseJsonObject } from '../encoding/bounded-json.js';
 import { blockHash, chainIdOf, height, levelSpan, type Block } from './block.js';
-import { cosiMessage, parseCollectiveSignature, rosterHash, verifyCollectiveSignature, type CollectiveSignature, type Roster } from './cosi-adapter.js';
+import {
+  cosiMessage,
+  parseCollectiveSignature,
+  rosterHash,
+  verifyCollectiveSignature,
+  type CollectiveSignature,
+  type DecodedRoster,
+  type Roster,
+  type RosterVouch,
+  type VerifiedCollectiveSignature,
+} from './cosi-adapter.js';
 import { LogError } from './errors.js';
 import { LOG_FILE_LIMITS, Reader } from './schema.js';
 
@@ -102,12 +113,43 @@ export function parseLinkFile(bytes: Uint8Array | string, what = 'link file'): L
 
 /**
  * Verifies `link` as a forward link out of `from` (a verified position) co-signed by `roster`,
- * the roster in force at `from`; returns the position it leads to. Checks: chain, source hash
- * and index, level < height(fromIndex), toIndex = fromIndex + base^level, newRoster never names
- * the roster already in force, and a collective signature by `roster` at its threshold.
+ * the roster in force at `from` (JSON, accepted in full, or already accepted or vouched for);
+ * returns the position it leads to. Checks: chain, source hash and index, level <
+ * height(fromIndex), toIndex = fromIndex + base^level, newRoster never names the roster already
+ * in force, and a collective signature by `roster` at its threshold.
  * Throws LogError: BAD_FORWARD_LINK, UNKNOWN_ROSTER, THRESHOLD_NOT_MET.
  */
-export function verifyForwardLinkFrom(from: ChainPosition, roster: Roster, link: ForwardLink, cosignature: CollectiveSignature): ChainPosition {
+export function verifyForwardLinkFrom(from: ChainPosition, roster: Roster | DecodedRoster, link: ForwardLink, cosignature: CollectiveSignature): ChainPosition {
+  return checkForwardLink(from, roster, link, cosignature).position;
+}
+
+/** One verified step along the chain. */
+export interface ForwardLinkStep {
+  /** Where the link leads. */
+  position: ChainPosition;
+  /**
+   * When the link changes the roster: the source roster's vouch for the roster hash it names
+   * (protocol.md 5, "Vouched rosters"), for acceptVouchedRoster; else null.
+   */
+  vouch: RosterVouch | null;
+}
+
+/**
+ * verifyForwardLinkFrom with a decoded roster, also handing out the vouch a roster-changing link
+ * carries: the source roster co-signed, at its threshold, a link naming the new roster's hash.
+ * This is the only place a RosterVouch is made. Throws as verifyForwardLinkFrom.
+ */
+export function verifyForwardLinkStep(from: ChainPosition, roster: DecodedRoster, link: ForwardLink, cosignature: CollectiveSignature): ForwardLinkStep {
+  const { position, newRoster, verified } = checkForwardLink(from, roster, link, cosignature);
+  return { position, vouch: newRoster === null ? null : { rosterHash: newRoster, voucher: roster, cosignature: verified } };
+}
+
+function checkForwardLink(
+  from: ChainPosition,
+  roster: Roster | DecodedRoster,
+  link: ForwardLink,
+  cosignature: CollectiveSignature,
+): { position: ChainPosition; newRoster: string | null; verified: VerifiedCollectiveSignature } {
   const l = parseForwardLink(link);
   const what = `forward link ${l.fromIndex}->${l.toIndex} (level ${l.level})`;
   const bad = (why: string): LogError => new LogError('BAD_FORWARD_LINK', `${what}: ${why}`);
@@ -124,8 +166,9 @@ export function verifyForwardLinkFrom(from: ChainPosition, roster: Roster, link:
   if (signer !== from.roster) {
     throw new LogError('UNKNOWN_ROSTER', `${what}: checked with roster ${signer.slice(0, 12)}, but roster ${from.roster.slice(0, 12)} is in force at block ${from.index}`);
   }
-  requireCosignature(roster, forwardLinkMessage(l), cosignature, what);
-  return { chain: from.chain, base: from.base, maxHeight: from.maxHeight, index: l.toIndex, hash: l.to, roster: l.newRoster ?? from.roster };
+  const verified = requireCosignature(roster, forwardLinkMessage(l), cosignature, what);
+  const position = { chain: from.chain, base: from.base, maxHeight: from.maxHeight, index: l.toIndex, hash: l.to, roster: l.newRoster ?? from.roster };
+  return { position, newRoster: l.newRoster, verified };
 }
 
 /**
@@ -158,9 +201,9 @@ export function verifyForwardLink(
 }
 
 /** Verifies a collective signature, naming the link in errors. THRESHOLD_NOT_MET passes through. */
-function requireCosignature(roster: Roster, message: Uint8Array, cosignature: CollectiveSignature, what: string): void {
+function requireCosignature(roster: Roster | DecodedRoster, message: Uint8Array, cosignature: CollectiveSignature, what: string): VerifiedCollectiveSignature {
   try {
-    verifyCollectiveSignature(roster, message, cosignature);
+    return verifyCollectiveSignature(roster, message, cosignature);
   } catch (e) {
     if (e instanceof LogError && e.code === 'THRESHOLD_NOT_MET') throw new LogError('THRESHOLD_NOT_MET', `${what}: ${e.message}`, { cause: e });
     if (e instanceof LogError) throw new LogError('BAD_FORWARD_LINK', `${what}: ${e.message}`, { cause: e });

@@ -5,7 +5,7 @@
 // (REPLAYED_HEAD), or naming another block at an index it already knows (EQUIVOCATION).
 import { parseJsonObject } from '../encoding/bounded-json.js';
 import { blockHash, chainIdOf, type Block } from './block.js';
-import { cosiMessage, parseCollectiveSignature, rosterHash, verifyCollectiveSignature, type CollectiveSignature, type Roster } from './cosi-adapter.js';
+import { cosiMessage, parseCollectiveSignature, rosterHash, verifyCollectiveSignature, type CollectiveSignature, type DecodedRoster, type Roster } from './cosi-adapter.js';
 import { LogError } from './errors.js';
 import { LOG_FILE_LIMITS, parseUtcTime, Reader } from './schema.js';
 
@@ -78,7 +78,8 @@ export const DEFAULT_MAX_FUTURE_SKEW_SECONDS = 300;
 
 /**
  * Verifies a head statement (protocol.md section 6): it names `headBlock` (chain, index, hash),
- * `roster` is the roster in force at that block, the collective signature meets its threshold;
+ * `roster` is the roster in force at that block (JSON, accepted in full, or already accepted or
+ * vouched for), the collective signature meets its threshold;
  * then freshness: not older than maxAgeSeconds (STALE_HEAD), not older than the last accepted
  * statement (REPLAYED_HEAD), not another block at the last accepted index (EQUIVOCATION).
  */
@@ -86,7 +87,7 @@ export function verifyHeadStatement(
   statement: HeadStatement,
   cosignature: CollectiveSignature,
   headBlock: Block,
-  roster: Roster,
+  roster: Roster | DecodedRoster,
   policy: HeadFreshnessPolicy,
 ): void {
   const s = parseHeadStatement(statement);

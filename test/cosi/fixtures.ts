@@ -134,3 +134,25 @@ export async function signDirect(roster: AcceptedRoster, signers: readonly CosiS
   }
   return { bitmap, signature: new Uint8Array(Buffer.concat([RBytes, scalarToBytes(s)])) };
 }
+
+/** A point of order 8, found deterministically: L·P for the first curve points P until one has order 8. */
+export function pointOfOrder8(): Point {
+  let t8 = Point.ZERO;
+  for (let y = 2n; t8.is0() || t8.multiplyUnsafe(4n).is0(); y++) {
+    try {
+      const p = Point.fromBytes(Buffer.from(y.toString(16).padStart(64, '0'), 'hex').reverse());
+      t8 = p.multiplyUnsafe(L - 1n).add(p);
+    } catch {
+      /* not a point */
+    }
+  }
+  return t8;
+}
+
+/**
+ * `key`'s public key plus a point of order 8, as hex: a canonical curve point, not of small
+ * order, outside the prime-order subgroup (the key a subgroup check refuses).
+ */
+export function torsionedKeyHex(key: WitnessKey): string {
+  return toHex(Point.fromBytes(key.publicKey).add(pointOfOrder8()).toBytes());
+}

@@ -1,13 +1,27 @@
 // Tests for cosi/roster.ts: a roster is accepted only with valid keys, valid proofs of
 // possession, distinct keys and a sane threshold (protocol.md 4). Each refusal is an attack or
-// a mistake the check stops.
+// a mistake the check stops. A roster vouched for by an accepted roster (protocol.md 5, "Vouched
+// rosters") skips exactly the subgroup and proof-of-possession checks, and nothing else.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { canonicalBytes } from '../../src/encoding/canonical-json.js';
 import { sha256Hex } from '../../src/crypto/hash.js';
-import { acceptRoster, CosiError, createProofOfPossession, parseRoster, rosterHash, type Roster } from '../../src/cosi/index.js';
-import { L, Point, toHex } from '../../src/cosi/group.js';
-import { rosterOf, witnessKey } from './fixtures.js';
+import {
+  acceptRoster,
+  acceptVouchedRoster,
+  AcceptedRoster,
+  cosiMessage,
+  CosiError,
+  createProofOfPossession,
+  parseRoster,
+  rosterHash,
+  validateWitnessPublicKey,
+  verifyCollectiveSignature,
+  type Roster,
+  type RosterVouch,
+} from '../../src/cosi/index.js';
+import { Point, toHex } from '../../src/cosi/group.js';
+import { cothority, pointOfOrder8, rosterOf, signDirect, torsionedKeyHex, witnessKey } from './fixtures.js';
 
 const isCode = (code: string) => (e: unknown) => e instanceof CosiError && e.code === code;
 const keys = [0, 1, 2, 3].map((i) => witnessKey(i, 'roster'));
@@ -57,17 +71,11 @@ test('refuses a small-order key and a key outside the prime-order subgroup', () 
   assert.throws(() => acceptRoster(identity), isCode('BAD_KEY'));
   // A key with a torsion component could still carry a valid PoP under cofactorless verification
   // (with probability 1/8 per attempt), so the subgroup check is what stops it.
-  let t8 = Point.ZERO;
-  for (let y = 2n; t8.is0() || t8.multiplyUnsafe(4n).is0(); y++) {
-    try {
-      const p = Point.fromBytes(Buffer.from(y.toString(16).padStart(64, '0'), 'hex').reverse());
-      t8 = p.multiplyUnsafe(L - 1n).add(p);
-    } catch {
-      /* not a point */
-    }
-  }
+  const t8 = pointOfOrder8();
+  assert.ok(!t8.is0() && !t8.multiplyUnsafe(4n).is0() && t8.multiplyUnsafe(8n).is0(), 'a point of order 8');
   const mixed = rosterOf(keys.slice(0, 2), 1);
   mixed.witnesses[1]!.key = toHex(Point.fromBytes(keys[1]!.publicKey).add(t8).toBytes());
+  assert.equal(mixed.witnesses[1]!.key, torsionedKeyHex(keys[1]!));
   assert.throws(() => acceptRoster(mixed), isCode('BAD_KEY'));
 });
 
@@ -112,4 +120,94 @@ test('parseRoster refuses the wrong shape, unknown fields and oversized names', 
     { threshold: 2, witnesses: [{ ...good.witnesses[0], key: 7 }] },
   ];
   for (const c of cases) assert.throws(() => parseRoster(JSON.stringify(c)), isCode('BAD_ROSTER'), JSON.stringify(c).slice(0, 80));
+});
+
+// ---- vouched rosters (protocol.md 5, "Vouched rosters") ------------------------------------
+
+const voucher = cothority(7, 5, 'voucher');
+const vouchedKeys = [0, 1, 2, 3].map((i) => witnessKey(i, 'vouched'));
+
+/** The voucher's threshold co-signs a statement naming `hash` (as a forward link does). */
+async function vouchFor(hash: string, signers = voucher.signers.slice(0, 5)): Promise<RosterVouch> {
+  const message = cosiMessage('cairn/v1/forward-link', { newRoster: hash });
+  const cosig = await signDirect(voucher.roster, signers, message);
+  return { rosterHash: hash, voucher: voucher.roster, cosignature: verifyCollectiveSignature(voucher.roster, message, cosig) };
+}
+
+/** A roster with a torsioned key (witness 1) and a wrong proof of possession (witness 2). */
+function defectiveRoster(): Roster {
+  const roster = rosterOf(vouchedKeys, 3);
+  roster.witnesses[1]!.key = torsionedKeyHex(vouchedKeys[1]!);
+  roster.witnesses[2]!.pop = toHex(createProofOfPossession(vouchedKeys[3]!));
+  return roster;
+}
+
+test('a vouched roster is accepted without the subgroup and proof-of-possession checks; the same roster is refused with every check', async () => {
+  const roster = defectiveRoster();
+  const vouched = acceptVouchedRoster(roster, await vouchFor(rosterHash(roster)));
+  assert.equal(vouched.acceptance, 'vouched');
+  assert.ok(!(vouched instanceof AcceptedRoster), 'a vouched roster is not an AcceptedRoster (it cannot drive a signing round)');
+  assert.equal(vouched.hash, rosterHash(roster));
+  assert.ok(vouched.keys[1]!.equals(Point.fromBytes(vouchedKeys[1]!.publicKey).add(pointOfOrder8())), 'the torsioned key is decoded as it is');
+  // The same roster as an anchor (acceptRoster) is refused, before and after it was vouched for:
+  // the vouched cache and the decoded torsioned key never count as checked.
+  assert.throws(() => acceptRoster(roster), isCode('BAD_KEY'));
+  assert.throws(() => validateWitnessPublicKey(Buffer.from(roster.witnesses[1]!.key, 'hex')), isCode('BAD_KEY'));
+  const badPopOnly = rosterOf(vouchedKeys, 3);
+  badPopOnly.witnesses[2]!.pop = roster.witnesses[2]!.pop;
+  assert.throws(() => acceptRoster(badPopOnly), isCode('BAD_PROOF_OF_POSSESSION'));
+  assert.equal(acceptVouchedRoster(badPopOnly, await vouchFor(rosterHash(badPopOnly))).acceptance, 'vouched');
+});
+
+test('a vouched roster verifies collective signatures of its members', async () => {
+  // Witness 1's key is torsioned; witnesses 0, 2 and 3 sign with the roster as it should be:
+  // the aggregate of their keys is the same in both rosters.
+  const roster = defectiveRoster();
+  const vouched = acceptVouchedRoster(roster, await vouchFor(rosterHash(roster)));
+  const honest = cothority(4, 3, 'vouched');
+  const message = cosiMessage('cairn/v1/head', { index: 7 });
+  const cosig = await signDirect(honest.roster, [0, 2, 3].map((i) => honest.signers[i]!), message);
+  assert.deepEqual(verifyCollectiveSignature(vouched, message, cosig).participants, [0, 2, 3]);
+});
+
+test('refuses a roster other than the one vouched for, and a vouch below threshold or not the voucher\'s', async () => {
+  const roster = defectiveRoster();
+  const other = rosterOf(vouchedKeys.slice(0, 3), 2);
+  const vouch = await vouchFor(rosterHash(other));
+  assert.throws(() => acceptVouchedRoster(roster, vouch), isCode('NOT_VOUCHED'));
+  const good = await vouchFor(rosterHash(roster));
+  const short = { ...good, cosignature: { ...good.cosignature, participants: good.cosignature.participants.slice(0, 4) } };
+  assert.throws(() => acceptVouchedRoster(roster, short), isCode('NOT_VOUCHED'));
+  const foreign = { ...good, cosignature: { ...good.cosignature, roster: rosterHash(other) } };
+  assert.throws(() => acceptVouchedRoster(roster, foreign), isCode('NOT_VOUCHED'));
+  // A genuine signature of 4 of the voucher's 7 (threshold 5) cannot be had as a vouch at all.
+  const message = cosiMessage('cairn/v1/forward-link', { newRoster: rosterHash(roster) });
+  const four = await signDirect(voucher.roster, voucher.signers.slice(0, 4), message);
+  assert.throws(() => verifyCollectiveSignature(voucher.roster, message, four), isCode('THRESHOLD_NOT_MET'));
+});
+
+test('a vouched roster still needs canonical keys, distinct keys, a sane threshold and its shape', async () => {
+  const vouched = async (r: Roster) => acceptVouchedRoster(r, await vouchFor(rosterHash(r)));
+  const nonCanonical = rosterOf(vouchedKeys, 3);
+  nonCanonical.witnesses[1]!.key = 'ee' + 'ff'.repeat(30) + '7f'; // y = p + 1
+  await assert.rejects(vouched(nonCanonical), isCode('BAD_KEY'));
+  const notOnCurve = rosterOf(vouchedKeys, 3);
+  let y = 2n;
+  for (;; y++) {
+    const hex = Buffer.from(y.toString(16).padStart(64, '0'), 'hex').reverse().toString('hex');
+    try {
+      Point.fromBytes(Buffer.from(hex, 'hex'));
+    } catch {
+      notOnCurve.witnesses[1]!.key = hex;
+      break;
+    }
+  }
+  await assert.rejects(vouched(notOnCurve), isCode('BAD_KEY'));
+  await assert.rejects(vouched(rosterOf([vouchedKeys[0]!, vouchedKeys[1]!, vouchedKeys[0]!], 2)), isCode('DUPLICATE_KEY'));
+  await assert.rejects(vouched(rosterOf(vouchedKeys, 5)), isCode('BAD_THRESHOLD'));
+  const shortPop = rosterOf(vouchedKeys, 3);
+  shortPop.witnesses[2]!.pop = shortPop.witnesses[2]!.pop.slice(2);
+  await assert.rejects(vouched(shortPop), isCode('BAD_PROOF_OF_POSSESSION'));
+  const extra = { ...rosterOf(vouchedKeys, 3), extra: 1 } as unknown as Roster;
+  await assert.rejects(vouched(extra), isCode('BAD_ROSTER'));
 });

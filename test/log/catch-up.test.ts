@@ -1,22 +1,39 @@
 // Tests for log/catch-up.ts: plans are logarithmic (at most 2·log2(d) hops with base 2), a
 // client catches up over roster changes reading only links, new rosters and the head block, and
-// every attack a mirror can stage on the way is refused with its typed error.
+// every attack a mirror can stage on the way is refused with its typed error. Rosters met on the
+// way are vouched for by the link naming them (protocol.md 5, "Vouched rosters"): their keys are
+// not subgroup-checked nor their proofs of possession verified, while the trusted roster is
+// checked in full and a roster no valid link vouches for is never accepted.
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import {
+  blockHash,
+  buildBlock,
+  buildForwardLink,
+  buildGenesis,
+  buildHeadStatement,
   catchUp,
+  createRosterAuthorization,
   encodeLogFile,
   formatUtcTime,
+  headMessage,
   height,
   LOG_PATHS,
   LogError,
   planCatchUp,
+  rosterHash,
   verifyCatchUpPath,
+  type Block,
   type CatchUpHop,
   type HeadFile,
+  type LinkFile,
+  type Roster,
 } from '../../src/log/index.js';
-import { buildTestLog, cosign, MemorySource, rosterOf, T0, witnessKey, type TestLog } from '../fixtures/log-chain.js';
+import { CosiError, createProofOfPossession, type WitnessKey } from '../../src/cosi/index.js';
+import { toHex } from '../../src/cosi/group.js';
+import { torsionedKeyHex } from '../cosi/fixtures.js';
+import { buildTestLog, cosign, MemorySource, payloadFor, rootRole, rosterOf, T0, witnessKey, type TestLog } from '../fixtures/log-chain.js';
 import { forwardLinkMessage } from '../../src/log/index.js';
 
 const keys = (tag: string) => Array.from({ length: 7 }, (_, i) => witnessKey(`${tag}${i}`));
@@ -179,5 +196,142 @@ test('verifyCatchUpPath refuses a path without its final block and a wrong trust
   assert.throws(
     () => verifyCatchUpPath(trusted(), [{ ...file, block: log.chain.blockAt(5)! }]),
     (e: unknown) => e instanceof LogError && e.code === 'BAD_FORWARD_LINK',
+  );
+});
+
+test('a roster-changing link below threshold vouches for nothing: the new roster is never fetched', async () => {
+  const source = await MemorySource.of(log, headFile);
+  const real = log.links.get('16.4')!; // 16 -> 32, names roster B
+  assert.ok(real.link.newRoster !== null);
+  source.files.set(LOG_PATHS.link(16, 4), encodeLogFile({ link: real.link, cosignature: await cosign(rosterOf(keysA, 5), keysA.slice(0, 4), forwardLinkMessage(real.link)) }));
+  await refuses(catchUp(source, trusted(), { freshness: policy }), 'THRESHOLD_NOT_MET');
+  assert.ok(!source.reads.includes(LOG_PATHS.roster(real.link.newRoster)), 'roster B was not read');
+});
+
+// ---- vouched rosters -------------------------------------------------------------------------
+// A small chain: genesis with roster A, block 1 changes to B, block 2 to T, block 3 keeps T. T
+// is "defective" (a torsioned key or a wrong proof of possession at witness 6), so acceptRoster
+// refuses it; its witnesses 0-4 are honest and sign with the roster as it should be (their
+// aggregate key is the same in both). Anchored at genesis or block 1, a client meets T only
+// through a link that names it.
+
+const keysT = keys('t');
+type Defect = 'a torsioned key' | 'a wrong proof of possession';
+const DEFECTS: Defect[] = ['a torsioned key', 'a wrong proof of possession'];
+const CAUSE: Record<Defect, string> = { 'a torsioned key': 'BAD_KEY', 'a wrong proof of possession': 'BAD_PROOF_OF_POSSESSION' };
+
+function defectiveRoster(defect: Defect): Roster {
+  const r = rosterOf(keysT, 5);
+  if (defect === 'a torsioned key') r.witnesses[6]!.key = torsionedKeyHex(keysT[6]!);
+  else r.witnesses[6]!.pop = toHex(createProofOfPossession(keysT[5]!));
+  return r;
+}
+
+interface VouchChain {
+  blocks: Block[];
+  links: Map<string, LinkFile>;
+  rosterT: Roster;
+  head: HeadFile;
+  source(): MemorySource;
+}
+
+async function vouchChain(defect: Defect): Promise<VouchChain> {
+  const root = rootRole(3, 2);
+  const rosterA = rosterOf(keysA, 5);
+  const rosterB = rosterOf(keysB, 5);
+  const rosterT = defectiveRoster(defect);
+  const signers: Array<{ roster: Roster; keys: WitnessKey[] }> = [];
+  const blocks: Block[] = [];
+  const authorize = (roster: Roster, chain: string, index: number) => ({
+    roster,
+    authorization: createRosterAuthorization(root.signers.slice(0, 2), { chain, index, roster: rosterHash(roster) }),
+  });
+  blocks.push(buildGenesis({ base: 2, maxHeight: 32 }, payloadFor(0), authorize(rosterA, '', 0)));
+  const chain = blockHash(blocks[0]!);
+  const view = { chain, base: 2, maxHeight: 32, get head() { return blocks.at(-1)!; }, hashAt: (i: number) => (blocks[i] ? blockHash(blocks[i]) : undefined) };
+  blocks.push(buildBlock(view, payloadFor(1), authorize(rosterB, chain, 1)));
+  blocks.push(buildBlock(view, payloadFor(2), authorize(rosterT, chain, 2)));
+  blocks.push(buildBlock(view, payloadFor(3)));
+  const honestT = { roster: rosterOf(keysT, 5), keys: keysT.slice(0, 5) };
+  signers.push({ roster: rosterA, keys: keysA }, { roster: rosterB, keys: keysB }, honestT, honestT);
+  const links = new Map<string, LinkFile>();
+  for (const [from, to] of [[0, 1], [0, 2], [1, 2], [2, 3]] as const) {
+    const link = buildForwardLink(blocks[from]!, blocks[to]!);
+    links.set(`${from}.${link.level}`, { link, cosignature: await cosign(signers[from]!.roster, signers[from]!.keys, forwardLinkMessage(link)) });
+  }
+  const statement = buildHeadStatement(blocks[3]!, formatUtcTime(T0 + 100 * 60));
+  const head = { statement, cosignature: await cosign(honestT.roster, honestT.keys, headMessage(statement)) };
+  const source = (): MemorySource => {
+    const m = new MemorySource();
+    blocks.forEach((b, i) => m.files.set(LOG_PATHS.block(i), encodeLogFile(b)));
+    for (const [key, file] of links) {
+      const [from, level] = key.split('.').map(Number) as [number, number];
+      m.files.set(LOG_PATHS.link(from, level), encodeLogFile(file));
+    }
+    for (const r of [rosterB, rosterT]) m.files.set(LOG_PATHS.roster(rosterHash(r)), encodeLogFile(r));
+    m.files.set(LOG_PATHS.head, encodeLogFile(head));
+    return m;
+  };
+  return { blocks, links, rosterT, head, source };
+}
+
+function refusesRoster(run: () => unknown, cause: string): void {
+  assert.throws(run, (e: unknown) => e instanceof LogError && e.code === 'UNKNOWN_ROSTER' && e.cause instanceof CosiError && e.cause.code === cause, `expected UNKNOWN_ROSTER caused by ${cause}`);
+}
+
+for (const defect of DEFECTS) {
+  test(`a roster with ${defect} is accepted when a link vouches for it, and refused as the trusted roster`, async () => {
+    const c = await vouchChain(defect);
+    // Vouched: from genesis (link 0 -> 2 by A names T) and from block 1 (link 1 -> 2 by B).
+    for (const [at, roster] of [[0, rosterOf(keysA, 5)], [1, rosterOf(keysB, 5)]] as const) {
+      const source = c.source();
+      const result = await catchUp(source, { block: c.blocks[at]!, roster }, { freshness: policy });
+      assert.equal(result.head.index, 3);
+      assert.deepEqual(result.roster, c.rosterT);
+      assert.ok(source.reads.includes(LOG_PATHS.roster(rosterHash(c.rosterT))));
+    }
+    const path = verifyCatchUpPath({ block: c.blocks[0]!, roster: rosterOf(keysA, 5) }, [
+      { ...c.links.get('0.1')!, roster: c.rosterT },
+      { ...c.links.get('2.0')!, block: c.blocks[3]! },
+    ]);
+    assert.deepEqual(path.roster, c.rosterT);
+    // Anchored: the same roster, trusted at block 2 or 3, is checked in full and refused.
+    for (const at of [2, 3]) {
+      const anchored = { block: c.blocks[at]!, roster: c.rosterT };
+      await assert.rejects(catchUp(c.source(), anchored, { freshness: policy }), (e: unknown) => e instanceof LogError && e.code === 'UNKNOWN_ROSTER' && (e.cause as CosiError).code === CAUSE[defect]);
+      refusesRoster(() => verifyCatchUpPath(anchored, at === 3 ? [] : [{ ...c.links.get('2.0')!, block: c.blocks[3]! }]), CAUSE[defect]);
+    }
+  });
+}
+
+test('a roster change signed by a rotated-out roster vouches for nothing', async () => {
+  // Anchored at block 1 (roster B): the mirror serves link 1 -> 2, naming T, co-signed by A.
+  const c = await vouchChain('a torsioned key');
+  const source = c.source();
+  const real = c.links.get('1.0')!;
+  source.files.set(LOG_PATHS.link(1, 0), encodeLogFile({ link: real.link, cosignature: await cosign(rosterOf(keysA, 5), keysA, forwardLinkMessage(real.link)) }));
+  await refuses(catchUp(source, { block: c.blocks[1]!, roster: rosterOf(keysB, 5) }, { freshness: policy }), 'BAD_FORWARD_LINK');
+  assert.ok(!source.reads.includes(LOG_PATHS.roster(rosterHash(c.rosterT))), 'roster T was not read');
+  // Below B's threshold: 4 of 7.
+  source.files.set(LOG_PATHS.link(1, 0), encodeLogFile({ link: real.link, cosignature: await cosign(rosterOf(keysB, 5), keysB.slice(0, 4), forwardLinkMessage(real.link)) }));
+  await refuses(catchUp(source, { block: c.blocks[1]!, roster: rosterOf(keysB, 5) }, { freshness: policy }), 'THRESHOLD_NOT_MET');
+  assert.ok(!source.reads.includes(LOG_PATHS.roster(rosterHash(c.rosterT))), 'roster T was not read');
+});
+
+test('a roster whose hash is not the one the link names is refused, however close to it', async () => {
+  // The mirror swaps the vouched roster for one with another torsioned key, or a bad roster
+  // with no link naming it: neither is the roster the link vouches for.
+  const c = await vouchChain('a torsioned key');
+  const named = rosterHash(c.rosterT);
+  const swapped = defectiveRoster('a torsioned key');
+  swapped.witnesses[5]!.key = torsionedKeyHex(keysT[5]!);
+  for (const served of [swapped, defectiveRoster('a wrong proof of possession'), rosterOf(keysT, 5)]) {
+    const source = c.source();
+    source.files.set(LOG_PATHS.roster(named), encodeLogFile(served));
+    await assert.rejects(catchUp(source, { block: c.blocks[0]!, roster: rosterOf(keysA, 5) }, { freshness: policy }), (e: unknown) => e instanceof LogError && e.code === 'UNKNOWN_ROSTER' && (e.cause as CosiError).code === 'NOT_VOUCHED');
+  }
+  refusesRoster(
+    () => verifyCatchUpPath({ block: c.blocks[0]!, roster: rosterOf(keysA, 5) }, [{ ...c.links.get('0.1')!, roster: swapped }, { ...c.links.get('2.0')!, block: c.blocks[3]! }]),
+    'NOT_VOUCHED',
   );
 });
