@@ -4,10 +4,9 @@
 // malformed answers read by a leader are refused with a plain Error (reported as BAD_ANSWER).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { WitnessError } from '../../src/witness/errors.js';
 import {
-  WIRE_LIMITS, base64Bytes, parseCommitAnswer, parseCommitRequest, parseGenesisRequest, parseInfoAnswer, parseRespondAnswer, parseRespondRequest,
-} from '../../src/witness/wire.js';
+  WIRE_LIMITS, WitnessError, base64Bytes, parseCommitAnswer, parseCommitRequest, parseGenesisRequest, parseInfoAnswer, parseRespondAnswer, parseRespondRequest,
+} from '../../src/witness/index.js';
 
 const H = 'ab'.repeat(32);
 const respond = { session: 's-1', nonceId: 'n-1', rosterHash: H, R1: H, R2: H, bitmap: '0f', message: '00ff' };
