@@ -2,12 +2,12 @@
 // "Build verification"; policy/declaration.ts): a declaration file from `cairn build`, or its
 // fields one by one. The declaration goes into the target's custom metadata, beside any --custom
 // fields; verifiers and witnesses read it from there.
-import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { hashFile } from '../crypto/hash.js';
 import type { JsonObject } from '../encoding/canonical-json.js';
 import { UsageError, short } from '../errors/index.js';
-import { DeclarationError, declarationToCustom, parseDeclarationFile, parseReleaseDeclaration, type ReleaseDeclaration } from '../policy/index.js';
+import { readCappedFile, tooLargeIsFormatError } from '../io/capped-file.js';
+import { DECLARATION_LIMITS, DeclarationError, declarationToCustom, parseDeclarationFile, parseReleaseDeclaration, type ReleaseDeclaration } from '../policy/index.js';
 import type { TargetSource } from '../repo/index.js';
 
 export interface DeclarationOpts {
@@ -44,7 +44,7 @@ export async function customWithDeclaration(opts: DeclarationOpts, sources: read
   let declaration: ReleaseDeclaration;
   if (opts.declaration !== undefined) {
     if (anyField) throw new UsageError('CONFLICT', 'give --declaration or the --source-*/--recipe-* options, not both');
-    const file = parseDeclarationFile(await readFile(opts.declaration), opts.declaration);
+    const file = parseDeclarationFile(await readCappedFile(opts.declaration, DECLARATION_LIMITS.maxFileBytes, { refuse: tooLargeIsFormatError }), opts.declaration);
     const actual = (await hashFile(sources[0]!.file, ['sha256'])).hashes.sha256!;
     if (actual !== file.artifact.sha256) {
       throw new DeclarationError('ARTIFACT_MISMATCH', `${opts.declaration} declares artifact sha256 ${short(file.artifact.sha256)}, ${sources[0]!.file} has ${short(actual)}`, {

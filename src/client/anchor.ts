@@ -13,12 +13,14 @@
 // it was accepted with, each through writeFileAtomic, so a crash leaves the old anchor or the new
 // one, never an anchor without its block. Everything read back is capped and re-checked against
 // the hashes that name it.
-import { readFile, rm, stat, unlink } from 'node:fs/promises';
+import { rm, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseJsonObject } from '../encoding/bounded-json.js';
+import { FieldReader } from '../encoding/field-reader.js';
 import { canonicalBytes } from '../encoding/canonical-json.js';
-import { StorageError, UsageError, short } from '../errors/index.js';
+import { UsageError, short } from '../errors/index.js';
 import { writeFileAtomic } from '../io/atomic-write.js';
+import { readCappedFileIfExists } from '../io/capped-file.js';
 import {
   LOG_FILE_LIMITS,
   blockHash,
@@ -71,18 +73,9 @@ export function parseAnchorArgument(text: string): { index: number; hash: string
   return { index: m[1] === undefined ? 0 : Number(m[1]), hash: m[2]! };
 }
 
-/** Reads a local file of at most `maxBytes`; undefined when it does not exist. */
+/** Reads a local anchor file of at most `maxBytes`; undefined when it does not exist. */
 async function readCapped(path: string, maxBytes: number, what: string): Promise<Buffer | undefined> {
-  try {
-    const st = await stat(path);
-    if (!st.isFile()) throw new ClientError('BAD_ANCHOR', `${what} (${path}) is not a regular file`);
-    if (st.size > maxBytes) throw new ClientError('BAD_ANCHOR', `${what} (${path}) is ${st.size} bytes, the limit is ${maxBytes}`);
-    return await readFile(path);
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    if (e instanceof ClientError) throw e;
-    throw new StorageError('READ_FAILED', `cannot read ${path}: ${(e as Error).message}`, { cause: e });
-  }
+  return readCappedFileIfExists(path, maxBytes, { what: `${what} (${path})`, refuse: (refusal) => new ClientError('BAD_ANCHOR', refusal.message, { cause: refusal }) });
 }
 
 /** Wraps a parse failure of a local anchor file into BAD_ANCHOR. */
@@ -103,15 +96,14 @@ export async function readAnchor(metadataDir: string, maxBytes = 4096): Promise<
   const bytes = await readCapped(path, maxBytes, 'log anchor');
   if (bytes === undefined) return undefined;
   return local(path, () => {
-    const o = parseJsonObject(bytes, 'log anchor', { maxBytes, maxDepth: 2, maxEntries: 16 });
-    const keys = Object.keys(o).sort().join(',');
-    if (keys !== 'chain,hash,index,type') throw new Error(`fields are ${keys}, expected chain, hash, index, type`);
-    if (o.type !== ANCHOR_TYPE) throw new Error(`type is ${JSON.stringify(o.type)}`);
-    if (typeof o.hash !== 'string' || !HEX64.test(o.hash)) throw new Error('hash is not 64 lowercase hex characters');
-    if (o.chain !== null && (typeof o.chain !== 'string' || !HEX64.test(o.chain))) throw new Error('chain is neither null nor a hash');
-    if (typeof o.index !== 'number' || !Number.isSafeInteger(o.index) || o.index < 0) throw new Error('index is not a non-negative integer');
-    if (o.index === 0 && o.chain !== null && o.chain !== o.hash) throw new Error('a genesis anchor has chain = hash');
-    return { type: ANCHOR_TYPE, chain: o.chain, index: o.index, hash: o.hash };
+    const r = new FieldReader((message) => new Error(message));
+    const o = r.exact(parseJsonObject(bytes, 'log anchor', { maxBytes, maxDepth: 2, maxEntries: 16 }), '', ['type', 'chain', 'index', 'hash']);
+    const type = r.literal(o.type, 'type', ANCHOR_TYPE);
+    const hash = r.hex(o.hash, 'hash');
+    const chain = o.chain === null ? null : r.hex(o.chain, 'chain');
+    const index = r.integer(o.index, 'index');
+    if (index === 0 && chain !== null && chain !== hash) throw r.fail('a genesis anchor has chain = hash');
+    return { type, chain, index, hash };
   });
 }
 
@@ -238,7 +230,8 @@ export async function commitAnchor(metadataDir: string, advance: AnchorAdvance):
 
 /** Writes a content-addressed file unless it already holds exactly these bytes (saves two fsyncs per refresh). */
 async function writeIfAbsent(path: string, bytes: Uint8Array): Promise<void> {
-  const existing = await readFile(path).catch(() => undefined);
+  // Anything larger than `bytes` (or unreadable) is not them: it is replaced.
+  const existing = await readCappedFileIfExists(path, bytes.byteLength).catch(() => undefined);
   if (existing !== undefined && existing.equals(bytes)) return;
   await writeFileAtomic(path, bytes);
 }

@@ -1,27 +1,26 @@
 // client/attestation-check.ts: a client re-checks the rebuild attestations of the artifacts it
-// accepts (issue 4 "Witnesses and clients"; DESIGN.md "Build verification": attestations are
-// published beside the targets and their digest goes into the block; docs/verified-builds.md
-// section 7). For a target T with sha256 S, under the build policy of the trusted root:
+// accepts (docs/verified-builds.md section 8 "Clients re-check": attestations are published
+// beside the targets and their digest goes into the block). For a target T with sha256 S, under
+// the build policy of the trusted root:
 //
-// 1. fetch attestations/T/KEYID.dsse.json for every policy verifier (a missing one is absent);
+// 1. fetch attestations/T/S.KEYID.dsse.json for every policy verifier (a missing one is absent);
 // 2. checkAttestationQuorum: k PASSED from distinct policy verifiers for exactly T, S and its
 //    declaration, no FAILED (AttestationError QUORUM_NOT_MET / REBUILD_FAILED);
 // 3. find the witnessed block that released T@S: from the block the accepted state matched,
 //    back through verified back links (each predecessor's hash is the back link of the block
 //    after it), the first block whose attestation manifest (log/attestations/DIGEST.json, named
-//    by the block's payload digest and checked against it) lists T@S; every envelope that block
-//    relied on for T must be among those fetched and counted in step 2.
+//    by the block's payload digest and checked against it by policy/attestation-manifest.ts)
+//    lists T@S; every envelope that block relied on for T must be among those fetched and
+//    counted in step 2.
 //
 // So the client sees exactly the verdicts the witnesses relied on, and a mirror that swaps an
 // attestation file is caught. Everything fetched is capped.
-import { sha256Hex } from '../crypto/hash.js';
 import { short } from '../errors/index.js';
 import { FetchError, fetchAll, type Fetcher } from '../io/fetch.js';
-import { parseJsonObject } from '../encoding/bounded-json.js';
 import { LOG_FILE_LIMITS, LogError, blockHash, parseBlockBytes, type Block } from '../log/index.js';
 import {
-  ATTESTATIONS_DIGEST_CONTEXT, ATTESTATION_LIMITS, attestationRelativePath, checkAttestationQuorum, envelopeDigest, parseAttestation,
-  type BuildPolicy, type DsseEnvelope, type ReleaseDeclaration,
+  ATTESTATION_LIMITS, ATTESTATION_MANIFEST_LIMITS, AttestationError, attestationManifestLogPath, attestationRelativePath, checkAttestationQuorum,
+  envelopeDigest, parseAttestation, parseAttestationManifest, type AttestationManifest, type BuildPolicy, type DsseEnvelope, type ReleaseDeclaration,
 } from '../policy/index.js';
 import { ClientError } from './errors.js';
 
@@ -29,8 +28,6 @@ import { ClientError } from './errors.js';
 export const ATTESTATION_CHECK_LIMITS = {
   /** Blocks walked back from the matched block to find the release of an artifact. */
   maxBlocksBack: 256,
-  /** One attestation manifest (10,000 artifacts with a few digests each fit). */
-  maxManifestBytes: 8 * 1024 * 1024,
 } as const;
 
 export interface AttestationCheckContext {
@@ -60,15 +57,10 @@ export function defaultAttestationsUrl(metadataBaseUrl: string): string {
   return new URL('../attestations/', base).href;
 }
 
-interface Manifest {
-  digest: string;
-  artifacts: Array<{ target: string; sha256: string; envelopes: string[] }>;
-}
-
 /** Checks targets' attestations against the policy and the log; caches blocks and manifests across calls. */
 export class AttestationChecker {
   private readonly blocks = new Map<number, Block>();
-  private readonly manifests = new Map<string, Manifest>();
+  private readonly manifests = new Map<string, AttestationManifest>();
 
   constructor(private readonly ctx: AttestationCheckContext) {
     this.blocks.set(ctx.matched.index, ctx.matched);
@@ -109,7 +101,7 @@ export class AttestationChecker {
       if (digest !== null) {
         const manifest = await this.manifest(digest);
         const entry = manifest.artifacts.find((a) => a.target === name);
-        if (entry && entry.sha256 === sha256) return { block, envelopes: entry.envelopes };
+        if (entry && entry.sha256 === sha256) return { block, envelopes: [...entry.envelopes] };
       }
       if (block.index === 0 || steps >= ATTESTATION_CHECK_LIMITS.maxBlocksBack) {
         throw new ClientError('NOT_WITNESSED', `no witnessed block from ${this.ctx.matched.index} back to ${block.index} records attestations for ${name} (sha256 ${short(sha256)})`, {
@@ -135,24 +127,19 @@ export class AttestationChecker {
   }
 
   /** The manifest of `digest`, checked: its envelope digests hash to the name the block records. */
-  private async manifest(digest: string): Promise<Manifest> {
+  private async manifest(digest: string): Promise<AttestationManifest> {
     const cached = this.manifests.get(digest);
     if (cached) return cached;
-    const url = `${this.ctx.logUrl}attestations/${digest}.json`;
-    const o = parseJsonObject(await fetchAll(this.ctx.fetcher, url, ATTESTATION_CHECK_LIMITS.maxManifestBytes), url, { maxBytes: ATTESTATION_CHECK_LIMITS.maxManifestBytes, maxDepth: 6, maxEntries: 1_000_000 });
-    const bad = (why: string): ClientError => new ClientError('NOT_WITNESSED', `${url}: ${why}`);
-    if (!Array.isArray(o.artifacts)) throw bad('artifacts must be a list');
-    const artifacts = o.artifacts.map((a, i) => {
-      if (a === null || typeof a !== 'object' || Array.isArray(a) || typeof a.target !== 'string' || typeof a.sha256 !== 'string' || !Array.isArray(a.envelopes)
-        || !a.envelopes.every((d) => typeof d === 'string' && /^[0-9a-f]{64}$/.test(d))) {
-        throw bad(`artifacts[${i}] must be {target, sha256, envelopes: [sha256...]}`);
-      }
-      return { target: a.target, sha256: a.sha256, envelopes: a.envelopes as string[] };
-    });
-    const all = [...new Set(artifacts.flatMap((a) => a.envelopes))].sort();
-    const actual = sha256Hex([ATTESTATIONS_DIGEST_CONTEXT, ...all].join('\n'));
-    if (actual !== digest) throw bad(`its envelopes hash to ${short(actual)}, the witnessed block records ${short(digest)}`);
-    const manifest = { digest, artifacts };
+    const url = `${this.ctx.logUrl}${attestationManifestLogPath(digest)}`;
+    const bytes = await fetchAll(this.ctx.fetcher, url, ATTESTATION_MANIFEST_LIMITS.maxBytes);
+    let manifest: AttestationManifest;
+    try {
+      manifest = parseAttestationManifest(bytes, url, digest);
+    } catch (e) {
+      // A manifest the block does not vouch for: the mirror serves something the witnesses never relied on.
+      if (e instanceof AttestationError) throw new ClientError('NOT_WITNESSED', e.message, { cause: e });
+      throw e;
+    }
     this.manifests.set(digest, manifest);
     return manifest;
   }

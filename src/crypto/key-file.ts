@@ -1,14 +1,14 @@
 // crypto/key-file.ts: private key files. A file holds one Ed25519 key as PKCS#8, optionally
 // encrypted with a passphrase (scrypt N=2^15, r=8, p=1, then AES-256-GCM). Files are created
 // with mode 0600 and refused when group or others may read them. Key material is never printed.
-import { readFile, stat } from 'node:fs/promises';
 import { createPrivateKey, randomBytes, scryptSync, createCipheriv, createDecipheriv, type KeyObject } from 'node:crypto';
 import { writeFileAtomic } from '../io/atomic-write.js';
+import { readCappedFile } from '../io/capped-file.js';
 import { parseJsonObject } from '../encoding/bounded-json.js';
+import { FieldReader } from '../encoding/field-reader.js';
 import { KeyError } from './errors.js';
 import { ed25519Signer, type Signer } from './signer.js';
-import type { TufPublicKey } from './public-key.js';
-import { StorageError } from '../errors/index.js';
+import { readTufPublicKey, type TufPublicKey } from './public-key.js';
 
 export const KEY_FILE_FORMAT = 'cairn/private-key/v1';
 const SCRYPT = { N: 1 << 15, r: 8, p: 1, maxmem: 64 * 1024 * 1024 };
@@ -59,25 +59,43 @@ export async function writeKeyFile(path: string, privateKey: KeyObject, passphra
 
 /** Reads the public part of a key file without needing its passphrase. */
 export async function readKeyFileHeader(path: string): Promise<KeyFile> {
-  let bytes: Buffer;
-  try {
-    const info = await stat(path);
-    if (info.size > MAX_KEY_FILE_BYTES) throw new KeyError('BAD_KEY_FILE', `${path} is ${info.size} bytes; a key file is under ${MAX_KEY_FILE_BYTES}`);
-    if (process.platform !== 'win32' && (info.mode & 0o077) !== 0) {
-      throw new KeyError('INSECURE_PERMISSIONS', `${path} has mode ${(info.mode & 0o777).toString(8)}; private keys must not be readable by group or others`, {
-        hint: `run: chmod 600 ${path}`,
-      });
-    }
-    bytes = await readFile(path);
-  } catch (e) {
-    if (e instanceof KeyError) throw e;
-    throw new StorageError('READ_FAILED', `cannot read key file ${path}: ${(e as Error).message}`);
+  const bytes = await readCappedFile(path, MAX_KEY_FILE_BYTES, {
+    what: `key file ${path}`,
+    refuse: (refusal) => new KeyError('BAD_KEY_FILE', `${refusal.message}; a key file is a small regular file`, { cause: refusal }),
+    checkStatus: (info) => {
+      if (process.platform !== 'win32' && (info.mode & 0o077) !== 0) {
+        throw new KeyError('INSECURE_PERMISSIONS', `${path} has mode ${(info.mode & 0o777).toString(8)}; private keys must not be readable by group or others`, {
+          hint: `run: chmod 600 ${path}`,
+        });
+      }
+    },
+  });
+  const json = parseJsonObject(bytes, `key file ${path}`, { maxBytes: MAX_KEY_FILE_BYTES, maxDepth: 4, maxEntries: 100 });
+  if (json.format !== KEY_FILE_FORMAT) throw new KeyError('BAD_KEY_FILE', `${path} is not a cairn private key file (expected format ${KEY_FILE_FORMAT})`);
+  const r = new FieldReader((message) => new KeyError('BAD_KEY_FILE', message), `key file ${path}`);
+  const o = r.exact(json, '', ['format', 'keyid', 'public', 'encryption', 'private']);
+  let encryption: Encryption | null = null;
+  if (o.encryption !== null) {
+    // Parameters past these bounds are refused before any work (scrypt memory grows with N * r).
+    const e = r.exact(o.encryption, 'encryption', ['kdf', 'N', 'r', 'p', 'salt', 'cipher', 'iv', 'tag']);
+    encryption = {
+      kdf: r.literal(e.kdf, 'encryption.kdf', 'scrypt'),
+      N: r.integer(e.N, 'encryption.N', 2, 1 << 20),
+      r: r.integer(e.r, 'encryption.r', 1, 16),
+      p: r.integer(e.p, 'encryption.p', 1, 4),
+      salt: r.base64(e.salt, 'encryption.salt', 1024),
+      cipher: r.literal(e.cipher, 'encryption.cipher', 'aes-256-gcm'),
+      iv: r.base64(e.iv, 'encryption.iv', 1024),
+      tag: r.base64(e.tag, 'encryption.tag', 1024),
+    };
   }
-  const json = parseJsonObject(bytes, `key file ${path}`);
-  if (json.format !== KEY_FILE_FORMAT || typeof json.private !== 'string' || typeof json.keyid !== 'string') {
-    throw new KeyError('BAD_KEY_FILE', `${path} is not a cairn private key file (expected format ${KEY_FILE_FORMAT})`);
-  }
-  return json as unknown as KeyFile;
+  return {
+    format: KEY_FILE_FORMAT,
+    keyid: r.hex(o.keyid, 'keyid'),
+    public: readTufPublicKey(r, o.public, 'public'),
+    encryption,
+    private: r.base64(o.private, 'private', MAX_KEY_FILE_BYTES),
+  };
 }
 
 /** Loads a Signer from a key file. Encrypted files need `passphrase`. */
@@ -91,9 +109,6 @@ export async function loadSigner(path: string, passphrase?: string): Promise<Sig
       });
     }
     const enc = file.encryption;
-    if (enc.kdf !== 'scrypt' || enc.cipher !== 'aes-256-gcm' || enc.N > 1 << 20 || enc.r > 16 || enc.p > 4) {
-      throw new KeyError('BAD_KEY_FILE', `${path}: unsupported or excessive encryption parameters`);
-    }
     try {
       const key = scryptSync(passphrase, Buffer.from(enc.salt, 'base64'), 32, { N: enc.N, r: enc.r, p: enc.p, maxmem: 256 * 1024 * 1024 });
       const decipher = createDecipheriv('aes-256-gcm', key, Buffer.from(enc.iv, 'base64'));

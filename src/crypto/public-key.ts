@@ -5,6 +5,7 @@
 // node:crypto KeyObjects and cached.
 import { createPublicKey, verify, constants, type KeyObject } from 'node:crypto';
 import { canonicalBytes } from '../encoding/canonical-json.js';
+import type { FieldReader } from '../encoding/field-reader.js';
 import { sha256Hex } from './hash.js';
 import { KeyError } from './errors.js';
 
@@ -26,6 +27,23 @@ interface DecodedKey {
 
 const cache = new Map<string, DecodedKey>();
 const CACHE_LIMIT = 10_000;
+
+/** Longest keytype or scheme name, and longest keyval.public (a PEM RSA-4096 key is about 800 characters). */
+const MAX_KEY_NAME_CHARS = 64;
+const MAX_PUBLIC_KEY_CHARS = 4096;
+
+/**
+ * Reads a TUF public key `{keytype, scheme, keyval: {public}}` from untrusted JSON through the
+ * caller's reader (so the caller's error code). Other fields are kept, as TUF keeps them (they
+ * are part of the key ID). Whether the key decodes is decodePublicKey's question.
+ */
+export function readTufPublicKey(r: FieldReader, value: unknown, field: string): TufPublicKey {
+  const key = r.object(value, field);
+  r.string(key.keytype, `${field}.keytype`, MAX_KEY_NAME_CHARS, { min: 1 });
+  r.string(key.scheme, `${field}.scheme`, MAX_KEY_NAME_CHARS, { min: 1 });
+  r.string(r.object(key.keyval, `${field}.keyval`).public, `${field}.keyval.public`, MAX_PUBLIC_KEY_CHARS, { min: 1 });
+  return key as TufPublicKey;
+}
 
 /** TUF key ID: SHA-256 of the canonical JSON of the key (as python-tuf and tuf-js compute it). */
 export function keyIdOf(key: TufPublicKey): string {

@@ -1,5 +1,5 @@
 // encoding/bounded-json.ts: parse untrusted JSON once, at the edge, with caps on size, depth
-// and the number of entries (STYLE.md "Untrusted bytes are bounded and parsed once").
+// and the number of entries (docs/architecture.md "Untrusted input").
 import { FormatError } from '../errors/index.js';
 import type { JsonObject, JsonValue } from './canonical-json.js';
 
@@ -63,8 +63,11 @@ function checkShape(root: unknown, what: string, limits: JsonLimits): void {
   }
 }
 
+/** The kind of a JSON value, for messages. */
 export function describe(value: unknown): string {
   if (value === null) return 'null';
+  if (value === undefined) return 'nothing';
   if (Array.isArray(value)) return 'an array';
+  if (typeof value === 'object') return 'an object';
   return `a ${typeof value}`;
 }

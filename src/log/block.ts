@@ -10,7 +10,8 @@ import { sha256Hex } from '../crypto/hash.js';
 import { parseRoster, rosterHash, type Roster } from './cosi-adapter.js';
 import { LogError } from './errors.js';
 import { parseAuthorization, verifyRosterAuthorization, type RootRole, type TufSignature } from './roster-authorization.js';
-import { LOG_FILE_LIMITS, parseUtcTime, Reader } from './schema.js';
+import type { FieldReader } from '../encoding/field-reader.js';
+import { LOG_FILE_LIMITS, logReader, parseUtcTime, readUtcTime } from './schema.js';
 
 export const BLOCK_TYPE = 'cairn/v1/block';
 
@@ -83,7 +84,7 @@ const MAX_BASE = 1 << 16;
 const MAX_HEIGHT = 64;
 
 /** Throws unless base and maxHeight are integers with base >= 2, maxHeight >= 1 and every span exact. */
-export function checkSkipchainParams(base: number, maxHeight: number, reader = new Reader('BAD_BLOCK', 'skipchain parameters')): void {
+export function checkSkipchainParams(base: number, maxHeight: number, reader: FieldReader<LogError> = logReader('BAD_BLOCK', 'skipchain parameters')): void {
   reader.integer(base, 'base', 2, MAX_BASE);
   reader.integer(maxHeight, 'maxHeight', 1, MAX_HEIGHT);
   if (base ** (maxHeight - 1) > Number.MAX_SAFE_INTEGER / 2) {
@@ -129,15 +130,15 @@ export function backLinkIndices(index: number, base: number, maxHeight: number):
  * (validateBlock does) nor the roster authorization (it needs the root role).
  */
 export function parseBlock(value: unknown, what = 'block'): Block {
-  const r = new Reader('BAD_BLOCK', what);
-  const o = r.object(value, ['type', 'chain', 'index', 'height', 'base', 'maxHeight', 'backLinks', 'roster', 'rosterChange', 'payload']);
+  const r = logReader('BAD_BLOCK', what);
+  const o = r.exact(value, '', ['type', 'chain', 'index', 'height', 'base', 'maxHeight', 'backLinks', 'roster', 'rosterChange', 'payload']);
   const type = r.literal(o.type, 'type', BLOCK_TYPE);
   const index = r.integer(o.index, 'index');
   const base = r.integer(o.base, 'base');
   const maxHeight = r.integer(o.maxHeight, 'maxHeight');
   checkSkipchainParams(base, maxHeight, r);
   const chain = index === 0 ? r.literal(o.chain, 'chain (genesis)', '') : r.hex(o.chain, 'chain');
-  const links = new Reader('BAD_BACK_LINK', what);
+  const links = logReader('BAD_BACK_LINK', what);
   const h = links.integer(o.height, 'height', 1, maxHeight);
   const expected = height(index, base, maxHeight);
   if (h !== expected) throw links.fail(`height is ${h}, the height of index ${index} with base ${base} is ${expected}`);
@@ -148,7 +149,7 @@ export function parseBlock(value: unknown, what = 'block'): Block {
   const roster = r.hex(o.roster, 'roster');
   let rosterChange: RosterChange | null = null;
   if (o.rosterChange !== null) {
-    const rc = r.object(o.rosterChange, ['roster', 'authorization'], 'rosterChange');
+    const rc = r.exact(o.rosterChange, 'rosterChange', ['roster', 'authorization']);
     const newRoster = parseRoster(rc.roster, `${what} rosterChange.roster`);
     if (rosterHash(newRoster) !== roster) {
       throw r.fail(`rosterChange carries roster ${rosterHash(newRoster).slice(0, 12)}, the block names ${roster.slice(0, 12)}`);
@@ -160,14 +161,14 @@ export function parseBlock(value: unknown, what = 'block'): Block {
   return { type, chain, index, height: h, base, maxHeight, backLinks, roster, rosterChange, payload: parsePayload(o.payload, r) };
 }
 
-function parsePayload(value: unknown, r: Reader): BlockPayload {
-  const o = r.object(value, ['time', 'root', 'targets', 'snapshot', 'attestations'], 'payload');
+function parsePayload(value: unknown, r: FieldReader<LogError>): BlockPayload {
+  const o = r.exact(value, 'payload', ['time', 'root', 'targets', 'snapshot', 'attestations']);
   const doc = (v: unknown, name: string): VersionedHash => {
-    const d = r.object(v, ['version', 'sha256'], `payload.${name}`);
+    const d = r.exact(v, `payload.${name}`, ['version', 'sha256']);
     return { version: r.integer(d.version, `payload.${name}.version`, 1), sha256: r.hex(d.sha256, `payload.${name}.sha256`) };
   };
   return {
-    time: r.time(o.time, 'payload.time'),
+    time: readUtcTime(r, o.time, 'payload.time'),
     root: doc(o.root, 'root'),
     targets: doc(o.targets, 'targets'),
     snapshot: doc(o.snapshot, 'snapshot'),

@@ -9,7 +9,7 @@ import { parseCollectiveSignature, parseRoster, participants, rosterHash, verify
 import { LogError } from './errors.js';
 import { forwardLinkMessage, parseForwardLink, type ForwardLink } from './forward-link.js';
 import { headMessage, parseHeadStatement, type HeadStatement } from './head.js';
-import { Reader } from './schema.js';
+import { logReader } from './schema.js';
 
 export const EQUIVOCATION_PROOF_TYPE = 'cairn/v1/equivocation-proof';
 
@@ -94,10 +94,10 @@ export function verifyEquivocationProof(proof: EquivocationProof, options: Equiv
 
 /** Parses an untrusted proof (for example one received from another client). */
 export function parseEquivocationProof(value: unknown, what = 'equivocation proof'): EquivocationProof {
-  const r = new Reader('NOT_EQUIVOCATION', what);
-  const o = r.object(value, ['type', 'first', 'second']);
+  const r = logReader('NOT_EQUIVOCATION', what);
+  const o = r.exact(value, '', ['type', 'first', 'second']);
   const claim = (v: unknown, name: string): SignedClaim => {
-    const c = r.object(v, ['kind', 'cosignature', 'roster', ...(isRecord(v) && v.kind === 'head' ? ['statement'] : ['link'])], name);
+    const c = r.exact(v, name, ['kind', 'cosignature', 'roster', ...(isRecord(v) && v.kind === 'head' ? ['statement'] : ['link'])]);
     const cosignature = parseCollectiveSignature(c.cosignature, `${what} ${name} cosignature`);
     const roster = parseRoster(c.roster, `${what} ${name} roster`);
     if (c.kind === 'head') return { kind: 'head', statement: parseHeadStatement(c.statement, `${what} ${name} statement`), cosignature, roster };

@@ -19,7 +19,7 @@ import {
   type VerifiedCollectiveSignature,
 } from './cosi-adapter.js';
 import { LogError } from './errors.js';
-import { LOG_FILE_LIMITS, Reader } from './schema.js';
+import { LOG_FILE_LIMITS, logReader } from './schema.js';
 
 export const FORWARD_LINK_TYPE = 'cairn/v1/forward-link';
 export const FORWARD_LINK_CONTEXT = 'cairn/v1/forward-link';
@@ -90,8 +90,8 @@ export function forwardLinkMessage(link: ForwardLink): Uint8Array {
 
 /** Parses an untrusted forward link (shape only; verifyForwardLink* check its meaning). */
 export function parseForwardLink(value: unknown, what = 'forward link'): ForwardLink {
-  const r = new Reader('BAD_FORWARD_LINK', what);
-  const o = r.object(value, ['type', 'chain', 'from', 'to', 'fromIndex', 'toIndex', 'level', 'newRoster']);
+  const r = logReader('BAD_FORWARD_LINK', what);
+  const o = r.exact(value, '', ['type', 'chain', 'from', 'to', 'fromIndex', 'toIndex', 'level', 'newRoster']);
   return {
     type: r.literal(o.type, 'type', FORWARD_LINK_TYPE),
     chain: r.hex(o.chain, 'chain'),
@@ -106,8 +106,8 @@ export function parseForwardLink(value: unknown, what = 'forward link'): Forward
 
 /** Parses the bytes of `log/links/INDEX.LEVEL.json` under LOG_FILE_LIMITS.link. */
 export function parseLinkFile(bytes: Uint8Array | string, what = 'link file'): LinkFile {
-  const r = new Reader('BAD_FORWARD_LINK', what);
-  const o = r.object(parseJsonObject(bytes, what, LOG_FILE_LIMITS.link), ['link', 'cosignature']);
+  const r = logReader('BAD_FORWARD_LINK', what);
+  const o = r.exact(parseJsonObject(bytes, what, LOG_FILE_LIMITS.link), '', ['link', 'cosignature']);
   return { link: parseForwardLink(o.link, `${what} link`), cosignature: parseCollectiveSignature(o.cosignature, `${what} cosignature`) };
 }
 

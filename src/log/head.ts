@@ -7,7 +7,7 @@ import { parseJsonObject } from '../encoding/bounded-json.js';
 import { blockHash, chainIdOf, type Block } from './block.js';
 import { cosiMessage, parseCollectiveSignature, rosterHash, verifyCollectiveSignature, type CollectiveSignature, type DecodedRoster, type Roster } from './cosi-adapter.js';
 import { LogError } from './errors.js';
-import { LOG_FILE_LIMITS, parseUtcTime, Reader } from './schema.js';
+import { LOG_FILE_LIMITS, logReader, parseUtcTime, readUtcTime } from './schema.js';
 
 export const HEAD_TYPE = 'cairn/v1/head';
 export const HEAD_CONTEXT = 'cairn/v1/head';
@@ -38,21 +38,21 @@ export function headMessage(statement: HeadStatement): Uint8Array {
 }
 
 export function parseHeadStatement(value: unknown, what = 'head statement'): HeadStatement {
-  const r = new Reader('BAD_HEAD', what);
-  const o = r.object(value, ['type', 'chain', 'index', 'hash', 'time']);
+  const r = logReader('BAD_HEAD', what);
+  const o = r.exact(value, '', ['type', 'chain', 'index', 'hash', 'time']);
   return {
     type: r.literal(o.type, 'type', HEAD_TYPE),
     chain: r.hex(o.chain, 'chain'),
     index: r.integer(o.index, 'index'),
     hash: r.hex(o.hash, 'hash'),
-    time: r.time(o.time, 'time'),
+    time: readUtcTime(r, o.time, 'time'),
   };
 }
 
 /** Parses the bytes of `log/head.json` under LOG_FILE_LIMITS.head. */
 export function parseHeadFile(bytes: Uint8Array | string, what = 'head file'): HeadFile {
-  const r = new Reader('BAD_HEAD', what);
-  const o = r.object(parseJsonObject(bytes, what, LOG_FILE_LIMITS.head), ['statement', 'cosignature']);
+  const r = logReader('BAD_HEAD', what);
+  const o = r.exact(parseJsonObject(bytes, what, LOG_FILE_LIMITS.head), '', ['statement', 'cosignature']);
   return { statement: parseHeadStatement(o.statement, `${what} statement`), cosignature: parseCollectiveSignature(o.cosignature, `${what} cosignature`) };
 }
 

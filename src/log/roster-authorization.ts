@@ -8,7 +8,7 @@ import { verifySignature, type TufPublicKey } from '../crypto/public-key.js';
 import type { Signer } from '../crypto/signer.js';
 import { cosiMessage } from './cosi-adapter.js';
 import { LogError } from './errors.js';
-import { LOWER_HEX, Reader } from './schema.js';
+import type { FieldReader } from '../encoding/field-reader.js';
 
 export const ROSTER_AUTHORIZATION_CONTEXT = 'cairn/v1/roster-authorization';
 
@@ -83,16 +83,11 @@ export function verifyRosterAuthorization(
   return [...counted];
 }
 
-/** Parses an untrusted authorization (`[{ keyid, sig }]`); `code` names the error to throw. */
-export function parseAuthorization(value: unknown, reader: Reader): TufSignature[] {
+/** Parses an untrusted authorization (`[{ keyid, sig }]`); `reader` throws the error of the format that carries it. */
+export function parseAuthorization(value: unknown, reader: FieldReader): TufSignature[] {
   const list = reader.array(value, 'authorization', MAX_AUTHORIZATION_SIGNATURES);
   return list.map((entry, i) => {
-    const o = reader.object(entry, ['keyid', 'sig'], `authorization[${i}]`);
-    const keyid = reader.hex(o.keyid, `authorization[${i}].keyid`, 32);
-    const sig = o.sig;
-    if (typeof sig !== 'string' || sig.length === 0 || sig.length > 2048 || sig.length % 2 !== 0 || !LOWER_HEX.test(sig)) {
-      throw reader.fail(`authorization[${i}].sig must be lowercase hex of at most 1024 bytes`);
-    }
-    return { keyid, sig };
+    const o = reader.exact(entry, `authorization[${i}]`, ['keyid', 'sig']);
+    return { keyid: reader.hex(o.keyid, `authorization[${i}].keyid`, 32), sig: reader.hexUpTo(o.sig, `authorization[${i}].sig`, 1024, 1) };
   });
 }

@@ -3,18 +3,19 @@
 // with a file-system implementation. Blocks, links and rosters are immutable: a second write with
 // the same bytes is a no-op, with different bytes it is refused (IMMUTABLE_CONFLICT). Files are
 // written as canonical JSON through writeFileAtomic (STYLE.md "Pure core, thin shell").
-import { open, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { canonicalBytes } from '../encoding/canonical-json.js';
-import { FormatError, StorageError } from '../errors/index.js';
+import { StorageError } from '../errors/index.js';
+import { LOWER_HEX } from '../encoding/field-reader.js';
 import { writeFileAtomic } from '../io/atomic-write.js';
+import { readCappedFileIfExists, tooLargeIsFormatError } from '../io/capped-file.js';
 import { fetchAll, FetchError, type Fetcher } from '../io/fetch.js';
 import { blockHash, parseBlock, type Block } from './block.js';
 import { parseRoster, rosterHash, type Roster } from './cosi-adapter.js';
 import { LogError } from './errors.js';
 import { parseForwardLink, type LinkFile } from './forward-link.js';
 import { parseHeadFile, parseHeadStatement, type HeadFile } from './head.js';
-import { LOG_FILE_LIMITS, LOWER_HEX, parseUtcTime } from './schema.js';
+import { LOG_FILE_LIMITS, parseUtcTime } from './schema.js';
 
 /** Paths of the log files, relative to the repository's public directory (section 7). */
 export const LOG_PATHS = {
@@ -146,36 +147,18 @@ export class FileLogStore implements LogStore {
   private async writeImmutable(path: string, bytes: Buffer, what: string): Promise<void> {
     // Single writer (the log leader) per directory: the check and the write are not one step.
     const full = join(this.publicDir, path);
-    let existing: Buffer | undefined;
-    try {
-      existing = await readFile(full);
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw new StorageError('READ_FAILED', `cannot read ${full}: ${(e as Error).message}`);
-    }
+    const conflict = (): LogError => new LogError('IMMUTABLE_CONFLICT', `${what}: ${path} already exists with other content; published log files never change`);
+    // A file larger than `bytes` is other content: it is never read whole.
+    const existing = await readCappedFileIfExists(full, bytes.byteLength, { refuse: (refusal) => (refusal.code === 'TOO_LARGE' ? conflict() : refusal) });
     if (existing !== undefined) {
       if (existing.equals(bytes)) return;
-      throw new LogError('IMMUTABLE_CONFLICT', `${what}: ${path} already exists with other content; published log files never change`);
+      throw conflict();
     }
     await writeFileAtomic(full, bytes);
   }
 
   private async read(path: string, maxBytes: number): Promise<Uint8Array | undefined> {
-    const full = join(this.publicDir, path);
-    let handle;
-    try {
-      handle = await open(full, 'r');
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-      throw new StorageError('READ_FAILED', `cannot read ${full}: ${(e as Error).message}`);
-    }
-    try {
-      const { size } = await handle.stat();
-      if (size > maxBytes) throw new FormatError('TOO_LARGE', `${path} is ${size} bytes, the limit is ${maxBytes}`);
-      const bytes = await handle.readFile();
-      if (bytes.byteLength > maxBytes) throw new FormatError('TOO_LARGE', `${path} grew beyond the limit of ${maxBytes} bytes while read`);
-      return bytes;
-    } finally {
-      await handle.close();
-    }
+    // Over the cap is a format refusal, as for the same file fetched from a mirror.
+    return readCappedFileIfExists(join(this.publicDir, path), maxBytes, { refuse: tooLargeIsFormatError });
   }
 }

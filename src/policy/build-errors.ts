@@ -1,6 +1,6 @@
-// policy/build-errors.ts: typed refusals of the build-verification policy (DESIGN.md "Build
-// verification" and "What a witness checks before it co-signs a block": each new or changed
-// artifact has the policy's quorum of matching rebuild attestations). Codes are stable.
+// policy/build-errors.ts: typed refusals of the build-verification policy (docs/verified-builds.md
+// sections 5 to 8: each new or changed artifact has the policy's quorum of matching rebuild
+// attestations). Codes are stable.
 import { CairnError, EXIT } from '../errors/index.js';
 
 /** A release declaration (source and recipe in a target's custom metadata) is malformed. */
@@ -24,6 +24,7 @@ export class AttestationError extends CairnError<
   | 'QUORUM_NOT_MET' // fewer than k PASSED from distinct policy verifiers for the artifact's sha256
   | 'REBUILD_FAILED' // a policy verifier signed FAILED for the artifact's sha256
   | 'NO_DECLARATION' // a new or changed artifact has no release declaration, so no verifier can rebuild it
+  | 'BAD_MANIFEST' // an attestation manifest is malformed, or its envelopes do not hash to the digest its block records
 > {
   get exitCode(): number {
     return EXIT.verification;

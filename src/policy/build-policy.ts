@@ -1,7 +1,7 @@
 // policy/build-policy.ts: the release policy's build rule in trusted state, and the check a
-// witness applies to a release (DESIGN.md "What a witness checks before it co-signs a block":
-// each new or changed artifact has the policy's quorum of matching rebuild attestations; "a
-// roster or policy change carries the root-key threshold authorization").
+// witness applies to a release (docs/verified-builds.md sections 6 and 7: each new or changed
+// artifact has the policy's quorum of matching rebuild attestations; the policy changes only
+// with a root signed by the root-key thresholds).
 //
 // The policy lives in root metadata as an unrecognized field of `signed` (TUF spec 1.0.x
 // section 4: implementations keep unrecognized fields and sign over them), so it changes only
@@ -12,20 +12,22 @@
 // A root without the field has no build rule (blocks then record attestations: null). Pure:
 // no disk, no network, no clock.
 import type { TufPublicKey } from '../crypto/public-key.js';
-import { keyIdOf } from '../crypto/public-key.js';
+import { keyIdOf, readTufPublicKey } from '../crypto/public-key.js';
 import type { JsonObject, JsonValue } from '../encoding/canonical-json.js';
+import { FieldReader } from '../encoding/field-reader.js';
 import { isCairnError, short } from '../errors/index.js';
 import type { RootEnvelope, TargetsEnvelope } from '../tuf/index.js';
-import {
-  attestationsDigest, checkAttestationQuorum, parseAttestation, type BuildPolicy, type DsseEnvelope, type QuorumReport,
-} from './attestation.js';
+import { checkAttestationQuorum, type BuildPolicy, type QuorumReport } from './attestation-quorum.js';
+import { attestationsDigest } from './attestation-manifest.js';
+import type { DsseEnvelope } from './dsse.js';
+import { parseAttestation } from './rebuild-statement.js';
 import { AttestationError } from './build-errors.js';
 import { declarationFromCustom, type ReleaseDeclaration } from './declaration.js';
 
 /** The unrecognized root field holding the build policy. */
 export const BUILD_POLICY_FIELD = 'x-cairn-build-policy';
 
-/** Caps on the policy and on a release's attestations (STYLE.md "Untrusted bytes are bounded"). */
+/** Caps on the policy and on a release's attestations (docs/architecture.md "Untrusted input"). */
 export const BUILD_POLICY_LIMITS = {
   /** Verifier keys in one policy: far more than any real quorum needs. */
   maxVerifiers: 64,
@@ -45,28 +47,18 @@ export function buildPolicyOf(root: RootEnvelope): BuildPolicy & { readonly veri
 
 /** Parses the JSON form of a build policy (strict: only verifiers and quorum). */
 export function parseBuildPolicy(value: JsonValue, what: string): BuildPolicy & { readonly verifiers: Readonly<Record<string, TufPublicKey>> } {
-  const bad = (why: string): AttestationError => new AttestationError('BAD_POLICY', `${what}: ${why}`);
-  if (value === null || typeof value !== 'object' || Array.isArray(value)) throw bad('must be an object {verifiers, quorum}');
-  for (const k of Object.keys(value)) if (k !== 'verifiers' && k !== 'quorum') throw bad(`unexpected field "${k}"`);
-  const { verifiers, quorum } = value;
-  if (verifiers === null || typeof verifiers !== 'object' || Array.isArray(verifiers)) throw bad('verifiers must be an object KEYID -> public key');
-  const ids = Object.keys(verifiers);
-  if (ids.length === 0 || ids.length > BUILD_POLICY_LIMITS.maxVerifiers) throw bad(`must name 1 to ${BUILD_POLICY_LIMITS.maxVerifiers} verifiers, found ${ids.length}`);
+  const r = new FieldReader((message) => new AttestationError('BAD_POLICY', message), what);
+  const o = r.exact(value, '', ['verifiers', 'quorum']);
+  const verifiers = r.entries(o.verifiers, 'verifiers', BUILD_POLICY_LIMITS.maxVerifiers);
+  if (verifiers.length === 0) throw r.fail('verifiers must name at least one verifier key');
   const keys: Record<string, TufPublicKey> = {};
-  for (const id of ids) {
-    const k = verifiers[id];
-    if (k === null || typeof k !== 'object' || Array.isArray(k) || typeof k.keytype !== 'string' || typeof k.scheme !== 'string'
-      || k.keyval === null || typeof k.keyval !== 'object' || Array.isArray(k.keyval) || typeof k.keyval.public !== 'string') {
-      throw bad(`verifier ${short(id)} is not a TUF public key {keytype, scheme, keyval: {public}}`);
-    }
-    const key = k as unknown as TufPublicKey;
-    if (keyIdOf(key) !== id) throw bad(`verifier key ID ${short(id)} is not the ID of its key (${short(keyIdOf(key))})`);
+  for (const [id, value] of verifiers) {
+    const key = readTufPublicKey(r, value, `verifiers.${short(id)}`);
+    const keyid = keyIdOf(key);
+    if (keyid !== id) throw r.fail(`verifier key ID ${short(id)} is not the ID of its key (${short(keyid)})`);
     keys[id] = key;
   }
-  if (typeof quorum !== 'number' || !Number.isSafeInteger(quorum) || quorum < 1 || quorum > ids.length) {
-    throw bad(`quorum must be an integer from 1 to the ${ids.length} verifier(s), found ${JSON.stringify(quorum)}`);
-  }
-  return { verifiers: keys, quorum };
+  return { verifiers: keys, quorum: r.integer(o.quorum, 'quorum', 1, verifiers.length) };
 }
 
 /** The JSON written into root `signed` for a policy of `verifiers` and `quorum` (validated). */

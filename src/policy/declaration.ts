@@ -1,4 +1,4 @@
-// policy/declaration.ts: release declarations (DESIGN.md "Build verification": each artifact's
+// policy/declaration.ts: release declarations (docs/verified-builds.md section 1: each artifact's
 // custom metadata names its source, location and sha256, and its recipe: builder environment
 // identity, command, output path, SOURCE_DATE_EPOCH). Publishers write them (`cairn build`,
 // `cairn repo add --declaration`), rebuilders read them to rebuild, witnesses read them to know
@@ -19,6 +19,7 @@
 // the file the declaration was made for.
 import type { JsonObject, JsonValue } from '../encoding/canonical-json.js';
 import { parseJsonObject } from '../encoding/bounded-json.js';
+import { FieldReader } from '../encoding/field-reader.js';
 import { DeclarationError } from './build-errors.js';
 
 export const DECLARATION_FORMAT = 'cairn/release-declaration/v1';
@@ -71,7 +72,8 @@ export interface DeclarationFile extends ReleaseDeclaration {
   readonly artifact: { readonly sha256: string; readonly length: number };
 }
 
-const HEX64 = /^[0-9a-f]{64}$/;
+/** Reads declarations; every malformed field is BAD_DECLARATION (field names carry the document's name). */
+const reader = new FieldReader((message) => new DeclarationError('BAD_DECLARATION', message));
 
 /** True when `custom` carries a declaration (either field present; a partial one is an error). */
 export function hasDeclaration(custom: JsonObject | undefined): boolean {
@@ -90,19 +92,19 @@ export function declarationFromCustom(custom: JsonObject | undefined, what = 'cu
 
 /** Parses `{source, recipe}` out of a JSON object (other fields are ignored). */
 export function parseReleaseDeclaration(value: JsonValue, what: string): ReleaseDeclaration {
-  const o = object(value, what);
-  const source = object(o.source, `${what}.source`);
-  const recipe = object(o.recipe, `${what}.recipe`);
+  const o = reader.object(value, what);
+  const source = reader.object(o.source, `${what}.source`);
+  const recipe = reader.object(o.recipe, `${what}.recipe`);
   return {
     source: {
-      uri: checkUri(string(source.uri, `${what}.source.uri`, DECLARATION_LIMITS.maxUriChars), `${what}.source.uri`),
-      sha256: hex64(source.sha256, `${what}.source.sha256`),
+      uri: checkUri(text(source.uri, `${what}.source.uri`, DECLARATION_LIMITS.maxUriChars), `${what}.source.uri`),
+      sha256: reader.hex(source.sha256, `${what}.source.sha256`),
     },
     recipe: {
-      builder: string(recipe.builder, `${what}.recipe.builder`, DECLARATION_LIMITS.maxBuilderChars),
-      command: string(recipe.command, `${what}.recipe.command`, DECLARATION_LIMITS.maxCommandChars),
-      output: checkOutputPath(string(recipe.output, `${what}.recipe.output`, DECLARATION_LIMITS.maxOutputChars), `${what}.recipe.output`),
-      sourceDateEpoch: epoch(recipe.sourceDateEpoch, `${what}.recipe.sourceDateEpoch`),
+      builder: text(recipe.builder, `${what}.recipe.builder`, DECLARATION_LIMITS.maxBuilderChars),
+      command: text(recipe.command, `${what}.recipe.command`, DECLARATION_LIMITS.maxCommandChars),
+      output: checkOutputPath(text(recipe.output, `${what}.recipe.output`, DECLARATION_LIMITS.maxOutputChars), `${what}.recipe.output`),
+      sourceDateEpoch: reader.integer(recipe.sourceDateEpoch, `${what}.recipe.sourceDateEpoch`, 0, MAX_EPOCH),
     },
   };
 }
@@ -126,15 +128,12 @@ export function parseDeclarationFile(bytes: Uint8Array | string, what = 'declara
     });
   }
   const declaration = parseReleaseDeclaration(o, what);
-  const artifact = object(o.artifact, `${what}.artifact`);
-  const length = artifact.length;
-  if (typeof length !== 'number' || !Number.isSafeInteger(length) || length < 0) {
-    throw new DeclarationError('BAD_DECLARATION', `${what}.artifact.length must be a non-negative integer`);
-  }
+  const artifact = reader.object(o.artifact, `${what}.artifact`);
+  const length = reader.integer(artifact.length, `${what}.artifact.length`);
   return {
     format: DECLARATION_FORMAT,
-    target: string(o.target, `${what}.target`, DECLARATION_LIMITS.maxOutputChars),
-    artifact: { sha256: hex64(artifact.sha256, `${what}.artifact.sha256`), length },
+    target: text(o.target, `${what}.target`, DECLARATION_LIMITS.maxOutputChars),
+    artifact: { sha256: reader.hex(artifact.sha256, `${what}.artifact.sha256`), length },
     ...declaration,
   };
 }
@@ -178,29 +177,7 @@ function checkUri(uri: string, what: string): string {
   return uri;
 }
 
-function object(value: JsonValue | undefined, what: string): JsonObject {
-  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
-    throw new DeclarationError('BAD_DECLARATION', `${what} must be a JSON object`);
-  }
-  return value;
-}
-
-function string(value: JsonValue | undefined, what: string, max: number): string {
-  if (typeof value !== 'string' || value.length === 0) throw new DeclarationError('BAD_DECLARATION', `${what} must be a non-empty string`);
-  if (value.length > max) throw new DeclarationError('BAD_DECLARATION', `${what} is ${value.length} characters, the limit is ${max}`);
-  return value;
-}
-
-function hex64(value: JsonValue | undefined, what: string): string {
-  if (typeof value !== 'string' || !HEX64.test(value)) {
-    throw new DeclarationError('BAD_DECLARATION', `${what} must be a SHA-256 digest (64 lowercase hex characters)`);
-  }
-  return value;
-}
-
-function epoch(value: JsonValue | undefined, what: string): number {
-  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0 || value > MAX_EPOCH) {
-    throw new DeclarationError('BAD_DECLARATION', `${what} must be an integer number of seconds since 1970 (0 to ${MAX_EPOCH})`);
-  }
-  return value;
+/** A non-empty string of at most `max` characters. */
+function text(value: unknown, field: string, max: number): string {
+  return reader.string(value, field, max, { min: 1 });
 }

@@ -6,6 +6,7 @@ import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { TufPublicKey } from '../crypto/public-key.js';
 import { UsageError } from '../errors/index.js';
+import { CappedFileError, readCappedFile } from '../io/capped-file.js';
 import {
   ATTESTATION_LIMITS, BUILD_POLICY_LIMITS, attestationDirectory, attestationFilePrefix, attestationRelativePath, checkAttestationQuorum, type QuorumReport,
 } from '../policy/index.js';
@@ -36,9 +37,17 @@ export async function listPublishedAttestations(publicDir: string, target: strin
   return out;
 }
 
-/** The bytes of the attestation files of listPublishedAttestations. */
+/**
+ * The bytes of the attestation files of listPublishedAttestations, each read under the envelope
+ * cap on the open file: one that grew or was replaced since it was listed is passed over too.
+ */
 export async function readPublishedAttestations(publicDir: string, target: string, sha256: string): Promise<Uint8Array[]> {
-  return Promise.all((await listPublishedAttestations(publicDir, target, sha256)).map((path) => readFile(path)));
+  const read = (path: string): Promise<Buffer | undefined> => readCappedFile(path, ATTESTATION_LIMITS.maxEnvelopeBytes).catch((e: unknown) => {
+    if (e instanceof CappedFileError) return undefined;
+    throw e;
+  });
+  const files = await Promise.all((await listPublishedAttestations(publicDir, target, sha256)).map(read));
+  return files.filter((bytes): bytes is Buffer => bytes !== undefined);
 }
 
 export interface AttestationCheckRequest {

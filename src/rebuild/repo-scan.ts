@@ -7,11 +7,12 @@
 // A verifier need not trust these files: an attestation only says "these bytes rebuild from
 // that declared source", which is true or false whatever signed the metadata. Files are still
 // parsed with caps, and a malformed declaration is reported, never rebuilt.
-import { readdir, readFile, stat } from 'node:fs/promises';
+import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseJsonObject } from '../encoding/bounded-json.js';
 import type { JsonObject } from '../encoding/canonical-json.js';
 import { isCairnError } from '../errors/index.js';
+import { readCappedFile } from '../io/capped-file.js';
 import { declarationFromCustom, type ReleaseDeclaration } from '../policy/index.js';
 import { publicTargetPath, repoLayout } from '../repo/layout.js';
 
@@ -57,9 +58,7 @@ export async function scanRepository(repoDir: string): Promise<ScanResult> {
       let signed: JsonObject;
       try {
         const path = join(dir, file);
-        const info = await stat(path);
-        if (info.size > SCAN_LIMITS.maxRoleBytes) throw new Error(`${info.size} bytes, over ${SCAN_LIMITS.maxRoleBytes}`);
-        const doc = parseJsonObject(await readFile(path), `${origin} ${file}`);
+        const doc = parseJsonObject(await readCappedFile(path, SCAN_LIMITS.maxRoleBytes), `${origin} ${file}`);
         const s = doc.signed;
         if (s === null || typeof s !== 'object' || Array.isArray(s) || s._type !== 'targets') continue;
         signed = s;

@@ -4,13 +4,14 @@
 // targets), or a declaration file from `cairn build` with the published artifact as a file or a
 // file:, http: or https: URL (fetched with a cap and checked against the declared sha256). The
 // verdict (verify.ts) is written atomically to the attestation file.
-import { readFile, rm } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Signer } from '../crypto/signer.js';
 import { short, UsageError } from '../errors/index.js';
 import { writeFileAtomic } from '../io/atomic-write.js';
+import { readCappedFile, tooLargeIsFormatError } from '../io/capped-file.js';
 import { BoundedFetcher } from '../io/fetch.js';
-import { parseDeclarationFile, serializeAttestation, type ReleaseDeclaration } from '../policy/index.js';
+import { DECLARATION_LIMITS, parseDeclarationFile, serializeAttestation, type ReleaseDeclaration } from '../policy/index.js';
 import { attestationFile } from './attestation-files.js';
 import { RebuildError } from './errors.js';
 import { freshOutputDir, type IsolationPreference } from './isolation.js';
@@ -69,7 +70,7 @@ async function resolveSubject(request: RunRebuildRequest): Promise<ResolvedSubje
     };
   }
   if (request.out === undefined) throw new UsageError('MISSING_ARGUMENT', 'a rebuild from a declaration file needs the attestation file to write (--out FILE)');
-  const file = parseDeclarationFile(await readFile(subject.declarationFile), subject.declarationFile);
+  const file = parseDeclarationFile(await readCappedFile(subject.declarationFile, DECLARATION_LIMITS.maxFileBytes, { refuse: tooLargeIsFormatError }), subject.declarationFile);
   const resolved = { target: file.target, declaration: file, expectedSha256: file.artifact.sha256, resourceUri: subject.artifact, out: request.out };
   if (!/^(https?|file):/.test(subject.artifact)) return { ...resolved, artifactFile: subject.artifact };
   const temp = await freshOutputDir();

@@ -8,13 +8,13 @@
 // written atomically before the job is marked done. A job whose attestation file already holds
 // this verifier's valid verdict for the same sha256 (written just before a crash) is adopted,
 // not rebuilt.
-import { readFile } from 'node:fs/promises';
 import type { Signer } from '../crypto/signer.js';
 import { writeFileAtomic } from '../io/atomic-write.js';
+import { readCappedFile } from '../io/capped-file.js';
 import type { Fetcher } from '../io/fetch.js';
 import { isCairnError } from '../errors/index.js';
 import {
-  describeDifferences, parseAttestation, serializeAttestation, verifyAttestation, type VerificationResult,
+  ATTESTATION_LIMITS, describeDifferences, parseAttestation, serializeAttestation, verifyAttestation, type VerificationResult,
 } from '../policy/index.js';
 import { attestationFile } from './attestation-files.js';
 import { RebuildError } from './errors.js';
@@ -119,7 +119,7 @@ async function processJob(
 /** The verdict already published by this verifier for exactly this job, if any. */
 async function existingVerdict(file: string, job: RebuildJob, signer: Signer): Promise<VerificationResult | undefined> {
   try {
-    const verified = verifyAttestation(parseAttestation(await readFile(file)), [signer.publicKey]);
+    const verified = verifyAttestation(parseAttestation(await readCappedFile(file, ATTESTATION_LIMITS.maxEnvelopeBytes)), [signer.publicKey]);
     const s = verified.statement;
     return s.subjects.some((x) => x.name === job.target && x.sha256 === job.sha256) ? s.result : undefined;
   } catch {

@@ -1,8 +1,10 @@
 // repo/config.ts: the workspace configuration (DIR/cairn-repo.json), expiry durations and the
 // naming rules for roles and target paths (TUF spec 1.0.x 4.4 "targets", 4.5 delegations).
-import { readFile } from 'node:fs/promises';
 import { parseJsonObject } from '../encoding/bounded-json.js';
+import { FieldReader } from '../encoding/field-reader.js';
+import { FormatError } from '../errors/index.js';
 import { writeFileAtomic } from '../io/atomic-write.js';
+import { readCappedFile, tooLargeIsFormatError } from '../io/capped-file.js';
 import { RepoError } from './errors.js';
 import { stableJson } from './metadata-file.js';
 import type { RepoLayout } from './layout.js';
@@ -34,27 +36,23 @@ const SMALL_JSON = { maxBytes: 1 << 20, maxDepth: 8, maxEntries: 10_000 };
 export async function readConfig(layout: RepoLayout): Promise<RepoConfig> {
   let bytes: Buffer;
   try {
-    bytes = await readFile(layout.config);
-  } catch {
+    bytes = await readCappedFile(layout.config, SMALL_JSON.maxBytes, { refuse: tooLargeIsFormatError });
+  } catch (e) {
+    if (e instanceof FormatError) throw e;
     throw new RepoError('NOT_A_REPOSITORY', `${layout.dir} is not a cairn repository (no ${layout.config})`, {
+      cause: e,
       hint: `create one with: cairn repo init ${layout.dir} --root-key FILE ...`,
     });
   }
   const json = parseJsonObject(bytes, layout.config, SMALL_JSON);
-  const expiry = json.expirySeconds;
-  if (json.format !== CONFIG_FORMAT || typeof json.consistentSnapshot !== 'boolean' || typeof json.metaHashes !== 'boolean' ||
-    expiry === null || typeof expiry !== 'object' || Array.isArray(expiry)) {
-    throw new RepoError('BAD_CONFIG', `${layout.config} is not a ${CONFIG_FORMAT} configuration`);
-  }
+  if (json.format !== CONFIG_FORMAT) throw new RepoError('BAD_CONFIG', `${layout.config} is not a ${CONFIG_FORMAT} configuration`);
+  const r = new FieldReader((message) => new RepoError('BAD_CONFIG', message), layout.config);
+  const expiry = r.object(json.expirySeconds, 'expirySeconds');
   const expirySeconds = { ...DEFAULT_EXPIRY_SECONDS };
   for (const role of TOP_LEVEL_ROLES) {
-    const v = expiry[role];
-    if (v !== undefined) {
-      if (typeof v !== 'number' || !Number.isSafeInteger(v) || v <= 0) throw new RepoError('BAD_CONFIG', `${layout.config}: expirySeconds.${role} must be a positive integer`);
-      expirySeconds[role] = v;
-    }
+    if (expiry[role] !== undefined) expirySeconds[role] = r.integer(expiry[role], `expirySeconds.${role}`, 1);
   }
-  return { format: CONFIG_FORMAT, consistentSnapshot: json.consistentSnapshot, metaHashes: json.metaHashes, expirySeconds };
+  return { format: CONFIG_FORMAT, consistentSnapshot: r.boolean(json.consistentSnapshot, 'consistentSnapshot'), metaHashes: r.boolean(json.metaHashes, 'metaHashes'), expirySeconds };
 }
 
 export async function writeConfig(layout: RepoLayout, config: RepoConfig): Promise<void> {

@@ -1,15 +1,18 @@
 // repo/key-files.ts: public key files (FILE.pub.json) and reading a TUF public key from either a
 // public key file or a private key file's header (TUF spec 4.2 "KEYS"). Root operations only
 // ever need these files: private keys stay with their holders, offline.
-import { readFile } from 'node:fs/promises';
 import { parseJsonObject } from '../encoding/bounded-json.js';
+import { FieldReader } from '../encoding/field-reader.js';
 import { readKeyFileHeader, KEY_FILE_FORMAT } from '../crypto/key-file.js';
-import { keyIdOf, decodePublicKey, type TufPublicKey } from '../crypto/public-key.js';
+import { keyIdOf, decodePublicKey, readTufPublicKey, type TufPublicKey } from '../crypto/public-key.js';
 import { writeFileAtomic } from '../io/atomic-write.js';
+import { readCappedFile } from '../io/capped-file.js';
 import { RepoError } from './errors.js';
 import { stableJson } from './metadata-file.js';
 
 export const PUBLIC_KEY_FORMAT = 'cairn/public-key/v1';
+/** A key file holds one key (a PEM RSA key is the largest). */
+const KEY_FILE_LIMITS = { maxBytes: 64 * 1024, maxDepth: 6, maxEntries: 1000 };
 
 export interface PublicKeyFile {
   format: typeof PUBLIC_KEY_FORMAT;
@@ -29,20 +32,15 @@ export async function writePublicKeyFile(path: string, key: TufPublicKey): Promi
 export async function readPublicKey(path: string): Promise<{ keyid: string; key: TufPublicKey }> {
   let bytes: Buffer;
   try {
-    bytes = await readFile(path);
+    bytes = await readCappedFile(path, KEY_FILE_LIMITS.maxBytes, { what: `key file ${path}` });
   } catch (e) {
-    throw new RepoError('MISSING_KEYS', `cannot read key file ${path}: ${(e as Error).message}`);
+    throw new RepoError('MISSING_KEYS', `cannot read key file ${path}: ${(e as Error).message}`, { cause: e });
   }
-  const json = parseJsonObject(bytes, `key file ${path}`, { maxBytes: 64 * 1024, maxDepth: 6, maxEntries: 1000 });
-  let key: unknown;
-  if (json.format === KEY_FILE_FORMAT) key = (await readKeyFileHeader(path)).public;
-  else if (json.format === PUBLIC_KEY_FORMAT) key = json.public;
-  else key = json;
-  if (key === null || typeof key !== 'object' || typeof (key as TufPublicKey).keytype !== 'string' ||
-    typeof (key as TufPublicKey).scheme !== 'string' || typeof (key as TufPublicKey).keyval?.public !== 'string') {
-    throw new RepoError('MISSING_KEYS', `${path} holds no public key (expected a cairn key file or a TUF key object)`);
-  }
-  const tufKey = key as TufPublicKey;
+  const json = parseJsonObject(bytes, `key file ${path}`, KEY_FILE_LIMITS);
+  const r = new FieldReader((message) => new RepoError('MISSING_KEYS', `${path} holds no public key (expected a cairn key file or a TUF key object): ${message}`));
+  let tufKey: TufPublicKey;
+  if (json.format === KEY_FILE_FORMAT) tufKey = (await readKeyFileHeader(path)).public;
+  else tufKey = readTufPublicKey(r, json.format === PUBLIC_KEY_FORMAT ? json.public : json, json.format === PUBLIC_KEY_FORMAT ? 'public' : 'key');
   decodePublicKey(tufKey); // refuse unusable keys now, not at first verification
   const keyid = keyIdOf(tufKey);
   if (json.format === PUBLIC_KEY_FORMAT && json.keyid !== keyid) {

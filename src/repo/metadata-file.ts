@@ -1,12 +1,13 @@
 // repo/metadata-file.ts: metadata files of the workspace and of the served tree (TUF spec 1.0.x
 // 4.1-4.6). Documents are built and validated with @tufjs/models; they are written with stable
 // formatting (sorted keys, two-space indent) and signed over their canonical JSON (spec 4.2).
-import { readFile } from 'node:fs/promises';
 import { Key, Metadata, MetadataKind, TargetFile, Targets, type Root, type Snapshot, type Timestamp } from '@tufjs/models';
 import { parseJsonObject } from '../encoding/bounded-json.js';
 import { canonicalBytes, type JsonObject } from '../encoding/canonical-json.js';
 import type { TufPublicKey } from '../crypto/public-key.js';
+import { FormatError } from '../errors/index.js';
 import { writeFileAtomic } from '../io/atomic-write.js';
+import { readCappedFileIfExists, tooLargeIsFormatError } from '../io/capped-file.js';
 import { RepoError } from './errors.js';
 
 export type AnyMetadata = Metadata<Root> | Metadata<Targets> | Metadata<Snapshot> | Metadata<Timestamp>;
@@ -97,15 +98,16 @@ export function buildMetadata<T extends AnyMetadata>(kind: MetadataKind, signed:
   return fromJson<T>(kind, { signed, signatures }, what);
 }
 
+/** A metadata file of the workspace parsed with `parse`, or undefined when it does not exist. */
 export async function readMetadataFile<T>(path: string, parse: (b: Buffer, what: string) => T): Promise<T | undefined> {
-  let bytes: Buffer;
+  let bytes: Buffer | undefined;
   try {
-    bytes = await readFile(path);
+    bytes = await readCappedFileIfExists(path, METADATA_LIMITS.maxBytes, { refuse: tooLargeIsFormatError });
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw new RepoError('BAD_METADATA', `cannot read ${path}: ${(e as Error).message}`);
+    if (e instanceof FormatError) throw e;
+    throw new RepoError('BAD_METADATA', `cannot read ${path}: ${(e as Error).message}`, { cause: e });
   }
-  return parse(bytes, path);
+  return bytes === undefined ? undefined : parse(bytes, path);
 }
 
 

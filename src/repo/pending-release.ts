@@ -1,5 +1,5 @@
-// repo/pending-release.ts: a release waiting for its block to be co-signed (DESIGN.md "Skipchain
-// release log"; docs/witness.md "Failure handling and recovery"). A witness that answered a round
+// repo/pending-release.ts: a release waiting for its block to be co-signed (docs/protocol.md
+// section 5; docs/witness.md "Failure handling and recovery"). A witness that answered a round
 // for block n never co-signs another block at n, so a publisher whose round failed after some
 // witnesses answered must propose exactly that block again, and then write exactly the TUF files
 // that block records. Before the first round, the release is saved here, with every file written
@@ -16,11 +16,13 @@
 //
 // release.json without proposal.json is a publish that stopped before any round: nothing to keep.
 // Target blobs stay in REPO/blobs (content-addressed); only their digests and destinations are saved.
-import { readFile, rm, unlink, mkdir } from 'node:fs/promises';
+import { rm, unlink, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseJsonObject } from '../encoding/bounded-json.js';
+import { FieldReader } from '../encoding/field-reader.js';
 import type { Signer } from '../crypto/signer.js';
 import { writeFileAtomic } from '../io/atomic-write.js';
+import { readCappedFile, readCappedFileIfExists } from '../io/capped-file.js';
 import { RepoError } from './errors.js';
 import { repoLayout } from './layout.js';
 import { stableJson } from './metadata-file.js';
@@ -65,60 +67,55 @@ export async function savePendingRelease(dir: string, release: PendingRelease): 
   }));
 }
 
-const isVersion = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 1;
-const isFileName = (v: unknown): v is string => typeof v === 'string' && /^[a-z]+(?:\.\d{1,9})?\.json$/.test(v);
+/** File names release.json may name (all in the pending-release directory). */
+const FILE_NAME = /^[a-z]+(?:\.\d{1,9})?\.json$/;
+/** A targets role name: no path separators, not hidden. */
+const ROLE_NAME = /^[^./\\][^/\\]*$/;
 
 /** The saved release, or undefined when there is none. */
 export async function readPendingRelease(dir: string): Promise<PendingRelease | undefined> {
   const base = pendingReleaseDir(dir);
-  let bytes: Buffer;
-  try {
-    bytes = await readFile(join(base, 'release.json'));
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw e;
-  }
   const what = join(base, 'release.json');
-  const bad = (detail: string): RepoError => new RepoError('BAD_METADATA', `${what} is not a ${PENDING_RELEASE_FORMAT} file: ${detail}`, { hint: 'restore it, or remove the directory if no witness answered its round' });
+  const bytes = await readCappedFileIfExists(what, RELEASE_LIMITS.maxBytes);
+  if (bytes === undefined) return undefined;
+  const r = new FieldReader((detail) => new RepoError('BAD_METADATA', `${what} is not a ${PENDING_RELEASE_FORMAT} file: ${detail}`, { hint: 'restore it, or remove the directory if no witness answered its round' }));
   const o = parseJsonObject(bytes, what, RELEASE_LIMITS);
-  if (o.format !== PENDING_RELEASE_FORMAT) throw bad(`format ${JSON.stringify(o.format)}`);
-  const read = async (file: unknown): Promise<Uint8Array> => {
-    if (!isFileName(file)) throw bad(`file name ${JSON.stringify(file)}`);
-    return readFile(join(base, file));
-  };
-  const list = (v: unknown, name: string): Array<Record<string, unknown>> => {
-    if (!Array.isArray(v) || !v.every((x) => typeof x === 'object' && x !== null && !Array.isArray(x))) throw bad(`${name} is not a list of objects`);
-    return v as Array<Record<string, unknown>>;
-  };
+  r.literal(o.format, 'format', PENDING_RELEASE_FORMAT);
+  const read = async (file: unknown, field: string): Promise<Uint8Array> =>
+    readCappedFile(join(base, r.string(file, field, 64, { pattern: FILE_NAME, expected: 'a file name of the pending release' })), RELEASE_LIMITS.maxBytes);
+  const list = (v: unknown, field: string): Array<Record<string, unknown>> => r.array(v, field, RELEASE_LIMITS.maxEntries).map((x, i) => r.object(x, `${field}[${i}]`));
   const roots: PendingRelease['roots'] = [];
-  for (const r of list(o.roots, 'roots')) {
-    if (!isVersion(r.version)) throw bad('a root version');
-    roots.push({ version: r.version, bytes: await read(r.file) });
+  for (const [i, e] of list(o.roots, 'roots').entries()) {
+    roots.push({ version: r.integer(e.version, `roots[${i}].version`, 1), bytes: await read(e.file, `roots[${i}].file`) });
   }
   const targets: PendingRelease['targets'] = [];
-  for (const t of list(o.targets, 'targets')) {
-    if (typeof t.role !== 'string' || t.role.length === 0 || t.role.length > 255 || /[/\\]/.test(t.role) || t.role.startsWith('.') || !isVersion(t.version)) throw bad('a targets entry');
-    targets.push({ role: t.role, version: t.version, bytes: await read(t.file) });
+  for (const [i, t] of list(o.targets, 'targets').entries()) {
+    const role = r.string(t.role, `targets[${i}].role`, 255, { min: 1, pattern: ROLE_NAME, expected: 'a role name without path separators, not starting with "."' });
+    targets.push({ role, version: r.integer(t.version, `targets[${i}].version`, 1), bytes: await read(t.file, `targets[${i}].file`) });
   }
-  const snapshot = o.snapshot as Record<string, unknown> | undefined;
-  const timestamp = o.timestamp as Record<string, unknown> | undefined;
-  if (!snapshot || !isVersion(snapshot.version) || typeof snapshot.changed !== 'boolean') throw bad('snapshot');
-  if (!timestamp || !isVersion(timestamp.version)) throw bad('timestamp');
-  const targetFiles: PendingRelease['targetFiles'] = [];
-  for (const f of list(o.targetFiles, 'targetFiles')) {
-    if (typeof f.path !== 'string' || typeof f.sha256 !== 'string' || !/^[0-9a-f]{64}$/.test(f.sha256) || typeof f.dest !== 'string'
-      || f.dest.split('/').some((part) => part === '' || part === '.' || part === '..') || f.dest.includes('\\')) throw bad('a target file');
-    targetFiles.push({ path: f.path, sha256: f.sha256, dest: f.dest });
-  }
-  if (typeof o.consistent !== 'boolean') throw bad('consistent');
+  const snapshot = r.object(o.snapshot, 'snapshot');
+  const timestamp = r.object(o.timestamp, 'timestamp');
+  const snapshotVersion = r.integer(snapshot.version, 'snapshot.version', 1);
+  const changed = r.boolean(snapshot.changed, 'snapshot.changed');
+  const timestampVersion = r.integer(timestamp.version, 'timestamp.version', 1);
+  const targetFiles: PendingRelease['targetFiles'] = list(o.targetFiles, 'targetFiles').map((f, i) => ({
+    path: r.string(f.path, `targetFiles[${i}].path`, 4096),
+    sha256: r.hex(f.sha256, `targetFiles[${i}].sha256`),
+    dest: r.string(f.dest, `targetFiles[${i}].dest`, 4096, { valid: isSafeRelativePath, expected: 'a relative path without empty, "." or ".." segments' }),
+  }));
+  const consistent = r.boolean(o.consistent, 'consistent');
   return {
     roots,
     targets,
-    snapshot: { version: snapshot.version, changed: snapshot.changed, bytes: await read(snapshot.file) },
-    timestamp: { version: timestamp.version, bytes: await read(timestamp.file) },
+    snapshot: { version: snapshotVersion, changed, bytes: await read(snapshot.file, 'snapshot.file') },
+    timestamp: { version: timestampVersion, bytes: await read(timestamp.file, 'timestamp.file') },
     targetFiles,
-    consistent: o.consistent,
+    consistent,
   };
+}
+
+function isSafeRelativePath(path: string): boolean {
+  return !path.includes('\\') && !path.split('/').some((part) => part === '' || part === '.' || part === '..');
 }
 
 /** Removes the saved release: the proposal (its marker) first, then the rest. */
@@ -151,7 +148,7 @@ export async function completePendingRelease(dir: string, release: PendingReleas
   const layout = repoLayout(dir);
   const divergent: string[] = [];
   for (const t of release.targets) {
-    const staged = await readFile(layout.staged(t.role)).catch(() => undefined);
+    const staged = await readCappedFileIfExists(layout.staged(t.role), RELEASE_LIMITS.maxBytes).catch(() => undefined);
     if (staged === undefined || Buffer.from(t.bytes).equals(staged)) continue;
     const version = (parseJsonObject(staged, t.role, RELEASE_LIMITS).signed as { version?: unknown } | undefined)?.version;
     if (version === t.version) divergent.push(t.role);

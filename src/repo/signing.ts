@@ -5,6 +5,7 @@
 // previously published root) and only if it verifies over the staged `signed` bytes.
 import { Signature } from '@tufjs/models';
 import { parseJsonObject } from '../encoding/bounded-json.js';
+import { FieldReader } from '../encoding/field-reader.js';
 import { sha256Hex } from '../crypto/hash.js';
 import { verifySignature } from '../crypto/public-key.js';
 import type { Signer } from '../crypto/signer.js';
@@ -72,11 +73,15 @@ export async function signDetached(dir: string, role: string, signer: Signer): P
 
 export function parseDetachedSignature(bytes: Uint8Array | string, what: string): DetachedSignature {
   const j = parseJsonObject(bytes, what, { maxBytes: 64 * 1024, maxDepth: 4, maxEntries: 100 });
-  if (j.format !== SIGNATURE_FORMAT || typeof j.role !== 'string' || typeof j.version !== 'number' || typeof j.signed_sha256 !== 'string' ||
-    typeof j.keyid !== 'string' || typeof j.sig !== 'string') {
-    throw new RepoError('BAD_SIGNATURE', `${what} is not a ${SIGNATURE_FORMAT} signature file`);
-  }
-  return { format: SIGNATURE_FORMAT, role: j.role, version: j.version, signed_sha256: j.signed_sha256, keyid: j.keyid, sig: j.sig };
+  const r = new FieldReader((message) => new RepoError('BAD_SIGNATURE', `${what} is not a ${SIGNATURE_FORMAT} signature file: ${message}`));
+  return {
+    format: r.literal(j.format, 'format', SIGNATURE_FORMAT),
+    role: r.string(j.role, 'role', 255, { min: 1 }),
+    version: r.integer(j.version, 'version', 1),
+    signed_sha256: r.hex(j.signed_sha256, 'signed_sha256'),
+    keyid: r.hex(j.keyid, 'keyid'),
+    sig: r.hexUpTo(j.sig, 'sig', 1024, 1),
+  };
 }
 
 /** Merges a detached signature into the staged role after checking key, version and bytes. */

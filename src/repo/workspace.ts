@@ -3,12 +3,13 @@
 // touches, tracks which ones changed, and commits them: each changed role gets version
 // "published + 1" (so several changes in one publish cycle bump it once), a fresh expiry,
 // its old signatures dropped, and the signatures of the given keys that may sign it.
-import { readdir, readFile } from 'node:fs/promises';
+import { readdir } from 'node:fs/promises';
 import { MetadataKind, type Key, type Metadata, type Root, type Snapshot, type Targets, type Timestamp } from '@tufjs/models';
 import { parseJsonObject } from '../encoding/bounded-json.js';
 import type { JsonObject } from '../encoding/canonical-json.js';
 import type { Signer } from '../crypto/signer.js';
 import { writeFileAtomic } from '../io/atomic-write.js';
+import { readCappedFileIfExists } from '../io/capped-file.js';
 import { RepoError } from './errors.js';
 import { readConfig, tufTime, TOP_LEVEL_ROLES, type RepoConfig, type TopLevelRole } from './config.js';
 import { repoLayout, type RepoLayout } from './layout.js';
@@ -126,12 +127,8 @@ export class Workspace {
   /** Name -> delegating role, for every delegated role. */
   async delegators(): Promise<Record<string, string>> {
     if (!this.delegatorMap) {
-      let json: JsonObject = {};
-      try {
-        json = parseJsonObject(await readFile(this.layout.delegations), this.layout.delegations, STATE_LIMITS);
-      } catch (e) {
-        if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
-      }
+      const bytes = await readCappedFileIfExists(this.layout.delegations, STATE_LIMITS.maxBytes);
+      const json: JsonObject = bytes === undefined ? {} : parseJsonObject(bytes, this.layout.delegations, STATE_LIMITS);
       const map: Record<string, string> = {};
       for (const [k, v] of Object.entries(json)) if (typeof v === 'string') map[k] = v;
       this.delegatorMap = map;
@@ -305,13 +302,9 @@ function keyMap(keys: Record<string, Key>, keyids: readonly string[]): RoleKeys[
 }
 
 async function readPending(layout: RepoLayout): Promise<PendingJournal> {
-  let json: JsonObject;
-  try {
-    json = parseJsonObject(await readFile(layout.pending), layout.pending, STATE_LIMITS);
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return { roles: [], targets: [] };
-    throw e;
-  }
+  const bytes = await readCappedFileIfExists(layout.pending, STATE_LIMITS.maxBytes);
+  if (bytes === undefined) return { roles: [], targets: [] };
+  const json = parseJsonObject(bytes, layout.pending, STATE_LIMITS);
   const roles = Array.isArray(json.roles) ? json.roles.filter((r): r is string => typeof r === 'string') : [];
   const targets: PendingJournal['targets'] = [];
   if (Array.isArray(json.targets)) {

@@ -4,8 +4,9 @@
 // signature verification covers exactly what the repository signed, unrecognized fields
 // included, and the raw bytes are kept for hashing and for storing byte-exact.
 import { Metadata, MetadataKind, type Root, type Snapshot, type Targets, type Timestamp } from '@tufjs/models';
-import { parseJsonObject, describe, type JsonLimits } from '../encoding/bounded-json.js';
-import { canonicalBytes, type JsonObject, type JsonValue } from '../encoding/canonical-json.js';
+import { parseJsonObject, type JsonLimits } from '../encoding/bounded-json.js';
+import { canonicalBytes, type JsonObject } from '../encoding/canonical-json.js';
+import { FieldReader } from '../encoding/field-reader.js';
 import { FormatError, isCairnError } from '../errors/index.js';
 import { TufError } from './errors.js';
 
@@ -64,6 +65,11 @@ const METADATA_JSON_LIMITS: JsonLimits = {
 // The TUF "expires" format (python-tuf's "%Y-%m-%dT%H:%M:%SZ").
 const EXPIRES_RE = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$/;
 const TOP_LEVEL = new Set(['root', 'timestamp', 'snapshot', 'targets']);
+/** Signatures on one document, and the length of a key ID, a signature and a role name (far above real metadata). */
+const MAX_SIGNATURES = 1024;
+const MAX_KEYID_CHARS = 1024;
+const MAX_SIG_CHARS = 16 * 1024;
+const MAX_ROLE_NAME_CHARS = 4096;
 
 /**
  * Parses `bytes` as metadata of `type`. `what` names the document in errors (e.g. "2.root.json").
@@ -72,31 +78,22 @@ const TOP_LEVEL = new Set(['root', 'timestamp', 'snapshot', 'targets']);
  */
 export function parseEnvelope<T extends RoleType>(type: T, bytes: Uint8Array, what: string): Envelope<T> {
   const doc = parseJsonObject(bytes, what, METADATA_JSON_LIMITS);
-  const signed = doc.signed;
-  if (!isObject(signed)) throw new FormatError('SCHEMA', `${what}: "signed" must be an object, found ${describe(signed)}`);
+  const r = schemaReader(what);
+  const signed = r.object(doc.signed, 'signed') as JsonObject;
   if (signed._type !== type) {
     throw new TufError('BAD_METADATA', `${what}: expected _type "${type}", found ${JSON.stringify(signed._type ?? null)}`);
   }
-  const specVersion = signed.spec_version;
-  if (typeof specVersion !== 'string' || !/^\d+\.\d+(\.\d+)?$/.test(specVersion)) {
-    throw new FormatError('SCHEMA', `${what}: spec_version must look like "1.0.31", found ${JSON.stringify(specVersion ?? null)}`);
-  }
+  const specVersion = r.string(signed.spec_version, 'spec_version', 32, { pattern: /^\d+\.\d+(\.\d+)?$/, expected: 'a version like "1.0.31"' });
   if (specVersion.split('.')[0] !== '1') {
     throw new TufError('BAD_METADATA', `${what}: spec_version ${specVersion} is not supported; this client implements 1.x`);
   }
-  const version = signed.version;
-  if (typeof version !== 'number' || !Number.isSafeInteger(version) || version < 1) {
-    throw new FormatError('SCHEMA', `${what}: version must be a positive integer, found ${JSON.stringify(version ?? null)}`);
-  }
-  const expires = signed.expires;
-  const expiresMs = typeof expires === 'string' && EXPIRES_RE.test(expires) ? Date.parse(expires) : NaN;
-  if (!Number.isFinite(expiresMs)) {
-    throw new FormatError('SCHEMA', `${what}: expires must be a UTC time like 2030-01-01T00:00:00Z, found ${JSON.stringify(expires ?? null)}`);
-  }
-  const signatures = parseSignatures(doc.signatures, what);
-  if (type === 'targets') checkDelegations(signed.delegations, what);
-  if (type === 'snapshot' || type === 'timestamp') checkMetaHashes(signed.meta, what);
-  if (type === 'targets') checkTargetHashes(signed.targets, what);
+  const version = r.integer(signed.version, 'version', 1);
+  const expires = r.string(signed.expires, 'expires', 32, { valid: (t) => EXPIRES_RE.test(t) && Number.isFinite(Date.parse(t)), expected: 'a UTC time like 2030-01-01T00:00:00Z' });
+  const expiresMs = Date.parse(expires);
+  const signatures = parseSignatures(doc.signatures, r);
+  if (type === 'targets') checkDelegations(signed.delegations, r);
+  if (type === 'snapshot' || type === 'timestamp') checkMetaHashes(signed.meta, r);
+  if (type === 'targets') checkTargetHashes(signed.targets, r);
 
   let signedBytes: Buffer;
   try {
@@ -118,76 +115,59 @@ export function isExpired(envelope: Envelope, referenceMs: number): boolean {
   return referenceMs >= envelope.expiresMs;
 }
 
-function parseSignatures(value: JsonValue | undefined, what: string): Map<string, string> {
-  if (!Array.isArray(value)) throw new FormatError('SCHEMA', `${what}: "signatures" must be a list, found ${describe(value)}`);
+/** Reads metadata fields; a malformed one is FormatError SCHEMA naming the document. */
+function schemaReader(what: string): FieldReader<FormatError> {
+  return new FieldReader((message) => new FormatError('SCHEMA', message), what);
+}
+
+function parseSignatures(value: unknown, r: FieldReader<FormatError>): Map<string, string> {
   const out = new Map<string, string>();
-  for (const entry of value) {
-    if (!isObject(entry) || typeof entry.keyid !== 'string' || typeof entry.sig !== 'string') {
-      throw new FormatError('SCHEMA', `${what}: each signature must be {"keyid": string, "sig": string}`);
-    }
-    if (out.has(entry.keyid)) {
-      throw new FormatError('SCHEMA', `${what}: more than one signature for keyid ${entry.keyid.slice(0, 12)}`);
-    }
-    out.set(entry.keyid, entry.sig);
+  for (const [i, entry] of r.array(value, 'signatures', MAX_SIGNATURES).entries()) {
+    const s = r.object(entry, `signatures[${i}]`);
+    const keyid = r.string(s.keyid, `signatures[${i}].keyid`, MAX_KEYID_CHARS);
+    if (out.has(keyid)) throw r.fail(`more than one signature for keyid ${keyid.slice(0, 12)}`);
+    out.set(keyid, r.string(s.sig, `signatures[${i}].sig`, MAX_SIG_CHARS));
   }
   return out;
 }
 
-function checkDelegations(value: JsonValue | undefined, what: string): void {
+function checkDelegations(value: unknown, r: FieldReader<FormatError>): void {
   if (value === undefined) return;
-  if (!isObject(value)) throw new FormatError('SCHEMA', `${what}: delegations must be an object`);
-  const { roles, succinct_roles: succinct } = value;
-  if (roles !== undefined && succinct !== undefined) {
-    throw new FormatError('SCHEMA', `${what}: delegations has both "roles" and "succinct_roles"`);
-  }
-  if (roles === undefined && succinct === undefined) {
-    throw new FormatError('SCHEMA', `${what}: delegations has neither "roles" nor "succinct_roles"`);
-  }
+  const { roles, succinct_roles: succinct } = r.object(value, 'delegations');
+  if (roles !== undefined && succinct !== undefined) throw r.fail('delegations has both "roles" and "succinct_roles"');
+  if (roles === undefined && succinct === undefined) throw r.fail('delegations has neither "roles" nor "succinct_roles"');
   if (roles === undefined) return;
-  if (!Array.isArray(roles)) throw new FormatError('SCHEMA', `${what}: delegations.roles must be a list`);
   const names = new Set<string>();
-  for (const role of roles) {
-    if (!isObject(role) || typeof role.name !== 'string') {
-      throw new FormatError('SCHEMA', `${what}: each delegated role needs a string "name"`);
-    }
-    if (TOP_LEVEL.has(role.name)) throw new FormatError('SCHEMA', `${what}: a delegated role may not be named "${role.name}"`);
-    if (names.has(role.name)) throw new FormatError('SCHEMA', `${what}: delegated role "${role.name}" appears twice`);
-    names.add(role.name);
-    if (role.paths !== undefined && role.path_hash_prefixes !== undefined) {
-      throw new FormatError('SCHEMA', `${what}: delegated role "${role.name}" has both paths and path_hash_prefixes`);
-    }
+  // The number of roles is bounded by the document's entry cap.
+  for (const [i, value] of r.array(roles, 'delegations.roles', Number.MAX_SAFE_INTEGER).entries()) {
+    const role = r.object(value, `delegations.roles[${i}]`);
+    const name = r.string(role.name, `delegations.roles[${i}].name`, MAX_ROLE_NAME_CHARS);
+    if (TOP_LEVEL.has(name)) throw r.fail(`a delegated role may not be named "${name}"`);
+    if (names.has(name)) throw r.fail(`delegated role "${name}" appears twice`);
+    names.add(name);
+    if (role.paths !== undefined && role.path_hash_prefixes !== undefined) throw r.fail(`delegated role "${name}" has both paths and path_hash_prefixes`);
   }
 }
 
-function checkMetaHashes(value: JsonValue | undefined, what: string): void {
+function checkMetaHashes(value: unknown, r: FieldReader<FormatError>): void {
   if (!isObject(value)) return; // the models report the missing field
   for (const [name, info] of Object.entries(value)) {
     if (!isObject(info)) continue;
-    if (info.hashes !== undefined && (!isObject(info.hashes) || Object.keys(info.hashes).length === 0)) {
-      throw new FormatError('SCHEMA', `${what}: meta "${name}" has an empty hashes object`);
-    }
-    if (info.length !== undefined && !(typeof info.length === 'number' && Number.isSafeInteger(info.length) && info.length >= 0)) {
-      throw new FormatError('SCHEMA', `${what}: meta "${name}" length must be a non-negative integer`);
-    }
-    if (!(typeof info.version === 'number' && Number.isSafeInteger(info.version) && info.version >= 1)) {
-      throw new FormatError('SCHEMA', `${what}: meta "${name}" version must be a positive integer`);
-    }
+    if (info.hashes !== undefined && Object.keys(r.object(info.hashes, `meta "${name}" hashes`)).length === 0) throw r.fail(`meta "${name}" has an empty hashes object`);
+    if (info.length !== undefined) r.integer(info.length, `meta "${name}" length`);
+    r.integer(info.version, `meta "${name}" version`, 1);
   }
 }
 
-function checkTargetHashes(value: JsonValue | undefined, what: string): void {
+function checkTargetHashes(value: unknown, r: FieldReader<FormatError>): void {
   if (!isObject(value)) return;
   for (const [path, info] of Object.entries(value)) {
     if (!isObject(info)) continue;
-    if (!isObject(info.hashes) || Object.keys(info.hashes).length === 0) {
-      throw new FormatError('SCHEMA', `${what}: target "${path}" must list at least one hash`);
-    }
-    if (!(typeof info.length === 'number' && Number.isSafeInteger(info.length) && info.length >= 0)) {
-      throw new FormatError('SCHEMA', `${what}: target "${path}" length must be a non-negative integer`);
-    }
+    if (!isObject(info.hashes) || Object.keys(info.hashes).length === 0) throw r.fail(`target "${path}" must list at least one hash`);
+    r.integer(info.length, `target "${path}" length`);
   }
 }
 
-function isObject(value: JsonValue | undefined): value is JsonObject {
+function isObject(value: unknown): value is JsonObject {
   return value !== null && typeof value === 'object' && !Array.isArray(value);
 }

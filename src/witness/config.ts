@@ -10,12 +10,15 @@
 // The roster entry {name, key, pop, address} (docs/protocol.md section 4) is derived from the
 // key and the configuration; the root key holders put it into a roster.
 import { createPrivateKey, generateKeyPairSync } from 'node:crypto';
-import { mkdir, readFile, stat } from 'node:fs/promises';
+import { mkdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createProofOfPossession, witnessKeyFromSeed, type RosterWitness, type WitnessKey } from '../cosi/index.js';
 import { readKeyFileHeader, writeKeyFile } from '../crypto/key-file.js';
 import { parseJsonObject } from '../encoding/bounded-json.js';
+import { FieldReader } from '../encoding/field-reader.js';
+import { FormatError } from '../errors/index.js';
 import { writeFileAtomic } from '../io/atomic-write.js';
+import { readCappedFile, tooLargeIsFormatError } from '../io/capped-file.js';
 import { WitnessError } from './errors.js';
 import { WIRE_LIMITS } from './wire.js';
 
@@ -33,8 +36,10 @@ export interface WitnessConfig {
 }
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+/** A configuration is a few short fields. */
+const CONFIG_LIMITS = { maxBytes: 64 * 1024, maxDepth: 4, maxEntries: 64 };
 
-function checkAddress(address: string): void {
+function checkAddress(address: string): string {
   let url: URL;
   try {
     url = new URL(address);
@@ -44,6 +49,7 @@ function checkAddress(address: string): void {
   if ((url.protocol !== 'http:' && url.protocol !== 'https:') || address.length > 512) {
     throw new WitnessError('BAD_CONFIG', `address must be an http(s) URL of at most 512 characters, found ${address.slice(0, 80)}`);
   }
+  return address;
 }
 
 function rosterEntry(config: WitnessConfig, key: WitnessKey): RosterWitness {
@@ -73,20 +79,26 @@ export async function initWitness(dir: string, options: { name: string; address:
 
 /** Reads DIR's configuration and witness key. */
 export async function loadWitness(dir: string): Promise<{ config: WitnessConfig; key: WitnessKey; entry: RosterWitness; dbPath: string }> {
+  const path = join(dir, WITNESS_FILES.config);
   let bytes: Buffer;
   try {
-    bytes = await readFile(join(dir, WITNESS_FILES.config));
-  } catch {
-    throw new WitnessError('BAD_CONFIG', `${dir} holds no witness (${WITNESS_FILES.config} is missing)`, { hint: `create one with: cairn witness init --dir ${dir} --name NAME --address URL` });
+    bytes = await readCappedFile(path, CONFIG_LIMITS.maxBytes, { refuse: tooLargeIsFormatError });
+  } catch (e) {
+    if (e instanceof FormatError) throw e;
+    throw new WitnessError('BAD_CONFIG', `${dir} holds no witness (${WITNESS_FILES.config} is missing)`, { cause: e, hint: `create one with: cairn witness init --dir ${dir} --name NAME --address URL` });
   }
-  const o = parseJsonObject(bytes, join(dir, WITNESS_FILES.config), { maxBytes: 64 * 1024, maxDepth: 4, maxEntries: 64 });
-  const { name, address, clockSkewSeconds, maxRequestBytes } = o;
-  if (o.format !== WITNESS_CONFIG_FORMAT || typeof name !== 'string' || !NAME.test(name) || typeof address !== 'string'
-    || typeof clockSkewSeconds !== 'number' || !(clockSkewSeconds > 0) || typeof maxRequestBytes !== 'number' || !Number.isSafeInteger(maxRequestBytes) || maxRequestBytes < 1024) {
-    throw new WitnessError('BAD_CONFIG', `${join(dir, WITNESS_FILES.config)} is not a ${WITNESS_CONFIG_FORMAT} configuration`);
-  }
-  checkAddress(address);
-  const config: WitnessConfig = { format: WITNESS_CONFIG_FORMAT, name, address, clockSkewSeconds, maxRequestBytes };
+  const o = parseJsonObject(bytes, path, CONFIG_LIMITS);
+  if (o.format !== WITNESS_CONFIG_FORMAT) throw new WitnessError('BAD_CONFIG', `${path} is not a ${WITNESS_CONFIG_FORMAT} configuration`);
+  const r = new FieldReader((message) => new WitnessError('BAD_CONFIG', message), path);
+  const clockSkewSeconds = o.clockSkewSeconds;
+  if (typeof clockSkewSeconds !== 'number' || !(clockSkewSeconds > 0) || !Number.isFinite(clockSkewSeconds)) throw r.fail(`clockSkewSeconds must be a positive number of seconds, found ${JSON.stringify(clockSkewSeconds)}`);
+  const config: WitnessConfig = {
+    format: WITNESS_CONFIG_FORMAT,
+    name: r.string(o.name, 'name', 64, { pattern: NAME, expected: '1-64 characters of [A-Za-z0-9._-] starting with a letter or digit' }),
+    address: checkAddress(r.string(o.address, 'address', 512)),
+    clockSkewSeconds,
+    maxRequestBytes: r.integer(o.maxRequestBytes, 'maxRequestBytes', 1024),
+  };
   const file = await readKeyFileHeader(join(dir, WITNESS_FILES.key));
   if (file.encryption) throw new WitnessError('BAD_CONFIG', 'the witness key file is encrypted; a witness runs unattended with a plain key file (mode 0600)');
   const jwk = createPrivateKey({ key: Buffer.from(file.private, 'base64'), format: 'der', type: 'pkcs8' }).export({ format: 'jwk' });

@@ -8,7 +8,7 @@ export { WitnessService, checkBuildAttestations, decodeDocuments, type WitnessId
 export { WitnessStore, WitnessStoreError, type RecordedBlock, type ResponseEffects } from './store.js';
 export { startWitnessServer, createWitnessApp, statusOf, WITNESS_SERVER_LIMITS, type WitnessServerOptions, type RunningWitnessServer } from './server.js';
 export {
-  WIRE_LIMITS, base64Bytes, hexField,
+  WIRE_LIMITS, base64Bytes,
   parseGenesisRequest, parseCommitRequest, parseRespondRequest, parseInfoAnswer, parseCommitAnswer, parseRespondAnswer, parseGenesisAnswer,
   type WireDocuments, type CatchUpEntry, type GenesisRequest, type StatementKind, type CommitRequest, type RespondRequest, type HeadRef,
   type StateSummary, type InfoAnswer, type CommitAnswer, type RespondAnswer, type GenesisAnswer,

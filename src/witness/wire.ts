@@ -1,8 +1,9 @@
 // witness/wire.ts: the messages of the witness HTTP API (docs/protocol.md section 8), their caps,
-// and the strict parsers that turn untrusted JSON into typed values at the edge (STYLE.md
-// "Untrusted bytes are bounded and parsed once"). Binary values are lowercase hex; TUF documents
+// and the strict parsers that turn untrusted JSON into typed values at the edge, through the
+// field reader of encoding/ (docs/architecture.md "Untrusted input"). Binary values are lowercase hex; TUF documents
 // are base64 of their exact bytes. Blocks, links and statements are only shape-checked here as
 // JSON values: the witness parses them with src/log's strict parsers when it checks them.
+import { FieldReader } from '../encoding/field-reader.js';
 import { WitnessError } from './errors.js';
 
 /** Caps on what a witness accepts and a leader reads back, with their reasons. */
@@ -58,8 +59,9 @@ export interface CommitRequest {
   documents?: WireDocuments;
   catchUp?: CatchUpEntry[];
   /**
-   * Extension (protocol.md section 8, issue 4): rebuild attestations of the artifacts the block
-   * adds or changes, by target path, each base64 of the exact bytes of an attestation file.
+   * Extension (protocol.md section 8; docs/verified-builds.md section 7): rebuild attestations
+   * of the artifacts the block adds or changes, by target path, each base64 of the exact bytes
+   * of an attestation file.
    */
   attestations?: Record<string, string[]>;
 }
@@ -113,91 +115,57 @@ export interface GenesisAnswer {
   head: HeadRef;
 }
 
-type Json = Record<string, unknown>;
+/** Requests: a malformed one is refused with WitnessError BAD_REQUEST (HTTP 400). */
+const request = new FieldReader((message) => new WitnessError('BAD_REQUEST', message));
+/** Answers: a malformed one throws a plain Error, which the HTTP client reports as BAD_ANSWER. */
+const answer = new FieldReader((message) => new Error(message));
 
-const bad = (why: string): WitnessError => new WitnessError('BAD_REQUEST', why);
-const HEX = /^[0-9a-f]*$/;
-const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
+/** A TUF document is bounded by the request cap alone (the witness's configured maxRequestBytes). */
+const MAX_DOCUMENT_BASE64 = Number.POSITIVE_INFINITY;
+/** Longest targets role name, and longest target path. */
+const MAX_ROLE_NAME_CHARS = 255;
+const MAX_TARGET_PATH_CHARS = 4096;
 
-function object(value: unknown, what: string, required: readonly string[], optional: readonly string[] = []): Json {
-  if (value === null || typeof value !== 'object' || Array.isArray(value)) throw bad(`${what}: expected an object`);
-  const o = value as Json;
-  for (const k of Object.keys(o)) if (!required.includes(k) && !optional.includes(k)) throw bad(`${what}: unexpected field "${k}"`);
-  for (const k of required) if (!Object.hasOwn(o, k)) throw bad(`${what}: missing field "${k}"`);
-  return o;
-}
-
-function id(value: unknown, what: string): string {
-  if (typeof value !== 'string' || value.length === 0 || value.length > WIRE_LIMITS.maxIdLength || !/^[\x21-\x7e]+$/.test(value)) {
-    throw bad(`${what} must be 1 to ${WIRE_LIMITS.maxIdLength} printable ASCII characters`);
-  }
-  return value;
-}
-
-/** Lowercase hex; of exactly `bytes` bytes when given, else at most `maxBytes`. */
-export function hexField(value: unknown, what: string, bytes?: number, maxBytes = WIRE_LIMITS.maxMessageBytes): string {
-  if (typeof value !== 'string' || value.length % 2 !== 0 || !HEX.test(value)) throw bad(`${what} must be lowercase hex`);
-  if (bytes !== undefined && value.length !== 2 * bytes) throw bad(`${what} must be ${bytes} bytes, found ${value.length / 2}`);
-  if (value.length > 2 * maxBytes) throw bad(`${what} is longer than ${maxBytes} bytes`);
-  return value;
+function id(value: unknown, field: string): string {
+  return request.string(value, field, WIRE_LIMITS.maxIdLength, { min: 1, pattern: /^[\x21-\x7e]+$/, expected: `1 to ${WIRE_LIMITS.maxIdLength} printable ASCII characters` });
 }
 
 /** Exact bytes of a base64 field (strict alphabet and padding). */
 export function base64Bytes(value: string, what: string): Buffer {
-  if (value.length % 4 !== 0 || !BASE64.test(value)) throw bad(`${what} must be base64`);
-  return Buffer.from(value, 'base64');
-}
-
-function base64(value: unknown, what: string): string {
-  if (typeof value !== 'string' || value.length % 4 !== 0 || !BASE64.test(value)) throw bad(`${what} must be base64 of the document's exact bytes`);
-  return value;
+  return Buffer.from(request.base64(value, what, MAX_DOCUMENT_BASE64), 'base64');
 }
 
 function documents(value: unknown, what: string): WireDocuments {
-  const o = object(value, what, ['roots', 'snapshot', 'targets']);
-  if (!Array.isArray(o.roots) || o.roots.length > 1024) throw bad(`${what}.roots must be an array of at most 1024 documents`);
-  if (o.targets === null || typeof o.targets !== 'object' || Array.isArray(o.targets)) throw bad(`${what}.targets must be an object`);
-  const t = o.targets as Json;
-  const names = Object.keys(t);
-  if (names.length + o.roots.length > WIRE_LIMITS.maxDocuments) throw bad(`${what} carries more than ${WIRE_LIMITS.maxDocuments} documents`);
-  const targets: Record<string, string> = {};
-  for (const name of names) {
-    if (name.length === 0 || name.length > 255) throw bad(`${what}.targets: role name of ${name.length} characters`);
-    targets[name] = base64(t[name], `${what}.targets.${name}`);
-  }
-  return { roots: o.roots.map((r, i) => base64(r, `${what}.roots[${i}]`)), snapshot: base64(o.snapshot, `${what}.snapshot`), targets };
+  const o = request.exact(value, what, ['roots', 'snapshot', 'targets']);
+  const roots = request.array(o.roots, `${what}.roots`, 1024);
+  const targets = request.entries(o.targets, `${what}.targets`, WIRE_LIMITS.maxDocuments, MAX_ROLE_NAME_CHARS);
+  if (targets.length + roots.length > WIRE_LIMITS.maxDocuments) throw request.fail(`${what} carries more than ${WIRE_LIMITS.maxDocuments} documents`);
+  return {
+    roots: roots.map((r, i) => request.base64(r, `${what}.roots[${i}]`, MAX_DOCUMENT_BASE64)),
+    snapshot: request.base64(o.snapshot, `${what}.snapshot`, MAX_DOCUMENT_BASE64),
+    targets: Object.fromEntries(targets.map(([name, text]) => [name, request.base64(text, `${what}.targets.${name}`, MAX_DOCUMENT_BASE64)])),
+  };
 }
 
 /** Per-target lists of base64 attestation files (caps: targets, envelopes per target, envelope size). */
 function attestationLists(value: unknown, what: string): Record<string, string[]> {
-  if (value === null || typeof value !== 'object' || Array.isArray(value)) throw bad(`${what} must be an object TARGET -> [base64...]`);
-  const o = value as Json;
-  const names = Object.keys(o);
-  if (names.length > WIRE_LIMITS.maxAttestedTargets) throw bad(`${what} names more than ${WIRE_LIMITS.maxAttestedTargets} targets`);
   const out: Record<string, string[]> = {};
-  for (const name of names) {
-    if (name.length === 0 || name.length > 4096) throw bad(`${what}: target path of ${name.length} characters`);
-    const list = o[name];
-    if (!Array.isArray(list) || list.length > WIRE_LIMITS.maxAttestationsPerTarget) throw bad(`${what}.${name} must be an array of at most ${WIRE_LIMITS.maxAttestationsPerTarget} attestations`);
-    out[name] = list.map((e, i) => {
-      const text = base64(e, `${what}.${name}[${i}]`);
-      if (text.length > WIRE_LIMITS.maxAttestationBase64) throw bad(`${what}.${name}[${i}] is larger than an attestation may be`);
-      return text;
-    });
+  for (const [name, list] of request.entries(value, what, WIRE_LIMITS.maxAttestedTargets, MAX_TARGET_PATH_CHARS)) {
+    out[name] = request.array(list, `${what}.${name}`, WIRE_LIMITS.maxAttestationsPerTarget)
+      .map((e, i) => request.base64(e, `${what}.${name}[${i}]`, WIRE_LIMITS.maxAttestationBase64));
   }
   return out;
 }
 
 function catchUp(value: unknown, what: string): CatchUpEntry[] {
-  if (!Array.isArray(value) || value.length > WIRE_LIMITS.maxCatchUp) throw bad(`${what} must be an array of at most ${WIRE_LIMITS.maxCatchUp} entries`);
-  return value.map((e, i) => {
-    const o = object(e, `${what}[${i}]`, ['block', 'link', 'cosignature']);
+  return request.array(value, what, WIRE_LIMITS.maxCatchUp).map((e, i) => {
+    const o = request.exact(e, `${what}[${i}]`, ['block', 'link', 'cosignature']);
     return { block: o.block, link: o.link, cosignature: o.cosignature };
   });
 }
 
 export function parseGenesisRequest(value: unknown): GenesisRequest {
-  const o = object(value, 'genesis request', ['block', 'documents'], ['catchUp']);
+  const o = request.exact(value, 'genesis request', ['block', 'documents'], ['catchUp']);
   return {
     block: o.block,
     documents: documents(o.documents, 'documents'),
@@ -206,11 +174,10 @@ export function parseGenesisRequest(value: unknown): GenesisRequest {
 }
 
 export function parseCommitRequest(value: unknown): CommitRequest {
-  const o = object(value, 'commit request', ['session', 'kind', 'statement'], ['block', 'documents', 'catchUp', 'attestations']);
-  const kind = o.kind;
-  if (kind !== 'block' && kind !== 'link' && kind !== 'head') throw bad(`kind must be "block", "link" or "head", found ${JSON.stringify(kind)}`);
-  if (kind === 'block' && (o.block === undefined || o.documents === undefined)) throw bad('a block commit carries block and documents');
-  if (kind !== 'block' && (o.block !== undefined || o.documents !== undefined || o.catchUp !== undefined || o.attestations !== undefined)) throw bad(`a ${kind} commit carries only session, kind and statement`);
+  const o = request.exact(value, 'commit request', ['session', 'kind', 'statement'], ['block', 'documents', 'catchUp', 'attestations']);
+  const kind = request.oneOf(o.kind, 'kind', ['block', 'link', 'head'] as const);
+  if (kind === 'block' && (o.block === undefined || o.documents === undefined)) throw request.fail('a block commit carries block and documents');
+  if (kind !== 'block' && (o.block !== undefined || o.documents !== undefined || o.catchUp !== undefined || o.attestations !== undefined)) throw request.fail(`a ${kind} commit carries only session, kind and statement`);
   return {
     session: id(o.session, 'session'),
     kind,
@@ -223,84 +190,55 @@ export function parseCommitRequest(value: unknown): CommitRequest {
 }
 
 export function parseRespondRequest(value: unknown): RespondRequest {
-  const o = object(value, 'respond request', ['session', 'nonceId', 'rosterHash', 'R1', 'R2', 'bitmap', 'message']);
+  const o = request.exact(value, 'respond request', ['session', 'nonceId', 'rosterHash', 'R1', 'R2', 'bitmap', 'message']);
   return {
     session: id(o.session, 'session'),
     nonceId: id(o.nonceId, 'nonceId'),
-    rosterHash: hexField(o.rosterHash, 'rosterHash', 32),
-    R1: hexField(o.R1, 'R1', 32),
-    R2: hexField(o.R2, 'R2', 32),
-    bitmap: hexField(o.bitmap, 'bitmap', undefined, 1250),
-    message: hexField(o.message, 'message'),
+    rosterHash: request.hex(o.rosterHash, 'rosterHash'),
+    R1: request.hex(o.R1, 'R1'),
+    R2: request.hex(o.R2, 'R2'),
+    bitmap: request.hexUpTo(o.bitmap, 'bitmap', 1250),
+    message: request.hexUpTo(o.message, 'message', WIRE_LIMITS.maxMessageBytes),
   };
 }
 
-// ---- answers, as a leader reads them (also untrusted) ---------------------------------------
-
-function answerError(why: string): Error {
-  return new Error(why);
-}
-
-function int(value: unknown, what: string): number {
-  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) throw answerError(`${what} must be a non-negative integer`);
-  return value;
-}
-
-function str(value: unknown, what: string, max = 512): string {
-  if (typeof value !== 'string' || value.length > max) throw answerError(`${what} must be a string of at most ${max} characters`);
-  return value;
-}
+// ---- answers, as a leader reads them (also untrusted; unknown fields are ignored) -----------
 
 function headRef(value: unknown, what: string): HeadRef {
-  if (value === null || typeof value !== 'object' || Array.isArray(value)) throw answerError(`${what} must be an object`);
-  const o = value as Json;
-  const hash = str(o.hash, `${what}.hash`, 64);
-  if (hash.length !== 64 || !HEX.test(hash)) throw answerError(`${what}.hash must be a hash`);
-  return { index: int(o.index, `${what}.index`), hash };
+  const o = answer.object(value, what);
+  return { index: answer.integer(o.index, `${what}.index`), hash: answer.hex(o.hash, `${what}.hash`) };
 }
 
 /** Parses GET /v1/info (throws a plain Error; the client wraps it as BAD_ANSWER). */
 export function parseInfoAnswer(value: unknown): InfoAnswer {
-  if (value === null || typeof value !== 'object' || Array.isArray(value)) throw answerError('info: expected an object');
-  const o = value as Json;
+  const o = answer.object(value, 'info');
   let state: StateSummary | null = null;
   if (o.state !== null && o.state !== undefined) {
-    if (typeof o.state !== 'object' || Array.isArray(o.state)) throw answerError('info.state must be an object');
-    const s = o.state as Json;
-    if (s.roles === null || typeof s.roles !== 'object' || Array.isArray(s.roles)) throw answerError('info.state.roles must be an object');
+    const s = answer.object(o.state, 'info.state');
     const roles: Record<string, number> = {};
-    for (const [k, v] of Object.entries(s.roles as Json)) roles[k] = int(v, `info.state.roles.${k}`);
-    state = { index: int(s.index, 'info.state.index'), root: int(s.root, 'info.state.root'), snapshot: int(s.snapshot, 'info.state.snapshot'), roles };
+    for (const [k, v] of answer.entries(s.roles, 'info.state.roles', WIRE_LIMITS.maxDocuments, MAX_ROLE_NAME_CHARS)) roles[k] = answer.integer(v, `info.state.roles.${k}`);
+    state = { index: answer.integer(s.index, 'info.state.index'), root: answer.integer(s.root, 'info.state.root'), snapshot: answer.integer(s.snapshot, 'info.state.snapshot'), roles };
   }
-  const chain = o.chain === null ? null : str(o.chain, 'info.chain', 64);
   return {
-    name: str(o.name, 'info.name', 64),
-    key: str(o.key, 'info.key', 64),
-    pop: str(o.pop, 'info.pop', 128),
-    address: str(o.address, 'info.address'),
-    chain,
+    name: answer.string(o.name, 'info.name', 64),
+    key: answer.string(o.key, 'info.key', 64),
+    pop: answer.string(o.pop, 'info.pop', 128),
+    address: answer.string(o.address, 'info.address', 512),
+    chain: o.chain === null ? null : answer.string(o.chain, 'info.chain', 64),
     head: o.head === null ? null : headRef(o.head, 'info.head'),
     state,
   };
 }
 
 export function parseCommitAnswer(value: unknown): CommitAnswer {
-  if (value === null || typeof value !== 'object' || Array.isArray(value)) throw answerError('commit answer: expected an object');
-  const o = value as Json;
-  const R1 = str(o.R1, 'R1', 64);
-  const R2 = str(o.R2, 'R2', 64);
-  if (!HEX.test(R1) || R1.length !== 64 || !HEX.test(R2) || R2.length !== 64) throw answerError('R1 and R2 must be 32 bytes of lowercase hex');
-  return { nonceId: str(o.nonceId, 'nonceId', WIRE_LIMITS.maxIdLength), R1, R2 };
+  const o = answer.object(value, 'commit answer');
+  return { nonceId: answer.string(o.nonceId, 'nonceId', WIRE_LIMITS.maxIdLength), R1: answer.hex(o.R1, 'R1'), R2: answer.hex(o.R2, 'R2') };
 }
 
 export function parseRespondAnswer(value: unknown): RespondAnswer {
-  if (value === null || typeof value !== 'object' || Array.isArray(value)) throw answerError('respond answer: expected an object');
-  const s = str((value as Json).s, 's', 64);
-  if (s.length !== 64 || !HEX.test(s)) throw answerError('s must be 32 bytes of lowercase hex');
-  return { s };
+  return { s: answer.hex(answer.object(value, 'respond answer').s, 's') };
 }
 
 export function parseGenesisAnswer(value: unknown): GenesisAnswer {
-  if (value === null || typeof value !== 'object' || Array.isArray(value)) throw answerError('genesis answer: expected an object');
-  return { head: headRef((value as Json).head, 'head') };
+  return { head: headRef(answer.object(value, 'genesis answer').head, 'head') };
 }

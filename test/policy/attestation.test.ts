@@ -142,6 +142,44 @@ test('refuses a statement that names a verifier other than the key that signed i
   expectCode(() => checkAttestationQuorum({ name: NAME, sha256: SHA }, [forged, createAttestation(v3, fields('PASSED'))], policy), 'QUORUM_NOT_MET');
 });
 
+test('refuses validly signed statements with hostile fields: wrong types, overlong strings, huge integers', T, () => {
+  // The verifier's own key signs each: the statement reader, not the signature, must refuse them.
+  type Subject = { digest: { sha256: unknown } };
+  type Statement = {
+    subject: Subject[] | string;
+    predicate: { resourceUri: unknown; verificationResult: unknown; timeVerified: unknown; cairn: { rebuilt: { length: unknown }; recipe: { sourceDateEpoch: unknown }; differences?: unknown } };
+  };
+  const signedStatement = (mutate: (s: Statement) => void): DsseEnvelope => {
+    const statement = JSON.parse(Buffer.from(createAttestation(v1, fields('PASSED')).payload, 'base64').toString()) as Statement;
+    mutate(statement);
+    const payload = Buffer.from(JSON.stringify(statement));
+    return { payloadType: DSSE_PAYLOAD_TYPE, payload: payload.toString('base64'), signatures: [{ keyid: v1.keyid, sig: Buffer.from(v1.sign(preAuthEncoding(DSSE_PAYLOAD_TYPE, payload)), 'hex').toString('base64') }] };
+  };
+  assert.equal(verifyAttestation(signedStatement(() => undefined), [v1.publicKey]).verifier, v1.keyid);
+  expectCode(() => verifyAttestation(signedStatement((s) => { s.subject = 'x'; }), [v1.publicKey]), 'BAD_STATEMENT', /subject must be an array/);
+  expectCode(() => verifyAttestation(signedStatement((s) => { (s.subject as Subject[])[0]!.digest.sha256 = 'A'.repeat(64); }), [v1.publicKey]), 'BAD_STATEMENT', /lowercase hex/);
+  expectCode(() => verifyAttestation(signedStatement((s) => { s.predicate.resourceUri = 'u'.repeat(5000); }), [v1.publicKey]), 'BAD_STATEMENT', /resourceUri must be a string of at most 4096/);
+  expectCode(() => verifyAttestation(signedStatement((s) => { s.predicate.cairn.rebuilt.length = 2 ** 60; }), [v1.publicKey]), 'BAD_STATEMENT', /rebuilt.length must be a non-negative integer/);
+  expectCode(() => verifyAttestation(signedStatement((s) => { s.predicate.cairn.rebuilt.length = -1; }), [v1.publicKey]), 'BAD_STATEMENT');
+  expectCode(() => verifyAttestation(signedStatement((s) => { s.predicate.verificationResult = 'MAYBE'; }), [v1.publicKey]), 'BAD_STATEMENT', /verificationResult must be one of/);
+  expectCode(() => verifyAttestation(signedStatement((s) => { s.predicate.timeVerified = 'yesterday'; }), [v1.publicKey]), 'BAD_STATEMENT', /RFC 3339/);
+  expectCode(() => verifyAttestation(signedStatement((s) => { s.predicate.cairn.recipe.sourceDateEpoch = 1e300; }), [v1.publicKey]), 'BAD_STATEMENT', /sourceDateEpoch/);
+  expectCode(() => verifyAttestation(signedStatement((s) => { s.subject = Array<Subject>(65).fill((s.subject as Subject[])[0]!); }), [v1.publicKey]), 'BAD_STATEMENT', /1 to 64 entries, found 65/);
+  expectCode(() => verifyAttestation(signedStatement((s) => { s.predicate.cairn.differences = { kind: 'archive', format: 'zip', publishedLength: 1, rebuiltLength: 1, firstDifferingOffset: 0, moreFiles: 0, files: [] }; }), [v1.publicKey]), 'BAD_STATEMENT', /differences.format/);
+});
+
+test('refuses envelopes with hostile fields: overlong payloadType, key ID or signature, too many signatures', T, () => {
+  const good = createAttestation(v1, fields('PASSED'));
+  const sig = good.signatures[0]!;
+  expectCode(() => parseAttestation(JSON.stringify({ ...good, payloadType: 't'.repeat(257) })), 'BAD_ENVELOPE', /payloadType/);
+  expectCode(() => parseAttestation(JSON.stringify({ ...good, signatures: [{ keyid: 'k'.repeat(129), sig: sig.sig }] })), 'BAD_ENVELOPE', /keyid/);
+  expectCode(() => parseAttestation(JSON.stringify({ ...good, signatures: [{ keyid: sig.keyid, sig: 'A'.repeat(2048) }] })), 'BAD_ENVELOPE', /sig/);
+  expectCode(() => parseAttestation(JSON.stringify({ ...good, signatures: [{ keyid: sig.keyid, sig: 5 }] })), 'BAD_ENVELOPE', /sig/);
+  expectCode(() => parseAttestation(JSON.stringify({ ...good, signatures: Array(17).fill(sig) })), 'BAD_ENVELOPE', /1 to 16 entries, found 17/);
+  // keyid is an optional hint in DSSE: absent or null reads as empty.
+  assert.equal(parseAttestation(JSON.stringify({ ...good, signatures: [{ sig: sig.sig }] })).signatures[0]!.keyid, '');
+});
+
 test('refuses malformed and oversized envelopes with typed errors', T, () => {
   expectCode(() => parseAttestation('{"payloadType":"x","payload":"not base64!","signatures":[{"keyid":"","sig":""}]}'), 'BAD_ENVELOPE');
   expectCode(() => parseAttestation('{"payloadType":"x","payload":"","signatures":[]}'), 'BAD_ENVELOPE');

@@ -4,22 +4,15 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { chmod, mkdir, mkdtemp, readFile, rm, symlink, utimes, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { chmod, mkdir, readFile, symlink, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { create } from 'tar';
 import { checkSourceArchive, compareArtifacts, readTarEntries, RebuildError, writeSourceArchive } from '../../src/rebuild/index.js';
+import { withTempDir } from '../fixtures/temp-dir.js';
 
 const T = { timeout: 30_000 };
 
-async function withTemp(fn: (dir: string) => Promise<void>): Promise<void> {
-  const dir = await mkdtemp(join(tmpdir(), 'cairn-archive-'));
-  try {
-    await fn(dir);
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
-}
+const withTemp = (fn: (dir: string) => Promise<void>): Promise<void> => withTempDir('archive', fn);
 
 async function tree(root: string, files: Record<string, string>, order: string[], mode: number, mtime: number): Promise<void> {
   for (const name of order) {

@@ -1,10 +1,10 @@
 // cli/commands/build.ts: `cairn build`, the publisher's reproducible build (DESIGN.md "Build
 // verification"; docs/verified-builds.md): source tree -> deterministic source archive ->
 // recipe run in the verifiers' isolation -> artifact plus its declaration, in one step.
-import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { parseJsonObject } from '../../encoding/bounded-json.js';
 import { UsageError } from '../../errors/index.js';
+import { readCappedFile, tooLargeIsFormatError } from '../../io/capped-file.js';
 import { describeDifferences, parseReleaseDeclaration, type BuildRecipe } from '../../policy/index.js';
 import { buildArtifact, builderEnvironment, DEFAULT_EXCLUDES, ISOLATION_PREFERENCES, type IsolationPreference } from '../../rebuild/index.js';
 import { collect } from '../options.js';
@@ -91,7 +91,8 @@ export function register(program: Command, context: CliContext): void {
 async function recipeFrom(opts: BuildOpts): Promise<BuildRecipe> {
   let base: Partial<BuildRecipe> = {};
   if (opts.recipe !== undefined) {
-    const o = parseJsonObject(await readFile(opts.recipe), opts.recipe, { maxBytes: 64 * 1024, maxDepth: 4, maxEntries: 100 });
+    const limits = { maxBytes: 64 * 1024, maxDepth: 4, maxEntries: 100 };
+    const o = parseJsonObject(await readCappedFile(opts.recipe, limits.maxBytes, { refuse: tooLargeIsFormatError }), opts.recipe, limits);
     base = { ...o } as Partial<BuildRecipe>;
   }
   const envEpoch = process.env.SOURCE_DATE_EPOCH;

@@ -9,10 +9,11 @@
 // witnesses co-signed are accepted, and a missing log is an error, never a fallback. Without an
 // anchor nothing changes: the conformance protocol stays exactly as it was.
 import type { Command } from 'commander';
-import { readFile } from 'node:fs/promises';
-import { Updater, type RefreshReport } from '../../tuf/index.js';
+import { DEFAULT_UPDATER_CONFIG, Updater, type RefreshReport } from '../../tuf/index.js';
 import { WitnessedUpdater, createUpdater, initLogAnchor, parseAnchorArgument, prepareLogAnchor, type TargetUpdater, type WitnessedRefreshReport } from '../../client/index.js';
 import { UsageError, short } from '../../errors/index.js';
+import { readCappedFile, tooLargeIsFormatError } from '../../io/capped-file.js';
+import { LOG_FILE_LIMITS } from '../../log/index.js';
 import { TufError } from '../../tuf/errors.js';
 import { collect } from '../options.js';
 import type { CliContext } from './types.js';
@@ -109,11 +110,11 @@ export function register(program: Command, context: CliContext): void {
           : {
               hash: anchorArg.hash,
               ...(initOpts.logAnchor!.includes(':') ? { index: anchorArg.index } : {}),
-              ...(initOpts.logBlock === undefined ? {} : { block: await readFile(initOpts.logBlock) }),
+              ...(initOpts.logBlock === undefined ? {} : { block: await readCappedFile(initOpts.logBlock, LOG_FILE_LIMITS.block.maxBytes, { refuse: tooLargeIsFormatError }) }),
             };
         // Every check before the first write: a refused anchor leaves the directory as it was.
         if (anchorInit !== undefined) prepareLogAnchor(anchorInit);
-        await Updater.initTrustedRoot(dir, await readFile(rootFile));
+        await Updater.initTrustedRoot(dir, await readCappedFile(rootFile, DEFAULT_UPDATER_CONFIG.rootMaxLength, { refuse: tooLargeIsFormatError }));
         if (anchorInit === undefined) {
           context.output().result({ initialized: dir }, `trusted root stored in ${dir}`);
           return;
