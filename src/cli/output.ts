@@ -34,12 +34,14 @@ export class Output {
   }
 
   /**
-   * One event of a long-running service: with --json a JSON line `{ time, event, ...data }`, else
-   * `human`; an event of level 'progress' is not printed with --quiet.
+   * One event of a long-running service: with --json a JSON line `{ time, type, ...data }`, else
+   * `human` (a warning goes to stderr); a 'progress' event is not printed with --quiet.
    */
-  event(event: string, data: Record<string, unknown>, human: string, level: 'result' | 'progress' = 'result'): void {
+  event(type: string, data: object, human: string, level: 'result' | 'progress' | 'warning' = 'result'): void {
     if (this.options.json) {
-      process.stdout.write(JSON.stringify({ time: new Date().toISOString(), event, ...data }) + '\n');
+      process.stdout.write(JSON.stringify({ time: new Date().toISOString(), type, ...data }) + '\n');
+    } else if (level === 'warning') {
+      this.warn(human);
     } else if (level === 'result' || !this.options.quiet) {
       process.stdout.write(human + '\n');
     }

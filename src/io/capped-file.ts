@@ -6,7 +6,7 @@
 // check and the read still cannot make cairn read more than the cap.
 import { open, type FileHandle } from 'node:fs/promises';
 import { constants, type Stats } from 'node:fs';
-import { CairnError, EXIT, FormatError, StorageError } from '../errors/index.js';
+import { CairnError, EXIT, FormatError, StorageError, fromSystemError } from '../errors/index.js';
 
 /** A local file refused before or while it was read: not a regular file, or over the cap. */
 export class CappedFileError extends CairnError<'NOT_REGULAR_FILE' | 'TOO_LARGE'> {
@@ -79,9 +79,9 @@ async function read(path: string, maxBytes: number, options: CappedReadOptions, 
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') {
       if (missingIsUndefined) return undefined;
-      throw new StorageError('NOT_FOUND', `${what} does not exist`, { cause: e });
+      throw new StorageError('NOT_FOUND', `${what} does not exist`, { cause: e, hint: 'check the path' });
     }
-    throw new StorageError('READ_FAILED', `cannot read ${what}: ${(e as Error).message}`, { cause: e });
+    throw fromSystemError(e) ?? new StorageError('READ_FAILED', `cannot read ${what}: ${(e as Error).message}`, { cause: e });
   }
   try {
     let status: Stats;

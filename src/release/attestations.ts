@@ -14,20 +14,14 @@ import { join } from 'node:path';
 import { isCairnError, short } from '../errors/index.js';
 import { writeFileAtomic } from '../io/atomic-write.js';
 import {
-  attestationsDigest, buildPolicyOf, changedArtifacts, checkReleaseAttestations, envelopeDigest, type DsseEnvelope,
+  attestationManifestPath, attestationsDigest, buildAttestationManifest, buildPolicyOf, changedArtifacts, checkReleaseAttestations, serializeAttestationManifest,
+  type DsseEnvelope,
 } from '../policy/index.js';
 import { parseEnvelope, type TargetsEnvelope } from '../tuf/index.js';
 import { readPublishedAttestations } from '../rebuild/index.js';
 import { repoLayout } from '../repo/index.js';
 import type { ReleaseDocumentSource } from './documents.js';
 import { SILENT, type ReleaseProgress } from './progress.js';
-
-export const ATTESTATION_MANIFEST_TYPE = 'cairn/v1/attestation-manifest';
-
-/** log/attestations/<digest>.json relative to the public directory. */
-export function attestationManifestPath(digest: string): string {
-  return `log/attestations/${digest}.json`;
-}
 
 /**
  * `source` with its attestations when the new root has a build policy: the changed artifacts
@@ -58,14 +52,14 @@ export async function withReleaseAttestations(dir: string, source: ReleaseDocume
   const artifacts = changedArtifacts(published ? previous : undefined, changed);
   const files: Record<string, string[]> = {};
   const relied: DsseEnvelope[] = [];
-  const entries: Array<{ target: string; sha256: string; envelopes: string[] }> = [];
+  const entries: Array<{ target: string; sha256: string; envelopes: readonly DsseEnvelope[] }> = [];
   for (const artifact of artifacts) {
     const found = await readPublishedAttestations(publicDir, artifact.name, artifact.sha256);
     files[artifact.name] = found.map((b) => Buffer.from(b).toString('base64'));
     try {
       const r = checkReleaseAttestations([artifact], { [artifact.name]: found }, policy).artifacts[0]!;
       relied.push(...r.relied);
-      entries.push({ target: artifact.name, sha256: artifact.sha256, envelopes: [...new Set(r.relied.map(envelopeDigest))].sort() });
+      entries.push({ target: artifact.name, sha256: artifact.sha256, envelopes: r.relied });
       progress.info(`${artifact.name} (sha256 ${short(artifact.sha256)}): PASSED by ${r.report.passed.length} policy verifier(s), quorum ${policy.quorum}`);
     } catch (e) {
       if (!isCairnError(e)) throw e;
@@ -76,8 +70,8 @@ export async function withReleaseAttestations(dir: string, source: ReleaseDocume
   const digest = artifacts.length === 0 ? null : attestationsDigest(relied);
   // The manifest only for a release the witnesses can accept (it names a digest a block records).
   if (digest !== null && entries.length === artifacts.length) {
-    const manifest = { type: ATTESTATION_MANIFEST_TYPE, digest, artifacts: entries };
-    await writeFileAtomic(join(publicDir, attestationManifestPath(digest)), JSON.stringify(manifest, null, 2) + '\n', { mkdirs: true });
+    const manifest = buildAttestationManifest(entries);
+    await writeFileAtomic(join(publicDir, attestationManifestPath(manifest.digest)), serializeAttestationManifest(manifest), { mkdirs: true });
   }
   return { ...source, attestations: { digest, files } };
 }

@@ -33,8 +33,6 @@ export interface RoundSettings {
   wrapEndpoint?: (endpoint: HttpWitnessEndpoint, witness: RosterWitness, kind: StatementKind) => WitnessEndpoint;
   /** Told when a respond request is sent (a witness may then have recorded the statement). */
   onRespondSent?: () => void;
-  /** Progress lines for people (absent and excluded witnesses). */
-  progress?: (line: string) => void;
 }
 
 /** What the round commits each witness to: the statement and what that witness needs to check it. */
@@ -124,7 +122,6 @@ export async function runCosigningRound(
     const m = missing.find((r) => r.name === roster.witnesses[f.index]!.name);
     if (m && f.kind !== 'absent') m.status = 'excluded';
   }
-  if (missing.length > 0) settings.progress?.(`${what}: co-signed by ${cosigners.size} of ${roster.witnesses.length}; ${summarizeWitnesses(missing)}`);
   return {
     result,
     report: { kind, what, cosigners: result.participants.map((i) => roster.witnesses[i]!.name), missing, attempts: result.attempts },

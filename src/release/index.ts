@@ -9,7 +9,7 @@ export {
   type PublishReleaseOptions, type PublishedRelease, type CreateLogOptions, type LogOperationOptions, type ReleaseLogStatus,
   type SettledRelease, type SettleOptions,
 } from './pipeline.js';
-export { withReleaseAttestations, attestationManifestPath, ATTESTATION_MANIFEST_TYPE } from './attestations.js';
+export { withReleaseAttestations } from './attestations.js';
 export { publishedDocuments, payloadOf, type ReleaseDocumentSource } from './documents.js';
 export { initLog } from './genesis.js';
 export { LogLeader, type LeaderOptions, type BlockReport, type InitLogOptions } from './leader.js';

@@ -258,7 +258,6 @@ export class LogLeader {
       maxAttempts: this.options.maxAttempts ?? 3,
       branchingFactor: this.options.branchingFactor ?? 16,
       ...(this.options.wrapEndpoint ? { wrapEndpoint: this.options.wrapEndpoint } : {}),
-      ...(this.options.progress ? { progress: this.options.progress } : {}),
       onRespondSent: () => {
         this.respondsSent += 1;
       },
@@ -368,8 +367,8 @@ export class LogLeader {
         report.rounds.push(r.report);
       } catch (e) {
         const reason = e instanceof Error ? e.message : String(e);
+        // Reported with the block (BlockReport.missingLinks); catch-up falls back to lower levels.
         report.missingLinks.push({ fromIndex: from, level, reason });
-        this.options.progress?.(`forward link ${from}->${block.index} (level ${level}) not co-signed: ${reason}`);
       }
     }
   }

@@ -206,6 +206,8 @@ export interface ReleaseLogStatus {
   head: { index: number; hash: string; time: string };
   threshold: number;
   witnesses: Awaited<ReturnType<LogLeader['witnessStatus']>>;
+  /** Witnesses that answer and follow this chain (they can co-sign), against the threshold. */
+  quorum: { available: number; threshold: number; met: boolean };
 }
 
 /** `cairn log status`: the head of the log and what each witness of its roster says. */
@@ -214,7 +216,11 @@ export async function releaseLogStatus(dir: string, options: LogOperationOptions
   const roster = await leader.headRoster();
   const witnesses = await leader.witnessStatus();
   const head = leader.head;
-  return { chain: leader.chain, head: { index: head.index, hash: head.hash, time: head.block.payload.time }, threshold: roster.threshold, witnesses };
+  const available = witnesses.filter((w) => w.reachable && w.head !== null).length;
+  return {
+    chain: leader.chain, head: { index: head.index, hash: head.hash, time: head.block.payload.time }, threshold: roster.threshold, witnesses,
+    quorum: { available, threshold: roster.threshold, met: available >= roster.threshold },
+  };
 }
 
 /**

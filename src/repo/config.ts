@@ -59,26 +59,6 @@ export async function writeConfig(layout: RepoLayout, config: RepoConfig): Promi
   await writeFileAtomic(layout.config, stableJson(config));
 }
 
-/** Parses a duration such as `365d`, `12h`, `30m`, `2w`, `45s` into seconds. */
-export function parseDuration(text: string): number {
-  const m = /^(\d{1,9})([smhdw])$/.exec(text.trim());
-  if (!m) throw new RepoError('BAD_DURATION', `"${text}" is not a duration; expected a number and a unit (s, m, h, d, w), e.g. 90d`);
-  const unit = { s: 1, m: 60, h: 3600, d: DAY, w: 7 * DAY }[m[2] as 's' | 'm' | 'h' | 'd' | 'w'];
-  const seconds = Number(m[1]) * unit;
-  if (seconds <= 0) throw new RepoError('BAD_DURATION', `duration "${text}" must be positive`);
-  return seconds;
-}
-
-/** An `--expires` value: a duration from `now`, or an ISO-8601 date-time. */
-export function parseExpiry(text: string, now: Date): Date {
-  if (/^\d+[smhdw]$/.test(text.trim())) return new Date(now.getTime() + parseDuration(text) * 1000);
-  const t = Date.parse(text);
-  if (!/^\d{4}-\d{2}-\d{2}/.test(text) || Number.isNaN(t)) {
-    throw new RepoError('BAD_DURATION', `"${text}" is neither a duration (90d) nor a date-time (2030-01-01T00:00:00Z)`);
-  }
-  return new Date(t);
-}
-
 /** TUF expiry form: ISO 8601 in UTC without fractional seconds (spec 4.2 "expires"). */
 export function tufTime(date: Date): string {
   return date.toISOString().replace(/\.\d{3}Z$/, 'Z');

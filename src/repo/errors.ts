@@ -6,7 +6,6 @@ export type RepoErrorCode =
   | 'NOT_A_REPOSITORY'
   | 'ALREADY_EXISTS'
   | 'BAD_CONFIG'
-  | 'BAD_DURATION'
   | 'BAD_ROLE_NAME'
   | 'UNKNOWN_ROLE'
   | 'BAD_TARGET_PATH'
@@ -18,7 +17,6 @@ export type RepoErrorCode =
   | 'BAD_SIGNATURE'
   | 'STALE_SIGNATURE'
   | 'THRESHOLD_NOT_MET'
-  | 'MISSING_KEYS'
   | 'EXPIRED'
   | 'BAD_METADATA'
   | 'MISSING_BLOB';

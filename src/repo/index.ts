@@ -3,7 +3,7 @@
 export { RepoError, type RepoErrorCode } from './errors.js';
 export { repoLayout, publicTargetPath, CONFIG_FILE, type RepoLayout } from './layout.js';
 export {
-  readConfig, parseDuration, parseExpiry, tufTime, checkTargetPath, checkDelegatedRoleName,
+  readConfig, tufTime, checkTargetPath, checkDelegatedRoleName,
   DEFAULT_EXPIRY_SECONDS, TOP_LEVEL_ROLES, SPEC_VERSION, type RepoConfig, type TopLevelRole,
 } from './config.js';
 export { readPublicKey, writePublicKeyFile, PUBLIC_KEY_FORMAT } from './key-files.js';

@@ -7,7 +7,7 @@ import { readKeyFileHeader, KEY_FILE_FORMAT } from '../crypto/key-file.js';
 import { keyIdOf, decodePublicKey, readTufPublicKey, type TufPublicKey } from '../crypto/public-key.js';
 import { writeFileAtomic } from '../io/atomic-write.js';
 import { readCappedFile } from '../io/capped-file.js';
-import { RepoError } from './errors.js';
+import { KeyError } from '../crypto/errors.js';
 import { stableJson } from './metadata-file.js';
 
 export const PUBLIC_KEY_FORMAT = 'cairn/public-key/v1';
@@ -30,21 +30,16 @@ export async function writePublicKeyFile(path: string, key: TufPublicKey): Promi
  * ({keytype, scheme, keyval}), or a cairn private key file (only its public header is read).
  */
 export async function readPublicKey(path: string): Promise<{ keyid: string; key: TufPublicKey }> {
-  let bytes: Buffer;
-  try {
-    bytes = await readCappedFile(path, KEY_FILE_LIMITS.maxBytes, { what: `key file ${path}` });
-  } catch (e) {
-    throw new RepoError('MISSING_KEYS', `cannot read key file ${path}: ${(e as Error).message}`, { cause: e });
-  }
+  const bytes = await readCappedFile(path, KEY_FILE_LIMITS.maxBytes, { what: `key file ${path}` });
   const json = parseJsonObject(bytes, `key file ${path}`, KEY_FILE_LIMITS);
-  const r = new FieldReader((message) => new RepoError('MISSING_KEYS', `${path} holds no public key (expected a cairn key file or a TUF key object): ${message}`));
+  const r = new FieldReader((message) => new KeyError('BAD_KEY_FILE', `${path} holds no public key (expected a cairn key file or a TUF key object): ${message}`));
   let tufKey: TufPublicKey;
   if (json.format === KEY_FILE_FORMAT) tufKey = (await readKeyFileHeader(path)).public;
   else tufKey = readTufPublicKey(r, json.format === PUBLIC_KEY_FORMAT ? json.public : json, json.format === PUBLIC_KEY_FORMAT ? 'public' : 'key');
   decodePublicKey(tufKey); // refuse unusable keys now, not at first verification
   const keyid = keyIdOf(tufKey);
   if (json.format === PUBLIC_KEY_FORMAT && json.keyid !== keyid) {
-    throw new RepoError('MISSING_KEYS', `${path} claims keyid ${String(json.keyid)} but its key has ID ${keyid}`);
+    throw new KeyError('BAD_KEY_FILE', `${path} claims keyid ${String(json.keyid)} but its key has ID ${keyid}`);
   }
   return { keyid, key: tufKey };
 }

@@ -31,6 +31,8 @@ export interface RepoStatus {
   roles: RoleStatus[];
   pendingRoles: string[];
   pendingTargets: number;
+  /** What is wrong now (an expired role): clients refuse the repository until it is fixed. Empty when healthy. */
+  problems: string[];
 }
 
 export interface StatusOptions {
@@ -81,6 +83,7 @@ export async function repoStatus(dir: string, options: StatusOptions = {}): Prom
     roles,
     pendingRoles: ws.pending.roles,
     pendingTargets: ws.pending.targets.length,
+    problems: roles.filter((r) => r.expired).map((r) => `${r.role} v${r.version} expired at ${r.expires}: renew it (cairn repo refresh ${dir} --role ${r.role}, or publish for snapshot and timestamp)`),
   };
 }
 
@@ -100,5 +103,6 @@ export function formatStatus(status: RepoStatus): string[] {
   lines.push(status.pendingRoles.length > 0 || status.pendingTargets > 0
     ? `staged, not published: roles ${status.pendingRoles.join(', ') || '(none)'}; ${status.pendingTargets} new target file(s)`
     : 'nothing staged');
+  for (const p of status.problems) lines.push(`PROBLEM: ${p}`);
   return lines;
 }

@@ -4,7 +4,7 @@
 // (src/release) speaks. Other layers import from here only.
 export { initWitness, loadWitness, WITNESS_FILES, WITNESS_CONFIG_FORMAT, type WitnessConfig } from './config.js';
 export { WitnessError, type WitnessErrorCode, type RemoteRefusal } from './errors.js';
-export { WitnessService, checkBuildAttestations, decodeDocuments, type WitnessIdentity, type WitnessServiceOptions } from './service.js';
+export { WitnessService, checkBuildAttestations, decodeDocuments, describeDecision, type WitnessDecision, type WitnessIdentity, type WitnessServiceOptions } from './service.js';
 export { WitnessStore, WitnessStoreError, type RecordedBlock, type ResponseEffects } from './store.js';
 export { startWitnessServer, createWitnessApp, statusOf, WITNESS_SERVER_LIMITS, type WitnessServerOptions, type RunningWitnessServer } from './server.js';
 export {

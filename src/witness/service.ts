@@ -17,7 +17,7 @@
 // the nonce's use and, for a block, the new head and TUF state: the NonceStore the CosiSigner
 // calls before it releases s_i is that transaction.
 import { canonicalBytes } from '../encoding/canonical-json.js';
-import { CairnError, isCairnError } from '../errors/index.js';
+import { isCairnError } from '../errors/index.js';
 import {
   acceptRoster,
   createProofOfPossession,
@@ -73,6 +73,32 @@ import {
   type WireDocuments,
 } from './wire.js';
 
+/** One decision of a witness, as its log records it (docs/witness.md "Log lines"). */
+export interface WitnessDecision {
+  /** The request: `commit block 5`, `respond`, `genesis`, `POST /v1/commit`, ... */
+  request: string;
+  outcome: 'accepted' | 'refused';
+  /** What was accepted (the statement and block). */
+  what?: string;
+  /** The head this witness recorded by accepting. */
+  head?: number;
+  /** Why it was refused: the rule's code (INTERNAL for a bug) and its message. */
+  code?: string;
+  message?: string;
+}
+
+function refusal(request: string, e: unknown): WitnessDecision {
+  return isCairnError(e)
+    ? { request, outcome: 'refused', code: e.code, message: e.message }
+    : { request, outcome: 'refused', code: 'INTERNAL', message: e instanceof Error ? e.message : String(e) };
+}
+
+/** The log line of a decision, as `cairn witness serve` prints it. */
+export function describeDecision(d: WitnessDecision): string {
+  if (d.outcome === 'refused') return `${d.request}: refused ${d.code}: ${d.message}`;
+  return `${d.request}${d.what ? ` ${d.what}` : ''}: accepted${d.head !== undefined ? `; recorded head ${d.head}` : ''}`;
+}
+
 export interface WitnessIdentity {
   name: string;
   /** The URL other parties reach this witness at (as in its roster entry). */
@@ -88,7 +114,8 @@ export interface WitnessServiceOptions {
   /** This witness's clock (tests drive it). */
   now?: () => Date;
   /** One line per decision (accepted or refused, and the rule). */
-  log?: (line: string) => void;
+  /** Told of every decision: what was asked, accepted or refused, and the rule's code. */
+  onDecision?: (decision: WitnessDecision) => void;
   /** Most commitments awaiting their respond; the oldest are dropped. Default 1,024. */
   maxPending?: number;
   /** A commitment not answered within this time is dropped. Default 120 s. */
@@ -163,7 +190,7 @@ export class WitnessService {
   private readonly signer: CosiSigner;
   private readonly skew: number;
   private readonly now: () => Date;
-  private readonly log: (line: string) => void;
+  private readonly onDecision: (decision: WitnessDecision) => void;
   private readonly maxPending: number;
   private readonly ttl: number;
   private readonly pending = new Map<string, Pending>();
@@ -178,7 +205,7 @@ export class WitnessService {
     this.store = options.store;
     this.skew = options.clockSkewSeconds ?? 300;
     this.now = options.now ?? (() => new Date());
-    this.log = options.log ?? (() => undefined);
+    this.onDecision = options.onDecision ?? (() => undefined);
     this.maxPending = options.maxPending ?? 1024;
     this.ttl = options.pendingTtlMs ?? 120_000;
     const nonceStore: NonceStore = {
@@ -191,7 +218,7 @@ export class WitnessService {
 
   /** Logs a request refused before it reached a decision (malformed, over a cap). */
   noteRefused(label: string, e: unknown): void {
-    this.log(`${label}: refused ${e instanceof CairnError ? `${e.code}: ${e.message}` : `INTERNAL: ${(e as Error).message}`}`);
+    this.onDecision(refusal(label, e));
   }
 
   // ---- GET /v1/info ----------------------------------------------------------------------
@@ -313,10 +340,11 @@ export class WitnessService {
         this.answering.delete(request.nonceId);
         this.invalidate();
       }
-      this.log(`${label}: accepted ${p.what}${p.effects.blocks?.length ? `; recorded head ${p.effects.blocks[p.effects.blocks.length - 1]!.index}` : ''}`);
+      const recorded = p.effects.blocks?.length ? p.effects.blocks[p.effects.blocks.length - 1]!.index : undefined;
+      this.onDecision({ request: label, outcome: 'accepted', what: p.what, ...(recorded !== undefined ? { head: recorded } : {}) });
       return { s: Buffer.from(s).toString('hex') };
     } catch (e) {
-      this.log(`${what}: refused ${isCairnError(e) ? `${e.code}: ${e.message}` : `INTERNAL: ${(e as Error).message}`}`);
+      this.onDecision(refusal(what, e));
       throw e;
     }
   }
@@ -434,10 +462,10 @@ export class WitnessService {
   private decide<T>(label: string, run: () => { what: string; result: T }): T {
     try {
       const { what, result } = run();
-      this.log(`${label} ${what}: accepted`);
+      this.onDecision({ request: label, outcome: 'accepted', what });
       return result;
     } catch (e) {
-      this.log(`${label}: refused ${e instanceof CairnError ? `${e.code}: ${e.message}` : `INTERNAL: ${(e as Error).message}`}`);
+      this.onDecision(refusal(label, e));
       throw e;
     }
   }

@@ -105,8 +105,12 @@ test('rebuild serve killed mid-queue: after a restart each artifact is attested 
   // Restart: the interrupted job is requeued and finished, the done one is left alone.
   const again = await runCli(['--json', 'rebuild', 'serve', '--repo', repo, '--key', verifier.path, '--db', db, '--poll', '0.2', '--once'], { timeoutMs: 60_000 });
   assert.equal(again.code, 0, again.stderr);
-  const events2 = again.stdout.trim().split('\n').map((l) => JSON.parse(l) as ServeEvent);
-  assert.deepEqual(events2[0], { type: 'start', isolation: 'bubblewrap', recovered: 1 });
+  // JSON lines, each stamped with its time; the last says how many verdicts the run gave.
+  const lines = again.stdout.trim().split('\n').map((l) => JSON.parse(l) as ServeEvent & { time: string } | { time: string; type: 'stop'; finished: number });
+  assert.ok(lines.every((l) => !Number.isNaN(Date.parse(l.time))), again.stdout);
+  assert.deepEqual(lines[lines.length - 1], { time: lines[lines.length - 1]!.time, type: 'stop', finished: 2 });
+  const events2 = lines.filter((l): l is ServeEvent & { time: string } => l.type !== 'stop');
+  assert.deepEqual(events2[0], { time: events2[0]!.time, type: 'start', isolation: 'bubblewrap', recovered: 1 });
   assert.deepEqual(events2.filter((e) => e.type === 'claimed').map((e) => e.type === 'claimed' && e.target), ['slow/b', 'slow/c']);
   assert.deepEqual(events2.filter((e) => e.type === 'attested').map((e) => e.type === 'attested' && [e.target, e.result]), [['slow/b', 'PASSED'], ['slow/c', 'PASSED']]);
 

@@ -108,10 +108,19 @@ describe('witness cothority: 7 witness processes, threshold 5', { timeout: 420_0
     assert.equal(err.code, 'ROUND_FAILED');
     assert.deepEqual(err.witnesses.map((w) => w.name).sort(), ['w5', 'w6', 'w7']);
     assert.deepEqual(await publicTree(), before, 'no TUF metadata and no log file was written');
+    // Monitoring sees it in the exit status of `log status`.
+    const status = await runCli(['--json', 'log', 'status', repo, '--timeout', '3000'], { timeoutMs: 60_000 });
+    assert.equal(status.code, 1, status.stdout + status.stderr);
+    const report = JSON.parse(status.stdout) as { quorum: { available: number; threshold: number; met: boolean }; witnesses: Array<{ name: string; reachable: boolean }> };
+    assert.deepEqual(report.quorum, { available: 4, threshold: 5, met: false });
+    assert.deepEqual(report.witnesses.filter((w) => !w.reachable).map((w) => w.name).sort(), ['w5', 'w6', 'w7']);
   });
 
   it('brings restarted witnesses up to date with catch-up blocks', async () => {
     await Promise.all([4, 5, 6].map((i) => cluster.witnesses[i]!.start()));
+    const status = await runCli(['log', 'status', repo], { timeoutMs: 60_000 });
+    assert.equal(status.code, 0, status.stdout + status.stderr);
+    assert.match(status.stdout, /quorum: 7 of 7 witnesses can co-sign, threshold 5/);
     const r = await publishCli(); // the release staged before the refusal
     assert.equal(r.code, 0, r.stdout + r.stderr);
     const out = JSON.parse(r.stdout) as { log: { index: number; rounds: Array<{ cosigners: string[] }> } };

@@ -7,30 +7,9 @@ import { UsageError } from '../../errors/index.js';
 import { readCappedFile, tooLargeIsFormatError } from '../../io/capped-file.js';
 import { describeDifferences, parseReleaseDeclaration, type BuildRecipe } from '../../policy/index.js';
 import { buildArtifact, builderEnvironment, DEFAULT_EXCLUDES, ISOLATION_PREFERENCES, type IsolationPreference } from '../../rebuild/index.js';
-import { collect } from '../options.js';
+import { collect, epochSeconds, oneOf, secondsOption } from '../options.js';
 import type { CliContext } from './types.js';
 
-
-export function isolationOption(v: string): IsolationPreference {
-  if (!(ISOLATION_PREFERENCES as readonly string[]).includes(v)) {
-    throw new UsageError('BAD_ARGUMENT', `--isolation must be one of ${ISOLATION_PREFERENCES.join(', ')}, not "${v}"`);
-  }
-  return v as IsolationPreference;
-}
-
-export function secondsOption(name: string): (v: string) => number {
-  return (v) => {
-    const n = Number(v);
-    if (!Number.isFinite(n) || n <= 0) throw new UsageError('BAD_ARGUMENT', `${name} must be a positive number of seconds, not "${v}"`);
-    return n;
-  };
-}
-
-function epochOption(v: string): number {
-  const n = Number(v);
-  if (!Number.isSafeInteger(n) || n < 0) throw new UsageError('BAD_ARGUMENT', `--source-date-epoch must be a non-negative integer (seconds since 1970), not "${v}"`);
-  return n;
-}
 
 interface BuildOpts {
   out: string;
@@ -56,12 +35,12 @@ export function register(program: Command, context: CliContext): void {
     .option('--command <cmd>', 'build command, run with /bin/sh -c at the root of the extracted source')
     .option('--output <path>', 'path of the artifact relative to the source root after the command ran')
     .option('--builder <id>', 'builder environment identity (default: this machine, e.g. debian-12)')
-    .option('--source-date-epoch <seconds>', 'SOURCE_DATE_EPOCH for the build and the source archive\'s mtimes (default: $SOURCE_DATE_EPOCH)', epochOption)
+    .option('--source-date-epoch <seconds>', 'SOURCE_DATE_EPOCH for the build and the source archive\'s mtimes (default: $SOURCE_DATE_EPOCH)', epochSeconds('--source-date-epoch'))
     .option('--target <path>', 'target path the artifact will be published under (default: basename of --output)')
     .option('--source-uri <uri>', 'where verifiers will fetch the source archive (default: its file: URL in --out)')
     .option('--source-archive <name>', 'file name of the source archive in --out (default: NAME.src.tar)')
     .option('--exclude <name>', `file or directory name left out of the source archive (repeatable; default ${DEFAULT_EXCLUDES.join(', ')})`, collect, [])
-    .option('--isolation <kind>', `sandbox: ${ISOLATION_PREFERENCES.join(', ')}`, isolationOption, 'auto')
+    .option('--isolation <kind>', `sandbox: ${ISOLATION_PREFERENCES.join(', ')}`, oneOf('--isolation', ISOLATION_PREFERENCES), 'auto')
     .option('--timeout <seconds>', 'time limit of the build', secondsOption('--timeout'))
     .option('--check', 'build twice and report any difference (a non-reproducible recipe) before publishing', false)
     .action(async (source: string, opts: BuildOpts) => {
@@ -96,7 +75,7 @@ async function recipeFrom(opts: BuildOpts): Promise<BuildRecipe> {
     base = { ...o } as Partial<BuildRecipe>;
   }
   const envEpoch = process.env.SOURCE_DATE_EPOCH;
-  const sourceDateEpoch = opts.sourceDateEpoch ?? base.sourceDateEpoch ?? (envEpoch !== undefined && envEpoch !== '' ? epochOption(envEpoch) : undefined);
+  const sourceDateEpoch = opts.sourceDateEpoch ?? base.sourceDateEpoch ?? (envEpoch !== undefined && envEpoch !== '' ? epochSeconds('SOURCE_DATE_EPOCH')(envEpoch) : undefined);
   const command = opts.command ?? base.command;
   const output = opts.output ?? base.output;
   if (command === undefined) throw new UsageError('MISSING_ARGUMENT', 'no build command', { hint: 'pass --command CMD (e.g. make) or --recipe FILE' });

@@ -59,7 +59,7 @@ export function register(program: Command, context: CliContext): void {
       out.result({ head, round }, roundLines([round]));
     });
 
-  timeoutOption(log.command('status').description('the head of the log and each witness of its roster')
+  timeoutOption(log.command('status').description('the head of the log and each witness of its roster; exits 1 when fewer than the threshold can co-sign')
     .argument('<repo>', 'repository workspace'))
     .action(async (dir: string, opts: { timeout: number }) => {
       const out = context.output();
@@ -69,7 +69,11 @@ export function register(program: Command, context: CliContext): void {
         `chain ${status.chain}`,
         `head: block ${head.index} ${head.hash} (${head.time}); roster of ${witnesses.length}, threshold ${status.threshold}`,
         ...witnesses.map((w) => `  ${w.name} ${w.address}: ${!w.reachable ? `unreachable (${w.detail ?? ''})` : w.head === null ? (w.detail ?? 'no head') : w.behind === 0 ? 'at head' : `head ${w.head} (${w.behind} behind)`}`),
+        status.quorum.met
+          ? `quorum: ${status.quorum.available} of ${witnesses.length} witnesses can co-sign, threshold ${status.quorum.threshold}`
+          : `PROBLEM: only ${status.quorum.available} of ${witnesses.length} witnesses can co-sign, the threshold is ${status.quorum.threshold}: no release can be logged`,
       ]);
+      if (!status.quorum.met) context.setExitCode(1);
     });
 
   timeoutOption(rosterOptions(log.command('roster').description('change the roster: a block with the new roster, authorized by the root keys and approved by the old roster')

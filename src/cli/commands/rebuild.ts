@@ -5,10 +5,9 @@
 import type { Command } from 'commander';
 import { short, UsageError } from '../../errors/index.js';
 import { describeDifferences } from '../../policy/index.js';
-import { checkAttestationFiles, runRebuild, serveRebuilds, type IsolationPreference, type ServeEvent } from '../../rebuild/index.js';
+import { checkAttestationFiles, ISOLATION_PREFERENCES, runRebuild, serveRebuilds, type IsolationPreference, type ServeEvent } from '../../rebuild/index.js';
 import { DEFAULT_PASSPHRASE_ENV } from '../passphrase.js';
-import { isolationOption, secondsOption } from './build.js';
-import { collect, loadSigner } from '../options.js';
+import { collect, loadSigner, oneOf, positiveInt, secondsOption } from '../options.js';
 import type { CliContext } from './types.js';
 
 interface RunOpts {
@@ -56,7 +55,7 @@ export function register(program: Command, context: CliContext): void {
     .option('--declaration <file>', 'a declaration file (cairn build) instead of --repo/--target')
     .option('--artifact <file-or-url>', 'with --declaration: the published artifact (file path, file:, http: or https: URL)')
     .option('--out <file>', 'where to write the attestation (default with --repo: REPO/public/attestations/TARGET/SHA256.KEYID.dsse.json)')
-    .option('--isolation <kind>', 'sandbox: auto, bubblewrap, unshare, none', isolationOption, 'auto')
+    .option('--isolation <kind>', 'sandbox: auto, bubblewrap, unshare, none', oneOf('--isolation', ISOLATION_PREFERENCES), 'auto')
     .option('--timeout <seconds>', 'time limit of the build', secondsOption('--timeout'))
     .action(async (opts: RunOpts) => {
       const out = context.output();
@@ -94,8 +93,8 @@ export function register(program: Command, context: CliContext): void {
     .option('--passphrase-env <name>', 'environment variable with the key file\'s passphrase', DEFAULT_PASSPHRASE_ENV)
     .option('--poll <seconds>', 'interval between scans of the repository', secondsOption('--poll'), 10)
     .option('--once', 'exit when the queue is empty instead of polling', false)
-    .option('--isolation <kind>', 'sandbox: auto, bubblewrap, unshare, none', isolationOption, 'auto')
-    .option('--max-attempts <n>', 'attempts before a job without verdict is given up', (v) => Math.max(1, Math.floor(Number(v)) || 1), 3)
+    .option('--isolation <kind>', 'sandbox: auto, bubblewrap, unshare, none', oneOf('--isolation', ISOLATION_PREFERENCES), 'auto')
+    .option('--max-attempts <n>', 'attempts before a job without verdict is given up', positiveInt('--max-attempts'), 3)
     .option('--retry-delay <seconds>', 'delay before retrying a job without verdict (times the attempt number)', secondsOption('--retry-delay'), 60)
     .option('--timeout <seconds>', 'time limit of each build', secondsOption('--timeout'))
     .action(async (opts: ServeOpts) => {
@@ -105,25 +104,24 @@ export function register(program: Command, context: CliContext): void {
       const stop = (): void => controller.abort();
       process.once('SIGINT', stop);
       process.once('SIGTERM', stop);
-      const json = out.options.json;
+      const describe = (e: ServeEvent): [string, 'result' | 'progress' | 'warning'] => {
+        switch (e.type) {
+          case 'start':
+            return [`verifier ${short(signer.keyid)} watching ${opts.repo} (${e.isolation} isolation${e.recovered > 0 ? `, ${e.recovered} interrupted job(s) requeued` : ''})${e.warning ? `; ${e.warning}` : ''}`, e.warning ? 'warning' : 'progress'];
+          case 'queued':
+            return [[...(e.added > 0 ? [`queued ${e.added} new artifact(s)`] : []), ...e.problems].join('; '), e.problems.length > 0 ? 'warning' : 'progress'];
+          case 'claimed':
+            return [`rebuilding ${e.target} (sha256 ${short(e.sha256)}), attempt ${e.attempt}`, 'progress'];
+          case 'attested':
+          case 'adopted':
+            return [`${e.result} ${e.target} (sha256 ${short(e.sha256)})${e.type === 'adopted' ? ' (already attested before a restart)' : ''}${'summary' in e && e.summary ? `: ${e.summary}` : ''} -> ${e.attestation}`, 'result'];
+          case 'error':
+            return [`${e.target}: [${e.code}] ${e.message}${e.final ? ' (giving up)' : ' (will retry)'}`, 'warning'];
+        }
+      };
       const onEvent = (e: ServeEvent): void => {
-        if (json) {
-          process.stdout.write(JSON.stringify(e) + '\n');
-          return;
-        }
-        if (e.type === 'start') {
-          if (e.warning) out.warn(e.warning);
-          out.info(`verifier ${short(signer.keyid)} watching ${opts.repo} (${e.isolation} isolation${e.recovered > 0 ? `, ${e.recovered} interrupted job(s) requeued` : ''})`);
-        } else if (e.type === 'queued') {
-          if (e.added > 0) out.info(`queued ${e.added} new artifact(s)`);
-          for (const p of e.problems) out.warn(p);
-        } else if (e.type === 'claimed') {
-          out.info(`rebuilding ${e.target} (sha256 ${short(e.sha256)}), attempt ${e.attempt}`);
-        } else if (e.type === 'attested' || e.type === 'adopted') {
-          process.stdout.write(`${e.result} ${e.target} (sha256 ${short(e.sha256)})${e.type === 'adopted' ? ' (already attested before a restart)' : ''}${'summary' in e && e.summary ? `: ${e.summary}` : ''} -> ${e.attestation}\n`);
-        } else {
-          out.warn(`${e.target}: [${e.code}] ${e.message}${e.final ? ' (giving up)' : ' (will retry)'}`);
-        }
+        const [human, level] = describe(e);
+        if (human !== '' || out.options.json) out.event(e.type, e, human, level);
       };
       try {
         const { finished } = await serveRebuilds({
@@ -131,7 +129,7 @@ export function register(program: Command, context: CliContext): void {
           maxAttempts: opts.maxAttempts, retryDelayMs: opts.retryDelay * 1000, timeoutMs: opts.timeout === undefined ? undefined : opts.timeout * 1000,
           signal: controller.signal, onEvent,
         });
-        if (!json) out.info(`stopped after ${finished} verdict(s)`);
+        out.event('stop', { finished }, `stopped after ${finished} verdict(s)`, 'progress');
       } finally {
         process.removeListener('SIGINT', stop);
         process.removeListener('SIGTERM', stop);
@@ -144,7 +142,7 @@ export function register(program: Command, context: CliContext): void {
     .option('--repo <dir>', 'read the target\'s sha256 and every attestation under REPO/public/attestations/TARGET/')
     .option('--attestation <file>', 'an attestation file (repeatable)', collect, [])
     .requiredOption('--verifier-key <file>', 'public (or private) key file of a policy verifier (repeatable)', collect, [])
-    .requiredOption('--quorum <k>', 'PASSED attestations needed', (v) => Number(v))
+    .requiredOption('--quorum <k>', 'PASSED attestations needed', positiveInt('--quorum'))
     .action(async (opts: CheckOpts) => {
       const out = context.output();
       const report = await checkAttestationFiles({

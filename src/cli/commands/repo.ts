@@ -11,7 +11,7 @@ import { UsageError, short } from '../../errors/index.js';
 import { writeFileAtomic } from '../../io/atomic-write.js';
 import {
   addTargets, refreshRole, collectTargetSources, delegateHashBins, delegatePaths, delegateSuccinct, formatStatus, initRepository, mergeSignature,
-  parseDetachedSignature, parseDuration, parseExpiry, readPublicKey, removeTargets, repoStatus, rotateRoot, signDetached, signRole,
+  parseDetachedSignature, readPublicKey, removeTargets, repoStatus, rotateRoot, signDetached, signRole,
   TOP_LEVEL_ROLES, type RoleChange, type SignatureReport, type TopLevelRole,
 } from '../../repo/index.js';
 import { stableJson } from '../../repo/metadata-file.js';
@@ -20,7 +20,7 @@ import { publishRelease } from '../../release/index.js';
 import { blockLines, settledLines } from '../release-lines.js';
 import { buildPolicyJson } from '../../policy/index.js';
 import { addDeclarationOptions, customWithDeclaration, type DeclarationOpts } from '../declaration-options.js';
-import { collect, positiveInt, loadSigners } from '../options.js';
+import { collect, durationOption, expiryOption, positiveInt, loadSigners } from '../options.js';
 import type { CliContext } from './types.js';
 
 
@@ -56,10 +56,6 @@ function policyLines(policy: JsonObject | null | undefined): string[] {
   return [`build policy in root: ${String(policy.quorum)} of ${verifiers.length} verifier(s) (${verifiers.map((k) => short(k)).join(', ')}) must rebuild each new artifact`];
 }
 
-function expiresOption(text: string | undefined): Date | undefined {
-  return text === undefined ? undefined : parseExpiry(text, new Date());
-}
-
 function changeLines(changes: readonly RoleChange[]): string[] {
   return changes.map((c) => `${c.role} v${c.version} staged, expires ${c.expires}, signed by ${c.signedBy.length} key(s) given`);
 }
@@ -71,7 +67,7 @@ function reportLines(reports: readonly SignatureReport[]): string[] {
 interface SigningOpts {
   key: string[];
   passphraseEnv: string;
-  expires?: string;
+  expires?: Date;
 }
 
 export function register(program: Command, context: CliContext): void {
@@ -79,13 +75,13 @@ export function register(program: Command, context: CliContext): void {
   const signing = (c: Command): Command =>
     c.option('--key <file>', 'sign the changed roles with this private key file (repeatable; only roles it belongs to)', collect, [])
       .option('--passphrase-env <name>', 'environment variable with the key files\' passphrase', DEFAULT_PASSPHRASE_ENV)
-      .option('--expires <when>', 'expiry of the changed roles: a duration (90d) or a date-time');
+      .option('--expires <when>', 'expiry of the changed roles: a duration (90d) or a date-time', expiryOption('--expires'));
 
   const init = repo.command('init').description('create a repository: root and targets v1; snapshot and timestamp at first publish').argument('<dir>', 'workspace directory');
   for (const role of TOP_LEVEL_ROLES) {
     init.option(`--${role}-key <file>`, `key file (public or private) of the ${role} role (repeatable)`, collect, [])
       .option(`--${role}-threshold <n>`, `signatures needed for ${role}`, positiveInt(`--${role}-threshold`), 1)
-      .option(`--${role}-expires <duration>`, `lifetime of ${role} metadata (default ${{ root: '365d', targets: '90d', snapshot: '7d', timestamp: '1d' }[role]})`);
+      .option(`--${role}-expires <duration>`, `lifetime of ${role} metadata (default ${{ root: '365d', targets: '90d', snapshot: '7d', timestamp: '1d' }[role]})`, durationOption(`--${role}-expires`));
   }
   signing(buildPolicyOptions(init).option('--no-consistent-snapshot', 'serve plain file names instead of VERSION.NAME / HASH.NAME')
     .option('--meta-hashes', 'put length and sha256 of each role in snapshot (and of snapshot in timestamp)', false))
@@ -97,8 +93,8 @@ export function register(program: Command, context: CliContext): void {
         const files = opts[`${role}Key`] as string[];
         if (files.length === 0) throw new UsageError('MISSING_ARGUMENT', `no key for role ${role}`, { hint: `pass --${role}-key FILE (cairn key generate --out FILE makes one)` });
         roles[role] = { keys: await publicKeys(files), threshold: opts[`${role}Threshold`] as number };
-        const exp = opts[`${role}Expires`] as string | undefined;
-        if (exp !== undefined) expirySeconds[role] = parseDuration(exp);
+        const exp = opts[`${role}Expires`] as number | undefined;
+        if (exp !== undefined) expirySeconds[role] = exp;
       }
       const buildPolicy = await buildPolicyOption(opts);
       const changes = await initRepository(dir, {
@@ -120,7 +116,7 @@ export function register(program: Command, context: CliContext): void {
       const { sources, skipped } = await collectTargetSources(files, { path: opts.path, baseDir: opts.base });
       for (const s of skipped) out.warn(`skipped ${s} (not a regular file)`);
       const { added, changes } = await addTargets(dir, sources, {
-        role: opts.role, custom: await customWithDeclaration(opts, sources, custom), expires: expiresOption(opts.expires), signers: await loadSigners(opts.key, opts.passphraseEnv),
+        role: opts.role, custom: await customWithDeclaration(opts, sources, custom), expires: opts.expires, signers: await loadSigners(opts.key, opts.passphraseEnv),
       });
       out.result({ added, skipped, changes }, [...added.map((a) => `added ${a.path} -> ${a.role} (${a.length} bytes, sha256 ${a.sha256.slice(0, 12)})`), ...changeLines(changes)]);
     });
@@ -132,7 +128,7 @@ export function register(program: Command, context: CliContext): void {
     .action(async (dir: string, paths: string[], opts: SigningOpts & { role?: string; recursive: boolean }) => {
       const out = context.output();
       const { removed, changes } = await removeTargets(dir, paths, {
-        role: opts.role, recursive: opts.recursive, expires: expiresOption(opts.expires), signers: await loadSigners(opts.key, opts.passphraseEnv),
+        role: opts.role, recursive: opts.recursive, expires: opts.expires, signers: await loadSigners(opts.key, opts.passphraseEnv),
       });
       out.result({ removed, changes }, [...removed.map((r) => `removed ${r.path} from ${r.role}`), ...changeLines(changes)]);
     });
@@ -153,7 +149,7 @@ export function register(program: Command, context: CliContext): void {
       if (opts.delegateKey.length === 0) throw new UsageError('MISSING_ARGUMENT', 'the delegated role needs keys', { hint: 'pass --delegate-key FILE' });
       const options = {
         from: opts.from, keys: await publicKeys(opts.delegateKey), threshold: opts.threshold, terminating: opts.terminating,
-        expires: expiresOption(opts.expires), signers: await loadSigners(opts.key, opts.passphraseEnv),
+        expires: opts.expires, signers: await loadSigners(opts.key, opts.passphraseEnv),
       };
       const result = opts.hashBins !== undefined ? await delegateHashBins(dir, name, opts.hashBins, options)
         : opts.succinctBits !== undefined ? await delegateSuccinct(dir, name, opts.succinctBits, options)
@@ -182,7 +178,7 @@ export function register(program: Command, context: CliContext): void {
       if (newPolicy && opts.removeBuildPolicy) throw new UsageError('CONFLICT', 'give either --build-verifier-key/--build-quorum or --remove-build-policy');
       const buildPolicy = opts.removeBuildPolicy ? null : newPolicy;
       const changes = await rotateRoot(dir, {
-        roles, consistentSnapshot: opts.consistentSnapshot, expires: expiresOption(opts.expires), signers: await loadSigners(opts.key, opts.passphraseEnv),
+        roles, consistentSnapshot: opts.consistentSnapshot, expires: opts.expires, signers: await loadSigners(opts.key, opts.passphraseEnv),
         ...(buildPolicy !== undefined ? { buildPolicy } : {}),
       });
       out.result({ changes, ...(buildPolicy !== undefined ? { buildPolicy } : {}) }, [...changeLines(changes), ...policyLines(buildPolicy), 'root must now be signed by the threshold of the old and of the new root keys (cairn repo sign --role root)']);
@@ -193,7 +189,7 @@ export function register(program: Command, context: CliContext): void {
     .requiredOption('--role <name>', 'root, targets or a delegated role'))
     .action(async (dir: string, opts: SigningOpts & { role: string }) => {
       const out = context.output();
-      const changes = await refreshRole(dir, opts.role, { expires: expiresOption(opts.expires), signers: await loadSigners(opts.key, opts.passphraseEnv) });
+      const changes = await refreshRole(dir, opts.role, { expires: opts.expires, signers: await loadSigners(opts.key, opts.passphraseEnv) });
       out.result({ changes }, changeLines(changes));
     });
 
@@ -235,17 +231,17 @@ export function register(program: Command, context: CliContext): void {
     .argument('<dir>', 'workspace directory')
     .option('--key <file>', 'snapshot and timestamp private key files (repeatable)', collect, [])
     .option('--passphrase-env <name>', 'environment variable with the key files\' passphrase', DEFAULT_PASSPHRASE_ENV)
-    .option('--snapshot-expires <when>', 'snapshot expiry: duration or date-time')
-    .option('--timestamp-expires <when>', 'timestamp expiry: duration or date-time')
-    .option('--witness-timeout <ms>', 'with a release log: deadline of each call to a witness', '10000')
-    .action(async (dir: string, opts: { key: string[]; passphraseEnv: string; snapshotExpires?: string; timestampExpires?: string; witnessTimeout: string }) => {
+    .option('--snapshot-expires <when>', 'snapshot expiry: duration or date-time', expiryOption('--snapshot-expires'))
+    .option('--timestamp-expires <when>', 'timestamp expiry: duration or date-time', expiryOption('--timestamp-expires'))
+    .option('--witness-timeout <ms>', 'with a release log: deadline of each call to a witness', positiveInt('--witness-timeout'), 10_000)
+    .action(async (dir: string, opts: { key: string[]; passphraseEnv: string; snapshotExpires?: Date; timestampExpires?: Date; witnessTimeout: number }) => {
       const out = context.output();
       // A repository with a release log first settles a release saved when its round failed, then
       // has the witnesses co-sign the new state before anything of it is written.
       const { result, logged, settled } = await publishRelease(dir, {
         signers: await loadSigners(opts.key, opts.passphraseEnv),
-        snapshotExpires: expiresOption(opts.snapshotExpires), timestampExpires: expiresOption(opts.timestampExpires),
-        leader: { callTimeoutMs: positiveInt('--witness-timeout')(opts.witnessTimeout) }, progress: out,
+        snapshotExpires: opts.snapshotExpires, timestampExpires: opts.timestampExpires,
+        leader: { callTimeoutMs: opts.witnessTimeout }, progress: out,
       });
       out.result({ ...result, ...(logged ? { log: logged } : {}), ...(settled ? { settled } : {}) }, [
         ...(settled ? settledLines(settled) : []),
@@ -255,12 +251,13 @@ export function register(program: Command, context: CliContext): void {
       ]);
     });
 
-  repo.command('status').description('per role: version, expiry, threshold, signatures present/missing; staged changes')
+  repo.command('status').description('per role: version, expiry, threshold, signatures present/missing; staged changes; exits 1 when a role has expired')
     .argument('<dir>', 'workspace directory')
-    .option('--warn <duration>', 'warn about expiry within this window (default: a quarter of each role\'s lifetime)')
-    .action(async (dir: string, opts: { warn?: string }) => {
+    .option('--warn <duration>', 'warn about expiry within this window (default: a quarter of each role\'s lifetime)', durationOption('--warn'))
+    .action(async (dir: string, opts: { warn?: number }) => {
       const out = context.output();
-      const status = await repoStatus(dir, { warnSeconds: opts.warn === undefined ? undefined : parseDuration(opts.warn) });
+      const status = await repoStatus(dir, { warnSeconds: opts.warn });
       out.result(status, formatStatus(status));
+      if (status.problems.length > 0) context.setExitCode(1);
     });
 }

@@ -1,9 +1,11 @@
 // cli/commands/serve.ts: `cairn serve DIR`, a read-only HTTP mirror of a repository directory
-// in one command (server/static-server.ts). Runs until SIGINT or SIGTERM.
+// in one command (server/static-server.ts). Runs until SIGINT or SIGTERM; with --json it prints
+// one JSON line per event (listening, each request with --log, stopped).
 import type { Command } from 'commander';
 import { stat } from 'node:fs/promises';
 import { startStaticServer } from '../../server/static-server.js';
 import { UsageError } from '../../errors/index.js';
+import { portNumber } from '../options.js';
 import type { CliContext } from './types.js';
 
 export function register(program: Command, context: CliContext): void {
@@ -16,24 +18,24 @@ export function register(program: Command, context: CliContext): void {
     .option('--log', 'print one line per request', false)
     .action(async (dir: string, opts: { host: string; port: string; log: boolean }) => {
       const out = context.output();
-      const port = Number(opts.port);
-      if (!Number.isInteger(port) || port < 0 || port > 65535) {
-        throw new UsageError('BAD_ARGUMENT', `--port must be an integer from 0 to 65535, found ${opts.port}`);
-      }
+      const port = portNumber('--port')(opts.port);
       const info = await stat(dir).catch(() => undefined);
       if (!info?.isDirectory()) throw new UsageError('BAD_ARGUMENT', `${dir} is not a directory`, { hint: 'serve the public/ folder of a repository made with `cairn repo init`' });
       const running = await startStaticServer({
         root: dir,
         host: opts.host,
         port,
-        onRequest: opts.log ? (r) => out.info(`${r.method} ${r.path} ${r.status} ${r.bytes}`) : undefined,
+        onRequest: opts.log ? (r) => out.event('request', r, `${r.method} ${r.path} ${r.status} ${r.bytes}`) : undefined,
       });
-      out.result({ url: running.url, root: dir }, `serving ${dir} read-only at ${running.url} (Ctrl-C to stop)`);
+      out.event('listening', { url: running.url, root: dir }, `serving ${dir} read-only at ${running.url} (Ctrl-C to stop)`);
       await new Promise<void>((done) => {
         const stop = (): void => {
           process.off('SIGINT', stop);
           process.off('SIGTERM', stop);
-          void running.close().then(done);
+          void running.close().then(() => {
+            out.event('stopped', { url: running.url }, `stopped serving ${dir}`, 'progress');
+            done();
+          });
         };
         process.on('SIGINT', stop);
         process.on('SIGTERM', stop);

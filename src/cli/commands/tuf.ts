@@ -15,7 +15,7 @@ import { UsageError, short } from '../../errors/index.js';
 import { readCappedFile, tooLargeIsFormatError } from '../../io/capped-file.js';
 import { LOG_FILE_LIMITS } from '../../log/index.js';
 import { TufError } from '../../tuf/errors.js';
-import { collect } from '../options.js';
+import { collect, positiveInt } from '../options.js';
 import type { CliContext } from './types.js';
 
 interface TufOptions {
@@ -31,11 +31,6 @@ interface TufOptions {
 interface InitOptions {
   logAnchor?: string;
   logBlock?: string;
-}
-
-function parseSeconds(text: string, flag: string): number {
-  if (!/^\d{1,10}$/.test(text) || Number(text) < 1) throw new UsageError('BAD_ARGUMENT', `${flag} takes a whole number of seconds (at least 1), found ${JSON.stringify(text)}`);
-  return Number(text);
 }
 
 function isWitnessed(report: RefreshReport): report is WitnessedRefreshReport {
@@ -80,7 +75,7 @@ export function register(program: Command, context: CliContext): void {
         targetBaseUrl: opts.targetBaseUrl,
         targetDir: opts.targetDir,
         ...(opts.logUrl === undefined ? {} : { logUrl: opts.logUrl }),
-        ...(opts.maxHeadAge === undefined ? {} : { witness: { maxHeadAgeSeconds: parseSeconds(opts.maxHeadAge, '--max-head-age') } }),
+        ...(opts.maxHeadAge === undefined ? {} : { witness: { maxHeadAgeSeconds: positiveInt('--max-head-age')(opts.maxHeadAge) } }),
       })
     ).updater;
 
@@ -183,7 +178,7 @@ export function register(program: Command, context: CliContext): void {
           metadataBaseUrl: required(opts.metadataUrl, '--metadata-url'),
           ...(opts.logUrl === undefined ? {} : { logUrl: opts.logUrl }),
           ...(sub.attestationsUrl === undefined ? {} : { attestationsUrl: sub.attestationsUrl }),
-          ...(opts.maxHeadAge === undefined ? {} : { witness: { maxHeadAgeSeconds: parseSeconds(opts.maxHeadAge, '--max-head-age') } }),
+          ...(opts.maxHeadAge === undefined ? {} : { witness: { maxHeadAgeSeconds: positiveInt('--max-head-age')(opts.maxHeadAge) } }),
         });
         const out = context.output();
         const report = await updater.refresh();

@@ -3,18 +3,9 @@
 // `init` creates the witness's directory and prints its roster entry; `serve` runs the HTTP API
 // until SIGINT or SIGTERM, printing one line per decision.
 import type { Command } from 'commander';
-import { UsageError } from '../../errors/index.js';
-import { initWitness, loadWitness } from '../../witness/config.js';
-import { WitnessService } from '../../witness/service.js';
-import { startWitnessServer } from '../../witness/server.js';
-import { WitnessStore } from '../../witness/store.js';
+import { describeDecision, initWitness, loadWitness, startWitnessServer, WitnessService, WitnessStore, type WitnessDecision } from '../../witness/index.js';
+import { portNumber, positiveInt } from '../options.js';
 import type { CliContext } from './types.js';
-
-function port(text: string): number {
-  const n = Number(text);
-  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new UsageError('BAD_ARGUMENT', `--port must be an integer from 0 to 65535, found ${text}`);
-  return n;
-}
 
 export function register(program: Command, context: CliContext): void {
   const witness = program.command('witness').description('run a witness: check proposed releases against the policy and co-sign them');
@@ -26,11 +17,10 @@ export function register(program: Command, context: CliContext): void {
     .option('--clock-skew <seconds>', 'largest distance between a block\'s time and this clock', '300')
     .action(async (opts: { dir: string; name: string; address: string; clockSkew: string }) => {
       const out = context.output();
-      const skew = Number(opts.clockSkew);
-      if (!Number.isInteger(skew) || skew < 1) throw new UsageError('BAD_ARGUMENT', `--clock-skew must be a positive integer, found ${opts.clockSkew}`);
+      const skew = positiveInt('--clock-skew')(opts.clockSkew);
       const { entry } = await initWitness(opts.dir, { name: opts.name, address: opts.address, clockSkewSeconds: skew });
-      if (out.options.json) out.result(entry);
-      else process.stdout.write(JSON.stringify(entry, null, 2) + '\n');
+      // The roster entry is JSON either way: it is what the publisher passes on.
+      out.result(entry, JSON.stringify(entry, null, 2));
     });
 
   witness.command('serve').description('serve the witness HTTP API (GET /v1/info, POST /v1/genesis, /v1/commit, /v1/respond)')
@@ -40,21 +30,21 @@ export function register(program: Command, context: CliContext): void {
     .action(async (opts: { dir: string; host: string; port?: string }) => {
       const out = context.output();
       const { config, key, dbPath } = await loadWitness(opts.dir);
-      const listenPort = opts.port !== undefined ? port(opts.port) : port(new URL(config.address).port || '80');
+      const listenPort = opts.port !== undefined ? portNumber('--port')(opts.port) : portNumber('the port of the configured address')(new URL(config.address).port || '80');
       const store = new WitnessStore(dbPath);
-      const log = (line: string): void => {
-        process.stdout.write(`${new Date().toISOString().replace(/\.\d{3}Z$/, 'Z')} ${config.name} ${line}\n`);
-      };
-      const service = new WitnessService({ identity: { name: config.name, address: config.address, key }, store, clockSkewSeconds: config.clockSkewSeconds, log });
+      // One line per decision: `TIME NAME REQUEST: accepted ...` or `... refused CODE: message`; with --json, JSON lines.
+      const stamp = (): string => new Date().toISOString().replace(/\.\d{3}Z$/, 'Z');
+      const onDecision = (d: WitnessDecision): void => out.event('decision', { witness: config.name, ...d }, `${stamp()} ${config.name} ${describeDecision(d)}`);
+      const service = new WitnessService({ identity: { name: config.name, address: config.address, key }, store, clockSkewSeconds: config.clockSkewSeconds, onDecision });
       const running = await startWitnessServer({ service, host: opts.host, port: listenPort, maxRequestBytes: config.maxRequestBytes });
       const info = service.info();
-      out.result({ name: config.name, url: running.url, key: info.key, chain: info.chain, head: info.head },
+      out.event('listening', { witness: config.name, url: running.url, key: info.key, chain: info.chain, head: info.head },
         `witness ${config.name} (${info.key.slice(0, 12)}) listening at ${running.url}; ${info.chain ? `follows chain ${info.chain.slice(0, 12)}, head ${info.head?.index}` : 'follows no chain yet'}`);
       await new Promise<void>((done) => {
         const stop = (): void => {
           process.off('SIGINT', stop);
           process.off('SIGTERM', stop);
-          log('stopping: finishing requests in flight');
+          out.event('stopping', { witness: config.name }, `${stamp()} ${config.name} stopping: finishing requests in flight`, 'progress');
           void running.close().then(() => {
             store.close();
             done();
