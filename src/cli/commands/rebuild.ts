@@ -5,7 +5,7 @@
 import type { Command } from 'commander';
 import { short, UsageError } from '../../errors/index.js';
 import { describeDifferences } from '../../policy/index.js';
-import { checkAttestationFiles, ISOLATION_PREFERENCES, runRebuild, serveRebuilds, type IsolationPreference, type ServeEvent } from '../../rebuild/index.js';
+import { checkAttestationFiles, ISOLATION_PREFERENCES, runRebuild, runVerifierService, type IsolationPreference, type VerifierEvent } from '../../rebuild/index.js';
 import { DEFAULT_PASSPHRASE_ENV } from '../passphrase.js';
 import { collect, loadSigner, oneOf, positiveInt, secondsOption } from '../options.js';
 import type { CliContext } from './types.js';
@@ -104,7 +104,7 @@ export function register(program: Command, context: CliContext): void {
       const stop = (): void => controller.abort();
       process.once('SIGINT', stop);
       process.once('SIGTERM', stop);
-      const describe = (e: ServeEvent): [string, 'result' | 'progress' | 'warning'] => {
+      const describe = (e: VerifierEvent): [string, 'result' | 'progress' | 'warning'] => {
         switch (e.type) {
           case 'start':
             return [`verifier ${short(signer.keyid)} watching ${opts.repo} (${e.isolation} isolation${e.recovered > 0 ? `, ${e.recovered} interrupted job(s) requeued` : ''})${e.warning ? `; ${e.warning}` : ''}`, e.warning ? 'warning' : 'progress'];
@@ -119,12 +119,12 @@ export function register(program: Command, context: CliContext): void {
             return [`${e.target}: [${e.code}] ${e.message}${e.final ? ' (giving up)' : ' (will retry)'}`, 'warning'];
         }
       };
-      const onEvent = (e: ServeEvent): void => {
+      const onEvent = (e: VerifierEvent): void => {
         const [human, level] = describe(e);
         if (human !== '' || out.options.json) out.event(e.type, e, human, level);
       };
       try {
-        const { finished } = await serveRebuilds({
+        const { finished } = await runVerifierService({
           repoDir: opts.repo, signer: signer, dbPath: opts.db, pollMs: opts.poll * 1000, once: opts.once, isolation: opts.isolation,
           maxAttempts: opts.maxAttempts, retryDelayMs: opts.retryDelay * 1000, timeoutMs: opts.timeout === undefined ? undefined : opts.timeout * 1000,
           signal: controller.signal, onEvent,

@@ -1,9 +1,9 @@
 // cli/commands/serve.ts: `cairn serve DIR`, a read-only HTTP mirror of a repository directory
-// in one command (server/static-server.ts). Runs until SIGINT or SIGTERM; with --json it prints
+// in one command (mirror/mirror.ts). Runs until SIGINT or SIGTERM; with --json it prints
 // one JSON line per event (listening, each request with --log, stopped).
 import type { Command } from 'commander';
 import { stat } from 'node:fs/promises';
-import { startStaticServer } from '../../server/static-server.js';
+import { startMirror } from '../../mirror/index.js';
 import { UsageError } from '../../errors/index.js';
 import { portNumber } from '../options.js';
 import type { CliContext } from './types.js';
@@ -21,7 +21,7 @@ export function register(program: Command, context: CliContext): void {
       const port = portNumber('--port')(opts.port);
       const info = await stat(dir).catch(() => undefined);
       if (!info?.isDirectory()) throw new UsageError('BAD_ARGUMENT', `${dir} is not a directory`, { hint: 'serve the public/ folder of a repository made with `cairn repo init`' });
-      const running = await startStaticServer({
+      const running = await startMirror({
         root: dir,
         host: opts.host,
         port,

@@ -1,4 +1,4 @@
-// test/rebuild/serve.test.ts: `cairn rebuild serve` keeps its queue in SQLite and survives being
+// test/rebuild/verifier-service.test.ts: `cairn rebuild serve` keeps its queue in SQLite and survives being
 // killed mid-queue: a job claimed but not finished is retried after the restart, a finished one
 // is never redone, and each artifact ends up attested exactly once. A verdict written just
 // before a crash (file durable, job not yet marked done) is adopted, not rebuilt. The recipes
@@ -12,7 +12,7 @@ import { pathToFileURL } from 'node:url';
 import { createInterface } from 'node:readline';
 import { addTargets } from '../../src/repo/index.js';
 import { declarationToCustom, parseAttestation, serializeAttestation, verifyAttestation, type ReleaseDeclaration } from '../../src/policy/index.js';
-import { RebuildQueue, attestationFile, rebuildAndAttest, serveRebuilds, writeSourceArchive, type ServeEvent } from '../../src/rebuild/index.js';
+import { RebuildQueue, attestationFile, rebuildAndAttest, runVerifierService, writeSourceArchive, type VerifierEvent } from '../../src/rebuild/index.js';
 import { writeFileAtomic } from '../../src/io/atomic-write.js';
 import { sha256Hex } from '../../src/crypto/hash.js';
 import { CAIRN_BIN, EPOCH, keyFile, runCli, publisherRepo, tempDir, type KeyFile } from './fixtures.js';
@@ -73,7 +73,7 @@ test('rebuild serve killed mid-queue: after a restart each artifact is attested 
 
   // First run: wait until one artifact is attested and the next one is being rebuilt, then SIGKILL.
   const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-  const events: ServeEvent[] = [];
+  const events: VerifierEvent[] = [];
   let stderr = '';
   child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
   const killedMidJob = await new Promise<boolean>((resolve, reject) => {
@@ -82,7 +82,7 @@ test('rebuild serve killed mid-queue: after a restart each artifact is attested 
       reject(new Error(`serve did not reach the second job in time; events ${JSON.stringify(events)}; stderr ${stderr}`));
     }, 60_000);
     createInterface({ input: child.stdout }).on('line', (line) => {
-      const e = JSON.parse(line) as ServeEvent;
+      const e = JSON.parse(line) as VerifierEvent;
       events.push(e);
       if (e.type === 'claimed' && events.some((x) => x.type === 'attested')) {
         clearTimeout(timer);
@@ -106,10 +106,10 @@ test('rebuild serve killed mid-queue: after a restart each artifact is attested 
   const again = await runCli(['--json', 'rebuild', 'serve', '--repo', repo, '--key', verifier.path, '--db', db, '--poll', '0.2', '--once'], { timeoutMs: 60_000 });
   assert.equal(again.code, 0, again.stderr);
   // JSON lines, each stamped with its time; the last says how many verdicts the run gave.
-  const lines = again.stdout.trim().split('\n').map((l) => JSON.parse(l) as ServeEvent & { time: string } | { time: string; type: 'stop'; finished: number });
+  const lines = again.stdout.trim().split('\n').map((l) => JSON.parse(l) as VerifierEvent & { time: string } | { time: string; type: 'stop'; finished: number });
   assert.ok(lines.every((l) => !Number.isNaN(Date.parse(l.time))), again.stdout);
   assert.deepEqual(lines[lines.length - 1], { time: lines[lines.length - 1]!.time, type: 'stop', finished: 2 });
-  const events2 = lines.filter((l): l is ServeEvent & { time: string } => l.type !== 'stop');
+  const events2 = lines.filter((l): l is VerifierEvent & { time: string } => l.type !== 'stop');
   assert.deepEqual(events2[0], { time: events2[0]!.time, type: 'start', isolation: 'bubblewrap', recovered: 1 });
   assert.deepEqual(events2.filter((e) => e.type === 'claimed').map((e) => e.type === 'claimed' && e.target), ['slow/b', 'slow/c']);
   assert.deepEqual(events2.filter((e) => e.type === 'attested').map((e) => e.type === 'attested' && [e.target, e.result]), [['slow/b', 'PASSED'], ['slow/c', 'PASSED']]);
@@ -147,8 +147,8 @@ test('a verdict written just before a crash is adopted after the restart, not re
   await writeFileAtomic(attestationFile(repo, 'slow/d', sha256, verifier.signer.keyid), serializeAttestation(outcome.envelope));
 
   // A fresh database also queues slow/a to slow/c; their verdicts from the test above are adopted too.
-  const events: ServeEvent[] = [];
-  const { finished } = await serveRebuilds({ repoDir: repo, signer: verifier.signer, dbPath: db, once: true, pollMs: 100, onEvent: (e) => events.push(e) });
+  const events: VerifierEvent[] = [];
+  const { finished } = await runVerifierService({ repoDir: repo, signer: verifier.signer, dbPath: db, once: true, pollMs: 100, onEvent: (e) => events.push(e) });
   assert.ok(finished >= 1);
   assert.deepEqual(events.find((e) => e.type === 'adopted' && e.target === 'slow/d'), {
     type: 'adopted', target: 'slow/d', sha256, result: 'PASSED', attestation: attestationFile(repo, 'slow/d', sha256, verifier.signer.keyid),

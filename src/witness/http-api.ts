@@ -1,4 +1,4 @@
-// witness/server.ts: the witness HTTP API (docs/protocol.md section 8) on hono and
+// witness/http-api.ts: the witness HTTP API (docs/protocol.md section 8) on hono and
 // @hono/node-server. JSON in and out; request bodies are read with a cap (WIRE_LIMITS, or the
 // witness's configuration) and parsed once into typed requests (wire.ts), then decided by the
 // WitnessService. Every refusal is `{ error, code, message }`: 400 for a malformed request, 409

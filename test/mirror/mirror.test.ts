@@ -1,4 +1,4 @@
-// Tests for server/static-server.ts: a mirror must serve exactly the files under its root and
+// Tests for mirror/mirror.ts: a mirror must serve exactly the files under its root and
 // refuse everything else, with bounded requests.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -6,11 +6,11 @@ import { mkdtemp, mkdir, writeFile, symlink, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { request } from 'node:http';
-import { startStaticServer, resolveRequestPath, type RunningServer } from '../../src/server/static-server.js';
+import { startMirror, resolveRequestPath, type RunningMirror } from '../../src/mirror/index.js';
 
 let base: string;
 let root: string;
-let server: RunningServer;
+let server: RunningMirror;
 
 before(async () => {
   base = await mkdtemp(join(tmpdir(), 'cairn-serve-'));
@@ -20,7 +20,7 @@ before(async () => {
   await writeFile(join(root, 'metadata', '3.snapshot.json'), '{}');
   await writeFile(join(base, 'secret.key'), 'PRIVATE');
   await symlink(join(base, 'secret.key'), join(root, 'metadata', 'escape.json'));
-  server = await startStaticServer({ root });
+  server = await startMirror({ root });
 });
 
 after(async () => {
@@ -91,7 +91,7 @@ test('resolveRequestPath keeps every accepted path inside the root', () => {
 
 test('reports each request with its status and byte count', { timeout: 10_000 }, async () => {
   const seen: Array<{ path: string; status: number; bytes: number }> = [];
-  const logged = await startStaticServer({ root, onRequest: (r) => seen.push(r) });
+  const logged = await startMirror({ root, onRequest: (r) => seen.push(r) });
   try {
     const res = await fetch(`${logged.url}/metadata/timestamp.json`);
     assert.equal(await res.text(), '{"signed":{}}');

@@ -1,4 +1,4 @@
-// rebuild/serve.ts: `cairn rebuild serve`, a build verifier that watches a repository (DESIGN.md
+// rebuild/verifier-service.ts: `cairn rebuild serve`, a build verifier that watches a repository (DESIGN.md
 // "Build verification"; CHAINIAC section 5; issue 4: rebuild every new artifact, queue and
 // results in SQLite, surviving restarts without redoing or losing work). Each poll scans the
 // staged and published targets roles (repo-scan.ts), queues every new (target, sha256) with a
@@ -23,7 +23,7 @@ import { RebuildQueue, type RebuildJob } from './queue.js';
 import { locateArtifactBytes, scanRepository } from './repo-scan.js';
 import { rebuildAndAttest } from './verify.js';
 
-export interface ServeOptions {
+export interface VerifierServiceOptions {
   readonly repoDir: string;
   readonly signer: Signer;
   /** SQLite file of the queue. */
@@ -39,10 +39,10 @@ export interface ServeOptions {
   readonly fetcher?: Fetcher;
   readonly signal?: AbortSignal;
   readonly now?: () => number;
-  readonly onEvent?: (event: ServeEvent) => void;
+  readonly onEvent?: (event: VerifierEvent) => void;
 }
 
-export type ServeEvent =
+export type VerifierEvent =
   | { type: 'start'; isolation: string; warning?: string; recovered: number }
   | { type: 'queued'; added: number; problems: string[] }
   | { type: 'claimed'; target: string; sha256: string; attempt: number }
@@ -51,7 +51,7 @@ export type ServeEvent =
   | { type: 'error'; target: string; sha256: string; code: string; message: string; final: boolean };
 
 /** Runs until `signal` aborts (or, with `once`, until the queue is empty). Returns jobs finished. */
-export async function serveRebuilds(options: ServeOptions): Promise<{ finished: number }> {
+export async function runVerifierService(options: VerifierServiceOptions): Promise<{ finished: number }> {
   const now = options.now ?? Date.now;
   const emit = options.onEvent ?? ((): void => undefined);
   const isolation = chooseIsolation(options.isolation ?? 'auto');
@@ -84,7 +84,7 @@ export async function serveRebuilds(options: ServeOptions): Promise<{ finished: 
 }
 
 async function processJob(
-  job: RebuildJob, queue: RebuildQueue, isolation: ReturnType<typeof chooseIsolation>, options: ServeOptions, now: () => number, emit: (e: ServeEvent) => void,
+  job: RebuildJob, queue: RebuildQueue, isolation: ReturnType<typeof chooseIsolation>, options: VerifierServiceOptions, now: () => number, emit: (e: VerifierEvent) => void,
 ): Promise<boolean> {
   const file = attestationFile(options.repoDir, job.target, job.sha256, options.signer.keyid);
   const existing = await existingVerdict(file, job, options.signer);

@@ -1,4 +1,4 @@
-// server/static-server.ts: a read-only HTTP mirror of a repository directory (DESIGN.md
+// mirror/mirror.ts: a read-only HTTP mirror of a repository directory (DESIGN.md
 // "mirrors: nothing secret, untrusted"). It only answers GET and HEAD for regular files under
 // its root: no directory listings, no path traversal (`..`, encoded separators, NUL, symlinks
 // leaving the root), bounded request sizes, and content types by extension. Mirrors are not
@@ -13,7 +13,7 @@ import { Hono } from 'hono';
 import { serve, type HttpBindings, type Http2Bindings } from '@hono/node-server';
 import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response';
 
-export interface StaticServerOptions {
+export interface MirrorOptions {
   /** Directory to serve; nothing outside it is ever read. */
   root: string;
   /** Loopback by default: serving to the network is an explicit choice. */
@@ -24,7 +24,7 @@ export interface StaticServerOptions {
   onRequest?: (entry: { method: string; path: string; status: number; bytes: number }) => void;
 }
 
-export interface RunningServer {
+export interface RunningMirror {
   url: string;
   port: number;
   server: Server;
@@ -87,7 +87,7 @@ function cacheControlFor(path: string): string {
   return /^(\d+\.|[0-9a-f]{64}\.)/.test(base) ? 'public, max-age=31536000, immutable' : 'no-cache';
 }
 
-export function createStaticApp(rootDir: string): Hono<{ Bindings: Partial<HttpBindings> }> {
+export function createMirrorApp(rootDir: string): Hono<{ Bindings: Partial<HttpBindings> }> {
   const app = new Hono<{ Bindings: Partial<HttpBindings> }>();
   let realRoot: string | undefined;
   const notFound = (c: { text: (s: string, status: 404) => Response }): Response => c.text('not found\n', 404);
@@ -132,8 +132,8 @@ export function createStaticApp(rootDir: string): Hono<{ Bindings: Partial<HttpB
 }
 
 /** Starts a static server; resolves once it listens. */
-export async function startStaticServer(options: StaticServerOptions): Promise<RunningServer> {
-  const app = createStaticApp(resolve(options.root));
+export async function startMirror(options: MirrorOptions): Promise<RunningMirror> {
+  const app = createMirrorApp(resolve(options.root));
   const fetchHandler = async (req: Request, bindings: HttpBindings | Http2Bindings): Promise<Response> => {
     const env = bindings as HttpBindings; // serve() below creates an HTTP/1.1 server
     const res = await app.fetch(req, env);
