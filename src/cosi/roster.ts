@@ -53,6 +53,8 @@ export const ROSTER_LIMITS = {
 } as const;
 
 const NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
+/** A lone UTF-16 surrogate: a string that is not Unicode text (paired surrogates do not match in u mode). */
+const UNPAIRED_SURROGATE = /\p{Surrogate}/u;
 
 /** `hex(H(canonical(roster)))` (protocol.md 4). */
 export function rosterHash(roster: Roster): string {
@@ -84,6 +86,9 @@ function rosterShape(value: unknown): Roster {
     if (typeof address !== 'string' || address.length > ROSTER_LIMITS.maxAddressLength) {
       bad(`witness ${i}: address must be a string of at most ${ROSTER_LIMITS.maxAddressLength} characters`);
     }
+    // The roster hash is taken over UTF-8, where an unpaired surrogate has no encoding and is
+    // written as U+FFFD: two different rosters would share one hash (protocol.md 4).
+    if (UNPAIRED_SURROGATE.test(address as string)) bad(`witness ${i}: address holds an unpaired UTF-16 surrogate`);
     return { name: name as string, key: key as string, pop: pop as string, address: address as string };
   });
   return { threshold: threshold as number, witnesses: out };

@@ -211,3 +211,34 @@ test('a vouched roster still needs canonical keys, distinct keys, a sane thresho
   const extra = { ...rosterOf(vouchedKeys, 3), extra: 1 } as unknown as Roster;
   await assert.rejects(vouched(extra), isCode('BAD_ROSTER'));
 });
+
+test('two rosters never share a hash: an address with an unpaired surrogate is refused, vouched for or not', async () => {
+  // Canonical JSON is hashed as UTF-8, where an unpaired surrogate has no encoding and becomes
+  // U+FFFD: a roster whose address holds "\ud800" would hash like one holding "\ufffd", so a
+  // mirror could hand a client, under the hash a link vouches for, a roster other than the one
+  // the witnesses checked. Such a string is not Unicode text; it is refused at the shape check.
+  const named = rosterOf(vouchedKeys, 3);
+  named.witnesses[1]!.address = 'http://w1.example/\ufffd';
+  const lookalike = clone(named);
+  lookalike.witnesses[1]!.address = 'http://w1.example/\ud800';
+  assert.notEqual(lookalike.witnesses[1]!.address, named.witnesses[1]!.address);
+  assert.ok(canonicalBytes(lookalike).equals(canonicalBytes(named)), 'the two rosters have the same canonical bytes');
+  const vouch = await vouchFor(rosterHash(named));
+  assert.throws(() => acceptVouchedRoster(lookalike, vouch), isCode('BAD_ROSTER'));
+  assert.throws(() => acceptRoster(lookalike), isCode('BAD_ROSTER'));
+  assert.throws(() => parseRoster(JSON.stringify(lookalike)), isCode('BAD_ROSTER'));
+  for (const address of ['http://w1.example/\udc00', 'http://w1.example/\ud800x']) {
+    const other = clone(named);
+    other.witnesses[1]!.address = address;
+    assert.throws(() => parseRoster(JSON.stringify(other)), isCode('BAD_ROSTER'), JSON.stringify(address));
+  }
+  // The roster as named (a well-formed U+FFFD, or any paired surrogate) is accepted both ways,
+  // and a lookalike offered after it is still refused, not served from either cache.
+  assert.equal(acceptVouchedRoster(named, vouch).hash, rosterHash(named));
+  assert.equal(acceptRoster(named).hash, rosterHash(named));
+  assert.throws(() => acceptVouchedRoster(lookalike, vouch), isCode('BAD_ROSTER'));
+  assert.throws(() => acceptRoster(lookalike), isCode('BAD_ROSTER'));
+  const emoji = rosterOf(vouchedKeys, 3);
+  emoji.witnesses[0]!.address = 'http://w0.example/\ud83d\ude00';
+  assert.equal(acceptRoster(emoji).roster.witnesses[0]!.address, 'http://w0.example/😀');
+});

@@ -235,11 +235,10 @@ interface VouchChain {
   source(): MemorySource;
 }
 
-async function vouchChain(defect: Defect): Promise<VouchChain> {
+async function vouchChain(rosterT: Roster): Promise<VouchChain> {
   const root = rootRole(3, 2);
   const rosterA = rosterOf(keysA, 5);
   const rosterB = rosterOf(keysB, 5);
-  const rosterT = defectiveRoster(defect);
   const signers: Array<{ roster: Roster; keys: WitnessKey[] }> = [];
   const blocks: Block[] = [];
   const authorize = (roster: Roster, chain: string, index: number) => ({
@@ -281,7 +280,7 @@ function refusesRoster(run: () => unknown, cause: string): void {
 
 for (const defect of DEFECTS) {
   test(`a roster with ${defect} is accepted when a link vouches for it, and refused as the trusted roster`, async () => {
-    const c = await vouchChain(defect);
+    const c = await vouchChain(defectiveRoster(defect));
     // Vouched: from genesis (link 0 -> 2 by A names T) and from block 1 (link 1 -> 2 by B).
     for (const [at, roster] of [[0, rosterOf(keysA, 5)], [1, rosterOf(keysB, 5)]] as const) {
       const source = c.source();
@@ -306,7 +305,7 @@ for (const defect of DEFECTS) {
 
 test('a roster change signed by a rotated-out roster vouches for nothing', async () => {
   // Anchored at block 1 (roster B): the mirror serves link 1 -> 2, naming T, co-signed by A.
-  const c = await vouchChain('a torsioned key');
+  const c = await vouchChain(defectiveRoster('a torsioned key'));
   const source = c.source();
   const real = c.links.get('1.0')!;
   source.files.set(LOG_PATHS.link(1, 0), encodeLogFile({ link: real.link, cosignature: await cosign(rosterOf(keysA, 5), keysA, forwardLinkMessage(real.link)) }));
@@ -321,7 +320,7 @@ test('a roster change signed by a rotated-out roster vouches for nothing', async
 test('a roster whose hash is not the one the link names is refused, however close to it', async () => {
   // The mirror swaps the vouched roster for one with another torsioned key, or a bad roster
   // with no link naming it: neither is the roster the link vouches for.
-  const c = await vouchChain('a torsioned key');
+  const c = await vouchChain(defectiveRoster('a torsioned key'));
   const named = rosterHash(c.rosterT);
   const swapped = defectiveRoster('a torsioned key');
   swapped.witnesses[5]!.key = torsionedKeyHex(keysT[5]!);
@@ -334,4 +333,35 @@ test('a roster whose hash is not the one the link names is refused, however clos
     () => verifyCatchUpPath({ block: c.blocks[0]!, roster: rosterOf(keysA, 5) }, [{ ...c.links.get('0.1')!, roster: swapped }, { ...c.links.get('2.0')!, block: c.blocks[3]! }]),
     'NOT_VOUCHED',
   );
+});
+
+test('a roster file with the named hash but other content (an unpaired surrogate hashed as U+FFFD) is refused', async () => {
+  // Roster T as witnesses checked it has an address holding U+FFFD. The mirror serves, under
+  // T's hash, T with an unpaired surrogate there instead: canonical JSON writes it as U+FFFD, so
+  // its hash is T's, but it is not the roster the link names.
+  const rosterT = rosterOf(keysT, 5);
+  rosterT.witnesses[3]!.address = 'http://w3.example/\ufffd';
+  const c = await vouchChain(rosterT);
+  const lookalike = JSON.parse(JSON.stringify(rosterT)) as Roster;
+  lookalike.witnesses[3]!.address = 'http://w3.example/\ud800';
+  assert.equal(rosterHash(lookalike), rosterHash(rosterT));
+  const served = Buffer.from(JSON.stringify(lookalike)); // JSON.stringify escapes it as \ud800
+  for (const [at, roster] of [[0, rosterOf(keysA, 5)], [1, rosterOf(keysB, 5)]] as const) {
+    const source = c.source();
+    source.files.set(LOG_PATHS.roster(rosterHash(rosterT)), served);
+    await assert.rejects(
+      catchUp(source, { block: c.blocks[at]!, roster }, { freshness: policy }),
+      (e: unknown) => e instanceof LogError && e.code === 'UNKNOWN_ROSTER' && (e.cause as CosiError).code === 'BAD_ROSTER',
+    );
+  }
+  refusesRoster(
+    () => verifyCatchUpPath({ block: c.blocks[0]!, roster: rosterOf(keysA, 5) }, [{ ...c.links.get('0.1')!, roster: lookalike }, { ...c.links.get('2.0')!, block: c.blocks[3]! }]),
+    'BAD_ROSTER',
+  );
+  // The roster as named is vouched for, and the lookalike is still refused after it.
+  const result = await catchUp(c.source(), { block: c.blocks[0]!, roster: rosterOf(keysA, 5) }, { freshness: policy });
+  assert.equal(result.roster.witnesses[3]!.address, 'http://w3.example/\ufffd');
+  const source = c.source();
+  source.files.set(LOG_PATHS.roster(rosterHash(rosterT)), served);
+  await assert.rejects(catchUp(source, { block: c.blocks[0]!, roster: rosterOf(keysA, 5) }, { freshness: policy }), (e: unknown) => e instanceof LogError && e.code === 'UNKNOWN_ROSTER');
 });
