@@ -9,7 +9,10 @@ export {
   validateWitnessPublicKey,
   createProofOfPossession,
   verifyProofOfPossession,
+  expandSeed,
 } from './keys.js';
+// The edwards25519 group itself, for code that checks keys and points (and tests that forge them).
+export { L, Point, intLE, scalarFromBytes, scalarToBytes, toHex, ed25519KeyObject, ed25519Verify } from './group.js';
 export { bitmapLength, encodeBitmap, decodeBitmap, hasParticipant, countParticipants, participantIndices } from './bitmap.js';
 export {
   type Roster,

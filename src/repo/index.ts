@@ -22,5 +22,6 @@ export {
   type CompletedRelease,
 } from './pending-release.js';
 export { repoStatus, formatStatus, type RepoStatus, type RoleStatus, type StatusOptions } from './status.js';
-export { evaluateSignatures, type SignatureReport, type RoleKeys } from './signatures.js';
+export { evaluateSignatures, addSignature, type SignatureReport, type RoleKeys } from './signatures.js';
+export { buildMetadata, writeMetadataFile, stableJson, type AnyMetadata } from './metadata-file.js';
 export { Workspace, type RoleChange, type PendingJournal } from './workspace.js';

@@ -15,5 +15,5 @@ export {
   type TargetsEnvelope,
 } from './metadata.js';
 export { verifyThreshold, countValidSignatures, tufPublicKey, rootRoleOf, type RoleKeys } from './verify.js';
-export { rolesForTarget, rolesOf, type DelegationMatch } from './delegation.js';
+export { rolesForTarget, rolesOf, globToRegExp, type DelegationMatch } from './delegation.js';
 export type { TargetFile } from '@tufjs/models';

@@ -2,7 +2,7 @@
 // embedded defaults (src/demo): a publisher, witness processes, a mirror, a client, rebuilders
 // and refused attacks, printed step by step.
 import type { Command } from 'commander';
-import { runDemo } from '../../demo/demo.js';
+import { runDemo } from '../../demo/index.js';
 import type { CliContext } from './types.js';
 
 export function register(program: Command, context: CliContext): void {
