@@ -1,5 +1,5 @@
 // bench/cosi-processes.ts: co-signing a release block with witnesses as separate processes over
-// HTTP on loopback (DESIGN.md "Collective signatures (CoSi)"; docs/protocol.md section 8). Each
+// HTTP on loopback (docs/design.md "Collective signatures (CoSi)"; docs/protocol.md section 8). Each
 // witness is a `cairn witness serve` process with its own SQLite state (synchronous=FULL). For
 // 7, 16 and 32 witnesses (quick: 7 and 16), threshold more than two thirds, it measures:
 //   - block: from proposal to final signature of a release block (GET /v1/info of every

@@ -1,4 +1,4 @@
-// bench/cosi.ts: collective signing and verification (DESIGN.md "Collective signatures (CoSi)";
+// bench/cosi.ts: collective signing and verification (docs/design.md "Collective signatures (CoSi)";
 // docs/protocol.md section 3). Co-signing latency from proposal to final signature with
 // in-process witnesses and tree aggregation (branching factor 16), for 16 to 4,096 witnesses;
 // and verification of one collective signature, split into the key sum (uncached: what a

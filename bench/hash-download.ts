@@ -1,4 +1,4 @@
-// bench/hash-download.ts: hashing and download verification of a 1 GiB target (issue 2):
+// bench/hash-download.ts: hashing and download verification of a 1 GiB target (TUF spec 5.7):
 // cairn's streamed download with length cap and SHA-256 check over loopback HTTP from a mirror
 // process (the file is fsynced before it is renamed into place, as every download is), and cairn's
 // hashing alone, against coreutils `sha256sum` of the same file. Target: within 1.3x of it.

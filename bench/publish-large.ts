@@ -1,5 +1,5 @@
 // bench/publish-large.ts: publishing one new target into a 100,000-target repository in hash bins
-// (issue 2; TUF spec 1.0.x 6.1 and TAP 15 succinct hash bins), and what a client must fetch to
+// (TUF spec 1.0.x 6.1 and TAP 15 succinct hash bins), and what a client must fetch to
 // see it. Publish time is add + publish of one target (median of several runs); the client's
 // bytes are counted at the mirror while cairn's Updater refreshes, resolves the new target and
 // downloads it, once for a client that was up to date before the publish and once for a cold

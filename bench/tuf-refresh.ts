@@ -1,4 +1,4 @@
-// bench/tuf-refresh.ts: a cold TUF client against a large binned repository (issue 2): a fresh
+// bench/tuf-refresh.ts: a cold TUF client against a large binned repository (TUF spec 5): a fresh
 // metadata directory holding only the trusted root and an empty target directory, then refresh
 // (5.3-5.6), resolve 100 targets through the hash-bin delegations (5.6.7) and download and
 // verify them (5.7). Baseline: tuf-js 5.0.1's Updater on the same repository, the same loopback

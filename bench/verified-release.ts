@@ -1,5 +1,5 @@
-// bench/verified-release.ts: the cost of verified builds on top of the build itself (issue 4
-// "Performance"; DESIGN.md "Build verification"). For the sample packages (examples/hello-c with
+// bench/verified-release.ts: the cost of verified builds on top of the build itself
+// (docs/design.md "Build verification"). For the sample packages (examples/hello-c with
 // gcc and make, examples/hello-npm with npm pack) it measures, in the same run:
 //   - build: the publisher's bare build (`cairn build`'s recipe run in the sandbox);
 //   - release: from `repo add` of the built artifact to the witnessed release: two verifiers

@@ -1,4 +1,4 @@
-// cli/declaration-options.ts: the release-declaration options of `cairn repo add` (DESIGN.md
+// cli/declaration-options.ts: the release-declaration options of `cairn repo add` (docs/design.md
 // "Build verification"; policy/declaration.ts): a declaration file from `cairn build`, or its
 // fields one by one. The declaration goes into the target's custom metadata, beside any --custom
 // fields; verifiers and witnesses read it from there.

@@ -1,4 +1,4 @@
-// cosi/errors.ts: the typed errors of the collective-signature layer (DESIGN.md "Collective
+// cosi/errors.ts: the typed errors of the collective-signature layer (docs/design.md "Collective
 // signatures (CoSi)", docs/protocol.md sections 1-4). Codes are stable; scripts and callers
 // match on them. Every CosiError exits with EXIT.verification.
 import { CairnError, EXIT } from '../errors/index.js';

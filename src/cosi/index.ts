@@ -1,4 +1,4 @@
-// cosi/index.ts: the public API of the collective-signature layer (DESIGN.md "Collective
+// cosi/index.ts: the public API of the collective-signature layer (docs/design.md "Collective
 // signatures (CoSi)"; docs/protocol.md sections 1-4). Imports only errors, encoding and crypto.
 export { CosiError, type CosiErrorCode, type WitnessFault } from './errors.js';
 export { COSI_CONTEXTS, COSIGNED_CONTEXTS, cosiMessage, proofOfPossessionMessage, messageContext, requireCosignableContext } from './message.js';

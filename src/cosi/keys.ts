@@ -1,4 +1,4 @@
-// cosi/keys.ts: witness keys and proofs of possession (docs/protocol.md section 1; DESIGN.md
+// cosi/keys.ts: witness keys and proofs of possession (docs/protocol.md section 1; docs/design.md
 // "Collective signatures (CoSi)", rogue-key defence). A witness key is an Ed25519 key; its
 // secret scalar is RFC 8032's a = clamp(SHA-512(seed)[0:32]), which the CoSi response
 // s_i = r_i1 + b·r_i2 + c·a_i needs. A proof of possession is the key's plain Ed25519

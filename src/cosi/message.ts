@@ -1,4 +1,4 @@
-// cosi/message.ts: domain-separated messages (docs/protocol.md section 2; DESIGN.md "Collective
+// cosi/message.ts: domain-separated messages (docs/protocol.md section 2; docs/design.md "Collective
 // signatures (CoSi)", domain separation). Every message a witness key signs, alone or
 // collectively, is `context || 0x00 || canonical(statement)`, so that no signature made for one
 // kind of statement can be replayed as another.

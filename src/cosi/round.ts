@@ -1,5 +1,5 @@
 // cosi/round.ts: the leader side of a co-signing round over a tree (docs/protocol.md section 3;
-// DESIGN.md "Collective signatures (CoSi)", availability and scale; CoSi's tree aggregation with
+// docs/design.md "Collective signatures (CoSi)", availability and scale; CoSi's tree aggregation with
 // MuSig2's two nonces). One attempt:
 //   1. Commitment: the witnesses form a complete k-ary tree in roster order under the leader.
 //      Each sub-leader collects its children's subtree commitments and sums them

@@ -1,5 +1,5 @@
 // cosi/signer.ts: the witness side of the two-nonce protocol (docs/protocol.md section 3,
-// steps 1 and 3; DESIGN.md "Collective signatures (CoSi)", concurrent-session safety; MuSig2
+// steps 1 and 3; docs/design.md "Collective signatures (CoSi)", concurrent-session safety; MuSig2
 // "NonceGen" and "Sign"). commit() hands out a fresh nonce pair (R1, R2) under a single-use
 // nonce ID; respond() takes the pair out of memory before anything else (so a second respond
 // with the same ID fails whatever happens), checks the challenge, computes

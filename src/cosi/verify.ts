@@ -1,5 +1,5 @@
 // cosi/verify.ts: collective-signature encoding and verification (docs/protocol.md section 3,
-// "Encoding" and "Verification"; DESIGN.md "Collective signatures (CoSi)"; CoSi verification).
+// "Encoding" and "Verification"; docs/design.md "Collective signatures (CoSi)"; CoSi verification).
 // Check the bitmap (exact length, no stray bits), count participants against the roster's
 // threshold, take X = Σ A_i from the roster's cache (decoded keys, X encoded once per bitmap),
 // and run one node:crypto Ed25519 verification of (R || s) over M under X. node:crypto (OpenSSL)

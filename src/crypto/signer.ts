@@ -1,5 +1,5 @@
 // crypto/signer.ts: Ed25519 key generation and signing. cairn only ever creates Ed25519 keys
-// (DESIGN.md "only current cryptography"); a Signer never exposes its private key.
+// (docs/design.md "only current cryptography"); a Signer never exposes its private key.
 import { generateKeyPairSync, sign as nodeSign, createPublicKey, type KeyObject } from 'node:crypto';
 import { ed25519PublicKey, keyIdOf, type TufPublicKey } from './public-key.js';
 import { KeyError } from './errors.js';

@@ -1,7 +1,6 @@
-// io/atomic-write.ts: the one way cairn writes a file that must survive a crash
-// (STYLE.md "Pure core, thin shell"; DESIGN.md "Crash safety"): write a temporary file in the
-// same directory, fsync it, rename it over the target, fsync the directory. Readers see the old
-// file or the new one, never a mix.
+// io/atomic-write.ts: the one way cairn writes a file that must survive a crash (docs/design.md
+// "Crash safety"): write a temporary file in the same directory, fsync it, rename it over the
+// target, fsync the directory. Readers see the old file or the new one, never a mix.
 import { open, rename, unlink, mkdir } from 'node:fs/promises';
 import { dirname, basename, join } from 'node:path';
 import { randomBytes } from 'node:crypto';

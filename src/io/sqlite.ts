@@ -1,5 +1,5 @@
 // io/sqlite.ts: the one way cairn opens a SQLite database for state that must survive a crash
-// (DESIGN.md "Storage and scale": WAL, synchronous=FULL): the witness's state and the rebuild
+// (docs/design.md "Storage and scale": WAL, synchronous=FULL): the witness's state and the rebuild
 // queue. The parent directory is created; a busy database is waited for, not failed.
 import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';

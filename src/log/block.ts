@@ -1,5 +1,5 @@
 // log/block.ts: blocks of the skipchain release log (docs/protocol.md section 5 "Block";
-// DESIGN.md "Skipchain release log"; CHAINIAC, Nikitin et al., USENIX Security 2017, section 4).
+// docs/design.md "Skipchain release log"; CHAINIAC, Nikitin et al., USENIX Security 2017, section 4).
 // A block records one repository state. Its height is deterministic, height(i) = 1 +
 // height(i / base) when base divides i, else 1, capped at maxHeight (genesis: maxHeight), and
 // backLinks[h] is the hash of block i - base^h. The roster in force changes only in a block that

@@ -1,5 +1,5 @@
 // log/equivocation.ts: proofs of misbehaviour (docs/protocol.md section 5 "Equivocation proof";
-// DESIGN.md "Equivocation"; CHAINIAC section 4: a witness never co-signs two different blocks at
+// docs/design.md "Skipchain release log"; CHAINIAC section 4: a witness never co-signs two different blocks at
 // one index of one chain). A co-signed forward link says "block toIndex of chain C is `to`"; a
 // co-signed head statement says "block index of chain C is `hash`". Two such claims for the same
 // chain and index with different hashes, each carrying a valid collective signature, prove that

@@ -1,4 +1,4 @@
-// log/head.ts: head statements (docs/protocol.md section 6; DESIGN.md "Skipchain release log").
+// log/head.ts: head statements (docs/protocol.md section 6; docs/design.md "Skipchain release log").
 // The witnesses periodically co-sign (chain, index, head hash, time) with context
 // `cairn/v1/head`, so a client detects a freeze even when no release happens: it refuses a
 // statement older than its maximum age (STALE_HEAD), older than one it already accepted

@@ -1,5 +1,5 @@
 // log/roster-authorization.ts: the root role's consent to a roster (docs/protocol.md section 4;
-// DESIGN.md "Roles": root key holders rotate the witness roster). A roster comes into force at
+// docs/design.md "Roles": root key holders rotate the witness roster). A roster comes into force at
 // a block only with TUF-style signatures by at least the root threshold of the root keys in
 // force at that block, over
 //   "cairn/v1/roster-authorization" || 0x00 || canonical({ chain, index, roster: roster hash }).

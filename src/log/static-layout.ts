@@ -2,7 +2,7 @@
 // section 7), the LogSource a client reads them through, and LogStore, the publisher's side,
 // with a file-system implementation. Blocks, links and rosters are immutable: a second write with
 // the same bytes is a no-op, with different bytes it is refused (IMMUTABLE_CONFLICT). Files are
-// written as canonical JSON through writeFileAtomic (STYLE.md "Pure core, thin shell").
+// written as canonical JSON through writeFileAtomic (docs/architecture.md "Untrusted input").
 import { join } from 'node:path';
 import { canonicalBytes } from '../encoding/canonical-json.js';
 import { StorageError } from '../errors/index.js';

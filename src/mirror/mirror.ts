@@ -1,4 +1,4 @@
-// mirror/mirror.ts: a read-only HTTP mirror of a repository directory (DESIGN.md
+// mirror/mirror.ts: a read-only HTTP mirror of a repository directory (docs/design.md
 // "mirrors: nothing secret, untrusted"). It only answers GET and HEAD for regular files under
 // its root: no directory listings, no path traversal (`..`, encoded separators, NUL, symlinks
 // leaving the root), bounded request sizes, and content types by extension. Mirrors are not

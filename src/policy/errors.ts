@@ -1,4 +1,4 @@
-// policy/errors.ts: typed refusals of the release policy. Each code names the rule of DESIGN.md
+// policy/errors.ts: typed refusals of the release policy. Each code names the rule of docs/design.md
 // "What a witness checks before it co-signs a block" that failed.
 import { CairnError, EXIT } from '../errors/index.js';
 

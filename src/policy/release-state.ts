@@ -1,5 +1,5 @@
 // policy/release-state.ts: the release policy a witness applies before it co-signs a block
-// (DESIGN.md "What a witness checks before it co-signs a block"; CHAINIAC section 4: witnesses
+// (docs/design.md "What a witness checks before it co-signs a block"; CHAINIAC section 4: witnesses
 // validate each release against the policy before signing). Pure functions over metadata bytes:
 // given the TUF state this witness recorded for the chain's head and the documents of a proposed
 // release, decide whether the new state is a valid successor and return it.

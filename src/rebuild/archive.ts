@@ -1,5 +1,5 @@
 // rebuild/archive.ts: deterministic source archives and bounded reading of tar archives
-// (DESIGN.md "Build verification"; reproducible-builds.org "Archive metadata": sorted entries,
+// (docs/design.md "Build verification"; reproducible-builds.org "Archive metadata": sorted entries,
 // fixed mtime = SOURCE_DATE_EPOCH, uid/gid 0, no user or group names, normalized modes).
 //
 // writeSourceArchive writes plain POSIX ustar itself (no dependency on a tar library's defaults,

@@ -1,5 +1,5 @@
 // rebuild/attestation-files.ts: the attestation files verifiers publish beside the targets
-// (docs/verified-builds.md "Where attestations live": PUBLIC/attestations/<target>/SHA256.KEYID.dsse.json),
+// (docs/verified-builds.md section 5 "Layout": PUBLIC/attestations/TARGET/SHA256.KEYID.dsse.json),
 // found and checked the way witnesses check them: at most the policy's cap of files per artifact,
 // each at most the envelope cap, only the files of the exact artifact sha256.
 import { readdir, readFile, stat } from 'node:fs/promises';

@@ -1,5 +1,5 @@
-// rebuild/build.ts: `cairn build`, the publisher's side of verified builds (DESIGN.md "Build
-// verification"; issue 4 "Release declarations": an artifact plus its declaration from a source
+// rebuild/build.ts: `cairn build`, the publisher's side of verified builds (docs/design.md "Build
+// verification"; docs/verified-builds.md: an artifact plus its release declaration from a source
 // tree in one step, reproducibly). From a source tree it writes the deterministic source archive
 // (archive.ts), runs the recipe in the same isolation verifiers use (isolation.ts), and writes
 // the artifact and its declaration file. Two runs on the same tree give identical bytes, so the

@@ -1,6 +1,6 @@
-// rebuild/compare.ts: what differs between a published artifact and its rebuild (DESIGN.md
+// rebuild/compare.ts: what differs between a published artifact and its rebuild (docs/design.md
 // "Build verification": a mismatch yields a signed negative result with a summary of the
-// difference; issue 4: which files in the archive, sizes). Both tar or both tar.gz: the files
+// difference: which files in the archive, their sizes). Both tar or both tar.gz: the files
 // whose content or metadata differ, or that only one side has. Anything else: both lengths and
 // the first differing byte offset.
 import { open } from 'node:fs/promises';

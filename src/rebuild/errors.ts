@@ -1,4 +1,4 @@
-// rebuild/errors.ts: typed failures of building and rebuilding (DESIGN.md "Build verification").
+// rebuild/errors.ts: typed failures of building and rebuilding (docs/design.md "Build verification").
 // A rebuild that ran and produced different bytes is not an error: it is a signed FAILED
 // attestation. These codes are for what stops a verdict from being reached at all.
 import { CairnError, EXIT } from '../errors/index.js';

@@ -1,4 +1,4 @@
-// rebuild/index.ts: build verification, the verifier and publisher side (DESIGN.md "Build
+// rebuild/index.ts: build verification, the verifier and publisher side (docs/design.md "Build
 // verification"; docs/verified-builds.md): deterministic source archives, isolated recipe runs,
 // `cairn build`, one rebuild with a signed verdict, and the watching verifier with its queue.
 // The attestation format and the quorum rule are in policy/ (witnesses and clients use them).

@@ -1,7 +1,7 @@
-// rebuild/isolation.ts: runs a recipe in an isolated environment (DESIGN.md "Build
-// verification": a verifier rebuilds in an isolated environment without network; issue 4: no
-// network, a fresh directory, fixed environment, read-only inputs, a real sandbox tool where the
-// machine has one, and say which isolation was used).
+// rebuild/isolation.ts: runs a recipe in an isolated environment (docs/design.md "Build
+// verification": a verifier rebuilds in an isolated environment without network;
+// docs/verified-builds.md section 3 "The sandbox": no network, a fresh directory, fixed environment, read-only
+// inputs, a real sandbox tool where the machine has one, and say which isolation was used).
 //
 // Three levels, best first; `auto` takes the first that works on this machine (probed once):
 //   bubblewrap  bwrap with new network, PID, IPC and UTS namespaces; the host's /usr and /etc (and

@@ -1,4 +1,4 @@
-// rebuild/queue.ts: a verifier's durable work queue in SQLite (DESIGN.md "Storage and scale":
+// rebuild/queue.ts: a verifier's durable work queue in SQLite (docs/design.md "Storage and scale":
 // the verifier queue, WAL, synchronous=FULL). One row per (target path, artifact sha256) ever
 // seen with a declaration. States: queued -> running -> done (result PASSED/FAILED, attestation
 // written) or error (no verdict after the allowed attempts). A job is claimed (running) in a

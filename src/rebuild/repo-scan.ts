@@ -1,5 +1,5 @@
-// rebuild/repo-scan.ts: what a verifier finds to rebuild in a repository (DESIGN.md "Build
-// verification"; issue 4: watch a repository or its staging area). It reads the targets roles
+// rebuild/repo-scan.ts: what a verifier finds to rebuild in a repository (docs/design.md "Build
+// verification": a verifier watches a repository or its staging area). It reads the targets roles
 // of a publisher workspace (staged/metadata/NAME.json, the roles being prepared) and of its
 // published tree (public/metadata/NAME.json, plain names), and lists every target whose custom
 // metadata carries a release declaration (policy/declaration.ts). Layout: src/repo/layout.ts.

@@ -1,5 +1,5 @@
 // rebuild/run.ts: `cairn rebuild run`, one verifier's rebuild of one artifact named the way an
-// operator names it (docs/verified-builds.md "Running a verifier"): a declared target of a
+// operator names it (docs/verified-builds.md section 4): a declared target of a
 // repository workspace (its declaration and bytes are read there, the attestation goes beside the
 // targets), or a declaration file from `cairn build` with the published artifact as a file or a
 // file:, http: or https: URL (fetched with a cap and checked against the declared sha256). The

@@ -1,6 +1,6 @@
-// rebuild/verifier-service.ts: `cairn rebuild serve`, a build verifier that watches a repository (DESIGN.md
-// "Build verification"; CHAINIAC section 5; issue 4: rebuild every new artifact, queue and
-// results in SQLite, surviving restarts without redoing or losing work). Each poll scans the
+// rebuild/verifier-service.ts: `cairn rebuild serve`, a build verifier that watches a repository
+// (docs/design.md "Build verification"; CHAINIAC section 5; docs/verified-builds.md: rebuild every
+// new artifact, queue and results in SQLite, surviving restarts without redoing or losing work). Each poll scans the
 // staged and published targets roles (repo-scan.ts), queues every new (target, sha256) with a
 // declaration, and works the queue one job at a time. Each verdict is published beside the
 // targets, at REPO/public/<attestationRelativePath(target, keyid)>, i.e.

@@ -1,4 +1,4 @@
-// rebuild/verify.ts: one verifier's rebuild of one artifact (DESIGN.md "Build verification";
+// rebuild/verify.ts: one verifier's rebuild of one artifact (docs/design.md "Build verification";
 // CHAINIAC section 5, verified builds): fetch the declared source (bounded, sha256 checked),
 // check the archive, run the recipe isolated, compare the bytes with the published artifact, and
 // sign an in-toto Statement (SLSA VSA) in DSSE: PASSED when bit-identical, FAILED with a summary

@@ -1,5 +1,5 @@
 // release/attestations.ts: where a release meets the verifiers' attestations (docs/verified-builds.md
-// "Witnesses"; docs/protocol.md section 8). When the root of the new state has a build policy
+// section 7; docs/protocol.md section 8). When the root of the new state has a build policy
 // (policy/build-policy.ts), the leader's proposal carries, for every artifact the state adds or
 // changes, the attestation files the verifiers published under REPO/public/attestations/<target>/,
 // and the block payload records the digest of those that count. The leader holds no trust and

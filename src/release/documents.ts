@@ -25,7 +25,7 @@ export interface ReleaseDocumentSource {
   targets(role: string): Promise<Uint8Array>;
   /**
    * Rebuild attestations of the artifacts this state adds or changes (docs/protocol.md section
-   * 8; docs/verified-builds.md "Witnesses"): the digest the payload records and the files sent to
+   * 8; docs/verified-builds.md section 7): the digest the payload records and the files sent to
    * each witness by target path (base64 of their exact bytes). Absent: the payload records null.
    */
   attestations?: { digest: string | null; files: Record<string, string[]> };

@@ -26,7 +26,7 @@ export interface InitOptions {
   signers?: readonly Signer[];
   now?: Date;
   /**
-   * The build-verification policy recorded in root (issue 4; src/policy build-policy.ts): the
+   * The build-verification policy recorded in root (docs/verified-builds.md section 6; policy/build-policy.ts): the
    * value of root's `x-cairn-build-policy`, made with buildPolicyJson. Omitted: none.
    */
   buildPolicy?: JsonObject;

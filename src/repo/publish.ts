@@ -47,7 +47,7 @@ export interface PublishOptions {
   timestampExpires?: Date;
   /**
    * Runs after every check and signature, before anything is written: a repository with a
-   * release log has the witnesses co-sign the new state here (DESIGN.md "Skipchain release
+   * release log has the witnesses co-sign the new state here (docs/design.md "Skipchain release
    * log"). If it throws, publish writes nothing and rethrows.
    */
   beforeWrite?: (release: PendingRelease) => Promise<void>;

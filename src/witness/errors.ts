@@ -1,4 +1,4 @@
-// witness/errors.ts: typed errors of the witness cothority (DESIGN.md "What a witness checks
+// witness/errors.ts: typed errors of the witness cothority (docs/design.md "What a witness checks
 // before it co-signs a block"; docs/protocol.md section 8). A witness refuses with the code of
 // the rule that failed: a PolicyError or LogError code when the release policy or the skipchain
 // rules refuse, one of the codes below for the witness's own rules. The leader and the HTTP
@@ -24,7 +24,7 @@ export type WitnessErrorCode =
   | 'NOT_OWN_HEAD'
   /** This witness is not in the roster that signs the statement. */
   | 'NOT_IN_ROSTER'
-  /** The payload carries something this witness cannot check (build attestations, issue 4). */
+  /** The payload carries something this witness cannot check (build attestations it has no policy for). */
   | 'UNCHECKED_PAYLOAD'
   /** A respond whose message or roster differs from what the nonce was committed to. */
   | 'STATEMENT_CHANGED'

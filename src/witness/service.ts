@@ -1,4 +1,4 @@
-// witness/service.ts: what a witness decides (DESIGN.md "What a witness checks before it
+// witness/service.ts: what a witness decides (docs/design.md "What a witness checks before it
 // co-signs a block"; docs/protocol.md section 8; CHAINIAC section 4). Transport-free: the HTTP
 // server (server.ts) parses requests and hands typed values here.
 //
@@ -136,7 +136,7 @@ interface Pending {
 const TARGETS_PREFIX = 'targets:';
 
 /**
- * The build rule (DESIGN.md "What a witness checks": each new or changed artifact has the
+ * The build rule (docs/design.md "What a witness checks": each new or changed artifact has the
  * policy's quorum of matching rebuild attestations), with the policy of the root in the NEW
  * state: every artifact the new state adds or changes needs its declaration and the quorum
  * (src/policy checkReleaseAttestations: QUORUM_NOT_MET, REBUILD_FAILED, NO_DECLARATION name the

@@ -1,4 +1,4 @@
-// witness/store.ts: a witness's durable state in SQLite (DESIGN.md "Storage and scale": WAL,
+// witness/store.ts: a witness's durable state in SQLite (docs/design.md "Storage and scale": WAL,
 // synchronous=FULL). It holds what the witness must never forget across a crash: the chain it
 // recorded (one block per index: it never co-signs two different blocks at one index), the
 // rosters those blocks brought, the TUF state its last checked block describes, and every nonce

@@ -1,6 +1,6 @@
 // test/client/attacks.test.ts: each attack on a client with a log anchor is refused with a typed
 // error, and the trusted state (TUF files and the log/ anchor files) is left byte-identical
-// (DESIGN.md "What a client checks, in order", step 2; docs/protocol.md sections 5, 6 and
+// (docs/design.md "What a client checks, in order", step 2; docs/protocol.md sections 5, 6 and
 // "Clients and the log"). The repository and its skipchain are built in code with real CoSi
 // signatures and served over HTTP on 127.0.0.1.
 import { test } from 'node:test';

@@ -1,5 +1,5 @@
 // test/client/witnessed-updater.test.ts: a client that accepts only witnessed releases
-// (DESIGN.md "What a client checks, in order", step 2; docs/protocol.md section 9 "Clients and the log"):
+// (docs/design.md "What a client checks, in order", step 2; docs/protocol.md section 9 "Clients and the log"):
 // the happy paths over real HTTP on 127.0.0.1: a witnessed release is accepted and the anchor
 // advances, a client far behind catches up in O(log n) links with one root fetch, the publish
 // window (head.json newer than timestamp) is accepted, and a repository without a log stays a

@@ -1,4 +1,4 @@
-// Tests for cosi/round.ts: the leader's co-signing round (protocol.md 3; DESIGN.md availability
+// Tests for cosi/round.ts: the leader's co-signing round (protocol.md 3; docs/design.md availability
 // and scale). Absent witnesses are left out, faulty ones are identified and excluded and the
 // round retried, too many failures give THRESHOLD_NOT_MET, concurrent sessions stay valid, and
 // tree aggregation works for several branching factors with failed sub-leaders.

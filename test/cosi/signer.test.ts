@@ -1,6 +1,6 @@
 // Tests for cosi/signer.ts: a nonce pair answers at most once, the response is released only
 // after the NonceStore recorded the use, and a witness co-signs only what it should
-// (protocol.md 3, steps 1 and 3; DESIGN.md concurrent-session safety).
+// (protocol.md 3, steps 1 and 3; docs/design.md concurrent-session safety).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { COSI_CONTEXTS, CosiError, CosiSigner, encodeBitmap, proofOfPossessionMessage, type NonceStore } from '../../src/cosi/index.js';

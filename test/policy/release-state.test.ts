@@ -1,5 +1,5 @@
 // test/policy/release-state.test.ts: the release policy witnesses apply before co-signing
-// (DESIGN.md "What a witness checks"). Each attack builds a release a thief of some keys could
+// (docs/design.md "What a witness checks"). Each attack builds a release a thief of some keys could
 // make and checks that the policy refuses it with the rule that failed.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';

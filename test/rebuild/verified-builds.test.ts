@@ -1,5 +1,5 @@
 // test/rebuild/verified-builds.test.ts: real software, rebuilt by real verifier processes
-// (issue 4 "Real software, not toy bytes"). A C program (gcc + make) and a Node.js package
+// (docs/verified-builds.md: real software, not toy bytes). A C program (gcc + make) and a Node.js package
 // (npm pack) are built with `cairn build`, added to a repository with their declarations, and
 // rebuilt bit-identically by two `cairn rebuild run` processes with their own keys: PASSED
 // attestations that meet a quorum of 2. Then the attacks: a binary with one byte changed, a

@@ -1,5 +1,5 @@
-// test/rebuild/verified-release.test.ts: verified builds end to end (issue 4 "Witnesses and
-// clients"; DESIGN.md "What a witness checks": each new or changed artifact has the policy's
+// test/rebuild/verified-release.test.ts: verified builds end to end (docs/verified-builds.md
+// section 7; docs/design.md "What a witness checks": each new or changed artifact has the policy's
 // quorum of matching rebuild attestations). Real processes on 127.0.0.1: a root whose build policy
 // names two verifiers (quorum 2, set by `cairn repo init --build-verifier-key`), three witness
 // processes (threshold 2), the C program built with `cairn build`, rebuilt by two `cairn rebuild

@@ -1,4 +1,4 @@
-// test/witness/build-attestations.test.ts: the witness's build rule (DESIGN.md "What a witness
+// test/witness/build-attestations.test.ts: the witness's build rule (docs/design.md "What a witness
 // checks": each new or changed artifact has the policy's quorum of matching rebuild
 // attestations), unit level: real TUF states of a repository whose root records the build policy
 // (x-cairn-build-policy, kept byte-exact through signing and publishing), and the attacks a

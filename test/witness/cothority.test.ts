@@ -1,4 +1,4 @@
-// test/witness/cothority.test.ts: the witness cothority end to end (DESIGN.md "What a witness
+// test/witness/cothority.test.ts: the witness cothority end to end (docs/design.md "What a witness
 // checks before it co-signs a block"; docs/protocol.md section 8): 7 witnesses as separate
 // `cairn witness serve` processes on 127.0.0.1, threshold 5, one publisher repository driven by
 // the CLI (`cairn log init`, `cairn repo publish`) and, for attacks, by a leader or requests a

@@ -1,4 +1,4 @@
-// test/witness/equivocation.test.ts: equivocation (DESIGN.md "Equivocation"; docs/protocol.md
+// test/witness/equivocation.test.ts: equivocation (docs/design.md "Skipchain release log"; docs/protocol.md
 // section 5 "Equivocation proof"). Witnesses run in process (WitnessService over in-memory
 // SQLite stores) so the test controls them: honest witnesses refuse a second block at a recorded
 // index; the same keys with their records thrown away (a colluding threshold) do co-sign a

@@ -1,4 +1,4 @@
-// cli/commands/build.ts: `cairn build`, the publisher's reproducible build (DESIGN.md "Build
+// cli/commands/build.ts: `cairn build`, the publisher's reproducible build (docs/design.md "Build
 // verification"; docs/verified-builds.md): source tree -> deterministic source archive ->
 // recipe run in the verifiers' isolation -> artifact plus its declaration, in one step.
 import type { Command } from 'commander';

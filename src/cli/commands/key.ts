@@ -1,6 +1,6 @@
 // cli/commands/key.ts: `cairn key`: generate an Ed25519 key pair into a 0600 key file (optionally
 // passphrase-encrypted) plus FILE.pub.json, and show a key file's ID and public key. Key
-// material is never printed (TUF spec 1.0.x 4.2 "KEYS"; DESIGN.md: Ed25519 only).
+// material is never printed (TUF spec 1.0.x 4.2 "KEYS"; docs/design.md: Ed25519 only).
 import { stat } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { generateEd25519 } from '../../crypto/signer.js';

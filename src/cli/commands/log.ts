@@ -1,4 +1,4 @@
-// cli/commands/log.ts: `cairn log`: the repository's witnessed release log (DESIGN.md "Skipchain
+// cli/commands/log.ts: `cairn log`: the repository's witnessed release log (docs/design.md "Skipchain
 // release log"; docs/protocol.md sections 5-8). `init` creates the chain (genesis block of the
 // published state, roster of the given witnesses authorized by the root keys), `head` has the
 // witnesses co-sign a fresh head statement (run it from cron so clients can detect a freeze),

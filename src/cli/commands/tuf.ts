@@ -4,7 +4,7 @@
 // people, what it checked; --json gives the same as one document.
 //
 // A metadata directory initialized with a log anchor (`init ROOT_FILE --log-anchor HASH`) makes
-// refresh and download use the witnessed client (client/WitnessedUpdater; DESIGN.md "What a
+// refresh and download use the witnessed client (client/WitnessedUpdater; docs/design.md "What a
 // client checks, in order", step 2; docs/protocol.md section 9 "Clients and the log"): only releases the
 // witnesses co-signed are accepted, and a missing log is an error, never a fallback. Without an
 // anchor nothing changes: the conformance protocol stays exactly as it was.

@@ -1,4 +1,4 @@
-// cli/commands/witness.ts: `cairn witness`: run a witness of the cothority (DESIGN.md "Roles",
+// cli/commands/witness.ts: `cairn witness`: run a witness of the cothority (docs/design.md "Roles",
 // "What a witness checks before it co-signs a block"; docs/protocol.md section 8; docs/witness.md).
 // `init` creates the witness's directory and prints its roster entry; `serve` runs the HTTP API
 // until SIGINT or SIGTERM, printing one line per decision.
