@@ -1,6 +1,6 @@
-// client/anchor.ts: the client's log trust anchor on disk (DESIGN.md "Roles": a client pins
-// root.json plus a trusted log block hash; docs/protocol.md section 9 "Clients and the log"). Beside the
-// TUF files of the metadata directory, under log/:
+// client/anchor.ts: the client's log trust anchor on disk (docs/protocol.md section 9 "Clients
+// and the log", "Anchor files": a client pins root.json plus a trusted log block hash). Beside
+// the TUF files of the metadata directory, under log/:
 //
 //   log/anchor.json        { "type": "cairn/v1/client-anchor", "chain", "index", "hash" }: the
 //                          trusted block (chain is null until a block given only by its hash at

@@ -1,6 +1,6 @@
-// client/config.ts: the settings and caps of the witnessed client (DESIGN.md "What a client
-// checks, in order", step 2; docs/protocol.md section 6 "Head statement" and "Clients and the
-// log"). Each value says why it has its size. Network reads of log files are capped by the log's
+// client/config.ts: the settings and caps of the witnessed client (docs/protocol.md section 6
+// "Head statement" and section 9 "Clients and the log", "What a refresh checks, in order").
+// Each value says why it has its size. Network reads of log files are capped by the log's
 // LOG_FILE_LIMITS and of TUF files by tuf's UpdaterConfig; nothing here reads unbounded data.
 import { DEFAULT_CATCH_UP_LIMITS, type CatchUpLimits } from '../log/index.js';
 

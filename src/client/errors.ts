@@ -1,6 +1,6 @@
-// client/errors.ts: typed errors of the witnessed client (DESIGN.md "What a client checks, in
-// order", step 2; docs/protocol.md section 9 "Clients and the log"; STYLE.md "Errors are typed, coded and
-// actionable"). Refusals of the log itself (forward links, head statements, catch-up) stay
+// client/errors.ts: typed errors of the witnessed client (docs/protocol.md section 9 "Clients
+// and the log"), each with a stable code and an exit code of the verification family
+// (docs/cli.md). Refusals of the log itself (forward links, head statements, catch-up) stay
 // LogErrors with their own codes; a ClientError says that the TUF state and the witnessed log
 // disagree, or that the client's log anchor is missing or damaged.
 import { CairnError, EXIT } from '../errors/index.js';

@@ -1,7 +1,7 @@
-// client/index.ts: the public API of cairn's client layer (DESIGN.md "What a client checks, in
-// order"; docs/protocol.md section 9 "Clients and the log"): a TUF client that accepts only releases the
-// witness cothority co-signed into the skipchain, and the anchor it keeps. Other layers import
-// from here only.
+// client/index.ts: the public API of cairn's client layer (docs/protocol.md section 9 "Clients
+// and the log"): the witnessed client, a TUF client that accepts only releases the witness
+// cothority co-signed into the skipchain, and the anchor it keeps. Other layers import from here
+// only.
 export { ClientError, type ClientErrorCode } from './errors.js';
 export { DEFAULT_WITNESSED_CLIENT_CONFIG, resolveWitnessedConfig, type WitnessedClientConfig } from './config.js';
 export {
@@ -16,15 +16,9 @@ export {
   type AnchorInit,
   type LogAnchor,
 } from './anchor.js';
-export { defaultLogUrl, logDirectorySource } from './log-source.js';
+export { defaultLogUrl } from './mirror-log.js';
 export { WitnessChecker, WitnessCheckingFetcher, classifyMetadataName, type CheckedDocument, type WitnessedBlock } from './witness-check.js';
-export {
-  WitnessedUpdater,
-  createUpdater,
-  type LogReport,
-  type RootBootstrapReport,
-  type TargetUpdater,
-  type WitnessedRefreshReport,
-  type WitnessedUpdaterOptions,
-} from './witnessed-updater.js';
+export { WitnessedUpdater, createUpdater, type TargetUpdater, type WitnessedUpdaterOptions } from './witnessed-updater.js';
+export { type LogReport, type WitnessedRefreshReport } from './witnessed-report.js';
+export { type RootBootstrapReport } from './root-bootstrap.js';
 export { AttestationChecker, ATTESTATION_CHECK_LIMITS, defaultAttestationsUrl, type AttestationCheckContext, type TargetAttestationReport } from './attestation-check.js';

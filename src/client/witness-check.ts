@@ -1,9 +1,10 @@
-// client/witness-check.ts: holding the TUF workflow to what the witnesses co-signed (DESIGN.md
-// "What a client checks, in order", step 2; docs/protocol.md section 9 "Clients and the log"). A verified
-// head block records the repository state (root, snapshot and top-level targets: version and
-// sha256 of the exact bytes). While the TUF updater runs, WitnessCheckingFetcher hands it a
-// metadata document only after WitnessChecker has matched it against that record, so a document
-// the witnesses never saw is refused before the updater can verify and persist it:
+// client/witness-check.ts: holding the TUF workflow to what the witnesses co-signed
+// (docs/protocol.md section 9 "Clients and the log", "What a refresh checks, in order", steps 3
+// and 4). A verified head block records the repository state (root, snapshot and top-level
+// targets: version and sha256 of the exact bytes). While the TUF updater runs,
+// WitnessCheckingFetcher hands it a metadata document only after WitnessChecker has matched it
+// against that record, so a document the witnesses never saw is refused before the updater can
+// verify and persist it:
 //
 // - N.root.json: not newer than the newest witnessed root; a witnessed version has its hash;
 // - timestamp.json: names a snapshot version (and, when listed, hash) that a witnessed block records;
@@ -19,6 +20,7 @@ import { short } from '../errors/index.js';
 import { fetchAll, type Fetcher } from '../io/fetch.js';
 import { sha256Hex } from '../crypto/hash.js';
 import type { Block } from '../log/index.js';
+import { directoryUrl } from '../tuf/index.js';
 import { ClientError } from './errors.js';
 
 /** A witnessed block and where it stands relative to the head. */
@@ -245,7 +247,7 @@ export class WitnessCheckingFetcher implements Fetcher {
     metadataBaseUrl: string,
     private readonly checker: WitnessChecker,
   ) {
-    this.metadataBaseUrl = metadataBaseUrl.endsWith('/') ? metadataBaseUrl : `${metadataBaseUrl}/`;
+    this.metadataBaseUrl = directoryUrl(metadataBaseUrl);
   }
 
   stream(url: string, maxBytes: number): AsyncIterable<Uint8Array> {

@@ -1,4 +1,4 @@
-// tuf/config.ts: the caps and switches of the TUF client (TUF spec 1.0.x section 5, "endless
+// tuf/config.ts: the caps and switches of the TUF updater (TUF spec 1.0.x section 5, "endless
 // data", "slow retrieval" and the delegation-search bounds of 5.6.7). Every read of untrusted
 // metadata from the network is capped here, each cap with the reason for its size; the values
 // match python-tuf's ngclient defaults so that cairn accepts what python-tuf accepts.
@@ -6,9 +6,9 @@ import { DEFAULT_FETCH_LIMITS, type FetchLimits } from '../io/fetch.js';
 
 export interface UpdaterConfig {
   /**
-   * Most root versions fetched in one refresh (5.3.3). A client that is years behind still
+   * Most root versions fetched in one refresh (5.3.3). An updater that is years behind still
    * catches up (one rotation a week for five years is 260), while a mirror that serves an
-   * endless chain of "next" roots cannot keep the client fetching forever.
+   * endless chain of "next" roots cannot keep the updater fetching forever.
    */
   maxRootRotations: number;
   /**

@@ -1,9 +1,12 @@
-// tuf/index.ts: public API of cairn's TUF client (TUF spec 1.0.x section 5). Other layers import
+// tuf/index.ts: public API of cairn's TUF updater (TUF spec 1.0.x section 5). Other layers import
 // from here only.
-export { Updater, quoteName, type UpdaterOptions, type RefreshReport, type RoleReport } from './updater.js';
+export { Updater, type UpdaterOptions, type TrustedMetadata } from './updater.js';
+export { type RefreshReport, type RoleReport } from './refresh-report.js';
+export { quoteName, directoryUrl, readTrustedRoot, MetadataFiles } from './metadata-files.js';
+export { RefreshOnce } from './refresh-once.js';
 export { DEFAULT_UPDATER_CONFIG, resolveConfig, type UpdaterConfig } from './config.js';
 export { TufError } from './errors.js';
-export { TrustedSet, checkLengthAndHashes, type TimestampUpdate, type FileExpectation } from './trusted-set.js';
+export { TrustedSet, checkLengthAndHashes, verifySelfSignedRoot, type TimestampUpdate, type FileExpectation } from './trusted-set.js';
 export {
   parseEnvelope,
   isExpired,

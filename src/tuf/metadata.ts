@@ -85,7 +85,7 @@ export function parseEnvelope<T extends RoleType>(type: T, bytes: Uint8Array, wh
   }
   const specVersion = r.string(signed.spec_version, 'spec_version', 32, { pattern: /^\d+\.\d+(\.\d+)?$/, expected: 'a version like "1.0.31"' });
   if (specVersion.split('.')[0] !== '1') {
-    throw new TufError('BAD_METADATA', `${what}: spec_version ${specVersion} is not supported; this client implements 1.x`);
+    throw new TufError('BAD_METADATA', `${what}: spec_version ${specVersion} is not supported; cairn implements 1.x`);
   }
   const version = r.integer(signed.version, 'version', 1);
   const expires = r.string(signed.expires, 'expires', 32, { valid: (t) => EXPIRES_RE.test(t) && Number.isFinite(Date.parse(t)), expected: 'a UTC time like 2030-01-01T00:00:00Z' });

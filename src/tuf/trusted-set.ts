@@ -1,4 +1,4 @@
-// tuf/trusted-set.ts: the client's set of trusted metadata and every check of the TUF client
+// tuf/trusted-set.ts: the updater's set of trusted metadata and every check of the TUF client
 // workflow that needs no I/O (TUF spec 1.0.x 5.3 root, 5.4 timestamp, 5.5 snapshot, 5.6 targets;
 // semantics of python-tuf's ngclient TrustedMetadataSet). A pure state machine: metadata is
 // loaded in the order root -> timestamp -> snapshot -> targets -> delegated targets, each
@@ -28,7 +28,8 @@ export interface FileExpectation {
   readonly hashes?: Readonly<Record<string, string>> | undefined;
 }
 
-const SUPPORTED_HASHES = new Set(['sha224', 'sha256', 'sha384', 'sha512']);
+/** The hash algorithms a referring document may list for a file (metadata or target). */
+export const SUPPORTED_HASHES: ReadonlySet<string> = new Set(['sha224', 'sha256', 'sha384', 'sha512']);
 
 /** Checks `bytes` against an expected length and every listed hash (5.5.2, 5.6.2). */
 export function checkLengthAndHashes(bytes: Uint8Array, expected: FileExpectation, what: string): void {
@@ -246,9 +247,17 @@ export class TrustedSet {
   }
 }
 
-function verifyRoot(candidate: RootEnvelope, by: RootEnvelope, description: string): void {
+/**
+ * Checks that `root` is signed by its own root role's threshold: what makes a root usable as a
+ * trust anchor (5.2) and the second half of 5.3.4. `what` names it in errors.
+ */
+export function verifySelfSignedRoot(root: RootEnvelope, what = `root v${root.version}`): void {
+  verifyRoot(root, root, 'itself', what);
+}
+
+function verifyRoot(candidate: RootEnvelope, by: RootEnvelope, description: string, what = `root v${by.version}`): void {
   const role = by.signed.roles.root;
-  if (!role) throw new TufError('BAD_METADATA', `root v${by.version} has no root role`);
+  if (!role) throw new TufError('BAD_METADATA', `${what} has no root role`);
   verifyThreshold(candidate, 'root', role, by.signed.keys, `${description === 'itself' ? `root v${by.version} itself` : description}`);
 }
 

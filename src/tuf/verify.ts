@@ -1,7 +1,7 @@
 // tuf/verify.ts: threshold signature verification of metadata (TUF spec 1.0.x 5.3.4, 5.3.5,
 // 5.4.2, 5.5.3, 5.6.3). The signed bytes are canonicalized once at parse time; each key is
 // decoded once (crypto/public-key caches the KeyObject); only keys that the delegating role
-// lists count, each key at most once, however many keyids name it. A key of a type this client
+// lists count, each key at most once, however many keyids name it. A key of a type cairn
 // cannot use simply does not count.
 import type { Key } from '@tufjs/models';
 import { verifySignature, type TufPublicKey } from '../crypto/public-key.js';

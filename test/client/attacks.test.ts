@@ -1,7 +1,7 @@
 // test/client/attacks.test.ts: each attack on a client with a log anchor is refused with a typed
 // error, and the trusted state (TUF files and the log/ anchor files) is left byte-identical
-// (docs/design.md "What a client checks, in order", step 2; docs/protocol.md sections 5, 6 and
-// "Clients and the log"). The repository and its skipchain are built in code with real CoSi
+// (docs/protocol.md sections 5, 6 and 9 "Clients and the log", "What a refresh checks, in
+// order"). The repository and its skipchain are built in code with real CoSi
 // signatures and served over HTTP on 127.0.0.1.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -10,6 +10,8 @@ import {
   LOG_PATHS,
   LogError,
   buildBlock,
+  encodeLogFile,
+  parseBlockBytes,
   buildForwardLink,
   forwardLinkMessage,
   headMessage,
@@ -288,6 +290,27 @@ test('refuses a root whose bytes differ from the witnessed root (bootstrap)', T,
     f.repo.sim.files.set('metadata/2.root.json', Buffer.concat([good, Buffer.from('\n')]));
     const e = await assertRefused(f.metadataDir, () => f.client().refresh(), ClientError, 'NOT_WITNESSED');
     assert.match(e.message, /2\.root\.json has sha256/);
+  } finally {
+    await f.close();
+  }
+});
+
+test('refuses a predecessor block the mirror swapped in a publish window (not the head block\'s back link 0)', T, async () => {
+  const f = await setupWitnessed();
+  try {
+    await f.init();
+    f.repo.sim.release('targets');
+    await f.repo.witness();
+    // Publish window: head.json names block 2 while the mirror still serves the TUF files of
+    // block 1, so the client must read block 1, which the mirror replaced with a forged one.
+    const oldTimestamp = f.repo.sim.files.get('metadata/timestamp.json')!;
+    f.repo.sim.release('targets');
+    await f.repo.witness();
+    f.repo.sim.files.set('metadata/timestamp.json', oldTimestamp);
+    const block1 = parseBlockBytes(f.repo.blockBytes(1));
+    f.repo.sim.files.set(LOG_PATHS.block(1), encodeLogFile({ ...block1, payload: { ...block1.payload, time: nowUtc(3600) } }));
+    const e = await assertRefused(f.metadataDir, () => f.client().refresh(), LogError, 'BAD_BACK_LINK');
+    assert.match(e.message, /the witnessed head block 2 names/);
   } finally {
     await f.close();
   }
