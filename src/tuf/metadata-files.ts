@@ -6,9 +6,10 @@
 // durably through writeFileAtomic, targets roles atomically but without fsync (a cache: see
 // persistTargetsRole). A document that fails a check is never written, so a refusal leaves the
 // attacked role's trusted copy as it was.
-import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
+import { StorageError } from '../errors/index.js';
 import { writeFileAtomic } from '../io/atomic-write.js';
+import { CappedFileError, readCappedFile, readCappedFileIfExists } from '../io/capped-file.js';
 import { fetchAll, type Fetcher } from '../io/fetch.js';
 import { TufError } from './errors.js';
 
@@ -34,12 +35,12 @@ export function metadataFileName(role: string, version?: number): string {
 export async function readTrustedRoot(metadataDir: string, maxBytes: number): Promise<Uint8Array> {
   const path = join(metadataDir, 'root.json');
   try {
-    const st = await stat(path);
-    if (st.size > maxBytes) throw new TufError('BAD_METADATA', `${path} is ${st.size} bytes, the limit is ${maxBytes}`);
-    return await readFile(path);
+    return await readCappedFile(path, maxBytes);
   } catch (e) {
-    if (e instanceof TufError) throw e;
-    throw new TufError('NOT_TRUSTED', `no trusted root.json in ${metadataDir}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, {
+    if (e instanceof CappedFileError && e.code === 'TOO_LARGE') throw new TufError('BAD_METADATA', e.message, { cause: e });
+    const errno = e instanceof StorageError ? (e.cause as NodeJS.ErrnoException | undefined)?.code : undefined;
+    throw new TufError('NOT_TRUSTED', `no trusted root.json in ${metadataDir}: ${errno ?? (e as Error).message}`, {
+      cause: e,
       hint: 'initialize the client with a trusted root first (cairn tuf init ROOT_FILE)',
     });
   }
@@ -62,16 +63,9 @@ export class MetadataFiles {
     return fetchAll(this.fetcher, this.metadataBaseUrl + metadataFileName(role, version), maxBytes);
   }
 
-  /** The local copy of a role's metadata, or undefined if absent, unreadable or over the cap. */
-  async readLocal(role: string, maxBytes: number): Promise<Uint8Array | undefined> {
-    const path = join(this.metadataDir, metadataFileName(role));
-    try {
-      const st = await stat(path);
-      if (!st.isFile() || st.size > maxBytes) return undefined;
-      return await readFile(path);
-    } catch {
-      return undefined;
-    }
+  /** The local copy of a role's metadata, or undefined if absent, unreadable, not a regular file or over the cap. */
+  readLocal(role: string, maxBytes: number): Promise<Uint8Array | undefined> {
+    return readCappedFileIfExists(join(this.metadataDir, metadataFileName(role)), maxBytes).catch(() => undefined);
   }
 
   /**
