@@ -21,7 +21,7 @@ import {
 import { cosign, rosterOf } from '../fixtures/log-chain.js';
 import { ed25519Key } from '../fixtures/repository-simulator.js';
 import { WitnessedRepository, nowUtc, witnessKeys } from '../fixtures/witnessed-repository.js';
-import { assertRefused, setupWitnessed, T, type WitnessedFixture } from './helpers.js';
+import { assertRefused, setupWitnessed, T, witnessWithTufFilesBehind, type WitnessedFixture } from './helpers.js';
 
 /** A client that has accepted block 1 (one witnessed release after genesis). */
 async function acceptedOnce(f: WitnessedFixture): Promise<void> {
@@ -303,10 +303,7 @@ test('refuses a predecessor block the mirror swapped in a publish window (not th
     await f.repo.witness();
     // Publish window: head.json names block 2 while the mirror still serves the TUF files of
     // block 1, so the client must read block 1, which the mirror replaced with a forged one.
-    const oldTimestamp = f.repo.sim.files.get('metadata/timestamp.json')!;
-    f.repo.sim.release('targets');
-    await f.repo.witness();
-    f.repo.sim.files.set('metadata/timestamp.json', oldTimestamp);
+    await witnessWithTufFilesBehind(f);
     const block1 = parseBlockBytes(f.repo.blockBytes(1));
     f.repo.sim.files.set(LOG_PATHS.block(1), encodeLogFile({ ...block1, payload: { ...block1.payload, time: nowUtc(3600) } }));
     const e = await assertRefused(f.metadataDir, () => f.client().refresh(), LogError, 'BAD_BACK_LINK');

@@ -106,3 +106,15 @@ export async function assertRefused(
 }
 
 export const T = { timeout: 60_000 };
+
+/**
+ * Releases the targets once more and witnesses the release, but leaves the mirror serving the
+ * previous timestamp (and so the previous snapshot): a publish window, as the publisher writes
+ * log/head.json before the TUF files (docs/protocol.md section 9).
+ */
+export async function witnessWithTufFilesBehind(f: WitnessedFixture): Promise<void> {
+  const oldTimestamp = f.repo.sim.files.get('metadata/timestamp.json')!;
+  f.repo.sim.release('targets');
+  await f.repo.witness();
+  f.repo.sim.files.set('metadata/timestamp.json', oldTimestamp);
+}

@@ -13,7 +13,7 @@ import { Updater } from '../../src/tuf/index.js';
 import { blockHash } from '../../src/log/index.js';
 import { ed25519Key } from '../fixtures/repository-simulator.js';
 import { sha256, witnessKeys } from '../fixtures/witnessed-repository.js';
-import { assertRefused, setupWitnessed, T } from './helpers.js';
+import { assertRefused, setupWitnessed, T, witnessWithTufFilesBehind } from './helpers.js';
 
 test('accepts a witnessed release, downloads its target and advances the anchor to the head block', T, async () => {
   const f = await setupWitnessed();
@@ -89,10 +89,7 @@ test('accepts the publish window: head.json names a block whose TUF files are no
 
     // The publisher writes log/head.json first, then the TUF files: the mirror still serves the
     // previous timestamp (and snapshot) under the new head.
-    const oldTimestamp = f.repo.sim.files.get('metadata/timestamp.json')!;
-    f.repo.sim.release('targets');
-    await f.repo.witness();
-    f.repo.sim.files.set('metadata/timestamp.json', oldTimestamp);
+    await witnessWithTufFilesBehind(f);
     const report = await f.client().refresh();
     assert.equal(report.log.head.index, 2);
     assert.equal(report.log.matched.which, 'predecessor');
