@@ -13,18 +13,10 @@
 import { createHash, createPrivateKey } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import {
-  acceptRoster,
-  clearRosterCaches,
-  CosiSigner,
-  createProofOfPossession,
-  localWitnessEndpoint,
-  runCosiRound,
-  encodeCollectiveSignature,
-  witnessKeyFromSeed,
-  type WitnessKey,
+  acceptRoster, clearRosterCaches, CosiSigner, createProofOfPossession, localWitnessEndpoint, runCosiRound,
+  encodeCollectiveSignature, witnessKeyFromSeed, type WitnessKey, toHex,
 } from '../src/cosi/index.js';
-import { toHex } from '../src/cosi/group.js';
-import { ed25519Signer, type Signer } from '../src/crypto/signer.js';
+import { ed25519Signer, type Signer } from '../src/crypto/index.js';
 import {
   backLinkIndices,
   blockHash,

@@ -8,18 +8,10 @@
 import { createHash } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import {
-  acceptRoster,
-  cosiMessage,
-  createProofOfPossession,
-  CosiSigner,
-  localWitnessEndpoint,
-  runCosiRound,
-  verifyCollectiveSignature,
-  witnessKeyFromSeed,
-  type AcceptedRoster,
-  type WitnessEndpoint,
+  acceptRoster, cosiMessage, createProofOfPossession, CosiSigner, localWitnessEndpoint, runCosiRound,
+  verifyCollectiveSignature, witnessKeyFromSeed, type AcceptedRoster, type WitnessEndpoint, ed25519KeyObject,
+  ed25519Verify, toHex,
 } from '../src/cosi/index.js';
-import { ed25519KeyObject, ed25519Verify, toHex } from '../src/cosi/group.js';
 import { median, timeRuns, ms, type BenchResult } from './stats.js';
 
 const BRANCHING = 16;

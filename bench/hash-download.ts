@@ -7,7 +7,7 @@ import { open, mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { TargetFile } from '@tufjs/models';
-import { hashFile } from '../src/crypto/hash.js';
+import { hashFile } from '../src/crypto/index.js';
 import { startMirrorProcess } from './mirror-process.js';
 import { Updater } from '../src/tuf/index.js';
 import { median, timeRuns, ms, mbps, type BenchResult } from './stats.js';

@@ -7,13 +7,12 @@ import { createHash } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { generateEd25519, type Signer } from '../src/crypto/signer.js';
+import { generateEd25519, type Signer } from '../src/crypto/index.js';
 import { MetadataKind, type Metadata, type Targets } from '@tufjs/models';
 import {
-  addTargets, delegateHashBins, delegateSuccinct, initRepository, publish, roleForTarget, tufTime, Workspace, SPEC_VERSION, type TargetSource,
+  addTargets, delegateHashBins, delegateSuccinct, initRepository, publish, roleForTarget, tufTime, Workspace, SPEC_VERSION,
+  type TargetSource, buildMetadata, writeMetadataFile, addSignature,
 } from '../src/repo/index.js';
-import { buildMetadata, writeMetadataFile } from '../src/repo/metadata-file.js';
-import { addSignature } from '../src/repo/signatures.js';
 
 export interface RepoKeys {
   root: Signer;

@@ -8,7 +8,7 @@ import { copyFile, mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Command, Help } from 'commander';
-import { COMMAND_GROUPS, main, selectedGroup, type CommandGroup } from '../../src/cli/main.js';
+import { COMMAND_GROUPS, main, selectedGroup, type CommandGroup } from '../../src/cli/index.js';
 import { CAIRN_BIN, runCli } from './run-cli.js';
 
 const T = { timeout: 60_000 };

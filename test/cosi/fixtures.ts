@@ -2,22 +2,10 @@
 // tests (keys from fixed seeds, so failures reproduce).
 import { createHash } from 'node:crypto';
 import {
-  acceptRoster,
-  cosiMessage,
-  createProofOfPossession,
-  CosiSigner,
-  localWitnessEndpoint,
-  witnessKeyFromSeed,
-  computeChallenge,
-  encodeBitmap,
-  type AcceptedRoster,
-  type Roster,
-  type WitnessEndpoint,
-  type WitnessKey,
-  type CollectiveSignature,
+  acceptRoster, cosiMessage, createProofOfPossession, CosiSigner, localWitnessEndpoint, witnessKeyFromSeed,
+  computeChallenge, encodeBitmap, type AcceptedRoster, type Roster, type WitnessEndpoint, type WitnessKey,
+  type CollectiveSignature, Point, L, scalarFromBytes, scalarToBytes, toHex,
 } from '../../src/cosi/index.js';
-import { Point, L, scalarFromBytes, scalarToBytes } from '../../src/cosi/group.js';
-import { toHex } from '../../src/cosi/group.js';
 
 export function seedFor(i: number, tag = 'w'): Uint8Array {
   return createHash('sha256').update(`cairn-test-witness/${tag}/${i}`).digest();

@@ -6,18 +6,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ed25519 } from '@noble/curves/ed25519.js';
 import {
-  CosiError,
-  COSI_CONTEXTS,
-  cosiMessage,
-  createProofOfPossession,
-  messageContext,
-  NonceGenerator,
-  proofOfPossessionMessage,
-  validateWitnessPublicKey,
-  verifyProofOfPossession,
+  CosiError, COSI_CONTEXTS, cosiMessage, createProofOfPossession, messageContext, NonceGenerator, proofOfPossessionMessage,
+  validateWitnessPublicKey, verifyProofOfPossession, expandSeed, intLE, L, Point,
 } from '../../src/cosi/index.js';
-import { expandSeed } from '../../src/cosi/keys.js';
-import { intLE, L, Point } from '../../src/cosi/group.js';
 import { createHash, sign } from 'node:crypto';
 import { seedFor, witnessKey } from './fixtures.js';
 

@@ -4,23 +4,12 @@
 // rosters") skips exactly the subgroup and proof-of-possession checks, and nothing else.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { canonicalBytes } from '../../src/encoding/canonical-json.js';
-import { sha256Hex } from '../../src/crypto/hash.js';
+import { canonicalBytes } from '../../src/encoding/index.js';
+import { sha256Hex } from '../../src/crypto/index.js';
 import {
-  acceptRoster,
-  acceptVouchedRoster,
-  AcceptedRoster,
-  cosiMessage,
-  CosiError,
-  createProofOfPossession,
-  parseRoster,
-  rosterHash,
-  validateWitnessPublicKey,
-  verifyCollectiveSignature,
-  type Roster,
-  type RosterVouch,
+  acceptRoster, acceptVouchedRoster, AcceptedRoster, cosiMessage, CosiError, createProofOfPossession, parseRoster,
+  rosterHash, validateWitnessPublicKey, verifyCollectiveSignature, type Roster, type RosterVouch, Point, toHex,
 } from '../../src/cosi/index.js';
-import { Point, toHex } from '../../src/cosi/group.js';
 import { cothority, pointOfOrder8, rosterOf, signDirect, torsionedKeyHex, witnessKey } from './fixtures.js';
 
 const isCode = (code: string) => (e: unknown) => e instanceof CosiError && e.code === code;

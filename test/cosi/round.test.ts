@@ -5,8 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { verify } from 'node:crypto';
-import { CosiError, runCosiRound, verifyCollectiveSignature, type WitnessEndpoint } from '../../src/cosi/index.js';
-import { ed25519KeyObject, Point } from '../../src/cosi/group.js';
+import { CosiError, runCosiRound, verifyCollectiveSignature, type WitnessEndpoint, ed25519KeyObject, Point } from '../../src/cosi/index.js';
 import { absent, cothority, delayed, dropsResponse, headMessage, silent, wrongResponse } from './fixtures.js';
 
 const isCode = (code: string) => (e: unknown) => e instanceof CosiError && e.code === code;

@@ -3,8 +3,7 @@
 // (protocol.md 3, steps 1 and 3; docs/design.md concurrent-session safety).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { COSI_CONTEXTS, CosiError, CosiSigner, encodeBitmap, proofOfPossessionMessage, type NonceStore } from '../../src/cosi/index.js';
-import { Point } from '../../src/cosi/group.js';
+import { COSI_CONTEXTS, CosiError, CosiSigner, encodeBitmap, proofOfPossessionMessage, type NonceStore, Point } from '../../src/cosi/index.js';
 import { cothority, headMessage } from './fixtures.js';
 
 const isCode = (code: string) => (e: unknown) => e instanceof CosiError && e.code === code;

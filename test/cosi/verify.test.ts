@@ -4,16 +4,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import {
-  CosiError,
-  cosiMessage,
-  encodeBitmap,
-  encodeCollectiveSignature,
-  parseCollectiveSignature,
-  runCosiRound,
-  verifyCollectiveSignature,
-  type CollectiveSignature,
+  CosiError, cosiMessage, encodeBitmap, encodeCollectiveSignature, parseCollectiveSignature, runCosiRound,
+  verifyCollectiveSignature, type CollectiveSignature, L, intLE, scalarToBytes, toHex,
 } from '../../src/cosi/index.js';
-import { L, intLE, scalarToBytes, toHex } from '../../src/cosi/group.js';
 import { cothority, headMessage, signDirect } from './fixtures.js';
 
 const isCode = (code: string) => (e: unknown) => e instanceof CosiError && e.code === code;

@@ -4,10 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { stat, readFile, writeFile, chmod, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { generateEd25519 } from '../../src/crypto/signer.js';
-import { writeKeyFile, loadSigner } from '../../src/crypto/key-file.js';
-import { verifySignature } from '../../src/crypto/public-key.js';
-import { KeyError } from '../../src/crypto/errors.js';
+import { generateEd25519, writeKeyFile, loadSigner, verifySignature, KeyError } from '../../src/crypto/index.js';
 import { withTempDir } from '../fixtures/temp-dir.js';
 
 const withDir = (fn: (dir: string) => Promise<void>): Promise<void> => withTempDir('key', fn);

@@ -3,9 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { generateKeyPairSync, sign, constants } from 'node:crypto';
-import { verifySignature, keyIdOf, ed25519PublicKey, type TufPublicKey } from '../../src/crypto/public-key.js';
-import { generateEd25519 } from '../../src/crypto/signer.js';
-import { KeyError } from '../../src/crypto/errors.js';
+import { verifySignature, keyIdOf, ed25519PublicKey, type TufPublicKey, generateEd25519, KeyError } from '../../src/crypto/index.js';
 
 const data = Buffer.from('{"signed":"canonical bytes"}');
 

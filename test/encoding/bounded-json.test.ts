@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { parseJsonBounded, parseJsonObject } from '../../src/encoding/bounded-json.js';
+import { parseJsonBounded, parseJsonObject } from '../../src/encoding/index.js';
 import { FormatError } from '../../src/errors/index.js';
 
 const limits = { maxBytes: 1000, maxDepth: 5, maxEntries: 50 };

@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { FieldReader } from '../../src/encoding/field-reader.js';
+import { FieldReader } from '../../src/encoding/index.js';
 import { CairnError, EXIT } from '../../src/errors/index.js';
 
 class ExampleError extends CairnError<'BAD_EXAMPLE'> {

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { mkdtemp, readFile, readdir, writeFile, rm, stat, mkdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { writeFileAtomic } from '../../src/io/atomic-write.js';
+import { writeFileAtomic } from '../../src/io/index.js';
 import { StorageError } from '../../src/errors/index.js';
 
 test('replaces a file whole and applies the requested mode', { timeout: 10_000 }, async () => {

@@ -8,7 +8,7 @@ import { spawnSync } from 'node:child_process';
 import { appendFileSync } from 'node:fs';
 import { open, writeFile, chmod } from 'node:fs/promises';
 import { join } from 'node:path';
-import { CappedFileError, readCappedFile, readCappedFileIfExists, tooLargeIsFormatError } from '../../src/io/capped-file.js';
+import { CappedFileError, readCappedFile, readCappedFileIfExists, tooLargeIsFormatError } from '../../src/io/index.js';
 import { FormatError, StorageError } from '../../src/errors/index.js';
 import { withTempDir } from '../fixtures/temp-dir.js';
 

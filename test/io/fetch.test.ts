@@ -8,7 +8,7 @@ import { mkdtemp, writeFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { BoundedFetcher, FetchError, fetchAll } from '../../src/io/fetch.js';
+import { BoundedFetcher, FetchError, fetchAll } from '../../src/io/index.js';
 
 async function withServer(handler: (req: IncomingMessage, res: ServerResponse) => void, fn: (url: string) => Promise<void>): Promise<void> {
   const server: Server = createServer(handler);

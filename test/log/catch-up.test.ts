@@ -8,33 +8,13 @@ import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import {
-  blockHash,
-  buildBlock,
-  buildForwardLink,
-  buildGenesis,
-  buildHeadStatement,
-  catchUp,
-  createRosterAuthorization,
-  encodeLogFile,
-  formatUtcTime,
-  headMessage,
-  height,
-  LOG_PATHS,
-  LogError,
-  planCatchUp,
-  rosterHash,
-  verifyCatchUpPath,
-  type Block,
-  type CatchUpHop,
-  type HeadFile,
-  type LinkFile,
-  type Roster,
+  blockHash, buildBlock, buildForwardLink, buildGenesis, buildHeadStatement, catchUp, createRosterAuthorization,
+  encodeLogFile, formatUtcTime, headMessage, height, LOG_PATHS, LogError, planCatchUp, rosterHash, verifyCatchUpPath,
+  type Block, type CatchUpHop, type HeadFile, type LinkFile, type Roster, forwardLinkMessage,
 } from '../../src/log/index.js';
-import { CosiError, createProofOfPossession, type WitnessKey } from '../../src/cosi/index.js';
-import { toHex } from '../../src/cosi/group.js';
+import { CosiError, createProofOfPossession, type WitnessKey, toHex } from '../../src/cosi/index.js';
 import { torsionedKeyHex } from '../cosi/fixtures.js';
 import { buildTestLog, cosign, MemorySource, payloadFor, rootRole, rosterOf, T0, witnessKey, type TestLog } from '../fixtures/log-chain.js';
-import { forwardLinkMessage } from '../../src/log/index.js';
 
 const keys = (tag: string) => Array.from({ length: 7 }, (_, i) => witnessKey(`${tag}${i}`));
 const keysA = keys('a');

@@ -5,22 +5,11 @@
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  buildEquivocationProof,
-  buildForwardLink,
-  buildBlock,
-  blockHash,
-  buildHeadStatement,
-  forwardLinkMessage,
-  headMessage,
-  LogError,
-  parseEquivocationProof,
-  parseHeadFile,
-  verifyEquivocationProof,
-  verifyHeadStatement,
-  type SignedClaim,
+  buildEquivocationProof, buildForwardLink, buildBlock, blockHash, buildHeadStatement, forwardLinkMessage, headMessage,
+  LogError, parseEquivocationProof, parseHeadFile, verifyEquivocationProof, verifyHeadStatement, type SignedClaim,
+  formatUtcTime,
 } from '../../src/log/index.js';
 import { buildTestLog, cosign, payloadFor, T0, witnessKey, type TestLog } from '../fixtures/log-chain.js';
-import { formatUtcTime } from '../../src/log/index.js';
 
 const keysA = Array.from({ length: 7 }, (_, i) => witnessKey(`a${i}`));
 const keysB = Array.from({ length: 7 }, (_, i) => witnessKey(`b${i}`));

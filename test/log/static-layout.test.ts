@@ -7,10 +7,10 @@ import { mkdtemp, readFile, rm, readdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { BoundedFetcher } from '../../src/io/fetch.js';
+import { BoundedFetcher } from '../../src/io/index.js';
 import { StorageError } from '../../src/errors/index.js';
 import { catchUp, blockHash, fetcherLogSource, FileLogStore, formatUtcTime, LOG_PATHS, LogError } from '../../src/log/index.js';
-import { sha256Hex } from '../../src/crypto/hash.js';
+import { sha256Hex } from '../../src/crypto/index.js';
 import { buildTestLog, payloadFor, T0, witnessKey, type TestLog } from '../fixtures/log-chain.js';
 
 const keysA = Array.from({ length: 7 }, (_, i) => witnessKey(`a${i}`));

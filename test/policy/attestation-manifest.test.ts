@@ -4,7 +4,7 @@
 // their caps) is refused with AttestationError BAD_MANIFEST.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { generateEd25519 } from '../../src/crypto/signer.js';
+import { generateEd25519 } from '../../src/crypto/index.js';
 import { FormatError } from '../../src/errors/index.js';
 import {
   ATTESTATION_MANIFEST_LIMITS, ATTESTATION_MANIFEST_TYPE, AttestationError, attestationManifestLogPath, attestationManifestPath, attestationsDigest,

@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { generateEd25519, type Signer } from '../../src/crypto/signer.js';
+import { generateEd25519, type Signer } from '../../src/crypto/index.js';
 import { isCairnError } from '../../src/errors/index.js';
 import {
   AttestationError, DeclarationError, attestationRelativePath, attestationsDigest, checkAttestationQuorum, createAttestation, declarationFromCustom,

@@ -4,8 +4,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { generateEd25519, type Signer } from '../../src/crypto/signer.js';
-import { writeKeyFile } from '../../src/crypto/key-file.js';
+import { generateEd25519, type Signer, writeKeyFile } from '../../src/crypto/index.js';
 import { writePublicKeyFile } from '../../src/repo/index.js';
 import { makeRepo } from '../repo/fixtures.js';
 

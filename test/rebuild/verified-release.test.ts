@@ -13,7 +13,7 @@ import assert from 'node:assert/strict';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { sha256Hex } from '../../src/crypto/hash.js';
+import { sha256Hex } from '../../src/crypto/index.js';
 import { addTargets } from '../../src/repo/index.js';
 import { declarationToCustom, parseDeclarationFile } from '../../src/policy/index.js';
 import { parseBlockBytes } from '../../src/log/index.js';

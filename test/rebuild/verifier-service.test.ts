@@ -13,8 +13,8 @@ import { createInterface } from 'node:readline';
 import { addTargets } from '../../src/repo/index.js';
 import { declarationToCustom, parseAttestation, serializeAttestation, verifyAttestation, type ReleaseDeclaration } from '../../src/policy/index.js';
 import { RebuildQueue, attestationFile, rebuildAndAttest, runVerifierService, writeSourceArchive, type VerifierEvent } from '../../src/rebuild/index.js';
-import { writeFileAtomic } from '../../src/io/atomic-write.js';
-import { sha256Hex } from '../../src/crypto/hash.js';
+import { writeFileAtomic } from '../../src/io/index.js';
+import { sha256Hex } from '../../src/crypto/index.js';
 import { CAIRN_BIN, EPOCH, keyFile, runCli, publisherRepo, tempDir, type KeyFile } from './fixtures.js';
 import { NEEDS_BUBBLEWRAP } from '../fixtures/system-tools.js';
 

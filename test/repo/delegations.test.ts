@@ -9,12 +9,10 @@ import { readFile } from 'node:fs/promises';
 import fc from 'fast-check';
 import { MetadataKind } from '@tufjs/models';
 import {
-  addTargets, delegateHashBins, delegatePaths, delegateSuccinct, hashBinPrefixes, publish, removeTargets, roleForTarget, signRole,
-  RepoError, Workspace, repoStatus,
+  addTargets, delegateHashBins, delegatePaths, delegateSuccinct, hashBinPrefixes, publish, removeTargets, roleForTarget,
+  signRole, RepoError, Workspace, repoStatus, buildMetadata, writeMetadataFile, addSignature,
 } from '../../src/repo/index.js';
-import { buildMetadata, writeMetadataFile } from '../../src/repo/metadata-file.js';
 import type { Metadata, Targets } from '@tufjs/models';
-import { addSignature } from '../../src/repo/signatures.js';
 import { makeRepo, signers, tempDir, testKeys, verifyPublished, writeSource } from './fixtures.js';
 
 const T = { timeout: 60_000 };

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { createHash } from 'node:crypto';
 import { Metadata, MetadataKind, type Root, type Targets } from '@tufjs/models';
-import { generateEd25519, type Signer } from '../../src/crypto/signer.js';
+import { generateEd25519, type Signer } from '../../src/crypto/index.js';
 import { initRepository, type TopLevelRole } from '../../src/repo/index.js';
 
 export async function tempDir(prefix = 'cairn-repo-'): Promise<{ dir: string; cleanup: () => Promise<void> }> {

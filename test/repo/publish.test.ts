@@ -5,10 +5,9 @@ import assert from 'node:assert/strict';
 import { readFile, stat, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
-  addTargets, collectTargetSources, publish, rotateRoot, signRole, signDetached, mergeSignature, removeTargets,
-  repoStatus, RepoError, Workspace, parseDetachedSignature, refreshRole,
+  addTargets, collectTargetSources, publish, rotateRoot, signRole, signDetached, mergeSignature, removeTargets, repoStatus,
+  RepoError, Workspace, parseDetachedSignature, refreshRole, addSignature,
 } from '../../src/repo/index.js';
-import { addSignature } from '../../src/repo/signatures.js';
 import { makeRepo, signers, tempDir, testKeys, treeSnapshot, verifyPublished, writeSource } from './fixtures.js';
 
 const T = { timeout: 30_000 };

@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readdir } from 'node:fs/promises';
 import { FormatError } from '../../src/errors/index.js';
-import { FetchError } from '../../src/io/fetch.js';
+import { FetchError } from '../../src/io/index.js';
 import { TufError } from '../../src/tuf/index.js';
 import { ed25519Key, endlessBody, signDocument, slowDrip, wrongLength, status } from '../fixtures/repository-simulator.js';
 import { assertRefused, setup, T, type Fixture } from './helpers.js';
@@ -150,7 +150,7 @@ test('counts one key listed under two keyids once (threshold)', T, async () => {
     const root = f.sim.root;
     // the same public key again under a second keyid (an extra field changes the keyid)
     const twin = { ...key.publicKey, x: 'twin' };
-    const { keyIdOf } = await import('../../src/crypto/public-key.js');
+    const { keyIdOf } = await import('../../src/crypto/index.js');
     const twinId = keyIdOf(twin);
     (root.keys as Record<string, unknown>)[twinId] = twin;
     (root.roles as Record<string, unknown>).timestamp = { keyids: [key.keyid, twinId], threshold: 2 };

@@ -8,7 +8,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { JsonObject } from '../../src/encoding/canonical-json.js';
+import type { JsonObject } from '../../src/encoding/index.js';
 import { Updater } from '../../src/tuf/index.js';
 import {
   ecdsaKey,
@@ -228,7 +228,7 @@ test('unknown fields in root, its keys and roles are signed content and accepted
     // a new root key with an extra field (keyid computed over it)
     const extra = ed25519Key();
     const extraJson = { ...keyJson(extra), 'extra-field': { a: 1, b: 2 } };
-    const { keyIdOf } = await import('../../src/crypto/public-key.js');
+    const { keyIdOf } = await import('../../src/crypto/index.js');
     const extraId = keyIdOf(extraJson as never);
     keys[extraId] = extraJson;
     (roles.root!.keyids as string[]).push(extraId);

@@ -5,8 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { FormatError } from '../../src/errors/index.js';
-import { TrustedSet, TufError, parseEnvelope } from '../../src/tuf/index.js';
-import { globToRegExp } from '../../src/tuf/delegation.js';
+import { TrustedSet, TufError, parseEnvelope, globToRegExp } from '../../src/tuf/index.js';
 import { RepositorySimulator, signDocument } from '../fixtures/repository-simulator.js';
 
 const T = { timeout: 10_000 };

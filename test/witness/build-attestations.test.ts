@@ -9,16 +9,15 @@ import assert from 'node:assert/strict';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { generateEd25519, type Signer } from '../../src/crypto/signer.js';
+import { generateEd25519, type Signer, sha256Hex } from '../../src/crypto/index.js';
 import { addTargets, initRepository, publish } from '../../src/repo/index.js';
-import { sha256Hex } from '../../src/crypto/hash.js';
 import { parseEnvelope } from '../../src/tuf/index.js';
 import {
   AttestationError, BUILD_POLICY_FIELD, PolicyError, attestationsDigest, buildPolicyJson, buildPolicyOf, changedArtifacts, checkGenesisState,
   checkSuccessorState, createAttestation, declarationToCustom, serializeAttestation, type AttestationFields, type ReleaseDeclaration, type ReleaseState,
   type VerificationResult,
 } from '../../src/policy/index.js';
-import { checkBuildAttestations } from '../../src/witness/service.js';
+import { checkBuildAttestations } from '../../src/witness/index.js';
 
 const T = { timeout: 30_000 };
 const NAME = 'hello-c/hello';

@@ -8,10 +8,9 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { generateKeyPairSync } from 'node:crypto';
-import { writeKeyFile } from '../../src/crypto/key-file.js';
-import type { Signer } from '../../src/crypto/signer.js';
+import { writeKeyFile, type Signer } from '../../src/crypto/index.js';
 import { addTargets, initRepository, publish } from '../../src/repo/index.js';
-import { initWitness } from '../../src/witness/config.js';
+import { initWitness } from '../../src/witness/index.js';
 import { CAIRN_BIN } from '../cli/run-cli.js';
 
 /** Free TCP ports on 127.0.0.1 (bound and released; fine on loopback for a test). */

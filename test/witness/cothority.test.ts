@@ -7,16 +7,15 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { cp, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { canonicalBytes, type JsonObject } from '../../src/encoding/canonical-json.js';
-import { sha256Hex } from '../../src/crypto/hash.js';
-import { generateEd25519 } from '../../src/crypto/signer.js';
-import { BoundedFetcher } from '../../src/io/fetch.js';
+import { canonicalBytes, type JsonObject } from '../../src/encoding/index.js';
+import { sha256Hex, generateEd25519 } from '../../src/crypto/index.js';
+import { BoundedFetcher } from '../../src/io/index.js';
 import {
   blockHash, buildBlock, buildForwardLink, buildHeadStatement, catchUp, createRosterAuthorization, fetcherLogSource, formatUtcTime,
   headMessage, LogError, parseBlockBytes, rosterHash, type Block, type Roster,
 } from '../../src/log/index.js';
 import { pendingReleaseDir, publish, readPendingRelease, savePendingRelease } from '../../src/repo/index.js';
-import { initWitness } from '../../src/witness/config.js';
+import { initWitness } from '../../src/witness/index.js';
 import { startMirror } from '../../src/mirror/index.js';
 import {
   leaderOptions, LeaderError, LogLeader, logStateFile, publishedDocuments, publishRelease, SILENT, WitnessCallError, WitnessConnection,

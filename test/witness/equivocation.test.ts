@@ -17,10 +17,7 @@ import {
 } from '../../src/log/index.js';
 import { publish, type PendingRelease } from '../../src/repo/index.js';
 import { payloadOf, publishedDocuments, type ReleaseDocumentSource } from '../../src/release/index.js';
-import { WitnessService } from '../../src/witness/service.js';
-import { WitnessStore } from '../../src/witness/store.js';
-import { WitnessError } from '../../src/witness/errors.js';
-import type { CommitRequest, WireDocuments } from '../../src/witness/wire.js';
+import { WitnessService, WitnessStore, WitnessError, type CommitRequest, type WireDocuments } from '../../src/witness/index.js';
 import { publishedRepo, publisherKeys, stageTarget, tempRoot } from './cluster.js';
 
 const keys = Array.from({ length: 4 }, (_, i) => witnessKeyFromSeed(createHash('sha256').update(`cairn-test-equivocation/${i}`).digest()));
