@@ -28,7 +28,7 @@ import {
   encodeLogFile,
   parseBlockBytes,
   parseHeadFile,
-  parseRoster,
+  parseRosterBytes,
   rosterHash,
   type Block,
   type HeadFile,
@@ -146,7 +146,7 @@ export async function readCachedRoster(metadataDir: string, hash: string): Promi
   const path = join(metadataDir, ANCHOR_PATHS.roster(hash));
   const bytes = await readCapped(path, LOG_FILE_LIMITS.roster.maxBytes, 'cached roster');
   if (bytes === undefined) return undefined;
-  const roster = local(path, () => parseRoster(parseJsonObject(bytes, 'cached roster', LOG_FILE_LIMITS.roster)));
+  const roster = local(path, () => parseRosterBytes(bytes, 'cached roster'));
   if (rosterHash(roster) !== hash) throw new ClientError('BAD_ANCHOR', `${path} holds roster ${short(rosterHash(roster))}, not ${short(hash)}`);
   return roster;
 }

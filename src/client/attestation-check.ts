@@ -17,7 +17,7 @@
 // attestation file is caught. Everything fetched is capped.
 import { short } from '../errors/index.js';
 import { FetchError, fetchAll, type Fetcher } from '../io/fetch.js';
-import { LOG_FILE_LIMITS, LogError, blockHash, parseBlockBytes, type Block } from '../log/index.js';
+import { fetchPredecessor, logDirectorySource, type Block } from '../log/index.js';
 import {
   ATTESTATION_LIMITS, ATTESTATION_MANIFEST_LIMITS, AttestationError, attestationManifestLogPath, attestationRelativePath, checkAttestationQuorum,
   envelopeDigest, parseAttestation, parseAttestationManifest, type AttestationManifest, type BuildPolicy, type DsseEnvelope, type ReleaseDeclaration,
@@ -116,12 +116,8 @@ export class AttestationChecker {
     const index = block.index - 1;
     const cached = this.blocks.get(index);
     if (cached) return cached;
-    const bytes = await fetchAll(this.ctx.fetcher, `${this.ctx.logUrl}blocks/${index}.json`, LOG_FILE_LIMITS.block.maxBytes);
-    const pred = parseBlockBytes(bytes, `block ${index}`);
-    const hash = blockHash(pred);
-    if (hash !== block.backLinks[0]) {
-      throw new LogError('BAD_BACK_LINK', `block ${index} served by the mirror has hash ${short(hash)}; block ${block.index} names ${short(block.backLinks[0]!)}`);
-    }
+    const pred = await fetchPredecessor(logDirectorySource(this.ctx.fetcher, this.ctx.logUrl), block);
+    if (pred === undefined) throw new FetchError('NOT_FOUND', `${this.ctx.logUrl}blocks/${index}.json is not published: block ${index} is needed to find the attestations a later block relied on`);
     this.blocks.set(index, pred);
     return pred;
   }

@@ -5,7 +5,6 @@
 // and checked against the pinned hash. A missing head is the client's to judge: an anchored
 // client refuses it (NO_HEAD) rather than fall back to plain TUF. Counts what it reads, for the
 // refresh report.
-import { parseJsonObject } from '../encoding/bounded-json.js';
 import { short } from '../errors/index.js';
 import type { Fetcher } from '../io/fetch.js';
 import {
@@ -16,7 +15,7 @@ import {
   fetchPredecessor,
   logDirectorySource,
   parseBlockBytes,
-  parseRoster,
+  parseRosterBytes,
   rosterHash,
   type Block,
   type CatchUpResult,
@@ -77,7 +76,7 @@ export class MirrorLog {
     if (cached !== undefined) return cached;
     const bytes = await this.files.getRoster(block.roster, LOG_FILE_LIMITS.roster.maxBytes);
     if (bytes === undefined) throw new LogError('UNKNOWN_ROSTER', `roster ${short(block.roster)} in force at the trusted block ${block.index} is neither cached nor published`);
-    const roster = parseRoster(parseJsonObject(bytes, `roster ${short(block.roster)}`, LOG_FILE_LIMITS.roster), `roster ${short(block.roster)}`);
+    const roster = parseRosterBytes(bytes, `roster ${short(block.roster)}`);
     if (rosterHash(roster) !== block.roster) throw new LogError('UNKNOWN_ROSTER', `the file for roster ${short(block.roster)} holds roster ${short(rosterHash(roster))}`);
     return roster;
   }

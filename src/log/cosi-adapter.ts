@@ -30,6 +30,8 @@ import {
   type VouchedRoster,
 } from '../cosi/index.js';
 import { LogError } from './errors.js';
+import { LOG_FILE_LIMITS, logReader } from './schema.js';
+import { parseJsonObject } from '../encoding/bounded-json.js';
 
 export type { DecodedRoster, Roster, RosterVouch, RosterWitness, VerifiedCollectiveSignature };
 export { ROSTER_LIMITS };
@@ -84,21 +86,16 @@ export function parseRoster(value: unknown, what = 'roster'): Roster {
   return acceptRoster(value, what).roster;
 }
 
-const HEX = /^[0-9a-f]*$/;
+/** A roster file (protocol.md section 7) parsed with the log's caps and accepted in full. */
+export function parseRosterBytes(bytes: Uint8Array, what = 'roster'): Roster {
+  return parseRoster(parseJsonObject(bytes, what, LOG_FILE_LIMITS.roster), what);
+}
 
 /** Parses an untrusted `{ bitmap, signature }` for its shape only (protocol.md section 3). */
 export function parseCollectiveSignature(value: unknown, what = 'collective signature'): CollectiveSignature {
-  const bad = (why: string): LogError => new LogError('BAD_COSIGNATURE', `${what}: ${why}`);
-  if (value === null || typeof value !== 'object' || Array.isArray(value)) throw bad('expected an object');
-  const o = value as Record<string, unknown>;
-  for (const k of Object.keys(o)) if (k !== 'bitmap' && k !== 'signature') throw bad(`unexpected field "${k}"`);
-  const { bitmap, signature } = o;
-  const maxBitmapHex = 2 * Math.ceil(ROSTER_LIMITS.maxWitnesses / 8);
-  if (typeof bitmap !== 'string' || bitmap.length === 0 || bitmap.length % 2 !== 0 || bitmap.length > maxBitmapHex || !HEX.test(bitmap)) {
-    throw bad(`bitmap must be lowercase hex of 1 to ${maxBitmapHex / 2} bytes`);
-  }
-  if (typeof signature !== 'string' || signature.length !== 128 || !HEX.test(signature)) throw bad('signature must be 64 bytes of lowercase hex');
-  return { bitmap, signature };
+  const r = logReader('BAD_COSIGNATURE', what);
+  const o = r.exact(value, '', ['bitmap', 'signature']);
+  return { bitmap: r.hexUpTo(o.bitmap, 'bitmap', Math.ceil(ROSTER_LIMITS.maxWitnesses / 8), 1), signature: r.hex(o.signature, 'signature', 64) };
 }
 
 /** Roster positions set in a (well-formed) bitmap. Throws LogError('BAD_COSIGNATURE'). */

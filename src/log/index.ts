@@ -90,4 +90,4 @@ export {
 export { FileLogStore, LOG_PATHS, encodeLogFile, fetcherLogSource, logDirectorySource, type LogSource, type LogStore } from './static-layout.js';
 export { fetchPredecessor } from './predecessor.js';
 export { LOG_FILE_LIMITS, formatUtcTime, parseUtcTime } from './schema.js';
-export { parseCollectiveSignature, parseRoster, rosterHash, type CollectiveSignature, type DecodedRoster, type Roster, type RosterWitness } from './cosi-adapter.js';
+export { parseCollectiveSignature, parseRoster, parseRosterBytes, rosterHash, type CollectiveSignature, type DecodedRoster, type Roster, type RosterWitness } from './cosi-adapter.js';

@@ -14,10 +14,9 @@
 // first round (leader-files.ts): a round that fails after a respond was sent keeps it, and the
 // caller (pipeline.ts) proposes exactly that block again (reproposeBlock) before anything else.
 import type { Signer } from '../crypto/signer.js';
-import { parseJsonObject } from '../encoding/bounded-json.js';
 import { encodeCollectiveSignature, type Roster, type RosterWitness, type WitnessEndpoint } from '../cosi/index.js';
 import {
-  backLinkIndices, blockHash, buildBlock, buildForwardLink, buildHeadStatement, createRosterAuthorization, FileLogStore, formatUtcTime, forwardLinkMessage, headMessage, LOG_FILE_LIMITS, levelSpan, parseBlockBytes, parseHeadFile, parseLinkFile, parseRoster,
+  backLinkIndices, blockHash, buildBlock, buildForwardLink, buildHeadStatement, createRosterAuthorization, FileLogStore, formatUtcTime, forwardLinkMessage, headMessage, LOG_FILE_LIMITS, levelSpan, parseBlockBytes, parseHeadFile, parseLinkFile, parseRosterBytes,
   parseUtcTime, rosterHash, validateBlock,
   type Block, type ChainView, type LinkFile, type RosterChange, type SkipchainParams,
 } from '../log/index.js';
@@ -424,7 +423,7 @@ export class LogLeader {
     if (cached) return cached;
     const bytes = await this.store.getRoster(hash, LOG_FILE_LIMITS.roster.maxBytes);
     if (bytes === undefined) throw new LeaderError('LOG_STATE', `log/rosters/${hash}.json is missing from ${this.options.publicDir}`);
-    const roster = parseRoster(parseJsonObject(bytes, `roster ${hash.slice(0, 12)}`, LOG_FILE_LIMITS.roster), `roster ${hash.slice(0, 12)}`);
+    const roster = parseRosterBytes(bytes, `roster ${hash.slice(0, 12)}`);
     if (rosterHash(roster) !== hash) throw new LeaderError('LOG_STATE', `log/rosters/${hash}.json holds roster ${rosterHash(roster).slice(0, 12)}`);
     this.rosters.set(hash, roster);
     return roster;
