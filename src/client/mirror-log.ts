@@ -95,7 +95,8 @@ export class MirrorLog {
       ...(last === undefined ? {} : { lastAccepted: { index: last.statement.index, hash: last.statement.hash, time: last.statement.time } }),
     };
     let headBytes: Uint8Array | undefined;
-    const caught = await catchUp(this.sourceRefusingNoHead((bytes) => (headBytes = bytes)), { block: trusted, roster }, { freshness, limits: config.catchUpLimits });
+    // The head becomes the anchor: its roster is checked in full even when a link only vouched for it.
+    const caught = await catchUp(this.sourceRefusingNoHead((bytes) => (headBytes = bytes)), { block: trusted, roster }, { freshness, limits: config.catchUpLimits, anchorAtHead: true });
     return { ...caught, headBytes: headBytes! };
   }
 

@@ -219,6 +219,12 @@ export interface CatchUpResult extends CatchUpPathResult {
 export interface CatchUpOptions {
   freshness: HeadFreshnessPolicy;
   limits?: CatchUpLimits;
+  /**
+   * The caller keeps the head block as its new trusted block (a client advancing its anchor,
+   * protocol.md section 9): the roster in force there is then checked in full even when a link
+   * only vouched for it, so that an anchor's roster is always one checked in full.
+   */
+  anchorAtHead?: boolean;
 }
 
 /**
@@ -292,7 +298,7 @@ export async function catchUp(source: LogSource, trusted: TrustedState, options:
     }
     if (cosigned) {
       throw new LogError('EQUIVOCATION', `block ${reached.index} is ${reached.hash.slice(0, 12)} by its forward links and ${statement.hash.slice(0, 12)} by the co-signed head statement`, {
-        hint: 'keep both files: they are a proof of misbehaviour (verifyEquivocationProof)',
+        hint: 'keep log/head.json and the forward links: together they are a proof of misbehaviour anyone can check (docs/protocol.md section 5 "Equivocation proof")',
       });
     }
     throw new LogError('BAD_HEAD', `the head statement names ${statement.hash.slice(0, 12)} at block ${reached.index}, the forward links lead to ${reached.hash.slice(0, 12)}`);
@@ -308,5 +314,6 @@ export async function catchUp(source: LogSource, trusted: TrustedState, options:
   }
   const result = walker.result();
   verifyHeadStatement(statement, headFile.cosignature, head, walker.roster, options.freshness);
+  if (options.anchorAtHead && walker.roster.acceptance === 'vouched') acceptRoster(result.roster, `roster ${head.roster.slice(0, 12)} of the new trusted block ${head.index}`);
   return { ...result, headFile, stats };
 }

@@ -283,6 +283,19 @@ for (const defect of DEFECTS) {
   });
 }
 
+test('a vouched roster that becomes the new trusted block\'s (anchorAtHead) is checked in full: a defective one is refused', async () => {
+  for (const defect of DEFECTS) {
+    const c = await vouchChain(defectiveRoster(defect));
+    const source = c.source();
+    await assert.rejects(catchUp(source, { block: c.blocks[0]!, roster: rosterOf(keysA, 5) }, { freshness: policy, anchorAtHead: true }),
+      (e: unknown) => e instanceof LogError && e.code === 'UNKNOWN_ROSTER' && (e.cause as CosiError).code === CAUSE[defect] && /of the new trusted block 3/.test(e.message));
+  }
+  const sound = await vouchChain(rosterOf(keysT, 5));
+  const result = await catchUp(sound.source(), { block: sound.blocks[0]!, roster: rosterOf(keysA, 5) }, { freshness: policy, anchorAtHead: true });
+  assert.equal(result.head.index, 3);
+  assert.deepEqual(result.roster, rosterOf(keysT, 5));
+});
+
 test('a roster change signed by a rotated-out roster vouches for nothing', async () => {
   // Anchored at block 1 (roster B): the mirror serves link 1 -> 2, naming T, co-signed by A.
   const c = await vouchChain(defectiveRoster('a torsioned key'));
