@@ -1,10 +1,10 @@
 // client/witnessed-report.ts: what a witnessed refresh checked (docs/protocol.md section 9
 // "Clients and the log"), as data for progress output: the log check (catch-up, head
 // statement, the witnessed block the accepted state matched), the root bootstrap, and the TUF
-// workflow's report, with one line per check passed, log first.
+// workflow's report, with its steps as data, log first.
 import { decodeBitmap, countParticipants } from '../cosi/index.js';
 import { blockHash, chainIdOf, parseUtcTime, type Block, type CatchUpResult } from '../log/index.js';
-import type { RefreshReport } from '../tuf/index.js';
+import type { RefreshReport, RefreshStep } from '../tuf/index.js';
 import type { WitnessedClientConfig } from './config.js';
 import type { RootBootstrapReport } from './root-bootstrap.js';
 import type { WitnessedBlock } from './witness-check.js';
@@ -101,16 +101,27 @@ export function witnessedRefreshReport(r: WitnessedRefresh): WitnessedRefreshRep
       targets: matched.block.payload.targets.version,
     },
   };
-  const steps = [
-    `log: caught up ${log.blocksCaughtUp} block${log.blocksCaughtUp === 1 ? '' : 's'} (${log.from.index} -> ${head.index}) via ${log.links} forward link${log.links === 1 ? '' : 's'}, ` +
-      `each co-signed by its source block's roster threshold; ${log.rosters} roster change${log.rosters === 1 ? '' : 's'} crossed, ${log.bytes} bytes`,
-    `log: head block ${head.index} signed by ${signers} of ${log.head.witnesses} witnesses (threshold ${log.head.threshold}) at ${statement.time}, ` +
-      `${formatAge(ageSeconds)} old (max ${formatAge(log.head.maxAgeSeconds)}), not older than the last accepted head`,
-    ...(rootBootstrap === null
-      ? []
-      : [`root bootstrap: root v${rootBootstrap.from} -> v${rootBootstrap.to} installed from the witnessed block (sha256 matches, ${rootBootstrap.rootsFetched} root fetched)`]),
+  const links = `${log.links} forward link${log.links === 1 ? '' : 's'}`;
+  const steps: RefreshStep[] = [
+    {
+      check: 'log-catch-up', spec: 'protocol 5', passed: ['each forward link co-signed by its source block\'s roster threshold', 'each new roster the one its link names'],
+      text: `log: caught up ${log.blocksCaughtUp} block${log.blocksCaughtUp === 1 ? '' : 's'} (${log.from.index} -> ${head.index}) via ${links}, ` +
+        `each co-signed by its source block's roster threshold; ${log.rosters} roster change${log.rosters === 1 ? '' : 's'} crossed, ${log.bytes} bytes`,
+    },
+    {
+      check: 'log-head', spec: 'protocol 6', passed: ['co-signed by the head block\'s roster threshold', 'fresh', 'not older than the last accepted head'],
+      text: `log: head block ${head.index} signed by ${signers} of ${log.head.witnesses} witnesses (threshold ${log.head.threshold}) at ${statement.time}, ` +
+        `${formatAge(ageSeconds)} old (max ${formatAge(log.head.maxAgeSeconds)}), not older than the last accepted head`,
+    },
+    ...(rootBootstrap === null ? [] : [{
+      check: 'root-bootstrap', spec: 'protocol 9', passed: ['sha256 of the root the witnessed block records'],
+      text: `root bootstrap: root v${rootBootstrap.from} -> v${rootBootstrap.to} installed from the witnessed block (sha256 matches, ${rootBootstrap.rootsFetched} root fetched)`,
+    }]),
     ...tuf.steps,
-    `witnessed: root v${tuf.root.version}, snapshot v${log.matched.snapshot} and targets v${log.matched.targets} are those block ${matched.block.index} (${matched.which}) records`,
+    {
+      check: 'witnessed', spec: 'protocol 9', passed: ['root, snapshot and targets are those a witnessed block records'],
+      text: `witnessed: root v${tuf.root.version}, snapshot v${log.matched.snapshot} and targets v${log.matched.targets} are those block ${matched.block.index} (${matched.which}) records`,
+    },
   ];
   return {
     ...tuf,

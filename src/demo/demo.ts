@@ -317,7 +317,7 @@ async function demonstrate(work: string, print: (line: string) => void): Promise
 
 function printRefresh(say: (line: string) => void, report: WitnessedRefreshReport): void {
   say(`  refresh at ${report.referenceTime}:`);
-  for (const s of report.steps) say(`    ok  ${s}`);
+  for (const s of report.steps) say(`    ok  ${s.text}`);
 }
 
 /** Runs `cairn --json ARGS` as a separate process and returns its JSON result (also on failure when `allowFailure`). */

@@ -1,7 +1,7 @@
 // tuf/index.ts: public API of cairn's TUF updater (TUF spec 1.0.x section 5). Other layers import
 // from here only.
 export { Updater, type UpdaterOptions, type TrustedMetadata } from './updater.js';
-export { type RefreshReport, type RoleReport } from './refresh-report.js';
+export { type RefreshReport, type RefreshStep, type RoleReport } from './refresh-report.js';
 export { quoteName, directoryUrl, readTrustedRoot, MetadataFiles } from './metadata-files.js';
 export { RefreshOnce } from './refresh-once.js';
 export { DEFAULT_UPDATER_CONFIG, resolveConfig, type UpdaterConfig } from './config.js';

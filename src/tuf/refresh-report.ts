@@ -1,6 +1,6 @@
-// tuf/refresh-report.ts: what a refresh checked (TUF spec 1.0.x 5.3-5.6), as data for progress
-// output: each top-level role accepted, where it came from, and one line per check passed, in
-// workflow order, each citing the spec section it implements.
+// tuf/refresh-report.ts: what a refresh checked (TUF spec 1.0.x 5.3-5.6), as data: each top-level
+// role accepted and where it came from, and the steps in workflow order, each naming the spec
+// section it implements and the checks that passed (with a line for people beside the data).
 import type { Envelope } from './metadata.js';
 import type { RootUpdate } from './root-update.js';
 import type { RoleSource } from './timestamp-snapshot-update.js';
@@ -27,8 +27,22 @@ export interface RefreshReport {
   timestamp: RoleReport;
   snapshot: RoleReport;
   targets: RoleReport;
-  /** One line per check passed, in workflow order, for people. */
-  steps: string[];
+  /** The steps in workflow order. */
+  steps: RefreshStep[];
+}
+
+/** One step of a refresh: what was checked, under which rule, and what passed. */
+export interface RefreshStep {
+  /** `root-update`, `root`, `timestamp`, `snapshot`, `targets`; the witnessed client adds `log-catch-up`, `log-head`, `root-bootstrap`, `witnessed`. */
+  check: string;
+  /** Where the rule comes from: a TUF spec section (`5.4`) or a docs/protocol.md section (`protocol 9`). */
+  spec: string;
+  /** The checks that passed, each a short phrase. */
+  passed: string[];
+  /** The role the step accepted, when it accepted one. */
+  role?: RoleReport;
+  /** The step as one line for people. */
+  text: string;
 }
 
 /** Where the timestamp, snapshot and top-level targets of a refresh came from. */
@@ -51,16 +65,18 @@ export function refreshReport(trusted: TrustedSet, referenceTime: Date, rootUpda
   const timestampReport = report('timestamp', trusted.timestamp!, sources.timestamp);
   const snapshotReport = report('snapshot', trusted.snapshot!, sources.snapshot);
   const targetsReport = report('targets', trusted.targets!, sources.targets);
-  const line = (r: RoleReport, what: string): string =>
-    `${r.role} v${r.version} (expires ${r.expires}, ${r.source === 'cache' ? 'local copy still valid' : 'downloaded'}): ${what}`;
-  const steps = [
+  const roleStep = (check: string, spec: string, r: RoleReport, passed: string[]): RefreshStep => ({
+    check, spec, passed, role: r,
+    text: `${r.role} v${r.version} (expires ${r.expires}, ${r.source === 'cache' ? 'local copy still valid' : 'downloaded'}): ${passed.join(', ')} (${spec})`,
+  });
+  const steps: RefreshStep[] = [
     rootVersions.length > 1
-      ? `root rotated v${rootVersions.join(' -> v')}: each signed by the previous root's threshold and its own (5.3)`
-      : `root v${trusted.root.version}: no newer root published (5.3)`,
-    line(rootReport, 'not expired (5.3.10)'),
-    line(timestampReport, 'threshold of root timestamp keys, no version rollback, not expired (5.4)'),
-    line(snapshotReport, 'length and hashes from timestamp, threshold, no role rollback, version matches timestamp, not expired (5.5)'),
-    line(targetsReport, 'length and hashes from snapshot, threshold, version matches snapshot, not expired (5.6)'),
+      ? { check: 'root-update', spec: '5.3', passed: ['each new root signed by the previous root\'s threshold and its own'], text: `root rotated v${rootVersions.join(' -> v')}: each signed by the previous root's threshold and its own (5.3)` }
+      : { check: 'root-update', spec: '5.3', passed: ['no newer root published'], text: `root v${trusted.root.version}: no newer root published (5.3)` },
+    roleStep('root', '5.3.10', rootReport, ['not expired']),
+    roleStep('timestamp', '5.4', timestampReport, ['threshold of root timestamp keys', 'no version rollback', 'not expired']),
+    roleStep('snapshot', '5.5', snapshotReport, ['length and hashes from timestamp', 'threshold', 'no role rollback', 'version matches timestamp', 'not expired']),
+    roleStep('targets', '5.6', targetsReport, ['length and hashes from snapshot', 'threshold', 'version matches snapshot', 'not expired']),
   ];
   return {
     steps,

@@ -33,8 +33,9 @@ test('accepts a witnessed release, downloads its target and advances the anchor 
     assert.equal(report.log.matched.snapshot, 2);
     assert.equal(report.snapshot.version, 2);
     assert.equal(report.rootBootstrap, null);
-    assert.ok(report.steps[0]!.startsWith('log: caught up 1 block'), report.steps[0]);
-    assert.ok(report.steps.some((s) => s.startsWith('witnessed:')));
+    assert.ok(report.steps[0]!.text.startsWith('log: caught up 1 block'), report.steps[0]!.text);
+    assert.equal(report.steps[0]!.check, 'log-catch-up');
+    assert.ok(report.steps.some((s) => s.check === 'witnessed' && s.text.startsWith('witnessed:')));
 
     const info = await client.getTargetInfo('app/tool.txt');
     assert.ok(info);

@@ -17,6 +17,8 @@ test('refresh with consistent snapshots fetches versioned snapshot and targets',
     assert.equal(report.consistentSnapshot, true);
     assert.equal(report.timestamp.version, 1);
     assert.ok(report.steps.length >= 5);
+    assert.deepEqual(report.steps.map((s) => [s.check, s.spec]), [['root-update', '5.3'], ['root', '5.3.10'], ['timestamp', '5.4'], ['snapshot', '5.5'], ['targets', '5.6']]);
+    assert.equal(report.steps[2]!.role?.version, report.timestamp.version);
     for (const name of ['timestamp', 'snapshot', 'targets']) {
       const stored = await readFile(join(f.metadataDir, `${name}.json`));
       assert.ok(stored.equals(f.sim.files.get(`metadata/${name}.json`)!), `${name}.json stored byte-exact`);

@@ -79,7 +79,7 @@ export function register(program: Command, context: CliContext): void {
       })
     ).updater;
 
-  const describeRefresh = (r: RefreshReport): string[] => r.steps.map((s) => `  ok  ${s}`);
+  const describeRefresh = (r: RefreshReport): string[] => r.steps.map((s) => `  ok  ${s.text}`);
   const refreshHeadline = (r: RefreshReport): string =>
     isWitnessed(r) ? `refresh: every check passed; release witnessed by the log (head block ${r.log.head.index})` : 'refresh: every check passed';
 
