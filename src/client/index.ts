@@ -3,7 +3,7 @@
 // cothority co-signed into the skipchain, and the anchor it keeps. Other layers import from here
 // only.
 export { ClientError, type ClientErrorCode } from './errors.js';
-export { DEFAULT_WITNESSED_CLIENT_CONFIG, resolveWitnessedConfig, type WitnessedClientConfig } from './config.js';
+export { DEFAULT_WITNESSED_CLIENT_CONFIG, type WitnessedClientConfig } from './config.js';
 export {
   ANCHOR_PATHS,
   ANCHOR_TYPE,
@@ -17,8 +17,8 @@ export {
   type LogAnchor,
 } from './anchor.js';
 export { defaultLogUrl } from './mirror-log.js';
-export { WitnessChecker, WitnessCheckingFetcher, classifyMetadataName, type CheckedDocument, type WitnessedBlock } from './witness-check.js';
+export { type CheckedDocument, type WitnessedBlock } from './witness-check.js';
 export { WitnessedUpdater, createUpdater, type TargetUpdater, type WitnessedUpdaterOptions } from './witnessed-updater.js';
 export { type LogReport, type WitnessedRefreshReport } from './witnessed-report.js';
 export { type RootBootstrapReport } from './root-bootstrap.js';
-export { AttestationChecker, ATTESTATION_CHECK_LIMITS, defaultAttestationsUrl, type AttestationCheckContext, type TargetAttestationReport } from './attestation-check.js';
+export { ATTESTATION_CHECK_LIMITS, defaultAttestationsUrl, type AttestationCheckContext, type TargetAttestationReport } from './attestation-check.js';

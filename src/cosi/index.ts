@@ -1,11 +1,10 @@
 // cosi/index.ts: the public API of the collective-signature layer (docs/design.md "Collective
 // signatures (CoSi)"; docs/protocol.md sections 1-4). Imports only errors, encoding and crypto.
 export { CosiError, type CosiErrorCode, type WitnessFault } from './errors.js';
-export { COSI_CONTEXTS, COSIGNED_CONTEXTS, cosiMessage, proofOfPossessionMessage, messageContext, requireCosignableContext } from './message.js';
+export { COSI_CONTEXTS, COSIGNED_CONTEXTS, cosiMessage, proofOfPossessionMessage, messageContext } from './message.js';
 export {
   type WitnessKey,
   witnessKeyFromSeed,
-  generateWitnessKey,
   validateWitnessPublicKey,
   createProofOfPossession,
   verifyProofOfPossession,
@@ -13,7 +12,7 @@ export {
 } from './keys.js';
 // The edwards25519 group itself, for code that checks keys and points (and tests that forge them).
 export { L, Point, intLE, scalarFromBytes, scalarToBytes, toHex, ed25519KeyObject, ed25519Verify } from './group.js';
-export { bitmapLength, encodeBitmap, decodeBitmap, hasParticipant, countParticipants, participantIndices } from './bitmap.js';
+export { encodeBitmap, decodeBitmap, hasParticipant, countParticipants, participantIndices } from './bitmap.js';
 export {
   type Roster,
   type RosterWitness,
@@ -33,7 +32,6 @@ export { type RoundChallenge, computeChallenge } from './challenge.js';
 export { NonceGenerator, type NoncePair } from './nonce.js';
 export {
   CosiSigner,
-  MemoryNonceStore,
   type NonceStore,
   type NonceCommitment,
   type CosiChallenge,
@@ -44,10 +42,8 @@ export {
   type WitnessChallenge,
   type CosiRoundOptions,
   type CosiRoundResult,
-  COSI_ROUND_DEFAULTS,
   runCosiRound,
   localWitnessEndpoint,
-  checkPartialResponse,
 } from './round.js';
 export {
   type CollectiveSignature,

@@ -49,7 +49,7 @@ export function ed25519PrivateKeyFromSeed(seed: Uint8Array): KeyObject {
 }
 
 /** Raw 32-byte public key of a node:crypto Ed25519 key (private or public). */
-export function rawPublicKey(key: KeyObject): Uint8Array {
+function rawPublicKey(key: KeyObject): Uint8Array {
   const spki = (key.type === 'private' ? createPublicKey(key) : key).export({ format: 'der', type: 'spki' });
   return new Uint8Array(spki.subarray(spki.length - 32));
 }

@@ -2,7 +2,7 @@
 // cryptography"): Ed25519 signers and key files (the only keys cairn creates), TUF public keys
 // and signature verification (also ECDSA and RSA of third-party repositories), SHA-256/512.
 export { KeyError } from './errors.js';
-export { HASH_ALGORITHMS, isHashAlgorithm, digestHex, sha256Hex, hashFile, type HashAlgorithm } from './hash.js';
+export { sha256Hex, hashFile, type HashAlgorithm } from './hash.js';
 export { KEY_FILE_FORMAT, writeKeyFile, readKeyFileHeader, loadSigner, type KeyFile } from './key-file.js';
-export { readTufPublicKey, keyIdOf, ed25519PublicKey, decodePublicKey, verifySignature, type TufPublicKey } from './public-key.js';
-export { rawEd25519Public, ed25519Signer, generateEd25519, type Signer } from './signer.js';
+export { keyIdOf, ed25519PublicKey, verifySignature, type TufPublicKey } from './public-key.js';
+export { ed25519Signer, generateEd25519, type Signer } from './signer.js';

@@ -2,5 +2,5 @@
 // canonical JSON (the bytes TUF and the log sign), JSON parsing with caps, and the one strict
 // reader of untrusted JSON fields.
 export { canonicalBytes, type JsonValue, type JsonObject } from './canonical-json.js';
-export { DEFAULT_JSON_LIMITS, parseJsonBounded, parseJsonObject, describe, type JsonLimits } from './bounded-json.js';
-export { FieldReader, LOWER_HEX, type JsonRecord, type StringRule } from './field-reader.js';
+export { parseJsonBounded, parseJsonObject, type JsonLimits } from './bounded-json.js';
+export { FieldReader, type JsonRecord, type StringRule } from './field-reader.js';

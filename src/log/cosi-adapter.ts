@@ -34,7 +34,6 @@ import { LOG_FILE_LIMITS, logReader } from './schema.js';
 import { parseJsonObject } from '../encoding/bounded-json.js';
 
 export type { DecodedRoster, Roster, RosterVouch, RosterWitness, VerifiedCollectiveSignature };
-export { ROSTER_LIMITS };
 
 /** A collective signature as log files carry it (protocol.md section 3): lowercase hex. */
 export type CollectiveSignature = CollectiveSignatureJson;

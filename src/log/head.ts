@@ -74,7 +74,7 @@ export interface HeadFreshnessPolicy {
   lastAccepted?: AcceptedHead;
 }
 
-export const DEFAULT_MAX_FUTURE_SKEW_SECONDS = 300;
+const DEFAULT_MAX_FUTURE_SKEW_SECONDS = 300;
 
 /**
  * Verifies a head statement (protocol.md section 6): it names `headBlock` (chain, index, hash),

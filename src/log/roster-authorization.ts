@@ -34,7 +34,7 @@ export interface RosterAuthorizationStatement {
 }
 
 /** Most signatures accepted in one authorization (a root role of more keys is not plausible). */
-export const MAX_AUTHORIZATION_SIGNATURES = 256;
+const MAX_AUTHORIZATION_SIGNATURES = 256;
 
 /** The exact bytes the root keys sign. */
 export function rosterAuthorizationMessage(statement: RosterAuthorizationStatement): Uint8Array {

@@ -1,3 +1,3 @@
 // mirror/index.ts: the public API of the mirror (docs/cli.md "Mirrors"): `cairn serve`, a
 // read-only HTTP server of a repository's static files. Other layers import from here only.
-export { startMirror, createMirrorApp, contentTypeFor, resolveRequestPath, REQUEST_LIMITS, type MirrorOptions, type RunningMirror } from './mirror.js';
+export { startMirror, resolveRequestPath, type MirrorOptions, type RunningMirror } from './mirror.js';

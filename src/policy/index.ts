@@ -9,8 +9,8 @@ export {
 // published, and the attestation manifest with the digest a block records.
 export { DeclarationError, AttestationError } from './build-errors.js';
 export {
-  DECLARATION_FORMAT, DECLARATION_LIMITS, hasDeclaration, declarationFromCustom, parseReleaseDeclaration, declarationToCustom,
-  parseDeclarationFile, declarationFileJson, sameDeclaration, checkOutputPath,
+  DECLARATION_FORMAT, DECLARATION_LIMITS, declarationFromCustom, parseReleaseDeclaration, declarationToCustom,
+  parseDeclarationFile, declarationFileJson, checkOutputPath,
   type SourceDeclaration, type BuildRecipe, type ReleaseDeclaration, type DeclarationFile,
 } from './declaration.js';
 export { preAuthEncoding, envelopeDigest, type DsseEnvelope, type DsseSignature } from './dsse.js';

@@ -45,7 +45,7 @@ export const VSA_PREDICATE_TYPE = 'https://slsa.dev/verification_summary/v1';
 export const REBUILD_POLICY_URI = 'urn:cairn:policy:bit-identical-rebuild:v1';
 export const REBUILD_EXTENSION_FORMAT = 'cairn/rebuild/v1';
 export const VERIFIER_ID_PREFIX = 'urn:cairn:verifier:';
-export const PASSED_LEVEL = 'CAIRN_BIT_IDENTICAL_REBUILD';
+const PASSED_LEVEL = 'CAIRN_BIT_IDENTICAL_REBUILD';
 
 /** Caps on attestations read from mirrors and verifiers (docs/architecture.md "Untrusted input"). */
 export const ATTESTATION_LIMITS = {

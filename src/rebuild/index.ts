@@ -4,20 +4,20 @@
 // The attestation format and the quorum rule are in policy/ (witnesses and clients use them).
 export { RebuildError } from './errors.js';
 export {
-  writeSourceArchive, readTarEntries, checkSourceArchive, sniffArchive, ARCHIVE_LIMITS, DEFAULT_EXCLUDES,
+  writeSourceArchive, readTarEntries, checkSourceArchive, ARCHIVE_LIMITS, DEFAULT_EXCLUDES,
   type SourceArchiveResult, type TarEntryInfo, type TarListing,
 } from './archive.js';
 export {
-  chooseIsolation, runRecipe, buildEnv, builderEnvironment, freshOutputDir, BUILD_LIMITS, ISOLATION_PREFERENCES,
+  builderEnvironment, BUILD_LIMITS, ISOLATION_PREFERENCES,
   type Isolation, type IsolationPreference, type RecipeRun, type RecipeResult,
 } from './isolation.js';
-export { compareArtifacts, diffEntries, firstDifference, MAX_LISTED_DIFFERENCES } from './compare.js';
-export { rebuildAndAttest, fetchSource, SOURCE_LIMITS, type RebuildRequest, type RebuildOutcome } from './verify.js';
+export { compareArtifacts, MAX_LISTED_DIFFERENCES } from './compare.js';
+export { rebuildAndAttest, SOURCE_LIMITS, type RebuildRequest, type RebuildOutcome } from './verify.js';
 export { buildArtifact, type BuildRequest, type BuildOutcome } from './build.js';
-export { scanRepository, findDeclaredArtifact, locateArtifactBytes, SCAN_LIMITS, type DeclaredArtifact, type ScanResult } from './repo-scan.js';
+export { findDeclaredArtifact, SCAN_LIMITS, type DeclaredArtifact, type ScanResult } from './repo-scan.js';
 export { RebuildQueue, type RebuildJob, type JobState } from './queue.js';
 export { runVerifierService, type VerifierServiceOptions, type VerifierEvent } from './verifier-service.js';
-export { runRebuild, MAX_ARTIFACT_BYTES, type RebuildSubject, type RunRebuildRequest, type RunRebuildResult } from './run.js';
+export { runRebuild, type RebuildSubject, type RunRebuildRequest, type RunRebuildResult } from './run.js';
 export {
-  attestationFile, listPublishedAttestations, readPublishedAttestations, checkAttestationFiles, type AttestationCheckRequest,
+  attestationFile, readPublishedAttestations, checkAttestationFiles, type AttestationCheckRequest,
 } from './attestation-files.js';

@@ -18,7 +18,7 @@
 // archive into WORK/src, runs the command there with /bin/sh -c, and copies the output file.
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, lstatSync, readFileSync, readlinkSync } from 'node:fs';
-import { copyFile, lstat, mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { lstat, mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { BuildRecipe, IsolationKind } from '../policy/index.js';
@@ -262,7 +262,3 @@ export async function freshOutputDir(parent?: string): Promise<string> {
   return mkdtemp(join(base, 'cairn-out-'));
 }
 
-/** Copies the built artifact to its destination (the caller picks the name). */
-export async function takeArtifact(result: RecipeResult, dest: string): Promise<void> {
-  await copyFile(result.artifact, dest);
-}

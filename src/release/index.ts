@@ -4,8 +4,7 @@
 // retry after a failed round), the log leader and its connections to witnesses. Other layers
 // import from here only.
 export {
-  publishRelease, createReleaseLog, cosignHead, releaseLogStatus, changeWitnessRoster, retryPendingRelease, settlePendingRelease,
-  defaultWitnessThreshold, leaderOptions, logStateFile,
+  publishRelease, createReleaseLog, cosignHead, releaseLogStatus, changeWitnessRoster, retryPendingRelease, defaultWitnessThreshold, leaderOptions, logStateFile,
   type PublishReleaseOptions, type PublishedRelease, type CreateLogOptions, type LogOperationOptions, type ReleaseLogStatus,
   type SettledRelease, type SettleOptions,
 } from './pipeline.js';

@@ -30,7 +30,7 @@ export interface WitnessConnectionOptions {
   maxAnswerBytes?: number;
 }
 
-export const WITNESS_CONNECTION_DEFAULTS = { timeoutMs: 10_000, maxAnswerBytes: WIRE_LIMITS.maxAnswerBytes } as const;
+const WITNESS_CONNECTION_DEFAULTS = { timeoutMs: 10_000, maxAnswerBytes: WIRE_LIMITS.maxAnswerBytes } as const;
 
 export class WitnessConnection {
   readonly address: string;

@@ -1,22 +1,20 @@
 // repo/index.ts: the publisher side of a TUF repository (TUF spec 1.0.x sections 4 and 6):
 // the public API used by `cairn repo` and tests. Layout of the workspace: see layout.ts.
 export { RepoError, type RepoErrorCode } from './errors.js';
-export { repoLayout, publicTargetPath, CONFIG_FILE, type RepoLayout } from './layout.js';
+export { repoLayout, CONFIG_FILE, type RepoLayout } from './layout.js';
 export {
-  readConfig, tufTime, checkTargetPath, checkDelegatedRoleName,
-  DEFAULT_EXPIRY_SECONDS, TOP_LEVEL_ROLES, SPEC_VERSION, type RepoConfig, type TopLevelRole,
+  tufTime, DEFAULT_EXPIRY_SECONDS, TOP_LEVEL_ROLES, SPEC_VERSION, type RepoConfig, type TopLevelRole,
 } from './config.js';
 export { readPublicKey, writePublicKeyFile, PUBLIC_KEY_FORMAT } from './key-files.js';
 export { initRepository, type InitOptions, type RoleKeySpec } from './init.js';
 export {
-  addTargets, removeTargets, collectTargetSources, roleForTarget, storeBlob,
-  type TargetSource, type AddTargetsOptions, type RemoveTargetsOptions, type AddedTarget,
+  addTargets, removeTargets, collectTargetSources, roleForTarget, type TargetSource, type AddTargetsOptions, type RemoveTargetsOptions, type AddedTarget,
 } from './targets.js';
 export { delegatePaths, delegateHashBins, delegateSuccinct, hashBinPrefixes, type DelegateOptions, type DelegationResult } from './delegations.js';
 export { rotateRoot, type RotateRootOptions, type RoleKeyChange } from './rotate.js';
 export { refreshRole, type RefreshOptions } from './refresh.js';
-export { signRole, signDetached, mergeSignature, parseDetachedSignature, signatureReports, SIGNATURE_FORMAT, type DetachedSignature } from './signing.js';
-export { publish, renewTimestamp, writeRelease, type PendingRelease, type PublishOptions, type PublishResult } from './publish.js';
+export { signRole, signDetached, mergeSignature, parseDetachedSignature, SIGNATURE_FORMAT, type DetachedSignature } from './signing.js';
+export { publish, type PendingRelease, type PublishOptions, type PublishResult } from './publish.js';
 export {
   clearPendingRelease, completePendingRelease, pendingReleaseDir, readPendingRelease, savePendingRelease, PENDING_RELEASE_FORMAT,
   type CompletedRelease,

@@ -45,7 +45,7 @@ export function keySetOf(role: string, spec: RoleKeySpec): Record<string, TufPub
 }
 
 /** Wire form of root `signed` with the given roles (version and expiry are set by commit). */
-export function rootSigned(roles: Record<TopLevelRole, RoleKeySpec>, consistentSnapshot: boolean): JsonObject {
+function rootSigned(roles: Record<TopLevelRole, RoleKeySpec>, consistentSnapshot: boolean): JsonObject {
   const keys: JsonObject = {};
   const roleJson: JsonObject = {};
   for (const role of TOP_LEVEL_ROLES) {

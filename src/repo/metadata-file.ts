@@ -13,7 +13,7 @@ import { RepoError } from './errors.js';
 export type AnyMetadata = Metadata<Root> | Metadata<Targets> | Metadata<Snapshot> | Metadata<Timestamp>;
 
 /** Largest metadata file the workspace reads (a 100,000-target role is about 25 MB). */
-export const METADATA_LIMITS = { maxBytes: 128 * 1024 * 1024, maxDepth: 16, maxEntries: 20_000_000 };
+const METADATA_LIMITS = { maxBytes: 128 * 1024 * 1024, maxDepth: 16, maxEntries: 20_000_000 };
 
 function sortKeys(value: unknown): unknown {
   if (Array.isArray(value)) return value.map(sortKeys);
@@ -48,7 +48,7 @@ export function signedJson(md: AnyMetadata): JsonObject {
 }
 
 /** Wire form of a whole metadata document ({signatures, signed}). */
-export function metadataJson(md: AnyMetadata): JsonObject {
+function metadataJson(md: AnyMetadata): JsonObject {
   return { ...(md.unrecognizedFields as JsonObject), signatures: Object.values(md.signatures).map((s) => s.toJSON() as JsonObject), signed: signedJson(md) };
 }
 
@@ -122,7 +122,3 @@ export function tufKeyOf(key: Key): TufPublicKey {
   return { ...(key.unrecognizedFields ?? {}), keytype: key.keyType, scheme: key.scheme, keyval: { ...key.keyVal } as TufPublicKey['keyval'] };
 }
 
-/** @tufjs/models Key from a TUF key object and its ID. */
-export function modelKeyOf(keyid: string, key: TufPublicKey): Key {
-  return Key.fromJSON(keyid, key as unknown as JsonObject);
-}

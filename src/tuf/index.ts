@@ -2,7 +2,7 @@
 // from here only.
 export { Updater, type UpdaterOptions, type TrustedMetadata } from './updater.js';
 export { type RefreshReport, type RefreshStep, type RoleReport } from './refresh-report.js';
-export { quoteName, directoryUrl, readTrustedRoot, MetadataFiles } from './metadata-files.js';
+export { directoryUrl, readTrustedRoot, MetadataFiles } from './metadata-files.js';
 export { RefreshOnce } from './refresh-once.js';
 export { DEFAULT_UPDATER_CONFIG, resolveConfig, type UpdaterConfig } from './config.js';
 export { TufError } from './errors.js';
@@ -17,6 +17,6 @@ export {
   type SnapshotEnvelope,
   type TargetsEnvelope,
 } from './metadata.js';
-export { verifyThreshold, countValidSignatures, tufPublicKey, rootRoleOf, type RoleKeys } from './verify.js';
-export { rolesForTarget, rolesOf, globToRegExp, type DelegationMatch } from './delegation.js';
+export { verifyThreshold, rootRoleOf, type RoleKeys } from './verify.js';
+export { rolesOf, globToRegExp, type DelegationMatch } from './delegation.js';
 export type { TargetFile } from '@tufjs/models';

@@ -19,12 +19,6 @@ interface SignedByType {
   targets: Targets;
 }
 
-/** One signature of an envelope; keyids are distinct within an envelope. */
-export interface SignatureEntry {
-  readonly keyid: string;
-  readonly sig: string;
-}
-
 /** A parsed, not yet verified, metadata document. */
 export interface Envelope<T extends RoleType = RoleType> {
   readonly type: T;
