@@ -4,7 +4,9 @@
 // (src/release) speaks. Other layers import from here only.
 export { initWitness, loadWitness, WITNESS_FILES, WITNESS_CONFIG_FORMAT, type WitnessConfig } from './config.js';
 export { WitnessError, type WitnessErrorCode, type RemoteRefusal } from './errors.js';
-export { WitnessService, checkBuildAttestations, describeDecision, type WitnessDecision, type WitnessIdentity, type WitnessServiceOptions } from './service.js';
+export { WitnessService, type WitnessIdentity, type WitnessServiceOptions } from './service.js';
+export { describeDecision, type WitnessDecision } from './decisions.js';
+export { checkBuildAttestations } from './release-documents.js';
 export { WitnessStore, WitnessStoreError, type RecordedBlock, type ResponseEffects } from './store.js';
 export { startWitnessServer, WITNESS_SERVER_LIMITS, type WitnessServerOptions, type RunningWitnessServer } from './http-api.js';
 export {

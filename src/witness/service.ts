@@ -17,7 +17,6 @@
 // the nonce's use and, for a block, the new head and TUF state: the NonceStore the CosiSigner
 // calls before it releases s_i is that transaction.
 import { canonicalBytes } from '../encoding/canonical-json.js';
-import { isCairnError } from '../errors/index.js';
 import {
   acceptRoster,
   createProofOfPossession,
@@ -43,61 +42,14 @@ import {
   type Block,
   type ChainView,
 } from '../log/index.js';
-import {
-  buildPolicyOf,
-  changedArtifacts,
-  checkClockSkew,
-  checkReleaseAttestations,
-  checkGenesisState,
-  checkJoinState,
-  checkPayloadMatches,
-  checkSuccessorState,
-  PolicyError,
-  type ReleaseDocuments,
-  type ReleaseState,
-} from '../policy/index.js';
+import { checkClockSkew, checkGenesisState, checkJoinState, checkPayloadMatches, checkSuccessorState, PolicyError, type ReleaseState } from '../policy/index.js';
 import { parseEnvelope, rootRoleOf, type RootEnvelope, type TargetsEnvelope } from '../tuf/index.js';
 import { sha256Hex } from '../crypto/hash.js';
+import { refusal, type WitnessDecision } from './decisions.js';
 import { WitnessError } from './errors.js';
+import { checkBuildAttestations, decodeDocuments, stateDocuments, TARGETS_PREFIX } from './release-documents.js';
 import type { RecordedBlock, ResponseEffects, WitnessStore } from './store.js';
-import {
-  base64Bytes,
-  type CatchUpEntry,
-  type CommitAnswer,
-  type CommitRequest,
-  type GenesisAnswer,
-  type GenesisRequest,
-  type InfoAnswer,
-  type RespondAnswer,
-  type RespondRequest,
-  type WireDocuments,
-} from './wire.js';
-
-/** One decision of a witness, as its log records it (docs/witness.md "Log lines"). */
-export interface WitnessDecision {
-  /** The request: `commit block 5`, `respond`, `genesis`, `POST /v1/commit`, ... */
-  request: string;
-  outcome: 'accepted' | 'refused';
-  /** What was accepted (the statement and block). */
-  what?: string;
-  /** The head this witness recorded by accepting. */
-  head?: number;
-  /** Why it was refused: the rule's code (INTERNAL for a bug) and its message. */
-  code?: string;
-  message?: string;
-}
-
-function refusal(request: string, e: unknown): WitnessDecision {
-  return isCairnError(e)
-    ? { request, outcome: 'refused', code: e.code, message: e.message }
-    : { request, outcome: 'refused', code: 'INTERNAL', message: e instanceof Error ? e.message : String(e) };
-}
-
-/** The log line of a decision, as `cairn witness serve` prints it. */
-export function describeDecision(d: WitnessDecision): string {
-  if (d.outcome === 'refused') return `${d.request}: refused ${d.code}: ${d.message}`;
-  return `${d.request}${d.what ? ` ${d.what}` : ''}: accepted${d.head !== undefined ? `; recorded head ${d.head}` : ''}`;
-}
+import type { CatchUpEntry, CommitAnswer, CommitRequest, GenesisAnswer, GenesisRequest, InfoAnswer, RespondAnswer, RespondRequest } from './wire.js';
 
 export interface WitnessIdentity {
   name: string;
@@ -113,7 +65,6 @@ export interface WitnessServiceOptions {
   clockSkewSeconds?: number;
   /** This witness's clock (tests drive it). */
   now?: () => Date;
-  /** One line per decision (accepted or refused, and the rule). */
   /** Told of every decision: what was asked, accepted or refused, and the rule's code. */
   onDecision?: (decision: WitnessDecision) => void;
   /** Most commitments awaiting their respond; the oldest are dropped. Default 1,024. */
@@ -130,54 +81,6 @@ interface Pending {
   roster: AcceptedRoster;
   effects: ResponseEffects;
   expiresAt: number;
-}
-
-/** Key of a targets role in the stored documents ('root' and 'snapshot' are the others). */
-const TARGETS_PREFIX = 'targets:';
-
-/**
- * The build rule (docs/design.md "What a witness checks": each new or changed artifact has the
- * policy's quorum of matching rebuild attestations), with the policy of the root in the NEW
- * state: every artifact the new state adds or changes needs its declaration and the quorum
- * (src/policy checkReleaseAttestations: QUORUM_NOT_MET, REBUILD_FAILED, NO_DECLARATION name the
- * artifact and the verifiers), and the payload's `attestations` must be the digest of the
- * envelopes relied on (null when no artifact changed, or when the root has no build policy).
- */
-export function checkBuildAttestations(recordedDigest: string | null, previous: ReleaseState, next: ReleaseState, wire: Readonly<Record<string, readonly string[]>>, what: string): void {
-  const policy = buildPolicyOf(next.root);
-  if (!policy) {
-    if (recordedDigest !== null) throw new PolicyError('PAYLOAD_MISMATCH', `${what} records build attestations ${recordedDigest.slice(0, 12)}, but root v${next.root.version} has no build policy; the payload must say null`);
-    return;
-  }
-  const artifacts = changedArtifacts(previous.targets, next.targets);
-  const attestations: Record<string, Uint8Array[]> = {};
-  for (const a of artifacts) {
-    const list = Object.hasOwn(wire, a.name) ? wire[a.name]! : [];
-    attestations[a.name] = list.map((text, i) => base64Bytes(text, `attestations.${a.name}[${i}]`));
-  }
-  const { digest } = checkReleaseAttestations(artifacts, attestations, policy);
-  if (digest !== recordedDigest) {
-    throw new PolicyError('PAYLOAD_MISMATCH', `${what} records attestations ${recordedDigest === null ? 'null' : recordedDigest.slice(0, 12)}, the attestations relied on for its ${artifacts.length} new or changed artifact(s) have digest ${digest === null ? 'null' : digest.slice(0, 12)}`);
-  }
-}
-
-/** Decodes the documents of a request into exact bytes. */
-export function decodeDocuments(wire: WireDocuments): ReleaseDocuments {
-  const targets: Record<string, Uint8Array> = {};
-  for (const [name, text] of Object.entries(wire.targets)) targets[name] = base64Bytes(text, `documents.targets.${name}`);
-  return {
-    roots: wire.roots.map((r, i) => base64Bytes(r, `documents.roots[${i}]`)),
-    snapshot: base64Bytes(wire.snapshot, 'documents.snapshot'),
-    targets,
-  };
-}
-
-function stateDocuments(state: ReleaseState): Map<string, { version: number; bytes: Uint8Array }> {
-  const out = new Map<string, { version: number; bytes: Uint8Array }>();
-  out.set('root', { version: state.root.version, bytes: state.root.raw });
-  out.set('snapshot', { version: state.snapshot.version, bytes: state.snapshot.raw });
-  for (const [name, envelope] of state.targets) out.set(TARGETS_PREFIX + name, { version: envelope.version, bytes: envelope.raw });
-  return out;
 }
 
 const canonicalText = (value: unknown): string => canonicalBytes(value).toString('utf8');
