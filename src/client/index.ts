@@ -22,3 +22,6 @@ export { WitnessedUpdater, createUpdater, type TargetUpdater, type WitnessedUpda
 export { type LogReport, type WitnessedRefreshReport } from './witnessed-report.js';
 export { type RootBootstrapReport } from './root-bootstrap.js';
 export { ATTESTATION_CHECK_LIMITS, defaultAttestationsUrl, type AttestationCheckContext, type TargetAttestationReport } from './attestation-check.js';
+export {
+  initClientTrust, refreshClient, downloadVerifiedTargets, verifyTargetsAttestations, type TrustInit, type DownloadedTarget,
+} from './operations.js';

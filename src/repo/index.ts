@@ -5,7 +5,7 @@ export { repoLayout, CONFIG_FILE, type RepoLayout } from './layout.js';
 export {
   tufTime, DEFAULT_EXPIRY_SECONDS, TOP_LEVEL_ROLES, SPEC_VERSION, type RepoConfig, type TopLevelRole,
 } from './config.js';
-export { readPublicKey, writePublicKeyFile, PUBLIC_KEY_FORMAT } from './key-files.js';
+export { readPublicKey, readPublicKeys, writePublicKeyFile, generateKeyFiles, describeKeyFile, PUBLIC_KEY_FORMAT } from './key-files.js';
 export { initRepository, type InitOptions, type RoleKeySpec } from './init.js';
 export {
   addTargets, removeTargets, collectTargetSources, roleForTarget, type TargetSource, type AddTargetsOptions, type RemoveTargetsOptions, type AddedTarget,
@@ -13,7 +13,7 @@ export {
 export { delegatePaths, delegateHashBins, delegateSuccinct, hashBinPrefixes, type DelegateOptions, type DelegationResult } from './delegations.js';
 export { rotateRoot, type RotateRootOptions, type RoleKeyChange } from './rotate.js';
 export { refreshRole, type RefreshOptions } from './refresh.js';
-export { signRole, signDetached, mergeSignature, parseDetachedSignature, SIGNATURE_FORMAT, type DetachedSignature } from './signing.js';
+export { signRole, signDetached, writeDetachedSignature, mergeSignature, mergeSignatureFiles, parseDetachedSignature, SIGNATURE_FORMAT, type DetachedSignature } from './signing.js';
 export { publish, type PendingRelease, type PublishOptions, type PublishResult } from './publish.js';
 export {
   clearPendingRelease, completePendingRelease, pendingReleaseDir, readPendingRelease, savePendingRelease, PENDING_RELEASE_FORMAT,

@@ -10,8 +10,10 @@ import { sha256Hex } from '../crypto/hash.js';
 import { verifySignature } from '../crypto/public-key.js';
 import type { Signer } from '../crypto/signer.js';
 import { short } from '../errors/index.js';
+import { writeFileAtomic } from '../io/atomic-write.js';
+import { readCappedFile, tooLargeIsFormatError } from '../io/capped-file.js';
 import { RepoError } from './errors.js';
-import { signedBytes, type AnyMetadata } from './metadata-file.js';
+import { signedBytes, stableJson, type AnyMetadata } from './metadata-file.js';
 import { addSignature, evaluateSignatures, requireAuthorized, type RoleKeys, type SignatureReport } from './signatures.js';
 import type { Workspace as WorkspaceType } from './workspace.js';
 import { Workspace } from './workspace.js';
@@ -62,7 +64,7 @@ export async function signRole(dir: string, role: string, signers: readonly Sign
   return signatureReports(ws, role, md);
 }
 
-/** A detached signature over the staged `role`, written nowhere: the caller saves it. */
+/** A detached signature over the staged `role`, written nowhere (see writeDetachedSignature). */
 export async function signDetached(dir: string, role: string, signer: Signer): Promise<DetachedSignature> {
   const ws = await Workspace.open(dir);
   const md = await signableRole(ws, role);
@@ -71,8 +73,18 @@ export async function signDetached(dir: string, role: string, signer: Signer): P
   return { format: SIGNATURE_FORMAT, role, version: md.signed.version, signed_sha256: sha256Hex(bytes), keyid: signer.keyid, sig: signer.sign(bytes) };
 }
 
+/** `cairn repo sign --detached`: the detached signature of the staged `role`, written to `file` for the release's preparer to merge. */
+export async function writeDetachedSignature(dir: string, role: string, signer: Signer, file: string): Promise<DetachedSignature> {
+  const signature = await signDetached(dir, role, signer);
+  await writeFileAtomic(file, stableJson(signature));
+  return signature;
+}
+
+/** Largest detached signature file read (one signature of a few hundred bytes). */
+const SIGNATURE_FILE_MAX_BYTES = 64 * 1024;
+
 export function parseDetachedSignature(bytes: Uint8Array | string, what: string): DetachedSignature {
-  const j = parseJsonObject(bytes, what, { maxBytes: 64 * 1024, maxDepth: 4, maxEntries: 100 });
+  const j = parseJsonObject(bytes, what, { maxBytes: SIGNATURE_FILE_MAX_BYTES, maxDepth: 4, maxEntries: 100 });
   const r = new FieldReader((message) => new RepoError('BAD_SIGNATURE', `${what} is not a ${SIGNATURE_FORMAT} signature file: ${message}`));
   return {
     format: r.literal(j.format, 'format', SIGNATURE_FORMAT),
@@ -106,4 +118,14 @@ export async function mergeSignature(dir: string, detached: DetachedSignature): 
   md.signatures[detached.keyid] = new Signature({ keyID: detached.keyid, sig: detached.sig });
   await ws.saveSignatures(detached.role, md);
   return signatureReports(ws, detached.role, md);
+}
+
+/** Merges the detached signature files `files` (from `cairn repo sign --detached`) in order; each is read with a cap. */
+export async function mergeSignatureFiles(dir: string, files: readonly string[]): Promise<SignatureReport[]> {
+  const reports: SignatureReport[] = [];
+  for (const file of files) {
+    const bytes = await readCappedFile(file, SIGNATURE_FILE_MAX_BYTES, { what: `signature file ${file}`, refuse: tooLargeIsFormatError });
+    reports.push(...(await mergeSignature(dir, parseDetachedSignature(bytes, file))));
+  }
+  return reports;
 }

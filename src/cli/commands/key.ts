@@ -1,12 +1,9 @@
 // cli/commands/key.ts: `cairn key`: generate an Ed25519 key pair into a 0600 key file (optionally
 // passphrase-encrypted) plus FILE.pub.json, and show a key file's ID and public key. Key
 // material is never printed (TUF spec 1.0.x 4.2 "KEYS"; docs/design.md: Ed25519 only).
-import { stat } from 'node:fs/promises';
 import type { Command } from 'commander';
-import { generateEd25519 } from '../../crypto/signer.js';
-import { writeKeyFile, readKeyFileHeader, KEY_FILE_FORMAT } from '../../crypto/key-file.js';
-import { StorageError, UsageError } from '../../errors/index.js';
-import { readPublicKey, writePublicKeyFile } from '../../repo/key-files.js';
+import { UsageError } from '../../errors/index.js';
+import { describeKeyFile, generateKeyFiles } from '../../repo/key-files.js';
 import { DEFAULT_PASSPHRASE_ENV, readPassphrase } from '../passphrase.js';
 import type { CliContext } from './types.js';
 
@@ -21,24 +18,14 @@ export function register(program: Command, context: CliContext): void {
     .option('--force', 'overwrite existing files', false)
     .action(async (opts: { out: string; encrypt: boolean; passphraseEnv: string; force: boolean }) => {
       const out = context.output();
-      const pubPath = `${opts.out}.pub.json`;
-      if (!opts.force) {
-        for (const p of [opts.out, pubPath]) {
-          if (await stat(p).then(() => true, () => false)) throw new StorageError('EXISTS', `${p} already exists`, { hint: 'choose another --out or pass --force' });
-        }
-      }
-      let passphrase: string | undefined;
-      if (opts.encrypt) {
-        passphrase = await readPassphrase(opts.passphraseEnv, `passphrase for ${opts.out}: `);
-        if (passphrase === undefined) {
-          throw new UsageError('MISSING_ARGUMENT', '--encrypt needs a passphrase', { hint: `set ${opts.passphraseEnv} or run on a terminal to be prompted` });
-        }
-      }
-      const { privateKey, signer } = generateEd25519();
-      await writeKeyFile(opts.out, privateKey, passphrase);
-      await writePublicKeyFile(pubPath, signer.publicKey);
-      out.result({ keyid: signer.keyid, keytype: 'ed25519', file: opts.out, publicFile: pubPath, encrypted: passphrase !== undefined },
-        [`keyid ${signer.keyid}`, `private key: ${opts.out} (mode 0600${passphrase !== undefined ? ', encrypted' : ''})`, `public key: ${pubPath}`]);
+      const passphrase = async (): Promise<string> => {
+        const text = await readPassphrase(opts.passphraseEnv, `passphrase for ${opts.out}: `);
+        if (text === undefined) throw new UsageError('MISSING_ARGUMENT', '--encrypt needs a passphrase', { hint: `set ${opts.passphraseEnv} or run on a terminal to be prompted` });
+        return text;
+      };
+      const made = await generateKeyFiles(opts.out, { ...(opts.encrypt ? { passphrase } : {}), force: opts.force });
+      out.result({ keyid: made.keyid, keytype: 'ed25519', file: made.file, publicFile: made.publicFile, encrypted: made.encrypted },
+        [`keyid ${made.keyid}`, `private key: ${made.file} (mode 0600${made.encrypted ? ', encrypted' : ''})`, `public key: ${made.publicFile}`]);
     });
 
   key.command('show')
@@ -46,14 +33,9 @@ export function register(program: Command, context: CliContext): void {
     .argument('<file>', 'key file')
     .action(async (file: string) => {
       const out = context.output();
-      const { keyid, key: publicKey } = await readPublicKey(file);
-      let encrypted: boolean | undefined;
-      try {
-        const header = await readKeyFileHeader(file);
-        if (header.format === KEY_FILE_FORMAT) encrypted = header.encryption !== null;
-      } catch {
-        encrypted = undefined; // a public key file
-      }
+      const described = await describeKeyFile(file);
+      const { keyid, public: publicKey } = described;
+      const encrypted = described.private ? described.encrypted : undefined;
       out.result({ keyid, public: publicKey, ...(encrypted === undefined ? {} : { private: true, encrypted }) },
         [`keyid ${keyid}`, `${publicKey.keytype}/${publicKey.scheme} ${publicKey.keyval.public}`,
           ...(encrypted === undefined ? [] : [`private key file${encrypted ? ', encrypted' : ''}`])]);

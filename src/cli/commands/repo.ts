@@ -2,19 +2,16 @@
 // sections 4 and 6) over the library in src/repo: init, add/remove targets, delegate (paths,
 // hash bins, succinct bins), rotate-root, sign (in place or detached), merge-signature, publish
 // and status. Private keys only ever come from key files named on the command line.
-import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import type { TufPublicKey } from '../../crypto/public-key.js';
 import type { JsonObject } from '../../encoding/canonical-json.js';
 import { parseJsonObject } from '../../encoding/bounded-json.js';
 import { UsageError, short } from '../../errors/index.js';
-import { writeFileAtomic } from '../../io/atomic-write.js';
 import {
-  addTargets, refreshRole, collectTargetSources, delegateHashBins, delegatePaths, delegateSuccinct, formatStatus, initRepository, mergeSignature,
-  parseDetachedSignature, readPublicKey, removeTargets, repoStatus, rotateRoot, signDetached, signRole,
+  addTargets, refreshRole, collectTargetSources, delegateHashBins, delegatePaths, delegateSuccinct, formatStatus, initRepository, mergeSignatureFiles,
+  readPublicKeys, removeTargets, repoStatus, rotateRoot, signRole, writeDetachedSignature,
   TOP_LEVEL_ROLES, type RoleChange, type SignatureReport, type TopLevelRole,
 } from '../../repo/index.js';
-import { stableJson } from '../../repo/metadata-file.js';
 import { DEFAULT_PASSPHRASE_ENV } from '../passphrase.js';
 import { publishRelease } from '../../release/index.js';
 import { blockLines, settledLines } from '../release-lines.js';
@@ -22,15 +19,6 @@ import { buildPolicyJson } from '../../policy/index.js';
 import { addDeclarationOptions, customWithDeclaration, type DeclarationOpts } from '../declaration-options.js';
 import { collect, durationOption, expiryOption, positiveInt, loadSigners } from '../options.js';
 import type { CliContext } from './types.js';
-
-
-
-
-async function publicKeys(paths: readonly string[]): Promise<TufPublicKey[]> {
-  const keys = [];
-  for (const p of paths) keys.push((await readPublicKey(p)).key);
-  return keys;
-}
 
 interface BuildPolicyOpts {
   buildVerifierKey: string[];
@@ -41,7 +29,7 @@ interface BuildPolicyOpts {
 async function buildPolicyOption(opts: BuildPolicyOpts): Promise<JsonObject | undefined> {
   if (opts.buildVerifierKey.length === 0 && opts.buildQuorum === undefined) return undefined;
   if (opts.buildVerifierKey.length === 0) throw new UsageError('MISSING_ARGUMENT', '--build-quorum needs the verifiers\' keys', { hint: 'pass --build-verifier-key FILE for each verifier' });
-  const keys = await publicKeys(opts.buildVerifierKey);
+  const keys = await readPublicKeys(opts.buildVerifierKey);
   return buildPolicyJson(keys, opts.buildQuorum ?? keys.length);
 }
 
@@ -92,7 +80,7 @@ export function register(program: Command, context: CliContext): void {
       for (const role of TOP_LEVEL_ROLES) {
         const files = opts[`${role}Key`] as string[];
         if (files.length === 0) throw new UsageError('MISSING_ARGUMENT', `no key for role ${role}`, { hint: `pass --${role}-key FILE (cairn key generate --out FILE makes one)` });
-        roles[role] = { keys: await publicKeys(files), threshold: opts[`${role}Threshold`] as number };
+        roles[role] = { keys: await readPublicKeys(files), threshold: opts[`${role}Threshold`] as number };
         const exp = opts[`${role}Expires`] as number | undefined;
         if (exp !== undefined) expirySeconds[role] = exp;
       }
@@ -148,7 +136,7 @@ export function register(program: Command, context: CliContext): void {
       if (kinds !== 1) throw new UsageError('BAD_ARGUMENT', 'give exactly one of --paths, --hash-bins, --succinct-bits');
       if (opts.delegateKey.length === 0) throw new UsageError('MISSING_ARGUMENT', 'the delegated role needs keys', { hint: 'pass --delegate-key FILE' });
       const options = {
-        from: opts.from, keys: await publicKeys(opts.delegateKey), threshold: opts.threshold, terminating: opts.terminating,
+        from: opts.from, keys: await readPublicKeys(opts.delegateKey), threshold: opts.threshold, terminating: opts.terminating,
         expires: opts.expires, signers: await loadSigners(opts.key, opts.passphraseEnv),
       };
       const result = opts.hashBins !== undefined ? await delegateHashBins(dir, name, opts.hashBins, options)
@@ -172,7 +160,7 @@ export function register(program: Command, context: CliContext): void {
       for (const role of TOP_LEVEL_ROLES) {
         const files = opts[`${role}Key`] as string[];
         const threshold = opts[`${role}Threshold`] as number | undefined;
-        if (files.length > 0 || threshold !== undefined) roles[role] = { ...(files.length > 0 ? { keys: await publicKeys(files) } : {}), ...(threshold !== undefined ? { threshold } : {}) };
+        if (files.length > 0 || threshold !== undefined) roles[role] = { ...(files.length > 0 ? { keys: await readPublicKeys(files) } : {}), ...(threshold !== undefined ? { threshold } : {}) };
       }
       const newPolicy = await buildPolicyOption(opts);
       if (newPolicy && opts.removeBuildPolicy) throw new UsageError('CONFLICT', 'give either --build-verifier-key/--build-quorum or --remove-build-policy');
@@ -205,8 +193,7 @@ export function register(program: Command, context: CliContext): void {
       const signers = await loadSigners(opts.key, opts.passphraseEnv);
       if (opts.detached !== undefined) {
         if (signers.length !== 1) throw new UsageError('BAD_ARGUMENT', '--detached writes one signature: give exactly one --key');
-        const sig = await signDetached(dir, opts.role, signers[0]!);
-        await writeFileAtomic(opts.detached, stableJson(sig));
+        const sig = await writeDetachedSignature(dir, opts.role, signers[0]!, opts.detached);
         out.result({ role: sig.role, version: sig.version, keyid: sig.keyid, file: opts.detached },
           `signature of ${sig.role} v${sig.version} by ${sig.keyid} written to ${opts.detached}`);
         return;
@@ -219,11 +206,7 @@ export function register(program: Command, context: CliContext): void {
     .argument('<dir>', 'workspace directory').argument('<files...>', 'signature files from cairn repo sign --detached')
     .action(async (dir: string, files: string[]) => {
       const out = context.output();
-      const all: SignatureReport[] = [];
-      for (const f of files) {
-        const reports = await mergeSignature(dir, parseDetachedSignature(await readFile(f), f));
-        all.push(...reports);
-      }
+      const all = await mergeSignatureFiles(dir, files);
       out.result({ signatures: all }, reportLines(all));
     });
 

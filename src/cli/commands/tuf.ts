@@ -9,12 +9,11 @@
 // witnesses co-signed are accepted, and a missing log is an error, never a fallback. Without an
 // anchor nothing changes: the conformance protocol stays exactly as it was.
 import type { Command } from 'commander';
-import { DEFAULT_UPDATER_CONFIG, Updater, type RefreshReport } from '../../tuf/index.js';
-import { WitnessedUpdater, createUpdater, initLogAnchor, parseAnchorArgument, prepareLogAnchor, type TargetUpdater, type WitnessedRefreshReport } from '../../client/index.js';
+import type { RefreshReport } from '../../tuf/index.js';
+import {
+  downloadVerifiedTargets, initClientTrust, refreshClient, verifyTargetsAttestations, type WitnessedRefreshReport, type WitnessedUpdaterOptions,
+} from '../../client/index.js';
 import { UsageError, short } from '../../errors/index.js';
-import { readCappedFile, tooLargeIsFormatError } from '../../io/capped-file.js';
-import { LOG_FILE_LIMITS } from '../../log/index.js';
-import { TufError } from '../../tuf/errors.js';
 import { collect, positiveInt } from '../options.js';
 import type { CliContext } from './types.js';
 
@@ -36,7 +35,6 @@ interface InitOptions {
 function isWitnessed(report: RefreshReport): report is WitnessedRefreshReport {
   return 'log' in report;
 }
-
 
 function required<T>(value: T | undefined, flag: string): T {
   if (value === undefined) throw new UsageError('MISSING_ARGUMENT', `${flag} is required for this command`);
@@ -67,17 +65,15 @@ export function register(program: Command, context: CliContext): void {
   };
 
   // A log anchor in the metadata directory selects the witnessed client; without one, plain TUF.
-  const updaterFor = async (opts: TufOptions): Promise<TargetUpdater> =>
-    (
-      await createUpdater({
-        metadataDir: required(opts.metadataDir, '--metadata-dir'),
-        metadataBaseUrl: required(opts.metadataUrl, '--metadata-url'),
-        targetBaseUrl: opts.targetBaseUrl,
-        targetDir: opts.targetDir,
-        ...(opts.logUrl === undefined ? {} : { logUrl: opts.logUrl }),
-        ...(opts.maxHeadAge === undefined ? {} : { witness: { maxHeadAgeSeconds: positiveInt('--max-head-age')(opts.maxHeadAge) } }),
-      })
-    ).updater;
+  const clientOptions = (opts: TufOptions, extra: { attestationsUrl?: string } = {}): WitnessedUpdaterOptions => ({
+    metadataDir: required(opts.metadataDir, '--metadata-dir'),
+    metadataBaseUrl: required(opts.metadataUrl, '--metadata-url'),
+    targetBaseUrl: opts.targetBaseUrl,
+    targetDir: opts.targetDir,
+    ...(opts.logUrl === undefined ? {} : { logUrl: opts.logUrl }),
+    ...(extra.attestationsUrl === undefined ? {} : { attestationsUrl: extra.attestationsUrl }),
+    ...(opts.maxHeadAge === undefined ? {} : { witness: { maxHeadAgeSeconds: positiveInt('--max-head-age')(opts.maxHeadAge) } }),
+  });
 
   const describeRefresh = (r: RefreshReport): string[] => r.steps.map((s) => `  ok  ${s.text}`);
   const refreshHeadline = (r: RefreshReport): string =>
@@ -94,33 +90,19 @@ export function register(program: Command, context: CliContext): void {
         const dir = required(opts.metadataDir, '--metadata-dir');
         // The argument is the last positional of the `init` subcommand.
         const init = tuf.commands.find((c) => c.name() === 'init')!;
-        const rootFile = init.args[0]!;
         const initOpts = init.opts<InitOptions>();
-        if (initOpts.logBlock !== undefined && initOpts.logAnchor === undefined) {
-          throw new UsageError('MISSING_ARGUMENT', '--log-block needs --log-anchor: the hash is what you pin, the block is checked against it');
-        }
-        const anchorArg = initOpts.logAnchor === undefined ? undefined : parseAnchorArgument(initOpts.logAnchor);
-        const anchorInit = anchorArg === undefined
-          ? undefined
-          : {
-              hash: anchorArg.hash,
-              ...(initOpts.logAnchor!.includes(':') ? { index: anchorArg.index } : {}),
-              ...(initOpts.logBlock === undefined ? {} : { block: await readCappedFile(initOpts.logBlock, LOG_FILE_LIMITS.block.maxBytes, { refuse: tooLargeIsFormatError }) }),
-            };
-        // Every check before the first write: a refused anchor leaves the directory as it was.
-        if (anchorInit !== undefined) prepareLogAnchor(anchorInit);
-        await Updater.initTrustedRoot(dir, await readCappedFile(rootFile, DEFAULT_UPDATER_CONFIG.rootMaxLength, { refuse: tooLargeIsFormatError }));
-        if (anchorInit === undefined) {
+        const { logAnchor, blockChecked } = await initClientTrust(dir, {
+          rootFile: init.args[0]!, ...(initOpts.logAnchor === undefined ? {} : { logAnchor: initOpts.logAnchor }), ...(initOpts.logBlock === undefined ? {} : { logBlock: initOpts.logBlock }),
+        });
+        if (logAnchor === undefined) {
           context.output().result({ initialized: dir }, `trusted root stored in ${dir}`);
           return;
         }
-        const anchor = await initLogAnchor(dir, anchorInit);
-        const blockChecked = anchorInit.block !== undefined;
         context.output().result(
-          { initialized: dir, logAnchor: anchor, blockChecked },
+          { initialized: dir, logAnchor, blockChecked },
           [
             `trusted root stored in ${dir}`,
-            `log anchor: block ${anchor.index} (${short(anchor.hash)})${blockChecked ? ', block checked against the hash' : ', fetched and checked against the hash on the first refresh'}; only witnessed releases are accepted from now on`,
+            `log anchor: block ${logAnchor.index} (${short(logAnchor.hash)})${blockChecked ? ', block checked against the hash' : ', fetched and checked against the hash on the first refresh'}; only witnessed releases are accepted from now on`,
           ],
         );
       }),
@@ -131,7 +113,7 @@ export function register(program: Command, context: CliContext): void {
     .description('update trusted metadata following the TUF client workflow')
     .action(
       run(async (opts) => {
-        const report = await (await updaterFor(opts)).refresh();
+        const report = await refreshClient(clientOptions(opts));
         context.output().result(report, [refreshHeadline(report), ...describeRefresh(report)]);
       }),
     );
@@ -141,23 +123,17 @@ export function register(program: Command, context: CliContext): void {
     .description('refresh, then download and verify each --target-name in order')
     .action(
       run(async (opts) => {
-        if (opts.targetName.length === 0) throw new UsageError('MISSING_ARGUMENT', '--target-name is required for download');
         required(opts.targetDir, '--target-dir');
-        const updater = await updaterFor(opts);
         const out = context.output();
-        const report = await updater.refresh();
-        out.info(refreshHeadline(report));
-        for (const line of describeRefresh(report)) out.info(line);
-        const downloaded: Array<{ target: string; path: string; cached: boolean }> = [];
-        for (const name of opts.targetName) {
-          const info = await updater.getTargetInfo(name);
-          if (!info) throw new TufError('UNKNOWN_TARGET', `target ${name} is not listed by any trusted targets role`);
-          const cached = await updater.findCachedTarget(info);
-          const path = cached ?? (await updater.downloadTarget(info));
-          downloaded.push({ target: name, path, cached: cached !== undefined });
-          out.info(`  ok  ${name}: ${info.length} bytes, ${Object.keys(info.hashes).join('+')} verified${cached ? ' (already present)' : ''} -> ${path}`);
-        }
-        out.result({ refresh: report, downloaded });
+        const printRefresh = (report: RefreshReport): void => {
+          out.info(refreshHeadline(report));
+          for (const line of describeRefresh(report)) out.info(line);
+        };
+        const { refresh, downloaded } = await downloadVerifiedTargets(clientOptions(opts), opts.targetName, {
+          onRefresh: printRefresh,
+          onTarget: ({ target, path, cached, info }) => out.info(`  ok  ${target}: ${info.length} bytes, ${Object.keys(info.hashes).join('+')} verified${cached ? ' (already present)' : ''} -> ${path}`),
+        });
+        out.result({ refresh, downloaded: downloaded.map(({ target, path, cached }) => ({ target, path, cached })) });
       }),
     );
 
@@ -167,31 +143,13 @@ export function register(program: Command, context: CliContext): void {
     .option('--attestations-url <url>', 'URL of the attestations directory (default: attestations/ beside the metadata URL)')
     .action(
       run(async (opts) => {
-        if (opts.targetName.length === 0) throw new UsageError('MISSING_ARGUMENT', '--target-name is required for verify-attestations');
         const sub = tuf.commands.find((c) => c.name() === 'verify-attestations')!.opts<{ attestationsUrl?: string }>();
-        const dir = required(opts.metadataDir, '--metadata-dir');
-        if (!(await WitnessedUpdater.hasLogAnchor(dir))) {
-          throw new UsageError('BAD_ARGUMENT', `${dir} has no log anchor: attestations are checked against the witnessed log`, { hint: 'cairn tuf init ROOT_FILE --log-anchor HASH' });
-        }
-        const updater = new WitnessedUpdater({
-          metadataDir: dir,
-          metadataBaseUrl: required(opts.metadataUrl, '--metadata-url'),
-          ...(opts.logUrl === undefined ? {} : { logUrl: opts.logUrl }),
-          ...(sub.attestationsUrl === undefined ? {} : { attestationsUrl: sub.attestationsUrl }),
-          ...(opts.maxHeadAge === undefined ? {} : { witness: { maxHeadAgeSeconds: positiveInt('--max-head-age')(opts.maxHeadAge) } }),
-        });
         const out = context.output();
-        const report = await updater.refresh();
-        out.info(refreshHeadline(report));
-        const checked = [];
-        for (const name of opts.targetName) {
-          const info = await updater.getTargetInfo(name);
-          if (!info) throw new TufError('UNKNOWN_TARGET', `target ${name} is not listed by any trusted targets role`);
-          const r = await updater.verifyTargetAttestations(info);
-          checked.push(r);
-          out.info(`  ok  ${name} (sha256 ${short(r.sha256)}): PASSED by ${r.passed.length} of the policy's verifiers (quorum ${r.quorum}: ${r.passed.map((k) => short(k)).join(', ')}); the attestations block ${r.block.index} relied on (digest ${short(r.block.attestations)})`);
-        }
-        out.result({ attestations: checked });
+        const { attestations } = await verifyTargetsAttestations(clientOptions(opts, sub), opts.targetName, {
+          onRefresh: (report) => out.info(refreshHeadline(report)),
+          onTarget: (r) => out.info(`  ok  ${r.target} (sha256 ${short(r.sha256)}): PASSED by ${r.passed.length} of the policy's verifiers (quorum ${r.quorum}: ${r.passed.map((k) => short(k)).join(', ')}); the attestations block ${r.block.index} relied on (digest ${short(r.block.attestations)})`),
+        });
+        out.result({ attestations });
       }),
     );
 }
