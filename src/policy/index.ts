@@ -1,8 +1,8 @@
 // policy/index.ts: the release policy witnesses enforce (docs/witness.md "What it checks").
 export { PolicyError } from './errors.js';
 export {
-  checkGenesisState, checkJoinState, checkSuccessorState, checkPayloadMatches, checkClockSkew, digestOf,
-  type ReleaseState, type ReleaseDocuments, type StateDigest,
+  checkGenesisState, checkJoinState, checkSuccessorState, checkPayloadMatches, checkClockSkew, digestOf, stateDigest,
+  type ReleaseState, type ReleaseDocuments, type StateDigest, type VersionedBytes,
 } from './release-state.js';
 // Build verification (docs/verified-builds.md): release declarations, DSSE envelopes, rebuild
 // statements (in-toto Statement v1 + SLSA VSA v1), the quorum rule, where attestations are

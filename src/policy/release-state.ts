@@ -42,13 +42,21 @@ export interface StateDigest {
   snapshot: { version: number; sha256: string };
 }
 
+/** A version and the exact bytes of one document of a state. */
+export interface VersionedBytes {
+  version: number;
+  bytes: Uint8Array;
+}
+
+/** The digest of a state from the exact bytes of its root, top-level targets and snapshot (the one definition). */
+export function stateDigest(root: VersionedBytes, targets: VersionedBytes, snapshot: VersionedBytes): StateDigest {
+  const entry = (d: VersionedBytes): { version: number; sha256: string } => ({ version: d.version, sha256: sha256Hex(d.bytes) });
+  return { root: entry(root), targets: entry(targets), snapshot: entry(snapshot) };
+}
+
 export function digestOf(state: ReleaseState): StateDigest {
   const targets = state.targets.get('targets')!;
-  return {
-    root: { version: state.root.version, sha256: sha256Hex(state.root.raw) },
-    targets: { version: targets.version, sha256: sha256Hex(targets.raw) },
-    snapshot: { version: state.snapshot.version, sha256: sha256Hex(state.snapshot.raw) },
-  };
+  return stateDigest({ version: state.root.version, bytes: state.root.raw }, { version: targets.version, bytes: targets.raw }, { version: state.snapshot.version, bytes: state.snapshot.raw });
 }
 
 /** Checks the first state of a chain: the initial root verifies by itself. */

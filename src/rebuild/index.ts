@@ -21,3 +21,4 @@ export { runRebuild, type RebuildSubject, type RunRebuildRequest, type RunRebuil
 export {
   attestationFile, readPublishedAttestations, checkAttestationFiles, type AttestationCheckRequest,
 } from './attestation-files.js';
+export { readRecipe, type RecipeInput } from './recipe-input.js';

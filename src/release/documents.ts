@@ -6,9 +6,9 @@
 // and, per witness, the documents its recorded state lacks.
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { sha256Hex } from '../crypto/hash.js';
 import { StorageError } from '../errors/index.js';
 import type { BlockPayload } from '../log/index.js';
+import { stateDigest } from '../policy/index.js';
 import { repoLayout, type PendingRelease } from '../repo/index.js';
 import { parseEnvelope } from '../tuf/index.js';
 import type { InfoAnswer, WireDocuments } from '../witness/index.js';
@@ -81,17 +81,13 @@ export function cachedSource(source: ReleaseDocumentSource): ReleaseDocumentSour
 
 /** The payload recording a state: versions and SHA-256 of the exact bytes (protocol.md 5). */
 export async function payloadOf(source: ReleaseDocumentSource, time: string): Promise<BlockPayload> {
-  const root = await source.root(source.rootVersion);
-  const snapshot = parseEnvelope('snapshot', source.snapshot, 'snapshot.json');
   const targetsBytes = await source.targets('targets');
-  const targets = parseEnvelope('targets', targetsBytes, 'targets.json');
-  return {
-    time,
-    root: { version: source.rootVersion, sha256: sha256Hex(root) },
-    targets: { version: targets.version, sha256: sha256Hex(targetsBytes) },
-    snapshot: { version: snapshot.version, sha256: sha256Hex(source.snapshot) },
-    attestations: source.attestations?.digest ?? null,
-  };
+  const digest = stateDigest(
+    { version: source.rootVersion, bytes: await source.root(source.rootVersion) },
+    { version: parseEnvelope('targets', targetsBytes, 'targets.json').version, bytes: targetsBytes },
+    { version: parseEnvelope('snapshot', source.snapshot, 'snapshot.json').version, bytes: source.snapshot },
+  );
+  return { time, ...digest, attestations: source.attestations?.digest ?? null };
 }
 
 /** Targets roles of a snapshot with their versions. */

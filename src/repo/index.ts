@@ -23,3 +23,4 @@ export { repoStatus, formatStatus, type RepoStatus, type RoleStatus, type Status
 export { evaluateSignatures, addSignature, type SignatureReport, type RoleKeys } from './signatures.js';
 export { buildMetadata, writeMetadataFile, stableJson, type AnyMetadata } from './metadata-file.js';
 export { Workspace, type RoleChange, type PendingJournal } from './workspace.js';
+export { customWithDeclaration, type DeclarationInput } from './declaration-input.js';

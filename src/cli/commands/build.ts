@@ -2,14 +2,10 @@
 // verification"; docs/verified-builds.md): source tree -> deterministic source archive ->
 // recipe run in the verifiers' isolation -> artifact plus its declaration, in one step.
 import type { Command } from 'commander';
-import { parseJsonObject } from '../../encoding/bounded-json.js';
-import { UsageError } from '../../errors/index.js';
-import { readCappedFile, tooLargeIsFormatError } from '../../io/capped-file.js';
-import { describeDifferences, parseReleaseDeclaration, type BuildRecipe } from '../../policy/index.js';
-import { buildArtifact, builderEnvironment, DEFAULT_EXCLUDES, ISOLATION_PREFERENCES, type IsolationPreference } from '../../rebuild/index.js';
+import { describeDifferences } from '../../policy/index.js';
+import { buildArtifact, DEFAULT_EXCLUDES, ISOLATION_PREFERENCES, readRecipe, type IsolationPreference } from '../../rebuild/index.js';
 import { collect, epochSeconds, oneOf, secondsOption } from '../options.js';
 import type { CliContext } from './types.js';
-
 
 interface BuildOpts {
   out: string;
@@ -45,7 +41,11 @@ export function register(program: Command, context: CliContext): void {
     .option('--check', 'build twice and report any difference (a non-reproducible recipe) before publishing', false)
     .action(async (source: string, opts: BuildOpts) => {
       const out = context.output();
-      const recipe = await recipeFrom(opts);
+      const recipe = await readRecipe({
+        ...(opts.recipe === undefined ? {} : { file: opts.recipe }), ...(opts.command === undefined ? {} : { command: opts.command }),
+        ...(opts.output === undefined ? {} : { output: opts.output }), ...(opts.builder === undefined ? {} : { builder: opts.builder }),
+        ...(opts.sourceDateEpoch === undefined ? {} : { sourceDateEpoch: opts.sourceDateEpoch }),
+      });
       const result = await buildArtifact({
         source, outDir: opts.out, recipe, target: opts.target, sourceUri: opts.sourceUri, sourceArchiveName: opts.sourceArchive,
         excludes: opts.exclude.length > 0 ? opts.exclude : DEFAULT_EXCLUDES, isolation: opts.isolation,
@@ -65,26 +65,4 @@ export function register(program: Command, context: CliContext): void {
       lines.push(`next: cairn repo add REPO ${result.artifactPath} --path ${d.target} --declaration ${result.declarationPath}`);
       out.result({ ...result, reproducible: opts.check ? result.secondBuildDifferences === undefined : undefined }, lines);
     });
-}
-
-async function recipeFrom(opts: BuildOpts): Promise<BuildRecipe> {
-  let base: Partial<BuildRecipe> = {};
-  if (opts.recipe !== undefined) {
-    const limits = { maxBytes: 64 * 1024, maxDepth: 4, maxEntries: 100 };
-    const o = parseJsonObject(await readCappedFile(opts.recipe, limits.maxBytes, { refuse: tooLargeIsFormatError }), opts.recipe, limits);
-    base = { ...o } as Partial<BuildRecipe>;
-  }
-  const envEpoch = process.env.SOURCE_DATE_EPOCH;
-  const sourceDateEpoch = opts.sourceDateEpoch ?? base.sourceDateEpoch ?? (envEpoch !== undefined && envEpoch !== '' ? epochSeconds('SOURCE_DATE_EPOCH')(envEpoch) : undefined);
-  const command = opts.command ?? base.command;
-  const output = opts.output ?? base.output;
-  if (command === undefined) throw new UsageError('MISSING_ARGUMENT', 'no build command', { hint: 'pass --command CMD (e.g. make) or --recipe FILE' });
-  if (output === undefined) throw new UsageError('MISSING_ARGUMENT', 'no output path', { hint: 'pass --output PATH, the artifact\'s path in the source tree after the build' });
-  if (sourceDateEpoch === undefined) {
-    throw new UsageError('MISSING_ARGUMENT', 'no SOURCE_DATE_EPOCH', { hint: 'pass --source-date-epoch N (e.g. the release commit time: git log -1 --format=%ct)' });
-  }
-  const recipe = { builder: opts.builder ?? base.builder ?? builderEnvironment(), command, output, sourceDateEpoch };
-  // Validate with the same rules verifiers apply (a fake source block satisfies the parser).
-  parseReleaseDeclaration({ source: { uri: 'file:///recipe', sha256: '0'.repeat(64) }, recipe }, 'recipe');
-  return recipe;
 }

@@ -8,7 +8,7 @@ import type { JsonObject } from '../../encoding/canonical-json.js';
 import { parseJsonObject } from '../../encoding/bounded-json.js';
 import { UsageError, short } from '../../errors/index.js';
 import {
-  addTargets, refreshRole, collectTargetSources, delegateHashBins, delegatePaths, delegateSuccinct, formatStatus, initRepository, mergeSignatureFiles,
+  addTargets, customWithDeclaration, refreshRole, collectTargetSources, delegateHashBins, delegatePaths, delegateSuccinct, formatStatus, initRepository, mergeSignatureFiles,
   readPublicKeys, removeTargets, repoStatus, rotateRoot, signRole, writeDetachedSignature,
   TOP_LEVEL_ROLES, type RoleChange, type SignatureReport, type TopLevelRole,
 } from '../../repo/index.js';
@@ -16,7 +16,7 @@ import { DEFAULT_PASSPHRASE_ENV } from '../passphrase.js';
 import { publishRelease } from '../../release/index.js';
 import { blockLines, settledLines } from '../release-lines.js';
 import { buildPolicyJson } from '../../policy/index.js';
-import { addDeclarationOptions, customWithDeclaration, type DeclarationOpts } from '../declaration-options.js';
+import { addDeclarationOptions, type DeclarationOpts } from '../declaration-options.js';
 import { collect, durationOption, expiryOption, positiveInt, loadSigners } from '../options.js';
 import type { CliContext } from './types.js';
 
