@@ -90,7 +90,7 @@ export function selectedGroup(argv: readonly string[], groups: readonly CommandG
 }
 
 /** cairn's version, from its package.json (beside dist/ and src/ alike). */
-export function cairnVersion(): string {
+function cairnVersion(): string {
   const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version?: unknown };
   return typeof pkg.version === 'string' ? pkg.version : 'unknown';
 }

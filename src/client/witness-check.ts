@@ -37,7 +37,7 @@ export type CheckedDocument =
   | { kind: 'targets'; version: number | undefined };
 
 /** Which checked document a metadata file name is (`7.root.json`, `timestamp.json`, `3.snapshot.json`, ...). */
-export function classifyMetadataName(name: string): CheckedDocument | undefined {
+function classifyMetadataName(name: string): CheckedDocument | undefined {
   const m = /^(?:(\d{1,15})\.)?(root|timestamp|snapshot|targets)\.json$/.exec(name);
   if (!m) return undefined;
   const version = m[1] === undefined ? undefined : Number(m[1]);

@@ -4,7 +4,7 @@
 // s_i = r_i1 + b·r_i2 + c·a_i needs. A proof of possession is the key's plain Ed25519
 // signature over `"cairn/v1/proof-of-possession" || 0x00 || A`; a roster is accepted only when
 // every key carries one, so nobody can enrol a key chosen to cancel others in the sum X.
-import { createHash, createPrivateKey, createPublicKey, randomBytes, sign, type KeyObject } from 'node:crypto';
+import { createHash, createPrivateKey, createPublicKey, sign, type KeyObject } from 'node:crypto';
 import { CosiError } from './errors.js';
 import { decodeWitnessKey, ed25519KeyObject, ed25519Verify, intLE, L, toHex } from './group.js';
 import { proofOfPossessionMessage } from './message.js';
@@ -61,16 +61,6 @@ export function witnessKeyFromSeed(seed: Uint8Array): WitnessKey {
   const privateKey = ed25519PrivateKeyFromSeed(seed);
   const publicKey = rawPublicKey(privateKey);
   return { publicKey, publicKeyHex: toHex(publicKey), scalar, privateKey };
-}
-
-/** A fresh random witness key. */
-export function generateWitnessKey(): WitnessKey {
-  const seed = randomBytes(32);
-  try {
-    return witnessKeyFromSeed(seed);
-  } finally {
-    seed.fill(0);
-  }
 }
 
 /** Checks a witness public key (protocol.md 1); throws CosiError('BAD_KEY'). */

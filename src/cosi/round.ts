@@ -138,7 +138,7 @@ function mulBase(s: bigint): Point {
 }
 
 /** s·B = R1 + b·R2 + c·X: the partial (or subtree) response check of protocol.md 3. */
-export function checkPartialResponse(s: bigint, R1: Point, R2: Point, X: Point, challenge: Pick<RoundChallenge, 'b' | 'c'>): boolean {
+function checkPartialResponse(s: bigint, R1: Point, R2: Point, X: Point, challenge: Pick<RoundChallenge, 'b' | 'c'>): boolean {
   return mulBase(s).equals(R1.add(R2.multiplyUnsafe(challenge.b)).add(X.multiplyUnsafe(challenge.c)));
 }
 

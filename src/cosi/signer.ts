@@ -26,7 +26,7 @@ export interface NonceStore {
 }
 
 /** An in-memory NonceStore (tests, and in-process witnesses that hold nonces only in memory). */
-export class MemoryNonceStore implements NonceStore {
+class MemoryNonceStore implements NonceStore {
   private readonly used = new Set<string>();
 
   async markUsed(id: string): Promise<void> {

@@ -4,11 +4,6 @@ import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 
 export type HashAlgorithm = 'sha256' | 'sha512';
-export const HASH_ALGORITHMS: readonly HashAlgorithm[] = ['sha256', 'sha512'];
-
-export function isHashAlgorithm(name: string): name is HashAlgorithm {
-  return (HASH_ALGORITHMS as readonly string[]).includes(name);
-}
 
 export function digestHex(algorithm: HashAlgorithm, data: Uint8Array | string): string {
   return createHash(algorithm).update(data).digest('hex');

@@ -12,7 +12,7 @@ export interface Signer {
 }
 
 /** Raw 32-byte Ed25519 public key of a KeyObject. */
-export function rawEd25519Public(key: KeyObject): Buffer {
+function rawEd25519Public(key: KeyObject): Buffer {
   const jwk = key.export({ format: 'jwk' });
   if (jwk.kty !== 'OKP' || jwk.crv !== 'Ed25519' || typeof jwk.x !== 'string') {
     throw new KeyError('UNSUPPORTED_KEY', `expected an Ed25519 key, found ${key.asymmetricKeyType}`);

@@ -12,7 +12,7 @@ export interface JsonLimits {
   maxEntries: number;
 }
 
-export const DEFAULT_JSON_LIMITS: JsonLimits = {
+const DEFAULT_JSON_LIMITS: JsonLimits = {
   maxBytes: 64 * 1024 * 1024,
   maxDepth: 32,
   maxEntries: 5_000_000,

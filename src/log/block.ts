@@ -84,7 +84,7 @@ const MAX_BASE = 1 << 16;
 const MAX_HEIGHT = 64;
 
 /** Throws unless base and maxHeight are integers with base >= 2, maxHeight >= 1 and every span exact. */
-export function checkSkipchainParams(base: number, maxHeight: number, reader: FieldReader<LogError> = logReader('BAD_BLOCK', 'skipchain parameters')): void {
+function checkSkipchainParams(base: number, maxHeight: number, reader: FieldReader<LogError> = logReader('BAD_BLOCK', 'skipchain parameters')): void {
   reader.integer(base, 'base', 2, MAX_BASE);
   reader.integer(maxHeight, 'maxHeight', 1, MAX_HEIGHT);
   if (base ** (maxHeight - 1) > Number.MAX_SAFE_INTEGER / 2) {

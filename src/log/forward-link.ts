@@ -119,7 +119,7 @@ export function parseLinkFile(bytes: Uint8Array | string, what = 'link file'): L
  * in force, and a collective signature by `roster` at its threshold.
  * Throws LogError: BAD_FORWARD_LINK, UNKNOWN_ROSTER, THRESHOLD_NOT_MET.
  */
-export function verifyForwardLinkFrom(from: ChainPosition, roster: Roster | DecodedRoster, link: ForwardLink, cosignature: CollectiveSignature): ChainPosition {
+function verifyForwardLinkFrom(from: ChainPosition, roster: Roster | DecodedRoster, link: ForwardLink, cosignature: CollectiveSignature): ChainPosition {
   return checkForwardLink(from, roster, link, cosignature).position;
 }
 

@@ -111,7 +111,7 @@ export function verifyHeadStatement(
 }
 
 /** The freshness rules alone (for a statement whose signature was checked). */
-export function checkHeadFreshness(statement: HeadStatement, policy: HeadFreshnessPolicy): void {
+function checkHeadFreshness(statement: HeadStatement, policy: HeadFreshnessPolicy): void {
   const time = parseUtcTime(statement.time)!;
   const now = policy.now.getTime() / 1000;
   const skew = policy.maxFutureSkewSeconds ?? DEFAULT_MAX_FUTURE_SKEW_SECONDS;

@@ -37,7 +37,7 @@ export interface RosterAuthorizationStatement {
 const MAX_AUTHORIZATION_SIGNATURES = 256;
 
 /** The exact bytes the root keys sign. */
-export function rosterAuthorizationMessage(statement: RosterAuthorizationStatement): Uint8Array {
+function rosterAuthorizationMessage(statement: RosterAuthorizationStatement): Uint8Array {
   return cosiMessage(ROSTER_AUTHORIZATION_CONTEXT, { chain: statement.chain, index: statement.index, roster: statement.roster });
 }
 

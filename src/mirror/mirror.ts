@@ -32,7 +32,7 @@ export interface RunningMirror {
 }
 
 /** Limits on what a request may carry (the server reads no bodies at all). */
-export const REQUEST_LIMITS = {
+const REQUEST_LIMITS = {
   /** Longest URL path accepted; repository paths are far shorter. */
   maxPathBytes: 4096,
   /** Node's own cap on the total size of request headers. */
@@ -54,7 +54,7 @@ const CONTENT_TYPES: Record<string, string> = {
   '.zip': 'application/zip',
 };
 
-export function contentTypeFor(path: string): string {
+function contentTypeFor(path: string): string {
   const dot = path.lastIndexOf('.');
   const slash = path.lastIndexOf('/');
   if (dot <= slash) return 'application/octet-stream';
@@ -87,7 +87,7 @@ function cacheControlFor(path: string): string {
   return /^(\d+\.|[0-9a-f]{64}\.)/.test(base) ? 'public, max-age=31536000, immutable' : 'no-cache';
 }
 
-export function createMirrorApp(rootDir: string): Hono<{ Bindings: Partial<HttpBindings> }> {
+function createMirrorApp(rootDir: string): Hono<{ Bindings: Partial<HttpBindings> }> {
   const app = new Hono<{ Bindings: Partial<HttpBindings> }>();
   let realRoot: string | undefined;
   const notFound = (c: { text: (s: string, status: 404) => Response }): Response => c.text('not found\n', 404);

@@ -76,7 +76,7 @@ export interface DeclarationFile extends ReleaseDeclaration {
 const reader = new FieldReader((message) => new DeclarationError('BAD_DECLARATION', message));
 
 /** True when `custom` carries a declaration (either field present; a partial one is an error). */
-export function hasDeclaration(custom: JsonObject | undefined): boolean {
+function hasDeclaration(custom: JsonObject | undefined): boolean {
   return custom !== undefined && (custom.source !== undefined || custom.recipe !== undefined);
 }
 

@@ -24,7 +24,7 @@ export function attestationFile(repoDir: string, target: string, sha256: string,
  * by name: at most BUILD_POLICY_LIMITS.maxAttestationsPerArtifact, each a regular file of at most
  * ATTESTATION_LIMITS.maxEnvelopeBytes (others are passed over).
  */
-export async function listPublishedAttestations(publicDir: string, target: string, sha256: string): Promise<string[]> {
+async function listPublishedAttestations(publicDir: string, target: string, sha256: string): Promise<string[]> {
   const dir = join(publicDir, attestationDirectory(target));
   const prefix = attestationFilePrefix(sha256);
   const names = (await readdir(dir).catch(() => [] as string[])).filter((n) => n.startsWith(prefix) && n.endsWith('.dsse.json')).sort();

@@ -35,7 +35,7 @@ export async function compareArtifacts(published: string, rebuilt: string): Prom
 }
 
 /** The differing entries of two archive listings, in path order. */
-export function diffEntries(published: readonly TarEntryInfo[], rebuilt: readonly TarEntryInfo[]): FileDifference[] {
+function diffEntries(published: readonly TarEntryInfo[], rebuilt: readonly TarEntryInfo[]): FileDifference[] {
   const p = new Map(published.map((e) => [e.path, e]));
   const r = new Map(rebuilt.map((e) => [e.path, e]));
   const paths = [...new Set([...p.keys(), ...r.keys()])].sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
@@ -68,7 +68,7 @@ function fmt(field: string, value: string | number): string {
 }
 
 /** Streams both files; undefined when identical. */
-export async function firstDifference(a: string, b: string): Promise<{ offset: number; publishedLength: number; rebuiltLength: number } | undefined> {
+async function firstDifference(a: string, b: string): Promise<{ offset: number; publishedLength: number; rebuiltLength: number } | undefined> {
   const [ha, hb] = await Promise.all([open(a, 'r'), open(b, 'r')]);
   try {
     const [sa, sb] = await Promise.all([ha.stat(), hb.stat()]);

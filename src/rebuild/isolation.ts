@@ -199,7 +199,7 @@ export async function runRecipe(run: RecipeRun): Promise<RecipeResult> {
 }
 
 /** The fixed build environment (reproducible-builds.org: SOURCE_DATE_EPOCH, TZ, locale). */
-export function buildEnv(work: string, sourceDateEpoch: number): Record<string, string> {
+function buildEnv(work: string, sourceDateEpoch: number): Record<string, string> {
   return {
     PATH: '/usr/local/bin:/usr/bin:/bin',
     HOME: `${work}/home`,

@@ -19,7 +19,7 @@ import { findDeclaredArtifact, locateArtifactBytes } from './repo-scan.js';
 import { fetchSource, rebuildAndAttest, type RebuildOutcome } from './verify.js';
 
 /** Largest published artifact fetched by URL for comparison. */
-export const MAX_ARTIFACT_BYTES = 4 * 1024 * 1024 * 1024;
+const MAX_ARTIFACT_BYTES = 4 * 1024 * 1024 * 1024;
 
 /** What to rebuild: a declared target of a repository workspace, or a declaration file and the published artifact. */
 export type RebuildSubject =

@@ -93,7 +93,7 @@ async function requirePublishedHead(dir: string, leader: LogLeader): Promise<voi
  * (never a conflicting one), or finds it logged already; then writes its saved TUF files, the
  * timestamp last. Returns undefined when nothing was pending.
  */
-export async function settlePendingRelease(dir: string, leader: LogLeader, options: SettleOptions): Promise<SettledRelease | undefined> {
+async function settlePendingRelease(dir: string, leader: LogLeader, options: SettleOptions): Promise<SettledRelease | undefined> {
   const progress = options.progress ?? SILENT;
   const proposal = await leader.savedProposal();
   const release = await readPendingRelease(dir);

@@ -76,7 +76,7 @@ export async function collectTargetSources(inputs: readonly string[], options: C
 }
 
 /** Copies `file` into the blob area under its SHA-256 (hashing the copy, not the source). */
-export async function storeBlob(layout: RepoLayout, file: string): Promise<{ sha256: string; length: number }> {
+async function storeBlob(layout: RepoLayout, file: string): Promise<{ sha256: string; length: number }> {
   await mkdir(layout.blobsDir, { recursive: true });
   const tmp = join(layout.blobsDir, `.incoming.${randomBytes(6).toString('hex')}`);
   try {

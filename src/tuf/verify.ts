@@ -18,7 +18,7 @@ export interface RoleKeys {
 const publicKeys = new WeakMap<Key, TufPublicKey>();
 
 /** The TUF JSON form of a @tufjs/models Key, built once per Key object. */
-export function tufPublicKey(key: Key): TufPublicKey {
+function tufPublicKey(key: Key): TufPublicKey {
   let pub = publicKeys.get(key);
   if (!pub) {
     pub = {
@@ -33,7 +33,7 @@ export function tufPublicKey(key: Key): TufPublicKey {
 }
 
 /** Number of distinct role keys with a valid signature over the envelope's signed bytes. */
-export function countValidSignatures(envelope: Envelope, role: RoleKeys, keys: Readonly<Record<string, Key>>): number {
+function countValidSignatures(envelope: Envelope, role: RoleKeys, keys: Readonly<Record<string, Key>>): number {
   const seen = new Set<string>();
   for (const keyid of new Set(role.keyIDs)) {
     const sig = envelope.signatures.get(keyid);

@@ -42,7 +42,7 @@ export const WITNESS_SERVER_LIMITS = {
 } as const;
 
 /** 400 for malformed requests, 409 for refusals by a rule, 500 for anything else. */
-export function statusOf(e: unknown): 400 | 409 | 413 | 500 {
+function statusOf(e: unknown): 400 | 409 | 413 | 500 {
   if (e instanceof FormatError) return e.code === 'TOO_LARGE' ? 413 : 400;
   if (e instanceof WitnessError && e.code === 'BAD_REQUEST') return 400;
   if (e instanceof CairnError) return 409;
@@ -70,7 +70,7 @@ async function readBody(c: Context, maxBytes: number): Promise<unknown> {
   return parseJsonBounded(Buffer.concat(chunks), 'request body', { maxBytes, maxDepth: WITNESS_SERVER_LIMITS.maxDepth, maxEntries: WITNESS_SERVER_LIMITS.maxEntries });
 }
 
-export function createWitnessApp(service: WitnessService, maxRequestBytes = WIRE_LIMITS.maxRequestBytes): Hono {
+function createWitnessApp(service: WitnessService, maxRequestBytes = WIRE_LIMITS.maxRequestBytes): Hono {
   const app = new Hono();
   const fail = (c: Context, e: unknown): Response => {
     const status = statusOf(e);
