@@ -1,7 +1,7 @@
-// errors/base.ts: the base of cairn's typed errors (docs/cli.md "Exit codes"). Every layer
-// defines its own subclasses with a closed set of stable codes; messages say what was expected,
-// what was found and what to do; the CLI turns any CairnError into one line, a hint and the exit
-// code of its family.
+// errors/base.ts: the base of cairn's typed errors (docs/cli.md "Errors and exit codes"). Every
+// layer defines its own subclasses with a closed set of stable codes; messages say what was
+// expected, what was found and what to do; the CLI turns any CairnError into one line, a hint and
+// the exit code of its family.
 
 /** Base class of every error cairn raises on purpose. `code` is stable and machine-readable. */
 export abstract class CairnError<Code extends string = string> extends Error {

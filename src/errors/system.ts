@@ -1,9 +1,10 @@
-// errors/system.ts: ordinary faults of the machine as typed errors (docs/cli.md "Exit codes").
-// Node reports a missing file, a full disk, a port in use or a refused connection as an Error with
-// an errno `code` (ENOENT, ENOSPC, EADDRINUSE, ECONNREFUSED, ...). Wherever such an error reaches
-// the command line without a layer having said what it means, it becomes the StorageError or
-// NetworkError of that condition, with a hint, so the same fault has the same code and exit code
-// in every command and is never reported as an internal error (exit 70 is for bugs only).
+// errors/system.ts: ordinary faults of the machine as typed errors (docs/cli.md "Errors and exit
+// codes"). Node reports a missing file, a full disk, a port in use or a refused connection as an
+// Error with an errno `code` (ENOENT, ENOSPC, EADDRINUSE, ECONNREFUSED, ...). Wherever such an
+// error reaches the command line without a layer having said what it means, it becomes the
+// StorageError or NetworkError of that condition, with a hint, so the same fault has the same code
+// and exit code in every command and is never reported as an internal error (exit 70 is for bugs
+// only).
 import { CairnError, EXIT, StorageError } from './base.js';
 
 /** The network could not be used: an address to listen on, a host to reach, a connection. */

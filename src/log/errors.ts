@@ -1,7 +1,6 @@
 // log/errors.ts: typed errors of the skipchain release log (docs/protocol.md sections 4-7;
-// docs/cli.md "Exit codes"). Every refusal of a block, forward link,
-// head statement or catch-up path is a LogError with a stable code; the exit code is the
-// verification family's.
+// docs/cli.md "Errors and exit codes"). Every refusal of a block, forward link, head statement or
+// catch-up path is a LogError with a stable code; the exit code is the verification family's.
 import { CairnError, EXIT } from '../errors/index.js';
 
 export type LogErrorCode =

@@ -2,7 +2,7 @@
 // "What operators see in the log"): the request, accepted or refused, and the rule's code.
 import { isCairnError } from '../errors/index.js';
 
-/** One decision of a witness, as its log records it (docs/witness.md "Log lines"). */
+/** One decision of a witness, as its log records it (docs/witness.md "What operators see in the log"). */
 export interface WitnessDecision {
   /** The request: `commit block 5`, `respond`, `genesis`, `POST /v1/commit`, ... */
   request: string;

@@ -1,8 +1,8 @@
 // witness/errors.ts: typed errors of the witness cothority (docs/design.md "What a witness checks
 // before it co-signs a block"; docs/protocol.md section 8). A witness refuses with the code of
 // the rule that failed: a PolicyError or LogError code when the release policy or the skipchain
-// rules refuse, one of the codes below for the witness's own rules. The leader and the HTTP
-// client report what witnesses said with LeaderError and WitnessClientError.
+// rules refuse, one of the codes below for the witness's own rules. The log leader (src/release) reports
+// what witnesses said with LeaderError and WitnessCallError.
 import { CairnError, EXIT } from '../errors/index.js';
 
 export type WitnessErrorCode =

@@ -1,6 +1,6 @@
 // witness/service.ts: what a witness decides (docs/design.md "What a witness checks before it
 // co-signs a block"; docs/protocol.md section 8; CHAINIAC section 4). Transport-free: the HTTP
-// server (server.ts) parses requests and hands typed values here.
+// API (http-api.ts) parses requests and hands typed values here.
 //
 // Before it commits a nonce pair for a block, the witness checks: the catch-up blocks it missed,
 // each by its co-signed level-0 link (roster of its source block); the block extends the head it
