@@ -85,7 +85,7 @@ function local<T>(path: string, parse: () => T): T {
   } catch (e) {
     throw new ClientError('BAD_ANCHOR', `${path} is damaged: ${(e as Error).message}`, {
       cause: e,
-      hint: 'initialize the client again (cairn tuf init ROOT_FILE --log-anchor HASH)',
+      hint: 'initialize the client again (cairn tuf --metadata-dir DIR init ROOT_FILE --log-anchor HASH)',
     });
   }
 }

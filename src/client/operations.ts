@@ -9,6 +9,7 @@ import { UsageError } from '../errors/index.js';
 import { DEFAULT_UPDATER_CONFIG, TufError, Updater, type RefreshReport, type TargetFile } from '../tuf/index.js';
 import { initLogAnchor, parseAnchorArgument, prepareLogAnchor, type LogAnchor } from './anchor.js';
 import type { TargetAttestationReport } from './attestation-check.js';
+import { ClientError } from './errors.js';
 import { createUpdater, WitnessedUpdater, type TargetUpdater, type WitnessedUpdaterOptions } from './witnessed-updater.js';
 
 export interface TrustInit {
@@ -97,8 +98,8 @@ export async function verifyTargetsAttestations(
 ): Promise<{ refresh: RefreshReport; attestations: TargetAttestationReport[] }> {
   if (names.length === 0) throw new UsageError('MISSING_ARGUMENT', '--target-name is required for verify-attestations');
   if (!(await WitnessedUpdater.hasLogAnchor(options.metadataDir))) {
-    throw new UsageError('BAD_ARGUMENT', `${options.metadataDir} has no log anchor: attestations are checked against the witnessed log`, {
-      hint: 'cairn tuf --metadata-dir DIR init ROOT_FILE --log-anchor HASH',
+    throw new ClientError('NOT_ANCHORED', `${options.metadataDir} has no log anchor: attestations are checked against the witnessed log`, {
+      hint: 'pin a trusted block: cairn tuf --metadata-dir DIR init ROOT_FILE --log-anchor HASH',
     });
   }
   const updater = new WitnessedUpdater(options);

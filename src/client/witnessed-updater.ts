@@ -204,7 +204,7 @@ export class WitnessedUpdater implements TargetUpdater {
     const anchor = await readAnchor(this.metadataDir, this.witnessConfig.anchorMaxBytes);
     if (anchor === undefined) {
       throw new ClientError('NOT_ANCHORED', `${this.metadataDir} has no log anchor (${join('log', 'anchor.json')})`, {
-        hint: 'pin a trusted block: cairn tuf init ROOT_FILE --log-anchor HASH',
+        hint: 'pin a trusted block: cairn tuf --metadata-dir DIR init ROOT_FILE --log-anchor HASH',
       });
     }
     return anchor;

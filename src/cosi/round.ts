@@ -287,7 +287,7 @@ export async function runCosiRound(
   }
   throw new CosiError('RETRIES_EXHAUSTED', `no valid collective signature after ${maxAttempts} attempts`, {
     faults: [...faults],
-    hint: 'check the faults; raise maxAttempts if witnesses fail one by one',
+    hint: 'check the faults: each attempt excluded the witnesses that failed, and more kept failing',
   });
 }
 

@@ -186,7 +186,7 @@ export async function fetchInfos(addresses: readonly string[], timeoutMs: number
 export async function rosterOfWitnesses(addresses: readonly string[], threshold: number, timeoutMs: number): Promise<Roster> {
   const infos = await fetchInfos(addresses, timeoutMs);
   const witnesses: RosterWitness[] = infos.map((info, i) => {
-    if (info instanceof Error) throw new LeaderError('BAD_WITNESS', `witness ${addresses[i]} is not reachable: ${info.message}`, { hint: 'every witness of a new roster must answer GET /v1/info' });
+    if (info instanceof Error) throw new LeaderError('BAD_WITNESS', `witness ${addresses[i]} is not reachable: ${info.message}`, { hint: 'start it (cairn witness serve) or correct its --witness address: every witness of a new roster must answer' });
     return { name: info.name, key: info.key, pop: info.pop, address: info.address };
   });
   const roster: Roster = { threshold, witnesses };

@@ -41,7 +41,7 @@ export async function readTrustedRoot(metadataDir: string, maxBytes: number): Pr
     const errno = e instanceof StorageError ? (e.cause as NodeJS.ErrnoException | undefined)?.code : undefined;
     throw new TufError('NOT_TRUSTED', `no trusted root.json in ${metadataDir}: ${errno ?? (e as Error).message}`, {
       cause: e,
-      hint: 'initialize the client with a trusted root first (cairn tuf init ROOT_FILE)',
+      hint: 'initialize the client with a trusted root first (cairn tuf --metadata-dir DIR init ROOT_FILE)',
     });
   }
 }
