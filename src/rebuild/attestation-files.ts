@@ -2,11 +2,11 @@
 // (docs/verified-builds.md section 5 "Layout": PUBLIC/attestations/TARGET/SHA256.KEYID.dsse.json),
 // found and checked the way witnesses check them: at most the policy's cap of files per artifact,
 // each at most the envelope cap, only the files of the exact artifact sha256.
-import { readdir, readFile, stat } from 'node:fs/promises';
+import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { TufPublicKey } from '../crypto/public-key.js';
 import { UsageError } from '../errors/index.js';
-import { CappedFileError, readCappedFile } from '../io/capped-file.js';
+import { CappedFileError, readCappedFile, tooLargeIsFormatError } from '../io/capped-file.js';
 import {
   ATTESTATION_LIMITS, BUILD_POLICY_LIMITS, attestationDirectory, attestationFilePrefix, attestationRelativePath, checkAttestationQuorum, type QuorumReport,
 } from '../policy/index.js';
@@ -82,7 +82,7 @@ export async function checkAttestationFiles(request: AttestationCheckRequest): P
   if (sha256 === undefined) throw new UsageError('MISSING_ARGUMENT', 'the artifact\'s sha256 is needed', { hint: 'pass --sha256 HEX or --repo DIR' });
   const verifiers: TufPublicKey[] = [];
   for (const f of request.verifierKeyFiles) verifiers.push((await readPublicKey(f)).key);
-  const envelopes = await Promise.all(files.map((f) => readFile(f)));
+  const envelopes = await Promise.all(files.map((f) => readCappedFile(f, ATTESTATION_LIMITS.maxEnvelopeBytes, { what: `attestation ${f}`, refuse: tooLargeIsFormatError })));
   const report = checkAttestationQuorum({ name: request.target, sha256 }, envelopes, { verifiers, quorum: request.quorum });
   return { ...report, sha256, files };
 }

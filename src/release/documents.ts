@@ -6,7 +6,7 @@
 // and, per witness, the documents its recorded state lacks.
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { StorageError } from '../errors/index.js';
+import { StorageError, fromSystemError } from '../errors/index.js';
 import type { BlockPayload } from '../log/index.js';
 import { stateDigest } from '../policy/index.js';
 import { repoLayout, type PendingRelease } from '../repo/index.js';
@@ -31,11 +31,13 @@ export interface ReleaseDocumentSource {
   attestations?: { digest: string | null; files: Record<string, string[]> };
 }
 
+/** A published metadata file; a missing one means the repository was never published. */
 async function readPublished(path: string): Promise<Uint8Array> {
   try {
     return await readFile(path);
   } catch (e) {
-    throw new StorageError('NOT_FOUND', `cannot read ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, { hint: 'publish the repository first (cairn repo publish)' });
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw fromSystemError(e) ?? e;
+    throw new StorageError('NOT_FOUND', `${path} does not exist`, { cause: e, hint: 'publish the repository first (cairn repo publish)' });
   }
 }
 

@@ -9,10 +9,11 @@
 // A round that fails after a respond was sent keeps it (the witnesses that answered recorded the
 // block and co-sign no other at its index), and the next publish proposes exactly that block again
 // before anything else; one that fails before any respond drops it.
-import { mkdir, readFile, unlink } from 'node:fs/promises';
+import { mkdir, unlink } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { parseJsonObject } from '../encoding/bounded-json.js';
 import { writeFileAtomic } from '../io/atomic-write.js';
+import { readCappedFileIfExists, tooLargeIsFormatError } from '../io/capped-file.js';
 import { blockHash, parseBlock, type Block } from '../log/index.js';
 import { WIRE_LIMITS } from '../witness/index.js';
 import type { ReleaseDocumentSource } from './documents.js';
@@ -20,6 +21,11 @@ import { LeaderError } from './errors.js';
 
 export const LEADER_STATE_FORMAT = 'cairn/log-leader/v1';
 export const PROPOSAL_FORMAT = 'cairn/log-proposal/v1';
+
+/** The leader state is a few short fields. */
+const LEADER_STATE_LIMITS = { maxBytes: 64 * 1024, maxDepth: 4, maxEntries: 64 };
+/** A proposal is sent to witnesses with its attestations: it is bounded as a witness request is. */
+const PROPOSAL_LIMITS = { maxBytes: WIRE_LIMITS.maxRequestBytes, maxDepth: 16, maxEntries: 1_000_000 };
 
 export interface LeaderState {
   format: typeof LEADER_STATE_FORMAT;
@@ -39,13 +45,9 @@ export interface SavedProposal {
 
 /** The leader state in `stateFile`, or undefined when there is none (the repository has no log). */
 export async function readLeaderState(stateFile: string): Promise<LeaderState | undefined> {
-  let bytes: Buffer;
-  try {
-    bytes = await readFile(stateFile);
-  } catch {
-    return undefined;
-  }
-  const o = parseJsonObject(bytes, stateFile, { maxBytes: 64 * 1024, maxDepth: 4, maxEntries: 64 });
+  const bytes = await readCappedFileIfExists(stateFile, LEADER_STATE_LIMITS.maxBytes, { refuse: tooLargeIsFormatError });
+  if (bytes === undefined) return undefined;
+  const o = parseJsonObject(bytes, stateFile, LEADER_STATE_LIMITS);
   const head = o.head as { index?: unknown; hash?: unknown } | undefined;
   if (o.format !== LEADER_STATE_FORMAT || typeof o.chain !== 'string' || typeof o.base !== 'number' || typeof o.maxHeight !== 'number'
     || typeof head?.index !== 'number' || typeof head.hash !== 'string') {
@@ -65,14 +67,9 @@ export async function hasLog(stateFile: string): Promise<boolean> {
 
 /** The proposal saved in `file`, or undefined when there is none. */
 export async function readProposal(file: string): Promise<SavedProposal | undefined> {
-  let bytes: Buffer;
-  try {
-    bytes = await readFile(file);
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw e;
-  }
-  const o = parseJsonObject(bytes, file, { maxBytes: WIRE_LIMITS.maxRequestBytes, maxDepth: 16, maxEntries: 1_000_000 });
+  const bytes = await readCappedFileIfExists(file, PROPOSAL_LIMITS.maxBytes, { refuse: tooLargeIsFormatError });
+  if (bytes === undefined) return undefined;
+  const o = parseJsonObject(bytes, file, PROPOSAL_LIMITS);
   if (o.format !== PROPOSAL_FORMAT || typeof o.hash !== 'string') throw new LeaderError('LOG_STATE', `${file} is not a ${PROPOSAL_FORMAT} file`);
   const block = parseBlock(o.block, `${file} block`);
   if (blockHash(block) !== o.hash) throw new LeaderError('LOG_STATE', `${file} holds block ${blockHash(block).slice(0, 12)}, not ${o.hash.slice(0, 12)}`);

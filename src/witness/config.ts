@@ -16,7 +16,7 @@ import { createProofOfPossession, witnessKeyFromSeed, type RosterWitness, type W
 import { readKeyFileHeader, writeKeyFile } from '../crypto/key-file.js';
 import { parseJsonObject } from '../encoding/bounded-json.js';
 import { FieldReader } from '../encoding/field-reader.js';
-import { FormatError } from '../errors/index.js';
+import { StorageError } from '../errors/index.js';
 import { writeFileAtomic } from '../io/atomic-write.js';
 import { readCappedFile, tooLargeIsFormatError } from '../io/capped-file.js';
 import { WitnessError } from './errors.js';
@@ -84,7 +84,7 @@ export async function loadWitness(dir: string): Promise<{ config: WitnessConfig;
   try {
     bytes = await readCappedFile(path, CONFIG_LIMITS.maxBytes, { refuse: tooLargeIsFormatError });
   } catch (e) {
-    if (e instanceof FormatError) throw e;
+    if (!(e instanceof StorageError && e.code === 'NOT_FOUND')) throw e;
     throw new WitnessError('BAD_CONFIG', `${dir} holds no witness (${WITNESS_FILES.config} is missing)`, { cause: e, hint: `create one with: cairn witness init --dir ${dir} --name NAME --address URL` });
   }
   const o = parseJsonObject(bytes, path, CONFIG_LIMITS);
