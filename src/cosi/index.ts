@@ -44,6 +44,7 @@ export {
   type CosiRoundResult,
   runCosiRound,
   localWitnessEndpoint,
+  COSI_ROUND_DEFAULTS,
 } from './round.js';
 export {
   type CollectiveSignature,

@@ -9,8 +9,8 @@ import { describeWitnessError, summarizeWitnesses } from './cosigning-round.js';
 import { cachedSource, documentsFor, payloadOf } from './documents.js';
 import { LeaderError, type WitnessReport } from './errors.js';
 import { LEADER_STATE_FORMAT, readLeaderState, writeLeaderState, type LeaderState } from './leader-files.js';
-import { DEFAULT_CALL_TIMEOUT_MS, LogLeader, type BlockReport, type InitLogOptions } from './leader.js';
-import { rosterOfWitnesses, WitnessConnection } from './witness-connection.js';
+import { LogLeader, type BlockReport, type InitLogOptions } from './leader.js';
+import { DEFAULT_CALL_TIMEOUT_MS, rosterOfWitnesses, WitnessConnection } from './witness-connection.js';
 
 /**
  * Creates a log: the genesis block recording the published state, with the roster of the given

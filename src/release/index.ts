@@ -15,5 +15,5 @@ export { LogLeader, type LeaderOptions, type BlockReport, type InitLogOptions } 
 export { LEADER_STATE_FORMAT, PROPOSAL_FORMAT, type SavedProposal } from './leader-files.js';
 export type { RoundReport } from './cosigning-round.js';
 export { LeaderError, WitnessCallError, type LeaderErrorCode, type WitnessReport } from './errors.js';
-export { WitnessConnection, type WitnessConnectionOptions } from './witness-connection.js';
+export { WitnessConnection, DEFAULT_CALL_TIMEOUT_MS, type WitnessConnectionOptions } from './witness-connection.js';
 export { SILENT, type ReleaseProgress } from './progress.js';

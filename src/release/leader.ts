@@ -14,7 +14,7 @@
 // first round (leader-files.ts): a round that fails after a respond was sent keeps it, and the
 // caller (pipeline.ts) proposes exactly that block again (reproposeBlock) before anything else.
 import type { Signer } from '../crypto/signer.js';
-import { encodeCollectiveSignature, type Roster, type RosterWitness, type WitnessEndpoint } from '../cosi/index.js';
+import { COSI_ROUND_DEFAULTS, encodeCollectiveSignature, type Roster, type RosterWitness, type WitnessEndpoint } from '../cosi/index.js';
 import {
   backLinkIndices, blockHash, buildBlock, buildForwardLink, buildHeadStatement, createRosterAuthorization, FileLogStore, formatUtcTime, forwardLinkMessage, headMessage, LOG_FILE_LIMITS, levelSpan, parseBlockBytes, parseHeadFile, parseLinkFile, parseRosterBytes,
   parseUtcTime, rosterHash, validateBlock,
@@ -28,7 +28,7 @@ import { LeaderError, type WitnessReport } from './errors.js';
 import {
   discardProposal, readLeaderState, readProposal, saveProposal, writeLeaderState, type LeaderState, type SavedProposal,
 } from './leader-files.js';
-import { fetchInfos, rosterOfWitnesses, WitnessConnection, type HttpWitnessEndpoint } from './witness-connection.js';
+import { DEFAULT_CALL_TIMEOUT_MS, fetchInfos, rosterOfWitnesses, WitnessConnection, type HttpWitnessEndpoint } from './witness-connection.js';
 
 export interface LeaderOptions {
   /** The directory mirrors serve (REPO/public): the log goes to its log/ folder. */
@@ -73,8 +73,6 @@ export interface InitLogOptions extends LeaderOptions {
   source: ReleaseDocumentSource;
   params?: SkipchainParams;
 }
-
-export const DEFAULT_CALL_TIMEOUT_MS = 10_000;
 
 export class LogLeader {
   private readonly options: LeaderOptions;
@@ -254,8 +252,8 @@ export class LogLeader {
   private roundSettings(): RoundSettings {
     return {
       callTimeoutMs: this.timeout(),
-      maxAttempts: this.options.maxAttempts ?? 3,
-      branchingFactor: this.options.branchingFactor ?? 16,
+      maxAttempts: this.options.maxAttempts ?? COSI_ROUND_DEFAULTS.maxAttempts,
+      branchingFactor: this.options.branchingFactor ?? COSI_ROUND_DEFAULTS.branchingFactor,
       ...(this.options.wrapEndpoint ? { wrapEndpoint: this.options.wrapEndpoint } : {}),
       onRespondSent: () => {
         this.respondsSent += 1;

@@ -4,7 +4,7 @@
 // witness's { error, code, message }, so the leader can report which rule each witness applied.
 // httpWitnessEndpoint adapts a connection to cosi's WitnessEndpoint for runCosiRound.
 import { parseJsonBounded } from '../encoding/bounded-json.js';
-import type { NonceCommitment, Roster, RosterWitness, WitnessChallenge, WitnessEndpoint } from '../cosi/index.js';
+import { COSI_ROUND_DEFAULTS, type NonceCommitment, type Roster, type RosterWitness, type WitnessChallenge, type WitnessEndpoint } from '../cosi/index.js';
 import { parseRoster } from '../log/index.js';
 import type { RemoteRefusal } from '../witness/index.js';
 import { LeaderError, WitnessCallError } from './errors.js';
@@ -30,7 +30,10 @@ export interface WitnessConnectionOptions {
   maxAnswerBytes?: number;
 }
 
-const WITNESS_CONNECTION_DEFAULTS = { timeoutMs: 10_000, maxAnswerBytes: WIRE_LIMITS.maxAnswerBytes } as const;
+/** Deadline of one call to a witness when none is given (`cairn repo publish --witness-timeout`, `cairn log ... --timeout`). */
+export const DEFAULT_CALL_TIMEOUT_MS = COSI_ROUND_DEFAULTS.callTimeoutMs;
+
+const WITNESS_CONNECTION_DEFAULTS = { timeoutMs: DEFAULT_CALL_TIMEOUT_MS, maxAnswerBytes: WIRE_LIMITS.maxAnswerBytes } as const;
 
 export class WitnessConnection {
   readonly address: string;

@@ -8,7 +8,9 @@
 // writing anything.
 import type { Command } from 'commander';
 import { UsageError } from '../../errors/index.js';
-import { changeWitnessRoster, cosignHead, createReleaseLog, releaseLogStatus, retryPendingRelease, defaultWitnessThreshold } from '../../release/index.js';
+import {
+  changeWitnessRoster, cosignHead, createReleaseLog, releaseLogStatus, retryPendingRelease, defaultWitnessThreshold, DEFAULT_CALL_TIMEOUT_MS,
+} from '../../release/index.js';
 import { DEFAULT_PASSPHRASE_ENV } from '../passphrase.js';
 import { blockLines, roundLines, settledLines } from '../release-lines.js';
 import { collect, positiveInt, loadSigners } from '../options.js';
@@ -37,7 +39,7 @@ export function register(program: Command, context: CliContext): void {
       .option('--threshold <n>', 'co-signers needed (default: more than two thirds)', positiveInt('--threshold'))
       .option('--key <file>', 'root private key file authorizing the roster (repeatable)', collect, [])
       .option('--passphrase-env <name>', 'environment variable with the key files\' passphrase', DEFAULT_PASSPHRASE_ENV);
-  const timeoutOption = (c: Command): Command => c.option('--timeout <ms>', 'deadline of each call to a witness', positiveInt('--timeout'), 10_000);
+  const timeoutOption = (c: Command): Command => c.option('--timeout <ms>', 'deadline of each call to a witness', positiveInt('--timeout'), DEFAULT_CALL_TIMEOUT_MS);
 
   timeoutOption(rosterOptions(log.command('init').description('create the log: a genesis block of the published state, sent to every witness; prints the genesis hash (clients pin it)')
     .argument('<repo>', 'repository workspace')))

@@ -13,7 +13,7 @@ import {
   TOP_LEVEL_ROLES, type RoleChange, type SignatureReport, type TopLevelRole,
 } from '../../repo/index.js';
 import { DEFAULT_PASSPHRASE_ENV } from '../passphrase.js';
-import { publishRelease } from '../../release/index.js';
+import { DEFAULT_CALL_TIMEOUT_MS, publishRelease } from '../../release/index.js';
 import { blockLines, settledLines } from '../release-lines.js';
 import { buildPolicyJson } from '../../policy/index.js';
 import { addDeclarationOptions, type DeclarationOpts } from '../declaration-options.js';
@@ -216,7 +216,7 @@ export function register(program: Command, context: CliContext): void {
     .option('--passphrase-env <name>', 'environment variable with the key files\' passphrase', DEFAULT_PASSPHRASE_ENV)
     .option('--snapshot-expires <when>', 'snapshot expiry: duration or date-time', expiryOption('--snapshot-expires'))
     .option('--timestamp-expires <when>', 'timestamp expiry: duration or date-time', expiryOption('--timestamp-expires'))
-    .option('--witness-timeout <ms>', 'with a release log: deadline of each call to a witness', positiveInt('--witness-timeout'), 10_000)
+    .option('--witness-timeout <ms>', 'with a release log: deadline of each call to a witness', positiveInt('--witness-timeout'), DEFAULT_CALL_TIMEOUT_MS)
     .action(async (dir: string, opts: { key: string[]; passphraseEnv: string; snapshotExpires?: Date; timestampExpires?: Date; witnessTimeout: number }) => {
       const out = context.output();
       // A repository with a release log first settles a release saved when its round failed, then
