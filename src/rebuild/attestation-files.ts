@@ -10,13 +10,13 @@ import { CappedFileError, readCappedFile, tooLargeIsFormatError } from '../io/ca
 import {
   ATTESTATION_LIMITS, BUILD_POLICY_LIMITS, attestationDirectory, attestationFilePrefix, attestationRelativePath, checkAttestationQuorum, type QuorumReport,
 } from '../policy/index.js';
-import { readPublicKey } from '../repo/index.js';
+import { readPublicKey, repoLayout } from '../repo/index.js';
 import { RebuildError } from './errors.js';
 import { findDeclaredArtifact } from './repo-scan.js';
 
 /** Path of a verifier's attestation for an artifact inside a repository workspace. */
 export function attestationFile(repoDir: string, target: string, sha256: string, keyid: string): string {
-  return join(repoDir, 'public', attestationRelativePath(target, sha256, keyid));
+  return join(repoLayout(repoDir).publicDir, attestationRelativePath(target, sha256, keyid));
 }
 
 /**
@@ -77,7 +77,7 @@ export async function checkAttestationFiles(request: AttestationCheckRequest): P
       if (!found) throw new RebuildError('ARTIFACT_NOT_FOUND', `${request.repo} has no declared target ${request.target}`);
       sha256 = found.sha256;
     }
-    files.push(...(await listPublishedAttestations(join(request.repo, 'public'), request.target, sha256)));
+    files.push(...(await listPublishedAttestations(repoLayout(request.repo).publicDir, request.target, sha256)));
   }
   if (sha256 === undefined) throw new UsageError('MISSING_ARGUMENT', 'the artifact\'s sha256 is needed', { hint: 'pass --sha256 HEX or --repo DIR' });
   const verifiers: TufPublicKey[] = [];

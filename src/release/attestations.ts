@@ -32,8 +32,7 @@ export async function withReleaseAttestations(dir: string, source: ReleaseDocume
   const root = parseEnvelope('root', await source.root(source.rootVersion), `${source.rootVersion}.root.json`);
   const policy = buildPolicyOf(root);
   if (!policy) return source;
-  const publicDir = join(dir, 'public');
-  const meta = repoLayout(dir).publicMetadata;
+  const { publicDir, publicMetadata: meta } = repoLayout(dir);
   const published = await readFile(join(meta, 'snapshot.json')).then((b) => parseEnvelope('snapshot', b, 'published snapshot.json'), () => undefined);
   const next = parseEnvelope('snapshot', source.snapshot, 'new snapshot.json');
   const previous = new Map<string, TargetsEnvelope>();

@@ -29,13 +29,13 @@ import { SILENT, type ReleaseProgress } from './progress.js';
 
 /** REPO/state/log.json: the leader's pointer to the head of the repository's log. */
 export function logStateFile(dir: string): string {
-  return join(dir, 'state', 'log.json');
+  return repoLayout(dir).logState;
 }
 
 /** The leader options of repository `dir`: its public tree, state file and proposal file. */
 export function leaderOptions(dir: string, progress: ReleaseProgress = SILENT, extra: Partial<LeaderOptions> = {}): LeaderOptions {
   return {
-    publicDir: join(dir, 'public'),
+    publicDir: repoLayout(dir).publicDir,
     stateFile: logStateFile(dir),
     proposalFile: join(pendingReleaseDir(dir), 'proposal.json'),
     progress: (line) => progress.info(line),

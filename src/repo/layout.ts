@@ -17,12 +17,17 @@
 //   DIR/state/delegations.json          which role delegates each delegated role (name -> delegator),
 //                                       so a role's keys are found without walking the whole tree
 //   DIR/state/roots/N.root.json         every root version ever published (the rotation chain)
+//   DIR/state/log.json                  with a release log: the leader's pointer to its head
+//   DIR/state/pending-release/          with a release log: the release (and the proposal of its
+//                                       block) kept while the witnesses co-sign it
 //   DIR/blobs/sha256/AB/HEX             target contents, content-addressed by SHA-256
 //   DIR/public/                         what mirrors serve, written only by `publish`:
 //     metadata/N.root.json, root.json, timestamp.json,
 //     metadata/V.snapshot.json, V.targets.json, V.NAME.json   (consistent snapshots, spec 6.2)
 //     metadata/snapshot.json, targets.json, NAME.json         (plain names, always, latest)
 //     targets/DIR/SHA256.BASENAME       (consistent snapshots) or targets/PATH (plain)
+//     log/                              the release log (docs/protocol.md section 7)
+//     attestations/                     the verifiers' attestations (docs/verified-builds.md section 5)
 //
 // The workspace never holds private keys: every signature comes from a key file given on the
 // command line. Staged files are Metadata wire form ({signed, signatures}) with stable formatting.
@@ -38,6 +43,12 @@ export interface RepoLayout {
   readonly delegations: string;
   readonly rootsDir: string;
   readonly blobsDir: string;
+  /** The leader state of the repository's release log. */
+  readonly logState: string;
+  /** The release kept while its block is co-signed. */
+  readonly pendingReleaseDir: string;
+  /** The tree mirrors serve. */
+  readonly publicDir: string;
   readonly publicMetadata: string;
   readonly publicTargets: string;
   staged(role: string): string;
@@ -49,6 +60,7 @@ export function repoLayout(dir: string): RepoLayout {
   const stagedDir = join(dir, 'staged', 'metadata');
   const blobsDir = join(dir, 'blobs', 'sha256');
   const rootsDir = join(dir, 'state', 'roots');
+  const publicDir = join(dir, 'public');
   return {
     dir,
     config: join(dir, CONFIG_FILE),
@@ -57,8 +69,11 @@ export function repoLayout(dir: string): RepoLayout {
     delegations: join(dir, 'state', 'delegations.json'),
     rootsDir,
     blobsDir,
-    publicMetadata: join(dir, 'public', 'metadata'),
-    publicTargets: join(dir, 'public', 'targets'),
+    logState: join(dir, 'state', 'log.json'),
+    pendingReleaseDir: join(dir, 'state', 'pending-release'),
+    publicDir,
+    publicMetadata: join(publicDir, 'metadata'),
+    publicTargets: join(publicDir, 'targets'),
     staged: (role) => join(stagedDir, `${role}.json`),
     archivedRoot: (version) => join(rootsDir, `${version}.root.json`),
     blob: (sha256) => join(blobsDir, sha256.slice(0, 2), sha256),

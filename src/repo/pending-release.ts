@@ -33,8 +33,9 @@ export const PENDING_RELEASE_FORMAT = 'cairn/pending-release/v1';
 /** Caps for release.json (written by this tool, but read back as untrusted disk data). */
 const RELEASE_LIMITS = { maxBytes: 64 << 20, maxDepth: 8, maxEntries: 2_000_000 };
 
+/** REPO/state/pending-release/: the release kept while its block is co-signed. */
 export function pendingReleaseDir(dir: string): string {
-  return join(dir, 'state', 'pending-release');
+  return repoLayout(dir).pendingReleaseDir;
 }
 
 /** Saves `release` (replacing any earlier one); the leader's proposal.json comes after. */
