@@ -105,8 +105,9 @@ export async function main(argv: string[], groups: readonly CommandGroup[] = COM
     .option('-q, --quiet', 'print only results and errors', false)
     .version(cairnVersion(), '--version', 'print the version of cairn')
     .exitOverride()
-    // Usage errors are reported by Output like every other error (one JSON document with --json).
-    .configureOutput({ writeErr: (s) => process.stderr.write(s), outputError: () => undefined })
+    // Usage errors are reported by Output like every other error (one JSON document with --json,
+    // so the help commander prints before a missing command's error is left out then).
+    .configureOutput({ writeErr: (s) => void (argv.includes('--json') || process.stderr.write(s)), outputError: () => undefined })
     .configureHelp({
       subcommandTerm(this: Help, cmd: Command): string {
         return stubTerms.get(cmd) ?? Help.prototype.subcommandTerm.call(this, cmd);
@@ -142,7 +143,7 @@ export async function main(argv: string[], groups: readonly CommandGroup[] = COM
     await program.parseAsync(argv, { from: 'user' });
   } catch (e) {
     if (e instanceof CommanderError) {
-      if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help') return 0;
+      if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || (e.code === 'commander.help' && e.exitCode === 0)) return 0;
       return context.output().error(usageErrorOf(e, commandPath(program, argv)));
     }
     return context.output().error(e);
@@ -172,7 +173,12 @@ function commandPath(program: Command, argv: readonly string[]): string[] {
   return path;
 }
 
-/** A usage error commander found (unknown command or option, missing argument), as a typed error. */
+/**
+ * A usage error commander found (unknown command or option, missing argument, a group run without
+ * one of its commands, after which commander printed the help), as a typed error.
+ */
 function usageErrorOf(e: CommanderError, command: readonly string[]): UsageError {
-  return new UsageError(USAGE_CODES[e.code] ?? 'BAD_ARGUMENT', e.message.replace(/^error: /, ''), { hint: `see cairn ${[...command, '--help'].join(' ')}` });
+  const hint = `see cairn ${[...command, '--help'].join(' ')}`;
+  if (e.code === 'commander.help') return new UsageError('MISSING_ARGUMENT', `${['cairn', ...command].join(' ')} needs a command`, { hint });
+  return new UsageError(USAGE_CODES[e.code] ?? 'BAD_ARGUMENT', e.message.replace(/^error: /, ''), { hint });
 }

@@ -58,6 +58,8 @@ test('a missing file is StorageError NOT_FOUND with exit 8 and a hint, whichever
 test('usage errors are UsageErrors with exit 2, one JSON document with --json, and name the help to read', T, async () => {
   const cases: Array<[string[], string, RegExp]> = [
     [['bogus'], 'UNKNOWN_COMMAND', /see cairn --help/],
+    [[], 'MISSING_ARGUMENT', /cairn needs a command see cairn --help/],
+    [['repo'], 'MISSING_ARGUMENT', /cairn repo needs a command see cairn repo --help/],
     [['repo', 'init', '/tmp/x', '--bogus'], 'UNKNOWN_OPTION', /see cairn repo init --help/],
     [['repo', 'init'], 'MISSING_ARGUMENT', /see cairn repo init --help/],
     [['rebuild', 'check', '--target', 'a', '--verifier-key', 'k', '--quorum', 'abc'], 'BAD_ARGUMENT', /--quorum must be a positive integer, not "abc"/],
