@@ -59,7 +59,6 @@ export function register(program: Command, context: CliContext): void {
     .option('--timeout <seconds>', 'time limit of the build', secondsOption('--timeout'))
     .action(async (opts: RunOpts) => {
       const out = context.output();
-      const signer = await loadSigner(opts.key, opts.passphraseEnv);
       if (opts.repo !== undefined) {
         if (opts.target === undefined) throw new UsageError('MISSING_ARGUMENT', '--repo needs --target PATH');
         if (opts.declaration !== undefined) throw new UsageError('CONFLICT', 'give either --repo/--target or --declaration, not both');
@@ -68,6 +67,7 @@ export function register(program: Command, context: CliContext): void {
         if (opts.artifact === undefined) throw new UsageError('MISSING_ARGUMENT', '--declaration needs --artifact FILE_OR_URL (the published bytes)');
         if (opts.out === undefined) throw new UsageError('MISSING_ARGUMENT', '--declaration needs --out FILE for the attestation');
       }
+      const signer = await loadSigner(opts.key, opts.passphraseEnv);
       const outcome = await runRebuild({
         subject: opts.repo !== undefined ? { repo: opts.repo, target: opts.target! } : { declarationFile: opts.declaration!, artifact: opts.artifact! },
         signer: signer, isolation: opts.isolation, ...(opts.out === undefined ? {} : { out: opts.out }),
