@@ -9,6 +9,7 @@ export { describeDecision, type WitnessDecision } from './decisions.js';
 export { checkBuildAttestations } from './release-documents.js';
 export { WitnessStore, WitnessStoreError, type RecordedBlock, type ResponseEffects } from './store.js';
 export { startWitnessServer, WITNESS_SERVER_LIMITS, type WitnessServerOptions, type RunningWitnessServer } from './http-api.js';
+export { startWitness, type StartWitnessOptions, type RunningWitness } from './start.js';
 export {
   WIRE_LIMITS, base64Bytes,
   parseGenesisRequest, parseCommitRequest, parseRespondRequest, parseInfoAnswer, parseCommitAnswer, parseRespondAnswer, parseGenesisAnswer,

@@ -14,11 +14,11 @@ export function register(program: Command, context: CliContext): void {
     .description('serve a repository directory read-only over HTTP (a mirror)')
     .argument('<dir>', 'directory to serve, e.g. REPO/public')
     .option('--host <address>', 'address to listen on', '127.0.0.1')
-    .option('--port <n>', 'port to listen on (0 picks a free one)', '8080')
+    .option('--port <n>', 'port to listen on (0 picks a free one)', portNumber('--port'), 8080)
     .option('--log', 'print one line per request', false)
-    .action(async (dir: string, opts: { host: string; port: string; log: boolean }) => {
+    .action(async (dir: string, opts: { host: string; port: number; log: boolean }) => {
       const out = context.output();
-      const port = portNumber('--port')(opts.port);
+      const port = opts.port;
       const info = await stat(dir).catch(() => undefined);
       if (!info?.isDirectory()) throw new UsageError('BAD_ARGUMENT', `${dir} is not a directory`, { hint: 'serve the public/ folder of a repository made with `cairn repo init`' });
       const running = await startMirror({
