@@ -23,8 +23,9 @@ export class CappedFileError extends CairnError<'NOT_REGULAR_FILE' | 'TOO_LARGE'
     super(code, message);
   }
 
+  /** Over the cap is malformed input (exit 3, as FormatError TOO_LARGE); not a regular file, local storage (8). */
   get exitCode(): number {
-    return EXIT.io;
+    return this.code === 'TOO_LARGE' ? EXIT.format : EXIT.io;
   }
 }
 

@@ -54,7 +54,7 @@ export class LeaderError extends CairnError<LeaderErrorCode> {
   }
 
   get exitCode(): number {
-    return this.code === 'ROUND_FAILED' ? EXIT.verification : this.code === 'NO_LOG' || this.code === 'LOG_EXISTS' ? EXIT.usage : EXIT.verification;
+    return this.code === 'NO_LOG' || this.code === 'LOG_EXISTS' ? EXIT.usage : EXIT.verification;
   }
 
   override toJSON(): { error: string; code: LeaderErrorCode; message: string; hint?: string; witnesses?: WitnessReport[] } {
