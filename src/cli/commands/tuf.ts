@@ -124,6 +124,7 @@ export function register(program: Command, context: CliContext): void {
     .action(
       run(async (opts) => {
         required(opts.targetDir, '--target-dir');
+        required(opts.targetBaseUrl, '--target-base-url');
         const out = context.output();
         const printRefresh = (report: RefreshReport): void => {
           out.info(refreshHeadline(report));
