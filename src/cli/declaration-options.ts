@@ -2,11 +2,8 @@
 // "Build verification"; repo/declaration-input.ts turns them into the target's custom metadata):
 // a declaration file from `cairn build`, or its fields one by one.
 import type { Command } from 'commander';
-import type { DeclarationInput } from '../repo/index.js';
 
-/** The options as commander gives them: a declaration file, or the fields one by one. */
-export type DeclarationOpts = DeclarationInput;
-
+/** Adds the options; commander gives them as repo's DeclarationInput (a declaration file, or the fields one by one). */
 export function addDeclarationOptions(command: Command): Command {
   return command
     .option('--declaration <file>', 'release declaration from `cairn build` (source and recipe; checked against the file added)')

@@ -10,13 +10,13 @@ import { UsageError, short } from '../../errors/index.js';
 import {
   addTargets, customWithDeclaration, refreshRole, collectTargetSources, delegateHashBins, delegatePaths, delegateSuccinct, formatStatus, initRepository, mergeSignatureFiles,
   readPublicKeys, removeTargets, repoStatus, rotateRoot, signRole, writeDetachedSignature,
-  TOP_LEVEL_ROLES, type RoleChange, type SignatureReport, type TopLevelRole,
+  TOP_LEVEL_ROLES, type DeclarationInput, type RoleChange, type SignatureReport, type TopLevelRole,
 } from '../../repo/index.js';
 import { DEFAULT_PASSPHRASE_ENV } from '../passphrase.js';
 import { DEFAULT_CALL_TIMEOUT_MS, publishRelease } from '../../release/index.js';
 import { blockLines, settledLines } from '../release-lines.js';
 import { buildPolicyJson } from '../../policy/index.js';
-import { addDeclarationOptions, type DeclarationOpts } from '../declaration-options.js';
+import { addDeclarationOptions } from '../declaration-options.js';
 import { collect, durationOption, expiryOption, positiveInt, loadSigners } from '../options.js';
 import type { CliContext } from './types.js';
 
@@ -98,7 +98,7 @@ export function register(program: Command, context: CliContext): void {
     .option('--base <dir>', 'target paths relative to this directory')
     .option('--custom <json>', 'custom metadata (a JSON object) for each target')
     .option('--role <name>', 'targets role to add to (default: where delegations route the path)')))
-    .action(async (dir: string, files: string[], opts: SigningOpts & DeclarationOpts & { path?: string; base?: string; custom?: string; role?: string }) => {
+    .action(async (dir: string, files: string[], opts: SigningOpts & DeclarationInput & { path?: string; base?: string; custom?: string; role?: string }) => {
       const out = context.output();
       const custom = opts.custom === undefined ? undefined : (parseJsonObject(opts.custom, '--custom', { maxBytes: 1 << 20, maxDepth: 16, maxEntries: 100_000 }) as JsonObject);
       const { sources, skipped } = await collectTargetSources(files, { path: opts.path, baseDir: opts.base });
