@@ -7,7 +7,7 @@ import { LOG_FILE_LIMITS } from '../log/index.js';
 import { readCappedFile, tooLargeIsFormatError } from '../io/capped-file.js';
 import { UsageError } from '../errors/index.js';
 import { DEFAULT_UPDATER_CONFIG, TufError, Updater, type RefreshReport, type TargetFile } from '../tuf/index.js';
-import { initLogAnchor, parseAnchorArgument, prepareLogAnchor, type LogAnchor } from './anchor.js';
+import { hasLogAnchor, initLogAnchor, parseAnchorArgument, prepareLogAnchor, type LogAnchor } from './anchor.js';
 import type { TargetAttestationReport } from './attestation-check.js';
 import { ClientError } from './errors.js';
 import { createUpdater, WitnessedUpdater, type TargetUpdater, type WitnessedUpdaterOptions } from './witnessed-updater.js';
@@ -97,7 +97,7 @@ export async function verifyTargetsAttestations(
   progress: { onRefresh?: (report: RefreshReport) => void; onTarget?: (report: TargetAttestationReport) => void } = {},
 ): Promise<{ refresh: RefreshReport; attestations: TargetAttestationReport[] }> {
   if (names.length === 0) throw new UsageError('MISSING_ARGUMENT', '--target-name is required for verify-attestations');
-  if (!(await WitnessedUpdater.hasLogAnchor(options.metadataDir))) {
+  if (!(await hasLogAnchor(options.metadataDir))) {
     throw new ClientError('NOT_ANCHORED', `${options.metadataDir} has no log anchor: attestations are checked against the witnessed log`, {
       hint: 'pin a trusted block: cairn tuf --metadata-dir DIR init ROOT_FILE --log-anchor HASH',
     });
