@@ -144,7 +144,10 @@ export async function main(argv: string[], groups: readonly CommandGroup[] = COM
   } catch (e) {
     if (e instanceof CommanderError) {
       if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || (e.code === 'commander.help' && e.exitCode === 0)) return 0;
-      return context.output().error(usageErrorOf(e, commandPath(program, argv)));
+      const path = commandPath(program, argv);
+      const code = context.output().error(usageErrorOf(e, path));
+      // The TUF conformance protocol of `cairn tuf`: any failure is exit code 1, usage errors included.
+      return path[0] === 'tuf' ? 1 : code;
     }
     return context.output().error(e);
   }

@@ -26,7 +26,7 @@ import { UsageError } from '../errors/index.js';
 import { BoundedFetcher, type Fetcher } from '../io/fetch.js';
 import type { Block } from '../log/index.js';
 import { MetadataFiles, RefreshOnce, Updater, directoryUrl, resolveConfig, type RefreshReport, type UpdaterConfig, type UpdaterOptions } from '../tuf/index.js';
-import { commitAnchor, hasLogAnchor, initLogAnchor, readAnchor, type AnchorInit, type LogAnchor } from './anchor.js';
+import { commitAnchor, hasLogAnchor, readAnchor, type LogAnchor } from './anchor.js';
 import { resolveWitnessedConfig, type WitnessedClientConfig } from './config.js';
 import { ClientError } from './errors.js';
 import { AttestationChecker, defaultAttestationsUrl, type TargetAttestationReport } from './attestation-check.js';
@@ -98,21 +98,6 @@ export class WitnessedUpdater implements TargetUpdater {
     this.verifyAttestationsOnDownload = options.verifyAttestations ?? false;
     this.attestationsUrl = directoryUrl(options.attestationsUrl ?? defaultAttestationsUrl(this.metadataBaseUrl));
     this.options = { ...tufOptionsOf(options), fetcher: this.fetcher, now: this.now };
-  }
-
-  /** Stores the trusted root (as Updater.initTrustedRoot: self-signed to threshold; no network). */
-  static initTrustedRoot(metadataDir: string, rootBytes: Uint8Array): Promise<void> {
-    return Updater.initTrustedRoot(metadataDir, rootBytes);
-  }
-
-  /** Pins the trusted log block (client/anchor.ts initLogAnchor; no network). */
-  static initLogAnchor(metadataDir: string, init: AnchorInit): Promise<LogAnchor> {
-    return initLogAnchor(metadataDir, init);
-  }
-
-  /** True when `metadataDir` holds a log anchor, so that only witnessed releases may be accepted. */
-  static hasLogAnchor(metadataDir: string): Promise<boolean> {
-    return hasLogAnchor(metadataDir);
   }
 
   /** The log check, the root bootstrap and the TUF workflow; once per instance, retried from scratch after a failure. */

@@ -9,7 +9,8 @@ export class DeclarationError extends CairnError<
   | 'ARTIFACT_MISMATCH' // a declaration file names an artifact digest other than the file given
 > {
   get exitCode(): number {
-    return EXIT.format;
+    // A digest that does not match is the same fault wherever it is found (RebuildError ARTIFACT_MISMATCH): exit 6.
+    return this.code === 'ARTIFACT_MISMATCH' ? EXIT.verification : EXIT.format;
   }
 }
 

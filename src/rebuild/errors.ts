@@ -20,6 +20,7 @@ export class RebuildError extends CairnError<
       case 'ARTIFACT_MISMATCH':
         return EXIT.verification;
       case 'BAD_SOURCE_ARCHIVE':
+      case 'UNSUPPORTED_FILE':
         return EXIT.format;
       case 'ARTIFACT_NOT_FOUND':
         return EXIT.repository;

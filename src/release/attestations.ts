@@ -9,7 +9,6 @@
 // Beside the log it writes the attestation manifest log/attestations/<digest>.json, which tells
 // a client which envelopes a block relied on (client/attestation-check.ts); its name is the
 // digest the co-signed block records, so it is authenticated by the block.
-import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { isCairnError, short } from '../errors/index.js';
 import { writeFileAtomic } from '../io/atomic-write.js';
@@ -20,7 +19,7 @@ import {
 import { parseEnvelope, type TargetsEnvelope } from '../tuf/index.js';
 import { readPublishedAttestations } from '../rebuild/index.js';
 import { repoLayout } from '../repo/index.js';
-import type { ReleaseDocumentSource } from './documents.js';
+import { readPublishedIfExists, type ReleaseDocumentSource } from './documents.js';
 import { SILENT, type ReleaseProgress } from './progress.js';
 
 /**
@@ -32,8 +31,9 @@ export async function withReleaseAttestations(dir: string, source: ReleaseDocume
   const root = parseEnvelope('root', await source.root(source.rootVersion), `${source.rootVersion}.root.json`);
   const policy = buildPolicyOf(root);
   if (!policy) return source;
-  const { publicDir, publicMetadata: meta } = repoLayout(dir);
-  const published = await readFile(join(meta, 'snapshot.json')).then((b) => parseEnvelope('snapshot', b, 'published snapshot.json'), () => undefined);
+  const { publicDir } = repoLayout(dir);
+  const publishedBytes = await readPublishedIfExists(dir, 'snapshot.json');
+  const published = publishedBytes === undefined ? undefined : parseEnvelope('snapshot', publishedBytes, 'published snapshot.json');
   const next = parseEnvelope('snapshot', source.snapshot, 'new snapshot.json');
   const previous = new Map<string, TargetsEnvelope>();
   const changed = new Map<string, TargetsEnvelope>();
@@ -44,7 +44,7 @@ export async function withReleaseAttestations(dir: string, source: ReleaseDocume
     if (before?.version === m.version) continue;
     changed.set(role, parseEnvelope('targets', await source.targets(role), `${role}.json`));
     if (before) {
-      const old = await readFile(join(meta, file)).catch(() => undefined);
+      const old = await readPublishedIfExists(dir, file);
       if (old) previous.set(role, parseEnvelope('targets', old, `published ${file}`));
     }
   }

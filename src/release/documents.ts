@@ -4,9 +4,9 @@
 // hold the latest version of each role, N.root.json every root), overlaid with what a publish is
 // about to write. From a source come the block payload (versions and SHA-256 of the exact bytes)
 // and, per witness, the documents its recorded state lacks.
-import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { StorageError, fromSystemError } from '../errors/index.js';
+import { StorageError } from '../errors/index.js';
+import { readCappedFileIfExists, tooLargeIsFormatError } from '../io/capped-file.js';
 import type { BlockPayload } from '../log/index.js';
 import { stateDigest } from '../policy/index.js';
 import { repoLayout, type PendingRelease } from '../repo/index.js';
@@ -31,31 +31,38 @@ export interface ReleaseDocumentSource {
   attestations?: { digest: string | null; files: Record<string, string[]> };
 }
 
+/**
+ * Largest published metadata file read back (the publisher's own output, read as disk data): a
+ * role of this size is far beyond any repository cairn writes (hash bins keep roles small).
+ */
+const PUBLISHED_METADATA_MAX_BYTES = 64 * 1024 * 1024;
+
+/** A published metadata file of `dir`, or undefined when it is not published (only a missing file: other faults are errors). */
+export function readPublishedIfExists(dir: string, name: string): Promise<Buffer | undefined> {
+  return readCappedFileIfExists(join(repoLayout(dir).publicMetadata, name), PUBLISHED_METADATA_MAX_BYTES, { what: `published ${name}`, refuse: tooLargeIsFormatError });
+}
+
 /** A published metadata file; a missing one means the repository was never published. */
-async function readPublished(path: string): Promise<Uint8Array> {
-  try {
-    return await readFile(path);
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw fromSystemError(e) ?? e;
-    throw new StorageError('NOT_FOUND', `${path} does not exist`, { cause: e, hint: 'publish the repository first (cairn repo publish)' });
-  }
+async function readPublished(dir: string, name: string): Promise<Uint8Array> {
+  const bytes = await readPublishedIfExists(dir, name);
+  if (bytes === undefined) throw new StorageError('NOT_FOUND', `${join(repoLayout(dir).publicMetadata, name)} does not exist`, { hint: 'publish the repository first (cairn repo publish)' });
+  return bytes;
 }
 
 /** The documents of `dir`'s published state, with `pending` (a publish in progress) on top. */
 export async function publishedDocuments(dir: string, pending?: PendingRelease): Promise<ReleaseDocumentSource> {
-  const meta = repoLayout(dir).publicMetadata;
   const newRoots = new Map((pending?.roots ?? []).map((r) => [r.version, r.bytes]));
   const newTargets = new Map((pending?.targets ?? []).map((t) => [t.role, t.bytes]));
   const lastNewRoot = pending?.roots[pending.roots.length - 1];
-  const rootVersion = lastNewRoot?.version ?? parseEnvelope('root', await readPublished(join(meta, 'root.json')), 'root.json').version;
-  const snapshot = pending?.snapshot.bytes ?? (await readPublished(join(meta, 'snapshot.json')));
+  const rootVersion = lastNewRoot?.version ?? parseEnvelope('root', await readPublished(dir, 'root.json'), 'root.json').version;
+  const snapshot = pending?.snapshot.bytes ?? (await readPublished(dir, 'snapshot.json'));
   return {
     rootVersion,
     snapshot,
-    root: async (v) => newRoots.get(v) ?? readPublished(join(meta, `${v}.root.json`)),
+    root: async (v) => newRoots.get(v) ?? readPublished(dir, `${v}.root.json`),
     targets: async (role) => {
       if (role.includes('/') || role.includes('\\') || role.startsWith('.')) throw new StorageError('UNSAFE_PATH', `role name ${JSON.stringify(role)} is not a file name`);
-      return newTargets.get(role) ?? readPublished(join(meta, `${role}.json`));
+      return newTargets.get(role) ?? readPublished(dir, `${role}.json`);
     },
   };
 }

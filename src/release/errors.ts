@@ -6,13 +6,20 @@
 import { CairnError, EXIT } from '../errors/index.js';
 import type { RemoteRefusal } from '../witness/index.js';
 
+const WITNESS_CALL_HINTS = {
+  REFUSED: 'the witness names the rule that failed; fix the release (or the roster change) it refused',
+  UNREACHABLE: 'check that the witness runs (cairn witness serve) and that its address is right and reachable from here',
+  TIMEOUT: 'the witness did not answer in time: check that it runs, or give it longer (--timeout MS, --witness-timeout MS)',
+  BAD_ANSWER: 'the address does not answer as a cairn witness: check that it is a witness\'s address',
+} as const;
+
 /** A call to a witness failed: refused (with its code), unreachable, too slow or malformed. */
 export class WitnessCallError extends CairnError<'REFUSED' | 'UNREACHABLE' | 'TIMEOUT' | 'BAD_ANSWER'> {
   readonly status: number | undefined;
   readonly refusal: RemoteRefusal | undefined;
 
-  constructor(code: 'REFUSED' | 'UNREACHABLE' | 'TIMEOUT' | 'BAD_ANSWER', message: string, options?: { status?: number; refusal?: RemoteRefusal; cause?: unknown }) {
-    super(code, message, { cause: options?.cause });
+  constructor(code: 'REFUSED' | 'UNREACHABLE' | 'TIMEOUT' | 'BAD_ANSWER', message: string, options?: { status?: number; refusal?: RemoteRefusal; cause?: unknown; hint?: string }) {
+    super(code, message, { cause: options?.cause, hint: options?.hint ?? WITNESS_CALL_HINTS[code] });
     this.status = options?.status;
     this.refusal = options?.refusal;
   }

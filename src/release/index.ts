@@ -12,7 +12,7 @@ export { withReleaseAttestations } from './attestations.js';
 export { publishedDocuments, payloadOf, type ReleaseDocumentSource } from './documents.js';
 export { initLog } from './genesis.js';
 export { LogLeader, type LeaderOptions, type BlockReport, type InitLogOptions } from './leader.js';
-export { LEADER_STATE_FORMAT, PROPOSAL_FORMAT, type SavedProposal } from './leader-files.js';
+export { LEADER_STATE_FORMAT, PROPOSAL_FORMAT, readLeaderState, readProposal, saveProposal, type LeaderState, type SavedProposal } from './leader-files.js';
 export type { RoundReport } from './cosigning-round.js';
 export { LeaderError, WitnessCallError, type LeaderErrorCode, type WitnessReport } from './errors.js';
 export { WitnessConnection, DEFAULT_CALL_TIMEOUT_MS, type WitnessConnectionOptions } from './witness-connection.js';

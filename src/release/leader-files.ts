@@ -12,10 +12,11 @@
 import { mkdir, unlink } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { parseJsonObject } from '../encoding/bounded-json.js';
+import { FieldReader } from '../encoding/field-reader.js';
 import { writeFileAtomic } from '../io/atomic-write.js';
 import { readCappedFileIfExists, tooLargeIsFormatError } from '../io/capped-file.js';
 import { blockHash, parseBlock, type Block } from '../log/index.js';
-import { WIRE_LIMITS } from '../witness/index.js';
+import { readAttestationLists, WIRE_LIMITS } from '../witness/index.js';
 import type { ReleaseDocumentSource } from './documents.js';
 import { LeaderError } from './errors.js';
 
@@ -47,13 +48,13 @@ export interface SavedProposal {
 export async function readLeaderState(stateFile: string): Promise<LeaderState | undefined> {
   const bytes = await readCappedFileIfExists(stateFile, LEADER_STATE_LIMITS.maxBytes, { refuse: tooLargeIsFormatError });
   if (bytes === undefined) return undefined;
-  const o = parseJsonObject(bytes, stateFile, LEADER_STATE_LIMITS);
-  const head = o.head as { index?: unknown; hash?: unknown } | undefined;
-  if (o.format !== LEADER_STATE_FORMAT || typeof o.chain !== 'string' || typeof o.base !== 'number' || typeof o.maxHeight !== 'number'
-    || typeof head?.index !== 'number' || typeof head.hash !== 'string') {
-    throw new LeaderError('LOG_STATE', `${stateFile} is not a ${LEADER_STATE_FORMAT} state file`);
-  }
-  return { format: LEADER_STATE_FORMAT, chain: o.chain, base: o.base, maxHeight: o.maxHeight, head: { index: head.index, hash: head.hash } };
+  const r = new FieldReader((message) => new LeaderError('LOG_STATE', `${stateFile} is not a ${LEADER_STATE_FORMAT} state file: ${message}`));
+  const o = r.exact(parseJsonObject(bytes, stateFile, LEADER_STATE_LIMITS), '', ['format', 'chain', 'base', 'maxHeight', 'head']);
+  const head = r.exact(o.head, 'head', ['index', 'hash']);
+  return {
+    format: r.literal(o.format, 'format', LEADER_STATE_FORMAT), chain: r.hex(o.chain, 'chain'), base: r.integer(o.base, 'base', 2), maxHeight: r.integer(o.maxHeight, 'maxHeight', 1),
+    head: { index: r.integer(head.index, 'head.index'), hash: r.hex(head.hash, 'head.hash') },
+  };
 }
 
 export async function writeLeaderState(stateFile: string, state: LeaderState): Promise<void> {
@@ -69,12 +70,16 @@ export async function hasLog(stateFile: string): Promise<boolean> {
 export async function readProposal(file: string): Promise<SavedProposal | undefined> {
   const bytes = await readCappedFileIfExists(file, PROPOSAL_LIMITS.maxBytes, { refuse: tooLargeIsFormatError });
   if (bytes === undefined) return undefined;
-  const o = parseJsonObject(bytes, file, PROPOSAL_LIMITS);
-  if (o.format !== PROPOSAL_FORMAT || typeof o.hash !== 'string') throw new LeaderError('LOG_STATE', `${file} is not a ${PROPOSAL_FORMAT} file`);
+  const r = new FieldReader((message) => new LeaderError('LOG_STATE', `${file} is not a ${PROPOSAL_FORMAT} file: ${message}`));
+  const o = r.exact(parseJsonObject(bytes, file, PROPOSAL_LIMITS), '', ['format', 'hash', 'block'], ['attestations']);
+  r.literal(o.format, 'format', PROPOSAL_FORMAT);
+  const hash = r.hex(o.hash, 'hash');
   const block = parseBlock(o.block, `${file} block`);
-  if (blockHash(block) !== o.hash) throw new LeaderError('LOG_STATE', `${file} holds block ${blockHash(block).slice(0, 12)}, not ${o.hash.slice(0, 12)}`);
-  const attestations = o.attestations as ReleaseDocumentSource['attestations'] | undefined;
-  return { block, hash: o.hash, ...(attestations ? { attestations } : {}) };
+  if (blockHash(block) !== hash) throw new LeaderError('LOG_STATE', `${file} holds block ${blockHash(block).slice(0, 12)}, not ${hash.slice(0, 12)}`);
+  if (o.attestations === undefined) return { block, hash };
+  const a = r.exact(o.attestations, 'attestations', ['digest', 'files']);
+  const digest = a.digest === null ? null : r.hex(a.digest, 'attestations.digest');
+  return { block, hash, attestations: { digest, files: readAttestationLists(r, a.files, 'attestations.files') } };
 }
 
 /** Saves `block` (with the attestations it carries) as the proposal before its first round. */

@@ -11,7 +11,6 @@
 // a saved release (settlePendingRelease): it proposes exactly that block again (or finds it
 // already logged), writes the saved TUF files with the timestamp last, and only then goes on.
 // public/ never shows TUF metadata that neither the head block nor its predecessor records.
-import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { sha256Hex } from '../crypto/hash.js';
 import type { Signer } from '../crypto/signer.js';
@@ -20,7 +19,7 @@ import {
 } from '../repo/index.js';
 import { withReleaseAttestations } from './attestations.js';
 import type { RoundReport } from './cosigning-round.js';
-import { publishedDocuments } from './documents.js';
+import { publishedDocuments, readPublishedIfExists } from './documents.js';
 import { LeaderError } from './errors.js';
 import { initLog } from './genesis.js';
 import { hasLog } from './leader-files.js';
@@ -79,7 +78,7 @@ export interface SettleOptions {
 
 /** Refuses to go on when the head block does not record the published snapshot (LOG_STATE). */
 async function requirePublishedHead(dir: string, leader: LogLeader): Promise<void> {
-  const published = await readFile(join(repoLayout(dir).publicMetadata, 'snapshot.json')).catch(() => undefined);
+  const published = await readPublishedIfExists(dir, 'snapshot.json');
   const head = leader.head;
   if (published !== undefined && sha256Hex(published) !== head.block.payload.snapshot.sha256) {
     throw new LeaderError('LOG_STATE', `the head block ${head.index} records snapshot v${head.block.payload.snapshot.version} ${head.block.payload.snapshot.sha256.slice(0, 12)}, but public/metadata/snapshot.json is ${sha256Hex(published).slice(0, 12)} and no saved release explains it`, {

@@ -189,7 +189,11 @@ export async function fetchInfos(addresses: readonly string[], timeoutMs: number
 export async function rosterOfWitnesses(addresses: readonly string[], threshold: number, timeoutMs: number): Promise<Roster> {
   const infos = await fetchInfos(addresses, timeoutMs);
   const witnesses: RosterWitness[] = infos.map((info, i) => {
-    if (info instanceof Error) throw new LeaderError('BAD_WITNESS', `witness ${addresses[i]} is not reachable: ${info.message}`, { hint: 'start it (cairn witness serve) or correct its --witness address: every witness of a new roster must answer' });
+    if (info instanceof WitnessCallError && info.code !== 'BAD_ANSWER') {
+      // Unreachable or too slow is the network's fault (exit 5), as in every command.
+      throw new WitnessCallError(info.code, `witness ${addresses[i]} of the new roster did not answer: ${info.message}`, { cause: info, hint: 'start it (cairn witness serve) or correct its --witness address: every witness of a new roster must answer' });
+    }
+    if (info instanceof Error) throw new LeaderError('BAD_WITNESS', `witness ${addresses[i]} gave no usable roster entry: ${info.message}`, { hint: 'check that --witness names a cairn witness\'s address', cause: info });
     return { name: info.name, key: info.key, pop: info.pop, address: info.address };
   });
   const roster: Roster = { threshold, witnesses };

@@ -149,7 +149,7 @@ export async function completePendingRelease(dir: string, release: PendingReleas
   const layout = repoLayout(dir);
   const divergent: string[] = [];
   for (const t of release.targets) {
-    const staged = await readCappedFileIfExists(layout.staged(t.role), RELEASE_LIMITS.maxBytes).catch(() => undefined);
+    const staged = await readCappedFileIfExists(layout.staged(t.role), RELEASE_LIMITS.maxBytes);
     if (staged === undefined || Buffer.from(t.bytes).equals(staged)) continue;
     const version = (parseJsonObject(staged, t.role, RELEASE_LIMITS).signed as { version?: unknown } | undefined)?.version;
     if (version === t.version) divergent.push(t.role);

@@ -11,7 +11,7 @@ export { WitnessStore, WitnessStoreError, type RecordedBlock, type ResponseEffec
 export { startWitnessServer, WITNESS_SERVER_LIMITS, type WitnessServerOptions, type RunningWitnessServer } from './http-api.js';
 export { startWitness, type StartWitnessOptions, type RunningWitness } from './start.js';
 export {
-  WIRE_LIMITS, base64Bytes,
+  WIRE_LIMITS, base64Bytes, readAttestationLists,
   parseGenesisRequest, parseCommitRequest, parseRespondRequest, parseInfoAnswer, parseCommitAnswer, parseRespondAnswer, parseGenesisAnswer,
   type WireDocuments, type CatchUpEntry, type GenesisRequest, type StatementKind, type CommitRequest, type RespondRequest, type HeadRef,
   type StateSummary, type InfoAnswer, type CommitAnswer, type RespondAnswer, type GenesisAnswer,

@@ -148,11 +148,12 @@ function documents(value: unknown, what: string): WireDocuments {
 }
 
 /** Per-target lists of base64 attestation files (caps: targets, envelopes per target, envelope size). */
-function attestationLists(value: unknown, what: string): Record<string, string[]> {
+/** The attestation files of a block commit (target path -> base64 of each file), read with `r` and the wire's caps. */
+export function readAttestationLists(r: FieldReader, value: unknown, what: string): Record<string, string[]> {
   const out: Record<string, string[]> = {};
-  for (const [name, list] of request.entries(value, what, WIRE_LIMITS.maxAttestedTargets, MAX_TARGET_PATH_CHARS)) {
-    out[name] = request.array(list, `${what}.${name}`, WIRE_LIMITS.maxAttestationsPerTarget)
-      .map((e, i) => request.base64(e, `${what}.${name}[${i}]`, WIRE_LIMITS.maxAttestationBase64));
+  for (const [name, list] of r.entries(value, what, WIRE_LIMITS.maxAttestedTargets, MAX_TARGET_PATH_CHARS)) {
+    out[name] = r.array(list, `${what}.${name}`, WIRE_LIMITS.maxAttestationsPerTarget)
+      .map((e, i) => r.base64(e, `${what}.${name}[${i}]`, WIRE_LIMITS.maxAttestationBase64));
   }
   return out;
 }
@@ -184,7 +185,7 @@ export function parseCommitRequest(value: unknown): CommitRequest {
     statement: o.statement,
     ...(o.block === undefined ? {} : { block: o.block }),
     ...(o.documents === undefined ? {} : { documents: documents(o.documents, 'documents') }),
-    ...(o.attestations === undefined ? {} : { attestations: attestationLists(o.attestations, 'attestations') }),
+    ...(o.attestations === undefined ? {} : { attestations: readAttestationLists(request, o.attestations, 'attestations') }),
     ...(o.catchUp === undefined ? {} : { catchUp: catchUp(o.catchUp, 'catchUp') }),
   };
 }

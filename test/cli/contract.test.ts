@@ -75,6 +75,10 @@ test('usage errors are UsageErrors with exit 2, one JSON document with --json, a
     assert.match(`${err.message} ${err.hint ?? ''}`, detail);
     assert.equal(r.stderr, '', 'nothing else is printed');
   }
+  // `cairn tuf` keeps the conformance protocol: any failure is 1, a usage error too, with the same code.
+  const tuf = await runCli(['--json', 'tuf', '--bogus', 'refresh']);
+  assert.equal(tuf.code, 1, tuf.stdout + tuf.stderr);
+  assert.equal(jsonOf(tuf).code, 'UNKNOWN_OPTION');
 });
 
 test('a port in use is NetworkError ADDRESS_IN_USE (exit 5) for the mirror and the witness alike', T, () => withDir(async (dir) => {
@@ -131,4 +135,22 @@ test('repo status exits 1 while a role is expired, and says what to do', T, () =
   const human = await runCli(['repo', 'status', repo]);
   assert.equal(human.code, 1);
   assert.match(human.stdout, /PROBLEM: timestamp v1 expired/);
+}));
+
+test('a witness that does not answer is a network fault (exit 5, UNREACHABLE) with a hint, not a refusal', T, () => withDir(async (dir) => {
+  const key = join(dir, 'k.json');
+  assert.equal((await runCli(['key', 'generate', '--out', key])).code, 0);
+  const repo = join(dir, 'repo');
+  assert.equal((await runCli(['repo', 'init', repo, ...['root', 'targets', 'snapshot', 'timestamp'].flatMap((r) => [`--${r}-key`, key]), '--key', key])).code, 0);
+  assert.equal((await runCli(['repo', 'publish', repo, '--key', key])).code, 0);
+  const closed = createServer();
+  await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
+  const port = (closed.address() as { port: number }).port;
+  await new Promise<void>((resolve) => closed.close(() => resolve()));
+  const r = await runCli(['--json', 'log', 'init', repo, '--witness', `http://127.0.0.1:${port}`, '--key', key, '--timeout', '3000']);
+  assert.equal(r.code, 5, r.stdout + r.stderr);
+  const err = jsonOf(r);
+  assert.equal(err.code, 'UNREACHABLE');
+  assert.match(err.message ?? '', new RegExp(`witness http://127\\.0\\.0\\.1:${port} of the new roster did not answer`));
+  assert.match(err.hint ?? '', /cairn witness serve/);
 }));

@@ -7,7 +7,8 @@ import assert from 'node:assert/strict';
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
-import { WitnessedUpdater, type WitnessedUpdaterOptions } from '../../src/client/index.js';
+import { initLogAnchor, WitnessedUpdater, type WitnessedUpdaterOptions } from '../../src/client/index.js';
+import { Updater } from '../../src/tuf/index.js';
 import { SimulatorServer } from '../fixtures/repository-simulator.js';
 import { WitnessedRepository, type WitnessedRepositoryOptions } from '../fixtures/witnessed-repository.js';
 import { TEST_FETCH_LIMITS } from '../tuf/helpers.js';
@@ -37,8 +38,8 @@ export async function setupWitnessed(options: WitnessedRepositoryOptions = {}): 
     metadataDir,
     targetDir,
     init: async (o = {}) => {
-      await WitnessedUpdater.initTrustedRoot(metadataDir, repo.sim.rootHistory.get(1)!);
-      await WitnessedUpdater.initLogAnchor(metadataDir, { hash: repo.genesisHash, ...(o.withBlock ? { block: repo.blockBytes(0) } : {}) });
+      await Updater.initTrustedRoot(metadataDir, repo.sim.rootHistory.get(1)!);
+      await initLogAnchor(metadataDir, { hash: repo.genesisHash, ...(o.withBlock ? { block: repo.blockBytes(0) } : {}) });
     },
     client: (o = {}) =>
       new WitnessedUpdater({

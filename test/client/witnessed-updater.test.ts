@@ -8,7 +8,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { ClientError, WitnessedUpdater, createUpdater, readAnchor, readLastHead } from '../../src/client/index.js';
+import { ClientError, WitnessedUpdater, createUpdater, initLogAnchor, readAnchor, readLastHead } from '../../src/client/index.js';
 import { Updater } from '../../src/tuf/index.js';
 import { blockHash } from '../../src/log/index.js';
 import { ed25519Key } from '../fixtures/repository-simulator.js';
@@ -72,7 +72,7 @@ test('init with the block checks its hash offline; a block that does not match t
     assert.equal(report.log.blocksFetched, 1, 'only the head block: genesis was given at init');
 
     await assert.rejects(
-      WitnessedUpdater.initLogAnchor(f.metadataDir, { hash: f.repo.genesisHash, block: f.repo.blockBytes(1) }),
+      initLogAnchor(f.metadataDir, { hash: f.repo.genesisHash, block: f.repo.blockBytes(1) }),
       (e: unknown) => e instanceof ClientError && e.code === 'BAD_ANCHOR',
     );
   } finally {
@@ -182,7 +182,7 @@ test('a client 20 root rotations and 1,000+ blocks behind catches up in O(log n)
     // a longer path up and down the levels, crossing roster changes through the links alone.
     const checkpointDir = join(f.dir, 'checkpoint');
     await Updater.initTrustedRoot(checkpointDir, f.repo.sim.rootHistory.get(1)!);
-    await WitnessedUpdater.initLogAnchor(checkpointDir, { hash: blockHash(f.repo.chain.blockAt(3)!), index: 3 });
+    await initLogAnchor(checkpointDir, { hash: blockHash(f.repo.chain.blockAt(3)!), index: 3 });
     const plannedFrom3 = await f.repo.cosignCatchUpPath(3);
     const fromCheckpoint = await f.client({ metadataDir: checkpointDir }).refresh();
     assert.equal(fromCheckpoint.log.blocksCaughtUp, d - 3);
@@ -203,7 +203,7 @@ test('a metadata directory without an anchor stays a plain TUF client; the witne
     assert.equal(witnessed, false);
     assert.ok(updater instanceof Updater);
     await assertRefused(f.metadataDir, () => f.client().refresh(), ClientError, 'NOT_ANCHORED');
-    await WitnessedUpdater.initLogAnchor(f.metadataDir, { hash: f.repo.genesisHash });
+    await initLogAnchor(f.metadataDir, { hash: f.repo.genesisHash });
     const second = await createUpdater({ metadataDir: f.metadataDir, metadataBaseUrl: f.server.metadataUrl });
     assert.equal(second.witnessed, true);
     assert.ok(second.updater instanceof WitnessedUpdater);
