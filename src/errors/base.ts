@@ -53,7 +53,7 @@ export class FormatError extends CairnError<
 
 /** A local file operation failed (permissions, missing file, disk full). */
 export class StorageError extends CairnError<
-  'NOT_FOUND' | 'EXISTS' | 'WRITE_FAILED' | 'READ_FAILED' | 'UNSAFE_PATH' | 'PERMISSION_DENIED' | 'NO_SPACE' | 'READ_ONLY' | 'NOT_A_DIRECTORY' | 'IS_A_DIRECTORY'
+  'NOT_FOUND' | 'EXISTS' | 'LOCKED' | 'WRITE_FAILED' | 'READ_FAILED' | 'UNSAFE_PATH' | 'PERMISSION_DENIED' | 'NO_SPACE' | 'READ_ONLY' | 'NOT_A_DIRECTORY' | 'IS_A_DIRECTORY'
 > {
   get exitCode(): number {
     return EXIT.io;

@@ -4,3 +4,4 @@
 export { writeFileAtomic, type AtomicWriteOptions } from './atomic-write.js';
 export { CappedFileError, readCappedFile, readCappedFileIfExists, tooLargeIsFormatError, type CappedReadOptions } from './capped-file.js';
 export { FetchError, fetchAll, BoundedFetcher, type Fetcher, type FetchLimits } from './fetch.js';
+export { withLockFile, lockTimeoutFromEnvironment, DEFAULT_LOCK_TIMEOUT_MS, type LockOptions } from './lock-file.js';

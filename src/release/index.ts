@@ -4,7 +4,7 @@
 // retry after a failed round), the log leader and its connections to witnesses. Other layers
 // import from here only.
 export {
-  publishRelease, createReleaseLog, cosignHead, releaseLogStatus, changeWitnessRoster, retryPendingRelease, defaultWitnessThreshold, leaderOptions, logStateFile,
+  releaseLogStatus, defaultWitnessThreshold, leaderOptions, logStateFile,
   type PublishReleaseOptions, type PublishedRelease, type CreateLogOptions, type LogOperationOptions, type ReleaseLogStatus,
   type SettledRelease, type SettleOptions,
 } from './pipeline.js';
@@ -17,3 +17,12 @@ export type { RoundReport } from './cosigning-round.js';
 export { LeaderError, WitnessCallError, type LeaderErrorCode, type WitnessReport } from './errors.js';
 export { WitnessConnection, DEFAULT_CALL_TIMEOUT_MS, type WitnessConnectionOptions } from './witness-connection.js';
 export { SILENT, type ReleaseProgress } from './progress.js';
+
+// Every operation that changes the workspace holds its lock (docs/cli.md "Concurrent commands").
+import { lockedOperation } from '../repo/index.js';
+import * as pipeline from './pipeline.js';
+export const publishRelease = lockedOperation('cairn repo publish', pipeline.publishRelease);
+export const createReleaseLog = lockedOperation('cairn log init', pipeline.createReleaseLog);
+export const cosignHead = lockedOperation('cairn log head', pipeline.cosignHead);
+export const changeWitnessRoster = lockedOperation('cairn log roster', pipeline.changeWitnessRoster);
+export const retryPendingRelease = lockedOperation('cairn log retry', pipeline.retryPendingRelease);

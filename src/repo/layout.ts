@@ -17,6 +17,8 @@
 //   DIR/state/delegations.json          which role delegates each delegated role (name -> delegator),
 //                                       so a role's keys are found without walking the whole tree
 //   DIR/state/roots/N.root.json         every root version ever published (the rotation chain)
+//   DIR/state/lock                      held (O_EXCL, pid and command inside) by the command that
+//                                       changes the workspace; others wait (docs/cli.md "Concurrent commands")
 //   DIR/state/log.json                  with a release log: the leader's pointer to its head
 //   DIR/state/pending-release/          with a release log: the release (and the proposal of its
 //                                       block) kept while the witnesses co-sign it
@@ -45,6 +47,8 @@ export interface RepoLayout {
   readonly blobsDir: string;
   /** The leader state of the repository's release log. */
   readonly logState: string;
+  /** The lock every command that changes the workspace holds (workspace.ts withWorkspaceLock). */
+  readonly lock: string;
   /** The release kept while its block is co-signed. */
   readonly pendingReleaseDir: string;
   /** The tree mirrors serve. */
@@ -70,6 +74,7 @@ export function repoLayout(dir: string): RepoLayout {
     rootsDir,
     blobsDir,
     logState: join(dir, 'state', 'log.json'),
+    lock: join(dir, 'state', 'lock'),
     pendingReleaseDir: join(dir, 'state', 'pending-release'),
     publicDir,
     publicMetadata: join(publicDir, 'metadata'),

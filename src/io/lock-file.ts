@@ -1,0 +1,135 @@
+// io/lock-file.ts: an exclusive lock held by one process at a time over a directory of state
+// (docs/cli.md "Concurrent commands"). The lock is a file created with O_EXCL holding
+// { pid, command, since, nonce }; a process that finds it waits, polling, until it is gone or
+// its holder is dead (a lock left by a crash is broken), or until the time-out, and then says
+// which process and command hold it. Breaking a dead holder's lock renames it aside first and
+// checks that the renamed file is the one found dead, so two waiters cannot both break a fresh
+// lock. Within one process the lock is re-entrant along one chain of calls (AsyncLocalStorage):
+// an operation holding it may call another that takes it.
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { randomBytes } from 'node:crypto';
+import { link, mkdir, open, readFile, rename, unlink } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
+import { StorageError, UsageError } from '../errors/index.js';
+
+export interface LockOptions {
+  /** What the holder is doing, recorded for whoever waits (e.g. `cairn repo add`). */
+  command: string;
+  /** How long to wait for another holder (default DEFAULT_LOCK_TIMEOUT_MS). */
+  timeoutMs?: number;
+  /** Interval between attempts while waiting. */
+  pollMs?: number;
+  /** Create the lock file's directory if missing (else a missing directory runs `fn` unlocked: there is no state to protect). */
+  createDirectory?: boolean;
+}
+
+/** Default wait for a lock held by another process. */
+export const DEFAULT_LOCK_TIMEOUT_MS = 60_000;
+/** Largest lock file read (a few fields). */
+const LOCK_FILE_MAX_BYTES = 4096;
+
+interface LockHolder {
+  pid: number;
+  command: string;
+  since: string;
+  nonce: string;
+}
+
+const held = new AsyncLocalStorage<ReadonlySet<string>>();
+
+/** Runs `fn` holding the exclusive lock `path`; waits for another holder up to the time-out (StorageError LOCKED). */
+export async function withLockFile<T>(path: string, options: LockOptions, fn: () => Promise<T>): Promise<T> {
+  const key = resolve(path);
+  const outer = held.getStore();
+  if (outer?.has(key)) return fn();
+  if (options.createDirectory) await mkdir(dirname(key), { recursive: true });
+  const me: LockHolder = { pid: process.pid, command: options.command, since: new Date().toISOString(), nonce: randomBytes(12).toString('hex') };
+  if (!(await acquire(key, me, options))) return fn();
+  try {
+    return await held.run(new Set([...(outer ?? []), key]), fn);
+  } finally {
+    await release(key, me);
+  }
+}
+
+/** Takes the lock; false when its directory does not exist. */
+async function acquire(path: string, me: LockHolder, options: LockOptions): Promise<boolean> {
+  const timeoutMs = options.timeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS;
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      const handle = await open(path, 'wx', 0o644);
+      try {
+        await handle.writeFile(JSON.stringify(me));
+        await handle.sync();
+      } finally {
+        await handle.close();
+      }
+      return true;
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT') return false;
+      if (code !== 'EEXIST') throw e;
+    }
+    const holder = await readHolder(path);
+    if (holder !== undefined && !isAlive(holder.pid)) {
+      await breakDeadLock(path, holder);
+      continue;
+    }
+    if (Date.now() >= deadline) {
+      const who = holder === undefined ? 'another process' : `process ${holder.pid} (${holder.command}, since ${holder.since})`;
+      throw new StorageError('LOCKED', `${path} is held by ${who}; waited ${Math.round(timeoutMs / 1000)} s`, {
+        hint: `wait for that command to finish and run this one again, or wait longer (CAIRN_LOCK_TIMEOUT=SECONDS); remove ${path} only if process ${holder?.pid ?? '(unknown)'} is not a cairn command`,
+      });
+    }
+    await new Promise((r) => setTimeout(r, Math.min(options.pollMs ?? 50, Math.max(1, deadline - Date.now()))));
+  }
+}
+
+/** The holder recorded in the lock file; undefined while it is being written or when it just went away. */
+async function readHolder(path: string): Promise<LockHolder | undefined> {
+  try {
+    const text = (await readFile(path)).subarray(0, LOCK_FILE_MAX_BYTES).toString('utf8');
+    const j = JSON.parse(text) as Partial<LockHolder>;
+    if (typeof j.pid !== 'number' || !Number.isSafeInteger(j.pid) || j.pid < 1 || typeof j.nonce !== 'string') return undefined;
+    return { pid: j.pid, command: String(j.command ?? ''), since: String(j.since ?? ''), nonce: j.nonce };
+  } catch {
+    return undefined;
+  }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM'; // exists, owned by someone else
+  }
+}
+
+/** Removes a lock whose holder is dead: renamed aside, and put back if it is not the one found dead. */
+async function breakDeadLock(path: string, dead: LockHolder): Promise<void> {
+  const aside = `${path}.${randomBytes(6).toString('hex')}.broken`;
+  try {
+    await rename(path, aside);
+  } catch {
+    return; // someone else broke or released it
+  }
+  const found = await readHolder(aside);
+  if (found?.nonce !== dead.nonce) await link(aside, path).catch(() => undefined); // a live holder's lock: restore it
+  await unlink(aside).catch(() => undefined);
+}
+
+async function release(path: string, me: LockHolder): Promise<void> {
+  const holder = await readHolder(path);
+  if (holder?.nonce === me.nonce) await unlink(path).catch(() => undefined);
+}
+
+/** The lock time-out of CAIRN_LOCK_TIMEOUT (seconds), else the default; a bad value is a usage error. */
+export function lockTimeoutFromEnvironment(env: NodeJS.ProcessEnv = process.env): number {
+  const value = env.CAIRN_LOCK_TIMEOUT;
+  if (value === undefined || value === '') return DEFAULT_LOCK_TIMEOUT_MS;
+  const seconds = Number(value);
+  if (!Number.isFinite(seconds) || seconds < 0) throw new UsageError('BAD_ARGUMENT', `CAIRN_LOCK_TIMEOUT is ${JSON.stringify(value)}, expected a number of seconds`);
+  return seconds * 1000;
+}

@@ -1,0 +1,107 @@
+// test/cli/workspace-lock.test.ts: commands that change a repository workspace take its lock
+// (docs/cli.md "Concurrent commands"), tested with real `cairn` processes: two publishers adding
+// to one workspace at once both land (nothing lost, nothing interleaved); a command waits while
+// another live process holds the lock and gives up after CAIRN_LOCK_TIMEOUT naming the holder,
+// having written nothing; a lock left by a dead process is broken.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { generateEd25519, writeKeyFile } from '../../src/crypto/index.js';
+import { writePublicKeyFile } from '../../src/repo/index.js';
+import { treeSnapshot, writeSource } from '../repo/fixtures.js';
+import { runCli } from './run-cli.js';
+
+const T = { timeout: 120_000 };
+
+async function keyFile(dir: string, name: string): Promise<string> {
+  const { privateKey, signer } = generateEd25519();
+  const path = join(dir, name);
+  await writeKeyFile(path, privateKey);
+  await writePublicKeyFile(`${path}.pub.json`, signer.publicKey);
+  return path;
+}
+
+async function workspace(): Promise<{ dir: string; repo: string; key: string }> {
+  const dir = await mkdtemp(join(tmpdir(), 'cairn-lock-'));
+  const key = await keyFile(dir, 'all.key');
+  const repo = join(dir, 'repo');
+  const init = await runCli(['repo', 'init', repo, ...['root', 'targets', 'snapshot', 'timestamp'].flatMap((r) => [`--${r}-key`, `${key}.pub.json`]), '--key', key]);
+  assert.equal(init.code, 0, init.stderr);
+  return { dir, repo, key };
+}
+
+/** A live process that is not cairn, standing for another command holding the lock. */
+function holder(): { pid: number; stop: () => void } {
+  const child = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)'], { stdio: 'ignore' });
+  return { pid: child.pid!, stop: () => child.kill('SIGKILL') };
+}
+
+async function stagedTargets(repo: string): Promise<string[]> {
+  const targets = JSON.parse(await readFile(join(repo, 'staged', 'metadata', 'targets.json'), 'utf8')) as { signed: { targets: Record<string, unknown> } };
+  return Object.keys(targets.signed.targets).sort();
+}
+
+test('two publishers adding to one workspace at once: both changes land', T, async () => {
+  const { dir, repo, key } = await workspace();
+  try {
+    const n = 4;
+    for (let i = 0; i < n; i++) await writeSource(dir, `src${i}/file${i}.txt`, `content ${i}`);
+    // Hold the lock so that all of them start and wait, then let them race for it.
+    const other = holder();
+    const lock = join(repo, 'state', 'lock');
+    await writeFile(lock, JSON.stringify({ pid: other.pid, command: 'test holder', since: new Date().toISOString(), nonce: 'held-by-test' }));
+    const runs = Array.from({ length: n }, (_, i) => runCli(['repo', 'add', repo, join(dir, `src${i}`, `file${i}.txt`), '--path', `p${i}/file${i}.txt`, '--key', key], { timeoutMs: 60_000 }));
+    await new Promise((r) => setTimeout(r, 1500));
+    assert.deepEqual(await stagedTargets(repo), [], 'nothing is written while another process holds the lock');
+    await rm(lock);
+    other.stop();
+    const results = await Promise.all(runs);
+    for (const r of results) assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(await stagedTargets(repo), Array.from({ length: n }, (_, i) => `p${i}/file${i}.txt`));
+    const pending = JSON.parse(await readFile(join(repo, 'state', 'pending.json'), 'utf8')) as { targets: unknown[] };
+    assert.equal(pending.targets.length, n, 'every add is in the journal');
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('a command waiting for a live holder times out with LOCKED naming it, and writes nothing', T, async () => {
+  const { dir, repo, key } = await workspace();
+  const other = holder();
+  try {
+    await writeSource(dir, 'a.txt', 'a');
+    await writeFile(join(repo, 'state', 'lock'), JSON.stringify({ pid: other.pid, command: 'cairn repo publish', since: '2026-01-01T00:00:00Z', nonce: 'n' }));
+    const before = await treeSnapshot(repo);
+    const started = Date.now();
+    const r = await runCli(['--json', 'repo', 'add', repo, join(dir, 'a.txt'), '--key', key], { env: { CAIRN_LOCK_TIMEOUT: '1' } });
+    assert.equal(r.code, 8, r.stderr);
+    const err = JSON.parse(r.stdout) as { code: string; message: string; hint: string };
+    assert.equal(err.code, 'LOCKED');
+    assert.match(err.message, new RegExp(`held by process ${other.pid} \\(cairn repo publish`));
+    assert.match(err.hint, /CAIRN_LOCK_TIMEOUT/);
+    assert.ok(Date.now() - started >= 1000, 'it waited the time-out');
+    assert.deepEqual(await treeSnapshot(repo), before);
+  } finally {
+    other.stop();
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('a lock left by a dead process is broken', T, async () => {
+  const { dir, repo, key } = await workspace();
+  try {
+    await writeSource(dir, 'a.txt', 'a');
+    const dead = holder();
+    dead.stop();
+    await new Promise((r) => setTimeout(r, 200));
+    await writeFile(join(repo, 'state', 'lock'), JSON.stringify({ pid: dead.pid, command: 'cairn repo add', since: '2026-01-01T00:00:00Z', nonce: 'crashed' }));
+    const r = await runCli(['repo', 'add', repo, join(dir, 'a.txt'), '--key', key], { env: { CAIRN_LOCK_TIMEOUT: '5' } });
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(await stagedTargets(repo), ['a.txt']);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
