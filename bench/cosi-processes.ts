@@ -13,7 +13,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { initLog, leaderOptions, publishedDocuments, SILENT, type LogLeader } from '../src/release/index.js';
+import { createReleaseLog, leaderOptions, LogLeader, publishedDocuments, SILENT } from '../src/release/index.js';
 import { publish } from '../src/repo/index.js';
 import { publishedRepo, publisherKeys, stageTarget, startCluster } from '../test/witness/cluster.js';
 import { median, ms, type BenchResult } from './stats.js';
@@ -36,10 +36,8 @@ async function benchOne(n: number, rounds: number): Promise<BenchResult> {
     const repo = join(root, 'repo');
     await publishedRepo(repo, keys);
     const threshold = Math.floor((2 * n) / 3) + 1;
-    const { leader } = await initLog({
-      ...leaderOptions(repo, SILENT, { callTimeoutMs: 30_000 }),
-      witnesses: cluster.urls, threshold, rootSigners: [keys.signers.root], source: await publishedDocuments(repo),
-    });
+    await createReleaseLog(repo, { witnesses: cluster.urls, threshold, rootSigners: [keys.signers.root], leader: { callTimeoutMs: 30_000 } });
+    const leader = await LogLeader.open(leaderOptions(repo, SILENT, { callTimeoutMs: 30_000 }));
     const block: number[] = [];
     const release: number[] = [];
     const head: number[] = [];

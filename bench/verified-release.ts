@@ -16,7 +16,7 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { generateEd25519 } from '../src/crypto/index.js';
-import { initLog, leaderOptions, publishedDocuments, SILENT, withReleaseAttestations, type LogLeader } from '../src/release/index.js';
+import { createReleaseLog, leaderOptions, LogLeader, publishedDocuments, SILENT, withReleaseAttestations } from '../src/release/index.js';
 import { writeFileAtomic } from '../src/io/index.js';
 import { buildPolicyJson, serializeAttestation } from '../src/policy/index.js';
 import { addTargets, initRepository, publish } from '../src/repo/index.js';
@@ -48,10 +48,8 @@ export async function benchVerifiedRelease(work: string, quick: boolean): Promis
       signers: [keys.signers.root, keys.signers.targets], buildPolicy: buildPolicyJson(verifiers.map((v) => v.publicKey), 2),
     });
     await publish(repo, { signers: [keys.signers.snapshot, keys.signers.timestamp] });
-    const { leader } = await initLog({
-      ...leaderOptions(repo, SILENT, { callTimeoutMs: 30_000 }),
-      witnesses: cluster.urls, threshold: 2, rootSigners: [keys.signers.root], source: await publishedDocuments(repo),
-    });
+    await createReleaseLog(repo, { witnesses: cluster.urls, threshold: 2, rootSigners: [keys.signers.root], leader: { callTimeoutMs: 30_000 } });
+    const leader = await LogLeader.open(leaderOptions(repo, SILENT, { callTimeoutMs: 30_000 }));
     const rounds = quick ? 1 : 3;
     for (const sample of SAMPLES) {
       const builds: number[] = [];

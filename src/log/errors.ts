@@ -17,6 +17,10 @@ export type LogErrorCode =
   | 'UNKNOWN_ROSTER'
   /** A roster change without a valid authorization by the root threshold. */
   | 'ROSTER_NOT_AUTHORIZED'
+  /** A roster authorization request is malformed. */
+  | 'BAD_AUTHORIZATION'
+  /** A roster authorization (request or signature) is for another chain, index or roster than the one at hand. */
+  | 'STALE_AUTHORIZATION'
   /** A head statement is malformed or does not match its block. */
   | 'BAD_HEAD'
   /** The newest head statement is older than the allowed age (freeze attack). */

@@ -25,9 +25,17 @@ export {
   type VersionedHash,
 } from './block.js';
 export {
+  OFFLINE_SIGNING_HINT,
   ROSTER_AUTHORIZATION_CONTEXT,
+  ROSTER_AUTHORIZATION_REQUEST_FORMAT,
+  ROSTER_AUTHORIZATION_ROLE,
+  collectRosterAuthorization,
   createRosterAuthorization,
+  parseRosterAuthorizationRequest,
+  requestStatement,
+  signRosterAuthorizationRequest,
   verifyRosterAuthorization,
+  type RosterAuthorizationRequest,
   type RootRole,
   type RosterAuthorizationStatement,
   type TufSignature,

@@ -4,11 +4,23 @@
 // force at that block, over
 //   "cairn/v1/roster-authorization" || 0x00 || canonical({ chain, index, roster: roster hash }).
 // Counting follows TUF (spec 5.3/5.4): each root key counts once, unknown key IDs are ignored.
+//
+// Root keys stay offline with separate holders (docs/cli.md "Roster changes with offline root
+// keys"): the publisher writes a RosterAuthorizationRequest (chain, index and the full roster),
+// each holder signs it on their own machine into a detached signature file
+// (crypto/detached-signature.ts, role `roster-authorization`, version = block index), and the
+// publisher merges the files: each must cover exactly this request and come from a root key
+// in force, and together they must meet the root threshold.
+import { signDetached, type DetachedSignature } from '../crypto/detached-signature.js';
+import { sha256Hex } from '../crypto/hash.js';
 import { verifySignature, type TufPublicKey } from '../crypto/public-key.js';
 import type { Signer } from '../crypto/signer.js';
-import { cosiMessage } from './cosi-adapter.js';
+import { parseJsonObject } from '../encoding/bounded-json.js';
+import { short } from '../errors/index.js';
+import { cosiMessage, parseRoster, rosterHash, type Roster } from './cosi-adapter.js';
 import { LogError } from './errors.js';
 import type { FieldReader } from '../encoding/field-reader.js';
+import { LOG_FILE_LIMITS, logReader } from './schema.js';
 
 export const ROSTER_AUTHORIZATION_CONTEXT = 'cairn/v1/roster-authorization';
 
@@ -32,6 +44,11 @@ export interface RosterAuthorizationStatement {
   /** Hash of the authorized roster. */
   roster: string;
 }
+
+/** How root key holders authorize a roster without bringing their keys together (docs/cli.md). */
+export const OFFLINE_SIGNING_HINT = 'write the request with cairn log roster REPO --witness URL... --prepare DOC (cairn log init for a new log), ' +
+  'have each root key holder sign it on their machine with cairn log sign-roster DOC --key ROOTKEY --out SIG, ' +
+  'then run cairn log roster REPO --authorization DOC --signature SIG... (or cairn log init)';
 
 /** Most signatures accepted in one authorization (a root role of more keys is not plausible). */
 const MAX_AUTHORIZATION_SIGNATURES = 256;
@@ -77,7 +94,7 @@ export function verifyRosterAuthorization(
     throw new LogError(
       'ROSTER_NOT_AUTHORIZED',
       `roster ${statement.roster.slice(0, 12)} at index ${statement.index} is authorized by ${counted.size} root keys, the root role needs ${root.threshold}`,
-      { hint: 'have the root key holders sign the roster change (cairn/v1/roster-authorization)' },
+      { hint: OFFLINE_SIGNING_HINT },
     );
   }
   return [...counted];
@@ -90,4 +107,78 @@ export function parseAuthorization(value: unknown, reader: FieldReader): TufSign
     const o = reader.exact(entry, `authorization[${i}]`, ['keyid', 'sig']);
     return { keyid: reader.hex(o.keyid, `authorization[${i}].keyid`, 32), sig: reader.hexUpTo(o.sig, `authorization[${i}].sig`, 1024, 1) };
   });
+}
+
+export const ROSTER_AUTHORIZATION_REQUEST_FORMAT = 'cairn/roster-authorization-request/v1';
+/** The `role` of a detached signature over a roster authorization; its `version` is the block index. */
+export const ROSTER_AUTHORIZATION_ROLE = 'roster-authorization';
+
+/** What root key holders sign offline: the roster of a block at one index of one chain. */
+export interface RosterAuthorizationRequest {
+  format: typeof ROSTER_AUTHORIZATION_REQUEST_FORMAT;
+  /** The chain ID; the empty string for a new log's genesis block. */
+  chain: string;
+  index: number;
+  /** The full roster (names, keys, proofs of possession, addresses, threshold), for the holders to read. */
+  roster: Roster;
+}
+
+/** The statement a request asks the root keys to sign. */
+export function requestStatement(request: RosterAuthorizationRequest): RosterAuthorizationStatement {
+  return { chain: request.chain, index: request.index, roster: rosterHash(request.roster) };
+}
+
+/** Parses an untrusted request document (LogError BAD_AUTHORIZATION for a malformed one). */
+export function parseRosterAuthorizationRequest(bytes: Uint8Array | string, what: string): RosterAuthorizationRequest {
+  const limits = LOG_FILE_LIMITS.roster;
+  const j = parseJsonObject(bytes, what, { ...limits, maxBytes: limits.maxBytes + 4096, maxDepth: limits.maxDepth + 1 });
+  const r = logReader('BAD_AUTHORIZATION', what);
+  const o = r.exact(j, '', ['format', 'chain', 'index', 'roster']);
+  const index = r.integer(o.index, 'index');
+  const chain = index === 0 ? r.literal(o.chain, 'chain', '') : r.hex(o.chain, 'chain');
+  let roster: Roster;
+  try {
+    roster = parseRoster(o.roster, `${what}: roster`);
+  } catch (e) {
+    throw new LogError('BAD_AUTHORIZATION', `${what}: ${(e as Error).message}`, { cause: e });
+  }
+  return { format: r.literal(o.format, 'format', ROSTER_AUTHORIZATION_REQUEST_FORMAT), chain, index, roster };
+}
+
+/** `cairn log sign-roster`: a root key holder's detached signature over a request. */
+export function signRosterAuthorizationRequest(request: RosterAuthorizationRequest, signer: Signer): DetachedSignature {
+  return signDetached(signer, rosterAuthorizationMessage(requestStatement(request)), { role: ROSTER_AUTHORIZATION_ROLE, version: request.index });
+}
+
+/**
+ * The authorization of `request` from detached signatures: each must cover exactly this request
+ * (else STALE_AUTHORIZATION), be by a key of `root` and verify (else ROSTER_NOT_AUTHORIZED), and
+ * together they must meet the root threshold. Returns the signatures to put in the block.
+ */
+export function collectRosterAuthorization(request: RosterAuthorizationRequest, signatures: readonly DetachedSignature[], root: RootRole): TufSignature[] {
+  const statement = requestStatement(request);
+  const message = rosterAuthorizationMessage(statement);
+  const digest = sha256Hex(message);
+  const authorization: TufSignature[] = [];
+  for (const s of signatures) {
+    if (s.role !== ROSTER_AUTHORIZATION_ROLE || s.version !== request.index || s.signed_sha256 !== digest) {
+      throw new LogError('STALE_AUTHORIZATION', `the signature by ${short(s.keyid)} covers ${s.role} ${s.version} (${short(s.signed_sha256)}), not this request: roster authorization of block ${request.index} (${short(digest)})`, {
+        hint: 'have the key holder sign this very request: cairn log sign-roster DOC --key ROOTKEY --out SIG',
+      });
+    }
+    const key = Object.hasOwn(root.keys, s.keyid) ? root.keys[s.keyid] : undefined;
+    if (key === undefined) {
+      throw new LogError('ROSTER_NOT_AUTHORIZED', `key ${short(s.keyid)} is not a key of the root role in force: it cannot authorize a roster`, { hint: 'only root key holders sign roster changes (cairn log sign-roster DOC --key ROOTKEY --out SIG)' });
+    }
+    let ok = false;
+    try {
+      ok = verifySignature(key, message, s.sig);
+    } catch {
+      ok = false;
+    }
+    if (!ok) throw new LogError('ROSTER_NOT_AUTHORIZED', `the signature by root key ${short(s.keyid)} does not verify over the roster authorization of block ${request.index}`);
+    authorization.push({ keyid: s.keyid, sig: s.sig });
+  }
+  verifyRosterAuthorization(authorization, statement, root);
+  return authorization;
 }

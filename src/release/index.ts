@@ -4,11 +4,12 @@
 // retry after a failed round), the log leader and its connections to witnesses. Other layers
 // import from here only.
 export {
-  releaseLogStatus, defaultWitnessThreshold, leaderOptions, logStateFile,
+  releaseLogStatus, defaultWitnessThreshold, prepareRosterChange, leaderOptions, logStateFile,
   type PublishReleaseOptions, type PublishedRelease, type CreateLogOptions, type LogOperationOptions, type ReleaseLogStatus,
   type SettledRelease, type SettleOptions,
 } from './pipeline.js';
 export { withReleaseAttestations } from './attestations.js';
+export { authorizedRoster, rootRoleOfSource, signRosterRequestFile, type RosterAuthority, type RosterPosition } from './roster-authorization.js';
 export { publishedDocuments, payloadOf, type ReleaseDocumentSource } from './documents.js';
 export { initLog } from './genesis.js';
 export { LogLeader, type LeaderOptions, type BlockReport, type InitLogOptions } from './leader.js';

@@ -13,12 +13,11 @@
 // level-0 link files past it, open() advances it. Each block is saved as a proposal before its
 // first round (leader-files.ts): a round that fails after a respond was sent keeps it, and the
 // caller (pipeline.ts) proposes exactly that block again (reproposeBlock) before anything else.
-import type { Signer } from '../crypto/signer.js';
 import { COSI_ROUND_DEFAULTS, encodeCollectiveSignature, type Roster, type RosterWitness, type WitnessEndpoint } from '../cosi/index.js';
 import {
-  backLinkIndices, blockHash, buildBlock, buildForwardLink, buildHeadStatement, createRosterAuthorization, FileLogStore, formatUtcTime, forwardLinkMessage, headMessage, LOG_FILE_LIMITS, levelSpan, parseBlockBytes, parseHeadFile, parseLinkFile, parseRosterBytes,
+  backLinkIndices, blockHash, buildBlock, buildForwardLink, buildHeadStatement, FileLogStore, formatUtcTime, forwardLinkMessage, headMessage, LOG_FILE_LIMITS, levelSpan, parseBlockBytes, parseHeadFile, parseLinkFile, parseRosterBytes,
   parseUtcTime, rosterHash, validateBlock,
-  type Block, type ChainView, type LinkFile, type RosterChange, type SkipchainParams,
+  type Block, type ChainView, type LinkFile, type RosterChange, type SkipchainParams, type TufSignature,
 } from '../log/index.js';
 import { parseEnvelope, rootRoleOf } from '../tuf/index.js';
 import { WIRE_LIMITS, type CatchUpEntry, type StatementKind } from '../witness/index.js';
@@ -28,7 +27,7 @@ import { LeaderError, type WitnessReport } from './errors.js';
 import {
   discardProposal, readLeaderState, readProposal, saveProposal, writeLeaderState, type LeaderState, type SavedProposal,
 } from './leader-files.js';
-import { DEFAULT_CALL_TIMEOUT_MS, fetchInfos, rosterOfWitnesses, WitnessConnection, type HttpWitnessEndpoint } from './witness-connection.js';
+import { DEFAULT_CALL_TIMEOUT_MS, fetchInfos, WitnessConnection, type HttpWitnessEndpoint } from './witness-connection.js';
 
 export interface LeaderOptions {
   /** The directory mirrors serve (REPO/public): the log goes to its log/ folder. */
@@ -64,11 +63,10 @@ export interface BlockReport {
 }
 
 export interface InitLogOptions extends LeaderOptions {
-  /** Witness addresses (their /v1/info gives key, proof of possession and address). */
-  witnesses: readonly string[];
-  threshold: number;
-  /** Root key holders' signers: the genesis roster needs the root threshold's authorization. */
-  rootSigners: readonly Signer[];
+  /** The first roster (roster-authorization.ts rosterRequest: as its witnesses describe themselves). */
+  roster: Roster;
+  /** The root keys' authorization of it (at least the root threshold; roster-authorization.ts). */
+  authorization: readonly TufSignature[];
   /** The repository's currently published state. */
   source: ReleaseDocumentSource;
   params?: SkipchainParams;
@@ -213,15 +211,12 @@ export class LogLeader {
   }
 
   /**
-   * A roster change: a block recording the current state `source` with a new roster of the given
-   * witnesses, authorized by the root keys; the old roster approves it. Witnesses of the new
+   * A roster change: a block recording the current state `source` with a new roster, authorized
+   * by the root keys (roster-authorization.ts); the old roster approves it. Witnesses of the new
    * roster that follow no chain yet join it (genesis plus catch-up) before the head round.
    */
-  async changeRoster(options: { witnesses: readonly string[]; threshold: number; rootSigners: readonly Signer[]; source: ReleaseDocumentSource }): Promise<BlockReport> {
-    const roster = await rosterOfWitnesses(options.witnesses, options.threshold, this.timeout());
-    const index = this.headBlock.index + 1;
-    const authorization = createRosterAuthorization(options.rootSigners, { chain: this.state.chain, index, roster: rosterHash(roster) });
-    return this.appendBlock(options.source, { roster, authorization });
+  async changeRoster(options: { roster: Roster; authorization: readonly TufSignature[]; source: ReleaseDocumentSource }): Promise<BlockReport> {
+    return this.appendBlock(options.source, { roster: options.roster, authorization: [...options.authorization] });
   }
 
   /** Status of each witness of the head roster, as its /v1/info says. */

@@ -25,6 +25,11 @@ import { initLog } from './genesis.js';
 import { hasLog } from './leader-files.js';
 import { LogLeader, type BlockReport, type LeaderOptions } from './leader.js';
 import { SILENT, type ReleaseProgress } from './progress.js';
+import type { RosterAuthorizationRequest } from '../log/index.js';
+import {
+  authorizedRoster, nextRosterPosition, rootRoleOfSource, rosterRequest, writeRosterRequest, type RosterAuthority, type RosterPosition,
+} from './roster-authorization.js';
+import { DEFAULT_CALL_TIMEOUT_MS } from './witness-connection.js';
 
 /** REPO/state/log.json: the leader's pointer to the head of the repository's log. */
 export function logStateFile(dir: string): string {
@@ -172,24 +177,40 @@ export async function publishRelease(dir: string, options: PublishReleaseOptions
   return { result, ...(logged ? { logged } : {}), ...(settled ? { settled } : {}) };
 }
 
-export interface CreateLogOptions extends LogOperationOptions {
-  /** Addresses of the roster's witnesses, in roster order. */
-  witnesses: readonly string[];
-  /** Co-signers needed; default defaultWitnessThreshold(witnesses). */
-  threshold?: number;
-  /** Root keys authorizing the roster (the root threshold of them). */
-  rootSigners: readonly Signer[];
+export interface CreateLogOptions extends LogOperationOptions, RosterAuthority {}
+
+/** The position of the next roster block: the genesis of a new log, or after the head (and a saved release) of `leader`. */
+async function rosterPosition(dir: string, leader: LogLeader | undefined): Promise<RosterPosition> {
+  if (leader) return nextRosterPosition(leader);
+  if (await hasLog(logStateFile(dir))) throw new LeaderError('LOG_EXISTS', `${logStateFile(dir)} exists: this repository already has a log`, { hint: `change its roster with cairn log roster ${dir}` });
+  return { chain: '', index: 0 };
+}
+
+/**
+ * `--prepare OUT` of `cairn log init` (no `leader`) and `cairn log roster`: the request for the
+ * roster of the given witnesses at the log's next roster block, written to `out` for the root
+ * key holders to sign offline (`cairn log sign-roster`). Changes nothing in the workspace.
+ */
+export async function prepareRosterChange(dir: string, options: LogOperationOptions & { witnesses: readonly string[]; threshold?: number; out: string; newLog: boolean }): Promise<RosterAuthorizationRequest> {
+  const leader = options.newLog ? undefined : await LogLeader.open(leaderOptions(dir, options.progress, options.leader));
+  const position = await rosterPosition(dir, leader);
+  const request = await rosterRequest(options.witnesses, options.threshold ?? defaultWitnessThreshold(options.witnesses.length), position, options.leader?.callTimeoutMs ?? DEFAULT_CALL_TIMEOUT_MS);
+  await writeRosterRequest(request, options.out);
+  return request;
+}
+
+/** The authority of `options` with the default threshold of its witnesses. */
+function withDefaultThreshold(options: RosterAuthority): RosterAuthority {
+  return options.threshold !== undefined || options.witnesses === undefined ? options : { ...options, threshold: defaultWitnessThreshold(options.witnesses.length) };
 }
 
 /** `cairn log init`: the genesis block of the published state, co-signed head; returns the chain ID. */
 export async function createReleaseLog(dir: string, options: CreateLogOptions): Promise<{ genesis: string; report: BlockReport }> {
-  const { genesis, report } = await initLog({
-    ...leaderOptions(dir, options.progress, options.leader),
-    witnesses: options.witnesses,
-    threshold: options.threshold ?? defaultWitnessThreshold(options.witnesses.length),
-    rootSigners: options.rootSigners,
-    source: await publishedDocuments(dir),
-  });
+  const source = await publishedDocuments(dir);
+  const position = await rosterPosition(dir, undefined);
+  const leader = leaderOptions(dir, options.progress, options.leader);
+  const authorized = await authorizedRoster(withDefaultThreshold(options), position, await rootRoleOfSource(source), leader.callTimeoutMs ?? DEFAULT_CALL_TIMEOUT_MS);
+  const { genesis, report } = await initLog({ ...leader, ...authorized, source });
   return { genesis, report };
 }
 
@@ -229,13 +250,11 @@ export async function releaseLogStatus(dir: string, options: LogOperationOptions
 export async function changeWitnessRoster(dir: string, options: CreateLogOptions): Promise<{ report: BlockReport; settled?: SettledRelease }> {
   const progress = options.progress ?? SILENT;
   const leader = await LogLeader.open(leaderOptions(dir, progress, options.leader));
-  const settled = await settlePendingRelease(dir, leader, { signers: options.rootSigners, progress });
-  const report = await leader.changeRoster({
-    witnesses: options.witnesses,
-    threshold: options.threshold ?? defaultWitnessThreshold(options.witnesses.length),
-    rootSigners: options.rootSigners,
-    source: await publishedDocuments(dir),
-  });
+  // Checked before anything is written, a saved release included: the request names the index after it.
+  const position = await nextRosterPosition(leader);
+  const authorized = await authorizedRoster(withDefaultThreshold(options), position, await rootRoleOfSource(await publishedDocuments(dir)), options.leader?.callTimeoutMs ?? DEFAULT_CALL_TIMEOUT_MS);
+  const settled = await settlePendingRelease(dir, leader, { signers: options.rootSigners ?? [], progress });
+  const report = await leader.changeRoster({ ...authorized, source: await publishedDocuments(dir) });
   await clearPendingRelease(dir);
   return { report, ...(settled ? { settled } : {}) };
 }

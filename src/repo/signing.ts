@@ -4,32 +4,22 @@
 // release. A signature is accepted only from a key of the role (for root: of the new or the
 // previously published root) and only if it verifies over the staged `signed` bytes.
 import { Signature } from '@tufjs/models';
-import { parseJsonObject } from '../encoding/bounded-json.js';
-import { FieldReader } from '../encoding/field-reader.js';
+import {
+  parseDetachedSignature as parseSignatureFile, readDetachedSignatureFiles, signDetached as signBytesDetached, writeDetachedSignatureFile, type DetachedSignature,
+} from '../crypto/detached-signature.js';
 import { sha256Hex } from '../crypto/hash.js';
 import { verifySignature } from '../crypto/public-key.js';
 import type { Signer } from '../crypto/signer.js';
 import { short } from '../errors/index.js';
-import { writeFileAtomic } from '../io/atomic-write.js';
-import { readCappedFile, tooLargeIsFormatError } from '../io/capped-file.js';
 import { RepoError } from './errors.js';
-import { signedBytes, stableJson, type AnyMetadata } from './metadata-file.js';
+import { signedBytes, type AnyMetadata } from './metadata-file.js';
 import { addSignature, evaluateSignatures, requireAuthorized, type RoleKeys, type SignatureReport } from './signatures.js';
 import type { Workspace as WorkspaceType } from './workspace.js';
 import { Workspace } from './workspace.js';
 
-export const SIGNATURE_FORMAT = 'cairn/signature/v1';
+export { SIGNATURE_FORMAT, type DetachedSignature } from '../crypto/detached-signature.js';
 
-/** A signature exported by one key holder, for merging elsewhere. */
-export interface DetachedSignature {
-  format: typeof SIGNATURE_FORMAT;
-  role: string;
-  version: number;
-  /** SHA-256 of the canonical `signed` bytes the signature covers. */
-  signed_sha256: string;
-  keyid: string;
-  sig: string;
-}
+const badSignature = (message: string): RepoError => new RepoError('BAD_SIGNATURE', message);
 
 async function signableRole(ws: WorkspaceType, role: string): Promise<AnyMetadata> {
   if (role === 'snapshot' || role === 'timestamp') {
@@ -69,31 +59,18 @@ export async function signDetached(dir: string, role: string, signer: Signer): P
   const ws = await Workspace.open(dir);
   const md = await signableRole(ws, role);
   requireAuthorized(role, signer, await ws.signingKeyids(role));
-  const bytes = signedBytes(md);
-  return { format: SIGNATURE_FORMAT, role, version: md.signed.version, signed_sha256: sha256Hex(bytes), keyid: signer.keyid, sig: signer.sign(bytes) };
+  return signBytesDetached(signer, signedBytes(md), { role, version: md.signed.version });
 }
 
 /** `cairn repo sign --detached`: the detached signature of the staged `role`, written to `file` for the release's preparer to merge. */
 export async function writeDetachedSignature(dir: string, role: string, signer: Signer, file: string): Promise<DetachedSignature> {
   const signature = await signDetached(dir, role, signer);
-  await writeFileAtomic(file, stableJson(signature));
+  await writeDetachedSignatureFile(file, signature);
   return signature;
 }
 
-/** Largest detached signature file read (one signature of a few hundred bytes). */
-const SIGNATURE_FILE_MAX_BYTES = 64 * 1024;
-
 export function parseDetachedSignature(bytes: Uint8Array | string, what: string): DetachedSignature {
-  const j = parseJsonObject(bytes, what, { maxBytes: SIGNATURE_FILE_MAX_BYTES, maxDepth: 4, maxEntries: 100 });
-  const r = new FieldReader((message) => new RepoError('BAD_SIGNATURE', `${what} is not a ${SIGNATURE_FORMAT} signature file: ${message}`));
-  return {
-    format: r.literal(j.format, 'format', SIGNATURE_FORMAT),
-    role: r.string(j.role, 'role', 255, { min: 1 }),
-    version: r.integer(j.version, 'version', 1),
-    signed_sha256: r.hex(j.signed_sha256, 'signed_sha256'),
-    keyid: r.hex(j.keyid, 'keyid'),
-    sig: r.hexUpTo(j.sig, 'sig', 1024, 1),
-  };
+  return parseSignatureFile(bytes, what, badSignature);
 }
 
 /** Merges a detached signature into the staged role after checking key, version and bytes. */
@@ -123,9 +100,6 @@ export async function mergeSignature(dir: string, detached: DetachedSignature): 
 /** Merges the detached signature files `files` (from `cairn repo sign --detached`) in order; each is read with a cap. */
 export async function mergeSignatureFiles(dir: string, files: readonly string[]): Promise<SignatureReport[]> {
   const reports: SignatureReport[] = [];
-  for (const file of files) {
-    const bytes = await readCappedFile(file, SIGNATURE_FILE_MAX_BYTES, { what: `signature file ${file}`, refuse: tooLargeIsFormatError });
-    reports.push(...(await mergeSignature(dir, parseDetachedSignature(bytes, file))));
-  }
+  for (const detached of await readDetachedSignatureFiles(files, badSignature)) reports.push(...(await mergeSignature(dir, detached)));
   return reports;
 }

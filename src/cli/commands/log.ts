@@ -3,17 +3,21 @@
 // published state, roster of the given witnesses authorized by the root keys), `head` has the
 // witnesses co-sign a fresh head statement (run it from cron so clients can detect a freeze),
 // `status` shows the head and each witness, `roster` changes the roster, `retry` proposes again
+// (init and roster with root keys kept offline: --prepare writes a request, `sign-roster` signs it
+// on a holder's machine, --authorization/--signature merge the signatures; docs/cli.md),
 // the block of a round that failed after witnesses answered and publishes its saved release.
 // `cairn repo publish` of a repository with a log proposes each release to the witnesses before
 // writing anything.
 import type { Command } from 'commander';
 import { UsageError } from '../../errors/index.js';
+import { OFFLINE_SIGNING_HINT, type RosterAuthorizationRequest } from '../../log/index.js';
 import {
   changeWitnessRoster, cosignHead, createReleaseLog, releaseLogStatus, retryPendingRelease, defaultWitnessThreshold, DEFAULT_CALL_TIMEOUT_MS,
+  prepareRosterChange, signRosterRequestFile, type RosterAuthority,
 } from '../../release/index.js';
 import { DEFAULT_PASSPHRASE_ENV } from '../passphrase.js';
 import { blockLines, roundLines, settledLines } from '../release-lines.js';
-import { collect, positiveInt, loadSigners } from '../options.js';
+import { collect, positiveInt, loadSigner, loadSigners } from '../options.js';
 import type { CliContext } from './types.js';
 
 interface RosterOpts {
@@ -22,14 +26,85 @@ interface RosterOpts {
   key: string[];
   passphraseEnv: string;
   timeout: number;
+  prepare?: string;
+  authorization?: string;
+  signature: string[];
 }
 
-function requireRoster(opts: RosterOpts): { threshold: number } {
+/**
+ * What `log init` / `log roster` is asked to do: write a request for offline signing
+ * (--prepare), or authorize and propose the roster (root keys at hand, and/or a request with
+ * its holders' signature files).
+ */
+function rosterMode(opts: RosterOpts): 'prepare' | 'apply' {
+  const conflict = (a: string, b: string, why: string): never => {
+    throw new UsageError('CONFLICT', `${a} and ${b} go in different steps: ${why}`);
+  };
+  if (opts.prepare !== undefined) {
+    if (opts.authorization !== undefined || opts.signature.length > 0) conflict('--prepare', '--authorization/--signature', '--prepare writes the request, the signatures come back later');
+    if (opts.key.length > 0) conflict('--prepare', '--key', 'the request is signed offline with cairn log sign-roster');
+  }
+  if (opts.authorization !== undefined) {
+    if (opts.witness.length > 0 || opts.threshold !== undefined) conflict('--authorization', '--witness/--threshold', 'the roster is the one in the request');
+    if (opts.signature.length === 0 && opts.key.length === 0) throw new UsageError('MISSING_ARGUMENT', 'the request needs the root keys\' signatures', { hint: 'pass --signature SIG for each file made with cairn log sign-roster DOC --key ROOTKEY --out SIG' });
+    return 'apply';
+  }
+  if (opts.signature.length > 0) throw new UsageError('MISSING_ARGUMENT', '--signature needs the request it signs', { hint: 'pass --authorization DOC (the file written by --prepare)' });
   if (opts.witness.length === 0) throw new UsageError('MISSING_ARGUMENT', 'no witness given', { hint: 'pass --witness URL for each witness of the roster' });
-  if (opts.key.length === 0) throw new UsageError('MISSING_ARGUMENT', 'the roster needs the root keys\' authorization', { hint: 'pass --key ROOTKEYFILE (the root threshold of them)' });
   const threshold = opts.threshold ?? defaultWitnessThreshold(opts.witness.length);
   if (threshold > opts.witness.length) throw new UsageError('BAD_ARGUMENT', `--threshold ${threshold} exceeds the ${opts.witness.length} witnesses`);
-  return { threshold };
+  if (opts.prepare !== undefined) return 'prepare';
+  if (opts.key.length === 0) throw new UsageError('MISSING_ARGUMENT', 'the roster needs the root keys\' authorization', { hint: `pass --key ROOTKEYFILE (the root threshold of them), or, with root keys kept offline: ${OFFLINE_SIGNING_HINT}` });
+  return 'apply';
+}
+
+/** The roster authority of the options (see rosterMode). */
+async function rosterAuthority(opts: RosterOpts): Promise<RosterAuthority> {
+  return {
+    ...(opts.authorization !== undefined ? { request: opts.authorization, signatures: opts.signature } : { witnesses: opts.witness, ...(opts.threshold !== undefined ? { threshold: opts.threshold } : {}) }),
+    rootSigners: await loadSigners(opts.key, opts.passphraseEnv),
+  };
+}
+
+/** Lines describing a roster authorization request: what a root key holder signs. */
+function requestLines(request: RosterAuthorizationRequest): string[] {
+  const { roster } = request;
+  return [
+    request.index === 0 ? 'roster of the genesis block of a new log' : `roster of block ${request.index} of chain ${request.chain}`,
+    `threshold ${roster.threshold} of ${roster.witnesses.length} witnesses:`,
+    ...roster.witnesses.map((w) => `  ${w.name} ${w.address} key ${w.key}`),
+  ];
+}
+
+/** `--prepare OUT`: writes the request and says what comes next. */
+async function prepareRoster(context: CliContext, dir: string, opts: RosterOpts, newLog: boolean): Promise<void> {
+  const out = context.output();
+  const request = await prepareRosterChange(dir, {
+    witnesses: opts.witness, ...(opts.threshold !== undefined ? { threshold: opts.threshold } : {}), out: opts.prepare!, newLog, leader: { callTimeoutMs: opts.timeout }, progress: out,
+  });
+  const command = newLog ? 'init' : 'roster';
+  out.result({ request: opts.prepare, ...request }, [
+    `wrote the roster authorization request ${opts.prepare}:`, ...requestLines(request).map((l) => `  ${l}`),
+    `next: each root key holder runs cairn log sign-roster ${opts.prepare} --key ROOTKEY --out SIG on their machine`,
+    `then: cairn log ${command} ${dir} --authorization ${opts.prepare} --signature SIG... (the root threshold of them)`,
+  ]);
+}
+
+/** `cairn log sign-roster DOC --key ROOTKEY --out SIG`: a root key holder signs a request offline. */
+function registerSignRoster(log: Command, context: CliContext): void {
+  log.command('sign-roster').description('sign a roster authorization request (written by log init/roster --prepare) with a root key, on the key holder\'s machine')
+    .argument('<request>', 'the request file')
+    .requiredOption('--key <file>', 'the root private key file')
+    .requiredOption('-o, --out <file>', 'where to write the detached signature')
+    .option('--passphrase-env <name>', 'environment variable with the key file\'s passphrase', DEFAULT_PASSPHRASE_ENV)
+    .action(async (file: string, opts: { key: string; out: string; passphraseEnv: string }) => {
+      const out = context.output();
+      const { request, signature } = await signRosterRequestFile(file, await loadSigner(opts.key, opts.passphraseEnv), opts.out);
+      out.result({ signature: opts.out, keyid: signature.keyid, chain: request.chain, index: request.index, roster: request.roster }, [
+        'signed the authorization of:', ...requestLines(request).map((l) => `  ${l}`),
+        `signature by key ${signature.keyid} written to ${opts.out}: send it to the publisher`,
+      ]);
+    });
 }
 
 export function register(program: Command, context: CliContext): void {
@@ -38,17 +113,18 @@ export function register(program: Command, context: CliContext): void {
     c.option('--witness <url>', 'address of a witness of the roster (repeatable, in roster order)', collect, [])
       .option('--threshold <n>', 'co-signers needed (default: more than two thirds)', positiveInt('--threshold'))
       .option('--key <file>', 'root private key file authorizing the roster (repeatable)', collect, [])
+      .option('--prepare <file>', 'write the roster authorization request for offline signing (cairn log sign-roster) instead')
+      .option('--authorization <file>', 'a request written by --prepare, signed offline (with --signature)')
+      .option('--signature <file>', 'a root key holder\'s signature of --authorization (repeatable)', collect, [])
       .option('--passphrase-env <name>', 'environment variable with the key files\' passphrase', DEFAULT_PASSPHRASE_ENV);
   const timeoutOption = (c: Command): Command => c.option('--timeout <ms>', 'deadline of each call to a witness', positiveInt('--timeout'), DEFAULT_CALL_TIMEOUT_MS);
 
   timeoutOption(rosterOptions(log.command('init').description('create the log: a genesis block of the published state, sent to every witness; prints the genesis hash (clients pin it)')
     .argument('<repo>', 'repository workspace')))
     .action(async (dir: string, opts: RosterOpts) => {
+      if (rosterMode(opts) === 'prepare') return prepareRoster(context, dir, opts, true);
       const out = context.output();
-      const { threshold } = requireRoster(opts);
-      const { genesis, report } = await createReleaseLog(dir, {
-        witnesses: opts.witness, threshold, rootSigners: await loadSigners(opts.key, opts.passphraseEnv), leader: { callTimeoutMs: opts.timeout }, progress: out,
-      });
+      const { genesis, report } = await createReleaseLog(dir, { ...(await rosterAuthority(opts)), leader: { callTimeoutMs: opts.timeout }, progress: out });
       out.result({ genesis, head: { index: 0, hash: genesis }, rounds: report.rounds },
         [`log created: genesis ${genesis}`, ...roundLines(report.rounds), 'clients pin the genesis hash as their trusted log block']);
     });
@@ -81,13 +157,13 @@ export function register(program: Command, context: CliContext): void {
   timeoutOption(rosterOptions(log.command('roster').description('change the roster: a block with the new roster, authorized by the root keys and approved by the old roster')
     .argument('<repo>', 'repository workspace')))
     .action(async (dir: string, opts: RosterOpts) => {
+      if (rosterMode(opts) === 'prepare') return prepareRoster(context, dir, opts, false);
       const out = context.output();
-      const { threshold } = requireRoster(opts);
-      const { report, settled } = await changeWitnessRoster(dir, {
-        witnesses: opts.witness, threshold, rootSigners: await loadSigners(opts.key, opts.passphraseEnv), leader: { callTimeoutMs: opts.timeout }, progress: out,
-      });
+      const { report, settled } = await changeWitnessRoster(dir, { ...(await rosterAuthority(opts)), leader: { callTimeoutMs: opts.timeout }, progress: out });
       out.result({ ...report, ...(settled ? { settled } : {}) }, [...(settled ? settledLines(settled) : []), ...blockLines(report)]);
     });
+
+  registerSignRoster(log, context);
 
   timeoutOption(log.command('retry').description('propose again the block of a release (or roster change) whose round failed after witnesses answered, then publish that release')
     .argument('<repo>', 'repository workspace')
