@@ -25,6 +25,7 @@ export class AttestationError extends CairnError<
   | 'QUORUM_NOT_MET' // fewer than k PASSED from distinct policy verifiers for the artifact's sha256
   | 'REBUILD_FAILED' // a policy verifier signed FAILED for the artifact's sha256
   | 'NO_DECLARATION' // a new or changed artifact has no release declaration, so no verifier can rebuild it
+  | 'SUBJECT_MISMATCH' // an attestation pulled for one artifact attests another target or sha256
   | 'BAD_MANIFEST' // an attestation manifest is malformed, or its envelopes do not hash to the digest its block records
 > {
   get exitCode(): number {

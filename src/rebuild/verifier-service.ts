@@ -1,22 +1,25 @@
 // rebuild/verifier-service.ts: `cairn rebuild serve`, a build verifier that watches a repository
 // (docs/design.md "Build verification"; CHAINIAC section 5; docs/verified-builds.md: rebuild every
-// new artifact, queue and results in SQLite, surviving restarts without redoing or losing work). Each poll scans the
-// staged and published targets roles (repo-scan.ts), queues every new (target, sha256) with a
-// declaration, and works the queue one job at a time. Each verdict is published beside the
-// targets, at REPO/public/<attestationRelativePath(target, keyid)>, i.e.
-//   REPO/public/attestations/<target path>/<verifier key ID>.dsse.json
-// written atomically before the job is marked done. A job whose attestation file already holds
-// this verifier's valid verdict for the same sha256 (written just before a crash) is adopted,
-// not rebuilt.
+// new artifact, queue and results in SQLite, surviving restarts without redoing or losing work).
+// Each poll scans the staged and published targets roles of the publisher's workspace
+// (repo-scan.ts), which it only reads, queues every new (target, sha256) with a declaration, and
+// works the queue one job at a time. The verifier is independent of the publisher: it writes
+// nothing into the workspace. Each verdict goes to the verifier's own attestation tree,
+//   OUT/<attestationRelativePath(target, sha256, keyid)> = OUT/attestations/<target>/<sha256>.<keyid>.dsse.json
+// written atomically before the job is marked done; the verifier serves OUT read-only (cairn
+// serve OUT, or any web server) and the publisher pulls from it at release time
+// (docs/verified-builds.md section 5 "Publishing attestations"). A job whose attestation file
+// already holds this verifier's valid verdict for the same sha256 (written just before a crash)
+// is adopted, not rebuilt.
+import { join } from 'node:path';
 import type { Signer } from '../crypto/signer.js';
 import { writeFileAtomic } from '../io/atomic-write.js';
 import { readCappedFile } from '../io/capped-file.js';
 import type { Fetcher } from '../io/fetch.js';
 import { isCairnError } from '../errors/index.js';
 import {
-  ATTESTATION_LIMITS, describeDifferences, parseAttestation, serializeAttestation, verifyAttestation, type VerificationResult,
+  ATTESTATION_LIMITS, attestationRelativePath, describeDifferences, parseAttestation, serializeAttestation, verifyAttestation, type VerificationResult,
 } from '../policy/index.js';
-import { attestationFile } from './attestation-files.js';
 import { RebuildError } from './errors.js';
 import { chooseIsolation, type IsolationPreference } from './isolation.js';
 import { RebuildQueue, type RebuildJob } from './queue.js';
@@ -24,7 +27,10 @@ import { locateArtifactBytes, scanRepository } from './repo-scan.js';
 import { rebuildAndAttest } from './verify.js';
 
 export interface VerifierServiceOptions {
+  /** The publisher's workspace, only read: what to rebuild and the artifacts' bytes. */
   readonly repoDir: string;
+  /** The verifier's own attestation tree (what it serves to the publisher and the witnesses). */
+  readonly outDir: string;
   readonly signer: Signer;
   /** SQLite file of the queue. */
   readonly dbPath: string;
@@ -86,7 +92,7 @@ export async function runVerifierService(options: VerifierServiceOptions): Promi
 async function processJob(
   job: RebuildJob, queue: RebuildQueue, isolation: ReturnType<typeof chooseIsolation>, options: VerifierServiceOptions, now: () => number, emit: (e: VerifierEvent) => void,
 ): Promise<boolean> {
-  const file = attestationFile(options.repoDir, job.target, job.sha256, options.signer.keyid);
+  const file = join(options.outDir, attestationRelativePath(job.target, job.sha256, options.signer.keyid));
   const existing = await existingVerdict(file, job, options.signer);
   if (existing) {
     queue.finish(job.id, existing, file, now());

@@ -1,7 +1,8 @@
 // release/attestations.ts: where a release meets the verifiers' attestations (docs/verified-builds.md
 // section 7; docs/protocol.md section 8). When the root of the new state has a build policy
 // (policy/build-policy.ts), the leader's proposal carries, for every artifact the state adds or
-// changes, the attestation files the verifiers published under REPO/public/attestations/<target>/,
+// changes, the attestation files under REPO/public/attestations/<target>/ (first pulled from the
+// verifiers' own sources when the publisher names them: attestation-sources.ts),
 // and the block payload records the digest of those that count. The leader holds no trust and
 // judges nothing: an artifact without its quorum is still proposed, and the witnesses refuse it
 // naming the artifact and verifiers.
@@ -21,13 +22,21 @@ import { readPublishedAttestations } from '../rebuild/index.js';
 import { repoLayout } from '../repo/index.js';
 import { readPublishedIfExists, type ReleaseDocumentSource } from './documents.js';
 import { SILENT, type ReleaseProgress } from './progress.js';
+import { pullAttestations, type AttestationSource } from './attestation-sources.js';
+import type { Fetcher } from '../io/fetch.js';
+
+/** Where the verifiers publish their attestations (attestation-sources.ts), pulled before they are read. */
+export interface PullFrom {
+  sources?: readonly AttestationSource[];
+  fetcher?: Fetcher;
+}
 
 /**
  * `source` with its attestations when the new root has a build policy: the changed artifacts
  * (against the published state), their published attestation files, and the digest of those
  * that count. Writes the manifest of that digest. Unchanged `source` when the root has no policy.
  */
-export async function withReleaseAttestations(dir: string, source: ReleaseDocumentSource, progress: ReleaseProgress = SILENT): Promise<ReleaseDocumentSource> {
+export async function withReleaseAttestations(dir: string, source: ReleaseDocumentSource, progress: ReleaseProgress = SILENT, pull: PullFrom = {}): Promise<ReleaseDocumentSource> {
   const root = parseEnvelope('root', await source.root(source.rootVersion), `${source.rootVersion}.root.json`);
   const policy = buildPolicyOf(root);
   if (!policy) return source;
@@ -49,6 +58,10 @@ export async function withReleaseAttestations(dir: string, source: ReleaseDocume
     }
   }
   const artifacts = changedArtifacts(published ? previous : undefined, changed);
+  if (pull.sources && pull.sources.length > 0) {
+    const written = await pullAttestations(publicDir, artifacts, pull.sources, policy.verifiers, { progress, ...(pull.fetcher ? { fetcher: pull.fetcher } : {}) });
+    if (written.length > 0) progress.info(`pulled ${written.length} attestation(s) from the verifiers' sources`);
+  }
   const files: Record<string, string[]> = {};
   const relied: DsseEnvelope[] = [];
   const entries: Array<{ target: string; sha256: string; envelopes: readonly DsseEnvelope[] }> = [];

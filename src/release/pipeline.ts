@@ -17,7 +17,7 @@ import type { Signer } from '../crypto/signer.js';
 import {
   clearPendingRelease, completePendingRelease, pendingReleaseDir, publish, readPendingRelease, repoLayout, RepoError, savePendingRelease, type PublishResult,
 } from '../repo/index.js';
-import { withReleaseAttestations } from './attestations.js';
+import { withReleaseAttestations, type PullFrom } from './attestations.js';
 import type { RoundReport } from './cosigning-round.js';
 import { publishedDocuments, readPublishedIfExists } from './documents.js';
 import { LeaderError } from './errors.js';
@@ -138,6 +138,8 @@ async function settlePendingRelease(dir: string, leader: LogLeader, options: Set
 
 export interface PublishReleaseOptions extends LogOperationOptions {
   signers: readonly Signer[];
+  /** The verifiers' attestation sources to pull the new artifacts' attestations from (attestation-sources.ts). */
+  attestationsFrom?: PullFrom;
   snapshotExpires?: Date;
   timestampExpires?: Date;
   now?: Date;
@@ -167,11 +169,14 @@ export async function publishRelease(dir: string, options: PublishReleaseOptions
     ...(options.now ? { now: options.now } : {}),
     snapshotExpires: options.snapshotExpires,
     timestampExpires: options.timestampExpires,
-    beforeWrite: leader && (async (release) => {
+    beforeWrite: (leader || (options.attestationsFrom?.sources?.length ?? 0) > 0) ? async (release) => {
       if (!release.snapshot.changed && release.roots.length === 0) return; // only the timestamp is renewed: no new state to log
+      // Pulled and checked before anything of the release is saved: a hostile source leaves nothing behind.
+      const documents = await withReleaseAttestations(dir, await publishedDocuments(dir, release), progress, options.attestationsFrom);
+      if (!leader) return;
       await savePendingRelease(dir, release);
-      logged = await leader.appendBlock(await withReleaseAttestations(dir, await publishedDocuments(dir, release), progress));
-    }),
+      logged = await leader.appendBlock(documents);
+    } : undefined,
   });
   if (leader && logged) await clearPendingRelease(dir);
   return { result, ...(logged ? { logged } : {}), ...(settled ? { settled } : {}) };

@@ -2,7 +2,8 @@
 // killed mid-queue: a job claimed but not finished is retried after the restart, a finished one
 // is never redone, and each artifact ends up attested exactly once. A verdict written just
 // before a crash (file durable, job not yet marked done) is adopted, not rebuilt. The recipes
-// are small shell builds that take a couple of seconds, so the kill lands mid-build.
+// are small shell builds that take a couple of seconds, so the kill lands mid-build. The verifier
+// only reads the publisher's workspace: its attestations go to its own tree (--out).
 import { before, after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -11,17 +12,20 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { createInterface } from 'node:readline';
 import { addTargets } from '../../src/repo/index.js';
-import { declarationToCustom, parseAttestation, serializeAttestation, verifyAttestation, type ReleaseDeclaration } from '../../src/policy/index.js';
-import { RebuildQueue, attestationFile, rebuildAndAttest, runVerifierService, writeSourceArchive, type VerifierEvent } from '../../src/rebuild/index.js';
+import { attestationRelativePath, declarationToCustom, parseAttestation, serializeAttestation, verifyAttestation, type ReleaseDeclaration } from '../../src/policy/index.js';
+import { RebuildQueue, rebuildAndAttest, runVerifierService, writeSourceArchive, type VerifierEvent } from '../../src/rebuild/index.js';
 import { writeFileAtomic } from '../../src/io/index.js';
 import { sha256Hex } from '../../src/crypto/index.js';
 import { CAIRN_BIN, EPOCH, keyFile, runCli, publisherRepo, tempDir, type KeyFile } from './fixtures.js';
 import { NEEDS_BUBBLEWRAP } from '../fixtures/system-tools.js';
+import { treeSnapshot } from '../repo/fixtures.js';
 
 const T = { timeout: 120_000 };
 let dir: string;
 let cleanup: () => Promise<void>;
 let repo: string;
+/** The verifier's own attestation tree: it writes nothing into the publisher's workspace. */
+let out: string;
 let publisher: KeyFile;
 let verifier: KeyFile;
 
@@ -48,6 +52,11 @@ async function addSlow(name: string, seconds: number): Promise<void> {
   await addTargets(repo, [{ file: artifact, path: `slow/${name}` }], { custom: declarationToCustom(declaration), signers: [publisher.signer] });
 }
 
+/** Where the verifier writes its attestation of an artifact. */
+function outFile(target: string, sha256: string, keyid: string): string {
+  return join(out, attestationRelativePath(target, sha256, keyid));
+}
+
 function jobsIn(db: string): ReturnType<RebuildQueue['jobs']> {
   const q = new RebuildQueue(db);
   try {
@@ -61,6 +70,7 @@ before(async () => {
   ({ dir, cleanup } = await tempDir('cairn-rebuild-serve-'));
   [publisher, verifier] = await Promise.all([keyFile(dir, 'publisher'), keyFile(dir, 'verifier')]);
   repo = join(dir, 'repo');
+  out = join(dir, 'verifier-out');
   await publisherRepo(repo, publisher.signer);
 });
 
@@ -68,8 +78,9 @@ after(() => cleanup());
 
 test('rebuild serve killed mid-queue: after a restart each artifact is attested exactly once, finished jobs are not redone', { ...T, ...NEEDS_BUBBLEWRAP }, async () => {
   for (const name of ['a', 'b', 'c']) await addSlow(name, 2);
+  const workspace = await treeSnapshot(repo);
   const db = join(dir, 'verifier.db');
-  const args = [CAIRN_BIN, '--json', 'rebuild', 'serve', '--repo', repo, '--key', verifier.path, '--db', db, '--poll', '0.2'];
+  const args = [CAIRN_BIN, '--json', 'rebuild', 'serve', '--repo', repo, '--out', out, '--key', verifier.path, '--db', db, '--poll', '0.2'];
 
   // First run: wait until one artifact is attested and the next one is being rebuilt, then SIGKILL.
   const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -98,12 +109,12 @@ test('rebuild serve killed mid-queue: after a restart each artifact is attested 
   assert.ok(first && first.type === 'attested' && first.result === 'PASSED');
   const mid = jobsIn(db);
   assert.deepEqual(mid.map((j) => j.state), ['done', 'running', 'queued']);
-  const firstFile = attestationFile(repo, mid[0]!.target, mid[0]!.sha256, verifier.signer.keyid);
+  const firstFile = outFile(mid[0]!.target, mid[0]!.sha256, verifier.signer.keyid);
   const firstBytes = await readFile(firstFile);
   const firstMtime = (await stat(firstFile)).mtimeMs;
 
   // Restart: the interrupted job is requeued and finished, the done one is left alone.
-  const again = await runCli(['--json', 'rebuild', 'serve', '--repo', repo, '--key', verifier.path, '--db', db, '--poll', '0.2', '--once'], { timeoutMs: 60_000 });
+  const again = await runCli(['--json', 'rebuild', 'serve', '--repo', repo, '--out', out, '--key', verifier.path, '--db', db, '--poll', '0.2', '--once'], { timeoutMs: 60_000 });
   assert.equal(again.code, 0, again.stderr);
   // JSON lines, each stamped with its time; the last says how many verdicts the run gave.
   const lines = again.stdout.trim().split('\n').map((l) => JSON.parse(l) as VerifierEvent & { time: string } | { time: string; type: 'stop'; finished: number });
@@ -123,14 +134,15 @@ test('rebuild serve killed mid-queue: after a restart each artifact is attested 
   assert.deepEqual(await readFile(firstFile), firstBytes, 'the finished job\'s attestation was not rewritten');
   assert.equal((await stat(firstFile)).mtimeMs, firstMtime);
   for (const job of done) {
-    const verified = verifyAttestation(parseAttestation(await readFile(attestationFile(repo, job.target, job.sha256, verifier.signer.keyid))), [verifier.signer.publicKey]);
+    const verified = verifyAttestation(parseAttestation(await readFile(outFile(job.target, job.sha256, verifier.signer.keyid))), [verifier.signer.publicKey]);
     assert.deepEqual(verified.statement.subject, { name: job.target, sha256: job.sha256 });
   }
 
   // A third run finds nothing to do.
-  const idle = await runCli(['--json', 'rebuild', 'serve', '--repo', repo, '--key', verifier.path, '--db', db, '--once'], { timeoutMs: 30_000 });
+  const idle = await runCli(['--json', 'rebuild', 'serve', '--repo', repo, '--out', out, '--key', verifier.path, '--db', db, '--once'], { timeoutMs: 30_000 });
   assert.equal(idle.code, 0, idle.stderr);
   assert.ok(!idle.stdout.includes('"claimed"'), idle.stdout);
+  assert.deepEqual(await treeSnapshot(repo), workspace, 'the verifier wrote nothing into the publisher\'s workspace');
 });
 
 test('a verdict written just before a crash is adopted after the restart, not rebuilt', T, async () => {
@@ -144,14 +156,14 @@ test('a verdict written just before a crash is adopted after the restart, not re
   queue.close();
   // The crashed process had written its attestation durably but not marked the job done.
   const outcome = await rebuildAndAttest({ target: 'slow/d', artifactFile: artifact, declaration, signer: verifier.signer });
-  await writeFileAtomic(attestationFile(repo, 'slow/d', sha256, verifier.signer.keyid), serializeAttestation(outcome.envelope));
+  await writeFileAtomic(outFile('slow/d', sha256, verifier.signer.keyid), serializeAttestation(outcome.envelope));
 
   // A fresh database also queues slow/a to slow/c; their verdicts from the test above are adopted too.
   const events: VerifierEvent[] = [];
-  const { finished } = await runVerifierService({ repoDir: repo, signer: verifier.signer, dbPath: db, once: true, pollMs: 100, onEvent: (e) => events.push(e) });
+  const { finished } = await runVerifierService({ repoDir: repo, outDir: out, signer: verifier.signer, dbPath: db, once: true, pollMs: 100, onEvent: (e) => events.push(e) });
   assert.ok(finished >= 1);
   assert.deepEqual(events.find((e) => e.type === 'adopted' && e.target === 'slow/d'), {
-    type: 'adopted', target: 'slow/d', sha256, result: 'PASSED', attestation: attestationFile(repo, 'slow/d', sha256, verifier.signer.keyid),
+    type: 'adopted', target: 'slow/d', sha256, result: 'PASSED', attestation: outFile('slow/d', sha256, verifier.signer.keyid),
   });
   assert.ok(!events.some((e) => e.type === 'attested' && e.target === 'slow/d'));
   const d = jobsIn(db).find((j) => j.target === 'slow/d')!;

@@ -1,6 +1,6 @@
 // cli/commands/rebuild.ts: `cairn rebuild`, the build verifier (docs/verified-builds.md): `run`
-// rebuilds one artifact and signs the verdict, `serve` watches a repository and rebuilds every new
-// declared artifact with a durable queue, `check` applies the witnesses' quorum rule to
+// rebuilds one artifact and signs the verdict, `serve` watches a repository (read only) and rebuilds
+// every new declared artifact with a durable queue into the verifier's own attestation tree, `check` applies the witnesses' quorum rule to
 // attestation files.
 import type { Command } from 'commander';
 import { short, UsageError } from '../../errors/index.js';
@@ -24,6 +24,7 @@ interface RunOpts {
 
 interface ServeOpts {
   repo: string;
+  out: string;
   key: string;
   db: string;
   passphraseEnv: string;
@@ -87,7 +88,8 @@ export function register(program: Command, context: CliContext): void {
     });
 
   rebuild.command('serve').description('watch a repository (staged and published targets) and rebuild every new declared artifact; queue in SQLite')
-    .requiredOption('--repo <dir>', 'repository workspace to watch; attestations go to REPO/public/attestations/')
+    .requiredOption('--repo <dir>', 'the publisher\'s repository workspace to watch (only read: read access is enough)')
+    .requiredOption('--out <dir>', 'the verifier\'s own attestation tree (OUT/attestations/TARGET/SHA256.KEYID.dsse.json); serve it read-only (cairn serve OUT) for the publisher to pull')
     .requiredOption('--key <file>', 'the verifier\'s private key file')
     .requiredOption('--db <file>', 'SQLite file of the queue and results (created if missing)')
     .option('--passphrase-env <name>', 'environment variable with the key file\'s passphrase', DEFAULT_PASSPHRASE_ENV)
@@ -107,7 +109,7 @@ export function register(program: Command, context: CliContext): void {
       const describe = (e: VerifierEvent): [string, 'result' | 'progress' | 'warning'] => {
         switch (e.type) {
           case 'start':
-            return [`verifier ${short(signer.keyid)} watching ${opts.repo} (${e.isolation} isolation${e.recovered > 0 ? `, ${e.recovered} interrupted job(s) requeued` : ''})${e.warning ? `; ${e.warning}` : ''}`, e.warning ? 'warning' : 'progress'];
+            return [`verifier ${short(signer.keyid)} watching ${opts.repo}, attestations to ${opts.out} (${e.isolation} isolation${e.recovered > 0 ? `, ${e.recovered} interrupted job(s) requeued` : ''})${e.warning ? `; ${e.warning}` : ''}`, e.warning ? 'warning' : 'progress'];
           case 'queued':
             return [[...(e.added > 0 ? [`queued ${e.added} new artifact(s)`] : []), ...e.problems].join('; '), e.problems.length > 0 ? 'warning' : 'progress'];
           case 'claimed':
@@ -125,7 +127,7 @@ export function register(program: Command, context: CliContext): void {
       };
       try {
         const { finished } = await runVerifierService({
-          repoDir: opts.repo, signer: signer, dbPath: opts.db, pollMs: opts.poll * 1000, once: opts.once, isolation: opts.isolation,
+          repoDir: opts.repo, outDir: opts.out, signer: signer, dbPath: opts.db, pollMs: opts.poll * 1000, once: opts.once, isolation: opts.isolation,
           maxAttempts: opts.maxAttempts, retryDelayMs: opts.retryDelay * 1000, timeoutMs: opts.timeout === undefined ? undefined : opts.timeout * 1000,
           signal: controller.signal, onEvent,
         });

@@ -1,0 +1,119 @@
+// release/attestation-sources.ts: the publisher pulls the verifiers' attestations from the
+// verifiers' own places (docs/verified-builds.md section 5 "Publishing attestations"). A verifier
+// needs no write access to the publisher: it serves its attestation tree read-only (an HTTP base
+// URL or a directory), and at release time the publisher fetches, for each new artifact and each
+// configured source, the one file that verifier's attestation of that artifact has:
+//   SOURCE/attestations/<target>/<sha256>.<verifier key ID>.dsse.json
+// A source is bound to one verifier of the build policy (`KEYID=URL`). What it sends counts only
+// as that verifier's attestation of that exact artifact: the envelope must be signed by that key
+// and name that target and sha256, each file is read under the envelope cap, and the local path
+// it is written to is computed here from the target, the sha256 and the source's key ID (never
+// from anything the source sends), so a source can change nothing but its own verifier's
+// attestations. Every file is checked before any is written: one hostile answer refuses the pull
+// (AttestationError, naming the source) and nothing is written. A source that does not answer
+// or has no attestation yet is passed over with a warning: the witnesses judge the quorum.
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { isCairnError, short, UsageError } from '../errors/index.js';
+import { writeFileAtomic } from '../io/atomic-write.js';
+import { readCappedFileIfExists } from '../io/capped-file.js';
+import { BoundedFetcher, fetchAll, FetchError, type Fetcher } from '../io/fetch.js';
+import {
+  ATTESTATION_LIMITS, AttestationError, attestationRelativePath, parseAttestation, verifyAttestation, type ReleaseArtifact,
+} from '../policy/index.js';
+import type { TufPublicKey } from '../crypto/public-key.js';
+import { SILENT, type ReleaseProgress } from './progress.js';
+
+/** One verifier's published attestation tree: an http(s) base URL or a directory. */
+export interface AttestationSource {
+  /** Key ID of the verifier (a verifier of the build policy). */
+  verifier: string;
+  /** Base URL (http:, https:, file:) of the tree holding attestations/. */
+  url: string;
+}
+
+/** Parses `KEYID=URL_OR_DIRECTORY` (the `--attestations-from` option). */
+export function parseAttestationSource(spec: string): AttestationSource {
+  const eq = spec.indexOf('=');
+  const verifier = eq < 0 ? '' : spec.slice(0, eq);
+  const location = spec.slice(eq + 1);
+  if (!/^[0-9a-f]{64}$/.test(verifier) || location === '') {
+    throw new UsageError('BAD_ARGUMENT', `attestation source ${JSON.stringify(spec.slice(0, 200))} is not KEYID=URL`, {
+      hint: 'give the verifier\'s key ID (cairn key show KEYFILE) and the base URL or directory it serves its attestations from, e.g. KEYID=https://verifier.example/',
+    });
+  }
+  const url = /^(https?|file):\/\//.test(location) ? location : pathToFileURL(location).href;
+  return { verifier, url: url.endsWith('/') ? url : `${url}/` };
+}
+
+/** The URL of `source`'s attestation of one artifact (each path segment encoded). */
+function attestationUrl(source: AttestationSource, relative: string): string {
+  return source.url + relative.split('/').map(encodeURIComponent).join('/');
+}
+
+export interface PullOptions {
+  fetcher?: Fetcher;
+  progress?: ReleaseProgress;
+}
+
+/**
+ * Pulls, for each artifact, each source's attestation into `publicDir`, under the path of that
+ * source's verifier. `verifiers` are the build policy's keys. Returns the files written.
+ */
+export async function pullAttestations(
+  publicDir: string, artifacts: readonly ReleaseArtifact[], sources: readonly AttestationSource[], verifiers: Readonly<Record<string, TufPublicKey>>, options: PullOptions = {},
+): Promise<string[]> {
+  const progress = options.progress ?? SILENT;
+  const fetcher = options.fetcher ?? new BoundedFetcher();
+  for (const s of sources) {
+    if (!Object.hasOwn(verifiers, s.verifier)) {
+      throw new UsageError('BAD_ARGUMENT', `attestation source ${s.url} is for key ${short(s.verifier)}, which is not a verifier of the build policy`, { hint: 'cairn repo status DIR shows the policy; name a policy verifier\'s key ID' });
+    }
+  }
+  const writes: Array<{ path: string; bytes: Buffer }> = [];
+  for (const artifact of artifacts) {
+    for (const source of sources) {
+      const relative = attestationRelativePath(artifact.name, artifact.sha256, source.verifier);
+      const url = attestationUrl(source, relative);
+      let bytes: Buffer;
+      try {
+        bytes = await fetchAll(fetcher, url, ATTESTATION_LIMITS.maxEnvelopeBytes);
+      } catch (e) {
+        if (e instanceof FetchError && e.code === 'NOT_FOUND') {
+          progress.info(`verifier ${short(source.verifier)} has no attestation of ${artifact.name} (sha256 ${short(artifact.sha256)}) at ${source.url} yet`);
+          continue;
+        }
+        if (!isCairnError(e) || (e instanceof FetchError && e.code === 'TOO_LARGE')) throw refusal(source, artifact, e);
+        progress.warn(`verifier ${short(source.verifier)} at ${source.url}: ${e.code}: ${e.message}`);
+        continue;
+      }
+      try {
+        const verified = verifyAttestation(parseAttestation(bytes, url), new Map([[source.verifier, verifiers[source.verifier]!]]));
+        const subjects = verified.statement.subjects;
+        if (!subjects.some((x) => x.name === artifact.name && x.sha256 === artifact.sha256)) {
+          throw new AttestationError('SUBJECT_MISMATCH', `it attests ${subjects.map((x) => `${x.name} (sha256 ${short(x.sha256)})`).join(', ')}, not ${artifact.name} (sha256 ${short(artifact.sha256)})`);
+        }
+      } catch (e) {
+        throw refusal(source, artifact, e);
+      }
+      writes.push({ path: join(publicDir, relative), bytes });
+    }
+  }
+  const written: string[] = [];
+  for (const w of writes) {
+    const existing = await readCappedFileIfExists(w.path, ATTESTATION_LIMITS.maxEnvelopeBytes).catch(() => undefined);
+    if (existing !== undefined && Buffer.compare(existing, w.bytes) === 0) continue;
+    await writeFileAtomic(w.path, w.bytes, { mkdirs: true });
+    written.push(w.path);
+  }
+  return written;
+}
+
+/** A source's answer refused: its verifier's attestation of this artifact it is not. */
+function refusal(source: AttestationSource, artifact: ReleaseArtifact, e: unknown): AttestationError {
+  const code = e instanceof AttestationError ? e.code : 'BAD_ENVELOPE'; // over the cap, or not JSON
+  const detail = e instanceof Error ? e.message : String(e);
+  return new AttestationError(code, `attestation source ${source.url} (verifier ${short(source.verifier)}) sent for ${artifact.name} (sha256 ${short(artifact.sha256)}) what is not that verifier's attestation of it: ${detail}`, {
+    cause: e, hint: 'nothing was pulled or written; ask that verifier\'s operator, or publish without its source',
+  });
+}
