@@ -28,7 +28,7 @@ import { startMirror, type RunningMirror } from '../mirror/index.js';
 import { Updater } from '../tuf/index.js';
 import { WitnessedUpdater, initLogAnchor, type WitnessedRefreshReport } from '../client/index.js';
 import { initWitness } from '../witness/index.js';
-import { buildPolicyJson, declarationToCustom, describeDifferences, parseDeclarationFile, type DifferenceSummary } from '../policy/index.js';
+import { attestationRelativePath, buildPolicyJson, declarationToCustom, describeDifferences, parseDeclarationFile, type DifferenceSummary } from '../policy/index.js';
 
 const PROJECT_ROOT = resolve(fileURLToPath(new URL('../..', import.meta.url)));
 const CAIRN_BIN = join(PROJECT_ROOT, 'bin', 'cairn.js');
@@ -263,16 +263,24 @@ async function demonstrate(work: string, print: (line: string) => void): Promise
     say(`  cairn build: examples/hello-c with gcc and make in ${String(built.isolation)}: ${HELLO} sha256 ${declaration.artifact.sha256.slice(0, 12)}, source ${declaration.source.sha256.slice(0, 12)}`);
     const developers = [keys.targets.signer, keys.apps.signer, keys.bins.signer];
     await addTargets(repo, [{ file: join(dist, 'hello'), path: HELLO }], { custom: declarationToCustom(declaration), signers: developers });
-    const verdicts = async (): Promise<string[]> => {
-      const results = await Promise.all(verifiers.map((v) => cairnJson(['rebuild', 'run', '--repo', repo, '--target', HELLO, '--key', v.file], true)));
+    // Each verifier writes into its own tree and serves it read-only; the publisher pulls from them.
+    const verifierTrees = verifiers.map((_, i) => join(work, `verifier-${i + 1}`, 'out'));
+    const verifierServers = await Promise.all(verifierTrees.map((root) => mkdir(root, { recursive: true }).then(() => startMirror({ root }))));
+    servers.push(...verifierServers);
+    const pullArgs = verifiers.flatMap((v, i) => ['--attestations-from', `${v.signer.keyid}=${verifierServers[i]!.url}`]);
+    say(`  each verifier serves its own attestations read-only (${verifierServers.map((m) => m.url).join(', ')}); the publisher pulls from them`);
+    const verdicts = async (artifact: string): Promise<string[]> => {
+      const sha256 = createHash('sha256').update(await readFile(artifact)).digest('hex');
+      const results = await Promise.all(verifiers.map((v, i) => cairnJson(['rebuild', 'run', '--repo', repo, '--target', HELLO, '--key', v.file,
+        '--out', join(verifierTrees[i]!, attestationRelativePath(HELLO, sha256, v.signer.keyid))], true)));
       return results.map((r, i) => {
         const summary = r.differences === null || r.differences === undefined ? '' : ` (${describeDifferences(r.differences as DifferenceSummary)})`;
         say(`  verifier-${i + 1} rebuilt ${HELLO} in ${String(r.isolation ?? 'its sandbox')}: ${String(r.result)}${summary}`);
         return String(r.result);
       });
     };
-    const good = await verdicts();
-    const release7 = await cairnJson(['repo', 'publish', repo, ...onlineKeyArgs]);
+    const good = await verdicts(join(dist, 'hello'));
+    const release7 = await cairnJson(['repo', 'publish', repo, ...onlineKeyArgs, ...pullArgs]);
     const logged7 = release7.log as { index: number; rounds: Array<{ cosigners: string[] }> };
     say(`  release 7: block ${logged7.index} co-signed by ${logged7.rounds[0]!.cosigners.length} witnesses after each checked 2 PASSED attestations for ${HELLO}`);
     // A thief with the targets key swaps in a binary with one byte changed, under the genuine declaration.
@@ -280,9 +288,9 @@ async function demonstrate(work: string, print: (line: string) => void): Promise
     tampered[5000] = tampered[5000]! ^ 0x01;
     await writeFile(join(dist, 'hello-tampered'), tampered);
     await addTargets(repo, [{ file: join(dist, 'hello-tampered'), path: HELLO }], { custom: declarationToCustom(declaration), signers: developers });
-    const bad = await verdicts();
+    const bad = await verdicts(join(dist, 'hello-tampered'));
     const publicBefore = await fingerprint(join(repo, 'public'));
-    const refusedRelease = await cairnJson(['repo', 'publish', repo, ...onlineKeyArgs], true);
+    const refusedRelease = await cairnJson(['repo', 'publish', repo, ...onlineKeyArgs, ...pullArgs], true);
     const witnessCodes = ((refusedRelease.witnesses as Array<{ code?: string }> | undefined) ?? []).map((w) => w.code).filter((c) => c !== undefined);
     say(`  release 8 (tampered): refused [${String(refusedRelease.code)}]; witnesses said ${[...new Set(witnessCodes)].join(', ')}; nothing was published`);
     if ((await fingerprint(join(repo, 'public'))) !== publicBefore) throw new Error('demo: a refused release changed public/');

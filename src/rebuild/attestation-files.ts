@@ -40,14 +40,24 @@ async function listPublishedAttestations(publicDir: string, target: string, sha2
 /**
  * The bytes of the attestation files of listPublishedAttestations, each read under the envelope
  * cap on the open file: one that grew or was replaced since it was listed is passed over too.
+ * `incoming` (path under `publicDir` -> bytes: attestations pulled from the verifiers and not yet
+ * written) takes the place of the file at its path, or joins the list; the cap of files applies
+ * to the whole.
  */
-export async function readPublishedAttestations(publicDir: string, target: string, sha256: string): Promise<Uint8Array[]> {
-  const read = (path: string): Promise<Buffer | undefined> => readCappedFile(path, ATTESTATION_LIMITS.maxEnvelopeBytes).catch((e: unknown) => {
-    if (e instanceof CappedFileError) return undefined;
-    throw e;
-  });
-  const files = await Promise.all((await listPublishedAttestations(publicDir, target, sha256)).map(read));
-  return files.filter((bytes): bytes is Buffer => bytes !== undefined);
+export async function readPublishedAttestations(publicDir: string, target: string, sha256: string, incoming: ReadonlyMap<string, Uint8Array> = new Map()): Promise<Uint8Array[]> {
+  const read = (path: string): Promise<Uint8Array | undefined> => {
+    const pulled = incoming.get(path);
+    if (pulled !== undefined) return Promise.resolve(pulled);
+    return readCappedFile(path, ATTESTATION_LIMITS.maxEnvelopeBytes).catch((e: unknown) => {
+      if (e instanceof CappedFileError) return undefined;
+      throw e;
+    });
+  };
+  const dir = join(publicDir, attestationDirectory(target));
+  const prefix = join(dir, attestationFilePrefix(sha256));
+  const paths = new Set([...(await listPublishedAttestations(publicDir, target, sha256)), ...[...incoming.keys()].filter((p) => p.startsWith(prefix))]);
+  const files = await Promise.all([...paths].sort().slice(0, BUILD_POLICY_LIMITS.maxAttestationsPerArtifact).map(read));
+  return files.filter((bytes): bytes is Uint8Array => bytes !== undefined);
 }
 
 export interface AttestationCheckRequest {

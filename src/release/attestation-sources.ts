@@ -10,8 +10,10 @@
 // it is written to is computed here from the target, the sha256 and the source's key ID (never
 // from anything the source sends), so a source can change nothing but its own verifier's
 // attestations. Every file is checked before any is written: one hostile answer refuses the pull
-// (AttestationError, naming the source) and nothing is written. A source that does not answer
-// or has no attestation yet is passed over with a warning: the witnesses judge the quorum.
+// (AttestationError, naming the source) and nothing is written; the pulled files are written
+// only once the witnesses co-signed the release (pipeline.ts), so a refused release leaves
+// public/ as it was. A source that does not answer or has no attestation yet is passed over with
+// a warning: the witnesses judge the quorum.
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { isCairnError, short, UsageError } from '../errors/index.js';
@@ -21,7 +23,9 @@ import { BoundedFetcher, fetchAll, FetchError, type Fetcher } from '../io/fetch.
 import {
   ATTESTATION_LIMITS, AttestationError, attestationRelativePath, parseAttestation, verifyAttestation, type ReleaseArtifact,
 } from '../policy/index.js';
-import type { TufPublicKey } from '../crypto/public-key.js';
+import { repoLayout } from '../repo/index.js';
+import { releaseArtifacts } from './attestations.js';
+import type { ReleaseDocumentSource } from './documents.js';
 import { SILENT, type ReleaseProgress } from './progress.js';
 
 /** One verifier's published attestation tree: an http(s) base URL or a directory. */
@@ -52,27 +56,41 @@ function attestationUrl(source: AttestationSource, relative: string): string {
 }
 
 export interface PullOptions {
+  sources: readonly AttestationSource[];
   fetcher?: Fetcher;
   progress?: ReleaseProgress;
 }
 
+/** A verifier's attestation of one artifact, pulled and checked, and where it goes under public/. */
+export interface PulledAttestation {
+  target: string;
+  sha256: string;
+  verifier: string;
+  /** REPO/public/attestations/<target>/<sha256>.<verifier>.dsse.json */
+  path: string;
+  bytes: Buffer;
+}
+
 /**
- * Pulls, for each artifact, each source's attestation into `publicDir`, under the path of that
- * source's verifier. `verifiers` are the build policy's keys. Returns the files written.
+ * Pulls, for each artifact the release `source` adds or changes, each source's attestation of it
+ * and checks it; writes nothing (writePulledAttestations does, once the release is co-signed).
+ * Nothing to pull without a build policy.
  */
-export async function pullAttestations(
-  publicDir: string, artifacts: readonly ReleaseArtifact[], sources: readonly AttestationSource[], verifiers: Readonly<Record<string, TufPublicKey>>, options: PullOptions = {},
-): Promise<string[]> {
+export async function pullAttestations(dir: string, source: ReleaseDocumentSource, options: PullOptions): Promise<PulledAttestation[]> {
+  const release = options.sources.length === 0 ? undefined : await releaseArtifacts(dir, source);
+  if (!release) return [];
+  const { policy: { verifiers }, artifacts } = release;
   const progress = options.progress ?? SILENT;
   const fetcher = options.fetcher ?? new BoundedFetcher();
-  for (const s of sources) {
+  const { publicDir } = repoLayout(dir);
+  for (const s of options.sources) {
     if (!Object.hasOwn(verifiers, s.verifier)) {
       throw new UsageError('BAD_ARGUMENT', `attestation source ${s.url} is for key ${short(s.verifier)}, which is not a verifier of the build policy`, { hint: 'cairn repo status DIR shows the policy; name a policy verifier\'s key ID' });
     }
   }
-  const writes: Array<{ path: string; bytes: Buffer }> = [];
+  const pulled: PulledAttestation[] = [];
   for (const artifact of artifacts) {
-    for (const source of sources) {
+    for (const source of options.sources) {
       const relative = attestationRelativePath(artifact.name, artifact.sha256, source.verifier);
       const url = attestationUrl(source, relative);
       let bytes: Buffer;
@@ -96,15 +114,21 @@ export async function pullAttestations(
       } catch (e) {
         throw refusal(source, artifact, e);
       }
-      writes.push({ path: join(publicDir, relative), bytes });
+      pulled.push({ target: artifact.name, sha256: artifact.sha256, verifier: source.verifier, path: join(publicDir, relative), bytes });
     }
   }
+  if (pulled.length > 0) progress.info(`pulled ${pulled.length} attestation(s) from the verifiers' sources`);
+  return pulled;
+}
+
+/** Writes pulled attestations under public/ (those already there with the same bytes are left alone); returns the paths written. */
+export async function writePulledAttestations(pulled: readonly PulledAttestation[]): Promise<string[]> {
   const written: string[] = [];
-  for (const w of writes) {
-    const existing = await readCappedFileIfExists(w.path, ATTESTATION_LIMITS.maxEnvelopeBytes).catch(() => undefined);
-    if (existing !== undefined && Buffer.compare(existing, w.bytes) === 0) continue;
-    await writeFileAtomic(w.path, w.bytes, { mkdirs: true });
-    written.push(w.path);
+  for (const p of pulled) {
+    const existing = await readCappedFileIfExists(p.path, ATTESTATION_LIMITS.maxEnvelopeBytes).catch(() => undefined);
+    if (existing !== undefined && Buffer.compare(existing, p.bytes) === 0) continue;
+    await writeFileAtomic(p.path, p.bytes, { mkdirs: true });
+    written.push(p.path);
   }
   return written;
 }

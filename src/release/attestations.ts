@@ -15,32 +15,20 @@ import { isCairnError, short } from '../errors/index.js';
 import { writeFileAtomic } from '../io/atomic-write.js';
 import {
   attestationManifestPath, attestationsDigest, buildAttestationManifest, buildPolicyOf, changedArtifacts, checkReleaseAttestations, serializeAttestationManifest,
-  type DsseEnvelope,
+  type DsseEnvelope, type ReleaseArtifact,
 } from '../policy/index.js';
 import { parseEnvelope, type TargetsEnvelope } from '../tuf/index.js';
 import { readPublishedAttestations } from '../rebuild/index.js';
 import { repoLayout } from '../repo/index.js';
 import { readPublishedIfExists, type ReleaseDocumentSource } from './documents.js';
 import { SILENT, type ReleaseProgress } from './progress.js';
-import { pullAttestations, type AttestationSource } from './attestation-sources.js';
-import type { Fetcher } from '../io/fetch.js';
+import type { PulledAttestation } from './attestation-sources.js';
 
-/** Where the verifiers publish their attestations (attestation-sources.ts), pulled before they are read. */
-export interface PullFrom {
-  sources?: readonly AttestationSource[];
-  fetcher?: Fetcher;
-}
-
-/**
- * `source` with its attestations when the new root has a build policy: the changed artifacts
- * (against the published state), their published attestation files, and the digest of those
- * that count. Writes the manifest of that digest. Unchanged `source` when the root has no policy.
- */
-export async function withReleaseAttestations(dir: string, source: ReleaseDocumentSource, progress: ReleaseProgress = SILENT, pull: PullFrom = {}): Promise<ReleaseDocumentSource> {
+/** The build policy of the new state's root and the artifacts the release adds or changes; undefined without a policy. */
+export async function releaseArtifacts(dir: string, source: ReleaseDocumentSource): Promise<{ policy: NonNullable<ReturnType<typeof buildPolicyOf>>; artifacts: ReleaseArtifact[] } | undefined> {
   const root = parseEnvelope('root', await source.root(source.rootVersion), `${source.rootVersion}.root.json`);
   const policy = buildPolicyOf(root);
-  if (!policy) return source;
-  const { publicDir } = repoLayout(dir);
+  if (!policy) return undefined;
   const publishedBytes = await readPublishedIfExists(dir, 'snapshot.json');
   const published = publishedBytes === undefined ? undefined : parseEnvelope('snapshot', publishedBytes, 'published snapshot.json');
   const next = parseEnvelope('snapshot', source.snapshot, 'new snapshot.json');
@@ -57,16 +45,26 @@ export async function withReleaseAttestations(dir: string, source: ReleaseDocume
       if (old) previous.set(role, parseEnvelope('targets', old, `published ${file}`));
     }
   }
-  const artifacts = changedArtifacts(published ? previous : undefined, changed);
-  if (pull.sources && pull.sources.length > 0) {
-    const written = await pullAttestations(publicDir, artifacts, pull.sources, policy.verifiers, { progress, ...(pull.fetcher ? { fetcher: pull.fetcher } : {}) });
-    if (written.length > 0) progress.info(`pulled ${written.length} attestation(s) from the verifiers' sources`);
-  }
+  return { policy, artifacts: changedArtifacts(published ? previous : undefined, changed) };
+}
+
+/**
+ * `source` with its attestations when the new root has a build policy: the changed artifacts
+ * (against the published state), their published attestation files (and those `pulled` from the
+ * verifiers' sources, not yet written), and the digest of those that count. Writes the manifest
+ * of that digest. Unchanged `source` when the root has no policy.
+ */
+export async function withReleaseAttestations(dir: string, source: ReleaseDocumentSource, progress: ReleaseProgress = SILENT, pulled: readonly PulledAttestation[] = []): Promise<ReleaseDocumentSource> {
+  const release = await releaseArtifacts(dir, source);
+  if (!release) return source;
+  const { policy, artifacts } = release;
+  const { publicDir } = repoLayout(dir);
+  const incoming = new Map(pulled.map((p) => [p.path, p.bytes]));
   const files: Record<string, string[]> = {};
   const relied: DsseEnvelope[] = [];
   const entries: Array<{ target: string; sha256: string; envelopes: readonly DsseEnvelope[] }> = [];
   for (const artifact of artifacts) {
-    const found = await readPublishedAttestations(publicDir, artifact.name, artifact.sha256);
+    const found = await readPublishedAttestations(publicDir, artifact.name, artifact.sha256, incoming);
     files[artifact.name] = found.map((b) => Buffer.from(b).toString('base64'));
     try {
       const r = checkReleaseAttestations([artifact], { [artifact.name]: found }, policy).artifacts[0]!;

@@ -8,8 +8,8 @@ export {
   type PublishReleaseOptions, type PublishedRelease, type CreateLogOptions, type LogOperationOptions, type ReleaseLogStatus,
   type SettledRelease, type SettleOptions,
 } from './pipeline.js';
-export { withReleaseAttestations, type PullFrom } from './attestations.js';
-export { parseAttestationSource, pullAttestations, type AttestationSource } from './attestation-sources.js';
+export { withReleaseAttestations } from './attestations.js';
+export { parseAttestationSource, pullAttestations, writePulledAttestations, type AttestationSource, type PulledAttestation } from './attestation-sources.js';
 export { authorizedRoster, rootRoleOfSource, signRosterRequestFile, type RosterAuthority, type RosterPosition } from './roster-authorization.js';
 export { publishedDocuments, payloadOf, type ReleaseDocumentSource } from './documents.js';
 export { initLog } from './genesis.js';

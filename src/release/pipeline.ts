@@ -17,7 +17,8 @@ import type { Signer } from '../crypto/signer.js';
 import {
   clearPendingRelease, completePendingRelease, pendingReleaseDir, publish, readPendingRelease, repoLayout, RepoError, savePendingRelease, type PublishResult,
 } from '../repo/index.js';
-import { withReleaseAttestations, type PullFrom } from './attestations.js';
+import { withReleaseAttestations } from './attestations.js';
+import { pullAttestations, writePulledAttestations, type PullOptions } from './attestation-sources.js';
 import type { RoundReport } from './cosigning-round.js';
 import { publishedDocuments, readPublishedIfExists } from './documents.js';
 import { LeaderError } from './errors.js';
@@ -139,7 +140,7 @@ async function settlePendingRelease(dir: string, leader: LogLeader, options: Set
 export interface PublishReleaseOptions extends LogOperationOptions {
   signers: readonly Signer[];
   /** The verifiers' attestation sources to pull the new artifacts' attestations from (attestation-sources.ts). */
-  attestationsFrom?: PullFrom;
+  attestationsFrom?: Omit<PullOptions, 'progress'>;
   snapshotExpires?: Date;
   timestampExpires?: Date;
   now?: Date;
@@ -169,13 +170,23 @@ export async function publishRelease(dir: string, options: PublishReleaseOptions
     ...(options.now ? { now: options.now } : {}),
     snapshotExpires: options.snapshotExpires,
     timestampExpires: options.timestampExpires,
-    beforeWrite: (leader || (options.attestationsFrom?.sources?.length ?? 0) > 0) ? async (release) => {
+    beforeWrite: (leader || (options.attestationsFrom?.sources.length ?? 0) > 0) ? async (release) => {
       if (!release.snapshot.changed && release.roots.length === 0) return; // only the timestamp is renewed: no new state to log
       // Pulled and checked before anything of the release is saved: a hostile source leaves nothing behind.
-      const documents = await withReleaseAttestations(dir, await publishedDocuments(dir, release), progress, options.attestationsFrom);
-      if (!leader) return;
-      await savePendingRelease(dir, release);
-      logged = await leader.appendBlock(documents);
+      const documents = await publishedDocuments(dir, release);
+      const pulled = options.attestationsFrom ? await pullAttestations(dir, documents, { ...options.attestationsFrom, progress }) : [];
+      if (leader) {
+        await savePendingRelease(dir, release);
+        try {
+          logged = await leader.appendBlock(await withReleaseAttestations(dir, documents, progress, pulled));
+        } catch (e) {
+          // Witnesses that answered recorded the block: it may be logged later (log retry), so its attestations are kept.
+          if (await leader.savedProposal()) await writePulledAttestations(pulled);
+          throw e;
+        }
+      }
+      // Written once the witnesses co-signed the release (before its TUF files): a refused one leaves public/ as it was.
+      await writePulledAttestations(pulled);
     } : undefined,
   });
   if (leader && logged) await clearPendingRelease(dir);
