@@ -9,28 +9,19 @@ import { spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { generateEd25519, writeKeyFile } from '../../src/crypto/index.js';
-import { writePublicKeyFile } from '../../src/repo/index.js';
+import { keyFile } from '../rebuild/fixtures.js';
 import { treeSnapshot, writeSource } from '../repo/fixtures.js';
 import { runCli } from './run-cli.js';
 
 const T = { timeout: 120_000 };
 
-async function keyFile(dir: string, name: string): Promise<string> {
-  const { privateKey, signer } = generateEd25519();
-  const path = join(dir, name);
-  await writeKeyFile(path, privateKey);
-  await writePublicKeyFile(`${path}.pub.json`, signer.publicKey);
-  return path;
-}
-
 async function workspace(): Promise<{ dir: string; repo: string; key: string }> {
   const dir = await mkdtemp(join(tmpdir(), 'cairn-lock-'));
-  const key = await keyFile(dir, 'all.key');
+  const key = await keyFile(dir, 'all');
   const repo = join(dir, 'repo');
-  const init = await runCli(['repo', 'init', repo, ...['root', 'targets', 'snapshot', 'timestamp'].flatMap((r) => [`--${r}-key`, `${key}.pub.json`]), '--key', key]);
+  const init = await runCli(['repo', 'init', repo, ...['root', 'targets', 'snapshot', 'timestamp'].flatMap((r) => [`--${r}-key`, key.pub]), '--key', key.path]);
   assert.equal(init.code, 0, init.stderr);
-  return { dir, repo, key };
+  return { dir, repo, key: key.path };
 }
 
 /** A live process that is not cairn, standing for another command holding the lock. */
