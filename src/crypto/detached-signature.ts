@@ -1,5 +1,5 @@
 // crypto/detached-signature.ts: the one signature file a key holder hands over from an offline
-// machine (docs/cli.md "Threshold signing by separate holders"; TUF spec 1.0.x 4.2, 6.1): it names
+// machine (docs/cli.md "Threshold signing by separate key holders"; TUF spec 1.0.x 4.2, 6.1): it names
 // what was signed (a TUF role and version, or a roster authorization and its block index,
 // docs/protocol.md section 4), the SHA-256 of the exact bytes signed, the key ID and the
 // signature. Whoever merges it checks that the digest is that of the bytes it holds, that the key

@@ -177,7 +177,7 @@ export function collectRosterAuthorization(request: RosterAuthorizationRequest, 
       ok = false;
     }
     if (!ok) throw new LogError('ROSTER_NOT_AUTHORIZED', `the signature by root key ${short(s.keyid)} does not verify over the roster authorization of block ${request.index}`);
-    authorization.push({ keyid: s.keyid, sig: s.sig });
+    if (!authorization.some((a) => a.keyid === s.keyid)) authorization.push({ keyid: s.keyid, sig: s.sig }); // each root key counts once
   }
   verifyRosterAuthorization(authorization, statement, root);
   return authorization;

@@ -1,7 +1,7 @@
 // cli/commands/rebuild.ts: `cairn rebuild`, the build verifier (docs/verified-builds.md): `run`
-// rebuilds one artifact and signs the verdict, `serve` watches a repository (read only) and rebuilds
-// every new declared artifact with a durable queue into the verifier's own attestation tree, `check` applies the witnesses' quorum rule to
-// attestation files.
+// rebuilds one artifact and signs the verdict, `serve` watches a repository (only reading it) and
+// rebuilds every new declared artifact with a durable queue into the verifier's own attestation
+// tree, `check` applies the witnesses' quorum rule to attestation files.
 import type { Command } from 'commander';
 import { short, UsageError } from '../../errors/index.js';
 import { describeDifferences } from '../../policy/index.js';
