@@ -142,8 +142,16 @@ async function demonstrate(work: string, print: (line: string) => void): Promise
       children[i] = await startWitness(dir, ports[i]!);
     }));
     say(`  each runs \`cairn witness serve\` with its own key and SQLite state`);
-    const rootKeyArgs = keys.root.flatMap((k) => ['--key', k.file]);
-    const init = await cairnJson(['log', 'init', repo, ...witnessUrls.flatMap((u) => ['--witness', u]), '--threshold', String(THRESHOLD), ...rootKeyArgs]);
+    // The root keys stay with their holders: the roster request is signed on each holder's machine.
+    const request = join(work, 'roster-request.json');
+    await cairnJson(['log', 'init', repo, ...witnessUrls.flatMap((u) => ['--witness', u]), '--threshold', String(THRESHOLD), '--prepare', request]);
+    const rosterSignatures = await Promise.all(keys.root.map(async (k, i) => {
+      const sig = join(work, `roster-root-${i + 1}.sig.json`);
+      await cairnJson(['log', 'sign-roster', request, '--key', k.file, '--out', sig]);
+      return sig;
+    }));
+    say(`  cairn log init --prepare wrote the roster request; each root key holder signed it offline (cairn log sign-roster)`);
+    const init = await cairnJson(['log', 'init', repo, '--authorization', request, ...rosterSignatures.flatMap((f) => ['--signature', f])]);
     const genesis = String(init.genesis);
     say(`  cairn log init: each witness checked release 1 and the roster (proofs of possession, root authorization by 2 of 2 root keys)`);
     say(`  genesis block ${genesis}: the clients' trust anchor, with root.json`);
