@@ -133,6 +133,35 @@ export async function writePulledAttestations(pulled: readonly PulledAttestation
   return written;
 }
 
+/**
+ * The attestations a logged block's proposal carried (`files`: target -> base64 envelopes), put
+ * under public/ where missing: those pulled for a release whose block was logged by a later retry,
+ * or just before a crash. Each goes to the path of the policy verifier whose valid signature it
+ * bears and the subject it names; others are passed over (the witnesses relied only on valid ones).
+ */
+export async function writeProposalAttestations(dir: string, source: ReleaseDocumentSource, files: Readonly<Record<string, readonly string[]>>): Promise<string[]> {
+  const release = await releaseArtifacts(dir, source);
+  if (!release) return [];
+  const keys = new Map(Object.entries(release.policy.verifiers));
+  const { publicDir } = repoLayout(dir);
+  const pulled: PulledAttestation[] = [];
+  for (const [target, envelopes] of Object.entries(files)) {
+    for (const b64 of envelopes) {
+      const bytes = Buffer.from(b64, 'base64');
+      try {
+        const { statement } = verifyAttestation(parseAttestation(bytes), keys);
+        const subject = statement.subjects.find((x) => x.name === target);
+        if (subject) pulled.push({ target, sha256: subject.sha256, verifier: statement.verifier, path: join(publicDir, attestationRelativePath(target, subject.sha256, statement.verifier)), bytes });
+      } catch (e) {
+        if (!isCairnError(e)) throw e;
+      }
+    }
+  }
+  const missing: PulledAttestation[] = [];
+  for (const p of pulled) if ((await readCappedFileIfExists(p.path, ATTESTATION_LIMITS.maxEnvelopeBytes).catch(() => undefined)) === undefined) missing.push(p);
+  return writePulledAttestations(missing);
+}
+
 /** A source's answer refused: its verifier's attestation of this artifact it is not. */
 function refusal(source: AttestationSource, artifact: ReleaseArtifact, e: unknown): AttestationError {
   const code = e instanceof AttestationError ? e.code : 'BAD_ENVELOPE'; // over the cap, or not JSON

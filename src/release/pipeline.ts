@@ -18,7 +18,7 @@ import {
   clearPendingRelease, completePendingRelease, pendingReleaseDir, publish, readPendingRelease, repoLayout, RepoError, savePendingRelease, type PublishResult,
 } from '../repo/index.js';
 import { withReleaseAttestations } from './attestations.js';
-import { pullAttestations, writePulledAttestations, type PullOptions } from './attestation-sources.js';
+import { pullAttestations, writeProposalAttestations, writePulledAttestations, type PullOptions } from './attestation-sources.js';
 import type { RoundReport } from './cosigning-round.js';
 import { publishedDocuments, readPublishedIfExists } from './documents.js';
 import { LeaderError } from './errors.js';
@@ -125,6 +125,8 @@ async function settlePendingRelease(dir: string, leader: LogLeader, options: Set
       hint: `inspect ${pendingReleaseDir(dir)}; no block conflicting with it is proposed while it is there`,
     });
   }
+  // The attestations its proposal carried (pulled from the verifiers, not yet written) go beside it.
+  if (release && proposal.attestations) await writeProposalAttestations(dir, await publishedDocuments(dir, release), proposal.attestations.files);
   const completed = release ? await completePendingRelease(dir, release, options) : undefined;
   await requirePublishedHead(dir, leader);
   if (completed && completed.divergent.length > 0) {
@@ -177,15 +179,10 @@ export async function publishRelease(dir: string, options: PublishReleaseOptions
       const pulled = options.attestationsFrom ? await pullAttestations(dir, documents, { ...options.attestationsFrom, progress }) : [];
       if (leader) {
         await savePendingRelease(dir, release);
-        try {
-          logged = await leader.appendBlock(await withReleaseAttestations(dir, documents, progress, pulled));
-        } catch (e) {
-          // Witnesses that answered recorded the block: it may be logged later (log retry), so its attestations are kept.
-          if (await leader.savedProposal()) await writePulledAttestations(pulled);
-          throw e;
-        }
+        logged = await leader.appendBlock(await withReleaseAttestations(dir, documents, progress, pulled));
       }
-      // Written once the witnesses co-signed the release (before its TUF files): a refused one leaves public/ as it was.
+      // Written once the witnesses co-signed the release (before its TUF files): a refused one
+      // leaves public/ as it was; a block logged later (retry, crash) gets them from its saved proposal.
       await writePulledAttestations(pulled);
     } : undefined,
   });
