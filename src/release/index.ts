@@ -4,13 +4,13 @@
 // retry after a failed round), the log leader and its connections to witnesses. Other layers
 // import from here only.
 export {
-  releaseLogStatus, defaultWitnessThreshold, prepareRosterChange, leaderOptions, logStateFile,
+  releaseLogStatus, prepareRosterChange, leaderOptions, logStateFile,
   type PublishReleaseOptions, type PublishedRelease, type CreateLogOptions, type LogOperationOptions, type ReleaseLogStatus,
   type SettledRelease, type SettleOptions,
 } from './pipeline.js';
 export { withReleaseAttestations } from './attestations.js';
 export { parseAttestationSource, pullAttestations, writePulledAttestations, type AttestationSource, type PulledAttestation } from './attestation-sources.js';
-export { authorizedRoster, rootRoleOfSource, signRosterRequestFile, type RosterAuthority, type RosterPosition } from './roster-authorization.js';
+export { authorizedRoster, defaultWitnessThreshold, rootRoleOfSource, signRosterRequestFile, type RosterAuthority, type RosterPosition } from './roster-authorization.js';
 export { publishedDocuments, payloadOf, type ReleaseDocumentSource } from './documents.js';
 export { initLog } from './genesis.js';
 export { LogLeader, type LeaderOptions, type BlockReport, type InitLogOptions } from './leader.js';

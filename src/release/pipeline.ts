@@ -28,7 +28,7 @@ import { LogLeader, type BlockReport, type LeaderOptions } from './leader.js';
 import { SILENT, type ReleaseProgress } from './progress.js';
 import type { RosterAuthorizationRequest } from '../log/index.js';
 import {
-  authorizedRoster, nextRosterPosition, rootRoleOfSource, rosterRequest, writeRosterRequest, type RosterAuthority, type RosterPosition,
+  authorizedRoster, defaultWitnessThreshold, nextRosterPosition, rootRoleOfSource, rosterRequest, writeRosterRequest, type RosterAuthority, type RosterPosition,
 } from './roster-authorization.js';
 import { DEFAULT_CALL_TIMEOUT_MS } from './witness-connection.js';
 
@@ -53,11 +53,6 @@ export interface LogOperationOptions {
   /** Options of the leader (deadlines; tests inject faults). */
   leader?: Partial<LeaderOptions>;
   progress?: ReleaseProgress;
-}
-
-/** Co-signers a roster of `n` witnesses needs by default: more than two thirds. */
-export function defaultWitnessThreshold(n: number): number {
-  return Math.floor((2 * n) / 3) + 1;
 }
 
 /** What settling a saved release did. */
@@ -212,17 +207,12 @@ export async function prepareRosterChange(dir: string, options: LogOperationOpti
   return request;
 }
 
-/** The authority of `options` with the default threshold of its witnesses. */
-function withDefaultThreshold(options: RosterAuthority): RosterAuthority {
-  return options.threshold !== undefined || options.witnesses === undefined ? options : { ...options, threshold: defaultWitnessThreshold(options.witnesses.length) };
-}
-
 /** `cairn log init`: the genesis block of the published state, co-signed head; returns the chain ID. */
 export async function createReleaseLog(dir: string, options: CreateLogOptions): Promise<{ genesis: string; report: BlockReport }> {
   const source = await publishedDocuments(dir);
   const position = await rosterPosition(dir, undefined);
   const leader = leaderOptions(dir, options.progress, options.leader);
-  const authorized = await authorizedRoster(withDefaultThreshold(options), position, await rootRoleOfSource(source), leader.callTimeoutMs ?? DEFAULT_CALL_TIMEOUT_MS);
+  const authorized = await authorizedRoster(options, position, await rootRoleOfSource(source), leader.callTimeoutMs ?? DEFAULT_CALL_TIMEOUT_MS);
   const { genesis, report } = await initLog({ ...leader, ...authorized, source });
   return { genesis, report };
 }
@@ -265,7 +255,7 @@ export async function changeWitnessRoster(dir: string, options: CreateLogOptions
   const leader = await LogLeader.open(leaderOptions(dir, progress, options.leader));
   // Checked before anything is written, a saved release included: the request names the index after it.
   const position = await nextRosterPosition(leader);
-  const authorized = await authorizedRoster(withDefaultThreshold(options), position, await rootRoleOfSource(await publishedDocuments(dir)), options.leader?.callTimeoutMs ?? DEFAULT_CALL_TIMEOUT_MS);
+  const authorized = await authorizedRoster(options, position, await rootRoleOfSource(await publishedDocuments(dir)), options.leader?.callTimeoutMs ?? DEFAULT_CALL_TIMEOUT_MS);
   const settled = await settlePendingRelease(dir, leader, { signers: options.rootSigners ?? [], progress });
   const report = await leader.changeRoster({ ...authorized, source: await publishedDocuments(dir) });
   await clearPendingRelease(dir);

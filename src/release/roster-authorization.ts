@@ -25,7 +25,7 @@ import { rosterOfWitnesses } from './witness-connection.js';
 export interface RosterAuthority {
   /** Witness addresses of the roster, in order (not with `request`: the request holds the roster). */
   witnesses?: readonly string[];
-  /** Co-signers the roster needs (with `witnesses`). */
+  /** Co-signers the roster needs (with `witnesses`; default defaultWitnessThreshold). */
   threshold?: number;
   /** Root keys at hand: each signs the authorization here. */
   rootSigners?: readonly Signer[];
@@ -39,6 +39,11 @@ export interface RosterAuthority {
 export interface RosterPosition {
   chain: string;
   index: number;
+}
+
+/** Co-signers a roster of `n` witnesses needs by default: more than two thirds. */
+export function defaultWitnessThreshold(n: number): number {
+  return Math.floor((2 * n) / 3) + 1;
 }
 
 /** Largest request file read: a roster at its caps and a few fields. */
@@ -90,7 +95,8 @@ export async function authorizedRoster(authority: RosterAuthority, position: Ros
       });
     }
   } else {
-    request = await rosterRequest(authority.witnesses ?? [], authority.threshold ?? 1, position, timeoutMs);
+    const witnesses = authority.witnesses ?? [];
+    request = await rosterRequest(witnesses, authority.threshold ?? defaultWitnessThreshold(witnesses.length), position, timeoutMs);
   }
   const detached: DetachedSignature[] = [
     ...(await readDetachedSignatureFiles(authority.signatures ?? [], badSignatureFile)),
