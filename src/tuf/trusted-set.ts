@@ -47,6 +47,19 @@ export function checkLengthAndHashes(bytes: Uint8Array, expected: FileExpectatio
   }
 }
 
+/**
+ * The roles a snapshot lists without both a length and a sha256 (docs/protocol.md section 5 "What a
+ * block commits to"): a block records the snapshot's bytes, and it commits to a targets role's
+ * bytes only through the sha256 the snapshot gives for it; a role listed by version alone could
+ * be re-signed at the same version with other content. Names are the file names (`ROLE.json`).
+ */
+export function unpinnedRoles(snapshot: SnapshotEnvelope): string[] {
+  return Object.entries(snapshot.signed.meta)
+    .filter(([, meta]) => meta.length === undefined || typeof meta.hashes?.sha256 !== 'string')
+    .map(([name]) => name)
+    .sort();
+}
+
 export type TimestampUpdate = 'updated' | 'unchanged';
 
 export class TrustedSet {

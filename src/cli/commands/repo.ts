@@ -8,7 +8,7 @@ import type { JsonObject } from '../../encoding/canonical-json.js';
 import { parseJsonObject } from '../../encoding/bounded-json.js';
 import { UsageError, short } from '../../errors/index.js';
 import {
-  addTargets, customWithDeclaration, refreshRole, collectTargetSources, delegateHashBins, delegatePaths, delegateSuccinct, formatStatus, initRepository, mergeSignatureFiles,
+  addTargets, customWithDeclaration, refreshRole, collectTargetSources, delegateHashBins, delegatePaths, delegateSuccinct, enableMetaHashes, formatStatus, initRepository, mergeSignatureFiles,
   readPublicKeys, removeTargets, repoStatus, rotateRoot, signRole, writeDetachedSignature,
   TOP_LEVEL_ROLES, type DeclarationInput, type RoleChange, type SignatureReport, type TopLevelRole,
 } from '../../repo/index.js';
@@ -72,7 +72,7 @@ export function register(program: Command, context: CliContext): void {
       .option(`--${role}-expires <duration>`, `lifetime of ${role} metadata (default ${{ root: '365d', targets: '90d', snapshot: '7d', timestamp: '1d' }[role]})`, durationOption(`--${role}-expires`));
   }
   signing(buildPolicyOptions(init).option('--no-consistent-snapshot', 'serve plain file names instead of VERSION.NAME / HASH.NAME')
-    .option('--meta-hashes', 'put length and sha256 of each role in snapshot (and of snapshot in timestamp)', false))
+    .option('--no-meta-hashes', 'list roles in snapshot by version only (smaller; a repository without a release log only: a log refuses it)'))
     .action(async (dir: string, opts: Record<string, unknown> & SigningOpts & BuildPolicyOpts & { consistentSnapshot: boolean; metaHashes: boolean }) => {
       const out = context.output();
       const roles = {} as Record<TopLevelRole, { keys: TufPublicKey[]; threshold: number }>;
@@ -231,6 +231,17 @@ export function register(program: Command, context: CliContext): void {
         ...(logged ? blockLines(logged) : []),
         ...result.published.map((p) => `published ${p.role} v${p.version}`),
         `${result.targetFiles} target file(s); root v${result.rootVersion}, snapshot v${result.snapshotVersion}, timestamp v${result.timestampVersion}`,
+      ]);
+    });
+
+  repo.command('enable-meta-hashes').description('turn meta hashes on: the next publish writes a snapshot that pins every role by length and sha256 (a release log needs it)')
+    .argument('<dir>', 'workspace directory')
+    .action(async (dir: string) => {
+      const out = context.output();
+      const changed = await enableMetaHashes(dir);
+      out.result({ dir, metaHashes: true, changed }, [
+        changed ? `meta hashes on in ${dir}` : `meta hashes were already on in ${dir}`,
+        `next: cairn repo publish ${dir} --key FILE... (writes a snapshot that pins every role)`,
       ]);
     });
 
