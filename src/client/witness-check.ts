@@ -22,7 +22,7 @@ import { short } from '../errors/index.js';
 import { fetchAll, type Fetcher } from '../io/fetch.js';
 import { sha256Hex } from '../crypto/hash.js';
 import type { Block } from '../log/index.js';
-import { directoryUrl, metadataFileName, unpinnedRoles, type RootEnvelope, type SnapshotEnvelope, type TargetsEnvelope } from '../tuf/index.js';
+import { directoryUrl, metadataFileName, parseEnvelope, unpinnedRoles, type RootEnvelope, type SnapshotEnvelope, type TargetsEnvelope } from '../tuf/index.js';
 import { ClientError } from './errors.js';
 
 /** A witnessed block and where it stands relative to the head. */
@@ -102,7 +102,9 @@ export class WitnessChecker {
       case 'timestamp':
         return this.checkTimestamp(bytes, maxBytes);
       case 'snapshot':
-        return this.checkSnapshot(bytes, doc.version);
+        this.checkSnapshot(bytes, doc.version);
+        // Refused before the updater stores it, not only once the refresh is over (checkAccepted).
+        return this.requirePinned(parseEnvelope('snapshot', bytes, 'witnessed snapshot.json'));
       case 'targets':
         return this.checkTargets(bytes, doc.version);
     }
@@ -205,12 +207,7 @@ export class WitnessChecker {
       throw new ClientError('NOT_WITNESSED', `the trusted root is v${root}; the witnessed state (block ${matched.block.index}) has root v${low}${high === low ? '' : `, the head v${high}`}`);
     }
     const snapshot = accepted.snapshot;
-    const unpinned = unpinnedRoles(snapshot);
-    if (unpinned.length > 0) {
-      throw new ClientError('UNPINNED_ROLE', `the witnessed snapshot v${snapshot.version} (block ${matched.block.index}) lists ${unpinned.length} role(s) without length and sha256 (${unpinned.slice(0, 3).join(', ')}${unpinned.length > 3 ? ', ...' : ''}): the log does not commit to their bytes`, {
-        hint: 'the repository must turn meta hashes on (its publisher runs cairn repo enable-meta-hashes DIR, then cairn repo publish); until then its delegated roles are not covered by the log',
-      });
-    }
+    this.requirePinned(snapshot);
     const consistent = accepted.root.signed.consistentSnapshot;
     this.pinned = new Map();
     for (const [file, meta] of Object.entries(snapshot.signed.meta)) {
@@ -219,6 +216,15 @@ export class WitnessChecker {
       this.pinned.set(metadataFileName(role, consistent ? meta.version : undefined), { role, version: meta.version, length: meta.length!, sha256: meta.hashes!.sha256! });
     }
     return matched;
+  }
+
+  /** The witnessed snapshot pins every role it lists by length and sha256 (UNPINNED_ROLE otherwise). */
+  private requirePinned(snapshot: SnapshotEnvelope): void {
+    const unpinned = unpinnedRoles(snapshot);
+    if (unpinned.length === 0) return;
+    throw new ClientError('UNPINNED_ROLE', `the witnessed snapshot v${snapshot.version} (block ${this.candidates![0]!.block.index}) lists ${unpinned.length} role(s) without length and sha256 (${unpinned.slice(0, 3).join(', ')}${unpinned.length > 3 ? ', ...' : ''}): the log does not commit to their bytes`, {
+      hint: 'the repository must turn meta hashes on (its publisher runs cairn repo enable-meta-hashes DIR, then cairn repo publish); until then its delegated roles are not covered by the log',
+    });
   }
 
   /** The delegated role the updater fetches under file name `name`, as the witnessed snapshot pins it (after checkAccepted). */
