@@ -22,7 +22,7 @@ import { short } from '../errors/index.js';
 import { fetchAll, type Fetcher } from '../io/fetch.js';
 import { sha256Hex } from '../crypto/hash.js';
 import type { Block } from '../log/index.js';
-import { directoryUrl, metadataFileName, parseEnvelope, unpinnedRoles, type RootEnvelope, type SnapshotEnvelope, type TargetsEnvelope } from '../tuf/index.js';
+import { describeUnpinnedRoles, directoryUrl, metadataFileName, parseEnvelope, type RootEnvelope, type SnapshotEnvelope, type TargetsEnvelope } from '../tuf/index.js';
 import { ClientError } from './errors.js';
 
 /** A witnessed block and where it stands relative to the head. */
@@ -220,9 +220,9 @@ export class WitnessChecker {
 
   /** The witnessed snapshot pins every role it lists by length and sha256 (UNPINNED_ROLE otherwise). */
   private requirePinned(snapshot: SnapshotEnvelope): void {
-    const unpinned = unpinnedRoles(snapshot);
-    if (unpinned.length === 0) return;
-    throw new ClientError('UNPINNED_ROLE', `the witnessed snapshot v${snapshot.version} (block ${this.candidates![0]!.block.index}) lists ${unpinned.length} role(s) without length and sha256 (${unpinned.slice(0, 3).join(', ')}${unpinned.length > 3 ? ', ...' : ''}): the log does not commit to their bytes`, {
+    const unpinned = describeUnpinnedRoles(snapshot);
+    if (unpinned === undefined) return;
+    throw new ClientError('UNPINNED_ROLE', `the witnessed snapshot v${snapshot.version} (block ${this.candidates![0]!.block.index}) lists ${unpinned}: the log does not commit to their bytes`, {
       hint: 'the repository must turn meta hashes on (its publisher runs cairn repo enable-meta-hashes DIR, then cairn repo publish); until then its delegated roles are not covered by the log',
     });
   }

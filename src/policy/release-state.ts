@@ -16,7 +16,7 @@ import type { Key } from '@tufjs/models';
 import { sha256Hex } from '../crypto/hash.js';
 import { isCairnError } from '../errors/index.js';
 import {
-  checkLengthAndHashes, isExpired, parseEnvelope, rolesOf, unpinnedRoles, verifyThreshold,
+  checkLengthAndHashes, describeUnpinnedRoles, isExpired, parseEnvelope, rolesOf, verifyThreshold,
   type RoleKeys, type RootEnvelope, type SnapshotEnvelope, type TargetsEnvelope,
 } from '../tuf/index.js';
 import { PolicyError } from './errors.js';
@@ -117,9 +117,9 @@ function checkState(root: RootEnvelope, previous: ReleaseState | undefined, docu
   if (!snapshotRole) throw new PolicyError('BAD_DOCUMENT', `root v${root.version} has no snapshot role`);
   guard('SIGNATURE_THRESHOLD', () => verifyThreshold(snapshot, 'snapshot', snapshotRole, root.signed.keys, `root v${root.version}`));
   if (isExpired(snapshot, nowMs)) throw new PolicyError('EXPIRED', `snapshot v${snapshot.version} expired at ${snapshot.signed.expires}`);
-  const unpinned = unpinnedRoles(snapshot);
-  if (unpinned.length > 0) {
-    throw new PolicyError('UNPINNED_ROLE', `snapshot v${snapshot.version} lists ${unpinned.length} role(s) without length and sha256 (${unpinned.slice(0, 3).join(', ')}${unpinned.length > 3 ? ', ...' : ''}): the block would not commit to their bytes`, {
+  const unpinned = describeUnpinnedRoles(snapshot);
+  if (unpinned !== undefined) {
+    throw new PolicyError('UNPINNED_ROLE', `snapshot v${snapshot.version} lists ${unpinned}: the block would not commit to their bytes`, {
       hint: 'the publisher turns meta hashes on (cairn repo enable-meta-hashes DIR) and publishes again',
     });
   }

@@ -17,7 +17,7 @@ import type { Signer } from '../crypto/signer.js';
 import {
   clearPendingRelease, completePendingRelease, pendingReleaseDir, publish, readPendingRelease, repoLayout, RepoError, savePendingRelease, Workspace, type PublishResult,
 } from '../repo/index.js';
-import { parseEnvelope, unpinnedRoles } from '../tuf/index.js';
+import { describeUnpinnedRoles, parseEnvelope } from '../tuf/index.js';
 import { withReleaseAttestations } from './attestations.js';
 import type { RoundReport } from './cosigning-round.js';
 import { publishedDocuments, readPublishedIfExists } from './documents.js';
@@ -188,9 +188,9 @@ export interface CreateLogOptions extends LogOperationOptions {
 export async function createReleaseLog(dir: string, options: CreateLogOptions): Promise<{ genesis: string; report: BlockReport }> {
   await requireMetaHashes(dir);
   const source = await publishedDocuments(dir);
-  const unpinned = unpinnedRoles(parseEnvelope('snapshot', source.snapshot, 'published snapshot.json'));
-  if (unpinned.length > 0) {
-    throw new LeaderError('META_HASHES_OFF', `the published snapshot of ${dir} lists ${unpinned.length} role(s) by version alone (${unpinned.slice(0, 3).join(', ')}${unpinned.length > 3 ? ', ...' : ''}): a block would not commit to their bytes`, {
+  const unpinned = describeUnpinnedRoles(parseEnvelope('snapshot', source.snapshot, 'published snapshot.json'));
+  if (unpinned !== undefined) {
+    throw new LeaderError('META_HASHES_OFF', `the published snapshot of ${dir} lists ${unpinned}: a block would not commit to their bytes`, {
       hint: `publish once more before creating the log: cairn repo publish ${dir} --key FILE... (it pins every role)`,
     });
   }

@@ -48,16 +48,20 @@ export function checkLengthAndHashes(bytes: Uint8Array, expected: FileExpectatio
 }
 
 /**
- * The roles a snapshot lists without both a length and a sha256 (docs/protocol.md section 5 "What a
- * block commits to"): a block records the snapshot's bytes, and it commits to a targets role's
- * bytes only through the sha256 the snapshot gives for it; a role listed by version alone could
- * be re-signed at the same version with other content. Names are the file names (`ROLE.json`).
+ * The roles a snapshot lists without both a length and a sha256, described for an error message
+ * ("2 role(s) without length and sha256 (apps.json, targets.json)"), or undefined when it pins
+ * every role (docs/protocol.md section 5 "What a block commits to"): a block records the
+ * snapshot's bytes, and it commits to a targets role's bytes only through the sha256 the snapshot
+ * gives for it; a role listed by version alone could be re-signed at the same version with other
+ * content.
  */
-export function unpinnedRoles(snapshot: SnapshotEnvelope): string[] {
-  return Object.entries(snapshot.signed.meta)
+export function describeUnpinnedRoles(snapshot: SnapshotEnvelope): string | undefined {
+  const names = Object.entries(snapshot.signed.meta)
     .filter(([, meta]) => meta.length === undefined || typeof meta.hashes?.sha256 !== 'string')
     .map(([name]) => name)
     .sort();
+  if (names.length === 0) return undefined;
+  return `${names.length} role(s) without length and sha256 (${names.slice(0, 3).join(', ')}${names.length > 3 ? ', ...' : ''})`;
 }
 
 export type TimestampUpdate = 'updated' | 'unchanged';
