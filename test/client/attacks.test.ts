@@ -5,6 +5,8 @@
 // signatures and served over HTTP on 127.0.0.1.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
 import { ClientError, readAnchor } from '../../src/client/index.js';
 import {
   LOG_PATHS,
@@ -19,8 +21,6 @@ import {
   type Block,
 } from '../../src/log/index.js';
 import { cosign, rosterOf } from '../fixtures/log-chain.js';
-import { createHash } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
 import { RepositorySimulator, ed25519Key, signDocument } from '../fixtures/repository-simulator.js';
 import { WitnessedRepository, nowUtc, witnessKeys } from '../fixtures/witnessed-repository.js';
 import { assertRefused, setupWitnessed, T, treeContents, witnessWithTufFilesBehind, type WitnessedFixture } from './helpers.js';
