@@ -252,6 +252,7 @@ export async function releaseLogStatus(dir: string, options: LogOperationOptions
  */
 export async function changeWitnessRoster(dir: string, options: CreateLogOptions): Promise<{ report: BlockReport; settled?: SettledRelease }> {
   const progress = options.progress ?? SILENT;
+  await requireMetaHashes(dir);
   const leader = await LogLeader.open(leaderOptions(dir, progress, options.leader));
   const settled = await settlePendingRelease(dir, leader, { signers: options.rootSigners, progress });
   const report = await leader.changeRoster({
