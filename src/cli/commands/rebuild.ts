@@ -69,6 +69,7 @@ interface CheckOpts {
   attestation: string[];
   verifierKey: string[];
   quorum: number;
+  requireFullIsolation: boolean;
 }
 
 export function register(program: Command, context: CliContext): void {
@@ -168,11 +169,12 @@ export function register(program: Command, context: CliContext): void {
     .option('--attestation <file>', 'an attestation file (repeatable)', collect, [])
     .requiredOption('--verifier-key <file>', 'public (or private) key file of a policy verifier (repeatable)', collect, [])
     .requiredOption('--quorum <k>', 'PASSED attestations needed', positiveInt('--quorum'))
+    .option('--require-full-isolation', 'count only attestations rebuilt under full isolation (bubblewrap), as a build policy may require', false)
     .action(async (opts: CheckOpts) => {
       const out = context.output();
       const report = await checkAttestationFiles({
         target: opts.target, ...(opts.sha256 === undefined ? {} : { sha256: opts.sha256 }), ...(opts.repo === undefined ? {} : { repo: opts.repo }),
-        files: opts.attestation, verifierKeyFiles: opts.verifierKey, quorum: opts.quorum,
+        files: opts.attestation, verifierKeyFiles: opts.verifierKey, quorum: opts.quorum, requireFullIsolation: opts.requireFullIsolation,
       });
       const { sha256, files, ...quorum } = report;
       out.result({ target: opts.target, sha256, ...quorum }, [
