@@ -99,9 +99,10 @@ async function assertHostUnchanged(): Promise<void> {
   assert.equal(buildUserProcesses(), 0, `no process of ${BUILD_USER} is left`);
 }
 
+/** Live processes of the build user (zombies left for a container's init to reap are not running). */
 function buildUserProcesses(): number {
-  const r = spawnSync('pgrep', ['-c', '-u', BUILD_USER], { encoding: 'utf8' });
-  return Number(r.stdout.trim() || '0');
+  const r = spawnSync('ps', ['-u', BUILD_USER, '-o', 'stat='], { encoding: 'utf8' });
+  return r.stdout.split('\n').filter((s) => s.trim() !== '' && !s.startsWith('Z')).length;
 }
 
 /** Writes what the recipe got (or "contained") to out: any escape shows in the artifact. */
@@ -124,7 +125,8 @@ test('a recipe that writes outside its scratch space (/usr, /, /etc, /dev, /dev/
     `for f in /usr/cairn-escape /cairn-escape /etc/cairn-escape /dev/cairn-escape /dev/shm/cairn-escape ${hostFile} /proc/sys/kernel/hostname; do`,
     '  (echo pwned > "$f") 2>/dev/null && echo "wrote $f" >> loot',
     'done',
-    `mkdir -p ${dir} 2>/dev/null && echo "made ${dir}" >> loot`,
+    // The host's /tmp is not the sandbox's: there, /tmp is the scratch tmpfs, so this writes only scratch.
+    `mkdir -p ${dir} && echo pwned > ${hostFile}`,
     VERDICT,
   ].join('\n'));
   await assertContained(run);
@@ -188,17 +190,18 @@ test('a recipe that fills its scratch space stops at the cap (ENOSPC), and the h
 test('a recipe that runs forever is killed at the time limit with nothing left running', T, async () => {
   const run = await rebuildHostile('forever', 'sleep 100000 & sleep 100000\n', ['--timeout', '3']);
   assert.equal(run.r.code, 69, run.r.stderr);
-  assert.match(run.r.stderr, /BUILD_TIMEOUT/);
+  assert.match(run.r.stdout + run.r.stderr, /BUILD_TIMEOUT/);
   assert.ok(run.ms < 20_000, `the verifier gave up after ${run.ms} ms`);
   await assert.rejects(stat(run.attestation), 'no verdict is signed for a build that did not finish');
   await assertHostUnchanged();
 });
 
-test('a fork bomb under rebuild serve is held to the process cap and killed; the verifier goes on and attests the next artifact', { ...T, timeout: 180_000 }, async () => {
+test('a fork bomb under rebuild serve is held to the process cap and killed; the verifier goes on and attests the next artifact', { ...T, timeout: 180_000 }, async (t) => {
   const repo = join(dir, 'repo');
   const publisher = await keyFile(dir, 'publisher');
   await publisherRepo(repo, publisher.signer);
-  const bomb = await hostileDeclaration('fork-bomb', 'bomb() { bomb | bomb & }; bomb\nsleep 100000\n');
+  // bash retries a fork that fails (dash gives up), so the bomb keeps pressing against the cap.
+  const bomb = await hostileDeclaration('fork-bomb', 'bash -c \'bomb() { bomb | bomb & }; bomb\'\nsleep 100000\n');
   const normal = await hostileDeclaration('normal', 'printf "contained\\n" > out\n');
   await addTargets(repo, [{ file: bomb.published, path: 'hostile/a-fork-bomb' }], { custom: declarationToCustom(bomb.declaration), signers: [publisher.signer] });
   await addTargets(repo, [{ file: normal.published, path: 'hostile/b-normal' }], { custom: declarationToCustom(normal.declaration), signers: [publisher.signer] });
@@ -208,18 +211,19 @@ test('a fork bomb under rebuild serve is held to the process cap and killed; the
   let r: CliResult;
   try {
     r = await runCli(['--json', 'rebuild', 'serve', '--allow-file-sources', '--repo', repo, '--key', verifier.path, '--db', join(dir, 'queue.db'), '--once',
-      '--max-attempts', '1', '--timeout', '8', '--max-processes', '64'], { timeoutMs: 120_000 });
+      '--max-attempts', '1', '--timeout', '6', '--max-processes', '64'], { timeoutMs: 120_000 });
   } finally {
     clearInterval(sampler);
   }
   const ms = Date.now() - started;
+  t.diagnostic(`fork bomb: at most ${peak} processes of ${BUILD_USER} seen (cap 64); serve finished in ${ms} ms`);
   assert.equal(r.code, 0, r.stderr + r.stdout);
   const events = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as { type: string; target?: string; code?: string; result?: string });
   assert.ok(events.some((e) => e.type === 'error' && e.target === 'hostile/a-fork-bomb' && e.code === 'BUILD_TIMEOUT'), r.stdout);
   assert.ok(events.some((e) => e.type === 'attested' && e.target === 'hostile/b-normal' && e.result === 'PASSED'), r.stdout);
   // The cap counts the build's processes; bwrap's own (outside the namespace) and the sampler's lag add a few.
   assert.ok(peak <= 64 + 4, `the build user ran ${peak} processes, the cap is 64`);
-  assert.ok(peak > 10, `the bomb forked (${peak} processes seen)`);
+  assert.ok(peak >= 32, `the bomb forked (${peak} processes seen)`);
   assert.ok(ms < 60_000, `the bomb held the verifier ${ms} ms`);
   await assertHostUnchanged();
 });
@@ -233,7 +237,7 @@ test('a declared source at a file: URL is refused unsigned unless the operator a
   const attestation = join(dir, 'file-source.dsse.json');
   const refused = await runCli(['--json', 'rebuild', 'run', '--declaration', file, '--artifact', published, '--out', attestation, '--key', verifier.path], { timeoutMs: 60_000 });
   assert.equal(refused.code, 6, refused.stderr);
-  assert.match(refused.stderr, /SOURCE_REFUSED/);
+  assert.match(refused.stdout + refused.stderr, /SOURCE_REFUSED/);
   await assert.rejects(stat(attestation), 'no verdict is signed');
   const auto = await runCli(['rebuild', 'run', '--isolation', 'auto', '--allow-file-sources', '--declaration', file, '--artifact', published, '--out', attestation, '--key', verifier.path]);
   assert.equal(auto.code, 2, auto.stderr);
