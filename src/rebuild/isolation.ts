@@ -340,7 +340,10 @@ function spawnBounded(argv: string[], env: Record<string, string>, run: BoundedR
         stdio[3].destroy();
         return;
       }
-      output.write(chunk);
+      if (!output.write(chunk)) {
+        stdio[3].pause();
+        output.once('drain', () => stdio[3].resume());
+      }
     });
     stdio[3].on('close', () => output.end());
     let log = Buffer.alloc(0);
