@@ -243,3 +243,16 @@ test('a declared source at a file: URL is refused unsigned unless the operator a
   assert.equal(auto.code, 2, auto.stderr);
   await assert.rejects(stat(attestation));
 });
+
+test('a verifier running as root without its build user refuses to build (never as root), naming the command that creates it', T, async () => {
+  const { published, file } = await hostileDeclaration('no-build-user', 'printf "contained\\n" > out\n');
+  const attestation = join(dir, 'no-build-user.dsse.json');
+  const r = await runCli(['rebuild', 'run', '--allow-file-sources', '--build-user', 'cairn-no-such-user', '--declaration', file, '--artifact', published, '--out', attestation, '--key', verifier.path]);
+  assert.equal(r.code, 69, r.stderr);
+  assert.match(r.stderr, /ISOLATION_UNAVAILABLE/);
+  assert.match(r.stderr, /useradd --system .* cairn-no-such-user/);
+  const root = await runCli(['rebuild', 'run', '--allow-file-sources', '--build-user', 'root', '--declaration', file, '--artifact', published, '--out', attestation, '--key', verifier.path]);
+  assert.equal(root.code, 69, root.stderr);
+  assert.match(root.stderr, /never runs as root/);
+  await assert.rejects(stat(attestation), 'nothing is signed');
+});
