@@ -11,7 +11,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { chmod, mkdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -44,7 +44,11 @@ before(async () => {
   await writeFile(hostFile, 'host file\n', { mode: 0o666 });
 });
 
-after(() => cleanup());
+// A sandbox that let the remount through would have written this on the host: the test fails, and the file goes.
+after(async () => {
+  await rm('/usr/cairn-escape', { force: true });
+  await cleanup();
+});
 
 /** A declaration of the published bytes "contained\n" built by `script` (run as escape.sh). */
 async function hostileDeclaration(name: string, script: string): Promise<{ declaration: ReleaseDeclaration; published: string; file: string }> {
