@@ -24,7 +24,7 @@ interface BuildOpts extends SandboxOpts {
 }
 
 export function register(program: Command, context: CliContext): void {
-  const build = program.command('build').description('build an artifact reproducibly from a source tree: source archive, artifact and release declaration in one step')
+  sandboxOptions(program.command('build')).description('build an artifact reproducibly from a source tree: source archive, artifact and release declaration in one step')
     .argument('<source>', 'source directory (or an existing tar/tar.gz source archive)')
     .requiredOption('--out <dir>', 'directory for the source archive, the artifact and its declaration')
     .option('--recipe <file>', 'recipe as JSON {builder, command, output, sourceDateEpoch} (flags override its fields)')
@@ -37,8 +37,8 @@ export function register(program: Command, context: CliContext): void {
     .option('--source-archive <name>', 'file name of the source archive in --out (default: NAME.src.tar)')
     .option('--exclude <name>', `file or directory name left out of the source archive (repeatable; default ${DEFAULT_EXCLUDES.join(', ')})`, collect, [])
     .option('--timeout <seconds>', 'time limit of the build', secondsOption('--timeout'))
-    .option('--check', 'build twice and report any difference (a non-reproducible recipe) before publishing', false);
-  sandboxOptions(build).action(async (source: string, opts: BuildOpts) => {
+    .option('--check', 'build twice and report any difference (a non-reproducible recipe) before publishing', false)
+    .action(async (source: string, opts: BuildOpts) => {
       const out = context.output();
       const recipe = await readRecipe({
         ...(opts.recipe === undefined ? {} : { file: opts.recipe }), ...(opts.command === undefined ? {} : { command: opts.command }),
@@ -63,5 +63,5 @@ export function register(program: Command, context: CliContext): void {
       }
       lines.push(`next: cairn repo add REPO ${result.artifactPath} --path ${d.target} --declaration ${result.declarationPath}`);
       out.result({ ...result, reproducible: opts.check ? result.secondBuildDifferences === undefined : undefined }, lines);
-  });
+    });
 }

@@ -75,7 +75,7 @@ interface CheckOpts {
 export function register(program: Command, context: CliContext): void {
   const rebuild = program.command('rebuild').description('verify builds: rebuild artifacts from their declared source and sign in-toto/DSSE attestations');
 
-  const run = rebuild.command('run').description('rebuild one artifact in isolation, compare with the published bytes, sign PASSED or FAILED')
+  allowFileSources(sandboxOptions(rebuild.command('run'))).description('rebuild one artifact in isolation, compare with the published bytes, sign PASSED or FAILED')
     .requiredOption('--key <file>', 'the verifier\'s private key file')
     .option('--passphrase-env <name>', 'environment variable with the key file\'s passphrase', DEFAULT_PASSPHRASE_ENV)
     .option('--repo <dir>', 'repository workspace holding the target (its declaration and bytes)')
@@ -83,8 +83,8 @@ export function register(program: Command, context: CliContext): void {
     .option('--declaration <file>', 'a declaration file (cairn build) instead of --repo/--target')
     .option('--artifact <file-or-url>', 'with --declaration: the published artifact (file path, file:, http: or https: URL)')
     .option('--out <file>', 'where to write the attestation (default with --repo: REPO/public/attestations/TARGET/SHA256.KEYID.dsse.json)')
-    .option('--timeout <seconds>', 'time limit of the build', secondsOption('--timeout'));
-  allowFileSources(sandboxOptions(run)).action(async (opts: RunOpts) => {
+    .option('--timeout <seconds>', 'time limit of the build', secondsOption('--timeout'))
+    .action(async (opts: RunOpts) => {
       const out = context.output();
       if (opts.repo !== undefined) {
         if (opts.target === undefined) throw new UsageError('MISSING_ARGUMENT', '--repo needs --target PATH');
@@ -111,9 +111,9 @@ export function register(program: Command, context: CliContext): void {
         differences: outcome.differences ?? null, verifier: signer.keyid, attestation: outcome.attestation, buildMs: outcome.buildMs, totalMs: outcome.totalMs,
       }, lines);
       if (outcome.result === 'FAILED') context.setExitCode(1);
-  });
+    });
 
-  const serve = rebuild.command('serve').description('watch a repository (staged and published targets) and rebuild every new declared artifact; queue in SQLite')
+  allowFileSources(sandboxOptions(rebuild.command('serve'))).description('watch a repository (staged and published targets) and rebuild every new declared artifact; queue in SQLite')
     .requiredOption('--repo <dir>', 'repository workspace to watch; attestations go to REPO/public/attestations/')
     .requiredOption('--key <file>', 'the verifier\'s private key file')
     .requiredOption('--db <file>', 'SQLite file of the queue and results (created if missing)')
@@ -122,8 +122,8 @@ export function register(program: Command, context: CliContext): void {
     .option('--once', 'exit when the queue is empty instead of polling', false)
     .option('--max-attempts <n>', 'attempts before a job without verdict is given up', positiveInt('--max-attempts'), 3)
     .option('--retry-delay <seconds>', 'delay before retrying a job without verdict (times the attempt number)', secondsOption('--retry-delay'), 60)
-    .option('--timeout <seconds>', 'time limit of each build', secondsOption('--timeout'));
-  allowFileSources(sandboxOptions(serve)).action(async (opts: ServeOpts) => {
+    .option('--timeout <seconds>', 'time limit of each build', secondsOption('--timeout'))
+    .action(async (opts: ServeOpts) => {
       const out = context.output();
       const signer = await loadSigner(opts.key, opts.passphraseEnv);
       const controller = new AbortController();
