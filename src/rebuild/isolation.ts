@@ -36,6 +36,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import type { BuildRecipe, IsolationKind } from '../policy/index.js';
+import { UsageError } from '../errors/index.js';
 import { RebuildError } from './errors.js';
 
 /** Isolation levels an operator may name, strongest first; the weaker ones are never chosen for them. */
@@ -142,7 +143,7 @@ export function resolveIsolation(given: Isolation | SandboxOptions | IsolationPr
 /** The host user builds run as: the dedicated user when this process is root, else none (this user). */
 function buildUser(name: string | undefined): BuildUser | undefined {
   if (process.getuid?.() !== 0) {
-    if (name !== undefined) throw new RebuildError('ISOLATION_UNAVAILABLE', `--build-user ${name} needs the verifier to run as root; builds run as this user`);
+    if (name !== undefined) throw new UsageError('CONFLICT', `--build-user ${name} needs the verifier to run as root; run by another user, builds run as that user`);
     return undefined;
   }
   const wanted = name ?? DEFAULT_BUILD_USER;
