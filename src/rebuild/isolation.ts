@@ -24,6 +24,7 @@
 // is dedicated, or because the count is per user namespace on Linux >= 5.14), one file's size
 // (RLIMIT_FSIZE, the scratch cap), wall-clock time and the artifact's size. cgroups are not used:
 // rlimits and the tmpfs size are what every machine offers without delegation.
+// With bubblewrap >= 0.8 the build cannot make nested user namespaces either (--disable-userns).
 // Every level runs the same driver with the same environment: cleared, then TZ=UTC,
 // LC_ALL=LANG=C.UTF-8, SOURCE_DATE_EPOCH, HOME and TMPDIR inside the work directory, PATH
 // /usr/local/bin:/usr/bin:/bin, umask 022, npm's network features off. The driver extracts the
@@ -192,6 +193,8 @@ function bwrapArgs(scratchBytes: number, identityFiles = false): string[] {
   const args = ['--unshare-user', '--uid', String(SANDBOX.uid), '--gid', String(SANDBOX.gid),
     '--unshare-net', '--unshare-pid', '--unshare-ipc', '--unshare-uts', '--unshare-cgroup-try',
     '--die-with-parent', '--new-session', '--cap-drop', 'ALL', '--hostname', 'cairn-build', '--ro-bind', '/usr', '/usr'];
+  // No nested user namespace (the way to capabilities in a new namespace, and kernel attack surface), where bwrap >= 0.8 can say so.
+  if (bwrapHasOption('--disable-userns')) args.push('--disable-userns');
   for (const top of ['/bin', '/sbin', '/lib', '/lib32', '/lib64', '/libx32']) {
     let info;
     try {
@@ -207,6 +210,13 @@ function bwrapArgs(scratchBytes: number, identityFiles = false): string[] {
   if (identityFiles) args.push('--ro-bind-data', '4', '/etc/passwd', '--ro-bind-data', '5', '/etc/group');
   args.push('--dev', '/dev', '--proc', '/proc', '--size', String(scratchBytes), '--tmpfs', SANDBOX.scratch, '--remount-ro', '/dev', '--remount-ro', '/');
   return args;
+}
+
+let bwrapHelp: string | undefined;
+
+function bwrapHasOption(option: string): boolean {
+  bwrapHelp ??= spawnSync('bwrap', ['--help'], { encoding: 'utf8', timeout: 10_000 }).stdout ?? '';
+  return bwrapHelp.includes(`${option} `);
 }
 
 /** Identity of this machine's build environment ("debian-12"), for attestations. */
