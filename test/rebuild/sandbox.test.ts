@@ -18,7 +18,7 @@ import { pathToFileURL } from 'node:url';
 import { sha256Hex } from '../../src/crypto/index.js';
 import { addTargets } from '../../src/repo/index.js';
 import { declarationFileJson, declarationToCustom, parseAttestation, verifyAttestation, type ReleaseDeclaration } from '../../src/policy/index.js';
-import { writeSourceArchive } from '../../src/rebuild/index.js';
+import { chooseIsolation, RebuildError, runRecipe, writeSourceArchive } from '../../src/rebuild/index.js';
 import { BUILD_USER, NEEDS_BUBBLEWRAP, NEEDS_ROOT_SANDBOX } from '../fixtures/system-tools.js';
 import { EPOCH, keyFile, publisherRepo, runCli, tempDir, type CliResult, type KeyFile } from './fixtures.js';
 
@@ -263,4 +263,19 @@ test('a verifier running as root without its build user refuses to build (never 
   assert.equal(root.code, 69, root.stderr);
   assert.match(root.stderr, /never runs as root/);
   await assert.rejects(stat(attestation), 'nothing is signed');
+});
+
+test('a recipe whose artifact is over the output cap is stopped: OUTPUT_TOO_LARGE, and no more than the cap reaches the host', NEEDS_BUBBLEWRAP, async () => {
+  const src = join(dir, 'big-output');
+  await mkdir(src);
+  await writeFile(join(src, 'build.sh'), 'head -c 8388608 /dev/zero > out\n');
+  const archive = join(dir, 'big-output.src.tar');
+  await writeSourceArchive(src, archive, EPOCH);
+  const outDir = join(dir, 'big-output.out');
+  await mkdir(outDir);
+  await assert.rejects(runRecipe({
+    sourceArchive: archive, outDir, isolation: chooseIsolation(), maxOutputBytes: 1024 * 1024,
+    recipe: { builder: 'debian-12', command: 'sh build.sh', output: 'out', sourceDateEpoch: EPOCH },
+  }), (e: unknown) => e instanceof RebuildError && e.code === 'OUTPUT_TOO_LARGE');
+  assert.ok((await stat(join(outDir, 'artifact'))).size <= 1024 * 1024, 'the host got at most the cap');
 });
