@@ -379,6 +379,9 @@ function spawnBounded(argv: string[], env: Record<string, string>, run: BoundedR
     // If this process is told to stop, take the build's process group with it.
     const onExit = (): void => kill();
     process.once('exit', onExit);
+    // When the build ends, whatever it left running in its group goes too (bubblewrap's PID
+    // namespace already took them; with unshare or none they would hold the pipes open).
+    child.on('exit', kill);
     child.on('error', (e) => {
       clearTimeout(timer);
       process.removeListener('exit', onExit);
