@@ -8,7 +8,7 @@ import { isCairnError, short } from '../errors/index.js';
 import { AttestationError } from './build-errors.js';
 import { sameDeclaration, type ReleaseDeclaration } from './declaration.js';
 import type { DsseEnvelope } from './dsse.js';
-import { describeDifferences, keyMap, parseAttestation, verifyAttestation, type RebuildStatement, type VerifiedAttestation } from './rebuild-statement.js';
+import { describeDifferences, FULL_ISOLATION, keyMap, parseAttestation, verifyAttestation, type RebuildStatement, type VerifiedAttestation } from './rebuild-statement.js';
 
 /** The release policy's build rule: which verifier keys count, and how many must agree. */
 export interface BuildPolicy {
@@ -16,6 +16,11 @@ export interface BuildPolicy {
   readonly verifiers: readonly TufPublicKey[] | Readonly<Record<string, TufPublicKey>>;
   /** k: PASSED attestations from distinct verifiers each artifact needs. */
   readonly quorum: number;
+  /**
+   * Count only attestations made under full isolation (bubblewrap; docs/verified-builds.md
+   * "Isolation levels"): a verdict from a weaker sandbox, PASSED or FAILED, is ignored.
+   */
+  readonly requireFullIsolation?: boolean;
 }
 
 /** The artifact a quorum is checked for. */
@@ -53,6 +58,7 @@ export function checkAttestationQuorum(
   const ignored: Array<{ index: number; reason: string }> = [];
   const passed = new Set<string>();
   const failed = new Map<string, RebuildStatement>();
+  const weak = new Set<string>();
   for (const [index, item] of attestations.entries()) {
     let verified: VerifiedAttestation;
     try {
@@ -68,6 +74,11 @@ export function checkAttestationQuorum(
       ignored.push({ index, reason: `about ${s.subjects.map((x) => `${x.name}@${short(x.sha256)}`).join(', ')}, not ${artifact.name}@${short(artifact.sha256)}` });
       continue;
     }
+    if (policy.requireFullIsolation && s.rebuild.isolation !== FULL_ISOLATION) {
+      weak.add(s.verifier);
+      ignored.push({ index, reason: `verifier ${short(s.verifier)} rebuilt under ${s.rebuild.isolation} isolation; the build policy requires full isolation (${FULL_ISOLATION})` });
+      continue;
+    }
     if (artifact.declaration && !sameDeclaration(artifact.declaration, s.rebuild)) {
       ignored.push({ index, reason: `verifier ${short(s.verifier)} rebuilt source ${short(s.rebuild.source.sha256)} with another recipe than the one declared` });
       continue;
@@ -81,6 +92,12 @@ export function checkAttestationQuorum(
     throw new AttestationError('REBUILD_FAILED', `${what}: policy verifier(s) ${details.join('; ')} could not reproduce it`, {
       hint: 'rebuild from the declared source and recipe and compare (cairn rebuild run); publish only bytes that rebuild bit-identically',
     });
+  }
+  if (passed.size < policy.quorum && weak.size > 0) {
+    throw new AttestationError('ISOLATION_TOO_WEAK',
+      `${what} has ${passed.size} of ${policy.quorum} required PASSED attestations made under full isolation; verifier(s) ${[...weak].map((k) => short(k)).join(', ')} rebuilt it in a weaker sandbox, which the build policy in root does not count`, {
+        hint: 'the verifiers must rebuild under full isolation: cairn rebuild run|serve --isolation bubblewrap',
+      });
   }
   if (passed.size < policy.quorum) {
     const missing = [...keys.keys()].filter((k) => !passed.has(k)).map((k) => short(k));

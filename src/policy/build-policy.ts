@@ -7,7 +7,11 @@
 // section 4: implementations keep unrecognized fields and sign over them), so it changes only
 // through a root version signed by the old and the new root thresholds:
 //
-//   "x-cairn-build-policy": { "verifiers": { KEYID: TUF public key, ... }, "quorum": k }
+//   "x-cairn-build-policy": { "verifiers": { KEYID: TUF public key, ... }, "quorum": k,
+//                             "requireFullIsolation": true (optional; absent means false) }
+//
+// With requireFullIsolation, only attestations made under full isolation (bubblewrap) count
+// (docs/verified-builds.md "Isolation levels").
 //
 // A root without the field has no build rule (blocks then record attestations: null). Pure:
 // no disk, no network, no clock.
@@ -45,10 +49,10 @@ export function buildPolicyOf(root: RootEnvelope): BuildPolicy & { readonly veri
   return parseBuildPolicy(value, `root v${root.version} ${BUILD_POLICY_FIELD}`);
 }
 
-/** Parses the JSON form of a build policy (strict: only verifiers and quorum). */
+/** Parses the JSON form of a build policy (strict: verifiers, quorum and the optional requireFullIsolation). */
 export function parseBuildPolicy(value: JsonValue, what: string): BuildPolicy & { readonly verifiers: Readonly<Record<string, TufPublicKey>> } {
   const r = new FieldReader((message) => new AttestationError('BAD_POLICY', message), what);
-  const o = r.exact(value, '', ['verifiers', 'quorum']);
+  const o = r.exact(value, '', ['verifiers', 'quorum'], ['requireFullIsolation']);
   const verifiers = r.entries(o.verifiers, 'verifiers', BUILD_POLICY_LIMITS.maxVerifiers);
   if (verifiers.length === 0) throw r.fail('verifiers must name at least one verifier key');
   const keys: Record<string, TufPublicKey> = {};
@@ -58,14 +62,15 @@ export function parseBuildPolicy(value: JsonValue, what: string): BuildPolicy & 
     if (keyid !== id) throw r.fail(`verifier key ID ${short(id)} is not the ID of its key (${short(keyid)})`);
     keys[id] = key;
   }
-  return { verifiers: keys, quorum: r.integer(o.quorum, 'quorum', 1, verifiers.length) };
+  const requireFullIsolation = o.requireFullIsolation === undefined ? false : r.boolean(o.requireFullIsolation, 'requireFullIsolation');
+  return { verifiers: keys, quorum: r.integer(o.quorum, 'quorum', 1, verifiers.length), ...(requireFullIsolation ? { requireFullIsolation } : {}) };
 }
 
-/** The JSON written into root `signed` for a policy of `verifiers` and `quorum` (validated). */
-export function buildPolicyJson(verifiers: readonly TufPublicKey[], quorum: number): JsonObject {
+/** The JSON written into root `signed` for a policy of `verifiers`, `quorum` and the isolation rule (validated). */
+export function buildPolicyJson(verifiers: readonly TufPublicKey[], quorum: number, requireFullIsolation = false): JsonObject {
   const map: JsonObject = {};
   for (const k of verifiers) map[keyIdOf(k)] = k as unknown as JsonObject;
-  const json: JsonObject = { verifiers: map, quorum };
+  const json: JsonObject = { verifiers: map, quorum, ...(requireFullIsolation ? { requireFullIsolation } : {}) };
   parseBuildPolicy(json, `${BUILD_POLICY_FIELD}`);
   return json;
 }

@@ -23,25 +23,27 @@ import type { CliContext } from './types.js';
 interface BuildPolicyOpts {
   buildVerifierKey: string[];
   buildQuorum?: number;
+  buildRequireFullIsolation: boolean;
 }
 
 /** The build policy of --build-verifier-key and --build-quorum, or undefined when neither is given. */
 async function buildPolicyOption(opts: BuildPolicyOpts): Promise<JsonObject | undefined> {
-  if (opts.buildVerifierKey.length === 0 && opts.buildQuorum === undefined) return undefined;
-  if (opts.buildVerifierKey.length === 0) throw new UsageError('MISSING_ARGUMENT', '--build-quorum needs the verifiers\' keys', { hint: 'pass --build-verifier-key FILE for each verifier' });
+  if (opts.buildVerifierKey.length === 0 && opts.buildQuorum === undefined && !opts.buildRequireFullIsolation) return undefined;
+  if (opts.buildVerifierKey.length === 0) throw new UsageError('MISSING_ARGUMENT', '--build-quorum and --build-require-full-isolation need the verifiers\' keys', { hint: 'pass --build-verifier-key FILE for each verifier' });
   const keys = await readPublicKeys(opts.buildVerifierKey);
-  return buildPolicyJson(keys, opts.buildQuorum ?? keys.length);
+  return buildPolicyJson(keys, opts.buildQuorum ?? keys.length, opts.buildRequireFullIsolation);
 }
 
 const buildPolicyOptions = (c: Command): Command =>
   c.option('--build-verifier-key <file>', 'build verifier public key file (repeatable): record the build policy in root (x-cairn-build-policy)', collect, [])
-    .option('--build-quorum <k>', 'PASSED rebuild attestations from distinct verifiers each new artifact needs (default: every verifier)', positiveInt('--build-quorum'));
+    .option('--build-quorum <k>', 'PASSED rebuild attestations from distinct verifiers each new artifact needs (default: every verifier)', positiveInt('--build-quorum'))
+    .option('--build-require-full-isolation', 'count only attestations rebuilt under full isolation (bubblewrap); witnesses refuse the others', false);
 
 function policyLines(policy: JsonObject | null | undefined): string[] {
   if (policy === undefined) return [];
   if (policy === null) return ['build policy removed from root'];
   const verifiers = Object.keys(policy.verifiers as JsonObject);
-  return [`build policy in root: ${String(policy.quorum)} of ${verifiers.length} verifier(s) (${verifiers.map((k) => short(k)).join(', ')}) must rebuild each new artifact`];
+  return [`build policy in root: ${String(policy.quorum)} of ${verifiers.length} verifier(s) (${verifiers.map((k) => short(k)).join(', ')}) must rebuild each new artifact${policy.requireFullIsolation === true ? ' under full isolation' : ''}`];
 }
 
 function changeLines(changes: readonly RoleChange[]): string[] {
