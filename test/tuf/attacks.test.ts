@@ -8,8 +8,8 @@ import { readdir } from 'node:fs/promises';
 import { FormatError } from '../../src/errors/index.js';
 import { FetchError } from '../../src/io/index.js';
 import { TufError } from '../../src/tuf/index.js';
-import { ed25519Key, endlessBody, signDocument, slowDrip, wrongLength, status } from '../fixtures/repository-simulator.js';
-import { assertRefused, setup, T, type Fixture } from './helpers.js';
+import { ed25519Key, endlessBody, signDocument, slowDrip, wrongLength, status, type RepositorySimulator, type SimKey } from '../fixtures/repository-simulator.js';
+import { assertRefused, dirContents, setup, T, type Fixture } from './helpers.js';
 
 /** A fixture whose client has completed one refresh (so rollback checks have a baseline). */
 async function refreshed(options: Parameters<typeof setup>[0] = {}, prepare?: Parameters<typeof setup>[1]): Promise<Fixture> {
@@ -396,6 +396,92 @@ test('an HTTP error on the timestamp fails the refresh and changes nothing', T, 
   try {
     f.server.overrides.set('metadata/timestamp.json', status(500));
     await assertRefused(f.metadataDir, () => f.updater().refresh(), FetchError, 'HTTP_STATUS');
+  } finally {
+    await f.close();
+  }
+});
+
+/**
+ * A diamond: top-level targets delegates a/* to A and b/* to B, and both delegate their paths to
+ * one role X, each with its own key. Returns the two keys of X's delegations.
+ */
+function diamond(sim: RepositorySimulator): { keyA: SimKey; keyB: SimKey } {
+  const keyA = ed25519Key();
+  const keyB = ed25519Key();
+  sim.delegate('targets', { name: 'A', paths: ['a/*'] });
+  sim.delegate('targets', { name: 'B', paths: ['b/*'] });
+  sim.delegate('A', { name: 'X', paths: ['a/*'], keys: [keyA] });
+  sim.delegate('B', { name: 'X', paths: ['b/*'], keys: [keyB] });
+  sim.addTarget('b/own', 'listed by B itself', 'B');
+  return { keyA, keyB };
+}
+
+test('refuses a role of a diamond signed by one branch\'s key for a target in the other branch\'s paths', T, async () => {
+  const f = await setup({}, (sim) => {
+    const { keyA } = diamond(sim);
+    // The holder of branch A's key signs X alone and lists a target in B's paths.
+    sim.signers.set('X', [keyA]);
+    sim.addTarget('b/evil', 'not from B', 'X');
+    sim.addTarget('a/app', 'app from A', 'X');
+    sim.publish();
+  });
+  try {
+    const u = f.updater();
+    // Through A, X is trusted: its key is the one A lists.
+    const app = await u.getTargetInfo('a/app');
+    assert.ok(app);
+    await u.downloadTarget(app);
+    assert.ok(await u.getTargetInfo('b/own'));
+    // Through B (X already verified and cached through A): refused, nothing written.
+    const targetsBefore = await dirContents(f.targetDir);
+    await assertRefused(f.metadataDir, () => u.getTargetInfo('b/evil'), TufError, 'THRESHOLD_NOT_MET');
+    // A new client whose X.json is the copy verified through A: refused too.
+    const fresh = f.updater();
+    assert.ok(await fresh.getTargetInfo('b/own'));
+    await assertRefused(f.metadataDir, () => fresh.getTargetInfo('b/evil'), TufError, 'THRESHOLD_NOT_MET');
+    // Both searches at once, as `cairn tuf download` runs them.
+    await assertRefused(f.metadataDir, () => f.updater().getTargetInfos(['a/app', 'b/evil']), TufError, 'THRESHOLD_NOT_MET');
+    assert.deepEqual(await dirContents(f.targetDir), targetsBefore);
+    assert.ok(!(await readdir(f.targetDir)).some((name) => name.includes('evil')));
+  } finally {
+    await f.close();
+  }
+});
+
+test('refuses a diamond role reached first through the branch whose keys did not sign it', T, async () => {
+  const f = await setup({}, (sim) => {
+    const { keyA } = diamond(sim);
+    sim.signers.set('X', [keyA]);
+    sim.addTarget('b/evil', 'not from B', 'X');
+    sim.publish();
+  });
+  try {
+    const u = f.updater();
+    assert.ok(await u.getTargetInfo('b/own'));
+    await assertRefused(f.metadataDir, () => u.getTargetInfo('b/evil'), TufError, 'THRESHOLD_NOT_MET');
+    assert.ok(!(await readdir(f.metadataDir)).includes('X.json'), 'X.json was stored');
+  } finally {
+    await f.close();
+  }
+});
+
+test('resolves targets through both branches of a diamond whose role both branches signed', T, async () => {
+  const f = await setup({}, (sim) => {
+    const { keyA, keyB } = diamond(sim);
+    sim.signers.set('X', [keyA, keyB]);
+    sim.addTarget('a/app', 'app', 'X');
+    sim.addTarget('b/lib', 'lib', 'X');
+    sim.publish();
+  });
+  try {
+    const u = f.updater();
+    const [app, lib] = await u.getTargetInfos(['a/app', 'b/lib']);
+    assert.ok(app && lib);
+    await u.downloadTargets([app, lib]);
+    // Again from the stored copies, in the other order.
+    const again = f.updater();
+    assert.ok(await again.getTargetInfo('b/lib'));
+    assert.ok(await again.getTargetInfo('a/app'));
   } finally {
     await f.close();
   }
