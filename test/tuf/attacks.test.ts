@@ -8,7 +8,9 @@ import { readdir } from 'node:fs/promises';
 import { FormatError } from '../../src/errors/index.js';
 import { FetchError } from '../../src/io/index.js';
 import { TufError } from '../../src/tuf/index.js';
-import { ed25519Key, endlessBody, signDocument, slowDrip, wrongLength, status, type RepositorySimulator, type SimKey } from '../fixtures/repository-simulator.js';
+import type { JsonObject } from '../../src/encoding/index.js';
+import { ed25519Key, endlessBody, keyJson, signDocument, slowDrip, wrongLength, status, type RepositorySimulator, type SimKey } from '../fixtures/repository-simulator.js';
+import { rewrittenKeys, type KeyVariant } from '../fixtures/key-variants.js';
 import { assertRefused, dirContents, setup, T, type Fixture } from './helpers.js';
 
 /** A fixture whose client has completed one refresh (so rollback checks have a baseline). */
@@ -482,6 +484,55 @@ test('resolves targets through both branches of a diamond whose role both branch
     const again = f.updater();
     assert.ok(await again.getTargetInfo('b/lib'));
     assert.ok(await again.getTargetInfo('a/app'));
+  } finally {
+    await f.close();
+  }
+});
+
+/** `k`'s private key presented under `variant`'s key ID. */
+function simKeyAs(k: SimKey, variant: KeyVariant): SimKey {
+  return { keyid: variant.keyid, publicKey: variant.key, sign: (d) => k.sign(d) };
+}
+
+test('refuses metadata signed by one key listed twice, written another way, toward a threshold of 2', T, async () => {
+  for (const { how } of rewrittenKeys(ed25519Key().publicKey)) {
+    const f = await refreshed({ consistentSnapshot: false });
+    try {
+      // The targets key holder gets root to list their key a second time under another key ID.
+      const key = f.sim.signers.get('targets')![0]!;
+      const twin = simKeyAs(key, rewrittenKeys(key.publicKey).find((v) => v.how === how)!);
+      const root = f.sim.root;
+      (root.keys as JsonObject)[twin.keyid] = twin.publicKey as unknown as JsonObject;
+      (root.roles as JsonObject).targets = { keyids: [key.keyid, twin.keyid], threshold: 2 };
+      f.sim.signers.set('targets', [key, twin]);
+      f.sim.newRootVersion();
+      f.sim.release('targets');
+      await assertRefused(f.metadataDir, () => f.updater().refresh(), TufError, 'THRESHOLD_NOT_MET', ['root.json', 'timestamp.json', 'snapshot.json']);
+      // The root role itself: one root key twice is not a threshold of 2.
+      const rootKey = f.sim.signers.get('root')![0]!;
+      const rootTwin = simKeyAs(rootKey, rewrittenKeys(rootKey.publicKey).find((v) => v.how === how)!);
+      (root.keys as JsonObject)[rootTwin.keyid] = rootTwin.publicKey as unknown as JsonObject;
+      (root.roles as JsonObject).root = { keyids: [rootKey.keyid, rootTwin.keyid], threshold: 2 };
+      f.sim.newRootVersion([rootTwin]);
+      await assertRefused(f.metadataDir, () => f.updater().refresh(), TufError, 'THRESHOLD_NOT_MET');
+    } finally {
+      await f.close();
+    }
+  }
+});
+
+test('accepts a threshold of 2 met by two distinct keys (the control of the test above)', T, async () => {
+  const f = await refreshed({ consistentSnapshot: false });
+  try {
+    const key = f.sim.signers.get('targets')![0]!;
+    const second = ed25519Key();
+    const root = f.sim.root;
+    (root.keys as JsonObject)[second.keyid] = keyJson(second);
+    (root.roles as JsonObject).targets = { keyids: [key.keyid, second.keyid], threshold: 2 };
+    f.sim.signers.set('targets', [key, second]);
+    f.sim.newRootVersion();
+    f.sim.release('targets');
+    await f.updater().refresh();
   } finally {
     await f.close();
   }
