@@ -7,19 +7,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { TufError } from '../../src/tuf/index.js';
-import { ed25519Key } from '../fixtures/repository-simulator.js';
+import { addDelegationDiamond } from '../fixtures/delegation-diamond.js';
 import { assertRefused, setupWitnessed, T, treeContents } from './helpers.js';
 
 test('a witnessed client refuses a diamond role signed by one branch\'s key for a target in the other branch\'s paths', T, async () => {
-  const keyA = ed25519Key();
   const f = await setupWitnessed({
     prepare: (sim) => {
-      sim.delegate('targets', { name: 'A', paths: ['a/*'] });
-      sim.delegate('targets', { name: 'B', paths: ['b/*'] });
-      sim.delegate('A', { name: 'X', paths: ['a/*'], keys: [keyA] });
-      sim.delegate('B', { name: 'X', paths: ['b/*'], keys: [ed25519Key()] });
-      sim.signers.set('X', [keyA]);
-      sim.addTarget('b/own', 'listed by B itself', 'B');
+      sim.signers.set('X', [addDelegationDiamond(sim).keyA]);
       sim.addTarget('a/app', 'app', 'X');
       sim.addTarget('b/evil', 'not from B', 'X');
     },

@@ -5,7 +5,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { checkGenesisState, checkSuccessorState, PolicyError, type ReleaseDocuments } from '../../src/policy/index.js';
-import { RepositorySimulator, ed25519Key, type SimKey } from '../fixtures/repository-simulator.js';
+import { addDelegationDiamond } from '../fixtures/delegation-diamond.js';
+import { RepositorySimulator, type SimKey } from '../fixtures/repository-simulator.js';
 
 function documents(sim: RepositorySimulator, roles: string[], fromRoot = 0): ReleaseDocuments {
   const roots = [...sim.rootHistory].sort((a, b) => a[0] - b[0]).filter(([v]) => v > fromRoot).map(([, bytes]) => bytes);
@@ -13,16 +14,9 @@ function documents(sim: RepositorySimulator, roles: string[], fromRoot = 0): Rel
   return { roots, snapshot: sim.files.get('metadata/snapshot.json')!, targets };
 }
 
-/** targets delegates a/* to A and b/* to B; both delegate their paths to X, each with its own key. */
 function diamond(): { sim: RepositorySimulator; keyA: SimKey; keyB: SimKey } {
   const sim = new RepositorySimulator();
-  const keyA = ed25519Key();
-  const keyB = ed25519Key();
-  sim.delegate('targets', { name: 'A', paths: ['a/*'] });
-  sim.delegate('targets', { name: 'B', paths: ['b/*'] });
-  sim.delegate('A', { name: 'X', paths: ['a/*'], keys: [keyA] });
-  sim.delegate('B', { name: 'X', paths: ['b/*'], keys: [keyB] });
-  return { sim, keyA, keyB };
+  return { sim, ...addDelegationDiamond(sim) };
 }
 
 function refusedThreshold(fn: () => unknown): void {

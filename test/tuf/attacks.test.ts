@@ -9,7 +9,8 @@ import { FormatError } from '../../src/errors/index.js';
 import { FetchError } from '../../src/io/index.js';
 import { TufError } from '../../src/tuf/index.js';
 import type { JsonObject } from '../../src/encoding/index.js';
-import { ed25519Key, endlessBody, keyJson, signDocument, slowDrip, wrongLength, status, type RepositorySimulator, type SimKey } from '../fixtures/repository-simulator.js';
+import { ed25519Key, endlessBody, keyJson, signDocument, slowDrip, wrongLength, status, type SimKey } from '../fixtures/repository-simulator.js';
+import { addDelegationDiamond } from '../fixtures/delegation-diamond.js';
 import { rewrittenKeys, type KeyVariant } from '../fixtures/key-variants.js';
 import { assertRefused, dirContents, setup, T, type Fixture } from './helpers.js';
 
@@ -403,24 +404,9 @@ test('an HTTP error on the timestamp fails the refresh and changes nothing', T, 
   }
 });
 
-/**
- * A diamond: top-level targets delegates a/* to A and b/* to B, and both delegate their paths to
- * one role X, each with its own key. Returns the two keys of X's delegations.
- */
-function diamond(sim: RepositorySimulator): { keyA: SimKey; keyB: SimKey } {
-  const keyA = ed25519Key();
-  const keyB = ed25519Key();
-  sim.delegate('targets', { name: 'A', paths: ['a/*'] });
-  sim.delegate('targets', { name: 'B', paths: ['b/*'] });
-  sim.delegate('A', { name: 'X', paths: ['a/*'], keys: [keyA] });
-  sim.delegate('B', { name: 'X', paths: ['b/*'], keys: [keyB] });
-  sim.addTarget('b/own', 'listed by B itself', 'B');
-  return { keyA, keyB };
-}
-
 test('refuses a role of a diamond signed by one branch\'s key for a target in the other branch\'s paths', T, async () => {
   const f = await setup({}, (sim) => {
-    const { keyA } = diamond(sim);
+    const { keyA } = addDelegationDiamond(sim);
     // The holder of branch A's key signs X alone and lists a target in B's paths.
     sim.signers.set('X', [keyA]);
     sim.addTarget('b/evil', 'not from B', 'X');
@@ -452,7 +438,7 @@ test('refuses a role of a diamond signed by one branch\'s key for a target in th
 
 test('refuses a diamond role reached first through the branch whose keys did not sign it', T, async () => {
   const f = await setup({}, (sim) => {
-    const { keyA } = diamond(sim);
+    const { keyA } = addDelegationDiamond(sim);
     sim.signers.set('X', [keyA]);
     sim.addTarget('b/evil', 'not from B', 'X');
     sim.publish();
@@ -469,7 +455,7 @@ test('refuses a diamond role reached first through the branch whose keys did not
 
 test('resolves targets through both branches of a diamond whose role both branches signed', T, async () => {
   const f = await setup({}, (sim) => {
-    const { keyA, keyB } = diamond(sim);
+    const { keyA, keyB } = addDelegationDiamond(sim);
     sim.signers.set('X', [keyA, keyB]);
     sim.addTarget('a/app', 'app', 'X');
     sim.addTarget('b/lib', 'lib', 'X');
