@@ -46,7 +46,7 @@ export const LOG_CROSS_CHECK_LIMITS = {
   maxProofBytes: 2 * LOG_FILE_LIMITS.roster.maxBytes + 4 * LOG_FILE_LIMITS.link.maxBytes,
 } as const;
 
-/** The signed head one source serves, verified against its block and that block's roster. */
+/** The signed head one source serves, verified from the pinned genesis block. */
 export interface SourceHead {
   readonly chain: string;
   readonly index: number;
@@ -66,8 +66,9 @@ export interface SourceReport {
 export interface LogConflict {
   readonly index: number;
   readonly sources: readonly [string, string];
-  readonly hashes: readonly [string, string];
-  /** The proof anyone can check (`cairn log verify-proof`), or null when the claims share no signer. */
+  /** The block each source names there; null when the higher source has no valid claim about that index. */
+  readonly hashes: readonly [string, string | null];
+  /** The proof anyone can check (`cairn log verify-proof`), or null (no claim, or the claims share no signer). */
   readonly proof: EquivocationProof | null;
   /** Witnesses who signed both claims (empty without a proof). */
   readonly culprits: Misbehaviour['culprits'];
@@ -105,8 +106,8 @@ interface ReadHead {
 }
 
 /**
- * Reads the head of each log URL (its `log/` directory), verifies it against its block and that
- * block's roster, compares every pair, and builds a checked equivocation proof for each pair that
+ * Reads the head of each log URL (its `log/` directory), caught up from the genesis block of
+ * `options.chain` through co-signed forward links, compares every pair, and builds a checked equivocation proof for each pair that
  * names two blocks at one index: same index, two head statements; different indices, the lower
  * head against the forward link into that index that the higher source serves.
  */
@@ -206,16 +207,17 @@ function claimedHash(claim: SignedClaim): string {
 /** Compares the lower head with what the higher source says about its index. */
 async function compare(low: ReadHead, high: ReadHead): Promise<LogConflict | undefined> {
   const index = low.file.statement.index;
+  if (index === 0) return undefined; // both were caught up from the pinned genesis block
   const sources = [low.url, high.url] as const;
   let theirs: SignedClaim | undefined;
   try {
     theirs = await claimAt(high, index);
   } catch (e) {
     if (!isCairnError(e)) throw e;
-    return { index, sources, hashes: [low.file.statement.hash, '?'], proof: null, culprits: [], reason: `${high.url} has no valid claim about block ${index}: ${e.message}` };
+    return { index, sources, hashes: [low.file.statement.hash, null], proof: null, culprits: [], reason: `${high.url} has no valid claim about block ${index}: ${e.message}` };
   }
   if (theirs === undefined) {
-    return { index, sources, hashes: [low.file.statement.hash, '?'], proof: null, culprits: [], reason: `${high.url} publishes no forward link into block ${index}` };
+    return { index, sources, hashes: [low.file.statement.hash, null], proof: null, culprits: [], reason: `${high.url} publishes no forward link into block ${index}` };
   }
   const hashes = [low.file.statement.hash, claimedHash(theirs)] as const;
   if (hashes[0] === hashes[1]) return undefined;

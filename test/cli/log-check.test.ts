@@ -6,7 +6,7 @@
 // another chain, an oversized head or a forged proof is refused, and nothing is written.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { blockHash, encodeLogFile, formatUtcTime, LOG_PATHS, rosterHash, type EquivocationProof } from '../../src/log/index.js';
 import { startMirror, type RunningMirror } from '../../src/mirror/index.js';
@@ -49,9 +49,10 @@ test('log check: mirrors of one chain at different heads agree (exit 0)', T, asy
     const a = await serveLog(join(dir, 'a'), log, 5, mirrors);
     const b = await serveLog(join(dir, 'b'), log, 8, mirrors);
     const c = await serveLog(join(dir, 'c'), log, 8, mirrors);
-    const run = await runCli(['log', 'check', '--chain', log.chain.chain, '--source', a, '--source', b, '--source', c, '--proof-out', join(dir, 'proof.json')]);
-    assert.equal(run.code, 0, run.stderr);
-    assert.match(run.stdout, /consistent: 3 sources, no two disagree/);
+    const genesisOnly = await serveLog(join(dir, 'genesis'), log, 0, mirrors);
+    const run = await runCli(['log', 'check', '--chain', log.chain.chain, '--source', a, '--source', b, '--source', c, '--source', genesisOnly, '--proof-out', join(dir, 'proof.json')]);
+    assert.equal(run.code, 0, run.stdout + run.stderr);
+    assert.match(run.stdout, /consistent: 4 sources, no two disagree/);
     assert.match(run.stdout, /head block 5 /);
     assert.ok(!(await readdir(dir)).includes('proof.json'), 'a proof file was written without a conflict');
   });
@@ -147,6 +148,16 @@ test('log check: a mirror serving another chain or an oversized head is a proble
     assert.deepEqual(report.conflicts, []);
     assert.deepEqual(report.sources.map((s) => s.problem?.code ?? null), [null, 'NOT_REACHABLE', 'TOO_LARGE']);
     assert.ok(!(await readdir(dir)).includes('proof.json'));
+
+    // A mirror ahead of another that withholds every forward link into the other's head block
+    // cannot be checked against it: that is reported, not taken as agreement.
+    const behind = await serveLog(join(dir, 'behind'), log, 2, mirrors);
+    const aheadDir = join(dir, 'ahead');
+    const ahead = await serveLog(aheadDir, log, 4, mirrors);
+    for (const [from, level] of [[1, 0], [0, 1]] as const) await rm(join(aheadDir, LOG_PATHS.link(from, level)), { force: true });
+    const withheld = await runCli(['log', 'check', '--chain', log.chain.chain, '--source', behind, '--source', ahead]);
+    assert.equal(withheld.code, 1, withheld.stdout + withheld.stderr);
+    assert.match(withheld.stdout, /UNCHECKED block 2: .* makes no valid claim about it/);
 
     const usage = await runCli(['log', 'check', '--chain', log.chain.chain, '--source', honest]);
     assert.equal(usage.code, 2, usage.stderr);

@@ -130,7 +130,9 @@ function crossCheckLines(report: LogCrossCheck): string[] {
     lines.push(s.head !== null ? `  ${s.url}: head block ${s.head.index} ${s.head.hash} (${s.head.time})` : `  ${s.url}: PROBLEM [${s.problem!.code}] ${s.problem!.message}`);
   }
   for (const c of report.conflicts) {
-    lines.push(`EQUIVOCATION at block ${c.index}: ${c.sources[0]} says ${c.hashes[0]}, ${c.sources[1]} says ${c.hashes[1]}`);
+    lines.push(c.hashes[1] === null
+      ? `UNCHECKED block ${c.index}: ${c.sources[0]} says ${c.hashes[0]}, ${c.sources[1]} makes no valid claim about it`
+      : `EQUIVOCATION at block ${c.index}: ${c.sources[0]} says ${c.hashes[0]}, ${c.sources[1]} says ${c.hashes[1]}`);
     if (c.proof === null) lines.push(`  no proof: ${c.reason}`);
     else lines.push(`  signed both: ${c.culprits.map((w) => `${w.name} (${w.key.slice(0, 16)})`).join(', ')}`);
   }
