@@ -99,12 +99,12 @@ export class TrustedSet {
   delegatedTargets(roleName: string, delegatorName: string): TargetsEnvelope | undefined {
     const envelope = this.targetsRoles.get(roleName);
     if (!envelope) return undefined;
-    const delegation = this.delegationOf(roleName, delegatorName);
     const verified = this.verifiedBy.get(roleName)!;
-    if (!verified.has(delegation.delegator)) {
-      verifyThreshold(envelope, roleName, delegation.role, delegation.keys, delegation.description);
-      verified.add(delegation.delegator);
-    }
+    // The common case, checked first: the role was loaded through this very delegator.
+    if (verified.has((delegatorName === 'root' ? this.currentRoot : this.targetsRoles.get(delegatorName))!)) return envelope;
+    const delegation = this.delegationOf(roleName, delegatorName);
+    verifyThreshold(envelope, roleName, delegation.role, delegation.keys, delegation.description);
+    verified.add(delegation.delegator);
     return envelope;
   }
 
