@@ -13,7 +13,7 @@ import { UsageError } from '../../errors/index.js';
 import {
   changeWitnessRoster, cosignHead, createReleaseLog, releaseLogStatus, retryPendingRelease, defaultWitnessThreshold, DEFAULT_CALL_TIMEOUT_MS,
 } from '../../release/index.js';
-import { crossCheckLogs, verifyEquivocationProofFile, type LogCrossCheck } from '../../client/index.js';
+import { crossCheckLogs, verifyEquivocationProofFile, type LogCrossCheck } from '../../client/log-cross-check.js';
 import { DEFAULT_PASSPHRASE_ENV } from '../passphrase.js';
 import { blockLines, roundLines, settledLines } from '../release-lines.js';
 import { collect, positiveInt, loadSigners } from '../options.js';
