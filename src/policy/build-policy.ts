@@ -21,7 +21,7 @@ import type { JsonObject, JsonValue } from '../encoding/canonical-json.js';
 import { FieldReader } from '../encoding/field-reader.js';
 import { isCairnError, short } from '../errors/index.js';
 import type { RootEnvelope, TargetsEnvelope } from '../tuf/index.js';
-import { checkAttestationQuorum, type BuildPolicy, type QuorumReport } from './attestation-quorum.js';
+import { checkAttestationQuorum, verifierIdentity, type BuildPolicy, type QuorumReport } from './attestation-quorum.js';
 import { attestationsDigest } from './attestation-manifest.js';
 import type { DsseEnvelope } from './dsse.js';
 import { parseAttestation } from './rebuild-statement.js';
@@ -56,10 +56,16 @@ export function parseBuildPolicy(value: JsonValue, what: string): BuildPolicy & 
   const verifiers = r.entries(o.verifiers, 'verifiers', BUILD_POLICY_LIMITS.maxVerifiers);
   if (verifiers.length === 0) throw r.fail('verifiers must name at least one verifier key');
   const keys: Record<string, TufPublicKey> = {};
+  const byMaterial = new Map<string, string>();
   for (const [id, value] of verifiers) {
     const key = readTufPublicKey(r, value, `verifiers.${short(id)}`);
     const keyid = keyIdOf(key);
     if (keyid !== id) throw r.fail(`verifier key ID ${short(id)} is not the ID of its key (${short(keyid)})`);
+    // One verifier written twice (docs/protocol.md "Distinct keys") would count twice toward the quorum.
+    const material = verifierIdentity(id, key);
+    const twin = byMaterial.get(material);
+    if (twin !== undefined) throw r.fail(`verifiers ${short(twin)} and ${short(id)} are the same key written twice`);
+    byMaterial.set(material, id);
     keys[id] = key;
   }
   const requireFullIsolation = o.requireFullIsolation === undefined ? false : r.boolean(o.requireFullIsolation, 'requireFullIsolation');

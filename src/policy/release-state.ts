@@ -190,11 +190,14 @@ function checkState(root: RootEnvelope, previous: ReleaseState | undefined, docu
     for (const { name, role } of rolesOf(delegations)) {
       const child = targets.get(name);
       if (!child) throw new PolicyError('REMOVED_ROLE', `${delegatorName} delegates to ${name}, which snapshot v${snapshot.version} does not list`);
-      if (visited.has(name)) continue; // a role delegated twice is verified once, by its first delegator
-      visited.add(name);
+      // A role delegated by several roles (a diamond) must meet every delegation to it: clients
+      // trust it for each delegator's paths only with that delegator's keys (docs/protocol.md
+      // "Delegations reached through several delegators").
       if (changed.has(name) || changed.has(delegatorName)) {
         guard('SIGNATURE_THRESHOLD', () => verifyThreshold(child, name, role, delegations.keys, `${delegatorName} v${delegator.version}`));
       }
+      if (visited.has(name)) continue;
+      visited.add(name);
       queue.push(name);
     }
   }
