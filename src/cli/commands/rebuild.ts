@@ -24,7 +24,7 @@ export const sandboxOptions = (c: Command): Command =>
   c.option('--isolation <level>', 'sandbox: bubblewrap (full isolation); unshare or none are weaker, taken only when named, and recorded', oneOf('--isolation', ISOLATION_PREFERENCES), 'bubblewrap')
     .option('--build-user <name>', `when run as root: the dedicated unprivileged user builds run as (default ${DEFAULT_BUILD_USER})`)
     .option('--max-scratch <MiB>', 'size of the build\'s scratch space (default 4096)', positiveInt('--max-scratch'))
-    .option('--max-processes <n>', 'processes the build user may run (default 1024)', positiveInt('--max-processes'));
+    .option('--max-processes <n>', 'processes one build may run (default 1024)', positiveInt('--max-processes'));
 
 export function sandboxOf(opts: SandboxOpts): SandboxOptions {
   return {

@@ -51,7 +51,7 @@ function changeLines(changes: readonly RoleChange[]): string[] {
 }
 
 function reportLines(reports: readonly SignatureReport[]): string[] {
-  return reports.map((r) => `${r.role} v${r.version}: ${r.valid.length}/${r.threshold} signatures` + (r.met ? ' (threshold met)' : `; missing ${r.missing.join(', ')}`));
+  return reports.map((r) => `${r.role} v${r.version}: ${r.distinctKeys}/${r.threshold} signatures` + (r.met ? ' (threshold met)' : `; missing ${r.missing.join(', ')}`));
 }
 
 interface SigningOpts {
