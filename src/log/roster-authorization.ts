@@ -13,7 +13,7 @@
 // in force, and together they must meet the root threshold.
 import { signDetached, type DetachedSignature } from '../crypto/detached-signature.js';
 import { sha256Hex } from '../crypto/hash.js';
-import { verifySignature, type TufPublicKey } from '../crypto/public-key.js';
+import { keyMaterialId, verifySignature, type TufPublicKey } from '../crypto/public-key.js';
 import type { Signer } from '../crypto/signer.js';
 import { parseJsonObject } from '../encoding/bounded-json.js';
 import { short } from '../errors/index.js';
@@ -78,17 +78,17 @@ export function verifyRosterAuthorization(
     throw new LogError('ROSTER_NOT_AUTHORIZED', `root threshold ${root.threshold} is not a positive integer`);
   }
   const message = rosterAuthorizationMessage(statement);
-  const counted = new Set<string>();
+  // Root keys by key material: one key listed under two key IDs counts once (docs/protocol.md "Distinct keys").
+  const counted = new Map<string, string>();
   for (const { keyid, sig } of authorization) {
-    if (counted.has(keyid) || !Object.hasOwn(root.keys, keyid)) continue;
+    if (!Object.hasOwn(root.keys, keyid)) continue;
     const key = root.keys[keyid]!;
-    let ok = false;
     try {
-      ok = verifySignature(key, message, sig);
+      const material = keyMaterialId(key);
+      if (!counted.has(material) && verifySignature(key, message, sig)) counted.set(material, keyid);
     } catch {
-      ok = false; // an unusable root key counts as no signature
+      // an unusable root key counts as no signature
     }
-    if (ok) counted.add(keyid);
   }
   if (counted.size < root.threshold) {
     throw new LogError(
@@ -97,7 +97,7 @@ export function verifyRosterAuthorization(
       { hint: OFFLINE_SIGNING_HINT },
     );
   }
-  return [...counted];
+  return [...counted.values()];
 }
 
 /** Parses an untrusted authorization (`[{ keyid, sig }]`); `reader` throws the error of the format that carries it. */

@@ -50,7 +50,12 @@ export type LeaderErrorCode =
   /** The published log files and the leader's state disagree. */
   | 'LOG_STATE'
   /** A witness's answer to /v1/info is unusable (other chain, bad key or proof of possession). */
-  | 'BAD_WITNESS';
+  | 'BAD_WITNESS'
+  /**
+   * The repository lists roles in snapshot by version alone (meta hashes off, or a snapshot
+   * published before they were turned on): a block would not commit to their bytes.
+   */
+  | 'META_HASHES_OFF';
 
 export class LeaderError extends CairnError<LeaderErrorCode> {
   readonly witnesses: readonly WitnessReport[];
@@ -61,7 +66,7 @@ export class LeaderError extends CairnError<LeaderErrorCode> {
   }
 
   get exitCode(): number {
-    return this.code === 'NO_LOG' || this.code === 'LOG_EXISTS' ? EXIT.usage : EXIT.verification;
+    return this.code === 'NO_LOG' || this.code === 'LOG_EXISTS' || this.code === 'META_HASHES_OFF' ? EXIT.usage : EXIT.verification;
   }
 
   override toJSON(): { error: string; code: LeaderErrorCode; message: string; hint?: string; witnesses?: WitnessReport[] } {
