@@ -3,7 +3,7 @@
 export { RepoError, type RepoErrorCode } from './errors.js';
 export { repoLayout, CONFIG_FILE, type RepoLayout } from './layout.js';
 export {
-  enableMetaHashes, tufTime, DEFAULT_EXPIRY_SECONDS, TOP_LEVEL_ROLES, SPEC_VERSION, type RepoConfig, type TopLevelRole,
+  tufTime, DEFAULT_EXPIRY_SECONDS, TOP_LEVEL_ROLES, SPEC_VERSION, type RepoConfig, type TopLevelRole,
 } from './config.js';
 export { readPublicKey, readPublicKeys, writePublicKeyFile, generateKeyFiles, describeKeyFile, PUBLIC_KEY_FORMAT } from './key-files.js';
 export { type InitOptions, type RoleKeySpec } from './init.js';
@@ -36,6 +36,7 @@ import { rotateRoot as rotate } from './rotate.js';
 import { refreshRole as refresh } from './refresh.js';
 import { signRole as sign, mergeSignature as merge, mergeSignatureFiles as mergeFiles } from './signing.js';
 import { publish as publishUnlocked } from './publish.js';
+import { enableMetaHashes as enable } from './config.js';
 export const initRepository = lockedOperation('cairn repo init', init, { createDirectory: true });
 export const addTargets = lockedOperation('cairn repo add', add);
 export const removeTargets = lockedOperation('cairn repo remove', remove);
@@ -48,3 +49,4 @@ export const signRole = lockedOperation('cairn repo sign', sign);
 export const mergeSignature = lockedOperation('cairn repo merge-signature', merge);
 export const mergeSignatureFiles = lockedOperation('cairn repo merge-signature', mergeFiles);
 export const publish = lockedOperation('cairn repo publish', publishUnlocked);
+export const enableMetaHashes = lockedOperation('cairn repo enable-meta-hashes', enable);

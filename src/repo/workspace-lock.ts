@@ -1,7 +1,8 @@
 // repo/workspace-lock.ts: one command at a time changes a publisher workspace (docs/cli.md
-// "Concurrent commands"). Every operation of the public API that writes the workspace (repo.ts
-// index: init, add, remove, delegate, rotate-root, refresh, sign, merge-signature, publish; the
-// release pipeline's publish and log operations) runs holding DIR/state/lock (io/lock-file.ts):
+// "Concurrent commands"). Every operation of the public API that writes the workspace (repo's
+// index.ts: init, add, remove, delegate, rotate-root, refresh, sign, merge-signature,
+// enable-meta-hashes, publish; release's: publish and the log operations) runs holding
+// DIR/state/lock (io/lock-file.ts):
 // a second command waits its turn, up to CAIRN_LOCK_TIMEOUT seconds (default 60), and then fails
 // with StorageError LOCKED naming the holder's pid and command. It reads the workspace only
 // once it holds the lock, so no change is lost or interleaved.
