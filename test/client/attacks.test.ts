@@ -97,6 +97,26 @@ test('refuses a snapshot whose bytes differ from the witnessed hash at the same 
   }
 });
 
+test('refuses, before storing it, a snapshot re-signed at a witnessed 16-digit version (every version prefix is checked)', T, async () => {
+  const f = await setupWitnessed({ timestampHashes: false });
+  try {
+    await f.init();
+    // The log records snapshot v10^15 (a version jump is valid TUF): its file name has 16 digits.
+    f.repo.sim.role('snapshot').version = 999_999_999_999_999;
+    f.repo.sim.release('targets');
+    await f.repo.witness();
+    // The snapshot and timestamp keys sign another snapshot of that version (timestamp without hashes).
+    f.repo.sim.role('snapshot').expires = '2099-01-01T00:00:00Z';
+    f.repo.sim.bump('timestamp');
+    f.repo.sim.publish();
+    const e = await assertRefused(f.metadataDir, () => f.client().refresh(), ClientError, 'NOT_WITNESSED', ['timestamp.json']);
+    assert.match(e.message, /snapshot v1000000000000000 has sha256 [0-9a-f]{12}; block 1 \(witnessed\) records [0-9a-f]{12}/);
+    assert.ok(f.server.metadataRequests().includes('1000000000000000.snapshot.json'), 'the forged snapshot was served and refused');
+  } finally {
+    await f.close();
+  }
+});
+
 test('re-checks a still-valid local snapshot against the log, not only downloaded ones', T, async () => {
   const f = await setupWitnessed({ timestampHashes: false });
   try {
