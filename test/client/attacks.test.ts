@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { ClientError, readAnchor } from '../../src/client/index.js';
+import { FetchError } from '../../src/io/index.js';
 import {
   LOG_PATHS,
   LogError,
@@ -21,7 +22,7 @@ import {
   type Block,
 } from '../../src/log/index.js';
 import { cosign, rosterOf } from '../fixtures/log-chain.js';
-import { RepositorySimulator, ed25519Key, signDocument } from '../fixtures/repository-simulator.js';
+import { RepositorySimulator, ed25519Key, endlessBody, signDocument } from '../fixtures/repository-simulator.js';
 import { WitnessedRepository, nowUtc, witnessKeys } from '../fixtures/witnessed-repository.js';
 import { assertRefused, setupWitnessed, T, treeContents, witnessWithTufFilesBehind, type WitnessedFixture } from './helpers.js';
 
@@ -112,6 +113,27 @@ test('refuses, before storing it, a snapshot re-signed at a witnessed 16-digit v
     const e = await assertRefused(f.metadataDir, () => f.client().refresh(), ClientError, 'NOT_WITNESSED', ['timestamp.json']);
     assert.match(e.message, /snapshot v1000000000000000 has sha256 [0-9a-f]{12}; block 1 \(witnessed\) records [0-9a-f]{12}/);
     assert.ok(f.server.metadataRequests().includes('1000000000000000.snapshot.json'), 'the forged snapshot was served and refused');
+  } finally {
+    await f.close();
+  }
+});
+
+test('reads no more of a snapshot than snapshotMaxLength, whatever length the timestamp (not committed by the log) declares', T, async () => {
+  const f = await setupWitnessed();
+  try {
+    await f.init();
+    f.repo.sim.release('targets');
+    await f.repo.witness();
+    // The timestamp key holder re-signs a timestamp for the witnessed snapshot (same version and
+    // hash, which is all the log checks) declaring 20 MB; the mirror streams without end.
+    const sim = f.repo.sim;
+    const timestamp = sim.role('timestamp');
+    timestamp.version = (timestamp.version as number) + 1;
+    (timestamp.meta as { 'snapshot.json': { length: number } })['snapshot.json'].length = 20_000_000;
+    sim.files.set('metadata/timestamp.json', signDocument(timestamp, sim.signers.get('timestamp')!));
+    f.server.overrides.set(`metadata/${sim.role('snapshot').version as number}.snapshot.json`, endlessBody());
+    const e = await assertRefused(f.metadataDir, () => f.client({ config: { snapshotMaxLength: 1_000_000 } }).refresh(), FetchError, 'TOO_LARGE', ['timestamp.json']);
+    assert.match(e.message, /expected at most 1000000 bytes/);
   } finally {
     await f.close();
   }
