@@ -184,7 +184,7 @@ async function resignedRoleRefused(f: WitnessedFixture, role: string, path: stri
   const targetsBefore = await treeContents(f.targetDir);
   const e = await assertRefused(f.metadataDir, async () => client.downloadTarget((await client.getTargetInfo(path))!), ClientError, 'NOT_WITNESSED');
   assert.match(e.message, new RegExp(`${role} v${version} is \\d+ bytes with sha256 [0-9a-f]{12}; the witnessed snapshot v\\d+ \\(block \\d+\\) pins`));
-  assert.ok(f.server.metadataRequests().includes(`${version}.${role}.json`), 'the forged role was served and refused');
+  assert.ok(f.server.metadataRequests().includes(sim.consistentSnapshot ? `${version}.${role}.json` : `${role}.json`), 'the forged role was served and refused');
   assert.deepEqual(await treeContents(f.targetDir), targetsBefore, 'nothing was downloaded');
   for (const [p, bytes] of genuine) sim.files.set(p, bytes);
   const genuinePath = await client.downloadTarget((await client.getTargetInfo(path))!);
@@ -193,6 +193,22 @@ async function resignedRoleRefused(f: WitnessedFixture, role: string, path: stri
 
 test('refuses a delegated role re-signed at its witnessed version with another target hash (delegated key + mirror)', T, async () => {
   const f = await setupWitnessed({
+    prepare: (sim) => {
+      sim.delegate('targets', { name: 'apps', paths: ['apps/*'] });
+      sim.addTarget('apps/tool.txt', 'v1\n', 'apps');
+    },
+  });
+  try {
+    await f.init();
+    await resignedRoleRefused(f, 'apps', 'apps/tool.txt');
+  } finally {
+    await f.close();
+  }
+});
+
+test('refuses a re-signed delegated role under plain names too (no consistent snapshots: ROLE.json)', T, async () => {
+  const f = await setupWitnessed({
+    consistentSnapshot: false,
     prepare: (sim) => {
       sim.delegate('targets', { name: 'apps', paths: ['apps/*'] });
       sim.addTarget('apps/tool.txt', 'v1\n', 'apps');
