@@ -35,6 +35,13 @@ async function acceptedOnce(f: WitnessedFixture): Promise<void> {
   await f.client().refresh();
 }
 
+/** The snapshot and timestamp keys sign another snapshot at the witnessed version (mix-and-match against the log). */
+function resignSnapshotAtWitnessedVersion(sim: RepositorySimulator): void {
+  sim.role('snapshot').expires = '2099-01-01T00:00:00Z';
+  sim.bump('timestamp');
+  sim.publish();
+}
+
 test('refuses a release the developers signed but the witnesses never saw (TUF newer than the log)', T, async () => {
   const f = await setupWitnessed();
   try {
@@ -70,10 +77,7 @@ test('refuses a snapshot whose bytes differ from the witnessed hash at the same 
     await f.init();
     f.repo.sim.release('targets');
     await f.repo.witness(); // the log records snapshot v2
-    // The snapshot and timestamp keys sign another snapshot v2 (mix-and-match against the log).
-    f.repo.sim.role('snapshot').expires = '2099-01-01T00:00:00Z';
-    f.repo.sim.bump('timestamp');
-    f.repo.sim.publish();
+    resignSnapshotAtWitnessedVersion(f.repo.sim);
     const e = await assertRefused(f.metadataDir, () => f.client().refresh(), ClientError, 'NOT_WITNESSED');
     assert.match(e.message, /names snapshot v2 with sha256 [0-9a-f]{12}; the witnessed snapshot v2 has [0-9a-f]{12}/);
   } finally {
@@ -87,9 +91,7 @@ test('refuses a snapshot whose bytes differ from the witnessed hash at the same 
     await f.init();
     f.repo.sim.release('targets');
     await f.repo.witness();
-    f.repo.sim.role('snapshot').expires = '2099-01-01T00:00:00Z';
-    f.repo.sim.bump('timestamp');
-    f.repo.sim.publish();
+    resignSnapshotAtWitnessedVersion(f.repo.sim);
     // The timestamp names the witnessed version, so TUF may keep it; the snapshot never lands.
     const e = await assertRefused(f.metadataDir, () => f.client().refresh(), ClientError, 'NOT_WITNESSED', ['timestamp.json']);
     assert.match(e.message, /snapshot v2 has sha256 [0-9a-f]{12}; block 1 \(witnessed\) records [0-9a-f]{12}/);
@@ -106,10 +108,7 @@ test('refuses, before storing it, a snapshot re-signed at a witnessed 16-digit v
     f.repo.sim.role('snapshot').version = 999_999_999_999_999;
     f.repo.sim.release('targets');
     await f.repo.witness();
-    // The snapshot and timestamp keys sign another snapshot of that version (timestamp without hashes).
-    f.repo.sim.role('snapshot').expires = '2099-01-01T00:00:00Z';
-    f.repo.sim.bump('timestamp');
-    f.repo.sim.publish();
+    resignSnapshotAtWitnessedVersion(f.repo.sim);
     const e = await assertRefused(f.metadataDir, () => f.client().refresh(), ClientError, 'NOT_WITNESSED', ['timestamp.json']);
     assert.match(e.message, /snapshot v1000000000000000 has sha256 [0-9a-f]{12}; block 1 \(witnessed\) records [0-9a-f]{12}/);
     assert.ok(f.server.metadataRequests().includes('1000000000000000.snapshot.json'), 'the forged snapshot was served and refused');
