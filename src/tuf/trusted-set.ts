@@ -58,8 +58,8 @@ export function pinsBytes(meta: FileExpectation): boolean {
 }
 
 /**
- * The roles a snapshot lists without both a length and a sha256, described for an error message
- * ("2 role(s) without length and sha256 (apps.json, targets.json)"; pinsBytes), or undefined when it pins
+ * The roles a snapshot lists without a pin (pinsBytes), described for an error message
+ * ("2 role(s) without length and sha256 (apps.json, targets.json)"), or undefined when it pins
  * every role (docs/protocol.md section 5 "What a block commits to"): a block records the
  * snapshot's bytes, and it commits to a targets role's bytes only through the sha256 the snapshot
  * gives for it; a role listed by version alone could be re-signed at the same version with other
