@@ -19,6 +19,7 @@ import type { Signer } from '../crypto/signer.js';
 import type { TufPublicKey } from '../crypto/public-key.js';
 import { fsyncDirectory, writeFileAtomic } from '../io/atomic-write.js';
 import { short, StorageError } from '../errors/index.js';
+import { pinsBytes } from '../tuf/index.js';
 import { RepoError } from './errors.js';
 import { checkDelegatedRoleName, SPEC_VERSION, tufTime } from './config.js';
 import { publicTargetPath, repoLayout } from './layout.js';
@@ -26,7 +27,6 @@ import { buildMetadata, metadataBytes, parseRoot, parseTargets, parseTimestamp, 
 import { addSignature, evaluateSignatures, requireThreshold } from './signatures.js';
 import { signatureReports } from './signing.js';
 import { Workspace } from './workspace.js';
-import { pinsBytes } from '../tuf/index.js';
 
 /** What a publish is about to write, handed to `beforeWrite` (the release log's proposal). */
 export interface PendingRelease {

@@ -2,8 +2,8 @@
 // during a refresh and delegated ones on demand during a delegation search (5.6.7). A still-valid
 // local copy is used as it is; else the version the trusted snapshot lists is fetched (5.6.1:
 // VERSION.ROLE.json with consistent snapshots, at most the length the snapshot lists and never
-// more than targetsMaxLength), checked by TrustedSet (5.6.2-5.6.5) and persisted (5.6.6). A role that several searches need at the same
-// time through the same delegator is fetched and verified once; a role reached through another
+// more than targetsMaxLength), checked by TrustedSet (5.6.2-5.6.5) and persisted (5.6.6). A role
+// that several searches need at the same time through the same delegator is fetched and verified once; a role reached through another
 // delegator (a diamond) is checked again against that delegator's keys and threshold
 // (docs/protocol.md "Delegations reached through several delegators").
 import { TufError } from './errors.js';

@@ -35,7 +35,8 @@ export async function updateTimestamp(trusted: TrustedSet, files: MetadataFiles,
  * 5.5: snapshot. The local copy, unless `skipLocal` (5.3.11), is used when it is still valid as
  * final (the version the timestamp names, not expired); else the one the timestamp names is
  * fetched (5.5.1: VERSION.snapshot.json with consistent snapshots, at most the length the
- * timestamp lists and never more than snapshotMaxLength), checked (5.5.2-5.5.6) and persisted (5.5.7).
+ * timestamp lists and never more than snapshotMaxLength), checked (5.5.2-5.5.6) and persisted
+ * (5.5.7).
  */
 export async function updateSnapshot(trusted: TrustedSet, files: MetadataFiles, config: UpdaterConfig, skipLocal: boolean): Promise<RoleSource> {
   const local = skipLocal ? undefined : await files.readLocal('snapshot', config.snapshotMaxLength);
