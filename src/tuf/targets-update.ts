@@ -3,9 +3,10 @@
 // local copy is used as it is; else the version the trusted snapshot lists is fetched (5.6.1:
 // VERSION.ROLE.json with consistent snapshots, at most the length the snapshot lists and never
 // more than targetsMaxLength), checked by TrustedSet (5.6.2-5.6.5) and persisted (5.6.6). A role
-// that several searches need at the same time through the same delegator is fetched and verified once; a role reached through another
-// delegator (a diamond) is checked again against that delegator's keys and threshold
-// (docs/protocol.md "Delegations reached through several delegators").
+// that several searches need at the same time through the same delegator is fetched and verified
+// once; a role reached through another delegator (a diamond) is checked again against that
+// delegator's keys and threshold (docs/protocol.md "Delegations reached through several
+// delegators").
 import { TufError } from './errors.js';
 import type { UpdaterConfig } from './config.js';
 import type { TargetsEnvelope } from './metadata.js';
