@@ -38,11 +38,19 @@ export type CheckedDocument =
   | { kind: 'snapshot'; version: number | undefined }
   | { kind: 'targets'; version: number | undefined };
 
-/** Which checked document a metadata file name is (`7.root.json`, `timestamp.json`, `3.snapshot.json`, ...). */
+/**
+ * Which checked document a metadata file name is (`7.root.json`, `timestamp.json`,
+ * `3.snapshot.json`, ...). Any version prefix counts, however long: a name the updater builds
+ * for a top-level document must never pass unchecked (a version too large to be exact is
+ * refused rather than ignored).
+ */
 function classifyMetadataName(name: string): CheckedDocument | undefined {
-  const m = /^(?:(\d{1,15})\.)?(root|timestamp|snapshot|targets)\.json$/.exec(name);
+  const m = /^(?:(\d+)\.)?(root|timestamp|snapshot|targets)\.json$/.exec(name);
   if (!m) return undefined;
   const version = m[1] === undefined ? undefined : Number(m[1]);
+  if (version !== undefined && !Number.isSafeInteger(version)) {
+    throw new ClientError('NOT_WITNESSED', `the updater asked for ${name}: ${m[1]} is not a version a block can record`);
+  }
   switch (m[2]) {
     case 'root':
       return version === undefined ? undefined : { kind: 'root', version };

@@ -19,6 +19,7 @@ import type { Signer } from '../crypto/signer.js';
 import type { TufPublicKey } from '../crypto/public-key.js';
 import { fsyncDirectory, writeFileAtomic } from '../io/atomic-write.js';
 import { short, StorageError } from '../errors/index.js';
+import { pinsBytes } from '../tuf/index.js';
 import { RepoError } from './errors.js';
 import { checkDelegatedRoleName, SPEC_VERSION, tufTime } from './config.js';
 import { publicTargetPath, repoLayout } from './layout.js';
@@ -67,11 +68,6 @@ export interface PublishResult {
 
 function metaFileJson(md: AnyMetadata, bytes: Buffer, withHashes: boolean): JsonObject {
   return withHashes ? { version: md.signed.version, length: bytes.length, hashes: { sha256: sha256Hex(bytes) } } : { version: md.signed.version };
-}
-
-/** Whether a snapshot entry gives a length and a sha256 (what a witnessed repository needs for every role). */
-function isPinned(mf: MetaFile): boolean {
-  return mf.length !== undefined && typeof mf.hashes?.sha256 === 'string';
 }
 
 /**
@@ -138,7 +134,7 @@ export async function publish(dir: string, options: PublishOptions): Promise<Pub
   const oldSnapshot = await ws.publishedSnapshot();
   const oldTimestamp = await ws.publishedTimestamp();
   const servedTimestamp = await readFile(join(layout.publicMetadata, 'timestamp.json')).then((b) => parseTimestamp(b, 'public timestamp.json'), () => undefined);
-  const unpinned = config.metaHashes ? Object.entries(oldSnapshot?.signed.meta ?? {}).filter(([, mf]) => !isPinned(mf)) : [];
+  const unpinned = config.metaHashes ? Object.entries(oldSnapshot?.signed.meta ?? {}).filter(([, mf]) => !pinsBytes(mf)) : [];
   const needSnapshot = !oldSnapshot || changed.length > 0 || unpinned.length > 0;
   let snapshot: Metadata<Snapshot> = oldSnapshot!;
   let snapshotBytes: Buffer;

@@ -29,13 +29,16 @@ export interface UpdaterConfig {
    */
   timestampMaxLength: number;
   /**
-   * Largest snapshot.json accepted when timestamp gives no length (5.5.1). Snapshot lists every
-   * targets role: 2 MB holds tens of thousands of entries.
+   * Largest snapshot.json accepted (5.5.1), also when the timestamp gives a larger length: the
+   * timestamp is signed by an online key and is the one document a log block does not commit to
+   * (docs/protocol.md "What a block commits to"), so its length must not decide how much a
+   * client buffers. Snapshot lists every targets role: 2 MB holds about 14,000 roles pinned by
+   * length and sha256 (about 140 bytes each).
    */
   snapshotMaxLength: number;
   /**
-   * Largest targets metadata accepted when snapshot gives no length (5.6.1). 5 MB holds tens of
-   * thousands of target entries in one role.
+   * Largest targets metadata accepted (5.6.1), also when the snapshot gives a larger length. 5 MB
+   * holds tens of thousands of target entries in one role.
    */
   targetsMaxLength: number;
   /** Slow-retrieval defence for every request (deadline, idle timeout, minimum average speed). */

@@ -6,7 +6,7 @@ export { directoryUrl, metadataFileName, readTrustedRoot, MetadataFiles } from '
 export { RefreshOnce } from './refresh-once.js';
 export { DEFAULT_UPDATER_CONFIG, resolveConfig, type UpdaterConfig } from './config.js';
 export { TufError } from './errors.js';
-export { TrustedSet, checkLengthAndHashes, describeUnpinnedRoles, verifySelfSignedRoot, type TimestampUpdate, type FileExpectation } from './trusted-set.js';
+export { TrustedSet, checkLengthAndHashes, describeUnpinnedRoles, pinsBytes, verifySelfSignedRoot, type TimestampUpdate, type FileExpectation } from './trusted-set.js';
 export {
   parseEnvelope,
   isExpired,

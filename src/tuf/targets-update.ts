@@ -1,11 +1,12 @@
 // tuf/targets-update.ts: updating the targets roles (TUF spec 1.0.x 5.6), the top-level one
 // during a refresh and delegated ones on demand during a delegation search (5.6.7). A still-valid
 // local copy is used as it is; else the version the trusted snapshot lists is fetched (5.6.1:
-// VERSION.ROLE.json with consistent snapshots, at most the length the snapshot lists), checked by
-// TrustedSet (5.6.2-5.6.5) and persisted (5.6.6). A role that several searches need at the same
-// time through the same delegator is fetched and verified once; a role reached through another
-// delegator (a diamond) is checked again against that delegator's keys and threshold
-// (docs/protocol.md "Delegations reached through several delegators").
+// VERSION.ROLE.json with consistent snapshots, at most the length the snapshot lists and never
+// more than targetsMaxLength), checked by TrustedSet (5.6.2-5.6.5) and persisted (5.6.6). A role
+// that several searches need at the same time through the same delegator is fetched and verified
+// once; a role reached through another delegator (a diamond) is checked again against that
+// delegator's keys and threshold (docs/protocol.md "Delegations reached through several
+// delegators").
 import { TufError } from './errors.js';
 import type { UpdaterConfig } from './config.js';
 import type { TargetsEnvelope } from './metadata.js';
@@ -39,7 +40,7 @@ export class TargetsRoles {
     const meta = trusted.snapshot?.signed.meta[`${role}.json`];
     if (!meta) throw new TufError('MISSING_ROLE', `${role} is delegated but the trusted snapshot does not list ${role}.json`);
     const version = trusted.root.signed.consistentSnapshot ? meta.version : undefined;
-    const bytes = await this.files.fetch(role, meta.length ?? this.config.targetsMaxLength, version);
+    const bytes = await this.files.fetch(role, Math.min(meta.length ?? this.config.targetsMaxLength, this.config.targetsMaxLength), version);
     trusted.updateDelegatedTargets(bytes, role, delegator, metadataFileName(role, version));
     await this.files.persistTargetsRole(role, bytes);
     return 'remote';

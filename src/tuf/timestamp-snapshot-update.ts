@@ -35,7 +35,8 @@ export async function updateTimestamp(trusted: TrustedSet, files: MetadataFiles,
  * 5.5: snapshot. The local copy, unless `skipLocal` (5.3.11), is used when it is still valid as
  * final (the version the timestamp names, not expired); else the one the timestamp names is
  * fetched (5.5.1: VERSION.snapshot.json with consistent snapshots, at most the length the
- * timestamp lists), checked (5.5.2-5.5.6) and persisted (5.5.7).
+ * timestamp lists and never more than snapshotMaxLength), checked (5.5.2-5.5.6) and persisted
+ * (5.5.7).
  */
 export async function updateSnapshot(trusted: TrustedSet, files: MetadataFiles, config: UpdaterConfig, skipLocal: boolean): Promise<RoleSource> {
   const local = skipLocal ? undefined : await files.readLocal('snapshot', config.snapshotMaxLength);
@@ -49,7 +50,8 @@ export async function updateSnapshot(trusted: TrustedSet, files: MetadataFiles, 
   }
   const meta = trusted.timestamp!.signed.snapshotMeta;
   const version = trusted.root.signed.consistentSnapshot ? meta.version : undefined;
-  const bytes = await files.fetch('snapshot', meta.length ?? config.snapshotMaxLength, version);
+  // The timestamp's length is an upper bound, never a reason to read more than the configured cap.
+  const bytes = await files.fetch('snapshot', Math.min(meta.length ?? config.snapshotMaxLength, config.snapshotMaxLength), version);
   trusted.updateSnapshot(bytes, false, version === undefined ? 'snapshot.json' : `${version}.snapshot.json`);
   await files.persist('snapshot', bytes);
   return 'remote';

@@ -48,7 +48,17 @@ export function checkLengthAndHashes(bytes: Uint8Array, expected: FileExpectatio
 }
 
 /**
- * The roles a snapshot lists without both a length and a sha256, described for an error message
+ * Whether a snapshot entry pins a role's bytes: a length and a sha256 written as 64 lowercase hex
+ * digits, the form a block and the client compare byte for byte (another spelling of the same
+ * digest would pass TUF's check and a witness's, then fail the client's comparison).
+ */
+export function pinsBytes(meta: FileExpectation): boolean {
+  const sha256 = meta.hashes?.sha256;
+  return meta.length !== undefined && typeof sha256 === 'string' && /^[0-9a-f]{64}$/.test(sha256);
+}
+
+/**
+ * The roles a snapshot lists without a pin (pinsBytes), described for an error message
  * ("2 role(s) without length and sha256 (apps.json, targets.json)"), or undefined when it pins
  * every role (docs/protocol.md section 5 "What a block commits to"): a block records the
  * snapshot's bytes, and it commits to a targets role's bytes only through the sha256 the snapshot
@@ -57,7 +67,7 @@ export function checkLengthAndHashes(bytes: Uint8Array, expected: FileExpectatio
  */
 export function describeUnpinnedRoles(snapshot: SnapshotEnvelope): string | undefined {
   const names = Object.entries(snapshot.signed.meta)
-    .filter(([, meta]) => meta.length === undefined || typeof meta.hashes?.sha256 !== 'string')
+    .filter(([, meta]) => !pinsBytes(meta))
     .map(([name]) => name)
     .sort();
   if (names.length === 0) return undefined;

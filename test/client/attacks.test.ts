@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { ClientError, readAnchor } from '../../src/client/index.js';
+import { FetchError } from '../../src/io/index.js';
 import {
   LOG_PATHS,
   LogError,
@@ -21,7 +22,7 @@ import {
   type Block,
 } from '../../src/log/index.js';
 import { cosign, rosterOf } from '../fixtures/log-chain.js';
-import { RepositorySimulator, ed25519Key, signDocument } from '../fixtures/repository-simulator.js';
+import { RepositorySimulator, ed25519Key, endlessBody, signDocument } from '../fixtures/repository-simulator.js';
 import { WitnessedRepository, nowUtc, witnessKeys } from '../fixtures/witnessed-repository.js';
 import { assertRefused, setupWitnessed, T, treeContents, witnessWithTufFilesBehind, type WitnessedFixture } from './helpers.js';
 
@@ -32,6 +33,13 @@ async function acceptedOnce(f: WitnessedFixture): Promise<void> {
   f.repo.sim.release('targets');
   await f.repo.witness();
   await f.client().refresh();
+}
+
+/** The snapshot and timestamp keys sign another snapshot at the witnessed version (mix-and-match against the log). */
+function resignSnapshotAtWitnessedVersion(sim: RepositorySimulator): void {
+  sim.role('snapshot').expires = '2099-01-01T00:00:00Z';
+  sim.bump('timestamp');
+  sim.publish();
 }
 
 test('refuses a release the developers signed but the witnesses never saw (TUF newer than the log)', T, async () => {
@@ -69,10 +77,7 @@ test('refuses a snapshot whose bytes differ from the witnessed hash at the same 
     await f.init();
     f.repo.sim.release('targets');
     await f.repo.witness(); // the log records snapshot v2
-    // The snapshot and timestamp keys sign another snapshot v2 (mix-and-match against the log).
-    f.repo.sim.role('snapshot').expires = '2099-01-01T00:00:00Z';
-    f.repo.sim.bump('timestamp');
-    f.repo.sim.publish();
+    resignSnapshotAtWitnessedVersion(f.repo.sim);
     const e = await assertRefused(f.metadataDir, () => f.client().refresh(), ClientError, 'NOT_WITNESSED');
     assert.match(e.message, /names snapshot v2 with sha256 [0-9a-f]{12}; the witnessed snapshot v2 has [0-9a-f]{12}/);
   } finally {
@@ -86,12 +91,48 @@ test('refuses a snapshot whose bytes differ from the witnessed hash at the same 
     await f.init();
     f.repo.sim.release('targets');
     await f.repo.witness();
-    f.repo.sim.role('snapshot').expires = '2099-01-01T00:00:00Z';
-    f.repo.sim.bump('timestamp');
-    f.repo.sim.publish();
+    resignSnapshotAtWitnessedVersion(f.repo.sim);
     // The timestamp names the witnessed version, so TUF may keep it; the snapshot never lands.
     const e = await assertRefused(f.metadataDir, () => f.client().refresh(), ClientError, 'NOT_WITNESSED', ['timestamp.json']);
     assert.match(e.message, /snapshot v2 has sha256 [0-9a-f]{12}; block 1 \(witnessed\) records [0-9a-f]{12}/);
+  } finally {
+    await f.close();
+  }
+});
+
+test('refuses, before storing it, a snapshot re-signed at a witnessed 16-digit version (every version prefix is checked)', T, async () => {
+  const f = await setupWitnessed({ timestampHashes: false });
+  try {
+    await f.init();
+    // The log records snapshot v10^15 (a version jump is valid TUF): its file name has 16 digits.
+    f.repo.sim.role('snapshot').version = 999_999_999_999_999;
+    f.repo.sim.release('targets');
+    await f.repo.witness();
+    resignSnapshotAtWitnessedVersion(f.repo.sim);
+    const e = await assertRefused(f.metadataDir, () => f.client().refresh(), ClientError, 'NOT_WITNESSED', ['timestamp.json']);
+    assert.match(e.message, /snapshot v1000000000000000 has sha256 [0-9a-f]{12}; block 1 \(witnessed\) records [0-9a-f]{12}/);
+    assert.ok(f.server.metadataRequests().includes('1000000000000000.snapshot.json'), 'the forged snapshot was served and refused');
+  } finally {
+    await f.close();
+  }
+});
+
+test('reads no more of a snapshot than snapshotMaxLength, whatever length the timestamp (not committed by the log) declares', T, async () => {
+  const f = await setupWitnessed();
+  try {
+    await f.init();
+    f.repo.sim.release('targets');
+    await f.repo.witness();
+    // The timestamp key holder re-signs a timestamp for the witnessed snapshot (same version and
+    // hash, which is all the log checks) declaring 20 MB; the mirror streams without end.
+    const sim = f.repo.sim;
+    const timestamp = sim.role('timestamp');
+    timestamp.version = (timestamp.version as number) + 1;
+    (timestamp.meta as { 'snapshot.json': { length: number } })['snapshot.json'].length = 20_000_000;
+    sim.files.set('metadata/timestamp.json', signDocument(timestamp, sim.signers.get('timestamp')!));
+    f.server.overrides.set(`metadata/${sim.role('snapshot').version as number}.snapshot.json`, endlessBody());
+    const e = await assertRefused(f.metadataDir, () => f.client({ config: { snapshotMaxLength: 1_000_000 } }).refresh(), FetchError, 'TOO_LARGE', ['timestamp.json']);
+    assert.match(e.message, /expected at most 1000000 bytes/);
   } finally {
     await f.close();
   }
@@ -142,7 +183,7 @@ async function resignedRoleRefused(f: WitnessedFixture, role: string, path: stri
   const targetsBefore = await treeContents(f.targetDir);
   const e = await assertRefused(f.metadataDir, async () => client.downloadTarget((await client.getTargetInfo(path))!), ClientError, 'NOT_WITNESSED');
   assert.match(e.message, new RegExp(`${role} v${version} is \\d+ bytes with sha256 [0-9a-f]{12}; the witnessed snapshot v\\d+ \\(block \\d+\\) pins`));
-  assert.ok(f.server.metadataRequests().includes(`${version}.${role}.json`), 'the forged role was served and refused');
+  assert.ok(f.server.metadataRequests().includes(sim.consistentSnapshot ? `${version}.${role}.json` : `${role}.json`), 'the forged role was served and refused');
   assert.deepEqual(await treeContents(f.targetDir), targetsBefore, 'nothing was downloaded');
   for (const [p, bytes] of genuine) sim.files.set(p, bytes);
   const genuinePath = await client.downloadTarget((await client.getTargetInfo(path))!);
@@ -151,6 +192,22 @@ async function resignedRoleRefused(f: WitnessedFixture, role: string, path: stri
 
 test('refuses a delegated role re-signed at its witnessed version with another target hash (delegated key + mirror)', T, async () => {
   const f = await setupWitnessed({
+    prepare: (sim) => {
+      sim.delegate('targets', { name: 'apps', paths: ['apps/*'] });
+      sim.addTarget('apps/tool.txt', 'v1\n', 'apps');
+    },
+  });
+  try {
+    await f.init();
+    await resignedRoleRefused(f, 'apps', 'apps/tool.txt');
+  } finally {
+    await f.close();
+  }
+});
+
+test('refuses a re-signed delegated role under plain names too (no consistent snapshots: ROLE.json)', T, async () => {
+  const f = await setupWitnessed({
+    consistentSnapshot: false,
     prepare: (sim) => {
       sim.delegate('targets', { name: 'apps', paths: ['apps/*'] });
       sim.addTarget('apps/tool.txt', 'v1\n', 'apps');

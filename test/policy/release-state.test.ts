@@ -144,6 +144,16 @@ test('refuses a snapshot that lists a role by version alone: the block would not
   refused('UNPINNED_ROLE', () => checkSuccessorState(state, documents(sim, [], 1), now()));
 });
 
+test('refuses a snapshot that spells a pin in uppercase hex: TUF and the witness would accept it, the client compares it byte for byte', () => {
+  const sim = repository();
+  sim.delegate('targets', { name: 'apps', paths: ['apps/*'] });
+  sim.publish();
+  const snapshot = JSON.parse(Buffer.from(sim.files.get('metadata/snapshot.json')!).toString('utf8')).signed as { meta: Record<string, { hashes: { sha256: string } }> };
+  snapshot.meta['apps.json']!.hashes.sha256 = snapshot.meta['apps.json']!.hashes.sha256.toUpperCase();
+  sim.files.set('metadata/snapshot.json', Buffer.from(signDocument(snapshot as never, sim.signers.get('snapshot')!)));
+  refused('UNPINNED_ROLE', () => genesis(sim));
+});
+
 test('refuses a snapshot that pins other bytes for a role at its recorded version (re-signed, not supplied)', () => {
   const sim = repository();
   sim.delegate('targets', { name: 'apps', paths: ['apps/*'] });
