@@ -119,15 +119,20 @@ test('--version prints the version; services print one JSON line per event with 
 test('repo status exits 1 while a role is expired, and says what to do', T, () => withDir(async (dir) => {
   const keys = join(dir, 'k.json');
   assert.equal((await runCli(['key', 'generate', '--out', keys])).code, 0);
-  const repo = join(dir, 'repo');
-  const init = await runCli(['repo', 'init', repo, ...['root', 'targets', 'snapshot', 'timestamp'].flatMap((r) => [`--${r}-key`, keys]), '--key', keys]);
-  assert.equal(init.code, 0, init.stderr);
-  const published = await runCli(['repo', 'publish', repo, '--key', keys, '--timestamp-expires', '2s']);
-  assert.equal(published.code, 0, published.stderr);
-  const healthy = await runCli(['--json', 'repo', 'status', repo]);
+  // Two repositories, so that the healthy one cannot expire under a loaded machine's delays.
+  const publishRepo = async (name: string, timestampExpires: string): Promise<string> => {
+    const repo = join(dir, name);
+    const init = await runCli(['repo', 'init', repo, ...['root', 'targets', 'snapshot', 'timestamp'].flatMap((r) => [`--${r}-key`, keys]), '--key', keys]);
+    assert.equal(init.code, 0, init.stderr);
+    const published = await runCli(['repo', 'publish', repo, '--key', keys, '--timestamp-expires', timestampExpires]);
+    assert.equal(published.code, 0, published.stderr);
+    return repo;
+  };
+  const healthy = await runCli(['--json', 'repo', 'status', await publishRepo('healthy', '1d')]);
   assert.equal(healthy.code, 0, healthy.stdout);
   assert.deepEqual(jsonOf(healthy).problems, []);
-  await new Promise((r) => setTimeout(r, 2_500));
+  const repo = await publishRepo('expiring', '1s');
+  await new Promise((r) => setTimeout(r, 1_500));
   const expired = await runCli(['--json', 'repo', 'status', repo]);
   assert.equal(expired.code, 1, expired.stdout);
   const problems = jsonOf(expired).problems as string[];
