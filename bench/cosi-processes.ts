@@ -15,7 +15,8 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { initLog, leaderOptions, publishedDocuments, SILENT, type LogLeader } from '../src/release/index.js';
 import { publish } from '../src/repo/index.js';
-import { publishedRepo, publisherKeys, stageTarget, startCluster } from '../test/witness/cluster.js';
+import { loadWitnessKey } from '../src/witness/index.js';
+import { publishedRepo, publisherKeys, rootPin, stageTarget, startCluster } from '../test/witness/cluster.js';
 import { median, ms, type BenchResult } from './stats.js';
 
 export async function benchCosiProcesses(quick: boolean): Promise<BenchResult[]> {
@@ -28,16 +29,16 @@ export async function benchCosiProcesses(quick: boolean): Promise<BenchResult[]>
 
 async function benchOne(n: number, rounds: number): Promise<BenchResult> {
   const root = await mkdtemp(join(tmpdir(), 'cairn-bench-cosi-'));
+  const keys = await publisherKeys(root);
   const t0 = performance.now();
-  const cluster = await startCluster(root, n);
+  const cluster = await startCluster(root, n, rootPin(keys));
   const startMs = performance.now() - t0;
   try {
-    const keys = await publisherKeys(root);
     const repo = join(root, 'repo');
     await publishedRepo(repo, keys);
     const threshold = Math.floor((2 * n) / 3) + 1;
     const { leader } = await initLog({
-      ...leaderOptions(repo, SILENT, { callTimeoutMs: 30_000 }),
+      ...leaderOptions(repo, SILENT, { callTimeoutMs: 30_000, leaderKey: await loadWitnessKey(cluster.leaderKeyFile) }),
       witnesses: cluster.urls, threshold, rootSigners: [keys.signers.root], source: await publishedDocuments(repo),
     });
     const block: number[] = [];

@@ -21,7 +21,8 @@ import { writeFileAtomic } from '../src/io/index.js';
 import { buildPolicyJson, serializeAttestation } from '../src/policy/index.js';
 import { addTargets, initRepository, publish } from '../src/repo/index.js';
 import { attestationFile, buildArtifact, rebuildAndAttest } from '../src/rebuild/index.js';
-import { publisherKeys, startCluster } from '../test/witness/cluster.js';
+import { loadWitnessKey } from '../src/witness/index.js';
+import { publisherKeys, rootPin, startCluster } from '../test/witness/cluster.js';
 import { ms, type BenchResult } from './stats.js';
 
 const EXAMPLES = fileURLToPath(new URL('../examples/', import.meta.url));
@@ -35,11 +36,11 @@ const SAMPLES = [
 export async function benchVerifiedRelease(work: string, quick: boolean): Promise<BenchResult> {
   if (work) await mkdir(work, { recursive: true });
   const root = await mkdtemp(join(work || tmpdir(), 'cairn-bench-verified-'));
-  const cluster = await startCluster(root, 3);
+  const keys = await publisherKeys(root);
+  const cluster = await startCluster(root, 3, rootPin(keys));
   const lines: string[] = [];
   const targets: BenchResult['targets'] = [];
   try {
-    const keys = await publisherKeys(root);
     const verifiers = [generateEd25519().signer, generateEd25519().signer];
     const repo = join(root, 'repo');
     const one = (r: keyof typeof keys.signers): { keys: Array<typeof keys.signers.root.publicKey>; threshold: number } => ({ keys: [keys.signers[r].publicKey], threshold: 1 });
@@ -49,7 +50,7 @@ export async function benchVerifiedRelease(work: string, quick: boolean): Promis
     });
     await publish(repo, { signers: [keys.signers.snapshot, keys.signers.timestamp] });
     const { leader } = await initLog({
-      ...leaderOptions(repo, SILENT, { callTimeoutMs: 30_000 }),
+      ...leaderOptions(repo, SILENT, { callTimeoutMs: 30_000, leaderKey: await loadWitnessKey(cluster.leaderKeyFile) }),
       witnesses: cluster.urls, threshold: 2, rootSigners: [keys.signers.root], source: await publishedDocuments(repo),
     });
     const rounds = quick ? 1 : 3;

@@ -50,7 +50,9 @@ export type LeaderErrorCode =
   /** The published log files and the leader's state disagree. */
   | 'LOG_STATE'
   /** A witness's answer to /v1/info is unusable (other chain, bad key or proof of possession). */
-  | 'BAD_WITNESS';
+  | 'BAD_WITNESS'
+  /** No leader key was given, or it is not a member of the roster whose witnesses it asks (docs/witness.md "Who may lead"). */
+  | 'LEADER_KEY';
 
 export class LeaderError extends CairnError<LeaderErrorCode> {
   readonly witnesses: readonly WitnessReport[];
@@ -61,7 +63,7 @@ export class LeaderError extends CairnError<LeaderErrorCode> {
   }
 
   get exitCode(): number {
-    return this.code === 'NO_LOG' || this.code === 'LOG_EXISTS' ? EXIT.usage : EXIT.verification;
+    return this.code === 'NO_LOG' || this.code === 'LOG_EXISTS' || this.code === 'LEADER_KEY' ? EXIT.usage : EXIT.verification;
   }
 
   override toJSON(): { error: string; code: LeaderErrorCode; message: string; hint?: string; witnesses?: WitnessReport[] } {

@@ -5,7 +5,7 @@
 // written; then the roster, the block, the leader state and a co-signed head statement.
 import { blockHash, buildGenesis, createRosterAuthorization, DEFAULT_SKIPCHAIN_PARAMS, FileLogStore, formatUtcTime, rosterHash, validateGenesis, verifyRosterAuthorization } from '../log/index.js';
 import { parseEnvelope, rootRoleOf } from '../tuf/index.js';
-import { describeWitnessError, summarizeWitnesses } from './cosigning-round.js';
+import { describeWitnessError, requireLeaderKey, summarizeWitnesses } from './cosigning-round.js';
 import { cachedSource, documentsFor, payloadOf } from './documents.js';
 import { LeaderError, type WitnessReport } from './errors.js';
 import { LEADER_STATE_FORMAT, readLeaderState, writeLeaderState, type LeaderState } from './leader-files.js';
@@ -22,6 +22,7 @@ export async function initLog(options: InitLogOptions): Promise<{ leader: LogLea
   if (await readLeaderState(options.stateFile)) throw new LeaderError('LOG_EXISTS', `${options.stateFile} exists: this repository already has a log`);
   const timeoutMs = options.callTimeoutMs ?? DEFAULT_CALL_TIMEOUT_MS;
   const roster = await rosterOfWitnesses(options.witnesses, options.threshold, timeoutMs);
+  const leaderKey = requireLeaderKey(options.leaderKey, roster, 'the genesis roster');
   const source = cachedSource(options.source);
   const now = (options.now ?? (() => new Date()))();
   const rootRole = rootRoleOf(parseEnvelope('root', await source.root(source.rootVersion), 'root.json'));
@@ -31,7 +32,7 @@ export async function initLog(options: InitLogOptions): Promise<{ leader: LogLea
   const genesis = validateGenesis(buildGenesis(options.params ?? DEFAULT_SKIPCHAIN_PARAMS, await payloadOf(source, formatUtcTime(now.getTime() / 1000)), { roster, authorization }), rootRole);
   const chain = blockHash(genesis);
   const documents = await documentsFor(source, null, source.rootVersion);
-  const results = await Promise.all(roster.witnesses.map((w) => new WitnessConnection(w.address, { timeoutMs }).genesis({ block: genesis, documents }).then(() => undefined, (e: unknown) => e)));
+  const results = await Promise.all(roster.witnesses.map((w) => new WitnessConnection(w.address, { timeoutMs, signer: { leaderKey, witnessKey: w.key } }).genesis({ block: genesis, documents }).then(() => undefined, (e: unknown) => e)));
   const missing: WitnessReport[] = [];
   results.forEach((e, i) => {
     if (e !== undefined) missing.push({ name: roster.witnesses[i]!.name, address: roster.witnesses[i]!.address, ...describeWitnessError(e) });

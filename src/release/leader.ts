@@ -14,7 +14,7 @@
 // first round (leader-files.ts): a round that fails after a respond was sent keeps it, and the
 // caller (pipeline.ts) proposes exactly that block again (reproposeBlock) before anything else.
 import type { Signer } from '../crypto/signer.js';
-import { COSI_ROUND_DEFAULTS, encodeCollectiveSignature, type Roster, type RosterWitness, type WitnessEndpoint } from '../cosi/index.js';
+import { COSI_ROUND_DEFAULTS, encodeCollectiveSignature, type Roster, type RosterWitness, type WitnessEndpoint, type WitnessKey } from '../cosi/index.js';
 import {
   backLinkIndices, blockHash, buildBlock, buildForwardLink, buildHeadStatement, createRosterAuthorization, FileLogStore, formatUtcTime, forwardLinkMessage, headMessage, LOG_FILE_LIMITS, levelSpan, parseBlockBytes, parseHeadFile, parseLinkFile, parseRosterBytes,
   parseUtcTime, rosterHash, validateBlock,
@@ -22,7 +22,7 @@ import {
 } from '../log/index.js';
 import { parseEnvelope, rootRoleOf } from '../tuf/index.js';
 import { WIRE_LIMITS, type CatchUpEntry, type StatementKind } from '../witness/index.js';
-import { runCosigningRound, type CommitBodies, type RoundReport, type RoundSettings } from './cosigning-round.js';
+import { requireLeaderKey, runCosigningRound, type CommitBodies, type RoundReport, type RoundSettings } from './cosigning-round.js';
 import { cachedSource, documentsFor, payloadOf, type ReleaseDocumentSource } from './documents.js';
 import { LeaderError, type WitnessReport } from './errors.js';
 import {
@@ -53,6 +53,11 @@ export interface LeaderOptions {
   proposalFile?: string;
   /** Wraps each endpoint of a round; tests inject faults here. */
   wrapEndpoint?: (endpoint: HttpWitnessEndpoint, witness: RosterWitness, kind: StatementKind) => WitnessEndpoint;
+  /**
+   * The leader's witness key (`--leader-key`): a member of the roster, which signs every request
+   * that makes a witness work (docs/witness.md "Who may lead"). Rounds refuse to start without it.
+   */
+  leaderKey?: WitnessKey;
 }
 
 export interface BlockReport {
@@ -145,6 +150,8 @@ export class LogLeader {
     const view = await this.successorView();
     const rootRole = rootRoleOf(parseEnvelope('root', await src.root(src.rootVersion), 'root.json'));
     const block = validateBlock(buildBlock(view, payload, rosterChange ?? null), view, { root: rootRole });
+    // Before the proposal is saved: without a member's key no witness would be asked.
+    requireLeaderKey(this.options.leaderKey, await this.roster(head.roster), `block ${block.index}`);
     if (this.options.proposalFile !== undefined) await saveProposal(this.options.proposalFile, block, src.attestations);
     return this.cosignBlock(block, src, onPhase);
   }
@@ -219,6 +226,8 @@ export class LogLeader {
    */
   async changeRoster(options: { witnesses: readonly string[]; threshold: number; rootSigners: readonly Signer[]; source: ReleaseDocumentSource }): Promise<BlockReport> {
     const roster = await rosterOfWitnesses(options.witnesses, options.threshold, this.timeout());
+    // The leader leads the new roster's rounds too (its head round, at once).
+    requireLeaderKey(this.options.leaderKey, roster, 'the new roster');
     const index = this.headBlock.index + 1;
     const authorization = createRosterAuthorization(options.rootSigners, { chain: this.state.chain, index, roster: rosterHash(roster) });
     return this.appendBlock(options.source, { roster, authorization });
@@ -255,6 +264,7 @@ export class LogLeader {
       maxAttempts: this.options.maxAttempts ?? COSI_ROUND_DEFAULTS.maxAttempts,
       branchingFactor: this.options.branchingFactor ?? COSI_ROUND_DEFAULTS.branchingFactor,
       ...(this.options.wrapEndpoint ? { wrapEndpoint: this.options.wrapEndpoint } : {}),
+      ...(this.options.leaderKey ? { leaderKey: this.options.leaderKey } : {}),
       onRespondSent: () => {
         this.respondsSent += 1;
       },
@@ -387,6 +397,7 @@ export class LogLeader {
     const roster = block.rosterChange!.roster;
     const infos = await fetchInfos(roster.witnesses.map((w) => w.address), this.timeout());
     const genesis = await this.block(0);
+    const leaderKey = requireLeaderKey(this.options.leaderKey, roster, `joining the roster of block ${block.index}`);
     for (const [i, w] of roster.witnesses.entries()) {
       const info = infos[i]!;
       if (info instanceof Error || info.chain !== null) continue;
@@ -396,7 +407,7 @@ export class LogLeader {
       }
       try {
         const documents = await documentsFor(source, null, genesis.payload.root.version);
-        await new WitnessConnection(w.address, { timeoutMs: this.timeout() }).genesis({ block: genesis, documents, catchUp: await this.catchUpEntries(0, block.index) });
+        await new WitnessConnection(w.address, { timeoutMs: this.timeout(), signer: { leaderKey, witnessKey: w.key } }).genesis({ block: genesis, documents, catchUp: await this.catchUpEntries(0, block.index) });
         this.options.progress?.(`witness ${w.name} joined the chain at block ${block.index}`);
       } catch (e) {
         this.options.progress?.(`witness ${w.name} could not join the chain: ${e instanceof Error ? e.message : String(e)}`);

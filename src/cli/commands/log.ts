@@ -13,10 +13,11 @@ import {
 } from '../../release/index.js';
 import { DEFAULT_PASSPHRASE_ENV } from '../passphrase.js';
 import { blockLines, roundLines, settledLines } from '../release-lines.js';
-import { collect, positiveInt, loadSigners } from '../options.js';
+import { collect, leaderKeyOption, loadLeaderKey, positiveInt, loadSigners } from '../options.js';
 import type { CliContext } from './types.js';
 
 interface RosterOpts {
+  leaderKey?: string;
   witness: string[];
   threshold?: number;
   key: string[];
@@ -40,24 +41,26 @@ export function register(program: Command, context: CliContext): void {
       .option('--key <file>', 'root private key file authorizing the roster (repeatable)', collect, [])
       .option('--passphrase-env <name>', 'environment variable with the key files\' passphrase', DEFAULT_PASSPHRASE_ENV);
   const timeoutOption = (c: Command): Command => c.option('--timeout <ms>', 'deadline of each call to a witness', positiveInt('--timeout'), DEFAULT_CALL_TIMEOUT_MS);
+  /** Commands that run rounds: each call's deadline and the leader's key. */
+  const leading = (c: Command): Command => leaderKeyOption(timeoutOption(c));
 
-  timeoutOption(rosterOptions(log.command('init').description('create the log: a genesis block of the published state, sent to every witness; prints the genesis hash (clients pin it)')
+  leading(rosterOptions(log.command('init').description('create the log: a genesis block of the published state, sent to every witness; prints the genesis hash (clients pin it)')
     .argument('<repo>', 'repository workspace')))
     .action(async (dir: string, opts: RosterOpts) => {
       const out = context.output();
       const { threshold } = requireRoster(opts);
       const { genesis, report } = await createReleaseLog(dir, {
-        witnesses: opts.witness, threshold, rootSigners: await loadSigners(opts.key, opts.passphraseEnv), leader: { callTimeoutMs: opts.timeout }, progress: out,
+        witnesses: opts.witness, threshold, rootSigners: await loadSigners(opts.key, opts.passphraseEnv), leader: { callTimeoutMs: opts.timeout, ...(await loadLeaderKey(opts.leaderKey)) }, progress: out,
       });
       out.result({ genesis, head: { index: 0, hash: genesis }, rounds: report.rounds },
         [`log created: genesis ${genesis}`, ...roundLines(report.rounds), 'clients pin the genesis hash as their trusted log block']);
     });
 
-  timeoutOption(log.command('head').description('have the witnesses co-sign a fresh head statement (run it periodically: clients refuse a stale head)')
+  leading(log.command('head').description('have the witnesses co-sign a fresh head statement (run it periodically: clients refuse a stale head)')
     .argument('<repo>', 'repository workspace'))
-    .action(async (dir: string, opts: { timeout: number }) => {
+    .action(async (dir: string, opts: { timeout: number; leaderKey?: string }) => {
       const out = context.output();
-      const { head, round } = await cosignHead(dir, { leader: { callTimeoutMs: opts.timeout }, progress: out });
+      const { head, round } = await cosignHead(dir, { leader: { callTimeoutMs: opts.timeout, ...(await loadLeaderKey(opts.leaderKey)) }, progress: out });
       out.result({ head, round }, roundLines([round]));
     });
 
@@ -78,24 +81,24 @@ export function register(program: Command, context: CliContext): void {
       if (!status.quorum.met) context.setExitCode(1);
     });
 
-  timeoutOption(rosterOptions(log.command('roster').description('change the roster: a block with the new roster, authorized by the root keys and approved by the old roster')
+  leading(rosterOptions(log.command('roster').description('change the roster: a block with the new roster, authorized by the root keys and approved by the old roster')
     .argument('<repo>', 'repository workspace')))
     .action(async (dir: string, opts: RosterOpts) => {
       const out = context.output();
       const { threshold } = requireRoster(opts);
       const { report, settled } = await changeWitnessRoster(dir, {
-        witnesses: opts.witness, threshold, rootSigners: await loadSigners(opts.key, opts.passphraseEnv), leader: { callTimeoutMs: opts.timeout }, progress: out,
+        witnesses: opts.witness, threshold, rootSigners: await loadSigners(opts.key, opts.passphraseEnv), leader: { callTimeoutMs: opts.timeout, ...(await loadLeaderKey(opts.leaderKey)) }, progress: out,
       });
       out.result({ ...report, ...(settled ? { settled } : {}) }, [...(settled ? settledLines(settled) : []), ...blockLines(report)]);
     });
 
-  timeoutOption(log.command('retry').description('propose again the block of a release (or roster change) whose round failed after witnesses answered, then publish that release')
+  leading(log.command('retry').description('propose again the block of a release (or roster change) whose round failed after witnesses answered, then publish that release')
     .argument('<repo>', 'repository workspace')
     .option('--key <file>', 'timestamp private key file, to sign the saved timestamp again if it expired (repeatable)', collect, [])
     .option('--passphrase-env <name>', 'environment variable with the key files\' passphrase', DEFAULT_PASSPHRASE_ENV))
-    .action(async (dir: string, opts: { key: string[]; passphraseEnv: string; timeout: number }) => {
+    .action(async (dir: string, opts: { key: string[]; passphraseEnv: string; timeout: number; leaderKey?: string }) => {
       const out = context.output();
-      const { settled, head } = await retryPendingRelease(dir, { signers: await loadSigners(opts.key, opts.passphraseEnv), leader: { callTimeoutMs: opts.timeout }, progress: out });
+      const { settled, head } = await retryPendingRelease(dir, { signers: await loadSigners(opts.key, opts.passphraseEnv), leader: { callTimeoutMs: opts.timeout, ...(await loadLeaderKey(opts.leaderKey)) }, progress: out });
       if (!settled) {
         out.result({ settled: null, head }, `nothing to retry: no saved proposal; the head is block ${head.index} ${head.hash}`);
         return;
