@@ -67,8 +67,8 @@ function checkChainPin(pin: ChainPin): ChainPin {
 }
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
-/** A configuration is a few short fields. */
-const CONFIG_LIMITS = { maxBytes: 64 * 1024, maxDepth: 4, maxEntries: 64 };
+/** A configuration is a few short fields and at most 256 pinned root keys (TUF key objects). */
+const CONFIG_LIMITS = { maxBytes: 256 * 1024, maxDepth: 8, maxEntries: 4096 };
 
 function checkAddress(address: string): string {
   let url: URL;
