@@ -24,6 +24,7 @@ import { StorageError } from '../errors/index.js';
 import { writeFileAtomic } from '../io/atomic-write.js';
 import { readCappedFile, tooLargeIsFormatError } from '../io/capped-file.js';
 import { WitnessError } from './errors.js';
+import type { RequestRate } from './request-auth.js';
 import { WIRE_LIMITS } from './wire.js';
 
 export const WITNESS_FILES = { config: 'witness.json', key: 'witness-key.json', db: 'state.db', lock: 'witness.lock' } as const;
@@ -39,6 +40,8 @@ export interface WitnessConfig {
   maxRequestBytes: number;
   /** The one chain this witness serves; absent only in directories made before it was required. */
   chain?: ChainPin;
+  /** Each roster member's request rate, when not REQUEST_AUTH_LIMITS's (docs/witness.md "Who may lead"). */
+  rate?: RequestRate;
 }
 
 /**
@@ -88,7 +91,7 @@ function rosterEntry(config: WitnessConfig, key: WitnessKey): RosterWitness {
 }
 
 /** Creates DIR with a fresh witness key and its configuration; returns its roster entry. */
-export async function initWitness(dir: string, options: { name: string; address: string; chain: ChainPin; clockSkewSeconds?: number; maxRequestBytes?: number }): Promise<{ config: WitnessConfig; entry: RosterWitness }> {
+export async function initWitness(dir: string, options: { name: string; address: string; chain: ChainPin; clockSkewSeconds?: number; maxRequestBytes?: number; rate?: RequestRate }): Promise<{ config: WitnessConfig; entry: RosterWitness }> {
   if (!NAME.test(options.name)) throw new WitnessError('BAD_CONFIG', `witness name must be 1-64 characters of [A-Za-z0-9._-] starting with a letter or digit, found ${JSON.stringify(options.name)}`);
   checkAddress(options.address);
   checkChainPin(options.chain);
@@ -104,6 +107,7 @@ export async function initWitness(dir: string, options: { name: string; address:
     clockSkewSeconds: options.clockSkewSeconds ?? 300,
     maxRequestBytes: options.maxRequestBytes ?? WIRE_LIMITS.maxRequestBytes,
     chain: options.chain,
+    ...(options.rate ? { rate: options.rate } : {}),
   };
   await writeFileAtomic(join(dir, WITNESS_FILES.config), JSON.stringify(config, null, 2) + '\n');
   const { key } = await loadWitness(dir);
@@ -132,9 +136,15 @@ export async function loadWitness(dir: string): Promise<{ config: WitnessConfig;
     clockSkewSeconds,
     maxRequestBytes: r.integer(o.maxRequestBytes, 'maxRequestBytes', 1024),
     ...(o.chain === undefined ? {} : { chain: readChainPin(r, o.chain) }),
+    ...(o.rate === undefined ? {} : { rate: readRate(r, o.rate) }),
   };
   const key = await loadWitnessKey(join(dir, WITNESS_FILES.key));
   return { config, key, entry: rosterEntry(config, key), dbPath: join(dir, WITNESS_FILES.db) };
+}
+
+function readRate(r: FieldReader, value: unknown): RequestRate {
+  const o = r.exact(value, 'rate', ['burst', 'perSecond']);
+  return { burst: r.integer(o.burst, 'rate.burst', 1, 1_000_000), perSecond: r.integer(o.perSecond, 'rate.perSecond', 1, 1_000_000) };
 }
 
 function readChainPin(r: FieldReader, value: unknown): ChainPin {

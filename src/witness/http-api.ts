@@ -19,7 +19,7 @@ import { serve } from '@hono/node-server';
 import { parseJsonBounded } from '../encoding/bounded-json.js';
 import { CairnError, FormatError } from '../errors/index.js';
 import { WitnessError } from './errors.js';
-import { readRequestClaim, RequestGuard } from './request-auth.js';
+import { readRequestClaim, RequestGuard, type RequestRate } from './request-auth.js';
 import type { WitnessService } from './service.js';
 import { parseCommitRequest, parseGenesisRequest, parseRespondRequest, WIRE_LIMITS } from './wire.js';
 
@@ -31,6 +31,8 @@ export interface WitnessServerOptions {
   port?: number;
   /** Largest request body accepted, in bytes (documents included). */
   maxRequestBytes?: number;
+  /** Each member's request rate (default REQUEST_AUTH_LIMITS). */
+  rate?: RequestRate;
 }
 
 export interface RunningWitnessServer {
@@ -85,9 +87,9 @@ async function readBody(c: Context, maxBytes: number): Promise<Buffer> {
   return Buffer.concat(chunks);
 }
 
-function createWitnessApp(service: WitnessService, maxRequestBytes = WIRE_LIMITS.maxRequestBytes): Hono {
+function createWitnessApp(service: WitnessService, maxRequestBytes = WIRE_LIMITS.maxRequestBytes, rate?: RequestRate): Hono {
   const app = new Hono();
-  const guard = new RequestGuard(service.identity.key.publicKeyHex);
+  const guard = new RequestGuard(service.identity.key.publicKeyHex, rate);
   /** The checks of the module header; returns the parsed body and the member who signed it. */
   const authenticated = async (c: Context, maxBytes: number): Promise<{ body: unknown; peer: string }> => {
     const path = new URL(c.req.url).pathname;
@@ -144,7 +146,7 @@ function createWitnessApp(service: WitnessService, maxRequestBytes = WIRE_LIMITS
 
 /** Starts the witness HTTP service and resolves once it listens. */
 export function startWitnessServer(options: WitnessServerOptions): Promise<RunningWitnessServer> {
-  const app = createWitnessApp(options.service, options.maxRequestBytes);
+  const app = createWitnessApp(options.service, options.maxRequestBytes, options.rate);
   const host = options.host ?? '127.0.0.1';
   return new Promise((resolve, reject) => {
     const server = serve(

@@ -28,12 +28,18 @@ export const REQUEST_AUTH_LIMITS = {
   maxAgeSeconds: 120,
   /** Request IDs remembered at once (each for twice maxAgeSeconds); when full, requests wait. */
   maxRememberedRequests: 200_000,
-  /** Per member: requests in a burst, and the rate the burst refills at. A leader sends a few per round. */
+  /** Per member, unless witness.json says otherwise: requests in a burst, and the rate the burst refills at. A leader sends a few per round. */
   burst: 100,
   perSecond: 20,
   /** Per member: nonce pairs committed and not yet answered; a member over it loses its own oldest. */
   maxPendingPerPeer: 64,
 } as const;
+
+/** A member's request rate: a burst, refilled at perSecond. */
+export interface RequestRate {
+  burst: number;
+  perSecond: number;
+}
 
 /** What a request's signature covers. */
 export interface RequestClaim {
@@ -87,14 +93,16 @@ export function readRequestClaim(header: (name: string) => string | undefined): 
 /** Freshness, signatures, replays and rates of the requests one witness receives. */
 export class RequestGuard {
   private readonly witness: string;
+  private readonly rate: RequestRate;
   private readonly now: () => number;
   /** Request IDs seen, with when they may be forgotten (insertion order is expiry order). */
   private readonly seen = new Map<string, number>();
   private readonly buckets = new Map<string, { tokens: number; at: number }>();
 
-  /** `witness`: this witness's key (requests name it); `now`: its clock in ms. */
-  constructor(witness: string, now: () => number = Date.now) {
+  /** `witness`: this witness's key (requests name it); `rate`: per member; `now`: its clock in ms. */
+  constructor(witness: string, rate: RequestRate = REQUEST_AUTH_LIMITS, now: () => number = Date.now) {
     this.witness = witness;
+    this.rate = rate;
     this.now = now;
   }
 
@@ -131,14 +139,15 @@ export class RequestGuard {
     }
     if (this.seen.has(claim.requestId)) throw new WitnessError('REPLAYED_REQUEST', `request ${claim.requestId} was already received; a signed request is accepted once`);
     if (this.seen.size >= REQUEST_AUTH_LIMITS.maxRememberedRequests) throw new WitnessError('RATE_LIMITED', 'this witness is receiving more signed requests than it can remember; try again shortly');
-    const bucket = this.buckets.get(claim.signer) ?? { tokens: REQUEST_AUTH_LIMITS.burst, at: now };
-    bucket.tokens = Math.min(REQUEST_AUTH_LIMITS.burst, bucket.tokens + ((now - bucket.at) / 1000) * REQUEST_AUTH_LIMITS.perSecond);
+    const { burst, perSecond } = this.rate;
+    const bucket = this.buckets.get(claim.signer) ?? { tokens: burst, at: now };
+    bucket.tokens = Math.min(burst, bucket.tokens + ((now - bucket.at) / 1000) * perSecond);
     bucket.at = now;
-    if (bucket.tokens < 1) throw new WitnessError('RATE_LIMITED', `${claim.signer.slice(0, 12)} sent more than ${REQUEST_AUTH_LIMITS.burst} requests at once (${REQUEST_AUTH_LIMITS.perSecond} per second sustained)`);
+    if (bucket.tokens < 1) throw new WitnessError('RATE_LIMITED', `${claim.signer.slice(0, 12)} sent more than ${burst} requests at once (${perSecond} per second sustained)`);
     bucket.tokens -= 1;
     this.buckets.delete(claim.signer);
     this.buckets.set(claim.signer, bucket);
-    // Buckets of keys not heard from lately are full again: forgetting them changes nothing.
+    // Only members (and senders of a genesis to a fresh witness) get here; bounded all the same.
     while (this.buckets.size > 10_000) this.buckets.delete(this.buckets.keys().next().value!);
     this.seen.set(claim.requestId, now + 2 * REQUEST_AUTH_LIMITS.maxAgeSeconds * 1000);
   }

@@ -49,7 +49,7 @@ export async function startWitness(dir: string, options: StartWitnessOptions = {
       clockSkewSeconds: config.clockSkewSeconds,
       ...(onDecision ? { onDecision: (d: WitnessDecision) => onDecision(d, config.name) } : {}),
     });
-    const server = await startWitnessServer({ service, host: options.host ?? '127.0.0.1', port: options.port ?? configuredPort(config.address), maxRequestBytes: config.maxRequestBytes });
+    const server = await startWitnessServer({ service, host: options.host ?? '127.0.0.1', port: options.port ?? configuredPort(config.address), maxRequestBytes: config.maxRequestBytes, ...(config.rate ? { rate: config.rate } : {}) });
     return {
       config,
       url: server.url,

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { generateKeyPairSync } from 'node:crypto';
 import { writeKeyFile, type Signer } from '../../src/crypto/index.js';
 import { addTargets, initRepository, publish } from '../../src/repo/index.js';
-import { initWitness, WITNESS_FILES, type ChainPin } from '../../src/witness/index.js';
+import { initWitness, WITNESS_FILES, type ChainPin, type RequestRate } from '../../src/witness/index.js';
 import { CAIRN_BIN } from '../cli/run-cli.js';
 
 /** Free TCP ports on 127.0.0.1 (bound and released; fine on loopback for a test). */
@@ -93,12 +93,12 @@ export function rootPin(keys: PublisherKeys): ChainPin {
 }
 
 /** n witnesses w1..wn under `root`, each in its own process, serving the chain `chain` names. */
-export async function startCluster(root: string, n: number, chain: ChainPin): Promise<Cluster> {
+export async function startCluster(root: string, n: number, chain: ChainPin, rate?: RequestRate): Promise<Cluster> {
   const ports = await freePorts(n);
   const witnesses: WitnessProcess[] = [];
   for (let i = 0; i < n; i++) {
     const dir = join(root, `w${i + 1}`);
-    await initWitness(dir, { name: `w${i + 1}`, address: `http://127.0.0.1:${ports[i]}`, chain });
+    await initWitness(dir, { name: `w${i + 1}`, address: `http://127.0.0.1:${ports[i]}`, chain, ...(rate ? { rate } : {}) });
     witnesses.push(witnessProcess(`w${i + 1}`, dir, ports[i]!));
   }
   const cluster = { witnesses, urls: witnesses.map((w) => w.url), leaderKeyFile: join(root, 'w1', WITNESS_FILES.key), stopAll: async () => void (await Promise.all(witnesses.map((w) => w.stop('SIGKILL')))) };
