@@ -1,8 +1,9 @@
 // release/leader.ts: the log leader (docs/protocol.md sections 5-8; docs/witness.md). It
 // proposes blocks, runs co-signing rounds over HTTP (cosigning-round.ts) and writes the log files
-// of protocol.md section 7 (FileLogStore). It holds nothing secret and no trust: every witness
-// checks every proposal against its own records, and a round that fewer than the threshold
-// co-sign writes nothing.
+// of protocol.md section 7 (FileLogStore). It holds no trust, and no secret but the witness key
+// of the roster member it leads as (docs/witness.md "Who may lead"), which signs its requests:
+// every witness checks every proposal against its own records, and a round that fewer than the
+// threshold co-sign writes nothing.
 //
 // Order of writes for a block (so a mirror never serves a log that points at missing files):
 // roster (when it changes), block, level-0 link, leader state; then the higher-level forward links
