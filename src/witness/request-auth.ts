@@ -10,7 +10,7 @@
 // this context (cosi/message.ts), and no shared secret exists: any member may lead. The guard
 // refuses a request whose time is off by more than REQUEST_AUTH_LIMITS.maxAgeSeconds, one whose
 // request ID it saw within the window (replay), and a member over its rate.
-import { createHash, randomBytes, sign } from 'node:crypto';
+import { createHash, randomBytes, sign, type KeyObject } from 'node:crypto';
 import { COSI_CONTEXTS, cosiMessage, ed25519KeyObject, ed25519Verify, type WitnessKey } from '../cosi/index.js';
 import { formatUtcTime, parseUtcTime } from '../log/index.js';
 import { WitnessError } from './errors.js';
@@ -98,6 +98,8 @@ export class RequestGuard {
   /** Request IDs seen, with when they may be forgotten (insertion order is expiry order). */
   private readonly seen = new Map<string, number>();
   private readonly buckets = new Map<string, { tokens: number; at: number }>();
+  /** Decoded keys of recent signers (members, mostly), so each request costs one verification. */
+  private readonly keyObjects = new Map<string, KeyObject>();
 
   /** `witness`: this witness's key (requests name it); `rate`: per member; `now`: its clock in ms. */
   constructor(witness: string, rate: RequestRate = REQUEST_AUTH_LIMITS, now: () => number = Date.now) {
@@ -120,7 +122,13 @@ export class RequestGuard {
   verify(claim: RequestClaim, method: string, path: string, body: Uint8Array): void {
     let ok = false;
     try {
-      ok = ed25519Verify(ed25519KeyObject(Buffer.from(claim.signer, 'hex')), requestMessage(method, path, this.witness, claim.time, claim.requestId, body), Buffer.from(claim.signature, 'hex'));
+      let key = this.keyObjects.get(claim.signer);
+      if (!key) {
+        key = ed25519KeyObject(Buffer.from(claim.signer, 'hex'));
+        if (this.keyObjects.size >= 1024) this.keyObjects.delete(this.keyObjects.keys().next().value!);
+        this.keyObjects.set(claim.signer, key);
+      }
+      ok = ed25519Verify(key, requestMessage(method, path, this.witness, claim.time, claim.requestId, body), Buffer.from(claim.signature, 'hex'));
     } catch {
       ok = false; // a key that does not decode signs nothing
     }
