@@ -96,9 +96,10 @@ function createWitnessApp(service: WitnessService, maxRequestBytes = WIRE_LIMITS
     const claim = readRequestClaim((name) => c.req.header(name));
     guard.checkTime(claim);
     const members = service.members();
-    // A witness that follows no chain has no members yet: genesis() checks the sender against the chain's rosters.
-    if (members ? !members.has(claim.signer) : path !== '/v1/genesis') {
-      if (!members) service.requireChain();
+    if (!members) {
+      // No chain yet, so no members: genesis() checks the sender against the rosters of the chain it brings.
+      if (path !== '/v1/genesis') service.requireChain();
+    } else if (!members.has(claim.signer)) {
       throw new WitnessError('NOT_A_MEMBER', `${claim.signer.slice(0, 12)} is not a member of the roster in force at this witness's head; only members may ask it to work`);
     }
     const bytes = await readBody(c, maxBytes);

@@ -40,11 +40,12 @@ export async function startWitness(dir: string, options: StartWitnessOptions = {
   const lock = await lockWitnessDirectory(dir);
   let store: WitnessStore | undefined;
   try {
-    store = new WitnessStore(dbPath);
+    const opened = new WitnessStore(dbPath);
+    store = opened;
     const onDecision = options.onDecision;
     const service = new WitnessService({
       identity: { name: config.name, address: config.address, key },
-      store,
+      store: opened,
       ...(config.chain ? { chain: config.chain } : {}),
       clockSkewSeconds: config.clockSkewSeconds,
       ...(onDecision ? { onDecision: (d: WitnessDecision) => onDecision(d, config.name) } : {}),
@@ -56,7 +57,7 @@ export async function startWitness(dir: string, options: StartWitnessOptions = {
       info: service.info(),
       close: async () => {
         await server.close();
-        store!.close();
+        opened.close();
         await lock.release();
       },
     };
