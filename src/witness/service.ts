@@ -202,7 +202,7 @@ export class WitnessService {
       this.requirePinnedChain(genesis, chain, what);
       const entries = request.catchUp ?? [];
       // Cheap before the expensive checks: the sender is in a roster this chain brings.
-      const named = [genesis.rosterChange!.roster, ...entries.map((e, i) => parseBlock(e.block, `catchUp[${i}] block`).rosterChange?.roster)];
+      const named = [genesis.rosterChange.roster, ...entries.map((e, i) => parseBlock(e.block, `catchUp[${i}] block`).rosterChange?.roster)];
       if (!named.some((r) => r?.witnesses.some((w) => w.key === peer))) {
         throw new WitnessError('NOT_A_MEMBER', `${what}: the sender ${peer.slice(0, 12)} is in no roster of this chain`);
       }
@@ -213,12 +213,14 @@ export class WitnessService {
       let blocks: Block[] = [];
       if (entries.length === 0) {
         state = checkGenesisState(docs, now);
+        this.requirePinnedRoot(state.root, what);
         checkPayloadMatches(genesis.payload, state);
         validateGenesis(genesis, rootRoleOf(state.root));
       } else {
         // Joining a running chain: roots[0] is the genesis root, the blocks come with their
         // co-signed level-0 links, the documents describe the last block's state.
         const genesisRoot = parseEnvelope('root', docs.roots[0] ?? new Uint8Array(), 'genesis root');
+        this.requirePinnedRoot(genesisRoot, what);
         validateGenesis(genesis, rootRoleOf(genesisRoot));
         const walk = this.verifyCatchUp(genesis, entries, (hash) => (hash === genesis.roster ? genesis.rosterChange!.roster : undefined));
         blocks = walk.blocks;
@@ -412,6 +414,23 @@ export class WitnessService {
   }
 
   // ---- helpers ---------------------------------------------------------------------------
+
+  /**
+   * With a root-key pin, the genesis TUF root's root role must be the named keys (no other key,
+   * a threshold at least the named one): its self-signature then proves the named keys signed the
+   * genesis state. The roster authorization alone would not: it names the roster, not the state,
+   * and could be replayed with an attacker's root that lists a named key at threshold 1.
+   */
+  private requirePinnedRoot(root: RootEnvelope, what: string): void {
+    const pin = this.pin;
+    if (!pin || 'genesis' in pin) return;
+    const named = new Set(pin.rootKeys.map((k) => k.keyval.public));
+    const role = rootRoleOf(root);
+    const others = Object.values(role.keys).filter((k) => !named.has(k.keyval.public)).length;
+    if (others > 0 || role.threshold < pin.threshold) {
+      throw new WitnessError('CHAIN_MISMATCH', `${what}: its root v${root.version} has ${others} root keys besides the ${pin.rootKeys.length} this witness's operator named, and threshold ${role.threshold} (the operator named ${pin.threshold})`);
+    }
+  }
 
   /** CHAIN_MISMATCH unless `genesis` is the chain this witness's operator named (by hash or root keys). */
   private requirePinnedChain(genesis: Block, chain: string, what: string): void {

@@ -20,6 +20,7 @@ import {
   initWitness, loadWitnessKey, REQUEST_AUTH_LIMITS, signWitnessRequest, WITNESS_FILES, type InfoAnswer, type WireDocuments,
 } from '../../src/witness/index.js';
 import { runCli } from '../cli/run-cli.js';
+import { initRepository, publish } from '../../src/repo/index.js';
 import {
   freePorts, publishedRepo, publisherKeys, rootPin, startCluster, tempRoot, witnessProcess, type Cluster, type PublisherKeys, type WitnessProcess,
 } from './cluster.js';
@@ -99,6 +100,26 @@ describe('who may ask a witness to work: 4 witness processes, threshold 3', { ti
       assert.equal((await infoOf(url)).chain, null, 'the witness follows no chain');
     }
     assert.ok(cluster.witnesses[0]!.lines.some((l) => /genesis .*refused CHAIN_MISMATCH/.test(l)));
+
+    // The real roster's authorization leaked before the real genesis went out: the attacker puts
+    // it in a genesis of its own state, whose root lists the real root key at threshold 1 (so the
+    // authorization verifies) but is signed by the attacker's key alone.
+    const realRoster: Roster = { threshold: 3, witnesses: infos.map((i) => ({ name: i.name, key: i.key, pop: i.pop, address: i.address })) };
+    const leaked = createRosterAuthorization([keys.signers.root], { chain: '', index: 0, roster: rosterHash(realRoster) });
+    const mixedRepo = join(root.dir, 'mixed-repo');
+    const one = (r: keyof PublisherKeys['signers']): { keys: Array<PublisherKeys['signers']['root']['publicKey']>; threshold: number } => ({ keys: [evilKeys.signers[r].publicKey], threshold: 1 });
+    await initRepository(mixedRepo, {
+      roles: { root: { keys: [evilKeys.signers.root.publicKey, keys.signers.root.publicKey], threshold: 1 }, targets: one('targets'), snapshot: one('snapshot'), timestamp: one('timestamp') },
+      signers: [evilKeys.signers.root, evilKeys.signers.targets],
+    });
+    await publish(mixedRepo, { signers: [evilKeys.signers.snapshot, evilKeys.signers.timestamp] });
+    const mixedSource = await publishedDocuments(mixedRepo);
+    const replayed = buildGenesis(DEFAULT_SKIPCHAIN_PARAMS, await payloadOf(mixedSource, formatUtcTime(Date.now() / 1000)), { roster: realRoster, authorization: leaked });
+    for (const [i, url] of cluster.urls.entries()) {
+      const e = await new WitnessConnection(url, { signer: { leaderKey, witnessKey: infos[i]!.key } }).genesis({ block: replayed, documents: await wireDocuments(mixedSource) }).catch((x: unknown) => x);
+      assert.ok(e instanceof WitnessCallError && e.refusal?.code === 'CHAIN_MISMATCH' && /root keys besides/.test(e.refusal.message), String(e));
+      assert.equal((await infoOf(url)).chain, null, 'the witness follows no chain');
+    }
 
     const { genesis: real } = await createReleaseLog(repo, { witnesses: cluster.urls, threshold: 3, rootSigners: [keys.signers.root], leader: { callTimeoutMs: 30_000, leaderKey } });
     for (const url of cluster.urls) assert.equal((await infoOf(url)).chain, real, 'the real genesis, authorized by the pinned root key, is followed');
