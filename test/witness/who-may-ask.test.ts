@@ -254,7 +254,8 @@ describe('who may ask a witness to work: 4 witness processes, threshold 3', { ti
     await w3.start();
     assert.notEqual(Number((await readFile(lockFile, 'utf8')).trim()), pid, 'the restarted witness took the stale lock over');
     await w3.stop('SIGTERM');
-    await assert.rejects(readFile(lockFile), 'a clean stop removes the lock');
+    const gone = await readFile(lockFile).then(() => false, () => true);
+    assert.ok(gone, `a clean stop removes the lock: ${w3.lines.slice(-4).join(' | ')}`);
     await writeFile(lockFile, 'not a pid\n'); // a garbled lock is stale too
     await w3.start();
   });
