@@ -4,12 +4,16 @@
 // verify them (5.7). Baseline: tuf-js 5.0.1's Updater on the same repository, the same loopback
 // server and the same target list, measured in the same run with runs alternating between the
 // clients. Target: cairn at least 2x faster than tuf-js. The repository is made with cairn's own
-// publisher library (bench/repo-fixture.ts) and served by cairn's static mirror.
+// publisher library (bench/repo-fixture.ts) and served by cairn's static mirror. Also printed:
+// the bytes that pinning every role in snapshot costs on this repository (pinCost).
 import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { Updater as TufJsUpdater } from 'tuf-js';
 import { Updater, type TargetFile } from '../src/tuf/index.js';
+import type { Signer } from '../src/crypto/index.js';
+import { canonicalBytes } from '../src/encoding/index.js';
+import { roleForTarget, stableJson, Workspace } from '../src/repo/index.js';
 import { buildRepo, describeBins, targetContent, type BenchRepo, type BinScheme } from './repo-fixture.js';
 import { startMirrorProcess } from './mirror-process.js';
 import { median, ms, type BenchResult } from './stats.js';
@@ -51,8 +55,52 @@ export async function benchTufRefresh(work: string, options: TufRefreshOptions =
   await mkdir(root, { recursive: true });
   const repo = await buildRepo(join(root, 'repo'), options.targets, BIN_SCHEME);
   const result = await measureColdClients(root, repo, options);
+  result.lines.push(...(await pinCost(repo, options)));
   await rm(root, { recursive: true, force: true });
   return result;
+}
+
+/**
+ * What a snapshot that pins every role by length and sha256 costs (docs/protocol.md section 5
+ * "What a block commits to"; the repository default, which a release log needs): the published
+ * snapshot and timestamp against the same documents listing roles by version alone (what
+ * `cairn repo init --no-meta-hashes` publishes), re-signed with the same keys and written in
+ * the same format, and what a cold client downloads in metadata for a refresh alone and for a
+ * refresh that resolves the benchmark's targets (the bins they fall into are the same bytes
+ * either way).
+ */
+async function pinCost(repo: BenchRepo, options: TufRefreshOptions): Promise<string[]> {
+  const metadata = join(repo.dir, 'public', 'metadata');
+  const read = async (name: string): Promise<Buffer> => readFile(join(metadata, name));
+  const snapshot = await read('snapshot.json');
+  const timestamp = await read('timestamp.json');
+  const unpinned = (bytes: Buffer, signer: Signer): Buffer => {
+    const doc = JSON.parse(bytes.toString('utf8')) as { signed: { meta: Record<string, { version: number }> } & Record<string, unknown> };
+    doc.signed.meta = Object.fromEntries(Object.entries(doc.signed.meta).map(([name, entry]) => [name, { version: entry.version }]));
+    return Buffer.from(stableJson({ signatures: [{ keyid: signer.keyid, sig: signer.sign(canonicalBytes(doc.signed)) }], signed: doc.signed }));
+  };
+  const snapshotBare = unpinned(snapshot, repo.keys.snapshot);
+  const timestampBare = unpinned(timestamp, repo.keys.timestamp);
+  const signed = (JSON.parse(snapshot.toString('utf8')) as { signed: { version: number; meta: Record<string, { version: number }> } }).signed;
+  const targets = await read(`${signed.meta['targets.json']!.version}.targets.json`);
+  // The bins the resolved targets fall into (the paths the timed runs resolve).
+  const ws = await Workspace.open(repo.dir);
+  const bins = new Set<string>();
+  for (let i = 0; i < options.resolve; i++) bins.add(await roleForTarget(ws, repo.paths[Math.floor((i * options.targets) / options.resolve)]!));
+  let binBytes = 0;
+  for (const bin of bins) binBytes += (await read(`${signed.meta[`${bin}.json`]!.version}.${bin}.json`)).length;
+  const refreshPinned = timestamp.length + snapshot.length + targets.length;
+  const refreshBare = timestampBare.length + snapshotBare.length + targets.length;
+  const kib = (n: number): string => `${(n / 1024).toFixed(1)} KiB`;
+  const base64Length = (n: number): number => 4 * Math.ceil(n / 3);
+  const roles = Object.keys(signed.meta).length;
+  return [
+    `pinning every role in snapshot (length + sha256, the default; a release log needs it), ${roles} roles:`,
+    `  snapshot.json ${kib(snapshot.length)} pinned vs ${kib(snapshotBare.length)} by version alone: ${(snapshot.length / snapshotBare.length).toFixed(2)}x (+${snapshot.length - snapshotBare.length} bytes, ${((snapshot.length - snapshotBare.length) / roles).toFixed(0)} per role)`,
+    `  cold client metadata, refresh only (timestamp, snapshot, targets): ${kib(refreshPinned)} vs ${kib(refreshBare)}: ${(refreshPinned / refreshBare).toFixed(2)}x`,
+    `  per block, the snapshot each witness receives in the proposal's documents (base64): ${kib(base64Length(snapshot.length))} vs ${kib(base64Length(snapshotBare.length))}`,
+    `  cold client metadata, refresh + resolve ${options.resolve} targets (${bins.size} bins): ${kib(refreshPinned + binBytes)} vs ${kib(refreshBare + binBytes)}: ${((refreshPinned + binBytes) / (refreshBare + binBytes)).toFixed(2)}x`,
+  ];
 }
 
 /** The measurement alone, over an already published repository (`root` is a scratch directory). */

@@ -8,10 +8,16 @@ import { CairnError, EXIT } from '../errors/index.js';
 export type ClientErrorCode =
   /**
    * A TUF document (a root, the snapshot a timestamp names, the snapshot or top-level targets
-   * bytes) is not what the witnessed head block or its predecessor records: a release the
+   * bytes, a delegated role or hash bin the witnessed snapshot pins) is not what the witnessed
+   * head block or its predecessor records, directly or through that snapshot: a release the
    * developers signed but the witnesses never saw, or a mix-and-match with the log.
    */
   | 'NOT_WITNESSED'
+  /**
+   * The witnessed snapshot lists a targets role without its length and sha256, so the block does
+   * not commit to that role's bytes (docs/protocol.md section 5 "What a block commits to").
+   */
+  | 'UNPINNED_ROLE'
   /** The client holds a log anchor but the mirror serves no log/head.json (no silent fallback to plain TUF). */
   | 'NO_HEAD'
   /** The local anchor files are missing, malformed, or do not match the pinned block hash. */

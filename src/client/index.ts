@@ -17,6 +17,9 @@ export {
   type LogAnchor,
 } from './anchor.js';
 export { defaultLogUrl } from './mirror-log.js';
+export {
+  LOG_CROSS_CHECK_LIMITS, crossCheckLogs, verifyEquivocationProofFile, type LogConflict, type LogCrossCheck, type LogCrossCheckOptions, type ProofCheckOptions, type SourceReport,
+} from './log-cross-check.js';
 export { type CheckedDocument, type WitnessedBlock } from './witness-check.js';
 export { WitnessedUpdater, createUpdater, type TargetUpdater, type WitnessedUpdaterOptions } from './witnessed-updater.js';
 export { type LogReport, type WitnessedRefreshReport } from './witnessed-report.js';

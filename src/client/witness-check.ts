@@ -9,18 +9,20 @@
 // - N.root.json: not newer than the newest witnessed root; a witnessed version has its hash;
 // - timestamp.json: names a snapshot version (and, when listed, hash) that a witnessed block records;
 // - snapshot: its bytes hash to the witnessed snapshot of that version;
-// - top-level targets: its bytes hash to the witnessed targets of the same block.
+// - top-level targets: its bytes hash to the witnessed targets of the same block;
+// - delegated targets roles and hash bins: the witnessed snapshot must give the length and sha256
+//   of every role it lists (UNPINNED_ROLE), and each role file fetched has exactly those
+//   (docs/protocol.md section 5 "What a block commits to").
 //
 // The witnessed blocks are the head block and, on demand, its predecessor (verified through the
 // head's back link 0): publishing writes log/head.json before the TUF files, so a mirror may for
-// a moment serve the previous state under a new head. Delegated targets roles are covered
-// through the snapshot, which lists their versions.
+// a moment serve the previous state under a new head.
 import { parseJsonObject } from '../encoding/bounded-json.js';
 import { short } from '../errors/index.js';
 import { fetchAll, type Fetcher } from '../io/fetch.js';
 import { sha256Hex } from '../crypto/hash.js';
 import type { Block } from '../log/index.js';
-import { directoryUrl } from '../tuf/index.js';
+import { describeUnpinnedRoles, directoryUrl, metadataFileName, parseEnvelope, type RootEnvelope, type SnapshotEnvelope, type TargetsEnvelope } from '../tuf/index.js';
 import { ClientError } from './errors.js';
 
 /** A witnessed block and where it stands relative to the head. */
@@ -53,6 +55,14 @@ function classifyMetadataName(name: string): CheckedDocument | undefined {
   }
 }
 
+/** A delegated targets role (or hash bin) as the witnessed snapshot pins it. */
+export interface PinnedRole {
+  role: string;
+  version: number;
+  length: number;
+  sha256: string;
+}
+
 /** Caps for reading a timestamp's snapshot entry (the document itself is capped by the fetch). */
 const TIMESTAMP_SHAPE = { maxDepth: 16, maxEntries: 10_000 };
 
@@ -64,6 +74,8 @@ export class WitnessChecker {
   /** Root documents handed to the updater (N.root.json fetches that passed). */
   rootsFetched = 0;
   private candidates: WitnessedBlock[] | undefined;
+  /** Delegated role files by the name the updater fetches them under (set by checkAccepted). */
+  private pinned: Map<string, PinnedRole> | undefined;
 
   constructor(
     readonly head: Block,
@@ -90,7 +102,9 @@ export class WitnessChecker {
       case 'timestamp':
         return this.checkTimestamp(bytes, maxBytes);
       case 'snapshot':
-        return this.checkSnapshot(bytes, doc.version);
+        this.checkSnapshot(bytes, doc.version);
+        // Refused before the updater stores it, not only once the refresh is over (checkAccepted).
+        return this.requirePinned(parseEnvelope('snapshot', bytes, 'witnessed snapshot.json'));
       case 'targets':
         return this.checkTargets(bytes, doc.version);
     }
@@ -177,19 +191,56 @@ export class WitnessChecker {
 
   /**
    * After the TUF workflow: the snapshot and top-level targets it accepted (downloaded or a
-   * still-valid local copy) are the witnessed ones, and the trusted root lies between the
-   * matched block's root and the head's. Returns the matched block.
+   * still-valid local copy) are the witnessed ones, the trusted root lies between the matched
+   * block's root and the head's, and the snapshot pins every role it lists by length and sha256
+   * (UNPINNED_ROLE otherwise), which from now on every delegated role fetched must match.
+   * Returns the matched block.
    */
-  checkAccepted(accepted: { root: number; snapshot: Uint8Array; targets: Uint8Array }): WitnessedBlock {
-    this.checkSnapshot(accepted.snapshot, undefined);
-    this.checkTargets(accepted.targets, undefined);
+  checkAccepted(accepted: { root: RootEnvelope; snapshot: SnapshotEnvelope; targets: TargetsEnvelope }): WitnessedBlock {
+    this.checkSnapshot(accepted.snapshot.raw, undefined);
+    this.checkTargets(accepted.targets.raw, undefined);
     const matched = this.candidates![0]!;
     const low = matched.block.payload.root.version;
     const high = this.head.payload.root.version;
-    if (accepted.root < low || accepted.root > high) {
-      throw new ClientError('NOT_WITNESSED', `the trusted root is v${accepted.root}; the witnessed state (block ${matched.block.index}) has root v${low}${high === low ? '' : `, the head v${high}`}`);
+    const root = accepted.root.version;
+    if (root < low || root > high) {
+      throw new ClientError('NOT_WITNESSED', `the trusted root is v${root}; the witnessed state (block ${matched.block.index}) has root v${low}${high === low ? '' : `, the head v${high}`}`);
+    }
+    const snapshot = accepted.snapshot;
+    this.requirePinned(snapshot);
+    const consistent = accepted.root.signed.consistentSnapshot;
+    this.pinned = new Map();
+    for (const [file, meta] of Object.entries(snapshot.signed.meta)) {
+      const role = file.slice(0, -'.json'.length);
+      if (role === 'targets') continue; // the block records the top-level targets itself
+      this.pinned.set(metadataFileName(role, consistent ? meta.version : undefined), { role, version: meta.version, length: meta.length!, sha256: meta.hashes!.sha256! });
     }
     return matched;
+  }
+
+  /** The witnessed snapshot pins every role it lists by length and sha256 (UNPINNED_ROLE otherwise). */
+  private requirePinned(snapshot: SnapshotEnvelope): void {
+    const unpinned = describeUnpinnedRoles(snapshot);
+    if (unpinned === undefined) return;
+    throw new ClientError('UNPINNED_ROLE', `the witnessed snapshot v${snapshot.version} (block ${this.candidates![0]!.block.index}) lists ${unpinned}: the log does not commit to their bytes`, {
+      hint: 'the repository must turn meta hashes on (its publisher runs cairn repo enable-meta-hashes DIR, then cairn repo publish); until then its delegated roles are not covered by the log',
+    });
+  }
+
+  /** The delegated role the updater fetches under file name `name`, as the witnessed snapshot pins it (after checkAccepted). */
+  pinnedRole(name: string): PinnedRole | undefined {
+    return this.pinned?.get(name);
+  }
+
+  /** A delegated role file: exactly the length and sha256 the witnessed snapshot gives for it. */
+  checkDelegatedRole(pin: PinnedRole, bytes: Uint8Array): void {
+    const matched = this.candidates![0]!;
+    const sha256 = sha256Hex(bytes);
+    if (bytes.byteLength !== pin.length || sha256 !== pin.sha256) {
+      throw new ClientError('NOT_WITNESSED', `${pin.role} v${pin.version} is ${bytes.byteLength} bytes with sha256 ${short(sha256)}; the witnessed snapshot v${matched.block.payload.snapshot.version} (block ${matched.block.index}) pins ${pin.length} bytes with ${short(pin.sha256)}`, {
+        hint: 'the role was re-signed at the same version after the witnesses co-signed the release (a delegated key and a mirror working together); report it',
+      });
+    }
   }
 
   /**
@@ -235,9 +286,10 @@ function snapshotEntryOf(bytes: Uint8Array, maxBytes: number): { version: number
 }
 
 /**
- * A Fetcher for the TUF updater that passes target files and delegated roles through and holds
- * back root, timestamp, snapshot and top-level targets until the checker has matched them
- * against the witnessed blocks (each is read whole, within the cap the updater asked for).
+ * A Fetcher for the TUF updater that passes target files through and holds back root,
+ * timestamp, snapshot, top-level targets and every delegated role the witnessed snapshot pins
+ * until the checker has matched them against the witnessed blocks (each is read whole, within
+ * the cap the updater asked for), so a refused document never reaches the updater's files.
  */
 export class WitnessCheckingFetcher implements Fetcher {
   private readonly metadataBaseUrl: string;
@@ -251,14 +303,18 @@ export class WitnessCheckingFetcher implements Fetcher {
   }
 
   stream(url: string, maxBytes: number): AsyncIterable<Uint8Array> {
-    const doc = url.startsWith(this.metadataBaseUrl) ? classifyMetadataName(url.slice(this.metadataBaseUrl.length)) : undefined;
+    if (!url.startsWith(this.metadataBaseUrl)) return this.inner.stream(url, maxBytes);
+    const name = url.slice(this.metadataBaseUrl.length);
+    const pin = this.checker.pinnedRole(name);
+    if (pin !== undefined) return this.checked(url, maxBytes, (bytes) => this.checker.checkDelegatedRole(pin, bytes));
+    const doc = classifyMetadataName(name);
     if (doc === undefined) return this.inner.stream(url, maxBytes);
-    return this.checked(url, maxBytes, doc);
+    return this.checked(url, maxBytes, (bytes) => this.checker.check(doc, bytes, maxBytes));
   }
 
-  private async *checked(url: string, maxBytes: number, doc: CheckedDocument): AsyncIterable<Uint8Array> {
+  private async *checked(url: string, maxBytes: number, check: (bytes: Uint8Array) => void | Promise<void>): AsyncIterable<Uint8Array> {
     const bytes = await fetchAll(this.inner, url, maxBytes);
-    await this.checker.check(doc, bytes, maxBytes);
+    await check(bytes);
     yield bytes;
   }
 }

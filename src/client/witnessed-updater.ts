@@ -15,7 +15,9 @@
 //    predecessor) does not record before the updater can verify and persist it
 //    (client/witness-check.ts);
 // 4. accepted state: the snapshot and targets TUF accepted (downloaded or still-valid local
-//    copies) are checked against the witnessed payload once more;
+//    copies) are checked against the witnessed payload once more, and the snapshot must pin
+//    every role by length and sha256; delegated roles and hash bins, fetched later by target
+//    searches, then pass the same fetcher only with exactly the pinned bytes;
 // 5. commit: only then the anchor advances to the head block and the head statement is kept.
 //
 // Any failure throws a typed error (ClientError, LogError, TufError, FetchError) and leaves the
@@ -171,7 +173,7 @@ export class WitnessedUpdater implements TargetUpdater {
 
     // 4. Accepted state: what TUF accepted, local copies included, is the witnessed state.
     const accepted = await inner.trustedMetadata();
-    const matched = checker.checkAccepted({ root: accepted.root.version, snapshot: accepted.snapshot.raw, targets: accepted.targets.raw });
+    const matched = checker.checkAccepted(accepted);
 
     // 5. Commit: advance the anchor to the head block and keep the head statement.
     await commitAnchor(this.metadataDir, { previous: anchor, block: caught.head, roster: caught.roster, headBytes: caught.headBytes });

@@ -23,6 +23,8 @@ const P256_SPKI_PREFIX = Buffer.from('3059301306072a8648ce3d020106082a8648ce3d03
 interface DecodedKey {
   object: KeyObject;
   algorithm: 'ed25519' | 'ecdsa-sha256' | 'ecdsa-sha384' | 'rsa-pss-sha256' | 'rsa-pkcs1-sha256';
+  /** keyMaterialId's answer, computed on first use. */
+  material?: string;
 }
 
 const cache = new Map<string, DecodedKey>();
@@ -115,6 +117,19 @@ export function decodePublicKey(key: TufPublicKey): DecodedKey {
     cache.set(id, decoded);
   }
   return decoded;
+}
+
+/**
+ * The identity of a key's public material, the same however TUF metadata spells the key: hex of
+ * either case or PEM, `keytype` / `scheme` variants of one algorithm, extra fields (all of which
+ * change the key ID). It is the SHA-256 of the key's SubjectPublicKeyInfo DER (for Ed25519: a
+ * fixed prefix and the 32 raw bytes). Thresholds and quorums count keys by it, so one key written
+ * twice counts once (docs/protocol.md "Distinct keys"). Throws KeyError if the key cannot be used.
+ */
+export function keyMaterialId(key: TufPublicKey): string {
+  const decoded = decodePublicKey(key);
+  decoded.material ??= sha256Hex(decoded.object.export({ format: 'der', type: 'spki' }));
+  return decoded.material;
 }
 
 /**

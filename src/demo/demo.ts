@@ -257,8 +257,8 @@ async function demonstrate(work: string, print: (line: string) => void): Promise
 
     step('9. verified builds: two rebuilders, and witnesses that refuse what nobody could reproduce');
     const verifiers = [await key('verifier-1'), await key('verifier-2')];
-    await rotateRoot(repo, { buildPolicy: buildPolicyJson(verifiers.map((v) => v.signer.publicKey), 2), signers: newRoot.map((k) => k.signer) });
-    say('  root v3 names two build verifiers, quorum 2 (only the root threshold can change that)');
+    await rotateRoot(repo, { buildPolicy: buildPolicyJson(verifiers.map((v) => v.signer.publicKey), 2, true), signers: newRoot.map((k) => k.signer) });
+    say('  root v3 names two build verifiers, quorum 2, rebuilt under full isolation (only the root threshold can change that)');
     const dist = join(work, 'dist');
     const built = await cairnJson(['build', join(PROJECT_ROOT, 'examples', 'hello-c'), '--out', dist, '--command', 'make', '--output', 'hello',
       '--target', HELLO, '--source-date-epoch', '1700000000', '--source-uri', pathToFileURL(join(dist, 'hello.src.tar')).href]);
@@ -267,7 +267,7 @@ async function demonstrate(work: string, print: (line: string) => void): Promise
     const developers = [keys.targets.signer, keys.apps.signer, keys.bins.signer];
     await addTargets(repo, [{ file: join(dist, 'hello'), path: HELLO }], { custom: declarationToCustom(declaration), signers: developers });
     const verdicts = async (): Promise<string[]> => {
-      const results = await Promise.all(verifiers.map((v) => cairnJson(['rebuild', 'run', '--repo', repo, '--target', HELLO, '--key', v.file], true)));
+      const results = await Promise.all(verifiers.map((v) => cairnJson(['rebuild', 'run', '--allow-file-sources', '--repo', repo, '--target', HELLO, '--key', v.file], true)));
       return results.map((r, i) => {
         const summary = r.differences === null || r.differences === undefined ? '' : ` (${describeDifferences(r.differences as DifferenceSummary)})`;
         say(`  verifier-${i + 1} rebuilt ${HELLO} in ${String(r.isolation ?? 'its sandbox')}: ${String(r.result)}${summary}`);

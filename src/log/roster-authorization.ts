@@ -4,7 +4,7 @@
 // force at that block, over
 //   "cairn/v1/roster-authorization" || 0x00 || canonical({ chain, index, roster: roster hash }).
 // Counting follows TUF (spec 5.3/5.4): each root key counts once, unknown key IDs are ignored.
-import { verifySignature, type TufPublicKey } from '../crypto/public-key.js';
+import { keyMaterialId, verifySignature, type TufPublicKey } from '../crypto/public-key.js';
 import type { Signer } from '../crypto/signer.js';
 import { cosiMessage } from './cosi-adapter.js';
 import { LogError } from './errors.js';
@@ -61,17 +61,17 @@ export function verifyRosterAuthorization(
     throw new LogError('ROSTER_NOT_AUTHORIZED', `root threshold ${root.threshold} is not a positive integer`);
   }
   const message = rosterAuthorizationMessage(statement);
-  const counted = new Set<string>();
+  // Root keys by key material: one key listed under two key IDs counts once (docs/protocol.md "Distinct keys").
+  const counted = new Map<string, string>();
   for (const { keyid, sig } of authorization) {
-    if (counted.has(keyid) || !Object.hasOwn(root.keys, keyid)) continue;
+    if (!Object.hasOwn(root.keys, keyid)) continue;
     const key = root.keys[keyid]!;
-    let ok = false;
     try {
-      ok = verifySignature(key, message, sig);
+      const material = keyMaterialId(key);
+      if (!counted.has(material) && verifySignature(key, message, sig)) counted.set(material, keyid);
     } catch {
-      ok = false; // an unusable root key counts as no signature
+      // an unusable root key counts as no signature
     }
-    if (ok) counted.add(keyid);
   }
   if (counted.size < root.threshold) {
     throw new LogError(
@@ -80,7 +80,7 @@ export function verifyRosterAuthorization(
       { hint: 'have the root key holders sign the roster change (cairn/v1/roster-authorization)' },
     );
   }
-  return [...counted];
+  return [...counted.values()];
 }
 
 /** Parses an untrusted authorization (`[{ keyid, sig }]`); `reader` throws the error of the format that carries it. */

@@ -1,14 +1,15 @@
 // policy/attestation-quorum.ts: the quorum rule for rebuild attestations that witnesses apply
 // before they co-sign a release and clients apply again (docs/verified-builds.md "The quorum rule
-// (witnesses and clients)"): k PASSED attestations from distinct policy verifiers for exactly
-// the artifact's name and sha256, and no FAILED one. Pure: no disk, no network, no clock.
+// (witnesses and clients)"): k PASSED attestations from distinct policy verifiers (distinct by
+// key material, docs/protocol.md "Distinct keys") for exactly the artifact's name and sha256,
+// and no FAILED one. Pure: no disk, no network, no clock.
 import type { TufPublicKey } from '../crypto/public-key.js';
-import { keyIdOf } from '../crypto/public-key.js';
+import { keyIdOf, keyMaterialId } from '../crypto/public-key.js';
 import { isCairnError, short } from '../errors/index.js';
 import { AttestationError } from './build-errors.js';
 import { sameDeclaration, type ReleaseDeclaration } from './declaration.js';
 import type { DsseEnvelope } from './dsse.js';
-import { describeDifferences, keyMap, parseAttestation, verifyAttestation, type RebuildStatement, type VerifiedAttestation } from './rebuild-statement.js';
+import { describeDifferences, FULL_ISOLATION, keyMap, parseAttestation, verifyAttestation, type RebuildStatement, type VerifiedAttestation } from './rebuild-statement.js';
 
 /** The release policy's build rule: which verifier keys count, and how many must agree. */
 export interface BuildPolicy {
@@ -16,6 +17,11 @@ export interface BuildPolicy {
   readonly verifiers: readonly TufPublicKey[] | Readonly<Record<string, TufPublicKey>>;
   /** k: PASSED attestations from distinct verifiers each artifact needs. */
   readonly quorum: number;
+  /**
+   * Count only attestations made under full isolation (bubblewrap; docs/verified-builds.md
+   * "Isolation levels"): a verdict from a weaker sandbox, PASSED or FAILED, is ignored.
+   */
+  readonly requireFullIsolation?: boolean;
 }
 
 /** The artifact a quorum is checked for. */
@@ -51,8 +57,10 @@ export function checkAttestationQuorum(
 ): QuorumReport {
   const keys = policyKeys(policy);
   const ignored: Array<{ index: number; reason: string }> = [];
-  const passed = new Set<string>();
+  // PASSED verifiers by key material (one key listed under two key IDs votes once) -> key ID.
+  const passed = new Map<string, string>();
   const failed = new Map<string, RebuildStatement>();
+  const weak = new Set<string>();
   for (const [index, item] of attestations.entries()) {
     let verified: VerifiedAttestation;
     try {
@@ -68,12 +76,17 @@ export function checkAttestationQuorum(
       ignored.push({ index, reason: `about ${s.subjects.map((x) => `${x.name}@${short(x.sha256)}`).join(', ')}, not ${artifact.name}@${short(artifact.sha256)}` });
       continue;
     }
+    if (policy.requireFullIsolation && s.rebuild.isolation !== FULL_ISOLATION) {
+      weak.add(s.verifier);
+      ignored.push({ index, reason: `verifier ${short(s.verifier)} rebuilt under ${s.rebuild.isolation} isolation; the build policy requires full isolation (${FULL_ISOLATION})` });
+      continue;
+    }
     if (artifact.declaration && !sameDeclaration(artifact.declaration, s.rebuild)) {
       ignored.push({ index, reason: `verifier ${short(s.verifier)} rebuilt source ${short(s.rebuild.source.sha256)} with another recipe than the one declared` });
       continue;
     }
     if (s.result === 'FAILED') failed.set(s.verifier, s);
-    else passed.add(s.verifier);
+    else passed.set(verifierIdentity(s.verifier, keys.get(s.verifier)!), s.verifier);
   }
   const what = `${artifact.name} (sha256 ${short(artifact.sha256)})`;
   if (failed.size > 0) {
@@ -82,16 +95,31 @@ export function checkAttestationQuorum(
       hint: 'rebuild from the declared source and recipe and compare (cairn rebuild run); publish only bytes that rebuild bit-identically',
     });
   }
+  if (passed.size < policy.quorum && weak.size > 0) {
+    throw new AttestationError('ISOLATION_TOO_WEAK',
+      `${what} has ${passed.size} of ${policy.quorum} required PASSED attestations made under full isolation; verifier(s) ${[...weak].map((k) => short(k)).join(', ')} rebuilt it in a weaker sandbox, which the build policy in root does not count`, {
+        hint: 'the verifiers must rebuild under full isolation: cairn rebuild run|serve --isolation bubblewrap',
+      });
+  }
   if (passed.size < policy.quorum) {
-    const missing = [...keys.keys()].filter((k) => !passed.has(k)).map((k) => short(k));
-    const passedList = [...passed].map((k) => short(k));
+    const missing = [...keys].filter(([k, key]) => !passed.has(verifierIdentity(k, key))).map(([k]) => short(k));
+    const passedList = [...passed.values()].map((k) => short(k));
     throw new AttestationError('QUORUM_NOT_MET',
       `${what} has ${passed.size} of ${policy.quorum} required PASSED attestations from distinct policy verifiers (passed: ${passedList.join(', ') || 'none'}; not attested: ${missing.join(', ')}` +
       (ignored.length > 0 ? `; ${ignored.length} attestation(s) ignored: ${ignored.slice(0, 5).map((i) => i.reason).join('; ')}` : '') + ')', {
         hint: 'wait for the verifiers (cairn rebuild serve) to publish their attestations under public/attestations/',
       });
   }
-  return { passed: [...passed].sort(), ignored };
+  return { passed: [...passed.values()].sort(), ignored };
+}
+
+/** What makes two policy verifiers one: their key material (docs/protocol.md "Distinct keys"); a key that cannot be decoded is itself (it never verifies an attestation). */
+export function verifierIdentity(keyid: string, key: TufPublicKey): string {
+  try {
+    return keyMaterialId(key);
+  } catch {
+    return keyid;
+  }
 }
 
 function policyKeys(policy: BuildPolicy): Map<string, TufPublicKey> {
@@ -106,7 +134,8 @@ function policyKeys(policy: BuildPolicy): Map<string, TufPublicKey> {
     }
   }
   if (!Number.isSafeInteger(policy.quorum) || policy.quorum < 1) throw new AttestationError('BAD_POLICY', `build quorum must be a positive integer, found ${policy.quorum}`);
-  if (policy.quorum > keys.size) throw new AttestationError('BAD_POLICY', `build quorum ${policy.quorum} exceeds the ${keys.size} distinct verifier key(s) of the policy`);
+  const distinct = new Set([...keys].map(([k, key]) => verifierIdentity(k, key))).size;
+  if (policy.quorum > distinct) throw new AttestationError('BAD_POLICY', `build quorum ${policy.quorum} exceeds the ${distinct} distinct verifier key(s) of the policy`);
   return keys;
 }
 

@@ -23,6 +23,7 @@ export class AttestationError extends CairnError<
   | 'VERIFIER_MISMATCH' // the predicate's verifier.id names a key other than the one that signed
   | 'BAD_POLICY' // the build policy itself is unusable (quorum 0, quorum above the verifier count)
   | 'QUORUM_NOT_MET' // fewer than k PASSED from distinct policy verifiers for the artifact's sha256
+  | 'ISOLATION_TOO_WEAK' // the quorum is not met because the policy requires full isolation and some verifiers rebuilt with less
   | 'REBUILD_FAILED' // a policy verifier signed FAILED for the artifact's sha256
   | 'NO_DECLARATION' // a new or changed artifact has no release declaration, so no verifier can rebuild it
   | 'BAD_MANIFEST' // an attestation manifest is malformed, or its envelopes do not hash to the digest its block records

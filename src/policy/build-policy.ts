@@ -7,7 +7,11 @@
 // section 4: implementations keep unrecognized fields and sign over them), so it changes only
 // through a root version signed by the old and the new root thresholds:
 //
-//   "x-cairn-build-policy": { "verifiers": { KEYID: TUF public key, ... }, "quorum": k }
+//   "x-cairn-build-policy": { "verifiers": { KEYID: TUF public key, ... }, "quorum": k,
+//                             "requireFullIsolation": true (optional; absent means false) }
+//
+// With requireFullIsolation, only attestations made under full isolation (bubblewrap) count
+// (docs/verified-builds.md "Isolation levels").
 //
 // A root without the field has no build rule (blocks then record attestations: null). Pure:
 // no disk, no network, no clock.
@@ -17,7 +21,7 @@ import type { JsonObject, JsonValue } from '../encoding/canonical-json.js';
 import { FieldReader } from '../encoding/field-reader.js';
 import { isCairnError, short } from '../errors/index.js';
 import type { RootEnvelope, TargetsEnvelope } from '../tuf/index.js';
-import { checkAttestationQuorum, type BuildPolicy, type QuorumReport } from './attestation-quorum.js';
+import { checkAttestationQuorum, verifierIdentity, type BuildPolicy, type QuorumReport } from './attestation-quorum.js';
 import { attestationsDigest } from './attestation-manifest.js';
 import type { DsseEnvelope } from './dsse.js';
 import { parseAttestation } from './rebuild-statement.js';
@@ -45,27 +49,34 @@ export function buildPolicyOf(root: RootEnvelope): BuildPolicy & { readonly veri
   return parseBuildPolicy(value, `root v${root.version} ${BUILD_POLICY_FIELD}`);
 }
 
-/** Parses the JSON form of a build policy (strict: only verifiers and quorum). */
+/** Parses the JSON form of a build policy (strict: verifiers, quorum and the optional requireFullIsolation). */
 export function parseBuildPolicy(value: JsonValue, what: string): BuildPolicy & { readonly verifiers: Readonly<Record<string, TufPublicKey>> } {
   const r = new FieldReader((message) => new AttestationError('BAD_POLICY', message), what);
-  const o = r.exact(value, '', ['verifiers', 'quorum']);
+  const o = r.exact(value, '', ['verifiers', 'quorum'], ['requireFullIsolation']);
   const verifiers = r.entries(o.verifiers, 'verifiers', BUILD_POLICY_LIMITS.maxVerifiers);
   if (verifiers.length === 0) throw r.fail('verifiers must name at least one verifier key');
   const keys: Record<string, TufPublicKey> = {};
+  const byMaterial = new Map<string, string>();
   for (const [id, value] of verifiers) {
     const key = readTufPublicKey(r, value, `verifiers.${short(id)}`);
     const keyid = keyIdOf(key);
     if (keyid !== id) throw r.fail(`verifier key ID ${short(id)} is not the ID of its key (${short(keyid)})`);
+    // One verifier written twice (docs/protocol.md "Distinct keys") would count twice toward the quorum.
+    const material = verifierIdentity(id, key);
+    const twin = byMaterial.get(material);
+    if (twin !== undefined) throw r.fail(`verifiers ${short(twin)} and ${short(id)} are the same key written twice`);
+    byMaterial.set(material, id);
     keys[id] = key;
   }
-  return { verifiers: keys, quorum: r.integer(o.quorum, 'quorum', 1, verifiers.length) };
+  const requireFullIsolation = o.requireFullIsolation === undefined ? false : r.boolean(o.requireFullIsolation, 'requireFullIsolation');
+  return { verifiers: keys, quorum: r.integer(o.quorum, 'quorum', 1, verifiers.length), ...(requireFullIsolation ? { requireFullIsolation } : {}) };
 }
 
-/** The JSON written into root `signed` for a policy of `verifiers` and `quorum` (validated). */
-export function buildPolicyJson(verifiers: readonly TufPublicKey[], quorum: number): JsonObject {
+/** The JSON written into root `signed` for a policy of `verifiers`, `quorum` and the isolation rule (validated). */
+export function buildPolicyJson(verifiers: readonly TufPublicKey[], quorum: number, requireFullIsolation = false): JsonObject {
   const map: JsonObject = {};
   for (const k of verifiers) map[keyIdOf(k)] = k as unknown as JsonObject;
-  const json: JsonObject = { verifiers: map, quorum };
+  const json: JsonObject = { verifiers: map, quorum, ...(requireFullIsolation ? { requireFullIsolation } : {}) };
   parseBuildPolicy(json, `${BUILD_POLICY_FIELD}`);
   return json;
 }

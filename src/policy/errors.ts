@@ -10,6 +10,7 @@ export class PolicyError extends CairnError<
   | 'REMOVED_ROLE' // a role of the previous snapshot is missing
   | 'VERSION_MISMATCH' // a document's version differs from what snapshot says, or one version, two contents
   | 'HASH_MISMATCH' // a document differs from the length/hashes snapshot lists
+  | 'UNPINNED_ROLE' // snapshot lists a role without length and sha256, so the block would not commit to its bytes
   | 'EXPIRED' // a document of the release is expired at the witness's clock
   | 'MISSING_DOCUMENT' // a changed role's document was not supplied
   | 'UNDELEGATED_ROLE' // snapshot lists a role no trusted role delegates

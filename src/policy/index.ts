@@ -18,7 +18,7 @@ export {
   DSSE_PAYLOAD_TYPE, STATEMENT_TYPE, VSA_PREDICATE_TYPE, REBUILD_POLICY_URI, REBUILD_EXTENSION_FORMAT, VERIFIER_ID_PREFIX,
   ATTESTATION_LIMITS, createAttestation, serializeAttestation, parseAttestation, verifyAttestation, describeDifferences,
   type AttestationFields, type RebuildDetails, type RebuildStatement, type VerifiedAttestation,
-  type DifferenceSummary, type FileDifference, type VerificationResult, type IsolationKind,
+  type DifferenceSummary, type FileDifference, type VerificationResult, type IsolationKind, FULL_ISOLATION,
 } from './rebuild-statement.js';
 export { checkAttestationQuorum, type BuildPolicy, type AttestedArtifact, type QuorumReport } from './attestation-quorum.js';
 export { attestationRelativePath, attestationFilePrefix, attestationDirectory } from './attestation-layout.js';

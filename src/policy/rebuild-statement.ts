@@ -60,6 +60,8 @@ export const ATTESTATION_LIMITS = {
 
 export type VerificationResult = 'PASSED' | 'FAILED';
 export type IsolationKind = 'bubblewrap' | 'unshare' | 'none';
+/** The only level a build policy that requires full isolation counts (docs/verified-builds.md "Isolation levels"). */
+export const FULL_ISOLATION: IsolationKind = 'bubblewrap';
 
 /** One file of an archive whose rebuilt and published forms differ. */
 export interface FileDifference {

@@ -8,12 +8,15 @@
 // +1), the snapshot signed by the root's snapshot keys, every changed targets role signed to its
 // delegator's threshold (the developers' signatures), versions monotonic, no role removed, one
 // version never with two contents, lengths and hashes snapshot lists, nothing expired at the
-// witness's clock, every listed role delegated by the state itself.
+// witness's clock, every listed role delegated by the state itself. The snapshot must give the
+// length and sha256 of every role it lists, and an unchanged role the recorded bytes: a block
+// records the snapshot's bytes, so it then commits to every role's bytes (docs/protocol.md
+// section 5 "What a block commits to").
 import type { Key } from '@tufjs/models';
 import { sha256Hex } from '../crypto/hash.js';
 import { isCairnError } from '../errors/index.js';
 import {
-  checkLengthAndHashes, isExpired, parseEnvelope, rolesOf, verifyThreshold,
+  checkLengthAndHashes, describeUnpinnedRoles, isExpired, parseEnvelope, rolesOf, verifyThreshold,
   type RoleKeys, type RootEnvelope, type SnapshotEnvelope, type TargetsEnvelope,
 } from '../tuf/index.js';
 import { PolicyError } from './errors.js';
@@ -114,6 +117,12 @@ function checkState(root: RootEnvelope, previous: ReleaseState | undefined, docu
   if (!snapshotRole) throw new PolicyError('BAD_DOCUMENT', `root v${root.version} has no snapshot role`);
   guard('SIGNATURE_THRESHOLD', () => verifyThreshold(snapshot, 'snapshot', snapshotRole, root.signed.keys, `root v${root.version}`));
   if (isExpired(snapshot, nowMs)) throw new PolicyError('EXPIRED', `snapshot v${snapshot.version} expired at ${snapshot.signed.expires}`);
+  const unpinned = describeUnpinnedRoles(snapshot);
+  if (unpinned !== undefined) {
+    throw new PolicyError('UNPINNED_ROLE', `snapshot v${snapshot.version} lists ${unpinned}: the block would not commit to their bytes`, {
+      hint: 'the publisher turns meta hashes on (cairn repo enable-meta-hashes DIR) and publishes again',
+    });
+  }
   if (previous) {
     const before = previous.snapshot;
     if (snapshot.version < before.version) {
@@ -143,6 +152,8 @@ function checkState(root: RootEnvelope, previous: ReleaseState | undefined, docu
       if (supplied && !sameBytes(supplied, old.raw)) {
         throw new PolicyError('VERSION_MISMATCH', `${name} v${meta.version} differs from the recorded ${name} of the same version`);
       }
+      // The snapshot pins the bytes this witness recorded, not other bytes of the same version.
+      guard('HASH_MISMATCH', () => checkLengthAndHashes(old.raw, meta, `recorded ${name}.json v${meta.version}`));
       targets.set(name, old);
       continue;
     }
@@ -179,11 +190,14 @@ function checkState(root: RootEnvelope, previous: ReleaseState | undefined, docu
     for (const { name, role } of rolesOf(delegations)) {
       const child = targets.get(name);
       if (!child) throw new PolicyError('REMOVED_ROLE', `${delegatorName} delegates to ${name}, which snapshot v${snapshot.version} does not list`);
-      if (visited.has(name)) continue; // a role delegated twice is verified once, by its first delegator
-      visited.add(name);
+      // A role delegated by several roles (a diamond) must meet every delegation to it: clients
+      // trust it for each delegator's paths only with that delegator's keys (docs/protocol.md
+      // "Delegations reached through several delegators").
       if (changed.has(name) || changed.has(delegatorName)) {
         guard('SIGNATURE_THRESHOLD', () => verifyThreshold(child, name, role, delegations.keys, `${delegatorName} v${delegator.version}`));
       }
+      if (visited.has(name)) continue;
+      visited.add(name);
       queue.push(name);
     }
   }

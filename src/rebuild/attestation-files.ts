@@ -62,6 +62,8 @@ export interface AttestationCheckRequest {
   /** Public (or private) key files of the policy's verifiers. */
   verifierKeyFiles: readonly string[];
   quorum: number;
+  /** Count only attestations made under full isolation (the build policy's requireFullIsolation). */
+  requireFullIsolation?: boolean;
 }
 
 /**
@@ -83,6 +85,6 @@ export async function checkAttestationFiles(request: AttestationCheckRequest): P
   const verifiers: TufPublicKey[] = [];
   for (const f of request.verifierKeyFiles) verifiers.push((await readPublicKey(f)).key);
   const envelopes = await Promise.all(files.map((f) => readCappedFile(f, ATTESTATION_LIMITS.maxEnvelopeBytes, { what: `attestation ${f}`, refuse: tooLargeIsFormatError })));
-  const report = checkAttestationQuorum({ name: request.target, sha256 }, envelopes, { verifiers, quorum: request.quorum });
+  const report = checkAttestationQuorum({ name: request.target, sha256 }, envelopes, { verifiers, quorum: request.quorum, requireFullIsolation: request.requireFullIsolation ?? false });
   return { ...report, sha256, files };
 }

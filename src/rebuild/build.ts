@@ -18,7 +18,7 @@ import { StorageError } from '../errors/index.js';
 import { checkOutputPath, declarationFileJson, parseDeclarationFile, type BuildRecipe, type DeclarationFile, type DifferenceSummary, type IsolationKind } from '../policy/index.js';
 import { checkSourceArchive, writeSourceArchive, DEFAULT_EXCLUDES } from './archive.js';
 import { compareArtifacts } from './compare.js';
-import { chooseIsolation, freshOutputDir, runRecipe, type Isolation, type IsolationPreference } from './isolation.js';
+import { freshOutputDir, resolveIsolation, runRecipe, type Isolation, type IsolationPreference, type SandboxOptions } from './isolation.js';
 
 export interface BuildRequest {
   /** A source directory, or an existing tar/tar.gz source archive. */
@@ -32,7 +32,7 @@ export interface BuildRequest {
   /** File name of the source archive in OUT (default: BASENAME.src.tar). */
   readonly sourceArchiveName?: string;
   readonly excludes?: readonly string[];
-  readonly isolation?: IsolationPreference | Isolation;
+  readonly isolation?: Isolation | SandboxOptions | IsolationPreference;
   readonly timeoutMs?: number;
   /** Build a second time and compare (reports a non-reproducible recipe before publishing). */
   readonly checkReproducible?: boolean;
@@ -56,7 +56,7 @@ export async function buildArtifact(req: BuildRequest): Promise<BuildOutcome> {
   const target = req.target ?? basename(req.recipe.output);
   const name = basename(target);
   await mkdir(outDir, { recursive: true });
-  const isolation = typeof req.isolation === 'object' ? req.isolation : chooseIsolation(req.isolation ?? 'auto');
+  const isolation = resolveIsolation(req.isolation);
   if (isolation.warning) req.onWarning?.(isolation.warning);
 
   const sourceArchivePath = join(outDir, req.sourceArchiveName ?? `${name}.src.tar`);

@@ -5,6 +5,7 @@ import { CairnError, EXIT } from '../errors/index.js';
 
 export class RebuildError extends CairnError<
   | 'SOURCE_MISMATCH' // the fetched source archive's sha256 is not the declared one (no verdict is signed)
+  | 'SOURCE_REFUSED' // the declared source URL is not http(s) and the operator did not allow file: sources
   | 'BAD_SOURCE_ARCHIVE' // not a tar archive, or it holds links, devices, absolute or ".." paths, or is over a cap
   | 'UNSUPPORTED_FILE' // a source tree holds a symlink, device or socket (cairn build archives files and directories only)
   | 'BUILD_FAILED' // the recipe's command exited non-zero or produced no output file
@@ -17,6 +18,7 @@ export class RebuildError extends CairnError<
   get exitCode(): number {
     switch (this.code) {
       case 'SOURCE_MISMATCH':
+      case 'SOURCE_REFUSED':
       case 'ARTIFACT_MISMATCH':
         return EXIT.verification;
       case 'BAD_SOURCE_ARCHIVE':

@@ -8,8 +8,8 @@ export {
   type SourceArchiveResult, type TarEntryInfo, type TarListing,
 } from './archive.js';
 export {
-  builderEnvironment, BUILD_LIMITS, ISOLATION_PREFERENCES,
-  type Isolation, type IsolationPreference, type RecipeRun, type RecipeResult,
+  builderEnvironment, BUILD_LIMITS, DEFAULT_BUILD_USER, ISOLATION_PREFERENCES, chooseIsolation, runRecipe,
+  type Isolation, type IsolationPreference, type RecipeRun, type RecipeResult, type SandboxOptions,
 } from './isolation.js';
 export { compareArtifacts, MAX_LISTED_DIFFERENCES } from './compare.js';
 export { rebuildAndAttest, SOURCE_LIMITS, type RebuildRequest, type RebuildOutcome } from './verify.js';

@@ -1,38 +1,78 @@
 // rebuild/isolation.ts: runs a recipe in an isolated environment (docs/design.md "Build
 // verification": a verifier rebuilds in an isolated environment without network;
-// docs/verified-builds.md section 3 "The sandbox": no network, a fresh directory, fixed environment, read-only
-// inputs, a real sandbox tool where the machine has one, and say which isolation was used).
+// docs/verified-builds.md section 3 "The sandbox" and "Isolation levels").
 //
-// Three levels, best first; `auto` takes the first that works on this machine (probed once):
-//   bubblewrap  bwrap with new network, PID, IPC and UTS namespaces; the host's /usr and /etc (and
-//               the /bin, /lib* links or directories) read-only and nothing else of the host (no
-//               /home, /root, /work, /var); a fresh tmpfs /tmp holding the work directory
-//               /tmp/build; the source archive bound read-only at /tmp/input/source.tar; only the
-//               output directory /tmp/output is writable to the host. Dies with its parent.
-//   unshare     util-linux unshare --net (with --map-root-user when not root): no network, but the
-//               host file system is visible and the work directory is a host temporary directory.
-//   none        a plain subprocess: no isolation at all. Chosen by auto only after a loud warning.
+// The recipe is the publisher's code and the verifier holds a signing key, so the sandbox keeps
+// the recipe from anything but its input, its tools and its scratch space:
+//   bubblewrap  (full isolation, the default) bwrap in new user, network, PID, IPC, UTS and cgroup
+//               namespaces with every capability dropped, a new session, dying with its parent.
+//               Run by root, the build runs as a dedicated unprivileged host user (default
+//               cairn-build, made by the operator), so no file of root's (the verifier's key and
+//               state, /etc/shadow) is readable even through a mistake in the mounts, and the
+//               process cap counts only builds; run by another user, it runs as that user. Inside,
+//               the build is uid/gid 1000 (user "build"). It sees read-only /usr (and the /bin,
+//               /lib* links), a handful of /etc entries a toolchain needs (never all of /etc:
+//               passwd and group are generated), a minimal /dev, a fresh /proc, and one writable
+//               place: /tmp, a tmpfs of at most maxScratchBytes. No host directory is bound
+//               writable or at all beyond these: the source archive comes in on stdin and the
+//               artifact goes out on a pipe, read with the output cap.
+//   unshare     (weaker: chosen only by name) util-linux unshare --net: no network, but the host
+//               file system is visible; still run as the build user when started by root.
+//   none        (weaker: chosen only by name) a plain subprocess, still as the build user.
+// The attestation records the level, and a build policy can require full isolation
+// (policy/build-policy.ts). Every level caps processes (RLIMIT_NPROC, meaningful because the uid
+// is dedicated, or because the count is per user namespace on Linux >= 5.14), one file's size
+// (RLIMIT_FSIZE, the scratch cap), wall-clock time and the artifact's size. cgroups are not used:
+// rlimits and the tmpfs size are what every machine offers without delegation.
+// With bubblewrap >= 0.8 the build cannot make nested user namespaces either (--disable-userns).
 // Every level runs the same driver with the same environment: cleared, then TZ=UTC,
 // LC_ALL=LANG=C.UTF-8, SOURCE_DATE_EPOCH, HOME and TMPDIR inside the work directory, PATH
 // /usr/local/bin:/usr/bin:/bin, umask 022, npm's network features off. The driver extracts the
-// archive into WORK/src, runs the command there with /bin/sh -c, and copies the output file.
+// archive (stdin) into WORK/src, runs the command there with /bin/sh -c, and writes the output
+// file to fd 3.
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, lstatSync, readFileSync, readlinkSync } from 'node:fs';
-import { lstat, mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { createReadStream, createWriteStream, existsSync, lstatSync, readFileSync, readlinkSync } from 'node:fs';
+import { chown, lstat, mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { Readable } from 'node:stream';
 import type { BuildRecipe, IsolationKind } from '../policy/index.js';
+import { UsageError } from '../errors/index.js';
 import { RebuildError } from './errors.js';
 
-export type IsolationPreference = 'auto' | IsolationKind;
-export const ISOLATION_PREFERENCES: readonly IsolationPreference[] = ['auto', 'bubblewrap', 'unshare', 'none'];
+/** Isolation levels an operator may name, strongest first; the weaker ones are never chosen for them. */
+export type IsolationPreference = IsolationKind;
+export const ISOLATION_PREFERENCES: readonly IsolationPreference[] = ['bubblewrap', 'unshare', 'none'];
+
+/** The dedicated user builds run as when the verifier runs as root (the operator creates it). */
+export const DEFAULT_BUILD_USER = 'cairn-build';
+
+/** What an operator chooses about the sandbox (cairn build, cairn rebuild run|serve options). */
+export interface SandboxOptions {
+  /** Default bubblewrap; unshare and none only when named. */
+  readonly isolation?: IsolationPreference;
+  /** Host user builds run as when this process is root (default cairn-build); refused otherwise. */
+  readonly buildUser?: string;
+  readonly maxScratchBytes?: number;
+  readonly maxProcesses?: number;
+}
+
+export interface BuildUser {
+  readonly name: string;
+  readonly uid: number;
+  readonly gid: number;
+}
 
 export interface Isolation {
   readonly kind: IsolationKind;
-  /** The command prefix (empty for none). */
+  /** The command prefix (empty for none; bwrap's arguments are added per run). */
   readonly prefix: readonly string[];
   /** Set when the isolation is weaker than bubblewrap: what is missing. */
   readonly warning?: string;
+  /** The host user the build runs as (undefined: this process's user, which is not root). */
+  readonly user?: BuildUser;
+  readonly maxScratchBytes: number;
+  readonly maxProcesses: number;
 }
 
 export const BUILD_LIMITS = {
@@ -42,77 +82,119 @@ export const BUILD_LIMITS = {
   maxOutputBytes: 4 * 1024 * 1024 * 1024,
   /** Build log kept (the tail) for error messages. */
   maxLogBytes: 64 * 1024,
+  /** Default size of the scratch tmpfs (source, build tree, HOME, TMPDIR): RAM, so bounded. */
+  maxScratchBytes: 4 * 1024 * 1024 * 1024,
+  /** Default cap on the build user's processes (a parallel make spawns far fewer). */
+  maxProcesses: 1024,
 } as const;
 
 /** Paths inside the bubblewrap sandbox (fixed, so paths embedded by builds agree across verifiers). */
-const SANDBOX = { work: '/tmp/build', source: '/tmp/input/source.tar', out: '/tmp/output' } as const;
+const SANDBOX = { scratch: '/tmp', work: '/tmp/build', uid: 1000, gid: 1000 } as const;
+
+/** The /etc entries a toolchain needs (dynamic loader cache, alternatives links); nothing else of /etc. */
+const ETC_ENTRIES = ['alternatives', 'ld.so.cache', 'ld.so.conf', 'ld.so.conf.d', 'os-release', 'nsswitch.conf'] as const;
 
 const DRIVER = [
   'set -eu',
   'umask 022',
-  'source_archive=$1; work=$2; out=$3; output=$4; command=$5',
+  'work=$1; output=$2; command=$3; nproc=$4; fsize=$5',
   'mkdir -p "$work/src" "$HOME" "$TMPDIR"',
-  'tar -xf "$source_archive" -C "$work/src" --no-same-owner',
+  'tar -xf - -C "$work/src" --no-same-owner',
   'cd "$work/src"',
-  '/bin/sh -c "$command"',
+  'prlimit --nproc="$nproc:$nproc" --fsize="$fsize:$fsize" -- /bin/sh -c "$command" </dev/null >&2 3>&- 4>&- 5>&-',
   'if [ -L "$output" ] || [ ! -f "$output" ]; then echo "cairn: the recipe did not produce a regular file $output" >&2; exit 97; fi',
-  'cp -- "$output" "$out/artifact"',
+  'cat -- "$output" >&3',
 ].join('\n');
 
-const probed = new Map<IsolationKind, Isolation | string>();
+type Probed = Omit<Isolation, 'maxScratchBytes' | 'maxProcesses' | 'user'>;
+const probed = new Map<string, Probed | string>();
 
-/** The isolation to use: the preference if it works here, else RebuildError ISOLATION_UNAVAILABLE. */
-export function chooseIsolation(preference: IsolationPreference = 'auto'): Isolation {
-  if (preference !== 'auto') {
-    const r = probe(preference);
-    if (typeof r === 'string') {
-      throw new RebuildError('ISOLATION_UNAVAILABLE', `${preference} isolation does not work on this machine: ${r}`, {
-        hint: preference === 'bubblewrap' ? 'install it (apt-get install bubblewrap) and allow unprivileged user namespaces, or choose --isolation auto' : 'choose --isolation auto',
-      });
-    }
-    return r;
+/**
+ * The isolation to use: the named level (default bubblewrap) if it works here, else RebuildError
+ * ISOLATION_UNAVAILABLE. Never falls back to a weaker level.
+ */
+export function chooseIsolation(options: SandboxOptions | IsolationPreference = {}): Isolation {
+  const o: SandboxOptions = typeof options === 'string' ? { isolation: options } : options;
+  const kind = o.isolation ?? 'bubblewrap';
+  const user = buildUser(o.buildUser);
+  const key = `${kind}:${user?.uid ?? ''}`;
+  let r = probed.get(key);
+  if (r === undefined) {
+    r = probe(kind, user);
+    probed.set(key, r);
   }
-  const reasons: string[] = [];
-  for (const kind of ['bubblewrap', 'unshare', 'none'] as const) {
-    const r = probe(kind);
-    if (typeof r !== 'string') {
-      return reasons.length === 0 ? r : { ...r, warning: `${r.warning ?? ''} (${reasons.join('; ')})`.trim() };
-    }
-    reasons.push(`${kind}: ${r}`);
+  if (typeof r === 'string') {
+    throw new RebuildError('ISOLATION_UNAVAILABLE', `${kind} isolation does not work on this machine${user ? ` for build user ${user.name}` : ''}: ${r}`, {
+      hint: kind === 'bubblewrap'
+        ? 'install bubblewrap (apt-get install bubblewrap) and allow unprivileged user namespaces; weaker isolation only if the operator names it (--isolation unshare|none)'
+        : 'choose another --isolation',
+    });
   }
-  throw new RebuildError('ISOLATION_UNAVAILABLE', `no way to run a build: ${reasons.join('; ')}`);
+  return {
+    ...r, ...(user ? { user } : {}),
+    maxScratchBytes: o.maxScratchBytes ?? BUILD_LIMITS.maxScratchBytes, maxProcesses: o.maxProcesses ?? BUILD_LIMITS.maxProcesses,
+  };
 }
 
-function probe(kind: IsolationKind): Isolation | string {
-  const cached = probed.get(kind);
-  if (cached !== undefined) return cached;
-  let result: Isolation | string;
+/** An isolation already chosen, or the options to choose one with. */
+export function resolveIsolation(given: Isolation | SandboxOptions | IsolationPreference | undefined): Isolation {
+  return typeof given === 'object' && 'kind' in given ? given : chooseIsolation(given);
+}
+
+/** The host user builds run as: the dedicated user when this process is root, else none (this user). */
+function buildUser(name: string | undefined): BuildUser | undefined {
+  if (process.getuid?.() !== 0) {
+    if (name !== undefined) throw new UsageError('CONFLICT', `--build-user ${name} needs the verifier to run as root; run by another user, builds run as that user`);
+    return undefined;
+  }
+  const wanted = name ?? DEFAULT_BUILD_USER;
+  const r = spawnSync('getent', ['passwd', wanted], { encoding: 'utf8', timeout: 10_000 });
+  const fields = r.status === 0 ? r.stdout.trim().split('\n')[0]!.split(':') : [];
+  const uid = Number(fields[2]);
+  const gid = Number(fields[3]);
+  if (fields.length < 4 || !Number.isSafeInteger(uid) || !Number.isSafeInteger(gid)) {
+    throw new RebuildError('ISOLATION_UNAVAILABLE', `the verifier runs as root and the build user ${wanted} does not exist; a build never runs as root`, {
+      hint: `create a dedicated user that owns nothing: useradd --system --user-group --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin ${wanted}`,
+    });
+  }
+  if (uid === 0 || gid === 0) throw new RebuildError('ISOLATION_UNAVAILABLE', `the build user ${wanted} is uid ${uid} gid ${gid}; a build never runs as root`, { hint: 'name a dedicated unprivileged user with --build-user NAME' });
+  return { name: fields[0]!, uid, gid };
+}
+
+function probe(kind: IsolationKind, user: BuildUser | undefined): Probed | string {
+  const as = user ? { uid: user.uid, gid: user.gid } : {};
   if (kind === 'none') {
-    result = { kind, prefix: [], warning: 'WARNING: the build runs as a plain subprocess with NO isolation: it can use the network and read and write anything this user can. Install bubblewrap.' };
-  } else if (kind === 'unshare') {
-    result = 'unshare is not installed';
-    for (const prefix of [['unshare', '--net'], ['unshare', '--net', '--map-root-user']]) {
-      const r = spawnSync(prefix[0]!, [...prefix.slice(1), '/bin/true'], { stdio: 'ignore', timeout: 10_000 });
+    return { kind, prefix: [], warning: 'WARNING: --isolation none: the build runs as a plain subprocess with NO isolation: it can use the network and read and write anything its user can. Attestations record it; a build policy that requires full isolation does not count them.' };
+  }
+  if (kind === 'unshare') {
+    let result = 'unshare is not installed';
+    for (const prefix of [['unshare', '--net'], ['unshare', '--net', '--map-current-user'], ['unshare', '--net', '--map-root-user']]) {
+      const r = spawnSync(prefix[0]!, [...prefix.slice(1), '/bin/true'], { stdio: 'ignore', timeout: 10_000, cwd: '/', ...as });
       if (r.status === 0) {
-        result = { kind, prefix, warning: 'WARNING: isolation is unshare --net only: no network, but the build sees the host file system. Install bubblewrap for full isolation.' };
-        break;
+        return { kind, prefix, warning: 'WARNING: --isolation unshare: no network, but the build sees the host file system. Attestations record it; a build policy that requires full isolation does not count them.' };
       }
       if (!r.error) result = `unshare ${prefix.slice(1).join(' ')} failed (exit ${r.status})`;
     }
-  } else {
-    const r = spawnSync('bwrap', [...bwrapBase(), '/bin/true'], { stdio: ['ignore', 'ignore', 'pipe'], timeout: 10_000 });
-    if (r.error) result = 'bwrap is not installed';
-    else if (r.status !== 0) result = `bwrap failed: ${r.stderr.toString().trim().slice(0, 200)}`;
-    else result = { kind, prefix: ['bwrap'] };
+    return result;
   }
-  probed.set(kind, result);
-  return result;
+  const r = spawnSync('bwrap', [...bwrapArgs(BUILD_LIMITS.maxScratchBytes), '/bin/true'], { stdio: ['ignore', 'ignore', 'pipe'], timeout: 10_000, cwd: '/', ...as });
+  if (r.error) return (r.error as NodeJS.ErrnoException).code === 'ENOENT' ? 'bwrap is not installed' : `bwrap cannot start: ${r.error.message}`;
+  if (r.status !== 0) return `bwrap failed: ${r.stderr.toString().trim().slice(0, 200)}`;
+  return { kind, prefix: ['bwrap'] };
 }
 
-/** The read-only view of the host a bubblewrap build gets: /usr, /etc and the /bin, /lib* entries. */
-function bwrapBase(): string[] {
-  const args = ['--unshare-net', '--unshare-pid', '--unshare-ipc', '--unshare-uts', '--die-with-parent', '--new-session',
-    '--hostname', 'cairn-build', '--ro-bind', '/usr', '/usr', '--ro-bind', '/etc', '/etc'];
+/**
+ * The sandbox: new namespaces (user first, so no capability survives on the host), every
+ * capability dropped, read-only /usr, /bin, /lib* and the few /etc entries, generated passwd and
+ * group (fds 4 and 5, when given), a minimal /dev, a fresh /proc, and /tmp as the only writable
+ * place, a tmpfs of `scratchBytes`; the root and /dev are remounted read-only.
+ */
+function bwrapArgs(scratchBytes: number, identityFiles = false): string[] {
+  const args = ['--unshare-user', '--uid', String(SANDBOX.uid), '--gid', String(SANDBOX.gid),
+    '--unshare-net', '--unshare-pid', '--unshare-ipc', '--unshare-uts', '--unshare-cgroup-try',
+    '--die-with-parent', '--new-session', '--cap-drop', 'ALL', '--hostname', 'cairn-build', '--ro-bind', '/usr', '/usr'];
+  // No nested user namespace (the way to capabilities in a new namespace, and kernel attack surface), where bwrap >= 0.8 can say so.
+  if (bwrapHasOption('--disable-userns')) args.push('--disable-userns');
   for (const top of ['/bin', '/sbin', '/lib', '/lib32', '/lib64', '/libx32']) {
     let info;
     try {
@@ -123,8 +205,18 @@ function bwrapBase(): string[] {
     if (info.isSymbolicLink()) args.push('--symlink', readlinkSync(top), top);
     else if (info.isDirectory()) args.push('--ro-bind', top, top);
   }
-  args.push('--dev', '/dev', '--proc', '/proc', '--tmpfs', '/tmp');
+  args.push('--dir', '/etc');
+  for (const name of ETC_ENTRIES) if (existsSync(`/etc/${name}`)) args.push('--ro-bind', `/etc/${name}`, `/etc/${name}`);
+  if (identityFiles) args.push('--ro-bind-data', '4', '/etc/passwd', '--ro-bind-data', '5', '/etc/group');
+  args.push('--dev', '/dev', '--proc', '/proc', '--size', String(scratchBytes), '--tmpfs', SANDBOX.scratch, '--remount-ro', '/dev', '--remount-ro', '/');
   return args;
+}
+
+let bwrapHelp: string | undefined;
+
+function bwrapHasOption(option: string): boolean {
+  bwrapHelp ??= spawnSync('bwrap', ['--help'], { encoding: 'utf8', timeout: 10_000 }).stdout ?? '';
+  return bwrapHelp.includes(`${option} `);
 }
 
 /** Identity of this machine's build environment ("debian-12"), for attestations. */
@@ -141,10 +233,10 @@ export function builderEnvironment(): string {
 }
 
 export interface RecipeRun {
-  /** Host path of the (already checked) source archive. */
+  /** Host path of the (already checked) source archive: streamed to the build, never bound. */
   readonly sourceArchive: string;
   readonly recipe: BuildRecipe;
-  /** Host directory the artifact is copied to (as "artifact"). Must exist and be empty. */
+  /** Host directory the artifact is written to (as "artifact"). Must exist and be empty. */
   readonly outDir: string;
   readonly isolation: Isolation;
   readonly timeoutMs?: number;
@@ -167,31 +259,35 @@ export async function runRecipe(run: RecipeRun): Promise<RecipeResult> {
   let hostWork: string | undefined;
   let argv: string[];
   let work: string;
+  const limits = [String(isolation.maxProcesses), String(Math.ceil(isolation.maxScratchBytes))];
   if (isolation.kind === 'bubblewrap') {
     work = SANDBOX.work;
-    const env = buildEnv(work, recipe.sourceDateEpoch);
-    argv = ['bwrap', ...bwrapBase(), '--dir', SANDBOX.work, '--ro-bind', run.sourceArchive, SANDBOX.source, '--bind', run.outDir, SANDBOX.out,
-      '--chdir', SANDBOX.work, '--clearenv', ...Object.entries(env).flatMap(([k, v]) => ['--setenv', k, v]),
-      '/bin/sh', '-c', DRIVER, 'cairn-build', SANDBOX.source, SANDBOX.work, SANDBOX.out, recipe.output, recipe.command];
+    argv = ['bwrap', ...bwrapArgs(isolation.maxScratchBytes, true), '--chdir', SANDBOX.scratch, '--clearenv',
+      ...Object.entries(buildEnv(work, recipe.sourceDateEpoch)).flatMap(([k, v]) => ['--setenv', k, v]),
+      '/bin/sh', '-c', DRIVER, 'cairn-build', work, recipe.output, recipe.command, ...limits];
   } else {
     hostWork = await mkdtemp(join(tmpdir(), 'cairn-build-'));
+    if (isolation.user) await chown(hostWork, isolation.user.uid, isolation.user.gid);
     work = hostWork;
-    argv = [...isolation.prefix, '/bin/sh', '-c', DRIVER, 'cairn-build', run.sourceArchive, work, run.outDir, recipe.output, recipe.command];
+    argv = [...isolation.prefix, '/bin/sh', '-c', DRIVER, 'cairn-build', work, recipe.output, recipe.command, ...limits];
   }
   try {
-    const env = buildEnv(work, recipe.sourceDateEpoch);
-    const { code, log, timedOut } = await spawnBounded(argv, isolation.kind === 'bubblewrap' ? { PATH: '/usr/bin:/bin' } : env, hostWork ?? run.outDir, run.timeoutMs ?? BUILD_LIMITS.timeoutMs);
-    if (timedOut) throw new RebuildError('BUILD_TIMEOUT', `the recipe ran longer than ${Math.round((run.timeoutMs ?? BUILD_LIMITS.timeoutMs) / 1000)} s and was killed; log tail:\n${log}`);
+    const env = isolation.kind === 'bubblewrap' ? { PATH: '/usr/bin:/bin' } : buildEnv(work, recipe.sourceDateEpoch);
+    const artifact = join(run.outDir, 'artifact');
+    const timeoutMs = run.timeoutMs ?? BUILD_LIMITS.timeoutMs;
+    const maxOutputBytes = run.maxOutputBytes ?? BUILD_LIMITS.maxOutputBytes;
+    const { code, log, timedOut, outputBytes } = await spawnBounded(argv, env, {
+      cwd: hostWork ?? '/', user: isolation.user, timeoutMs, source: run.sourceArchive, artifact, maxOutputBytes,
+    });
+    if (timedOut) throw new RebuildError('BUILD_TIMEOUT', `the recipe ran longer than ${Math.round(timeoutMs / 1000)} s and was killed; log tail:\n${log}`);
+    if (outputBytes > maxOutputBytes) throw new RebuildError('OUTPUT_TOO_LARGE', `the artifact built is over the cap of ${maxOutputBytes} bytes; the build was stopped`);
     if (code !== 0) {
       throw new RebuildError('BUILD_FAILED', `the recipe \`${recipe.command}\` failed (exit ${code}) under ${isolation.kind} isolation; log tail:\n${log}`, {
         hint: 'run the same command in a clean checkout of the source archive without network to reproduce',
       });
     }
-    const artifact = join(run.outDir, 'artifact');
     const info = await lstat(artifact).catch(() => undefined);
     if (!info?.isFile()) throw new RebuildError('BUILD_FAILED', `the recipe produced no ${recipe.output}`);
-    const max = run.maxOutputBytes ?? BUILD_LIMITS.maxOutputBytes;
-    if (info.size > max) throw new RebuildError('OUTPUT_TOO_LARGE', `the artifact built is ${info.size} bytes, the cap is ${max}`);
     return { artifact, isolation: isolation.kind, durationMs: Date.now() - started, log };
   } finally {
     if (hostWork) await rm(hostWork, { recursive: true, force: true }).catch(() => undefined);
@@ -217,16 +313,57 @@ function buildEnv(work: string, sourceDateEpoch: number): Record<string, string>
   };
 }
 
-function spawnBounded(argv: string[], env: Record<string, string>, cwd: string, timeoutMs: number): Promise<{ code: number; log: string; timedOut: boolean }> {
+interface BoundedRun {
+  readonly cwd: string;
+  readonly user: BuildUser | undefined;
+  readonly timeoutMs: number;
+  /** Streamed to the build's stdin. */
+  readonly source: string;
+  /** Where fd 3 of the build is written, at most maxOutputBytes (then the build is killed). */
+  readonly artifact: string;
+  readonly maxOutputBytes: number;
+}
+
+/** Runs argv in its own process group (as the build user), stdin from the source, fd 3 to the artifact, with a time cap. */
+function spawnBounded(argv: string[], env: Record<string, string>, run: BoundedRun): Promise<{ code: number; log: string; timedOut: boolean; outputBytes: number }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(argv[0]!, argv.slice(1), { cwd, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    const child = spawn(argv[0]!, argv.slice(1), {
+      cwd: run.cwd, env, stdio: ['pipe', 'pipe', 'pipe', 'pipe', 'pipe', 'pipe'], detached: true,
+      ...(run.user ? { uid: run.user.uid, gid: run.user.gid } : {}),
+    });
+    const stdio = child.stdio as unknown as [NodeJS.WritableStream, Readable, Readable, Readable, NodeJS.WritableStream, NodeJS.WritableStream];
+    // The build's identity inside bubblewrap (fds 4 and 5: --ro-bind-data /etc/passwd, /etc/group).
+    for (const [fd, text] of [[4, `build:x:${SANDBOX.uid}:${SANDBOX.gid}:build:${SANDBOX.work}/home:/bin/sh\n`], [5, `build:x:${SANDBOX.gid}:\n`]] as const) {
+      stdio[fd].on('error', () => undefined);
+      stdio[fd].end(text);
+    }
+    stdio[0].on('error', () => undefined);
+    const input = createReadStream(run.source);
+    input.on('error', () => stdio[0].end());
+    input.pipe(stdio[0]);
+    let outputBytes = 0;
+    const output = createWriteStream(run.artifact, { mode: 0o644 });
+    const outputDone = new Promise<void>((done) => output.on('close', done));
+    stdio[3].on('data', (chunk: Buffer) => {
+      outputBytes += chunk.length;
+      if (outputBytes > run.maxOutputBytes) {
+        kill();
+        stdio[3].destroy();
+        return;
+      }
+      if (!output.write(chunk)) {
+        stdio[3].pause();
+        output.once('drain', () => stdio[3].resume());
+      }
+    });
+    stdio[3].on('close', () => output.end());
     let log = Buffer.alloc(0);
     const keep = (chunk: Buffer): void => {
       log = Buffer.concat([log, chunk]);
       if (log.length > BUILD_LIMITS.maxLogBytes) log = log.subarray(log.length - BUILD_LIMITS.maxLogBytes);
     };
-    child.stdout.on('data', keep);
-    child.stderr.on('data', keep);
+    stdio[1].on('data', keep);
+    stdio[2].on('data', keep);
     let timedOut = false;
     const kill = (): void => {
       try {
@@ -238,19 +375,24 @@ function spawnBounded(argv: string[], env: Record<string, string>, cwd: string, 
     const timer = setTimeout(() => {
       timedOut = true;
       kill();
-    }, timeoutMs);
+    }, run.timeoutMs);
     // If this process is told to stop, take the build's process group with it.
     const onExit = (): void => kill();
     process.once('exit', onExit);
+    // When the build ends, whatever it left running in its group goes too (bubblewrap's PID
+    // namespace already took them; with unshare or none they would hold the pipes open).
+    child.on('exit', kill);
     child.on('error', (e) => {
       clearTimeout(timer);
       process.removeListener('exit', onExit);
+      output.end();
       reject(new RebuildError('BUILD_FAILED', `cannot start ${argv[0]}: ${e.message}`));
     });
     child.on('close', (code, signal) => {
       clearTimeout(timer);
       process.removeListener('exit', onExit);
-      resolve({ code: code ?? (signal ? 128 : 1), log: log.toString('utf8'), timedOut });
+      output.end();
+      void outputDone.then(() => resolve({ code: code ?? (signal ? 128 : 1), log: log.toString('utf8'), timedOut, outputBytes }));
     });
   });
 }

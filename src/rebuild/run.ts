@@ -14,7 +14,7 @@ import { BoundedFetcher } from '../io/fetch.js';
 import { DECLARATION_LIMITS, parseDeclarationFile, serializeAttestation, type ReleaseDeclaration } from '../policy/index.js';
 import { attestationFile } from './attestation-files.js';
 import { RebuildError } from './errors.js';
-import { freshOutputDir, type IsolationPreference } from './isolation.js';
+import { freshOutputDir, type IsolationPreference, type SandboxOptions } from './isolation.js';
 import { findDeclaredArtifact, locateArtifactBytes } from './repo-scan.js';
 import { fetchSource, rebuildAndAttest, type RebuildOutcome } from './verify.js';
 
@@ -31,7 +31,10 @@ export interface RunRebuildRequest {
   signer: Signer;
   /** Attestation file; default for a repository target: REPO/public/attestations/TARGET/SHA256.KEYID.dsse.json. */
   out?: string;
-  isolation: IsolationPreference;
+  /** The sandbox (default: full isolation; a weaker level only when named). */
+  isolation?: SandboxOptions | IsolationPreference;
+  /** Fetch a declared source at a file: URL too (tests, local examples); default http(s) only. */
+  allowFileSources?: boolean;
   timeoutMs?: number;
   onWarning?: (message: string) => void;
 }
@@ -92,7 +95,7 @@ export async function runRebuild(request: RunRebuildRequest): Promise<RunRebuild
   try {
     const outcome = await rebuildAndAttest({
       target: subject.target, artifactFile: subject.artifactFile, expectedSha256: subject.expectedSha256, resourceUri: subject.resourceUri,
-      declaration: subject.declaration, signer: request.signer, isolation: request.isolation,
+      declaration: subject.declaration, signer: request.signer, isolation: request.isolation, allowFileSources: request.allowFileSources ?? false,
       ...(request.timeoutMs === undefined ? {} : { timeoutMs: request.timeoutMs }),
       ...(request.onWarning ? { onWarning: request.onWarning } : {}),
     });

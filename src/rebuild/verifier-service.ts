@@ -18,7 +18,7 @@ import {
 } from '../policy/index.js';
 import { attestationFile } from './attestation-files.js';
 import { RebuildError } from './errors.js';
-import { chooseIsolation, type IsolationPreference } from './isolation.js';
+import { chooseIsolation, type IsolationPreference, type SandboxOptions } from './isolation.js';
 import { RebuildQueue, type RebuildJob } from './queue.js';
 import { locateArtifactBytes, scanRepository } from './repo-scan.js';
 import { rebuildAndAttest } from './verify.js';
@@ -29,7 +29,10 @@ export interface VerifierServiceOptions {
   /** SQLite file of the queue. */
   readonly dbPath: string;
   readonly pollMs?: number;
-  readonly isolation?: IsolationPreference;
+  /** The sandbox (default: full isolation; a weaker level only when named). */
+  readonly isolation?: SandboxOptions | IsolationPreference;
+  /** Allow declared sources at file: URLs (tests, local examples); default http(s) only. */
+  readonly allowFileSources?: boolean;
   /** Stop when nothing is left to do instead of polling forever. */
   readonly once?: boolean;
   /** Attempts before a job without verdict is given up (state error). */
@@ -54,7 +57,7 @@ export type VerifierEvent =
 export async function runVerifierService(options: VerifierServiceOptions): Promise<{ finished: number }> {
   const now = options.now ?? Date.now;
   const emit = options.onEvent ?? ((): void => undefined);
-  const isolation = chooseIsolation(options.isolation ?? 'auto');
+  const isolation = chooseIsolation(options.isolation);
   const queue = new RebuildQueue(options.dbPath);
   const seenProblems = new Set<string>();
   let finished = 0;
@@ -98,7 +101,7 @@ async function processJob(
     if (!artifactFile) throw new RebuildError('ARTIFACT_NOT_FOUND', `no bytes for ${job.target} (sha256 ${job.sha256.slice(0, 12)}) in ${options.repoDir}`);
     const outcome = await rebuildAndAttest({
       target: job.target, artifactFile, expectedSha256: job.sha256, declaration: job.declaration, signer: options.signer,
-      isolation, fetcher: options.fetcher, timeoutMs: options.timeoutMs,
+      isolation, fetcher: options.fetcher, timeoutMs: options.timeoutMs, allowFileSources: options.allowFileSources,
     });
     await writeFileAtomic(file, serializeAttestation(outcome.envelope));
     queue.finish(job.id, outcome.result, file, now());

@@ -21,7 +21,7 @@ import {
 import { checkSourceArchive } from './archive.js';
 import { compareArtifacts } from './compare.js';
 import { RebuildError } from './errors.js';
-import { builderEnvironment, chooseIsolation, freshOutputDir, runRecipe, type Isolation, type IsolationPreference } from './isolation.js';
+import { builderEnvironment, freshOutputDir, resolveIsolation, runRecipe, type Isolation, type IsolationPreference, type SandboxOptions } from './isolation.js';
 
 export const SOURCE_LIMITS = {
   /** Largest source archive fetched (a full distribution package source is far below this). */
@@ -39,10 +39,12 @@ export interface RebuildRequest {
   readonly resourceUri?: string;
   readonly declaration: ReleaseDeclaration;
   readonly signer: Signer;
-  readonly isolation?: IsolationPreference | Isolation;
+  readonly isolation?: Isolation | SandboxOptions | IsolationPreference;
   readonly fetcher?: Fetcher;
   readonly maxSourceBytes?: number;
   readonly timeoutMs?: number;
+  /** Fetch a declared source at a file: URL too (the operator's choice: tests, local examples); default http(s) only. */
+  readonly allowFileSources?: boolean;
   /** Parent directory of the temporary directories (default: the system one). */
   readonly tempDir?: string;
   readonly now?: () => Date;
@@ -70,13 +72,14 @@ export async function rebuildAndAttest(req: RebuildRequest): Promise<RebuildOutc
   if (req.expectedSha256 !== undefined && artifact.sha256 !== req.expectedSha256) {
     throw new RebuildError('ARTIFACT_MISMATCH', `${req.artifactFile} has sha256 ${short(artifact.sha256)}, the metadata of ${req.target} says ${short(req.expectedSha256)}`);
   }
-  const isolation = typeof req.isolation === 'object' ? req.isolation : chooseIsolation(req.isolation ?? 'auto');
+  const isolation = resolveIsolation(req.isolation);
   if (isolation.warning) req.onWarning?.(isolation.warning);
   const environment = builderEnvironment();
   const { recipe, source } = req.declaration;
   if (!recipe.builder.startsWith(environment)) {
     req.onWarning?.(`the recipe names builder ${recipe.builder}; this verifier runs ${environment} (the attestation records both)`);
   }
+  checkSourceScheme(source.uri, req.allowFileSources ?? false);
   const temp = await freshOutputDir(req.tempDir);
   try {
     const sourceFile = join(temp, 'source.tar');
@@ -103,6 +106,19 @@ export async function rebuildAndAttest(req: RebuildRequest): Promise<RebuildOutc
   } finally {
     await rm(temp, { recursive: true, force: true }).catch(() => undefined);
   }
+}
+
+/**
+ * The publisher declares where its source is; the verifier fetches it only over http(s), so a
+ * declaration cannot make the verifier read its own files (file:) or use another scheme, unless
+ * the operator allows file: sources (docs/verified-builds.md "The sandbox").
+ */
+function checkSourceScheme(uri: string, allowFile: boolean): void {
+  const scheme = /^([a-z][a-z0-9+.-]*):/i.exec(uri)?.[1]?.toLowerCase();
+  if (scheme === 'http' || scheme === 'https' || (allowFile && scheme === 'file')) return;
+  throw new RebuildError('SOURCE_REFUSED', `the declared source ${uri} is ${scheme === undefined ? 'not a URL' : `a ${scheme}: URL`}; this verifier fetches sources over http or https${allowFile ? ' or from file: URLs' : ''}; no verdict signed`, {
+    hint: scheme === 'file' ? 'publish the source archive at an http(s) URL (cairn build --source-uri); an operator may allow file: sources with --allow-file-sources' : 'publish the source archive at an http(s) URL (cairn build --source-uri)',
+  });
 }
 
 /** Streams the declared source into `dest` with a byte cap; RebuildError SOURCE_MISMATCH unless its sha256 is the declared one. */

@@ -15,8 +15,9 @@ import { join } from 'node:path';
 import { sha256Hex } from '../crypto/hash.js';
 import type { Signer } from '../crypto/signer.js';
 import {
-  clearPendingRelease, completePendingRelease, pendingReleaseDir, publish, readPendingRelease, repoLayout, RepoError, savePendingRelease, type PublishResult,
+  clearPendingRelease, completePendingRelease, pendingReleaseDir, publish, readPendingRelease, repoLayout, RepoError, savePendingRelease, Workspace, type PublishResult,
 } from '../repo/index.js';
+import { describeUnpinnedRoles, parseEnvelope } from '../tuf/index.js';
 import { withReleaseAttestations } from './attestations.js';
 import type { RoundReport } from './cosigning-round.js';
 import { publishedDocuments, readPublishedIfExists } from './documents.js';
@@ -153,7 +154,9 @@ export interface PublishedRelease {
  */
 export async function publishRelease(dir: string, options: PublishReleaseOptions): Promise<PublishedRelease> {
   const progress = options.progress ?? SILENT;
-  const leader = (await hasLog(logStateFile(dir))) ? await LogLeader.open(leaderOptions(dir, progress, options.leader)) : undefined;
+  const withLog = await hasLog(logStateFile(dir));
+  if (withLog) await requireMetaHashes(dir);
+  const leader = withLog ? await LogLeader.open(leaderOptions(dir, progress, options.leader)) : undefined;
   const dates = { ...(options.now ? { now: options.now } : {}), ...(options.timestampExpires ? { timestampExpires: options.timestampExpires } : {}) };
   const settled = leader ? await settlePendingRelease(dir, leader, { signers: options.signers, progress, ...dates }) : undefined;
   let logged: BlockReport | undefined;
@@ -183,14 +186,35 @@ export interface CreateLogOptions extends LogOperationOptions {
 
 /** `cairn log init`: the genesis block of the published state, co-signed head; returns the chain ID. */
 export async function createReleaseLog(dir: string, options: CreateLogOptions): Promise<{ genesis: string; report: BlockReport }> {
+  await requireMetaHashes(dir);
+  const source = await publishedDocuments(dir);
+  const unpinned = describeUnpinnedRoles(parseEnvelope('snapshot', source.snapshot, 'published snapshot.json'));
+  if (unpinned !== undefined) {
+    throw new LeaderError('META_HASHES_OFF', `the published snapshot of ${dir} lists ${unpinned}: a block would not commit to their bytes`, {
+      hint: `publish once more before creating the log: cairn repo publish ${dir} --key FILE... (it pins every role)`,
+    });
+  }
   const { genesis, report } = await initLog({
     ...leaderOptions(dir, options.progress, options.leader),
     witnesses: options.witnesses,
     threshold: options.threshold ?? defaultWitnessThreshold(options.witnesses.length),
     rootSigners: options.rootSigners,
-    source: await publishedDocuments(dir),
+    source,
   });
   return { genesis, report };
+}
+
+/**
+ * A release log needs a snapshot that pins every role by length and sha256 (docs/protocol.md
+ * section 5 "What a block commits to"): refuses, before any round, a repository configured
+ * without meta hashes (one created before they became the default, or with --no-meta-hashes).
+ */
+async function requireMetaHashes(dir: string): Promise<void> {
+  const { config } = await Workspace.open(dir);
+  if (config.metaHashes) return;
+  throw new LeaderError('META_HASHES_OFF', `${dir} lists roles in snapshot by version alone (meta hashes off in ${repoLayout(dir).config}): a block of its release log would not commit to the bytes of its delegated roles and hash bins, and witnesses refuse it`, {
+    hint: `turn them on, then publish: cairn repo enable-meta-hashes ${dir} && cairn repo publish ${dir} --key FILE...`,
+  });
 }
 
 /** `cairn log head`: a fresh co-signed head statement (run periodically: clients refuse a stale head). */
@@ -228,6 +252,7 @@ export async function releaseLogStatus(dir: string, options: LogOperationOptions
  */
 export async function changeWitnessRoster(dir: string, options: CreateLogOptions): Promise<{ report: BlockReport; settled?: SettledRelease }> {
   const progress = options.progress ?? SILENT;
+  await requireMetaHashes(dir);
   const leader = await LogLeader.open(leaderOptions(dir, progress, options.leader));
   const settled = await settlePendingRelease(dir, leader, { signers: options.rootSigners, progress });
   const report = await leader.changeRoster({

@@ -7,7 +7,7 @@ import { writeFileAtomic } from '../io/atomic-write.js';
 import { readCappedFile, tooLargeIsFormatError } from '../io/capped-file.js';
 import { RepoError } from './errors.js';
 import { stableJson } from './metadata-file.js';
-import type { RepoLayout } from './layout.js';
+import { repoLayout, type RepoLayout } from './layout.js';
 
 export const CONFIG_FORMAT = 'cairn/repo/v1';
 export const TOP_LEVEL_ROLES = ['root', 'targets', 'snapshot', 'timestamp'] as const;
@@ -27,7 +27,11 @@ export interface RepoConfig {
   consistentSnapshot: boolean;
   /** Seconds from signing to expiry per top-level role; delegated roles use `targets`. */
   expirySeconds: Record<TopLevelRole, number>;
-  /** Put length and hashes of each role into snapshot (and of snapshot into timestamp). */
+  /**
+   * Put length and sha256 of each role into snapshot (and of snapshot into timestamp). On by
+   * default; a repository with a release log needs it (docs/protocol.md section 5 "What a block
+   * commits to"): without it a block would not commit to the bytes of delegated roles.
+   */
   metaHashes: boolean;
 }
 
@@ -82,4 +86,17 @@ export function checkTargetPath(path: string): void {
   if (bad) {
     throw new RepoError('BAD_TARGET_PATH', `"${path}" is not a valid target path: it must be relative, use '/' and contain no empty, '.' or '..' segments`);
   }
+}
+
+/**
+ * `cairn repo enable-meta-hashes`: turns meta hashes on in the configuration of `dir`; the next
+ * publish writes a snapshot that pins every role by length and sha256 (repo/publish.ts). Returns
+ * false when they were on already.
+ */
+export async function enableMetaHashes(dir: string): Promise<boolean> {
+  const layout = repoLayout(dir);
+  const config = await readConfig(layout);
+  if (config.metaHashes) return false;
+  await writeConfig(layout, { ...config, metaHashes: true });
+  return true;
 }

@@ -3,7 +3,7 @@
 export { RepoError, type RepoErrorCode } from './errors.js';
 export { repoLayout, CONFIG_FILE, type RepoLayout } from './layout.js';
 export {
-  tufTime, DEFAULT_EXPIRY_SECONDS, TOP_LEVEL_ROLES, SPEC_VERSION, type RepoConfig, type TopLevelRole,
+  enableMetaHashes, tufTime, DEFAULT_EXPIRY_SECONDS, TOP_LEVEL_ROLES, SPEC_VERSION, type RepoConfig, type TopLevelRole,
 } from './config.js';
 export { readPublicKey, readPublicKeys, writePublicKeyFile, generateKeyFiles, describeKeyFile, PUBLIC_KEY_FORMAT } from './key-files.js';
 export { initRepository, type InitOptions, type RoleKeySpec } from './init.js';

@@ -22,6 +22,7 @@ export interface InitOptions {
   roles: Record<TopLevelRole, RoleKeySpec>;
   expirySeconds?: Partial<Record<TopLevelRole, number>>;
   consistentSnapshot?: boolean;
+  /** Length and sha256 of each role in snapshot (default true; a release log refuses a repository without). */
   metaHashes?: boolean;
   signers?: readonly Signer[];
   now?: Date;
@@ -67,7 +68,7 @@ export async function initRepository(dir: string, options: InitOptions): Promise
   const config: RepoConfig = {
     format: CONFIG_FORMAT,
     consistentSnapshot: options.consistentSnapshot ?? true,
-    metaHashes: options.metaHashes ?? false,
+    metaHashes: options.metaHashes ?? true,
     expirySeconds: { ...DEFAULT_EXPIRY_SECONDS, ...options.expirySeconds },
   };
   const root = rootSigned(options.roles, config.consistentSnapshot); // validates before any write

@@ -5,11 +5,14 @@
 // crash-safe order: target files, changed roles, root, snapshot, timestamp last; the workspace
 // state (published snapshot/timestamp, root archive, cleared journal) after that. Only the roles
 // listed in the journal are read, so publishing one target into a binned repository costs one
-// bin, one snapshot and one timestamp whatever the number of targets.
+// bin, one snapshot and one timestamp whatever the number of targets. With meta hashes on (the
+// default, and what a release log needs: docs/protocol.md section 5 "What a block commits to"),
+// the snapshot gives the length and sha256 of every role; an entry an older snapshot listed by
+// version alone is pinned from the published role file at the next publish.
 import { link, mkdir, rename, stat, unlink, copyFile, open, readFile } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { dirname, join } from 'node:path';
-import { MetadataKind, type Metadata, type Root, type Snapshot, type Timestamp } from '@tufjs/models';
+import { MetadataKind, type MetaFile, type Metadata, type Root, type Snapshot, type Timestamp } from '@tufjs/models';
 import type { JsonObject } from '../encoding/canonical-json.js';
 import { sha256Hex } from '../crypto/hash.js';
 import type { Signer } from '../crypto/signer.js';
@@ -17,9 +20,9 @@ import type { TufPublicKey } from '../crypto/public-key.js';
 import { fsyncDirectory, writeFileAtomic } from '../io/atomic-write.js';
 import { short, StorageError } from '../errors/index.js';
 import { RepoError } from './errors.js';
-import { SPEC_VERSION, tufTime } from './config.js';
+import { checkDelegatedRoleName, SPEC_VERSION, tufTime } from './config.js';
 import { publicTargetPath, repoLayout } from './layout.js';
-import { buildMetadata, metadataBytes, parseRoot, parseTimestamp, stableJson, type AnyMetadata } from './metadata-file.js';
+import { buildMetadata, metadataBytes, parseRoot, parseTargets, parseTimestamp, readMetadataFile, stableJson, type AnyMetadata } from './metadata-file.js';
 import { addSignature, evaluateSignatures, requireThreshold } from './signatures.js';
 import { signatureReports } from './signing.js';
 import { Workspace } from './workspace.js';
@@ -64,6 +67,26 @@ export interface PublishResult {
 
 function metaFileJson(md: AnyMetadata, bytes: Buffer, withHashes: boolean): JsonObject {
   return withHashes ? { version: md.signed.version, length: bytes.length, hashes: { sha256: sha256Hex(bytes) } } : { version: md.signed.version };
+}
+
+/** Whether a snapshot entry gives a length and a sha256 (what a witnessed repository needs for every role). */
+function isPinned(mf: MetaFile): boolean {
+  return mf.length !== undefined && typeof mf.hashes?.sha256 === 'string';
+}
+
+/**
+ * The snapshot entry of a role published earlier, pinned by length and sha256 of its published
+ * bytes (`VERSION.ROLE.json` with consistent snapshots): how a repository whose snapshot listed
+ * roles by version alone comes to pin them all (cairn repo enable-meta-hashes).
+ */
+async function pinnedEntry(publicMetadata: string, role: string, mf: MetaFile, consistent: boolean): Promise<JsonObject> {
+  if (role !== 'targets') checkDelegatedRoleName(role);
+  const path = join(publicMetadata, consistent ? `${mf.version}.${role}.json` : `${role}.json`);
+  const published = await readMetadataFile(path, (bytes, what) => ({ bytes, md: parseTargets(bytes, what) }));
+  if (!published || published.md.signed.version !== mf.version) {
+    throw new RepoError('BAD_METADATA', `the published snapshot lists ${role} v${mf.version}, but ${path} ${published ? `is v${published.md.signed.version}` : 'does not exist'}: cannot pin it by its hash`);
+  }
+  return metaFileJson(published.md, published.bytes, true);
 }
 
 export async function publish(dir: string, options: PublishOptions): Promise<PublishResult> {
@@ -115,12 +138,14 @@ export async function publish(dir: string, options: PublishOptions): Promise<Pub
   const oldSnapshot = await ws.publishedSnapshot();
   const oldTimestamp = await ws.publishedTimestamp();
   const servedTimestamp = await readFile(join(layout.publicMetadata, 'timestamp.json')).then((b) => parseTimestamp(b, 'public timestamp.json'), () => undefined);
-  const needSnapshot = !oldSnapshot || changed.length > 0;
+  const unpinned = config.metaHashes ? Object.entries(oldSnapshot?.signed.meta ?? {}).filter(([, mf]) => !isPinned(mf)) : [];
+  const needSnapshot = !oldSnapshot || changed.length > 0 || unpinned.length > 0;
   let snapshot: Metadata<Snapshot> = oldSnapshot!;
   let snapshotBytes: Buffer;
   if (needSnapshot) {
     const meta: JsonObject = {};
     for (const [name, mf] of Object.entries(oldSnapshot?.signed.meta ?? {})) meta[name] = mf.toJSON();
+    for (const [name, mf] of unpinned) meta[name] = await pinnedEntry(layout.publicMetadata, name.slice(0, -'.json'.length), mf, consistent);
     for (const c of changed) if (c.role !== 'root') meta[`${c.role}.json`] = metaFileJson(c.md, c.bytes, config.metaHashes);
     const version = Math.max(oldSnapshot?.signed.version ?? 0, servedTimestamp?.signed.snapshotMeta.version ?? 0) + 1;
     const expires = options.snapshotExpires ?? new Date(now.getTime() + config.expirySeconds.snapshot * 1000);

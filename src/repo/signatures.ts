@@ -1,9 +1,10 @@
 // repo/signatures.ts: signing staged metadata and counting signatures against a role's keys and
 // threshold (TUF spec 1.0.x 4.2 "signatures", 5.3.4 / 5.3.5 for root, 5.6.3 for delegations).
 // Pure functions over Metadata objects; a signature counts only when its key is one of the role's
-// keys and it verifies over the canonical `signed` bytes.
+// keys and it verifies over the canonical `signed` bytes, and one key listed under two key IDs
+// counts once toward the threshold, as clients count it (docs/protocol.md "Distinct keys").
 import { Signature } from '@tufjs/models';
-import { verifySignature, type TufPublicKey } from '../crypto/public-key.js';
+import { keyMaterialId, verifySignature, type TufPublicKey } from '../crypto/public-key.js';
 import type { Signer } from '../crypto/signer.js';
 import { short } from '../errors/index.js';
 import { RepoError } from './errors.js';
@@ -22,6 +23,8 @@ export interface SignatureReport {
   threshold: number;
   /** Keys of the role with a valid signature. */
   valid: string[];
+  /** How many distinct keys (by key material) those are: what the threshold counts. */
+  distinctKeys: number;
   /** Keys of the role with no signature, or a signature that does not verify. */
   missing: string[];
   /** Signatures present that do not count: unknown key, or not verifying. */
@@ -47,7 +50,8 @@ export function evaluateSignatures(role: string, md: AnyMetadata, roleKeys: Role
     (ok ? valid : missing).push(keyid);
   }
   const ignored = Object.keys(md.signatures).filter((k) => !authorized.has(k) || !valid.includes(k));
-  return { role, version: md.signed.version, threshold: roleKeys.threshold, valid, missing, ignored, met: valid.length >= roleKeys.threshold };
+  const distinctKeys = new Set(valid.map((keyid) => keyMaterialId(roleKeys.keys[keyid]!))).size;
+  return { role, version: md.signed.version, threshold: roleKeys.threshold, valid, distinctKeys, missing, ignored, met: distinctKeys >= roleKeys.threshold };
 }
 
 /** Throws THRESHOLD_NOT_MET naming the role, found and needed signatures and the keys missing. */
@@ -55,7 +59,7 @@ export function requireThreshold(report: SignatureReport, context = ''): void {
   if (report.met) return;
   throw new RepoError(
     'THRESHOLD_NOT_MET',
-    `${report.role} version ${report.version}${context} has ${report.valid.length} valid signature(s), needs ${report.threshold}; ` +
+    `${report.role} version ${report.version}${context} has ${report.distinctKeys} valid signature(s)${report.distinctKeys < report.valid.length ? ` from distinct keys (${report.valid.length} key IDs)` : ''}, needs ${report.threshold}; ` +
       `missing keyids: ${report.missing.map((k) => short(k)).join(', ') || '(none)'}`,
     { hint: `run: cairn repo sign DIR --role ${report.role} --key FILE  (once per missing key holder)` },
   );

@@ -95,7 +95,7 @@ export function formatStatus(status: RepoStatus): string[] {
       .filter((f) => f !== '').join(', ');
     lines.push(`${r.role} v${r.version}${flags ? ` (${flags})` : ''}  expires ${r.expires}` + (r.targets !== undefined ? `  targets ${r.targets}` : ''));
     for (const s of r.signatures) {
-      lines.push(`  ${s.role}: ${s.valid.length}/${s.threshold} signatures` +
+      lines.push(`  ${s.role}: ${s.distinctKeys}/${s.threshold} signatures${s.distinctKeys < s.valid.length ? ` (${s.valid.length} key IDs: a key is listed more than once)` : ''}` +
         (s.missing.length > 0 ? `; missing ${s.missing.map((k) => short(k)).join(', ')}` : '') +
         (s.ignored.length > 0 ? `; not counted ${s.ignored.map((k) => short(k)).join(', ')}` : ''));
     }

@@ -2,11 +2,11 @@
 // from here only.
 export { Updater, type UpdaterOptions, type TrustedMetadata } from './updater.js';
 export { type RefreshReport, type RefreshStep, type RoleReport } from './refresh-report.js';
-export { directoryUrl, readTrustedRoot, MetadataFiles } from './metadata-files.js';
+export { directoryUrl, metadataFileName, readTrustedRoot, MetadataFiles } from './metadata-files.js';
 export { RefreshOnce } from './refresh-once.js';
 export { DEFAULT_UPDATER_CONFIG, resolveConfig, type UpdaterConfig } from './config.js';
 export { TufError } from './errors.js';
-export { TrustedSet, checkLengthAndHashes, verifySelfSignedRoot, type TimestampUpdate, type FileExpectation } from './trusted-set.js';
+export { TrustedSet, checkLengthAndHashes, describeUnpinnedRoles, verifySelfSignedRoot, type TimestampUpdate, type FileExpectation } from './trusted-set.js';
 export {
   parseEnvelope,
   isExpired,

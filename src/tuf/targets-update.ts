@@ -3,7 +3,9 @@
 // local copy is used as it is; else the version the trusted snapshot lists is fetched (5.6.1:
 // VERSION.ROLE.json with consistent snapshots, at most the length the snapshot lists), checked by
 // TrustedSet (5.6.2-5.6.5) and persisted (5.6.6). A role that several searches need at the same
-// time is fetched and verified once.
+// time through the same delegator is fetched and verified once; a role reached through another
+// delegator (a diamond) is checked again against that delegator's keys and threshold
+// (docs/protocol.md "Delegations reached through several delegators").
 import { TufError } from './errors.js';
 import type { UpdaterConfig } from './config.js';
 import type { TargetsEnvelope } from './metadata.js';
@@ -24,7 +26,7 @@ export class TargetsRoles {
   /** 5.6: loads `role`, delegated by `delegator` (already trusted), into the trusted set: the local copy if still valid, else the remote one. */
   async update(role: string, delegator: string): Promise<RoleSource> {
     const trusted = this.trusted;
-    if (trusted.getTargets(role)) return 'cache';
+    if (trusted.delegatedTargets(role, delegator)) return 'cache';
     const local = await this.files.readLocal(role, this.config.targetsMaxLength);
     if (local) {
       try {
@@ -43,15 +45,20 @@ export class TargetsRoles {
     return 'remote';
   }
 
-  /** The trusted metadata of `role`, loaded (once, however many callers wait for it) if it is not yet. */
-  get(role: string, delegator: string): Promise<TargetsEnvelope> {
-    const have = this.trusted.getTargets(role);
-    if (have) return Promise.resolve(have);
-    let pending = this.loading.get(role);
+  /**
+   * The trusted metadata of `role` as `delegator` delegates it, loaded (once per delegator,
+   * however many callers wait for it) if it is not yet. Throws THRESHOLD_NOT_MET when the role
+   * was loaded through another delegator and does not meet this one's keys and threshold.
+   */
+  async get(role: string, delegator: string): Promise<TargetsEnvelope> {
+    const have = this.trusted.delegatedTargets(role, delegator);
+    if (have) return have;
+    const key = `${delegator}\u0000${role}`;
+    let pending = this.loading.get(key);
     if (!pending) {
-      pending = this.update(role, delegator).then(() => this.trusted.getTargets(role)!);
-      this.loading.set(role, pending);
-      pending.catch(() => this.loading.delete(role));
+      pending = this.update(role, delegator).then(() => this.trusted.delegatedTargets(role, delegator)!);
+      this.loading.set(key, pending);
+      pending.catch(() => this.loading.delete(key));
     }
     return pending;
   }

@@ -47,6 +47,23 @@ export function checkLengthAndHashes(bytes: Uint8Array, expected: FileExpectatio
   }
 }
 
+/**
+ * The roles a snapshot lists without both a length and a sha256, described for an error message
+ * ("2 role(s) without length and sha256 (apps.json, targets.json)"), or undefined when it pins
+ * every role (docs/protocol.md section 5 "What a block commits to"): a block records the
+ * snapshot's bytes, and it commits to a targets role's bytes only through the sha256 the snapshot
+ * gives for it; a role listed by version alone could be re-signed at the same version with other
+ * content.
+ */
+export function describeUnpinnedRoles(snapshot: SnapshotEnvelope): string | undefined {
+  const names = Object.entries(snapshot.signed.meta)
+    .filter(([, meta]) => meta.length === undefined || typeof meta.hashes?.sha256 !== 'string')
+    .map(([name]) => name)
+    .sort();
+  if (names.length === 0) return undefined;
+  return `${names.length} role(s) without length and sha256 (${names.slice(0, 3).join(', ')}${names.length > 3 ? ', ...' : ''})`;
+}
+
 export type TimestampUpdate = 'updated' | 'unchanged';
 
 export class TrustedSet {
@@ -58,6 +75,13 @@ export class TrustedSet {
   private currentTimestamp: TimestampEnvelope | undefined;
   private currentSnapshot: SnapshotEnvelope | undefined;
   private readonly targetsRoles = new Map<string, TargetsEnvelope>();
+  /**
+   * For each loaded targets role, the delegating documents (root or a targets envelope) whose
+   * delegation it met. A role reached through several delegators (a diamond) is accepted through
+   * each only once that delegator's keys and threshold have been checked (docs/protocol.md
+   * "Delegations reached through several delegators").
+   */
+  private readonly verifiedBy = new Map<string, Set<RootEnvelope | TargetsEnvelope>>();
 
   /**
    * Loads the locally trusted root. It is verified only by itself (it is the trust anchor) and
@@ -83,9 +107,22 @@ export class TrustedSet {
   get targets(): TargetsEnvelope | undefined {
     return this.targetsRoles.get('targets');
   }
-  /** Trusted targets metadata of `role` (top-level "targets" or a delegated role), if loaded. */
-  getTargets(role: string): TargetsEnvelope | undefined {
-    return this.targetsRoles.get(role);
+  /**
+   * Trusted targets metadata of `role` as delegated by `delegatorName`, if loaded: a role loaded
+   * through another delegator is checked now against this delegator's keys and threshold, and
+   * refused (THRESHOLD_NOT_MET) if it does not meet them, so holding the keys of one branch of a
+   * diamond gives no say over the other branch's paths (5.6.7).
+   */
+  delegatedTargets(roleName: string, delegatorName: string): TargetsEnvelope | undefined {
+    const envelope = this.targetsRoles.get(roleName);
+    if (!envelope) return undefined;
+    const verified = this.verifiedBy.get(roleName)!;
+    // The common case, checked first: the role was loaded through this very delegator.
+    if (verified.has((delegatorName === 'root' ? this.currentRoot : this.targetsRoles.get(delegatorName))!)) return envelope;
+    const delegation = this.delegationOf(roleName, delegatorName);
+    verifyThreshold(envelope, roleName, delegation.role, delegation.keys, delegation.description);
+    verified.add(delegation.delegator);
+    return envelope;
   }
 
   /**
@@ -194,35 +231,47 @@ export class TrustedSet {
     this.checkFinalSnapshot();
     const meta = snapshot.signed.meta[`${roleName}.json`];
     if (!meta) throw new TufError('MISSING_ROLE', `the trusted snapshot v${snapshot.version} does not list ${roleName}.json`);
-    let role: RoleKeys | undefined;
-    let keys: Readonly<Record<string, Key>>;
-    let description: string;
-    if (delegatorName === 'root') {
-      if (roleName !== 'targets') throw new TufError('MISSING_ROLE', `root delegates only "targets", not "${roleName}"`);
-      role = this.currentRoot.signed.roles.targets;
-      keys = this.currentRoot.signed.keys;
-      description = `root v${this.currentRoot.version}`;
-    } else {
-      const delegator = this.targetsRoles.get(delegatorName);
-      if (!delegator) throw new TufError('NOT_TRUSTED', `cannot load ${roleName} before its delegator ${delegatorName}`);
-      const delegations = delegator.signed.delegations;
-      keys = delegations?.keys ?? {};
-      role = delegations?.roles?.[roleName];
-      if (!role && delegations?.succinctRoles?.isDelegatedRole(roleName)) role = delegations.succinctRoles;
-      description = `${delegatorName} v${delegator.version}`;
-    }
-    if (!role) throw new TufError('MISSING_ROLE', `${delegatorName} does not delegate to ${roleName}`);
+    const delegation = this.delegationOf(roleName, delegatorName);
     checkLengthAndHashes(bytes, meta, what);
     const next = parseEnvelope('targets', bytes, what);
-    verifyThreshold(next, roleName, role, keys, description);
+    verifyThreshold(next, roleName, delegation.role, delegation.keys, delegation.description);
     if (next.version !== meta.version) {
       throw new TufError('BAD_VERSION', `${what} has version ${next.version}, the snapshot says ${meta.version}`);
     }
     if (isExpired(next, this.referenceMs)) {
       throw new TufError('EXPIRED', `${roleName} v${next.version} expired at ${next.signed.expires}`);
     }
+    const loaded = this.targetsRoles.get(roleName);
+    if (loaded && Buffer.compare(loaded.raw, next.raw) === 0) {
+      this.verifiedBy.get(roleName)!.add(delegation.delegator);
+      return loaded;
+    }
+    // New bytes: only the delegator just checked vouches for them.
     this.targetsRoles.set(roleName, next);
+    this.verifiedBy.set(roleName, new Set([delegation.delegator]));
     return next;
+  }
+
+  /** The delegation of `roleName` by `delegatorName` (root for "targets", else a loaded targets role): its keys and threshold. */
+  private delegationOf(roleName: string, delegatorName: string): {
+    delegator: RootEnvelope | TargetsEnvelope;
+    role: RoleKeys;
+    keys: Readonly<Record<string, Key>>;
+    description: string;
+  } {
+    if (delegatorName === 'root') {
+      if (roleName !== 'targets') throw new TufError('MISSING_ROLE', `root delegates only "targets", not "${roleName}"`);
+      const role = this.currentRoot.signed.roles.targets;
+      if (!role) throw new TufError('MISSING_ROLE', `root v${this.currentRoot.version} does not delegate to targets`);
+      return { delegator: this.currentRoot, role, keys: this.currentRoot.signed.keys, description: `root v${this.currentRoot.version}` };
+    }
+    const delegator = this.targetsRoles.get(delegatorName);
+    if (!delegator) throw new TufError('NOT_TRUSTED', `cannot load ${roleName} before its delegator ${delegatorName}`);
+    const delegations = delegator.signed.delegations;
+    let role: RoleKeys | undefined = delegations?.roles?.[roleName];
+    if (!role && delegations?.succinctRoles?.isDelegatedRole(roleName)) role = delegations.succinctRoles;
+    if (!role) throw new TufError('MISSING_ROLE', `${delegatorName} does not delegate to ${roleName}`);
+    return { delegator, role, keys: delegations?.keys ?? {}, description: `${delegatorName} v${delegator.version}` };
   }
 
   private checkFinalTimestamp(): void {

@@ -1,10 +1,11 @@
 // tuf/verify.ts: threshold signature verification of metadata (TUF spec 1.0.x 5.3.4, 5.3.5,
 // 5.4.2, 5.5.3, 5.6.3). The signed bytes are canonicalized once at parse time; each key is
 // decoded once (crypto/public-key caches the KeyObject); only keys that the delegating role
-// lists count, each key at most once, however many keyids name it. A key of a type cairn
-// cannot use simply does not count.
+// lists count, each key at most once, however many keyids name it: keys are compared by their
+// public key material, not by how they are written (docs/protocol.md "Distinct keys"). A key of
+// a type cairn cannot use simply does not count.
 import type { Key } from '@tufjs/models';
-import { verifySignature, type TufPublicKey } from '../crypto/public-key.js';
+import { keyMaterialId, verifySignature, type TufPublicKey } from '../crypto/public-key.js';
 import { short } from '../errors/index.js';
 import { TufError } from './errors.js';
 import type { Envelope } from './metadata.js';
@@ -40,16 +41,13 @@ function countValidSignatures(envelope: Envelope, role: RoleKeys, keys: Readonly
     const key = keys[keyid];
     if (sig === undefined || key === undefined) continue;
     const pub = tufPublicKey(key);
-    // Two keyids for the same key material are one key (threshold defence).
-    const material = `${pub.keytype}\u0000${pub.scheme}\u0000${String(pub.keyval.public)}`;
-    if (seen.has(material)) continue;
-    let ok = false;
     try {
-      ok = verifySignature(pub, envelope.signedBytes, sig);
+      // Two keyids for the same key material are one key (threshold defence).
+      const material = keyMaterialId(pub);
+      if (!seen.has(material) && verifySignature(pub, envelope.signedBytes, sig)) seen.add(material);
     } catch {
-      ok = false; // unsupported or malformed key: it does not count
+      // unsupported or malformed key: it does not count
     }
-    if (ok) seen.add(material);
   }
   return seen.size;
 }

@@ -37,6 +37,7 @@ test('a missing file is StorageError NOT_FOUND with exit 8 and a hint, whichever
     ['log', 'init', join(dir, 'repo'), '--witness', 'http://127.0.0.1:9', '--key', missing],
     ['rebuild', 'check', '--target', 'a', '--sha256', 'ab'.repeat(32), '--attestation', missing, '--verifier-key', missing, '--quorum', '1'],
     ['repo', 'merge-signature', join(dir, 'repo'), missing],
+    ['log', 'verify-proof', missing],
   ];
   for (const args of cases) {
     const r = await runCli(['--json', ...args]);

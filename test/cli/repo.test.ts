@@ -60,3 +60,26 @@ test('cairn repo: init, add, threshold signing, refused and accepted publish, st
     await rm(dir, { recursive: true, force: true });
   }
 });
+
+test('cairn log init refuses a repository made with --no-meta-hashes before asking any witness, and names the command that fixes it', T, async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'cairn-cli-repo-'));
+  try {
+    const [root, t, snap, ts] = await Promise.all(['root', 't', 'snap', 'ts'].map((n) => keyFile(dir, `${n}.key`)));
+    const repo = join(dir, 'repo');
+    const init = await runCli(['repo', 'init', repo, '--no-meta-hashes', '--root-key', `${root}.pub.json`, '--targets-key', `${t}.pub.json`,
+      '--snapshot-key', `${snap}.pub.json`, '--timestamp-key', `${ts}.pub.json`, '--key', root!, '--key', t!]);
+    assert.equal(init.code, 0, init.stderr);
+    const published = await runCli(['repo', 'publish', repo, '--key', snap!, '--key', ts!]);
+    assert.equal(published.code, 0, published.stderr);
+    const before = await treeSnapshot(repo);
+    // No witness listens on port 9: a refusal that asked one would be a network error instead.
+    const log = await runCli(['--json', 'log', 'init', repo, '--witness', 'http://127.0.0.1:9', '--key', root!]);
+    assert.equal(log.code, 2, log.stdout + log.stderr);
+    const err = JSON.parse(log.stdout) as { code: string; hint: string };
+    assert.equal(err.code, 'META_HASHES_OFF');
+    assert.match(err.hint, new RegExp(`cairn repo enable-meta-hashes ${repo.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`));
+    assert.deepEqual(await treeSnapshot(repo), before, 'nothing was written');
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});

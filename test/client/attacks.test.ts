@@ -5,6 +5,8 @@
 // signatures and served over HTTP on 127.0.0.1.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
 import { ClientError, readAnchor } from '../../src/client/index.js';
 import {
   LOG_PATHS,
@@ -19,9 +21,9 @@ import {
   type Block,
 } from '../../src/log/index.js';
 import { cosign, rosterOf } from '../fixtures/log-chain.js';
-import { ed25519Key } from '../fixtures/repository-simulator.js';
+import { RepositorySimulator, ed25519Key, signDocument } from '../fixtures/repository-simulator.js';
 import { WitnessedRepository, nowUtc, witnessKeys } from '../fixtures/witnessed-repository.js';
-import { assertRefused, setupWitnessed, T, witnessWithTufFilesBehind, type WitnessedFixture } from './helpers.js';
+import { assertRefused, setupWitnessed, T, treeContents, witnessWithTufFilesBehind, type WitnessedFixture } from './helpers.js';
 
 /** A client that has accepted block 1 (one witnessed release after genesis). */
 async function acceptedOnce(f: WitnessedFixture): Promise<void> {
@@ -111,6 +113,85 @@ test('re-checks a still-valid local snapshot against the log, not only downloade
     const e = await assertRefused(f.metadataDir, () => f.client().refresh(), ClientError, 'NOT_WITNESSED', ['timestamp.json']);
     assert.match(e.message, /snapshot v2 has sha256/);
     assert.ok(!f.server.metadataRequests().some((p) => p.endsWith('snapshot.json')), 'TUF used its local copy');
+  } finally {
+    await f.close();
+  }
+});
+
+/**
+ * A delegated key holder (of `role`, a delegated role or a hash bin) and a mirror re-sign `role`
+ * at its witnessed version with another hash for `path`, and serve the new target file; the
+ * snapshot and timestamp stay the witnessed ones. The witnessed client refreshes, then resolves
+ * the path: the role file must be refused before the updater stores it, and nothing downloaded.
+ * Then the genuine role is served again and the same client resolves and downloads the genuine
+ * target (the refusal was the tampering, nothing else).
+ */
+async function resignedRoleRefused(f: WitnessedFixture, role: string, path: string): Promise<void> {
+  const sim = f.repo.sim;
+  const version = sim.role(role).version as number;
+  const genuine = new Map([`metadata/${role}.json`, `metadata/${version}.${role}.json`].map((p) => [p, sim.files.get(p)!]));
+  const client = f.client();
+  await client.refresh();
+  sim.addTarget(path, 'malware\n', role); // no new version: the snapshot still lists the witnessed one
+  const forged = signDocument(sim.role(role), sim.signers.get(role)!);
+  for (const p of genuine.keys()) sim.files.set(p, forged);
+  const digest = createHash('sha256').update('malware\n').digest('hex');
+  const slash = path.lastIndexOf('/');
+  sim.files.set(`targets/${path.slice(0, slash + 1)}${digest}.${path.slice(slash + 1)}`, Buffer.from('malware\n'));
+  f.server.clearRequests();
+  const targetsBefore = await treeContents(f.targetDir);
+  const e = await assertRefused(f.metadataDir, async () => client.downloadTarget((await client.getTargetInfo(path))!), ClientError, 'NOT_WITNESSED');
+  assert.match(e.message, new RegExp(`${role} v${version} is \\d+ bytes with sha256 [0-9a-f]{12}; the witnessed snapshot v\\d+ \\(block \\d+\\) pins`));
+  assert.ok(f.server.metadataRequests().includes(`${version}.${role}.json`), 'the forged role was served and refused');
+  assert.deepEqual(await treeContents(f.targetDir), targetsBefore, 'nothing was downloaded');
+  for (const [p, bytes] of genuine) sim.files.set(p, bytes);
+  const genuinePath = await client.downloadTarget((await client.getTargetInfo(path))!);
+  assert.equal(await readFile(genuinePath, 'utf8'), 'v1\n');
+}
+
+test('refuses a delegated role re-signed at its witnessed version with another target hash (delegated key + mirror)', T, async () => {
+  const f = await setupWitnessed({
+    prepare: (sim) => {
+      sim.delegate('targets', { name: 'apps', paths: ['apps/*'] });
+      sim.addTarget('apps/tool.txt', 'v1\n', 'apps');
+    },
+  });
+  try {
+    await f.init();
+    await resignedRoleRefused(f, 'apps', 'apps/tool.txt');
+  } finally {
+    await f.close();
+  }
+});
+
+test('refuses a hash bin re-signed at its witnessed version with another target hash (bin key + mirror)', T, async () => {
+  const path = 'pkgs/tool.txt';
+  const bin = RepositorySimulator.binFor(path, 4);
+  const f = await setupWitnessed({
+    prepare: (sim) => {
+      sim.succinctBins('targets', 4);
+      sim.addTarget(path, 'v1\n', bin);
+    },
+  });
+  try {
+    await f.init();
+    await resignedRoleRefused(f, bin, path);
+  } finally {
+    await f.close();
+  }
+});
+
+test('refuses a witnessed snapshot that lists roles by version alone (a log that does not commit to them), before storing it', T, async () => {
+  const f = await setupWitnessed({
+    snapshotHashes: false,
+    prepare: (sim) => sim.delegate('targets', { name: 'apps', paths: ['apps/*'] }),
+  });
+  try {
+    await f.init();
+    // The timestamp names the witnessed snapshot version, so TUF keeps it; the snapshot never lands.
+    const e = await assertRefused(f.metadataDir, () => f.client().refresh(), ClientError, 'UNPINNED_ROLE', ['timestamp.json']);
+    assert.match(e.message, /snapshot v1 \(block 0\) lists 2 role\(s\) without length and sha256 \(apps\.json, targets\.json\)/);
+    assert.equal((await readAnchor(f.metadataDir))?.index, 0, 'the anchor did not advance');
   } finally {
     await f.close();
   }

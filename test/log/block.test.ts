@@ -22,6 +22,7 @@ import {
   type Block,
 } from '../../src/log/index.js';
 import { buildTestLog, payloadFor, rootRole, rosterOf, witnessKey } from '../fixtures/log-chain.js';
+import { rewrittenKeys, signerAs } from '../fixtures/key-variants.js';
 
 const keys7 = Array.from({ length: 7 }, (_, i) => witnessKey(`a${i}`));
 const keysB = Array.from({ length: 7 }, (_, i) => witnessKey(`b${i}`));
@@ -136,6 +137,13 @@ test('refuses a roster change authorized by the wrong keys or below the root thr
   const twice = createRosterAuthorization(root.signers.slice(0, 1), statement);
   const dup = buildBlock(chain, payloadFor(8), { roster, authorization: [...twice, ...twice] });
   refuses(() => validateBlock(dup, chain, { root: root.role }), 'ROSTER_NOT_AUTHORIZED');
+  // One root key listed again under another key ID (written another way) still counts once.
+  for (const variant of rewrittenKeys(root.signers[0]!.publicKey)) {
+    const twinRole = { keys: { ...root.role.keys, [variant.keyid]: variant.key }, threshold: 2 };
+    const authorization = createRosterAuthorization([root.signers[0]!, signerAs(root.signers[0]!, variant)], statement);
+    const twin = buildBlock(chain, payloadFor(8), { roster, authorization });
+    refuses(() => validateBlock(twin, chain, { root: twinRole }), 'ROSTER_NOT_AUTHORIZED');
+  }
   // An authorization for another index (replayed) does not count.
   const replayed = buildBlock(chain, payloadFor(8), { roster, authorization: createRosterAuthorization(root.signers, { ...statement, index: 7 }) });
   refuses(() => validateBlock(replayed, chain, { root: root.role }), 'ROSTER_NOT_AUTHORIZED');

@@ -7,11 +7,13 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { generateEd25519, type Signer } from '../../src/crypto/index.js';
+import type { JsonObject } from '../../src/encoding/index.js';
 import { isCairnError } from '../../src/errors/index.js';
+import { rewrittenKeys, signerAs } from '../fixtures/key-variants.js';
 import {
   AttestationError, DeclarationError, attestationRelativePath, attestationsDigest, checkAttestationQuorum, createAttestation, declarationFromCustom,
   declarationToCustom, envelopeDigest, parseAttestation, parseDeclarationFile, preAuthEncoding, serializeAttestation, verifyAttestation,
-  DSSE_PAYLOAD_TYPE, type AttestationFields, type DsseEnvelope, type ReleaseDeclaration, type VerificationResult,
+  parseBuildPolicy, DSSE_PAYLOAD_TYPE, type AttestationFields, type DsseEnvelope, type ReleaseDeclaration, type VerificationResult,
 } from '../../src/policy/index.js';
 
 const T = { timeout: 30_000 };
@@ -259,4 +261,18 @@ test('attestation layout: attestations/<target path>/<keyid>.dsse.json, traversa
   expectCode(() => attestationRelativePath('a//b', sha, v1.keyid), 'BAD_STATEMENT');
   expectCode(() => attestationRelativePath('a', sha, '../x'), 'BAD_ENVELOPE');
   expectCode(() => attestationRelativePath('a', '../x', v1.keyid), 'BAD_STATEMENT');
+});
+
+test('counts one verifier listed twice in the policy, written another way, once toward the quorum', T, () => {
+  for (const variant of rewrittenKeys(v1.publicKey)) {
+    const twin = signerAs(v1, variant);
+    const doubled = { verifiers: [v1.publicKey, variant.key, v3.publicKey], quorum: 2 };
+    expectCode(() => checkAttestationQuorum({ name: NAME, sha256: SHA }, [createAttestation(v1, fields('PASSED')), createAttestation(twin, fields('PASSED'))], doubled), 'QUORUM_NOT_MET');
+    // The control: a second, distinct verifier meets it.
+    checkAttestationQuorum({ name: NAME, sha256: SHA }, [createAttestation(v1, fields('PASSED')), createAttestation(v3, fields('PASSED'))], doubled);
+    // A policy whose quorum only the doubled key could reach cannot be met.
+    expectCode(() => checkAttestationQuorum({ name: NAME, sha256: SHA }, [], { verifiers: [v1.publicKey, variant.key], quorum: 2 }), 'BAD_POLICY', /exceeds the 1 distinct/);
+    // Root's build policy may not list it twice at all.
+    expectCode(() => parseBuildPolicy({ verifiers: { [v1.keyid]: v1.publicKey as unknown as JsonObject, [variant.keyid]: variant.key as unknown as JsonObject }, quorum: 1 }, 'root build policy'), 'BAD_POLICY', /same key written twice/);
+  }
 });

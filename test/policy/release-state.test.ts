@@ -11,6 +11,9 @@ import { RepositorySimulator, ed25519Key, signDocument, isoIn, type SimKey } fro
 
 const now = (): Date => new Date();
 
+/** A repository whose snapshot pins every role by length and sha256, as witnesses require. */
+const repository = (): RepositorySimulator => new RepositorySimulator({ snapshotHashes: true });
+
 /** The documents of the simulator's current release: roots after `fromRoot`, snapshot, and the given roles. */
 function documents(sim: RepositorySimulator, roles: string[], fromRoot = 0): ReleaseDocuments {
   const roots: Uint8Array[] = [];
@@ -33,15 +36,14 @@ function refused(rule: PolicyError['code'], fn: () => unknown): void {
   });
 }
 
-/** Re-signs a role's current JSON with `keys` and republishes snapshot/timestamp around it. */
+/** Signs a role with `keys` and publishes it with snapshot and timestamp (the online keys pin its bytes). */
 function forge(sim: RepositorySimulator, role: string, keys: SimKey[]): void {
+  sim.signers.set(role, keys);
   sim.publish();
-  const bytes = signDocument(sim.role(role), keys);
-  sim.files.set(`metadata/${role}.json`, bytes);
 }
 
 test('accepts a genesis state and a valid successor, and the payload digest describes it', () => {
-  const sim = new RepositorySimulator();
+  const sim = repository();
   sim.delegate('targets', { name: 'apps', paths: ['apps/*'] });
   sim.publish();
   const first = genesis(sim);
@@ -57,7 +59,7 @@ test('accepts a genesis state and a valid successor, and the payload digest desc
 });
 
 test('refuses targets signed by someone other than the developers (stolen online keys only)', () => {
-  const sim = new RepositorySimulator();
+  const sim = repository();
   const first = genesis(sim);
   sim.addTarget('evil', 'malware');
   sim.bump('targets');
@@ -67,7 +69,7 @@ test('refuses targets signed by someone other than the developers (stolen online
 });
 
 test('refuses a delegated role signed by a key its delegation does not list', () => {
-  const sim = new RepositorySimulator();
+  const sim = repository();
   sim.delegate('targets', { name: 'apps', paths: ['apps/*'] });
   sim.publish();
   const first = genesis(sim);
@@ -79,7 +81,7 @@ test('refuses a delegated role signed by a key its delegation does not list', ()
 });
 
 test('refuses a snapshot signed by a key root does not list', () => {
-  const sim = new RepositorySimulator();
+  const sim = repository();
   const first = genesis(sim);
   sim.bump('snapshot');
   sim.publish();
@@ -88,7 +90,7 @@ test('refuses a snapshot signed by a key root does not list', () => {
 });
 
 test('refuses a snapshot rollback and a role version rollback', () => {
-  const sim = new RepositorySimulator();
+  const sim = repository();
   sim.bump('snapshot');
   sim.bump('targets');
   sim.publish();
@@ -104,7 +106,7 @@ test('refuses a snapshot rollback and a role version rollback', () => {
 });
 
 test('refuses a snapshot that drops a role', () => {
-  const sim = new RepositorySimulator();
+  const sim = repository();
   sim.delegate('targets', { name: 'apps', paths: ['apps/*'] });
   sim.publish();
   const state = genesis(sim);
@@ -118,7 +120,7 @@ test('refuses a snapshot that drops a role', () => {
 });
 
 test('refuses one version with two contents (a role changed without a new version)', () => {
-  const sim = new RepositorySimulator();
+  const sim = repository();
   const state = genesis(sim);
   sim.addTarget('sneaky', 'same version, other content');
   sim.bump('snapshot');
@@ -126,8 +128,38 @@ test('refuses one version with two contents (a role changed without a new versio
   refused('VERSION_MISMATCH', () => checkSuccessorState(state, documents(sim, ['targets'], 1), now()));
 });
 
+test('refuses a snapshot that lists a role by version alone: the block would not commit to its bytes', () => {
+  const unpinned = new RepositorySimulator({ snapshotHashes: false });
+  unpinned.delegate('targets', { name: 'apps', paths: ['apps/*'] });
+  unpinned.publish();
+  refused('UNPINNED_ROLE', () => genesis(unpinned));
+
+  const sim = repository();
+  sim.delegate('targets', { name: 'apps', paths: ['apps/*'] });
+  sim.publish();
+  const state = genesis(sim);
+  sim.snapshotHashes = false; // the publisher signs a snapshot without hashes on purpose
+  sim.bump('snapshot');
+  sim.publish();
+  refused('UNPINNED_ROLE', () => checkSuccessorState(state, documents(sim, [], 1), now()));
+});
+
+test('refuses a snapshot that pins other bytes for a role at its recorded version (re-signed, not supplied)', () => {
+  const sim = repository();
+  sim.delegate('targets', { name: 'apps', paths: ['apps/*'] });
+  sim.addTarget('apps/tool', 'tool v1', 'apps');
+  sim.publish();
+  const state = genesis(sim);
+  // A delegated key holder re-signs apps at the same version with another target hash; the
+  // snapshot pins the new bytes, and the leader leaves the role out so the witness keeps its copy.
+  sim.addTarget('apps/tool', 'malware', 'apps');
+  sim.bump('snapshot');
+  sim.publish();
+  refused('HASH_MISMATCH', () => checkSuccessorState(state, documents(sim, [], 1), now()));
+});
+
 test('refuses a changed role whose document was not supplied', () => {
-  const sim = new RepositorySimulator();
+  const sim = repository();
   const state = genesis(sim);
   sim.bump('targets');
   sim.bump('snapshot');
@@ -136,7 +168,7 @@ test('refuses a changed role whose document was not supplied', () => {
 });
 
 test('refuses a role that no role delegates', () => {
-  const sim = new RepositorySimulator();
+  const sim = repository();
   sim.signed.set('orphan', { ...sim.role('targets') });
   sim.signers.set('orphan', sim.signers.get('targets')!);
   sim.publish();
@@ -144,7 +176,7 @@ test('refuses a role that no role delegates', () => {
 });
 
 test('refuses an expired role', () => {
-  const sim = new RepositorySimulator();
+  const sim = repository();
   const state = genesis(sim);
   sim.role('targets').expires = isoIn(-1);
   sim.bump('targets');
@@ -154,7 +186,7 @@ test('refuses an expired role', () => {
 });
 
 test('a root rotation needs the old and the new root threshold', () => {
-  const sim = new RepositorySimulator();
+  const sim = repository();
   const state = genesis(sim);
   // Signed only by the new root key: a thief cannot rotate the root without the old keys.
   sim.rotateKeys('root', [ed25519Key()], 1, false);
@@ -162,7 +194,7 @@ test('a root rotation needs the old and the new root threshold', () => {
   sim.publish();
   refused('ROOT_CHAIN', () => checkSuccessorState(state, documents(sim, [], 1), now()));
 
-  const ok = new RepositorySimulator();
+  const ok = repository();
   const okState = genesis(ok);
   ok.rotateKeys('root', [ed25519Key()], 1, true);
   ok.bump('snapshot');
@@ -171,7 +203,7 @@ test('a root rotation needs the old and the new root threshold', () => {
 });
 
 test('a root that skips a version is refused', () => {
-  const sim = new RepositorySimulator();
+  const sim = repository();
   const state = genesis(sim);
   sim.newRootVersion();
   sim.newRootVersion();
@@ -181,7 +213,7 @@ test('a root that skips a version is refused', () => {
 });
 
 test('the block payload must describe the documents, and its time must be within the skew', () => {
-  const sim = new RepositorySimulator();
+  const sim = repository();
   const state = genesis(sim);
   const digest = digestOf(state);
   refused('PAYLOAD_MISMATCH', () => checkPayloadMatches({ ...digest, snapshot: { ...digest.snapshot, sha256: '00'.repeat(32) } }, state));

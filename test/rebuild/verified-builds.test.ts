@@ -18,7 +18,7 @@ import { findDeclaredArtifact } from '../../src/rebuild/index.js';
 import { EPOCH, EXAMPLES, keyFile, runCli, type CliResult, publisherRepo, tempDir, type KeyFile } from './fixtures.js';
 import { NEEDS_BUBBLEWRAP } from '../fixtures/system-tools.js';
 
-const T = { timeout: 120_000 };
+const T = { timeout: 120_000, ...NEEDS_BUBBLEWRAP };
 let dir: string;
 let cleanup: () => Promise<void>;
 let repo: string;
@@ -73,7 +73,7 @@ test('the C program: repo add --declaration, then two verifier processes rebuild
   assert.equal(add.code, 0, add.stderr);
   const declared = await findDeclaredArtifact(repo, 'hello-c/hello');
   assert.ok(declared, 'the declaration is in the targets metadata');
-  const runs = await Promise.all([v1, v2].map((v) => runCli(['--json', 'rebuild', 'run', '--repo', repo, '--target', 'hello-c/hello', '--key', v.path], { timeoutMs: 90_000 })));
+  const runs = await Promise.all([v1, v2].map((v) => runCli(['--json', 'rebuild', 'run', '--allow-file-sources', '--repo', repo, '--target', 'hello-c/hello', '--key', v.path], { timeoutMs: 90_000 })));
   const files: Buffer[] = [];
   for (const [i, r] of runs.entries()) {
     assert.equal(r.code, 0, r.stderr + r.stdout);
@@ -100,7 +100,7 @@ test('the C program: repo add --declaration, then two verifier processes rebuild
 test('the npm package: npm pack rebuilt bit-identically by two verifier processes from its declaration file', T, async () => {
   const out = join(dir, 'npm');
   const built = await cairnBuild(join(EXAMPLES, 'hello-npm'), out, ['--command', 'npm pack --silent', '--output', 'cairn-hello-1.0.0.tgz', '--target', 'npm/cairn-hello-1.0.0.tgz', '--source-archive', 'cairn-hello-1.0.0.src.tar']);
-  const runs = await Promise.all([v1, v2].map((v) => runCli(['--json', 'rebuild', 'run', '--declaration', join(out, 'cairn-hello-1.0.0.tgz.declaration.json'),
+  const runs = await Promise.all([v1, v2].map((v) => runCli(['--json', 'rebuild', 'run', '--allow-file-sources', '--declaration', join(out, 'cairn-hello-1.0.0.tgz.declaration.json'),
     '--artifact', pathToFileURL(built.artifactPath).href, '--out', join(out, `${v.signer.keyid}.dsse.json`), '--key', v.path], { timeoutMs: 90_000 })));
   for (const r of runs) {
     assert.equal(r.code, 0, r.stderr + r.stdout);
@@ -124,7 +124,7 @@ test('a tampered binary (one byte changed) is caught: FAILED with the offset, an
   assert.equal(json<{ code: string }>(refused).code, 'ARTIFACT_MISMATCH');
   // ...so a thief with the publisher's keys writes the metadata directly.
   await addTargets(repo, [{ file: tampered, path: 'hello-c/hello-evil' }], { custom: declarationToCustom(decl), signers: [publisher.signer] });
-  const r = await runCli(['--json', 'rebuild', 'run', '--repo', repo, '--target', 'hello-c/hello-evil', '--key', v1.path], { timeoutMs: 90_000 });
+  const r = await runCli(['--json', 'rebuild', 'run', '--allow-file-sources', '--repo', repo, '--target', 'hello-c/hello-evil', '--key', v1.path], { timeoutMs: 90_000 });
   assert.equal(r.code, 1, r.stderr);
   const out = json<RunResult>(r);
   assert.equal(out.result, 'FAILED');
@@ -144,14 +144,14 @@ test('a binary built from other source than declared is FAILED; a declared sourc
   const evil = await cairnBuild(evilSource, join(dir, 'evil-out'), C_ARGS);
   assert.notEqual(evil.declaration.artifact.sha256, decl.artifact.sha256);
   await addTargets(repo, [{ file: evil.artifactPath, path: 'hello-c/hello-backdoored' }], { custom: declarationToCustom(decl), signers: [publisher.signer] });
-  const failed = await runCli(['--json', 'rebuild', 'run', '--repo', repo, '--target', 'hello-c/hello-backdoored', '--key', v2.path], { timeoutMs: 90_000 });
+  const failed = await runCli(['--json', 'rebuild', 'run', '--allow-file-sources', '--repo', repo, '--target', 'hello-c/hello-backdoored', '--key', v2.path], { timeoutMs: 90_000 });
   assert.equal(failed.code, 1, failed.stderr);
   assert.equal(json<RunResult>(failed).result, 'FAILED');
 
   // Declaring the backdoored archive's digest at the genuine archive's location: no verdict at all.
   const mismatched = { ...decl, source: { uri: decl.source.uri, sha256: evil.declaration.source.sha256 } };
   await addTargets(repo, [{ file: evil.artifactPath, path: 'hello-c/hello-mismatch' }], { custom: declarationToCustom(mismatched), signers: [publisher.signer] });
-  const refused = await runCli(['--json', 'rebuild', 'run', '--repo', repo, '--target', 'hello-c/hello-mismatch', '--key', v2.path], { timeoutMs: 90_000 });
+  const refused = await runCli(['--json', 'rebuild', 'run', '--allow-file-sources', '--repo', repo, '--target', 'hello-c/hello-mismatch', '--key', v2.path], { timeoutMs: 90_000 });
   assert.equal(refused.code, 6, refused.stderr + refused.stdout);
   assert.equal(json<{ code: string }>(refused).code, 'SOURCE_MISMATCH');
   const attestations = await readdir(join(repo, 'public', 'attestations', 'hello-c'));
@@ -163,7 +163,7 @@ test('a recipe that embeds the build time is reported as not reproducible, namin
   const checked = await runCli(['build', join(EXAMPLES, 'nonreproducible'), '--out', out, '--source-date-epoch', String(EPOCH), '--command', 'make', '--output', 'bundle.tar', '--check'], { timeoutMs: 90_000 });
   assert.equal(checked.code, 1, checked.stderr);
   assert.match(checked.stdout, /NOT REPRODUCIBLE: a second build differs: tar: BUILDINFO content \(\d+ -> \d+ bytes\)/);
-  const r = await runCli(['--json', 'rebuild', 'run', '--declaration', join(out, 'bundle.tar.declaration.json'), '--artifact', join(out, 'bundle.tar'),
+  const r = await runCli(['--json', 'rebuild', 'run', '--allow-file-sources', '--declaration', join(out, 'bundle.tar.declaration.json'), '--artifact', join(out, 'bundle.tar'),
     '--out', join(out, 'v1.dsse.json'), '--key', v1.path], { timeoutMs: 90_000 });
   assert.equal(r.code, 1, r.stderr);
   const result = json<RunResult>(r);

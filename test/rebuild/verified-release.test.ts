@@ -22,8 +22,9 @@ import { startMirror, type RunningMirror } from '../../src/mirror/index.js';
 import { treeSnapshot } from '../repo/fixtures.js';
 import { publisherKeys, rootPin, startCluster, tempRoot, type Cluster, type PublisherKeys } from '../witness/cluster.js';
 import { EPOCH, EXAMPLES, keyFile, runCli, type CliResult, type KeyFile } from './fixtures.js';
+import { NEEDS_BUBBLEWRAP } from '../fixtures/system-tools.js';
 
-const T = { timeout: 240_000 };
+const T = { timeout: 240_000, ...NEEDS_BUBBLEWRAP };
 const TARGET = 'hello-c/hello';
 let root: { dir: string; cleanup: () => Promise<void> };
 let cluster: Cluster | undefined;
@@ -37,7 +38,7 @@ let genuineSha: string;
 
 const ok = (r: CliResult, what: string): void => assert.equal(r.code, 0, `${what}: ${r.stdout}\n${r.stderr}`);
 const publish = (): Promise<CliResult> => runCli(['--json', 'repo', 'publish', repo, '--key', keys.files.snapshot, '--key', keys.files.timestamp, '--witness-timeout', '5000', ...(cluster ? ['--leader-key', cluster.leaderKeyFile] : [])], { timeoutMs: 90_000 });
-const rebuildBoth = (): Promise<CliResult[]> => Promise.all([v1, v2].map((v) => runCli(['--json', 'rebuild', 'run', '--repo', repo, '--target', TARGET, '--key', v.path], { timeoutMs: 120_000 })));
+const rebuildBoth = (): Promise<CliResult[]> => Promise.all([v1, v2].map((v) => runCli(['--json', 'rebuild', 'run', '--repo', repo, '--target', TARGET, '--key', v.path, '--allow-file-sources'], { timeoutMs: 120_000 })));
 const tuf = (args: string[]): Promise<CliResult> => runCli(['--json', 'tuf', '--metadata-dir', clientDir, '--metadata-url', `${mirror!.url}/metadata/`,
   '--target-base-url', `${mirror!.url}/targets/`, '--target-dir', join(root.dir, 'downloads'), ...args], { timeoutMs: 60_000 });
 

@@ -18,7 +18,7 @@ import { sha256Hex } from '../../src/crypto/index.js';
 import { CAIRN_BIN, EPOCH, keyFile, runCli, publisherRepo, tempDir, type KeyFile } from './fixtures.js';
 import { NEEDS_BUBBLEWRAP } from '../fixtures/system-tools.js';
 
-const T = { timeout: 120_000 };
+const T = { timeout: 120_000, ...NEEDS_BUBBLEWRAP };
 let dir: string;
 let cleanup: () => Promise<void>;
 let repo: string;
@@ -69,7 +69,7 @@ after(() => cleanup());
 test('rebuild serve killed mid-queue: after a restart each artifact is attested exactly once, finished jobs are not redone', { ...T, ...NEEDS_BUBBLEWRAP }, async () => {
   for (const name of ['a', 'b', 'c']) await addSlow(name, 2);
   const db = join(dir, 'verifier.db');
-  const args = [CAIRN_BIN, '--json', 'rebuild', 'serve', '--repo', repo, '--key', verifier.path, '--db', db, '--poll', '0.2'];
+  const args = [CAIRN_BIN, '--json', 'rebuild', 'serve', '--repo', repo, '--key', verifier.path, '--db', db, '--poll', '0.2', '--allow-file-sources'];
 
   // First run: wait until one artifact is attested and the next one is being rebuilt, then SIGKILL.
   const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -103,7 +103,7 @@ test('rebuild serve killed mid-queue: after a restart each artifact is attested 
   const firstMtime = (await stat(firstFile)).mtimeMs;
 
   // Restart: the interrupted job is requeued and finished, the done one is left alone.
-  const again = await runCli(['--json', 'rebuild', 'serve', '--repo', repo, '--key', verifier.path, '--db', db, '--poll', '0.2', '--once'], { timeoutMs: 60_000 });
+  const again = await runCli(['--json', 'rebuild', 'serve', '--repo', repo, '--key', verifier.path, '--db', db, '--poll', '0.2', '--once', '--allow-file-sources'], { timeoutMs: 60_000 });
   assert.equal(again.code, 0, again.stderr);
   // JSON lines, each stamped with its time; the last says how many verdicts the run gave.
   const lines = again.stdout.trim().split('\n').map((l) => JSON.parse(l) as VerifierEvent & { time: string } | { time: string; type: 'stop'; finished: number });
@@ -128,7 +128,7 @@ test('rebuild serve killed mid-queue: after a restart each artifact is attested 
   }
 
   // A third run finds nothing to do.
-  const idle = await runCli(['--json', 'rebuild', 'serve', '--repo', repo, '--key', verifier.path, '--db', db, '--once'], { timeoutMs: 30_000 });
+  const idle = await runCli(['--json', 'rebuild', 'serve', '--repo', repo, '--key', verifier.path, '--db', db, '--once', '--allow-file-sources'], { timeoutMs: 30_000 });
   assert.equal(idle.code, 0, idle.stderr);
   assert.ok(!idle.stdout.includes('"claimed"'), idle.stdout);
 });
@@ -143,12 +143,12 @@ test('a verdict written just before a crash is adopted after the restart, not re
   assert.ok(queue.claim(Date.now()));
   queue.close();
   // The crashed process had written its attestation durably but not marked the job done.
-  const outcome = await rebuildAndAttest({ target: 'slow/d', artifactFile: artifact, declaration, signer: verifier.signer });
+  const outcome = await rebuildAndAttest({ target: 'slow/d', artifactFile: artifact, declaration, signer: verifier.signer, allowFileSources: true });
   await writeFileAtomic(attestationFile(repo, 'slow/d', sha256, verifier.signer.keyid), serializeAttestation(outcome.envelope));
 
   // A fresh database also queues slow/a to slow/c; their verdicts from the test above are adopted too.
   const events: VerifierEvent[] = [];
-  const { finished } = await runVerifierService({ repoDir: repo, signer: verifier.signer, dbPath: db, once: true, pollMs: 100, onEvent: (e) => events.push(e) });
+  const { finished } = await runVerifierService({ repoDir: repo, signer: verifier.signer, dbPath: db, once: true, pollMs: 100, onEvent: (e) => events.push(e), allowFileSources: true });
   assert.ok(finished >= 1);
   assert.deepEqual(events.find((e) => e.type === 'adopted' && e.target === 'slow/d'), {
     type: 'adopted', target: 'slow/d', sha256, result: 'PASSED', attestation: attestationFile(repo, 'slow/d', sha256, verifier.signer.keyid),

@@ -30,7 +30,7 @@ export function testKeys(counts: Partial<Record<TopLevelRole, number>> = {}): Te
 }
 
 /** A repository with the given keys; thresholds default to 1; root (and targets) signed by all given keys. */
-export async function makeRepo(dir: string, keys: TestKeys, opts: { thresholds?: Partial<Record<TopLevelRole, number>>; consistentSnapshot?: boolean; sign?: boolean } = {}): Promise<void> {
+export async function makeRepo(dir: string, keys: TestKeys, opts: { thresholds?: Partial<Record<TopLevelRole, number>>; consistentSnapshot?: boolean; metaHashes?: boolean; sign?: boolean } = {}): Promise<void> {
   const t = opts.thresholds ?? {};
   await initRepository(dir, {
     roles: {
@@ -40,6 +40,7 @@ export async function makeRepo(dir: string, keys: TestKeys, opts: { thresholds?:
       timestamp: { keys: keys.timestamp.map((s) => s.publicKey), threshold: t.timestamp ?? 1 },
     },
     consistentSnapshot: opts.consistentSnapshot,
+    metaHashes: opts.metaHashes,
     signers: opts.sign === false ? [] : [...keys.root, ...keys.targets],
   });
 }

@@ -6,8 +6,9 @@ import { readFile, stat, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
   addTargets, collectTargetSources, publish, rotateRoot, signRole, signDetached, mergeSignature, removeTargets, repoStatus,
-  RepoError, Workspace, parseDetachedSignature, refreshRole, addSignature,
+  RepoError, Workspace, parseDetachedSignature, refreshRole, addSignature, delegatePaths, enableMetaHashes,
 } from '../../src/repo/index.js';
+import { sha256Hex } from '../../src/crypto/index.js';
 import { makeRepo, signers, tempDir, testKeys, treeSnapshot, verifyPublished, writeSource } from './fixtures.js';
 
 const T = { timeout: 30_000 };
@@ -180,6 +181,51 @@ test('detached signatures merge; a signature over an older staged version is ref
     await assert.rejects(mergeSignature(dir, stale), (e: unknown) => e instanceof RepoError && e.code === 'STALE_SIGNATURE');
     await assert.rejects(mergeSignature(dir, { ...(await signDetached(dir, 'targets', keys.targets[0]!)), sig: '00'.repeat(64) }),
       (e: unknown) => e instanceof RepoError && e.code === 'BAD_SIGNATURE');
+  } finally {
+    await cleanup();
+  }
+});
+
+/** The published snapshot's entries by role file, and the sha256 of each published role file. */
+async function publishedPins(repo: string): Promise<{ meta: Record<string, { version: number; length?: number; hashes?: { sha256: string } }>; sha256: (role: string, version: number) => Promise<string> }> {
+  const snapshot = JSON.parse(await readFile(join(repo, 'public', 'metadata', 'snapshot.json'), 'utf8')) as { signed: { meta: Record<string, { version: number; length?: number; hashes?: { sha256: string } }> } };
+  return { meta: snapshot.signed.meta, sha256: async (role, version) => sha256Hex(await readFile(join(repo, 'public', 'metadata', `${version}.${role}.json`))) };
+}
+
+test('snapshot pins every role by length and sha256 by default; a repository made without comes to pin them all after enable-meta-hashes', T, async () => {
+  const { dir, cleanup } = await tempDir();
+  try {
+    const keys = testKeys();
+    const [dev] = signers(1);
+    const stage = async (repo: string): Promise<void> => {
+      await delegatePaths(repo, 'apps', ['apps/*'], { keys: [dev!.publicKey], threshold: 1, signers: [...keys.targets, dev!] });
+      const a = await writeSource(dir, 'in/a', 'a');
+      await addTargets(repo, [{ file: a, path: 'apps/a.tar' }, { file: a, path: 'top.txt' }], { signers: [dev!, ...keys.targets] });
+      await publish(repo, { signers: [...keys.snapshot, ...keys.timestamp] });
+    };
+    const fresh = join(dir, 'fresh');
+    await makeRepo(fresh, keys);
+    await stage(fresh);
+    const pins = await publishedPins(fresh);
+    assert.deepEqual(Object.keys(pins.meta).sort(), ['apps.json', 'targets.json']);
+    for (const [file, entry] of Object.entries(pins.meta)) assert.equal(entry.hashes?.sha256, await pins.sha256(file.slice(0, -5), entry.version), file);
+
+    const old = join(dir, 'old');
+    await makeRepo(old, keys, { metaHashes: false });
+    await stage(old);
+    assert.ok(Object.values((await publishedPins(old)).meta).every((e) => e.hashes === undefined && e.length === undefined), 'roles listed by version alone');
+    assert.equal(await enableMetaHashes(old), true);
+    assert.equal(await enableMetaHashes(old), false, 'already on');
+    const republished = await publish(old, { signers: [...keys.snapshot, ...keys.timestamp] }); // nothing staged: only the pins change
+    assert.deepEqual(republished.published, []);
+    assert.equal(republished.snapshotVersion, 2);
+    const after = await publishedPins(old);
+    for (const [file, entry] of Object.entries(after.meta)) {
+      assert.equal(entry.version, 1, file);
+      assert.equal(entry.hashes?.sha256, await after.sha256(file.slice(0, -5), 1), file);
+      assert.equal(typeof entry.length, 'number', file);
+    }
+    await verifyPublished(old);
   } finally {
     await cleanup();
   }

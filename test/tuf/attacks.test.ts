@@ -8,8 +8,11 @@ import { readdir } from 'node:fs/promises';
 import { FormatError } from '../../src/errors/index.js';
 import { FetchError } from '../../src/io/index.js';
 import { TufError } from '../../src/tuf/index.js';
-import { ed25519Key, endlessBody, signDocument, slowDrip, wrongLength, status } from '../fixtures/repository-simulator.js';
-import { assertRefused, setup, T, type Fixture } from './helpers.js';
+import type { JsonObject } from '../../src/encoding/index.js';
+import { ed25519Key, endlessBody, keyJson, signDocument, slowDrip, wrongLength, status, type SimKey } from '../fixtures/repository-simulator.js';
+import { addDelegationDiamond } from '../fixtures/delegation-diamond.js';
+import { rewrittenKeys, type KeyVariant } from '../fixtures/key-variants.js';
+import { assertRefused, dirContents, setup, T, type Fixture } from './helpers.js';
 
 /** A fixture whose client has completed one refresh (so rollback checks have a baseline). */
 async function refreshed(options: Parameters<typeof setup>[0] = {}, prepare?: Parameters<typeof setup>[1]): Promise<Fixture> {
@@ -396,6 +399,126 @@ test('an HTTP error on the timestamp fails the refresh and changes nothing', T, 
   try {
     f.server.overrides.set('metadata/timestamp.json', status(500));
     await assertRefused(f.metadataDir, () => f.updater().refresh(), FetchError, 'HTTP_STATUS');
+  } finally {
+    await f.close();
+  }
+});
+
+test('refuses a role of a diamond signed by one branch\'s key for a target in the other branch\'s paths', T, async () => {
+  const f = await setup({}, (sim) => {
+    const { keyA } = addDelegationDiamond(sim);
+    // The holder of branch A's key signs X alone and lists a target in B's paths.
+    sim.signers.set('X', [keyA]);
+    sim.addTarget('b/evil', 'not from B', 'X');
+    sim.addTarget('a/app', 'app from A', 'X');
+    sim.publish();
+  });
+  try {
+    const u = f.updater();
+    // Through A, X is trusted: its key is the one A lists.
+    const app = await u.getTargetInfo('a/app');
+    assert.ok(app);
+    await u.downloadTarget(app);
+    assert.ok(await u.getTargetInfo('b/own'));
+    // Through B (X already verified and cached through A): refused, nothing written.
+    const targetsBefore = await dirContents(f.targetDir);
+    await assertRefused(f.metadataDir, () => u.getTargetInfo('b/evil'), TufError, 'THRESHOLD_NOT_MET');
+    // A new client whose X.json is the copy verified through A: refused too.
+    const fresh = f.updater();
+    assert.ok(await fresh.getTargetInfo('b/own'));
+    await assertRefused(f.metadataDir, () => fresh.getTargetInfo('b/evil'), TufError, 'THRESHOLD_NOT_MET');
+    // Both searches at once, as `cairn tuf download` runs them.
+    await assertRefused(f.metadataDir, () => f.updater().getTargetInfos(['a/app', 'b/evil']), TufError, 'THRESHOLD_NOT_MET');
+    assert.deepEqual(await dirContents(f.targetDir), targetsBefore);
+    assert.ok(!(await readdir(f.targetDir)).some((name) => name.includes('evil')));
+  } finally {
+    await f.close();
+  }
+});
+
+test('refuses a diamond role reached first through the branch whose keys did not sign it', T, async () => {
+  const f = await setup({}, (sim) => {
+    const { keyA } = addDelegationDiamond(sim);
+    sim.signers.set('X', [keyA]);
+    sim.addTarget('b/evil', 'not from B', 'X');
+    sim.publish();
+  });
+  try {
+    const u = f.updater();
+    assert.ok(await u.getTargetInfo('b/own'));
+    await assertRefused(f.metadataDir, () => u.getTargetInfo('b/evil'), TufError, 'THRESHOLD_NOT_MET');
+    assert.ok(!(await readdir(f.metadataDir)).includes('X.json'), 'X.json was stored');
+  } finally {
+    await f.close();
+  }
+});
+
+test('resolves targets through both branches of a diamond whose role both branches signed', T, async () => {
+  const f = await setup({}, (sim) => {
+    const { keyA, keyB } = addDelegationDiamond(sim);
+    sim.signers.set('X', [keyA, keyB]);
+    sim.addTarget('a/app', 'app', 'X');
+    sim.addTarget('b/lib', 'lib', 'X');
+    sim.publish();
+  });
+  try {
+    const u = f.updater();
+    const [app, lib] = await u.getTargetInfos(['a/app', 'b/lib']);
+    assert.ok(app && lib);
+    await u.downloadTargets([app, lib]);
+    // Again from the stored copies, in the other order.
+    const again = f.updater();
+    assert.ok(await again.getTargetInfo('b/lib'));
+    assert.ok(await again.getTargetInfo('a/app'));
+  } finally {
+    await f.close();
+  }
+});
+
+/** `k`'s private key presented under `variant`'s key ID. */
+function simKeyAs(k: SimKey, variant: KeyVariant): SimKey {
+  return { keyid: variant.keyid, publicKey: variant.key, sign: (d) => k.sign(d) };
+}
+
+test('refuses metadata signed by one key listed twice, written another way, toward a threshold of 2', T, async () => {
+  for (const { how } of rewrittenKeys(ed25519Key().publicKey)) {
+    const f = await refreshed({ consistentSnapshot: false });
+    try {
+      // The targets key holder gets root to list their key a second time under another key ID.
+      const key = f.sim.signers.get('targets')![0]!;
+      const twin = simKeyAs(key, rewrittenKeys(key.publicKey).find((v) => v.how === how)!);
+      const root = f.sim.root;
+      (root.keys as JsonObject)[twin.keyid] = twin.publicKey as unknown as JsonObject;
+      (root.roles as JsonObject).targets = { keyids: [key.keyid, twin.keyid], threshold: 2 };
+      f.sim.signers.set('targets', [key, twin]);
+      f.sim.newRootVersion();
+      f.sim.release('targets');
+      await assertRefused(f.metadataDir, () => f.updater().refresh(), TufError, 'THRESHOLD_NOT_MET', ['root.json', 'timestamp.json', 'snapshot.json']);
+      // The root role itself: one root key twice is not a threshold of 2.
+      const rootKey = f.sim.signers.get('root')![0]!;
+      const rootTwin = simKeyAs(rootKey, rewrittenKeys(rootKey.publicKey).find((v) => v.how === how)!);
+      (root.keys as JsonObject)[rootTwin.keyid] = rootTwin.publicKey as unknown as JsonObject;
+      (root.roles as JsonObject).root = { keyids: [rootKey.keyid, rootTwin.keyid], threshold: 2 };
+      f.sim.newRootVersion([rootTwin]);
+      await assertRefused(f.metadataDir, () => f.updater().refresh(), TufError, 'THRESHOLD_NOT_MET');
+    } finally {
+      await f.close();
+    }
+  }
+});
+
+test('accepts a threshold of 2 met by two distinct keys (the control of the test above)', T, async () => {
+  const f = await refreshed({ consistentSnapshot: false });
+  try {
+    const key = f.sim.signers.get('targets')![0]!;
+    const second = ed25519Key();
+    const root = f.sim.root;
+    (root.keys as JsonObject)[second.keyid] = keyJson(second);
+    (root.roles as JsonObject).targets = { keyids: [key.keyid, second.keyid], threshold: 2 };
+    f.sim.signers.set('targets', [key, second]);
+    f.sim.newRootVersion();
+    f.sim.release('targets');
+    await f.updater().refresh();
   } finally {
     await f.close();
   }

@@ -14,8 +14,8 @@ import { addTargets, initRepository, publish } from '../../src/repo/index.js';
 import { parseEnvelope } from '../../src/tuf/index.js';
 import {
   AttestationError, BUILD_POLICY_FIELD, PolicyError, attestationsDigest, buildPolicyJson, buildPolicyOf, changedArtifacts, checkGenesisState,
-  checkSuccessorState, createAttestation, declarationToCustom, serializeAttestation, type AttestationFields, type ReleaseDeclaration, type ReleaseState,
-  type VerificationResult,
+  checkSuccessorState, createAttestation, declarationToCustom, parseBuildPolicy, serializeAttestation, type AttestationFields, type IsolationKind,
+  type ReleaseDeclaration, type ReleaseState, type VerificationResult,
 } from '../../src/policy/index.js';
 import { checkBuildAttestations } from '../../src/witness/index.js';
 
@@ -39,11 +39,11 @@ async function publishedState(repo: string, roots: number, prior?: ReleaseState)
   return prior ? checkSuccessorState(prior, { ...docs, roots: [] }, new Date()) : checkGenesisState(docs, new Date());
 }
 
-function attestation(signer: Signer, result: VerificationResult, sha256 = sha): Uint8Array {
+function attestation(signer: Signer, result: VerificationResult, sha256 = sha, isolation: IsolationKind = 'bubblewrap'): Uint8Array {
   const fields: AttestationFields = {
     subject: { name: NAME, sha256 }, result, timeVerified: new Date(), resourceUri: NAME,
     rebuild: {
-      ...declaration, rebuilt: { sha256: result === 'PASSED' ? sha256 : 'd'.repeat(64), length: 5 }, isolation: 'bubblewrap', environment: 'debian-12',
+      ...declaration, rebuilt: { sha256: result === 'PASSED' ? sha256 : 'd'.repeat(64), length: 5 }, isolation, environment: 'debian-12',
       ...(result === 'FAILED' ? { differences: { kind: 'bytes' as const, publishedLength: 5, rebuiltLength: 5, firstDifferingOffset: 2 } } : {}),
     },
   };
@@ -120,4 +120,32 @@ test('refuses a payload whose attestations digest is not that of the envelopes r
   // A state that changes no artifact records null.
   checkBuildAttestations(null, next, next, {}, 'block 3');
   refusal(() => checkBuildAttestations('e'.repeat(64), next, next, {}, 'block 3'), 'PAYLOAD_MISMATCH');
+});
+
+test('a build policy that requires full isolation: PASSED attestations rebuilt under unshare or none do not count (ISOLATION_TOO_WEAK), bubblewrap ones do', T, async () => {
+  const repo = join(dir, 'repo-full-isolation');
+  const one = (k: Signer): { keys: Signer['publicKey'][]; threshold: number } => ({ keys: [k.publicKey], threshold: 1 });
+  await initRepository(repo, {
+    roles: { root: one(publisher), targets: one(publisher), snapshot: one(publisher), timestamp: one(publisher) },
+    signers: [publisher], buildPolicy: buildPolicyJson([v1.publicKey, v2.publicKey, v3.publicKey], 2, true),
+  });
+  await publish(repo, { signers: [publisher] });
+  const before = await publishedState(repo, 1);
+  assert.equal(buildPolicyOf(before.root)?.requireFullIsolation, true, 'root records the rule');
+  await addTargets(repo, [{ file: join(dir, 'hello'), path: NAME }], { custom: declarationToCustom(declaration), signers: [publisher] });
+  await publish(repo, { signers: [publisher] });
+  const after = await publishedState(repo, 1, before);
+  const weak = [attestation(v1, 'PASSED', sha, 'bubblewrap'), attestation(v2, 'PASSED', sha, 'unshare'), attestation(v3, 'PASSED', sha, 'none')];
+  refusal(() => checkBuildAttestations('e'.repeat(64), before, after, { [NAME]: b64(weak) }, 'block 2'), 'ISOLATION_TOO_WEAK', NAME, v2.keyid.slice(0, 12), v3.keyid.slice(0, 12));
+  // The same weak verdicts count under a root without the rule (the first repository's).
+  const digest = attestationsDigest(weak.map((e) => JSON.parse(Buffer.from(e).toString()) as never));
+  checkBuildAttestations(digest, previous, next, { [NAME]: b64(weak) }, 'block 2');
+  // Two PASSED made under full isolation meet the rule; the weak one is not relied on.
+  const full = [attestation(v1, 'PASSED'), attestation(v2, 'PASSED'), attestation(v3, 'PASSED', sha, 'none')];
+  checkBuildAttestations(attestationsDigest(full.slice(0, 2).map((e) => JSON.parse(Buffer.from(e).toString()) as never)), before, after, { [NAME]: b64(full) }, 'block 2');
+});
+
+test('a build policy whose requireFullIsolation is not a boolean is refused (BAD_POLICY)', T, () => {
+  const json = { ...buildPolicyJson([v1.publicKey], 1), requireFullIsolation: 'yes' };
+  refusal(() => parseBuildPolicy(json, BUILD_POLICY_FIELD), 'BAD_POLICY', 'requireFullIsolation');
 });

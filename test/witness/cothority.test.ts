@@ -5,7 +5,7 @@
 // test controls. One cluster is reused across the subtests, which run in order.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { cp, readFile } from 'node:fs/promises';
+import { cp, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { canonicalBytes, type JsonObject } from '../../src/encoding/index.js';
 import { sha256Hex, generateEd25519 } from '../../src/crypto/index.js';
@@ -146,9 +146,9 @@ describe('witness cothority: 7 witness processes, threshold 5', { timeout: 420_0
     targets.signed.version += 1;
     targets.signatures = [{ keyid: rogue.keyid, sig: rogue.sign(canonicalBytes(targets.signed)) }];
     const targetsBytes = Buffer.from(JSON.stringify(targets));
-    const snapshot = JSON.parse(Buffer.from(published.snapshot).toString('utf8')) as { signed: JsonObject & { version: number; meta: Record<string, { version: number }> }; signatures: unknown[] };
+    const snapshot = JSON.parse(Buffer.from(published.snapshot).toString('utf8')) as { signed: JsonObject & { version: number; meta: Record<string, JsonObject> }; signatures: unknown[] };
     snapshot.signed.version += 1;
-    snapshot.signed.meta['targets.json'] = { version: targets.signed.version };
+    snapshot.signed.meta['targets.json'] = { version: targets.signed.version, length: targetsBytes.length, hashes: { sha256: sha256Hex(targetsBytes) } };
     snapshot.signatures = [{ keyid: keys.signers.snapshot.keyid, sig: keys.signers.snapshot.sign(canonicalBytes(snapshot.signed)) }];
     const source: ReleaseDocumentSource = { ...published, snapshot: Buffer.from(JSON.stringify(snapshot)), targets: async (role) => (role === 'targets' ? targetsBytes : published.targets(role)) };
     const before = await publicTree();
@@ -167,6 +167,49 @@ describe('witness cothority: 7 witness processes, threshold 5', { timeout: 420_0
     assert.ok(err instanceof LeaderError && err.code === 'ROUND_FAILED', String(err));
     assert.ok(err.witnesses.some((w) => w.code === 'ROLLBACK'), JSON.stringify(err.witnesses));
     assert.deepEqual(await publicTree(), before);
+  });
+
+  it('refuses a snapshot the publisher built to list roles by version alone (UNPINNED_ROLE): every witness refuses, nothing is appended to the log', async () => {
+    const published = await publishedDocuments(repo);
+    const snapshot = JSON.parse(Buffer.from(published.snapshot).toString('utf8')) as { signed: JsonObject & { version: number; meta: Record<string, { version: number }> }; signatures: unknown[] };
+    // Not through an old default: this publisher strips the length and hashes and signs it itself.
+    snapshot.signed.version += 1;
+    snapshot.signed.meta = Object.fromEntries(Object.entries(snapshot.signed.meta).map(([name, meta]) => [name, { version: meta.version }]));
+    snapshot.signatures = [{ keyid: keys.signers.snapshot.keyid, sig: keys.signers.snapshot.sign(canonicalBytes(snapshot.signed)) }];
+    const source: ReleaseDocumentSource = { ...published, snapshot: Buffer.from(JSON.stringify(snapshot)) };
+    const head = await headBlock();
+    const before = await publicTree();
+    const err = await (await leader()).appendBlock(source).then(() => undefined, (e: unknown) => e);
+    assert.ok(err instanceof LeaderError && err.code === 'ROUND_FAILED', String(err));
+    assert.equal(err.witnesses.length, 7, JSON.stringify(err.witnesses));
+    assert.ok(err.witnesses.every((w) => w.status === 'refused' && w.code === 'UNPINNED_ROLE'), JSON.stringify(err.witnesses));
+    assert.deepEqual(await publicTree(), before, 'no log file and no TUF file was written');
+    for (const url of cluster.urls) assert.equal((await new WitnessConnection(url).info()).head?.hash, blockHash(head), `${url} recorded nothing`);
+  });
+
+  it('refuses to publish from a repository with meta hashes off (made before they were the default) before any round, and names the command that fixes it', async () => {
+    const config = join(repo, 'cairn-repo.json');
+    const original = JSON.parse(await readFile(config, 'utf8')) as JsonObject;
+    await writeFile(config, JSON.stringify({ ...original, metaHashes: false }));
+    await stageTarget(repo, keys, `a${counter++}`, 'release m');
+    const head = await headBlock();
+    const before = await publicTree();
+    const decisions = cluster.witnesses.map((w) => w.lines.length);
+    const r = await publishCli();
+    assert.equal(r.code, 2, r.stdout + r.stderr);
+    const err = JSON.parse(r.stdout) as { code: string; message: string; hint: string };
+    assert.equal(err.code, 'META_HASHES_OFF');
+    assert.match(err.message, /by version alone/);
+    assert.equal(err.hint, `turn them on, then publish: cairn repo enable-meta-hashes ${repo} && cairn repo publish ${repo} --key FILE...`);
+    assert.deepEqual(await publicTree(), before, 'nothing was written');
+    assert.deepEqual(cluster.witnesses.map((w) => w.lines.length), decisions, 'no witness was asked anything');
+
+    const fix = await runCli(['--json', 'repo', 'enable-meta-hashes', repo]);
+    assert.equal(fix.code, 0, fix.stdout + fix.stderr);
+    assert.equal((JSON.parse(fix.stdout) as { changed: boolean }).changed, true);
+    const p = await publishCli();
+    assert.equal(p.code, 0, p.stdout + p.stderr);
+    assert.equal((JSON.parse(p.stdout) as { log: { index: number } }).log.index, head.index + 1);
   });
 
   it('refuses a roster change the root keys did not authorize, at the leader and at every witness', async () => {

@@ -3,11 +3,12 @@
 // recipe run in the verifiers' isolation -> artifact plus its declaration, in one step.
 import type { Command } from 'commander';
 import { describeDifferences } from '../../policy/index.js';
-import { buildArtifact, DEFAULT_EXCLUDES, ISOLATION_PREFERENCES, readRecipe, type IsolationPreference } from '../../rebuild/index.js';
-import { collect, epochSeconds, oneOf, secondsOption } from '../options.js';
+import { buildArtifact, DEFAULT_EXCLUDES, readRecipe } from '../../rebuild/index.js';
+import { collect, epochSeconds, secondsOption } from '../options.js';
+import { sandboxOf, sandboxOptions, type SandboxOpts } from './rebuild.js';
 import type { CliContext } from './types.js';
 
-interface BuildOpts {
+interface BuildOpts extends SandboxOpts {
   out: string;
   recipe?: string;
   command?: string;
@@ -18,13 +19,12 @@ interface BuildOpts {
   sourceUri?: string;
   sourceArchive?: string;
   exclude: string[];
-  isolation: IsolationPreference;
   timeout?: number;
   check: boolean;
 }
 
 export function register(program: Command, context: CliContext): void {
-  program.command('build').description('build an artifact reproducibly from a source tree: source archive, artifact and release declaration in one step')
+  sandboxOptions(program.command('build')).description('build an artifact reproducibly from a source tree: source archive, artifact and release declaration in one step')
     .argument('<source>', 'source directory (or an existing tar/tar.gz source archive)')
     .requiredOption('--out <dir>', 'directory for the source archive, the artifact and its declaration')
     .option('--recipe <file>', 'recipe as JSON {builder, command, output, sourceDateEpoch} (flags override its fields)')
@@ -36,7 +36,6 @@ export function register(program: Command, context: CliContext): void {
     .option('--source-uri <uri>', 'where verifiers will fetch the source archive (default: its file: URL in --out)')
     .option('--source-archive <name>', 'file name of the source archive in --out (default: NAME.src.tar)')
     .option('--exclude <name>', `file or directory name left out of the source archive (repeatable; default ${DEFAULT_EXCLUDES.join(', ')})`, collect, [])
-    .option('--isolation <kind>', `sandbox: ${ISOLATION_PREFERENCES.join(', ')}`, oneOf('--isolation', ISOLATION_PREFERENCES), 'auto')
     .option('--timeout <seconds>', 'time limit of the build', secondsOption('--timeout'))
     .option('--check', 'build twice and report any difference (a non-reproducible recipe) before publishing', false)
     .action(async (source: string, opts: BuildOpts) => {
@@ -48,7 +47,7 @@ export function register(program: Command, context: CliContext): void {
       });
       const result = await buildArtifact({
         source, outDir: opts.out, recipe, target: opts.target, sourceUri: opts.sourceUri, sourceArchiveName: opts.sourceArchive,
-        excludes: opts.exclude.length > 0 ? opts.exclude : DEFAULT_EXCLUDES, isolation: opts.isolation,
+        excludes: opts.exclude.length > 0 ? opts.exclude : DEFAULT_EXCLUDES, isolation: sandboxOf(opts),
         timeoutMs: opts.timeout === undefined ? undefined : opts.timeout * 1000, checkReproducible: opts.check, onWarning: (w) => out.warn(w),
       });
       const d = result.declaration;

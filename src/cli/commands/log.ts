@@ -5,12 +5,15 @@
 // `status` shows the head and each witness, `roster` changes the roster, `retry` proposes again
 // the block of a round that failed after witnesses answered and publishes its saved release.
 // `cairn repo publish` of a repository with a log proposes each release to the witnesses before
-// writing anything.
+// writing anything. `check` compares the log as several mirrors serve it and prints a proof of
+// equivocation when two disagree; `verify-proof` checks such a proof offline (docs/witness.md
+// "Checking mirrors for equivocation").
 import type { Command } from 'commander';
 import { UsageError } from '../../errors/index.js';
 import {
   changeWitnessRoster, cosignHead, createReleaseLog, releaseLogStatus, retryPendingRelease, defaultWitnessThreshold, DEFAULT_CALL_TIMEOUT_MS,
 } from '../../release/index.js';
+import { crossCheckLogs, verifyEquivocationProofFile, type LogCrossCheck } from '../../client/log-cross-check.js';
 import { DEFAULT_PASSPHRASE_ENV } from '../passphrase.js';
 import { blockLines, roundLines, settledLines } from '../release-lines.js';
 import { collect, leaderKeyOption, loadLeaderKey, positiveInt, loadSigners } from '../options.js';
@@ -104,5 +107,58 @@ export function register(program: Command, context: CliContext): void {
         return;
       }
       out.result({ settled, head }, settledLines(settled));
+    });
+
+  registerCheck(log, context);
+  registerVerifyProof(log, context);
+}
+
+/** `cairn log check`: the log of several mirrors compared; exit 1 when they disagree or one cannot be checked. */
+function registerCheck(log: Command, context: CliContext): void {
+  log.command('check').description('compare the log several mirrors serve, from the pinned genesis; prints a proof of equivocation and exits 1 when two disagree')
+    .requiredOption('--chain <hash>', 'the chain ID (genesis block hash) the mirrors must serve')
+    .option('--source <url>', 'a mirror\'s log directory, e.g. http://mirror/log/ (repeatable, at least two)', collect, [])
+    .option('--proof-out <file>', 'write the first proof found to this file (check it with cairn log verify-proof)')
+    .action(async (opts: { chain: string; source: string[]; proofOut?: string }) => {
+      const out = context.output();
+      const report = await crossCheckLogs(opts.source, { chain: opts.chain, ...(opts.proofOut === undefined ? {} : { proofOut: opts.proofOut }) });
+      out.result(report, crossCheckLines(report));
+      if (!report.consistent) context.setExitCode(1);
+    });
+}
+
+function crossCheckLines(report: LogCrossCheck): string[] {
+  const lines = [`chain ${report.chain}`];
+  for (const s of report.sources) {
+    lines.push(s.head !== null ? `  ${s.url}: head block ${s.head.index} ${s.head.hash} (${s.head.time})` : `  ${s.url}: PROBLEM [${s.problem!.code}] ${s.problem!.message}`);
+  }
+  for (const c of report.conflicts) {
+    lines.push(c.hashes[1] === null
+      ? `UNCHECKED block ${c.index}: ${c.sources[0]} says ${c.hashes[0]}, ${c.sources[1]} makes no valid claim about it`
+      : `EQUIVOCATION at block ${c.index}: ${c.sources[0]} says ${c.hashes[0]}, ${c.sources[1]} says ${c.hashes[1]}`);
+    if (c.proof === null) lines.push(`  no proof: ${c.reason}`);
+    else lines.push(`  signed both: ${c.culprits.map((w) => `${w.name} (${w.key.slice(0, 16)})`).join(', ')}`);
+  }
+  const proof = report.conflicts.find((c) => c.proof !== null)?.proof;
+  if (report.proofFile !== null) lines.push(`proof written to ${report.proofFile}; anyone can check it with: cairn log verify-proof ${report.proofFile} --chain ${report.chain}`);
+  else if (proof !== undefined) lines.push('proof (save it and check it with: cairn log verify-proof FILE):', JSON.stringify(proof));
+  if (report.consistent) lines.push(`consistent: ${report.sources.length} sources, no two disagree`);
+  return lines;
+}
+
+/** `cairn log verify-proof`: exit 0 when the file proves equivocation (6 with NOT_EQUIVOCATION when it does not). */
+function registerVerifyProof(log: Command, context: CliContext): void {
+  log.command('verify-proof').description('check a proof of equivocation offline; exits 0 when it proves that witnesses signed two blocks at one index')
+    .argument('<file>', 'the proof (cairn log check --proof-out)')
+    .option('--chain <hash>', 'the chain ID the proof must be about')
+    .option('--roster <file>', 'a roster file of the chain (log/rosters/HASH.json); both claims must be signed by given rosters (repeatable)', collect, [])
+    .action(async (file: string, opts: { chain?: string; roster: string[] }) => {
+      const out = context.output();
+      const proven = await verifyEquivocationProofFile(file, { ...(opts.chain === undefined ? {} : { chain: opts.chain }), rosterFiles: opts.roster });
+      out.result(proven, [
+        `proven: block ${proven.index} of chain ${proven.chain} is both ${proven.hashes[0]} and ${proven.hashes[1]}`,
+        `signed both: ${proven.culprits.map((w) => `${w.name} (${w.key})`).join(', ')}`,
+        ...(proven.rostersChecked ? [] : ['the rosters are the proof\'s own: pass --roster FILE to require the chain\'s']),
+      ]);
     });
 }

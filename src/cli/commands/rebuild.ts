@@ -5,12 +5,39 @@
 import type { Command } from 'commander';
 import { short, UsageError } from '../../errors/index.js';
 import { describeDifferences } from '../../policy/index.js';
-import { checkAttestationFiles, ISOLATION_PREFERENCES, runRebuild, runVerifierService, type IsolationPreference, type VerifierEvent } from '../../rebuild/index.js';
+import {
+  checkAttestationFiles, DEFAULT_BUILD_USER, ISOLATION_PREFERENCES, runRebuild, runVerifierService, type IsolationPreference, type SandboxOptions, type VerifierEvent,
+} from '../../rebuild/index.js';
 import { DEFAULT_PASSPHRASE_ENV } from '../passphrase.js';
 import { collect, loadSigner, oneOf, positiveInt, secondsOption } from '../options.js';
 import type { CliContext } from './types.js';
 
-interface RunOpts {
+/** The sandbox options shared by cairn build and cairn rebuild run|serve (docs/verified-builds.md "Isolation levels"). */
+export interface SandboxOpts {
+  isolation: IsolationPreference;
+  buildUser?: string;
+  maxScratch?: number;
+  maxProcesses?: number;
+}
+
+export const sandboxOptions = (c: Command): Command =>
+  c.option('--isolation <level>', 'sandbox: bubblewrap (full isolation); unshare or none are weaker, taken only when named, and recorded', oneOf('--isolation', ISOLATION_PREFERENCES), 'bubblewrap')
+    .option('--build-user <name>', `when run as root: the dedicated unprivileged user builds run as (default ${DEFAULT_BUILD_USER})`)
+    .option('--max-scratch <MiB>', 'size of the build\'s scratch space (default 4096)', positiveInt('--max-scratch'))
+    .option('--max-processes <n>', 'processes one build may run (default 1024)', positiveInt('--max-processes'));
+
+export function sandboxOf(opts: SandboxOpts): SandboxOptions {
+  return {
+    isolation: opts.isolation, ...(opts.buildUser === undefined ? {} : { buildUser: opts.buildUser }),
+    ...(opts.maxScratch === undefined ? {} : { maxScratchBytes: opts.maxScratch * 1024 * 1024 }),
+    ...(opts.maxProcesses === undefined ? {} : { maxProcesses: opts.maxProcesses }),
+  };
+}
+
+const allowFileSources = (c: Command): Command =>
+  c.option('--allow-file-sources', 'also fetch declared sources from file: URLs (tests, local examples); by default only http(s)', false);
+
+interface RunOpts extends SandboxOpts {
   key: string;
   passphraseEnv: string;
   repo?: string;
@@ -18,18 +45,18 @@ interface RunOpts {
   declaration?: string;
   artifact?: string;
   out?: string;
-  isolation: IsolationPreference;
+  allowFileSources: boolean;
   timeout?: number;
 }
 
-interface ServeOpts {
+interface ServeOpts extends SandboxOpts {
   repo: string;
   key: string;
   db: string;
   passphraseEnv: string;
   poll: number;
   once: boolean;
-  isolation: IsolationPreference;
+  allowFileSources: boolean;
   maxAttempts: number;
   retryDelay: number;
   timeout?: number;
@@ -42,12 +69,13 @@ interface CheckOpts {
   attestation: string[];
   verifierKey: string[];
   quorum: number;
+  requireFullIsolation: boolean;
 }
 
 export function register(program: Command, context: CliContext): void {
   const rebuild = program.command('rebuild').description('verify builds: rebuild artifacts from their declared source and sign in-toto/DSSE attestations');
 
-  rebuild.command('run').description('rebuild one artifact in isolation, compare with the published bytes, sign PASSED or FAILED')
+  allowFileSources(sandboxOptions(rebuild.command('run'))).description('rebuild one artifact in isolation, compare with the published bytes, sign PASSED or FAILED')
     .requiredOption('--key <file>', 'the verifier\'s private key file')
     .option('--passphrase-env <name>', 'environment variable with the key file\'s passphrase', DEFAULT_PASSPHRASE_ENV)
     .option('--repo <dir>', 'repository workspace holding the target (its declaration and bytes)')
@@ -55,7 +83,6 @@ export function register(program: Command, context: CliContext): void {
     .option('--declaration <file>', 'a declaration file (cairn build) instead of --repo/--target')
     .option('--artifact <file-or-url>', 'with --declaration: the published artifact (file path, file:, http: or https: URL)')
     .option('--out <file>', 'where to write the attestation (default with --repo: REPO/public/attestations/TARGET/SHA256.KEYID.dsse.json)')
-    .option('--isolation <kind>', 'sandbox: auto, bubblewrap, unshare, none', oneOf('--isolation', ISOLATION_PREFERENCES), 'auto')
     .option('--timeout <seconds>', 'time limit of the build', secondsOption('--timeout'))
     .action(async (opts: RunOpts) => {
       const out = context.output();
@@ -70,7 +97,7 @@ export function register(program: Command, context: CliContext): void {
       const signer = await loadSigner(opts.key, opts.passphraseEnv);
       const outcome = await runRebuild({
         subject: opts.repo !== undefined ? { repo: opts.repo, target: opts.target! } : { declarationFile: opts.declaration!, artifact: opts.artifact! },
-        signer: signer, isolation: opts.isolation, ...(opts.out === undefined ? {} : { out: opts.out }),
+        signer: signer, isolation: sandboxOf(opts), allowFileSources: opts.allowFileSources, ...(opts.out === undefined ? {} : { out: opts.out }),
         ...(opts.timeout === undefined ? {} : { timeoutMs: opts.timeout * 1000 }), onWarning: (w) => out.warn(w),
       });
       const { target } = outcome;
@@ -86,14 +113,13 @@ export function register(program: Command, context: CliContext): void {
       if (outcome.result === 'FAILED') context.setExitCode(1);
     });
 
-  rebuild.command('serve').description('watch a repository (staged and published targets) and rebuild every new declared artifact; queue in SQLite')
+  allowFileSources(sandboxOptions(rebuild.command('serve'))).description('watch a repository (staged and published targets) and rebuild every new declared artifact; queue in SQLite')
     .requiredOption('--repo <dir>', 'repository workspace to watch; attestations go to REPO/public/attestations/')
     .requiredOption('--key <file>', 'the verifier\'s private key file')
     .requiredOption('--db <file>', 'SQLite file of the queue and results (created if missing)')
     .option('--passphrase-env <name>', 'environment variable with the key file\'s passphrase', DEFAULT_PASSPHRASE_ENV)
     .option('--poll <seconds>', 'interval between scans of the repository', secondsOption('--poll'), 10)
     .option('--once', 'exit when the queue is empty instead of polling', false)
-    .option('--isolation <kind>', 'sandbox: auto, bubblewrap, unshare, none', oneOf('--isolation', ISOLATION_PREFERENCES), 'auto')
     .option('--max-attempts <n>', 'attempts before a job without verdict is given up', positiveInt('--max-attempts'), 3)
     .option('--retry-delay <seconds>', 'delay before retrying a job without verdict (times the attempt number)', secondsOption('--retry-delay'), 60)
     .option('--timeout <seconds>', 'time limit of each build', secondsOption('--timeout'))
@@ -125,7 +151,7 @@ export function register(program: Command, context: CliContext): void {
       };
       try {
         const { finished } = await runVerifierService({
-          repoDir: opts.repo, signer: signer, dbPath: opts.db, pollMs: opts.poll * 1000, once: opts.once, isolation: opts.isolation,
+          repoDir: opts.repo, signer: signer, dbPath: opts.db, pollMs: opts.poll * 1000, once: opts.once, isolation: sandboxOf(opts), allowFileSources: opts.allowFileSources,
           maxAttempts: opts.maxAttempts, retryDelayMs: opts.retryDelay * 1000, timeoutMs: opts.timeout === undefined ? undefined : opts.timeout * 1000,
           signal: controller.signal, onEvent,
         });
@@ -143,11 +169,12 @@ export function register(program: Command, context: CliContext): void {
     .option('--attestation <file>', 'an attestation file (repeatable)', collect, [])
     .requiredOption('--verifier-key <file>', 'public (or private) key file of a policy verifier (repeatable)', collect, [])
     .requiredOption('--quorum <k>', 'PASSED attestations needed', positiveInt('--quorum'))
+    .option('--require-full-isolation', 'count only attestations rebuilt under full isolation (bubblewrap), as a build policy may require', false)
     .action(async (opts: CheckOpts) => {
       const out = context.output();
       const report = await checkAttestationFiles({
         target: opts.target, ...(opts.sha256 === undefined ? {} : { sha256: opts.sha256 }), ...(opts.repo === undefined ? {} : { repo: opts.repo }),
-        files: opts.attestation, verifierKeyFiles: opts.verifierKey, quorum: opts.quorum,
+        files: opts.attestation, verifierKeyFiles: opts.verifierKey, quorum: opts.quorum, requireFullIsolation: opts.requireFullIsolation,
       });
       const { sha256, files, ...quorum } = report;
       out.result({ target: opts.target, sha256, ...quorum }, [

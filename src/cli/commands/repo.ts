@@ -8,7 +8,7 @@ import type { JsonObject } from '../../encoding/canonical-json.js';
 import { parseJsonObject } from '../../encoding/bounded-json.js';
 import { UsageError, short } from '../../errors/index.js';
 import {
-  addTargets, customWithDeclaration, refreshRole, collectTargetSources, delegateHashBins, delegatePaths, delegateSuccinct, formatStatus, initRepository, mergeSignatureFiles,
+  addTargets, customWithDeclaration, refreshRole, collectTargetSources, delegateHashBins, delegatePaths, delegateSuccinct, enableMetaHashes, formatStatus, initRepository, mergeSignatureFiles,
   readPublicKeys, removeTargets, repoStatus, rotateRoot, signRole, writeDetachedSignature,
   TOP_LEVEL_ROLES, type DeclarationInput, type RoleChange, type SignatureReport, type TopLevelRole,
 } from '../../repo/index.js';
@@ -23,25 +23,27 @@ import type { CliContext } from './types.js';
 interface BuildPolicyOpts {
   buildVerifierKey: string[];
   buildQuorum?: number;
+  buildRequireFullIsolation: boolean;
 }
 
 /** The build policy of --build-verifier-key and --build-quorum, or undefined when neither is given. */
 async function buildPolicyOption(opts: BuildPolicyOpts): Promise<JsonObject | undefined> {
-  if (opts.buildVerifierKey.length === 0 && opts.buildQuorum === undefined) return undefined;
-  if (opts.buildVerifierKey.length === 0) throw new UsageError('MISSING_ARGUMENT', '--build-quorum needs the verifiers\' keys', { hint: 'pass --build-verifier-key FILE for each verifier' });
+  if (opts.buildVerifierKey.length === 0 && opts.buildQuorum === undefined && !opts.buildRequireFullIsolation) return undefined;
+  if (opts.buildVerifierKey.length === 0) throw new UsageError('MISSING_ARGUMENT', '--build-quorum and --build-require-full-isolation need the verifiers\' keys', { hint: 'pass --build-verifier-key FILE for each verifier' });
   const keys = await readPublicKeys(opts.buildVerifierKey);
-  return buildPolicyJson(keys, opts.buildQuorum ?? keys.length);
+  return buildPolicyJson(keys, opts.buildQuorum ?? keys.length, opts.buildRequireFullIsolation);
 }
 
 const buildPolicyOptions = (c: Command): Command =>
   c.option('--build-verifier-key <file>', 'build verifier public key file (repeatable): record the build policy in root (x-cairn-build-policy)', collect, [])
-    .option('--build-quorum <k>', 'PASSED rebuild attestations from distinct verifiers each new artifact needs (default: every verifier)', positiveInt('--build-quorum'));
+    .option('--build-quorum <k>', 'PASSED rebuild attestations from distinct verifiers each new artifact needs (default: every verifier)', positiveInt('--build-quorum'))
+    .option('--build-require-full-isolation', 'count only attestations rebuilt under full isolation (bubblewrap); witnesses refuse the others', false);
 
 function policyLines(policy: JsonObject | null | undefined): string[] {
   if (policy === undefined) return [];
   if (policy === null) return ['build policy removed from root'];
   const verifiers = Object.keys(policy.verifiers as JsonObject);
-  return [`build policy in root: ${String(policy.quorum)} of ${verifiers.length} verifier(s) (${verifiers.map((k) => short(k)).join(', ')}) must rebuild each new artifact`];
+  return [`build policy in root: ${String(policy.quorum)} of ${verifiers.length} verifier(s) (${verifiers.map((k) => short(k)).join(', ')}) must rebuild each new artifact${policy.requireFullIsolation === true ? ' under full isolation' : ''}`];
 }
 
 function changeLines(changes: readonly RoleChange[]): string[] {
@@ -49,7 +51,7 @@ function changeLines(changes: readonly RoleChange[]): string[] {
 }
 
 function reportLines(reports: readonly SignatureReport[]): string[] {
-  return reports.map((r) => `${r.role} v${r.version}: ${r.valid.length}/${r.threshold} signatures` + (r.met ? ' (threshold met)' : `; missing ${r.missing.join(', ')}`));
+  return reports.map((r) => `${r.role} v${r.version}: ${r.distinctKeys}/${r.threshold} signatures` + (r.met ? ' (threshold met)' : `; missing ${r.missing.join(', ')}`));
 }
 
 interface SigningOpts {
@@ -72,7 +74,7 @@ export function register(program: Command, context: CliContext): void {
       .option(`--${role}-expires <duration>`, `lifetime of ${role} metadata (default ${{ root: '365d', targets: '90d', snapshot: '7d', timestamp: '1d' }[role]})`, durationOption(`--${role}-expires`));
   }
   signing(buildPolicyOptions(init).option('--no-consistent-snapshot', 'serve plain file names instead of VERSION.NAME / HASH.NAME')
-    .option('--meta-hashes', 'put length and sha256 of each role in snapshot (and of snapshot in timestamp)', false))
+    .option('--no-meta-hashes', 'list roles in snapshot by version only (smaller; a repository without a release log only: a log refuses it)'))
     .action(async (dir: string, opts: Record<string, unknown> & SigningOpts & BuildPolicyOpts & { consistentSnapshot: boolean; metaHashes: boolean }) => {
       const out = context.output();
       const roles = {} as Record<TopLevelRole, { keys: TufPublicKey[]; threshold: number }>;
@@ -232,6 +234,17 @@ export function register(program: Command, context: CliContext): void {
         ...(logged ? blockLines(logged) : []),
         ...result.published.map((p) => `published ${p.role} v${p.version}`),
         `${result.targetFiles} target file(s); root v${result.rootVersion}, snapshot v${result.snapshotVersion}, timestamp v${result.timestampVersion}`,
+      ]);
+    });
+
+  repo.command('enable-meta-hashes').description('turn meta hashes on: the next publish writes a snapshot that pins every role by length and sha256 (a release log needs it)')
+    .argument('<dir>', 'workspace directory')
+    .action(async (dir: string) => {
+      const out = context.output();
+      const changed = await enableMetaHashes(dir);
+      out.result({ dir, metaHashes: true, changed }, [
+        changed ? `meta hashes on in ${dir}` : `meta hashes were already on in ${dir}`,
+        `next: cairn repo publish ${dir} --key FILE... (writes a snapshot that pins every role)`,
       ]);
     });
 

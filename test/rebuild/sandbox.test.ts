@@ -1,0 +1,281 @@
+// test/rebuild/sandbox.test.ts: hostile recipes against the real verifier running as root
+// (docs/verified-builds.md "The sandbox" and "Isolation levels"). The recipe is the publisher's
+// code; the verifier holds a signing key. Each recipe tries one escape (remounting /usr
+// writable, writing outside its scratch space, reading the verifier's key and state, reading
+// /etc/shadow, the network, a fork bomb, filling the disk, running forever) in a real
+// `cairn rebuild run` or `cairn rebuild serve` process. A recipe whose escape works writes what
+// it got into its artifact, so a PASSED verdict for the published bytes "contained\n" proves the
+// escape failed; the host files, the key and the state are checked unchanged, the build user
+// has no process left, and the verifier then still rebuilds a normal artifact. The same
+// key-reading recipe under the weaker --isolation none gets the state file: the test can fail.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { chmod, mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { createServer, type Server } from 'node:http';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { sha256Hex } from '../../src/crypto/index.js';
+import { addTargets } from '../../src/repo/index.js';
+import { declarationFileJson, declarationToCustom, parseAttestation, verifyAttestation, type ReleaseDeclaration } from '../../src/policy/index.js';
+import { chooseIsolation, RebuildError, runRecipe, writeSourceArchive } from '../../src/rebuild/index.js';
+import { BUILD_USER, NEEDS_BUBBLEWRAP, NEEDS_ROOT_SANDBOX } from '../fixtures/system-tools.js';
+import { EPOCH, keyFile, publisherRepo, runCli, tempDir, type CliResult, type KeyFile } from './fixtures.js';
+
+const T = { timeout: 120_000, ...NEEDS_ROOT_SANDBOX };
+const CONTAINED = 'contained\n';
+let dir: string;
+let cleanup: () => Promise<void>;
+let verifier: KeyFile;
+/** Verifier state readable by anyone on the host (mode 0644): only the mount namespace hides it. */
+let stateFile: string;
+/** A host file a recipe tries to overwrite. */
+let hostFile: string;
+let keyBytes: Buffer;
+
+before(async () => {
+  ({ dir, cleanup } = await tempDir('cairn-sandbox-'));
+  await chmod(dir, 0o755);
+  verifier = await keyFile(dir, 'verifier');
+  keyBytes = await readFile(verifier.path);
+  stateFile = join(dir, 'verifier-state.db');
+  await writeFile(stateFile, 'VERIFIER-STATE-SECRET\n', { mode: 0o644 });
+  hostFile = join(dir, 'host.txt');
+  await writeFile(hostFile, 'host file\n', { mode: 0o666 });
+});
+
+// A sandbox that let the remount through would have written this on the host: the test fails, and the file goes.
+after(async () => {
+  await rm('/usr/cairn-escape', { force: true });
+  await cleanup();
+});
+
+/** A declaration of the published bytes "contained\n" built by `script` (run as escape.sh). */
+async function hostileDeclaration(name: string, script: string): Promise<{ declaration: ReleaseDeclaration; published: string; file: string }> {
+  const src = join(dir, name);
+  await mkdir(src);
+  await writeFile(join(src, 'escape.sh'), script);
+  const archive = join(dir, `${name}.src.tar`);
+  const { sha256 } = await writeSourceArchive(src, archive, EPOCH);
+  const published = join(dir, `${name}.published`);
+  await writeFile(published, CONTAINED);
+  const declaration: ReleaseDeclaration = {
+    source: { uri: pathToFileURL(archive).href, sha256 },
+    recipe: { builder: 'debian-12', command: 'sh escape.sh', output: 'out', sourceDateEpoch: EPOCH },
+  };
+  const file = join(dir, `${name}.declaration.json`);
+  await writeFile(file, declarationFileJson({ target: `hostile/${name}`, artifact: { sha256: sha256Hex(Buffer.from(CONTAINED)), length: CONTAINED.length }, ...declaration }));
+  return { declaration, published, file };
+}
+
+interface Run {
+  r: CliResult;
+  ms: number;
+  attestation: string;
+  json: { result?: string; isolation?: string; rebuilt?: { sha256: string } };
+}
+
+/** `cairn rebuild run` (a real process, as root) of a hostile recipe. */
+async function rebuildHostile(name: string, script: string, extra: string[] = []): Promise<Run> {
+  const { published, file } = await hostileDeclaration(name, script);
+  const attestation = join(dir, `${name}.dsse.json`);
+  const started = Date.now();
+  const r = await runCli(['--json', 'rebuild', 'run', '--allow-file-sources', '--declaration', file, '--artifact', published, '--out', attestation, '--key', verifier.path, ...extra], { timeoutMs: 90_000 });
+  const ms = Date.now() - started;
+  return { r, ms, attestation, json: r.stdout.trim().startsWith('{') ? JSON.parse(r.stdout) as Run['json'] : {} };
+}
+
+/** The escape failed: PASSED for exactly "contained\n", under full isolation, and nothing of the host changed. */
+async function assertContained(run: Run): Promise<void> {
+  assert.equal(run.r.code, 0, run.r.stderr + run.r.stdout);
+  assert.equal(run.json.result, 'PASSED', `the recipe escaped: it built other bytes than "contained" (${run.r.stdout})`);
+  assert.equal(run.json.isolation, 'bubblewrap');
+  const statement = verifyAttestation(parseAttestation(await readFile(run.attestation)), [verifier.signer.publicKey]).statement;
+  assert.equal(statement.rebuild.isolation, 'bubblewrap', 'the attestation records the isolation level');
+  await assertHostUnchanged();
+}
+
+async function assertHostUnchanged(): Promise<void> {
+  assert.deepEqual(await readFile(verifier.path), keyBytes, 'the verifier key is unchanged');
+  assert.equal(await readFile(stateFile, 'utf8'), 'VERIFIER-STATE-SECRET\n');
+  assert.equal(await readFile(hostFile, 'utf8'), 'host file\n', 'the host file is unchanged');
+  await assert.rejects(stat('/usr/cairn-escape'), 'nothing was written under the host /usr');
+  assert.equal(buildUserProcesses(), 0, `no process of ${BUILD_USER} is left`);
+}
+
+/**
+ * Live processes of the build user running this file's recipes (their command lines name
+ * escape.sh or the bomb; other test files build as the same user at the same time). Zombies left
+ * for a container's init to reap are not running.
+ */
+function buildUserProcesses(marker = /escape\.sh|bomb/): number {
+  const r = spawnSync('ps', ['-u', BUILD_USER, '-o', 'stat=,args='], { encoding: 'utf8' });
+  return r.stdout.split('\n').filter((line) => line.trim() !== '' && !line.trim().startsWith('Z') && marker.test(line)).length;
+}
+
+/** Writes what the recipe got (or "contained") to out: any escape shows in the artifact. */
+const VERDICT = 'if [ -s loot ]; then cp loot out; else printf "contained\\n" > out; fi\n';
+
+test('a recipe that remounts /usr (or /) writable, directly or from a nested user namespace, is refused', T, async () => {
+  const run = await rebuildHostile('remount', [
+    'for m in /usr /; do',
+    '  mount -o remount,rw $m 2>/dev/null && echo "remounted $m" >> loot',
+    '  unshare -rm sh -c "mount -o remount,rw $m && touch $m/cairn-escape" 2>/dev/null && echo "remounted $m in a user namespace" >> loot',
+    'done',
+    'touch /usr/cairn-escape 2>/dev/null && echo "wrote /usr" >> loot',
+    VERDICT,
+  ].join('\n'));
+  await assertContained(run);
+});
+
+test('a recipe that writes outside its scratch space (/usr, /, /etc, /dev, /dev/shm, a host path) is refused', T, async () => {
+  const run = await rebuildHostile('write-outside', [
+    `for f in /usr/cairn-escape /cairn-escape /etc/cairn-escape /dev/cairn-escape /dev/shm/cairn-escape ${hostFile} /proc/sys/kernel/hostname; do`,
+    '  (echo pwned > "$f") 2>/dev/null && echo "wrote $f" >> loot',
+    'done',
+    // The host's /tmp is not the sandbox's: there, /tmp is the scratch tmpfs, so this writes only scratch.
+    `mkdir -p ${dir} && echo pwned > ${hostFile}`,
+    VERDICT,
+  ].join('\n'));
+  await assertContained(run);
+});
+
+test('a recipe that reads the verifier key and state is refused: they are not in the sandbox (and --isolation none, named, exposes the state)', T, async () => {
+  const script = [
+    `for f in ${verifier.path} ${stateFile} /proc/1/root${verifier.path} /proc/1/root${stateFile}; do cat "$f" >> loot 2>/dev/null; done`,
+    'find / -xdev \\( -name "*.key" -o -name "verifier-state*" \\) -type f -exec cat {} + >> loot 2>/dev/null',
+    VERDICT,
+  ].join('\n');
+  await assertContained(await rebuildHostile('read-key', script));
+  // The control: the same recipe with no isolation, named by the operator, reads the world-readable state.
+  const weak = await rebuildHostile('read-key-weak', script, ['--isolation', 'none']);
+  assert.equal(weak.r.code, 1, weak.r.stderr);
+  assert.equal(weak.json.result, 'FAILED', 'without the sandbox the recipe gets the state into its artifact');
+  assert.equal(weak.json.isolation, 'none');
+  assert.match(weak.r.stderr, /--isolation none/);
+  assert.equal(verifyAttestation(parseAttestation(await readFile(weak.attestation)), [verifier.signer.publicKey]).statement.rebuild.isolation, 'none');
+});
+
+test('a recipe that reads /etc/shadow is refused: /etc in the sandbox holds only generated passwd and group and a toolchain\'s files', T, async () => {
+  const run = await rebuildHostile('read-shadow', [
+    'for f in /etc/shadow /etc/gshadow /proc/1/root/etc/shadow /etc/sudoers; do cat "$f" >> loot 2>/dev/null; done',
+    'grep -v "^build:" /etc/passwd >> loot 2>/dev/null',
+    VERDICT,
+  ].join('\n'));
+  await assertContained(run);
+});
+
+test('a recipe that uses the network reaches nothing: a server on the host loopback sees no request', T, async () => {
+  let requests = 0;
+  const server: Server = createServer((_req, res) => {
+    requests++;
+    res.end('secret from the network\n');
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as { port: number }).port;
+  try {
+    const run = await rebuildHostile('network', [
+      `node -e "require('http').get('http://127.0.0.1:${port}/', (r) => r.pipe(process.stdout)).on('error', () => {})" >> loot 2>/dev/null`,
+      `curl -sf http://127.0.0.1:${port}/ >> loot 2>/dev/null`,
+      VERDICT,
+    ].join('\n'));
+    await assertContained(run);
+    assert.equal(requests, 0, 'the host server was never reached');
+  } finally {
+    await new Promise((resolve) => server.close(resolve));
+  }
+});
+
+test('a recipe that fills its scratch space stops at the cap (ENOSPC), and the host disk is untouched', T, async () => {
+  const run = await rebuildHostile('fill-disk', [
+    'dd if=/dev/zero of=big bs=1M count=256 2>/dev/null && echo "wrote 256 MiB" >> loot',
+    'rm -f big',
+    VERDICT,
+  ].join('\n'), ['--max-scratch', '32']);
+  await assertContained(run);
+});
+
+test('a recipe that runs forever is killed at the time limit with nothing left running', T, async () => {
+  const run = await rebuildHostile('forever', 'sleep 100000 & sleep 100000\n', ['--timeout', '3']);
+  assert.equal(run.r.code, 69, run.r.stderr);
+  assert.match(run.r.stdout + run.r.stderr, /BUILD_TIMEOUT/);
+  assert.ok(run.ms < 20_000, `the verifier gave up after ${run.ms} ms`);
+  await assert.rejects(stat(run.attestation), 'no verdict is signed for a build that did not finish');
+  await assertHostUnchanged();
+});
+
+test('a fork bomb under rebuild serve is held to the process cap and killed; the verifier goes on and attests the next artifact', { ...T, timeout: 180_000 }, async (t) => {
+  const repo = join(dir, 'repo');
+  const publisher = await keyFile(dir, 'publisher');
+  await publisherRepo(repo, publisher.signer);
+  // bash retries a fork that fails (dash gives up), so the bomb keeps pressing against the cap.
+  const bomb = await hostileDeclaration('fork-bomb', 'bash -c \'bomb() { bomb | bomb & }; bomb\'\nsleep 100000\n');
+  const normal = await hostileDeclaration('normal', 'printf "contained\\n" > out\n');
+  await addTargets(repo, [{ file: bomb.published, path: 'hostile/a-fork-bomb' }], { custom: declarationToCustom(bomb.declaration), signers: [publisher.signer] });
+  await addTargets(repo, [{ file: normal.published, path: 'hostile/b-normal' }], { custom: declarationToCustom(normal.declaration), signers: [publisher.signer] });
+  let peak = 0;
+  const sampler = setInterval(() => (peak = Math.max(peak, buildUserProcesses(/bomb/))), 200);
+  const started = Date.now();
+  let r: CliResult;
+  try {
+    r = await runCli(['--json', 'rebuild', 'serve', '--allow-file-sources', '--repo', repo, '--key', verifier.path, '--db', join(dir, 'queue.db'), '--once',
+      '--max-attempts', '1', '--timeout', '6', '--max-processes', '64'], { timeoutMs: 120_000 });
+  } finally {
+    clearInterval(sampler);
+  }
+  const ms = Date.now() - started;
+  t.diagnostic(`fork bomb: at most ${peak} of its processes seen (cap 64); serve finished in ${ms} ms`);
+  assert.equal(r.code, 0, r.stderr + r.stdout);
+  const events = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as { type: string; target?: string; code?: string; result?: string });
+  assert.ok(events.some((e) => e.type === 'error' && e.target === 'hostile/a-fork-bomb' && e.code === 'BUILD_TIMEOUT'), r.stdout);
+  assert.ok(events.some((e) => e.type === 'attested' && e.target === 'hostile/b-normal' && e.result === 'PASSED'), r.stdout);
+  // The cap counts every process of the build (the driver's and bwrap's inside the namespace too).
+  assert.ok(peak <= 64, `the bomb ran ${peak} processes, the cap is 64`);
+  assert.ok(peak >= 32, `the bomb forked (${peak} processes seen)`);
+  assert.ok(ms < 60_000, `the bomb held the verifier ${ms} ms`);
+  await assertHostUnchanged();
+});
+
+test('after every hostile recipe the verifier still rebuilds a normal artifact PASSED', T, async () => {
+  await assertContained(await rebuildHostile('after', 'printf "contained\\n" > out\n'));
+});
+
+test('a declared source at a file: URL is refused unsigned unless the operator allows file: sources; --isolation auto no longer exists', NEEDS_BUBBLEWRAP, async () => {
+  const { published, file } = await hostileDeclaration('file-source', 'printf "contained\\n" > out\n');
+  const attestation = join(dir, 'file-source.dsse.json');
+  const refused = await runCli(['--json', 'rebuild', 'run', '--declaration', file, '--artifact', published, '--out', attestation, '--key', verifier.path], { timeoutMs: 60_000 });
+  assert.equal(refused.code, 6, refused.stderr);
+  assert.match(refused.stdout + refused.stderr, /SOURCE_REFUSED/);
+  await assert.rejects(stat(attestation), 'no verdict is signed');
+  const auto = await runCli(['rebuild', 'run', '--isolation', 'auto', '--allow-file-sources', '--declaration', file, '--artifact', published, '--out', attestation, '--key', verifier.path]);
+  assert.equal(auto.code, 2, auto.stderr);
+  await assert.rejects(stat(attestation));
+});
+
+test('a verifier running as root without its build user refuses to build (never as root), naming the command that creates it', T, async () => {
+  const { published, file } = await hostileDeclaration('no-build-user', 'printf "contained\\n" > out\n');
+  const attestation = join(dir, 'no-build-user.dsse.json');
+  const r = await runCli(['rebuild', 'run', '--allow-file-sources', '--build-user', 'cairn-no-such-user', '--declaration', file, '--artifact', published, '--out', attestation, '--key', verifier.path]);
+  assert.equal(r.code, 69, r.stderr);
+  assert.match(r.stderr, /ISOLATION_UNAVAILABLE/);
+  assert.match(r.stderr, /useradd --system .* cairn-no-such-user/);
+  const root = await runCli(['rebuild', 'run', '--allow-file-sources', '--build-user', 'root', '--declaration', file, '--artifact', published, '--out', attestation, '--key', verifier.path]);
+  assert.equal(root.code, 69, root.stderr);
+  assert.match(root.stderr, /never runs as root/);
+  await assert.rejects(stat(attestation), 'nothing is signed');
+});
+
+test('a recipe whose artifact is over the output cap is stopped: OUTPUT_TOO_LARGE, and no more than the cap reaches the host', NEEDS_BUBBLEWRAP, async () => {
+  const src = join(dir, 'big-output');
+  await mkdir(src);
+  await writeFile(join(src, 'build.sh'), 'head -c 8388608 /dev/zero > out\n');
+  const archive = join(dir, 'big-output.src.tar');
+  await writeSourceArchive(src, archive, EPOCH);
+  const outDir = join(dir, 'big-output.out');
+  await mkdir(outDir);
+  await assert.rejects(runRecipe({
+    sourceArchive: archive, outDir, isolation: chooseIsolation(), maxOutputBytes: 1024 * 1024,
+    recipe: { builder: 'debian-12', command: 'sh build.sh', output: 'out', sourceDateEpoch: EPOCH },
+  }), (e: unknown) => e instanceof RebuildError && e.code === 'OUTPUT_TOO_LARGE');
+  assert.ok((await stat(join(outDir, 'artifact'))).size <= 1024 * 1024, 'the host got at most the cap');
+});
