@@ -15,7 +15,8 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { createReleaseLog, leaderOptions, LogLeader, publishedDocuments, SILENT } from '../src/release/index.js';
 import { publish } from '../src/repo/index.js';
-import { publishedRepo, publisherKeys, stageTarget, startCluster } from '../test/witness/cluster.js';
+import { loadWitnessKey } from '../src/witness/index.js';
+import { publishedRepo, publisherKeys, rootPin, stageTarget, startCluster } from '../test/witness/cluster.js';
 import { median, ms, type BenchResult } from './stats.js';
 
 export async function benchCosiProcesses(quick: boolean): Promise<BenchResult[]> {
@@ -28,16 +29,17 @@ export async function benchCosiProcesses(quick: boolean): Promise<BenchResult[]>
 
 async function benchOne(n: number, rounds: number): Promise<BenchResult> {
   const root = await mkdtemp(join(tmpdir(), 'cairn-bench-cosi-'));
+  const keys = await publisherKeys(root);
   const t0 = performance.now();
-  const cluster = await startCluster(root, n);
+  const cluster = await startCluster(root, n, rootPin(keys));
   const startMs = performance.now() - t0;
   try {
-    const keys = await publisherKeys(root);
     const repo = join(root, 'repo');
     await publishedRepo(repo, keys);
     const threshold = Math.floor((2 * n) / 3) + 1;
-    await createReleaseLog(repo, { witnesses: cluster.urls, threshold, rootSigners: [keys.signers.root], leader: { callTimeoutMs: 30_000 } });
-    const leader = await LogLeader.open(leaderOptions(repo, SILENT, { callTimeoutMs: 30_000 }));
+    const leaderKey = await loadWitnessKey(cluster.leaderKeyFile);
+    await createReleaseLog(repo, { witnesses: cluster.urls, threshold, rootSigners: [keys.signers.root], leader: { callTimeoutMs: 30_000, leaderKey } });
+    const leader = await LogLeader.open(leaderOptions(repo, SILENT, { callTimeoutMs: 30_000, leaderKey }));
     const block: number[] = [];
     const release: number[] = [];
     const head: number[] = [];

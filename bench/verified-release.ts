@@ -21,7 +21,8 @@ import { writeFileAtomic } from '../src/io/index.js';
 import { buildPolicyJson, serializeAttestation } from '../src/policy/index.js';
 import { addTargets, initRepository, publish } from '../src/repo/index.js';
 import { attestationFile, buildArtifact, rebuildAndAttest } from '../src/rebuild/index.js';
-import { publisherKeys, startCluster } from '../test/witness/cluster.js';
+import { loadWitnessKey } from '../src/witness/index.js';
+import { publisherKeys, rootPin, startCluster } from '../test/witness/cluster.js';
 import { ms, type BenchResult } from './stats.js';
 
 const EXAMPLES = fileURLToPath(new URL('../examples/', import.meta.url));
@@ -35,11 +36,11 @@ const SAMPLES = [
 export async function benchVerifiedRelease(work: string, quick: boolean): Promise<BenchResult> {
   if (work) await mkdir(work, { recursive: true });
   const root = await mkdtemp(join(work || tmpdir(), 'cairn-bench-verified-'));
-  const cluster = await startCluster(root, 3);
+  const keys = await publisherKeys(root);
+  const cluster = await startCluster(root, 3, rootPin(keys));
   const lines: string[] = [];
   const targets: BenchResult['targets'] = [];
   try {
-    const keys = await publisherKeys(root);
     const verifiers = [generateEd25519().signer, generateEd25519().signer];
     const repo = join(root, 'repo');
     const one = (r: keyof typeof keys.signers): { keys: Array<typeof keys.signers.root.publicKey>; threshold: number } => ({ keys: [keys.signers[r].publicKey], threshold: 1 });
@@ -48,8 +49,9 @@ export async function benchVerifiedRelease(work: string, quick: boolean): Promis
       signers: [keys.signers.root, keys.signers.targets], buildPolicy: buildPolicyJson(verifiers.map((v) => v.publicKey), 2),
     });
     await publish(repo, { signers: [keys.signers.snapshot, keys.signers.timestamp] });
-    await createReleaseLog(repo, { witnesses: cluster.urls, threshold: 2, rootSigners: [keys.signers.root], leader: { callTimeoutMs: 30_000 } });
-    const leader = await LogLeader.open(leaderOptions(repo, SILENT, { callTimeoutMs: 30_000 }));
+    const leaderKey = await loadWitnessKey(cluster.leaderKeyFile);
+    await createReleaseLog(repo, { witnesses: cluster.urls, threshold: 2, rootSigners: [keys.signers.root], leader: { callTimeoutMs: 30_000, leaderKey } });
+    const leader = await LogLeader.open(leaderOptions(repo, SILENT, { callTimeoutMs: 30_000, leaderKey }));
     const rounds = quick ? 1 : 3;
     for (const sample of SAMPLES) {
       const builds: number[] = [];

@@ -2,8 +2,21 @@
 // value with UsageError BAD_ARGUMENT, exit 2, naming the option and the value found) and of key
 // loading. Key files are read only when a command signs, so commands that never do load nothing
 // of it.
+import type { Command } from 'commander';
+import type { WitnessKey } from '../cosi/index.js';
 import type { Signer } from '../crypto/signer.js';
 import { UsageError } from '../errors/index.js';
+import { loadWitnessKey } from '../witness/index.js';
+
+/** `--leader-key FILE` of the commands that lead the release log (docs/witness.md "Who may lead"). */
+export function leaderKeyOption(c: Command): Command {
+  return c.option('--leader-key <file>', 'witness key file (DIR/witness-key.json) of a roster member: it signs the requests to the witnesses');
+}
+
+/** The leader options of `--leader-key FILE` (the key is read only when given). */
+export async function loadLeaderKey(file: string | undefined): Promise<{ leaderKey?: WitnessKey }> {
+  return file === undefined ? {} : { leaderKey: await loadWitnessKey(file) };
+}
 
 /** commander reducer for a repeatable option. */
 export const collect = (value: string, previous: string[]): string[] => [...previous, value];

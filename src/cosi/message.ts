@@ -11,13 +11,15 @@ export const COSI_CONTEXTS = {
   forwardLink: 'cairn/v1/forward-link',
   head: 'cairn/v1/head',
   cosiBinding: 'cairn/v1/cosi-binding',
+  /** A roster member's plain signature over a request to a witness (protocol.md 8 "Who may ask"). */
+  witnessRequest: 'cairn/v1/witness-request',
 } as const;
 
 /** Contexts a CosiSigner co-signs unless told otherwise (statements of protocol.md 5 and 6). */
 export const COSIGNED_CONTEXTS: readonly string[] = [COSI_CONTEXTS.forwardLink, COSI_CONTEXTS.head];
 
 /** Contexts that are never a co-signed statement: a leader must not obtain them from witnesses. */
-const RESERVED_CONTEXTS: readonly string[] = [COSI_CONTEXTS.proofOfPossession, COSI_CONTEXTS.cosiBinding];
+const RESERVED_CONTEXTS: readonly string[] = [COSI_CONTEXTS.proofOfPossession, COSI_CONTEXTS.cosiBinding, COSI_CONTEXTS.witnessRequest];
 
 const CONTEXT_PATTERN = /^[\x21-\x7e]{1,128}$/;
 const MAX_CONTEXT = 128;

@@ -5,6 +5,9 @@
 // with the same ID fails whatever happens), checks the challenge, computes
 // s_i = r_i1 + b·r_i2 + c·a_i mod L, has the NonceStore record the use durably, and only then
 // releases s_i. Nonces do not depend on the message, so pairs may be prepared ahead of time.
+// Nonce IDs are 128 random bits (unguessable: whoever could guess one could burn it, docs/protocol.md
+// section 8 "Who may ask"), and a pair's secrets are wiped on every way out of memory: used,
+// discarded (expired, statement changed, error) or dropped as the oldest.
 import { randomBytes } from 'node:crypto';
 import { CosiError } from './errors.js';
 import { L, scalarToBytes } from './group.js';
@@ -82,8 +85,8 @@ export class CosiSigner {
   private readonly pending = new Map<string, NoncePair>();
   /** Prepared ahead of time, not yet issued. */
   private readonly prepared: NoncePair[] = [];
-  private readonly tag = randomBytes(8).toString('hex');
-  private issued = 0;
+  /** IDs issued and since used, discarded or dropped (the newest maxPending), to tell reuse from forgery. */
+  private readonly retired = new Set<string>();
 
   constructor(key: WitnessKey, options: CosiSignerOptions = {}) {
     this.key = key;
@@ -108,8 +111,8 @@ export class CosiSigner {
   /** Round 1: a fresh (or prepared) nonce pair under a new single-use ID. */
   commit(): NonceCommitment {
     const pair = this.prepared.shift() ?? this.nonces.pair();
-    const nonceId = `${this.tag}-${this.issued++}`;
-    while (this.pending.size >= this.maxPending) this.pending.delete(this.pending.keys().next().value!);
+    const nonceId = randomBytes(16).toString('hex');
+    while (this.pending.size >= this.maxPending) this.discard(this.pending.keys().next().value!);
     this.pending.set(nonceId, pair);
     return { nonceId, R1: pair.R1, R2: pair.R2 };
   }
@@ -134,23 +137,43 @@ export class CosiSigner {
       const { b, c } = computeChallenge(roster, bitmap, challenge.R1, challenge.R2, message);
       s = (pair.r1 + b * pair.r2 + c * this.key.scalar) % L;
     } finally {
-      pair.r1 = 0n;
-      pair.r2 = 0n;
+      wipe(pair);
     }
     await this.store.markUsed(challenge.nonceId);
     return scalarToBytes(s);
+  }
+
+  /**
+   * Forgets nonce pair `nonceId` and wipes its secrets (its commitment expired, the challenge
+   * named another statement, or its round failed). Unknown IDs are ignored.
+   */
+  discard(nonceId: string): void {
+    const pair = this.pending.get(nonceId);
+    if (!pair) return;
+    this.pending.delete(nonceId);
+    wipe(pair);
+    this.retire(nonceId);
+  }
+
+  private retire(nonceId: string): void {
+    this.retired.add(nonceId);
+    if (this.retired.size > this.maxPending) this.retired.delete(this.retired.values().next().value!);
   }
 
   private takeNonce(nonceId: string): NoncePair {
     const pair = this.pending.get(nonceId);
     if (pair) {
       this.pending.delete(nonceId);
+      this.retire(nonceId);
       return pair;
     }
-    const m = /^([0-9a-f]{16})-(\d+)$/.exec(nonceId);
-    if (m && m[1] === this.tag && Number(m[2]) < this.issued) {
-      throw new CosiError('NONCE_REUSED', `nonce pair ${nonceId} was already used (or dropped); a nonce answers at most once`);
-    }
-    throw new CosiError('UNKNOWN_NONCE', `nonce pair ${nonceId} was not issued by this witness`);
+    if (this.retired.has(nonceId)) throw new CosiError('NONCE_REUSED', `nonce pair ${nonceId} was already used (or dropped); a nonce answers at most once`);
+    throw new CosiError('UNKNOWN_NONCE', `nonce pair ${nonceId} was not issued by this witness (or is no longer held)`);
   }
+}
+
+/** Drops the secrets of a nonce pair (bigints are immutable: this drops the only references). */
+function wipe(pair: NoncePair): void {
+  pair.r1 = 0n;
+  pair.r2 = 0n;
 }

@@ -133,7 +133,8 @@ async function demonstrate(work: string, print: (line: string) => void): Promise
     for (let i = 0; i < WITNESSES; i++) {
       const dir = join(work, 'witnesses', `w${i + 1}`);
       const url = `http://127.0.0.1:${ports[i]}`;
-      const { entry } = await initWitness(dir, { name: `w${i + 1}`, address: url });
+      // Each witness serves only the log whose genesis roster these root keys authorize.
+      const { entry } = await initWitness(dir, { name: `w${i + 1}`, address: url, chain: { rootKeys: keys.root.map((k) => k.signer.publicKey), threshold: 2 } });
       witnessUrls.push(url);
       witnessDirs.push(dir);
       say(`  w${i + 1}  ${url}  key ${entry.key.slice(0, 16)}  (proof of possession ${entry.pop.slice(0, 12)}...)`);
@@ -141,7 +142,7 @@ async function demonstrate(work: string, print: (line: string) => void): Promise
     await Promise.all(witnessDirs.map(async (dir, i) => {
       children[i] = await startWitness(dir, ports[i]!);
     }));
-    say(`  each runs \`cairn witness serve\` with its own key and SQLite state`);
+    say(`  each runs \`cairn witness serve\` with its own key and SQLite state, for the one log its operator named (the root keys)`);
     // The root keys stay with their holders: the roster request is signed on each holder's machine.
     const request = join(work, 'roster-request.json');
     await cairnJson(['log', 'init', repo, ...witnessUrls.flatMap((u) => ['--witness', u]), '--threshold', String(THRESHOLD), '--prepare', request]);
@@ -151,7 +152,9 @@ async function demonstrate(work: string, print: (line: string) => void): Promise
       return sig;
     }));
     say(`  cairn log init --prepare wrote the roster request; each root key holder signed it offline (cairn log sign-roster)`);
-    const init = await cairnJson(['log', 'init', repo, '--authorization', request, ...rosterSignatures.flatMap((f) => ['--signature', f])]);
+    // The publisher leads as w1: witnesses work only for a member of their roster.
+    const leaderKeyArgs = ['--leader-key', join(witnessDirs[0]!, 'witness-key.json')];
+    const init = await cairnJson(['log', 'init', repo, '--authorization', request, ...rosterSignatures.flatMap((f) => ['--signature', f]), ...leaderKeyArgs]);
     const genesis = String(init.genesis);
     say(`  cairn log init: each witness checked release 1 and the roster (proofs of possession, root authorization by 2 of 2 root keys)`);
     say(`  genesis block ${genesis}: the clients' trust anchor, with root.json`);
@@ -233,7 +236,7 @@ async function demonstrate(work: string, print: (line: string) => void): Promise
     const newRoot = [await key('root-3'), await key('root-4')];
     await rotateRoot(repo, { roles: { root: { keys: newRoot.map((k) => k.signer.publicKey), threshold: 2 } }, signers: [...keys.root, ...newRoot].map((k) => k.signer) });
     say('  root v2 staged: new root keys, signed by 2 of 2 old AND 2 of 2 new root keys');
-    const onlineKeyArgs = ['--key', keys.snapshot.file, '--key', keys.timestamp.file];
+    const onlineKeyArgs = ['--key', keys.snapshot.file, '--key', keys.timestamp.file, ...leaderKeyArgs];
     let lastTarget = '';
     for (let release = 2; release <= 6; release++) {
       if (release === 4) {

@@ -5,7 +5,7 @@
 // were excluded. A round that fewer than the threshold co-sign is a LeaderError('ROUND_FAILED')
 // carrying that report.
 import { randomBytes } from 'node:crypto';
-import { acceptRoster, CosiError, runCosiRound, type CosiRoundResult, type Roster, type RosterWitness, type WitnessEndpoint } from '../cosi/index.js';
+import { acceptRoster, CosiError, runCosiRound, type CosiRoundResult, type Roster, type RosterWitness, type WitnessEndpoint, type WitnessKey } from '../cosi/index.js';
 import type { CommitRequest, StatementKind } from '../witness/index.js';
 import { LeaderError, WitnessCallError, type WitnessReport } from './errors.js';
 import { httpWitnessEndpoint, WitnessConnection, type HttpWitnessEndpoint } from './witness-connection.js';
@@ -33,6 +33,21 @@ export interface RoundSettings {
   wrapEndpoint?: (endpoint: HttpWitnessEndpoint, witness: RosterWitness, kind: StatementKind) => WitnessEndpoint;
   /** Told when a respond request is sent (a witness may then have recorded the statement). */
   onRespondSent?: () => void;
+  /** The leader's witness key: requests are signed with it, and it must be in the roster of the round. */
+  leaderKey?: WitnessKey;
+}
+
+/**
+ * The leader's key, checked to be a member of `roster` (witnesses work only for members,
+ * docs/witness.md "Who may lead"); LeaderError LEADER_KEY otherwise.
+ */
+export function requireLeaderKey(leaderKey: WitnessKey | undefined, roster: Roster, what: string): WitnessKey {
+  const hint = 'pass --leader-key FILE: the witness key file (DIR/witness-key.json) of a witness of the roster, on the machine that leads';
+  if (!leaderKey) throw new LeaderError('LEADER_KEY', `${what}: no leader key was given; witnesses work only for a member of their roster`, { hint });
+  if (!roster.witnesses.some((w) => w.key === leaderKey.publicKeyHex)) {
+    throw new LeaderError('LEADER_KEY', `${what}: the leader key ${leaderKey.publicKeyHex.slice(0, 12)} is not in the roster (${roster.witnesses.map((w) => w.name).join(', ')}); witnesses work only for a member`, { hint });
+  }
+  return leaderKey;
 }
 
 /** What the round commits each witness to: the statement and what that witness needs to check it. */
@@ -69,12 +84,13 @@ export async function runCosigningRound(
   commits: CommitBodies,
   skipped: ReadonlyMap<number, WitnessReport>,
 ): Promise<{ result: CosiRoundResult; report: RoundReport }> {
+  const leaderKey = requireLeaderKey(settings.leaderKey, roster, what);
   const accepted = acceptRoster(roster);
   const endpoints = new Map<number, HttpWitnessEndpoint>();
   const participants: WitnessEndpoint[] = [];
   for (const [i, body] of commits) {
     const w = roster.witnesses[i]!;
-    const endpoint = httpWitnessEndpoint(new WitnessConnection(w.address, { timeoutMs: settings.callTimeoutMs }), i, body);
+    const endpoint = httpWitnessEndpoint(new WitnessConnection(w.address, { timeoutMs: settings.callTimeoutMs, signer: { leaderKey, witnessKey: w.key } }), i, body);
     endpoints.set(i, endpoint);
     const wrapped = settings.wrapEndpoint ? settings.wrapEndpoint(endpoint, w, kind) : endpoint;
     participants.push({

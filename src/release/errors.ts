@@ -55,7 +55,9 @@ export type LeaderErrorCode =
    * The repository lists roles in snapshot by version alone (meta hashes off, or a snapshot
    * published before they were turned on): a block would not commit to their bytes.
    */
-  | 'META_HASHES_OFF';
+  | 'META_HASHES_OFF'
+  /** No leader key was given, or it is not a member of the roster whose witnesses it asks (docs/witness.md "Who may lead"). */
+  | 'LEADER_KEY';
 
 export class LeaderError extends CairnError<LeaderErrorCode> {
   readonly witnesses: readonly WitnessReport[];
@@ -66,7 +68,7 @@ export class LeaderError extends CairnError<LeaderErrorCode> {
   }
 
   get exitCode(): number {
-    return this.code === 'NO_LOG' || this.code === 'LOG_EXISTS' || this.code === 'META_HASHES_OFF' ? EXIT.usage : EXIT.verification;
+    return this.code === 'NO_LOG' || this.code === 'LOG_EXISTS' || this.code === 'META_HASHES_OFF' || this.code === 'LEADER_KEY' ? EXIT.usage : EXIT.verification;
   }
 
   override toJSON(): { error: string; code: LeaderErrorCode; message: string; hint?: string; witnesses?: WitnessReport[] } {

@@ -5,7 +5,7 @@
 // Every witness must accept it (POST /v1/genesis) at the roster's threshold before anything is
 // written; then the roster, the block, the leader state and a co-signed head statement.
 import { blockHash, buildGenesis, DEFAULT_SKIPCHAIN_PARAMS, FileLogStore, formatUtcTime, validateGenesis } from '../log/index.js';
-import { describeWitnessError, summarizeWitnesses } from './cosigning-round.js';
+import { describeWitnessError, requireLeaderKey, summarizeWitnesses } from './cosigning-round.js';
 import { cachedSource, documentsFor, payloadOf } from './documents.js';
 import { LeaderError, type WitnessReport } from './errors.js';
 import { LEADER_STATE_FORMAT, readLeaderState, writeLeaderState, type LeaderState } from './leader-files.js';
@@ -23,13 +23,14 @@ export async function initLog(options: InitLogOptions): Promise<{ leader: LogLea
   if (await readLeaderState(options.stateFile)) throw new LeaderError('LOG_EXISTS', `${options.stateFile} exists: this repository already has a log`);
   const timeoutMs = options.callTimeoutMs ?? DEFAULT_CALL_TIMEOUT_MS;
   const { roster } = options;
+  const leaderKey = requireLeaderKey(options.leaderKey, roster, 'the genesis roster');
   const source = cachedSource(options.source);
   const now = (options.now ?? (() => new Date()))();
   const rootRole = await rootRoleOfSource(source);
   const genesis = validateGenesis(buildGenesis(options.params ?? DEFAULT_SKIPCHAIN_PARAMS, await payloadOf(source, formatUtcTime(now.getTime() / 1000)), { roster, authorization: [...options.authorization] }), rootRole);
   const chain = blockHash(genesis);
   const documents = await documentsFor(source, null, source.rootVersion);
-  const results = await Promise.all(roster.witnesses.map((w) => new WitnessConnection(w.address, { timeoutMs }).genesis({ block: genesis, documents }).then(() => undefined, (e: unknown) => e)));
+  const results = await Promise.all(roster.witnesses.map((w) => new WitnessConnection(w.address, { timeoutMs, signer: { leaderKey, witnessKey: w.key } }).genesis({ block: genesis, documents }).then(() => undefined, (e: unknown) => e)));
   const missing: WitnessReport[] = [];
   results.forEach((e, i) => {
     if (e !== undefined) missing.push({ name: roster.witnesses[i]!.name, address: roster.witnesses[i]!.address, ...describeWitnessError(e) });

@@ -1,8 +1,9 @@
 // release/leader.ts: the log leader (docs/protocol.md sections 5-8; docs/witness.md). It
 // proposes blocks, runs co-signing rounds over HTTP (cosigning-round.ts) and writes the log files
-// of protocol.md section 7 (FileLogStore). It holds nothing secret and no trust: every witness
-// checks every proposal against its own records, and a round that fewer than the threshold
-// co-sign writes nothing.
+// of protocol.md section 7 (FileLogStore). It holds no trust, and no secret but the witness key
+// of the roster member it leads as (docs/witness.md "Who may lead"), which signs its requests:
+// every witness checks every proposal against its own records, and a round that fewer than the
+// threshold co-sign writes nothing.
 //
 // Order of writes for a block (so a mirror never serves a log that points at missing files):
 // roster (when it changes), block, level-0 link, leader state; then the higher-level forward links
@@ -13,7 +14,7 @@
 // level-0 link files past it, open() advances it. Each block is saved as a proposal before its
 // first round (leader-files.ts): a round that fails after a respond was sent keeps it, and the
 // caller (pipeline.ts) proposes exactly that block again (reproposeBlock) before anything else.
-import { COSI_ROUND_DEFAULTS, encodeCollectiveSignature, type Roster, type RosterWitness, type WitnessEndpoint } from '../cosi/index.js';
+import { COSI_ROUND_DEFAULTS, encodeCollectiveSignature, type Roster, type RosterWitness, type WitnessEndpoint, type WitnessKey } from '../cosi/index.js';
 import {
   backLinkIndices, blockHash, buildBlock, buildForwardLink, buildHeadStatement, FileLogStore, formatUtcTime, forwardLinkMessage, headMessage, LOG_FILE_LIMITS, levelSpan, parseBlockBytes, parseHeadFile, parseLinkFile, parseRosterBytes,
   parseUtcTime, rosterHash, validateBlock,
@@ -21,7 +22,7 @@ import {
 } from '../log/index.js';
 import { parseEnvelope, rootRoleOf } from '../tuf/index.js';
 import { WIRE_LIMITS, type CatchUpEntry, type StatementKind } from '../witness/index.js';
-import { runCosigningRound, type CommitBodies, type RoundReport, type RoundSettings } from './cosigning-round.js';
+import { requireLeaderKey, runCosigningRound, type CommitBodies, type RoundReport, type RoundSettings } from './cosigning-round.js';
 import { cachedSource, documentsFor, payloadOf, type ReleaseDocumentSource } from './documents.js';
 import { LeaderError, type WitnessReport } from './errors.js';
 import {
@@ -52,6 +53,11 @@ export interface LeaderOptions {
   proposalFile?: string;
   /** Wraps each endpoint of a round; tests inject faults here. */
   wrapEndpoint?: (endpoint: HttpWitnessEndpoint, witness: RosterWitness, kind: StatementKind) => WitnessEndpoint;
+  /**
+   * The leader's witness key (`--leader-key`): a member of the roster, which signs every request
+   * that makes a witness work (docs/witness.md "Who may lead"). Rounds refuse to start without it.
+   */
+  leaderKey?: WitnessKey;
 }
 
 export interface BlockReport {
@@ -143,6 +149,8 @@ export class LogLeader {
     const view = await this.successorView();
     const rootRole = rootRoleOf(parseEnvelope('root', await src.root(src.rootVersion), 'root.json'));
     const block = validateBlock(buildBlock(view, payload, rosterChange ?? null), view, { root: rootRole });
+    // Before the proposal is saved: without a member's key no witness would be asked.
+    requireLeaderKey(this.options.leaderKey, await this.roster(head.roster), `block ${block.index}`);
     if (this.options.proposalFile !== undefined) await saveProposal(this.options.proposalFile, block, src.attestations);
     return this.cosignBlock(block, src, onPhase);
   }
@@ -216,6 +224,8 @@ export class LogLeader {
    * roster that follow no chain yet join it (genesis plus catch-up) before the head round.
    */
   async changeRoster(options: { roster: Roster; authorization: readonly TufSignature[]; source: ReleaseDocumentSource }): Promise<BlockReport> {
+    // The leader leads the new roster's rounds too (its head round, at once).
+    requireLeaderKey(this.options.leaderKey, options.roster, 'the new roster');
     return this.appendBlock(options.source, { roster: options.roster, authorization: [...options.authorization] });
   }
 
@@ -250,6 +260,7 @@ export class LogLeader {
       maxAttempts: this.options.maxAttempts ?? COSI_ROUND_DEFAULTS.maxAttempts,
       branchingFactor: this.options.branchingFactor ?? COSI_ROUND_DEFAULTS.branchingFactor,
       ...(this.options.wrapEndpoint ? { wrapEndpoint: this.options.wrapEndpoint } : {}),
+      ...(this.options.leaderKey ? { leaderKey: this.options.leaderKey } : {}),
       onRespondSent: () => {
         this.respondsSent += 1;
       },
@@ -382,6 +393,7 @@ export class LogLeader {
     const roster = block.rosterChange!.roster;
     const infos = await fetchInfos(roster.witnesses.map((w) => w.address), this.timeout());
     const genesis = await this.block(0);
+    const leaderKey = requireLeaderKey(this.options.leaderKey, roster, `joining the roster of block ${block.index}`);
     for (const [i, w] of roster.witnesses.entries()) {
       const info = infos[i]!;
       if (info instanceof Error || info.chain !== null) continue;
@@ -391,7 +403,7 @@ export class LogLeader {
       }
       try {
         const documents = await documentsFor(source, null, genesis.payload.root.version);
-        await new WitnessConnection(w.address, { timeoutMs: this.timeout() }).genesis({ block: genesis, documents, catchUp: await this.catchUpEntries(0, block.index) });
+        await new WitnessConnection(w.address, { timeoutMs: this.timeout(), signer: { leaderKey, witnessKey: w.key } }).genesis({ block: genesis, documents, catchUp: await this.catchUpEntries(0, block.index) });
         this.options.progress?.(`witness ${w.name} joined the chain at block ${block.index}`);
       } catch (e) {
         this.options.progress?.(`witness ${w.name} could not join the chain: ${e instanceof Error ? e.message : String(e)}`);

@@ -2,13 +2,17 @@
 // section 8). Every call has a deadline and a cap on the answer's size; answers are parsed
 // strictly (witness/wire.ts). A witness's refusal becomes WitnessCallError('REFUSED') carrying the
 // witness's { error, code, message }, so the leader can report which rule each witness applied.
+// Requests that make a witness work (genesis, commit, respond) are signed with the leader's
+// witness key, a roster member's, for the witness's own key (docs/protocol.md section 8 "Who may
+// ask"); GET /v1/info is not.
 // httpWitnessEndpoint adapts a connection to cosi's WitnessEndpoint for runCosiRound.
 import { parseJsonBounded } from '../encoding/bounded-json.js';
-import { COSI_ROUND_DEFAULTS, type NonceCommitment, type Roster, type RosterWitness, type WitnessChallenge, type WitnessEndpoint } from '../cosi/index.js';
+import { COSI_ROUND_DEFAULTS, type NonceCommitment, type Roster, type RosterWitness, type WitnessChallenge, type WitnessEndpoint, type WitnessKey } from '../cosi/index.js';
 import { parseRoster } from '../log/index.js';
 import type { RemoteRefusal } from '../witness/index.js';
 import { LeaderError, WitnessCallError } from './errors.js';
 import {
+  signWitnessRequest,
   parseCommitAnswer,
   parseGenesisAnswer,
   parseInfoAnswer,
@@ -28,6 +32,8 @@ export interface WitnessConnectionOptions {
   timeoutMs?: number;
   /** Largest answer read, in bytes. */
   maxAnswerBytes?: number;
+  /** Signs the requests that make the witness work: the leader's witness key (a roster member's) and the witness's key. */
+  signer?: { leaderKey: WitnessKey; witnessKey: string };
 }
 
 /** Deadline of one call to a witness when none is given (`cairn repo publish --witness-timeout`, `cairn log ... --timeout`). */
@@ -39,9 +45,11 @@ export class WitnessConnection {
   readonly address: string;
   private readonly timeoutMs: number;
   private readonly maxAnswerBytes: number;
+  private readonly signer: WitnessConnectionOptions['signer'];
 
   constructor(address: string, options: WitnessConnectionOptions = {}) {
     this.address = address.endsWith('/') ? address.slice(0, -1) : address;
+    this.signer = options.signer;
     this.timeoutMs = options.timeoutMs ?? WITNESS_CONNECTION_DEFAULTS.timeoutMs;
     this.maxAnswerBytes = options.maxAnswerBytes ?? WITNESS_CONNECTION_DEFAULTS.maxAnswerBytes;
   }
@@ -70,11 +78,13 @@ export class WitnessConnection {
     try {
       let response: Response;
       try {
+        const bytes = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
+        const signed = bytes && this.signer ? signWitnessRequest(this.signer.leaderKey, { method, path, witness: this.signer.witnessKey, body: bytes }) : {};
         response = await fetch(url, {
           method,
           signal: controller.signal,
           redirect: 'error',
-          ...(body === undefined ? {} : { body: JSON.stringify(body), headers: { 'content-type': 'application/json' } }),
+          ...(bytes === undefined ? {} : { body: bytes, headers: { 'content-type': 'application/json', ...signed } }),
         });
       } catch (e) {
         if (controller.signal.aborted) throw new WitnessCallError('TIMEOUT', `${method} ${url}: no answer within ${timeout} ms`);

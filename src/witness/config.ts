@@ -2,10 +2,13 @@
 // directory DIR per witness:
 //
 //   DIR/witness.json       configuration: name, address (the URL leaders reach it at), clock
-//                          skew, request body cap
+//                          skew, request body cap, and the one chain it serves (docs/witness.md
+//                          "The chain a witness serves"): a genesis hash, or the root keys that
+//                          must authorize the genesis roster
 //   DIR/witness-key.json   its Ed25519 key (cairn/private-key/v1, mode 0600; never printed)
 //   DIR/state.db           its SQLite state (store.ts): recorded blocks, rosters, TUF state,
 //                          used nonce IDs; WAL mode, so also state.db-wal and state.db-shm
+//   DIR/witness.lock       the pid of the process serving it (lock.ts): one process per directory
 //
 // The roster entry {name, key, pop, address} (docs/protocol.md section 4) is derived from the
 // key and the configuration; the root key holders put it into a roster.
@@ -14,15 +17,17 @@ import { mkdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createProofOfPossession, witnessKeyFromSeed, type RosterWitness, type WitnessKey } from '../cosi/index.js';
 import { readKeyFileHeader, writeKeyFile } from '../crypto/key-file.js';
+import { keyIdOf, readTufPublicKey, type TufPublicKey } from '../crypto/public-key.js';
 import { parseJsonObject } from '../encoding/bounded-json.js';
 import { FieldReader } from '../encoding/field-reader.js';
 import { StorageError } from '../errors/index.js';
 import { writeFileAtomic } from '../io/atomic-write.js';
 import { readCappedFile, tooLargeIsFormatError } from '../io/capped-file.js';
 import { WitnessError } from './errors.js';
+import type { RequestRate } from './request-auth.js';
 import { WIRE_LIMITS } from './wire.js';
 
-export const WITNESS_FILES = { config: 'witness.json', key: 'witness-key.json', db: 'state.db' } as const;
+export const WITNESS_FILES = { config: 'witness.json', key: 'witness-key.json', db: 'state.db', lock: 'witness.lock' } as const;
 export const WITNESS_CONFIG_FORMAT = 'cairn/witness/v1';
 
 export interface WitnessConfig {
@@ -33,11 +38,40 @@ export interface WitnessConfig {
   clockSkewSeconds: number;
   /** Largest request body accepted, in bytes. */
   maxRequestBytes: number;
+  /** The one chain this witness serves; absent only in directories made before it was required. */
+  chain?: ChainPin;
+  /** Each roster member's request rate, when not REQUEST_AUTH_LIMITS's (docs/witness.md "Who may lead"). */
+  rate?: RequestRate;
+}
+
+/**
+ * The chain a witness serves, as its operator names it: the genesis block's hash (a witness
+ * joining a running log), or the root keys of which `threshold` must authorize the genesis
+ * roster (a witness of a log yet to be created, whose genesis names this witness).
+ */
+export type ChainPin = { genesis: string } | { rootKeys: TufPublicKey[]; threshold: number };
+
+/** The root role a root-key pin stands for (key IDs as TUF computes them). */
+export function pinnedRootRole(pin: { rootKeys: readonly TufPublicKey[]; threshold: number }): { keys: Record<string, TufPublicKey>; threshold: number } {
+  return { keys: Object.fromEntries(pin.rootKeys.map((k) => [keyIdOf(k), k])), threshold: pin.threshold };
+}
+
+function checkChainPin(pin: ChainPin): ChainPin {
+  if ('genesis' in pin) {
+    if (!/^[0-9a-f]{64}$/.test(pin.genesis)) throw new WitnessError('BAD_CONFIG', `a genesis hash is 64 lowercase hex digits, found ${JSON.stringify(pin.genesis.slice(0, 80))}`);
+    return pin;
+  }
+  const distinct = new Set(pin.rootKeys.map(keyIdOf)).size;
+  if (distinct === 0 || distinct !== pin.rootKeys.length) throw new WitnessError('BAD_CONFIG', `the root keys must be distinct and at least one, found ${pin.rootKeys.length} (${distinct} distinct)`);
+  if (!Number.isSafeInteger(pin.threshold) || pin.threshold < 1 || pin.threshold > distinct) {
+    throw new WitnessError('BAD_CONFIG', `the root threshold must be from 1 to the ${distinct} root keys, found ${pin.threshold}`);
+  }
+  return pin;
 }
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
-/** A configuration is a few short fields. */
-const CONFIG_LIMITS = { maxBytes: 64 * 1024, maxDepth: 4, maxEntries: 64 };
+/** A configuration is a few short fields and at most 256 pinned root keys (TUF key objects). */
+const CONFIG_LIMITS = { maxBytes: 256 * 1024, maxDepth: 8, maxEntries: 4096 };
 
 function checkAddress(address: string): string {
   let url: URL;
@@ -57,9 +91,10 @@ function rosterEntry(config: WitnessConfig, key: WitnessKey): RosterWitness {
 }
 
 /** Creates DIR with a fresh witness key and its configuration; returns its roster entry. */
-export async function initWitness(dir: string, options: { name: string; address: string; clockSkewSeconds?: number; maxRequestBytes?: number }): Promise<{ config: WitnessConfig; entry: RosterWitness }> {
+export async function initWitness(dir: string, options: { name: string; address: string; chain: ChainPin; clockSkewSeconds?: number; maxRequestBytes?: number; rate?: RequestRate }): Promise<{ config: WitnessConfig; entry: RosterWitness }> {
   if (!NAME.test(options.name)) throw new WitnessError('BAD_CONFIG', `witness name must be 1-64 characters of [A-Za-z0-9._-] starting with a letter or digit, found ${JSON.stringify(options.name)}`);
   checkAddress(options.address);
+  checkChainPin(options.chain);
   const exists = await stat(join(dir, WITNESS_FILES.config)).then(() => true, () => false);
   if (exists) throw new WitnessError('BAD_CONFIG', `${dir} already holds a witness`, { hint: 'a witness key is never replaced in place: use another directory' });
   await mkdir(dir, { recursive: true, mode: 0o700 });
@@ -71,6 +106,8 @@ export async function initWitness(dir: string, options: { name: string; address:
     address: options.address,
     clockSkewSeconds: options.clockSkewSeconds ?? 300,
     maxRequestBytes: options.maxRequestBytes ?? WIRE_LIMITS.maxRequestBytes,
+    chain: options.chain,
+    ...(options.rate ? { rate: options.rate } : {}),
   };
   await writeFileAtomic(join(dir, WITNESS_FILES.config), JSON.stringify(config, null, 2) + '\n');
   const { key } = await loadWitness(dir);
@@ -98,13 +135,39 @@ export async function loadWitness(dir: string): Promise<{ config: WitnessConfig;
     address: checkAddress(r.string(o.address, 'address', 512)),
     clockSkewSeconds,
     maxRequestBytes: r.integer(o.maxRequestBytes, 'maxRequestBytes', 1024),
+    ...(o.chain === undefined ? {} : { chain: readChainPin(r, o.chain) }),
+    ...(o.rate === undefined ? {} : { rate: readRate(r, o.rate) }),
   };
-  const file = await readKeyFileHeader(join(dir, WITNESS_FILES.key));
-  if (file.encryption) throw new WitnessError('BAD_CONFIG', 'the witness key file is encrypted; a witness runs unattended with a plain key file (mode 0600)');
+  const key = await loadWitnessKey(join(dir, WITNESS_FILES.key));
+  return { config, key, entry: rosterEntry(config, key), dbPath: join(dir, WITNESS_FILES.db) };
+}
+
+function readRate(r: FieldReader, value: unknown): RequestRate {
+  const o = r.exact(value, 'rate', ['burst', 'perSecond']);
+  return { burst: r.integer(o.burst, 'rate.burst', 1, 1_000_000), perSecond: r.integer(o.perSecond, 'rate.perSecond', 1, 1_000_000) };
+}
+
+function readChainPin(r: FieldReader, value: unknown): ChainPin {
+  const o = r.object(value, 'chain');
+  if (o.genesis !== undefined) return checkChainPin({ genesis: r.hex(r.exact(o, 'chain', ['genesis']).genesis, 'chain.genesis') });
+  const pin = r.exact(o, 'chain', ['rootKeys', 'threshold']);
+  return checkChainPin({
+    rootKeys: r.array(pin.rootKeys, 'chain.rootKeys', 256, 1).map((k, i) => readTufPublicKey(r, k, `chain.rootKeys[${i}]`)),
+    threshold: r.integer(pin.threshold, 'chain.threshold', 1),
+  });
+}
+
+/**
+ * A witness key file (`DIR/witness-key.json`, a plain cairn/private-key/v1 Ed25519 key): the
+ * witness's own, or the one a leader signs its requests with (`--leader-key`).
+ */
+export async function loadWitnessKey(path: string): Promise<WitnessKey> {
+  const file = await readKeyFileHeader(path);
+  if (file.encryption) throw new WitnessError('BAD_CONFIG', `${path} is encrypted; a witness key is a plain key file (mode 0600), as a witness runs unattended`);
   const jwk = createPrivateKey({ key: Buffer.from(file.private, 'base64'), format: 'der', type: 'pkcs8' }).export({ format: 'jwk' });
-  if (jwk.crv !== 'Ed25519' || typeof jwk.d !== 'string') throw new WitnessError('BAD_CONFIG', 'the witness key is not an Ed25519 key');
+  if (jwk.crv !== 'Ed25519' || typeof jwk.d !== 'string') throw new WitnessError('BAD_CONFIG', `${path} is not an Ed25519 key`);
   const seed = Buffer.from(jwk.d, 'base64url');
   const key = witnessKeyFromSeed(seed);
   seed.fill(0);
-  return { config, key, entry: rosterEntry(config, key), dbPath: join(dir, WITNESS_FILES.db) };
+  return key;
 }

@@ -10,7 +10,7 @@ export type WitnessErrorCode =
   | 'BAD_REQUEST'
   /** This witness follows no chain yet (it needs POST /v1/genesis first). */
   | 'NOT_FOLLOWING'
-  /** The request is about another chain than the one this witness follows. */
+  /** The request is about another chain than the one this witness follows, or its operator named. */
   | 'CHAIN_MISMATCH'
   /** The block does not extend the head this witness recorded (index, back links). */
   | 'DOES_NOT_EXTEND_HEAD'
@@ -33,11 +33,28 @@ export type WitnessErrorCode =
   /** A respond for a nonce already used (replay). */
   | 'NONCE_REUSED'
   /** The witness's directory or configuration is missing or malformed. */
-  | 'BAD_CONFIG';
+  | 'BAD_CONFIG'
+  /** Another witness process holds the witness's directory (one process per directory). */
+  | 'LOCKED'
+  // ---- who may ask (protocol.md section 8 "Who may ask") ----
+  /** A request that makes the witness work carries no (or a malformed) roster member's signature (HTTP 401). */
+  | 'UNAUTHENTICATED'
+  /** The request signature does not verify for the key it names (HTTP 401). */
+  | 'BAD_SIGNATURE'
+  /** The request's time is too far from the witness's clock (HTTP 401). */
+  | 'STALE_REQUEST'
+  /** A request ID already received within the window (HTTP 401). */
+  | 'REPLAYED_REQUEST'
+  /** The signer is not a member of the roster in force (HTTP 403). */
+  | 'NOT_A_MEMBER'
+  /** The signer sent more requests than its rate allows (HTTP 429). */
+  | 'RATE_LIMITED';
 
 export class WitnessError extends CairnError<WitnessErrorCode> {
   get exitCode(): number {
-    return this.code === 'BAD_CONFIG' ? EXIT.usage : EXIT.verification;
+    if (this.code === 'BAD_CONFIG') return EXIT.usage;
+    if (this.code === 'LOCKED') return EXIT.io;
+    return EXIT.verification;
   }
 }
 

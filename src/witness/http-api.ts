@@ -1,8 +1,17 @@
 // witness/http-api.ts: the witness HTTP API (docs/protocol.md section 8) on hono and
 // @hono/node-server. JSON in and out; request bodies are read with a cap (WIRE_LIMITS, or the
 // witness's configuration) and parsed once into typed requests (wire.ts), then decided by the
-// WitnessService. Every refusal is `{ error, code, message }`: 400 for a malformed request, 409
-// for a request refused by a rule (the code names it), 413 over the body cap, 500 otherwise.
+// WitnessService. Every refusal is `{ error, code, message }`: 400 for a malformed request, 401
+// for a request not signed by anyone, or signed badly, stale or replayed, 403 for a signer that is
+// not a roster member, 409 for a request refused by a rule (the code names it), 413 over the body
+// cap, 429 over a member's rate, 500 otherwise.
+//
+// GET /v1/info is public. The POST endpoints make the witness work, so they are checked in the
+// order that costs an attacker most and the witness least (docs/protocol.md section 8 "Who may
+// ask"; request-auth.ts): signature headers present, time fresh, signer a member of the roster in
+// force at the head (before the body is read), then the body read with its cap, the signature
+// verified over it, the request ID never seen, the member under its rate. Only then is the
+// request parsed and decided, for that member (the peer).
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import { Hono, type Context } from 'hono';
@@ -10,6 +19,7 @@ import { serve } from '@hono/node-server';
 import { parseJsonBounded } from '../encoding/bounded-json.js';
 import { CairnError, FormatError } from '../errors/index.js';
 import { WitnessError } from './errors.js';
+import { readRequestClaim, RequestGuard, type RequestRate } from './request-auth.js';
 import type { WitnessService } from './service.js';
 import { parseCommitRequest, parseGenesisRequest, parseRespondRequest, WIRE_LIMITS } from './wire.js';
 
@@ -21,6 +31,8 @@ export interface WitnessServerOptions {
   port?: number;
   /** Largest request body accepted, in bytes (documents included). */
   maxRequestBytes?: number;
+  /** Each member's request rate (default REQUEST_AUTH_LIMITS). */
+  rate?: RequestRate;
 }
 
 export interface RunningWitnessServer {
@@ -41,15 +53,20 @@ export const WITNESS_SERVER_LIMITS = {
   maxEntries: 2_000_000,
 } as const;
 
-/** 400 for malformed requests, 409 for refusals by a rule, 500 for anything else. */
-function statusOf(e: unknown): 400 | 409 | 413 | 500 {
+const AUTH_STATUS: Partial<Record<string, 401 | 403 | 429>> = {
+  UNAUTHENTICATED: 401, BAD_SIGNATURE: 401, STALE_REQUEST: 401, REPLAYED_REQUEST: 401, NOT_A_MEMBER: 403, RATE_LIMITED: 429,
+};
+
+/** 400 for malformed requests, 401/403/429 for who asks, 409 for refusals by a rule, 500 for anything else. */
+function statusOf(e: unknown): 400 | 401 | 403 | 409 | 413 | 429 | 500 {
   if (e instanceof FormatError) return e.code === 'TOO_LARGE' ? 413 : 400;
   if (e instanceof WitnessError && e.code === 'BAD_REQUEST') return 400;
+  if (e instanceof WitnessError && AUTH_STATUS[e.code] !== undefined) return AUTH_STATUS[e.code]!;
   if (e instanceof CairnError) return 409;
   return 500;
 }
 
-async function readBody(c: Context, maxBytes: number): Promise<unknown> {
+async function readBody(c: Context, maxBytes: number): Promise<Buffer> {
   const declared = Number(c.req.header('content-length') ?? NaN);
   if (Number.isFinite(declared) && declared > maxBytes) throw new FormatError('TOO_LARGE', `request body of ${declared} bytes, this witness accepts at most ${maxBytes}`);
   const body = c.req.raw.body;
@@ -67,14 +84,33 @@ async function readBody(c: Context, maxBytes: number): Promise<unknown> {
     }
     chunks.push(value);
   }
-  return parseJsonBounded(Buffer.concat(chunks), 'request body', { maxBytes, maxDepth: WITNESS_SERVER_LIMITS.maxDepth, maxEntries: WITNESS_SERVER_LIMITS.maxEntries });
+  return Buffer.concat(chunks);
 }
 
-function createWitnessApp(service: WitnessService, maxRequestBytes = WIRE_LIMITS.maxRequestBytes): Hono {
+function createWitnessApp(service: WitnessService, maxRequestBytes = WIRE_LIMITS.maxRequestBytes, rate?: RequestRate): Hono {
   const app = new Hono();
+  const guard = new RequestGuard(service.identity.key.publicKeyHex, rate);
+  /** The checks of the module header; returns the parsed body and the member who signed it. */
+  const authenticated = async (c: Context, maxBytes: number): Promise<{ body: unknown; peer: string }> => {
+    const path = new URL(c.req.url).pathname;
+    const claim = readRequestClaim((name) => c.req.header(name));
+    guard.checkTime(claim);
+    const members = service.members();
+    if (!members) {
+      // No chain yet, so no members: genesis() checks the sender against the rosters of the chain it brings.
+      if (path !== '/v1/genesis') service.requireChain();
+    } else if (!members.has(claim.signer)) {
+      throw new WitnessError('NOT_A_MEMBER', `${claim.signer.slice(0, 12)} is not a member of the roster in force at this witness's head; only members may ask it to work`);
+    }
+    const bytes = await readBody(c, maxBytes);
+    guard.verify(claim, c.req.method, path, bytes);
+    guard.admit(claim);
+    const body = parseJsonBounded(bytes, 'request body', { maxBytes, maxDepth: WITNESS_SERVER_LIMITS.maxDepth, maxEntries: WITNESS_SERVER_LIMITS.maxEntries });
+    return { body, peer: claim.signer };
+  };
   const fail = (c: Context, e: unknown): Response => {
     const status = statusOf(e);
-    if (status === 400 || status === 413) service.noteRefused(`${c.req.method} ${new URL(c.req.url).pathname}`, e);
+    if (status !== 409 && status !== 500) service.noteRefused(`${c.req.method} ${new URL(c.req.url).pathname}`, e);
     const body = e instanceof CairnError
       ? { error: e.name, code: e.code, message: e.message }
       : { error: 'InternalError', code: 'INTERNAL', message: e instanceof Error ? e.message : String(e) };
@@ -83,21 +119,24 @@ function createWitnessApp(service: WitnessService, maxRequestBytes = WIRE_LIMITS
   app.get('/v1/info', (c) => c.json(service.info()));
   app.post('/v1/genesis', async (c) => {
     try {
-      return c.json(service.genesis(parseGenesisRequest(await readBody(c, maxRequestBytes))));
+      const { body, peer } = await authenticated(c, maxRequestBytes);
+      return c.json(service.genesis(parseGenesisRequest(body), peer));
     } catch (e) {
       return fail(c, e);
     }
   });
   app.post('/v1/commit', async (c) => {
     try {
-      return c.json(service.commit(parseCommitRequest(await readBody(c, maxRequestBytes))));
+      const { body, peer } = await authenticated(c, maxRequestBytes);
+      return c.json(service.commit(parseCommitRequest(body), peer));
     } catch (e) {
       return fail(c, e);
     }
   });
   app.post('/v1/respond', async (c) => {
     try {
-      return c.json(await service.respond(parseRespondRequest(await readBody(c, 64 * 1024))));
+      const { body, peer } = await authenticated(c, 64 * 1024);
+      return c.json(await service.respond(parseRespondRequest(body), peer));
     } catch (e) {
       return fail(c, e);
     }
@@ -108,7 +147,7 @@ function createWitnessApp(service: WitnessService, maxRequestBytes = WIRE_LIMITS
 
 /** Starts the witness HTTP service and resolves once it listens. */
 export function startWitnessServer(options: WitnessServerOptions): Promise<RunningWitnessServer> {
-  const app = createWitnessApp(options.service, options.maxRequestBytes);
+  const app = createWitnessApp(options.service, options.maxRequestBytes, options.rate);
   const host = options.host ?? '127.0.0.1';
   return new Promise((resolve, reject) => {
     const server = serve(

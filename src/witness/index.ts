@@ -1,8 +1,10 @@
 // witness/index.ts: the public API of the witness (docs/witness.md; docs/protocol.md section 8):
 // its directory and key, the checks it applies before it co-signs (WitnessService), its durable
-// SQLite state, its HTTP API, and the wire format of that API, which the log leader
-// (src/release) speaks. Other layers import from here only.
-export { initWitness, loadWitness, WITNESS_FILES, WITNESS_CONFIG_FORMAT, type WitnessConfig } from './config.js';
+// SQLite state, its HTTP API, the wire format of that API and the signature every request that
+// makes it work carries, which the log leader (src/release) speaks. Other layers import from here only.
+export { initWitness, loadWitness, loadWitnessKey, WITNESS_FILES, WITNESS_CONFIG_FORMAT, type WitnessConfig, type ChainPin } from './config.js';
+export { signWitnessRequest, readRequestClaim, RequestGuard, REQUEST_HEADERS, REQUEST_AUTH_LIMITS, type RequestRate, type RequestClaim } from './request-auth.js';
+export { lockWitnessDirectory, type DirectoryLock } from './lock.js';
 export { WitnessError, type WitnessErrorCode, type RemoteRefusal } from './errors.js';
 export { WitnessService, type WitnessIdentity, type WitnessServiceOptions } from './service.js';
 export { describeDecision, type WitnessDecision } from './decisions.js';

@@ -16,6 +16,13 @@
 // A response leaves only after WitnessStore.commitResponse recorded, in one durable transaction,
 // the nonce's use and, for a block, the new head and TUF state: the NonceStore the CosiSigner
 // calls before it releases s_i is that transaction.
+//
+// Every request comes from a peer: the roster member whose signature the HTTP API verified
+// (request-auth.ts; docs/protocol.md section 8 "Who may ask"). A nonce answers only the peer it
+// was committed to, and each peer holds at most REQUEST_AUTH_LIMITS.maxPendingPerPeer pending
+// nonces (more drops its own oldest), so one member's flood cannot evict another's rounds. A
+// fresh witness accepts only the genesis of the chain its operator named (docs/witness.md "The
+// chain a witness serves"), sent by a member of that chain's roster.
 import { canonicalBytes } from '../encoding/canonical-json.js';
 import {
   acceptRoster,
@@ -39,6 +46,7 @@ import {
   validateBlock,
   validateGenesis,
   verifyForwardLink,
+  verifyRosterAuthorization,
   type Block,
   type ChainView,
 } from '../log/index.js';
@@ -47,7 +55,9 @@ import { parseEnvelope, rootRoleOf, type RootEnvelope, type TargetsEnvelope } fr
 import { sha256Hex } from '../crypto/hash.js';
 import { refusal, type WitnessDecision } from './decisions.js';
 import { WitnessError } from './errors.js';
+import { pinnedRootRole, type ChainPin } from './config.js';
 import { checkBuildAttestations, decodeDocuments, stateDocuments, TARGETS_PREFIX } from './release-documents.js';
+import { REQUEST_AUTH_LIMITS } from './request-auth.js';
 import type { RecordedBlock, ResponseEffects, WitnessStore } from './store.js';
 import type { CatchUpEntry, CommitAnswer, CommitRequest, GenesisAnswer, GenesisRequest, InfoAnswer, RespondAnswer, RespondRequest } from './wire.js';
 
@@ -61,20 +71,26 @@ export interface WitnessIdentity {
 export interface WitnessServiceOptions {
   identity: WitnessIdentity;
   store: WitnessStore;
+  /** The one chain this witness serves (its operator's choice); without it, no genesis is accepted. */
+  chain?: ChainPin;
   /** Largest distance between a block's (or head statement's) time and this clock; default 300 s. */
   clockSkewSeconds?: number;
   /** This witness's clock (tests drive it). */
   now?: () => Date;
   /** Told of every decision: what was asked, accepted or refused, and the rule's code. */
   onDecision?: (decision: WitnessDecision) => void;
-  /** Most commitments awaiting their respond; the oldest are dropped. Default 1,024. */
+  /** Most commitments awaiting their respond; the oldest of the peer holding most are dropped. Default 1,024. */
   maxPending?: number;
+  /** Most commitments one peer may hold; its own oldest are dropped. Default REQUEST_AUTH_LIMITS.maxPendingPerPeer. */
+  maxPendingPerPeer?: number;
   /** A commitment not answered within this time is dropped. Default 120 s. */
   pendingTtlMs?: number;
 }
 
 /** A committed nonce pair: what it may sign, and what answering records. */
 interface Pending {
+  /** The roster member that asked for it: only it may have it answered. */
+  peer: string;
   kind: string;
   what: string;
   message: Buffer;
@@ -95,12 +111,17 @@ export class WitnessService {
   private readonly now: () => Date;
   private readonly onDecision: (decision: WitnessDecision) => void;
   private readonly maxPending: number;
+  private readonly maxPendingPerPeer: number;
   private readonly ttl: number;
+  private readonly pin: ChainPin | undefined;
   private readonly pending = new Map<string, Pending>();
+  /** Pending nonce IDs by peer (insertion order = age). */
+  private readonly pendingByPeer = new Map<string, Set<string>>();
   /** Effects of the response being answered, by nonce ID (read by the NonceStore). */
   private readonly answering = new Map<string, ResponseEffects>();
   private cachedState: { index: number; state: ReleaseState } | undefined;
   private cachedHead: { hash: string; block: Block } | undefined;
+  private cachedMembers: { hash: string; keys: ReadonlySet<string> } | undefined;
 
   constructor(options: WitnessServiceOptions) {
     this.identity = options.identity;
@@ -110,6 +131,8 @@ export class WitnessService {
     this.now = options.now ?? (() => new Date());
     this.onDecision = options.onDecision ?? (() => undefined);
     this.maxPending = options.maxPending ?? 1024;
+    this.maxPendingPerPeer = options.maxPendingPerPeer ?? REQUEST_AUTH_LIMITS.maxPendingPerPeer;
+    this.pin = options.chain;
     this.ttl = options.pendingTtlMs ?? 120_000;
     const nonceStore: NonceStore = {
       markUsed: async (id) => {
@@ -117,6 +140,21 @@ export class WitnessService {
       },
     };
     this.signer = new CosiSigner(options.identity.key, { store: nonceStore });
+  }
+
+  /**
+   * The keys that may ask this witness to work: the members of the roster in force at its head;
+   * undefined while it follows no chain (then only a genesis is accepted, checked by genesis()).
+   */
+  members(): ReadonlySet<string> | undefined {
+    const head = this.store.head();
+    if (!head) return undefined;
+    if (this.cachedMembers?.hash !== head.hash) {
+      const json = this.store.roster(this.headBlock().roster);
+      const roster = json === undefined ? { witnesses: [] } : (JSON.parse(json) as Roster);
+      this.cachedMembers = { hash: head.hash, keys: new Set(roster.witnesses.map((w) => w.key)) };
+    }
+    return this.cachedMembers.keys;
   }
 
   /** Logs a request refused before it reached a decision (malformed, over a cap). */
@@ -148,8 +186,8 @@ export class WitnessService {
 
   // ---- POST /v1/genesis ------------------------------------------------------------------
 
-  genesis(request: GenesisRequest): GenesisAnswer {
-    return this.decide('genesis', () => {
+  genesis(request: GenesisRequest, peer: string): GenesisAnswer {
+    return this.decide(`genesis (from ${peer.slice(0, 12)})`, () => {
       const genesis = parseBlock(request.block, 'genesis block');
       if (genesis.index !== 0) throw new LogError('BAD_BLOCK', `a genesis block has index 0, found ${genesis.index}`);
       const chain = blockHash(genesis);
@@ -160,20 +198,29 @@ export class WitnessService {
         const head = this.store.head()!;
         return { what: `${what}: already following`, result: { head: { index: head.index, hash: head.hash } } };
       }
+      if (!genesis.rosterChange) throw new LogError('BAD_BLOCK', 'a genesis block carries its roster (rosterChange)');
+      this.requirePinnedChain(genesis, chain, what);
+      const entries = request.catchUp ?? [];
+      // Cheap before the expensive checks: the sender is in a roster this chain brings.
+      const named = [genesis.rosterChange.roster, ...entries.map((e, i) => parseBlock(e.block, `catchUp[${i}] block`).rosterChange?.roster)];
+      if (!named.some((r) => r?.witnesses.some((w) => w.key === peer))) {
+        throw new WitnessError('NOT_A_MEMBER', `${what}: the sender ${peer.slice(0, 12)} is in no roster of this chain`);
+      }
       const now = this.now();
       const docs = decodeDocuments(request.documents);
-      const entries = request.catchUp ?? [];
       let state: ReleaseState;
       let rosters = new Map<string, string>([[genesis.roster, canonicalText(genesis.rosterChange!.roster)]]);
       let blocks: Block[] = [];
       if (entries.length === 0) {
         state = checkGenesisState(docs, now);
+        this.requirePinnedRoot(state.root, what);
         checkPayloadMatches(genesis.payload, state);
         validateGenesis(genesis, rootRoleOf(state.root));
       } else {
         // Joining a running chain: roots[0] is the genesis root, the blocks come with their
         // co-signed level-0 links, the documents describe the last block's state.
         const genesisRoot = parseEnvelope('root', docs.roots[0] ?? new Uint8Array(), 'genesis root');
+        this.requirePinnedRoot(genesisRoot, what);
         validateGenesis(genesis, rootRoleOf(genesisRoot));
         const walk = this.verifyCatchUp(genesis, entries, (hash) => (hash === genesis.roster ? genesis.rosterChange!.roster : undefined));
         blocks = walk.blocks;
@@ -190,6 +237,7 @@ export class WitnessService {
       if (roster.indexOf(this.identity.key.publicKeyHex) < 0) {
         throw new WitnessError('NOT_IN_ROSTER', `this witness (${this.identity.name}) is not in roster ${roster.hash.slice(0, 12)} in force at block ${last.index}`);
       }
+      if (roster.indexOf(peer) < 0) throw new WitnessError('NOT_A_MEMBER', `${what}: the sender ${peer.slice(0, 12)} is not in roster ${roster.hash.slice(0, 12)} in force at block ${last.index}`);
       this.store.initChain(chain, recorded(genesis), stateDocuments(state), rosters, blocks.map(recorded));
       this.invalidate();
       return { what, result: { head: { index: last.index, hash: blockHash(last) } } };
@@ -198,33 +246,39 @@ export class WitnessService {
 
   // ---- POST /v1/commit -------------------------------------------------------------------
 
-  commit(request: CommitRequest): CommitAnswer {
+  commit(request: CommitRequest, peer: string): CommitAnswer {
     return this.decide(`commit ${request.kind} (session ${request.session.slice(0, 16)})`, () => {
       this.expire();
       const p = request.kind === 'block' ? this.checkBlock(request) : request.kind === 'link' ? this.checkLink(request.statement) : this.checkHead(request.statement);
+      this.makeRoomFor(peer);
       const c = this.signer.commit();
-      while (this.pending.size >= this.maxPending) this.pending.delete(this.pending.keys().next().value!);
-      this.pending.set(c.nonceId, { ...p, expiresAt: Date.now() + this.ttl });
+      this.pending.set(c.nonceId, { ...p, peer, expiresAt: Date.now() + this.ttl });
+      const mine = this.pendingByPeer.get(peer) ?? new Set<string>();
+      mine.add(c.nonceId);
+      this.pendingByPeer.set(peer, mine);
       return { what: p.what, result: { nonceId: c.nonceId, R1: Buffer.from(c.R1).toString('hex'), R2: Buffer.from(c.R2).toString('hex') } };
     });
   }
 
   // ---- POST /v1/respond ------------------------------------------------------------------
 
-  async respond(request: RespondRequest): Promise<RespondAnswer> {
+  async respond(request: RespondRequest, peer: string): Promise<RespondAnswer> {
     const label = `respond (session ${request.session.slice(0, 16)}, nonce ${request.nonceId})`;
     let what = label;
     try {
+      this.expire();
       const p = this.pending.get(request.nonceId);
-      if (!p) {
+      // Another member's nonce is refused as unknown, and stays theirs.
+      if (!p || p.peer !== peer) {
         if (this.store.isNonceUsed(request.nonceId)) throw new WitnessError('NONCE_REUSED', `nonce ${request.nonceId} was already used; a nonce answers at most once`);
-        throw new WitnessError('UNKNOWN_NONCE', `nonce ${request.nonceId} was not committed by this witness (or its commitment expired)`);
+        throw new WitnessError('UNKNOWN_NONCE', `nonce ${request.nonceId} was not committed by this witness to ${peer.slice(0, 12)} (or its commitment expired)`);
       }
-      this.pending.delete(request.nonceId);
+      this.forget(request.nonceId, false);
       what = `${label} for ${p.what}`;
       const message = Buffer.from(request.message, 'hex');
       if (!message.equals(p.message) || request.rosterHash !== p.roster.hash) {
         // The first challenge naming a nonce pair consumes it whatever its outcome.
+        this.signer.discard(request.nonceId);
         this.store.commitResponse(request.nonceId);
         throw new WitnessError('STATEMENT_CHANGED', `the challenge names ${request.rosterHash === p.roster.hash ? 'another message' : `roster ${request.rosterHash.slice(0, 12)}`} than the ${p.kind} statement nonce ${request.nonceId} was committed to; it is consumed and will not answer`);
       }
@@ -254,7 +308,7 @@ export class WitnessService {
 
   // ---- the checks --------------------------------------------------------------------------
 
-  private checkBlock(request: CommitRequest): Omit<Pending, 'expiresAt'> {
+  private checkBlock(request: CommitRequest): Omit<Pending, 'expiresAt' | 'peer'> {
     const chain = this.requireChain();
     const block = parseBlock(request.block, 'proposed block');
     const hash = blockHash(block);
@@ -307,7 +361,7 @@ export class WitnessService {
     };
   }
 
-  private checkLink(value: unknown): Omit<Pending, 'expiresAt'> {
+  private checkLink(value: unknown): Omit<Pending, 'expiresAt' | 'peer'> {
     const chain = this.requireChain();
     const link = parseForwardLink(value, 'statement');
     const what = `link ${link.fromIndex}->${link.toIndex} (level ${link.level})`;
@@ -321,7 +375,7 @@ export class WitnessService {
     return { kind: 'link', what, message: Buffer.from(forwardLinkMessage(link)), roster: this.signingRoster(source.roster, what), effects: {} };
   }
 
-  private checkHead(value: unknown): Omit<Pending, 'expiresAt'> {
+  private checkHead(value: unknown): Omit<Pending, 'expiresAt' | 'peer'> {
     const chain = this.requireChain();
     const statement = parseHeadStatement(value, 'statement');
     const head = this.store.head()!;
@@ -361,6 +415,42 @@ export class WitnessService {
 
   // ---- helpers ---------------------------------------------------------------------------
 
+  /**
+   * With a root-key pin, the genesis TUF root's root role must be the named keys (no other key,
+   * a threshold at least the named one): its self-signature then proves the named keys signed the
+   * genesis state. The roster authorization alone would not: it names the roster, not the state,
+   * and could be replayed with an attacker's root that lists a named key at threshold 1.
+   */
+  private requirePinnedRoot(root: RootEnvelope, what: string): void {
+    const pin = this.pin;
+    if (!pin || 'genesis' in pin) return;
+    const named = new Set(pin.rootKeys.map((k) => k.keyval.public));
+    const role = rootRoleOf(root);
+    const others = Object.values(role.keys).filter((k) => !named.has(k.keyval.public)).length;
+    if (others > 0 || role.threshold < pin.threshold) {
+      throw new WitnessError('CHAIN_MISMATCH', `${what}: its root v${root.version} has ${others} root keys besides the ${pin.rootKeys.length} this witness's operator named, and threshold ${role.threshold} (the operator named ${pin.threshold})`);
+    }
+  }
+
+  /** CHAIN_MISMATCH unless `genesis` is the chain this witness's operator named (by hash or root keys). */
+  private requirePinnedChain(genesis: Block, chain: string, what: string): void {
+    const pin = this.pin;
+    if (!pin) {
+      throw new WitnessError('CHAIN_MISMATCH', `${what}: this witness's operator named no chain for it to serve, so it follows none`, {
+        hint: 'add "chain": { "genesis": HASH } (or the root keys: { "rootKeys": [...], "threshold": N }) to witness.json, as cairn witness init --chain / --root-key writes it',
+      });
+    }
+    if ('genesis' in pin) {
+      if (chain !== pin.genesis) throw new WitnessError('CHAIN_MISMATCH', `${what}: this witness serves only chain ${pin.genesis.slice(0, 12)}, as its operator named`);
+      return;
+    }
+    try {
+      verifyRosterAuthorization(genesis.rosterChange!.authorization, { chain: '', index: 0, roster: genesis.roster }, pinnedRootRole(pin));
+    } catch (e) {
+      throw new WitnessError('CHAIN_MISMATCH', `${what}: its roster is not authorized by ${pin.threshold} of the ${pin.rootKeys.length} root keys this witness's operator named (${e instanceof Error ? e.message : String(e)})`, { cause: e });
+    }
+  }
+
   /** Runs a decision, logging it as accepted or refused with the rule's code. */
   private decide<T>(label: string, run: () => { what: string; result: T }): T {
     try {
@@ -373,7 +463,8 @@ export class WitnessService {
     }
   }
 
-  private requireChain(): string {
+  /** The chain this witness follows; NOT_FOLLOWING before its genesis. */
+  requireChain(): string {
     const chain = this.store.chain;
     if (chain === undefined) throw new WitnessError('NOT_FOLLOWING', 'this witness follows no chain yet', { hint: 'the leader sends the genesis block first (POST /v1/genesis)' });
     return chain;
@@ -437,8 +528,31 @@ export class WitnessService {
     this.cachedHead = undefined;
   }
 
+  /** Drops expired commitments (and their nonce secrets). */
   private expire(): void {
     const now = Date.now();
-    for (const [id, p] of this.pending) if (p.expiresAt < now) this.pending.delete(id);
+    for (const [id, p] of this.pending) if (p.expiresAt < now) this.forget(id);
+  }
+
+  /** Below both caps before `peer` gets one more: its own oldest first, else the oldest of the peer holding most. */
+  private makeRoomFor(peer: string): void {
+    const mine = this.pendingByPeer.get(peer);
+    while (mine && mine.size >= this.maxPendingPerPeer) this.forget(mine.values().next().value!);
+    while (this.pending.size >= this.maxPending) {
+      let largest: Set<string> | undefined;
+      for (const ids of this.pendingByPeer.values()) if (!largest || ids.size > largest.size) largest = ids;
+      this.forget(largest!.values().next().value!);
+    }
+  }
+
+  /** Removes a commitment; `wipe`: also drop its nonce secrets (a respond hands them to the signer instead). */
+  private forget(nonceId: string, wipe = true): void {
+    const p = this.pending.get(nonceId);
+    if (!p) return;
+    this.pending.delete(nonceId);
+    const ids = this.pendingByPeer.get(p.peer);
+    ids?.delete(nonceId);
+    if (ids?.size === 0) this.pendingByPeer.delete(p.peer);
+    if (wipe) this.signer.discard(nonceId);
   }
 }

@@ -1,10 +1,12 @@
 // witness/start.ts: one witness started from its directory, as `cairn witness serve` runs it
 // (docs/witness.md "Run it: `cairn witness serve`"): its configuration and key (config.ts), its
 // SQLite state (store.ts), what it decides (service.ts) and its HTTP API (http-api.ts), listening
-// on the port of its configured address unless told another.
+// on the port of its configured address unless told another. The directory is locked for the
+// life of the process (lock.ts): a second process on it is refused with LOCKED.
 import { loadWitness, type WitnessConfig } from './config.js';
 import type { WitnessDecision } from './decisions.js';
 import { startWitnessServer } from './http-api.js';
+import { lockWitnessDirectory } from './lock.js';
 import { WitnessService } from './service.js';
 import { WitnessStore } from './store.js';
 import type { InfoAnswer } from './wire.js';
@@ -35,27 +37,33 @@ function configuredPort(address: string): number {
 /** Starts the witness of directory `dir`; resolves once it listens. */
 export async function startWitness(dir: string, options: StartWitnessOptions = {}): Promise<RunningWitness> {
   const { config, key, dbPath } = await loadWitness(dir);
-  const store = new WitnessStore(dbPath);
+  const lock = await lockWitnessDirectory(dir);
+  let store: WitnessStore | undefined;
   try {
+    const opened = new WitnessStore(dbPath);
+    store = opened;
     const onDecision = options.onDecision;
     const service = new WitnessService({
       identity: { name: config.name, address: config.address, key },
-      store,
+      store: opened,
+      ...(config.chain ? { chain: config.chain } : {}),
       clockSkewSeconds: config.clockSkewSeconds,
       ...(onDecision ? { onDecision: (d: WitnessDecision) => onDecision(d, config.name) } : {}),
     });
-    const server = await startWitnessServer({ service, host: options.host ?? '127.0.0.1', port: options.port ?? configuredPort(config.address), maxRequestBytes: config.maxRequestBytes });
+    const server = await startWitnessServer({ service, host: options.host ?? '127.0.0.1', port: options.port ?? configuredPort(config.address), maxRequestBytes: config.maxRequestBytes, ...(config.rate ? { rate: config.rate } : {}) });
     return {
       config,
       url: server.url,
       info: service.info(),
       close: async () => {
         await server.close();
-        store.close();
+        opened.close();
+        await lock.release();
       },
     };
   } catch (e) {
-    store.close();
+    store?.close();
+    await lock.release();
     throw e;
   }
 }

@@ -90,7 +90,7 @@ test('a port in use is NetworkError ADDRESS_IN_USE (exit 5) for the mirror and t
     const mirror = await runCli(['--json', 'serve', dir, '--port', port]);
     assert.equal(mirror.code, 5, mirror.stdout + mirror.stderr);
     assert.equal(jsonOf(mirror).code, 'ADDRESS_IN_USE');
-    const init = await runCli(['witness', 'init', '--dir', join(dir, 'w'), '--name', 'w1', '--address', `http://127.0.0.1:${port}`]);
+    const init = await runCli(['witness', 'init', '--dir', join(dir, 'w'), '--name', 'w1', '--address', `http://127.0.0.1:${port}`, '--chain', 'ab'.repeat(32)]);
     assert.equal(init.code, 0, init.stderr);
     const witness = await runCli(['witness', 'serve', '--dir', join(dir, 'w')]);
     assert.equal(witness.code, 5);

@@ -53,7 +53,7 @@ before(async () => {
   ok(await cli(['repo', 'init', repo, ...holders.flatMap((h) => ['--root-key', h.pub]), '--root-threshold', '2', '--targets-key', targets!.pub,
     '--snapshot-key', snapshot!.pub, '--timestamp-key', timestamp!.pub, '--key', holders[0]!.path, '--key', holders[1]!.path, '--key', targets!.path]), 'repo init');
   ok(await cli(['repo', 'publish', repo, '--key', snapshot!.path, '--key', timestamp!.path]), 'publish');
-  cluster = await startCluster(root.dir, 3);
+  cluster = await startCluster(root.dir, 3, { rootKeys: holders.map((h) => h.signer.publicKey), threshold: 2 });
 });
 
 after(async () => {
@@ -82,7 +82,8 @@ test('log init and log roster with root keys kept offline: prepare, sign on each
   const g1 = await sign(genesisRequest, holders[0]!, 'g1.sig');
   const g2 = await sign(genesisRequest, holders[1]!, 'g2.sig');
   const gOther = await sign(genesisRequest, notRoot, 'g-other.sig');
-  const init = (sigs: string[]): string[] => ['log', 'init', repo, '--authorization', genesisRequest, ...sigs.flatMap((s) => ['--signature', s])];
+  const lead = ['--leader-key', cluster!.leaderKeyFile];
+  const init = (sigs: string[]): string[] => ['log', 'init', repo, '--authorization', genesisRequest, ...sigs.flatMap((s) => ['--signature', s]), ...lead];
   await refused(init([g1]), 6, 'ROSTER_NOT_AUTHORIZED', /authorized by 1 root keys, the root role needs 2/);
   await refused(init([g1, g1]), 6, 'ROSTER_NOT_AUTHORIZED', /authorized by 1 root keys/);
   await refused(init([g1, gOther]), 6, 'ROSTER_NOT_AUTHORIZED', /is not a key of the root role in force/);
@@ -103,7 +104,7 @@ test('log init and log roster with root keys kept offline: prepare, sign on each
   assert.deepEqual([change.chain, change.index], [genesis, 1]);
   const c1 = await sign(changeRequest, holders[0]!, 'c1.sig');
   const c3 = await sign(changeRequest, holders[2]!, 'c3.sig');
-  const roster = (request: string, sigs: string[]): string[] => ['log', 'roster', repo, '--authorization', request, ...sigs.flatMap((s) => ['--signature', s])];
+  const roster = (request: string, sigs: string[]): string[] => ['log', 'roster', repo, '--authorization', request, ...sigs.flatMap((s) => ['--signature', s]), ...lead];
   // A holder's signature over another request (the genesis one) does not count for this one.
   await refused(roster(changeRequest, [c1, g2]), 6, 'STALE_AUTHORIZATION', /not this request/);
   // The request altered after it was signed (threshold 1): the signatures cover the original.

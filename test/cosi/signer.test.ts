@@ -119,3 +119,27 @@ test('prepared nonce pairs are handed out first and are valid commitments', asyn
   Point.fromBytes(c.R1);
   Point.fromBytes(c.R2);
 });
+
+test('nonce IDs are 128 random bits: none follows from another (an attacker cannot guess the next and burn it)', () => {
+  const { signers } = cothority(3, 1, 'signer');
+  const ids = Array.from({ length: 64 }, () => signers[0]!.commit().nonceId);
+  for (const id of ids) assert.match(id, /^[0-9a-f]{32}$/);
+  assert.equal(new Set(ids).size, ids.length);
+  assert.equal(new Set(ids.map((id) => id.slice(0, 8))).size, ids.length, 'no shared per-process tag');
+});
+
+test('a discarded nonce pair (expired, statement changed, failed round) never answers', async () => {
+  const { signers, roster } = cothority(3, 1, 'signer');
+  const challenge = challengeFor(signers[0]!, roster);
+  signers[0]!.discard(challenge.nonceId);
+  await assert.rejects(signers[0]!.respond(challenge), isCode('NONCE_REUSED'));
+});
+
+test('a pair dropped as the oldest over maxPending never answers', async () => {
+  const { keys, roster } = cothority(3, 1, 'signer');
+  const signer = new CosiSigner(keys[0]!, { maxPending: 2 });
+  const first = challengeFor(signer, roster);
+  challengeFor(signer, roster);
+  challengeFor(signer, roster);
+  await assert.rejects(signer.respond(first), isCode('NONCE_REUSED'));
+});

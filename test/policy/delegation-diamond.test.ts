@@ -15,7 +15,7 @@ function documents(sim: RepositorySimulator, roles: string[], fromRoot = 0): Rel
 }
 
 function diamond(): { sim: RepositorySimulator; keyA: SimKey; keyB: SimKey } {
-  const sim = new RepositorySimulator();
+  const sim = new RepositorySimulator({ snapshotHashes: true }); // witnesses refuse unpinned roles
   return { sim, ...addDelegationDiamond(sim) };
 }
 

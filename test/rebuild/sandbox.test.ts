@@ -218,7 +218,7 @@ test('a fork bomb under rebuild serve is held to the process cap and killed; the
   const started = Date.now();
   let r: CliResult;
   try {
-    r = await runCli(['--json', 'rebuild', 'serve', '--allow-file-sources', '--repo', repo, '--key', verifier.path, '--db', join(dir, 'queue.db'), '--once',
+    r = await runCli(['--json', 'rebuild', 'serve', '--allow-file-sources', '--repo', repo, '--out', join(dir, 'verifier-out'), '--key', verifier.path, '--db', join(dir, 'queue.db'), '--once',
       '--max-attempts', '1', '--timeout', '6', '--max-processes', '64'], { timeoutMs: 120_000 });
   } finally {
     clearInterval(sampler);

@@ -20,7 +20,7 @@ import { parseBlockBytes } from '../../src/log/index.js';
 import { WitnessedUpdater } from '../../src/client/index.js';
 import { startMirror, type RunningMirror } from '../../src/mirror/index.js';
 import { treeSnapshot } from '../repo/fixtures.js';
-import { publisherKeys, startCluster, tempRoot, type Cluster, type PublisherKeys } from '../witness/cluster.js';
+import { publisherKeys, rootPin, startCluster, tempRoot, type Cluster, type PublisherKeys } from '../witness/cluster.js';
 import { EPOCH, EXAMPLES, keyFile, runCli, type CliResult, type KeyFile } from './fixtures.js';
 import { NEEDS_BUBBLEWRAP } from '../fixtures/system-tools.js';
 
@@ -37,7 +37,7 @@ let clientDir: string;
 let genuineSha: string;
 
 const ok = (r: CliResult, what: string): void => assert.equal(r.code, 0, `${what}: ${r.stdout}\n${r.stderr}`);
-const publish = (): Promise<CliResult> => runCli(['--json', 'repo', 'publish', repo, '--key', keys.files.snapshot, '--key', keys.files.timestamp, '--witness-timeout', '5000'], { timeoutMs: 90_000 });
+const publish = (): Promise<CliResult> => runCli(['--json', 'repo', 'publish', repo, '--key', keys.files.snapshot, '--key', keys.files.timestamp, '--witness-timeout', '5000', ...(cluster ? ['--leader-key', cluster.leaderKeyFile] : [])], { timeoutMs: 90_000 });
 const rebuildBoth = (): Promise<CliResult[]> => Promise.all([v1, v2].map((v) => runCli(['--json', 'rebuild', 'run', '--repo', repo, '--target', TARGET, '--key', v.path, '--allow-file-sources'], { timeoutMs: 120_000 })));
 const tuf = (args: string[]): Promise<CliResult> => runCli(['--json', 'tuf', '--metadata-dir', clientDir, '--metadata-url', `${mirror!.url}/metadata/`,
   '--target-base-url', `${mirror!.url}/targets/`, '--target-dir', join(root.dir, 'downloads'), ...args], { timeoutMs: 60_000 });
@@ -51,8 +51,8 @@ before(async () => {
     '--timestamp-key', keys.files.timestamp, '--key', keys.files.root, '--key', keys.files.targets,
     '--build-verifier-key', v1.pub, '--build-verifier-key', v2.pub, '--build-quorum', '2']), 'repo init');
   ok(await publish(), 'first publish');
-  cluster = await startCluster(root.dir, 3);
-  const init = await runCli(['--json', 'log', 'init', repo, ...cluster.urls.flatMap((u) => ['--witness', u]), '--threshold', '2', '--key', keys.files.root], { timeoutMs: 60_000 });
+  cluster = await startCluster(root.dir, 3, rootPin(keys));
+  const init = await runCli(['--json', 'log', 'init', repo, ...cluster.urls.flatMap((u) => ['--witness', u]), '--threshold', '2', '--key', keys.files.root, '--leader-key', cluster.leaderKeyFile], { timeoutMs: 60_000 });
   ok(init, 'log init');
   const genesis = (JSON.parse(init.stdout) as { genesis: string }).genesis;
   mirror = await startMirror({ root: join(repo, 'public') });

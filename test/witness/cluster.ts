@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { generateKeyPairSync } from 'node:crypto';
 import { writeKeyFile, type Signer } from '../../src/crypto/index.js';
 import { addTargets, initRepository, publish } from '../../src/repo/index.js';
-import { initWitness } from '../../src/witness/index.js';
+import { initWitness, WITNESS_FILES, type ChainPin, type RequestRate } from '../../src/witness/index.js';
 import { CAIRN_BIN } from '../cli/run-cli.js';
 
 /** Free TCP ports on 127.0.0.1 (bound and released; fine on loopback for a test). */
@@ -82,19 +82,26 @@ export function witnessProcess(name: string, dir: string, port: number): Witness
 export interface Cluster {
   witnesses: WitnessProcess[];
   urls: string[];
+  /** w1's key file: the publisher leads as w1 (`--leader-key`). */
+  leaderKeyFile: string;
   stopAll(): Promise<void>;
 }
 
-/** n witnesses w1..wn under `root`, each in its own process. */
-export async function startCluster(root: string, n: number): Promise<Cluster> {
+/** The chain pin of witnesses serving the log of a repository whose single root key is `root` (publisherKeys). */
+export function rootPin(keys: PublisherKeys): ChainPin {
+  return { rootKeys: [keys.signers.root.publicKey], threshold: 1 };
+}
+
+/** n witnesses w1..wn under `root`, each in its own process, serving the chain `chain` names. */
+export async function startCluster(root: string, n: number, chain: ChainPin, rate?: RequestRate): Promise<Cluster> {
   const ports = await freePorts(n);
   const witnesses: WitnessProcess[] = [];
   for (let i = 0; i < n; i++) {
     const dir = join(root, `w${i + 1}`);
-    await initWitness(dir, { name: `w${i + 1}`, address: `http://127.0.0.1:${ports[i]}` });
+    await initWitness(dir, { name: `w${i + 1}`, address: `http://127.0.0.1:${ports[i]}`, chain, ...(rate ? { rate } : {}) });
     witnesses.push(witnessProcess(`w${i + 1}`, dir, ports[i]!));
   }
-  const cluster = { witnesses, urls: witnesses.map((w) => w.url), stopAll: async () => void (await Promise.all(witnesses.map((w) => w.stop('SIGKILL')))) };
+  const cluster = { witnesses, urls: witnesses.map((w) => w.url), leaderKeyFile: join(root, 'w1', WITNESS_FILES.key), stopAll: async () => void (await Promise.all(witnesses.map((w) => w.stop('SIGKILL')))) };
   try {
     // A few at a time: each start compiles and loads the CLI, and the machine may have 2 cores.
     for (let i = 0; i < witnesses.length; i += 4) await Promise.all(witnesses.slice(i, i + 4).map((w) => w.start()));

@@ -15,7 +15,8 @@ import {
   headMessage, LogError, parseBlockBytes, rosterHash, type Block, type Roster,
 } from '../../src/log/index.js';
 import { pendingReleaseDir, publish, readPendingRelease, savePendingRelease } from '../../src/repo/index.js';
-import { initWitness } from '../../src/witness/index.js';
+import type { WitnessKey } from '../../src/cosi/index.js';
+import { initWitness, loadWitnessKey } from '../../src/witness/index.js';
 import { startMirror } from '../../src/mirror/index.js';
 import {
   leaderOptions, LeaderError, LogLeader, logStateFile, publishedDocuments, publishRelease, SILENT, WitnessCallError, WitnessConnection,
@@ -24,8 +25,17 @@ import {
 import { runCli } from '../cli/run-cli.js';
 import { treeSnapshot } from '../repo/fixtures.js';
 import {
-  freePorts, publishedRepo, publisherKeys, stageTarget, startCluster, tempRoot, witnessProcess, type Cluster, type PublisherKeys, type WitnessProcess,
+  freePorts, publishedRepo, publisherKeys, rootPin, stageTarget, startCluster, tempRoot, witnessProcess, type Cluster, type PublisherKeys, type WitnessProcess,
 } from './cluster.js';
+
+/** w1's key: the publisher leads as w1 (witnesses work only for a roster member). */
+let leaderKey: WitnessKey;
+
+/** A connection that signs its requests as the leader (a test playing a misbehaving leader). */
+async function signed(url: string): Promise<WitnessConnection> {
+  const { key } = await new WitnessConnection(url).info();
+  return new WitnessConnection(url, { signer: { leaderKey, witnessKey: key } });
+}
 
 
 describe('witness cothority: 7 witness processes, threshold 5', { timeout: 420_000 }, () => {
@@ -39,8 +49,8 @@ describe('witness cothority: 7 witness processes, threshold 5', { timeout: 420_0
   const extra: WitnessProcess[] = [];
 
   const publishCli = (): ReturnType<typeof runCli> =>
-    runCli(['--json', 'repo', 'publish', repo, '--key', keys.files.snapshot, '--key', keys.files.timestamp, '--witness-timeout', '3000'], { timeoutMs: 60_000 });
-  const leader = (extra: Parameters<typeof leaderOptions>[2] = {}): Promise<LogLeader> => LogLeader.open(leaderOptions(repo, SILENT, { callTimeoutMs: 3_000, ...extra }));
+    runCli(['--json', 'repo', 'publish', repo, '--key', keys.files.snapshot, '--key', keys.files.timestamp, '--witness-timeout', '3000', '--leader-key', cluster.leaderKeyFile], { timeoutMs: 60_000 });
+  const leader = (extra: Parameters<typeof leaderOptions>[2] = {}): Promise<LogLeader> => LogLeader.open(leaderOptions(repo, SILENT, { callTimeoutMs: 3_000, leaderKey, ...extra }));
   const publicTree = (): Promise<Map<string, string>> => treeSnapshot(join(repo, 'public'));
   const genesisBlock = async (): Promise<Block> => parseBlockBytes(await readFile(join(repo, 'public', 'log', 'blocks', '0.json')));
   const headBlock = async (): Promise<Block> => (await leader()).head.block;
@@ -50,8 +60,9 @@ describe('witness cothority: 7 witness processes, threshold 5', { timeout: 420_0
     keys = await publisherKeys(root.dir);
     repo = join(root.dir, 'repo');
     await publishedRepo(repo, keys);
-    cluster = await startCluster(root.dir, 7);
-    const init = await runCli(['--json', 'log', 'init', repo, ...cluster.urls.flatMap((u) => ['--witness', u]), '--threshold', '5', '--key', keys.files.root], { timeoutMs: 60_000 });
+    cluster = await startCluster(root.dir, 7, rootPin(keys));
+    leaderKey = await loadWitnessKey(cluster.leaderKeyFile);
+    const init = await runCli(['--json', 'log', 'init', repo, ...cluster.urls.flatMap((u) => ['--witness', u]), '--threshold', '5', '--key', keys.files.root, '--leader-key', cluster.leaderKeyFile], { timeoutMs: 60_000 });
     assert.equal(init.code, 0, init.stdout + init.stderr);
     genesisHash = (JSON.parse(init.stdout) as { genesis: string }).genesis;
   });
@@ -233,7 +244,7 @@ describe('witness cothority: 7 witness processes, threshold 5', { timeout: 420_0
 
   it('refuses to answer for a statement other than the one it committed to (STATEMENT_CHANGED), then for the consumed nonce', async () => {
     const head = await headBlock();
-    const client = new WitnessConnection(cluster.urls[2]!);
+    const client = await signed(cluster.urls[2]!);
     const statement = buildHeadStatement(head, formatUtcTime(Date.now() / 1000));
     const c = await client.commit({ session: 'evil-1', kind: 'head', statement });
     const l = await leader();
@@ -269,7 +280,7 @@ describe('witness cothority: 7 witness processes, threshold 5', { timeout: 420_0
     assert.equal(report.rounds[0]!.cosigners.length, 6, 'the round was retried without the crashed witness');
     assert.ok(report.rounds[0]!.missing.some((m) => m.name === victim.name && m.status === 'excluded'));
     await victim.start();
-    const client = new WitnessConnection(victim.url);
+    const client = await signed(victim.url);
     const info = await client.info();
     assert.equal(info.head?.index, report.index, 'the block was recorded before the crash');
     const e1 = await client.respond(replay).catch((e: unknown) => e);
@@ -283,7 +294,7 @@ describe('witness cothority: 7 witness processes, threshold 5', { timeout: 420_0
   });
 
   it('cairn log head and cairn log status report the log', async () => {
-    const h = await runCli(['--json', 'log', 'head', repo], { timeoutMs: 30_000 });
+    const h = await runCli(['--json', 'log', 'head', repo, '--leader-key', cluster.leaderKeyFile], { timeoutMs: 30_000 });
     assert.equal(h.code, 0, h.stdout + h.stderr);
     const s = await runCli(['--json', 'log', 'status', repo], { timeoutMs: 30_000 });
     assert.equal(s.code, 0, s.stderr);
@@ -309,7 +320,7 @@ describe('witness cothority: 7 witness processes, threshold 5', { timeout: 420_0
         },
       };
     };
-    const l = { callTimeoutMs: 3_000, wrapEndpoint };
+    const l = { callTimeoutMs: 3_000, wrapEndpoint, leaderKey };
     await stageTarget(repo, keys, `a${counter++}`, 'release e');
     const headBefore = await headBlock();
     const before = await publicTree();
@@ -326,7 +337,7 @@ describe('witness cothority: 7 witness processes, threshold 5', { timeout: 420_0
     await Promise.all(killed.map((w) => w.start()));
     const equivocations = (): number => cluster.witnesses.reduce((n, w) => n + w.lines.filter((line) => /refused EQUIVOCATION/.test(line)).length, 0);
     const seen = equivocations();
-    const r = await runCli(['--json', 'log', 'retry', repo, '--key', keys.files.timestamp, '--timeout', '3000'], { timeoutMs: 60_000 });
+    const r = await runCli(['--json', 'log', 'retry', repo, '--key', keys.files.timestamp, '--timeout', '3000', '--leader-key', cluster.leaderKeyFile], { timeoutMs: 60_000 });
     assert.equal(r.code, 0, r.stdout + r.stderr);
     const out = JSON.parse(r.stdout) as { settled: { how: string; hash: string; index: number; report: { rounds: Array<{ cosigners: string[] }> } } };
     assert.equal(out.settled.how, 'reproposed');
@@ -419,13 +430,13 @@ describe('witness cothority: 7 witness processes, threshold 5', { timeout: 420_0
     const ports = await freePorts(2);
     for (const [i, name] of ['w8', 'w9'].entries()) {
       const dir = join(root.dir, name);
-      await initWitness(dir, { name, address: `http://127.0.0.1:${ports[i]}` });
+      await initWitness(dir, { name, address: `http://127.0.0.1:${ports[i]}`, chain: { genesis: genesisHash } }); // joiners name the running log by its genesis hash
       extra.push(witnessProcess(name, dir, ports[i]!));
     }
     await Promise.all(extra.map((w) => w.start()));
     const urls = [...cluster.urls.slice(0, 5), ...extra.map((w) => w.url)];
     const before = await headBlock();
-    const r = await runCli(['--json', 'log', 'roster', repo, ...urls.flatMap((u) => ['--witness', u]), '--threshold', '5', '--key', keys.files.root, '--timeout', '3000'], { timeoutMs: 60_000 });
+    const r = await runCli(['--json', 'log', 'roster', repo, ...urls.flatMap((u) => ['--witness', u]), '--threshold', '5', '--key', keys.files.root, '--timeout', '3000', '--leader-key', cluster.leaderKeyFile], { timeoutMs: 60_000 });
     assert.equal(r.code, 0, r.stdout + r.stderr);
     const change = JSON.parse(r.stdout) as { index: number; rounds: Array<{ kind: string; cosigners: string[] }> };
     assert.equal(change.index, before.index + 1);
@@ -469,7 +480,7 @@ async function craftedBlock(l: LogLeader, head: Block, rosterChange: Block['rost
 
 /** POST /v1/commit of `block` as the level-0 successor of `previous`, with the full current documents. */
 async function commitBlock(url: string, previous: Block, block: Block, source: ReleaseDocumentSource): Promise<unknown> {
-  return new WitnessConnection(url).commit({
+  return (await signed(url)).commit({
     session: 'evil-block',
     kind: 'block',
     statement: buildForwardLink(previous, block),

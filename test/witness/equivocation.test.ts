@@ -25,21 +25,24 @@ const roster: Roster = {
   threshold: 3,
   witnesses: keys.map((k, i) => ({ name: `w${i}`, key: k.publicKeyHex, pop: Buffer.from(createProofOfPossession(k)).toString('hex'), address: `http://127.0.0.1:${7100 + i}` })),
 };
+/** The member that leads (the HTTP API would have verified its signature). */
+const LEADER = keys[0]!.publicKeyHex;
 const b64 = (b: Uint8Array): string => Buffer.from(b).toString('base64');
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
 
-function services(): WitnessService[] {
-  return keys.map((key, i) => new WitnessService({ identity: { name: `w${i}`, address: roster.witnesses[i]!.address, key }, store: new WitnessStore(':memory:') }));
+/** Witnesses serving the chain of genesis hash `chain`. */
+function services(chain: string): WitnessService[] {
+  return keys.map((key, i) => new WitnessService({ identity: { name: `w${i}`, address: roster.witnesses[i]!.address, key }, store: new WitnessStore(':memory:'), chain: { genesis: chain } }));
 }
 
 function endpoint(service: WitnessService, index: number, body: Omit<CommitRequest, 'session'>): WitnessEndpoint {
   return {
     index,
     commit: async (session) => {
-      const a = service.commit({ session, ...body });
+      const a = service.commit({ session, ...body }, LEADER);
       return { nonceId: a.nonceId, R1: Buffer.from(a.R1, 'hex'), R2: Buffer.from(a.R2, 'hex') };
     },
-    respond: async (c) => Buffer.from((await service.respond({ session: c.session, nonceId: c.nonceId, rosterHash: c.rosterHash, R1: hex(c.R1), R2: hex(c.R2), bitmap: hex(c.bitmap), message: hex(c.message) })).s, 'hex'),
+    respond: async (c) => Buffer.from((await service.respond({ session: c.session, nonceId: c.nonceId, rosterHash: c.rosterHash, R1: hex(c.R1), R2: hex(c.R2), bitmap: hex(c.bitmap), message: hex(c.message) }, LEADER)).s, 'hex'),
   };
 }
 
@@ -85,19 +88,19 @@ describe('equivocation', { timeout: 60_000 }, () => {
         return runCosiRound(accepted, forwardLinkMessage(link), group.map((s, i) => endpoint(s, i, body)), { maxAttempts: 1 });
       };
 
-      const honest = services();
-      for (const s of honest) s.genesis({ block: genesis, documents: genesisDocs });
+      const honest = services(chain);
+      for (const s of honest) s.genesis({ block: genesis, documents: genesisDocs }, LEADER);
       const x = await cosign(honest, blockX, sourceX);
       assert.equal(x.participants.length, 4);
 
       // The honest witnesses recorded block X at index 1: block Y there is refused by each.
-      assert.throws(() => honest[0]!.commit({ session: 's', kind: 'block', statement: linkY, block: blockY, documents: genesisDocs }),
+      assert.throws(() => honest[0]!.commit({ session: 's', kind: 'block', statement: linkY, block: blockY, documents: genesisDocs }, LEADER),
         (e: unknown) => e instanceof WitnessError && e.code === 'EQUIVOCATION');
       await assert.rejects(cosign(honest, blockY, sourceY), (e: unknown) => e instanceof CosiError && e.code === 'THRESHOLD_NOT_MET');
 
       // Three of them collude: their records are gone, so they co-sign Y.
-      const colluding = services().slice(0, 3);
-      for (const s of colluding) s.genesis({ block: genesis, documents: genesisDocs });
+      const colluding = services(chain).slice(0, 3);
+      for (const s of colluding) s.genesis({ block: genesis, documents: genesisDocs }, LEADER);
       const y = await cosign(colluding, blockY, sourceY);
 
       const proof = buildEquivocationProof(

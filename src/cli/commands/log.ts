@@ -20,10 +20,11 @@ import {
 import { crossCheckLogs, verifyEquivocationProofFile, type LogCrossCheck } from '../../client/log-cross-check.js';
 import { DEFAULT_PASSPHRASE_ENV } from '../passphrase.js';
 import { blockLines, roundLines, settledLines } from '../release-lines.js';
-import { collect, positiveInt, loadSigner, loadSigners } from '../options.js';
+import { collect, leaderKeyOption, loadLeaderKey, positiveInt, loadSigner, loadSigners } from '../options.js';
 import type { CliContext } from './types.js';
 
 interface RosterOpts {
+  leaderKey?: string;
   witness: string[];
   threshold?: number;
   key: string[];
@@ -121,22 +122,24 @@ export function register(program: Command, context: CliContext): void {
       .option('--signature <file>', 'a root key holder\'s signature of --authorization (repeatable)', collect, [])
       .option('--passphrase-env <name>', 'environment variable with the key files\' passphrase', DEFAULT_PASSPHRASE_ENV);
   const timeoutOption = (c: Command): Command => c.option('--timeout <ms>', 'deadline of each call to a witness', positiveInt('--timeout'), DEFAULT_CALL_TIMEOUT_MS);
+  /** Commands that run rounds: each call's deadline and the leader's key. */
+  const leading = (c: Command): Command => leaderKeyOption(timeoutOption(c));
 
-  timeoutOption(rosterOptions(log.command('init').description('create the log: a genesis block of the published state, sent to every witness; prints the genesis hash (clients pin it)')
+  leading(rosterOptions(log.command('init').description('create the log: a genesis block of the published state, sent to every witness; prints the genesis hash (clients pin it)')
     .argument('<repo>', 'repository workspace')))
     .action(async (dir: string, opts: RosterOpts) => {
       if (rosterMode(opts) === 'prepare') return prepareRoster(context, dir, opts, true);
       const out = context.output();
-      const { genesis, report } = await createReleaseLog(dir, { ...(await rosterAuthority(opts)), leader: { callTimeoutMs: opts.timeout }, progress: out });
+      const { genesis, report } = await createReleaseLog(dir, { ...(await rosterAuthority(opts)), leader: { callTimeoutMs: opts.timeout, ...(await loadLeaderKey(opts.leaderKey)) }, progress: out });
       out.result({ genesis, head: { index: 0, hash: genesis }, rounds: report.rounds },
         [`log created: genesis ${genesis}`, ...roundLines(report.rounds), 'clients pin the genesis hash as their trusted log block']);
     });
 
-  timeoutOption(log.command('head').description('have the witnesses co-sign a fresh head statement (run it periodically: clients refuse a stale head)')
+  leading(log.command('head').description('have the witnesses co-sign a fresh head statement (run it periodically: clients refuse a stale head)')
     .argument('<repo>', 'repository workspace'))
-    .action(async (dir: string, opts: { timeout: number }) => {
+    .action(async (dir: string, opts: { timeout: number; leaderKey?: string }) => {
       const out = context.output();
-      const { head, round } = await cosignHead(dir, { leader: { callTimeoutMs: opts.timeout }, progress: out });
+      const { head, round } = await cosignHead(dir, { leader: { callTimeoutMs: opts.timeout, ...(await loadLeaderKey(opts.leaderKey)) }, progress: out });
       out.result({ head, round }, roundLines([round]));
     });
 
@@ -157,24 +160,24 @@ export function register(program: Command, context: CliContext): void {
       if (!status.quorum.met) context.setExitCode(1);
     });
 
-  timeoutOption(rosterOptions(log.command('roster').description('change the roster: a block with the new roster, authorized by the root keys and approved by the old roster')
+  leading(rosterOptions(log.command('roster').description('change the roster: a block with the new roster, authorized by the root keys and approved by the old roster')
     .argument('<repo>', 'repository workspace')))
     .action(async (dir: string, opts: RosterOpts) => {
       if (rosterMode(opts) === 'prepare') return prepareRoster(context, dir, opts, false);
       const out = context.output();
-      const { report, settled } = await changeWitnessRoster(dir, { ...(await rosterAuthority(opts)), leader: { callTimeoutMs: opts.timeout }, progress: out });
+      const { report, settled } = await changeWitnessRoster(dir, { ...(await rosterAuthority(opts)), leader: { callTimeoutMs: opts.timeout, ...(await loadLeaderKey(opts.leaderKey)) }, progress: out });
       out.result({ ...report, ...(settled ? { settled } : {}) }, [...(settled ? settledLines(settled) : []), ...blockLines(report)]);
     });
 
   registerSignRoster(log, context);
 
-  timeoutOption(log.command('retry').description('propose again the block of a release (or roster change) whose round failed after witnesses answered, then publish that release')
+  leading(log.command('retry').description('propose again the block of a release (or roster change) whose round failed after witnesses answered, then publish that release')
     .argument('<repo>', 'repository workspace')
     .option('--key <file>', 'timestamp private key file, to sign the saved timestamp again if it expired (repeatable)', collect, [])
     .option('--passphrase-env <name>', 'environment variable with the key files\' passphrase', DEFAULT_PASSPHRASE_ENV))
-    .action(async (dir: string, opts: { key: string[]; passphraseEnv: string; timeout: number }) => {
+    .action(async (dir: string, opts: { key: string[]; passphraseEnv: string; timeout: number; leaderKey?: string }) => {
       const out = context.output();
-      const { settled, head } = await retryPendingRelease(dir, { signers: await loadSigners(opts.key, opts.passphraseEnv), leader: { callTimeoutMs: opts.timeout }, progress: out });
+      const { settled, head } = await retryPendingRelease(dir, { signers: await loadSigners(opts.key, opts.passphraseEnv), leader: { callTimeoutMs: opts.timeout, ...(await loadLeaderKey(opts.leaderKey)) }, progress: out });
       if (!settled) {
         out.result({ settled: null, head }, `nothing to retry: no saved proposal; the head is block ${head.index} ${head.hash}`);
         return;

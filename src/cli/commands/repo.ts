@@ -17,7 +17,7 @@ import { DEFAULT_CALL_TIMEOUT_MS, parseAttestationSource, publishRelease } from 
 import { blockLines, settledLines } from '../release-lines.js';
 import { buildPolicyJson } from '../../policy/index.js';
 import { addDeclarationOptions } from '../declaration-options.js';
-import { collect, durationOption, expiryOption, positiveInt, loadSigners } from '../options.js';
+import { collect, durationOption, expiryOption, loadLeaderKey, positiveInt, loadSigners } from '../options.js';
 import type { CliContext } from './types.js';
 
 interface BuildPolicyOpts {
@@ -220,14 +220,15 @@ export function register(program: Command, context: CliContext): void {
     .option('--timestamp-expires <when>', 'timestamp expiry: duration or date-time', expiryOption('--timestamp-expires'))
     .option('--witness-timeout <ms>', 'with a release log: deadline of each call to a witness', positiveInt('--witness-timeout'), DEFAULT_CALL_TIMEOUT_MS)
     .option('--attestations-from <keyid=url>', 'pull the new artifacts\' attestations of verifier KEYID from the tree it serves (URL or directory; repeatable)', collect, [])
-    .action(async (dir: string, opts: { key: string[]; passphraseEnv: string; snapshotExpires?: Date; timestampExpires?: Date; witnessTimeout: number; attestationsFrom: string[] }) => {
+    .option('--leader-key <file>', 'with a release log: witness key file (DIR/witness-key.json) of a roster member, which signs the requests to the witnesses')
+    .action(async (dir: string, opts: { key: string[]; passphraseEnv: string; snapshotExpires?: Date; timestampExpires?: Date; witnessTimeout: number; attestationsFrom: string[]; leaderKey?: string }) => {
       const out = context.output();
       // A repository with a release log first settles a release saved when its round failed, then
       // has the witnesses co-sign the new state before anything of it is written.
       const { result, logged, settled } = await publishRelease(dir, {
         signers: await loadSigners(opts.key, opts.passphraseEnv),
         snapshotExpires: opts.snapshotExpires, timestampExpires: opts.timestampExpires,
-        leader: { callTimeoutMs: opts.witnessTimeout }, progress: out, attestationsFrom: { sources: opts.attestationsFrom.map(parseAttestationSource) },
+        leader: { callTimeoutMs: opts.witnessTimeout, ...(await loadLeaderKey(opts.leaderKey)) }, progress: out, attestationsFrom: { sources: opts.attestationsFrom.map(parseAttestationSource) },
       });
       out.result({ ...result, ...(logged ? { log: logged } : {}), ...(settled ? { settled } : {}) }, [
         ...(settled ? settledLines(settled) : []),
