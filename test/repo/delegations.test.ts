@@ -112,7 +112,8 @@ test('path delegation with nested role; targets route to the deepest matching ro
   }
 });
 
-test('publishing one target into a 100,000-target repository with 256 bins takes well under a second', { timeout: 120_000 }, async () => {
+// How long this takes is measured by bench/publish-large.ts, not asserted here.
+test('publishing one target into a 100,000-target repository with 256 bins publishes only the bin it lands in', { timeout: 120_000 }, async () => {
   const { dir, cleanup } = await tempDir();
   try {
     const keys = testKeys();
@@ -134,12 +135,9 @@ test('publishing one target into a 100,000-target repository with 256 bins takes
     }
     await publish(dir, { signers: [...keys.snapshot, ...keys.timestamp] });
     const f = await writeSource(dir, 'in/new.tar', 'new release');
-    const start = performance.now();
     const { added } = await addTargets(dir, [{ file: f, path: 'packages/new/new.tar' }], { signers: [binKey!] });
     const result = await publish(dir, { signers: [...keys.snapshot, ...keys.timestamp] });
-    const elapsed = performance.now() - start;
     assert.deepEqual(result.published, [{ role: added[0]!.role, version: 2 }]);
-    assert.ok(elapsed < 1000, `add + publish took ${elapsed.toFixed(0)} ms`);
     // Independent check of the chain to the changed bin (all 257 roles would take @tufjs/models ~10 s).
     const { roles } = await verifyPublished(dir, [added[0]!.role]);
     assert.ok(roles.get(added[0]!.role)!.signed.targets['packages/new/new.tar']);
