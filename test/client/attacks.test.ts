@@ -190,36 +190,24 @@ async function resignedRoleRefused(f: WitnessedFixture, role: string, path: stri
   assert.equal(await readFile(genuinePath, 'utf8'), 'v1\n');
 }
 
-test('refuses a delegated role re-signed at its witnessed version with another target hash (delegated key + mirror)', T, async () => {
-  const f = await setupWitnessed({
-    prepare: (sim) => {
-      sim.delegate('targets', { name: 'apps', paths: ['apps/*'] });
-      sim.addTarget('apps/tool.txt', 'v1\n', 'apps');
-    },
+for (const consistentSnapshot of [true, false]) {
+  const names = consistentSnapshot ? 'VERSION.ROLE.json' : 'plain names, ROLE.json';
+  test(`refuses a delegated role re-signed at its witnessed version with another target hash (delegated key + mirror; ${names})`, T, async () => {
+    const f = await setupWitnessed({
+      consistentSnapshot,
+      prepare: (sim) => {
+        sim.delegate('targets', { name: 'apps', paths: ['apps/*'] });
+        sim.addTarget('apps/tool.txt', 'v1\n', 'apps');
+      },
+    });
+    try {
+      await f.init();
+      await resignedRoleRefused(f, 'apps', 'apps/tool.txt');
+    } finally {
+      await f.close();
+    }
   });
-  try {
-    await f.init();
-    await resignedRoleRefused(f, 'apps', 'apps/tool.txt');
-  } finally {
-    await f.close();
-  }
-});
-
-test('refuses a re-signed delegated role under plain names too (no consistent snapshots: ROLE.json)', T, async () => {
-  const f = await setupWitnessed({
-    consistentSnapshot: false,
-    prepare: (sim) => {
-      sim.delegate('targets', { name: 'apps', paths: ['apps/*'] });
-      sim.addTarget('apps/tool.txt', 'v1\n', 'apps');
-    },
-  });
-  try {
-    await f.init();
-    await resignedRoleRefused(f, 'apps', 'apps/tool.txt');
-  } finally {
-    await f.close();
-  }
-});
+}
 
 test('refuses a hash bin re-signed at its witnessed version with another target hash (bin key + mirror)', T, async () => {
   const path = 'pkgs/tool.txt';
