@@ -31,7 +31,7 @@
 // archive (stdin) into WORK/src, runs the command there with /bin/sh -c, and writes the output
 // file to fd 3.
 import { spawn, spawnSync } from 'node:child_process';
-import { createReadStream, createWriteStream, existsSync, lstatSync, readFileSync, readlinkSync } from 'node:fs';
+import { closeSync, createReadStream, createWriteStream, existsSync, lstatSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { chown, lstat, mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -324,8 +324,40 @@ interface BoundedRun {
   readonly maxOutputBytes: number;
 }
 
+/** O_CLOEXEC in the flags of /proc/self/fdinfo (octal 02000000 on Linux). */
+const O_CLOEXEC = 0o2000000;
+
+/**
+ * Closes every descriptor this process holds without close-on-exec, beyond stdin, stdout and
+ * stderr. Node opens its own descriptors close-on-exec (its IPC channel too), so these are the
+ * ones its parent left open (a host directory, a terminal, a socket of a supervisor): a child
+ * inherits them, bubblewrap passes them on into the sandbox, and a directory among them is the
+ * whole host file system to the recipe (docs/verified-builds.md "The sandbox": the build holds
+ * stdin, stdout, stderr and its artifact pipe, nothing else).
+ */
+function closeInheritedDescriptors(): void {
+  let names: string[];
+  try {
+    names = readdirSync('/proc/self/fd');
+  } catch {
+    return; // Not Linux: no bubblewrap either.
+  }
+  for (const name of names) {
+    const fd = Number(name);
+    if (!Number.isSafeInteger(fd) || fd < 3) continue;
+    let flags: string | undefined;
+    try {
+      flags = /^flags:\s*([0-7]+)$/m.exec(readFileSync(`/proc/self/fdinfo/${fd}`, 'utf8'))?.[1];
+    } catch {
+      continue; // Closed meanwhile (the listing's own descriptor, for one).
+    }
+    if (flags !== undefined && (parseInt(flags, 8) & O_CLOEXEC) === 0) closeSync(fd);
+  }
+}
+
 /** Runs argv in its own process group (as the build user), stdin from the source, fd 3 to the artifact, with a time cap. */
 function spawnBounded(argv: string[], env: Record<string, string>, run: BoundedRun): Promise<{ code: number; log: string; timedOut: boolean; outputBytes: number }> {
+  closeInheritedDescriptors();
   return new Promise((resolve, reject) => {
     const child = spawn(argv[0]!, argv.slice(1), {
       cwd: run.cwd, env, stdio: ['pipe', 'pipe', 'pipe', 'pipe', 'pipe', 'pipe'], detached: true,

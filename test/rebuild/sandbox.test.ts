@@ -10,7 +10,8 @@
 // key-reading recipe under the weaker --isolation none gets the state file: the test can fail.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import { closeSync, openSync } from 'node:fs';
 import { chmod, mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import { join } from 'node:path';
@@ -20,7 +21,7 @@ import { addTargets } from '../../src/repo/index.js';
 import { declarationFileJson, declarationToCustom, parseAttestation, verifyAttestation, type ReleaseDeclaration } from '../../src/policy/index.js';
 import { chooseIsolation, RebuildError, runRecipe, writeSourceArchive } from '../../src/rebuild/index.js';
 import { BUILD_USER, NEEDS_BUBBLEWRAP, NEEDS_ROOT_SANDBOX } from '../fixtures/system-tools.js';
-import { EPOCH, keyFile, publisherRepo, runCli, tempDir, type CliResult, type KeyFile } from './fixtures.js';
+import { CAIRN_BIN, EPOCH, keyFile, publisherRepo, runCli, tempDir, type CliResult, type KeyFile } from './fixtures.js';
 
 const T = { timeout: 120_000, ...NEEDS_ROOT_SANDBOX };
 const CONTAINED = 'contained\n';
@@ -81,6 +82,34 @@ async function rebuildHostile(name: string, script: string, extra: string[] = []
   const attestation = join(dir, `${name}.dsse.json`);
   const started = Date.now();
   const r = await runCli(['--json', 'rebuild', 'run', '--allow-file-sources', '--declaration', file, '--artifact', published, '--out', attestation, '--key', verifier.path, ...extra], { timeoutMs: 90_000 });
+  const ms = Date.now() - started;
+  return { r, ms, attestation, json: r.stdout.trim().startsWith('{') ? JSON.parse(r.stdout) as Run['json'] : {} };
+}
+
+/**
+ * `cairn rebuild run` started the way a supervisor or a careless shell may start it: holding an
+ * extra descriptor it does not know about, here fd `fd` open on a host directory.
+ */
+async function rebuildHoldingDescriptor(name: string, script: string, fd: number, hostDir: string): Promise<Run> {
+  const { published, file } = await hostileDeclaration(name, script);
+  const attestation = join(dir, `${name}.dsse.json`);
+  const held = openSync(hostDir, 'r');
+  const stdio: ('pipe' | 'ignore' | number)[] = ['pipe', 'pipe', 'pipe', ...Array<'ignore'>(fd - 3).fill('ignore'), held];
+  const started = Date.now();
+  const r = await new Promise<CliResult>((resolve, reject) => {
+    const child = spawn(process.execPath, [CAIRN_BIN, '--json', 'rebuild', 'run', '--allow-file-sources', '--declaration', file, '--artifact', published, '--out', attestation, '--key', verifier.path], { stdio });
+    let stdout = '';
+    let stderr = '';
+    child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+    const timer = setTimeout(() => child.kill('SIGKILL'), 90_000);
+    child.on('error', reject);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code: code ?? -1, stdout, stderr });
+    });
+    child.stdin!.end();
+  }).finally(() => closeSync(held));
   const ms = Date.now() - started;
   return { r, ms, attestation, json: r.stdout.trim().startsWith('{') ? JSON.parse(r.stdout) as Run['json'] : {} };
 }
@@ -154,6 +183,23 @@ test('a recipe that reads the verifier key and state is refused: they are not in
   assert.equal(weak.json.isolation, 'none');
   assert.match(weak.r.stderr, /--isolation none/);
   assert.equal(verifyAttestation(parseAttestation(await readFile(weak.attestation)), [verifier.signer.publicKey]).statement.rebuild.isolation, 'none');
+});
+
+test('a recipe that uses a descriptor the verifier inherited (a host directory) gets nothing: the build holds only stdin, stdout and stderr', T, async () => {
+  const run = await rebuildHoldingDescriptor('inherited-fd', [
+    // ls lists what the shell handed it: 0-2, its own directory, and any descriptor the build inherited.
+    'ls /proc/self/fd > fds',
+    'for n in $(cat fds); do',
+    '  case $n in 0|1|2) continue ;; esac',
+    '  [ -e /proc/$$/fd/$n ] || continue',
+    '  echo "fd $n -> $(readlink /proc/$$/fd/$n)" >> loot',
+    // Through a directory descriptor, the host: the verifier state (0644) and a host file (0666).
+    '  cat /proc/$$/fd/$n/verifier-state.db >> loot 2>/dev/null',
+    '  (echo pwned > /proc/$$/fd/$n/host.txt) 2>/dev/null && echo "wrote host.txt through fd $n" >> loot',
+    'done',
+    VERDICT,
+  ].join('\n'), 100, dir);
+  await assertContained(run);
 });
 
 test('a recipe that reads /etc/shadow is refused: /etc in the sandbox holds only generated passwd and group and a toolchain\'s files', T, async () => {
