@@ -202,6 +202,23 @@ test('a recipe that uses a descriptor the verifier inherited (a host directory) 
   await assertContained(run);
 });
 
+test('a recipe whose log carries terminal control sequences (clipboard write, screen clear, carriage return) fails without any reaching the operator\'s terminal', T, async () => {
+  const { published, file } = await hostileDeclaration('terminal', [
+    // OSC 52 puts a command on the operator's clipboard; CSI 2J clears the screen; \r overwrites the line; 0x9b is a one-byte CSI.
+    'printf "\\033]52;c;cm0gLXJmIH4K\\007\\033[2J\\rPASSED\\302\\233" >&2',
+    'exit 1',
+  ].join('\n'));
+  const attestation = join(dir, 'terminal.dsse.json');
+  // Not --json (which escapes anyway): the human form is what a terminal shows.
+  const human = await runCli(['rebuild', 'run', '--allow-file-sources', '--declaration', file, '--artifact', published, '--out', attestation, '--key', verifier.path], { timeoutMs: 90_000 });
+  assert.equal(human.code, 69, human.stderr);
+  assert.match(human.stderr, /BUILD_FAILED/);
+  assert.match(human.stderr, /\\u001b\]52;c;cm0gLXJmIH4K\\u0007\\u001b\[2J\\u000dPASSED\\u009b/, 'the log is shown, its controls as escapes');
+  assert.doesNotMatch(human.stderr + human.stdout, /[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/, 'no control character reaches the terminal');
+  await assert.rejects(stat(attestation), 'no verdict is signed');
+  await assertHostUnchanged();
+});
+
 test('a recipe that reads /etc/shadow is refused: /etc in the sandbox holds only generated passwd and group and a toolchain\'s files', T, async () => {
   const run = await rebuildHostile('read-shadow', [
     'for f in /etc/shadow /etc/gshadow /proc/1/root/etc/shadow /etc/sudoers; do cat "$f" >> loot 2>/dev/null; done',
