@@ -267,6 +267,21 @@ test('a recipe that runs forever is killed at the time limit with nothing left r
   await assertHostUnchanged();
 });
 
+test('under --isolation unshare a process the recipe detaches from its group (setsid, descriptors closed) dies with the build', T, async () => {
+  const run = await rebuildHostile('unshare-detach', [
+    'setsid sh -c "exec 0<&- 1>&- 2>&-; exec sleep 98765" &',
+    'printf "contained\\n" > out',
+  ].join('\n'), ['--isolation', 'unshare']);
+  assert.equal(run.r.code, 0, run.r.stderr + run.r.stdout);
+  assert.equal(run.json.result, 'PASSED');
+  assert.equal(run.json.isolation, 'unshare');
+  const left = spawnSync('pgrep', ['-u', BUILD_USER, '-f', '^sleep 98765$'], { encoding: 'utf8' }).stdout.split('\n').filter((l) => l !== '');
+  // A process that escaped would outlive the verifier: ended here by its id, and the test fails.
+  for (const pid of left) process.kill(Number(pid), 'SIGKILL');
+  assert.deepEqual(left, [], 'the detached process outlived the build');
+  await assertHostUnchanged();
+});
+
 test('a fork bomb under rebuild serve is held to the process cap and killed; the verifier goes on and attests the next artifact', { ...T, timeout: 180_000 }, async (t) => {
   const repo = join(dir, 'repo');
   const publisher = await keyFile(dir, 'publisher');
