@@ -11,12 +11,13 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { closeSync, openSync } from 'node:fs';
+import { closeSync, createWriteStream, openSync } from 'node:fs';
 import { chmod, mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
 import { pathToFileURL } from 'node:url';
-import { sha256Hex } from '../../src/crypto/index.js';
+import { hashFile, sha256Hex } from '../../src/crypto/index.js';
 import { addTargets } from '../../src/repo/index.js';
 import { declarationFileJson, declarationToCustom, parseAttestation, verifyAttestation, type ReleaseDeclaration } from '../../src/policy/index.js';
 import { chooseIsolation, RebuildError, runRecipe, writeSourceArchive } from '../../src/rebuild/index.js';
@@ -316,6 +317,62 @@ test('a fork bomb under rebuild serve is held to the process cap and killed; the
 
 test('after every hostile recipe the verifier still rebuilds a normal artifact PASSED', T, async () => {
   await assertContained(await rebuildHostile('after', 'printf "contained\\n" > out\n'));
+});
+
+/**
+ * A tar.gz that inflates to `gib` GiB: one file's ustar header (size in base-256), then the same
+ * gzip member of 256 MiB of zeros over and over (gzip readers inflate concatenated members). At
+ * level 1 the ratio is about 230:1, under the 1000:1 at which node-tar refuses an archive: a
+ * 4 GiB artifact of this kind stands for about a TiB.
+ */
+async function gzipBomb(path: string, gib: number): Promise<void> {
+  const size = BigInt(gib) * 1024n ** 3n;
+  const header = Buffer.alloc(512);
+  header.write('bomb', 0);
+  header.write('0000644\0', 100);
+  header.write('0000000\0', 108);
+  header.write('0000000\0', 116);
+  header[124] = 0x80;
+  for (let i = 0; i < 11; i++) header[135 - i] = Number((size >> BigInt(8 * i)) & 0xffn);
+  header.write('00000000000\0', 136);
+  header.fill(0x20, 148, 156);
+  header.write('0', 156);
+  header.write('ustar\u000000', 257);
+  header.write(header.reduce((sum, b) => sum + b, 0).toString(8).padStart(6, '0') + '\0 ', 148);
+  const zeros = gzipSync(Buffer.alloc(256 * 1024 * 1024), { level: 1 });
+  const out = createWriteStream(path);
+  out.write(gzipSync(header));
+  for (let i = 0; i < gib * 4; i++) if (!out.write(zeros)) await new Promise<void>((resolve) => out.once('drain', () => resolve()));
+  await new Promise<void>((resolve) => out.end(() => resolve()));
+}
+
+test('a publisher whose artifact is a gzip bomb (300 MB inflating to 64 GiB) holds the verifier only until the archive cap: FAILED with a byte summary', { ...T, timeout: 180_000 }, async (t) => {
+  const src = join(dir, 'bomb-src');
+  await mkdir(src);
+  await writeFile(join(src, 'build.sh'), 'printf x > f && tar -czf out f\n');
+  const archive = join(dir, 'bomb.src.tar');
+  const { sha256 } = await writeSourceArchive(src, archive, EPOCH);
+  const published = join(dir, 'bomb.published.tar.gz');
+  await gzipBomb(published, 64);
+  const artifact = await hashFile(published, ['sha256']);
+  const file = join(dir, 'bomb.declaration.json');
+  await writeFile(file, declarationFileJson({
+    target: 'hostile/bomb.tar.gz', artifact: { sha256: artifact.hashes.sha256!, length: artifact.length },
+    source: { uri: pathToFileURL(archive).href, sha256 },
+    recipe: { builder: 'debian-12', command: 'sh build.sh', output: 'out', sourceDateEpoch: EPOCH },
+  }));
+  const attestation = join(dir, 'bomb.dsse.json');
+  const started = Date.now();
+  const r = await runCli(['--json', 'rebuild', 'run', '--allow-file-sources', '--declaration', file, '--artifact', published, '--out', attestation, '--key', verifier.path], { timeoutMs: 150_000 });
+  const ms = Date.now() - started;
+  t.diagnostic(`a ${artifact.length}-byte bomb of 64 GiB held the verifier ${ms} ms`);
+  await rm(published);
+  assert.equal(r.code, 1, r.stderr + r.stdout);
+  const json = JSON.parse(r.stdout) as { result: string; differences: { kind: string } };
+  assert.equal(json.result, 'FAILED');
+  assert.equal(json.differences.kind, 'bytes', 'past the cap the archive is not listed, the bytes are compared');
+  // Inflating all 64 GiB took 74 s here; stopping at the 4 GiB cap, a few seconds.
+  assert.ok(ms < 50_000, `the bomb held the verifier ${ms} ms`);
 });
 
 test('a declared source at a file: URL is refused unsigned unless the operator allows file: sources; --isolation auto no longer exists', NEEDS_BUBBLEWRAP, async () => {
