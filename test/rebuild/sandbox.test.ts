@@ -10,7 +10,7 @@
 // key-reading recipe under the weaker --isolation none gets the state file: the test can fail.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { closeSync, createWriteStream, openSync } from 'node:fs';
 import { chmod, mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
@@ -22,7 +22,7 @@ import { addTargets } from '../../src/repo/index.js';
 import { declarationFileJson, declarationToCustom, parseAttestation, verifyAttestation, type ReleaseDeclaration } from '../../src/policy/index.js';
 import { chooseIsolation, RebuildError, runRecipe, writeSourceArchive } from '../../src/rebuild/index.js';
 import { BUILD_USER, NEEDS_BUBBLEWRAP, NEEDS_ROOT_SANDBOX } from '../fixtures/system-tools.js';
-import { CAIRN_BIN, EPOCH, keyFile, publisherRepo, runCli, tempDir, type CliResult, type KeyFile } from './fixtures.js';
+import { EPOCH, keyFile, publisherRepo, runCli, tempDir, type CliOptions, type CliResult, type KeyFile } from './fixtures.js';
 
 const T = { timeout: 120_000, ...NEEDS_ROOT_SANDBOX };
 const CONTAINED = 'contained\n';
@@ -78,39 +78,11 @@ interface Run {
 }
 
 /** `cairn rebuild run` (a real process, as root) of a hostile recipe. */
-async function rebuildHostile(name: string, script: string, extra: string[] = []): Promise<Run> {
+async function rebuildHostile(name: string, script: string, extra: string[] = [], leak?: CliOptions['leak']): Promise<Run> {
   const { published, file } = await hostileDeclaration(name, script);
   const attestation = join(dir, `${name}.dsse.json`);
   const started = Date.now();
-  const r = await runCli(['--json', 'rebuild', 'run', '--allow-file-sources', '--declaration', file, '--artifact', published, '--out', attestation, '--key', verifier.path, ...extra], { timeoutMs: 90_000 });
-  const ms = Date.now() - started;
-  return { r, ms, attestation, json: r.stdout.trim().startsWith('{') ? JSON.parse(r.stdout) as Run['json'] : {} };
-}
-
-/**
- * `cairn rebuild run` started the way a supervisor or a careless shell may start it: holding an
- * extra descriptor it does not know about, here fd `fd` open on a host directory.
- */
-async function rebuildHoldingDescriptor(name: string, script: string, fd: number, hostDir: string): Promise<Run> {
-  const { published, file } = await hostileDeclaration(name, script);
-  const attestation = join(dir, `${name}.dsse.json`);
-  const held = openSync(hostDir, 'r');
-  const stdio: ('pipe' | 'ignore' | number)[] = ['pipe', 'pipe', 'pipe', ...Array<'ignore'>(fd - 3).fill('ignore'), held];
-  const started = Date.now();
-  const r = await new Promise<CliResult>((resolve, reject) => {
-    const child = spawn(process.execPath, [CAIRN_BIN, '--json', 'rebuild', 'run', '--allow-file-sources', '--declaration', file, '--artifact', published, '--out', attestation, '--key', verifier.path], { stdio });
-    let stdout = '';
-    let stderr = '';
-    child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 90_000);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code: code ?? -1, stdout, stderr });
-    });
-    child.stdin!.end();
-  }).finally(() => closeSync(held));
+  const r = await runCli(['--json', 'rebuild', 'run', '--allow-file-sources', '--declaration', file, '--artifact', published, '--out', attestation, '--key', verifier.path, ...extra], { timeoutMs: 90_000, ...(leak ? { leak } : {}) });
   const ms = Date.now() - started;
   return { r, ms, attestation, json: r.stdout.trim().startsWith('{') ? JSON.parse(r.stdout) as Run['json'] : {} };
 }
@@ -187,7 +159,9 @@ test('a recipe that reads the verifier key and state is refused: they are not in
 });
 
 test('a recipe that uses a descriptor the verifier inherited (a host directory) gets nothing: the build holds only stdin, stdout and stderr', T, async () => {
-  const run = await rebuildHoldingDescriptor('inherited-fd', [
+  // The verifier as a supervisor or a careless shell may start it: holding fd 100 open on a host directory.
+  const held = openSync(dir, 'r');
+  const run = await rebuildHostile('inherited-fd', [
     // ls lists what the shell handed it: 0-2, its own directory, and any descriptor the build inherited.
     'ls /proc/self/fd > fds',
     'for n in $(cat fds); do',
@@ -199,7 +173,7 @@ test('a recipe that uses a descriptor the verifier inherited (a host directory) 
     '  (echo pwned > /proc/$$/fd/$n/host.txt) 2>/dev/null && echo "wrote host.txt through fd $n" >> loot',
     'done',
     VERDICT,
-  ].join('\n'), 100, dir);
+  ].join('\n'), [], { fd: held, at: 100 }).finally(() => closeSync(held));
   await assertContained(run);
 });
 
