@@ -8,8 +8,8 @@
 // uid/gid 0, empty uname/gname, then two zero blocks. Only regular files and directories are
 // archived; a symlink, device or socket is refused. ".git" directories are left out.
 //
-// readTarEntries reads any tar or tar.gz (node-tar's parser) with caps on entries and bytes and
-// hashes each entry's content; it is how a source archive is checked before a build and how two
+// readTarEntries reads any tar or tar.gz (node-tar's parser) with caps on entries and bytes (it
+// stops reading at the first cap crossed) and hashes each entry's content; it is how a source archive is checked before a build and how two
 // archive artifacts are compared.
 import { createReadStream } from 'node:fs';
 import { lstat, open, readdir, readFile } from 'node:fs/promises';
@@ -190,18 +190,26 @@ export async function readTarEntries(file: string, what: string): Promise<TarLis
   let content = 0;
   let problem: string | undefined;
   await new Promise<void>((resolve, reject) => {
+    const input = createReadStream(file, { highWaterMark: 1 << 20 });
+    // Past a cap, stop reading: a few MiB of gzip can stand for terabytes, which the parser
+    // would otherwise inflate to the end (hours of a verifier's time per artifact).
+    const stop = (why: string): void => {
+      problem ??= why;
+      input.unpipe();
+      input.destroy();
+      resolve();
+    };
     const parser = new Parser({
       strict: true,
       onReadEntry: (entry: ReadEntry) => {
         if (entries.length >= ARCHIVE_LIMITS.maxEntries) {
-          problem ??= `more than ${ARCHIVE_LIMITS.maxEntries} entries`;
-          entry.resume();
+          stop(`more than ${ARCHIVE_LIMITS.maxEntries} entries`);
           return;
         }
         const hash = createHash('sha256');
         entry.on('data', (chunk: Buffer) => {
           content += chunk.length;
-          if (content > ARCHIVE_LIMITS.maxContentBytes) problem ??= `over ${ARCHIVE_LIMITS.maxContentBytes} bytes of content`;
+          if (content > ARCHIVE_LIMITS.maxContentBytes) stop(`over ${ARCHIVE_LIMITS.maxContentBytes} bytes of content`);
           else hash.update(chunk);
         });
         entry.on('end', () => {
@@ -215,7 +223,6 @@ export async function readTarEntries(file: string, what: string): Promise<TarLis
     });
     parser.on('error', (e: Error) => reject(new RebuildError('BAD_SOURCE_ARCHIVE', `${what} is not a valid ${format} archive: ${e.message}`)));
     parser.on('end', () => resolve());
-    const input = createReadStream(file, { highWaterMark: 1 << 20 });
     input.on('error', (e) => reject(new RebuildError('BAD_SOURCE_ARCHIVE', `cannot read ${what}: ${e.message}`)));
     input.pipe(parser);
   });

@@ -16,9 +16,12 @@
 //               place: /tmp, a tmpfs of at most maxScratchBytes. No host directory is bound
 //               writable or at all beyond these: the source archive comes in on stdin and the
 //               artifact goes out on a pipe, read with the output cap.
-//   unshare     (weaker: chosen only by name) util-linux unshare --net: no network, but the host
-//               file system is visible; still run as the build user when started by root.
-//   none        (weaker: chosen only by name) a plain subprocess, still as the build user.
+//   unshare     (weaker: chosen only by name) util-linux unshare --net --pid: no network, its own
+//               PID namespace (nothing it starts outlives it), but the host file system is
+//               visible; still run as the build user when started by root.
+//   none        (weaker: chosen only by name) a plain subprocess, still as the build user; a
+//               process it detaches from its group (setsid) outlives the build.
+// The host work directory of unshare and none is removed as the build user, never as root.
 // The attestation records the level, and a build policy can require full isolation
 // (policy/build-policy.ts). Every level caps processes (RLIMIT_NPROC, meaningful because the uid
 // is dedicated, or because the count is per user namespace on Linux >= 5.14), one file's size
@@ -30,12 +33,13 @@
 // /usr/local/bin:/usr/bin:/bin, umask 022, npm's network features off. The driver extracts the
 // archive (stdin) into WORK/src, runs the command there with /bin/sh -c, and writes the output
 // file to fd 3.
-import { spawn, spawnSync } from 'node:child_process';
-import { createReadStream, createWriteStream, existsSync, lstatSync, readFileSync, readlinkSync } from 'node:fs';
+import { execFile, spawn, spawnSync } from 'node:child_process';
+import { closeSync, createReadStream, createWriteStream, existsSync, lstatSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { chown, lstat, mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
+import { promisify } from 'node:util';
 import type { BuildRecipe, IsolationKind } from '../policy/index.js';
 import { UsageError } from '../errors/index.js';
 import { RebuildError } from './errors.js';
@@ -93,6 +97,8 @@ const SANDBOX = { scratch: '/tmp', work: '/tmp/build', uid: 1000, gid: 1000 } as
 
 /** The /etc entries a toolchain needs (dynamic loader cache, alternatives links); nothing else of /etc. */
 const ETC_ENTRIES = ['alternatives', 'ld.so.cache', 'ld.so.conf', 'ld.so.conf.d', 'os-release', 'nsswitch.conf'] as const;
+
+const execFileAsync = promisify(execFile);
 
 const DRIVER = [
   'set -eu',
@@ -168,7 +174,10 @@ function probe(kind: IsolationKind, user: BuildUser | undefined): Probed | strin
   }
   if (kind === 'unshare') {
     let result = 'unshare is not installed';
-    for (const prefix of [['unshare', '--net'], ['unshare', '--net', '--map-current-user'], ['unshare', '--net', '--map-root-user']]) {
+    // Its own PID namespace with the driver as init: whatever the recipe starts (setsid, a
+    // double fork out of the process group) dies with the build, so nothing outlives the time cap.
+    for (const map of [[], ['--map-current-user'], ['--map-root-user']]) {
+      const prefix = ['unshare', '--net', ...map, '--pid', '--fork', '--kill-child'];
       const r = spawnSync(prefix[0]!, [...prefix.slice(1), '/bin/true'], { stdio: 'ignore', timeout: 10_000, cwd: '/', ...as });
       if (r.status === 0) {
         return { kind, prefix, warning: 'WARNING: --isolation unshare: no network, but the build sees the host file system. Attestations record it; a build policy that requires full isolation does not count them.' };
@@ -290,8 +299,25 @@ export async function runRecipe(run: RecipeRun): Promise<RecipeResult> {
     if (!info?.isFile()) throw new RebuildError('BUILD_FAILED', `the recipe produced no ${recipe.output}`);
     return { artifact, isolation: isolation.kind, durationMs: Date.now() - started, log };
   } finally {
-    if (hostWork) await rm(hostWork, { recursive: true, force: true }).catch(() => undefined);
+    if (hostWork) await removeWorkDir(hostWork, isolation.user);
   }
+}
+
+/**
+ * Removes a host work directory (unshare, none). The build user made everything in it, and under
+ * none a process the recipe detached may still be changing it: removed as root, a directory
+ * swapped for a symlink between two steps of the walk would make root delete files elsewhere. So
+ * the build user removes it (with what that user can delete, and no more).
+ */
+async function removeWorkDir(dir: string, user: BuildUser | undefined): Promise<void> {
+  if (!user) {
+    await rm(dir, { recursive: true, force: true }).catch(() => undefined);
+    return;
+  }
+  const as = { uid: user.uid, gid: user.gid, cwd: '/', timeout: 5 * 60_000 };
+  // A directory the recipe made unreadable to itself is opened again first.
+  await execFileAsync('chmod', ['-R', 'u+rwX', '--', dir], as).catch(() => undefined);
+  await execFileAsync('rm', ['-rf', '--', dir], as).catch(() => undefined);
 }
 
 /** The fixed build environment (reproducible-builds.org: SOURCE_DATE_EPOCH, TZ, locale). */
@@ -324,8 +350,40 @@ interface BoundedRun {
   readonly maxOutputBytes: number;
 }
 
+/** O_CLOEXEC in the flags of /proc/self/fdinfo (octal 02000000 on Linux). */
+const O_CLOEXEC = 0o2000000;
+
+/**
+ * Closes every descriptor this process holds without close-on-exec, beyond stdin, stdout and
+ * stderr. Node opens its own descriptors close-on-exec (its IPC channel too), so these are the
+ * ones its parent left open (a host directory, a terminal, a socket of a supervisor): a child
+ * inherits them, bubblewrap passes them on into the sandbox, and a directory among them is the
+ * whole host file system to the recipe (docs/verified-builds.md "The sandbox": the build holds
+ * stdin, stdout, stderr and its artifact pipe, nothing else).
+ */
+function closeInheritedDescriptors(): void {
+  let names: string[];
+  try {
+    names = readdirSync('/proc/self/fd');
+  } catch {
+    return; // Not Linux: no bubblewrap either.
+  }
+  for (const name of names) {
+    const fd = Number(name);
+    if (!Number.isSafeInteger(fd) || fd < 3) continue;
+    let flags: string | undefined;
+    try {
+      flags = /^flags:\s*([0-7]+)$/m.exec(readFileSync(`/proc/self/fdinfo/${fd}`, 'utf8'))?.[1];
+    } catch {
+      continue; // Closed meanwhile (the listing's own descriptor, for one).
+    }
+    if (flags !== undefined && (parseInt(flags, 8) & O_CLOEXEC) === 0) closeSync(fd);
+  }
+}
+
 /** Runs argv in its own process group (as the build user), stdin from the source, fd 3 to the artifact, with a time cap. */
 function spawnBounded(argv: string[], env: Record<string, string>, run: BoundedRun): Promise<{ code: number; log: string; timedOut: boolean; outputBytes: number }> {
+  closeInheritedDescriptors();
   return new Promise((resolve, reject) => {
     const child = spawn(argv[0]!, argv.slice(1), {
       cwd: run.cwd, env, stdio: ['pipe', 'pipe', 'pipe', 'pipe', 'pipe', 'pipe'], detached: true,

@@ -18,17 +18,27 @@ export interface CliResult {
   stderr: string;
 }
 
-export function runCli(args: string[], options: { env?: NodeJS.ProcessEnv; cwd?: string; timeoutMs?: number; input?: string } = {}): Promise<CliResult> {
+export interface CliOptions {
+  env?: NodeJS.ProcessEnv;
+  cwd?: string;
+  timeoutMs?: number;
+  input?: string;
+  /** Hand the child this process's descriptor `fd` as its descriptor `at` (>= 3), as a careless parent leaks one. */
+  leak?: { fd: number; at: number };
+}
+
+export function runCli(args: string[], options: CliOptions = {}): Promise<CliResult> {
+  const leaked = options.leak ? [...Array<'ignore'>(options.leak.at - 3).fill('ignore'), options.leak.fd] : [];
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [CAIRN_BIN, ...args], {
       cwd: options.cwd,
       env: { ...process.env, ...options.env },
-      stdio: ['pipe', 'pipe', 'pipe'],
+      stdio: ['pipe', 'pipe', 'pipe', ...leaked],
     });
     let stdout = '';
     let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
       reject(new Error(`cairn ${args.join(' ')} did not finish within ${options.timeoutMs ?? 30_000} ms`));
@@ -38,7 +48,7 @@ export function runCli(args: string[], options: { env?: NodeJS.ProcessEnv; cwd?:
       clearTimeout(timer);
       resolve({ code: code ?? -1, stdout, stderr });
     });
-    child.stdin.end(options.input ?? '');
+    child.stdin!.end(options.input ?? '');
   });
 }
 

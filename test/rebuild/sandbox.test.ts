@@ -11,16 +11,18 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { closeSync, createWriteStream, openSync } from 'node:fs';
 import { chmod, mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
 import { pathToFileURL } from 'node:url';
-import { sha256Hex } from '../../src/crypto/index.js';
+import { hashFile, sha256Hex } from '../../src/crypto/index.js';
 import { addTargets } from '../../src/repo/index.js';
 import { declarationFileJson, declarationToCustom, parseAttestation, verifyAttestation, type ReleaseDeclaration } from '../../src/policy/index.js';
 import { chooseIsolation, RebuildError, runRecipe, writeSourceArchive } from '../../src/rebuild/index.js';
 import { BUILD_USER, NEEDS_BUBBLEWRAP, NEEDS_ROOT_SANDBOX } from '../fixtures/system-tools.js';
-import { EPOCH, keyFile, publisherRepo, runCli, tempDir, type CliResult, type KeyFile } from './fixtures.js';
+import { EPOCH, keyFile, publisherRepo, runCli, tempDir, type CliOptions, type CliResult, type KeyFile } from './fixtures.js';
 
 const T = { timeout: 120_000, ...NEEDS_ROOT_SANDBOX };
 const CONTAINED = 'contained\n';
@@ -76,11 +78,11 @@ interface Run {
 }
 
 /** `cairn rebuild run` (a real process, as root) of a hostile recipe. */
-async function rebuildHostile(name: string, script: string, extra: string[] = []): Promise<Run> {
+async function rebuildHostile(name: string, script: string, extra: string[] = [], leak?: CliOptions['leak']): Promise<Run> {
   const { published, file } = await hostileDeclaration(name, script);
   const attestation = join(dir, `${name}.dsse.json`);
   const started = Date.now();
-  const r = await runCli(['--json', 'rebuild', 'run', '--allow-file-sources', '--declaration', file, '--artifact', published, '--out', attestation, '--key', verifier.path, ...extra], { timeoutMs: 90_000 });
+  const r = await runCli(['--json', 'rebuild', 'run', '--allow-file-sources', '--declaration', file, '--artifact', published, '--out', attestation, '--key', verifier.path, ...extra], { timeoutMs: 90_000, ...(leak ? { leak } : {}) });
   const ms = Date.now() - started;
   return { r, ms, attestation, json: r.stdout.trim().startsWith('{') ? JSON.parse(r.stdout) as Run['json'] : {} };
 }
@@ -156,6 +158,42 @@ test('a recipe that reads the verifier key and state is refused: they are not in
   assert.equal(verifyAttestation(parseAttestation(await readFile(weak.attestation)), [verifier.signer.publicKey]).statement.rebuild.isolation, 'none');
 });
 
+test('a recipe that uses a descriptor the verifier inherited (a host directory) gets nothing: the build holds only stdin, stdout and stderr', T, async () => {
+  // The verifier as a supervisor or a careless shell may start it: holding fd 100 open on a host directory.
+  const held = openSync(dir, 'r');
+  const run = await rebuildHostile('inherited-fd', [
+    // ls lists what the shell handed it: 0-2, its own directory, and any descriptor the build inherited.
+    'ls /proc/self/fd > fds',
+    'for n in $(cat fds); do',
+    '  case $n in 0|1|2) continue ;; esac',
+    '  [ -e /proc/$$/fd/$n ] || continue',
+    '  echo "fd $n -> $(readlink /proc/$$/fd/$n)" >> loot',
+    // Through a directory descriptor, the host: the verifier state (0644) and a host file (0666).
+    '  cat /proc/$$/fd/$n/verifier-state.db >> loot 2>/dev/null',
+    '  (echo pwned > /proc/$$/fd/$n/host.txt) 2>/dev/null && echo "wrote host.txt through fd $n" >> loot',
+    'done',
+    VERDICT,
+  ].join('\n'), [], { fd: held, at: 100 }).finally(() => closeSync(held));
+  await assertContained(run);
+});
+
+test('a recipe whose log carries terminal control sequences (clipboard write, screen clear, carriage return) fails without any reaching the operator\'s terminal', T, async () => {
+  const { published, file } = await hostileDeclaration('terminal', [
+    // OSC 52 puts a command on the operator's clipboard; CSI 2J clears the screen; \r overwrites the line; 0x9b is a one-byte CSI.
+    'printf "\\033]52;c;cm0gLXJmIH4K\\007\\033[2J\\rPASSED\\302\\233" >&2',
+    'exit 1',
+  ].join('\n'));
+  const attestation = join(dir, 'terminal.dsse.json');
+  // Not --json (which escapes anyway): the human form is what a terminal shows.
+  const human = await runCli(['rebuild', 'run', '--allow-file-sources', '--declaration', file, '--artifact', published, '--out', attestation, '--key', verifier.path], { timeoutMs: 90_000 });
+  assert.equal(human.code, 69, human.stderr);
+  assert.match(human.stderr, /BUILD_FAILED/);
+  assert.match(human.stderr, /\\u001b\]52;c;cm0gLXJmIH4K\\u0007\\u001b\[2J\\u000dPASSED\\u009b/, 'the log is shown, its controls as escapes');
+  assert.doesNotMatch(human.stderr + human.stdout, /[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/, 'no control character reaches the terminal');
+  await assert.rejects(stat(attestation), 'no verdict is signed');
+  await assertHostUnchanged();
+});
+
 test('a recipe that reads /etc/shadow is refused: /etc in the sandbox holds only generated passwd and group and a toolchain\'s files', T, async () => {
   const run = await rebuildHostile('read-shadow', [
     'for f in /etc/shadow /etc/gshadow /proc/1/root/etc/shadow /etc/sudoers; do cat "$f" >> loot 2>/dev/null; done',
@@ -204,6 +242,21 @@ test('a recipe that runs forever is killed at the time limit with nothing left r
   await assertHostUnchanged();
 });
 
+test('under --isolation unshare a process the recipe detaches from its group (setsid, descriptors closed) dies with the build', T, async () => {
+  const run = await rebuildHostile('unshare-detach', [
+    'setsid sh -c "exec 0<&- 1>&- 2>&-; exec sleep 98765" &',
+    'printf "contained\\n" > out',
+  ].join('\n'), ['--isolation', 'unshare']);
+  assert.equal(run.r.code, 0, run.r.stderr + run.r.stdout);
+  assert.equal(run.json.result, 'PASSED');
+  assert.equal(run.json.isolation, 'unshare');
+  const left = spawnSync('pgrep', ['-u', BUILD_USER, '-f', '^sleep 98765$'], { encoding: 'utf8' }).stdout.split('\n').filter((l) => l !== '');
+  // A process that escaped would outlive the verifier: ended here by its id, and the test fails.
+  for (const pid of left) process.kill(Number(pid), 'SIGKILL');
+  assert.deepEqual(left, [], 'the detached process outlived the build');
+  await assertHostUnchanged();
+});
+
 test('a fork bomb under rebuild serve is held to the process cap and killed; the verifier goes on and attests the next artifact', { ...T, timeout: 180_000 }, async (t) => {
   const repo = join(dir, 'repo');
   const publisher = await keyFile(dir, 'publisher');
@@ -238,6 +291,62 @@ test('a fork bomb under rebuild serve is held to the process cap and killed; the
 
 test('after every hostile recipe the verifier still rebuilds a normal artifact PASSED', T, async () => {
   await assertContained(await rebuildHostile('after', 'printf "contained\\n" > out\n'));
+});
+
+/**
+ * A tar.gz that inflates to `gib` GiB: one file's ustar header (size in base-256), then the same
+ * gzip member of 256 MiB of zeros over and over (gzip readers inflate concatenated members). At
+ * level 1 the ratio is about 230:1, under the 1000:1 at which node-tar refuses an archive: a
+ * 4 GiB artifact of this kind stands for about a TiB.
+ */
+async function gzipBomb(path: string, gib: number): Promise<void> {
+  const size = BigInt(gib) * 1024n ** 3n;
+  const header = Buffer.alloc(512);
+  header.write('bomb', 0);
+  header.write('0000644\0', 100);
+  header.write('0000000\0', 108);
+  header.write('0000000\0', 116);
+  header[124] = 0x80;
+  for (let i = 0; i < 11; i++) header[135 - i] = Number((size >> BigInt(8 * i)) & 0xffn);
+  header.write('00000000000\0', 136);
+  header.fill(0x20, 148, 156);
+  header.write('0', 156);
+  header.write('ustar\u000000', 257);
+  header.write(header.reduce((sum, b) => sum + b, 0).toString(8).padStart(6, '0') + '\0 ', 148);
+  const zeros = gzipSync(Buffer.alloc(256 * 1024 * 1024), { level: 1 });
+  const out = createWriteStream(path);
+  out.write(gzipSync(header));
+  for (let i = 0; i < gib * 4; i++) if (!out.write(zeros)) await new Promise<void>((resolve) => out.once('drain', () => resolve()));
+  await new Promise<void>((resolve) => out.end(() => resolve()));
+}
+
+test('a publisher whose artifact is a gzip bomb (300 MB inflating to 64 GiB) holds the verifier only until the archive cap: FAILED with a byte summary', { ...T, timeout: 180_000 }, async (t) => {
+  const src = join(dir, 'bomb-src');
+  await mkdir(src);
+  await writeFile(join(src, 'build.sh'), 'printf x > f && tar -czf out f\n');
+  const archive = join(dir, 'bomb.src.tar');
+  const { sha256 } = await writeSourceArchive(src, archive, EPOCH);
+  const published = join(dir, 'bomb.published.tar.gz');
+  await gzipBomb(published, 64);
+  const artifact = await hashFile(published, ['sha256']);
+  const file = join(dir, 'bomb.declaration.json');
+  await writeFile(file, declarationFileJson({
+    target: 'hostile/bomb.tar.gz', artifact: { sha256: artifact.hashes.sha256!, length: artifact.length },
+    source: { uri: pathToFileURL(archive).href, sha256 },
+    recipe: { builder: 'debian-12', command: 'sh build.sh', output: 'out', sourceDateEpoch: EPOCH },
+  }));
+  const attestation = join(dir, 'bomb.dsse.json');
+  const started = Date.now();
+  const r = await runCli(['--json', 'rebuild', 'run', '--allow-file-sources', '--declaration', file, '--artifact', published, '--out', attestation, '--key', verifier.path], { timeoutMs: 150_000 });
+  const ms = Date.now() - started;
+  t.diagnostic(`a ${artifact.length}-byte bomb of 64 GiB held the verifier ${ms} ms`);
+  await rm(published);
+  assert.equal(r.code, 1, r.stderr + r.stdout);
+  const json = JSON.parse(r.stdout) as { result: string; differences: { kind: string } };
+  assert.equal(json.result, 'FAILED');
+  assert.equal(json.differences.kind, 'bytes', 'past the cap the archive is not listed, the bytes are compared');
+  // Inflating all 64 GiB took 74 s here; stopping at the 4 GiB cap, a few seconds.
+  assert.ok(ms < 50_000, `the bomb held the verifier ${ms} ms`);
 });
 
 test('a declared source at a file: URL is refused unsigned unless the operator allows file: sources; --isolation auto no longer exists', NEEDS_BUBBLEWRAP, async () => {
