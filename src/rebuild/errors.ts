@@ -12,6 +12,7 @@ export class RebuildError extends CairnError<
   | 'BUILD_TIMEOUT' // the recipe ran past its time limit and was killed
   | 'OUTPUT_TOO_LARGE' // the artifact built is over the size cap
   | 'ISOLATION_UNAVAILABLE' // the isolation asked for (bubblewrap, unshare) does not work on this machine
+  | 'PRIVATE_FILE_IN_SANDBOX' // the verifier's key, queue or attestations lie under a path every build can read
   | 'ARTIFACT_NOT_FOUND' // the target, its declaration or its bytes are not in the repository
   | 'ARTIFACT_MISMATCH' // the published artifact's bytes do not have the sha256 metadata gives
 > {

@@ -34,10 +34,10 @@
 // archive (stdin) into WORK/src, runs the command there with /bin/sh -c, and writes the output
 // file to fd 3.
 import { execFile, spawn, spawnSync } from 'node:child_process';
-import { closeSync, createReadStream, createWriteStream, existsSync, lstatSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { closeSync, createReadStream, createWriteStream, existsSync, lstatSync, readdirSync, readFileSync, readlinkSync, realpathSync } from 'node:fs';
 import { chown, lstat, mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import type { Readable } from 'node:stream';
 import { promisify } from 'node:util';
 import type { BuildRecipe, IsolationKind } from '../policy/index.js';
@@ -59,6 +59,11 @@ export interface SandboxOptions {
   readonly buildUser?: string;
   readonly maxScratchBytes?: number;
   readonly maxProcesses?: number;
+  /**
+   * The verifier's own files (key, queue, attestation tree): refused if a build could read them,
+   * i.e. if they lie under a host path the sandbox binds (/usr, /bin, /lib*, the /etc entries).
+   */
+  readonly privatePaths?: readonly string[];
 }
 
 export interface BuildUser {
@@ -95,6 +100,9 @@ export const BUILD_LIMITS = {
 /** Paths inside the bubblewrap sandbox (fixed, so paths embedded by builds agree across verifiers). */
 const SANDBOX = { scratch: '/tmp', work: '/tmp/build', uid: 1000, gid: 1000 } as const;
 
+/** Top-level tool directories bound read-only (or recreated as the symlinks they are). */
+const TOOL_DIRS = ['/bin', '/sbin', '/lib', '/lib32', '/lib64', '/libx32'] as const;
+
 /** The /etc entries a toolchain needs (dynamic loader cache, alternatives links); nothing else of /etc. */
 const ETC_ENTRIES = ['alternatives', 'ld.so.cache', 'ld.so.conf', 'ld.so.conf.d', 'os-release', 'nsswitch.conf'] as const;
 
@@ -123,6 +131,7 @@ export function chooseIsolation(options: SandboxOptions | IsolationPreference = 
   const o: SandboxOptions = typeof options === 'string' ? { isolation: options } : options;
   const kind = o.isolation ?? 'bubblewrap';
   const user = buildUser(o.buildUser);
+  if (kind === 'bubblewrap') requireOutsideSandbox(o.privatePaths ?? []);
   const key = `${kind}:${user?.uid ?? ''}`;
   let r = probed.get(key);
   if (r === undefined) {
@@ -140,6 +149,42 @@ export function chooseIsolation(options: SandboxOptions | IsolationPreference = 
     ...r, ...(user ? { user } : {}),
     maxScratchBytes: o.maxScratchBytes ?? BUILD_LIMITS.maxScratchBytes, maxProcesses: o.maxProcesses ?? BUILD_LIMITS.maxProcesses,
   };
+}
+
+/** Host paths every bubblewrap build can read (bwrapArgs binds exactly these, read-only). */
+function sandboxVisiblePaths(): string[] {
+  const tops = TOOL_DIRS.filter((top) => {
+    try {
+      return lstatSync(top).isDirectory();
+    } catch {
+      return false;
+    }
+  });
+  return ['/usr', ...tops, ...ETC_ENTRIES.map((name) => `/etc/${name}`)];
+}
+
+/** Refuses to build while one of the verifier's own files lies where a build can read it. */
+function requireOutsideSandbox(paths: readonly string[]): void {
+  const visible = sandboxVisiblePaths();
+  for (const path of paths) {
+    let real: string;
+    try {
+      real = realpathSync(path);
+    } catch {
+      // Not created yet (a new queue or attestation tree): where it will be.
+      try {
+        real = join(realpathSync(dirname(resolve(path))), basename(path));
+      } catch {
+        real = resolve(path);
+      }
+    }
+    const under = visible.find((v) => real === v || real.startsWith(`${v}/`));
+    if (under !== undefined) {
+      throw new RebuildError('PRIVATE_FILE_IN_SANDBOX', `${path} (${real}) is under ${under}, which every build can read: a recipe could read the verifier's key or state`, {
+        hint: 'keep the verifier\'s key, queue and attestations outside /usr, /bin, /lib and /etc (for example under /var/lib/cairn-verifier)',
+      });
+    }
+  }
 }
 
 /** An isolation already chosen, or the options to choose one with. */
@@ -188,7 +233,9 @@ function probe(kind: IsolationKind, user: BuildUser | undefined): Probed | strin
   }
   const r = spawnSync('bwrap', [...bwrapArgs(BUILD_LIMITS.maxScratchBytes), '/bin/true'], { stdio: ['ignore', 'ignore', 'pipe'], timeout: 10_000, cwd: '/', ...as });
   if (r.error) return (r.error as NodeJS.ErrnoException).code === 'ENOENT' ? 'bwrap is not installed' : `bwrap cannot start: ${r.error.message}`;
-  if (r.status !== 0) return `bwrap failed: ${r.stderr.toString().trim().slice(0, 200)}`;
+  const stderr = r.stderr.toString().trim();
+  if (r.status !== 0 && stderr.includes('--disable-userns')) return `bubblewrap 0.8 or later is needed (to keep builds from making user namespaces): ${stderr.slice(0, 200)}`;
+  if (r.status !== 0) return `bwrap failed: ${stderr.slice(0, 200)}`;
   return { kind, prefix: ['bwrap'] };
 }
 
@@ -202,9 +249,9 @@ function bwrapArgs(scratchBytes: number, identityFiles = false): string[] {
   const args = ['--unshare-user', '--uid', String(SANDBOX.uid), '--gid', String(SANDBOX.gid),
     '--unshare-net', '--unshare-pid', '--unshare-ipc', '--unshare-uts', '--unshare-cgroup-try',
     '--die-with-parent', '--new-session', '--cap-drop', 'ALL', '--hostname', 'cairn-build', '--ro-bind', '/usr', '/usr'];
-  // No nested user namespace (the way to capabilities in a new namespace, and kernel attack surface), where bwrap >= 0.8 can say so.
-  if (bwrapHasOption('--disable-userns')) args.push('--disable-userns');
-  for (const top of ['/bin', '/sbin', '/lib', '/lib32', '/lib64', '/libx32']) {
+  // No nested user namespace (the way to capabilities in a new namespace, and kernel attack surface): bwrap >= 0.8.
+  args.push('--disable-userns');
+  for (const top of TOOL_DIRS) {
     let info;
     try {
       info = lstatSync(top);
@@ -219,13 +266,6 @@ function bwrapArgs(scratchBytes: number, identityFiles = false): string[] {
   if (identityFiles) args.push('--ro-bind-data', '4', '/etc/passwd', '--ro-bind-data', '5', '/etc/group');
   args.push('--dev', '/dev', '--proc', '/proc', '--size', String(scratchBytes), '--tmpfs', SANDBOX.scratch, '--remount-ro', '/dev', '--remount-ro', '/');
   return args;
-}
-
-let bwrapHelp: string | undefined;
-
-function bwrapHasOption(option: string): boolean {
-  bwrapHelp ??= spawnSync('bwrap', ['--help'], { encoding: 'utf8', timeout: 10_000 }).stdout ?? '';
-  return bwrapHelp.includes(`${option} `);
 }
 
 /** Identity of this machine's build environment ("debian-12"), for attestations. */

@@ -12,7 +12,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { closeSync, createWriteStream, openSync } from 'node:fs';
-import { chmod, mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, copyFile, mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
@@ -372,6 +372,30 @@ test('a verifier running as root without its build user refuses to build (never 
   assert.equal(root.code, 69, root.stderr);
   assert.match(root.stderr, /never runs as root/);
   await assert.rejects(stat(attestation), 'nothing is signed');
+});
+
+test('a verifier whose key or queue lies where every build can read it (/usr) refuses to build, before anything is signed', T, async () => {
+  const { published, file } = await hostileDeclaration('key-in-usr', 'cat /usr/local/lib/cairn-test-*/verifier.json > loot 2>/dev/null || true\n' + VERDICT);
+  const exposed = await mkdtemp('/usr/local/lib/cairn-test-');
+  try {
+    const exposedKey = join(exposed, 'verifier.json');
+    await copyFile(verifier.path, exposedKey);
+    const attestation = join(dir, 'key-in-usr.dsse.json');
+    const r = await runCli(['--json', 'rebuild', 'run', '--allow-file-sources', '--declaration', file, '--artifact', published, '--out', attestation, '--key', exposedKey]);
+    assert.equal(r.code, 69, r.stdout + r.stderr);
+    const err = JSON.parse(r.stdout) as { code: string; message: string; hint: string };
+    assert.equal(err.code, 'PRIVATE_FILE_IN_SANDBOX');
+    assert.match(err.message, /is under \/usr, which every build can read/);
+    assert.match(err.hint, /\/var\/lib\/cairn-verifier/);
+    await assert.rejects(stat(attestation), 'nothing is signed');
+    // The queue too: rebuild serve with its database under /usr.
+    const serve = await runCli(['--json', 'rebuild', 'serve', '--allow-file-sources', '--repo', dir, '--out', join(dir, 'key-in-usr.out'), '--key', verifier.path, '--db', join(exposed, 'queue.db'), '--once']);
+    assert.equal(serve.code, 69, serve.stdout + serve.stderr);
+    assert.equal((JSON.parse(serve.stdout.trim().split('\n').at(-1)!) as { code: string }).code, 'PRIVATE_FILE_IN_SANDBOX');
+    await assert.rejects(stat(join(exposed, 'queue.db')), 'no queue was created');
+  } finally {
+    await rm(exposed, { recursive: true, force: true });
+  }
 });
 
 test('a recipe whose artifact is over the output cap is stopped: OUTPUT_TOO_LARGE, and no more than the cap reaches the host', NEEDS_BUBBLEWRAP, async () => {

@@ -26,8 +26,9 @@ export const sandboxOptions = (c: Command): Command =>
     .option('--max-scratch <MiB>', 'size of the build\'s scratch space (default 4096)', positiveInt('--max-scratch'))
     .option('--max-processes <n>', 'processes one build may run (default 1024)', positiveInt('--max-processes'));
 
-export function sandboxOf(opts: SandboxOpts): SandboxOptions {
+export function sandboxOf(opts: SandboxOpts, privatePaths: readonly string[] = []): SandboxOptions {
   return {
+    privatePaths,
     isolation: opts.isolation, ...(opts.buildUser === undefined ? {} : { buildUser: opts.buildUser }),
     ...(opts.maxScratch === undefined ? {} : { maxScratchBytes: opts.maxScratch * 1024 * 1024 }),
     ...(opts.maxProcesses === undefined ? {} : { maxProcesses: opts.maxProcesses }),
@@ -98,7 +99,7 @@ export function register(program: Command, context: CliContext): void {
       const signer = await loadSigner(opts.key, opts.passphraseEnv);
       const outcome = await runRebuild({
         subject: opts.repo !== undefined ? { repo: opts.repo, target: opts.target! } : { declarationFile: opts.declaration!, artifact: opts.artifact! },
-        signer: signer, isolation: sandboxOf(opts), allowFileSources: opts.allowFileSources, ...(opts.out === undefined ? {} : { out: opts.out }),
+        signer: signer, isolation: sandboxOf(opts, [opts.key, ...(opts.out === undefined ? [] : [opts.out])]), allowFileSources: opts.allowFileSources, ...(opts.out === undefined ? {} : { out: opts.out }),
         ...(opts.timeout === undefined ? {} : { timeoutMs: opts.timeout * 1000 }), onWarning: (w) => out.warn(w),
       });
       const { target } = outcome;
@@ -153,7 +154,7 @@ export function register(program: Command, context: CliContext): void {
       };
       try {
         const { finished } = await runVerifierService({
-          repoDir: opts.repo, outDir: opts.out, signer: signer, dbPath: opts.db, pollMs: opts.poll * 1000, once: opts.once, isolation: sandboxOf(opts), allowFileSources: opts.allowFileSources,
+          repoDir: opts.repo, outDir: opts.out, signer: signer, dbPath: opts.db, pollMs: opts.poll * 1000, once: opts.once, isolation: sandboxOf(opts, [opts.key, opts.db, opts.out]), allowFileSources: opts.allowFileSources,
           maxAttempts: opts.maxAttempts, retryDelayMs: opts.retryDelay * 1000, timeoutMs: opts.timeout === undefined ? undefined : opts.timeout * 1000,
           signal: controller.signal, onEvent,
         });
