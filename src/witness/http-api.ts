@@ -9,9 +9,10 @@
 // GET /v1/info is public. The POST endpoints make the witness work, so they are checked in the
 // order that costs an attacker most and the witness least (docs/protocol.md section 8 "Who may
 // ask"; request-auth.ts): signature headers present, time fresh, signer a member of the roster in
-// force at the head (before the body is read), then the body read with its cap, the signature
-// verified over it, the request ID never seen, the member under its rate. Only then is the
-// request parsed and decided, for that member (the peer).
+// force at the head, the signature verified over the headers (which carry the body's hash), the
+// request ID never seen, the member under its rate; only then is the body read, with its cap, and
+// checked against the signed hash. A stranger naming a member's public key makes the witness
+// buffer no body. Only then is the request parsed and decided, for that member (the peer).
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import { Hono, type Context } from 'hono';
@@ -102,9 +103,10 @@ function createWitnessApp(service: WitnessService, maxRequestBytes = WIRE_LIMITS
     } else if (!members.has(claim.signer)) {
       throw new WitnessError('NOT_A_MEMBER', `${claim.signer.slice(0, 12)} is not a member of the roster in force at this witness's head; only members may ask it to work`);
     }
-    const bytes = await readBody(c, maxBytes);
-    guard.verify(claim, c.req.method, path, bytes);
+    guard.verify(claim, c.req.method, path);
     guard.admit(claim);
+    const bytes = await readBody(c, maxBytes);
+    guard.checkBody(claim, bytes);
     const body = parseJsonBounded(bytes, 'request body', { maxBytes, maxDepth: WITNESS_SERVER_LIMITS.maxDepth, maxEntries: WITNESS_SERVER_LIMITS.maxEntries });
     return { body, peer: claim.signer };
   };

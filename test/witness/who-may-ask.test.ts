@@ -8,6 +8,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, generateKeyPairSync, randomBytes } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
+import { connect } from 'node:net';
 import { join } from 'node:path';
 import { createProofOfPossession, witnessKeyFromSeed, type Roster, type WitnessKey } from '../../src/cosi/index.js';
 import {
@@ -39,6 +40,34 @@ async function post(url: string, path: string, body: Buffer, headers: Record<str
     if (e instanceof TypeError && e.message === 'fetch failed') return { status: 0, code: 'TRANSPORT' };
     throw e;
   }
+}
+
+/**
+ * Sends only the head of a POST that announces `contentLength` body bytes, and waits up to
+ * `waitMs` for an answer: a witness that answers has refused the request without reading (or
+ * buffering) its body; NO_ANSWER means it is waiting for the body.
+ */
+function headersOnly(url: string, path: string, headers: Record<string, string>, contentLength: number, waitMs = 15_000): Promise<{ status: number; code: string }> {
+  const { hostname, port } = new URL(url);
+  return new Promise((resolve, reject) => {
+    const socket = connect(Number(port), hostname);
+    let text = '';
+    const done = (answer: { status: number; code: string }): void => {
+      clearTimeout(timer);
+      socket.destroy();
+      resolve(answer);
+    };
+    const timer = setTimeout(() => done({ status: 0, code: 'NO_ANSWER' }), waitMs);
+    socket.on('error', (e) => (text ? undefined : reject(e)));
+    socket.on('data', (chunk) => {
+      text += chunk.toString('latin1');
+      const status = /^HTTP\/1\.1 (\d{3})/.exec(text);
+      const code = /"code":"([A-Z_]+)"/.exec(text);
+      if (status && code) done({ status: Number(status[1]), code: code[1]! });
+    });
+    const lines = Object.entries({ host: `${hostname}:${port}`, 'content-type': 'application/json', 'content-length': String(contentLength), ...headers }).map(([k, v]) => `${k}: ${v}`);
+    socket.write(`POST ${path} HTTP/1.1\r\n${lines.join('\r\n')}\r\n\r\n`);
+  });
 }
 
 /** A head commit body for the witness's current head. */
@@ -186,6 +215,32 @@ describe('who may ask a witness to work: 4 witness processes, threshold 3', { ti
     for (const code of ['UNAUTHENTICATED', 'BAD_SIGNATURE', 'STALE_REQUEST', 'NOT_A_MEMBER', 'REPLAYED_REQUEST']) {
       assert.ok(w2.lines.some((l) => l.includes(`refused ${code}`)), `the witness logs ${code}`);
     }
+    assert.deepEqual(await infoOf(w2.url), before, 'head and state unchanged');
+  });
+
+  it('a stranger naming a member\'s key, or replaying a member\'s signed headers, is refused before the witness reads a byte of the body', async () => {
+    const w2 = cluster.witnesses[1]!;
+    const { key: w2Key } = await infoOf(w2.url);
+    const before = await infoOf(w2.url);
+    const huge = 48 * 1024 * 1024; // under the 64 MiB body cap: without the header check, the witness would wait for and buffer all of it
+    const sign = (k: WitnessKey, b: Buffer): Record<string, string> => signWitnessRequest(k, { method: 'POST', path: '/v1/commit', witness: w2Key, body: b });
+    // The leader's public key (in the roster for all to read), a signature by the outsider's.
+    const forged = { ...sign(outsider, Buffer.alloc(huge)), 'x-cairn-signer': leaderKey.publicKeyHex };
+    assert.deepEqual(await headersOnly(w2.url, '/v1/commit', forged, huge), { status: 401, code: 'BAD_SIGNATURE' });
+    // A valid signature whose body hash the attacker swapped for that of its own huge body.
+    const swapped = { ...sign(leaderKey, Buffer.from('{}')), 'x-cairn-body-sha256': createHash('sha256').update(Buffer.alloc(huge)).digest('hex') };
+    assert.deepEqual(await headersOnly(w2.url, '/v1/commit', swapped, huge), { status: 401, code: 'BAD_SIGNATURE' });
+    // A member's request, seen on the wire and replayed with a huge body.
+    const body = headCommit(await headBlock(), 'evil-replay-huge');
+    const headers = sign(leaderKey, body);
+    assert.equal((await post(w2.url, '/v1/commit', body, headers)).status, 200);
+    assert.deepEqual(await headersOnly(w2.url, '/v1/commit', headers, huge), { status: 401, code: 'REPLAYED_REQUEST' });
+    // A real member's signed headers with another body: refused once the body is read, and not decided.
+    const accepted = (): number => w2.lines.filter((l) => /commit head .*accepted/.test(l)).length;
+    const seen = accepted();
+    const other = headCommit(await headBlock(), 'evil-other-body');
+    assert.deepEqual(await post(w2.url, '/v1/commit', other, { ...sign(leaderKey, body) }), { status: 401, code: 'BAD_SIGNATURE' });
+    assert.equal(accepted(), seen, 'the body the member did not sign was not decided');
     assert.deepEqual(await infoOf(w2.url), before, 'head and state unchanged');
   });
 
