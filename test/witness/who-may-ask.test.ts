@@ -7,7 +7,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, generateKeyPairSync, randomBytes } from 'node:crypto';
-import { readFile, writeFile } from 'node:fs/promises';
+import { readFile, unlink, writeFile } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { createProofOfPossession, witnessKeyFromSeed, type Roster, type WitnessKey } from '../../src/cosi/index.js';
@@ -343,5 +343,29 @@ describe('who may ask a witness to work: 4 witness processes, threshold 3', { ti
     assert.ok(gone, `a clean stop removes the lock: ${w3.lines.slice(-4).join(' | ')}`);
     await writeFile(lockFile, 'not a pid\n'); // a garbled lock is stale too
     await w3.start();
+  });
+
+  it('one process per directory holds when the lock file does not: removed under a running witness, or naming a reused pid', async () => {
+    const w3 = cluster.witnesses[2]!;
+    const lockFile = join(w3.dir, WITNESS_FILES.lock);
+    const pid = Number((await readFile(lockFile, 'utf8')).trim());
+    // What two processes racing for a stale lock do to each other (each unlinks the "stale" file
+    // the other just created), or an operator following the hint while the witness runs.
+    await unlink(lockFile);
+    const before = await infoOf(w3.url);
+    const second = await runCli(['--json', 'witness', 'serve', '--dir', w3.dir, '--port', '0'], { timeoutMs: 30_000 });
+    assert.equal(second.code, 8, `a second process serves the same directory: ${second.stdout}${second.stderr}`);
+    const err = JSON.parse(second.stdout) as { code: string; message: string };
+    assert.equal(err.code, 'LOCKED');
+    assert.ok(w3.running());
+    assert.deepEqual(await infoOf(w3.url), before);
+    // The running witness names itself again at its next start; a crash leaves a pid that
+    // another (non-witness) process reuses, here this test's own: not a holder of the directory.
+    await w3.stop('SIGKILL');
+    await writeFile(lockFile, `${process.pid}\n`);
+    await w3.start();
+    const now = Number((await readFile(lockFile, 'utf8')).trim());
+    assert.ok(now !== process.pid && now !== pid, `the restarted witness names itself in the lock (${now})`);
+    assert.deepEqual(await infoOf(w3.url), before, 'it serves the same state');
   });
 });
