@@ -151,8 +151,10 @@ export class RequestGuard {
   /**
    * Admits a verified request: REPLAYED_REQUEST for a request ID seen within the window,
    * RATE_LIMITED when its signer is over its rate (or too many IDs are remembered at once).
+   * `bucketKey`: whose rate it spends, its signer's unless the caller shares one bucket among
+   * signers it cannot tell apart (anyone may sign the genesis sent to a fresh witness).
    */
-  admit(claim: RequestClaim): void {
+  admit(claim: RequestClaim, bucketKey: string = claim.signer): void {
     const now = this.now();
     for (const [id, until] of this.seen) {
       if (until > now) break;
@@ -161,14 +163,14 @@ export class RequestGuard {
     if (this.seen.has(claim.requestId)) throw new WitnessError('REPLAYED_REQUEST', `request ${claim.requestId} was already received; a signed request is accepted once`);
     if (this.seen.size >= REQUEST_AUTH_LIMITS.maxRememberedRequests) throw new WitnessError('RATE_LIMITED', 'this witness is receiving more signed requests than it can remember; try again shortly');
     const { burst, perSecond } = this.rate;
-    const bucket = this.buckets.get(claim.signer) ?? { tokens: burst, at: now };
+    const bucket = this.buckets.get(bucketKey) ?? { tokens: burst, at: now };
     bucket.tokens = Math.min(burst, bucket.tokens + ((now - bucket.at) / 1000) * perSecond);
     bucket.at = now;
-    if (bucket.tokens < 1) throw new WitnessError('RATE_LIMITED', `${claim.signer.slice(0, 12)} sent more than ${burst} requests at once (${perSecond} per second sustained)`);
+    if (bucket.tokens < 1) throw new WitnessError('RATE_LIMITED', `${bucketKey === claim.signer ? claim.signer.slice(0, 12) : bucketKey} sent more than ${burst} requests at once (${perSecond} per second sustained)`);
     bucket.tokens -= 1;
-    this.buckets.delete(claim.signer);
-    this.buckets.set(claim.signer, bucket);
-    // Only members (and senders of a genesis to a fresh witness) get here; bounded all the same.
+    this.buckets.delete(bucketKey);
+    this.buckets.set(bucketKey, bucket);
+    // Only members (and the shared bucket of genesis senders to a fresh witness) get here; bounded all the same.
     while (this.buckets.size > 10_000) this.buckets.delete(this.buckets.keys().next().value!);
     this.seen.set(claim.requestId, now + 2 * REQUEST_AUTH_LIMITS.maxAgeSeconds * 1000);
   }

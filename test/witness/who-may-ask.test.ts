@@ -70,6 +70,16 @@ function headersOnly(url: string, path: string, headers: Record<string, string>,
   });
 }
 
+/** Sends the head of a POST announcing `contentLength` body bytes and one byte of it, and holds the connection. */
+function holdUpload(url: string, path: string, headers: Record<string, string>, contentLength: number): ReturnType<typeof connect> {
+  const { hostname, port } = new URL(url);
+  const socket = connect(Number(port), hostname);
+  socket.on('error', () => undefined);
+  const lines = Object.entries({ host: `${hostname}:${port}`, 'content-type': 'application/json', 'content-length': String(contentLength), ...headers }).map(([k, v]) => `${k}: ${v}`);
+  socket.write(`POST ${path} HTTP/1.1\r\n${lines.join('\r\n')}\r\n\r\n{`);
+  return socket;
+}
+
 /** A head commit body for the witness's current head. */
 function headCommit(head: Block, session: string): Buffer {
   return Buffer.from(JSON.stringify({ session, kind: 'head', statement: buildHeadStatement(head, formatUtcTime(Date.now() / 1000)) }));
@@ -183,6 +193,40 @@ describe('who may ask a witness to work: 4 witness processes, threshold 3', { ti
     assert.ok(e2 instanceof WitnessCallError && e2.status === 403 && e2.refusal?.code === 'NOT_A_MEMBER', String(e2));
     assert.equal((await infoOf(w5.url)).chain, null);
     await w5.stop();
+  });
+
+  it('a fresh witness has no members, so anyone may sign a genesis: its senders share one rate and two bodies in flight', async () => {
+    const [port] = await freePorts(1);
+    const dir = join(root.dir, 'w6');
+    const real = parseBlockBytes(await readFile(join(repo, 'public', 'log', 'blocks', '0.json')));
+    await initWitness(dir, { name: 'w6', address: `http://127.0.0.1:${port}`, chain: { genesis: blockHash(real) }, rate: RATE });
+    const w6 = witnessProcess('w6', dir, port!);
+    extra.push(w6);
+    await w6.start();
+    const { key } = await infoOf(w6.url);
+    const stranger = (body: Buffer): Record<string, string> => signWitnessRequest(witnessKeyFromSeed(randomBytes(32)), { method: 'POST', path: '/v1/genesis', witness: key, body });
+    const small = Buffer.from('{}');
+    // Two strangers upload 60 MiB genesis bodies slowly (each with a key of its own): the witness reads no third.
+    const huge = 60 * 1024 * 1024;
+    const slow = [holdUpload(w6.url, '/v1/genesis', stranger(Buffer.alloc(huge)), huge), holdUpload(w6.url, '/v1/genesis', stranger(Buffer.alloc(huge)), huge)];
+    await new Promise((r) => setTimeout(r, 500));
+    assert.deepEqual(await post(w6.url, '/v1/genesis', small, stranger(small)), { status: 429, code: 'RATE_LIMITED' }, 'a third body is not read while two are');
+    for (const s of slow) s.destroy();
+    let after = { status: 429, code: 'RATE_LIMITED' };
+    for (let i = 0; i < 50 && after.code === 'RATE_LIMITED'; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      after = await post(w6.url, '/v1/genesis', small, stranger(small));
+    }
+    assert.deepEqual(after, { status: 400, code: 'BAD_REQUEST' }, 'an upload that went away frees its place');
+    // A flood of genesis requests, each signed by a fresh key: one rate for all of them, so the
+    // request IDs the witness remembers cannot be filled to lock out the real genesis.
+    const outcomes = new Map<string, number>();
+    for (let k = 0; k < 120; k += 20) {
+      for (const r of await Promise.all(Array.from({ length: 20 }, () => post(w6.url, '/v1/genesis', small, stranger(small))))) outcomes.set(r.code, (outcomes.get(r.code) ?? 0) + 1);
+    }
+    assert.ok((outcomes.get('RATE_LIMITED') ?? 0) >= 120 - RATE.burst - 10 * RATE.perSecond, `strangers share one rate: ${JSON.stringify([...outcomes])}`);
+    assert.equal((await infoOf(w6.url)).chain, null, 'nothing was recorded');
+    await w6.stop();
   });
 
   it('refuses unsigned, forged, misaddressed, stale, replayed and non-member requests with their codes; none is decided', async () => {
