@@ -36,7 +36,8 @@ export async function openWitnessStateExclusively(dir: string): Promise<LockedWi
     store.holdExclusively();
   } catch (e) {
     store?.close();
-    if ((e as { code?: unknown }).code !== 'SQLITE_BUSY') throw e;
+    const code = String((e as { code?: unknown }).code);
+    if (!code.startsWith('SQLITE_BUSY') && !code.startsWith('SQLITE_LOCKED')) throw e;
     const pid = await holder(path);
     throw new WitnessError('LOCKED', `witness directory ${dir} is in use by another witness process (pid ${pid ?? 'unknown'}, ${path})`, {
       cause: e,
