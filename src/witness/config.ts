@@ -8,7 +8,8 @@
 //   DIR/witness-key.json   its Ed25519 key (cairn/private-key/v1, mode 0600; never printed)
 //   DIR/state.db           its SQLite state (store.ts): recorded blocks, rosters, TUF state,
 //                          used nonce IDs; WAL mode, so also state.db-wal and state.db-shm
-//   DIR/witness.lock       the pid of the process serving it (lock.ts): one process per directory
+//   DIR/witness.lock       the pid of the process serving it, which holds state.db exclusively
+//                          (lock.ts): one process per directory
 //
 // The roster entry {name, key, pop, address} (docs/protocol.md section 4) is derived from the
 // key and the configuration; the root key holders put it into a roster.

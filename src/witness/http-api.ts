@@ -9,9 +9,11 @@
 // GET /v1/info is public. The POST endpoints make the witness work, so they are checked in the
 // order that costs an attacker most and the witness least (docs/protocol.md section 8 "Who may
 // ask"; request-auth.ts): signature headers present, time fresh, signer a member of the roster in
-// force at the head (before the body is read), then the body read with its cap, the signature
-// verified over it, the request ID never seen, the member under its rate. Only then is the
-// request parsed and decided, for that member (the peer).
+// force at the head, the signature verified over the headers (which carry the body's hash), the
+// request ID never seen, the member under its rate; only then is the body read, with its cap, and
+// checked against the signed hash. A stranger naming a member's public key makes the witness
+// buffer no body. A witness that follows no chain has no members, so the senders of a genesis
+// share one rate and a few bodies in flight (WITNESS_SERVER_LIMITS.maxFreshGenesisBodies). Only then is the request parsed and decided, for that member (the peer).
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import { Hono, type Context } from 'hono';
@@ -48,6 +50,12 @@ export const WITNESS_SERVER_LIMITS = {
   requestTimeoutMs: 60_000,
   keepAliveTimeoutMs: 5_000,
   maxHeaderBytes: 16 * 1024,
+  /**
+   * A witness that follows no chain has no members: anyone may sign the genesis it is sent, so
+   * those senders share one rate (the members' rate, not one each: their keys cost nothing) and
+   * at most this many of their bodies are read at once (memory: this many times the body cap).
+   */
+  maxFreshGenesisBodies: 2,
   /** Bounds of the JSON of a request beyond its size. */
   maxDepth: 32,
   maxEntries: 2_000_000,
@@ -90,6 +98,8 @@ async function readBody(c: Context, maxBytes: number): Promise<Buffer> {
 function createWitnessApp(service: WitnessService, maxRequestBytes = WIRE_LIMITS.maxRequestBytes, rate?: RequestRate): Hono {
   const app = new Hono();
   const guard = new RequestGuard(service.identity.key.publicKeyHex, rate);
+  /** Bodies of genesis requests to this witness, while it follows no chain, being read now. */
+  let freshGenesisBodies = 0;
   /** The checks of the module header; returns the parsed body and the member who signed it. */
   const authenticated = async (c: Context, maxBytes: number): Promise<{ body: unknown; peer: string }> => {
     const path = new URL(c.req.url).pathname;
@@ -99,14 +109,23 @@ function createWitnessApp(service: WitnessService, maxRequestBytes = WIRE_LIMITS
     if (!members) {
       // No chain yet, so no members: genesis() checks the sender against the rosters of the chain it brings.
       if (path !== '/v1/genesis') service.requireChain();
+      if (freshGenesisBodies >= WITNESS_SERVER_LIMITS.maxFreshGenesisBodies) {
+        throw new WitnessError('RATE_LIMITED', `this witness follows no chain yet and is receiving ${freshGenesisBodies} genesis requests; try again shortly`);
+      }
     } else if (!members.has(claim.signer)) {
       throw new WitnessError('NOT_A_MEMBER', `${claim.signer.slice(0, 12)} is not a member of the roster in force at this witness's head; only members may ask it to work`);
     }
-    const bytes = await readBody(c, maxBytes);
-    guard.verify(claim, c.req.method, path, bytes);
-    guard.admit(claim);
-    const body = parseJsonBounded(bytes, 'request body', { maxBytes, maxDepth: WITNESS_SERVER_LIMITS.maxDepth, maxEntries: WITNESS_SERVER_LIMITS.maxEntries });
-    return { body, peer: claim.signer };
+    guard.verify(claim, c.req.method, path);
+    guard.admit(claim, members ? claim.signer : 'the senders of a genesis to this fresh witness');
+    if (!members) freshGenesisBodies++;
+    try {
+      const bytes = await readBody(c, maxBytes);
+      guard.checkBody(claim, bytes);
+      const body = parseJsonBounded(bytes, 'request body', { maxBytes, maxDepth: WITNESS_SERVER_LIMITS.maxDepth, maxEntries: WITNESS_SERVER_LIMITS.maxEntries });
+      return { body, peer: claim.signer };
+    } finally {
+      if (!members) freshGenesisBodies--;
+    }
   };
   const fail = (c: Context, e: unknown): Response => {
     const status = statusOf(e);

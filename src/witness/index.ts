@@ -4,7 +4,7 @@
 // makes it work carries, which the log leader (src/release) speaks. Other layers import from here only.
 export { initWitness, loadWitness, loadWitnessKey, WITNESS_FILES, WITNESS_CONFIG_FORMAT, type WitnessConfig, type ChainPin } from './config.js';
 export { signWitnessRequest, readRequestClaim, RequestGuard, REQUEST_HEADERS, REQUEST_AUTH_LIMITS, type RequestRate, type RequestClaim } from './request-auth.js';
-export { lockWitnessDirectory, type DirectoryLock } from './lock.js';
+export { openWitnessStateExclusively, type LockedWitnessState } from './lock.js';
 export { WitnessError, type WitnessErrorCode, type RemoteRefusal } from './errors.js';
 export { WitnessService, type WitnessIdentity, type WitnessServiceOptions } from './service.js';
 export { describeDecision, type WitnessDecision } from './decisions.js';

@@ -1,28 +1,24 @@
 // witness/lock.ts: one witness process per witness directory (docs/witness.md "Run it: `cairn
 // witness serve`"). Two processes on one directory would each hand out nonces and record blocks
-// with their own view of the head, so `serve` holds DIR/witness.lock, a file created exclusively
-// and holding its pid, for the life of the process. A second process is refused with
-// WitnessError LOCKED naming the directory and the holder's pid. A lock whose pid no longer runs
-// (the holder crashed) is stale and taken over.
-import { open, readFile, unlink } from 'node:fs/promises';
+// with their own view of the head. The lock is the operating system's: `serve` opens DIR/state.db
+// and holds SQLite's exclusive lock on it (locking mode EXCLUSIVE, taken at once by a write
+// transaction) for the life of the process. The kernel drops it when the process ends, however it
+// ends, so there is no stale lock to take over, no race between two processes taking one over, and
+// no pid that another process may have reused. A second process is refused with WitnessError
+// LOCKED naming the directory and the holder's pid, which the holder writes to DIR/witness.lock
+// for people to read: that file locks nothing, and removing it unlocks nothing.
+import { readFile, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
+import { writeFileAtomic } from '../io/atomic-write.js';
 import { WITNESS_FILES } from './config.js';
 import { WitnessError } from './errors.js';
+import { WitnessStore } from './store.js';
 
-export interface DirectoryLock {
-  readonly path: string;
-  /** Removes the lock file (only while it still names this process). */
-  release(): Promise<void>;
-}
-
-/** Whether a process with `pid` runs (EPERM: it runs under another user). */
-function running(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
+/** A witness directory's state, held by this process alone until close(). */
+export interface LockedWitnessState {
+  store: WitnessStore;
+  /** Closes the state (dropping the lock) and removes DIR/witness.lock while it names this process. */
+  close(): Promise<void>;
 }
 
 async function holder(path: string): Promise<number | undefined> {
@@ -31,38 +27,35 @@ async function holder(path: string): Promise<number | undefined> {
   return Number.isSafeInteger(pid) && pid > 0 ? pid : undefined;
 }
 
-/** Takes DIR/witness.lock for this process; throws WitnessError LOCKED while another process holds it. */
-export async function lockWitnessDirectory(dir: string): Promise<DirectoryLock> {
+/** Opens DIR's state for this process alone; WitnessError LOCKED while another process holds it. */
+export async function openWitnessStateExclusively(dir: string): Promise<LockedWitnessState> {
   const path = join(dir, WITNESS_FILES.lock);
-  for (let attempt = 0; ; attempt++) {
-    try {
-      const file = await open(path, 'wx', 0o600);
-      try {
-        await file.writeFile(`${process.pid}\n`);
-        await file.sync();
-      } finally {
-        await file.close();
-      }
-      return {
-        path,
-        release: async () => {
-          if ((await holder(path)) === process.pid) await unlink(path).catch(() => undefined);
-        },
-      };
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
-    }
+  let store: WitnessStore | undefined;
+  try {
+    store = new WitnessStore(join(dir, WITNESS_FILES.db));
+    store.holdExclusively();
+  } catch (e) {
+    store?.close();
+    const code = String((e as { code?: unknown }).code);
+    if (!code.startsWith('SQLITE_BUSY') && !code.startsWith('SQLITE_LOCKED')) throw e;
     const pid = await holder(path);
-    // A lock being written right now has no pid yet: look again before calling it stale.
-    if (pid === undefined && attempt < 3) {
-      await new Promise((r) => setTimeout(r, 50));
-      continue;
-    }
-    if ((pid !== undefined && (pid === process.pid || running(pid))) || attempt >= 4) {
-      throw new WitnessError('LOCKED', `witness directory ${dir} is in use by another witness process (pid ${pid ?? 'unknown'}, ${path})`, {
-        hint: `one process serves one witness: stop pid ${pid ?? '(see ' + path + ')'} first; if no witness runs there, remove ${path}`,
-      });
-    }
-    await unlink(path).catch(() => undefined); // stale: its holder is gone
+    throw new WitnessError('LOCKED', `witness directory ${dir} is in use by another witness process (pid ${pid ?? 'unknown'}, ${path})`, {
+      cause: e,
+      hint: `one process serves one witness: stop pid ${pid ?? '(the process serving ' + dir + ')'} first`,
+    });
   }
+  const held = store;
+  try {
+    await writeFileAtomic(path, `${process.pid}\n`);
+  } catch (e) {
+    held.close();
+    throw e;
+  }
+  return {
+    store: held,
+    close: async () => {
+      held.close();
+      if ((await holder(path)) === process.pid) await unlink(path).catch(() => undefined);
+    },
+  };
 }

@@ -6,7 +6,9 @@
 //   "cairn/v1/witness-request" || 0x00 || canonical({ method, path, witness, time, requestId, body })
 //
 // (`witness`: the addressed witness's key, so a request cannot be replayed to another witness;
-// `body`: hex SHA-256 of the exact body bytes), sent in four headers. A witness never co-signs
+// `body`: hex SHA-256 of the exact body bytes), sent in five headers (the body hash among them,
+// so the signature is verified and the request admitted before a byte of its body is read: a
+// stranger naming a member's public key makes the witness buffer nothing). A witness never co-signs
 // this context (cosi/message.ts), and no shared secret exists: any member may lead. The guard
 // refuses a request whose time is off by more than REQUEST_AUTH_LIMITS.maxAgeSeconds, one whose
 // request ID it saw within the window (replay), and a member over its rate.
@@ -20,6 +22,7 @@ export const REQUEST_HEADERS = {
   time: 'x-cairn-time',
   requestId: 'x-cairn-request-id',
   signature: 'x-cairn-signature',
+  bodyHash: 'x-cairn-body-sha256',
 } as const;
 
 /** Bounds of request authentication, with their reasons. */
@@ -49,15 +52,17 @@ export interface RequestClaim {
   /** 32 hex digits (128 random bits). */
   requestId: string;
   signature: string;
+  /** hex SHA-256 of the body the signer sent (checked against the body once read). */
+  bodyHash: string;
 }
 
 const HEX64 = /^[0-9a-f]{64}$/;
 const HEX32 = /^[0-9a-f]{32}$/;
 const HEX128 = /^[0-9a-f]{128}$/;
+const sha256 = (bytes: Uint8Array): string => createHash('sha256').update(bytes).digest('hex');
 
 /** The exact bytes a member signs for one request. */
-function requestMessage(method: string, path: string, witness: string, time: string, requestId: string, body: Uint8Array): Uint8Array {
-  const bodyHash = createHash('sha256').update(body).digest('hex');
+function requestMessage(method: string, path: string, witness: string, time: string, requestId: string, bodyHash: string): Uint8Array {
   return cosiMessage(COSI_CONTEXTS.witnessRequest, { method, path, witness, time, requestId, body: bodyHash });
 }
 
@@ -65,29 +70,32 @@ function requestMessage(method: string, path: string, witness: string, time: str
 export function signWitnessRequest(key: WitnessKey, request: { method: string; path: string; witness: string; body: Uint8Array; now?: Date }): Record<string, string> {
   const time = formatUtcTime(Math.floor((request.now ?? new Date()).getTime() / 1000));
   const requestId = randomBytes(16).toString('hex');
-  const signature = sign(null, requestMessage(request.method, request.path, request.witness, time, requestId, request.body), key.privateKey);
+  const bodyHash = sha256(request.body);
+  const signature = sign(null, requestMessage(request.method, request.path, request.witness, time, requestId, bodyHash), key.privateKey);
   return {
     [REQUEST_HEADERS.signer]: key.publicKeyHex,
     [REQUEST_HEADERS.time]: time,
     [REQUEST_HEADERS.requestId]: requestId,
     [REQUEST_HEADERS.signature]: signature.toString('hex'),
+    [REQUEST_HEADERS.bodyHash]: bodyHash,
   };
 }
 
-/** Reads the four headers; UNAUTHENTICATED when one is missing or malformed. */
+/** Reads the five headers; UNAUTHENTICATED when one is missing or malformed. */
 export function readRequestClaim(header: (name: string) => string | undefined): RequestClaim {
   const signer = header(REQUEST_HEADERS.signer);
   const time = header(REQUEST_HEADERS.time);
   const requestId = header(REQUEST_HEADERS.requestId);
   const signature = header(REQUEST_HEADERS.signature);
-  if (signer === undefined || time === undefined || requestId === undefined || signature === undefined) {
+  const bodyHash = header(REQUEST_HEADERS.bodyHash);
+  if (signer === undefined || time === undefined || requestId === undefined || signature === undefined || bodyHash === undefined) {
     throw new WitnessError('UNAUTHENTICATED', `this request must be signed by a roster member (headers ${Object.values(REQUEST_HEADERS).join(', ')})`, {
       hint: 'lead with a member\'s witness key: cairn log ... --leader-key WITNESS-KEY-FILE',
     });
   }
-  const bad = !HEX64.test(signer) ? `${REQUEST_HEADERS.signer} is not 64 hex digits` : !HEX32.test(requestId) ? `${REQUEST_HEADERS.requestId} is not 32 hex digits` : !HEX128.test(signature) ? `${REQUEST_HEADERS.signature} is not 128 hex digits` : parseUtcTime(time) === undefined ? `${REQUEST_HEADERS.time} is not a YYYY-MM-DDTHH:MM:SSZ time` : undefined;
+  const bad = !HEX64.test(signer) ? `${REQUEST_HEADERS.signer} is not 64 hex digits` : !HEX32.test(requestId) ? `${REQUEST_HEADERS.requestId} is not 32 hex digits` : !HEX128.test(signature) ? `${REQUEST_HEADERS.signature} is not 128 hex digits` : !HEX64.test(bodyHash) ? `${REQUEST_HEADERS.bodyHash} is not 64 hex digits` : parseUtcTime(time) === undefined ? `${REQUEST_HEADERS.time} is not a YYYY-MM-DDTHH:MM:SSZ time` : undefined;
   if (bad) throw new WitnessError('UNAUTHENTICATED', `malformed request signature: ${bad}`);
-  return { signer, time, requestId, signature };
+  return { signer, time, requestId, signature, bodyHash };
 }
 
 /** Freshness, signatures, replays and rates of the requests one witness receives. */
@@ -118,8 +126,8 @@ export class RequestGuard {
     }
   }
 
-  /** BAD_SIGNATURE unless `claim.signature` is the signer's over this request to this witness. */
-  verify(claim: RequestClaim, method: string, path: string, body: Uint8Array): void {
+  /** BAD_SIGNATURE unless `claim.signature` is the signer's over this request (its body by `claim.bodyHash`) to this witness. */
+  verify(claim: RequestClaim, method: string, path: string): void {
     let ok = false;
     try {
       let key = this.keyObjects.get(claim.signer);
@@ -128,18 +136,25 @@ export class RequestGuard {
         if (this.keyObjects.size >= 1024) this.keyObjects.delete(this.keyObjects.keys().next().value!);
         this.keyObjects.set(claim.signer, key);
       }
-      ok = ed25519Verify(key, requestMessage(method, path, this.witness, claim.time, claim.requestId, body), Buffer.from(claim.signature, 'hex'));
+      ok = ed25519Verify(key, requestMessage(method, path, this.witness, claim.time, claim.requestId, claim.bodyHash), Buffer.from(claim.signature, 'hex'));
     } catch {
       ok = false; // a key that does not decode signs nothing
     }
     if (!ok) throw new WitnessError('BAD_SIGNATURE', `the request signature is not ${claim.signer.slice(0, 12)}'s over ${method} ${path} to this witness`);
   }
 
+  /** BAD_SIGNATURE unless `body` is the body the (verified) claim signed. */
+  checkBody(claim: RequestClaim, body: Uint8Array): void {
+    if (sha256(body) !== claim.bodyHash) throw new WitnessError('BAD_SIGNATURE', `the request body (SHA-256 ${sha256(body).slice(0, 12)}) is not the one ${claim.signer.slice(0, 12)} signed (${claim.bodyHash.slice(0, 12)})`);
+  }
+
   /**
    * Admits a verified request: REPLAYED_REQUEST for a request ID seen within the window,
    * RATE_LIMITED when its signer is over its rate (or too many IDs are remembered at once).
+   * `bucketKey`: whose rate it spends, its signer's unless the caller shares one bucket among
+   * signers it cannot tell apart (anyone may sign the genesis sent to a fresh witness).
    */
-  admit(claim: RequestClaim): void {
+  admit(claim: RequestClaim, bucketKey: string = claim.signer): void {
     const now = this.now();
     for (const [id, until] of this.seen) {
       if (until > now) break;
@@ -148,14 +163,14 @@ export class RequestGuard {
     if (this.seen.has(claim.requestId)) throw new WitnessError('REPLAYED_REQUEST', `request ${claim.requestId} was already received; a signed request is accepted once`);
     if (this.seen.size >= REQUEST_AUTH_LIMITS.maxRememberedRequests) throw new WitnessError('RATE_LIMITED', 'this witness is receiving more signed requests than it can remember; try again shortly');
     const { burst, perSecond } = this.rate;
-    const bucket = this.buckets.get(claim.signer) ?? { tokens: burst, at: now };
+    const bucket = this.buckets.get(bucketKey) ?? { tokens: burst, at: now };
     bucket.tokens = Math.min(burst, bucket.tokens + ((now - bucket.at) / 1000) * perSecond);
     bucket.at = now;
-    if (bucket.tokens < 1) throw new WitnessError('RATE_LIMITED', `${claim.signer.slice(0, 12)} sent more than ${burst} requests at once (${perSecond} per second sustained)`);
+    if (bucket.tokens < 1) throw new WitnessError('RATE_LIMITED', `${bucketKey === claim.signer ? claim.signer.slice(0, 12) : bucketKey} sent more than ${burst} requests at once (${perSecond} per second sustained)`);
     bucket.tokens -= 1;
-    this.buckets.delete(claim.signer);
-    this.buckets.set(claim.signer, bucket);
-    // Only members (and senders of a genesis to a fresh witness) get here; bounded all the same.
+    this.buckets.delete(bucketKey);
+    this.buckets.set(bucketKey, bucket);
+    // Only members (and the shared bucket of genesis senders to a fresh witness) get here; bounded all the same.
     while (this.buckets.size > 10_000) this.buckets.delete(this.buckets.keys().next().value!);
     this.seen.set(claim.requestId, now + 2 * REQUEST_AUTH_LIMITS.maxAgeSeconds * 1000);
   }

@@ -1,14 +1,13 @@
 // witness/start.ts: one witness started from its directory, as `cairn witness serve` runs it
 // (docs/witness.md "Run it: `cairn witness serve`"): its configuration and key (config.ts), its
 // SQLite state (store.ts), what it decides (service.ts) and its HTTP API (http-api.ts), listening
-// on the port of its configured address unless told another. The directory is locked for the
-// life of the process (lock.ts): a second process on it is refused with LOCKED.
+// on the port of its configured address unless told another. The directory's state is held
+// exclusively for the life of the process (lock.ts): a second process on it is refused with LOCKED.
 import { loadWitness, type WitnessConfig } from './config.js';
 import type { WitnessDecision } from './decisions.js';
 import { startWitnessServer } from './http-api.js';
-import { lockWitnessDirectory } from './lock.js';
+import { openWitnessStateExclusively } from './lock.js';
 import { WitnessService } from './service.js';
-import { WitnessStore } from './store.js';
 import type { InfoAnswer } from './wire.js';
 
 export interface StartWitnessOptions {
@@ -36,16 +35,13 @@ function configuredPort(address: string): number {
 
 /** Starts the witness of directory `dir`; resolves once it listens. */
 export async function startWitness(dir: string, options: StartWitnessOptions = {}): Promise<RunningWitness> {
-  const { config, key, dbPath } = await loadWitness(dir);
-  const lock = await lockWitnessDirectory(dir);
-  let store: WitnessStore | undefined;
+  const { config, key } = await loadWitness(dir);
+  const state = await openWitnessStateExclusively(dir);
   try {
-    const opened = new WitnessStore(dbPath);
-    store = opened;
     const onDecision = options.onDecision;
     const service = new WitnessService({
       identity: { name: config.name, address: config.address, key },
-      store: opened,
+      store: state.store,
       ...(config.chain ? { chain: config.chain } : {}),
       clockSkewSeconds: config.clockSkewSeconds,
       ...(onDecision ? { onDecision: (d: WitnessDecision) => onDecision(d, config.name) } : {}),
@@ -57,13 +53,11 @@ export async function startWitness(dir: string, options: StartWitnessOptions = {
       info: service.info(),
       close: async () => {
         await server.close();
-        opened.close();
-        await lock.release();
+        await state.close();
       },
     };
   } catch (e) {
-    store?.close();
-    await lock.release();
+    await state.close();
     throw e;
   }
 }

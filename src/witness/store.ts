@@ -52,6 +52,15 @@ export class WitnessStore {
     this.db.close();
   }
 
+  /**
+   * Holds SQLite's exclusive lock on the database until close(), so no other process opens it
+   * (lock.ts); throws SQLITE_BUSY while another process holds it.
+   */
+  holdExclusively(): void {
+    this.db.pragma('locking_mode = EXCLUSIVE');
+    this.db.exec('BEGIN EXCLUSIVE; COMMIT');
+  }
+
   /** The chain this witness follows (its genesis hash), once it has one. */
   get chain(): string | undefined {
     return this.meta('chain');

@@ -20,15 +20,19 @@ function claimAt(ms: number, b = body) {
   return readRequestClaim((name) => headers[name]);
 }
 
-test('a signature covers the method, path, addressed witness and body', () => {
+test('a signature covers the method, path, addressed witness and body (by the hash it carries)', () => {
   const guard = new RequestGuard(witness, REQUEST_AUTH_LIMITS, () => T0);
   const claim = claimAt(T0);
-  guard.verify(claim, 'POST', '/v1/commit', body);
-  assert.throws(() => guard.verify(claim, 'POST', '/v1/respond', body), isCode('BAD_SIGNATURE'));
-  assert.throws(() => guard.verify(claim, 'POST', '/v1/commit', Buffer.from('{"session":"t"}')), isCode('BAD_SIGNATURE'));
-  assert.throws(() => new RequestGuard(key('other').publicKeyHex, REQUEST_AUTH_LIMITS, () => T0).verify(claim, 'POST', '/v1/commit', body), isCode('BAD_SIGNATURE'));
+  guard.verify(claim, 'POST', '/v1/commit');
+  guard.checkBody(claim, body);
+  assert.throws(() => guard.verify(claim, 'POST', '/v1/respond'), isCode('BAD_SIGNATURE'));
+  assert.throws(() => guard.checkBody(claim, Buffer.from('{"session":"t"}')), isCode('BAD_SIGNATURE'));
+  const otherHash = createHash('sha256').update('{"session":"t"}').digest('hex');
+  assert.throws(() => guard.verify({ ...claim, bodyHash: otherHash }, 'POST', '/v1/commit'), isCode('BAD_SIGNATURE'), 'the hash header is signed');
+  assert.throws(() => new RequestGuard(key('other').publicKeyHex, REQUEST_AUTH_LIMITS, () => T0).verify(claim, 'POST', '/v1/commit'), isCode('BAD_SIGNATURE'));
   assert.throws(() => readRequestClaim(() => undefined), isCode('UNAUTHENTICATED'));
   assert.throws(() => readRequestClaim((name) => (name === 'x-cairn-request-id' ? '1' : { ...signWitnessRequest(leader, { method: 'POST', path: '/', witness, body }) }[name])), isCode('UNAUTHENTICATED'));
+  assert.throws(() => readRequestClaim((name) => (name === 'x-cairn-body-sha256' ? undefined : { ...signWitnessRequest(leader, { method: 'POST', path: '/', witness, body }) }[name])), isCode('UNAUTHENTICATED'));
 });
 
 test('a request time off the witness clock by more than the window is stale, both ways', () => {

@@ -7,7 +7,8 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, generateKeyPairSync, randomBytes } from 'node:crypto';
-import { readFile, writeFile } from 'node:fs/promises';
+import { readFile, unlink, writeFile } from 'node:fs/promises';
+import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { createProofOfPossession, witnessKeyFromSeed, type Roster, type WitnessKey } from '../../src/cosi/index.js';
 import {
@@ -39,6 +40,43 @@ async function post(url: string, path: string, body: Buffer, headers: Record<str
     if (e instanceof TypeError && e.message === 'fetch failed') return { status: 0, code: 'TRANSPORT' };
     throw e;
   }
+}
+
+/**
+ * Sends the head of a POST announcing `contentLength` body bytes, then only `sent` of them, and
+ * holds the connection (the attacker controls every byte and the pace).
+ */
+function holdUpload(url: string, path: string, headers: Record<string, string>, contentLength: number, sent = ''): Socket {
+  const { hostname, port } = new URL(url);
+  const socket = connect(Number(port), hostname);
+  const lines = Object.entries({ host: `${hostname}:${port}`, 'content-type': 'application/json', 'content-length': String(contentLength), ...headers }).map(([k, v]) => `${k}: ${v}`);
+  socket.write(`POST ${path} HTTP/1.1\r\n${lines.join('\r\n')}\r\n\r\n${sent}`);
+  return socket;
+}
+
+/**
+ * Sends only the head of a POST announcing `contentLength` body bytes, and waits up to `waitMs`
+ * for an answer: a witness that answers has refused the request without reading (or buffering)
+ * its body; NO_ANSWER means it is waiting for the body.
+ */
+function headersOnly(url: string, path: string, headers: Record<string, string>, contentLength: number, waitMs = 15_000): Promise<{ status: number; code: string }> {
+  return new Promise((resolve, reject) => {
+    const socket = holdUpload(url, path, headers, contentLength);
+    let text = '';
+    const done = (answer: { status: number; code: string }): void => {
+      clearTimeout(timer);
+      socket.destroy();
+      resolve(answer);
+    };
+    const timer = setTimeout(() => done({ status: 0, code: 'NO_ANSWER' }), waitMs);
+    socket.on('error', (e) => (text ? undefined : reject(e)));
+    socket.on('data', (chunk) => {
+      text += chunk.toString('latin1');
+      const status = /^HTTP\/1\.1 (\d{3})/.exec(text);
+      const code = /"code":"([A-Z_]+)"/.exec(text);
+      if (status && code) done({ status: Number(status[1]), code: code[1]! });
+    });
+  });
 }
 
 /** A head commit body for the witness's current head. */
@@ -156,6 +194,40 @@ describe('who may ask a witness to work: 4 witness processes, threshold 3', { ti
     await w5.stop();
   });
 
+  it('a fresh witness has no members, so anyone may sign a genesis: its senders share one rate and two bodies in flight', async () => {
+    const [port] = await freePorts(1);
+    const dir = join(root.dir, 'w6');
+    const real = parseBlockBytes(await readFile(join(repo, 'public', 'log', 'blocks', '0.json')));
+    await initWitness(dir, { name: 'w6', address: `http://127.0.0.1:${port}`, chain: { genesis: blockHash(real) }, rate: RATE });
+    const w6 = witnessProcess('w6', dir, port!);
+    extra.push(w6);
+    await w6.start();
+    const { key } = await infoOf(w6.url);
+    const stranger = (body: Buffer): Record<string, string> => signWitnessRequest(witnessKeyFromSeed(randomBytes(32)), { method: 'POST', path: '/v1/genesis', witness: key, body });
+    const small = Buffer.from('{}');
+    // Two strangers upload 60 MiB genesis bodies slowly (each with a key of its own): the witness reads no third.
+    const huge = 60 * 1024 * 1024;
+    const slow = [0, 1].map(() => holdUpload(w6.url, '/v1/genesis', stranger(Buffer.alloc(huge)), huge, '{').on('error', () => undefined));
+    await new Promise((r) => setTimeout(r, 500));
+    assert.deepEqual(await post(w6.url, '/v1/genesis', small, stranger(small)), { status: 429, code: 'RATE_LIMITED' }, 'a third body is not read while two are');
+    for (const s of slow) s.destroy();
+    let after = { status: 429, code: 'RATE_LIMITED' };
+    for (let i = 0; i < 50 && after.code === 'RATE_LIMITED'; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      after = await post(w6.url, '/v1/genesis', small, stranger(small));
+    }
+    assert.deepEqual(after, { status: 400, code: 'BAD_REQUEST' }, 'an upload that went away frees its place');
+    // A flood of genesis requests, each signed by a fresh key: one rate for all of them, so the
+    // request IDs the witness remembers cannot be filled to lock out the real genesis.
+    const outcomes = new Map<string, number>();
+    for (let k = 0; k < 120; k += 20) {
+      for (const r of await Promise.all(Array.from({ length: 20 }, () => post(w6.url, '/v1/genesis', small, stranger(small))))) outcomes.set(r.code, (outcomes.get(r.code) ?? 0) + 1);
+    }
+    assert.ok((outcomes.get('RATE_LIMITED') ?? 0) >= 120 - RATE.burst - 10 * RATE.perSecond, `strangers share one rate: ${JSON.stringify([...outcomes])}`);
+    assert.equal((await infoOf(w6.url)).chain, null, 'nothing was recorded');
+    await w6.stop();
+  });
+
   it('refuses unsigned, forged, misaddressed, stale, replayed and non-member requests with their codes; none is decided', async () => {
     const w2 = cluster.witnesses[1]!;
     const { key: w2Key } = await infoOf(w2.url);
@@ -186,6 +258,32 @@ describe('who may ask a witness to work: 4 witness processes, threshold 3', { ti
     for (const code of ['UNAUTHENTICATED', 'BAD_SIGNATURE', 'STALE_REQUEST', 'NOT_A_MEMBER', 'REPLAYED_REQUEST']) {
       assert.ok(w2.lines.some((l) => l.includes(`refused ${code}`)), `the witness logs ${code}`);
     }
+    assert.deepEqual(await infoOf(w2.url), before, 'head and state unchanged');
+  });
+
+  it('a stranger naming a member\'s key, or replaying a member\'s signed headers, is refused before the witness reads a byte of the body', async () => {
+    const w2 = cluster.witnesses[1]!;
+    const { key: w2Key } = await infoOf(w2.url);
+    const before = await infoOf(w2.url);
+    const huge = 48 * 1024 * 1024; // under the 64 MiB body cap: without the header check, the witness would wait for and buffer all of it
+    const sign = (k: WitnessKey, b: Buffer): Record<string, string> => signWitnessRequest(k, { method: 'POST', path: '/v1/commit', witness: w2Key, body: b });
+    // The leader's public key (in the roster for all to read), a signature by the outsider's.
+    const forged = { ...sign(outsider, Buffer.alloc(huge)), 'x-cairn-signer': leaderKey.publicKeyHex };
+    assert.deepEqual(await headersOnly(w2.url, '/v1/commit', forged, huge), { status: 401, code: 'BAD_SIGNATURE' });
+    // A valid signature whose body hash the attacker swapped for that of its own huge body.
+    const swapped = { ...sign(leaderKey, Buffer.from('{}')), 'x-cairn-body-sha256': createHash('sha256').update(Buffer.alloc(huge)).digest('hex') };
+    assert.deepEqual(await headersOnly(w2.url, '/v1/commit', swapped, huge), { status: 401, code: 'BAD_SIGNATURE' });
+    // A member's request, seen on the wire and replayed with a huge body.
+    const body = headCommit(await headBlock(), 'evil-replay-huge');
+    const headers = sign(leaderKey, body);
+    assert.equal((await post(w2.url, '/v1/commit', body, headers)).status, 200);
+    assert.deepEqual(await headersOnly(w2.url, '/v1/commit', headers, huge), { status: 401, code: 'REPLAYED_REQUEST' });
+    // A real member's signed headers with another body: refused once the body is read, and not decided.
+    const accepted = (): number => w2.lines.filter((l) => /commit head .*accepted/.test(l)).length;
+    const seen = accepted();
+    const other = headCommit(await headBlock(), 'evil-other-body');
+    assert.deepEqual(await post(w2.url, '/v1/commit', other, { ...sign(leaderKey, body) }), { status: 401, code: 'BAD_SIGNATURE' });
+    assert.equal(accepted(), seen, 'the body the member did not sign was not decided');
     assert.deepEqual(await infoOf(w2.url), before, 'head and state unchanged');
   });
 
@@ -288,5 +386,29 @@ describe('who may ask a witness to work: 4 witness processes, threshold 3', { ti
     assert.ok(gone, `a clean stop removes the lock: ${w3.lines.slice(-4).join(' | ')}`);
     await writeFile(lockFile, 'not a pid\n'); // a garbled lock is stale too
     await w3.start();
+  });
+
+  it('one process per directory holds when the lock file does not: removed under a running witness, or naming a reused pid', async () => {
+    const w3 = cluster.witnesses[2]!;
+    const lockFile = join(w3.dir, WITNESS_FILES.lock);
+    const pid = Number((await readFile(lockFile, 'utf8')).trim());
+    // What two processes racing for a stale lock do to each other (each unlinks the "stale" file
+    // the other just created), or an operator following the hint while the witness runs.
+    await unlink(lockFile);
+    const before = await infoOf(w3.url);
+    const second = await runCli(['--json', 'witness', 'serve', '--dir', w3.dir, '--port', '0'], { timeoutMs: 30_000 });
+    assert.equal(second.code, 8, `a second process serves the same directory: ${second.stdout}${second.stderr}`);
+    const err = JSON.parse(second.stdout) as { code: string; message: string };
+    assert.equal(err.code, 'LOCKED');
+    assert.ok(w3.running());
+    assert.deepEqual(await infoOf(w3.url), before);
+    // The running witness names itself again at its next start; a crash leaves a pid that
+    // another (non-witness) process reuses, here this test's own: not a holder of the directory.
+    await w3.stop('SIGKILL');
+    await writeFile(lockFile, `${process.pid}\n`);
+    await w3.start();
+    const now = Number((await readFile(lockFile, 'utf8')).trim());
+    assert.ok(now !== process.pid && now !== pid, `the restarted witness names itself in the lock (${now})`);
+    assert.deepEqual(await infoOf(w3.url), before, 'it serves the same state');
   });
 });
