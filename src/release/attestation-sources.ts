@@ -101,7 +101,7 @@ export async function pullAttestations(dir: string, source: ReleaseDocumentSourc
           progress.info(`verifier ${short(source.verifier)} has no attestation of ${artifact.name} (sha256 ${short(artifact.sha256)}) at ${source.url} yet`);
           continue;
         }
-        if (!isCairnError(e) || (e instanceof FetchError && e.code === 'TOO_LARGE')) throw refusal(source, artifact, e);
+        if (!isCairnError(e) || (e instanceof FetchError && (e.code === 'TOO_LARGE' || e.code === 'NOT_REGULAR_FILE'))) throw refusal(source, artifact, e);
         progress.warn(`verifier ${short(source.verifier)} at ${source.url}: ${e.code}: ${e.message}`);
         continue;
       }
@@ -164,7 +164,7 @@ export async function writeProposalAttestations(dir: string, source: ReleaseDocu
 
 /** A source's answer refused: its verifier's attestation of this artifact it is not. */
 function refusal(source: AttestationSource, artifact: ReleaseArtifact, e: unknown): AttestationError {
-  const code = e instanceof AttestationError ? e.code : 'BAD_ENVELOPE'; // over the cap, or not JSON
+  const code = e instanceof AttestationError ? e.code : 'BAD_ENVELOPE'; // over the cap, not a regular file, or not JSON
   const detail = e instanceof Error ? e.message : String(e);
   return new AttestationError(code, `attestation source ${source.url} (verifier ${short(source.verifier)}) sent for ${artifact.name} (sha256 ${short(artifact.sha256)}) what is not that verifier's attestation of it: ${detail}`, {
     cause: e, hint: 'nothing was pulled or written; ask that verifier\'s operator, or publish without its source',
