@@ -5,7 +5,8 @@
 // which process and command hold it. Breaking a dead holder's lock renames it aside first and
 // checks that the renamed file is the one found dead, so two waiters cannot both break a fresh
 // lock. Within one process the lock is re-entrant along one chain of calls (AsyncLocalStorage):
-// an operation holding it may call another that takes it.
+// an operation holding it may call another that takes it, and a callback it left behind that
+// runs after the release holds nothing.
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { randomBytes } from 'node:crypto';
 import { link, mkdir, open, readFile, rename, unlink } from 'node:fs/promises';
@@ -35,19 +36,26 @@ interface LockHolder {
   nonce: string;
 }
 
-const held = new AsyncLocalStorage<ReadonlySet<string>>();
+/**
+ * The locks the current chain of calls holds, each with a flag cleared on release: a callback
+ * the holder left behind (a timer, a server handler) keeps this async context after the lock
+ * is released, and must then take the lock like any other caller.
+ */
+const held = new AsyncLocalStorage<ReadonlyMap<string, { held: boolean }>>();
 
 /** Runs `fn` holding the exclusive lock `path`; waits for another holder up to the time-out (StorageError LOCKED). */
 export async function withLockFile<T>(path: string, options: LockOptions, fn: () => Promise<T>): Promise<T> {
   const key = resolve(path);
   const outer = held.getStore();
-  if (outer?.has(key)) return fn();
+  if (outer?.get(key)?.held) return fn();
   if (options.createDirectory) await mkdir(dirname(key), { recursive: true });
   const me: LockHolder = { pid: process.pid, command: options.command, since: new Date().toISOString(), nonce: randomBytes(12).toString('hex') };
   if (!(await acquire(key, me, options))) return fn();
+  const token = { held: true };
   try {
-    return await held.run(new Set([...(outer ?? []), key]), fn);
+    return await held.run(new Map([...(outer ?? []), [key, token]]), fn);
   } finally {
+    token.held = false;
     await release(key, me);
   }
 }
