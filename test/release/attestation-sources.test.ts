@@ -10,6 +10,8 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { mkdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { dirname, join } from 'node:path';
 import { sha256Hex, type Signer } from '../../src/crypto/index.js';
 import { addTargets } from '../../src/repo/index.js';
@@ -145,6 +147,26 @@ test('a directory source whose attestation is a FIFO or a device is refused at o
     await refused([dirSource], 6, 'BAD_ENVELOPE', /expected a regular file, found a device/);
   } finally {
     await rm(path, { force: true });
+  }
+});
+
+test('a source that stalls is asked once per publish, not once per new artifact (each would hold the workspace lock up to the fetch time limits)', T, async () => {
+  const asked: string[] = [];
+  const stalled = createServer((req) => { asked.push(req.url ?? ''); }); // accepts, never answers
+  await new Promise<void>((r) => stalled.listen(0, '127.0.0.1', r));
+  try {
+    const other = join(dir, 'other');
+    await writeFile(other, 'other');
+    await addTargets(repo, [{ file: other, path: 'app/other' }], { custom: declarationToCustom(declaration), signers: [publisher.signer] });
+    await newVersion('tool stalled');
+    const r = await publish([`${v1.signer.keyid}=http://127.0.0.1:${(stalled.address() as AddressInfo).port}/`]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(asked.length, 1, `asked ${asked.join(', ')}`);
+    assert.match(r.stderr, /passed over for the rest of this publish/);
+    await assert.rejects(readFile(published(v1)), { code: 'ENOENT' });
+  } finally {
+    stalled.closeAllConnections();
+    await new Promise((r) => stalled.close(r));
   }
 });
 
