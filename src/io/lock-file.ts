@@ -9,9 +9,10 @@
 // takes it, and a callback it left behind that runs after the release holds nothing.
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { randomBytes } from 'node:crypto';
-import { link, mkdir, open, readFile, rename, unlink } from 'node:fs/promises';
+import { link, mkdir, open, rename, unlink } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { StorageError, UsageError } from '../errors/index.js';
+import { readCappedFileIfExists } from './capped-file.js';
 
 export interface LockOptions {
   /** What the holder is doing, recorded for whoever waits (e.g. `cairn repo add`). */
@@ -117,7 +118,10 @@ async function waitTurn(path: string, timeoutMs: number, deadline: number, optio
 /** The holder recorded in the lock file; undefined when it is not one cairn wrote or when it just went away. */
 async function readHolder(path: string): Promise<LockHolder | undefined> {
   try {
-    const text = (await readFile(path)).subarray(0, LOCK_FILE_MAX_BYTES).toString('utf8');
+    // Capped and non-blocking: a lock that is a FIFO or a link to a device names no holder.
+    const bytes = await readCappedFileIfExists(path, LOCK_FILE_MAX_BYTES);
+    if (bytes === undefined) return undefined;
+    const text = bytes.toString('utf8');
     const j = JSON.parse(text) as Partial<LockHolder>;
     if (typeof j.pid !== 'number' || !Number.isSafeInteger(j.pid) || j.pid < 1 || typeof j.nonce !== 'string') return undefined;
     return { pid: j.pid, command: String(j.command ?? ''), since: String(j.since ?? ''), nonce: j.nonce };

@@ -6,7 +6,7 @@
 // command that failed while it was creating the lock (no empty lock file that nothing breaks).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -117,6 +117,25 @@ test('a command that fails while it creates the lock (disk full) leaves no lock 
     assert.equal(r.code, 0, r.stdout + r.stderr);
     assert.deepEqual(await stagedTargets(repo), ['a.txt']);
     assert.deepEqual((await readdir(join(repo, 'state'))).filter((f) => f.startsWith('lock')), [], 'no lock left behind');
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('a lock that is a FIFO or a link to a device is not read without bound: LOCKED after the time-out, nothing written', T, async () => {
+  const { dir, repo, key } = await workspace();
+  try {
+    await writeSource(dir, 'a.txt', 'a');
+    const lock = join(repo, 'state', 'lock');
+    for (const make of [(): unknown => execFileSync('mkfifo', [lock]), (): unknown => execFileSync('ln', ['-s', '/dev/zero', lock])]) {
+      const before = await treeSnapshot(repo);
+      make();
+      const r = await runCli(['--json', 'repo', 'add', repo, join(dir, 'a.txt'), '--key', key], { env: { CAIRN_LOCK_TIMEOUT: '1' }, timeoutMs: 20_000 });
+      await rm(lock);
+      assert.equal(r.code, 8, r.stdout + r.stderr);
+      assert.equal((JSON.parse(r.stdout) as { code: string }).code, 'LOCKED');
+      assert.deepEqual(await treeSnapshot(repo), before);
+    }
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
