@@ -9,7 +9,7 @@
 // takes it, and a callback it left behind that runs after the release holds nothing.
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { randomBytes } from 'node:crypto';
-import { link, mkdir, open, rename, unlink } from 'node:fs/promises';
+import { link, lstat, mkdir, open, rename, unlink } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { StorageError, UsageError } from '../errors/index.js';
 import { readCappedFileIfExists } from './capped-file.js';
@@ -107,9 +107,14 @@ async function waitTurn(path: string, timeoutMs: number, deadline: number, optio
     return;
   }
   if (Date.now() >= deadline) {
-    const who = holder === undefined ? 'another process' : `process ${holder.pid} (${holder.command}, since ${holder.since})`;
-    throw new StorageError('LOCKED', `${path} is held by ${who}; waited ${Math.round(timeoutMs / 1000)} s`, {
-      hint: `wait for that command to finish and run this one again, or wait longer (CAIRN_LOCK_TIMEOUT=SECONDS); remove ${path} only if process ${holder?.pid ?? '(unknown)'} is not a cairn command`,
+    if (holder === undefined) {
+      if (!(await lstat(path).then(() => true, () => false))) return; // released just now: try again
+      throw new StorageError('LOCKED', `${path} exists but names no holder (it is not a lock cairn wrote); waited ${Math.round(timeoutMs / 1000)} s`, {
+        hint: `remove ${path} if no cairn command runs on this directory`,
+      });
+    }
+    throw new StorageError('LOCKED', `${path} is held by process ${holder.pid} (${holder.command}, since ${holder.since}); waited ${Math.round(timeoutMs / 1000)} s`, {
+      hint: `wait for that command to finish and run this one again, or wait longer (CAIRN_LOCK_TIMEOUT=SECONDS); remove ${path} only if process ${holder.pid} is not a cairn command`,
     });
   }
   await new Promise((r) => setTimeout(r, Math.min(options.pollMs ?? 50, Math.max(1, deadline - Date.now()))));

@@ -133,7 +133,10 @@ test('a lock that is a FIFO or a link to a device is not read without bound: LOC
       const r = await runCli(['--json', 'repo', 'add', repo, join(dir, 'a.txt'), '--key', key], { env: { CAIRN_LOCK_TIMEOUT: '1' }, timeoutMs: 20_000 });
       await rm(lock);
       assert.equal(r.code, 8, r.stdout + r.stderr);
-      assert.equal((JSON.parse(r.stdout) as { code: string }).code, 'LOCKED');
+      const err = JSON.parse(r.stdout) as { code: string; message: string; hint: string };
+      assert.equal(err.code, 'LOCKED');
+      assert.match(err.message, /names no holder/);
+      assert.match(err.hint, /remove .*state\/lock if no cairn command runs/);
       assert.deepEqual(await treeSnapshot(repo), before);
     }
   } finally {
