@@ -119,7 +119,8 @@ async function read(path: string, maxBytes: number, options: CappedReadOptions, 
   }
 }
 
-function kindOf(status: Stats): string {
+/** What a file that is not a regular file is, for messages. */
+export function kindOf(status: Stats): string {
   if (status.isDirectory()) return 'a directory';
   if (status.isFIFO()) return 'a FIFO';
   if (status.isSocket()) return 'a socket';

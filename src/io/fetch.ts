@@ -1,16 +1,18 @@
 // io/fetch.ts: bounded retrieval of untrusted bytes over http(s) and file URLs (TUF spec 5
 // "endless data" and "slow retrieval" attacks; tuf-js caps). Every read has a byte cap, an
-// overall deadline, an idle timeout and a minimum average speed; TLS is never what makes the
+// overall deadline, an idle timeout and a minimum average speed; a file: URL must name a regular
+// file (a FIFO would block forever, a device would be read to the cap); TLS is never what makes the
 // bytes trustworthy, the caller verifies them.
-import { createReadStream } from 'node:fs';
-import { stat } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { open, type FileHandle } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
 import type { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { CairnError, EXIT } from '../errors/index.js';
+import { kindOf } from './capped-file.js';
 
 export class FetchError extends CairnError<
-  'NOT_FOUND' | 'HTTP_STATUS' | 'TOO_LARGE' | 'TIMEOUT' | 'SLOW_RETRIEVAL' | 'NETWORK' | 'BAD_URL'
+  'NOT_FOUND' | 'HTTP_STATUS' | 'TOO_LARGE' | 'NOT_REGULAR_FILE' | 'TIMEOUT' | 'SLOW_RETRIEVAL' | 'NETWORK' | 'BAD_URL'
 > {
   get exitCode(): number {
     return EXIT.fetch;
@@ -84,18 +86,27 @@ export class BoundedFetcher implements Fetcher {
 
   private async *streamFile(url: URL, maxBytes: number): AsyncIterable<Uint8Array> {
     const path = fileURLToPath(url);
+    let handle: FileHandle;
     try {
-      const info = await stat(path);
-      if (info.size > maxBytes) throw tooLarge(url.href, maxBytes, info.size);
+      // O_NONBLOCK: opening a FIFO for reading would otherwise wait for a writer forever.
+      handle = await open(path, constants.O_RDONLY | constants.O_NONBLOCK);
     } catch (e) {
-      if (e instanceof FetchError) throw e;
       throw new FetchError('NOT_FOUND', `${url.href}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
     }
-    let total = 0;
-    for await (const chunk of createReadStream(path, { highWaterMark: 1 << 20 })) {
-      total += (chunk as Buffer).length;
-      if (total > maxBytes) throw tooLarge(url.href, maxBytes);
-      yield chunk as Buffer;
+    try {
+      // Checked on the open handle: a FIFO, device or directory is not a file to fetch (a FIFO
+      // would block the first read, a device would be read to the cap).
+      const info = await handle.stat();
+      if (!info.isFile()) throw new FetchError('NOT_REGULAR_FILE', `${url.href}: expected a regular file, found ${kindOf(info)}`);
+      if (info.size > maxBytes) throw tooLarge(url.href, maxBytes, info.size);
+      let total = 0;
+      for await (const chunk of handle.createReadStream({ highWaterMark: 1 << 20, autoClose: false })) {
+        total += (chunk as Buffer).length;
+        if (total > maxBytes) throw tooLarge(url.href, maxBytes);
+        yield chunk as Buffer;
+      }
+    } finally {
+      await handle.close();
     }
   }
 

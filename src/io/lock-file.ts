@@ -1,16 +1,18 @@
 // io/lock-file.ts: an exclusive lock held by one process at a time over a directory of state
-// (docs/cli.md "Concurrent commands"). The lock is a file created with O_EXCL holding
-// { pid, command, since, nonce }; a process that finds it waits, polling, until it is gone or
-// its holder is dead (a lock left by a crash is broken), or until the time-out, and then says
-// which process and command hold it. Breaking a dead holder's lock renames it aside first and
-// checks that the renamed file is the one found dead, so two waiters cannot both break a fresh
-// lock. Within one process the lock is re-entrant along one chain of calls (AsyncLocalStorage):
-// an operation holding it may call another that takes it.
+// (docs/cli.md "Concurrent commands"). The lock is a file holding { pid, command, since, nonce },
+// written aside and then linked into place, so it exists complete or not at all. A process that
+// finds it waits, polling, until it is gone or its holder is dead (a lock left by a crash is
+// broken), or until the time-out, and then says which process and command hold it. Breaking a
+// dead holder's lock renames it aside first and checks that the renamed file is the one found
+// dead, so two waiters cannot both break a fresh lock. Within one process the lock is re-entrant
+// along one chain of calls (AsyncLocalStorage): an operation holding it may call another that
+// takes it, and a callback it left behind that runs after the release holds nothing.
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { randomBytes } from 'node:crypto';
-import { link, mkdir, open, readFile, rename, unlink } from 'node:fs/promises';
+import { link, lstat, mkdir, open, rename, unlink } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { StorageError, UsageError } from '../errors/index.js';
+import { readCappedFileIfExists } from './capped-file.js';
 
 export interface LockOptions {
   /** What the holder is doing, recorded for whoever waits (e.g. `cairn repo add`). */
@@ -35,61 +37,96 @@ interface LockHolder {
   nonce: string;
 }
 
-const held = new AsyncLocalStorage<ReadonlySet<string>>();
+/**
+ * The locks the current chain of calls holds, each with a flag cleared on release: a callback
+ * the holder left behind (a timer, a server handler) keeps this async context after the lock
+ * is released, and must then take the lock like any other caller.
+ */
+const held = new AsyncLocalStorage<ReadonlyMap<string, { held: boolean }>>();
 
 /** Runs `fn` holding the exclusive lock `path`; waits for another holder up to the time-out (StorageError LOCKED). */
 export async function withLockFile<T>(path: string, options: LockOptions, fn: () => Promise<T>): Promise<T> {
   const key = resolve(path);
   const outer = held.getStore();
-  if (outer?.has(key)) return fn();
+  if (outer?.get(key)?.held) return fn();
   if (options.createDirectory) await mkdir(dirname(key), { recursive: true });
   const me: LockHolder = { pid: process.pid, command: options.command, since: new Date().toISOString(), nonce: randomBytes(12).toString('hex') };
   if (!(await acquire(key, me, options))) return fn();
+  const token = { held: true };
   try {
-    return await held.run(new Set([...(outer ?? []), key]), fn);
+    return await held.run(new Map([...(outer ?? []), [key, token]]), fn);
   } finally {
+    token.held = false;
     await release(key, me);
   }
 }
 
-/** Takes the lock; false when its directory does not exist. */
+/**
+ * Takes the lock; false when its directory does not exist. The holder is written to a file of its
+ * own first, then linked to `path` (which fails if `path` exists): the lock appears complete or
+ * not at all, so a command that fails or dies while writing it (a full disk) leaves no empty lock
+ * that names no holder and that nothing would break.
+ */
 async function acquire(path: string, me: LockHolder, options: LockOptions): Promise<boolean> {
   const timeoutMs = options.timeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS;
   const deadline = Date.now() + timeoutMs;
-  for (;;) {
+  const mine = `${path}.${me.nonce}.new`;
+  try {
+    const handle = await open(mine, 'wx', 0o644);
     try {
-      const handle = await open(path, 'wx', 0o644);
+      await handle.writeFile(JSON.stringify(me));
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+  } catch (e) {
+    await unlink(mine).catch(() => undefined);
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return false;
+    throw e;
+  }
+  try {
+    for (;;) {
       try {
-        await handle.writeFile(JSON.stringify(me));
-        await handle.sync();
-      } finally {
-        await handle.close();
+        await link(mine, path);
+        return true;
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
       }
-      return true;
-    } catch (e) {
-      const code = (e as NodeJS.ErrnoException).code;
-      if (code === 'ENOENT') return false;
-      if (code !== 'EEXIST') throw e;
+      await waitTurn(path, timeoutMs, deadline, options);
     }
-    const holder = await readHolder(path);
-    if (holder !== undefined && !isAlive(holder.pid)) {
-      await breakDeadLock(path, holder);
-      continue;
-    }
-    if (Date.now() >= deadline) {
-      const who = holder === undefined ? 'another process' : `process ${holder.pid} (${holder.command}, since ${holder.since})`;
-      throw new StorageError('LOCKED', `${path} is held by ${who}; waited ${Math.round(timeoutMs / 1000)} s`, {
-        hint: `wait for that command to finish and run this one again, or wait longer (CAIRN_LOCK_TIMEOUT=SECONDS); remove ${path} only if process ${holder?.pid ?? '(unknown)'} is not a cairn command`,
-      });
-    }
-    await new Promise((r) => setTimeout(r, Math.min(options.pollMs ?? 50, Math.max(1, deadline - Date.now()))));
+  } finally {
+    await unlink(mine).catch(() => undefined);
   }
 }
 
-/** The holder recorded in the lock file; undefined while it is being written or when it just went away. */
+/** One wait for the holder of `path`: breaks its lock if it is dead; StorageError LOCKED past the deadline. */
+async function waitTurn(path: string, timeoutMs: number, deadline: number, options: LockOptions): Promise<void> {
+  const holder = await readHolder(path);
+  if (holder !== undefined && !isAlive(holder.pid)) {
+    await breakDeadLock(path, holder);
+    return;
+  }
+  if (Date.now() >= deadline) {
+    if (holder === undefined) {
+      if (!(await lstat(path).then(() => true, () => false))) return; // released just now: try again
+      throw new StorageError('LOCKED', `${path} exists but names no holder (it is not a lock cairn wrote); waited ${Math.round(timeoutMs / 1000)} s`, {
+        hint: `remove ${path} if no cairn command runs on this directory`,
+      });
+    }
+    throw new StorageError('LOCKED', `${path} is held by process ${holder.pid} (${holder.command}, since ${holder.since}); waited ${Math.round(timeoutMs / 1000)} s`, {
+      hint: `wait for that command to finish and run this one again, or wait longer (CAIRN_LOCK_TIMEOUT=SECONDS); remove ${path} only if process ${holder.pid} is not a cairn command`,
+    });
+  }
+  await new Promise((r) => setTimeout(r, Math.min(options.pollMs ?? 50, Math.max(1, deadline - Date.now()))));
+}
+
+/** The holder recorded in the lock file; undefined when it is not one cairn wrote or when it just went away. */
 async function readHolder(path: string): Promise<LockHolder | undefined> {
   try {
-    const text = (await readFile(path)).subarray(0, LOCK_FILE_MAX_BYTES).toString('utf8');
+    // Capped and non-blocking: a lock that is a FIFO or a link to a device names no holder.
+    const bytes = await readCappedFileIfExists(path, LOCK_FILE_MAX_BYTES);
+    if (bytes === undefined) return undefined;
+    const text = bytes.toString('utf8');
     const j = JSON.parse(text) as Partial<LockHolder>;
     if (typeof j.pid !== 'number' || !Number.isSafeInteger(j.pid) || j.pid < 1 || typeof j.nonce !== 'string') return undefined;
     return { pid: j.pid, command: String(j.command ?? ''), since: String(j.since ?? ''), nonce: j.nonce };

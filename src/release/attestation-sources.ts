@@ -12,8 +12,9 @@
 // attestations. Every file is checked before any is written: one hostile answer refuses the pull
 // (AttestationError, naming the source) and nothing is written; the pulled files are written
 // only once the witnesses co-signed the release (pipeline.ts), so a refused release leaves
-// public/ as it was. A source that does not answer or has no attestation yet is passed over with
-// a warning: the witnesses judge the quorum.
+// public/ as it was. A source that has no attestation yet is passed over with a warning, one that
+// does not answer is passed over for the rest of the pull (a stalled source would otherwise hold
+// the workspace lock for the fetch time limits once per artifact): the witnesses judge the quorum.
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { isCairnError, short, UsageError } from '../errors/index.js';
@@ -89,8 +90,12 @@ export async function pullAttestations(dir: string, source: ReleaseDocumentSourc
     }
   }
   const pulled: PulledAttestation[] = [];
+  // A source that failed to answer is not asked again in this pull: each question may take up to
+  // the fetch time limits, with the workspace lock held.
+  const silent = new Set<AttestationSource>();
   for (const artifact of artifacts) {
     for (const source of options.sources) {
+      if (silent.has(source)) continue;
       const relative = attestationRelativePath(artifact.name, artifact.sha256, source.verifier);
       const url = attestationUrl(source, relative);
       let bytes: Buffer;
@@ -101,8 +106,9 @@ export async function pullAttestations(dir: string, source: ReleaseDocumentSourc
           progress.info(`verifier ${short(source.verifier)} has no attestation of ${artifact.name} (sha256 ${short(artifact.sha256)}) at ${source.url} yet`);
           continue;
         }
-        if (!isCairnError(e) || (e instanceof FetchError && e.code === 'TOO_LARGE')) throw refusal(source, artifact, e);
-        progress.warn(`verifier ${short(source.verifier)} at ${source.url}: ${e.code}: ${e.message}`);
+        if (!isCairnError(e) || (e instanceof FetchError && (e.code === 'TOO_LARGE' || e.code === 'NOT_REGULAR_FILE'))) throw refusal(source, artifact, e);
+        progress.warn(`verifier ${short(source.verifier)} at ${source.url}: ${e.code}: ${e.message}; passed over for the rest of this publish`);
+        silent.add(source);
         continue;
       }
       try {
@@ -164,7 +170,7 @@ export async function writeProposalAttestations(dir: string, source: ReleaseDocu
 
 /** A source's answer refused: its verifier's attestation of this artifact it is not. */
 function refusal(source: AttestationSource, artifact: ReleaseArtifact, e: unknown): AttestationError {
-  const code = e instanceof AttestationError ? e.code : 'BAD_ENVELOPE'; // over the cap, or not JSON
+  const code = e instanceof AttestationError ? e.code : 'BAD_ENVELOPE'; // over the cap, not a regular file, or not JSON
   const detail = e instanceof Error ? e.message : String(e);
   return new AttestationError(code, `attestation source ${source.url} (verifier ${short(source.verifier)}) sent for ${artifact.name} (sha256 ${short(artifact.sha256)}) what is not that verifier's attestation of it: ${detail}`, {
     cause: e, hint: 'nothing was pulled or written; ask that verifier\'s operator, or publish without its source',

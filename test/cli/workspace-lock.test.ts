@@ -2,16 +2,17 @@
 // (docs/cli.md "Concurrent commands"), tested with real `cairn` processes: two publishers adding
 // to one workspace at once both land (nothing lost, nothing interleaved); a command waits while
 // another live process holds the lock and gives up after CAIRN_LOCK_TIMEOUT naming the holder,
-// having written nothing; a lock left by a dead process is broken.
+// having written nothing; a lock left by a dead process is broken, and so is none left by a
+// command that failed while it was creating the lock (no empty lock file that nothing breaks).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { execFileSync, spawn } from 'node:child_process';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { keyFile } from '../rebuild/fixtures.js';
 import { treeSnapshot, writeSource } from '../repo/fixtures.js';
-import { runCli } from './run-cli.js';
+import { CAIRN_BIN, runCli } from './run-cli.js';
 
 const T = { timeout: 120_000 };
 
@@ -92,6 +93,52 @@ test('a lock left by a dead process is broken', T, async () => {
     const r = await runCli(['repo', 'add', repo, join(dir, 'a.txt'), '--key', key], { env: { CAIRN_LOCK_TIMEOUT: '5' } });
     assert.equal(r.code, 0, r.stderr);
     assert.deepEqual(await stagedTargets(repo), ['a.txt']);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('a command that fails while it creates the lock (disk full) leaves no lock that blocks the next ones', T, async () => {
+  const { dir, repo, key } = await workspace();
+  try {
+    await writeSource(dir, 'a.txt', 'a');
+    // With a file size limit of 0, creating a file works and writing its first byte fails (EFBIG,
+    // as on a full disk): the command fails between creating the lock and writing its holder.
+    const failed = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
+      const child = spawn('bash', ['-c', 'ulimit -f 0; exec "$0" "$@"', process.execPath, CAIRN_BIN, '--json', 'repo', 'add', repo, join(dir, 'a.txt'), '--key', key], { stdio: ['ignore', 'pipe', 'pipe'] });
+      let stderr = '';
+      child.stdout.on('data', (d: Buffer) => { stderr += d.toString(); });
+      child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
+      child.on('close', (code) => resolve({ code, stderr }));
+    });
+    assert.notEqual(failed.code, 0, failed.stderr);
+    assert.deepEqual(await stagedTargets(repo), [], 'the failed command wrote nothing');
+    const r = await runCli(['--json', 'repo', 'add', repo, join(dir, 'a.txt'), '--key', key], { env: { CAIRN_LOCK_TIMEOUT: '2' } });
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    assert.deepEqual(await stagedTargets(repo), ['a.txt']);
+    assert.deepEqual((await readdir(join(repo, 'state'))).filter((f) => f.startsWith('lock')), [], 'no lock left behind');
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('a lock that is a FIFO or a link to a device is not read without bound: LOCKED after the time-out, nothing written', T, async () => {
+  const { dir, repo, key } = await workspace();
+  try {
+    await writeSource(dir, 'a.txt', 'a');
+    const lock = join(repo, 'state', 'lock');
+    for (const make of [(): unknown => execFileSync('mkfifo', [lock]), (): unknown => execFileSync('ln', ['-s', '/dev/zero', lock])]) {
+      const before = await treeSnapshot(repo);
+      make();
+      const r = await runCli(['--json', 'repo', 'add', repo, join(dir, 'a.txt'), '--key', key], { env: { CAIRN_LOCK_TIMEOUT: '1' }, timeoutMs: 20_000 });
+      await rm(lock);
+      assert.equal(r.code, 8, r.stdout + r.stderr);
+      const err = JSON.parse(r.stdout) as { code: string; message: string; hint: string };
+      assert.equal(err.code, 'LOCKED');
+      assert.match(err.message, /names no holder/);
+      assert.match(err.hint, /remove .*state\/lock if no cairn command runs/);
+      assert.deepEqual(await treeSnapshot(repo), before);
+    }
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

@@ -2,6 +2,7 @@
 // slow retrieval and stalls are cut off, and errors say what was expected and found.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { createServer, type Server, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { mkdtemp, writeFile, rm } from 'node:fs/promises';
@@ -100,7 +101,7 @@ test('maps 404 to NOT_FOUND and other failures to HTTP_STATUS and NETWORK', { ti
   assert.throws(() => new BoundedFetcher(fast).stream('ftp://127.0.0.1/x', 10), isFetchError('BAD_URL'));
 });
 
-test('reads file: URLs under the same cap', { timeout: 10_000 }, async () => {
+test('reads file: URLs under the same cap, regular files only', { timeout: 10_000 }, async () => {
   const dir = await mkdtemp(join(tmpdir(), 'cairn-fetch-'));
   try {
     await writeFile(join(dir, 'f'), Buffer.alloc(2000, 7));
@@ -108,6 +109,11 @@ test('reads file: URLs under the same cap', { timeout: 10_000 }, async () => {
     assert.equal((await fetchAll(new BoundedFetcher(fast), url, 2000)).length, 2000);
     await assert.rejects(fetchAll(new BoundedFetcher(fast), url, 1999), isFetchError('TOO_LARGE'));
     await assert.rejects(fetchAll(new BoundedFetcher(fast), url + '.missing', 10), isFetchError('NOT_FOUND'));
+    // A FIFO would block the reader forever, a device be read to the cap: neither is fetched.
+    execFileSync('mkfifo', [join(dir, 'fifo')]);
+    await assert.rejects(fetchAll(new BoundedFetcher(fast), pathToFileURL(join(dir, 'fifo')).href, 10), isFetchError('NOT_REGULAR_FILE'));
+    await assert.rejects(fetchAll(new BoundedFetcher(fast), 'file:///dev/zero', 10), isFetchError('NOT_REGULAR_FILE'));
+    await assert.rejects(fetchAll(new BoundedFetcher(fast), pathToFileURL(dir).href, 10), isFetchError('NOT_REGULAR_FILE'));
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

@@ -8,7 +8,10 @@
 // build policy is a usage error. The genuine attestations land and meet the policy's quorum.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { execFileSync } from 'node:child_process';
+import { mkdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { dirname, join } from 'node:path';
 import { sha256Hex, type Signer } from '../../src/crypto/index.js';
 import { addTargets } from '../../src/repo/index.js';
@@ -68,6 +71,14 @@ async function refused(sources: string[], exit: number, code: string, mention: R
   assert.deepEqual(await treeSnapshot(repo), before, 'nothing written');
 }
 
+/** Stages a new version of the artifact, so that the next publish has something new to pull for. */
+async function newVersion(content: string): Promise<void> {
+  const artifact = join(dir, 'tool-next');
+  await writeFile(artifact, content);
+  sha = sha256Hex(await readFile(artifact));
+  await addTargets(repo, [{ file: artifact, path: NAME }], { custom: declarationToCustom(declaration), signers: [publisher.signer] });
+}
+
 before(async () => {
   ({ dir, cleanup } = await tempDir('cairn-attestation-sources-'));
   [publisher, v1, v2] = await Promise.all([keyFile(dir, 'publisher'), keyFile(dir, 'v1'), keyFile(dir, 'v2')]);
@@ -120,12 +131,47 @@ test('a verifier\'s source counts only as that verifier, for that artifact; host
   await rm(planted);
 });
 
+test('a directory source whose attestation is a FIFO or a device is refused at once: the publisher neither hangs holding the lock nor writes', T, async () => {
+  // A verifier serving from a directory (KEYID=DIR) puts a FIFO at its attestation's path: opened
+  // for reading, it would wait for a writer forever, with the workspace lock held.
+  await newVersion('tool fifo');
+  const path = await serveAt('v1', v1.signer.keyid, undefined);
+  await mkdir(dirname(path), { recursive: true });
+  execFileSync('mkfifo', [path]);
+  const dirSource = `${v1.signer.keyid}=${trees.v1.dir}`;
+  try {
+    await refused([dirSource], 6, 'BAD_ENVELOPE', /expected a regular file, found a FIFO/);
+    // A symlink to a device: refused the same way, before anything is read from it.
+    await rm(path);
+    await symlink('/dev/zero', path);
+    await refused([dirSource], 6, 'BAD_ENVELOPE', /expected a regular file, found a device/);
+  } finally {
+    await rm(path, { force: true });
+  }
+});
+
+test('a source that stalls is asked once per publish, not once per new artifact (each would hold the workspace lock up to the fetch time limits)', T, async () => {
+  const asked: string[] = [];
+  const stalled = createServer((req) => { asked.push(req.url ?? ''); }); // accepts, never answers
+  await new Promise<void>((r) => stalled.listen(0, '127.0.0.1', r));
+  try {
+    const other = join(dir, 'other');
+    await writeFile(other, 'other');
+    await addTargets(repo, [{ file: other, path: 'app/other' }], { custom: declarationToCustom(declaration), signers: [publisher.signer] });
+    await newVersion('tool stalled');
+    const r = await publish([`${v1.signer.keyid}=http://127.0.0.1:${(stalled.address() as AddressInfo).port}/`]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(asked.length, 1, `asked ${asked.join(', ')}`);
+    assert.match(r.stderr, /passed over for the rest of this publish/);
+    await assert.rejects(readFile(published(v1)), { code: 'ENOENT' });
+  } finally {
+    stalled.closeAllConnections();
+    await new Promise((r) => stalled.close(r));
+  }
+});
+
 test('the genuine attestations of both verifiers are pulled and meet the policy', T, async () => {
-  // A new artifact version, so that the publish has something new to pull for.
-  const artifact = join(dir, 'tool2');
-  await writeFile(artifact, 'tool v2');
-  sha = sha256Hex(await readFile(artifact));
-  await addTargets(repo, [{ file: artifact, path: NAME }], { custom: declarationToCustom(declaration), signers: [publisher.signer] });
+  await newVersion('tool v2');
   await serveAt('v1', v1.signer.keyid, attestation(v1.signer));
   await serveAt('v2', v2.signer.keyid, attestation(v2.signer));
   const r = await publish([from('v1', v1), from('v2', v2)]);
