@@ -9,7 +9,7 @@ import { parseJsonObject } from '../encoding/bounded-json.js';
 import { sha256Hex } from '../crypto/hash.js';
 import { parseRoster, rosterHash, type Roster } from './cosi-adapter.js';
 import { LogError } from './errors.js';
-import { parseAuthorization, verifyRosterAuthorization, type RootRole, type TufSignature } from './roster-authorization.js';
+import { genesisAuthorizationChain, parseAuthorization, verifyRosterAuthorization, type RootRole, type TufSignature } from './roster-authorization.js';
 import type { FieldReader } from '../encoding/field-reader.js';
 import { LOG_FILE_LIMITS, logReader, parseUtcTime, readUtcTime } from './schema.js';
 
@@ -240,7 +240,7 @@ export function validateGenesis(block: Block, root: RootRole): Block {
   const parsed = parseBlock(block, 'genesis block');
   if (parsed.index !== 0) throw new LogError('BAD_BLOCK', `a genesis block has index 0, found ${parsed.index}`);
   const change = parsed.rosterChange!;
-  verifyRosterAuthorization(change.authorization, { chain: '', index: 0, roster: parsed.roster }, root);
+  verifyRosterAuthorization(change.authorization, { chain: genesisAuthorizationChain(parsed.payload.root.sha256), index: 0, roster: parsed.roster }, root);
   return parsed;
 }
 

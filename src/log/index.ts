@@ -31,6 +31,7 @@ export {
   ROSTER_AUTHORIZATION_ROLE,
   collectRosterAuthorization,
   createRosterAuthorization,
+  genesisAuthorizationChain,
   parseRosterAuthorizationRequest,
   requestStatement,
   signRosterAuthorizationRequest,

@@ -38,12 +38,26 @@ export interface RootRole {
 
 /** What an authorization is about: a roster hash at one index of one chain. */
 export interface RosterAuthorizationStatement {
-  /** The chain ID (genesis block hash); the empty string for the genesis block itself. */
+  /**
+   * The chain ID (genesis block hash); for the genesis block itself, whose hash does not exist
+   * before it is signed, genesisAuthorizationChain of the root it records.
+   */
   chain: string;
   index: number;
   /** Hash of the authorized roster. */
   roster: string;
 }
+
+/**
+ * The `chain` of a genesis block's authorization: the repository, named by the sha256 of the root
+ * document its genesis records (payload.root.sha256). Root keys that govern several repositories
+ * thus authorize the first roster of one log only (docs/protocol.md section 4).
+ */
+export function genesisAuthorizationChain(rootSha256: string): string {
+  return `genesis-of-root:${rootSha256}`;
+}
+
+const GENESIS_CHAIN = /^genesis-of-root:[0-9a-f]{64}$/;
 
 /** How root key holders authorize a roster without bringing their keys together (docs/cli.md). */
 export const OFFLINE_SIGNING_HINT = 'write the request with cairn log roster REPO --witness URL... --prepare DOC (cairn log init for a new log), ' +
@@ -116,7 +130,7 @@ export const ROSTER_AUTHORIZATION_ROLE = 'roster-authorization';
 /** What root key holders sign offline: the roster of a block at one index of one chain. */
 export interface RosterAuthorizationRequest {
   format: typeof ROSTER_AUTHORIZATION_REQUEST_FORMAT;
-  /** The chain ID; the empty string for a new log's genesis block. */
+  /** The chain ID; for a new log's genesis block, genesisAuthorizationChain of the repository's root. */
   chain: string;
   index: number;
   /** The full roster (names, keys, proofs of possession, addresses, threshold), for the holders to read. */
@@ -135,7 +149,9 @@ export function parseRosterAuthorizationRequest(bytes: Uint8Array | string, what
   const r = logReader('BAD_AUTHORIZATION', what);
   const o = r.exact(j, '', ['format', 'chain', 'index', 'roster']);
   const index = r.integer(o.index, 'index');
-  const chain = index === 0 ? r.literal(o.chain, 'chain', '') : r.hex(o.chain, 'chain');
+  const chain = index === 0
+    ? r.string(o.chain, 'chain', 80, { pattern: GENESIS_CHAIN, expected: 'genesis-of-root: and the sha256 of the repository\'s root (a genesis request)' })
+    : r.hex(o.chain, 'chain');
   let roster: Roster;
   try {
     roster = parseRoster(o.roster, `${what}: roster`);

@@ -27,7 +27,7 @@ import { initLog } from './genesis.js';
 import { hasLog } from './leader-files.js';
 import { LogLeader, type BlockReport, type LeaderOptions } from './leader.js';
 import { SILENT, type ReleaseProgress } from './progress.js';
-import type { RosterAuthorizationRequest } from '../log/index.js';
+import { genesisAuthorizationChain, type RosterAuthorizationRequest } from '../log/index.js';
 import {
   authorizedRoster, defaultWitnessThreshold, nextRosterPosition, rootRoleOfSource, rosterRequest, writeRosterRequest, type RosterAuthority, type RosterPosition,
 } from './roster-authorization.js';
@@ -194,7 +194,8 @@ export interface CreateLogOptions extends LogOperationOptions, RosterAuthority {
 async function rosterPosition(dir: string, leader: LogLeader | undefined): Promise<RosterPosition> {
   if (leader) return nextRosterPosition(leader);
   if (await hasLog(logStateFile(dir))) throw new LeaderError('LOG_EXISTS', `${logStateFile(dir)} exists: this repository already has a log`, { hint: `change its roster with cairn log roster ${dir}` });
-  return { chain: '', index: 0 };
+  const source = await publishedDocuments(dir);
+  return { chain: genesisAuthorizationChain(sha256Hex(await source.root(source.rootVersion))), index: 0 };
 }
 
 /**

@@ -46,6 +46,7 @@ import {
   validateBlock,
   validateGenesis,
   verifyForwardLink,
+  genesisAuthorizationChain,
   verifyRosterAuthorization,
   type Block,
   type ChainView,
@@ -445,7 +446,7 @@ export class WitnessService {
       return;
     }
     try {
-      verifyRosterAuthorization(genesis.rosterChange!.authorization, { chain: '', index: 0, roster: genesis.roster }, pinnedRootRole(pin));
+      verifyRosterAuthorization(genesis.rosterChange!.authorization, { chain: genesisAuthorizationChain(genesis.payload.root.sha256), index: 0, roster: genesis.roster }, pinnedRootRole(pin));
     } catch (e) {
       throw new WitnessError('CHAIN_MISMATCH', `${what}: its roster is not authorized by ${pin.threshold} of the ${pin.rootKeys.length} root keys this witness's operator named (${e instanceof Error ? e.message : String(e)})`, { cause: e });
     }

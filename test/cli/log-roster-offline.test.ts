@@ -77,7 +77,9 @@ test('log init and log roster with root keys kept offline: prepare, sign on each
   assert.deepEqual(await treeSnapshot(repo), before, '--prepare changes nothing in the workspace');
   const request = JSON.parse(await readFile(genesisRequest, 'utf8')) as { format: string; chain: string; index: number; roster: { threshold: number; witnesses: unknown[] } };
   assert.equal(request.format, 'cairn/roster-authorization-request/v1');
-  assert.deepEqual([request.chain, request.index, request.roster.threshold, request.roster.witnesses.length], ['', 0, 2, 2]);
+  // A genesis request names the repository by its root (no chain ID exists yet).
+  assert.match(request.chain, /^genesis-of-root:[0-9a-f]{64}$/);
+  assert.deepEqual([request.index, request.roster.threshold, request.roster.witnesses.length], [0, 2, 2]);
 
   const g1 = await sign(genesisRequest, holders[0]!, 'g1.sig');
   const g2 = await sign(genesisRequest, holders[1]!, 'g2.sig');
@@ -92,6 +94,20 @@ test('log init and log roster with root keys kept offline: prepare, sign on each
   forged.keyid = holders[1]!.signer.keyid;
   await writeFile(path('g-forged.sig'), JSON.stringify(forged));
   await refused(init([g1, path('g-forged.sig')]), 6, 'ROSTER_NOT_AUTHORIZED', /does not verify/);
+
+  // The same root key holders govern another repository: their genesis authorization of this
+  // one does not start that one's log (witnesses pinned to their keys would follow it first).
+  const other = path('other-repo');
+  const otherTargets = await keyFile(root.dir, 'other-targets');
+  ok(await cli(['repo', 'init', other, ...holders.flatMap((h) => ['--root-key', h.pub]), '--root-threshold', '2', '--targets-key', otherTargets.pub,
+    '--snapshot-key', otherTargets.pub, '--timestamp-key', otherTargets.pub, '--key', holders[0]!.path, '--key', holders[1]!.path, '--key', otherTargets.path]), 'repo init other');
+  ok(await cli(['repo', 'publish', other, '--key', otherTargets.path]), 'publish other');
+  const otherBefore = await treeSnapshot(other);
+  const crossed = await cli(['log', 'init', other, '--authorization', genesisRequest, '--signature', g1, '--signature', g2, ...lead]);
+  assert.equal(crossed.code, 6, crossed.stdout + crossed.stderr);
+  assert.equal((JSON.parse(crossed.stdout) as { code: string }).code, 'STALE_AUTHORIZATION');
+  assert.deepEqual(await treeSnapshot(other), otherBefore, 'nothing written to the other repository');
+  for (const url of cluster!.urls) assert.equal(((await (await fetch(`${url}/v1/info`)).json()) as { chain: string | null }).chain, null, 'no witness follows a chain');
 
   const created = await cli(init([g1, g2]));
   ok(created, 'log init --authorization');

@@ -10,6 +10,7 @@ import {
   buildBlock,
   buildGenesis,
   createRosterAuthorization,
+  genesisAuthorizationChain,
   height,
   LogError,
   MemoryChain,
@@ -167,8 +168,9 @@ test('refuses a roster that is not acceptable (bad proof of possession, threshol
 test('genesis rules: carries its roster, authorized by the initial root role', () => {
   const root = rootRole(3, 2);
   const roster = rosterOf(keys7, 5);
-  const authorization = createRosterAuthorization(root.signers.slice(0, 2), { chain: '', index: 0, roster: rosterHash(roster) });
-  const genesis = buildGenesis({ base: 2, maxHeight: 32 }, payloadFor(0), { roster, authorization });
+  const payload = payloadFor(0);
+  const authorization = createRosterAuthorization(root.signers.slice(0, 2), { chain: genesisAuthorizationChain(payload.root.sha256), index: 0, roster: rosterHash(roster) });
+  const genesis = buildGenesis({ base: 2, maxHeight: 32 }, payload, { roster, authorization });
   assert.equal(validateGenesis(genesis, root.role).height, 32);
   refuses(() => validateGenesis(genesis, rootRole(3, 2, 'other').role), 'ROSTER_NOT_AUTHORIZED');
   refuses(() => parseBlock({ ...genesis, rosterChange: null }), 'BAD_BLOCK');

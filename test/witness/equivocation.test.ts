@@ -12,7 +12,7 @@ import {
   type Roster, type WitnessEndpoint,
 } from '../../src/cosi/index.js';
 import {
-  blockHash, buildBlock, buildEquivocationProof, buildForwardLink, buildGenesis, createRosterAuthorization, DEFAULT_SKIPCHAIN_PARAMS,
+  blockHash, buildBlock, buildEquivocationProof, buildForwardLink, buildGenesis, createRosterAuthorization, DEFAULT_SKIPCHAIN_PARAMS, genesisAuthorizationChain,
   formatUtcTime, forwardLinkMessage, verifyEquivocationProof, type Block,
 } from '../../src/log/index.js';
 import { publish, type PendingRelease } from '../../src/repo/index.js';
@@ -67,8 +67,9 @@ describe('equivocation', { timeout: 60_000 }, () => {
       const repo = join(root.dir, 'repo');
       await publishedRepo(repo, pub);
       const genesisSource = await publishedDocuments(repo);
-      const authorization = createRosterAuthorization([pub.signers.root], { chain: '', index: 0, roster: acceptRoster(roster).hash });
-      const genesis = buildGenesis(DEFAULT_SKIPCHAIN_PARAMS, await payloadOf(genesisSource, formatUtcTime(Date.now() / 1000)), { roster, authorization });
+      const genesisPayload = await payloadOf(genesisSource, formatUtcTime(Date.now() / 1000));
+      const authorization = createRosterAuthorization([pub.signers.root], { chain: genesisAuthorizationChain(genesisPayload.root.sha256), index: 0, roster: acceptRoster(roster).hash });
+      const genesis = buildGenesis(DEFAULT_SKIPCHAIN_PARAMS, genesisPayload, { roster, authorization });
       const genesisDocs = await documents(genesisSource, ['targets'], [1]);
       const chain = blockHash(genesis);
 

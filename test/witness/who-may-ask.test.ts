@@ -12,7 +12,7 @@ import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { createProofOfPossession, witnessKeyFromSeed, type Roster, type WitnessKey } from '../../src/cosi/index.js';
 import {
-  blockHash, buildGenesis, buildHeadStatement, createRosterAuthorization, DEFAULT_SKIPCHAIN_PARAMS, formatUtcTime, parseBlockBytes, rosterHash, type Block,
+  blockHash, buildGenesis, buildHeadStatement, createRosterAuthorization, DEFAULT_SKIPCHAIN_PARAMS, formatUtcTime, genesisAuthorizationChain, parseBlockBytes, rosterHash, type Block,
 } from '../../src/log/index.js';
 import {
   createReleaseLog, LogLeader, leaderOptions, payloadOf, publishedDocuments, SILENT, WitnessCallError, WitnessConnection, type ReleaseDocumentSource,
@@ -21,7 +21,7 @@ import {
   initWitness, loadWitnessKey, REQUEST_AUTH_LIMITS, signWitnessRequest, WITNESS_FILES, type InfoAnswer, type WireDocuments,
 } from '../../src/witness/index.js';
 import { runCli } from '../cli/run-cli.js';
-import { writeKeyFile } from '../../src/crypto/index.js';
+import { sha256Hex, writeKeyFile } from '../../src/crypto/index.js';
 import { initRepository, publish } from '../../src/repo/index.js';
 import {
   freePorts, publishedRepo, publisherKeys, rootPin, startCluster, tempRoot, witnessProcess, type Cluster, type PublisherKeys, type WitnessProcess,
@@ -135,8 +135,9 @@ describe('who may ask a witness to work: 4 witness processes, threshold 3', { ti
     const evilMember = { name: 'evil', key: outsider.publicKeyHex, pop: Buffer.from(createProofOfPossession(outsider)).toString('hex'), address: 'http://127.0.0.1:9' };
     const roster: Roster = { threshold: 1, witnesses: [...infos.map((i) => ({ name: i.name, key: i.key, pop: i.pop, address: i.address })), evilMember] };
     const source = await publishedDocuments(evilRepo);
-    const genesis = buildGenesis(DEFAULT_SKIPCHAIN_PARAMS, await payloadOf(source, formatUtcTime(Date.now() / 1000)), {
-      roster, authorization: createRosterAuthorization([evilKeys.signers.root], { chain: '', index: 0, roster: rosterHash(roster) }),
+    const evilPayload = await payloadOf(source, formatUtcTime(Date.now() / 1000));
+    const genesis = buildGenesis(DEFAULT_SKIPCHAIN_PARAMS, evilPayload, {
+      roster, authorization: createRosterAuthorization([evilKeys.signers.root], { chain: genesisAuthorizationChain(evilPayload.root.sha256), index: 0, roster: rosterHash(roster) }),
     });
     const documents = await wireDocuments(source);
     for (const [i, url] of cluster.urls.entries()) {
@@ -152,7 +153,6 @@ describe('who may ask a witness to work: 4 witness processes, threshold 3', { ti
     // it in a genesis of its own state, whose root lists the real root key at threshold 1 (so the
     // authorization verifies) but is signed by the attacker's key alone.
     const realRoster: Roster = { threshold: 3, witnesses: infos.map((i) => ({ name: i.name, key: i.key, pop: i.pop, address: i.address })) };
-    const leaked = createRosterAuthorization([keys.signers.root], { chain: '', index: 0, roster: rosterHash(realRoster) });
     const mixedRepo = join(root.dir, 'mixed-repo');
     const one = (r: keyof PublisherKeys['signers']): { keys: Array<PublisherKeys['signers']['root']['publicKey']>; threshold: number } => ({ keys: [evilKeys.signers[r].publicKey], threshold: 1 });
     await initRepository(mixedRepo, {
@@ -161,11 +161,20 @@ describe('who may ask a witness to work: 4 witness processes, threshold 3', { ti
     });
     await publish(mixedRepo, { signers: [evilKeys.signers.snapshot, evilKeys.signers.timestamp] });
     const mixedSource = await publishedDocuments(mixedRepo);
-    const replayed = buildGenesis(DEFAULT_SKIPCHAIN_PARAMS, await payloadOf(mixedSource, formatUtcTime(Date.now() / 1000)), { roster: realRoster, authorization: leaked });
-    for (const [i, url] of cluster.urls.entries()) {
-      const e = await new WitnessConnection(url, { signer: { leaderKey, witnessKey: infos[i]!.key } }).genesis({ block: replayed, documents: await wireDocuments(mixedSource) }).catch((x: unknown) => x);
-      assert.ok(e instanceof WitnessCallError && e.refusal?.code === 'CHAIN_MISMATCH' && /root keys besides/.test(e.refusal.message), String(e));
-      assert.equal((await infoOf(url)).chain, null, 'the witness follows no chain');
+    const mixedPayload = await payloadOf(mixedSource, formatUtcTime(Date.now() / 1000));
+    const realGenesisSource = await publishedDocuments(repo);
+    // The leaked authorization names the real repository's root: it authorizes no other genesis.
+    const leaked = createRosterAuthorization([keys.signers.root], { chain: genesisAuthorizationChain(sha256Hex(await realGenesisSource.root(realGenesisSource.rootVersion))), index: 0, roster: rosterHash(realRoster) });
+    // Even a signature the real key made over this very genesis (a holder tricked into signing)
+    // does not make the witnesses follow a root that lists keys besides the ones their operator named.
+    const tricked = createRosterAuthorization([keys.signers.root], { chain: genesisAuthorizationChain(mixedPayload.root.sha256), index: 0, roster: rosterHash(realRoster) });
+    for (const [authorization, refusal] of [[leaked, /not authorized by/], [tricked, /root keys besides/]] as const) {
+      const replayed = buildGenesis(DEFAULT_SKIPCHAIN_PARAMS, mixedPayload, { roster: realRoster, authorization });
+      for (const [i, url] of cluster.urls.entries()) {
+        const e = await new WitnessConnection(url, { signer: { leaderKey, witnessKey: infos[i]!.key } }).genesis({ block: replayed, documents: await wireDocuments(mixedSource) }).catch((x: unknown) => x);
+        assert.ok(e instanceof WitnessCallError && e.refusal?.code === 'CHAIN_MISMATCH' && refusal.test(e.refusal.message), String(e));
+        assert.equal((await infoOf(url)).chain, null, 'the witness follows no chain');
+      }
     }
 
     const { genesis: real } = await createReleaseLog(repo, { witnesses: cluster.urls, threshold: 3, rootSigners: [keys.signers.root], leader: { callTimeoutMs: 30_000, leaderKey } });
