@@ -7,9 +7,10 @@
 // no pid that another process may have reused. A second process is refused with WitnessError
 // LOCKED naming the directory and the holder's pid, which the holder writes to DIR/witness.lock
 // for people to read: that file locks nothing, and removing it unlocks nothing.
-import { readFile, unlink } from 'node:fs/promises';
+import { unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../io/atomic-write.js';
+import { readCappedFileIfExists } from '../io/capped-file.js';
 import { WITNESS_FILES } from './config.js';
 import { WitnessError } from './errors.js';
 import { WitnessStore } from './store.js';
@@ -22,7 +23,8 @@ export interface LockedWitnessState {
 }
 
 async function holder(path: string): Promise<number | undefined> {
-  const text = await readFile(path, 'utf8').catch(() => '');
+  // Capped and regular files only: whatever is at that path, reading it never hangs or fills memory.
+  const text = (await readCappedFileIfExists(path, 64).catch(() => undefined))?.toString('utf8') ?? '';
   const pid = /^\d{1,10}\n?$/.test(text) ? Number(text.trim()) : NaN;
   return Number.isSafeInteger(pid) && pid > 0 ? pid : undefined;
 }
