@@ -2,14 +2,14 @@
 // (docs/cli.md "Concurrent commands"). The lock is a file holding { pid, command, since, nonce },
 // written aside and then linked into place, so it exists complete or not at all. A process that
 // finds it waits, polling, until it is gone or its holder is dead (a lock left by a crash is
-// broken), or until the time-out, and then says which process and command hold it. Breaking a
-// dead holder's lock renames it aside first and checks that the renamed file is the one found
-// dead, so two waiters cannot both break a fresh lock. Within one process the lock is re-entrant
+// broken), or until the time-out, and then says which process and command hold it. Breakers of a
+// dead holder's lock take turns (a mark file) and remove it only if it still names the dead
+// holder, so no waiter ever removes a live lock. Within one process the lock is re-entrant
 // along one chain of calls (AsyncLocalStorage): an operation holding it may call another that
 // takes it, and a callback it left behind that runs after the release holds nothing.
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { randomBytes } from 'node:crypto';
-import { link, lstat, mkdir, open, rename, unlink } from 'node:fs/promises';
+import { link, lstat, mkdir, open, unlink } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { StorageError, UsageError } from '../errors/index.js';
 import { readCappedFileIfExists } from './capped-file.js';
@@ -144,17 +144,32 @@ function isAlive(pid: number): boolean {
   }
 }
 
-/** Removes a lock whose holder is dead: renamed aside, and put back if it is not the one found dead. */
+/** How old a breaker's mark may be before it counts as left by a breaker that died: breaking takes milliseconds. */
+const BREAK_MARK_STALE_MS = 10_000;
+
+/**
+ * Removes a lock whose holder is dead. Breakers take turns through a mark file (`PATH.breaking`,
+ * created exclusively), and the one holding it removes the lock only if it still names the dead
+ * holder: acquirers only ever link into an empty path, so while the mark is held nobody but the
+ * breaker can replace the file between that check and the removal, and a live lock that another
+ * breaker or acquirer put there is never removed.
+ */
 async function breakDeadLock(path: string, dead: LockHolder): Promise<void> {
-  const aside = `${path}.${randomBytes(6).toString('hex')}.broken`;
+  const mark = `${path}.breaking`;
   try {
-    await rename(path, aside);
-  } catch {
-    return; // someone else broke or released it
+    await (await open(mark, 'wx', 0o644)).close();
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+    const age = await lstat(mark).then((st) => Date.now() - st.mtimeMs, () => 0);
+    if (age > BREAK_MARK_STALE_MS) await unlink(mark).catch(() => undefined); // its breaker died mid-break
+    return; // another breaker is at work: look again on the next turn
   }
-  const found = await readHolder(aside);
-  if (found?.nonce !== dead.nonce) await link(aside, path).catch(() => undefined); // a live holder's lock: restore it
-  await unlink(aside).catch(() => undefined);
+  try {
+    const found = await readHolder(path);
+    if (found?.nonce === dead.nonce) await unlink(path).catch(() => undefined);
+  } finally {
+    await unlink(mark).catch(() => undefined);
+  }
 }
 
 async function release(path: string, me: LockHolder): Promise<void> {

@@ -42,3 +42,29 @@ test('a callback left behind by a released holder does not inherit the lock', { 
     await rm(dir, { recursive: true, force: true });
   }
 });
+
+test('waiters that all find a dead holder\'s lock break it once: never two holders at a time', { timeout: 60_000 }, async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'cairn-lockfile-'));
+  try {
+    const lock = join(dir, 'lock');
+    // A process that has exited: its pid names a dead holder.
+    const dead = spawn(process.execPath, ['-e', '0'], { stdio: 'ignore' });
+    const deadPid = await new Promise<number>((resolve) => dead.on('exit', () => resolve(dead.pid!)));
+    for (let round = 0; round < 5; round++) {
+      await writeFile(lock, JSON.stringify({ pid: deadPid, command: 'crashed', since: new Date().toISOString(), nonce: `dead-${round}` }));
+      let inside = 0;
+      let most = 0;
+      // Separate chains of calls are separate holders (each its own nonce), all waiting at once.
+      await Promise.all(Array.from({ length: 8 }, (_, i) => withLockFile(lock, { command: `waiter ${i}`, timeoutMs: 30_000, pollMs: 1 }, async () => {
+        most = Math.max(most, ++inside);
+        await new Promise((r) => setTimeout(r, 5));
+        inside--;
+      })));
+      assert.equal(most, 1, `round ${round}: ${most} holders at once`);
+      await assert.rejects(readFile(lock), { code: 'ENOENT' }, 'released at the end');
+      await assert.rejects(readFile(`${lock}.breaking`), { code: 'ENOENT' }, 'no breaker\'s mark left behind');
+    }
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
