@@ -18,7 +18,7 @@ import { mkdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createProofOfPossession, witnessKeyFromSeed, type RosterWitness, type WitnessKey } from '../cosi/index.js';
 import { readKeyFileHeader, writeKeyFile } from '../crypto/key-file.js';
-import { keyIdOf, readTufPublicKey, type TufPublicKey } from '../crypto/public-key.js';
+import { keyIdOf, keyMaterialId, readTufPublicKey, type TufPublicKey } from '../crypto/public-key.js';
 import { parseJsonObject } from '../encoding/bounded-json.js';
 import { FieldReader } from '../encoding/field-reader.js';
 import { StorageError } from '../errors/index.js';
@@ -62,7 +62,7 @@ function checkChainPin(pin: ChainPin): ChainPin {
     if (!/^[0-9a-f]{64}$/.test(pin.genesis)) throw new WitnessError('BAD_CONFIG', `a genesis hash is 64 lowercase hex digits, found ${JSON.stringify(pin.genesis.slice(0, 80))}`);
     return pin;
   }
-  const distinct = new Set(pin.rootKeys.map(keyIdOf)).size;
+  const distinct = new Set(pin.rootKeys.map(keyMaterialId)).size;
   if (distinct === 0 || distinct !== pin.rootKeys.length) throw new WitnessError('BAD_CONFIG', `the root keys must be distinct and at least one, found ${pin.rootKeys.length} (${distinct} distinct)`);
   if (!Number.isSafeInteger(pin.threshold) || pin.threshold < 1 || pin.threshold > distinct) {
     throw new WitnessError('BAD_CONFIG', `the root threshold must be from 1 to the ${distinct} root keys, found ${pin.threshold}`);

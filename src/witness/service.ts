@@ -54,6 +54,7 @@ import {
 import { checkClockSkew, checkGenesisState, checkJoinState, checkPayloadMatches, checkSuccessorState, PolicyError, type ReleaseState } from '../policy/index.js';
 import { parseEnvelope, rootRoleOf, type RootEnvelope, type TargetsEnvelope } from '../tuf/index.js';
 import { sha256Hex } from '../crypto/hash.js';
+import { keyMaterialId, type TufPublicKey } from '../crypto/public-key.js';
 import { refusal, type WitnessDecision } from './decisions.js';
 import { WitnessError } from './errors.js';
 import { pinnedRootRole, type ChainPin } from './config.js';
@@ -425,9 +426,17 @@ export class WitnessService {
   private requirePinnedRoot(root: RootEnvelope, what: string): void {
     const pin = this.pin;
     if (!pin || 'genesis' in pin) return;
-    const named = new Set(pin.rootKeys.map((k) => k.keyval.public));
+    // By key material (docs/protocol.md "Distinct keys"): the same key spelled otherwise is the same key.
+    const named = new Set(pin.rootKeys.map(keyMaterialId));
     const role = rootRoleOf(root);
-    const others = Object.values(role.keys).filter((k) => !named.has(k.keyval.public)).length;
+    const isNamed = (k: TufPublicKey): boolean => {
+      try {
+        return named.has(keyMaterialId(k));
+      } catch {
+        return false; // a key that cannot be decoded is not one of the named keys
+      }
+    };
+    const others = Object.values(role.keys).filter((k) => !isNamed(k)).length;
     if (others > 0 || role.threshold < pin.threshold) {
       throw new WitnessError('CHAIN_MISMATCH', `${what}: its root v${root.version} has ${others} root keys besides the ${pin.rootKeys.length} this witness's operator named, and threshold ${role.threshold} (the operator named ${pin.threshold})`);
     }
