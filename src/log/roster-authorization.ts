@@ -142,10 +142,13 @@ export function requestStatement(request: RosterAuthorizationRequest): RosterAut
   return { chain: request.chain, index: request.index, roster: rosterHash(request.roster) };
 }
 
+/** Largest request document: a roster at its caps and the few fields around it. */
+export const ROSTER_AUTHORIZATION_REQUEST_MAX_BYTES = LOG_FILE_LIMITS.roster.maxBytes + 4096;
+
 /** Parses an untrusted request document (LogError BAD_AUTHORIZATION for a malformed one). */
 export function parseRosterAuthorizationRequest(bytes: Uint8Array | string, what: string): RosterAuthorizationRequest {
   const limits = LOG_FILE_LIMITS.roster;
-  const j = parseJsonObject(bytes, what, { ...limits, maxBytes: limits.maxBytes + 4096, maxDepth: limits.maxDepth + 1 });
+  const j = parseJsonObject(bytes, what, { ...limits, maxBytes: ROSTER_AUTHORIZATION_REQUEST_MAX_BYTES, maxDepth: limits.maxDepth + 1 });
   const r = logReader('BAD_AUTHORIZATION', what);
   const o = r.exact(j, '', ['format', 'chain', 'index', 'roster']);
   const index = r.integer(o.index, 'index');

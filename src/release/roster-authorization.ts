@@ -13,7 +13,7 @@ import { short } from '../errors/index.js';
 import { writeFileAtomic } from '../io/atomic-write.js';
 import { readCappedFile, tooLargeIsFormatError } from '../io/capped-file.js';
 import {
-  collectRosterAuthorization, LogError, parseRosterAuthorizationRequest, ROSTER_AUTHORIZATION_REQUEST_FORMAT, signRosterAuthorizationRequest,
+  collectRosterAuthorization, LogError, parseRosterAuthorizationRequest, ROSTER_AUTHORIZATION_REQUEST_FORMAT, ROSTER_AUTHORIZATION_REQUEST_MAX_BYTES, signRosterAuthorizationRequest,
   type RootRole, type Roster, type RosterAuthorizationRequest, type TufSignature,
 } from '../log/index.js';
 import { parseEnvelope, rootRoleOf } from '../tuf/index.js';
@@ -29,7 +29,7 @@ export interface RosterAuthority {
   threshold?: number;
   /** Root keys at hand: each signs the authorization here. */
   rootSigners?: readonly Signer[];
-  /** A request written by prepareRosterAuthorization (`--prepare`). */
+  /** A request written by `--prepare` (writeRosterRequest). */
   request?: string;
   /** Detached signature files over `request` (`cairn log sign-roster`). */
   signatures?: readonly string[];
@@ -45,9 +45,6 @@ export interface RosterPosition {
 export function defaultWitnessThreshold(n: number): number {
   return Math.floor((2 * n) / 3) + 1;
 }
-
-/** Largest request file read: a roster at its caps and a few fields. */
-const REQUEST_FILE_MAX_BYTES = 2 * 1024 * 1024;
 
 /** The position of the next roster block of `leader`'s log: after a saved release that extends the head, if any. */
 export async function nextRosterPosition(leader: LogLeader): Promise<RosterPosition> {
@@ -67,13 +64,13 @@ export async function rosterRequest(witnesses: readonly string[], threshold: num
   return { format: ROSTER_AUTHORIZATION_REQUEST_FORMAT, chain: position.chain, index: position.index, roster };
 }
 
-/** `--prepare OUT`: writes the request root key holders sign offline. */
+/** `--prepare OUT`: writes the request root key holders sign offline (compact: a roster at its caps fits the reader's cap; `cairn log sign-roster` shows it). */
 export async function writeRosterRequest(request: RosterAuthorizationRequest, out: string): Promise<void> {
-  await writeFileAtomic(out, JSON.stringify(request, null, 2) + '\n');
+  await writeFileAtomic(out, JSON.stringify(request) + '\n');
 }
 
 async function readRosterRequest(file: string): Promise<RosterAuthorizationRequest> {
-  return parseRosterAuthorizationRequest(await readCappedFile(file, REQUEST_FILE_MAX_BYTES, { what: `roster authorization request ${file}`, refuse: tooLargeIsFormatError }), file);
+  return parseRosterAuthorizationRequest(await readCappedFile(file, ROSTER_AUTHORIZATION_REQUEST_MAX_BYTES, { what: `roster authorization request ${file}`, refuse: tooLargeIsFormatError }), file);
 }
 
 const badSignatureFile = (message: string): LogError => new LogError('BAD_AUTHORIZATION', message);
