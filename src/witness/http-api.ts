@@ -56,6 +56,8 @@ export const WITNESS_SERVER_LIMITS = {
    * at most this many of their bodies are read at once (memory: this many times the body cap).
    */
   maxFreshGenesisBodies: 2,
+  /** Refusals of unauthenticated or over-rate requests: at most one log line per code in this time. */
+  refusalLogIntervalMs: 10_000,
   /** Bounds of the JSON of a request beyond its size. */
   maxDepth: 32,
   maxEntries: 2_000_000,
@@ -98,6 +100,23 @@ async function readBody(c: Context, maxBytes: number): Promise<Buffer> {
 function createWitnessApp(service: WitnessService, maxRequestBytes = WIRE_LIMITS.maxRequestBytes, rate?: RequestRate): Hono {
   const app = new Hono();
   const guard = new RequestGuard(service.identity.key.publicKeyHex, rate);
+  /**
+   * Requests refused before they were shown to come from a member (401, 403) or over a rate (429)
+   * are logged once per code per interval, with the count of those left out: anyone can send them,
+   * and they must not flood the operator's log.
+   */
+  const refusedSenders = new Map<string, { at: number; leftOut: number }>();
+  const logRefusedSender = (what: string, e: unknown): void => {
+    const code = e instanceof CairnError ? e.code : 'INTERNAL';
+    const now = Date.now();
+    const seen = refusedSenders.get(code);
+    if (seen && now - seen.at < WITNESS_SERVER_LIMITS.refusalLogIntervalMs) {
+      seen.leftOut++;
+      return;
+    }
+    refusedSenders.set(code, { at: now, leftOut: 0 });
+    service.noteRefused(seen && seen.leftOut > 0 ? `${what} (and ${seen.leftOut} more ${code} refusals since the last line)` : what, e);
+  };
   /** Bodies of genesis requests to this witness, while it follows no chain, being read now. */
   let freshGenesisBodies = 0;
   /** The checks of the module header; returns the parsed body and the member who signed it. */
@@ -129,7 +148,9 @@ function createWitnessApp(service: WitnessService, maxRequestBytes = WIRE_LIMITS
   };
   const fail = (c: Context, e: unknown): Response => {
     const status = statusOf(e);
-    if (status !== 409 && status !== 500) service.noteRefused(`${c.req.method} ${new URL(c.req.url).pathname}`, e);
+    const what = `${c.req.method} ${new URL(c.req.url).pathname}`;
+    if (status === 401 || status === 403 || status === 429) logRefusedSender(what, e);
+    else if (status !== 409 && status !== 500) service.noteRefused(what, e);
     const body = e instanceof CairnError
       ? { error: e.name, code: e.code, message: e.message }
       : { error: 'InternalError', code: 'INTERNAL', message: e instanceof Error ? e.message : String(e) };

@@ -347,6 +347,14 @@ describe('who may ask a witness to work: 4 witness processes, threshold 3', { ti
     assert.ok(n('RATE_LIMITED') >= 4 * (200 - RATE.burst - 15 * RATE.perSecond) - lost, `the member's flood is rate limited: ${report}`);
     assert.ok(n('OK') >= 4 * (RATE.burst - 3) - lost, `its burst got through, more commits than it may hold pending (REQUEST_AUTH_LIMITS.maxPendingPerPeer): ${report}`);
     assert.ok(n('NOT_A_MEMBER') >= 4 * 50 - lost, `the outsider's flood is refused before its body is read: ${report}`);
+    // The floods do not flood the operator's log: refusals before a member is shown, and over a
+    // rate, are logged once per code per interval (the flood took well under a minute).
+    for (const w of cluster.witnesses) {
+      for (const code of ['NOT_A_MEMBER', 'RATE_LIMITED']) {
+        const logged = w.lines.filter((l) => l.includes(`refused ${code}`)).length;
+        assert.ok(logged >= 1 && logged <= 8, `${w.name} logged ${logged} ${code} lines for floods of 50 and 200`);
+      }
+    }
     // The flooded member held more than its pending limit: its own oldest were dropped, so its probe nonce is gone.
     await new Promise((r) => setTimeout(r, 1_000 / RATE.perSecond + 100)); // its rate refills
     const probe = await new WitnessConnection(cluster.urls[0]!, { signer: { leaderKey: stolen, witnessKey: infos[0]!.key } })
