@@ -49,6 +49,9 @@ function check(context, node, specifier) {
       const how = LEVEL.get(to.layer) === LEVEL.get(from.layer) ? 'a peer layer' : 'a layer above it';
       return report(`src/${from.layer} may not import src/${to.layer}, ${how}: imports go only downward`);
     }
+    // repo/index.ts is where every operation that changes a workspace takes its lock: a module of
+    // repo/ imported past it would run unlocked.
+    if (to.layer === 'repo' && to.rest !== 'index.js') return report(`src/${from.layer} imports repo/ through src/repo/index.js (where workspace operations take their lock), not src/repo/${to.rest}`);
     return;
   }
   if ((from.area === 'test' || from.area === 'bench') && to.area === 'src' && to.rest !== 'index.js') {

@@ -14,7 +14,7 @@ import type { JsonObject } from '../encoding/canonical-json.js';
 import { isCairnError } from '../errors/index.js';
 import { readCappedFile } from '../io/capped-file.js';
 import { declarationFromCustom, type ReleaseDeclaration } from '../policy/index.js';
-import { publicTargetPath, repoLayout } from '../repo/layout.js';
+import { publicTargetPath, repoLayout } from '../repo/index.js';
 
 export const SCAN_LIMITS = {
   /** One targets role file (hash bins keep each one small; this allows very large roles). */

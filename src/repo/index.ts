@@ -1,7 +1,7 @@
 // repo/index.ts: the publisher side of a TUF repository (TUF spec 1.0.x sections 4 and 6):
 // the public API used by `cairn repo` and tests. Layout of the workspace: see layout.ts.
 export { RepoError, type RepoErrorCode } from './errors.js';
-export { repoLayout, CONFIG_FILE, type RepoLayout } from './layout.js';
+export { publicTargetPath, repoLayout, CONFIG_FILE, type RepoLayout } from './layout.js';
 export {
   tufTime, DEFAULT_EXPIRY_SECONDS, TOP_LEVEL_ROLES, SPEC_VERSION, type RepoConfig, type TopLevelRole,
 } from './config.js';

@@ -37,6 +37,11 @@ test('tests and benchmarks import only each layer\'s public API', async () => {
   assert.deepEqual(await layerErrors('bench/right.ts', "import { height } from '../src/log/index.js';\nexport const x = height;\n"), []);
 });
 
+test('other layers reach repo/ only through repo/index.ts, where workspace operations take their lock', async () => {
+  assert.match((await layerErrors('src/release/wrong.ts', "import { publish } from '../repo/publish.js';\nexport const x = publish;\n"))[0]!, /through src\/repo\/index\.js .* not src\/repo\/publish\.js/);
+  assert.deepEqual(await layerErrors('src/release/right.ts', "import { publish } from '../repo/index.js';\nexport const x = publish;\n"), []);
+});
+
 test('downward imports pass, and a disable comment cannot switch the rule off', async () => {
   assert.deepEqual(await layerErrors('src/release/right.ts', "import { height } from '../log/index.js';\nexport const x = height;\n"), []);
   const disabled = await layerErrors('src/log/wrong.ts', "// eslint-disable-next-line layers/imports\nimport { publishRelease } from '../release/index.js';\nexport const x = publishRelease;\n");

@@ -3,7 +3,7 @@
 // material is never printed (TUF spec 1.0.x 4.2 "KEYS"; docs/design.md: Ed25519 only).
 import type { Command } from 'commander';
 import { UsageError } from '../../errors/index.js';
-import { describeKeyFile, generateKeyFiles } from '../../repo/key-files.js';
+import { describeKeyFile, generateKeyFiles } from '../../repo/index.js';
 import { DEFAULT_PASSPHRASE_ENV, readPassphrase } from '../passphrase.js';
 import type { CliContext } from './types.js';
 
