@@ -15,7 +15,7 @@ import { spawn } from 'node:child_process';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { CAIRN_BIN } from '../test/cli/run-cli.js';
+import { CAIRN_BIN } from '../test/fixtures/cairn-process.js';
 import { WitnessedRepository } from '../test/fixtures/witnessed-repository.js';
 import { startMirrorProcess } from './mirror-process.js';
 import { median, ms, type BenchResult } from './stats.js';

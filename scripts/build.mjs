@@ -3,7 +3,7 @@
 // `npm run build`.
 //
 // A test or benchmark that spawns `cairn` must never run a stale build, so everything that spawns
-// it calls buildIfStale() first (scripts/run-tests.mjs before the test files; test/cli/run-cli.ts,
+// it calls buildIfStale() first (scripts/run-tests.mjs before the test files; test/fixtures/cairn-process.ts,
 // through which every test and benchmark finds bin/cairn.js, when it is loaded). That rebuilds
 // only when a file under src/ (or a tsconfig) changed since the last build: dist/.source-stamp
 // records the sources the build was made from (their names and the newest modification time, read

@@ -9,7 +9,7 @@ import { createServer } from 'node:net';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { runCli, startCli, type CliResult } from './run-cli.js';
+import { runCli, startCli, type CliResult } from '../fixtures/cairn-process.js';
 
 const T = { timeout: 120_000 };
 

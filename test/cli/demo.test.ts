@@ -4,7 +4,7 @@
 // two rebuilders passing the genuine C program and failing a tampered one that witnesses refuse.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { runCli } from './run-cli.js';
+import { runCli } from '../fixtures/cairn-process.js';
 
 test('the demo publishes, has witnesses co-sign, verifies downloads and refuses the staged attacks', { timeout: 300_000 }, async () => {
   const r = await runCli(['--json', 'demo'], { timeoutMs: 290_000 });

@@ -6,7 +6,7 @@ import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { initRepository, readPublicKey } from '../../src/repo/index.js';
-import { runCli } from './run-cli.js';
+import { runCli } from '../fixtures/cairn-process.js';
 
 const T = { timeout: 60_000 };
 

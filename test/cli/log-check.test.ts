@@ -12,7 +12,7 @@ import { blockHash, encodeLogFile, formatUtcTime, LOG_PATHS, rosterHash, type Eq
 import { startMirror, type RunningMirror } from '../../src/mirror/index.js';
 import { buildTestLog, forkTestLog, MemorySource, rosterOf, witnessKey, type TestLog } from '../fixtures/log-chain.js';
 import { withTempDir } from '../fixtures/temp-dir.js';
-import { runCli } from './run-cli.js';
+import { runCli } from '../fixtures/cairn-process.js';
 
 const T = { timeout: 120_000 };
 const now = (): string => formatUtcTime(Math.floor(Date.now() / 1000));

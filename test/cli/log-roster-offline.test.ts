@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { treeSnapshot } from '../repo/fixtures.js';
 import { keyFile, type KeyFile } from '../rebuild/fixtures.js';
 import { startCluster, tempRoot, type Cluster } from '../witness/cluster.js';
-import { runCli, type CliResult } from './run-cli.js';
+import { runCli, type CliResult } from '../fixtures/cairn-process.js';
 
 const T = { timeout: 180_000 };
 let root: { dir: string; cleanup: () => Promise<void> };

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Command, Help } from 'commander';
 import { COMMAND_GROUPS, main, selectedGroup, type CommandGroup } from '../../src/cli/index.js';
-import { CAIRN_BIN, runCli } from './run-cli.js';
+import { CAIRN_BIN, runCli } from '../fixtures/cairn-process.js';
 
 const T = { timeout: 60_000 };
 

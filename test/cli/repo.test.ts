@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { generateEd25519, writeKeyFile } from '../../src/crypto/index.js';
 import { writePublicKeyFile } from '../../src/repo/index.js';
 import { treeSnapshot, verifyPublished, writeSource } from '../repo/fixtures.js';
-import { runCli } from './run-cli.js';
+import { runCli } from '../fixtures/cairn-process.js';
 
 const T = { timeout: 90_000 };
 

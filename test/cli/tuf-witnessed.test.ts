@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SimulatorServer } from '../fixtures/repository-simulator.js';
 import { WitnessedRepository, nowUtc } from '../fixtures/witnessed-repository.js';
-import { CAIRN_BIN, runCli, startCli } from './run-cli.js';
+import { CAIRN_BIN, runCli, startCli } from '../fixtures/cairn-process.js';
 
 const T = { timeout: 90_000 };
 

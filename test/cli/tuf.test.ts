@@ -7,7 +7,7 @@ import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { RepositorySimulator, SimulatorServer } from '../fixtures/repository-simulator.js';
-import { runCli } from './run-cli.js';
+import { runCli } from '../fixtures/cairn-process.js';
 
 const T = { timeout: 60_000 };
 

@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { keyFile } from '../rebuild/fixtures.js';
 import { treeSnapshot, writeSource } from '../repo/fixtures.js';
-import { CAIRN_BIN, runCli } from './run-cli.js';
+import { CAIRN_BIN, runCli } from '../fixtures/cairn-process.js';
 
 const T = { timeout: 120_000 };
 

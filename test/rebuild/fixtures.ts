@@ -8,7 +8,7 @@ import { generateEd25519, type Signer, writeKeyFile } from '../../src/crypto/ind
 import { writePublicKeyFile } from '../../src/repo/index.js';
 import { makeRepo } from '../repo/fixtures.js';
 
-export { CAIRN_BIN, runCli, type CliOptions, type CliResult } from '../cli/run-cli.js';
+export { CAIRN_BIN, runCli, type CliOptions, type CliResult } from '../fixtures/cairn-process.js';
 
 export const EXAMPLES = fileURLToPath(new URL('../../examples/', import.meta.url));
 export const EPOCH = 1_700_000_000;

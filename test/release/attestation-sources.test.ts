@@ -20,7 +20,7 @@ import {
 } from '../../src/policy/index.js';
 import { treeSnapshot } from '../repo/fixtures.js';
 import { keyFile, tempDir, type KeyFile } from '../rebuild/fixtures.js';
-import { runCli, startCli, type CliResult, type CliService } from '../cli/run-cli.js';
+import { runCli, startCli, type CliResult, type CliService } from '../fixtures/cairn-process.js';
 
 const T = { timeout: 120_000 };
 const NAME = 'app/tool';

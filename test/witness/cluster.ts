@@ -11,7 +11,7 @@ import { generateKeyPairSync } from 'node:crypto';
 import { writeKeyFile, type Signer } from '../../src/crypto/index.js';
 import { addTargets, initRepository, publish } from '../../src/repo/index.js';
 import { initWitness, WITNESS_FILES, type ChainPin, type RequestRate } from '../../src/witness/index.js';
-import { CAIRN_BIN } from '../cli/run-cli.js';
+import { CAIRN_BIN } from '../fixtures/cairn-process.js';
 
 /** Free TCP ports on 127.0.0.1 (bound and released; fine on loopback for a test). */
 export async function freePorts(n: number): Promise<number[]> {

@@ -22,7 +22,7 @@ import {
   leaderOptions, LeaderError, LogLeader, logStateFile, publishedDocuments, publishRelease, SILENT, WitnessCallError, WitnessConnection,
   type LeaderOptions, type ReleaseDocumentSource,
 } from '../../src/release/index.js';
-import { runCli } from '../cli/run-cli.js';
+import { runCli } from '../fixtures/cairn-process.js';
 import { treeSnapshot } from '../repo/fixtures.js';
 import {
   freePorts, publishedRepo, publisherKeys, rootPin, stageTarget, startCluster, tempRoot, witnessProcess, type Cluster, type PublisherKeys, type WitnessProcess,

@@ -20,7 +20,7 @@ import {
 import {
   initWitness, loadWitnessKey, REQUEST_AUTH_LIMITS, signWitnessRequest, WITNESS_FILES, type InfoAnswer, type WireDocuments,
 } from '../../src/witness/index.js';
-import { runCli } from '../cli/run-cli.js';
+import { runCli } from '../fixtures/cairn-process.js';
 import { sha256Hex, writeKeyFile } from '../../src/crypto/index.js';
 import { initRepository, publish } from '../../src/repo/index.js';
 import {
