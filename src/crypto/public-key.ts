@@ -133,6 +133,24 @@ export function keyMaterialId(key: TufPublicKey): string {
 }
 
 /**
+ * The key IDs of `signatures` that verify over `message`, one per distinct key material: what a
+ * threshold counts (docs/protocol.md "Distinct keys"). A key that cannot be used counts as no
+ * signature.
+ */
+export function distinctValidSigners(signatures: Iterable<{ keyid: string; key: TufPublicKey; sig: string }>, message: Uint8Array): string[] {
+  const counted = new Map<string, string>();
+  for (const { keyid, key, sig } of signatures) {
+    try {
+      const material = keyMaterialId(key);
+      if (!counted.has(material) && verifySignature(key, message, sig)) counted.set(material, keyid);
+    } catch {
+      // unsupported or malformed key: it does not count
+    }
+  }
+  return [...counted.values()];
+}
+
+/**
  * True when `signatureHex` is a valid signature by `key` over `data`. Never throws for a bad
  * signature; throws KeyError only if the key itself cannot be used.
  */

@@ -13,7 +13,7 @@
 // in force, and together they must meet the root threshold.
 import { signDetached, type DetachedSignature } from '../crypto/detached-signature.js';
 import { sha256Hex } from '../crypto/hash.js';
-import { keyMaterialId, verifySignature, type TufPublicKey } from '../crypto/public-key.js';
+import { distinctValidSigners, verifySignature, type TufPublicKey } from '../crypto/public-key.js';
 import type { Signer } from '../crypto/signer.js';
 import { parseJsonObject } from '../encoding/bounded-json.js';
 import { short } from '../errors/index.js';
@@ -91,27 +91,19 @@ export function verifyRosterAuthorization(
   if (!Number.isSafeInteger(root.threshold) || root.threshold < 1) {
     throw new LogError('ROSTER_NOT_AUTHORIZED', `root threshold ${root.threshold} is not a positive integer`);
   }
-  const message = rosterAuthorizationMessage(statement);
   // Root keys by key material: one key listed under two key IDs counts once (docs/protocol.md "Distinct keys").
-  const counted = new Map<string, string>();
-  for (const { keyid, sig } of authorization) {
-    if (!Object.hasOwn(root.keys, keyid)) continue;
-    const key = root.keys[keyid]!;
-    try {
-      const material = keyMaterialId(key);
-      if (!counted.has(material) && verifySignature(key, message, sig)) counted.set(material, keyid);
-    } catch {
-      // an unusable root key counts as no signature
-    }
-  }
-  if (counted.size < root.threshold) {
+  const counted = distinctValidSigners(
+    authorization.filter(({ keyid }) => Object.hasOwn(root.keys, keyid)).map(({ keyid, sig }) => ({ keyid, key: root.keys[keyid]!, sig })),
+    rosterAuthorizationMessage(statement),
+  );
+  if (counted.length < root.threshold) {
     throw new LogError(
       'ROSTER_NOT_AUTHORIZED',
-      `roster ${statement.roster.slice(0, 12)} at index ${statement.index} is authorized by ${counted.size} root keys, the root role needs ${root.threshold}`,
+      `roster ${statement.roster.slice(0, 12)} at index ${statement.index} is authorized by ${counted.length} root keys, the root role needs ${root.threshold}`,
       { hint: OFFLINE_SIGNING_HINT },
     );
   }
-  return [...counted.values()];
+  return counted;
 }
 
 /** Parses an untrusted authorization (`[{ keyid, sig }]`); `reader` throws the error of the format that carries it. */

@@ -5,7 +5,7 @@
 // public key material, not by how they are written (docs/protocol.md "Distinct keys"). A key of
 // a type cairn cannot use simply does not count.
 import type { Key } from '@tufjs/models';
-import { keyMaterialId, verifySignature, type TufPublicKey } from '../crypto/public-key.js';
+import { distinctValidSigners, type TufPublicKey } from '../crypto/public-key.js';
 import { short } from '../errors/index.js';
 import { TufError } from './errors.js';
 import type { Envelope } from './metadata.js';
@@ -35,21 +35,12 @@ function tufPublicKey(key: Key): TufPublicKey {
 
 /** Number of distinct role keys with a valid signature over the envelope's signed bytes. */
 function countValidSignatures(envelope: Envelope, role: RoleKeys, keys: Readonly<Record<string, Key>>): number {
-  const seen = new Set<string>();
-  for (const keyid of new Set(role.keyIDs)) {
+  const signatures = [...new Set(role.keyIDs)].flatMap((keyid) => {
     const sig = envelope.signatures.get(keyid);
     const key = keys[keyid];
-    if (sig === undefined || key === undefined) continue;
-    const pub = tufPublicKey(key);
-    try {
-      // Two keyids for the same key material are one key (threshold defence).
-      const material = keyMaterialId(pub);
-      if (!seen.has(material) && verifySignature(pub, envelope.signedBytes, sig)) seen.add(material);
-    } catch {
-      // unsupported or malformed key: it does not count
-    }
-  }
-  return seen.size;
+    return sig === undefined || key === undefined ? [] : [{ keyid, key: tufPublicKey(key), sig }];
+  });
+  return distinctValidSigners(signatures, envelope.signedBytes).length;
 }
 
 /** Throws TufError('THRESHOLD_NOT_MET') unless `role.threshold` distinct role keys signed. */
