@@ -28,7 +28,7 @@ export interface DetachedSignature {
 }
 
 /** Largest detached signature file read (one signature of a few hundred bytes). */
-export const SIGNATURE_FILE_MAX_BYTES = 64 * 1024;
+const SIGNATURE_FILE_MAX_BYTES = 64 * 1024;
 
 /** Signs `bytes`, the bytes of `role` version `version`, with `signer`. */
 export function signDetached(signer: Signer, bytes: Uint8Array, subject: { role: string; version: number }): DetachedSignature {
