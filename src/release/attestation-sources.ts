@@ -127,12 +127,15 @@ export async function pullAttestations(dir: string, source: ReleaseDocumentSourc
   return pulled;
 }
 
-/** Writes pulled attestations under public/ (those already there with the same bytes are left alone); returns the paths written. */
-export async function writePulledAttestations(pulled: readonly PulledAttestation[]): Promise<string[]> {
+/**
+ * Writes pulled attestations under public/ (those already there with the same bytes, or with any
+ * bytes when `keepExisting`, are left alone); returns the paths written.
+ */
+export async function writePulledAttestations(pulled: readonly PulledAttestation[], options: { keepExisting?: boolean } = {}): Promise<string[]> {
   const written: string[] = [];
   for (const p of pulled) {
     const existing = await readCappedFileIfExists(p.path, ATTESTATION_LIMITS.maxEnvelopeBytes).catch(() => undefined);
-    if (existing !== undefined && Buffer.compare(existing, p.bytes) === 0) continue;
+    if (existing !== undefined && (options.keepExisting === true || Buffer.compare(existing, p.bytes) === 0)) continue;
     await writeFileAtomic(p.path, p.bytes, { mkdirs: true });
     written.push(p.path);
   }
@@ -163,9 +166,7 @@ export async function writeProposalAttestations(dir: string, source: ReleaseDocu
       }
     }
   }
-  const missing: PulledAttestation[] = [];
-  for (const p of pulled) if ((await readCappedFileIfExists(p.path, ATTESTATION_LIMITS.maxEnvelopeBytes).catch(() => undefined)) === undefined) missing.push(p);
-  return writePulledAttestations(missing);
+  return writePulledAttestations(pulled, { keepExisting: true });
 }
 
 /** A source's answer refused: its verifier's attestation of this artifact it is not. */
