@@ -53,9 +53,9 @@ export function register(program: Command, context: CliContext): void {
       const onDecision = (d: WitnessDecision, name: string): void => out.event('decision', { witness: name, ...d }, `${stamp()} ${name} ${describeDecision(d)}`);
       const running = await startWitness(opts.dir, { host: opts.host, ...(opts.port === undefined ? {} : { port: opts.port }), onDecision });
       const { config, info } = running;
-      out.event('listening', { witness: config.name, url: running.url, key: info.key, chain: info.chain, head: info.head },
-        `witness ${config.name} (${info.key.slice(0, 12)}) listening at ${running.url}; ${info.chain ? `follows chain ${info.chain.slice(0, 12)}, head ${info.head?.index}` : 'follows no chain yet'}`);
-      await new Promise<void>((done) => {
+      // The handlers are in place before 'listening' is printed: whoever waits for that line and
+      // then stops the witness must get a clean stop (lock released), not the default kill.
+      const stopped = new Promise<void>((done) => {
         const stop = (): void => {
           process.off('SIGINT', stop);
           process.off('SIGTERM', stop);
@@ -65,5 +65,8 @@ export function register(program: Command, context: CliContext): void {
         process.on('SIGINT', stop);
         process.on('SIGTERM', stop);
       });
+      out.event('listening', { witness: config.name, url: running.url, key: info.key, chain: info.chain, head: info.head },
+        `witness ${config.name} (${info.key.slice(0, 12)}) listening at ${running.url}; ${info.chain ? `follows chain ${info.chain.slice(0, 12)}, head ${info.head?.index}` : 'follows no chain yet'}`);
+      await stopped;
     });
 }
