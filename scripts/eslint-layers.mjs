@@ -16,10 +16,10 @@ export const LAYERS = [
   ['io'],
   ['crypto'],
   ['cosi', 'tuf'],
-  ['log', 'policy'],
+  ['log', 'policy', 'package'],
   ['repo', 'mirror'],
   ['client', 'witness', 'rebuild'],
-  ['release'],
+  ['release', 'store'],
   ['demo'],
   ['cli'],
 ];
