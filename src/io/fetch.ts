@@ -9,11 +9,11 @@
 import { constants } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
-import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
+import { Agent as HttpAgent, request as httpRequest, type IncomingMessage, type RequestOptions } from 'node:http';
 import type { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { CairnError, EXIT } from '../errors/index.js';
 import { kindOf } from './capped-file.js';
-import { describeSocksFailure, isOnionHost, readSocksProxyUrl, socksAgents, type SocksProxy } from './socks-proxy.js';
+import { describeSocksFailure, isOnionHost, readSocksProxyUrl, socksHttpAgent, socksHttpsAgent, type AgentConnectOptions, type SocksProxy } from './socks-proxy.js';
 
 export class FetchError extends CairnError<
   | 'NOT_FOUND' | 'HTTP_STATUS' | 'TOO_LARGE' | 'NOT_REGULAR_FILE' | 'TIMEOUT' | 'SLOW_RETRIEVAL' | 'NETWORK' | 'BAD_URL'
@@ -62,6 +62,9 @@ function clientFor(url: URL): Promise<HttpClient> | HttpClient {
   return (httpsClient ??= import('node:https').then((https) => ({ request: https.request, agent: new https.Agent(AGENT_OPTIONS) })));
 }
 
+/** How long a SOCKS handshake may outlive the request's deadline (so the deadline reports first). */
+const SOCKS_DEADLINE_MARGIN_MS = 500;
+
 /** What an onion URL without a proxy is told to use: Tor's default SOCKS port. */
 const TOR_PROXY_HINT = 'fetch it through Tor: --proxy socks5h://127.0.0.1:9050 (see docs/onion.md)';
 
@@ -107,8 +110,9 @@ export class BoundedFetcher implements Fetcher {
   private readonly userAgent: string;
   /** The parsed proxy, when requests go through one. */
   readonly proxy: SocksProxy | undefined;
-  /** The agents through the proxy, built on the first http(s) request. */
-  private proxyClients: Promise<{ http: HttpClient; https: HttpClient }> | undefined;
+  /** The agents through the proxy, each built on the first request of its scheme. */
+  private proxyHttp: HttpClient | undefined;
+  private proxyHttps: Promise<HttpClient> | undefined;
 
   /** Throws FetchError('BAD_PROXY') for a proxy URL that is not socks5h://HOST:PORT. */
   constructor(
@@ -222,11 +226,8 @@ export class BoundedFetcher implements Fetcher {
   private clientFor(url: URL): Promise<HttpClient> | HttpClient {
     const proxy = this.proxy;
     if (proxy === undefined) return clientFor(url);
-    this.proxyClients ??= Promise.all([socksAgents(proxy, AGENT_OPTIONS), import('node:https')]).then(([agents, https]) => ({
-      http: { request: httpRequest, agent: agents.http },
-      https: { request: https.request, agent: agents.https },
-    }));
-    return this.proxyClients.then((clients) => (url.protocol === 'https:' ? clients.https : clients.http));
+    if (url.protocol !== 'https:') return (this.proxyHttp ??= { request: httpRequest, agent: socksHttpAgent(proxy, AGENT_OPTIONS) });
+    return (this.proxyHttps ??= Promise.all([import('node:https'), socksHttpsAgent(proxy, AGENT_OPTIONS)]).then(([https, agent]) => ({ request: https.request, agent })));
   }
 
   /**
@@ -238,20 +239,28 @@ export class BoundedFetcher implements Fetcher {
     return new Promise((resolve, reject) => {
       const remaining = deadline - Date.now();
       if (remaining <= 0) return reject(new FetchError('TIMEOUT', `${url.href}: no complete answer within the time limit`));
-      const req = client.request(url, {
+      const options: RequestOptions & Pick<AgentConnectOptions, 'socksHandshakeTimeoutMs'> = {
         method: 'GET',
         agent: client.agent,
         headers: { 'user-agent': this.userAgent, accept: '*/*' },
-      });
+        // Through a proxy, the SOCKS handshake gets what is left of the deadline, and a little
+        // more: the deadline's own TIMEOUT is the error reported, then the attempt ends.
+        ...(this.proxy === undefined ? {} : { socksHandshakeTimeoutMs: remaining + SOCKS_DEADLINE_MARGIN_MS }),
+      };
+      const req = client.request(url, options);
       let failure: FetchError | undefined;
       let response: IncomingMessage | undefined;
       // Once the head arrived, the body stream is what the caller reads: fail that, with our error.
+      // Before, the request is rejected at once: a request still waiting for its connection (a
+      // SOCKS handshake in progress) reports its destruction only when the connection arrives.
       const fail = (e: FetchError): void => {
         failure ??= e;
-        if (response) response.destroy(e);
-        else req.destroy(e);
+        if (response) return void response.destroy(e);
+        req.destroy(e);
+        reject(failure);
       };
-      const timer = setTimeout(() => fail(new FetchError('TIMEOUT', `${url.href}: no complete answer within ${Math.round(remaining)} ms`)), remaining);
+      const via = this.proxy === undefined ? '' : ` through the proxy ${this.proxy.url}`;
+      const timer = setTimeout(() => fail(new FetchError('TIMEOUT', `${url.href}${via}: no complete answer within ${Math.round(remaining)} ms`)), remaining);
       timer.unref();
       req.setTimeout(idleTimeoutMs, () => fail(new FetchError('SLOW_RETRIEVAL', `${url.href}: no data for ${idleTimeoutMs} ms`)));
       req.on('response', (res) => {
@@ -269,7 +278,7 @@ export class BoundedFetcher implements Fetcher {
         }
         const proxyFailure = this.proxy === undefined ? undefined : describeSocksFailure(e);
         if (proxyFailure !== undefined) return reject(new FetchError('PROXY', `${url.href} through the proxy ${this.proxy!.url}: ${proxyFailure}`, { cause: e }));
-        reject(new FetchError('NETWORK', `${url.href}${this.proxy === undefined ? '' : ` through the proxy ${this.proxy.url}`}: ${e.code ?? e.message}`));
+        reject(new FetchError('NETWORK', `${url.href}${via}: ${e.code ?? e.message}`));
       });
       req.end();
     });

@@ -5,7 +5,7 @@
 //
 // - readSocksProxyUrl: the strict reading of `socks5h://[USER:PASS@]HOST:PORT`, as a result (the
 //   caller turns a problem into its typed error);
-// - socksAgents: an http and an https Agent whose connections are SOCKS CONNECTs to the proxy with
+// - socksHttpAgent, socksHttpsAgent: Agents whose connections are SOCKS CONNECTs to the proxy with
 //   the destination HOSTNAME (never looked up here); for https the tunnel is wrapped in TLS with
 //   the destination as server name. Connections are kept alive per destination, like the direct
 //   agents'.
@@ -94,52 +94,61 @@ export function isOnionHost(hostname: string): boolean {
   return /(^|\.)onion\.?$/i.test(hostname);
 }
 
-/** An http and an https Agent that connect through `proxy`, each keeping connections alive per destination. */
-export interface SocksAgents {
-  http: HttpAgent;
-  https: HttpsAgent;
+type ConnectCallback = (err: Error | null, socket?: Duplex) => void;
+/**
+ * The request options an Agent hands to createConnection; `socksHandshakeTimeoutMs` is what is
+ * left of the caller's deadline (io/fetch.ts passes it with each request), so a proxy that never
+ * answers is not waited for beyond it.
+ */
+export type AgentConnectOptions = TcpNetConnectOpts & ConnectionOptions & { host?: string; port?: number; servername?: string; socksHandshakeTimeoutMs?: number };
+
+function handshakeTimeout(opts: AgentConnectOptions): number {
+  const left = opts.socksHandshakeTimeoutMs;
+  return left !== undefined && left > 0 ? Math.min(left, SOCKS_PROXY_LIMITS.handshakeTimeoutMs) : SOCKS_PROXY_LIMITS.handshakeTimeoutMs;
 }
 
-type ConnectCallback = (err: Error | null, socket?: Duplex) => void;
-type AgentConnectOptions = TcpNetConnectOpts & ConnectionOptions & { host?: string; port?: number; servername?: string };
-
 /** Opens one SOCKS5 CONNECT to `host:port` (the name sent as is, resolved at the proxy). */
-async function socksConnect(proxy: SocksProxy, host: string, port: number): Promise<Socket> {
+async function socksConnect(proxy: SocksProxy, host: string, port: number, timeoutMs: number): Promise<Socket> {
   const { SocksClient } = await import('socks');
   const { socket } = await SocksClient.createConnection({
     command: 'connect',
     proxy: { host: proxy.host, port: proxy.port, type: 5, ...(proxy.username === undefined ? {} : { userId: proxy.username, password: proxy.password }) },
     destination: { host, port },
-    timeout: SOCKS_PROXY_LIMITS.handshakeTimeoutMs,
+    timeout: timeoutMs,
   });
   return socket;
 }
 
-/**
- * Builds the agents (node:https is loaded here, so only a client with a proxy pays for it before
- * its first https URL). Each connection of the agents is a SOCKS tunnel to the request's host.
- */
-export async function socksAgents(proxy: SocksProxy, options: AgentOptions): Promise<SocksAgents> {
-  const https = await import('node:https');
-  const tls = await import('node:tls');
+/** An http Agent whose connections are SOCKS tunnels to each request's host, kept alive per destination. */
+export function socksHttpAgent(proxy: SocksProxy, options: AgentOptions): HttpAgent {
   class SocksHttpAgent extends HttpAgent {
     override createConnection(opts: AgentConnectOptions, callback: ConnectCallback): undefined {
-      socksConnect(proxy, String(opts.host), Number(opts.port)).then((socket) => callback(null, socket), (e: unknown) => callback(e as Error));
+      socksConnect(proxy, String(opts.host), Number(opts.port), handshakeTimeout(opts)).then((socket) => callback(null, socket), (e: unknown) => callback(e as Error));
       return undefined;
     }
   }
+  return new SocksHttpAgent(options);
+}
+
+/**
+ * An https Agent whose connections are SOCKS tunnels wrapped in TLS, with the request's host as
+ * server name and the usual certificate checks (node:https and node:tls load on the first https
+ * URL only).
+ */
+export async function socksHttpsAgent(proxy: SocksProxy, options: AgentOptions): Promise<HttpsAgent> {
+  const https = await import('node:https');
+  const tls = await import('node:tls');
   class SocksHttpsAgent extends https.Agent {
     override createConnection(opts: AgentConnectOptions, callback: ConnectCallback): undefined {
       const host = String(opts.host);
-      socksConnect(proxy, host, Number(opts.port)).then((socket) => {
+      socksConnect(proxy, host, Number(opts.port), handshakeTimeout(opts)).then((socket) => {
         // The TLS session runs end to end inside the tunnel; the proxy sees only ciphertext.
-        const secure = tls.connect({ ...opts, socket, servername: opts.servername ?? (isIP(host) === 0 ? host : undefined) });
-        callback(null, secure);
+        callback(null, tls.connect({ ...opts, socket, servername: opts.servername ?? (isIP(host) === 0 ? host : undefined) }));
       }, (e: unknown) => callback(e as Error));
       return undefined;
     }
   }
-  return { http: new SocksHttpAgent(options), https: new SocksHttpsAgent(options) };
+  return new SocksHttpsAgent(options);
 }
 
 /** Reply codes of a SOCKS5 CONNECT (RFC 1928 section 6), as the socks library names them. */
@@ -165,7 +174,7 @@ export function describeSocksFailure(e: unknown): string | undefined {
   if (rejected) return `the proxy answered ${SOCKS5_REPLIES[rejected[1]!] ?? rejected[1]}`;
   if (/^Socks5 Authentication failed$/.test(message)) return 'the proxy refused the username and password';
   if (/no accepted authentication type/.test(message)) return 'the proxy accepts none of the offered authentication methods (does it need a username and password?)';
-  if (/^Proxy connection timed out$/.test(message)) return `the proxy did not complete the SOCKS handshake within ${SOCKS_PROXY_LIMITS.handshakeTimeoutMs} ms`;
+  if (/^Proxy connection timed out$/.test(message)) return 'the proxy did not complete the SOCKS handshake in time';
   if (/^Socket closed$/.test(message)) return 'the proxy closed the connection during the SOCKS handshake (is it a SOCKS5 proxy?)';
   if (/invalid Socks5/i.test(message)) return `the proxy does not speak SOCKS5 (${message})`;
   const errno = /\b(E[A-Z]+)\b/.exec(message)?.[1];

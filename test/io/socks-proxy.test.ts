@@ -12,7 +12,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { promises as dns } from 'node:dns';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import { createServer as createTcpServer, type AddressInfo, type Socket } from 'node:net';
 import { createServer as createTlsServer } from 'node:https';
 import type { TLSSocket } from 'node:tls';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -236,6 +236,25 @@ test('the proxy down: a typed PROXY error naming the proxy', T, async () => {
   const port = await freePort();
   const fetcher = new BoundedFetcher(fast, { proxy: `socks5h://127.0.0.1:${port}` });
   await assert.rejects(fetchAll(fetcher, `http://${ONION}/file`, 1000), isFetchError('PROXY', `socks5h://127.0.0.1:${port}`, 'ECONNREFUSED'));
+});
+
+test('a proxy that accepts and never answers is cut off by the deadline; a server that does not speak SOCKS5 is a typed PROXY error', T, async () => {
+  const sockets = new Set<Socket>();
+  const silent = createTcpServer((s) => sockets.add(s));
+  const notSocks = createTcpServer((s) => s.end('HTTP/1.1 400 Bad Request\r\n\r\n'));
+  await Promise.all([silent, notSocks].map((server) => new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))));
+  const [silentPort, notSocksPort] = [silent, notSocks].map((server) => (server.address() as AddressInfo).port);
+  try {
+    const impatient = { ...fast, timeoutMs: 1000 };
+    await assert.rejects(fetchAll(new BoundedFetcher(impatient, { proxy: `socks5h://127.0.0.1:${silentPort}` }), `http://${ONION}/file`, 1000),
+      isFetchError('TIMEOUT', `through the proxy socks5h://127.0.0.1:${silentPort}`));
+    await assert.rejects(fetchAll(new BoundedFetcher(fast, { proxy: `socks5h://127.0.0.1:${notSocksPort}` }), `http://${ONION}/file`, 1000),
+      isFetchError('PROXY', `socks5h://127.0.0.1:${notSocksPort}`, 'does not speak SOCKS5'));
+  } finally {
+    for (const s of sockets) s.destroy();
+    // Not awaited: a net.Server reports 'close' only once it counted every connection closed.
+    for (const server of [silent, notSocks]) server.close();
+  }
 });
 
 test('a SOCKS failure reply (the proxy cannot resolve or reach the destination) is a typed PROXY error naming the proxy and the reply', WITH_PROXY, async () => {
