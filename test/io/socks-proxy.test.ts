@@ -1,13 +1,15 @@
 // test/io/socks-proxy.test.ts: fetching through a SOCKS5 proxy with remote name resolution
 // (io/socks-proxy.ts, io/fetch.ts; docs/onion.md). The proxy is Debian's real microsocks on
 // 127.0.0.1 with an /etc/hosts of its own (test/fixtures/socks-server.ts), so the test onion name
-// resolves at the proxy and nowhere else, as an onion name resolves only inside Tor. The mirror
-// is a real HTTP server on 127.0.0.1. Client runs that must not resolve names happen in a separate
-// node process whose node:dns records every name asked for. Attacks and faults: a socks5:// (local
-// resolution) proxy, an onion URL or a redirect to one without a proxy (refused before any lookup
-// or connection), the proxy down, a SOCKS failure reply, refused credentials, an endless body
-// through the proxy; a witnessed client refreshes and downloads over the proxy without a lookup,
-// and a refresh with the proxy down leaves its trusted files as they were.
+// resolves at the proxy and nowhere else, as an onion name resolves only inside Tor. Mirrors are
+// real servers on 127.0.0.1 (for the witnessed client, the mirror `cairn serve` runs). Client runs
+// that must not resolve names happen in a separate node process whose node:dns records every name
+// asked for. Attacks and faults: a socks5:// (local resolution) proxy, an onion URL or a redirect
+// to one without a proxy (refused before any lookup or connection), the proxy down or silent, a
+// server that is no SOCKS5 proxy, a SOCKS failure reply, refused credentials, an endless or
+// stalled body through the proxy, a certificate for another name; a witnessed client refreshes
+// and downloads over the proxy without a lookup, and a refresh with the proxy down leaves its
+// trusted files as they were.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { promises as dns } from 'node:dns';
@@ -15,12 +17,13 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { createServer as createTcpServer, type AddressInfo, type Socket } from 'node:net';
 import { createServer as createTlsServer } from 'node:https';
 import type { TLSSocket } from 'node:tls';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { BoundedFetcher, FetchError, fetchAll, parseProxyUrl } from '../../src/io/index.js';
 import { Updater } from '../../src/tuf/index.js';
 import { initLogAnchor } from '../../src/client/index.js';
+import { startMirror as startMirrorServer } from '../../src/mirror/index.js';
 import { NEEDS_SOCKS_SERVER, freePort, layerUrl, runRecordingDns, selfSignedCertificate, startSocksServer, type RunningSocksServer } from '../fixtures/socks-server.js';
 import { needsTool } from '../fixtures/system-tools.js';
 import { WitnessedRepository } from '../fixtures/witnessed-repository.js';
@@ -304,14 +307,25 @@ test('through the proxy the byte cap and the idle timeout still hold: an endless
 
 // --- the witnessed client over the proxy ---
 
-async function witnessedMirror(): Promise<{ repo: WitnessedRepository; mirror: Mirror }> {
+/**
+ * A witnessed repository (TUF and its skipchain log) on disk, served by the mirror `cairn serve`
+ * runs (mirror/) on 127.0.0.1; `publish()` writes the repository's current files.
+ */
+async function witnessedMirror(dir: string): Promise<{ repo: WitnessedRepository; mirror: Mirror; publish(): Promise<void> }> {
   const repo = await WitnessedRepository.create();
-  const mirror = await startMirror((req, res) => {
-    const body = repo.sim.files.get(new URL(req.url ?? '/', 'http://x').pathname.slice(1));
-    if (body) res.writeHead(200, { 'content-length': body.byteLength }).end(body);
-    else res.writeHead(404).end();
-  });
-  return { repo, mirror };
+  const root = join(dir, 'public');
+  const publish = async (): Promise<void> => {
+    for (const [path, bytes] of repo.sim.files) {
+      await mkdir(dirname(join(root, path)), { recursive: true });
+      await writeFile(join(root, path), bytes);
+    }
+  };
+  await publish();
+  const running = await startMirrorServer({ root, host: '127.0.0.1', port: 0 });
+  const mirror: Mirror = { port: running.port, hosts: [], connections: 0, close: () => running.close() };
+  running.server.on('request', (req: IncomingMessage) => mirror.hosts.push(req.headers.host ?? ''));
+  running.server.on('connection', () => mirror.connections++);
+  return { repo, mirror, publish };
 }
 
 function witnessedClientCode(dir: string, base: string, proxy: string): string {
@@ -335,8 +349,8 @@ function witnessedClientCode(dir: string, base: string, proxy: string): string {
 }
 
 test('a witnessed client refreshes (log catch-up, TUF) and downloads a target from an onion mirror through the proxy, resolving no name', WITH_PROXY, async () => {
-  const { repo, mirror } = await witnessedMirror();
   const dir = await mkdtemp(join(tmpdir(), 'cairn-socks-client-'));
+  const { repo, mirror, publish } = await witnessedMirror(dir);
   const proxy = await startSocksServer({ hosts: { [ONION]: '127.0.0.1' } });
   try {
     await Updater.initTrustedRoot(join(dir, 'metadata'), repo.sim.rootHistory.get(1)!);
@@ -346,6 +360,7 @@ test('a witnessed client refreshes (log catch-up, TUF) and downloads a target fr
     await repo.witness();
     repo.sim.release('targets');
     await repo.witness();
+    await publish();
 
     const run = await runRecordingDns(witnessedClientCode(dir, `http://${ONION}:${mirror.port}`, proxy.url));
     assert.equal(run.code, 0, run.stderr);
@@ -361,15 +376,16 @@ test('a witnessed client refreshes (log catch-up, TUF) and downloads a target fr
 });
 
 test('a witnessed refresh with the proxy down fails with PROXY and leaves every trusted file as it was', T, async () => {
-  const { repo, mirror } = await witnessedMirror();
   const dir = await mkdtemp(join(tmpdir(), 'cairn-socks-client-'));
+  const { repo, mirror, publish } = await witnessedMirror(dir);
   try {
     await Updater.initTrustedRoot(join(dir, 'metadata'), repo.sim.rootHistory.get(1)!);
     await initLogAnchor(join(dir, 'metadata'), { hash: repo.genesisHash });
     repo.sim.addTarget('app/tool.txt', 'witnessed bytes over tor\n');
     repo.sim.release('targets');
     await repo.witness();
-    const before = await treeContents(dir);
+    await publish();
+    const before = await treeContents(join(dir, 'metadata'));
     const port = await freePort();
     const run = await runRecordingDns(witnessedClientCode(dir, `http://${ONION}:${mirror.port}`, `socks5h://127.0.0.1:${port}`));
     assert.equal(run.code, 0, run.stderr);
@@ -378,7 +394,7 @@ test('a witnessed refresh with the proxy down fails with PROXY and leaves every 
     assert.equal(out.code, 'PROXY', run.stdout);
     assert.ok(out.message.includes(`socks5h://127.0.0.1:${port}`), out.message);
     assert.deepEqual(run.lookups, []);
-    assert.deepEqual(await treeContents(dir), before, 'nothing was written');
+    assert.deepEqual(await treeContents(join(dir, 'metadata')), before, 'nothing was written');
     assert.equal(mirror.hosts.length, 0);
   } finally {
     await mirror.close();
