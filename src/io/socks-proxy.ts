@@ -156,7 +156,7 @@ const SOCKS5_REPLIES: Record<string, string> = {
   Failure: 'reply 1, general SOCKS server failure',
   NotAllowed: 'reply 2, connection not allowed by ruleset',
   NetworkUnreachable: 'reply 3, network unreachable',
-  HostUnreachable: 'reply 4, host unreachable (for Tor: the onion service could not be reached)',
+  HostUnreachable: 'reply 4, host unreachable',
   ConnectionRefused: 'reply 5, connection refused by the destination',
   TTLExpired: 'reply 6, TTL expired',
   CommandNotSupported: 'reply 7, command not supported',
