@@ -4,3 +4,10 @@
 // for machines with no network. Other layers and tests import from here only.
 export { InstallError } from './install-errors.js';
 export { resolveDependencies, type PackageCatalog, type Requirement, type ResolveOptions } from './resolve.js';
+export { defaultStoreRoot, SYSTEM_STORE_ROOT, type StoreScope } from './install-scope.js';
+export { addRemote, listRemotes, readRemote, removeRemote, type AddRemoteOptions, type RemoteConfig } from './remotes.js';
+export { RemoteClient, type FetchedPackage, type RemoteClientOptions, type RemoteEvent } from './remotes-client.js';
+export {
+  describePackage, installPackages, parsePackageRequest, removePackages, updatePackages,
+  type InstallEvent, type PackageInfo, type PackageManagerOptions, type TransactionResult,
+} from './install.js';

@@ -17,7 +17,10 @@ import { openStore, type Generation, type GenerationPlan, type IncomingPackage, 
 import { InstallError } from './install-errors.js';
 import { listRemotes, type RemoteConfig } from './remotes.js';
 import { RemoteClient, type FetchedPackage, type RemoteEvent } from './remotes-client.js';
+import semver from 'semver';
 import { resolveDependencies, type PackageCatalog, type Requirement } from './resolve.js';
+
+const semverCompare = (a: string, b: string): number => semver.compare(a, b);
 
 export type InstallEvent =
   | RemoteEvent
@@ -294,10 +297,62 @@ class RemotesCatalog implements PackageCatalog {
     return { ...(await client.fetchPackage(name, version)), remote: client.name };
   }
 
+  client(name: string): Promise<RemoteClient> {
+    return this.clientFor(name);
+  }
+
   /** The chosen packages whose dependencies name `name`. */
   async dependents(name: string, chosen: ReadonlyMap<string, string>): Promise<string[]> {
     const out: string[] = [];
     for (const [n, v] of chosen) if (n !== name && Object.hasOwn(await this.dependencies(n, v), name)) out.push(`${n}@${v}`);
     return out;
   }
+}
+
+/** What `cairn info` shows of a package: from verified metadata, and from the store when installed. */
+export interface PackageInfo {
+  name: string;
+  version: string;
+  remote: string;
+  description?: string;
+  versions: string[];
+  length: number;
+  sha256: string;
+  dependencies: Record<string, string>;
+  entryPoints: Record<string, string>;
+  permissions: string[];
+  /** Verifiers' verdicts on this version: checked by the quorum of the root's build policy, or no policy. */
+  attestations: 'checked' | 'no-policy';
+  witnessed: boolean;
+  block?: string;
+  installed?: string;
+}
+
+/** Describes NAME (newest version) or NAME@RANGE (newest matching) from the first remote that publishes it; downloads the archive to check the verifiers' verdicts. */
+export async function describePackage(options: PackageManagerOptions, request: string): Promise<PackageInfo> {
+  const wanted = parsePackageRequest(request);
+  const store = await openStore(options.storeRoot);
+  const installed = (await store.current())?.packages ?? {};
+  const catalog = await RemotesCatalog.open(options, store, {});
+  const chosen = await resolveDependencies([wanted], { versions: (n) => catalog.versions(n), dependencies: async () => ({}) });
+  const version = chosen.get(wanted.name)!;
+  const fetched = await catalog.fetch(wanted.name, version);
+  const client = await catalog.client(wanted.name);
+  const m = fetched.manifest;
+  return {
+    name: m.name,
+    version: m.version,
+    remote: fetched.remote,
+    ...(m.description === undefined ? {} : { description: m.description }),
+    versions: [...(await catalog.versions(wanted.name))].sort(semverCompare),
+    length: fetched.length,
+    sha256: fetched.sha256,
+    dependencies: m.dependencies,
+    entryPoints: m.entryPoints,
+    permissions: m.permissions,
+    attestations: fetched.attestations,
+    witnessed: client.witnessed,
+    ...(client.block ? { block: `${client.block.index}:${client.block.hash}` } : {}),
+    ...(installed[wanted.name] ? { installed: installed[wanted.name]!.version } : {}),
+  };
 }

@@ -90,6 +90,9 @@ export class RemoteClient implements PackageCatalog {
     return this.witnessedClient;
   }
 
+  /** The head block of the witnessed log the last refresh checked (witnessed remotes only). */
+  block: { index: number; hash: string; time: string } | undefined;
+
   /** The URL of the mirror the last successful refresh used. */
   get url(): string | undefined {
     return this.activeUrl;
@@ -102,7 +105,11 @@ export class RemoteClient implements PackageCatalog {
     for (const base of this.bases) {
       const { updater, witnessed } = await createUpdater(this.updaterOptions(base));
       try {
-        await updater.refresh();
+        const report = await updater.refresh();
+        if ('log' in report) {
+          const log = (report as { log: { head: { index: number; hash: string; time: string } } }).log;
+          this.block = log.head;
+        }
         this.updater = updater;
         this.activeUrl = base;
         this.witnessedClient = witnessed;
