@@ -11,3 +11,4 @@ export {
   describePackage, installPackages, parsePackageRequest, removePackages, updatePackages,
   type InstallEvent, type PackageInfo, type PackageManagerOptions, type TransactionResult,
 } from './install.js';
+export { BUNDLE_FORMAT, createBundle, formatAge, installBundle, type BundleDescription, type CreateBundleOptions, type InstallBundleOptions } from './bundle.js';

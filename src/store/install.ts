@@ -40,6 +40,8 @@ export interface PackageManagerOptions {
   acceptPermissions?: boolean;
   /** Keep the installed version of a package whose update requests more permissions. */
   holdPermissionChanges?: boolean;
+  /** The sources to install from instead of the configured remotes (an offline bundle's). */
+  clients?: readonly RemoteClient[];
 }
 
 /** What a transaction did. */
@@ -230,6 +232,7 @@ class RemotesCatalog implements PackageCatalog {
   ) {}
 
   static async open(options: PackageManagerOptions, store: Store, installed: Record<string, Installed>): Promise<RemotesCatalog> {
+    if (options.clients) return new RemotesCatalog([...options.clients], installed, async (id) => parseManifest((await store.record(id)).manifest, `the store's record of ${id}`));
     const remotes: RemoteConfig[] = await listRemotes(options.storeRoot);
     const clients = remotes.map((remote) => new RemoteClient({
       storeRoot: options.storeRoot,

@@ -36,6 +36,8 @@ export interface RemoteClientOptions {
   fetcher?: Fetcher;
   /** The TUF metadata directory (default: the remote's own). */
   metadataDir?: string;
+  /** Where verified downloads are kept (default: the remote's cache). */
+  cacheDir?: string;
   now?: () => Date;
   onEvent?: (event: RemoteEvent) => void;
 }
@@ -80,6 +82,10 @@ export class RemoteClient implements PackageCatalog {
       if (current) this.options.onEvent?.({ type: 'download-progress', remote: this.name, target: current.target, received, total: current.total });
       yield chunk;
     }
+  }
+
+  private get cacheDir(): string {
+    return this.options.cacheDir ?? remoteCacheDir(this.options.storeRoot, this.name);
   }
 
   get name(): string {
@@ -152,7 +158,7 @@ export class RemoteClient implements PackageCatalog {
   async fetchPackage(name: string, version: string): Promise<FetchedPackage> {
     const { manifest, info } = await this.manifest(name, version);
     const sha256 = info.hashes.sha256!;
-    const dir = remoteCacheDir(this.options.storeRoot, this.name);
+    const dir = this.cacheDir;
     await mkdir(dir, { recursive: true });
     const file = join(dir, `${sha256}.tar`);
     const updater = this.updater!;
@@ -204,7 +210,7 @@ export class RemoteClient implements PackageCatalog {
     const info = await this.updater!.getTargetInfo(path);
     if (!info) throw new InstallError('UNKNOWN_PACKAGE', `remote ${this.name} publishes no package ${name}`, { hint: 'cairn search TEXT lists what the remotes publish' });
     if (info.length > VERSIONS_INDEX_MAX_BYTES) throw new PackageError('BAD_ARCHIVE', `${path} is ${info.length} bytes, over the ${VERSIONS_INDEX_MAX_BYTES}-byte cap of a versions index`);
-    const dir = remoteCacheDir(this.options.storeRoot, this.name);
+    const dir = this.cacheDir;
     await mkdir(dir, { recursive: true });
     const file = join(dir, `${info.hashes.sha256}.json`);
     if ((await this.updater!.findCachedTarget(info, file)) === undefined) await this.updater!.downloadTarget(info, file);
@@ -233,7 +239,7 @@ export class RemoteClient implements PackageCatalog {
       metadataDir: this.options.metadataDir ?? remoteMetadataDir(this.options.storeRoot, this.name),
       metadataBaseUrl: `${base}/metadata`,
       targetBaseUrl: `${base}/targets`,
-      targetDir: remoteCacheDir(this.options.storeRoot, this.name),
+      targetDir: this.cacheDir,
       fetcher: this.fetcher,
       ...(this.options.now ? { now: this.options.now } : {}),
     };

@@ -11,12 +11,23 @@ import { randomBytes } from 'node:crypto';
 import { hasLogAnchor, initClientTrust } from '../client/index.js';
 import { FieldReader, parseJsonObject } from '../encoding/index.js';
 import { FormatError } from '../errors/index.js';
-import { readCappedFileIfExists, writeFileAtomic } from '../io/index.js';
+import { readCappedFile, readCappedFileIfExists, writeFileAtomic } from '../io/index.js';
 import { InstallError } from './install-errors.js';
 
 export const REMOTE_NAME = /^[a-z0-9][a-z0-9._-]{0,63}$/;
 const REMOTE_FILE_MAX_BYTES = 64 * 1024;
 const MAX_MIRRORS = 32;
+/** Largest root.json kept as a remote's anchor (the TUF client's own cap). */
+const ROOT_MAX_BYTES = 512 * 1024;
+
+/** The trust anchor a remote was added with. */
+export async function readRemoteAnchor(storeRoot: string, name: string): Promise<{ rootFile: string; logAnchor?: string }> {
+  const dir = remoteAnchorDir(storeRoot, name);
+  const path = join(dir, 'anchor.json');
+  const r = new FieldReader((m) => new FormatError('SCHEMA', m), path);
+  const o = r.exact(parseJsonObject(await readCappedFile(path, REMOTE_FILE_MAX_BYTES), path), '', [], ['logAnchor']);
+  return { rootFile: join(dir, 'root.json'), ...(o.logAnchor === undefined ? {} : { logAnchor: r.string(o.logAnchor, 'logAnchor', 200) }) };
+}
 
 export interface RemoteConfig {
   name: string;
@@ -49,6 +60,11 @@ export function remotesDir(storeRoot: string): string {
 
 export function remoteMetadataDir(storeRoot: string, name: string): string {
   return join(remotesDir(storeRoot), name, 'metadata');
+}
+
+/** The anchor the remote was added with (root.json and anchor.json), kept to make bundles a new machine can check. */
+export function remoteAnchorDir(storeRoot: string, name: string): string {
+  return join(remotesDir(storeRoot), name, 'anchor');
 }
 
 export function remoteCacheDir(storeRoot: string, name: string): string {
@@ -95,6 +111,8 @@ export async function addRemote(storeRoot: string, options: AddRemoteOptions): P
   const staging = join(storeRoot, 'tmp', `remote-${name}-${randomBytes(6).toString('hex')}`);
   try {
     await initClientTrust(join(staging, 'metadata'), { rootFile: options.rootFile, ...(options.logAnchor === undefined ? {} : { logAnchor: options.logAnchor }) });
+    await writeFileAtomic(join(staging, 'anchor', 'root.json'), await readCappedFile(join(staging, 'metadata', 'root.json'), ROOT_MAX_BYTES));
+    await writeFileAtomic(join(staging, 'anchor', 'anchor.json'), JSON.stringify(options.logAnchor === undefined ? {} : { logAnchor: options.logAnchor }) + '\n');
     await writeFileAtomic(join(staging, 'remote.json'), JSON.stringify(remote, null, 2) + '\n');
     await mkdir(remotesDir(storeRoot), { recursive: true });
     await rm(final, { recursive: true, force: true });
