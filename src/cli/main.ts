@@ -33,7 +33,7 @@ export const COMMAND_GROUPS: readonly CommandGroup[] = [
   },
   {
     name: 'install',
-    term: 'install [options] <packages...>',
+    term: 'install [options] [packages...]',
     description: 'install packages and their dependencies, verified, into a new generation',
     load: () => import('./commands/packages.js').then((m) => m.installCommand),
   },
@@ -54,6 +54,12 @@ export const COMMAND_GROUPS: readonly CommandGroup[] = [
     term: 'list [options]',
     description: 'list the packages of the active generation',
     load: () => import('./commands/packages.js').then((m) => m.listCommand),
+  },
+  {
+    name: 'bundle',
+    term: 'bundle',
+    description: 'offline bundles: packages with everything needed to verify them, for a machine with no network',
+    load: () => import('./commands/packages.js').then((m) => m.bundleCommand),
   },
   {
     name: 'info',

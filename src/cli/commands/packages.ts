@@ -5,8 +5,9 @@
 // on a terminal and plain lines otherwise; --json prints one document.
 import type { Command } from 'commander';
 import { createInterface } from 'node:readline/promises';
+import { UsageError } from '../../errors/index.js';
 import {
-  InstallError, addRemote, defaultStoreRoot, describePackage, installPackages, listRemotes, openStore, removePackages, removeRemote, updatePackages,
+  InstallError, addRemote, createBundle, formatAge, installBundle, type BundleDescription, defaultStoreRoot, describePackage, installPackages, listRemotes, openStore, removePackages, removeRemote, updatePackages,
   type InstallEvent, type PackageManagerOptions, type TransactionResult,
 } from '../../store/index.js';
 import { describePermission } from '../../package/index.js';
@@ -159,12 +160,46 @@ export const remoteCommand: CommandModule = {
 export const installCommand: CommandModule = {
   register(program, context) {
     transactionOptions(program.command('install').description('install packages and their dependencies, verified, into a new generation')
-      .argument('<packages...>', 'NAME, NAME@VERSION or NAME@RANGE'))
-      .action(async (packages: string[], opts: TransactionOpts) => {
+      .argument('[packages...]', 'NAME, NAME@VERSION or NAME@RANGE')
+      .option('--from <bundle>', 'install every package of an offline bundle (cairn bundle create), with no network')
+      .option('--root <file>', 'with --from: the root.json to trust, when no remote of the bundle\'s name is configured')
+      .option('--log-anchor <hash>', 'with --from and --root: the log block to pin')
+      .option('--allow-stale', 'with --from: accept expired metadata or an old head statement, as of the bundle\'s making (you may miss later security fixes)', false))
+      .action(async (packages: string[], opts: TransactionOpts & { from?: string; root?: string; logAnchor?: string; allowStale: boolean }) => {
         const out = context.output();
         const options = managerOptions(opts, out);
-        const result = await withConsent(out, options, (o) => installPackages(o, packages));
-        out.result(result, transactionLines(result));
+        if (opts.from === undefined) {
+          if (packages.length === 0) throw new UsageError('MISSING_ARGUMENT', 'name the packages to install, or give --from BUNDLE');
+          const result = await withConsent(out, options, (o) => installPackages(o, packages));
+          out.result(result, transactionLines(result));
+          return;
+        }
+        if (packages.length > 0) throw new UsageError('CONFLICT', 'with --from, every package of the bundle is installed: name none');
+        const bundleFile = opts.from;
+        const { bundle, ageSeconds, result } = await withConsent(out, options, async (o) => {
+          const r = await installBundle({
+            ...o, allowStale: opts.allowStale,
+            ...(opts.root === undefined ? {} : { rootFile: opts.root }), ...(opts.logAnchor === undefined ? {} : { logAnchor: opts.logAnchor }),
+          }, bundleFile);
+          return Object.assign(r.result, { bundle: r.bundle, ageSeconds: r.ageSeconds });
+        }) as TransactionResult & { bundle: BundleDescription; ageSeconds: number };
+        out.result({ ...result, bundle, ageSeconds }, [`bundle from ${bundle.remote.name}, made ${bundle.createdAt} (${formatAge(ageSeconds)} ago)`, ...transactionLines(result)]);
+      });
+  },
+};
+
+export const bundleCommand: CommandModule = {
+  register(program, context) {
+    const bundle = program.command('bundle').description('offline bundles: packages with everything needed to verify them, for a machine with no network');
+    scoped(bundle.command('create').description('write one file with the metadata, log path, attestations and archives that installing the packages needs')
+      .argument('<packages...>', 'NAME, NAME@VERSION or NAME@RANGE')
+      .requiredOption('-o, --output <file>', 'the bundle file to write')
+      .requiredOption('--remote <name>', 'the remote to bundle from')
+      .option('--proxy <url>', 'SOCKS5 proxy (socks5h://HOST:PORT)'))
+      .action(async (packages: string[], opts: ScopeOpts & { output: string; remote: string }) => {
+        const out = context.output();
+        const d = await createBundle({ storeRoot: storeRoot(opts), remote: opts.remote, packages, out: opts.output, ...(opts.proxy === undefined ? {} : { proxy: opts.proxy }) });
+        out.result(d, [`wrote ${opts.output}: ${d.packages.map((p) => `${p.name} ${p.version}`).join(', ')} (${d.files} files, ${mib(d.bytes)})`, `install it with: cairn install --from ${opts.output} [--root ROOT_FILE --log-anchor HASH]`]);
       });
   },
 };
