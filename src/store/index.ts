@@ -8,6 +8,7 @@ export { defaultStoreRoot, SYSTEM_STORE_ROOT, type StoreScope } from './install-
 export { addRemote, listRemotes, readRemote, removeRemote, type AddRemoteOptions, type RemoteConfig } from './remotes.js';
 export { RemoteClient, type FetchedPackage, type RemoteClientOptions, type RemoteEvent } from './remotes-client.js';
 export {
+  backgroundUpdate, readHeldUpdates, type HeldUpdates,
   describePackage, installPackages, parsePackageRequest, removePackages, updatePackages,
   type InstallEvent, type PackageInfo, type PackageManagerOptions, type TransactionResult,
 } from './install.js';

@@ -18,6 +18,8 @@ import { InstallError } from './install-errors.js';
 import { listRemotes, type RemoteConfig } from './remotes.js';
 import { RemoteClient, type FetchedPackage, type RemoteEvent } from './remotes-client.js';
 import semver from 'semver';
+import { join } from 'node:path';
+import { readCappedFileIfExists, writeFileAtomic } from '../io/index.js';
 import { resolveDependencies, type PackageCatalog, type Requirement } from './resolve.js';
 
 const semverCompare = (a: string, b: string): number => semver.compare(a, b);
@@ -358,4 +360,39 @@ export async function describePackage(options: PackageManagerOptions, request: s
     ...(client.block ? { block: `${client.block.index}:${client.block.hash}` } : {}),
     ...(installed[wanted.name] ? { installed: installed[wanted.name]!.version } : {}),
   };
+}
+
+/** Updates held because they request more permissions, as the last background update left them. */
+export interface HeldUpdates {
+  checkedAt: string;
+  held: TransactionResult['held'];
+}
+
+const HELD_FILE = 'held-updates.json';
+const HELD_FILE_MAX_BYTES = 1024 * 1024;
+
+/**
+ * One run of the background update of a user-scope store (docs/cli.md "Staying up to date"):
+ * checks every remote, downloads and verifies, activates what needs no new permission and holds
+ * what does, recording the held updates for the next time the user runs cairn. It does nothing
+ * when no remote is configured (packages from offline bundles are only updated by a newer bundle).
+ */
+export async function backgroundUpdate(options: PackageManagerOptions): Promise<{ skipped?: string; result?: TransactionResult }> {
+  if ((await listRemotes(options.storeRoot)).length === 0) return { skipped: 'no remote is configured: offline bundles are the only source, so there is nothing to check' };
+  const result = await updatePackages({ ...options, acceptPermissions: false, holdPermissionChanges: true });
+  const held: HeldUpdates = { checkedAt: (options.now?.() ?? new Date()).toISOString(), held: result.held };
+  await writeFileAtomic(join(options.storeRoot, HELD_FILE), JSON.stringify(held, null, 2) + '\n');
+  return { result };
+}
+
+/** The updates the last background update held, if any (for a notice). */
+export async function readHeldUpdates(storeRoot: string): Promise<HeldUpdates | undefined> {
+  const bytes = await readCappedFileIfExists(join(storeRoot, HELD_FILE), HELD_FILE_MAX_BYTES).catch(() => undefined);
+  if (bytes === undefined) return undefined;
+  try {
+    const parsed = JSON.parse(bytes.toString('utf8')) as HeldUpdates;
+    return Array.isArray(parsed.held) && parsed.held.length > 0 ? parsed : undefined;
+  } catch {
+    return undefined;
+  }
 }

@@ -7,11 +7,11 @@ import type { Command } from 'commander';
 import { createInterface } from 'node:readline/promises';
 import { UsageError } from '../../errors/index.js';
 import {
-  InstallError, addRemote, createBundle, formatAge, installBundle, type BundleDescription, defaultStoreRoot, describePackage, installPackages, listRemotes, openStore, removePackages, removeRemote, updatePackages,
+  InstallError, addRemote, backgroundUpdate, createBundle, readHeldUpdates, formatAge, installBundle, type BundleDescription, defaultStoreRoot, describePackage, installPackages, listRemotes, openStore, removePackages, removeRemote, updatePackages,
   type InstallEvent, type PackageManagerOptions, type TransactionResult,
 } from '../../store/index.js';
 import { describePermission } from '../../package/index.js';
-import { collect, positiveInt } from '../options.js';
+import { collect, durationOption, positiveInt } from '../options.js';
 import type { Output } from '../output.js';
 import type { CliContext, CommandModule } from './types.js';
 
@@ -84,6 +84,13 @@ function transactionLines(result: TransactionResult): string[] {
     ...result.keptAsDependency.map((k) => `kept ${k.name}: needed by ${k.neededBy.join(', ')}`),
     `generation ${result.generation!.number} is active (cairn rollback returns to ${result.generation!.parent ?? 'nothing'})`,
   ];
+}
+
+/** Says, on every interactive run, which updates the background update held for their permissions. */
+async function heldNotice(out: Output, root: string): Promise<void> {
+  const held = await readHeldUpdates(root);
+  if (!held) return;
+  for (const h of held.held) out.warn(`update held since ${held.checkedAt}: ${h.name} ${h.installed} -> ${h.available} requests more permissions (${h.increase.join(', ')}); cairn update ${h.name} shows them and asks`);
 }
 
 /**
@@ -172,6 +179,7 @@ export const installCommand: CommandModule = {
           if (packages.length === 0) throw new UsageError('MISSING_ARGUMENT', 'name the packages to install, or give --from BUNDLE');
           const result = await withConsent(out, options, (o) => installPackages(o, packages));
           out.result(result, transactionLines(result));
+          await heldNotice(out, options.storeRoot);
           return;
         }
         if (packages.length > 0) throw new UsageError('CONFLICT', 'with --from, every package of the bundle is installed: name none');
@@ -207,12 +215,29 @@ export const bundleCommand: CommandModule = {
 export const updateCommand: CommandModule = {
   register(program, context) {
     transactionOptions(program.command('update').description('update installed packages (all when none is named) to the newest verified versions')
-      .argument('[packages...]', 'package names'))
-      .action(async (packages: string[], opts: TransactionOpts) => {
+      .argument('[packages...]', 'package names')
+      .option('--background', 'one unattended update of the user scope: activate what needs no new permission, hold the rest (what the systemd timer runs)', false)
+      .option('--watch', 'run --background now and then every --interval until stopped', false)
+      .option('--interval <duration>', 'with --watch: time between checks, e.g. 30m, 6h', durationOption('--interval'), 6 * 3600))
+      .action(async (packages: string[], opts: TransactionOpts & { background: boolean; watch: boolean; interval: number }) => {
         const out = context.output();
         const options = managerOptions(opts, out);
-        const result = await withConsent(out, options, (o) => updatePackages(o, packages));
-        out.result(result, transactionLines(result));
+        if (!opts.background && !opts.watch) {
+          const result = await withConsent(out, options, (o) => updatePackages(o, packages));
+          out.result(result, transactionLines(result));
+          await heldNotice(out, options.storeRoot);
+          return;
+        }
+        if (opts.system) throw new UsageError('CONFLICT', 'system-scope updates happen only when you ask: cairn update --system [PACKAGES]', { hint: 'background updates are for the user scope' });
+        if (packages.length > 0) throw new UsageError('CONFLICT', 'a background update checks every installed package: name none');
+        for (;;) {
+          const run = await backgroundUpdate(options).catch((e: unknown) => ({ error: e }));
+          if ('error' in run) out.event('update-failed', { error: String((run.error as Error).message) }, `update failed (the active generation is unchanged): ${(run.error as Error).message}`, 'warning');
+          else if (run.skipped) out.event('update-skipped', { reason: run.skipped }, `update skipped: ${run.skipped}`);
+          else out.event('updated', run.result!, transactionLines(run.result!).join('\n'));
+          if (!opts.watch) return;
+          await new Promise((r) => setTimeout(r, opts.interval * 1000));
+        }
       });
   },
 };
@@ -235,6 +260,7 @@ export const listCommand: CommandModule = {
         const store = await openStore(storeRoot(opts));
         const current = await store.current();
         const packages = Object.entries(current?.packages ?? {}).map(([name, p]) => ({ name, ...p }));
+        await heldNotice(context.output(), storeRoot(opts));
         context.output().result({ generation: current?.number ?? null, packages }, current === undefined ? 'nothing installed' : packages.map((p) => `${p.name}\t${p.version}\t${p.remote}${p.explicit ? '' : '\t(dependency)'}${p.permissions.length ? `\trequests ${p.permissions.join(', ')}` : ''}`));
       });
   },
