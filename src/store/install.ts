@@ -385,14 +385,18 @@ export async function backgroundUpdate(options: PackageManagerOptions): Promise<
   return { result };
 }
 
-/** The updates the last background update held, if any (for a notice). */
+/** The updates the last background update held that are still held (the installed version unchanged), if any. */
 export async function readHeldUpdates(storeRoot: string): Promise<HeldUpdates | undefined> {
   const bytes = await readCappedFileIfExists(join(storeRoot, HELD_FILE), HELD_FILE_MAX_BYTES).catch(() => undefined);
   if (bytes === undefined) return undefined;
+  let parsed: HeldUpdates;
   try {
-    const parsed = JSON.parse(bytes.toString('utf8')) as HeldUpdates;
-    return Array.isArray(parsed.held) && parsed.held.length > 0 ? parsed : undefined;
+    parsed = JSON.parse(bytes.toString('utf8')) as HeldUpdates;
   } catch {
     return undefined;
   }
+  if (!Array.isArray(parsed.held)) return undefined;
+  const installed = (await (await openStore(storeRoot)).current())?.packages ?? {};
+  const still = parsed.held.filter((h) => installed[h.name]?.version === h.installed);
+  return still.length > 0 ? { checkedAt: parsed.checkedAt, held: still } : undefined;
 }
