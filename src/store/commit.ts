@@ -121,7 +121,7 @@ async function nextGenerationNumber(layout: StoreLayout): Promise<number> {
   for (const number of await generationNumbers(layout)) {
     highest = Math.max(highest, number);
     const manifest = await readGenerationManifest(join(generationPath(layout, number), 'manifest.json'), number).catch(() => undefined);
-    if (manifest?.parent != null) highest = Math.max(highest, manifest.parent);
+    if (manifest !== undefined && manifest.parent !== null) highest = Math.max(highest, manifest.parent);
   }
   return highest + 1;
 }

@@ -62,7 +62,7 @@ export async function openStore(root: string, options: OpenStoreOptions = {}): P
     }
   };
 
-  const missing = async (): Promise<string[]> => {
+  const missing = async (): Promise<Array<(typeof SUBDIRECTORIES)[number]>> => {
     const out: Array<(typeof SUBDIRECTORIES)[number]> = [];
     for (const name of SUBDIRECTORIES) if (!(await lstat(layout[name]).then((s) => s.isDirectory(), () => false))) out.push(name);
     return out;
