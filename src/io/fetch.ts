@@ -2,7 +2,10 @@
 // "endless data" and "slow retrieval" attacks; tuf-js caps). Every read has a byte cap, an
 // overall deadline, an idle timeout and a minimum average speed; a file: URL must name a regular
 // file (a FIFO would block forever, a device would be read to the cap); TLS is never what makes the
-// bytes trustworthy, the caller verifies them.
+// bytes trustworthy, the caller verifies them. With a `socks5h://` proxy every http(s) request
+// goes through it and names are resolved at the proxy, never here (io/socks-proxy.ts,
+// docs/onion.md); without one, an onion URL is refused before any connection is attempted, so
+// a forgotten --proxy cannot leak the onion name to the local resolver.
 import { constants } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
@@ -10,9 +13,16 @@ import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from
 import type { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { CairnError, EXIT } from '../errors/index.js';
 import { kindOf } from './capped-file.js';
+import { describeSocksFailure, isOnionHost, readSocksProxyUrl, socksAgents, type SocksProxy } from './socks-proxy.js';
 
 export class FetchError extends CairnError<
-  'NOT_FOUND' | 'HTTP_STATUS' | 'TOO_LARGE' | 'NOT_REGULAR_FILE' | 'TIMEOUT' | 'SLOW_RETRIEVAL' | 'NETWORK' | 'BAD_URL'
+  | 'NOT_FOUND' | 'HTTP_STATUS' | 'TOO_LARGE' | 'NOT_REGULAR_FILE' | 'TIMEOUT' | 'SLOW_RETRIEVAL' | 'NETWORK' | 'BAD_URL'
+  /** The proxy URL is not `socks5h://HOST:PORT`. */
+  | 'BAD_PROXY'
+  /** The proxy could not be used: unreachable, authentication refused, or a SOCKS failure reply. */
+  | 'PROXY'
+  /** An onion URL with no proxy configured: refused before any connection or name lookup. */
+  | 'ONION_NEEDS_PROXY'
 > {
   get exitCode(): number {
     return EXIT.fetch;
@@ -37,7 +47,8 @@ export const DEFAULT_FETCH_LIMITS: FetchLimits = {
 };
 
 /** Connections are kept alive between requests (a refresh makes many small ones to one mirror). */
-const HTTP_AGENT = new HttpAgent({ keepAlive: true, maxSockets: 16 });
+const AGENT_OPTIONS = { keepAlive: true, maxSockets: 16 };
+const HTTP_AGENT = new HttpAgent(AGENT_OPTIONS);
 
 interface HttpClient {
   request: typeof httpRequest | typeof httpsRequest;
@@ -48,7 +59,33 @@ interface HttpClient {
 let httpsClient: Promise<HttpClient> | undefined;
 function clientFor(url: URL): Promise<HttpClient> | HttpClient {
   if (url.protocol !== 'https:') return { request: httpRequest, agent: HTTP_AGENT };
-  return (httpsClient ??= import('node:https').then((https) => ({ request: https.request, agent: new https.Agent({ keepAlive: true, maxSockets: 16 }) })));
+  return (httpsClient ??= import('node:https').then((https) => ({ request: https.request, agent: new https.Agent(AGENT_OPTIONS) })));
+}
+
+/** What an onion URL without a proxy is told to use: Tor's default SOCKS port. */
+const TOR_PROXY_HINT = 'fetch it through Tor: --proxy socks5h://127.0.0.1:9050 (see docs/onion.md)';
+
+/** Reads a proxy URL (`socks5h://[USER:PASSWORD@]HOST:PORT`) strictly; FetchError('BAD_PROXY') names what was expected. */
+export function parseProxyUrl(text: string): SocksProxy {
+  const reading = readSocksProxyUrl(text);
+  if (reading.ok) return reading.proxy;
+  const shown = text.length > 80 ? `${text.slice(0, 80)}...` : text;
+  return failProxy(`proxy ${JSON.stringify(shown.replace(/\/\/[^@/]*@/, '//USER:PASSWORD@'))}: ${reading.problem}`, reading.hint);
+}
+
+function failProxy(message: string, hint: string | undefined): never {
+  throw new FetchError('BAD_PROXY', message, hint === undefined ? undefined : { hint });
+}
+
+export interface BoundedFetcherOptions {
+  /** The User-Agent header (default `cairn/0.1`). */
+  userAgent?: string;
+  /**
+   * `socks5h://[USER:PASSWORD@]HOST:PORT`: every http(s) request goes through this SOCKS5 proxy,
+   * destination names resolved by the proxy (Tor: `socks5h://127.0.0.1:9050`). file: URLs are
+   * read locally as always. `socks5://` is refused: it would resolve names here.
+   */
+  proxy?: string;
 }
 const MAX_REDIRECTS = 5;
 
@@ -67,10 +104,20 @@ export async function fetchAll(fetcher: Fetcher, url: string, maxBytes: number):
 
 /** The default Fetcher: node:http(s) with kept-alive connections, the file system for file: URLs. */
 export class BoundedFetcher implements Fetcher {
+  private readonly userAgent: string;
+  /** The parsed proxy, when requests go through one. */
+  readonly proxy: SocksProxy | undefined;
+  /** The agents through the proxy, built on the first http(s) request. */
+  private proxyClients: Promise<{ http: HttpClient; https: HttpClient }> | undefined;
+
+  /** Throws FetchError('BAD_PROXY') for a proxy URL that is not socks5h://HOST:PORT. */
   constructor(
     private readonly limits: FetchLimits = DEFAULT_FETCH_LIMITS,
-    private readonly userAgent = 'cairn/0.1',
-  ) {}
+    options: BoundedFetcherOptions = {},
+  ) {
+    this.userAgent = options.userAgent ?? 'cairn/0.1';
+    this.proxy = options.proxy === undefined ? undefined : parseProxyUrl(options.proxy);
+  }
 
   stream(url: string, maxBytes: number): AsyncIterable<Uint8Array> {
     let parsed: URL;
@@ -80,7 +127,10 @@ export class BoundedFetcher implements Fetcher {
       throw new FetchError('BAD_URL', `not a URL: ${url}`);
     }
     if (parsed.protocol === 'file:') return this.streamFile(parsed, maxBytes);
-    if (parsed.protocol === 'http:' || parsed.protocol === 'https:') return this.streamHttp(parsed, maxBytes);
+    if (parsed.protocol === 'http:' || parsed.protocol === 'https:') {
+      this.refuseOnionWithoutProxy(parsed, parsed);
+      return this.streamHttp(parsed, maxBytes);
+    }
     throw new FetchError('BAD_URL', `unsupported URL scheme ${parsed.protocol} in ${url}; expected http, https or file`);
   }
 
@@ -125,6 +175,7 @@ export class BoundedFetcher implements Fetcher {
         if (redirects >= MAX_REDIRECTS) throw new FetchError('HTTP_STATUS', `${url.href}: more than ${MAX_REDIRECTS} redirects`);
         const next = new URL(location, current);
         if (next.protocol !== 'http:' && next.protocol !== 'https:') throw new FetchError('BAD_URL', `${url.href}: redirect to unsupported ${next.protocol}`);
+        this.refuseOnionWithoutProxy(next, url);
         current = next;
         continue;
       }
@@ -161,12 +212,29 @@ export class BoundedFetcher implements Fetcher {
     }
   }
 
+  /** An onion name only Tor can reach: without a proxy it must not reach the local resolver either (RFC 7686 section 2). */
+  private refuseOnionWithoutProxy(target: URL, requested: URL): void {
+    if (this.proxy !== undefined || !isOnionHost(target.hostname)) return;
+    const via = target === requested ? '' : ` (redirected from ${requested.href})`;
+    throw new FetchError('ONION_NEEDS_PROXY', `${target.href}${via}: an onion address is reachable only through Tor, and no proxy is configured`, { hint: TOR_PROXY_HINT });
+  }
+
+  private clientFor(url: URL): Promise<HttpClient> | HttpClient {
+    const proxy = this.proxy;
+    if (proxy === undefined) return clientFor(url);
+    this.proxyClients ??= Promise.all([socksAgents(proxy, AGENT_OPTIONS), import('node:https')]).then(([agents, https]) => ({
+      http: { request: httpRequest, agent: agents.http },
+      https: { request: https.request, agent: agents.https },
+    }));
+    return this.proxyClients.then((clients) => (url.protocol === 'https:' ? clients.https : clients.http));
+  }
+
   /**
    * One GET with a deadline and an idle timeout; resolves with the response head. A request on
    * a kept-alive socket that the server closed meanwhile is retried once on a new socket.
    */
   private async request(url: URL, deadline: number, idleTimeoutMs: number, retried = false): Promise<IncomingMessage> {
-    const client = await clientFor(url);
+    const client = await this.clientFor(url);
     return new Promise((resolve, reject) => {
       const remaining = deadline - Date.now();
       if (remaining <= 0) return reject(new FetchError('TIMEOUT', `${url.href}: no complete answer within the time limit`));
@@ -199,7 +267,9 @@ export class BoundedFetcher implements Fetcher {
           this.request(url, deadline, idleTimeoutMs, true).then(resolve, reject);
           return;
         }
-        reject(new FetchError('NETWORK', `${url.href}: ${e.code ?? e.message}`));
+        const proxyFailure = this.proxy === undefined ? undefined : describeSocksFailure(e);
+        if (proxyFailure !== undefined) return reject(new FetchError('PROXY', `${url.href} through the proxy ${this.proxy!.url}: ${proxyFailure}`, { cause: e }));
+        reject(new FetchError('NETWORK', `${url.href}${this.proxy === undefined ? '' : ` through the proxy ${this.proxy.url}`}: ${e.code ?? e.message}`));
       });
       req.end();
     });

@@ -1,0 +1,328 @@
+// test/io/socks-proxy.test.ts: fetching through a SOCKS5 proxy with remote name resolution
+// (io/socks-proxy.ts, io/fetch.ts; docs/onion.md). The proxy is Debian's real microsocks on
+// 127.0.0.1 with an /etc/hosts of its own (test/fixtures/socks-server.ts), so the test onion name
+// resolves at the proxy and nowhere else, as an onion name resolves only inside Tor. The mirror
+// is a real HTTP server on 127.0.0.1. Client runs that must not resolve names happen in a separate
+// node process whose node:dns records every name asked for. Attacks and faults: a socks5:// (local
+// resolution) proxy, an onion URL or a redirect to one without a proxy (refused before any lookup
+// or connection), the proxy down, a SOCKS failure reply, refused credentials, an endless body
+// through the proxy; a witnessed client refreshes and downloads over the proxy without a lookup,
+// and a refresh with the proxy down leaves its trusted files as they were.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { promises as dns } from 'node:dns';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { BoundedFetcher, FetchError, fetchAll, parseProxyUrl } from '../../src/io/index.js';
+import { Updater } from '../../src/tuf/index.js';
+import { initLogAnchor } from '../../src/client/index.js';
+import { NEEDS_SOCKS_SERVER, freePort, layerUrl, runRecordingDns, startSocksServer, type RunningSocksServer } from '../fixtures/socks-server.js';
+import { WitnessedRepository } from '../fixtures/witnessed-repository.js';
+import { treeContents } from '../client/helpers.js';
+
+/** A name only the test proxy can resolve (56 base32 characters, like a v3 onion address). */
+const ONION = 'cairntestmirror7cairntestmirror7cairntestmirror7cairntst.onion';
+const UNKNOWN_ONION = 'cairnunknownmirror7cairnunknownmirror7cairnunknownmirro.onion';
+const fast = { timeoutMs: 10_000, idleTimeoutMs: 1000, minBytesPerSecond: 1000, graceMs: 2000 };
+const T = { timeout: 60_000 };
+const WITH_PROXY = { ...T, ...NEEDS_SOCKS_SERVER };
+
+function isFetchError(code: string, ...mentions: string[]) {
+  return (e: unknown): boolean => {
+    assert.ok(e instanceof FetchError, `expected FetchError ${code}, got ${String(e)}`);
+    assert.equal(e.code, code, e.message);
+    for (const m of mentions) assert.ok(e.message.includes(m), `"${e.message}" names ${m}`);
+    return true;
+  };
+}
+
+/** A local mirror on 127.0.0.1 that records each request's Host header and counts connections. */
+interface Mirror {
+  port: number;
+  hosts: string[];
+  connections: number;
+  close(): Promise<void>;
+}
+
+async function startMirror(handler: (req: IncomingMessage, res: ServerResponse) => void): Promise<Mirror> {
+  const sockets = new Set<Socket>();
+  const mirror: Mirror = { port: 0, hosts: [], connections: 0, close: async () => {} };
+  const server: Server = createServer((req, res) => {
+    mirror.hosts.push(req.headers.host ?? '');
+    handler(req, res);
+  });
+  server.on('connection', (s) => {
+    mirror.connections++;
+    sockets.add(s);
+    s.on('close', () => sockets.delete(s));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  mirror.port = (server.address() as AddressInfo).port;
+  mirror.close = async () => {
+    for (const s of sockets) s.destroy();
+    await new Promise((resolve) => server.close(resolve));
+  };
+  return mirror;
+}
+
+const FILE_BYTES = Buffer.from('bytes of the onion mirror\n');
+const serveFile = (req: IncomingMessage, res: ServerResponse): void => {
+  if (req.url === '/file') res.writeHead(200, { 'content-length': FILE_BYTES.length }).end(FILE_BYTES);
+  else res.writeHead(404).end();
+};
+
+async function withProxyAndMirror(
+  handler: (req: IncomingMessage, res: ServerResponse) => void,
+  fn: (proxy: RunningSocksServer, mirror: Mirror) => Promise<void>,
+  credentials?: { username: string; password: string },
+): Promise<void> {
+  const mirror = await startMirror(handler);
+  const proxy = await startSocksServer({ hosts: { [ONION]: '127.0.0.1' }, ...(credentials ? { credentials } : {}) }).catch(async (e: unknown) => {
+    await mirror.close();
+    throw e;
+  });
+  try {
+    await fn(proxy, mirror);
+  } finally {
+    await proxy.close();
+    await mirror.close();
+  }
+}
+
+// --- the proxy URL ---
+
+test('reads socks5h://HOST:PORT strictly and never echoes credentials', () => {
+  assert.deepEqual(parseProxyUrl('socks5h://127.0.0.1:9050'), { url: 'socks5h://127.0.0.1:9050', host: '127.0.0.1', port: 9050 });
+  assert.deepEqual(parseProxyUrl('socks5h://[::1]:9050/'), { url: 'socks5h://[::1]:9050', host: '::1', port: 9050 });
+  assert.deepEqual(parseProxyUrl('SOCKS5H://Tor.Example:9150'), { url: 'socks5h://tor.example:9150', host: 'tor.example', port: 9150 });
+  assert.deepEqual(parseProxyUrl('socks5h://isolate%3A1:p%40ss@127.0.0.1:9050'), { url: 'socks5h://127.0.0.1:9050', host: '127.0.0.1', port: 9050, username: 'isolate:1', password: 'p@ss' });
+  const bad: Array<[string, string]> = [
+    ['127.0.0.1:9050', 'not a socks5h:// URL'],
+    ['http://127.0.0.1:8080', 'not a socks5h:// URL'],
+    ['socks5h://127.0.0.1', 'socks5h://HOST:PORT'],
+    ['socks5h://127.0.0.1:0', 'out of range'],
+    ['socks5h://127.0.0.1:65536', 'out of range'],
+    ['socks5h://127.0.0.1:9050/path', 'no path'],
+    ['socks5h://127.0.0.1:9050?x=1', 'no path, query'],
+    ['socks5h://:9050', 'socks5h://HOST:PORT'],
+    ['socks5h://[not-v6]:9050', 'socks5h://HOST:PORT'],
+    ['socks5h://[1.2.3.4]:9050', 'not an IPv6 address'],
+    [`socks5h://${ONION}:9050`, 'cannot be an onion address'],
+    ['socks5h://:secret@127.0.0.1:9050', 'username is 0 bytes'],
+    [`socks5h://${'u'.repeat(256)}:secret@127.0.0.1:9050`, 'username is 256 bytes'],
+    [`socks5h://${'x'.repeat(2000)}:9050`, 'characters long'],
+  ];
+  for (const [url, mention] of bad) assert.throws(() => parseProxyUrl(url), isFetchError('BAD_PROXY', mention, 'expected socks5h://'));
+  assert.throws(() => parseProxyUrl('socks5h://user:hunter2@127.0.0.1:9050/x'), (e: unknown) => e instanceof FetchError && !e.message.includes('hunter2'));
+  assert.throws(() => new BoundedFetcher(fast, { proxy: 'socks5h://127.0.0.1' }), isFetchError('BAD_PROXY'));
+});
+
+test('refuses a socks5:// proxy, which would resolve names on this machine, with the socks5h:// form as hint', () => {
+  for (const scheme of ['socks5', 'socks4a', 'socks']) {
+    assert.throws(() => new BoundedFetcher(fast, { proxy: `${scheme}://user:hunter2@127.0.0.1:9050` }), (e: unknown) => {
+      isFetchError('BAD_PROXY', `${scheme}:// is not accepted`, 'resolves destination names itself')(e);
+      const { hint, message } = e as FetchError;
+      assert.equal(hint, 'write the same proxy as socks5h://USER:PASSWORD@127.0.0.1:9050');
+      assert.ok(!message.includes('hunter2'));
+      return true;
+    });
+  }
+});
+
+// --- no proxy: onion names never reach the resolver ---
+
+test('refuses an onion URL without a proxy before any lookup or connection, and a redirect to one; the recorder sees the lookups it should', T, async () => {
+  const mirror = await startMirror((req, res) => {
+    if (req.url === '/to-onion') res.writeHead(302, { location: `http://${ONION}/file` }).end();
+    else serveFile(req, res);
+  });
+  try {
+    const io = layerUrl('io');
+    const run = await runRecordingDns(`
+      import { BoundedFetcher, fetchAll } from ${JSON.stringify(io)};
+      const fetcher = new BoundedFetcher(${JSON.stringify(fast)});
+      const out = {};
+      for (const [name, url] of [['onion', 'http://${ONION}/file'], ['onionTls', 'https://${ONION.toUpperCase()}./file'], ['redirect', 'http://127.0.0.1:${mirror.port}/to-onion']]) {
+        try { await fetchAll(fetcher, url, 1000); out[name] = 'fetched'; } catch (e) { out[name] = { code: e.code, message: e.message, hint: e.hint }; }
+      }
+      // The control: a name that is not an onion is resolved here, so the recorder sees it.
+      out.control = (await fetchAll(fetcher, 'http://localhost:${mirror.port}/file', 1000)).toString();
+      console.log(JSON.stringify(out));
+    `);
+    assert.equal(run.code, 0, run.stderr);
+    const out = JSON.parse(run.stdout) as Record<string, { code: string; message: string; hint: string } | string>;
+    for (const which of ['onion', 'onionTls', 'redirect']) {
+      const refusal = out[which] as { code: string; message: string; hint: string };
+      assert.equal(refusal.code, 'ONION_NEEDS_PROXY', JSON.stringify(refusal));
+      assert.match(refusal.hint, /--proxy socks5h:\/\/127\.0\.0\.1:9050/);
+    }
+    assert.match((out.redirect as { message: string }).message, /redirected from http:\/\/127\.0\.0\.1:\d+\/to-onion/);
+    assert.equal(out.control, FILE_BYTES.toString());
+    assert.deepEqual(run.lookups.map((l) => l.host), ['localhost'], 'the only name resolved is the control, never the onion name');
+    assert.deepEqual(mirror.hosts.map((h) => h.split(':')[0]), ['127.0.0.1', 'localhost'], 'the mirror saw the redirect and the control, nothing for the onion name');
+  } finally {
+    await mirror.close();
+  }
+});
+
+// --- through the real proxy ---
+
+test('fetches http://NAME.onion through the proxy, which alone resolves the name; the client process resolves nothing', WITH_PROXY, async () => {
+  await assert.rejects(dns.lookup(ONION), (e: NodeJS.ErrnoException) => e.code === 'ENOTFOUND', 'the test onion name does not resolve on this machine');
+  await withProxyAndMirror(serveFile, async (proxy, mirror) => {
+    const url = `http://${ONION}:${mirror.port}/file`;
+    const direct = await fetchAll(new BoundedFetcher(fast, { proxy: proxy.url }), url, 1000);
+    assert.ok(direct.equals(FILE_BYTES));
+
+    const run = await runRecordingDns(`
+      import { BoundedFetcher, fetchAll } from ${JSON.stringify(layerUrl('io'))};
+      const fetcher = new BoundedFetcher(${JSON.stringify(fast)}, { proxy: ${JSON.stringify(proxy.url)} });
+      const first = await fetchAll(fetcher, ${JSON.stringify(url)}, 1000);
+      const second = await fetchAll(fetcher, ${JSON.stringify(url)}, 1000);
+      console.log(JSON.stringify([first.toString(), second.toString()]));
+    `);
+    assert.equal(run.code, 0, run.stderr);
+    assert.deepEqual(JSON.parse(run.stdout), [FILE_BYTES.toString(), FILE_BYTES.toString()]);
+    assert.deepEqual(run.lookups, [], 'no name was resolved by the client process');
+    assert.deepEqual(mirror.hosts, Array(3).fill(`${ONION}:${mirror.port}`), 'every request arrived for the onion name');
+    assert.equal(mirror.connections, 2, 'the second request of the process reused its kept-alive tunnel');
+  });
+});
+
+test('the proxy down: a typed PROXY error naming the proxy', T, async () => {
+  const port = await freePort();
+  const fetcher = new BoundedFetcher(fast, { proxy: `socks5h://127.0.0.1:${port}` });
+  await assert.rejects(fetchAll(fetcher, `http://${ONION}/file`, 1000), isFetchError('PROXY', `socks5h://127.0.0.1:${port}`, 'ECONNREFUSED'));
+});
+
+test('a SOCKS failure reply (the proxy cannot resolve or reach the destination) is a typed PROXY error naming the proxy and the reply', WITH_PROXY, async () => {
+  await withProxyAndMirror(serveFile, async (proxy) => {
+    const fetcher = new BoundedFetcher(fast, { proxy: proxy.url });
+    await assert.rejects(fetchAll(fetcher, `http://${UNKNOWN_ONION}/file`, 1000), isFetchError('PROXY', proxy.url, 'the proxy answered reply'));
+    const closed = await freePort();
+    await assert.rejects(fetchAll(fetcher, `http://${ONION}:${closed}/file`, 1000), isFetchError('PROXY', proxy.url, 'reply 5, connection refused'));
+  });
+});
+
+test('a proxy that demands credentials: the right ones pass, wrong or missing ones are a typed PROXY error', WITH_PROXY, async () => {
+  const credentials = { username: 'cairn', password: 'onion-pass' };
+  await withProxyAndMirror(serveFile, async (proxy, mirror) => {
+    const url = `http://${ONION}:${mirror.port}/file`;
+    assert.ok((await fetchAll(new BoundedFetcher(fast, { proxy: proxy.url }), url, 1000)).equals(FILE_BYTES));
+    const wrong = `socks5h://cairn:wrong@127.0.0.1:${proxy.port}`;
+    await assert.rejects(fetchAll(new BoundedFetcher(fast, { proxy: wrong }), url, 1000), (e: unknown) => {
+      isFetchError('PROXY', `socks5h://127.0.0.1:${proxy.port}`, 'refused the username and password')(e);
+      assert.ok(!(e as Error).message.includes('wrong'), 'the password is not echoed');
+      return true;
+    });
+    await assert.rejects(fetchAll(new BoundedFetcher(fast, { proxy: `socks5h://127.0.0.1:${proxy.port}` }), url, 1000), isFetchError('PROXY', 'none of the offered authentication methods'));
+    assert.equal(mirror.hosts.length, 1, 'only the authenticated request reached the mirror');
+  }, credentials);
+});
+
+test('through the proxy the byte cap and the idle timeout still hold: an endless body stops at the cap, a stalled one is cut off', WITH_PROXY, async () => {
+  await withProxyAndMirror((req, res) => {
+    if (req.url === '/declared') return void res.writeHead(200, { 'content-length': 1_000_000 }).end(Buffer.alloc(1_000_000));
+    if (req.url === '/stall') return void res.writeHead(200).write('x');
+    res.writeHead(200);
+    const chunk = Buffer.alloc(64 * 1024, 1);
+    const pump = (): void => {
+      while (res.write(chunk));
+      res.once('drain', pump);
+    };
+    pump();
+  }, async (proxy, mirror) => {
+    const fetcher = new BoundedFetcher(fast, { proxy: proxy.url });
+    const base = `http://${ONION}:${mirror.port}`;
+    await assert.rejects(fetchAll(fetcher, `${base}/endless`, 100_000), isFetchError('TOO_LARGE', 'expected at most 100000 bytes'));
+    await assert.rejects(fetchAll(fetcher, `${base}/declared`, 1000), isFetchError('TOO_LARGE', 'found 1000000 bytes'));
+    await assert.rejects(fetchAll(fetcher, `${base}/stall`, 1000), isFetchError('SLOW_RETRIEVAL', 'no data for 1000 ms'));
+  });
+});
+
+// --- the witnessed client over the proxy ---
+
+async function witnessedMirror(): Promise<{ repo: WitnessedRepository; mirror: Mirror }> {
+  const repo = await WitnessedRepository.create();
+  const mirror = await startMirror((req, res) => {
+    const body = repo.sim.files.get(new URL(req.url ?? '/', 'http://x').pathname.slice(1));
+    if (body) res.writeHead(200, { 'content-length': body.byteLength }).end(body);
+    else res.writeHead(404).end();
+  });
+  return { repo, mirror };
+}
+
+function witnessedClientCode(dir: string, base: string, proxy: string): string {
+  return `
+    import { WitnessedUpdater } from ${JSON.stringify(layerUrl('client'))};
+    import { readFile } from 'node:fs/promises';
+    const client = new WitnessedUpdater({
+      metadataDir: ${JSON.stringify(join(dir, 'metadata'))}, targetDir: ${JSON.stringify(join(dir, 'targets'))},
+      metadataBaseUrl: ${JSON.stringify(`${base}/metadata/`)}, targetBaseUrl: ${JSON.stringify(`${base}/targets/`)},
+      proxy: ${JSON.stringify(proxy)}, config: { fetchLimits: ${JSON.stringify(fast)} },
+    });
+    try {
+      const report = await client.refresh();
+      const info = await client.getTargetInfo('app/tool.txt');
+      const path = await client.downloadTarget(info);
+      console.log(JSON.stringify({ head: report.log.head.index, caughtUp: report.log.blocksCaughtUp, bytes: await readFile(path, 'utf8') }));
+    } catch (e) {
+      console.log(JSON.stringify({ error: e.constructor.name, code: e.code, message: e.message }));
+    }
+  `;
+}
+
+test('a witnessed client refreshes (log catch-up, TUF) and downloads a target from an onion mirror through the proxy, resolving no name', WITH_PROXY, async () => {
+  const { repo, mirror } = await witnessedMirror();
+  const dir = await mkdtemp(join(tmpdir(), 'cairn-socks-client-'));
+  const proxy = await startSocksServer({ hosts: { [ONION]: '127.0.0.1' } });
+  try {
+    await Updater.initTrustedRoot(join(dir, 'metadata'), repo.sim.rootHistory.get(1)!);
+    await initLogAnchor(join(dir, 'metadata'), { hash: repo.genesisHash });
+    repo.sim.addTarget('app/tool.txt', 'witnessed bytes over tor\n');
+    repo.sim.release('targets');
+    await repo.witness();
+    repo.sim.release('targets');
+    await repo.witness();
+
+    const run = await runRecordingDns(witnessedClientCode(dir, `http://${ONION}:${mirror.port}`, proxy.url));
+    assert.equal(run.code, 0, run.stderr);
+    assert.deepEqual(JSON.parse(run.stdout), { head: 2, caughtUp: 2, bytes: 'witnessed bytes over tor\n' }, run.stdout);
+    assert.deepEqual(run.lookups, [], 'no name was resolved by the client process');
+    assert.ok(mirror.hosts.length > 5);
+    assert.deepEqual(new Set(mirror.hosts), new Set([`${ONION}:${mirror.port}`]), 'every request came through the proxy for the onion name');
+  } finally {
+    await proxy.close();
+    await mirror.close();
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('a witnessed refresh with the proxy down fails with PROXY and leaves every trusted file as it was', T, async () => {
+  const { repo, mirror } = await witnessedMirror();
+  const dir = await mkdtemp(join(tmpdir(), 'cairn-socks-client-'));
+  try {
+    await Updater.initTrustedRoot(join(dir, 'metadata'), repo.sim.rootHistory.get(1)!);
+    await initLogAnchor(join(dir, 'metadata'), { hash: repo.genesisHash });
+    repo.sim.addTarget('app/tool.txt', 'witnessed bytes over tor\n');
+    repo.sim.release('targets');
+    await repo.witness();
+    const before = await treeContents(dir);
+    const port = await freePort();
+    const run = await runRecordingDns(witnessedClientCode(dir, `http://${ONION}:${mirror.port}`, `socks5h://127.0.0.1:${port}`));
+    assert.equal(run.code, 0, run.stderr);
+    const out = JSON.parse(run.stdout) as { error: string; code: string; message: string };
+    assert.equal(out.error, 'FetchError', run.stdout);
+    assert.equal(out.code, 'PROXY', run.stdout);
+    assert.ok(out.message.includes(`socks5h://127.0.0.1:${port}`), out.message);
+    assert.deepEqual(run.lookups, []);
+    assert.deepEqual(await treeContents(dir), before, 'nothing was written');
+    assert.equal(mirror.hosts.length, 0);
+  } finally {
+    await mirror.close();
+    await rm(dir, { recursive: true, force: true });
+  }
+});
