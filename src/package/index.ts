@@ -16,3 +16,4 @@ export { extractPackage, type ExtractedFile, type ExtractedPackage, type Extract
 export { DEFAULT_EXTRACT_LIMITS, type ExtractLimits } from './archive-scan.js';
 export { DeterministicUstarWriter, ustarHeader, USTAR_MAX_PATH_BYTES, USTAR_MAX_LINK_BYTES } from './ustar-writer.js';
 export { compareArchivePaths } from './archive-paths.js';
+export { UstarReader, type UstarEntryHeader } from './ustar-reader.js';

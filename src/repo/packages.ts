@@ -63,7 +63,7 @@ function withoutCustom(options: AddPackageOptions): AddTargetsOptions {
 /** The sha256 the workspace lists for `path`, if any role lists it. */
 async function targetEntry(ws: Workspace, path: string): Promise<string | undefined> {
   const role = await roleForTarget(ws, path);
-  const targets = ((await ws.role(role)).signed as JsonObject).targets as Record<string, { hashes?: { sha256?: string } }> | undefined;
+  const targets = ((await ws.role(role)).signed as unknown as JsonObject).targets as Record<string, { hashes?: { sha256?: string } }> | undefined;
   return targets?.[path]?.hashes?.sha256;
 }
 

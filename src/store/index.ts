@@ -2,6 +2,7 @@
 // "Client store" of docs/design.md): remotes pinned by their trust anchor, dependency resolution
 // from verified metadata, install, update, remove and rollback into the immutable store, bundles
 // for machines with no network. Other layers and tests import from here only.
+export * from './core.js';
 export { InstallError } from './install-errors.js';
 export { resolveDependencies, type PackageCatalog, type Requirement, type ResolveOptions } from './resolve.js';
 export { defaultStoreRoot, SYSTEM_STORE_ROOT, type StoreScope } from './install-scope.js';

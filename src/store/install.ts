@@ -13,7 +13,8 @@
 // are those of the verified manifest in the target's metadata; the archive's copy must be
 // byte-identical to it or the unpack is refused (MANIFEST_MISMATCH).
 import { extractPackage, manifestBytes, parseManifest, permissionIncrease, type PackageManifest } from '../package/index.js';
-import { openStore, type Generation, type GenerationPlan, type IncomingPackage, type Store } from './core.js';
+import { openStore, StoreError, type Generation, type GenerationPlan, type IncomingPackage, type Store } from './core.js';
+import { readStoreRecord } from './records.js';
 import { InstallError } from './install-errors.js';
 import { listRemotes, type RemoteConfig } from './remotes.js';
 import { RemoteClient, type FetchedPackage, type RemoteEvent } from './remotes-client.js';
@@ -211,6 +212,14 @@ function incomingPackage(fetched: FetchedPackage & { remote: string }, options: 
   };
 }
 
+/** The manifest the store recorded when it installed `id` (verified then). */
+async function installedManifest(store: Store, id: string): Promise<PackageManifest> {
+  const path = join(store.layout.store, `${id}.json`);
+  const record = await readStoreRecord(path, id);
+  if (!record) throw new StoreError('CORRUPT', `the active generation references ${id}, whose record ${path} is missing`, { hint: 'cairn verify names what is damaged; cairn rollback or a reinstall repairs it' });
+  return parseManifest(record.manifest, `the store record ${path}`);
+}
+
 function explicitNames(installed: Record<string, Installed>): string[] {
   return Object.entries(installed).filter(([, p]) => p.explicit).map(([n]) => n);
 }
@@ -234,7 +243,7 @@ class RemotesCatalog implements PackageCatalog {
   ) {}
 
   static async open(options: PackageManagerOptions, store: Store, installed: Record<string, Installed>): Promise<RemotesCatalog> {
-    if (options.clients) return new RemotesCatalog([...options.clients], installed, async (id) => parseManifest((await store.record(id)).manifest, `the store's record of ${id}`));
+    if (options.clients) return new RemotesCatalog([...options.clients], installed, (id) => installedManifest(store, id));
     const remotes: RemoteConfig[] = await listRemotes(options.storeRoot);
     const clients = remotes.map((remote) => new RemoteClient({
       storeRoot: options.storeRoot,
@@ -243,7 +252,7 @@ class RemotesCatalog implements PackageCatalog {
       ...(options.now ? { now: options.now } : {}),
       ...(options.onEvent ? { onEvent: options.onEvent } : {}),
     }));
-    return new RemotesCatalog(clients, installed, async (id) => parseManifest((await store.record(id)).manifest, `the store's record of ${id}`));
+    return new RemotesCatalog(clients, installed, (id) => installedManifest(store, id));
   }
 
   private clientFor(name: string): Promise<RemoteClient> {

@@ -69,7 +69,7 @@ export class RemoteClient implements PackageCatalog {
   constructor(private readonly options: RemoteClientOptions) {
     this.bases = [options.remote.url, ...options.remote.mirrors];
     const proxy = options.proxy ?? options.remote.proxy;
-    const inner = options.fetcher ?? new BoundedFetcher(undefined, undefined, proxy === undefined ? {} : { proxy });
+    const inner = options.fetcher ?? new BoundedFetcher(undefined, proxy === undefined ? {} : { proxy });
     this.fetcher = { stream: (url, maxBytes) => this.observe(inner.stream(url, maxBytes)) };
   }
 

@@ -184,13 +184,16 @@ export const installCommand: CommandModule = {
         }
         if (packages.length > 0) throw new UsageError('CONFLICT', 'with --from, every package of the bundle is installed: name none');
         const bundleFile = opts.from;
-        const { bundle, ageSeconds, result } = await withConsent(out, options, async (o) => {
+        let made: { bundle: BundleDescription; ageSeconds: number } | undefined;
+        const result = await withConsent(out, options, async (o) => {
           const r = await installBundle({
             ...o, allowStale: opts.allowStale,
             ...(opts.root === undefined ? {} : { rootFile: opts.root }), ...(opts.logAnchor === undefined ? {} : { logAnchor: opts.logAnchor }),
           }, bundleFile);
-          return Object.assign(r.result, { bundle: r.bundle, ageSeconds: r.ageSeconds });
-        }) as TransactionResult & { bundle: BundleDescription; ageSeconds: number };
+          made = { bundle: r.bundle, ageSeconds: r.ageSeconds };
+          return r.result;
+        });
+        const { bundle, ageSeconds } = made!;
         out.result({ ...result, bundle, ageSeconds }, [`bundle from ${bundle.remote.name}, made ${bundle.createdAt} (${formatAge(ageSeconds)} ago)`, ...transactionLines(result)]);
       });
   },
@@ -307,7 +310,7 @@ export const verifyCommand: CommandModule = {
         const out = context.output();
         const report = await (await openStore(storeRoot(opts))).verify();
         const problems = report.problems;
-        out.result(report, problems.length === 0 ? `store verified: ${report.checkedPaths} store path(s), no difference` : problems.map((p) => `CORRUPT ${p.path}: ${p.problem}`));
+        out.result(report, problems.length === 0 ? `store verified: ${report.checkedStorePaths} store path(s), no difference${report.garbage.length ? ` (${report.garbage.length} unreferenced item(s): cairn gc removes them)` : ''}` : problems.map((p) => `CORRUPT ${p.path}: ${p.kind}: ${p.detail}`));
         if (problems.length > 0) context.setExitCode(6);
       });
   },
