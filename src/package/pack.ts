@@ -155,7 +155,7 @@ export async function packDirectory(dir: string, outFile: string, options: PackO
   const canonicalManifest = manifestBytes(manifest);
   const outDir = dirname(outFile);
   const temporary = join(outDir, `.${basename(outFile)}.${randomBytes(6).toString('hex')}.tmp`);
-  const handle = await open(temporary, 'wx', 0o644);
+  const handle = await open(temporary, 'wx+', 0o644);
   let closed = false;
   try {
     const writer = new DeterministicUstarWriter(async (chunk) => void (await handle.write(chunk)), mtime);
