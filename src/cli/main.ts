@@ -26,6 +26,12 @@ export const COMMAND_GROUPS: readonly CommandGroup[] = [
     load: () => import('./commands/demo.js'),
   },
   {
+    name: 'pack',
+    term: 'pack [options] <dir>',
+    description: 'make a reproducible package archive from a directory holding a cairn-package.json manifest',
+    load: () => import('./commands/pack.js'),
+  },
+  {
     name: 'remote',
     term: 'remote',
     description: 'the repositories packages come from, each pinned to its trust anchor',

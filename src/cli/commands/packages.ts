@@ -75,12 +75,13 @@ function mib(bytes: number): string {
 }
 
 function transactionLines(result: TransactionResult): string[] {
-  if (result.unchanged) return ['nothing to do: the active generation already has it'];
+  const held = result.held.map((h) => `held ${h.name} at ${h.installed} (${h.available} requests more permissions: ${h.increase.join(', ')}; cairn update --accept-permissions ${h.name} consents)`);
+  if (result.unchanged) return [...held, held.length ? 'nothing else to do' : 'nothing to do: the active generation already has it'];
   return [
     ...result.added.map((a) => `installed ${a.name} ${a.version}${a.permissions.length === 0 ? '' : ` (requests, not granted: ${a.permissions.join(', ')})`}`),
     ...result.updated.map((u) => `updated ${u.name} ${u.from} -> ${u.to}${u.increase.length === 0 ? '' : ` (now requests also: ${u.increase.join(', ')})`}`),
     ...result.removed.map((r) => `removed ${r.name} ${r.version}`),
-    ...result.held.map((h) => `held ${h.name} at ${h.installed} (${h.available} requests more permissions: ${h.increase.join(', ')})`),
+    ...held,
     ...result.keptAsDependency.map((k) => `kept ${k.name}: needed by ${k.neededBy.join(', ')}`),
     `generation ${result.generation!.number} is active (cairn rollback returns to ${result.generation!.parent ?? 'nothing'})`,
   ];
