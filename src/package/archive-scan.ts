@@ -66,6 +66,8 @@ export async function scanPackageArchive(reader: UstarReader, limits: ExtractLim
   let manifestEntry: ScannedEntry | undefined;
 
   const register = (path: string, node: Node): void => {
+    // Directories implied by deep paths count too: 100,000 entries must not become millions of mkdirs.
+    if (nodes.size >= limits.maxEntries) throw new PackageError('TOO_MANY_ENTRIES', `${what} has more than ${limits.maxEntries} files, directories and links (implied directories included)`);
     const key = collisionKey(path);
     const other = keys.get(key);
     if (other !== undefined && other !== path) {

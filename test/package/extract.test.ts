@@ -226,3 +226,8 @@ test('a failure in the middle of writing removes the destination', T, () => with
     await assert.rejects(stat(join(dir, 'dest')), { code: 'ENOENT' });
   }
 }));
+
+test('refuses deep paths that imply more directories than the entry cap', T, async () => {
+  const deep = Array.from({ length: 10 }, (_, i): RawEntry => ({ name: `u${i}/a/b/c/d/e/f/g`, type: '0' }));
+  await assertRefused([...valid(), ...deep], 'TOO_MANY_ENTRIES', { limits: { maxEntries: 50 } });
+});
