@@ -149,8 +149,9 @@ export async function packDirectory(dir: string, outFile: string, options: PackO
     if (entry?.kind !== 'file') throw new PackageError('MISSING_ENTRY_POINT', `entry point ${command} names ${path}, which is ${entry === undefined ? `not in ${dir}` : `a ${entry.kind}, not a regular file`}`);
   }
   const links = new Map(tree.filter((e) => e.kind === 'symlink').map((e) => [e.path, e.linkTarget!]));
+  const foldedLinks = new Map([...links].map(([path, target]) => [collisionKey(path), target]));
   for (const [path, target] of links) {
-    const result = resolveLink(path, target, links);
+    const result = resolveLink(path, target, foldedLinks);
     if ('escapes' in result) throw new PackageError('LINK_ESCAPES', `the link ${path} -> ${target} in ${dir} is refused: ${result.escapes}`, { hint: 'packages may hold only relative links that stay inside the package' });
   }
 
