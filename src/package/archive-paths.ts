@@ -68,8 +68,9 @@ export function compareArchivePaths(a: { path: string; directory: boolean }, b: 
 
 /**
  * Resolves the symbolic link at `linkPath` (a safe relative path) with target `target` the way
- * the kernel would inside the package root, following the package's other links (`links`: path
- * -> target) as it goes. Returns the package-relative path it resolves to ('' for the root), or
+ * the kernel would inside the package root, following the package's other links (`links`:
+ * collisionKey(path) -> target, so that "A/x" goes through a link "a" as it would on a
+ * case-insensitive file system) as it goes. Returns the package-relative path it resolves to ('' for the root), or
  * the reason it escapes: an absolute target, a ".." above the root (also after a link: 'a/l/..'
  * where a/l -> '..' leaves the root), more than MAX_LINK_HOPS links.
  */
@@ -94,7 +95,7 @@ export function resolveLink(linkPath: string, target: string, links: ReadonlyMap
       continue;
     }
     stack.push(c);
-    const next = links.get(stack.join('/'));
+    const next = links.get(collisionKey(stack.join('/')));
     if (next !== undefined) {
       if (++hops > MAX_LINK_HOPS) return { escapes: `more than ${MAX_LINK_HOPS} links are followed to resolve it` };
       stack.pop();

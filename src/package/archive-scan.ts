@@ -62,10 +62,13 @@ export async function scanPackageArchive(reader: UstarReader, limits: ExtractLim
   const nodes = new Map<string, Node>();
   const keys = new Map<string, string>();
   const links = new Map<string, string>();
+  const foldedLinks = new Map<string, string>();
   let total = 0;
   let manifestEntry: ScannedEntry | undefined;
 
   const register = (path: string, node: Node): void => {
+    // Directories implied by deep paths count too: 100,000 entries must not become millions of mkdirs.
+    if (nodes.size >= limits.maxEntries) throw new PackageError('TOO_MANY_ENTRIES', `${what} has more than ${limits.maxEntries} files, directories and links (implied directories included)`);
     const key = collisionKey(path);
     const other = keys.get(key);
     if (other !== undefined && other !== path) {
@@ -136,6 +139,7 @@ export async function scanPackageArchive(reader: UstarReader, limits: ExtractLim
     if (type === 'symlink') {
       entry.linkTarget = header.linkTarget;
       links.set(path, header.linkTarget);
+      foldedLinks.set(collisionKey(path), header.linkTarget);
     }
     if (path === MANIFEST_FILE) manifestEntry = entry;
     entries.push(entry);
@@ -143,7 +147,7 @@ export async function scanPackageArchive(reader: UstarReader, limits: ExtractLim
 
   // Links are checked against the whole archive: a link may go through links written after it.
   for (const [path, target] of links) {
-    const result = resolveLink(path, target, links);
+    const result = resolveLink(path, target, foldedLinks);
     if ('escapes' in result) throw new PackageError('LINK_ESCAPES', `${what}: the link ${quoted(path)} -> ${quoted(target)} is refused: ${result.escapes}`);
   }
 

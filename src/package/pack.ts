@@ -1,7 +1,7 @@
 // package/pack.ts: `cairn pack`, a directory to a reproducible package archive (docs/packages.md
 // "Archive rules"; reproducible-builds.org "Archive metadata"). The manifest is read and checked
 // (the file may be pretty-printed; the archive holds its canonical bytes), the tree is walked
-// (".git" left out; devices, FIFOs and sockets refused; relative links only, resolving inside
+// (".git" and the output archive itself left out; devices, FIFOs and sockets refused; relative links only, resolving inside
 // the package), and the deterministic ustar writer writes entries sorted by the UTF-8 bytes of
 // their paths, mtime SOURCE_DATE_EPOCH, uid/gid 0, modes 0755/0644. The result is checked with
 // extraction's own scan before it is renamed into place, so pack never leaves an archive that
@@ -9,7 +9,7 @@
 import { constants } from 'node:fs';
 import { lstat, open, readdir, readlink, rename, unlink } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
-import { basename, dirname, join } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { parseJsonBounded } from '../encoding/index.js';
 import { UsageError, asCairnError } from '../errors/index.js';
 import { readCappedFile } from '../io/index.js';
@@ -74,7 +74,7 @@ export async function readManifestFile(dir: string): Promise<PackageManifest> {
   return parseManifest(value, file);
 }
 
-async function walk(root: string): Promise<TreeEntry[]> {
+async function walk(root: string, skip: string): Promise<TreeEntry[]> {
   const out: TreeEntry[] = [];
   const keys = new Map<string, string>();
   let total = 0;
@@ -85,6 +85,8 @@ async function walk(root: string): Promise<TreeEntry[]> {
     for (const name of names) {
       if (PACK_EXCLUDES.includes(name)) continue;
       const path = rel === '' ? name : `${rel}/${name}`;
+      // The archive being written, when it is written inside the directory (a second `cairn pack .`).
+      if (resolve(root, path) === skip) continue;
       const unsafe = unsafePathReason(path);
       if (unsafe) throw new PackageError('UNSUPPORTED_FILE', `${JSON.stringify(path)} in ${root} cannot be packed: ${unsafe}`);
       const key = collisionKey(path);
@@ -139,7 +141,7 @@ export async function packDirectory(dir: string, outFile: string, options: PackO
   const mtime = options.sourceDateEpoch ?? epochFromEnvironment();
   if (!Number.isSafeInteger(mtime) || mtime < 0 || mtime > MAX_USTAR_TIME) throw new UsageError('BAD_ARGUMENT', `sourceDateEpoch must be whole seconds from 0 to ${MAX_USTAR_TIME}, found ${mtime}`);
   const manifest = await readManifestFile(dir);
-  const tree = await walk(dir);
+  const tree = await walk(dir, resolve(outFile));
   const byPath = new Map(tree.map((e) => [e.path, e]));
   if (byPath.get(MANIFEST_FILE)?.kind !== 'file') throw new PackageError('MISSING_MANIFEST', `${dir}/${MANIFEST_FILE} must be a regular file`);
   for (const [command, path] of Object.entries(manifest.entryPoints)) {
@@ -147,8 +149,9 @@ export async function packDirectory(dir: string, outFile: string, options: PackO
     if (entry?.kind !== 'file') throw new PackageError('MISSING_ENTRY_POINT', `entry point ${command} names ${path}, which is ${entry === undefined ? `not in ${dir}` : `a ${entry.kind}, not a regular file`}`);
   }
   const links = new Map(tree.filter((e) => e.kind === 'symlink').map((e) => [e.path, e.linkTarget!]));
+  const foldedLinks = new Map([...links].map(([path, target]) => [collisionKey(path), target]));
   for (const [path, target] of links) {
-    const result = resolveLink(path, target, links);
+    const result = resolveLink(path, target, foldedLinks);
     if ('escapes' in result) throw new PackageError('LINK_ESCAPES', `the link ${path} -> ${target} in ${dir} is refused: ${result.escapes}`, { hint: 'packages may hold only relative links that stay inside the package' });
   }
 

@@ -226,3 +226,12 @@ test('a failure in the middle of writing removes the destination', T, () => with
     await assert.rejects(stat(join(dir, 'dest')), { code: 'ENOENT' });
   }
 }));
+
+test('refuses deep paths that imply more directories than the entry cap', T, async () => {
+  const deep = Array.from({ length: 10 }, (_, i): RawEntry => ({ name: `u${i}/a/b/c/d/e/f/g`, type: '0' }));
+  await assertRefused([...valid(), ...deep], 'TOO_MANY_ENTRIES', { limits: { maxEntries: 50 } });
+});
+
+test('refuses a symlink that escapes through another link named with other case (case-insensitive file systems)', T, async () => {
+  await assertRefused([...valid(), { name: 'd/', type: '5' }, { name: 'd/a', type: '2', linkName: '..' }, { name: 'l', type: '2', linkName: 'D/A/..' }], 'LINK_ESCAPES');
+});

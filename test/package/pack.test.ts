@@ -156,3 +156,12 @@ test('pack refuses names that would collide on a case-insensitive file system', 
   await writeFile(join(src, 'README'), 'a');
   await writeFile(join(src, 'readme'), 'b');
 })));
+
+test('packing into the package directory leaves the earlier archive out of the next one', T, () => withTempDir('pack', async (dir) => {
+  const src = join(dir, 'src');
+  await sourceTree(src, Object.keys(FILES), { mtime: 5, pretty: false, umask: 0o022 });
+  const first = await packDirectory(src, join(src, 'hello-1.0.0.tar'));
+  const second = await packDirectory(src, join(src, 'hello-1.0.0.tar'));
+  assert.equal(second.sha256, first.sha256);
+  assert.equal(second.entries, first.entries);
+}));

@@ -4,7 +4,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { describePermission, PackageError, parsePermission, permissionIncrease } from '../../src/package/index.js';
 
-test('every form of the vocabulary parses', () => {
+const T = { timeout: 10_000 };
+
+test('every form of the vocabulary parses', T, () => {
   const table: Array<[string, unknown]> = [
     ['network:outbound', { kind: 'network:outbound' }],
     ['network:outbound:example.org:443', { kind: 'network:outbound-to', host: 'example.org', port: 443 }],
@@ -23,7 +25,7 @@ test('every form of the vocabulary parses', () => {
   for (const [text, parsed] of table) assert.deepEqual(parsePermission(text), parsed, text);
 });
 
-test('unknown and malformed permissions are refused as UNKNOWN_PERMISSION', () => {
+test('unknown and malformed permissions are refused as UNKNOWN_PERMISSION', T, () => {
   const refused = [
     '', 'root', 'network', 'network:inbound', 'network:outbound:', 'network:outbound:example.org', 'network:outbound:example.org:0',
     'network:outbound:example.org:65536', 'network:outbound:example.org:0443', 'network:outbound:Example.org:443', 'network:outbound:exa mple.org:443',
@@ -36,7 +38,7 @@ test('unknown and malformed permissions are refused as UNKNOWN_PERMISSION', () =
   }
 });
 
-test('permissionIncrease lists what the candidate asks for beyond what is installed', () => {
+test('permissionIncrease lists what the candidate asks for beyond what is installed', T, () => {
   const table: Array<[string[], string[], string[]]> = [
     [[], [], []],
     [[], ['audio', 'display'], ['audio', 'display']],
@@ -59,7 +61,7 @@ test('permissionIncrease lists what the candidate asks for beyond what is instal
   assert.throws(() => permissionIncrease([], ['root']), (e: unknown) => e instanceof PackageError && e.code === 'UNKNOWN_PERMISSION');
 });
 
-test('each permission reads as one human line', () => {
+test('each permission reads as one human line', T, () => {
   assert.equal(describePermission('network:outbound:example.org:443'), 'send network traffic to example.org port 443');
   assert.equal(describePermission('network:outbound'), 'send network traffic to any destination');
   assert.equal(describePermission('network:inbound:8080/tcp'), 'accept TCP connections on port 8080');
