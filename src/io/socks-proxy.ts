@@ -72,7 +72,7 @@ export function readSocksProxyUrl(text: string): SocksProxyReading {
     for (const [what, value] of [['username', username], ['password', password]] as const) {
       const bytes = Buffer.byteLength(value);
       if (bytes < 1 || bytes > SOCKS_PROXY_LIMITS.maxCredentialBytes) {
-        return { ok: false, problem: `the ${what} is ${bytes} bytes; SOCKS5 (RFC 1929) allows 1 to ${SOCKS_PROXY_LIMITS.maxCredentialBytes}` };
+        return { ok: false, problem: `the ${what} is ${bytes} bytes; SOCKS5 (RFC 1929) allows 1 to ${SOCKS_PROXY_LIMITS.maxCredentialBytes}; ${EXPECTED}` };
       }
     }
     proxy.username = username;

@@ -13,18 +13,23 @@ import assert from 'node:assert/strict';
 import { promises as dns } from 'node:dns';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { createServer as createTlsServer } from 'node:https';
+import type { TLSSocket } from 'node:tls';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BoundedFetcher, FetchError, fetchAll, parseProxyUrl } from '../../src/io/index.js';
 import { Updater } from '../../src/tuf/index.js';
 import { initLogAnchor } from '../../src/client/index.js';
-import { NEEDS_SOCKS_SERVER, freePort, layerUrl, runRecordingDns, startSocksServer, type RunningSocksServer } from '../fixtures/socks-server.js';
+import { NEEDS_SOCKS_SERVER, freePort, layerUrl, runRecordingDns, selfSignedCertificate, startSocksServer, type RunningSocksServer } from '../fixtures/socks-server.js';
+import { needsTool } from '../fixtures/system-tools.js';
 import { WitnessedRepository } from '../fixtures/witnessed-repository.js';
 import { treeContents } from '../client/helpers.js';
 
 /** A name only the test proxy can resolve (56 base32 characters, like a v3 onion address). */
 const ONION = 'cairntestmirror7cairntestmirror7cairntestmirror7cairntst.onion';
+/** Another name the proxy maps to the same mirror, which the mirror's certificate does not name. */
+const OTHER_ONION = 'cairnothermirror7cairnothermirror7cairnothermirror7cairn.onion';
 const UNKNOWN_ONION = 'cairnunknownmirror7cairnunknownmirror7cairnunknownmirro.onion';
 const fast = { timeoutMs: 10_000, idleTimeoutMs: 1000, minBytesPerSecond: 1000, graceMs: 2000 };
 const T = { timeout: 60_000 };
@@ -190,6 +195,41 @@ test('fetches http://NAME.onion through the proxy, which alone resolves the name
     assert.deepEqual(mirror.hosts, Array(3).fill(`${ONION}:${mirror.port}`), 'every request arrived for the onion name');
     assert.equal(mirror.connections, 2, 'the second request of the process reused its kept-alive tunnel');
   });
+});
+
+test('https through the proxy: TLS runs end to end inside the tunnel, with the onion name as server name, and the certificate is checked', { ...WITH_PROXY, ...(NEEDS_SOCKS_SERVER.skip === undefined ? needsTool('openssl', 'sudo apt-get install openssl') : {}) }, async () => {
+  const { key, cert } = await selfSignedCertificate([ONION]);
+  const serverNames: string[] = [];
+  const server = createTlsServer({ key, cert }, serveFile);
+  server.on('secureConnection', (socket: TLSSocket & { servername?: string | false }) => serverNames.push(String(socket.servername)));
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as AddressInfo).port;
+  const dir = await mkdtemp(join(tmpdir(), 'cairn-socks-tls-'));
+  const proxy = await startSocksServer({ hosts: { [ONION]: '127.0.0.1', [OTHER_ONION]: '127.0.0.1' } });
+  try {
+    await writeFile(join(dir, 'ca.pem'), cert);
+    const run = await runRecordingDns(`
+      import { BoundedFetcher, fetchAll } from ${JSON.stringify(layerUrl('io'))};
+      const fetcher = new BoundedFetcher(${JSON.stringify(fast)}, { proxy: ${JSON.stringify(proxy.url)} });
+      const out = { bytes: (await fetchAll(fetcher, 'https://${ONION}:${port}/file', 1000)).toString() };
+      try { await fetchAll(fetcher, 'https://${OTHER_ONION}:${port}/file', 1000); } catch (e) { out.otherName = { code: e.code, message: e.message }; }
+      console.log(JSON.stringify(out));
+    `, { env: { NODE_EXTRA_CA_CERTS: join(dir, 'ca.pem') } });
+    assert.equal(run.code, 0, run.stderr);
+    const out = JSON.parse(run.stdout) as { bytes: string; otherName: { code: string; message: string } };
+    assert.equal(out.bytes, FILE_BYTES.toString());
+    assert.equal(out.otherName.code, 'NETWORK', 'a certificate that does not name the host is refused');
+    assert.match(out.otherName.message, /ERR_TLS_CERT_ALTNAME_INVALID/);
+    assert.deepEqual(run.lookups, [], 'no name was resolved by the client process');
+    assert.deepEqual(serverNames, [ONION], 'the TLS server name is the onion name (the refused handshake never completed)');
+    // This process does not trust the certificate: the tunnel does not weaken TLS verification.
+    await assert.rejects(fetchAll(new BoundedFetcher(fast, { proxy: proxy.url }), `https://${ONION}:${port}/file`, 1000), isFetchError('NETWORK', 'SELF_SIGNED'));
+  } finally {
+    await proxy.close();
+    server.closeAllConnections();
+    await new Promise((resolve) => server.close(resolve));
+    await rm(dir, { recursive: true, force: true });
+  }
 });
 
 test('the proxy down: a typed PROXY error naming the proxy', T, async () => {
