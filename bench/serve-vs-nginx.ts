@@ -10,6 +10,9 @@
 // Targets (the issue): timestamp.json at least 0.5x nginx's requests per second, the large
 // target at least 0.8x nginx's throughput.
 //
+// CAIRN_BENCH_BIN=PATH measures another bin/cairn.js (for example a checkout of an earlier
+// version, for before/after figures) instead of this one.
+//
 // Needs nginx and wrk (`sudo apt-get install nginx wrk`); without them it prints a skip line.
 // The machine has 2 cores shared by the servers and wrk: wrk runs with -t2 for the small file and
 // -t1 for the large one, nothing is pinned.
@@ -124,8 +127,8 @@ async function startNginx(nginx: string, dir: string, root: string): Promise<{ u
 }
 
 /** `cairn serve --json --port 0 ROOT`; `url` resolves from its `listening` event. */
-function startCairnServe(root: string): { url: Promise<string>; process: ChildProcess } {
-  const child = spawn(process.execPath, [CAIRN_BIN, '--json', 'serve', '--port', '0', root], { stdio: ['ignore', 'pipe', 'inherit'] });
+function startCairnServe(bin: string, root: string): { url: Promise<string>; process: ChildProcess } {
+  const child = spawn(process.execPath, [bin, '--json', 'serve', '--port', '0', root], { stdio: ['ignore', 'pipe', 'inherit'] });
   const lines = createInterface({ input: child.stdout! });
   const url = new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error('cairn serve did not say it was listening within 20 s')), 20_000);
@@ -224,6 +227,7 @@ export async function benchServeVsNginx(work: string, sizes: ServeBenchSizes): P
     const missing = [nginx === undefined ? 'nginx' : undefined, wrk === undefined ? 'wrk' : undefined].filter((t) => t !== undefined).join(' and ');
     return { name, lines: [`skipped: ${missing} not installed; install with: sudo apt-get install nginx wrk`], targets: [] };
   }
+  const bin = process.env.CAIRN_BENCH_BIN ?? CAIRN_BIN;
   const dir = join(work, 'serve-vs-nginx');
   await rm(dir, { recursive: true, force: true });
   await mkdir(dir, { recursive: true });
@@ -232,7 +236,7 @@ export async function benchServeVsNginx(work: string, sizes: ServeBenchSizes): P
   try {
     const ngx = await startNginx(nginx, join(dir, 'nginx'), tree.root);
     servers.push(ngx);
-    const cairnProcess = startCairnServe(tree.root);
+    const cairnProcess = startCairnServe(bin, tree.root);
     servers.push(cairnProcess);
     const cairn = { url: await cairnProcess.url };
     await Promise.all([waitUntilServing(ngx.url + tree.small), waitUntilServing(cairn.url + tree.small)]);
@@ -269,7 +273,7 @@ export async function benchServeVsNginx(work: string, sizes: ServeBenchSizes): P
     const mib = (n: number): string => `${fmt(n / 1024 ** 2)} MiB/s`;
     const lines = [
       `timestamp.json (${tree.smallBytes} bytes): wrk ${smallArgs.join(' ')} -d${sizes.seconds}s; ${fmt(sizes.largeBytes / 1e6)} MB target: wrk ${largeArgs.join(' ')} -d${sizes.seconds}s`,
-      `${sizes.runs} interleaved runs each, medians; nginx worker_processes auto, sendfile on, no access log; both on 127.0.0.1 with wrk on a shared 2-core machine`,
+      `${sizes.runs} interleaved runs each, medians; nginx worker_processes auto, sendfile on, no access log; both on 127.0.0.1 with wrk on a shared 2-core machine${bin === CAIRN_BIN ? '' : ` (cairn: ${bin})`}`,
       ...summary.map((s) => `timestamp.json  ${s.label.padEnd(12)} ${fmt(s.rps).padStart(7)} req/s  mean ${fmt(s.mean, 2).padStart(6)} ms  p99 ${fmt(s.p99, 2).padStart(7)} ms  (runs: ${s.runs} req/s)`),
       `timestamp.json  cairn/nginx  ${smallRatio.toFixed(2)}x requests per second, ${(ours.mean / base.mean).toFixed(2)}x mean latency`,
       ...summary.map((s) => `large target    ${s.label.padEnd(12)} ${mib(s.throughput).padStart(12)}  (runs: ${s.largeRuns} MiB/s)`),
