@@ -6,7 +6,7 @@
 // the server), and its status is taken on the open handle: only regular files are served.
 // A publisher replaces files by renaming a complete new file into place (io/atomic-write.ts), so
 // the open handle holds one version; a file written in place while it is read is detected by its
-// identity (device, inode, size, change and modification times) before and after, and refused.
+// size and modification time before and after, and refused.
 import { constants } from 'node:fs';
 import { open, realpath, type FileHandle } from 'node:fs/promises';
 import { sep } from 'node:path';
@@ -30,8 +30,17 @@ export interface OpenedFile {
   mtimeMs: number;
 }
 
+/** Whether two looks at a path found the same version (any change of content, metadata or link count differs). */
 export function sameIdentity(a: FileIdentity, b: FileIdentity): boolean {
-  return a.ino === b.ino && a.dev === b.dev && a.size === b.size && a.mtimeNs === b.mtimeNs && a.ctimeNs === b.ctimeNs;
+  return sameContent(a, b) && a.ctimeNs === b.ctimeNs;
+}
+
+/**
+ * Whether two looks at one open file found the same content. Not the change time: renaming a new
+ * version over the path unlinks the open file, which changes its ctime but not its bytes.
+ */
+function sameContent(a: FileIdentity, b: FileIdentity): boolean {
+  return a.ino === b.ino && a.dev === b.dev && a.size === b.size && a.mtimeNs === b.mtimeNs;
 }
 
 async function identityOf(handle: FileHandle): Promise<{ identity: FileIdentity; regular: boolean; mtimeMs: number }> {
@@ -104,7 +113,7 @@ export async function readWholeFile(file: OpenedFile, what: string): Promise<Buf
       if (total === buffer.length) break;
     }
     const after = await identityOf(file.handle);
-    if (total !== file.size || !sameIdentity(after.identity, file.identity)) {
+    if (total !== file.size || !sameContent(after.identity, file.identity)) {
       throw new MirrorError('CHANGED_WHILE_READ', `${what} changed while it was read (${file.size} bytes when opened, ${total} read); a publisher must rename a complete file into place`);
     }
   } catch (e) {

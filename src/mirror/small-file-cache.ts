@@ -29,6 +29,8 @@ export const FILE_CACHE_LIMITS = {
   maxReadAttempts: 3,
 } as const;
 
+export type FileCacheLimits = { readonly [K in keyof typeof FILE_CACHE_LIMITS]: number };
+
 /** One version of one small file, ready to send. */
 export interface CachedFile {
   readonly bytes: Buffer;
@@ -47,7 +49,7 @@ export type FileLookup = { kind: 'cached'; file: CachedFile } | { kind: 'stream'
 export interface SmallFileCacheOptions {
   /** The cache's clock in ms (tests drive it); default Date.now. */
   now?: () => number;
-  limits?: Partial<typeof FILE_CACHE_LIMITS>;
+  limits?: Partial<FileCacheLimits>;
 }
 
 export class SmallFileCache {
@@ -56,7 +58,7 @@ export class SmallFileCache {
   private readonly checks = new Map<string, Promise<CachedFile | undefined>>();
   private totalBytes = 0;
   private readonly now: () => number;
-  private readonly limits: typeof FILE_CACHE_LIMITS;
+  private readonly limits: FileCacheLimits;
 
   constructor(
     /** The served root, a realpath. */
