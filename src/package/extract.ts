@@ -69,6 +69,7 @@ export async function extractPackage(archiveFile: string, destDir: string, optio
     const reader = new UstarReader(handle, status.size);
     const scanned = await scanPackageArchive(reader, limits, what);
 
+    step('extract:mkdir:./');
     try {
       await mkdir(destDir, { mode: 0o700 });
     } catch (e) {
