@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { asCairnError } from '../errors/index.js';
 import { fsyncDirectory } from '../io/atomic-write.js';
 import { compareArchivePaths } from './archive-paths.js';
-import { DEFAULT_EXTRACT_LIMITS, scanPackageArchive, type ExtractLimits, type ScannedEntry } from './archive-scan.js';
+import { DEFAULT_EXTRACT_LIMITS, scanPackageArchive, type ExtractLimits, type ScannedPackage } from './archive-scan.js';
 import { PackageError } from './errors.js';
 import { MANIFEST_FILE, type PackageManifest } from './manifest.js';
 import { UstarReader } from './ustar-reader.js';
@@ -69,6 +69,7 @@ export async function extractPackage(archiveFile: string, destDir: string, optio
     const reader = new UstarReader(handle, status.size);
     const scanned = await scanPackageArchive(reader, limits, what);
 
+    step('extract:mkdir:./');
     try {
       await mkdir(destDir, { mode: 0o700 });
     } catch (e) {
@@ -76,7 +77,7 @@ export async function extractPackage(archiveFile: string, destDir: string, optio
       throw asCairnError(e) ?? e;
     }
     try {
-      return await writeEntries(reader, scanned.entries, scanned.directories, destDir, step, scanned);
+      return await writeEntries(reader, scanned, destDir, step);
     } catch (e) {
       await rm(destDir, { recursive: true, force: true }).catch(() => undefined);
       throw asCairnError(e) ?? e;
@@ -86,14 +87,9 @@ export async function extractPackage(archiveFile: string, destDir: string, optio
   }
 }
 
-async function writeEntries(
-  reader: UstarReader,
-  entries: readonly ScannedEntry[],
-  directories: readonly string[],
-  destDir: string,
-  step: (name: string) => void,
-  scanned: { manifest: PackageManifest; manifestBytes: Buffer },
-): Promise<ExtractedPackage> {
+/** The second pass: writes the checked entries of `scanned` under the new directory `destDir`. */
+async function writeEntries(reader: UstarReader, scanned: ScannedPackage, destDir: string, step: (name: string) => void): Promise<ExtractedPackage> {
+  const { entries, directories } = scanned;
   const files: ExtractedFile[] = [];
   const created = new Set<string>();
   const makeDirectory = async (path: string): Promise<void> => {
