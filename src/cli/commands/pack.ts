@@ -39,7 +39,7 @@ export function register(program: Command, context: CliContext): void {
         `packed ${m.name} ${m.version}: ${result.outFile}, ${result.length} bytes, ${result.entries} entries, sha256 ${result.sha256}`,
         ...Object.entries(m.entryPoints).map(([command, path]) => `entry point ${command}: ${path}`),
         ...(m.permissions.length === 0 ? ['permissions: none'] : m.permissions.map((p) => `permission ${p}: ${describePermission(p)}`)),
-        `next: cairn repo add REPO ${shellQuote(result.outFile)} --path ${target} --custom ${shellQuote(custom)}`,
+        `next: cairn repo add-package REPO ${shellQuote(result.outFile)} (publishes it as ${target} with this manifest, and its versions index)`,
       ];
       out.result({ ...result, target, custom: JSON.parse(custom) as unknown }, lines);
     });
