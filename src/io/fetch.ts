@@ -193,8 +193,7 @@ export class BoundedFetcher implements Fetcher {
       const declared = Number(res.headers['content-length'] ?? NaN);
       if (Number.isFinite(declared) && declared > maxBytes) throw tooLarge(current.href, maxBytes, declared);
       let total = 0;
-      for await (const chunk of res) {
-        const buf = chunk as Buffer;
+      for await (const buf of bodyChunks(res, current.href)) {
         total += buf.length;
         if (total > maxBytes) throw tooLarge(current.href, maxBytes);
         const elapsed = Date.now() - started;
@@ -290,3 +289,19 @@ function tooLarge(url: string, maxBytes: number, declared?: number): FetchError 
   return new FetchError('TOO_LARGE', `${url}: expected at most ${maxBytes} bytes, found ${found}`);
 }
 
+/**
+ * The chunks of a response body; a connection that fails in the middle of the body (the stream's
+ * bare 'aborted' error on a reset) is a FetchError NETWORK, like a failure before the head.
+ */
+async function* bodyChunks(res: IncomingMessage, url: string): AsyncIterable<Buffer> {
+  let received = 0;
+  try {
+    for await (const chunk of res) {
+      received += (chunk as Buffer).length;
+      yield chunk as Buffer;
+    }
+  } catch (e) {
+    if (e instanceof FetchError) throw e;
+    throw new FetchError('NETWORK', `${url}: the connection failed after ${received} bytes of the body (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+  }
+}

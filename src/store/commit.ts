@@ -1,0 +1,216 @@
+// store/commit.ts: making a new generation and activating it (docs/store.md "Order of writes";
+// DESIGN.md "Client store": extract into a temporary directory on the same file system, fsync,
+// rename into the store, write the generation manifest, switch the symlink). New packages are
+// unpacked into ROOT/tmp, sealed read-only and fsynced, renamed to ROOT/store/ID, and only then
+// recorded in ROOT/store/ID.json; the generation is built in ROOT/tmp/gen-N-RANDOM (manifest, bin
+// links), fsynced, renamed to ROOT/generations/N, and ROOT/current is switched last. Until that
+// rename of the link, the active generation is untouched; after it, the new one is complete.
+import { join } from 'node:path';
+import { lstat } from 'node:fs/promises';
+import { randomSuffix, type DurableFs, type StepHook } from './durable-fs.js';
+import { StoreError } from './errors.js';
+import { generationNumbers, generationPath, readCurrentNumber, switchCurrent, type Generation } from './generations.js';
+import { STORE_LIMITS, binLinkTarget, checkName, checkVersion, isPackagePath, storeId, type StoreLayout } from './layout.js';
+import { documentBytes, readGenerationManifest, readStoreRecord, type GenerationManifest, type GenerationPackage, type StoreRecord } from './records.js';
+import { STORE_PATH_DIR_MODE, escapingLinks, scanTree, sealEntries, unpackDifferences, type StoreFile } from './tree.js';
+
+/** A verified package build to add to the store. */
+export interface IncomingPackage {
+  name: string;
+  version: string;
+  remote: string;
+  targetPath: string;
+  /** sha256 of the verified archive. */
+  targetSha256: string;
+  manifest: { entryPoints: Record<string, string>; permissions: string[]; [field: string]: unknown };
+  /**
+   * Creates `destDir` (which must not exist) with the package's content, fsynced, calling `step`
+   * before each write and fsync; returns what it wrote. The lead passes package/extractPackage.
+   */
+  unpack(destDir: string, step: StepHook): Promise<StoreFile[]>;
+}
+
+/** One package of a planned generation: a store path already present (`id`) or one to add (`incoming`). */
+export interface PlannedPackage {
+  id?: string;
+  incoming?: IncomingPackage;
+  version: string;
+  remote: string;
+  explicit: boolean;
+  permissions: string[];
+}
+
+/** The complete package set of the next generation. */
+export interface GenerationPlan {
+  reason: string;
+  packages: Record<string, PlannedPackage>;
+}
+
+export interface StoreContext {
+  layout: StoreLayout;
+  fs: DurableFs;
+}
+
+/** Makes the generation `plan` describes and activates it (the caller holds the lock). */
+export async function commitGeneration(ctx: StoreContext, plan: GenerationPlan): Promise<Generation> {
+  const entries = checkPlan(plan);
+  const { layout } = ctx;
+  const parent = await readCurrentNumber(ctx.layout);
+  const number = await nextGenerationNumber(layout);
+  const records = new Map<string, StoreRecord>();
+  for (const [name, planned] of entries) {
+    const record = planned.incoming !== undefined ? await addToStore(ctx, planned.incoming) : await presentRecord(layout, planned.id!);
+    if (record.name !== name || record.version !== planned.version) {
+      throw new StoreError('BAD_PLAN', `the plan lists ${name} ${planned.version}, but its store path ${record.id} holds ${record.name} ${record.version}`);
+    }
+    records.set(name, record);
+  }
+  const bin = binLinks(records);
+  const manifest: GenerationManifest = {
+    number,
+    parent: parent ?? null,
+    createdAt: new Date().toISOString(),
+    reason: plan.reason,
+    packages: Object.fromEntries(entries.map(([name, p]): [string, GenerationPackage] => [name, {
+      id: records.get(name)!.id, version: p.version, remote: p.remote, explicit: p.explicit, permissions: [...p.permissions],
+    }])),
+  };
+  const staging = join(layout.tmp, `gen-${number}-${randomSuffix()}`);
+  try {
+    await ctx.fs.mkdir(staging);
+    await ctx.fs.writeNewFile(join(staging, 'manifest.json'), documentBytes(manifest));
+    await ctx.fs.mkdir(join(staging, 'bin'));
+    for (const [command, target] of bin) await ctx.fs.symlink(target, join(staging, 'bin', command));
+    await ctx.fs.fsync(join(staging, 'bin'));
+    await ctx.fs.fsync(staging);
+    await ctx.fs.rename(staging, generationPath(layout, number));
+  } catch (e) {
+    await ctx.fs.removeTree(staging).catch(() => undefined);
+    throw e;
+  }
+  await ctx.fs.fsync(layout.generations);
+  await switchCurrent(ctx.fs, layout, number);
+  return { ...manifest, active: true, path: generationPath(layout, number) };
+}
+
+/** The plan's entries, sorted by name, checked: names, versions, one source per package. */
+function checkPlan(plan: GenerationPlan): Array<[string, PlannedPackage]> {
+  if (typeof plan.reason !== 'string' || plan.reason.length > STORE_LIMITS.maxTextChars) throw new StoreError('BAD_PLAN', `the reason of a generation is a string of at most ${STORE_LIMITS.maxTextChars} characters`);
+  const entries = Object.entries(plan.packages).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  if (entries.length > STORE_LIMITS.maxPackagesPerGeneration) throw new StoreError('BAD_PLAN', `a generation holds at most ${STORE_LIMITS.maxPackagesPerGeneration} packages, the plan has ${entries.length}`);
+  for (const [name, p] of entries) {
+    checkName(name, 'package name');
+    checkVersion(p.version);
+    if (p.remote.length > STORE_LIMITS.maxTextChars) throw new StoreError('BAD_PLAN', `the remote of ${name} is longer than ${STORE_LIMITS.maxTextChars} characters`);
+    if (p.permissions.length > STORE_LIMITS.maxPermissionsPerPackage || p.permissions.some((x) => typeof x !== 'string' || x.length === 0 || x.length > STORE_LIMITS.maxTextChars)) {
+      throw new StoreError('BAD_PLAN', `the permissions of ${name} must be at most ${STORE_LIMITS.maxPermissionsPerPackage} non-empty strings`);
+    }
+    if (p.incoming === undefined && p.id === undefined) throw new StoreError('BAD_PLAN', `the plan gives ${name} neither a store ID nor a package to add`);
+    if (p.incoming !== undefined) {
+      if (p.incoming.name !== name || p.incoming.version !== p.version) throw new StoreError('BAD_PLAN', `the plan lists ${name} ${p.version} with the package ${p.incoming.name} ${p.incoming.version}`);
+      const id = storeId(p.incoming.targetSha256, p.incoming.name, p.incoming.version);
+      if (p.id !== undefined && p.id !== id) throw new StoreError('BAD_PLAN', `the plan names store path ${p.id} for ${name}, its package is ${id}`);
+    }
+  }
+  return entries;
+}
+
+/** One more than any generation kept or named as a parent, so a parent link never names a reused number. */
+async function nextGenerationNumber(layout: StoreLayout): Promise<number> {
+  let highest = 0;
+  for (const number of await generationNumbers(layout)) {
+    highest = Math.max(highest, number);
+    const manifest = await readGenerationManifest(join(generationPath(layout, number), 'manifest.json'), number).catch(() => undefined);
+    if (manifest !== undefined && manifest.parent !== null) highest = Math.max(highest, manifest.parent);
+  }
+  return highest + 1;
+}
+
+/** The record of a store path the plan names by ID; NOT_IN_STORE when absent. */
+async function presentRecord(layout: StoreLayout, id: string): Promise<StoreRecord> {
+  const record = /^[0-9a-f]{32}-/.test(id) && isPackagePath(id) && !id.includes('/') ? await readStoreRecord(join(layout.store, `${id}.json`), id) : undefined;
+  if (record === undefined || !(await isDirectory(join(layout.store, id)))) {
+    throw new StoreError('NOT_IN_STORE', `the store holds no package ${JSON.stringify(id.slice(0, 128))}`, { hint: 'install it from its remote instead of naming its store path' });
+  }
+  return record;
+}
+
+async function isDirectory(path: string): Promise<boolean> {
+  return lstat(path).then((s) => s.isDirectory(), () => false);
+}
+
+/**
+ * The store path of `incoming`: the existing one when its record is there (the record is written
+ * last, so its presence means the directory is complete), else unpacked into ROOT/tmp, checked
+ * against what unpack reported, sealed read-only, fsynced, renamed into ROOT/store, recorded.
+ */
+async function addToStore(ctx: StoreContext, incoming: IncomingPackage): Promise<StoreRecord> {
+  const { layout, fs } = ctx;
+  const id = storeId(incoming.targetSha256, incoming.name, incoming.version);
+  const dir = join(layout.store, id);
+  const recordPath = join(layout.store, `${id}.json`);
+  const existing = await readStoreRecord(recordPath, id);
+  if (existing !== undefined && (await isDirectory(dir))) return existing;
+  // A directory without its record was left by an interrupted commit (or a record without its directory by a damaged store): start afresh.
+  if (existing !== undefined) await fs.unlink(recordPath);
+  if (await lstat(dir).then(() => true, () => false)) await fs.removeTree(dir);
+  const staging = join(layout.tmp, `unpack-${id}-${randomSuffix()}`);
+  let files: StoreFile[];
+  try {
+    const reported = await incoming.unpack(staging, fs.step);
+    const { files: found, unsupported } = await scanTree(staging);
+    if (unsupported.length > 0) throw new StoreError('UNPACK_MISMATCH', `${incoming.name} ${incoming.version}: ${unsupported[0]!.path} is ${unsupported[0]!.kind}; a store path holds only files, directories and symlinks`);
+    const differences = unpackDifferences(reported, found);
+    if (differences.length > 0) throw new StoreError('UNPACK_MISMATCH', `${incoming.name} ${incoming.version}: the unpacked tree is not what unpack reported: ${differences.slice(0, 3).join('; ')}${differences.length > 3 ? ` (and ${differences.length - 3} more)` : ''}`);
+    const escaping = escapingLinks(found);
+    if (escaping.length > 0) throw new StoreError('UNPACK_MISMATCH', `${incoming.name} ${incoming.version}: the symlink ${escaping[0]} points outside the package`);
+    checkEntryPoints(incoming, found);
+    files = await sealEntries(fs, staging, found);
+    await fs.rename(staging, dir);
+  } catch (e) {
+    await fs.removeTree(staging).catch(() => undefined);
+    throw e;
+  }
+  await fs.seal(dir, STORE_PATH_DIR_MODE);
+  await fs.fsync(layout.store);
+  const record: StoreRecord = {
+    id,
+    name: incoming.name,
+    version: incoming.version,
+    remote: incoming.remote,
+    targetPath: incoming.targetPath,
+    targetSha256: incoming.targetSha256,
+    manifest: { ...incoming.manifest, entryPoints: { ...incoming.manifest.entryPoints }, permissions: [...incoming.manifest.permissions] },
+    files,
+  };
+  await fs.writeFileAtomic(recordPath, documentBytes(record), 0o444);
+  return record;
+}
+
+/** Every entry point names a regular file of the package. */
+function checkEntryPoints(incoming: IncomingPackage, files: readonly StoreFile[]): void {
+  const entryPoints = Object.entries(incoming.manifest.entryPoints);
+  if (entryPoints.length > STORE_LIMITS.maxEntryPointsPerPackage) throw new StoreError('BAD_PLAN', `${incoming.name} declares ${entryPoints.length} entry points, at most ${STORE_LIMITS.maxEntryPointsPerPackage} are allowed`);
+  const byPath = new Map(files.map((f) => [f.path, f]));
+  for (const [command, path] of entryPoints) {
+    checkName(command, `command of ${incoming.name}`);
+    if (!isPackagePath(path) || byPath.get(path)?.type !== 'file') {
+      throw new StoreError('BAD_PLAN', `${incoming.name} ${incoming.version}: entry point ${command} -> ${JSON.stringify(path.slice(0, 128))} is not a file of the package`);
+    }
+  }
+}
+
+/** The bin links of a generation: command -> target; two packages providing one command is BAD_PLAN. */
+function binLinks(records: ReadonlyMap<string, StoreRecord>): Array<[string, string]> {
+  const owner = new Map<string, string>();
+  const links: Array<[string, string]> = [];
+  for (const [name, record] of records) {
+    for (const [command, path] of Object.entries(record.manifest.entryPoints)) {
+      const other = owner.get(command);
+      if (other !== undefined) throw new StoreError('BAD_PLAN', `both ${other} and ${name} provide the command ${command}`, { hint: 'install only one of them' });
+      owner.set(command, name);
+      links.push([command, binLinkTarget(record.id, path)]);
+    }
+  }
+  return links.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+}

@@ -1,0 +1,145 @@
+// store/tree.ts: the content of one store path as the store records and re-checks it (docs/store.md
+// "Records"): every file, directory and symlink under it, with its mode, size, sha256 or link
+// target; read-only modes (files 0444, or 0555 when executable; directories 0555); sealing a
+// staged tree to them, deepest entries first, each fsynced.
+import { createReadStream } from 'node:fs';
+import { lstat, readdir, readlink } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { join } from 'node:path';
+import type { DurableFs } from './durable-fs.js';
+import { StoreError } from './errors.js';
+import { STORE_LIMITS } from './layout.js';
+
+/** One entry of a store path. */
+// same shape as package/ExtractedFile; unified at merge
+export interface StoreFile {
+  /** Relative to the store path, '/'-separated. */
+  path: string;
+  type: 'file' | 'directory' | 'symlink';
+  /** Permission bits (mode & 0o7777). */
+  mode: number;
+  /** Bytes of a file; 0 for directories and the length of the target for symlinks, as lstat says. */
+  size: number;
+  /** Lowercase hex sha256 of a file's content. */
+  sha256?: string;
+  /** A symlink's target, as written. */
+  linkTarget?: string;
+}
+
+/** What scanning found that a store path may not hold (a FIFO, a socket, a device). */
+export interface UnsupportedEntry {
+  path: string;
+  kind: string;
+}
+
+export async function sha256OfFile(path: string): Promise<string> {
+  const hash = createHash('sha256');
+  for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
+  return hash.digest('hex');
+}
+
+/**
+ * Every entry under `dir` (not `dir` itself), sorted by path. Entries that are neither file,
+ * directory nor symlink are returned in `unsupported`, not followed. Over
+ * STORE_LIMITS.maxFilesPerPackage entries is StoreError TOO_LARGE.
+ */
+export async function scanTree(dir: string): Promise<{ files: StoreFile[]; unsupported: UnsupportedEntry[] }> {
+  const files: StoreFile[] = [];
+  const unsupported: UnsupportedEntry[] = [];
+  const pending: string[] = [''];
+  while (pending.length > 0) {
+    const rel = pending.pop()!;
+    const names = (await readdir(rel === '' ? dir : join(dir, rel))).sort();
+    for (const name of names) {
+      const path = rel === '' ? name : `${rel}/${name}`;
+      if (files.length + unsupported.length >= STORE_LIMITS.maxFilesPerPackage) {
+        throw new StoreError('TOO_LARGE', `${dir} holds more than ${STORE_LIMITS.maxFilesPerPackage} entries`);
+      }
+      if (path.length > STORE_LIMITS.maxPathChars) throw new StoreError('TOO_LARGE', `${dir}: a path of ${path.length} characters (at most ${STORE_LIMITS.maxPathChars})`);
+      const full = join(dir, path);
+      const status = await lstat(full);
+      const mode = status.mode & 0o7777;
+      if (status.isDirectory()) {
+        files.push({ path, type: 'directory', mode, size: 0 });
+        pending.push(path);
+      } else if (status.isFile()) {
+        files.push({ path, type: 'file', mode, size: status.size, sha256: await sha256OfFile(full) });
+      } else if (status.isSymbolicLink()) {
+        const linkTarget = await readlink(full);
+        files.push({ path, type: 'symlink', mode, size: Buffer.byteLength(linkTarget), linkTarget });
+      } else {
+        unsupported.push({ path, kind: status.isFIFO() ? 'a FIFO' : status.isSocket() ? 'a socket' : 'a device' });
+      }
+    }
+  }
+  files.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+  return { files, unsupported };
+}
+
+/** The read-only mode of an entry: files 0444 (0555 when any execute bit was set), directories 0555. */
+export function readOnlyMode(type: StoreFile['type'], mode: number): number {
+  if (type === 'directory') return 0o555;
+  if (type === 'file') return (mode & 0o111) !== 0 ? 0o555 : 0o444;
+  return mode;
+}
+
+/** The read-only mode of a store path's own directory. */
+export const STORE_PATH_DIR_MODE = 0o555;
+
+/**
+ * Seals the entries of the staged tree `dir` (not `dir` itself, which must stay writable to be
+ * renamed into the store): each file and directory is chmodded read-only and fsynced, deepest
+ * first, so a directory is fsynced after its entries. Returns the entries with their new modes.
+ */
+export async function sealEntries(fs: DurableFs, dir: string, files: readonly StoreFile[]): Promise<StoreFile[]> {
+  const sealed = files.map((f) => ({ ...f, mode: readOnlyMode(f.type, f.mode) }));
+  const deepestFirst = [...sealed].sort((a, b) => b.path.split('/').length - a.path.split('/').length || (a.path < b.path ? -1 : 1));
+  for (const entry of deepestFirst) {
+    if (entry.type === 'symlink') continue;
+    await fs.seal(join(dir, entry.path), entry.mode);
+  }
+  return sealed;
+}
+
+/**
+ * The differences between what unpack reported and what is on disk, ignoring modes (the store
+ * sets its own): paths, types, sizes, digests and link targets must agree.
+ */
+export function unpackDifferences(reported: readonly StoreFile[], found: readonly StoreFile[]): string[] {
+  const byPath = new Map(found.map((f) => [f.path, f]));
+  const differences: string[] = [];
+  const seen = new Set<string>();
+  for (const r of reported) {
+    seen.add(r.path);
+    const f = byPath.get(r.path);
+    if (f === undefined) differences.push(`${r.path} is reported but not on disk`);
+    else if (f.type !== r.type) differences.push(`${r.path} is reported as ${r.type} but is a ${f.type}`);
+    else if (r.type === 'file' && (f.size !== r.size || (r.sha256 !== undefined && f.sha256 !== r.sha256))) differences.push(`${r.path} differs from what was reported (size or sha256)`);
+    else if (r.type === 'symlink' && f.linkTarget !== r.linkTarget) differences.push(`${r.path} links to ${JSON.stringify(f.linkTarget)}, reported ${JSON.stringify(r.linkTarget)}`);
+  }
+  for (const f of found) if (!seen.has(f.path)) differences.push(`${f.path} is on disk but not reported`);
+  return differences;
+}
+
+/** Symlinks whose target is absolute or leaves the store path (package extraction refuses them too). */
+export function escapingLinks(files: readonly StoreFile[]): string[] {
+  const out: string[] = [];
+  for (const f of files) {
+    if (f.type !== 'symlink') continue;
+    const target = f.linkTarget ?? '';
+    if (target.startsWith('/') || target === '') {
+      out.push(f.path);
+      continue;
+    }
+    const parts = f.path.split('/').slice(0, -1);
+    let escapes = false;
+    for (const part of target.split('/')) {
+      if (part === '..') {
+        if (parts.length === 0) escapes = true;
+        else parts.pop();
+      } else if (part !== '.' && part !== '') parts.push(part);
+    }
+    if (escapes) out.push(f.path);
+  }
+  return out;
+}
