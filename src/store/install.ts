@@ -17,7 +17,7 @@ import { openStore, StoreError, type Generation, type GenerationPlan, type Incom
 import { readStoreRecord } from './records.js';
 import { InstallError } from './install-errors.js';
 import { listRemotes, type RemoteConfig } from './remotes.js';
-import { RemoteClient, type FetchedPackage, type RemoteEvent } from './remotes-client.js';
+import { RemoteClient, type AttestationVerdict, type FetchedPackage, type RemoteEvent } from './remotes-client.js';
 import semver from 'semver';
 import { join } from 'node:path';
 import { readCappedFileIfExists, writeFileAtomic } from '../io/index.js';
@@ -335,8 +335,8 @@ export interface PackageInfo {
   dependencies: Record<string, string>;
   entryPoints: Record<string, string>;
   permissions: string[];
-  /** Verifiers' verdicts on this version: checked by the quorum of the root's build policy, or no policy. */
-  attestations: 'checked' | 'no-policy';
+  /** Verifiers' verdicts on this version (store/remotes-client.ts AttestationVerdict). */
+  attestations: AttestationVerdict;
   witnessed: boolean;
   block?: string;
   installed?: string;

@@ -42,6 +42,8 @@ export interface RemoteClientOptions {
   onEvent?: (event: RemoteEvent) => void;
 }
 
+export type AttestationVerdict = 'checked' | 'no-policy' | 'not-witnessed';
+
 /** A verified package archive in the remote's cache. */
 export interface FetchedPackage {
   name: string;
@@ -51,8 +53,12 @@ export interface FetchedPackage {
   length: number;
   file: string;
   manifest: PackageManifest;
-  /** Verifiers' verdicts: 'checked' when a build policy's quorum of attestations was verified, 'no-policy' when the root has none. */
-  attestations: 'checked' | 'no-policy';
+  /**
+   * Verifiers' verdicts: 'checked' when the quorum of the root's build policy was verified against
+   * the witnessed block, 'no-policy' when the root has no build policy, 'not-witnessed' when the
+   * remote has no log anchor (attestations are bound to a release through the log only).
+   */
+  attestations: AttestationVerdict;
 }
 
 /** A verified view of one remote, mirror by mirror. */
@@ -186,9 +192,9 @@ export class RemoteClient implements PackageCatalog {
     return { name, version, targetPath: info.path, sha256, length: info.length, file, manifest, attestations: await this.checkAttestations(info) };
   }
 
-  /** The witnessed client's re-check of a target's rebuild attestations; 'no-policy' when the trusted root has no build policy. */
-  private async checkAttestations(info: TargetFile): Promise<'checked' | 'no-policy'> {
-    if (!this.witnessedClient) return 'no-policy';
+  /** The witnessed client's re-check of a target's rebuild attestations (a failed check throws: the package is refused). */
+  private async checkAttestations(info: TargetFile): Promise<AttestationVerdict> {
+    if (!this.witnessedClient) return 'not-witnessed';
     try {
       await (this.updater as WitnessedUpdater).verifyTargetAttestations(info);
       return 'checked';

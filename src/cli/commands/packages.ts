@@ -333,7 +333,7 @@ export const infoCommand: CommandModule = {
           `  entry points: ${Object.keys(info.entryPoints).join(', ') || 'none'}`,
           `  permissions requested: ${info.permissions.length === 0 ? 'none' : ''}`,
           ...info.permissions.map((p) => `    ${p}: ${describePermission(p)}`),
-          `  verified builds: ${info.attestations}`,
+          `  verified builds: ${{ checked: 'rebuilt by the quorum of verifiers the root names (attestations checked)', 'no-policy': 'the root names no build verifiers', 'not-witnessed': 'not checked: the remote has no log anchor' }[info.attestations]}`,
           `  witnessed: ${info.witnessed ? `yes, log block ${info.block ?? '?'}` : 'no (TUF only)'}`,
           ...(info.installed ? [`  installed: ${info.installed}`] : []),
         ]);
