@@ -83,7 +83,9 @@ function transactionLines(result: TransactionResult): string[] {
     ...result.removed.map((r) => `removed ${r.name} ${r.version}`),
     ...held,
     ...result.keptAsDependency.map((k) => `kept ${k.name}: needed by ${k.neededBy.join(', ')}`),
-    `generation ${result.generation!.number} is active (cairn rollback returns to ${result.generation!.parent ?? 'nothing'})`,
+    result.generation!.parent === null
+      ? `generation ${result.generation!.number} is active (the first: nothing to roll back to)`
+      : `generation ${result.generation!.number} is active (cairn rollback returns to ${result.generation!.parent})`,
   ];
 }
 
