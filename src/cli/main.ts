@@ -68,6 +68,12 @@ export const COMMAND_GROUPS: readonly CommandGroup[] = [
     load: () => import('./commands/packages.js').then((m) => m.bundleCommand),
   },
   {
+    name: 'search',
+    term: 'search [options] <text>',
+    description: "find packages by name or description in the remotes' verified package indexes",
+    load: () => import('./commands/packages.js').then((m) => m.searchCommand),
+  },
+  {
     name: 'info',
     term: 'info [options] <package>',
     description: "versions, size, requested permissions, verifiers' verdicts and the witnessed block of a package",

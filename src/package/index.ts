@@ -17,3 +17,6 @@ export { DEFAULT_EXTRACT_LIMITS, type ExtractLimits } from './archive-scan.js';
 export { DeterministicUstarWriter, ustarHeader, USTAR_MAX_PATH_BYTES, USTAR_MAX_LINK_BYTES } from './ustar-writer.js';
 export { compareArchivePaths } from './archive-paths.js';
 export { UstarReader, type UstarEntryHeader } from './ustar-reader.js';
+export {
+  PACKAGE_INDEX_PATH, PACKAGE_INDEX_LIMITS, packageIndexBytes, parsePackageIndex, withPackage, type PackageIndex, type PackageIndexEntry,
+} from './package-index.js';

@@ -92,12 +92,13 @@ export interface ReleaseArtifact {
 }
 
 /**
- * The path of a package's versions index (docs/packages.md "Target paths"): a list of the
- * package's published versions, each mapped to its archive's target path. It is data, not built
- * software: nothing runs it, and a client follows it only to target paths it checks to be that
- * package's archives, each of which needs its own attestations. So it needs no rebuild.
+ * The paths of the package indexes (docs/packages.md "Target paths"): a package's versions index
+ * (its published versions, each mapped to its archive's target path) and the repository's package
+ * index that `cairn search` reads. They are data, not built software: nothing runs them, a client
+ * follows a versions index only to target paths it checks to be that package's archives, each of
+ * which needs its own attestations, and a search result is only shown. So they need no rebuild.
  */
-export const PACKAGE_VERSIONS_INDEX_PATH = /^packages\/[a-z0-9][a-z0-9._-]{0,63}\/versions\.json$/;
+export const PACKAGE_VERSIONS_INDEX_PATH = /^packages\/(?:[a-z0-9][a-z0-9._-]{0,63}\/versions|index)\.json$/;
 
 /**
  * Targets the new state adds or changes: every entry of a targets role whose document differs

@@ -2,8 +2,9 @@
 // by `cairn pack` is checked as a client will check it (package/extract.ts: every hostile-archive
 // rule, the manifest canonical and valid), then added as the target
 // packages/NAME/NAME-VERSION.tar with its manifest in the target's custom metadata (field
-// cairnPackage, beside a release declaration if one is given), and the package's versions index
-// packages/NAME/versions.json is rewritten to list it. A published version is never replaced by
+// cairnPackage, beside a release declaration if one is given); the package's versions index
+// packages/NAME/versions.json is rewritten to list it, and the repository's package index
+// packages/index.json (what `cairn search` reads) to show it when it is the newest version. A published version is never replaced by
 // other bytes: clients pin what they installed by hash.
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -12,7 +13,8 @@ import type { JsonObject } from '../encoding/canonical-json.js';
 import { hashFile } from '../crypto/hash.js';
 import { readCappedFile } from '../io/capped-file.js';
 import {
-  CUSTOM_FIELD, extractPackage, packageTargetPath, parseVersionsIndex, versionsIndexBytes, versionsTargetPath, type PackageManifest,
+  CUSTOM_FIELD, PACKAGE_INDEX_LIMITS, PACKAGE_INDEX_PATH, extractPackage, packageIndexBytes, packageTargetPath, parsePackageIndex, parseVersionsIndex, versionsIndexBytes,
+  versionsTargetPath, withPackage, type PackageIndex, type PackageManifest,
 } from '../package/index.js';
 import { RepoError } from './errors.js';
 import { addTargets, roleForTarget, type AddTargetsOptions, type AddedTarget } from './targets.js';
@@ -45,9 +47,12 @@ export async function addPackage(dir: string, archive: string, options: AddPacka
     index.versions[manifest.version] = archivePath;
     const indexFile = join(scratch, 'versions.json');
     await writeFile(indexFile, versionsIndexBytes(index));
+    const searchIndexFile = join(scratch, 'index.json');
+    await writeFile(searchIndexFile, packageIndexBytes(withPackage(await readPackageIndex(ws), manifest)));
     const { added, changes } = await addTargets(dir, [
       { file: archive, path: archivePath, custom: { ...(options.custom ?? {}), [CUSTOM_FIELD]: manifest as unknown as JsonObject } },
       { file: indexFile, path: indexPath },
+      { file: searchIndexFile, path: PACKAGE_INDEX_PATH },
     ], withoutCustom(options));
     return { manifest, added, changes };
   } finally {
@@ -65,6 +70,12 @@ async function targetEntry(ws: Workspace, path: string): Promise<string | undefi
   const role = await roleForTarget(ws, path);
   const targets = ((await ws.role(role)).signed as unknown as JsonObject).targets as Record<string, { hashes?: { sha256?: string } }> | undefined;
   return targets?.[path]?.hashes?.sha256;
+}
+
+async function readPackageIndex(ws: Workspace): Promise<PackageIndex> {
+  const sha256 = await targetEntry(ws, PACKAGE_INDEX_PATH);
+  if (sha256 === undefined) return { packages: {} };
+  return parsePackageIndex(await readCappedFile(ws.layout.blob(sha256), PACKAGE_INDEX_LIMITS.maxBytes), PACKAGE_INDEX_PATH);
 }
 
 async function readVersionsIndex(ws: Workspace, path: string, name: string): Promise<{ name: string; versions: Record<string, string> }> {

@@ -311,6 +311,11 @@ class RemotesCatalog implements PackageCatalog {
     return { ...(await client.fetchPackage(name, version)), remote: client.name };
   }
 
+  remotes(): readonly RemoteClient[] {
+    if (this.clients.length === 0) throw new InstallError('NO_REMOTE', 'no remote is configured', { hint: 'cairn remote add NAME URL --root ROOT_FILE --log-anchor HASH' });
+    return this.clients;
+  }
+
   client(name: string): Promise<RemoteClient> {
     return this.clientFor(name);
   }
@@ -408,4 +413,34 @@ export async function readHeldUpdates(storeRoot: string): Promise<HeldUpdates | 
   const installed = (await (await openStore(storeRoot)).current())?.packages ?? {};
   const still = parsed.held.filter((h) => installed[h.name]?.version === h.installed);
   return still.length > 0 ? { checkedAt: parsed.checkedAt, held: still } : undefined;
+}
+
+/** One search result: a package a remote's package index lists. */
+export interface SearchResult {
+  name: string;
+  version: string;
+  description?: string;
+  remote: string;
+  installed?: string;
+}
+
+/**
+ * Packages whose name or description contains `text` (case-insensitive), from each remote's
+ * verified package index. What a search shows is only a list: an install reads each package's own
+ * versions index and manifest.
+ */
+export async function searchPackages(options: PackageManagerOptions, text: string): Promise<SearchResult[]> {
+  const store = await openStore(options.storeRoot);
+  const installed = (await store.current())?.packages ?? {};
+  const catalog = await RemotesCatalog.open(options, store, installed);
+  const needle = text.toLowerCase();
+  const results: SearchResult[] = [];
+  for (const client of catalog.remotes()) {
+    const index = await client.packageIndex();
+    for (const [name, entry] of Object.entries(index.packages)) {
+      if (!name.includes(needle) && !(entry.description ?? '').toLowerCase().includes(needle)) continue;
+      results.push({ name, version: entry.version, ...(entry.description === undefined ? {} : { description: entry.description }), remote: client.name, ...(installed[name] ? { installed: installed[name]!.version } : {}) });
+    }
+  }
+  return results.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : a.remote < b.remote ? -1 : 1));
 }

@@ -12,7 +12,8 @@ import { asCairnError } from '../errors/index.js';
 import { AttestationError } from '../policy/index.js';
 import type { TargetFile } from '../tuf/index.js';
 import {
-  CUSTOM_FIELD, PackageError, packageTargetPath, parseManifest, parseVersionsIndex, versionsTargetPath, type PackageManifest,
+  CUSTOM_FIELD, PACKAGE_INDEX_LIMITS, PACKAGE_INDEX_PATH, PackageError, packageTargetPath, parseManifest, parsePackageIndex, parseVersionsIndex, versionsTargetPath,
+  type PackageIndex, type PackageManifest,
 } from '../package/index.js';
 import { InstallError } from './install-errors.js';
 import { remoteCacheDir, remoteMetadataDir, type RemoteConfig } from './remotes.js';
@@ -202,6 +203,18 @@ export class RemoteClient implements PackageCatalog {
       if (e instanceof AttestationError && e.code === 'BAD_POLICY') return 'no-policy';
       throw e;
     }
+  }
+
+  /** The repository's package index (what a search shows); an empty one when the repository publishes none. */
+  async packageIndex(): Promise<PackageIndex> {
+    await this.refresh();
+    const info = await this.updater!.getTargetInfo(PACKAGE_INDEX_PATH);
+    if (!info) return { packages: {} };
+    if (info.length > PACKAGE_INDEX_LIMITS.maxBytes) throw new PackageError('BAD_VERSIONS_INDEX', `${PACKAGE_INDEX_PATH} is ${info.length} bytes, over the ${PACKAGE_INDEX_LIMITS.maxBytes}-byte cap`);
+    await mkdir(this.cacheDir, { recursive: true });
+    const file = join(this.cacheDir, `${info.hashes.sha256}.json`);
+    if ((await this.updater!.findCachedTarget(info, file)) === undefined) await this.updater!.downloadTarget(info, file);
+    return parsePackageIndex(await readCappedFile(file, PACKAGE_INDEX_LIMITS.maxBytes), PACKAGE_INDEX_PATH);
   }
 
   private versionIndex(name: string): Promise<Map<string, string>> {

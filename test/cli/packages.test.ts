@@ -50,6 +50,10 @@ test('a new user: remote add, info, install, consent to an update, rollback, bun
     assert.equal(added.code, 0, added.stderr);
     assert.match(added.stdout, /witnessed/);
 
+    const search = await cairn('search', 'PICTURES', '--store', store);
+    assert.equal(search.code, 0, search.stderr);
+    assert.match(search.stdout, /^viewer\t1\.0\.0\tmain\tshows pictures$/m);
+
     const info = await cairn('info', 'viewer', '--store', store);
     assert.equal(info.code, 0, info.stderr);
     assert.match(info.stdout, /viewer 1\.0\.0 from main: shows pictures/);

@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import {
-  InstallError, addRemote, createBundle, installBundle, installPackages, openStore, removePackages, updatePackages, type InstallEvent,
+  InstallError, addRemote, createBundle, installBundle, installPackages, openStore, removePackages, searchPackages, updatePackages, type InstallEvent,
 } from '../../src/store/index.js';
 import { ClientError } from '../../src/client/index.js';
 import type { JsonObject } from '../../src/encoding/index.js';
@@ -83,8 +83,10 @@ test('dependencies come from verified metadata; a conflict names who wants what'
       { name: 'tool', version: '1.0.0', dependencies: { lib: '^2.0.0' } },
     );
     await addMain(repo, root);
+    assert.deepEqual((await searchPackages({ storeRoot: root }, 'LIB')).map((r) => `${r.name}@${r.version} ${r.remote}`), ['lib@2.0.0 main']);
     const r = await installPackages({ storeRoot: root }, ['app']);
     assert.deepEqual(r.added.map((a) => `${a.name}@${a.version}`).sort(), ['app@1.0.0', 'lib@1.0.0']);
+    assert.deepEqual((await searchPackages({ storeRoot: root }, 'a')).map((r) => `${r.name} ${r.installed ?? '-'}`), ['app 1.0.0']);
     const before = await storeState(root);
     await assert.rejects(installPackages({ storeRoot: root }, ['tool']), (e: unknown) => {
       assert.ok(e instanceof InstallError && e.code === 'DEPENDENCY_CONFLICT', String(e));

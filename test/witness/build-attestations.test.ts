@@ -13,7 +13,7 @@ import { generateEd25519, type Signer, sha256Hex } from '../../src/crypto/index.
 import { addTargets, initRepository, publish } from '../../src/repo/index.js';
 import { parseEnvelope } from '../../src/tuf/index.js';
 import {
-  AttestationError, BUILD_POLICY_FIELD, PolicyError, attestationsDigest, buildPolicyJson, buildPolicyOf, changedArtifacts, checkGenesisState,
+  AttestationError, BUILD_POLICY_FIELD, PACKAGE_VERSIONS_INDEX_PATH, PolicyError, attestationsDigest, buildPolicyJson, buildPolicyOf, changedArtifacts, checkGenesisState,
   checkSuccessorState, createAttestation, declarationToCustom, parseBuildPolicy, serializeAttestation, type AttestationFields, type IsolationKind,
   type ReleaseDeclaration, type ReleaseState, type VerificationResult,
 } from '../../src/policy/index.js';
@@ -148,4 +148,12 @@ test('a build policy that requires full isolation: PASSED attestations rebuilt u
 test('a build policy whose requireFullIsolation is not a boolean is refused (BAD_POLICY)', T, () => {
   const json = { ...buildPolicyJson([v1.publicKey], 1), requireFullIsolation: 'yes' };
   refusal(() => parseBuildPolicy(json, BUILD_POLICY_FIELD), 'BAD_POLICY', 'requireFullIsolation');
+});
+
+test('package indexes need no rebuild; every other path under packages/ does, however it is named', T, () => {
+  for (const path of ['packages/hello/versions.json', 'packages/index.json']) assert.ok(PACKAGE_VERSIONS_INDEX_PATH.test(path), path);
+  for (const path of ['packages/hello/hello-1.0.0.tar', 'packages/hello/versions.json.sh', 'packages/hello/x/versions.json', 'packages/../hello/versions.json',
+    'packages/Hello/versions.json', 'xpackages/index.json', 'packages/index.json/x', 'packages//versions.json', 'apps/index.json']) {
+    assert.equal(PACKAGE_VERSIONS_INDEX_PATH.test(path), false, path);
+  }
 });

@@ -7,7 +7,7 @@ import type { Command } from 'commander';
 import { createInterface } from 'node:readline/promises';
 import { UsageError } from '../../errors/index.js';
 import {
-  InstallError, addRemote, backgroundUpdate, createBundle, readHeldUpdates, formatAge, installBundle, type BundleDescription, defaultStoreRoot, describePackage, installPackages, listRemotes, openStore, removePackages, removeRemote, updatePackages,
+  InstallError, addRemote, backgroundUpdate, createBundle, readHeldUpdates, formatAge, installBundle, type BundleDescription, defaultStoreRoot, describePackage, installPackages, listRemotes, openStore, removePackages, removeRemote, searchPackages, updatePackages,
   type InstallEvent, type PackageManagerOptions, type TransactionResult,
 } from '../../store/index.js';
 import { describePermission } from '../../package/index.js';
@@ -315,6 +315,19 @@ export const verifyCommand: CommandModule = {
         const problems = report.problems;
         out.result(report, problems.length === 0 ? `store verified: ${report.checkedStorePaths} store path(s), no difference${report.garbage.length ? ` (${report.garbage.length} unreferenced item(s): cairn gc removes them)` : ''}` : problems.map((p) => `CORRUPT ${p.path}: ${p.kind}: ${p.detail}`));
         if (problems.length > 0) context.setExitCode(6);
+      });
+  },
+};
+
+export const searchCommand: CommandModule = {
+  register(program, context) {
+    scoped(program.command('search').description('find packages by name or description in the remotes\' verified package indexes')
+      .argument('<text>', 'part of a name or description')
+      .option('--proxy <url>', 'SOCKS5 proxy (socks5h://HOST:PORT)'))
+      .action(async (text: string, opts: ScopeOpts) => {
+        const out = context.output();
+        const found = await searchPackages({ storeRoot: storeRoot(opts), ...(opts.proxy === undefined ? {} : { proxy: opts.proxy }), onEvent: progressPrinter(out) }, text);
+        out.result(found, found.length === 0 ? `no package matches "${text}"` : found.map((r) => `${r.name}\t${r.version}\t${r.remote}${r.installed ? `\t(installed ${r.installed})` : ''}${r.description ? `\t${r.description}` : ''}`));
       });
   },
 };
