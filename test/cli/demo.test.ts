@@ -6,8 +6,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { runCli } from '../fixtures/cairn-process.js';
 
-test('the demo publishes, has witnesses co-sign, verifies downloads and refuses the staged attacks', { timeout: 300_000 }, async () => {
-  const r = await runCli(['--json', 'demo'], { timeoutMs: 290_000 });
+test('the demo publishes, has witnesses co-sign, verifies downloads and refuses the staged attacks', { timeout: 600_000 }, async () => {
+  const r = await runCli(['--json', 'demo'], { timeoutMs: 590_000 });
   assert.equal(r.code, 0, r.stderr);
   const summary = JSON.parse(r.stdout) as {
     genesis: string;
