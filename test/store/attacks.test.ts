@@ -367,3 +367,49 @@ test('reinstalling a package whose store path was damaged rewrites it (a store p
     await rm(root, { recursive: true, force: true });
   }
 });
+
+test('--allow-stale with a witnessed anchor: an unsigned createdAt before the head statement was signed is refused (BAD_HEAD bounds the clock)', { ...T, ...TAR }, async () => {
+  const repo = await PackageRepository.create();
+  const maker = await tempDir('cairn-maker-');
+  const root = await tempDir('cairn-store-');
+  try {
+    await repo.publish({ name: 'hello', version: '1.0.0' });
+    await addWitnessed(repo, maker);
+    const bundleFile = join(maker, 'hello.bundle');
+    await createBundle({ storeRoot: maker, remote: 'main', packages: ['hello'], out: bundleFile });
+    // bundle.json is not signed: whoever hands the file over sets the clock the client verifies with.
+    // A date before any of the bundle's metadata was signed makes every expiry, however long past, look valid.
+    await rewriteBundleJson(bundleFile, (doc) => {
+      doc.createdAt = '2001-01-01T00:00:00.000Z';
+    });
+    await repo.server.close();
+    const later = new Date(Date.now() + 3 * 365 * 86400_000); // everything in the bundle expired long ago
+    await assert.rejects(installBundle({ storeRoot: root, rootFile: repo.rootFile, logAnchor: repo.genesisHash, now: () => later, allowStale: true }, bundleFile), (e: unknown) => {
+      assert.ok(e instanceof InstallError && e.code === 'ALL_MIRRORS_FAILED', String(e));
+      assert.match(e.message, /BAD_HEAD/);
+      return true;
+    });
+    assert.equal(await (await openStore(root)).current(), undefined, 'installed, verified as of 2001 by the bundle\'s say-so');
+  } finally {
+    await repo.close().catch(() => undefined);
+    await rm(maker, { recursive: true, force: true });
+    await rm(root, { recursive: true, force: true });
+  }
+});
+
+test('a package can be removed while every mirror is down (an attacker on the network cannot keep a bad package installed)', T, async () => {
+  const repo = await PackageRepository.create();
+  const root = await tempDir('cairn-store-');
+  try {
+    await repo.publish({ name: 'good', version: '1.0.0' }, { name: 'bad', version: '1.0.0' });
+    await addWitnessed(repo, root);
+    await installPackages({ storeRoot: root }, ['good', 'bad']);
+    await repo.server.close(); // the network is gone, or blocked by whoever wants "bad" to stay
+    const removed = await removePackages({ storeRoot: root }, ['bad']);
+    assert.deepEqual(removed.removed, [{ name: 'bad', version: '1.0.0' }]);
+    assert.deepEqual(Object.keys((await (await openStore(root)).current())!.packages), ['good']);
+  } finally {
+    await repo.close().catch(() => undefined);
+    await rm(root, { recursive: true, force: true });
+  }
+});
