@@ -12,6 +12,8 @@ import { spawnSync } from 'node:child_process';
 import { chmod, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import {
   InstallError, addRemote, backgroundUpdate, createBundle, installBundle, installPackages, openStore, removePackages, updatePackages,
 } from '../../src/store/index.js';
@@ -411,5 +413,66 @@ test('a package can be removed while every mirror is down (an attacker on the ne
   } finally {
     await repo.close().catch(() => undefined);
     await rm(root, { recursive: true, force: true });
+  }
+});
+
+test('a bundle installed with --root of another repository is not recorded as coming from the configured remote of the same name', T, async () => {
+  const main = await PackageRepository.create();
+  const other = await PackageRepository.create();
+  const maker = await tempDir('cairn-maker-');
+  const root = await tempDir('cairn-store-');
+  try {
+    await main.publish({ name: 'tool', version: '1.0.0' });
+    await other.publish({ name: 'hello', version: '1.0.0', permissions: ['network:outbound'] });
+    await addWitnessed(other, maker, 'main'); // the bundle's maker calls its remote "main" too
+    const bundleFile = join(maker, 'hello.bundle');
+    await createBundle({ storeRoot: maker, remote: 'main', packages: ['hello'], out: bundleFile });
+    await addWitnessed(main, root, 'main');
+    const before = await storeState(root);
+    const result = await installBundle({ storeRoot: root, rootFile: other.rootFile, logAnchor: other.genesisHash }, bundleFile).catch((e: unknown) => e);
+    if (result instanceof Error) {
+      assert.ok(result instanceof InstallError, String(result));
+      assert.equal(await storeState(root), before);
+      return;
+    }
+    const hello = (await (await openStore(root)).current())!.packages.hello!;
+    assert.notEqual(hello.remote, 'main', 'a package verified against another root is listed as coming from the remote "main", whose root never signed it, and "main" is asked for its updates');
+  } finally {
+    await main.close();
+    await other.close();
+    await rm(maker, { recursive: true, force: true });
+    await rm(root, { recursive: true, force: true });
+  }
+});
+
+test('a mirror that answers a probe the real repository answers with 404 cannot poison the bundles made through it', T, async () => {
+  const repo = await PackageRepository.create();
+  const maker = await tempDir('cairn-maker-');
+  const offline = await tempDir('cairn-offline-');
+  let evil: Server | undefined;
+  try {
+    await repo.publish({ name: 'hello', version: '1.0.0' });
+    // The first mirror serves the real files, and junk where the repository has none (the next
+    // root the client probes for): the client skips it and uses the next mirror, but the
+    // recording fetcher of bundle create has already kept the junk.
+    evil = createServer((req, res) => {
+      const path = new URL(req.url ?? '/', 'http://x').pathname.slice(1);
+      const body = repo.repo.sim.files.get(path);
+      const bytes = body ? Buffer.from(body) : Buffer.from('{"junk": true}');
+      res.writeHead(200, { 'content-length': bytes.length }).end(bytes);
+    });
+    await new Promise<void>((r) => evil!.listen(0, '127.0.0.1', r));
+    const evilUrl = `http://127.0.0.1:${(evil.address() as AddressInfo).port}`;
+    await addRemote(maker, { name: 'main', url: evilUrl, mirrors: [repo.url], rootFile: repo.rootFile, logAnchor: repo.genesisHash });
+    const bundleFile = join(maker, 'hello.bundle');
+    await createBundle({ storeRoot: maker, remote: 'main', packages: ['hello'], out: bundleFile });
+    await repo.server.close();
+    const { result } = await installBundle({ storeRoot: offline, rootFile: repo.rootFile, logAnchor: repo.genesisHash }, bundleFile);
+    assert.deepEqual(result.added.map((a) => a.name), ['hello']);
+  } finally {
+    await new Promise<void>((r) => (evil ? evil.close(() => r()) : r()));
+    await repo.close().catch(() => undefined);
+    await rm(maker, { recursive: true, force: true });
+    await rm(offline, { recursive: true, force: true });
   }
 });
