@@ -9,17 +9,18 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { chmod, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readdir, readFile, readlink, rm, symlink, unlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import {
-  InstallError, addRemote, backgroundUpdate, createBundle, installBundle, installPackages, openStore, removePackages, updatePackages,
+  InstallError, StoreError, addRemote, backgroundUpdate, createBundle, installBundle, installPackages, openStore, removePackages, updatePackages,
 } from '../../src/store/index.js';
 import { PackageError } from '../../src/package/index.js';
 import type { JsonObject } from '../../src/encoding/index.js';
 import { PackageRepository } from '../fixtures/package-repository.js';
+import { runOperation } from '../fixtures/store-driver.js';
 import { needsTool } from '../fixtures/system-tools.js';
 
 const T = { timeout: 120_000 };
@@ -474,5 +475,97 @@ test('a mirror that answers a probe the real repository answers with 404 cannot 
     await repo.close().catch(() => undefined);
     await rm(maker, { recursive: true, force: true });
     await rm(offline, { recursive: true, force: true });
+  }
+});
+
+// ---------------------------------------------------------------------------------------------
+// A damaged store (not what cairn wrote) is reported; nothing outside the store root is followed.
+// ---------------------------------------------------------------------------------------------
+
+/** Every name under `dir`, recursively, with link targets (not followed). */
+async function listing(dir: string): Promise<string[]> {
+  const out: string[] = [];
+  const visit = async (rel: string): Promise<void> => {
+    for (const entry of (await readdir(join(dir, rel), { withFileTypes: true })).sort((a, b) => (a.name < b.name ? -1 : 1))) {
+      const path = rel === '' ? entry.name : `${rel}/${entry.name}`;
+      if (entry.isSymbolicLink()) out.push(`${path} -> ${await readlink(join(dir, path))}`);
+      else if (entry.isDirectory()) {
+        out.push(`${path}/`);
+        await visit(path);
+      } else out.push(path);
+    }
+  };
+  await visit('');
+  return out;
+}
+
+test('gc removes nothing when a kept generation\'s manifest names a store path outside the store (CORRUPT)', T, async () => {
+  const root = await tempDir('cairn-store-');
+  try {
+    await runOperation(root, 'install');
+    await runOperation(root, 'update');
+    const manifestPath = join(root, 'generations', '2', 'manifest.json');
+    const manifest = JSON.parse(await readFile(manifestPath, 'utf8')) as { packages: Record<string, { id: string }> };
+    manifest.packages.a!.id = '../../../../../../etc';
+    await chmod(manifestPath, 0o644);
+    await writeFile(manifestPath, JSON.stringify(manifest));
+    const before = await listing(root);
+    const store = await openStore(root);
+    await assert.rejects(store.gc({ keepGenerations: 1 }), (e: unknown) => e instanceof StoreError && e.code === 'CORRUPT');
+    assert.deepEqual(await listing(root), before, 'gc removed something while a kept generation was unreadable');
+    const report = await store.verify();
+    assert.ok(report.problems.some((p) => p.kind === 'generation-unparsable'), JSON.stringify(report.problems));
+  } finally {
+    await rm(root, { recursive: true, force: true });
+  }
+});
+
+test('gc and verify do not follow a store path replaced by a symlink to a directory outside the store', T, async () => {
+  const root = await tempDir('cairn-store-');
+  const outside = await tempDir('cairn-outside-');
+  try {
+    await writeFile(join(outside, 'precious'), 'keep me\n');
+    await runOperation(root, 'install'); // generation 1: a 1.0.0, b 1.0.0
+    await runOperation(root, 'update'); // generation 2: a 1.0.0, b 2.0.0
+    const store = await openStore(root);
+    const oldB = (await store.generations()).find((g) => g.number === 1)!.packages.b!.id;
+    // The store path only generation 1 references becomes a link out of the store.
+    await chmod(join(root, 'store'), 0o755);
+    await rm(join(root, 'store', oldB), { recursive: true, force: true }).catch(async () => {
+      await chmod(join(root, 'store', oldB), 0o755);
+      await rm(join(root, 'store', oldB), { recursive: true, force: true });
+    });
+    await symlink(outside, join(root, 'store', oldB));
+    const report = await store.verify();
+    assert.ok(report.problems.some((p) => p.kind === 'changed-type' && p.path === `store/${oldB}`), JSON.stringify(report.problems));
+    await assert.rejects(store.rollback(1), (e: unknown) => e instanceof StoreError && e.code === 'CORRUPT', 'rollback to a generation whose store path is not a directory');
+    await store.gc({ keepGenerations: 1 });
+    assert.deepEqual(await readdir(outside), ['precious']);
+    assert.equal(await readFile(join(outside, 'precious'), 'utf8'), 'keep me\n');
+  } finally {
+    await rm(root, { recursive: true, force: true });
+    await rm(outside, { recursive: true, force: true });
+  }
+});
+
+test('a current link pointing out of generations/ is reported, not followed, and not rolled back from', T, async () => {
+  const root = await tempDir('cairn-store-');
+  const outside = await tempDir('cairn-outside-');
+  try {
+    await runOperation(root, 'install');
+    await runOperation(root, 'update');
+    await mkdir(join(outside, 'bin'));
+    await writeFile(join(outside, 'manifest.json'), '{}');
+    await unlink(join(root, 'current'));
+    await symlink(`generations/../../${relative(join(root, '..'), outside)}`, join(root, 'current'));
+    const store = await openStore(root);
+    await assert.rejects(store.current(), (e: unknown) => e instanceof StoreError && e.code === 'CORRUPT');
+    await assert.rejects(store.rollback(), (e: unknown) => e instanceof StoreError && e.code === 'CORRUPT');
+    const report = await store.verify();
+    assert.ok(report.problems.some((p) => p.kind === 'current-invalid'), JSON.stringify(report.problems));
+    assert.deepEqual((await readdir(outside)).sort(), ['bin', 'manifest.json']);
+  } finally {
+    await rm(root, { recursive: true, force: true });
+    await rm(outside, { recursive: true, force: true });
   }
 });
