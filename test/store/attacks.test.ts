@@ -17,7 +17,7 @@ import type { AddressInfo } from 'node:net';
 import {
   InstallError, StoreError, addRemote, backgroundUpdate, createBundle, installBundle, installPackages, openStore, removePackages, updatePackages,
 } from '../../src/store/index.js';
-import { PackageError } from '../../src/package/index.js';
+import { PackageError, packageTargetPath, versionsIndexBytes, versionsTargetPath } from '../../src/package/index.js';
 import type { JsonObject } from '../../src/encoding/index.js';
 import { PackageRepository } from '../fixtures/package-repository.js';
 import { runOperation } from '../fixtures/store-driver.js';
@@ -167,6 +167,30 @@ test('a second remote cannot supply a dependency of a package from the first one
   }
 });
 
+test('a package name published by two remotes is not silently taken from the one whose name sorts first', T, async () => {
+  const main = await PackageRepository.create();
+  const extra = await PackageRepository.create();
+  const root = await tempDir('cairn-store-');
+  try {
+    await main.publish({ name: 'hello', version: '1.0.0' });
+    await extra.publish({ name: 'hello', version: '1.0.0', permissions: ['device:camera', 'network:outbound'] });
+    await addWitnessed(main, root, 'main');
+    await addWitnessed(extra, root, '0-extra'); // added later, for something else; sorts first
+    const before = await storeState(root);
+    const result = await installPackages({ storeRoot: root }, ['hello']).catch((e: unknown) => e);
+    if (result instanceof Error) {
+      assert.ok(result instanceof InstallError, String(result)); // ambiguous: the user must say which remote
+      assert.equal(await storeState(root), before);
+      return;
+    }
+    assert.fail(`"cairn install hello" installed hello from ${(await (await openStore(root)).current())!.packages.hello!.remote} without saying that main publishes a package of that name too`);
+  } finally {
+    await main.close();
+    await extra.close();
+    await rm(root, { recursive: true, force: true });
+  }
+});
+
 test('refuses a versions index that points a version at another target (BAD_VERSIONS_INDEX), writing nothing', T, async () => {
   const repo = await PackageRepository.create();
   const root = await tempDir('cairn-store-');
@@ -179,6 +203,27 @@ test('refuses a versions index that points a version at another target (BAD_VERS
     const before = await storeState(root);
     await assert.rejects(installPackages({ storeRoot: root }, ['hello']), (e: unknown) => e instanceof PackageError && (e.code === 'BAD_VERSIONS_INDEX' || e.code === 'BAD_MANIFEST'));
     assert.equal(await storeState(root), before);
+  } finally {
+    await repo.close();
+    await rm(root, { recursive: true, force: true });
+  }
+});
+
+test('a versions index within the documented caps (10,000 versions, 2 MiB) is accepted: a publisher\'s long history is no denial of service', T, async () => {
+  const repo = await PackageRepository.create();
+  const root = await tempDir('cairn-store-');
+  try {
+    const name = `h${'x'.repeat(63)}`; // the longest name the grammar allows
+    await repo.publish({ name, version: '1.0.8000' });
+    const versions: Record<string, string> = {};
+    for (let i = 0; i <= 8000; i++) versions[`1.0.${i}`] = packageTargetPath(name, `1.0.${i}`);
+    const index = versionsIndexBytes({ name, versions });
+    assert.ok(index.length > 1024 * 1024 && index.length < 2 * 1024 * 1024, `${index.length} bytes`);
+    repo.repo.sim.addTarget(versionsTargetPath(name), index);
+    await repo.release();
+    await addWitnessed(repo, root);
+    const r = await installPackages({ storeRoot: root }, [name]);
+    assert.deepEqual(r.added.map((a) => a.version), ['1.0.8000']);
   } finally {
     await repo.close();
     await rm(root, { recursive: true, force: true });
