@@ -9,6 +9,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { watch } from 'node:fs';
 import { chmod, mkdir, mkdtemp, readdir, readFile, readlink, rm, symlink, unlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
@@ -227,6 +228,35 @@ test('a versions index within the documented caps (10,000 versions, 2 MiB) is ac
   } finally {
     await repo.close();
     await rm(root, { recursive: true, force: true });
+  }
+});
+
+test('a hash in signed targets metadata is a digest, not a path: the download\'s temporary file stays in the remote\'s cache', T, async () => {
+  const repo = await PackageRepository.create();
+  const root = await tempDir('cairn-store-');
+  const outside = await tempDir('cairn-outside-');
+  const created: string[] = [];
+  const watcher = watch(outside, (_event, name) => void created.push(String(name)));
+  try {
+    await repo.publish({ name: 'hello', version: '1.0.0' });
+    await addWitnessed(repo, root);
+    // The publisher's targets key (the witnesses co-sign whatever is released) lists the versions
+    // index with a "sha256" that climbs out of ROOT/remotes/main/cache; sha512 stays genuine.
+    const path = versionsTargetPath('hello');
+    repo.repo.sim.addTarget(path, repo.repo.sim.files.get(`targets/${path}`) ?? Buffer.from(''), 'targets', ['sha512']);
+    const info = (repo.repo.sim.role('targets').targets as JsonObject)[path] as JsonObject;
+    const cache = join(root, 'remotes', 'main', 'cache');
+    info.hashes = { ...(info.hashes as JsonObject), sha256: relative(cache, join(outside, 'planted')) };
+    await repo.release();
+    await assert.rejects(installPackages({ storeRoot: root }, ['hello']));
+    await new Promise((r) => setImmediate(r));
+    assert.deepEqual(created, [], `files were created in ${outside}, outside the store root`);
+    assert.deepEqual(await readdir(outside), []);
+  } finally {
+    watcher.close();
+    await repo.close();
+    await rm(root, { recursive: true, force: true });
+    await rm(outside, { recursive: true, force: true });
   }
 });
 
