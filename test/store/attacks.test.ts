@@ -1,11 +1,15 @@
 // test/store/attacks.test.ts: the package manager attacked from outside (docs/packages.md,
-// docs/cli.md "Installing software", docs/store.md): a package author who adds a dependency that
-// asks for what the user never consented to, a second remote that publishes a name the first one
-// owns, a bundle file whose unsigned bundle.json chooses its own trust anchor or an old version,
-// an old bundle replayed after the remote moved on, a damaged store path that a reinstall reuses.
-// Each test builds the attack with real repositories served on 127.0.0.1, real archives and real
-// bundle files, and asserts the refusal (a typed error) and that nothing was written. Tests that
-// fail here name weaknesses the report of this branch describes; they are left failing on purpose.
+// docs/cli.md "Installing software", docs/store.md). The attackers: a package author who adds a
+// dependency that asks for what the user never consented to, or publishes again while the user
+// reads the consent prompt; a second remote that publishes a name the first one owns; a
+// publisher whose signed metadata carries a "hash" that is a path, or a long version history; a
+// bundle file whose unsigned bundle.json chooses its own trust anchor, an older version, or its
+// clock; an old bundle replayed after the remote moved on; a mirror that poisons the bundles made
+// through it; a network that is down when a bad package must go; a damaged store that must be
+// reported, never followed out of its root. Each test builds the attack with real repositories
+// served on 127.0.0.1, real archives and real bundle files, and asserts the refusal (a typed
+// error) and that nothing was written. The tests that fail name weaknesses the report of the
+// review branch describes; they are left failing on purpose, for the fixes to turn green.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -389,9 +393,9 @@ test('a bundle whose unsigned bundle.json asks for an older version does not dow
   }
 });
 
-test('a bundle cannot install a package under a remote name that would later pull updates from an unrelated configured remote', T, async () => {
-  // Control: a bundle made from remote "main" installed into a store whose "main" is another
-  // repository (other root) must be refused against that anchor, not installed.
+test('refuses a bundle of another repository\'s "main" checked against the configured main\'s anchor (ALL_MIRRORS_FAILED), writing nothing', T, async () => {
+  // A bundle made from a remote called "main" of another repository (another root), installed with
+  // just --from into a store whose "main" is the user's: checked against the user's anchor, refused.
   const repo = await PackageRepository.create();
   const other = await PackageRepository.create();
   const maker = await tempDir('cairn-maker-');
