@@ -9,6 +9,8 @@ export class InstallError extends CairnError<
   | 'BAD_REMOTE_NAME'
   | 'NO_REMOTE'
   | 'UNKNOWN_PACKAGE'
+  | 'AMBIGUOUS_PACKAGE'
+  | 'DOWNGRADE'
   | 'NO_MATCHING_VERSION'
   | 'DEPENDENCY_CONFLICT'
   | 'NOT_INSTALLED'

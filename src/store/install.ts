@@ -16,7 +16,7 @@ import { extractPackage, manifestBytes, parseManifest, permissionIncrease, type 
 import { openStore, StoreError, type Generation, type GenerationPlan, type IncomingPackage, type Store } from './core.js';
 import { readStoreRecord } from './records.js';
 import { InstallError } from './install-errors.js';
-import { listRemotes, type RemoteConfig } from './remotes.js';
+import { REMOTE_NAME, listRemotes, type RemoteConfig } from './remotes.js';
 import { RemoteClient, type AttestationVerdict, type FetchedPackage, type RemoteEvent } from './remotes-client.js';
 import semver from 'semver';
 import { join } from 'node:path';
@@ -39,8 +39,13 @@ export interface PackageManagerOptions {
   now?: () => Date;
   lockTimeoutMs?: number;
   onEvent?: (event: InstallEvent) => void;
-  /** Go ahead with updates that request more permissions (the user consented). */
-  acceptPermissions?: boolean;
+  /**
+   * Go ahead with what requests more permissions: true for anything (--accept-permissions), or
+   * exactly the items a person was shown and said yes to (anything else still needs consent).
+   */
+  acceptPermissions?: boolean | readonly ConsentItem[];
+  /** Compute the transaction from the store alone, with no network (remove). */
+  offline?: boolean;
   /** Keep the installed version of a package whose update requests more permissions. */
   holdPermissionChanges?: boolean;
   /** The sources to install from instead of the configured remotes (an offline bundle's). */
@@ -62,15 +67,52 @@ export interface TransactionResult {
 
 type Installed = Generation['packages'][string];
 
-/** `NAME`, `NAME@VERSION` or `NAME@RANGE` as a requirement of the user. */
-export function parsePackageRequest(text: string): Requirement {
-  const at = text.indexOf('@', 1);
-  const name = at < 0 ? text : text.slice(0, at);
-  const range = at < 0 ? '*' : text.slice(at + 1);
-  if (!/^[a-z0-9][a-z0-9._-]{0,63}$/.test(name) || range === '') {
-    throw new InstallError('BAD_REQUEST', `${JSON.stringify(text)}: expected NAME, NAME@VERSION or NAME@RANGE (names are lowercase)`);
+/**
+ * What needs the user's consent: a package that would enter the generation with more permission
+ * requests than before, either an update (`installed` its version) or a package the user did not
+ * name that an update or install pulls in (`installed` null).
+ */
+export interface ConsentItem {
+  name: string;
+  installed: string | null;
+  available: string;
+  increase: string[];
+}
+
+/** PERMISSION_CONSENT_NEEDED carries exactly what needs consent, for a prompt to show and accept. */
+export class ConsentNeededError extends InstallError {
+  constructor(readonly items: readonly ConsentItem[]) {
+    super('PERMISSION_CONSENT_NEEDED', items.map(describeConsent).join('; '), {
+      hint: 'nothing was changed; review them (cairn info NAME), then run again with --accept-permissions, or with --no-permission-changes to keep the installed versions',
+    });
   }
-  return { name, range, wantedBy: 'you' };
+}
+
+function describeConsent(h: ConsentItem): string {
+  return h.installed === null
+    ? `${h.name} ${h.available} (a new dependency) requests permissions: ${h.increase.join(', ')}`
+    : `${h.name} ${h.installed} -> ${h.available} requests more permissions: ${h.increase.join(', ')}`;
+}
+
+/** Whether `accepted` covers `item`: true, or an accepted entry for the same package and version whose permissions include all of it. */
+function consented(accepted: PackageManagerOptions['acceptPermissions'], item: ConsentItem): boolean {
+  if (accepted === true) return true;
+  if (!Array.isArray(accepted)) return false;
+  return (accepted as readonly ConsentItem[]).some((a) => a.name === item.name && a.available === item.available && a.installed === item.installed && item.increase.every((p) => a.increase.includes(p)));
+}
+
+/** `[REMOTE:]NAME`, `[REMOTE:]NAME@VERSION` or `[REMOTE:]NAME@RANGE` as a requirement of the user. */
+export function parsePackageRequest(text: string): Requirement & { remote?: string } {
+  const colon = text.indexOf(':');
+  const remote = colon < 0 ? undefined : text.slice(0, colon);
+  const rest = colon < 0 ? text : text.slice(colon + 1);
+  const at = rest.indexOf('@', 1);
+  const name = at < 0 ? rest : rest.slice(0, at);
+  const range = at < 0 ? '*' : rest.slice(at + 1);
+  if (!/^[a-z0-9][a-z0-9._-]{0,63}$/.test(name) || range === '' || (remote !== undefined && !REMOTE_NAME.test(remote))) {
+    throw new InstallError('BAD_REQUEST', `${JSON.stringify(text)}: expected [REMOTE:]NAME, NAME@VERSION or NAME@RANGE (names are lowercase)`);
+  }
+  return { name, range, wantedBy: 'you', ...(remote === undefined ? {} : { remote }) };
 }
 
 /** Installs packages (and what they depend on) into a new generation. */
@@ -78,6 +120,7 @@ export function installPackages(options: PackageManagerOptions, requests: readon
   if (requests.length === 0) throw new InstallError('BAD_REQUEST', 'name at least one package to install');
   const wanted = requests.map(parsePackageRequest);
   return transaction(options, `install ${requests.join(' ')}`, (installed) => ({
+    remotes: Object.fromEntries(wanted.filter((r) => r.remote !== undefined).map((r) => [r.name, r.remote!])),
     explicit: new Set([...explicitNames(installed), ...wanted.map((r) => r.name)]),
     requirements: wanted,
     updating: new Set(wanted.filter((r) => r.range !== '*' || !installed[r.name]).map((r) => r.name)),
@@ -95,13 +138,16 @@ export function updatePackages(options: PackageManagerOptions, names: readonly s
 /** Removes packages; what they alone needed goes with them. */
 export function removePackages(options: PackageManagerOptions, names: readonly string[]): Promise<TransactionResult> {
   if (names.length === 0) throw new InstallError('BAD_REQUEST', 'name at least one package to remove');
-  return transaction(options, `remove ${names.join(' ')}`, (installed) => {
+  // From the store alone: no mirror (down, or blocked by an attacker) can keep a package installed.
+  return transaction({ ...options, offline: true }, `remove ${names.join(' ')}`, (installed) => {
     for (const name of names) if (!installed[name]) throw notInstalled(name, installed);
     return { explicit: new Set(explicitNames(installed).filter((n) => !names.includes(n))), requirements: [], updating: new Set(), removing: names };
   });
 }
 
 interface Intent {
+  /** Remotes the user named for packages (REMOTE:NAME). */
+  remotes?: Record<string, string>;
   explicit: Set<string>;
   requirements: Requirement[];
   updating: Set<string>;
@@ -118,6 +164,7 @@ async function runTransaction(store: Store, options: PackageManagerOptions, reas
   const installed: Record<string, Installed> = current?.packages ?? {};
   const intent = intentOf(installed);
   const catalog = await RemotesCatalog.open(options, store, installed);
+  for (const [name, remote] of Object.entries(intent.remotes ?? {})) catalog.claim(name, remote, 'you');
   const prefer = Object.fromEntries(Object.entries(installed).map(([n, p]) => [n, p.version]));
   const pinned: Requirement[] = [];
   const result: TransactionResult = { generation: current, unchanged: true, added: [], updated: [], removed: [], held: [], keptAsDependency: [] };
@@ -131,24 +178,31 @@ async function runTransaction(store: Store, options: PackageManagerOptions, reas
       ...pinned,
     ];
     chosen = requirements.length === 0 ? new Map() : await resolveDependencies(requirements, catalog, { prefer, updating: intent.updating });
-    const needsConsent: TransactionResult['held'] = [];
+    const needsConsent: ConsentItem[] = [];
+    const named = new Set(intent.requirements.map((r) => r.name));
     for (const [name, version] of chosen) {
       const before = installed[name];
-      if (!before || before.version === version) continue;
-      const increase = permissionIncrease(before.permissions, (await catalog.manifest(name, version)).permissions);
-      if (increase.length > 0) needsConsent.push({ name, installed: before.version, available: version, increase });
+      if (before?.version === version) continue;
+      const requested = (await catalog.manifest(name, version)).permissions;
+      // An update that asks for more, or a package nobody named entering with requests of its own.
+      const increase = before ? permissionIncrease(before.permissions, requested) : named.has(name) ? [] : [...requested];
+      if (increase.length > 0) needsConsent.push({ name, installed: before?.version ?? null, available: version, increase });
     }
-    if (needsConsent.length === 0 || options.acceptPermissions) break;
-    if (!options.holdPermissionChanges) {
-      throw new InstallError('PERMISSION_CONSENT_NEEDED', needsConsent.map((h) => `${h.name} ${h.installed} -> ${h.available} requests more permissions: ${h.increase.join(', ')}`).join('; '), {
-        hint: 'nothing was changed; review them (cairn info NAME), then run again with --accept-permissions, or with --no-permission-changes to keep the installed versions',
-      });
-    }
-    for (const h of needsConsent) {
-      result.held.push(h);
-      options.onEvent?.({ type: 'held', ...h });
-      pinned.push({ name: h.name, range: h.installed, wantedBy: 'held (more permissions)' });
-      intent.updating.delete(h.name);
+    const waiting = needsConsent.filter((h) => !consented(options.acceptPermissions, h));
+    if (waiting.length === 0) break;
+    if (!options.holdPermissionChanges) throw new ConsentNeededError(waiting);
+    for (const h of waiting) {
+      // Hold an update at its installed version; hold a new dependency by holding what pulled it in.
+      const holds = h.installed !== null ? [h.name] : (await catalog.dependents(h.name, chosen)).map((d) => d.slice(0, d.lastIndexOf('@'))).filter((n) => installed[n] !== undefined);
+      if (holds.length === 0) throw new ConsentNeededError([h]);
+      for (const n of holds) {
+        if (pinned.some((p) => p.name === n)) continue;
+        const held = { name: n, installed: installed[n]!.version, available: chosen.get(n)!, increase: h.installed !== null ? h.increase : h.increase.map((p) => `${p} (through ${h.name})`) };
+        result.held.push(held);
+        options.onEvent?.({ type: 'held', ...held });
+        pinned.push({ name: n, range: installed[n]!.version, wantedBy: 'held (more permissions)' });
+        intent.updating.delete(n);
+      }
     }
   }
 
@@ -231,19 +285,26 @@ function notInstalled(name: string, installed: Record<string, Installed>): Insta
 
 /**
  * The catalog the resolver reads: each package from one remote. An installed package stays with
- * the remote it came from; a new one comes from the first remote (in name order) that publishes it.
+ * the remote it came from; a dependency comes from its dependent's remote (a second remote can
+ * never supply it: dependency confusion); a package the user names comes from the one remote that
+ * publishes it, or from the remote named with REMOTE:NAME (two that publish it is AMBIGUOUS).
  */
 class RemotesCatalog implements PackageCatalog {
   private readonly owner = new Map<string, Promise<RemoteClient>>();
+  /** Package -> the remote it must come from, and who said so. */
+  private readonly claims = new Map<string, { remote: string; by: string }>();
 
   private constructor(
     private readonly clients: RemoteClient[],
     private readonly installed: Record<string, Installed>,
     private readonly installedManifest: (id: string) => Promise<PackageManifest>,
+    private readonly offline = false,
   ) {}
 
   static async open(options: PackageManagerOptions, store: Store, installed: Record<string, Installed>): Promise<RemotesCatalog> {
-    if (options.clients) return new RemotesCatalog([...options.clients], installed, (id) => installedManifest(store, id));
+    const fromStore = (id: string): Promise<PackageManifest> => installedManifest(store, id);
+    if (options.offline) return new RemotesCatalog([], installed, fromStore, true);
+    if (options.clients) return new RemotesCatalog([...options.clients], installed, fromStore);
     const remotes: RemoteConfig[] = await listRemotes(options.storeRoot);
     const clients = remotes.map((remote) => new RemoteClient({
       storeRoot: options.storeRoot,
@@ -252,7 +313,18 @@ class RemotesCatalog implements PackageCatalog {
       ...(options.now ? { now: options.now } : {}),
       ...(options.onEvent ? { onEvent: options.onEvent } : {}),
     }));
-    return new RemotesCatalog(clients, installed, (id) => installedManifest(store, id));
+    return new RemotesCatalog(clients, installed, fromStore);
+  }
+
+  /** `name` must come from `remote` (`by` wants it so); a second, different claim is a conflict. */
+  claim(name: string, remote: string, by: string): void {
+    const earlier = this.claims.get(name) ?? (this.installed[name] ? { remote: this.installed[name]!.remote, by: `the installed ${name}` } : undefined);
+    if (earlier && earlier.remote !== remote) {
+      throw new InstallError('DEPENDENCY_CONFLICT', `${by} needs ${name} from remote ${remote}, but ${earlier.by} has it from ${earlier.remote}: a package is never taken from another remote than its dependent's`, {
+        hint: `install them from one remote, or remove ${name} first`,
+      });
+    }
+    if (!this.claims.has(name)) this.claims.set(name, { remote, by });
   }
 
   private clientFor(name: string): Promise<RemoteClient> {
@@ -265,29 +337,36 @@ class RemotesCatalog implements PackageCatalog {
     if (this.clients.length === 0) {
       throw new InstallError('NO_REMOTE', 'no remote is configured', { hint: 'cairn remote add NAME URL --root ROOT_FILE --log-anchor HASH, or cairn install --from BUNDLE' });
     }
-    const from = this.installed[name]?.remote;
+    const from = this.claims.get(name)?.remote ?? this.installed[name]?.remote;
     if (from !== undefined) {
       const client = this.clients.find((c) => c.name === from);
       if (client) return client;
-      throw new InstallError('UNKNOWN_REMOTE', `${name} was installed from ${from}, which is no longer a configured remote (an offline bundle or a removed remote)`, {
+      throw new InstallError('UNKNOWN_REMOTE', `${name} must come from ${from}, which is not a configured remote (an offline bundle's, or a removed remote)`, {
         hint: `cairn remote add ${from} URL --root ROOT_FILE ..., or install a newer bundle with cairn install --from FILE`,
       });
     }
+    const publishers: RemoteClient[] = [];
     for (const client of this.clients) {
       try {
         await client.versions(name);
-        return client;
+        publishers.push(client);
       } catch (e) {
         if (!(e instanceof InstallError && e.code === 'UNKNOWN_PACKAGE')) throw e;
       }
     }
+    if (publishers.length === 1) return publishers[0]!;
+    if (publishers.length > 1) {
+      throw new InstallError('AMBIGUOUS_PACKAGE', `${publishers.length} remotes publish a package named ${name}: ${publishers.map((c) => c.name).join(', ')}`, {
+        hint: `say which: cairn install ${publishers.map((c) => `${c.name}:${name}`).join(' or ')}`,
+      });
+    }
     throw new InstallError('UNKNOWN_PACKAGE', `no remote publishes a package named ${name} (remotes: ${this.clients.map((c) => c.name).join(', ')})`, { hint: 'cairn search TEXT' });
   }
 
-  /** A package installed from a remote that is not configured (an offline bundle's): only its installed version exists. */
+  /** A package installed from a remote that is not configured (an offline bundle's), or any installed package offline: only its installed version exists. */
   private fromStoreOnly(name: string): boolean {
     const from = this.installed[name]?.remote;
-    return from !== undefined && !this.clients.some((c) => c.name === from);
+    return from !== undefined && (this.offline || !this.clients.some((c) => c.name === from));
   }
 
   async versions(name: string): Promise<readonly string[]> {
@@ -295,8 +374,12 @@ class RemotesCatalog implements PackageCatalog {
     return (await this.clientFor(name)).versions(name);
   }
 
+  /** The dependencies of name@version, each claimed for name's remote. */
   async dependencies(name: string, version: string): Promise<Readonly<Record<string, string>>> {
-    return (await this.manifest(name, version)).dependencies;
+    const deps = (await this.manifest(name, version)).dependencies;
+    const remote = this.installed[name]?.version === version ? this.installed[name]!.remote : (await this.clientFor(name)).name;
+    for (const dep of Object.keys(deps)) this.claim(dep, remote, `${name}@${version} (from ${remote})`);
+    return deps;
   }
 
   /** The verified manifest of name@version: the store's record for the installed version, else the remote's metadata. */
