@@ -1,6 +1,7 @@
 // cli/commands/serve.ts: `cairn serve DIR`, a read-only HTTP mirror of a repository directory
 // in one command (mirror/mirror.ts). Runs until SIGINT or SIGTERM; with --json it prints
-// one JSON line per event (listening, each request with --log, stopped).
+// one JSON line per event (listening, each request with --log, with the refusal code of a
+// refused one, stopped).
 import type { Command } from 'commander';
 import { stat } from 'node:fs/promises';
 import { startMirror } from '../../mirror/index.js';
@@ -25,7 +26,7 @@ export function register(program: Command, context: CliContext): void {
         root: dir,
         host: opts.host,
         port,
-        onRequest: opts.log ? (r) => out.event('request', r, `${r.method} ${r.path} ${r.status} ${r.bytes}`) : undefined,
+        onRequest: opts.log ? (r) => out.event('request', r, `${r.method} ${r.path} ${r.status} ${r.bytes}${r.refusal === undefined ? '' : ` ${r.refusal}`}`) : undefined,
       });
       out.event('listening', { url: running.url, root: dir }, `serving ${dir} read-only at ${running.url} (Ctrl-C to stop)`);
       await new Promise<void>((done) => {
