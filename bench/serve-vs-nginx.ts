@@ -10,6 +10,8 @@
 // Targets (the issue): timestamp.json at least 0.5x nginx's requests per second, the large
 // target at least 0.8x nginx's throughput.
 //
+// CAIRN_BENCH_NGINX_WORKERS=N sets nginx's worker_processes (default auto, Debian's: one per core;
+// `cairn serve` is one process, so 1 compares process against process).
 // CAIRN_BENCH_BIN=PATH measures another bin/cairn.js (for example a checkout of an earlier
 // version, for before/after figures) instead of this one.
 //
@@ -90,9 +92,15 @@ async function stopProcess(child: ChildProcess): Promise<void> {
   clearTimeout(timer);
 }
 
+/** nginx's worker_processes: Debian's `auto` unless CAIRN_BENCH_NGINX_WORKERS names a count. */
+function nginxWorkers(): string {
+  const n = process.env.CAIRN_BENCH_NGINX_WORKERS;
+  return n !== undefined && /^[1-9]\d{0,2}$/.test(n) ? n : 'auto';
+}
+
 function nginxConfig(dir: string, root: string, port: number): string {
   return `# written by bench/serve-vs-nginx.ts: Debian's nginx.conf defaults that matter for static files, no access log
-worker_processes auto;
+worker_processes ${nginxWorkers()};
 daemon off;
 pid ${dir}/nginx.pid;
 error_log ${dir}/error.log;
@@ -273,7 +281,7 @@ export async function benchServeVsNginx(work: string, sizes: ServeBenchSizes): P
     const mib = (n: number): string => `${fmt(n / 1024 ** 2)} MiB/s`;
     const lines = [
       `timestamp.json (${tree.smallBytes} bytes): wrk ${smallArgs.join(' ')} -d${sizes.seconds}s; ${fmt(sizes.largeBytes / 1e6)} MB target: wrk ${largeArgs.join(' ')} -d${sizes.seconds}s`,
-      `${sizes.runs} interleaved runs each, medians; nginx worker_processes auto, sendfile on, no access log; both on 127.0.0.1 with wrk on a shared 2-core machine${bin === CAIRN_BIN ? '' : ` (cairn: ${bin})`}`,
+      `${sizes.runs} interleaved runs each, medians; nginx worker_processes ${nginxWorkers()}, sendfile on, no access log; both on 127.0.0.1 with wrk on a shared 2-core machine${bin === CAIRN_BIN ? '' : ` (cairn: ${bin})`}`,
       ...summary.map((s) => `timestamp.json  ${s.label.padEnd(12)} ${fmt(s.rps).padStart(7)} req/s  mean ${fmt(s.mean, 2).padStart(6)} ms  p99 ${fmt(s.p99, 2).padStart(7)} ms  (runs: ${s.runs} req/s)`),
       `timestamp.json  cairn/nginx  ${smallRatio.toFixed(2)}x requests per second, ${(ours.mean / base.mean).toFixed(2)}x mean latency`,
       ...summary.map((s) => `large target    ${s.label.padEnd(12)} ${mib(s.throughput).padStart(12)}  (runs: ${s.largeRuns} MiB/s)`),
