@@ -8,7 +8,7 @@ import type { Command } from 'commander';
 import cluster, { type Worker } from 'node:cluster';
 import { stat } from 'node:fs/promises';
 import { startMirror, type RunningMirror } from '../../mirror/index.js';
-import { UsageError } from '../../errors/index.js';
+import { CairnError, UsageError } from '../../errors/index.js';
 import { portNumber, positiveInt } from '../options.js';
 import type { CliContext } from './types.js';
 
@@ -16,6 +16,17 @@ import type { CliContext } from './types.js';
 const MAX_WORKERS = 64;
 
 type Output = ReturnType<CliContext['output']>;
+
+/** A serving process of --workers N exited before all listened; it printed why, and its exit code is the command's. */
+class ServingProcessError extends CairnError<'SERVING_PROCESS_EXITED'> {
+  constructor(readonly processExitCode: number) {
+    super('SERVING_PROCESS_EXITED', `a serving process exited with code ${processExitCode} before listening (its error is printed above)`);
+  }
+
+  get exitCode(): number {
+    return this.processExitCode;
+  }
+}
 
 /** Resolves on the first SIGINT or SIGTERM, after `stop` finished. */
 function untilStopped(stop: () => Promise<void>): Promise<void> {
@@ -52,14 +63,14 @@ async function serveWithWorkers(dir: string, count: number, out: Output): Promis
         if (stopping) return;
         if (listening < count) {
           // It printed its own error (a port in use, say): the others go too, with its exit code.
-          void stopAll().then(() => reject(new UsageError('CONFLICT', `a serving process exited with code ${code ?? 'unknown'} before listening`)));
+          void stopAll().then(() => reject(new ServingProcessError(code === 0 || code === null ? 70 : code)));
         } else {
           out.warn(`a serving process of ${dir} exited with code ${code ?? 'unknown'}; ${workers.filter((w) => !w.isDead()).length} still serve`);
         }
       });
     }
   });
-  out.event('listening', { url, root: dir, workers: count }, `serving ${dir} read-only at ${url} with ${count} processes (Ctrl-C to stop)`);
+  out.event('listening', { url, root: dir, workers: count, pids: workers.map((w) => w.process.pid) }, `serving ${dir} read-only at ${url} with ${count} processes (Ctrl-C to stop)`);
   await untilStopped(stopAll);
   out.event('stopped', { url }, `stopped serving ${dir}`, 'progress');
 }
@@ -80,16 +91,23 @@ export function register(program: Command, context: CliContext): void {
       const info = await stat(dir).catch(() => undefined);
       if (!info?.isDirectory()) throw new UsageError('BAD_ARGUMENT', `${dir} is not a directory`, { hint: 'serve the public/ folder of a repository made with `cairn repo init`' });
       if (opts.workers > 1 && cluster.isPrimary) return serveWithWorkers(dir, opts.workers, out);
-      const running: RunningMirror = await startMirror({
-        root: dir,
-        host: opts.host,
-        port,
-        onRequest: opts.log ? (r) => out.event('request', r, `${r.method} ${r.path} ${r.status} ${r.bytes}${r.refusal === undefined ? '' : ` ${r.refusal}`}`) : undefined,
-      });
+      let running: RunningMirror;
+      try {
+        running = await startMirror({
+          root: dir,
+          host: opts.host,
+          port,
+          onRequest: opts.log ? (r) => out.event('request', r, `${r.method} ${r.path} ${r.status} ${r.bytes}${r.refusal === undefined ? '' : ` ${r.refusal}`}`) : undefined,
+        });
+      } catch (e) {
+        // A serving process of --workers N: without its channel to the primary it can exit, with this error's code.
+        cluster.worker?.disconnect();
+        throw e;
+      }
       if (cluster.isWorker) {
         // One of --workers N: the primary speaks for all of them.
         await untilStopped(() => running.close());
-        process.disconnect();
+        cluster.worker?.disconnect();
         return;
       }
       out.event('listening', { url: running.url, root: dir }, `serving ${dir} read-only at ${running.url} (Ctrl-C to stop)`);
