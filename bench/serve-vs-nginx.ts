@@ -3,13 +3,16 @@
 // and mean / p99 latency for timestamp.json (the file every client polls: the mirror's hot path)
 // under 64 connections, and the throughput of a 100 MB target under 4. The tree is a repository
 // published with cairn's own library (bench/repo-fixture.ts), the large target added to it.
-// cairn runs as the real `cairn serve` process (dist/, built if stale); nginx with Debian's
-// defaults that matter here (worker_processes auto, sendfile, tcp_nopush, keep-alive) and no
-// access log, as `cairn serve` without --log. Runs are interleaved (nginx, cairn, nginx, cairn)
+// cairn runs as the real `cairn serve` (dist/, built if stale); nginx with Debian's defaults that
+// matter here (worker_processes auto, sendfile, tcp_nopush, keep-alive) and no access log, as
+// `cairn serve` without --log. Runs are interleaved (nginx, cairn, nginx, cairn)
 // so that the shared machine's noise falls on both; figures are medians of 3 runs.
 // Targets (the issue): timestamp.json at least 0.5x nginx's requests per second, the large
 // target at least 0.8x nginx's throughput.
 //
+// Both use the same number of processes: nginx's worker_processes auto (Debian's default: one
+// per core) against `cairn serve --workers` with one per core. CAIRN_BENCH_NGINX_WORKERS=N sets
+// nginx's count, CAIRN_BENCH_SERVE_WORKERS=N cairn's (default: nginx's).
 // CAIRN_BENCH_BIN=PATH measures another bin/cairn.js (for example a checkout of an earlier
 // version, for before/after figures) instead of this one.
 //
@@ -20,6 +23,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { open, mkdir, rm, writeFile, stat } from 'node:fs/promises';
 import { createServer } from 'node:net';
+import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { addTargets, publish } from '../src/repo/index.js';
@@ -90,9 +94,25 @@ async function stopProcess(child: ChildProcess): Promise<void> {
   clearTimeout(timer);
 }
 
+/** A process count from the environment, or undefined. */
+function countFromEnvironment(name: string): number | undefined {
+  const n = process.env[name];
+  return n !== undefined && /^[1-9]\d?$/.test(n) ? Number(n) : undefined;
+}
+
+/** nginx's worker_processes: Debian's `auto` unless CAIRN_BENCH_NGINX_WORKERS names a count. */
+function nginxWorkers(): string {
+  return String(countFromEnvironment('CAIRN_BENCH_NGINX_WORKERS') ?? 'auto');
+}
+
+/** `cairn serve --workers`: CAIRN_BENCH_SERVE_WORKERS, else as many as nginx has (auto: one per core). */
+function serveWorkers(): number {
+  return countFromEnvironment('CAIRN_BENCH_SERVE_WORKERS') ?? countFromEnvironment('CAIRN_BENCH_NGINX_WORKERS') ?? availableParallelism();
+}
+
 function nginxConfig(dir: string, root: string, port: number): string {
   return `# written by bench/serve-vs-nginx.ts: Debian's nginx.conf defaults that matter for static files, no access log
-worker_processes auto;
+worker_processes ${nginxWorkers()};
 daemon off;
 pid ${dir}/nginx.pid;
 error_log ${dir}/error.log;
@@ -126,9 +146,10 @@ async function startNginx(nginx: string, dir: string, root: string): Promise<{ u
   return { url: `http://127.0.0.1:${port}`, process: child };
 }
 
-/** `cairn serve --json --port 0 ROOT`; `url` resolves from its `listening` event. */
-function startCairnServe(bin: string, root: string): { url: Promise<string>; process: ChildProcess } {
-  const child = spawn(process.execPath, [bin, '--json', 'serve', '--port', '0', root], { stdio: ['ignore', 'pipe', 'inherit'] });
+/** `cairn serve --json --port 0 [--workers N] ROOT`; `url` resolves from its `listening` event. */
+function startCairnServe(bin: string, root: string, workers: number): { url: Promise<string>; process: ChildProcess } {
+  const args = [bin, '--json', 'serve', '--port', '0', ...(workers > 1 ? ['--workers', String(workers)] : []), root];
+  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
   const lines = createInterface({ input: child.stdout! });
   const url = new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error('cairn serve did not say it was listening within 20 s')), 20_000);
@@ -236,7 +257,7 @@ export async function benchServeVsNginx(work: string, sizes: ServeBenchSizes): P
   try {
     const ngx = await startNginx(nginx, join(dir, 'nginx'), tree.root);
     servers.push(ngx);
-    const cairnProcess = startCairnServe(bin, tree.root);
+    const cairnProcess = startCairnServe(bin, tree.root, serveWorkers());
     servers.push(cairnProcess);
     const cairn = { url: await cairnProcess.url };
     await Promise.all([waitUntilServing(ngx.url + tree.small), waitUntilServing(cairn.url + tree.small)]);
@@ -273,7 +294,7 @@ export async function benchServeVsNginx(work: string, sizes: ServeBenchSizes): P
     const mib = (n: number): string => `${fmt(n / 1024 ** 2)} MiB/s`;
     const lines = [
       `timestamp.json (${tree.smallBytes} bytes): wrk ${smallArgs.join(' ')} -d${sizes.seconds}s; ${fmt(sizes.largeBytes / 1e6)} MB target: wrk ${largeArgs.join(' ')} -d${sizes.seconds}s`,
-      `${sizes.runs} interleaved runs each, medians; nginx worker_processes auto, sendfile on, no access log; both on 127.0.0.1 with wrk on a shared 2-core machine${bin === CAIRN_BIN ? '' : ` (cairn: ${bin})`}`,
+      `${sizes.runs} interleaved runs each, medians; nginx worker_processes ${nginxWorkers()}, sendfile on, no access log; cairn serve --workers ${serveWorkers()}; both on 127.0.0.1 with wrk on a shared 2-core machine${bin === CAIRN_BIN ? '' : ` (cairn: ${bin})`}`,
       ...summary.map((s) => `timestamp.json  ${s.label.padEnd(12)} ${fmt(s.rps).padStart(7)} req/s  mean ${fmt(s.mean, 2).padStart(6)} ms  p99 ${fmt(s.p99, 2).padStart(7)} ms  (runs: ${s.runs} req/s)`),
       `timestamp.json  cairn/nginx  ${smallRatio.toFixed(2)}x requests per second, ${(ours.mean / base.mean).toFixed(2)}x mean latency`,
       ...summary.map((s) => `large target    ${s.label.padEnd(12)} ${mib(s.throughput).padStart(12)}  (runs: ${s.largeRuns} MiB/s)`),

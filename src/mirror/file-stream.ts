@@ -2,16 +2,21 @@
 // from the handle the lookup opened (served-file.ts), so the bytes sent are those of the file
 // that was checked. Reads go into a few buffers reused once the socket has taken their bytes
 // (no fresh allocation per chunk, which for a 100 MB target costs page faults and garbage
-// collection), at most the length announced in Content-Length; a file that ends early (truncated
-// in place) aborts the connection, since a short body would desynchronize a kept-alive one.
+// collection); the next chunk is read while the socket drains the previous one. At most the
+// length announced in Content-Length is sent; a file that ends early (truncated in place)
+// aborts the connection, since a short body would desynchronize a kept-alive one.
 import type { ServerResponse } from 'node:http';
 import type { OpenedFile } from './served-file.js';
 
 export const FILE_STREAM_LIMITS = {
   /** Bytes per read and per socket write: large enough that per-call costs vanish, small enough to stay in cache. */
   chunkBytes: 256 << 10,
-  /** Buffers per response: one being read while others are in the socket. */
-  buffersPerResponse: 3,
+  /**
+   * Buffers per response, allocated as needed: one being read while others are in the socket. A
+   * slow reader keeps the socket from draining and so holds one or two; this bounds memory per
+   * connection (REQUEST_LIMITS.maxConnections bounds connections).
+   */
+  maxBuffersPerResponse: 3,
 } as const;
 
 /**
@@ -20,13 +25,14 @@ export const FILE_STREAM_LIMITS = {
  */
 export async function streamFile(file: OpenedFile, res: ServerResponse): Promise<void> {
   const free: Buffer[] = [];
-  for (let i = 0; i < FILE_STREAM_LIMITS.buffersPerResponse; i++) free.push(Buffer.allocUnsafeSlow(FILE_STREAM_LIMITS.chunkBytes));
+  let allocated = 0;
   let wake: (() => void) | undefined;
   const signal = (): void => {
     const w = wake;
     wake = undefined;
     w?.();
   };
+  const sleep = (): Promise<void> => new Promise<void>((r) => (wake = r));
   let gone = false;
   const onClose = (): void => {
     gone = true;
@@ -37,18 +43,24 @@ export async function streamFile(file: OpenedFile, res: ServerResponse): Promise
   try {
     let position = 0;
     while (position < file.size) {
-      while (!gone && (free.length === 0 || res.writableNeedDrain)) await new Promise<void>((r) => (wake = r));
+      while (!gone && free.length === 0 && allocated === FILE_STREAM_LIMITS.maxBuffersPerResponse) await sleep();
       if (gone) return;
-      const buffer = free.pop()!;
+      let buffer = free.pop();
+      if (buffer === undefined) {
+        buffer = Buffer.allocUnsafeSlow(Math.min(FILE_STREAM_LIMITS.chunkBytes, file.size));
+        allocated++;
+      }
       const { bytesRead } = await file.handle.read(buffer, 0, Math.min(buffer.length, file.size - position), position);
-      if (gone) return;
       if (bytesRead === 0) {
         res.destroy(); // shorter than announced: the connection cannot carry on
         return;
       }
+      while (!gone && res.writableNeedDrain) await sleep();
+      if (gone) return;
       position += bytesRead;
-      res.write(buffer.subarray(0, bytesRead), () => {
-        free.push(buffer);
+      const written = buffer;
+      res.write(written.subarray(0, bytesRead), () => {
+        free.push(written);
         signal();
       });
     }

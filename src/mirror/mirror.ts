@@ -87,10 +87,13 @@ class MirrorRequestHandler {
     // The hot path: a small file checked less than revalidateAfterMs ago, answered from memory.
     const fresh = this.cache.fresh(path);
     if (fresh !== undefined) return this.sendCached(req, res, fresh);
-    this.cache.lookup(path).then(
-      (found) => (found.kind === 'cached' ? this.sendCached(req, res, found.file) : this.sendStreamed(req, res, path, found.file)),
-      (e: unknown) => this.refuse(req, res, e instanceof MirrorError ? e.code : 'READ_FAILED'),
-    );
+    this.cache
+      .lookup(path)
+      .then(
+        (found) => (found.kind === 'cached' ? this.sendCached(req, res, found.file) : this.sendStreamed(req, res, path, found.file)),
+        (e: unknown) => this.refuse(req, res, e instanceof MirrorError ? e.code : 'READ_FAILED'),
+      )
+      .catch(() => res.destroy()); // a failure while answering must not become an unhandled rejection
   }
 
   private sendCached(req: IncomingMessage, res: ServerResponse, file: CachedFile): void {

@@ -341,6 +341,33 @@ test('the small-file cache stays within its entry and byte bounds', { timeout: 2
   await assert.rejects(cache.lookup(join(dir, 'missing.json')), (e: unknown) => e instanceof MirrorError && e.code === 'NOT_FOUND');
 });
 
+test('concurrent requests for a path being checked share one check and one kept copy', { timeout: 20_000 }, async () => {
+  await writeFileAtomic(join(root, 'metadata', 'shared.json'), '{"shared":true}');
+  const cache = new SmallFileCache(root);
+  const found = await Promise.all([0, 1, 2].map(() => cache.lookup(join(root, 'metadata', 'shared.json'))));
+  const files = found.map((f) => (f.kind === 'cached' ? f.file : undefined));
+  assert.ok(files[0] !== undefined);
+  assert.equal(files[1], files[0], 'one read, one copy');
+  assert.equal(files[2], files[0]);
+  assert.equal(cache.size.entries, 1);
+});
+
+test('HEAD of a kept file answers its headers without a body', { timeout: 20_000 }, async () => {
+  await writeFileAtomic(join(root, 'metadata', 'headed.json'), '{"head":1}');
+  const { mirror, get } = await startDriven();
+  try {
+    const get1 = await get('/metadata/headed.json');
+    const head = await get('/metadata/headed.json', {}, 'HEAD');
+    assert.equal(head.status, 200);
+    assert.equal(head.body.length, 0);
+    assert.equal(head.headers['content-length'], '10');
+    assert.equal(head.headers.etag, get1.headers.etag);
+    assert.equal(head.headers['x-content-type-options'], 'nosniff');
+  } finally {
+    await mirror.close();
+  }
+});
+
 test('refuses to start on a root that is not a directory', { timeout: 10_000 }, async () => {
   await assert.rejects(startMirror({ root: join(base, 'no-such-dir') }), (e: unknown) => e instanceof MirrorError && e.code === 'ROOT_NOT_A_DIRECTORY');
   await assert.rejects(startMirror({ root: join(base, 'outside', 'secret.json') }), (e: unknown) => e instanceof MirrorError && e.code === 'ROOT_NOT_A_DIRECTORY');
