@@ -10,7 +10,7 @@ export { addRemote, listRemotes, readRemote, removeRemote, type AddRemoteOptions
 export { RemoteClient, type FetchedPackage, type RemoteClientOptions, type RemoteEvent } from './remotes-client.js';
 export {
   backgroundUpdate, readHeldUpdates, type HeldUpdates,
-  describePackage, installPackages, searchPackages, type SearchResult, parsePackageRequest, removePackages, updatePackages,
+  ConsentNeededError, describePackage, installPackages, searchPackages, type ConsentItem, type SearchResult, parsePackageRequest, removePackages, updatePackages,
   type InstallEvent, type PackageInfo, type PackageManagerOptions, type TransactionResult,
 } from './install.js';
 export { BUNDLE_FORMAT, createBundle, formatAge, installBundle, type BundleDescription, type CreateBundleOptions, type InstallBundleOptions } from './bundle.js';

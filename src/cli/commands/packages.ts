@@ -7,7 +7,7 @@ import type { Command } from 'commander';
 import { createInterface } from 'node:readline/promises';
 import { UsageError } from '../../errors/index.js';
 import {
-  InstallError, addRemote, backgroundUpdate, createBundle, readHeldUpdates, formatAge, installBundle, type BundleDescription, defaultStoreRoot, describePackage, installPackages, listRemotes, openStore, removePackages, removeRemote, searchPackages, updatePackages,
+  ConsentNeededError, addRemote, backgroundUpdate, createBundle, readHeldUpdates, formatAge, installBundle, type BundleDescription, defaultStoreRoot, describePackage, installPackages, listRemotes, openStore, removePackages, removeRemote, searchPackages, updatePackages,
   type InstallEvent, type PackageManagerOptions, type TransactionResult,
 } from '../../store/index.js';
 import { describePermission } from '../../package/index.js';
@@ -104,13 +104,17 @@ async function withConsent(out: Output, options: PackageManagerOptions, run: (o:
   try {
     return await run(options);
   } catch (e) {
-    if (!(e instanceof InstallError && e.code === 'PERMISSION_CONSENT_NEEDED') || !process.stdin.isTTY || out.options.json) throw e;
-    process.stdout.write(`${e.message}\n`);
+    if (!(e instanceof ConsentNeededError) || !process.stdin.isTTY || out.options.json) throw e;
+    for (const item of e.items) {
+      process.stdout.write(`${item.installed === null ? `${item.name} ${item.available} (a new dependency)` : `${item.name} ${item.installed} -> ${item.available}`} requests:\n`);
+      for (const p of item.increase) process.stdout.write(`  ${p}: ${describePermission(p)}\n`);
+    }
     const rl = createInterface({ input: process.stdin, output: process.stdout });
     const answer = await rl.question('Activate with these permissions requested? Nothing is granted until you grant it. [y/N] ');
     rl.close();
     if (!/^y(es)?$/i.test(answer.trim())) throw e;
-    return run({ ...options, acceptPermissions: true });
+    // Consent covers exactly what was shown: a release published meanwhile that asks for more is asked about again.
+    return run({ ...options, acceptPermissions: [...(Array.isArray(options.acceptPermissions) ? options.acceptPermissions : []), ...e.items] });
   }
 }
 
