@@ -10,7 +10,7 @@ import { appendFile, chmod, lstat, mkdir, mkdtemp, readFile, readdir, readlink, 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { openStore, StoreError, type IncomingPackage, type Store } from '../../src/store/core.js';
+import { openStore, stepHookFromEnvironment, StoreError, type IncomingPackage, type Store } from '../../src/store/core.js';
 import { testPackage, testPackageTree, unpackTree } from '../fixtures/store-driver.js';
 
 const DRIVER = fileURLToPath(new URL('../fixtures/store-driver.ts', import.meta.url));
@@ -157,6 +157,10 @@ test('gc keeps the newest generations and the current one, and never removes wha
     assert.deepEqual(after.problems, []);
     assert.deepEqual(after.garbage, []);
     assert.equal(await readFile(join(root, 'current', 'bin', 'b'), 'utf8'), '#!/bin/sh\necho b 1.0.0\n');
+    // The parent of 2 (generation 1) was removed: rollback says so instead of guessing.
+    await assert.rejects(store.rollback(), (e) => rejectsWith('UNKNOWN_GENERATION')(e) && /removed by gc/.test((e as Error).message));
+    // The next number is above every kept one (and so above every parent a kept manifest names).
+    assert.equal((await store.commit(planOf(a1))).number, 3);
   });
 });
 
@@ -337,4 +341,20 @@ test('a failure before the switch leaves the active generation untouched and cle
     assert.deepEqual(await readdir(join(root, 'tmp')), []);
     assert.deepEqual((await store.verify()).problems, []);
   });
+});
+
+test('the test hooks: CAIRN_TEST_STEP_TRACE appends numbered labels, a bad CAIRN_TEST_CRASH_AT_STEP is a usage error', { timeout: 30_000 }, async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'cairn-store-hooks-'));
+  try {
+    assert.equal(stepHookFromEnvironment({}), undefined);
+    assert.throws(() => stepHookFromEnvironment({ CAIRN_TEST_CRASH_AT_STEP: '0' }), (e: Error & { code?: string }) => e.code === 'BAD_ARGUMENT');
+    assert.throws(() => stepHookFromEnvironment({ CAIRN_TEST_CRASH_AT_STEP: 'x' }), (e: Error & { code?: string }) => e.code === 'BAD_ARGUMENT');
+    const trace = join(dir, 'trace');
+    const hook = stepHookFromEnvironment({ CAIRN_TEST_STEP_TRACE: trace })!;
+    hook('write a');
+    hook('fsync a');
+    assert.equal(await readFile(trace, 'utf8'), '1 write a\n2 fsync a\n');
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
 });
