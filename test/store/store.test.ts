@@ -72,6 +72,11 @@ test('after commit every store path is read-only (files 0444 or 0555, directorie
       if (entry.type === 'directory') assert.equal(mode, 0o555, entry.path);
       if (entry.type === 'file') assert.equal(mode, entry.mode === 0o755 ? 0o555 : 0o444, entry.path);
     }
+    if (process.getuid?.() !== 0) {
+      // For anyone but root the modes are the protection: no write into a store path succeeds.
+      await assert.rejects(writeFile(join(dir, 'lib', 'a.js'), 'changed'), { code: 'EACCES' });
+      await assert.rejects(writeFile(join(dir, 'lib', 'new.js'), 'added'), { code: 'EACCES' });
+    }
     assert.equal(await readlink(join(root, 'current')), 'generations/1');
     assert.equal(await readFile(join(root, 'current', 'bin', 'a'), 'utf8'), '#!/bin/sh\necho a 1.0.0\n');
     assert.deepEqual(await readdir(join(root, 'tmp')), [], 'staging is gone');
