@@ -1,61 +1,129 @@
-// bench/hash-download.ts: hashing and download verification of a 1 GiB target (TUF spec 5.7):
-// cairn's streamed download with length cap and SHA-256 check over loopback HTTP from a mirror
-// process (the file is fsynced before it is renamed into place, as every download is), and cairn's
-// hashing alone, against coreutils `sha256sum` of the same file. Target: within 1.3x of it.
-import { spawnSync } from 'node:child_process';
+// bench/hash-download.ts: verified download of a large target (TUF spec 5.7) against the pipeline
+// a careful shell user runs, `curl -o FILE URL && sha256sum FILE && sync FILE`, from the same
+// mirror in the same run. The mirror (cairn's own, src/mirror) runs in its own process, as a real
+// one does; cairn's side is Updater.downloadTarget: streamed with a length cap, every listed hash
+// computed while the bytes arrive, written once to a temporary file, one fsync, the check, the
+// rename and the directory fsync. Both sides end with the file durable on disk. The runs of the
+// two alternate (curl, cairn, curl, cairn...), so drift in the machine's load hits both alike.
+// Target (issue 9): within 1.1x of curl's pipeline. cairn's hashing alone against `sha256sum`
+// of the same file is printed too, for information.
+//
+//   CAIRN_BENCH_DOWNLOAD_MIB=64 npm run bench -- --only hash-download    a quick run on 64 MiB
+//
+// `sync FILE` (coreutils 8.24+: fsync of that one file) rather than a bare `sync`: a bare sync
+// would also flush whatever else the shared machine has dirty, charging the baseline for other
+// processes' writes.
+import { spawn, spawnSync } from 'node:child_process';
 import { open, mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
 import { TargetFile } from '@tufjs/models';
 import { hashFile } from '../src/crypto/index.js';
 import { startMirrorProcess } from './mirror-process.js';
 import { Updater } from '../src/tuf/index.js';
 import { median, timeRuns, ms, mbps, type BenchResult } from './stats.js';
 
+/** The size override for a quick run, in MiB (CAIRN_BENCH_DOWNLOAD_MIB), else `fallback` bytes. */
+function sizeFromEnvironment(fallback: number): number {
+  const raw = process.env.CAIRN_BENCH_DOWNLOAD_MIB;
+  if (raw === undefined || raw === '') return fallback;
+  const mib = Number(raw);
+  if (!Number.isSafeInteger(mib) || mib < 1 || mib > 16 * 1024) throw new Error(`CAIRN_BENCH_DOWNLOAD_MIB must be a whole number of MiB from 1 to 16384, not "${raw}"`);
+  return mib << 20;
+}
+
+/** Runs `sh -c script` with positional arguments; resolves with its stdout, rejects on a non-zero exit. */
+function runShell(script: string, args: readonly string[]): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('sh', ['-c', script, 'sh', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (s: string) => (stdout += s));
+    child.stderr.setEncoding('utf8').on('data', (s: string) => (stderr += s));
+    child.on('error', reject);
+    child.on('close', (code) => (code === 0 ? resolve(stdout) : reject(new Error(`sh -c '${script}' exited with ${code}: ${stderr.trim()}`))));
+  });
+}
+
+/** The issue's baseline: download, hash the file, flush it to disk. */
+const CURL_PIPELINE = 'curl --silent --show-error --fail -o "$1" "$2" && sha256sum "$1" && sync "$1"';
+
 export async function benchHashDownload(work: string, sizeBytes = 1 << 30, runs = 3): Promise<BenchResult> {
+  sizeBytes = sizeFromEnvironment(sizeBytes);
   const root = join(work, 'hash-download');
   await rm(root, { recursive: true, force: true });
   await mkdir(join(root, 'public'), { recursive: true });
+  await mkdir(join(root, 'curl'), { recursive: true });
   const file = join(root, 'public', 'big.bin');
   // Content does not change SHA-256 speed; a repeated random block is quick to write.
   const block = randomBytes(1 << 20);
   const handle = await open(file, 'w');
   for (let written = 0; written < sizeBytes; written += block.length) await handle.write(block, 0, Math.min(block.length, sizeBytes - written));
+  await handle.sync();
   await handle.close();
   const { hashes } = await hashFile(file, ['sha256']);
+  const sha256 = hashes.sha256!;
 
   const sha256sum = await timeRuns(runs, async () => {
     const r = spawnSync('sha256sum', [file], { encoding: 'utf8' });
-    if (r.status !== 0 || !r.stdout.startsWith(hashes.sha256!)) throw new Error(`sha256sum failed: ${r.stderr}`);
+    if (r.status !== 0 || !r.stdout.startsWith(sha256)) throw new Error(`sha256sum failed: ${r.stderr}`);
   });
   const hashOnly = await timeRuns(runs, () => hashFile(file, ['sha256']));
 
-  // The mirror runs in its own process, as a real one does, so its work is not charged to the client.
   const server = await startMirrorProcess(join(root, 'public'));
-  const info = new TargetFile({ path: 'big.bin', length: sizeBytes, hashes: { sha256: hashes.sha256! } });
+  const url = `${server.url}/big.bin`;
+  const curlOut = join(root, 'curl', 'big.bin');
+  const info = new TargetFile({ path: 'big.bin', length: sizeBytes, hashes: { sha256 } });
   const updater = new Updater({ metadataDir: join(root, 'meta'), metadataBaseUrl: `${server.url}/`, targetBaseUrl: `${server.url}/`, targetDir: join(root, 'dl') });
-  let download: number[];
+  const curl: number[] = [];
+  const download: number[] = [];
+  const timed = async (into: number[], fn: () => Promise<void>): Promise<void> => {
+    const t0 = performance.now();
+    await fn();
+    into.push(performance.now() - t0);
+  };
   try {
-    download = await timeRuns(runs, async () => {
-      const path = await updater.downloadTarget(info);
-      await rm(path);
-    });
+    // One unmeasured run of each: the mirror's file in the page cache, connections and code warm.
+    for (let i = -1; i < runs; i++) {
+      const curlRun = async (): Promise<void> => {
+        const out = await runShell(CURL_PIPELINE, [curlOut, url]);
+        if (!out.startsWith(sha256)) throw new Error(`curl's pipeline hashed ${out.slice(0, 64)}, expected ${sha256}`);
+      };
+      const cairnRun = async (): Promise<void> => {
+        await updater.downloadTarget(info);
+      };
+      if (i < 0) {
+        await curlRun();
+        await cairnRun();
+      } else {
+        await timed(curl, curlRun);
+        await timed(download, cairnRun);
+      }
+      // Removed outside the timing: the next run starts without the file, on both sides.
+      await rm(curlOut, { force: true });
+      await rm(join(root, 'dl'), { recursive: true, force: true });
+    }
   } finally {
     await server.close();
     await rm(root, { recursive: true, force: true });
   }
 
-  const base = median(sha256sum);
+  const base = median(curl);
   const dl = median(download);
+  const sum = median(sha256sum);
   const h = median(hashOnly);
   const mib = sizeBytes / (1 << 20);
+  const ratio = dl / base;
+  const all = (values: number[]): string => values.map((v) => ms(v)).join(', ');
   return {
-    name: `hashing and download verification of a ${mib} MiB target`,
+    name: `verified download of a ${mib} MiB target over loopback HTTP, against curl's pipeline from the same mirror`,
     lines: [
-      `sha256sum (baseline)          median ${ms(base)}  ${mbps(sizeBytes, base)}`,
-      `cairn hashFile                median ${ms(h)}  ${mbps(sizeBytes, h)}  ratio ${(h / base).toFixed(2)}x`,
-      `cairn download+verify (HTTP)  median ${ms(dl)}  ${mbps(sizeBytes, dl)}  ratio ${(dl / base).toFixed(2)}x`,
+      `curl -o && sha256sum && sync (baseline)  median ${ms(base)}  ${mbps(sizeBytes, base)}  (runs ${all(curl)})`,
+      `cairn downloadTarget (verified, durable)  median ${ms(dl)}  ${mbps(sizeBytes, dl)}  ratio ${ratio.toFixed(2)}x  (runs ${all(download)})`,
+      `sha256sum of the file                     median ${ms(sum)}  ${mbps(sizeBytes, sum)}`,
+      `cairn hashFile of the file                median ${ms(h)}  ${mbps(sizeBytes, h)}  ratio ${(h / sum).toFixed(2)}x to sha256sum`,
     ],
-    targets: [{ target: 'download and verification within 1.3x of sha256sum', met: dl / base <= 1.3, figure: `${(dl / base).toFixed(2)}x` }],
+    targets: [{ target: "verified download within 1.1x of curl -o && sha256sum && sync", met: ratio <= 1.1, figure: `${ratio.toFixed(2)}x` }],
   };
 }

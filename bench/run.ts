@@ -3,11 +3,12 @@
 // one target into 100,000 (publish-large), downloading and hashing 1 GiB against sha256sum
 // (hash-download), collective-signing latency and verification (cosi), co-signing with witnesses
 // as separate processes over HTTP (cosi-processes: 7, 16, 32 witnesses; quick: 7 and 16), and
-// skipchain catch-up against the linear walk (catch-up), and how fast `cairn` starts and refreshes
-// an up-to-date client against bare Node (start-up). Runs them in sequence, prints each result,
+// skipchain catch-up against the linear walk (catch-up), how fast `cairn` starts and refreshes
+// an up-to-date client against bare Node (start-up), and `cairn serve` against nginx under wrk
+// (serve-vs-nginx; skipped without nginx and wrk). Runs them in sequence, prints each result,
 // then a summary.
 //
-//   npm run bench                        everything (about 5 minutes on 2 cores)
+//   npm run bench                        everything (about 8 minutes on 2 cores)
 //   npm run bench -- --quick             smaller sizes, a smoke run of under a minute
 //   npm run bench -- --only tuf-refresh  one benchmark (repeatable)
 //
@@ -25,6 +26,7 @@ import { benchCosiProcesses } from './cosi-processes.js';
 import { benchCatchUp } from './catch-up.js';
 import { benchVerifiedRelease } from './verified-release.js';
 import { benchStartUp } from './start-up.js';
+import { benchServeVsNginx, SERVE_FULL, SERVE_QUICK } from './serve-vs-nginx.js';
 import type { BenchResult } from './stats.js';
 
 interface Benchmark {
@@ -41,6 +43,7 @@ const BENCHMARKS: readonly Benchmark[] = [
   { name: 'catch-up', run: (_work, quick) => benchCatchUp(quick) },
   { name: 'verified-release', run: (work, quick) => benchVerifiedRelease(work, quick) },
   { name: 'start-up', run: (work, quick) => benchStartUp(work, quick) },
+  { name: 'serve-vs-nginx', run: (work, quick) => benchServeVsNginx(work, quick ? SERVE_QUICK : SERVE_FULL) },
 ];
 
 async function main(): Promise<number> {

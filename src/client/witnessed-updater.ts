@@ -65,7 +65,7 @@ export interface TargetUpdater {
 
 /** The options of the TUF Updater among the witnessed client's. */
 function tufOptionsOf(options: WitnessedUpdaterOptions): UpdaterOptions {
-  const { logUrl: _logUrl, witness: _witness, verifyAttestations: _v, attestationsUrl: _a, ...tufOptions } = options;
+  const { logUrl: _logUrl, witness: _witness, verifyAttestations: _v, attestationsUrl: _a, proxy: _proxy, ...tufOptions } = options;
   return tufOptions;
 }
 
@@ -95,7 +95,9 @@ export class WitnessedUpdater implements TargetUpdater {
     this.metadataDir = options.metadataDir;
     this.metadataBaseUrl = directoryUrl(options.metadataBaseUrl);
     this.logUrl = directoryUrl(options.logUrl ?? defaultLogUrl(this.metadataBaseUrl));
-    this.fetcher = options.fetcher ?? new BoundedFetcher(this.config.fetchLimits);
+    // One fetcher for every request of the client (log, TUF, targets, attestations): with a proxy, all of them go through it.
+    if (options.fetcher !== undefined && options.proxy !== undefined) throw new UsageError('CONFLICT', 'WitnessedUpdater takes a fetcher or a proxy, not both: give the fetcher the proxy');
+    this.fetcher = options.fetcher ?? new BoundedFetcher(this.config.fetchLimits, { proxy: options.proxy });
     this.now = options.now ?? (() => new Date());
     this.verifyAttestationsOnDownload = options.verifyAttestations ?? false;
     this.attestationsUrl = directoryUrl(options.attestationsUrl ?? defaultAttestationsUrl(this.metadataBaseUrl));

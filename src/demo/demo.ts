@@ -9,7 +9,9 @@
 // never saw), and further releases, one with a root rotation and one with a witness killed, are
 // co-signed and picked up through the skipchain. Last, verified builds: a C program built with
 // `cairn build` is rebuilt by two verifier processes (PASSED) and co-signed; a tampered binary is
-// rebuilt FAILED and refused by the witnesses.
+// rebuilt FAILED and refused by the witnesses. Last, the package manager: a package built and
+// rebuilt the same way is installed by a user who pinned the root and genesis block, an update
+// that asks for more permissions waits for consent, and a rollback returns to the parent.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { cp, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { createHash, generateKeyPairSync } from 'node:crypto';
@@ -21,8 +23,9 @@ import { create as createTar } from 'tar';
 import { writeKeyFile } from '../crypto/key-file.js';
 import type { Signer } from '../crypto/signer.js';
 import { CairnError } from '../errors/index.js';
+import { manifestBytes, packageTargetPath, parseManifest } from '../package/index.js';
 import {
-  addTargets, collectTargetSources, delegatePaths, delegateSuccinct, initRepository, publish, rotateRoot,
+  addPackage, addTargets, collectTargetSources, delegatePaths, delegateSuccinct, initRepository, publish, rotateRoot,
 } from '../repo/index.js';
 import { startMirror, type RunningMirror } from '../mirror/index.js';
 import { Updater } from '../tuf/index.js';
@@ -52,6 +55,8 @@ export interface DemoSummary {
   refused: Array<{ attack: string; code: string }>;
   later: { rootVersions: number[]; blocksCaughtUp: number; linksFetched: number; headSigners: number; target: string };
   verifiedBuild: { target: string; genuine: string[]; tampered: string[]; refusedCode: string };
+  /** What the package's entry point printed after install, update and rollback; the verifiers' verdicts on both versions. */
+  packages: { installed: string; updated: string; rolledBack: string; verdicts: string[] };
 }
 
 /**
@@ -216,7 +221,10 @@ async function demonstrate(work: string, print: (line: string) => void): Promise
     const forged = JSON.parse(await readFile(timestampPath, 'utf8')) as { signed: { version: number } };
     forged.signed.version += 1;
     await writeFile(timestampPath, JSON.stringify(forged));
-    await attempt('a timestamp altered after signing', () => client(evilServer.url).refresh());
+    // A mirror process started now serves the forged file at once (a running one revalidates its cache of small files within 0.5 s).
+    const forgingServer = await startMirror({ root: evil });
+    servers.push(forgingServer);
+    await attempt('a timestamp altered after signing', () => client(forgingServer.url).refresh());
     // A thief with every developer and online key publishes without the witnesses.
     const stolen = join(work, 'stolen-repo');
     await cp(repo, stolen, { recursive: true });
@@ -280,13 +288,13 @@ async function demonstrate(work: string, print: (line: string) => void): Promise
     servers.push(...verifierServers);
     const pullArgs = verifiers.flatMap((v, i) => ['--attestations-from', `${v.signer.keyid}=${verifierServers[i]!.url}`]);
     say(`  each verifier serves its own attestations read-only (${verifierServers.map((m) => m.url).join(', ')}); the publisher pulls from them`);
-    const verdicts = async (artifact: string): Promise<string[]> => {
+    const verdicts = async (artifact: string, target = HELLO): Promise<string[]> => {
       const sha256 = createHash('sha256').update(await readFile(artifact)).digest('hex');
-      const results = await Promise.all(verifiers.map((v, i) => cairnJson(['rebuild', 'run', '--allow-file-sources', '--repo', repo, '--target', HELLO, '--key', v.file,
-        '--out', join(verifierTrees[i]!, attestationRelativePath(HELLO, sha256, v.signer.keyid))], true)));
+      const results = await Promise.all(verifiers.map((v, i) => cairnJson(['rebuild', 'run', '--allow-file-sources', '--repo', repo, '--target', target, '--key', v.file,
+        '--out', join(verifierTrees[i]!, attestationRelativePath(target, sha256, v.signer.keyid))], true)));
       return results.map((r, i) => {
         const summary = r.differences === null || r.differences === undefined ? '' : ` (${describeDifferences(r.differences as DifferenceSummary)})`;
-        say(`  verifier-${i + 1} rebuilt ${HELLO} in ${String(r.isolation ?? 'its sandbox')}: ${String(r.result)}${summary}`);
+        say(`  verifier-${i + 1} rebuilt ${target} in ${String(r.isolation ?? 'its sandbox')}: ${String(r.result)}${summary}`);
         return String(r.result);
       });
     };
@@ -313,6 +321,64 @@ async function demonstrate(work: string, print: (line: string) => void): Promise
     if (createHash('sha256').update(await readFile(helloPath)).digest('hex') !== declaration.artifact.sha256) throw new Error('demo: the client did not get the genuine binary');
     say(`  the client installs the genuine ${HELLO} (sha256 ${declaration.artifact.sha256.slice(0, 12)}) after re-checking its 2 PASSED attestations against the digest the witnessed block records`);
 
+    step('10. the package manager: install, an update that asks for more, rollback');
+    // The refused tampered binary is still staged: the publisher puts the genuine one back first.
+    await addTargets(repo, [{ file: join(dist, 'hello'), path: HELLO }], { custom: declarationToCustom(declaration), signers: developers });
+    // The publisher builds a package with gcc and GNU tar (tools every sandbox has); the verifiers rebuild the archive itself.
+    const packageRelease = async (version: string, permissions: string[]): Promise<{ target: string; verdicts: string[]; block: number }> => {
+      const src = join(work, `hello-pkg-${version}`);
+      await cp(join(PROJECT_ROOT, 'examples', 'hello-pkg'), src, { recursive: true });
+      const manifest = { dependencies: {}, description: 'says hello', entryPoints: { hello: 'bin/hello' }, name: 'hello', permissions, version };
+      await writeFile(join(src, 'cairn-package.json'), manifestBytes(parseManifest(manifest, 'the demo package')));
+      const out = join(work, `dist-pkg-${version}`);
+      const target = packageTargetPath('hello', version);
+      await cairnJson(['build', src, '--out', out, '--command', 'make', '--output', 'package.tar', '--target', target,
+        '--source-date-epoch', '1700000000', '--source-uri', pathToFileURL(join(out, `${target.split('/').pop()}.src.tar`)).href]);
+      const archive = join(out, target.split('/').pop()!);
+      await addPackage(repo, archive, { custom: declarationToCustom(parseDeclarationFile(await readFile(join(out, `${target.split('/').pop()}.declaration.json`)))), signers: developers });
+      const results = await verdicts(archive, target);
+      const published = await cairnJson(['repo', 'publish', repo, ...onlineKeyArgs, ...pullArgs]);
+      return { target, verdicts: results, block: (published.log as { index: number }).index };
+    };
+    const v1 = await packageRelease('1.0.0', []);
+    say(`  published ${v1.target} (cairn build: gcc, then GNU tar writes the deterministic archive); block ${v1.block}`);
+    const store = join(work, 'store');
+    const user = (args: string[], allowFailure = false): Promise<Record<string, unknown>> => cairnJson([...args, '--store', store], allowFailure);
+    await user(['remote', 'add', 'demo', mirror.url, '--root', join(repo, 'public', 'metadata', '1.root.json'), '--log-anchor', genesis]);
+    say(`  cairn remote add demo ${mirror.url} --root 1.root.json --log-anchor ${genesis.slice(0, 12)}...  (trust pinned, never taken on first use)`);
+    const pkgInfo = await user(['info', 'hello']);
+    say(`  cairn info hello: ${String(pkgInfo.version)}, ${String(pkgInfo.length)} bytes, permissions requested: ${(pkgInfo.permissions as string[]).join(', ') || 'none'}, verified builds: ${String(pkgInfo.attestations)}, witnessed in block ${String(pkgInfo.block).slice(0, 16)}...`);
+    const installed = await user(['install', 'hello']);
+    const run = (): Promise<string> => new Promise((done, fail) => {
+      const child = spawn(join(store, 'current', 'bin', 'hello'), { stdio: ['ignore', 'pipe', 'inherit'] });
+      let text = '';
+      child.stdout.on('data', (d: Buffer) => (text += d.toString()));
+      child.on('error', fail);
+      child.on('close', () => done(text.trim()));
+    });
+    say(`  cairn install hello: generation ${String((installed.generation as { number: number }).number)}; $ ${join('store', 'current', 'bin', 'hello')}`);
+    const ranFirst = await run();
+    say(`    ${ranFirst}`);
+    const v2 = await packageRelease('2.0.0', ['network:outbound:example.org:443']);
+    say(`  published ${v2.target}, which also asks to reach example.org:443; block ${v2.block}`);
+    const refusedUpdate = await user(['update'], true);
+    if (refusedUpdate.code !== 'PERMISSION_CONSENT_NEEDED') throw new Error(`demo: an update asking for more permissions was not stopped: ${JSON.stringify(refusedUpdate)}`);
+    say(`  cairn update: refused [${String(refusedUpdate.code)}]: ${String(refusedUpdate.message)}`);
+    refused.push({ attack: 'an update that asks for more permissions, without consent', code: String(refusedUpdate.code) });
+    const accepted = await user(['update', '--accept-permissions']);
+    say(`  cairn update --accept-permissions: generation ${String((accepted.generation as { number: number }).number)} (requested, still not granted: App-per-VM grants)`);
+    const ranSecond = await run();
+    say(`    ${ranSecond}`);
+    const rolledBack = await user(['rollback']);
+    say(`  cairn rollback: generation ${String(rolledBack.to)} is active again (the parent of ${String(rolledBack.from)})`);
+    const ranAfter = await run();
+    say(`    ${ranAfter}`);
+    const verified = await user(['verify']);
+    say(`  cairn verify: ${String(verified.checkedStorePaths)} store paths re-hashed, ${(verified.problems as unknown[]).length} problems`);
+    if (!ranFirst.includes('1.0.0') || !ranSecond.includes('2.0.0') || !ranAfter.includes('1.0.0') || (verified.problems as unknown[]).length !== 0) {
+      throw new Error('demo: the package manager did not install, update and roll back as it should');
+    }
+
     return {
       workDir: work,
       mirror: mirror.url,
@@ -327,6 +393,7 @@ async function demonstrate(work: string, print: (line: string) => void): Promise
         target: lastTarget,
       },
       verifiedBuild: { target: HELLO, genuine: good, tampered: bad, refusedCode: String(refusedRelease.code) },
+      packages: { installed: ranFirst, updated: ranSecond, rolledBack: ranAfter, verdicts: [...v1.verdicts, ...v2.verdicts] },
     };
   } finally {
     for (const s of servers) await s.close();

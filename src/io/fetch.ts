@@ -2,17 +2,27 @@
 // "endless data" and "slow retrieval" attacks; tuf-js caps). Every read has a byte cap, an
 // overall deadline, an idle timeout and a minimum average speed; a file: URL must name a regular
 // file (a FIFO would block forever, a device would be read to the cap); TLS is never what makes the
-// bytes trustworthy, the caller verifies them.
+// bytes trustworthy, the caller verifies them. With a `socks5h://` proxy every http(s) request
+// goes through it and names are resolved at the proxy, never here (io/socks-proxy.ts,
+// docs/onion.md); without one, an onion URL is refused before any connection is attempted, so
+// a forgotten --proxy cannot leak the onion name to the local resolver.
 import { constants } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
-import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
+import { Agent as HttpAgent, request as httpRequest, type IncomingMessage, type RequestOptions } from 'node:http';
 import type { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { CairnError, EXIT } from '../errors/index.js';
 import { kindOf } from './capped-file.js';
+import { describeSocksFailure, isOnionHost, readSocksProxyUrl, socksHttpAgent, socksHttpsAgent, type AgentConnectOptions, type SocksProxy } from './socks-proxy.js';
 
 export class FetchError extends CairnError<
-  'NOT_FOUND' | 'HTTP_STATUS' | 'TOO_LARGE' | 'NOT_REGULAR_FILE' | 'TIMEOUT' | 'SLOW_RETRIEVAL' | 'NETWORK' | 'BAD_URL'
+  | 'NOT_FOUND' | 'HTTP_STATUS' | 'TOO_LARGE' | 'NOT_REGULAR_FILE' | 'TIMEOUT' | 'SLOW_RETRIEVAL' | 'NETWORK' | 'BAD_URL'
+  /** The proxy URL is not `socks5h://HOST:PORT`. */
+  | 'BAD_PROXY'
+  /** The proxy could not be used: unreachable, authentication refused, or a SOCKS failure reply. */
+  | 'PROXY'
+  /** An onion URL with no proxy configured: refused before any connection or name lookup. */
+  | 'ONION_NEEDS_PROXY'
 > {
   get exitCode(): number {
     return EXIT.fetch;
@@ -37,7 +47,8 @@ export const DEFAULT_FETCH_LIMITS: FetchLimits = {
 };
 
 /** Connections are kept alive between requests (a refresh makes many small ones to one mirror). */
-const HTTP_AGENT = new HttpAgent({ keepAlive: true, maxSockets: 16 });
+const AGENT_OPTIONS = { keepAlive: true, maxSockets: 16 };
+const HTTP_AGENT = new HttpAgent(AGENT_OPTIONS);
 
 interface HttpClient {
   request: typeof httpRequest | typeof httpsRequest;
@@ -48,7 +59,36 @@ interface HttpClient {
 let httpsClient: Promise<HttpClient> | undefined;
 function clientFor(url: URL): Promise<HttpClient> | HttpClient {
   if (url.protocol !== 'https:') return { request: httpRequest, agent: HTTP_AGENT };
-  return (httpsClient ??= import('node:https').then((https) => ({ request: https.request, agent: new https.Agent({ keepAlive: true, maxSockets: 16 }) })));
+  return (httpsClient ??= import('node:https').then((https) => ({ request: https.request, agent: new https.Agent(AGENT_OPTIONS) })));
+}
+
+/** How long a SOCKS handshake may outlive the request's deadline (so the deadline reports first). */
+const SOCKS_DEADLINE_MARGIN_MS = 500;
+
+/** What an onion URL without a proxy is told to use: Tor's default SOCKS port. */
+const TOR_PROXY_HINT = 'fetch it through Tor: --proxy socks5h://127.0.0.1:9050 (see docs/onion.md)';
+
+/** Reads a proxy URL (`socks5h://[USER:PASSWORD@]HOST:PORT`) strictly; FetchError('BAD_PROXY') names what was expected. */
+export function parseProxyUrl(text: string): SocksProxy {
+  const reading = readSocksProxyUrl(text);
+  if (reading.ok) return reading.proxy;
+  const shown = text.length > 80 ? `${text.slice(0, 80)}...` : text;
+  return failProxy(`proxy ${JSON.stringify(shown.replace(/\/\/[^@/]*@/, '//USER:PASSWORD@'))}: ${reading.problem}`, reading.hint);
+}
+
+function failProxy(message: string, hint: string | undefined): never {
+  throw new FetchError('BAD_PROXY', message, hint === undefined ? undefined : { hint });
+}
+
+export interface BoundedFetcherOptions {
+  /** The User-Agent header (default `cairn/0.1`). */
+  userAgent?: string;
+  /**
+   * `socks5h://[USER:PASSWORD@]HOST:PORT`: every http(s) request goes through this SOCKS5 proxy,
+   * destination names resolved by the proxy (Tor: `socks5h://127.0.0.1:9050`). file: URLs are
+   * read locally as always. `socks5://` is refused: it would resolve names here.
+   */
+  proxy?: string;
 }
 const MAX_REDIRECTS = 5;
 
@@ -67,10 +107,21 @@ export async function fetchAll(fetcher: Fetcher, url: string, maxBytes: number):
 
 /** The default Fetcher: node:http(s) with kept-alive connections, the file system for file: URLs. */
 export class BoundedFetcher implements Fetcher {
+  private readonly userAgent: string;
+  /** The parsed proxy, when requests go through one. */
+  readonly proxy: SocksProxy | undefined;
+  /** The agents through the proxy, each built on the first request of its scheme. */
+  private proxyHttp: HttpClient | undefined;
+  private proxyHttps: Promise<HttpClient> | undefined;
+
+  /** Throws FetchError('BAD_PROXY') for a proxy URL that is not socks5h://HOST:PORT. */
   constructor(
     private readonly limits: FetchLimits = DEFAULT_FETCH_LIMITS,
-    private readonly userAgent = 'cairn/0.1',
-  ) {}
+    options: BoundedFetcherOptions = {},
+  ) {
+    this.userAgent = options.userAgent ?? 'cairn/0.1';
+    this.proxy = options.proxy === undefined ? undefined : parseProxyUrl(options.proxy);
+  }
 
   stream(url: string, maxBytes: number): AsyncIterable<Uint8Array> {
     let parsed: URL;
@@ -80,7 +131,10 @@ export class BoundedFetcher implements Fetcher {
       throw new FetchError('BAD_URL', `not a URL: ${url}`);
     }
     if (parsed.protocol === 'file:') return this.streamFile(parsed, maxBytes);
-    if (parsed.protocol === 'http:' || parsed.protocol === 'https:') return this.streamHttp(parsed, maxBytes);
+    if (parsed.protocol === 'http:' || parsed.protocol === 'https:') {
+      this.refuseOnionWithoutProxy(parsed, parsed);
+      return this.streamHttp(parsed, maxBytes);
+    }
     throw new FetchError('BAD_URL', `unsupported URL scheme ${parsed.protocol} in ${url}; expected http, https or file`);
   }
 
@@ -125,6 +179,7 @@ export class BoundedFetcher implements Fetcher {
         if (redirects >= MAX_REDIRECTS) throw new FetchError('HTTP_STATUS', `${url.href}: more than ${MAX_REDIRECTS} redirects`);
         const next = new URL(location, current);
         if (next.protocol !== 'http:' && next.protocol !== 'https:') throw new FetchError('BAD_URL', `${url.href}: redirect to unsupported ${next.protocol}`);
+        this.refuseOnionWithoutProxy(next, url);
         current = next;
         continue;
       }
@@ -138,8 +193,7 @@ export class BoundedFetcher implements Fetcher {
       const declared = Number(res.headers['content-length'] ?? NaN);
       if (Number.isFinite(declared) && declared > maxBytes) throw tooLarge(current.href, maxBytes, declared);
       let total = 0;
-      for await (const chunk of res) {
-        const buf = chunk as Buffer;
+      for await (const buf of bodyChunks(res, current.href)) {
         total += buf.length;
         if (total > maxBytes) throw tooLarge(current.href, maxBytes);
         const elapsed = Date.now() - started;
@@ -161,29 +215,51 @@ export class BoundedFetcher implements Fetcher {
     }
   }
 
+  /** An onion name only Tor can reach: without a proxy it must not reach the local resolver either (RFC 7686 section 2). */
+  private refuseOnionWithoutProxy(target: URL, requested: URL): void {
+    if (this.proxy !== undefined || !isOnionHost(target.hostname)) return;
+    const via = target === requested ? '' : ` (redirected from ${requested.href})`;
+    throw new FetchError('ONION_NEEDS_PROXY', `${target.href}${via}: an onion address is reachable only through Tor, and no proxy is configured`, { hint: TOR_PROXY_HINT });
+  }
+
+  private clientFor(url: URL): Promise<HttpClient> | HttpClient {
+    const proxy = this.proxy;
+    if (proxy === undefined) return clientFor(url);
+    if (url.protocol !== 'https:') return (this.proxyHttp ??= { request: httpRequest, agent: socksHttpAgent(proxy, AGENT_OPTIONS) });
+    return (this.proxyHttps ??= Promise.all([import('node:https'), socksHttpsAgent(proxy, AGENT_OPTIONS)]).then(([https, agent]) => ({ request: https.request, agent })));
+  }
+
   /**
    * One GET with a deadline and an idle timeout; resolves with the response head. A request on
    * a kept-alive socket that the server closed meanwhile is retried once on a new socket.
    */
   private async request(url: URL, deadline: number, idleTimeoutMs: number, retried = false): Promise<IncomingMessage> {
-    const client = await clientFor(url);
+    const client = await this.clientFor(url);
     return new Promise((resolve, reject) => {
       const remaining = deadline - Date.now();
       if (remaining <= 0) return reject(new FetchError('TIMEOUT', `${url.href}: no complete answer within the time limit`));
-      const req = client.request(url, {
+      const options: RequestOptions & Pick<AgentConnectOptions, 'socksHandshakeTimeoutMs'> = {
         method: 'GET',
         agent: client.agent,
         headers: { 'user-agent': this.userAgent, accept: '*/*' },
-      });
+        // Through a proxy, the SOCKS handshake gets what is left of the deadline, and a little
+        // more: the deadline's own TIMEOUT is the error reported, then the attempt ends.
+        ...(this.proxy === undefined ? {} : { socksHandshakeTimeoutMs: remaining + SOCKS_DEADLINE_MARGIN_MS }),
+      };
+      const req = client.request(url, options);
       let failure: FetchError | undefined;
       let response: IncomingMessage | undefined;
       // Once the head arrived, the body stream is what the caller reads: fail that, with our error.
+      // Before, the request is rejected at once: a request still waiting for its connection (a
+      // SOCKS handshake in progress) reports its destruction only when the connection arrives.
       const fail = (e: FetchError): void => {
         failure ??= e;
-        if (response) response.destroy(e);
-        else req.destroy(e);
+        if (response) return void response.destroy(e);
+        req.destroy(e);
+        reject(failure);
       };
-      const timer = setTimeout(() => fail(new FetchError('TIMEOUT', `${url.href}: no complete answer within ${Math.round(remaining)} ms`)), remaining);
+      const via = this.proxy === undefined ? '' : ` through the proxy ${this.proxy.url}`;
+      const timer = setTimeout(() => fail(new FetchError('TIMEOUT', `${url.href}${via}: no complete answer within ${Math.round(remaining)} ms`)), remaining);
       timer.unref();
       req.setTimeout(idleTimeoutMs, () => fail(new FetchError('SLOW_RETRIEVAL', `${url.href}: no data for ${idleTimeoutMs} ms`)));
       req.on('response', (res) => {
@@ -199,7 +275,9 @@ export class BoundedFetcher implements Fetcher {
           this.request(url, deadline, idleTimeoutMs, true).then(resolve, reject);
           return;
         }
-        reject(new FetchError('NETWORK', `${url.href}: ${e.code ?? e.message}`));
+        const proxyFailure = this.proxy === undefined ? undefined : describeSocksFailure(e);
+        if (proxyFailure !== undefined) return reject(new FetchError('PROXY', `${url.href} through the proxy ${this.proxy!.url}: ${proxyFailure}`, { cause: e }));
+        reject(new FetchError('NETWORK', `${url.href}${via}: ${e.code ?? e.message}`));
       });
       req.end();
     });
@@ -211,3 +289,19 @@ function tooLarge(url: string, maxBytes: number, declared?: number): FetchError 
   return new FetchError('TOO_LARGE', `${url}: expected at most ${maxBytes} bytes, found ${found}`);
 }
 
+/**
+ * The chunks of a response body; a connection that fails in the middle of the body (the stream's
+ * bare 'aborted' error on a reset) is a FetchError NETWORK, like a failure before the head.
+ */
+async function* bodyChunks(res: IncomingMessage, url: string): AsyncIterable<Buffer> {
+  let received = 0;
+  try {
+    for await (const chunk of res) {
+      received += (chunk as Buffer).length;
+      yield chunk as Buffer;
+    }
+  } catch (e) {
+    if (e instanceof FetchError) throw e;
+    throw new FetchError('NETWORK', `${url}: the connection failed after ${received} bytes of the body (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+  }
+}

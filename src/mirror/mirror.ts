@@ -1,17 +1,34 @@
-// mirror/mirror.ts: a read-only HTTP mirror of a repository directory (docs/design.md
-// "mirrors: nothing secret, untrusted"). It only answers GET and HEAD for regular files under
-// its root: no directory listings, no path traversal (`..`, encoded separators, NUL, symlinks
-// leaving the root), bounded request sizes, and content types by extension. Mirrors are not
-// trusted by clients; this server's job is to be safe to run and correct for caches.
-import { createReadStream } from 'node:fs';
+// mirror/mirror.ts: `cairn serve`, a read-only HTTP mirror of a repository directory
+// (docs/design.md "mirrors: nothing secret, untrusted"; docs/cli.md "Mirrors: `cairn serve DIR`").
+// It only answers GET and HEAD for regular files under its root: no directory listings, no path
+// traversal (`..`, encoded separators, NUL: request-path.ts; symlinks leaving the root:
+// served-file.ts), bounded requests and connections, content types by extension, and validators
+// (ETag, Last-Modified, 304) for caches. Mirrors are not trusted by clients; this server's job is
+// to be safe to run, correct for caches, and fast on the path every client polls: small files
+// (timestamp.json) come from memory, checked against the disk at most every
+// FILE_CACHE_LIMITS.revalidateAfterMs (small-file-cache.ts); large ones are streamed from the
+// checked handle (file-stream.ts). Plain node:http: a static file needs no router.
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { realpath, stat } from 'node:fs/promises';
-import { sep, resolve } from 'node:path';
-import { Readable } from 'node:stream';
+import { resolve } from 'node:path';
 import type { AddressInfo } from 'node:net';
-import type { Server } from 'node:http';
-import { Hono } from 'hono';
-import { serve, type HttpBindings, type Http2Bindings } from '@hono/node-server';
-import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response';
+import { MirrorError, type MirrorErrorCode } from './errors.js';
+import { REQUEST_LIMITS, requestTargetPath, resolveRequestPath } from './request-path.js';
+import { SmallFileCache, type CachedFile } from './small-file-cache.js';
+import { streamFile } from './file-stream.js';
+import { cacheControlFor, contentTypeFor, identityEntityTag, isImmutableName, isNotModified, type Validators } from './response-headers.js';
+import type { OpenedFile } from './served-file.js';
+
+/** What the mirror reports of each request, once its answer is decided. */
+export interface MirrorRequestEntry {
+  method: string;
+  path: string;
+  status: number;
+  /** The body's length (Content-Length); 0 for refusals and 304. */
+  bytes: number;
+  /** Why the request was refused, for 4xx and 5xx answers. */
+  refusal?: MirrorErrorCode;
+}
 
 export interface MirrorOptions {
   /** Directory to serve; nothing outside it is ever read. */
@@ -20,8 +37,10 @@ export interface MirrorOptions {
   host?: string;
   /** 0 picks a free port. */
   port?: number;
-  /** Called once per request, after the answer (for logs and tests). */
-  onRequest?: (entry: { method: string; path: string; status: number; bytes: number }) => void;
+  /** Called once per request, when its answer is decided (for logs and tests). */
+  onRequest?: (entry: MirrorRequestEntry) => void;
+  /** Clock of the small-file cache in ms (tests drive it); default Date.now. */
+  now?: () => number;
 }
 
 export interface RunningMirror {
@@ -31,145 +50,148 @@ export interface RunningMirror {
   close(): Promise<void>;
 }
 
-/** Limits on what a request may carry (the server reads no bodies at all). */
-const REQUEST_LIMITS = {
-  /** Longest URL path accepted; repository paths are far shorter. */
-  maxPathBytes: 4096,
-  /** Node's own cap on the total size of request headers. */
-  maxHeaderBytes: 16 * 1024,
-  /** Idle connections are closed after this long. */
-  keepAliveTimeoutMs: 5_000,
-  /** A request must arrive completely within this time (slowloris defence). */
-  requestTimeoutMs: 30_000,
-} as const;
-
-const CONTENT_TYPES: Record<string, string> = {
-  '.json': 'application/json',
-  '.txt': 'text/plain; charset=utf-8',
-  '.md': 'text/markdown; charset=utf-8',
-  '.html': 'text/html; charset=utf-8',
-  '.tar': 'application/x-tar',
-  '.gz': 'application/gzip',
-  '.tgz': 'application/gzip',
-  '.zip': 'application/zip',
+const REFUSAL_STATUS: Record<MirrorErrorCode, number> = {
+  BAD_PATH: 400,
+  METHOD_NOT_ALLOWED: 405,
+  NOT_FOUND: 404,
+  OUTSIDE_ROOT: 404,
+  NOT_REGULAR_FILE: 404,
+  CHANGED_WHILE_READ: 503,
+  READ_FAILED: 500,
+  ROOT_NOT_A_DIRECTORY: 500,
 };
 
-function contentTypeFor(path: string): string {
-  const dot = path.lastIndexOf('.');
-  const slash = path.lastIndexOf('/');
-  if (dot <= slash) return 'application/octet-stream';
-  return CONTENT_TYPES[path.slice(dot).toLowerCase()] ?? 'application/octet-stream';
-}
+const REFUSAL_BODY: Record<number, string> = {
+  400: 'bad path\n',
+  404: 'not found\n',
+  405: 'method not allowed: this mirror is read-only\n',
+  500: 'cannot read the file\n',
+  503: 'the file is being replaced; retry\n',
+};
 
-/**
- * Maps a request path to a file path under `root`, or undefined when the path is unsafe.
- * Decoding happens once; encoded slashes, backslashes, NUL and dot segments are refused.
- */
-export function resolveRequestPath(root: string, urlPath: string): string | undefined {
-  if (Buffer.byteLength(urlPath) > REQUEST_LIMITS.maxPathBytes) return undefined;
-  if (/%2f|%5c|%00/i.test(urlPath)) return undefined;
-  let decoded: string;
-  try {
-    decoded = decodeURIComponent(urlPath);
-  } catch {
-    return undefined;
+/** Answers one request; never throws (a refusal is an HTTP status). */
+class MirrorRequestHandler {
+  constructor(
+    private readonly realRoot: string,
+    private readonly cache: SmallFileCache,
+    private readonly onRequest: MirrorOptions['onRequest'],
+  ) {}
+
+  handle(req: IncomingMessage, res: ServerResponse): void {
+    const method = req.method ?? '';
+    const target = req.url ?? '';
+    if (method !== 'GET' && method !== 'HEAD') return this.refuse(req, res, 'METHOD_NOT_ALLOWED');
+    const urlPath = requestTargetPath(target);
+    const path = urlPath === undefined ? undefined : resolveRequestPath(this.realRoot, urlPath);
+    if (path === undefined) return this.refuse(req, res, 'BAD_PATH');
+    // The hot path: a small file checked less than revalidateAfterMs ago, answered from memory.
+    const fresh = this.cache.fresh(path);
+    if (fresh !== undefined) return this.sendCached(req, res, fresh);
+    this.cache.lookup(path).then(
+      (found) => (found.kind === 'cached' ? this.sendCached(req, res, found.file) : this.sendStreamed(req, res, path, found.file)),
+      (e: unknown) => this.refuse(req, res, e instanceof MirrorError ? e.code : 'READ_FAILED'),
+    );
   }
-  if (decoded.includes('\0') || decoded.includes('\\')) return undefined;
-  const segments = decoded.split('/').filter((s) => s !== '');
-  if (segments.length === 0 || segments.some((s) => s === '.' || s === '..')) return undefined;
-  const full = resolve(root, ...segments);
-  return full.startsWith(root.endsWith(sep) ? root : root + sep) ? full : undefined;
-}
 
-/** Cache policy: versioned and hash-prefixed files never change; the rest must be revalidated. */
-function cacheControlFor(path: string): string {
-  const base = path.slice(path.lastIndexOf('/') + 1);
-  return /^(\d+\.|[0-9a-f]{64}\.)/.test(base) ? 'public, max-age=31536000, immutable' : 'no-cache';
-}
-
-function createMirrorApp(rootDir: string): Hono<{ Bindings: Partial<HttpBindings> }> {
-  const app = new Hono<{ Bindings: Partial<HttpBindings> }>();
-  let realRoot: string | undefined;
-  const notFound = (c: { text: (s: string, status: 404) => Response }): Response => c.text('not found\n', 404);
-
-  app.on(['GET', 'HEAD'], '*', async (c) => {
-    realRoot ??= await realpath(rootDir);
-    const path = resolveRequestPath(realRoot, new URL(c.req.url).pathname);
-    if (path === undefined) return c.text('bad path\n', 400);
-    let real: string;
-    try {
-      real = await realpath(path);
-    } catch {
-      return notFound(c);
+  private sendCached(req: IncomingMessage, res: ServerResponse, file: CachedFile): void {
+    if (this.notModified(req, file.validators)) {
+      res.writeHead(304, file.notModifiedHeaders as string[]).end();
+      return this.report(req, 304, 0);
     }
-    // A symlink inside the tree must not lead outside it.
-    if (!real.startsWith(realRoot + sep)) return notFound(c);
-    const info = await stat(real).catch(() => undefined);
-    if (!info?.isFile()) return notFound(c);
-    const headers = {
-      'content-type': contentTypeFor(real),
-      'content-length': String(info.size),
-      'cache-control': cacheControlFor(real),
-      'last-modified': info.mtime.toUTCString(),
-      'x-content-type-options': 'nosniff',
-    };
-    if (c.req.method === 'HEAD') return new Response(null, { status: 200, headers });
-    const outgoing = c.env?.outgoing;
-    if (outgoing) {
-      // Under Node, stream the file straight into the socket: no web-stream conversion per chunk.
-      for (const [name, value] of Object.entries(headers)) outgoing.setHeader(name, value);
-      outgoing.writeHead(200);
-      createReadStream(real, { highWaterMark: 1 << 20 })
-        .on('error', () => outgoing.destroy())
-        .pipe(outgoing);
-      return RESPONSE_ALREADY_SENT;
+    res.writeHead(200, file.okHeaders as string[]);
+    if (req.method === 'HEAD') res.end();
+    else res.end(file.bytes);
+    this.report(req, 200, file.bytes.length);
+  }
+
+  private sendStreamed(req: IncomingMessage, res: ServerResponse, path: string, file: OpenedFile): void {
+    const validators: Validators = { etag: identityEntityTag(file.identity), mtimeMs: file.mtimeMs, mutable: !isImmutableName(path) };
+    const common = [
+      'cache-control', cacheControlFor(path),
+      'etag', validators.etag,
+      'last-modified', new Date(file.mtimeMs).toUTCString(),
+      'x-content-type-options', 'nosniff',
+    ];
+    if (this.notModified(req, validators)) {
+      void file.handle.close().catch(() => undefined);
+      res.writeHead(304, common).end();
+      return this.report(req, 304, 0);
     }
-    const body = Readable.toWeb(createReadStream(real, { highWaterMark: 1 << 20 })) as ReadableStream<Uint8Array>;
-    return new Response(body, { status: 200, headers });
-  });
-  app.all('*', (c) => c.text('method not allowed: this mirror is read-only\n', 405, { allow: 'GET, HEAD' }));
-  return app;
+    res.writeHead(200, ['content-type', contentTypeFor(path), 'content-length', String(file.size), ...common]);
+    this.report(req, 200, file.size);
+    if (req.method === 'HEAD') {
+      void file.handle.close().catch(() => undefined);
+      res.end();
+    } else {
+      void streamFile(file, res);
+    }
+  }
+
+  private notModified(req: IncomingMessage, validators: Validators): boolean {
+    const h = req.headers;
+    const ifNoneMatch = h['if-none-match'];
+    const ifModifiedSince = h['if-modified-since'];
+    if (ifNoneMatch === undefined && ifModifiedSince === undefined) return false;
+    return isNotModified(ifNoneMatch, ifModifiedSince, validators);
+  }
+
+  private refuse(req: IncomingMessage, res: ServerResponse, code: MirrorErrorCode): void {
+    const status = REFUSAL_STATUS[code];
+    const body = REFUSAL_BODY[status] ?? 'refused\n';
+    const headers: Record<string, string> = { 'content-type': 'text/plain; charset=utf-8', 'content-length': String(Buffer.byteLength(body)), 'x-content-type-options': 'nosniff' };
+    if (status === 405) headers.allow = 'GET, HEAD';
+    if (status === 503) headers['retry-after'] = '1';
+    res.writeHead(status, headers);
+    if (req.method === 'HEAD') res.end();
+    else res.end(body);
+    this.report(req, status, 0, code);
+  }
+
+  private report(req: IncomingMessage, status: number, bytes: number, refusal?: MirrorErrorCode): void {
+    if (this.onRequest === undefined) return;
+    const path = requestTargetPath(req.url ?? '') ?? req.url ?? '';
+    this.onRequest({ method: req.method ?? '', path, status, bytes, ...(refusal === undefined ? {} : { refusal }) });
+  }
 }
 
-/** Starts a static server; resolves once it listens. */
+async function realRootOf(root: string): Promise<string> {
+  const info = await stat(root).catch(() => undefined);
+  if (!info?.isDirectory()) throw new MirrorError('ROOT_NOT_A_DIRECTORY', `${root} is not a directory`, { hint: 'serve the public/ folder of a repository made with `cairn repo init`' });
+  return realpath(root);
+}
+
+/** Starts a static server; resolves once it listens. Throws MirrorError ROOT_NOT_A_DIRECTORY. */
 export async function startMirror(options: MirrorOptions): Promise<RunningMirror> {
-  const app = createMirrorApp(resolve(options.root));
-  const fetchHandler = async (req: Request, bindings: HttpBindings | Http2Bindings): Promise<Response> => {
-    const env = bindings as HttpBindings; // serve() below creates an HTTP/1.1 server
-    const res = await app.fetch(req, env);
-    if (options.onRequest) {
-      const sent = res === RESPONSE_ALREADY_SENT;
-      options.onRequest({
-        method: req.method,
-        path: new URL(req.url).pathname,
-        status: sent ? env.outgoing.statusCode : res.status,
-        bytes: Number((sent ? env.outgoing.getHeader('content-length') : res.headers.get('content-length')) ?? 0),
-      });
-    }
-    return res;
-  };
+  const realRoot = await realRootOf(resolve(options.root));
+  const handler = new MirrorRequestHandler(realRoot, new SmallFileCache(realRoot, { now: options.now }), options.onRequest);
+  const server = createServer(
+    {
+      maxHeaderSize: REQUEST_LIMITS.maxHeaderBytes,
+      headersTimeout: REQUEST_LIMITS.headersTimeoutMs,
+      requestTimeout: REQUEST_LIMITS.requestTimeoutMs,
+      keepAliveTimeout: REQUEST_LIMITS.keepAliveTimeoutMs,
+    },
+    (req, res) => handler.handle(req, res),
+  );
+  server.keepAliveTimeout = REQUEST_LIMITS.keepAliveTimeoutMs;
+  server.timeout = REQUEST_LIMITS.idleSocketTimeoutMs;
+  server.maxConnections = REQUEST_LIMITS.maxConnections;
   return new Promise((resolvePromise, reject) => {
-    const server = serve(
-      {
-        fetch: fetchHandler,
-        hostname: options.host ?? '127.0.0.1',
-        port: options.port ?? 0,
-        serverOptions: { maxHeaderSize: REQUEST_LIMITS.maxHeaderBytes, requestTimeout: REQUEST_LIMITS.requestTimeoutMs, keepAliveTimeout: REQUEST_LIMITS.keepAliveTimeoutMs },
-      },
-      (info: AddressInfo) => {
-        const host = info.family === 'IPv6' ? `[${info.address}]` : info.address;
-        resolvePromise({
-          url: `http://${host}:${info.port}`,
-          port: info.port,
-          server: server as Server,
-          close: () =>
-            new Promise<void>((done) => {
-              (server as Server).closeAllConnections?.();
-              server.close(() => done());
-            }),
-        });
-      },
-    ) as Server;
     server.once('error', reject);
+    server.listen(options.port ?? 0, options.host ?? '127.0.0.1', () => {
+      server.off('error', reject);
+      const info = server.address() as AddressInfo;
+      const host = info.family === 'IPv6' ? `[${info.address}]` : info.address;
+      resolvePromise({
+        url: `http://${host}:${info.port}`,
+        port: info.port,
+        server,
+        close: () =>
+          new Promise<void>((done) => {
+            server.closeAllConnections();
+            server.close(() => done());
+          }),
+      });
+    });
   });
 }

@@ -92,10 +92,18 @@ export interface ReleaseArtifact {
 }
 
 /**
+ * The path of a package's versions index (docs/packages.md "Target paths"): a list of the
+ * package's published versions, each mapped to its archive's target path. It is data, not built
+ * software: nothing runs it, and a client follows it only to target paths it checks to be that
+ * package's archives, each of which needs its own attestations. So it needs no rebuild.
+ */
+export const PACKAGE_VERSIONS_INDEX_PATH = /^packages\/[a-z0-9][a-z0-9._-]{0,63}\/versions\.json$/;
+
+/**
  * Targets the new state adds or changes: every entry of a targets role whose document differs
  * from the recorded one, whose sha256 is not what the recorded versions of the changed roles
  * list for the same path (so a target moved between roles is not new). Removed targets need no
- * attestation. Throws DeclarationError for a malformed declaration.
+ * attestation, nor do package versions indexes (PACKAGE_VERSIONS_INDEX_PATH). Throws DeclarationError for a malformed declaration.
  */
 export function changedArtifacts(previous: ReadonlyMap<string, TargetsEnvelope> | undefined, next: ReadonlyMap<string, TargetsEnvelope>): ReleaseArtifact[] {
   const changedRoles = [...next].filter(([name, e]) => previous?.get(name) !== e && !sameRaw(previous?.get(name), e));
@@ -110,6 +118,7 @@ export function changedArtifacts(previous: ReadonlyMap<string, TargetsEnvelope> 
     for (const [path, t] of Object.entries(envelope.signed.targets)) {
       const sha256 = t.hashes.sha256;
       if (sha256 !== undefined && before.get(path) === sha256) continue;
+      if (PACKAGE_VERSIONS_INDEX_PATH.test(path)) continue;
       if (sha256 === undefined || !/^[0-9a-f]{64}$/.test(sha256)) {
         throw new AttestationError('NO_DECLARATION', `${path} in ${role} has no sha256: a rebuild attestation names a sha256`);
       }

@@ -2,8 +2,9 @@
 // (docs/design.md "Build verification"; reproducible-builds.org "Archive metadata": sorted entries,
 // fixed mtime = SOURCE_DATE_EPOCH, uid/gid 0, no user or group names, normalized modes).
 //
-// writeSourceArchive writes plain POSIX ustar itself (no dependency on a tar library's defaults,
-// which change between versions): entries sorted by the bytes of their UTF-8 path, directories
+// writeSourceArchive writes plain POSIX ustar with the one deterministic writer of
+// package/ustar-writer.ts (no dependency on a tar library's defaults, which change between
+// versions): entries sorted by the bytes of their UTF-8 path, directories
 // as "dir/" with mode 0755, files 0644 or 0755 (any execute bit), mtime SOURCE_DATE_EPOCH,
 // uid/gid 0, empty uname/gname, then two zero blocks. Only regular files and directories are
 // archived; a symlink, device or socket is refused. ".git" directories are left out.
@@ -16,6 +17,7 @@ import { lstat, open, readdir, readFile } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { Parser, type ReadEntry } from 'tar';
+import { DeterministicUstarWriter, PackageError } from '../package/index.js';
 import { RebuildError } from './errors.js';
 
 export const ARCHIVE_LIMITS = {
@@ -39,33 +41,28 @@ export interface SourceArchiveResult {
 /** Writes the deterministic ustar archive of directory `dir` to `outFile`. */
 export async function writeSourceArchive(dir: string, outFile: string, sourceDateEpoch: number, excludes: readonly string[] = DEFAULT_EXCLUDES): Promise<SourceArchiveResult> {
   const entries = await walk(dir, excludes);
-  const hash = createHash('sha256');
   const handle = await open(outFile, 'w', 0o644);
-  let length = 0;
-  const write = async (chunk: Buffer): Promise<void> => {
-    hash.update(chunk);
-    length += chunk.length;
-    await handle.write(chunk);
-  };
+  const writer = new DeterministicUstarWriter(async (chunk) => void (await handle.write(chunk)), sourceDateEpoch);
   try {
     for (const e of entries) {
       if (e.kind === 'dir') {
-        await write(ustarHeader(`${e.path}/`, 0o755, 0, sourceDateEpoch, '5'));
+        await writer.directory(e.path);
         continue;
       }
       const data = await readFile(join(dir, e.path));
       if (data.length !== e.size) throw new RebuildError('UNSUPPORTED_FILE', `${e.path} changed size while it was being archived`);
-      await write(ustarHeader(e.path, e.executable ? 0o755 : 0o644, data.length, sourceDateEpoch, '0'));
-      await write(data);
-      const pad = (512 - (data.length % 512)) % 512;
-      if (pad > 0) await write(Buffer.alloc(pad));
+      await writer.file(e.path, e.executable, data.length, [data]);
     }
-    await write(Buffer.alloc(1024));
+    const written = await writer.end();
     await handle.sync();
+    return { sha256: written.sha256, length: written.length, entries: entries.length };
+  } catch (e) {
+    // The writer's refusals (a path ustar cannot hold) are this layer's UNSUPPORTED_FILE.
+    if (e instanceof PackageError) throw new RebuildError('UNSUPPORTED_FILE', e.message, { cause: e, ...(e.hint === undefined ? {} : { hint: e.hint }) });
+    throw e;
   } finally {
     await handle.close();
   }
-  return { sha256: hash.digest('hex'), length, entries: entries.length };
 }
 
 interface TreeEntry {
@@ -102,49 +99,6 @@ async function walk(root: string, excludes: readonly string[]): Promise<TreeEntr
   // Byte order of the UTF-8 path (directories as "dir/"), so the order is locale-independent.
   const key = (e: TreeEntry): Buffer => Buffer.from(e.kind === 'dir' ? `${e.path}/` : e.path, 'utf8');
   return out.sort((a, b) => Buffer.compare(key(a), key(b)));
-}
-
-function ustarHeader(path: string, mode: number, size: number, mtime: number, type: '0' | '5'): Buffer {
-  const h = Buffer.alloc(512);
-  const bytes = Buffer.from(path, 'utf8');
-  let name = bytes;
-  let prefix = Buffer.alloc(0);
-  if (bytes.length > 100) {
-    // Split at a "/" so that prefix <= 155 bytes and name <= 100 bytes (POSIX ustar).
-    let split = -1;
-    for (let i = bytes.length - 1; i > 0; i--) {
-      if (bytes[i] === 0x2f && i <= 155 && bytes.length - i - 1 <= 100 && bytes.length - i - 1 > 0) {
-        split = i;
-        break;
-      }
-    }
-    if (split < 0) throw new RebuildError('UNSUPPORTED_FILE', `path too long for a ustar archive: ${path}`);
-    prefix = bytes.subarray(0, split);
-    name = bytes.subarray(split + 1);
-  }
-  name.copy(h, 0);
-  octal(h, 100, 8, mode);
-  octal(h, 108, 8, 0);
-  octal(h, 116, 8, 0);
-  octal(h, 124, 12, size);
-  octal(h, 136, 12, mtime);
-  h.fill(0x20, 148, 156);
-  h.write(type, 156, 'ascii');
-  h.write('ustar\u0000', 257, 'ascii');
-  h.write('00', 263, 'ascii');
-  octal(h, 329, 8, 0);
-  octal(h, 337, 8, 0);
-  prefix.copy(h, 345);
-  let sum = 0;
-  for (const b of h) sum += b;
-  h.write(sum.toString(8).padStart(6, '0') + '\u0000 ', 148, 'ascii');
-  return h;
-}
-
-function octal(buf: Buffer, offset: number, width: number, value: number): void {
-  const text = value.toString(8).padStart(width - 1, '0');
-  if (text.length > width - 1) throw new RebuildError('UNSUPPORTED_FILE', `value ${value} does not fit a ${width}-byte ustar field`);
-  buf.write(text + '\u0000', offset, 'ascii');
 }
 
 /** One entry of a tar archive as read back (content hashed, never kept). */

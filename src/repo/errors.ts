@@ -9,6 +9,7 @@ export type RepoErrorCode =
   | 'BAD_ROLE_NAME'
   | 'UNKNOWN_ROLE'
   | 'BAD_TARGET_PATH'
+  | 'VERSION_EXISTS'
   | 'TARGET_NOT_FOUND'
   | 'PATH_NOT_DELEGATED'
   | 'BAD_DELEGATION'

@@ -10,6 +10,7 @@ export { type InitOptions, type RoleKeySpec } from './init.js';
 export {
   collectTargetSources, roleForTarget, type TargetSource, type AddTargetsOptions, type RemoveTargetsOptions, type AddedTarget,
 } from './targets.js';
+export { type AddPackageOptions } from './packages.js';
 export { hashBinPrefixes, type DelegateOptions, type DelegationResult } from './delegations.js';
 export { type RotateRootOptions, type RoleKeyChange } from './rotate.js';
 export { type RefreshOptions } from './refresh.js';
@@ -37,8 +38,10 @@ import { refreshRole as refresh } from './refresh.js';
 import { signRole as sign, mergeSignature as merge, mergeSignatureFiles as mergeFiles } from './signing.js';
 import { publish as publishUnlocked } from './publish.js';
 import { enableMetaHashes as enable } from './config.js';
+import { addPackage as addPkg } from './packages.js';
 export const initRepository = lockedOperation('cairn repo init', init, { createDirectory: true });
 export const addTargets = lockedOperation('cairn repo add', add);
+export const addPackage = lockedOperation('cairn repo add-package', addPkg);
 export const removeTargets = lockedOperation('cairn repo remove', remove);
 export const delegatePaths = lockedOperation('cairn repo delegate', delegateP);
 export const delegateHashBins = lockedOperation('cairn repo delegate', delegateH);

@@ -21,6 +21,8 @@ export interface TargetSource {
   file: string;
   /** Target path clients will ask for. */
   path: string;
+  /** Custom metadata of this target alone (else the options' custom, for every target). */
+  custom?: JsonObject;
 }
 
 export interface CollectOptions {
@@ -163,7 +165,8 @@ export async function addTargets(dir: string, sources: readonly TargetSource[], 
     const role = await roleForTarget(ws, source.path, options.role);
     const { sha256, length } = await storeBlob(ws.layout, source.file);
     const entry: JsonObject = { length, hashes: { sha256 } };
-    if (options.custom !== undefined) entry.custom = options.custom;
+    const custom = source.custom ?? options.custom;
+    if (custom !== undefined) entry.custom = custom;
     let list = byRole.get(role);
     if (!list) byRole.set(role, (list = []));
     list.push([source.path, entry]);

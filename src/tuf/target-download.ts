@@ -8,7 +8,7 @@ import { createReadStream } from 'node:fs';
 import { mkdir, open, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import type { TargetFile } from '@tufjs/models';
-import { short } from '../errors/index.js';
+import { short, StorageError } from '../errors/index.js';
 import type { Fetcher } from '../io/fetch.js';
 import { TufError } from './errors.js';
 import { SUPPORTED_HASHES } from './trusted-set.js';
@@ -40,9 +40,11 @@ export async function findCachedTarget(info: TargetFile, path: string): Promise<
 }
 
 /**
- * 5.7.3 for one target: streams `url` (at most info.length bytes) through the hashes into a
- * temporary file beside `path`, checks length and hashes, fsyncs the file and renames it to
- * `path`. The directory is the caller's to fsync. Returns `path`.
+ * 5.7.3 for one target: streams `url` (at most info.length bytes) into a temporary file beside
+ * `path`, every listed hash computed while the bytes arrive (one pass, no second read), the file
+ * written once in batches and fsynced once; then checks length and hashes and renames it to
+ * `path`. A refusal (too long, too short, a wrong hash, a fetch or write error) deletes the
+ * temporary file. The directory is the caller's to fsync. Returns `path`.
  */
 export async function downloadTargetFile(fetcher: Fetcher, info: TargetFile, url: string, path: string): Promise<string> {
   const hashers = targetHashers(info);
@@ -59,7 +61,8 @@ export async function downloadTargetFile(fetcher: Fetcher, info: TargetFile, url
         throw new TufError('LENGTH_MISMATCH', `${info.path}: more than the ${info.length} bytes its targets metadata lists`);
       }
       for (const [, h] of hashers) h.update(chunk);
-      await writer.push(chunk);
+      const full = writer.push(chunk);
+      if (full !== undefined) await full;
     }
     await writer.finish();
     if (length !== info.length) {
@@ -74,6 +77,7 @@ export async function downloadTargetFile(fetcher: Fetcher, info: TargetFile, url
         });
       }
     }
+    // Verified before the one fsync: a refused download costs no flush to disk.
     await handle.sync();
     await handle.close();
     handle = undefined;
@@ -100,25 +104,36 @@ function targetHashers(info: TargetFile): Array<[string, Hash]> {
 }
 
 /**
- * Writes a download to its temporary file in batches of about 1 MiB while the next chunks are
- * received and hashed, so disk writes overlap hashing; at most a few batches wait at a time.
+ * Writes a download to its temporary file while the next chunks are received and hashed: the
+ * chunks are gathered into batches of about 1 MiB, each written with one writev (no copy into a
+ * batch buffer), one batch after another so the file is written once, in order. The received
+ * chunks are kept only until their batch is written, and at most MAX_QUEUED_BYTES wait at a time
+ * (push() then returns a promise to await), so memory stays bounded whatever the file's size.
  */
 class BatchedWriter {
+  /** About the size at which a write no longer gets faster per byte; 16 socket reads of 64 KiB. */
   private static readonly BATCH_BYTES = 1 << 20;
-  private static readonly MAX_QUEUED = 4;
+  /** writev takes at most IOV_MAX (1024 on Linux) buffers at once; a slow mirror's chunks are small. */
+  private static readonly BATCH_CHUNKS = 1024;
+  /** Bytes received but not yet written, at most: the memory a download holds. */
+  private static readonly MAX_QUEUED_BYTES = 4 << 20;
   private pending: Uint8Array[] = [];
   private pendingBytes = 0;
-  private queued = 0;
+  /** Bytes handed to writes that have not completed. */
+  private writingBytes = 0;
   private queue: Promise<void> = Promise.resolve();
+  /** Set when a write failed: the download stops at the next push instead of receiving the rest. */
+  private failed = false;
 
   constructor(private readonly handle: FileHandle) {}
 
-  async push(chunk: Uint8Array): Promise<void> {
+  /** Queues `chunk`; returns a promise to await before the next push when too much is waiting. */
+  push(chunk: Uint8Array): Promise<void> | undefined {
     this.pending.push(chunk);
     this.pendingBytes += chunk.byteLength;
-    if (this.pendingBytes < BatchedWriter.BATCH_BYTES) return;
+    if (this.pendingBytes < BatchedWriter.BATCH_BYTES && this.pending.length < BatchedWriter.BATCH_CHUNKS) return undefined;
     this.flush();
-    if (this.queued >= BatchedWriter.MAX_QUEUED) await this.queue;
+    return this.failed || this.writingBytes > BatchedWriter.MAX_QUEUED_BYTES ? this.queue : undefined;
   }
 
   /** Writes what is left and waits for every write; throws the first write error. */
@@ -134,15 +149,21 @@ class BatchedWriter {
 
   private flush(): void {
     if (this.pendingBytes === 0) return;
-    const batch = Buffer.concat(this.pending, this.pendingBytes);
+    const batch = this.pending;
+    const bytes = this.pendingBytes;
     this.pending = [];
     this.pendingBytes = 0;
-    this.queued++;
+    this.writingBytes += bytes;
     this.queue = this.queue.then(async () => {
-      await this.handle.write(batch);
-      this.queued--;
+      const { bytesWritten } = await this.handle.writev(batch);
+      // libuv repeats a short write until everything is written or it fails; guard anyway.
+      if (bytesWritten !== bytes) throw new StorageError('WRITE_FAILED', `short write to a download's temporary file: ${bytesWritten} of ${bytes} bytes`);
+      this.writingBytes -= bytes;
     });
-    this.queue.catch(() => undefined); // observed by finish(), push() or settle()
+    // Observed by finish(), push() or settle().
+    this.queue.catch(() => {
+      this.failed = true;
+    });
   }
 }
 

@@ -32,6 +32,11 @@ export interface UpdaterOptions {
   targetBaseUrl?: string;
   targetDir?: string;
   fetcher?: Fetcher;
+  /**
+   * `socks5h://HOST:PORT`: the default fetcher sends every request through this SOCKS5 proxy,
+   * names resolved at the proxy (io/socks-proxy.ts, docs/onion.md). Not with `fetcher`.
+   */
+  proxy?: string;
   config?: Partial<UpdaterConfig>;
   now?: () => Date;
 }
@@ -63,7 +68,8 @@ export class Updater {
     this.config = resolveConfig(options.config);
     this.targetBaseUrl = options.targetBaseUrl === undefined ? undefined : directoryUrl(options.targetBaseUrl);
     this.targetDir = options.targetDir;
-    this.fetcher = options.fetcher ?? new BoundedFetcher(this.config.fetchLimits);
+    if (options.fetcher !== undefined && options.proxy !== undefined) throw new UsageError('CONFLICT', 'Updater takes a fetcher or a proxy, not both: give the fetcher the proxy');
+    this.fetcher = options.fetcher ?? new BoundedFetcher(this.config.fetchLimits, { proxy: options.proxy });
     this.files = new MetadataFiles(options.metadataDir, options.metadataBaseUrl, this.fetcher);
     this.now = options.now ?? (() => new Date());
   }

@@ -15,10 +15,11 @@ test('the demo publishes, has witnesses co-sign, verifies downloads and refuses 
     refused: Array<{ attack: string; code: string }>;
     later: { rootVersions: number[]; blocksCaughtUp: number; linksFetched: number; headSigners: number };
     verifiedBuild: { genuine: string[]; tampered: string[]; refusedCode: string };
+    packages: { installed: string; updated: string; rolledBack: string; verdicts: string[] };
   };
   assert.match(summary.genesis, /^[0-9a-f]{64}$/);
   assert.equal(summary.downloaded.length, 4);
-  assert.deepEqual(summary.refused.map((x) => x.code), ['HASH_MISMATCH', 'STALE_HEAD', 'THRESHOLD_NOT_MET', 'NOT_WITNESSED', 'ROUND_FAILED']);
+  assert.deepEqual(summary.refused.map((x) => x.code), ['HASH_MISMATCH', 'STALE_HEAD', 'THRESHOLD_NOT_MET', 'NOT_WITNESSED', 'ROUND_FAILED', 'PERMISSION_CONSENT_NEEDED']);
   assert.equal(summary.later.blocksCaughtUp, 5);
   assert.ok(summary.later.linksFetched < summary.later.blocksCaughtUp, `skip path: ${summary.later.linksFetched} links for ${summary.later.blocksCaughtUp} blocks`);
   assert.equal(summary.later.headSigners, 3, 'the killed witness did not sign the head');
@@ -26,4 +27,9 @@ test('the demo publishes, has witnesses co-sign, verifies downloads and refuses 
   assert.deepEqual(summary.verifiedBuild.genuine, ['PASSED', 'PASSED']);
   assert.deepEqual(summary.verifiedBuild.tampered, ['FAILED', 'FAILED']);
   assert.equal(summary.verifiedBuild.refusedCode, 'ROUND_FAILED');
+  // npm start ends with an installed, verified package, an update refused until consent, and a rollback.
+  assert.match(summary.packages.installed, /hello 1\.0\.0/);
+  assert.match(summary.packages.updated, /hello 2\.0\.0/);
+  assert.match(summary.packages.rolledBack, /hello 1\.0\.0/);
+  assert.deepEqual(summary.packages.verdicts, ['PASSED', 'PASSED', 'PASSED', 'PASSED']);
 });

@@ -14,7 +14,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { openStore } from '../../src/store/core.js';
+import { openStore } from '../../src/store/index.js';
 import { runOperation, type DriverOperation } from '../fixtures/store-driver.js';
 
 const DRIVER = fileURLToPath(new URL('../fixtures/store-driver.ts', import.meta.url));

@@ -10,7 +10,7 @@ import { appendFile, chmod, lstat, mkdir, mkdtemp, readFile, readdir, readlink, 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { openStore, stepHookFromEnvironment, StoreError, type IncomingPackage, type Store } from '../../src/store/core.js';
+import { openStore, stepHookFromEnvironment, StoreError, type IncomingPackage, type Store } from '../../src/store/index.js';
 import { testPackage, testPackageTree, unpackTree } from '../fixtures/store-driver.js';
 
 const DRIVER = fileURLToPath(new URL('../fixtures/store-driver.ts', import.meta.url));

@@ -8,7 +8,7 @@ import type { JsonObject } from '../../encoding/canonical-json.js';
 import { parseJsonObject } from '../../encoding/bounded-json.js';
 import { UsageError, short } from '../../errors/index.js';
 import {
-  addTargets, customWithDeclaration, refreshRole, collectTargetSources, delegateHashBins, delegatePaths, delegateSuccinct, enableMetaHashes, formatStatus, initRepository, mergeSignatureFiles,
+  addPackage, addTargets, customWithDeclaration, refreshRole, collectTargetSources, delegateHashBins, delegatePaths, delegateSuccinct, enableMetaHashes, formatStatus, initRepository, mergeSignatureFiles,
   readPublicKeys, removeTargets, repoStatus, rotateRoot, signRole, writeDetachedSignature,
   TOP_LEVEL_ROLES, type DeclarationInput, type RoleChange, type SignatureReport, type TopLevelRole,
 } from '../../repo/index.js';
@@ -109,6 +109,18 @@ export function register(program: Command, context: CliContext): void {
         role: opts.role, custom: await customWithDeclaration(opts, sources, custom), expires: opts.expires, signers: await loadSigners(opts.key, opts.passphraseEnv),
       });
       out.result({ added, skipped, changes }, [...added.map((a) => `added ${a.path} -> ${a.role} (${a.length} bytes, sha256 ${a.sha256.slice(0, 12)})`), ...changeLines(changes)]);
+    });
+
+  addDeclarationOptions(signing(repo.command('add-package').description('publish a package archive made by cairn pack: its target with the manifest in custom metadata, and its versions index')
+    .argument('<dir>', 'workspace directory').argument('<archive>', 'package archive (NAME-VERSION.tar)')
+    .option('--role <name>', 'targets role to add to (default: where delegations route the path)')))
+    .action(async (dir: string, archive: string, opts: SigningOpts & DeclarationInput & { role?: string }) => {
+      const out = context.output();
+      const custom = await customWithDeclaration(opts, [{ file: archive, path: archive }], undefined);
+      const { manifest, added, changes } = await addPackage(dir, archive, {
+        role: opts.role, custom, expires: opts.expires, signers: await loadSigners(opts.key, opts.passphraseEnv),
+      });
+      out.result({ manifest, added, changes }, [`published ${manifest.name} ${manifest.version}`, ...added.map((a) => `added ${a.path} -> ${a.role} (${a.length} bytes, sha256 ${a.sha256.slice(0, 12)})`), ...changeLines(changes)]);
     });
 
   signing(repo.command('remove').description('remove targets (a directory with --recursive)')

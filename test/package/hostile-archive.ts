@@ -1,0 +1,138 @@
+// test/package/hostile-archive.ts: writes package archives by code, header by header, so a test
+// can build any hostile header a real attacker could (absolute and ".." names, links to /etc,
+// hard links, devices, FIFOs, duplicates, case and Unicode collisions, sizes of a terabyte in
+// base-256, pax and GNU long names, sparse multi-gigabyte bombs) without any tar tool's help.
+import { open } from 'node:fs/promises';
+import { manifestBytes, type PackageManifest } from '../../src/package/index.js';
+
+export interface RawEntry {
+  /** Written as is: prefix split only when `prefix` is given. */
+  name: string;
+  /** ustar type flag: '0' file, '1' hard link, '2' symlink, '3' char device, '5' directory, '6' FIFO, 'x' pax, 'L' GNU long name... */
+  type: string;
+  content?: Buffer;
+  /** Size claimed by the header (default: content length). */
+  claimedSize?: number;
+  mode?: number;
+  linkName?: string;
+  prefix?: string;
+}
+
+export const VALID_MANIFEST: PackageManifest = {
+  name: 'hello', version: '1.0.0', description: 'says hello',
+  entryPoints: { hello: 'bin/hello' }, dependencies: {}, permissions: [],
+};
+
+function octal(h: Buffer, offset: number, width: number, value: number): void {
+  h.write(value.toString(8).padStart(width - 1, '0') + '\u0000', offset, 'ascii');
+}
+
+/** One raw ustar header block; sizes beyond 11 octal digits are written in GNU base-256. */
+export function rawHeader(e: RawEntry): Buffer {
+  const h = Buffer.alloc(512);
+  Buffer.from(e.name, 'utf8').copy(h, 0, 0, 100);
+  octal(h, 100, 8, e.mode ?? (e.type === '5' ? 0o755 : 0o644));
+  octal(h, 108, 8, 0);
+  octal(h, 116, 8, 0);
+  const size = e.claimedSize ?? e.content?.length ?? 0;
+  if (size > 0o77777777777) {
+    h[124] = 0x80;
+    let v = BigInt(size);
+    for (let i = 135; i > 124; i--) {
+      h[i] = Number(v & 0xffn);
+      v >>= 8n;
+    }
+  } else {
+    octal(h, 124, 12, size);
+  }
+  octal(h, 136, 12, 0);
+  h.fill(0x20, 148, 156);
+  h.write(e.type, 156, 'latin1');
+  if (e.linkName !== undefined) Buffer.from(e.linkName, 'utf8').copy(h, 157, 0, 100);
+  h.write('ustar\u0000', 257, 'ascii');
+  h.write('00', 263, 'ascii');
+  if (e.prefix !== undefined) Buffer.from(e.prefix, 'utf8').copy(h, 345, 0, 155);
+  let sum = 0;
+  for (const b of h) sum += b;
+  h.write(sum.toString(8).padStart(6, '0') + '\u0000 ', 148, 'ascii');
+  return h;
+}
+
+/** The blocks of one entry: header, content, padding. */
+export function rawEntry(e: RawEntry): Buffer {
+  const content = e.content ?? Buffer.alloc(0);
+  const pad = (512 - (content.length % 512)) % 512;
+  return Buffer.concat([rawHeader(e), content, Buffer.alloc(pad)]);
+}
+
+/** A pax extended header ("x") carrying `records` for the next entry. */
+export function paxEntry(records: Record<string, string>): Buffer {
+  let body = '';
+  for (const [k, v] of Object.entries(records)) {
+    const tail = ` ${k}=${v}\n`;
+    let len = Buffer.byteLength(tail) + 1;
+    while (String(len).length + Buffer.byteLength(tail) !== len) len = String(len).length + Buffer.byteLength(tail);
+    body += `${len}${tail}`;
+  }
+  return rawEntry({ name: 'PaxHeader', type: 'x', content: Buffer.from(body, 'utf8') });
+}
+
+/** The entries of a valid package (manifest and its entry point), to which a test adds its attack. */
+export function validPackageEntries(manifest: PackageManifest = VALID_MANIFEST): RawEntry[] {
+  return [
+    { name: 'bin/', type: '5' },
+    { name: 'bin/hello', type: '0', content: Buffer.from('#!/bin/sh\necho hello\n'), mode: 0o755 },
+    { name: 'cairn-package.json', type: '0', content: manifestBytes(manifest) },
+  ];
+}
+
+/** Writes `parts` (entries or ready blocks) then the end marker to `file`. */
+export async function writeArchive(file: string, parts: Array<RawEntry | Buffer>): Promise<void> {
+  const handle = await open(file, 'w');
+  try {
+    for (const p of parts) await handle.write(Buffer.isBuffer(p) ? p : rawEntry(p));
+    await handle.write(Buffer.alloc(1024));
+  } finally {
+    await handle.close();
+  }
+}
+
+/**
+ * A valid package followed by `count` files of `size` zero bytes each, written sparse (headers
+ * only; the content is left as holes), so a multi-gigabyte bomb costs a few kilobytes of disk.
+ */
+export async function writeSparseBomb(file: string, count: number, size: number): Promise<void> {
+  const handle = await open(file, 'w');
+  try {
+    let position = 0;
+    for (const e of validPackageEntries()) {
+      const block = rawEntry(e);
+      await handle.write(block, 0, block.length, position);
+      position += block.length;
+    }
+    for (let i = 0; i < count; i++) {
+      await handle.write(rawHeader({ name: `zeros-${i}`, type: '0', claimedSize: size }), 0, 512, position);
+      position += 512 + Math.ceil(size / 512) * 512;
+    }
+    await handle.truncate(position + 1024);
+  } finally {
+    await handle.close();
+  }
+}
+
+/** A valid package followed by `count` empty files (zero-size entries: one header block each). */
+export async function writeManyEntries(file: string, count: number): Promise<void> {
+  const handle = await open(file, 'w');
+  try {
+    for (const e of validPackageEntries()) await handle.write(rawEntry(e));
+    const batch: Buffer[] = [];
+    for (let i = 0; i < count; i++) {
+      batch.push(rawHeader({ name: `e/${i}`, type: '0' }));
+      if (batch.length === 2048) await handle.write(Buffer.concat(batch.splice(0)));
+    }
+    if (batch.length > 0) await handle.write(Buffer.concat(batch));
+    await handle.write(Buffer.alloc(1024));
+  } finally {
+    await handle.close();
+  }
+}
