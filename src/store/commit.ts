@@ -10,8 +10,8 @@ import { lstat } from 'node:fs/promises';
 import { randomSuffix, type DurableFs, type StepHook } from './durable-fs.js';
 import { StoreError } from './errors.js';
 import { generationNumbers, generationPath, readCurrentNumber, switchCurrent, type Generation } from './generations.js';
-import { STORE_LIMITS, binLinkTarget, checkName, checkVersion, isPackagePath, storeId, type StoreLayout } from './layout.js';
-import { documentBytes, readGenerationManifest, readStoreRecord, type GenerationManifest, type GenerationPackage, type StoreRecord } from './records.js';
+import { STORE_ID_PATTERN, STORE_LIMITS, binLinkTarget, checkName, checkVersion, isPackagePath, storeId, type StoreLayout } from './layout.js';
+import { documentBytes, readStoreRecord, type GenerationManifest, type GenerationPackage, type StoreRecord } from './records.js';
 import { STORE_PATH_DIR_MODE, escapingLinks, scanTree, sealEntries, unpackDifferences, type StoreFile } from './tree.js';
 
 /** A verified package build to add to the store. */
@@ -115,20 +115,19 @@ function checkPlan(plan: GenerationPlan): Array<[string, PlannedPackage]> {
   return entries;
 }
 
-/** One more than any generation kept or named as a parent, so a parent link never names a reused number. */
+/**
+ * One more than the newest kept generation. A parent is always older than its child, so the new
+ * number is above every number a kept manifest names as its parent: a parent link never comes to
+ * name a generation made later.
+ */
 async function nextGenerationNumber(layout: StoreLayout): Promise<number> {
-  let highest = 0;
-  for (const number of await generationNumbers(layout)) {
-    highest = Math.max(highest, number);
-    const manifest = await readGenerationManifest(join(generationPath(layout, number), 'manifest.json'), number).catch(() => undefined);
-    if (manifest !== undefined && manifest.parent !== null) highest = Math.max(highest, manifest.parent);
-  }
-  return highest + 1;
+  const numbers = await generationNumbers(layout);
+  return (numbers.at(-1) ?? 0) + 1;
 }
 
 /** The record of a store path the plan names by ID; NOT_IN_STORE when absent. */
 async function presentRecord(layout: StoreLayout, id: string): Promise<StoreRecord> {
-  const record = /^[0-9a-f]{32}-/.test(id) && isPackagePath(id) && !id.includes('/') ? await readStoreRecord(join(layout.store, `${id}.json`), id) : undefined;
+  const record = typeof id === 'string' && id.length <= STORE_LIMITS.maxNameChars * 2 + 40 && STORE_ID_PATTERN.test(id) ? await readStoreRecord(join(layout.store, `${id}.json`), id) : undefined;
   if (record === undefined || !(await isDirectory(join(layout.store, id)))) {
     throw new StoreError('NOT_IN_STORE', `the store holds no package ${JSON.stringify(id.slice(0, 128))}`, { hint: 'install it from its remote instead of naming its store path' });
   }

@@ -5,7 +5,7 @@
 // the step hook (the options' and the test environment's, read once here).
 import { lstat, mkdir } from 'node:fs/promises';
 import { StorageError } from '../errors/index.js';
-import { DEFAULT_LOCK_TIMEOUT_MS, withLockFile } from '../io/index.js';
+import { lockTimeoutFromEnvironment, withLockFile } from '../io/index.js';
 import { commitGeneration, type GenerationPlan, type StoreContext } from './commit.js';
 import { DurableFs, combineStepHooks, stepHookFromEnvironment, type StepHook } from './durable-fs.js';
 import { StoreError } from './errors.js';
@@ -16,7 +16,7 @@ import { storeLayout, type StoreLayout } from './layout.js';
 import { verifyStore, type VerifyReport } from './verify.js';
 
 export interface OpenStoreOptions {
-  /** How long to wait for another process holding ROOT/lock (default: 60 s). */
+  /** How long to wait for another process holding ROOT/lock (default: CAIRN_LOCK_TIMEOUT seconds, else 60 s). */
   lockTimeoutMs?: number;
   /** Called before each write, fsync, rename, symlink and removal (with the environment's hook, docs/store.md "Test hooks"). */
   step?: StepHook;
@@ -50,7 +50,7 @@ export async function openStore(root: string, options: OpenStoreOptions = {}): P
   const layout = storeLayout(root);
   const fs = new DurableFs(root, combineStepHooks(options.step, stepHookFromEnvironment()));
   const ctx: StoreContext = { layout, fs };
-  const timeoutMs = options.lockTimeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS;
+  const timeoutMs = options.lockTimeoutMs ?? lockTimeoutFromEnvironment();
   const command = options.command ?? 'cairn store';
 
   const withLock = async <T>(fn: () => Promise<T>): Promise<T> => {

@@ -101,6 +101,7 @@ test('SIGKILL at every step of install, update, rollback and gc leaves the old o
     ];
 
     const counts: Record<string, number> = {};
+    const outcomes: string[] = [];
     for (const scenario of scenarios) {
       // 1. Count and label the steps.
       const traced = join(work, `${scenario.operation}-trace`);
@@ -114,6 +115,8 @@ test('SIGKILL at every step of install, update, rollback and gc leaves the old o
       const old = scenario.base === undefined ? undefined : await activeOf(scenario.base);
 
       // 2. Kill it at each one.
+      let leftOld = 0;
+      let leftNew = 0;
       const indices = labels.map((_, i) => i + 1);
       await pool(indices, PARALLELISM, async (step) => {
         const label = labels[step - 1];
@@ -128,6 +131,8 @@ test('SIGKILL at every step of install, update, rollback and gc leaves the old o
         const active = await activeOf(root);
         const isOld = old === undefined ? active === undefined : active !== undefined && active.number === old.number && active.packages === old.packages;
         assert.ok(isOld || scenario.isNew(active, old), `${scenario.operation} killed at step ${label}: the active generation ${JSON.stringify(active)} is the old ${JSON.stringify(old)} or the new one`);
+        if (isOld) leftOld += 1;
+        else leftNew += 1;
 
         // A retry completes the operation.
         await runOperation(root, scenario.operation);
@@ -136,7 +141,11 @@ test('SIGKILL at every step of install, update, rollback and gc leaves the old o
         assert.ok(scenario.isNew(await activeOf(root), old), `${scenario.operation} retried after step ${label}: the new generation is active`);
         await removeStoreDirectory(root);
       });
+      outcomes.push(`${scenario.operation}: ${leftOld} left the old active generation, ${leftNew} the new`);
+      // The switch is the last write but the fsync of ROOT: a kill before it leaves the old, at that fsync the new.
+      if (scenario.operation !== 'gc') assert.ok(leftOld > 0 && leftNew > 0, `${scenario.operation}: kills land on both sides of the switch (${leftOld} old, ${leftNew} new)`);
     }
+    t.diagnostic(outcomes.join('; '));
     const total = Object.values(counts).reduce((a, b) => a + b, 0);
     t.diagnostic(`crash points: ${Object.entries(counts).map(([op, n]) => `${op} ${n}`).join(', ')}; ${total} in all`);
     assert.ok(total >= 50, `at least 50 distinct crash points, found ${total}`);
