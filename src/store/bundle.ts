@@ -14,15 +14,17 @@
 // metadata or an old head statement is refused unless the user accepts it, and then the
 // client's clock is set to the bundle's creation time (the metadata must have been valid then).
 import { createReadStream, constants } from 'node:fs';
-import { mkdir, mkdtemp, open, readdir, rename, rm, stat, unlink, writeFile, type FileHandle } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, open, readdir, rename, rm, stat, unlink, writeFile, type FileHandle } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { initClientTrust } from '../client/index.js';
 import { FieldReader, parseJsonObject } from '../encoding/index.js';
 import { BoundedFetcher, FetchError, fsyncDirectory, type Fetcher } from '../io/index.js';
-import { DeterministicUstarWriter, UstarReader } from '../package/index.js';
+import { DeterministicUstarWriter, UstarReader, isStrictVersion, isValidName } from '../package/index.js';
 import { InstallError } from './install-errors.js';
+import semver from 'semver';
+import { openStore } from './core.js';
 import { installPackages, parsePackageRequest, type PackageManagerOptions, type TransactionResult } from './install.js';
-import { readRemote, readRemoteAnchor, type RemoteConfig } from './remotes.js';
+import { REMOTE_NAME, readRemote, readRemoteAnchor, remoteMetadataDir, type RemoteConfig } from './remotes.js';
 import { RemoteClient } from './remotes-client.js';
 import { resolveDependencies } from './resolve.js';
 
@@ -59,7 +61,11 @@ export async function createBundle(options: CreateBundleOptions): Promise<Bundle
     const metadataDir = join(staging, 'metadata');
     await initClientTrust(metadataDir, anchor);
     const recorder = new RecordingFetcher(new BoundedFetcher(undefined, remoteProxy(remote, options.proxy)), [remote.url, ...remote.mirrors], repoDir);
-    const client = new RemoteClient({ storeRoot: options.storeRoot, remote, metadataDir, cacheDir: join(staging, 'cache'), fetcher: recorder, ...(options.now ? { now: options.now } : {}) });
+    // What a mirror served before it was skipped is not what verified: it stays out of the bundle.
+    const client = new RemoteClient({
+      storeRoot: options.storeRoot, remote, metadataDir, cacheDir: join(staging, 'cache'), fetcher: recorder, ...(options.now ? { now: options.now } : {}),
+      onEvent: (e) => void (e.type === 'mirror-skipped' && recorder.forget(e.url)),
+    });
     const chosen = await resolveDependencies(options.packages.map(parsePackageRequest), client);
     for (const [name, version] of chosen) await client.fetchPackage(name, version);
     const description: BundleDescription = {
@@ -95,16 +101,30 @@ export async function installBundle(options: InstallBundleOptions, bundleFile: s
     const bundle = parseBundleDescription(await fetcher.entry('bundle.json', BUNDLE_JSON_MAX_BYTES), `${bundleFile}: bundle.json`);
     const now = (options.now ?? (() => new Date()))();
     const ageSeconds = Math.max(0, Math.round((now.getTime() - Date.parse(bundle.createdAt)) / 1000));
-    const anchor = options.rootFile !== undefined
-      ? { rootFile: options.rootFile, ...(options.logAnchor === undefined ? {} : { logAnchor: options.logAnchor }) }
-      : await readRemoteAnchor(options.storeRoot, bundle.remote.name).catch(() => {
+    const configured = await readRemote(options.storeRoot, bundle.remote.name).catch(() => undefined);
+    const metadataDir = join(staging, 'metadata');
+    let anchorLogged: boolean;
+    if (configured !== undefined) {
+      // A configured remote's bundle is checked from what the store already trusts for it (its
+      // current metadata and log anchor), so TUF's rollback checks and the log's "not older than
+      // the last head" apply: an old bundle cannot take the remote back in time.
+      if (options.rootFile !== undefined) {
+        throw new InstallError('BAD_REQUEST', `a remote named ${bundle.remote.name} is configured: its bundle is checked against that remote's trust, not another --root`, {
+          hint: `cairn install --from ${bundleFile} (without --root), or remove the remote first`,
+        });
+      }
+      await cp(remoteMetadataDir(options.storeRoot, configured.name), metadataDir, { recursive: true });
+      anchorLogged = configured.witnessed;
+    } else {
+      if (options.rootFile === undefined) {
         throw new InstallError('NO_REMOTE', `no trust anchor for the bundle's remote ${bundle.remote.name}: it is not a configured remote`, {
           hint: 'give the anchor you trust: cairn install --from FILE --root ROOT_FILE --log-anchor HASH',
         });
-      });
-    const metadataDir = join(staging, 'metadata');
-    await initClientTrust(metadataDir, anchor);
-    const remote: RemoteConfig = { name: bundle.remote.name, url: BUNDLE_BASE_URL, mirrors: [], witnessed: anchor.logAnchor !== undefined, addedAt: bundle.createdAt };
+      }
+      await initClientTrust(metadataDir, { rootFile: options.rootFile, ...(options.logAnchor === undefined ? {} : { logAnchor: options.logAnchor }) });
+      anchorLogged = options.logAnchor !== undefined;
+    }
+    const remote: RemoteConfig = { name: bundle.remote.name, url: BUNDLE_BASE_URL, mirrors: [], witnessed: anchorLogged, addedAt: bundle.createdAt };
     const clock = options.allowStale ? () => new Date(bundle.createdAt) : options.now;
     const client = new RemoteClient({
       storeRoot: options.storeRoot, remote, metadataDir, cacheDir: join(staging, 'cache'), fetcher,
@@ -116,6 +136,15 @@ export async function installBundle(options: InstallBundleOptions, bundleFile: s
       throw new InstallError('ALL_MIRRORS_FAILED', `the bundle (made ${bundle.createdAt}, ${formatAge(ageSeconds)} ago) does not verify against the anchor: ${(e as Error).message}`, {
         hint: options.allowStale ? 'the bundle is damaged or was made for another trust anchor' : 'if it is only too old, --allow-stale installs what was valid when the bundle was made (you accept missing any later security update)',
       });
+    }
+    const installed = (await (await openStore(options.storeRoot)).current())?.packages ?? {};
+    for (const p of bundle.packages) {
+      const have = installed[p.name];
+      if (have !== undefined && semver.lt(p.version, have.version)) {
+        throw new InstallError('DOWNGRADE', `the bundle would take ${p.name} back from ${have.version} to ${p.version}`, {
+          hint: `a bundle never downgrades; to go back to an earlier generation, cairn rollback`,
+        });
+      }
     }
     const result = await installPackages({ ...options, clients: [client] }, bundle.packages.map((p) => `${p.name}@${p.version}`));
     return { bundle, ageSeconds, result };
@@ -246,10 +275,14 @@ function parseBundleDescription(bytes: Buffer, what: string): BundleDescription 
   return {
     format: BUNDLE_FORMAT,
     createdAt: r.string(o.createdAt, 'createdAt', 64, { valid: (t) => !Number.isNaN(Date.parse(t)), expected: 'an ISO date' }),
-    remote: { name: r.string(remote.name, 'remote.name', 64), url: r.string(remote.url, 'remote.url', 4096) },
+    // The name is a file name in the store (remotes/NAME): the remote-name grammar, never a path.
+    remote: { name: r.string(remote.name, 'remote.name', 64, { pattern: REMOTE_NAME, expected: 'a remote name' }), url: r.string(remote.url, 'remote.url', 4096) },
     packages: r.array(o.packages, 'packages', 10_000, 1).map((p, i) => {
       const e = r.exact(p, `packages[${i}]`, ['name', 'version']);
-      return { name: r.string(e.name, `packages[${i}].name`, 64), version: r.string(e.version, `packages[${i}].version`, 256) };
+      return {
+        name: r.string(e.name, `packages[${i}].name`, 64, { valid: isValidName, expected: 'a package name' }),
+        version: r.string(e.version, `packages[${i}].version`, 256, { valid: isStrictVersion, expected: 'a strict semver version' }),
+      };
     }),
     files: r.integer(o.files, 'files'),
     bytes: r.integer(o.bytes, 'bytes'),
@@ -258,8 +291,27 @@ function parseBundleDescription(bytes: Buffer, what: string): BundleDescription 
 
 /** A fetcher that keeps a copy of every body it read in full, at its path below the remote's base URL. */
 class RecordingFetcher implements Fetcher {
-  files = 0;
-  bytes = 0;
+  /** Recorded files by relative path, with the base URL that served each and its size. */
+  private readonly recorded = new Map<string, { base: string; bytes: number }>();
+
+  get files(): number {
+    return this.recorded.size;
+  }
+
+  get bytes(): number {
+    let n = 0;
+    for (const r of this.recorded.values()) n += r.bytes;
+    return n;
+  }
+
+  /** Drops what the mirror at `base` served (it was skipped: its bytes did not verify). */
+  async forget(base: string): Promise<void> {
+    for (const [rel, r] of [...this.recorded]) {
+      if (r.base !== base) continue;
+      this.recorded.delete(rel);
+      await rm(join(this.dir, rel), { force: true });
+    }
+  }
 
   constructor(
     private readonly inner: Fetcher,
@@ -285,7 +337,6 @@ class RecordingFetcher implements Fetcher {
     await mkdir(join(path, '..'), { recursive: true });
     const body = Buffer.concat(parts);
     await writeFile(path, body);
-    this.files++;
-    this.bytes += body.length;
+    this.recorded.set(rel, { base, bytes: body.length });
   }
 }

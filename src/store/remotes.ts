@@ -59,16 +59,16 @@ export function remotesDir(storeRoot: string): string {
 }
 
 export function remoteMetadataDir(storeRoot: string, name: string): string {
-  return join(remotesDir(storeRoot), name, 'metadata');
+  return join(remotesDir(storeRoot), checkRemoteName(name), 'metadata');
 }
 
 /** The anchor the remote was added with (root.json and anchor.json), kept to make bundles a new machine can check. */
 export function remoteAnchorDir(storeRoot: string, name: string): string {
-  return join(remotesDir(storeRoot), name, 'anchor');
+  return join(remotesDir(storeRoot), checkRemoteName(name), 'anchor');
 }
 
 export function remoteCacheDir(storeRoot: string, name: string): string {
-  return join(remotesDir(storeRoot), name, 'cache');
+  return join(remotesDir(storeRoot), checkRemoteName(name), 'cache');
 }
 
 /** A base URL a remote may use: http, https or file (TLS is never what makes bytes trustworthy). */
