@@ -86,7 +86,8 @@ export async function benchHashDownload(work: string, sizeBytes = 1 << 30, runs 
   const updater = new Updater({ metadataDir: join(root, 'meta'), metadataBaseUrl: `${server.url}/`, targetBaseUrl: `${server.url}/`, targetDir: join(root, 'dl') });
   const curl: number[] = [];
   const download: number[] = [];
-  // CPU time (user + system) of each side, a figure that the load of a shared machine disturbs less than the wall clock.
+  // CPU time (user + system) of each side: the work done, without the waits for the disk (on a loaded
+  // virtual machine it grows too, so it explains a ratio rather than replacing it).
   const curlCpu: number[] = [];
   const downloadCpu: number[] = [];
   const timed = async (into: number[], fn: () => Promise<void>): Promise<void> => {
