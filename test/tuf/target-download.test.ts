@@ -11,10 +11,13 @@ import { join } from 'node:path';
 import { BoundedFetcher, FetchError, type Fetcher } from '../../src/io/index.js';
 import { TufError, Updater, type TargetFile } from '../../src/tuf/index.js';
 import type { Misbehaviour } from '../fixtures/repository-simulator.js';
-import { assertRefused, setup, T, TEST_FETCH_LIMITS, type Fixture } from './helpers.js';
+import { assertRefused, setup, TEST_FETCH_LIMITS, type Fixture } from './helpers.js';
 
 /** Larger than a few of the writer's 1 MiB batches and its 4 MiB of queued writes. */
 const LARGE = 9 * (1 << 20) + 12_345;
+
+/** Each test moves several bodies of LARGE bytes: a wider bound than the other TUF tests', for a loaded machine. */
+const T = { timeout: 60_000 };
 
 /** The files in `dir` (none when it does not exist). */
 async function filesIn(dir: string): Promise<string[]> {
@@ -86,8 +89,8 @@ test('downloads a chunked body (no Content-Length) and one handed on in small sl
   try {
     f.server.overrides.set('targets/app.bin', serve(body, false));
     assert.ok((await readFile(await f.updater().downloadTarget(info))).equals(body));
-    // 333-byte slices: thousands of chunks per batch, past writev's limit on buffers per call.
-    const sliced = await updaterWith(f, slicingFetcher(333)).downloadTarget(info, join(f.dir, 'sliced', 'app.bin'));
+    // 1000-byte slices: a batch reaches writev's limit on buffers per call before its 1 MiB.
+    const sliced = await updaterWith(f, slicingFetcher(1000)).downloadTarget(info, join(f.dir, 'sliced', 'app.bin'));
     assert.ok((await readFile(sliced)).equals(body));
     assert.deepEqual(await filesIn(join(f.dir, 'sliced')), ['app.bin']);
   } finally {
