@@ -46,8 +46,16 @@ function runShell(script: string, args: readonly string[]): Promise<string> {
   });
 }
 
-/** The issue's baseline: download, hash the file, flush it to disk. */
-const CURL_PIPELINE = 'curl --silent --show-error --fail -o "$1" "$2" && sha256sum "$1" && sync "$1"';
+/** The issue's baseline: download, hash the file, flush it to disk; then `times` prints the CPU time of those children. */
+const CURL_PIPELINE = 'curl --silent --show-error --fail -o "$1" "$2" && sha256sum "$1" && sync "$1" && times';
+
+/** The children's user + system CPU in ms from the output of dash's or bash's `times` (its second line: "0m1.234s 0m0.567s"). */
+function childrenCpuMs(timesOutput: string): number {
+  const line = timesOutput.trim().split('\n').at(-1) ?? '';
+  const parts = [...line.matchAll(/(\d+)m([\d.]+)s/g)];
+  if (parts.length !== 2) throw new Error(`cannot read the CPU time from \`times\`: "${line}"`);
+  return parts.reduce((sum, [, min, sec]) => sum + (Number(min) * 60 + Number(sec)) * 1000, 0);
+}
 
 export async function benchHashDownload(work: string, sizeBytes = 1 << 30, runs = 3): Promise<BenchResult> {
   sizeBytes = sizeFromEnvironment(sizeBytes);
@@ -78,6 +86,10 @@ export async function benchHashDownload(work: string, sizeBytes = 1 << 30, runs 
   const updater = new Updater({ metadataDir: join(root, 'meta'), metadataBaseUrl: `${server.url}/`, targetBaseUrl: `${server.url}/`, targetDir: join(root, 'dl') });
   const curl: number[] = [];
   const download: number[] = [];
+  // CPU time (user + system) of each side: the work done, without the waits for the disk (on a loaded
+  // virtual machine it grows too, so it explains a ratio rather than replacing it).
+  const curlCpu: number[] = [];
+  const downloadCpu: number[] = [];
   const timed = async (into: number[], fn: () => Promise<void>): Promise<void> => {
     const t0 = performance.now();
     await fn();
@@ -86,14 +98,19 @@ export async function benchHashDownload(work: string, sizeBytes = 1 << 30, runs 
   try {
     // One unmeasured run of each: the mirror's file in the page cache, connections and code warm.
     for (let i = -1; i < runs; i++) {
+      const measured = i >= 0;
       const curlRun = async (): Promise<void> => {
         const out = await runShell(CURL_PIPELINE, [curlOut, url]);
         if (!out.startsWith(sha256)) throw new Error(`curl's pipeline hashed ${out.slice(0, 64)}, expected ${sha256}`);
+        if (measured) curlCpu.push(childrenCpuMs(out));
       };
       const cairnRun = async (): Promise<void> => {
+        const before = process.cpuUsage();
         await updater.downloadTarget(info);
+        const used = process.cpuUsage(before);
+        if (measured) downloadCpu.push((used.user + used.system) / 1000);
       };
-      if (i < 0) {
+      if (!measured) {
         await curlRun();
         await cairnRun();
       } else {
@@ -121,6 +138,7 @@ export async function benchHashDownload(work: string, sizeBytes = 1 << 30, runs 
     lines: [
       `curl -o && sha256sum && sync (baseline)  median ${ms(base)}  ${mbps(sizeBytes, base)}  (runs ${all(curl)})`,
       `cairn downloadTarget (verified, durable)  median ${ms(dl)}  ${mbps(sizeBytes, dl)}  ratio ${ratio.toFixed(2)}x  (runs ${all(download)})`,
+      `CPU time (user + system), median          curl's pipeline ${ms(median(curlCpu))}, cairn ${ms(median(downloadCpu))}  ratio ${(median(downloadCpu) / median(curlCpu)).toFixed(2)}x (the mirror's not counted)`,
       `sha256sum of the file                     median ${ms(sum)}  ${mbps(sizeBytes, sum)}`,
       `cairn hashFile of the file                median ${ms(h)}  ${mbps(sizeBytes, h)}  ratio ${(h / sum).toFixed(2)}x to sha256sum`,
     ],

@@ -193,7 +193,8 @@ export class BoundedFetcher implements Fetcher {
       const declared = Number(res.headers['content-length'] ?? NaN);
       if (Number.isFinite(declared) && declared > maxBytes) throw tooLarge(current.href, maxBytes, declared);
       let total = 0;
-      for await (const buf of bodyChunks(res, current.href)) {
+      for await (const chunk of res) {
+        const buf = chunk as Buffer;
         total += buf.length;
         if (total > maxBytes) throw tooLarge(current.href, maxBytes);
         const elapsed = Date.now() - started;
@@ -203,6 +204,10 @@ export class BoundedFetcher implements Fetcher {
         yield buf;
       }
       if (!res.complete) throw new FetchError('NETWORK', `${current.href}: the connection closed before the body was complete`);
+    } catch (e) {
+      // A connection reset in the middle of the body surfaces as the stream's bare 'aborted' error.
+      if (e instanceof FetchError) throw e;
+      throw new FetchError('NETWORK', `${current.href}: the connection failed during the body (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
     } finally {
       // A body left unread (a refused status, a cap exceeded, a caller that stopped early) must
       // not keep its socket: one that arrived whole is drained, so the socket returns to the
@@ -289,19 +294,3 @@ function tooLarge(url: string, maxBytes: number, declared?: number): FetchError 
   return new FetchError('TOO_LARGE', `${url}: expected at most ${maxBytes} bytes, found ${found}`);
 }
 
-/**
- * The chunks of a response body; a connection that fails in the middle of the body (the stream's
- * bare 'aborted' error on a reset) is a FetchError NETWORK, like a failure before the head.
- */
-async function* bodyChunks(res: IncomingMessage, url: string): AsyncIterable<Buffer> {
-  let received = 0;
-  try {
-    for await (const chunk of res) {
-      received += (chunk as Buffer).length;
-      yield chunk as Buffer;
-    }
-  } catch (e) {
-    if (e instanceof FetchError) throw e;
-    throw new FetchError('NETWORK', `${url}: the connection failed after ${received} bytes of the body (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
-  }
-}

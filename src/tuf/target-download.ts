@@ -129,6 +129,7 @@ class BatchedWriter {
 
   /** Queues `chunk`; returns a promise to await before the next push when too much is waiting. */
   push(chunk: Uint8Array): Promise<void> | undefined {
+    if (chunk.byteLength === 0) return undefined; // would pile up in a batch that never fills
     this.pending.push(chunk);
     this.pendingBytes += chunk.byteLength;
     if (this.pendingBytes < BatchedWriter.BATCH_BYTES && this.pending.length < BatchedWriter.BATCH_CHUNKS) return undefined;

@@ -11,10 +11,19 @@ import { join } from 'node:path';
 import { BoundedFetcher, FetchError, type Fetcher } from '../../src/io/index.js';
 import { TufError, Updater, type TargetFile } from '../../src/tuf/index.js';
 import type { Misbehaviour } from '../fixtures/repository-simulator.js';
-import { assertRefused, setup, T, TEST_FETCH_LIMITS, type Fixture } from './helpers.js';
+import { assertRefused, setup, type Fixture } from './helpers.js';
 
 /** Larger than a few of the writer's 1 MiB batches and its 4 MiB of queued writes. */
 const LARGE = 9 * (1 << 20) + 12_345;
+
+/** Each test moves several bodies of LARGE bytes: a wider bound than the other TUF tests', for a loaded machine. */
+const T = { timeout: 60_000 };
+
+/**
+ * No test here is about slow retrieval (attacks.test.ts has those): limits that a loaded machine
+ * does not trip, where the TUF tests' short ones (600 ms without data) did.
+ */
+const LIMITS = { timeoutMs: 50_000, idleTimeoutMs: 10_000, minBytesPerSecond: 1024, graceMs: 10_000 };
 
 /** The files in `dir` (none when it does not exist). */
 async function filesIn(dir: string): Promise<string[]> {
@@ -28,7 +37,7 @@ async function withTarget(size: number, algorithms = ['sha256']): Promise<{ f: F
     sim.addTarget('app.bin', body, 'targets', algorithms);
     sim.publish();
   });
-  const info = (await f.updater().getTargetInfo('app.bin'))!;
+  const info = (await client(f).getTargetInfo('app.bin'))!;
   return { f, body, info };
 }
 
@@ -50,13 +59,13 @@ function truncated(body: Uint8Array, declared: number): Misbehaviour {
 
 /** A fetcher over real HTTP that does not hold the body to the cap it is given (so the download's own length check is what stops it). */
 function uncappedFetcher(): Fetcher {
-  const inner = new BoundedFetcher(TEST_FETCH_LIMITS);
+  const inner = new BoundedFetcher(LIMITS);
   return { stream: (url) => inner.stream(url, Number.MAX_SAFE_INTEGER) };
 }
 
 /** A fetcher over real HTTP that hands the body on in slices of `size` bytes (many more chunks than a socket gives). */
 function slicingFetcher(size: number): Fetcher {
-  const inner = new BoundedFetcher(TEST_FETCH_LIMITS);
+  const inner = new BoundedFetcher(LIMITS);
   return {
     async *stream(url, maxBytes) {
       for await (const chunk of inner.stream(url, maxBytes)) {
@@ -66,6 +75,11 @@ function slicingFetcher(size: number): Fetcher {
   };
 }
 
+/** The fixture's client with LIMITS. */
+function client(f: Fixture): Updater {
+  return f.updater({ config: { fetchLimits: LIMITS } });
+}
+
 function updaterWith(f: Fixture, fetcher: Fetcher): Updater {
   return new Updater({ metadataDir: f.metadataDir, metadataBaseUrl: f.server.metadataUrl, targetBaseUrl: f.server.targetsUrl, targetDir: f.targetDir, fetcher });
 }
@@ -73,7 +87,7 @@ function updaterWith(f: Fixture, fetcher: Fetcher): Updater {
 test('downloads a target of several write batches byte for byte, with every listed hash, leaving no temporary file', T, async () => {
   const { f, body, info } = await withTarget(LARGE, ['sha256', 'sha512']);
   try {
-    const path = await f.updater().downloadTarget(info);
+    const path = await client(f).downloadTarget(info);
     assert.ok((await readFile(path)).equals(body));
     assert.deepEqual(await filesIn(f.targetDir), ['app.bin']);
   } finally {
@@ -85,9 +99,9 @@ test('downloads a chunked body (no Content-Length) and one handed on in small sl
   const { f, body, info } = await withTarget(LARGE);
   try {
     f.server.overrides.set('targets/app.bin', serve(body, false));
-    assert.ok((await readFile(await f.updater().downloadTarget(info))).equals(body));
-    // 333-byte slices: thousands of chunks per batch, past writev's limit on buffers per call.
-    const sliced = await updaterWith(f, slicingFetcher(333)).downloadTarget(info, join(f.dir, 'sliced', 'app.bin'));
+    assert.ok((await readFile(await client(f).downloadTarget(info))).equals(body));
+    // 1000-byte slices: a batch reaches writev's limit on buffers per call before its 1 MiB.
+    const sliced = await updaterWith(f, slicingFetcher(1000)).downloadTarget(info, join(f.dir, 'sliced', 'app.bin'));
     assert.ok((await readFile(sliced)).equals(body));
     assert.deepEqual(await filesIn(join(f.dir, 'sliced')), ['app.bin']);
   } finally {
@@ -100,10 +114,10 @@ test('refuses a target one byte longer than listed (declared or chunked) and lea
   try {
     const longer = Buffer.concat([body, Buffer.from([0x41])]);
     f.server.overrides.set('targets/app.bin', serve(longer));
-    await assertRefused(f.metadataDir, () => f.updater().downloadTarget(info), FetchError, 'TOO_LARGE');
+    await assertRefused(f.metadataDir, () => client(f).downloadTarget(info), FetchError, 'TOO_LARGE');
     assert.deepEqual(await filesIn(f.targetDir), []);
     f.server.overrides.set('targets/app.bin', serve(longer, false));
-    await assertRefused(f.metadataDir, () => f.updater().downloadTarget(info), FetchError, 'TOO_LARGE');
+    await assertRefused(f.metadataDir, () => client(f).downloadTarget(info), FetchError, 'TOO_LARGE');
     assert.deepEqual(await filesIn(f.targetDir), []);
   } finally {
     await f.close();
@@ -128,7 +142,7 @@ test('refuses a target with one byte changed (first, middle or last) and leaves 
       const changed = Buffer.from(body);
       changed[at] = changed[at]! ^ 0x01;
       f.server.overrides.set('targets/app.bin', serve(changed));
-      await assertRefused(f.metadataDir, () => f.updater().downloadTarget(info), TufError, 'HASH_MISMATCH');
+      await assertRefused(f.metadataDir, () => client(f).downloadTarget(info), TufError, 'HASH_MISMATCH');
       assert.deepEqual(await filesIn(f.targetDir), [], `byte ${at}`);
     }
   } finally {
@@ -146,8 +160,8 @@ test('refuses a target that matches one listed hash but not another (every hash 
     sim.publish();
   });
   try {
-    const info = (await f.updater().getTargetInfo('app.bin'))!;
-    await assertRefused(f.metadataDir, () => f.updater().downloadTarget(info), TufError, 'HASH_MISMATCH');
+    const info = (await client(f).getTargetInfo('app.bin'))!;
+    await assertRefused(f.metadataDir, () => client(f).downloadTarget(info), TufError, 'HASH_MISMATCH');
     assert.deepEqual(await filesIn(f.targetDir), []);
   } finally {
     await f.close();
@@ -159,10 +173,10 @@ test('refuses a truncated target (a body that ends early, a connection that clos
   try {
     const short = body.subarray(0, body.byteLength - 1);
     f.server.overrides.set('targets/app.bin', serve(short));
-    await assertRefused(f.metadataDir, () => f.updater().downloadTarget(info), TufError, 'LENGTH_MISMATCH');
+    await assertRefused(f.metadataDir, () => client(f).downloadTarget(info), TufError, 'LENGTH_MISMATCH');
     assert.deepEqual(await filesIn(f.targetDir), []);
     f.server.overrides.set('targets/app.bin', truncated(body.subarray(0, 5 << 20), body.byteLength));
-    await assertRefused(f.metadataDir, () => f.updater().downloadTarget(info), FetchError, 'NETWORK');
+    await assertRefused(f.metadataDir, () => client(f).downloadTarget(info), FetchError, 'NETWORK');
     assert.deepEqual(await filesIn(f.targetDir), []);
   } finally {
     await f.close();
@@ -178,11 +192,11 @@ test('a refused download leaves the file already at the destination as it was', 
     const changed = Buffer.from(body);
     changed[1000] = changed[1000]! ^ 0xff;
     f.server.overrides.set('targets/app.bin', serve(changed));
-    await assertRefused(f.metadataDir, () => f.updater().downloadTarget(info), TufError, 'HASH_MISMATCH');
+    await assertRefused(f.metadataDir, () => client(f).downloadTarget(info), TufError, 'HASH_MISMATCH');
     assert.deepEqual(await filesIn(f.targetDir), ['app.bin']);
     assert.equal(await readFile(earlier, 'utf8'), 'the earlier verified version');
     f.server.overrides.delete('targets/app.bin');
-    await f.updater().downloadTarget(info);
+    await client(f).downloadTarget(info);
     assert.ok((await readFile(earlier)).equals(body), 'a verified download replaces it');
   } finally {
     await f.close();
