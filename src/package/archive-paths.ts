@@ -74,7 +74,19 @@ export function compareArchivePaths(a: { path: string; directory: boolean }, b: 
  * the reason it escapes: an absolute target, a ".." above the root (also after a link: 'a/l/..'
  * where a/l -> '..' leaves the root), more than MAX_LINK_HOPS links.
  */
-export function resolveLink(linkPath: string, target: string, links: ReadonlyMap<string, string>): { resolved: string } | { escapes: string } {
+/**
+ * Path components all the links of one archive may walk when they are resolved: a small archive
+ * of long chained links could otherwise cost minutes of CPU (each step also looks up the path
+ * walked so far). A real package's links walk a few dozen components each.
+ */
+export const LINK_RESOLUTION_BUDGET = 1_000_000;
+
+/** The work left for resolving links: `steps` components, each costing one more per character of the path so far / 64. */
+export interface LinkBudget {
+  steps: number;
+}
+
+export function resolveLink(linkPath: string, target: string, links: ReadonlyMap<string, string>, budget: LinkBudget = { steps: LINK_RESOLUTION_BUDGET }): { resolved: string } | { escapes: string } | { overBudget: true } {
   const stack = linkPath.split('/').slice(0, -1);
   // Components still to walk, in order; a link met on the way puts its target's components first.
   const pending: string[] = [];
@@ -86,19 +98,23 @@ export function resolveLink(linkPath: string, target: string, links: ReadonlyMap
   const first = start(target);
   if (first) return { escapes: first };
   let hops = 1;
+  let length = stack.join('/').length;
   while (pending.length > 0) {
     const c = pending.shift()!;
+    budget.steps -= 1 + (length >> 6);
+    if (budget.steps < 0) return { overBudget: true };
     if (c === '' || c === '.') continue;
     if (c === '..') {
       if (stack.length === 0) return { escapes: 'it resolves outside the package' };
-      stack.pop();
+      length -= stack.pop()!.length + 1;
       continue;
     }
     stack.push(c);
+    length += c.length + 1;
     const next = links.get(collisionKey(stack.join('/')));
     if (next !== undefined) {
       if (++hops > MAX_LINK_HOPS) return { escapes: `more than ${MAX_LINK_HOPS} links are followed to resolve it` };
-      stack.pop();
+      length -= stack.pop()!.length + 1;
       const why = start(next);
       if (why) return { escapes: `it goes through ${stack.concat(c).join('/')}, where ${why}` };
     }

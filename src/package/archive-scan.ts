@@ -6,7 +6,7 @@
 // package, and claimed sizes or counts over the caps. pack.ts runs it on what it wrote, so pack
 // never produces an archive that extraction refuses.
 import { parseJsonBounded } from '../encoding/index.js';
-import { ancestorsOf, collisionKey, resolveLink, unsafeLinkTargetReason, unsafePathReason } from './archive-paths.js';
+import { LINK_RESOLUTION_BUDGET, ancestorsOf, collisionKey, resolveLink, unsafeLinkTargetReason, unsafePathReason } from './archive-paths.js';
 import { PackageError } from './errors.js';
 import { MANIFEST_FILE, MANIFEST_LIMITS, manifestBytes, parseManifest, type PackageManifest } from './manifest.js';
 import type { UstarReader } from './ustar-reader.js';
@@ -146,8 +146,10 @@ export async function scanPackageArchive(reader: UstarReader, limits: ExtractLim
   }
 
   // Links are checked against the whole archive: a link may go through links written after it.
+  const budget = { steps: LINK_RESOLUTION_BUDGET };
   for (const [path, target] of links) {
-    const result = resolveLink(path, target, foldedLinks);
+    const result = resolveLink(path, target, foldedLinks, budget);
+    if ('overBudget' in result) throw new PackageError('TOO_LARGE', `resolving the links of ${what} walks more than ${LINK_RESOLUTION_BUDGET} path components: refused as a resource exhaustion attempt`);
     if ('escapes' in result) throw new PackageError('LINK_ESCAPES', `${what}: the link ${quoted(path)} -> ${quoted(target)} is refused: ${result.escapes}`);
   }
 

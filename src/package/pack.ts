@@ -14,7 +14,7 @@ import { parseJsonBounded } from '../encoding/index.js';
 import { UsageError, asCairnError } from '../errors/index.js';
 import { readCappedFile } from '../io/index.js';
 import { fsyncDirectory } from '../io/atomic-write.js';
-import { collisionKey, compareArchivePaths, resolveLink, unsafeLinkTargetReason, unsafePathReason } from './archive-paths.js';
+import { LINK_RESOLUTION_BUDGET, collisionKey, compareArchivePaths, resolveLink, unsafeLinkTargetReason, unsafePathReason } from './archive-paths.js';
 import { DEFAULT_EXTRACT_LIMITS, scanPackageArchive } from './archive-scan.js';
 import { PackageError } from './errors.js';
 import { MANIFEST_FILE, MANIFEST_LIMITS, manifestBytes, parseManifest, type PackageManifest } from './manifest.js';
@@ -150,8 +150,10 @@ export async function packDirectory(dir: string, outFile: string, options: PackO
   }
   const links = new Map(tree.filter((e) => e.kind === 'symlink').map((e) => [e.path, e.linkTarget!]));
   const foldedLinks = new Map([...links].map(([path, target]) => [collisionKey(path), target]));
+  const budget = { steps: LINK_RESOLUTION_BUDGET };
   for (const [path, target] of links) {
-    const result = resolveLink(path, target, foldedLinks);
+    const result = resolveLink(path, target, foldedLinks, budget);
+    if ('overBudget' in result) throw new PackageError('TOO_LARGE', `resolving the links of ${dir} walks more than ${LINK_RESOLUTION_BUDGET} path components: refused as a resource exhaustion attempt`);
     if ('escapes' in result) throw new PackageError('LINK_ESCAPES', `the link ${path} -> ${target} in ${dir} is refused: ${result.escapes}`, { hint: 'packages may hold only relative links that stay inside the package' });
   }
 

@@ -149,8 +149,13 @@ async function addToStore(ctx: StoreContext, incoming: IncomingPackage): Promise
   const dir = join(layout.store, id);
   const recordPath = join(layout.store, `${id}.json`);
   const existing = await readStoreRecord(recordPath, id);
-  if (existing !== undefined && (await isDirectory(dir))) return existing;
-  // A directory without its record was left by an interrupted commit (or a record without its directory by a damaged store): start afresh.
+  if (existing !== undefined && existing.targetSha256 === incoming.targetSha256 && (await isDirectory(dir))) {
+    // Reused only when it still is what its record says (a damaged path is unpacked again, so a reinstall repairs it).
+    const { files: found, unsupported } = await scanTree(dir);
+    if (unsupported.length === 0 && unpackDifferences(existing.files, found).length === 0) return existing;
+  }
+  // A directory without its record was left by an interrupted commit, a record without its directory
+  // or a tree that differs from its record by a damaged store: start afresh.
   if (existing !== undefined) await fs.unlink(recordPath);
   if (await lstat(dir).then(() => true, () => false)) await fs.removeTree(dir);
   const staging = join(layout.tmp, `unpack-${id}-${randomSuffix()}`);

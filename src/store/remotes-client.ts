@@ -12,15 +12,21 @@ import { asCairnError } from '../errors/index.js';
 import { AttestationError } from '../policy/index.js';
 import type { TargetFile } from '../tuf/index.js';
 import {
-  CUSTOM_FIELD, PACKAGE_INDEX_LIMITS, PACKAGE_INDEX_PATH, PackageError, packageTargetPath, parseManifest, parsePackageIndex, parseVersionsIndex, versionsTargetPath,
+  CUSTOM_FIELD, PACKAGE_INDEX_LIMITS, PACKAGE_INDEX_PATH, PackageError, VERSIONS_INDEX_LIMITS, packageTargetPath, parseManifest, parsePackageIndex, parseVersionsIndex, versionsTargetPath,
   type PackageIndex, type PackageManifest,
 } from '../package/index.js';
 import { InstallError } from './install-errors.js';
 import { remoteCacheDir, remoteMetadataDir, type RemoteConfig } from './remotes.js';
 import type { PackageCatalog } from './resolve.js';
 
-/** Largest versions index accepted (one entry per published version). */
-const VERSIONS_INDEX_MAX_BYTES = 1024 * 1024;
+/** A target's sha256 as a cache file name: lowercase hex only, never a path. */
+function sha256Of(info: TargetFile): string {
+  const sha256 = info.hashes.sha256;
+  if (sha256 === undefined || !/^[0-9a-f]{64}$/.test(sha256)) {
+    throw new PackageError('BAD_ARCHIVE', `${info.path}: its targets metadata lists no sha256 of 64 lowercase hex digits (found ${JSON.stringify(String(sha256).slice(0, 80))})`);
+  }
+  return sha256;
+}
 
 export type RemoteEvent =
   | { type: 'mirror-skipped'; remote: string; url: string; code: string; message: string }
@@ -164,7 +170,7 @@ export class RemoteClient implements PackageCatalog {
   /** Downloads (or finds cached) and verifies the archive of `name@version`, trying each mirror for the bytes. */
   async fetchPackage(name: string, version: string): Promise<FetchedPackage> {
     const { manifest, info } = await this.manifest(name, version);
-    const sha256 = info.hashes.sha256!;
+    const sha256 = sha256Of(info);
     const dir = this.cacheDir;
     await mkdir(dir, { recursive: true });
     const file = join(dir, `${sha256}.tar`);
@@ -212,7 +218,7 @@ export class RemoteClient implements PackageCatalog {
     if (!info) return { packages: {} };
     if (info.length > PACKAGE_INDEX_LIMITS.maxBytes) throw new PackageError('BAD_VERSIONS_INDEX', `${PACKAGE_INDEX_PATH} is ${info.length} bytes, over the ${PACKAGE_INDEX_LIMITS.maxBytes}-byte cap`);
     await mkdir(this.cacheDir, { recursive: true });
-    const file = join(this.cacheDir, `${info.hashes.sha256}.json`);
+    const file = join(this.cacheDir, `${sha256Of(info)}.json`);
     if ((await this.updater!.findCachedTarget(info, file)) === undefined) await this.updater!.downloadTarget(info, file);
     return parsePackageIndex(await readCappedFile(file, PACKAGE_INDEX_LIMITS.maxBytes), PACKAGE_INDEX_PATH);
   }
@@ -228,12 +234,12 @@ export class RemoteClient implements PackageCatalog {
     const path = versionsTargetPath(name);
     const info = await this.updater!.getTargetInfo(path);
     if (!info) throw new InstallError('UNKNOWN_PACKAGE', `remote ${this.name} publishes no package ${name}`, { hint: 'cairn search TEXT lists what the remotes publish' });
-    if (info.length > VERSIONS_INDEX_MAX_BYTES) throw new PackageError('BAD_ARCHIVE', `${path} is ${info.length} bytes, over the ${VERSIONS_INDEX_MAX_BYTES}-byte cap of a versions index`);
+    if (info.length > VERSIONS_INDEX_LIMITS.maxBytes) throw new PackageError('BAD_VERSIONS_INDEX', `${path} is ${info.length} bytes, over the ${VERSIONS_INDEX_LIMITS.maxBytes}-byte cap of a versions index`);
     const dir = this.cacheDir;
     await mkdir(dir, { recursive: true });
-    const file = join(dir, `${info.hashes.sha256}.json`);
+    const file = join(dir, `${sha256Of(info)}.json`);
     if ((await this.updater!.findCachedTarget(info, file)) === undefined) await this.updater!.downloadTarget(info, file);
-    const index = parseVersionsIndex(await readCappedFile(file, VERSIONS_INDEX_MAX_BYTES), path);
+    const index = parseVersionsIndex(await readCappedFile(file, VERSIONS_INDEX_LIMITS.maxBytes), path);
     if (index.name !== name) throw new PackageError('BAD_MANIFEST', `${path} names package ${index.name}, expected ${name}`);
     for (const [version, target] of Object.entries(index.versions)) {
       if (target !== packageTargetPath(name, version)) throw new PackageError('BAD_MANIFEST', `${path}: version ${version} points at ${target}, expected ${packageTargetPath(name, version)}`);

@@ -20,7 +20,7 @@ import { join, relative } from 'node:path';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import {
-  InstallError, StoreError, addRemote, backgroundUpdate, createBundle, installBundle, installPackages, openStore, removePackages, updatePackages,
+  ConsentNeededError, type ConsentItem, InstallError, StoreError, addRemote, backgroundUpdate, createBundle, installBundle, installPackages, openStore, removePackages, updatePackages,
 } from '../../src/store/index.js';
 import { PackageError, packageTargetPath, versionsIndexBytes, versionsTargetPath } from '../../src/package/index.js';
 import type { JsonObject } from '../../src/encoding/index.js';
@@ -105,9 +105,9 @@ test('an update cannot bring in a new dependency that requests permissions witho
 });
 
 test('consent given with acceptPermissions covers what was shown, not a release published after it was shown', T, async () => {
-  // The CLI's interactive consent (cli/commands/packages.ts withConsent) re-runs the whole
-  // transaction with acceptPermissions: true after the user says yes: the second run re-resolves
-  // against a fresh refresh, so what gets activated is not what the user saw.
+  // The CLI's interactive consent (cli/commands/packages.ts withConsent) runs the transaction again
+  // after the user says yes, which refreshes and resolves again: it passes the exact items shown
+  // (ConsentNeededError.items), so a release published meanwhile that asks for more is asked about again.
   const repo = await PackageRepository.create();
   const root = await tempDir('cairn-store-');
   try {
@@ -115,26 +115,22 @@ test('consent given with acceptPermissions covers what was shown, not a release 
     await addWitnessed(repo, root);
     await installPackages({ storeRoot: root }, ['viewer']);
     await repo.publish({ name: 'viewer', version: '2.0.0', permissions: ['display', 'network:outbound:example.org:443'] });
-    let shown = '';
+    let shown: readonly ConsentItem[] = [];
     await assert.rejects(updatePackages({ storeRoot: root }), (e: unknown) => {
-      assert.ok(e instanceof InstallError && e.code === 'PERMISSION_CONSENT_NEEDED', String(e));
-      shown = e.message;
+      assert.ok(e instanceof ConsentNeededError, String(e));
+      shown = e.items;
       return true;
     });
-    assert.match(shown, /2\.0\.0 requests more permissions: network:outbound:example\.org:443/);
+    assert.deepEqual(shown, [{ name: 'viewer', installed: '1.0.0', available: '2.0.0', increase: ['network:outbound:example.org:443'] }]);
     // While the user reads the prompt, the author publishes 3.0.0 asking for the camera too.
     await repo.publish({ name: 'viewer', version: '3.0.0', permissions: ['device:camera', 'display', 'network:outbound'] });
     const before = await storeState(root);
-    // The user consents to what was shown (2.0.0 and network:outbound:example.org:443); the API has
-    // no way to say so, only a blanket acceptPermissions. Expected: 3.0.0's requests are not activated.
-    const result = await updatePackages({ storeRoot: root, acceptPermissions: true }).catch((e: unknown) => e);
-    if (result instanceof Error) {
-      assert.ok(result instanceof InstallError && result.code === 'PERMISSION_CONSENT_NEEDED', String(result));
-      assert.equal(await storeState(root), before);
-      return;
-    }
-    const active = (await (await openStore(root)).current())!.packages.viewer!;
-    assert.ok(!active.permissions.includes('device:camera'), `activated ${active.version} with ${active.permissions.join(', ')}, after the user was shown only: ${shown}`);
+    await assert.rejects(updatePackages({ storeRoot: root, acceptPermissions: shown }), (e: unknown) => {
+      assert.ok(e instanceof ConsentNeededError, String(e));
+      assert.deepEqual(e.items.map((i) => i.available), ['3.0.0']);
+      return true;
+    });
+    assert.equal(await storeState(root), before, 'nothing activated: 3.0.0 was not what the user consented to');
   } finally {
     await repo.close();
     await rm(root, { recursive: true, force: true });
