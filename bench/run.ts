@@ -1,7 +1,7 @@
 // bench/run.ts: `npm run bench`, every performance figure with its target, each against a
 // baseline measured in the same run: a cold TUF client against tuf-js (tuf-refresh), publishing
 // one target into 100,000 (publish-large), downloading and hashing 1 GiB against sha256sum
-// (hash-download), collective-signing latency and verification (cosi), co-signing with witnesses
+// (hash-download, against `curl -o && sha256sum && sync` from the same mirror), collective-signing latency and verification (cosi), co-signing with witnesses
 // as separate processes over HTTP (cosi-processes: 7, 16, 32 witnesses; quick: 7 and 16), and
 // skipchain catch-up against the linear walk (catch-up), how fast `cairn` starts and refreshes
 // an up-to-date client against bare Node (start-up), and `cairn serve` against nginx under wrk
