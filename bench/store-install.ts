@@ -27,6 +27,10 @@
 // large one (the 100 MB package, then it and the 1,000 small packages), the median of 10 of
 // Store.rollback(to) (switching between generations 1 and 2) and of a commit whose plan names
 // only packages already in the store (a new generation that only switches).
+//
+//   CAIRN_BENCH_VERBOSE=1             each run's time on stderr as it ends
+//   CAIRN_BENCH_SMALL_PACKAGES=200    fewer small packages (the full 1,000 take about 10 minutes
+//                                     a side on a loaded 2-core machine: 2,000 processes for the floor)
 import { spawn } from 'node:child_process';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -311,7 +315,17 @@ async function timeSwitches(store: Store, runs: number): Promise<SwitchFigures> 
   return { rollback, switchCommit };
 }
 
+/** The count of small packages overridden by CAIRN_BENCH_SMALL_PACKAGES (a shorter run on a loaded machine), else `fallback`. */
+function smallPackagesFromEnvironment(fallback: number): number {
+  const raw = process.env.CAIRN_BENCH_SMALL_PACKAGES;
+  if (raw === undefined || raw === '') return fallback;
+  const count = Number(raw);
+  if (!Number.isSafeInteger(count) || count < 1 || count > 10_000) throw new Error(`CAIRN_BENCH_SMALL_PACKAGES must be a whole number from 1 to 10000, not "${raw}"`);
+  return count;
+}
+
 export async function benchStoreInstall(work: string, sizes: StoreInstallSizes = STORE_INSTALL_FULL): Promise<BenchResult[]> {
+  sizes = { ...sizes, smallPackages: smallPackagesFromEnvironment(sizes.smallPackages) };
   const root = join(work, 'store-install');
   await removeReadOnlyTree(root);
   await mkdir(join(root, 'archives'), { recursive: true });
