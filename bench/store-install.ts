@@ -13,6 +13,10 @@
 //   full        a real installPackages from a witnessed package repository served on 127.0.0.1 in
 //               this process (test/fixtures/package-repository.ts) into a new store with the
 //               remote added (untimed): TUF refresh, log catch-up, verified download, the store part.
+//               For the small packages, one request for `small-all`, which depends on groups of
+//               250 of them (a manifest lists at most 256 dependencies, and a transaction named
+//               after 1,000 requests would exceed the 4,096-character reason of a generation);
+//               timed in --quick only (the full size fetches 1,000 archives one by one).
 // The floor, on the same archives: `sha256sum ARCHIVE && mkdir D && tar -xf ARCHIVE -C D` then a
 // flush. Two flushes are measured; the target is against the first:
 //   sync -f D   syncfs(2) of the file system holding D: every dirty page, one call (the issue's
