@@ -5,7 +5,9 @@
 // as separate processes over HTTP (cosi-processes: 7, 16, 32 witnesses; quick: 7 and 16), and
 // skipchain catch-up against the linear walk (catch-up), how fast `cairn` starts and refreshes
 // an up-to-date client against bare Node (start-up), and `cairn serve` against nginx under wrk
-// (serve-vs-nginx; skipped without nginx and wrk). Runs them in sequence, prints each result,
+// (serve-vs-nginx; skipped without nginx and wrk), and the package manager installing a 100 MB
+// package and 1,000 small ones against sha256sum + GNU tar + sync, rollback and generation switch
+// (store-install). Runs them in sequence, prints each result,
 // then a summary.
 //
 //   npm run bench                        everything (about 8 minutes on 2 cores)
@@ -27,6 +29,7 @@ import { benchCatchUp } from './catch-up.js';
 import { benchVerifiedRelease } from './verified-release.js';
 import { benchStartUp } from './start-up.js';
 import { benchServeVsNginx, SERVE_FULL, SERVE_QUICK } from './serve-vs-nginx.js';
+import { benchStoreInstall, STORE_INSTALL_FULL, STORE_INSTALL_QUICK } from './store-install.js';
 import type { BenchResult } from './stats.js';
 
 interface Benchmark {
@@ -44,6 +47,7 @@ const BENCHMARKS: readonly Benchmark[] = [
   { name: 'verified-release', run: (work, quick) => benchVerifiedRelease(work, quick) },
   { name: 'start-up', run: (work, quick) => benchStartUp(work, quick) },
   { name: 'serve-vs-nginx', run: (work, quick) => benchServeVsNginx(work, quick ? SERVE_QUICK : SERVE_FULL) },
+  { name: 'store-install', run: (work, quick) => benchStoreInstall(work, quick ? STORE_INSTALL_QUICK : STORE_INSTALL_FULL) },
 ];
 
 async function main(): Promise<number> {

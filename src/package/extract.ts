@@ -2,7 +2,8 @@
 // "Archive rules"). Two passes over one open handle: archive-scan.ts checks every header and the
 // manifest first, so a refused archive writes nothing at all; then the entries are written
 // under a destination this function creates (0700 while writing). Files are created with
-// O_CREAT|O_EXCL|O_NOFOLLOW, hashed while written and fsynced; directories with mkdir, which
+// O_CREAT|O_EXCL|O_NOFOLLOW, hashed while written and fsynced (a few fsyncs in flight while the
+// next files are written, all done before links and directories); directories with mkdir, which
 // never follows an existing link; symbolic links last, so no write ever goes through one; then
 // modes are set (0755/0644 only: no setuid, setgid or sticky bit, owner never applied) and every
 // directory is fsynced, because the store renames the destination into place next. Any failure
@@ -47,6 +48,13 @@ export interface ExtractOptions {
 
 /** Bytes copied at once from the archive to a file. */
 const COPY_CHUNK_BYTES = 1024 * 1024;
+
+/**
+ * fsyncs of written files in flight at once: several together let the file system write one
+ * journal commit for them (ext4's group commit) instead of one each; the next files are written
+ * meanwhile. libuv runs at most UV_THREADPOOL_SIZE (default 4) file operations at a moment.
+ */
+const CONCURRENT_FSYNCS = 4;
 
 /**
  * Extracts the package archive `archiveFile` into `destDir`, which must not exist. Throws
@@ -100,39 +108,70 @@ async function writeEntries(reader: UstarReader, scanned: ScannedPackage, destDi
     created.add(path);
   };
   const buffer = Buffer.alloc(COPY_CHUNK_BYTES);
-  for (const entry of entries) {
-    const parts = entry.path.split('/');
-    for (let i = 1; i < parts.length; i++) await makeDirectory(parts.slice(0, i).join('/'));
-    if (entry.type === 'directory') await makeDirectory(entry.path);
-    if (entry.type !== 'file') continue;
-    step(`extract:write:${entry.path}`);
-    const file = await open(join(destDir, entry.path), constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
-    try {
-      const hash = createHash('sha256');
-      if (entry.path === MANIFEST_FILE) {
-        // The bytes that were checked, not a second read of the archive.
-        hash.update(scanned.manifestBytes);
-        await file.write(scanned.manifestBytes);
-      } else {
-        let done = 0;
-        while (done < entry.size) {
-          const want = Math.min(COPY_CHUNK_BYTES, entry.size - done);
-          const got = await reader.read(buffer, want, entry.dataOffset + done);
-          if (got <= 0) throw new PackageError('BAD_ARCHIVE', `the archive ended while ${entry.path} was extracted (it changed after it was checked)`);
-          const chunk = buffer.subarray(0, got);
-          hash.update(chunk);
-          await file.write(chunk, 0, got);
-          done += got;
+  // Each file's fsync runs while the next files are written (at most CONCURRENT_FSYNCS at once);
+  // all of them are done before the links are made and the directories fsynced.
+  const syncing = new Set<Promise<void>>();
+  let syncFailure: { error: unknown } | undefined;
+  const awaitSyncs = async (atMost: number): Promise<void> => {
+    while (syncing.size > atMost) await Promise.race(syncing);
+    if (syncFailure !== undefined) throw syncFailure.error;
+  };
+  const writeFiles = async (): Promise<void> => {
+    for (const entry of entries) {
+      const parts = entry.path.split('/');
+      for (let i = 1; i < parts.length; i++) await makeDirectory(parts.slice(0, i).join('/'));
+      if (entry.type === 'directory') await makeDirectory(entry.path);
+      if (entry.type !== 'file') continue;
+      step(`extract:write:${entry.path}`);
+      const file = await open(join(destDir, entry.path), constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
+      let handedOver = false;
+      try {
+        const hash = createHash('sha256');
+        if (entry.path === MANIFEST_FILE) {
+          // The bytes that were checked, not a second read of the archive.
+          hash.update(scanned.manifestBytes);
+          await file.write(scanned.manifestBytes);
+        } else {
+          let done = 0;
+          while (done < entry.size) {
+            const want = Math.min(COPY_CHUNK_BYTES, entry.size - done);
+            const got = await reader.read(buffer, want, entry.dataOffset + done);
+            if (got <= 0) throw new PackageError('BAD_ARCHIVE', `the archive ended while ${entry.path} was extracted (it changed after it was checked)`);
+            const chunk = buffer.subarray(0, got);
+            hash.update(chunk);
+            await file.write(chunk, 0, got);
+            done += got;
+          }
         }
+        const mode = entry.executable ? 0o755 : 0o644;
+        await file.chmod(mode);
+        const written: ExtractedFile = { path: entry.path, type: 'file', mode, size: entry.size, sha256: hash.digest('hex') };
+        step(`extract:fsync:${entry.path}`);
+        const synced = (async (): Promise<void> => {
+          try {
+            await file.sync();
+            files.push(written);
+          } catch (error) {
+            syncFailure ??= { error };
+          } finally {
+            await file.close().catch((error: unknown) => void (syncFailure ??= { error }));
+          }
+        })();
+        handedOver = true;
+        syncing.add(synced);
+        void synced.then(() => syncing.delete(synced));
+        await awaitSyncs(CONCURRENT_FSYNCS - 1);
+      } finally {
+        if (!handedOver) await file.close();
       }
-      const mode = entry.executable ? 0o755 : 0o644;
-      await file.chmod(mode);
-      step(`extract:fsync:${entry.path}`);
-      await file.sync();
-      files.push({ path: entry.path, type: 'file', mode, size: entry.size, sha256: hash.digest('hex') });
-    } finally {
-      await file.close();
     }
+  };
+  try {
+    await writeFiles();
+    await awaitSyncs(0);
+  } finally {
+    // On a failure too: the caller removes destDir only once no fsync is in flight.
+    await Promise.all(syncing);
   }
   for (const entry of entries) {
     if (entry.type !== 'symlink') continue;

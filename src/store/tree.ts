@@ -1,7 +1,7 @@
 // store/tree.ts: the content of one store path as the store records and re-checks it (docs/store.md
 // "Records"): every file, directory and symlink under it, with its mode, size, sha256 or link
 // target; read-only modes (files 0444, or 0555 when executable; directories 0555); sealing a
-// staged tree to them, deepest entries first, each fsynced.
+// staged tree to them, deepest entries first (those of one depth several at once), each fsynced.
 import { createReadStream } from 'node:fs';
 import { lstat, readdir, readlink } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
@@ -93,12 +93,49 @@ export const STORE_PATH_DIR_MODE = 0o555;
  */
 export async function sealEntries(fs: DurableFs, dir: string, files: readonly StoreFile[]): Promise<StoreFile[]> {
   const sealed = files.map((f) => ({ ...f, mode: readOnlyMode(f.type, f.mode) }));
-  const deepestFirst = [...sealed].sort((a, b) => b.path.split('/').length - a.path.split('/').length || (a.path < b.path ? -1 : 1));
-  for (const entry of deepestFirst) {
+  // Depth by depth, deepest first: every entry of a directory is sealed before the directory is.
+  const byDepth = new Map<number, StoreFile[]>();
+  for (const entry of sealed) {
     if (entry.type === 'symlink') continue;
-    await fs.seal(join(dir, entry.path), entry.mode);
+    const depth = entry.path.split('/').length;
+    const level = byDepth.get(depth);
+    if (level === undefined) byDepth.set(depth, [entry]);
+    else level.push(entry);
+  }
+  for (const depth of [...byDepth.keys()].sort((a, b) => b - a)) {
+    const level = byDepth.get(depth)!.sort((a, b) => (a.path < b.path ? -1 : 1));
+    await forEachConcurrently(level, CONCURRENT_SEALS, (entry) => fs.seal(join(dir, entry.path), entry.mode));
   }
   return sealed;
+}
+
+/**
+ * Entries of one depth sealed at once: fsyncs in flight together let the file system write one
+ * journal commit for several (ext4's group commit), where one at a time each waits for its own.
+ * (libuv runs at most UV_THREADPOOL_SIZE, default 4, of them at the same moment.)
+ */
+const CONCURRENT_SEALS = 16;
+
+/**
+ * Runs `task` over `items` with at most `limit` in flight, in order of `items`. On a failure no
+ * new task starts, and it is thrown once every started task has settled (so the caller's
+ * clean-up never races a write still in flight).
+ */
+async function forEachConcurrently<T>(items: readonly T[], limit: number, task: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  let failure: { error: unknown } | undefined;
+  const worker = async (): Promise<void> => {
+    while (failure === undefined && next < items.length) {
+      const item = items[next++]!;
+      try {
+        await task(item);
+      } catch (error) {
+        failure ??= { error };
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  if (failure !== undefined) throw failure.error;
 }
 
 /**
