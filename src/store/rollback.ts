@@ -7,7 +7,6 @@ import { join } from 'node:path';
 import type { StoreContext } from './commit.js';
 import { StoreError } from './errors.js';
 import { currentGeneration, generationNumbers, loadGeneration, switchCurrent } from './generations.js';
-import { readStoreRecord } from './records.js';
 
 export async function rollbackGeneration(ctx: StoreContext, to?: number): Promise<{ from: number; to: number }> {
   const { layout } = ctx;
@@ -33,10 +32,11 @@ export async function rollbackGeneration(ctx: StoreContext, to?: number): Promis
     }
     throw e;
   }
-  // Never activate a generation whose store paths are gone.
+  // Never activate a generation whose store paths are gone. A switch stays cheap whatever the
+  // store's size: each path and record is only looked up (cairn verify re-hashes them).
+  const isA = (path: string, kind: 'file' | 'directory'): Promise<boolean> => lstat(path).then((s) => (kind === 'file' ? s.isFile() : s.isDirectory()), () => false);
   for (const [name, p] of Object.entries(manifest.packages)) {
-    const record = await readStoreRecord(join(layout.store, `${p.id}.json`), p.id);
-    const present = record !== undefined && (await lstat(join(layout.store, p.id)).then((s) => s.isDirectory(), () => false));
+    const present = (await isA(join(layout.store, `${p.id}.json`), 'file')) && (await isA(join(layout.store, p.id), 'directory'));
     if (!present) throw new StoreError('CORRUPT', `generation ${target} needs ${name} (${p.id}), which is not in the store; generation ${current.number} stays active`);
   }
   if (target !== current.number) await switchCurrent(ctx.fs, layout, target);
