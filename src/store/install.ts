@@ -119,7 +119,7 @@ export function parsePackageRequest(text: string): Requirement & { remote?: stri
 export function installPackages(options: PackageManagerOptions, requests: readonly string[]): Promise<TransactionResult> {
   if (requests.length === 0) throw new InstallError('BAD_REQUEST', 'name at least one package to install');
   const wanted = requests.map(parsePackageRequest);
-  return transaction(options, `install ${requests.join(' ')}`, (installed) => ({
+  return transaction(options, reasonOf('install', requests), (installed) => ({
     remotes: Object.fromEntries(wanted.filter((r) => r.remote !== undefined).map((r) => [r.name, r.remote!])),
     explicit: new Set([...explicitNames(installed), ...wanted.map((r) => r.name)]),
     requirements: wanted,
@@ -129,7 +129,7 @@ export function installPackages(options: PackageManagerOptions, requests: readon
 
 /** Updates the named packages (all when none is named) to the newest versions their dependents allow. */
 export function updatePackages(options: PackageManagerOptions, names: readonly string[] = []): Promise<TransactionResult> {
-  return transaction(options, names.length === 0 ? 'update' : `update ${names.join(' ')}`, (installed) => {
+  return transaction(options, names.length === 0 ? 'update' : reasonOf('update', names), (installed) => {
     for (const name of names) if (!installed[name]) throw notInstalled(name, installed);
     return { explicit: new Set(explicitNames(installed)), requirements: [], updating: new Set(names.length === 0 ? Object.keys(installed) : names) };
   });
@@ -139,10 +139,16 @@ export function updatePackages(options: PackageManagerOptions, names: readonly s
 export function removePackages(options: PackageManagerOptions, names: readonly string[]): Promise<TransactionResult> {
   if (names.length === 0) throw new InstallError('BAD_REQUEST', 'name at least one package to remove');
   // From the store alone: no mirror (down, or blocked by an attacker) can keep a package installed.
-  return transaction({ ...options, offline: true }, `remove ${names.join(' ')}`, (installed) => {
+  return transaction({ ...options, offline: true }, reasonOf('remove', names), (installed) => {
     for (const name of names) if (!installed[name]) throw notInstalled(name, installed);
     return { explicit: new Set(explicitNames(installed).filter((n) => !names.includes(n))), requirements: [], updating: new Set(), removing: names };
   });
+}
+
+/** A generation's reason: the command and its packages, shortened past 200 characters (a generation manifest caps its text). */
+function reasonOf(verb: string, names: readonly string[]): string {
+  const full = `${verb} ${names.join(' ')}`;
+  return full.length <= 200 ? full : `${full.slice(0, 160).replace(/ \S*$/, '')} ... (${names.length} packages)`;
 }
 
 interface Intent {
