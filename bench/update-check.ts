@@ -325,7 +325,8 @@ const med = (runs: readonly CheckMeasure[], pick: (m: CheckMeasure) => number): 
 function requestCounts(m: CheckMeasure): string {
   const counts = new Map<string, number>();
   for (const r of m.requestLog) counts.set(`${r.kind}${r.status === 404 ? ' (404)' : ''}`, (counts.get(`${r.kind}${r.status === 404 ? ' (404)' : ''}`) ?? 0) + 1);
-  return [...counts].map(([k, n]) => `${k} ${n}`).join(', ');
+  const repeated = m.requestLog.length - new Set(m.requestLog.map((r) => r.path)).size;
+  return `${[...counts].map(([k, n]) => `${k} ${n}`).join(', ')}${repeated > 0 ? ` (${repeated} repeated paths)` : ''}`;
 }
 
 export async function benchUpdateCheck(work: string, options: UpdateCheckOptions = UPDATE_CHECK_FULL): Promise<BenchResult> {
