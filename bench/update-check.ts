@@ -49,7 +49,7 @@ export interface UpdateCheckOptions {
 }
 
 export const UPDATE_CHECK_FULL: UpdateCheckOptions = { packages: 100_000, installed: 50, changed: 10, binBits: [8, 10, 12, 14], runs: 3 };
-export const UPDATE_CHECK_QUICK: UpdateCheckOptions = { packages: 10_000, installed: 50, changed: 10, binBits: [8, 10], runs: 3 };
+export const UPDATE_CHECK_QUICK: UpdateCheckOptions = { packages: 10_000, installed: 50, changed: 10, binBits: [8, 10], runs: 1 };
 
 /** The issue's target for a check with 10 changed packages (refresh, bins, versions indexes). */
 const CHECK_TARGET_BYTES = 1_000_000;
@@ -260,7 +260,10 @@ interface BinCountResult {
 async function benchBinCount(root: string, bits: number, options: UpdateCheckOptions, archives: Map<string, { bytes: Buffer; manifest: PackageManifest }>): Promise<BinCountResult> {
   const dir = join(root, `bins-${2 ** bits}`);
   await mkdir(dir, { recursive: true });
+  const progress = (what: string): boolean => process.stderr.write(`  update-check, ${2 ** bits} bins: ${what}\n`);
+  progress(`building ${options.packages.toLocaleString('en')} packages`);
   const built = await buildRepository(dir, bits, options, archives);
+  progress(`built in ${(built.buildMs / 1000).toFixed(0)} s; installing ${options.installed}`);
   const server = await new CountingServer(built.repo.sim.files).start();
   try {
     const installedIdx = Array.from({ length: options.installed }, (_, k) => Math.floor((k * options.packages) / options.installed));
@@ -282,6 +285,7 @@ async function benchBinCount(root: string, bits: number, options: UpdateCheckOpt
       binTotal += sim.files.get(`metadata/${name}.json`)!.byteLength;
     }
 
+    progress('installed; releasing, then measuring');
     await releaseNewVersions(built, installed.slice(0, options.changed), '1.1.0', archives);
     const changed: CheckMeasure[] = [];
     const unchanged: CheckMeasure[] = [];
