@@ -19,13 +19,14 @@
 // few stand-in bytes, since no check reads them (their metadata entries, manifest included, are
 // real). Each measured run starts from a copy of the same pre-release store in bench/.work.
 //
-// `node --import tsx bench/update-check.ts [--quick]` runs it alone.
+// `node --import tsx bench/update-check.ts [--quick] [--packages N] [--bits 8,10] [--runs N]` runs it alone.
 import { cp, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
 import type { JsonObject } from '../src/encoding/index.js';
 import {
   CUSTOM_FIELD, packDirectory, packageTargetPath, versionsIndexBytes, versionsTargetPath, type PackageManifest,
@@ -54,7 +55,7 @@ export const UPDATE_CHECK_QUICK: UpdateCheckOptions = { packages: 10_000, instal
 /** The issue's target for a check with 10 changed packages (refresh, bins, versions indexes). */
 const CHECK_TARGET_BYTES = 1_000_000;
 /** No single operation of the benchmark may take longer (a hung client fails the benchmark instead of stalling it). */
-const OPERATION_TIMEOUT_MS = 300_000;
+const OPERATION_TIMEOUT_MS = 900_000;
 
 /** What a request was for, by its path (docs/packages.md "Target paths"; protocol.md section 9). */
 type TrafficKind = 'refresh' | 'bins' | 'versions' | 'archives' | 'other';
@@ -397,10 +398,19 @@ function report(results: readonly BinCountResult[], options: UpdateCheckOptions)
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
-  const quick = process.argv.includes('--quick');
-  const work = fileURLToPath(new URL('./.work/', import.meta.url));
+  // --packages N, --bits B,B,..., --runs N override the chosen preset (for exploring one size); --work DIR
+  // puts the scratch files elsewhere (two explorations at once).
+  const { values } = parseArgs({ options: { quick: { type: 'boolean', default: false }, packages: { type: 'string' }, bits: { type: 'string' }, runs: { type: 'string' }, work: { type: 'string' } } });
+  const preset = values.quick ? UPDATE_CHECK_QUICK : UPDATE_CHECK_FULL;
+  const chosen: UpdateCheckOptions = {
+    ...preset,
+    ...(values.packages === undefined ? {} : { packages: Number(values.packages) }),
+    ...(values.bits === undefined ? {} : { binBits: values.bits.split(',').map(Number) }),
+    ...(values.runs === undefined ? {} : { runs: Number(values.runs) }),
+  };
+  const work = values.work ?? fileURLToPath(new URL('./.work/', import.meta.url));
   await mkdir(work, { recursive: true });
-  const result = await benchUpdateCheck(work, quick ? UPDATE_CHECK_QUICK : UPDATE_CHECK_FULL);
+  const result = await benchUpdateCheck(work, chosen);
   console.log(result.name);
   for (const line of result.lines) console.log(`  ${line}`);
   for (const t of result.targets) console.log(`  ${t.met ? 'met    ' : 'NOT MET'}  ${t.target}: ${t.figure}`);
