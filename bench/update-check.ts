@@ -349,7 +349,12 @@ export async function benchUpdateCheck(work: string, options: UpdateCheckOptions
       if (k < options.changed) archives.set(`${name}@1.1.0`, await packArchive(packDir, name, '1.1.0'));
     }
     const results: BinCountResult[] = [];
-    for (const bits of options.binBits) results.push(await benchBinCount(root, bits, options, archives));
+    for (const bits of options.binBits) {
+      const result = await benchBinCount(root, bits, options, archives);
+      results.push(result);
+      // Each bin count's figures as soon as they are measured (a long run keeps what it finished).
+      for (const line of report([result], options).lines.slice(3)) process.stderr.write(`  ${line}\n`);
+    }
     return report(results, options);
   } finally {
     await rm(root, { recursive: true, force: true });
