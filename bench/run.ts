@@ -5,12 +5,14 @@
 // as separate processes over HTTP (cosi-processes: 7, 16, 32 witnesses; quick: 7 and 16), and
 // skipchain catch-up against the linear walk (catch-up), how fast `cairn` starts and refreshes
 // an up-to-date client against bare Node (start-up), and `cairn serve` against nginx under wrk
-// (serve-vs-nginx; skipped without nginx and wrk), and the package manager installing a 100 MB
+// (serve-vs-nginx; skipped without nginx and wrk), the package manager installing a 100 MB
 // package and 1,000 small ones against sha256sum + GNU tar + sync, rollback and generation switch
-// (store-install). Runs them in sequence, prints each result,
-// then a summary.
+// (store-install), and its update check on a witnessed repository of 100,000 packages at several
+// hash-bin counts (update-check; quick: 10,000 packages). Runs them in sequence, prints each
+// result, then a summary.
 //
-//   npm run bench                        everything (about 8 minutes on 2 cores)
+//   npm run bench                        everything (well over an hour on 2 cores: update-check builds
+//                                        repositories of 100,000 packages)
 //   npm run bench -- --quick             smaller sizes, a smoke run of under a minute
 //   npm run bench -- --only tuf-refresh  one benchmark (repeatable)
 //
@@ -30,6 +32,7 @@ import { benchVerifiedRelease } from './verified-release.js';
 import { benchStartUp } from './start-up.js';
 import { benchServeVsNginx, SERVE_FULL, SERVE_QUICK } from './serve-vs-nginx.js';
 import { benchStoreInstall, STORE_INSTALL_FULL, STORE_INSTALL_QUICK } from './store-install.js';
+import { benchUpdateCheck, UPDATE_CHECK_FULL, UPDATE_CHECK_QUICK } from './update-check.js';
 import type { BenchResult } from './stats.js';
 
 interface Benchmark {
@@ -48,6 +51,7 @@ const BENCHMARKS: readonly Benchmark[] = [
   { name: 'start-up', run: (work, quick) => benchStartUp(work, quick) },
   { name: 'serve-vs-nginx', run: (work, quick) => benchServeVsNginx(work, quick ? SERVE_QUICK : SERVE_FULL) },
   { name: 'store-install', run: (work, quick) => benchStoreInstall(work, quick ? STORE_INSTALL_QUICK : STORE_INSTALL_FULL) },
+  { name: 'update-check', run: (work, quick) => benchUpdateCheck(work, quick ? UPDATE_CHECK_QUICK : UPDATE_CHECK_FULL) },
 ];
 
 async function main(): Promise<number> {
