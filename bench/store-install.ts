@@ -6,7 +6,7 @@
 //
 // cairn's side, on the same archives (made by packDirectory):
 //   store part  what `cairn install` does once the archive is downloaded: the archive's sha256,
-//               then Store.commit of a plan whose IncomingPackage unpacks with extractPackage
+//               then Store.commit of a plan whose IncomingPackage unpacks with extractPackage (durable: false, as install.ts: the store seals and fsyncs each entry)
 //               (as src/store/install.ts builds it): safe extraction with every file and
 //               directory fsynced, the re-scan against what unpack reported, sealing read-only
 //               (each entry fsynced), rename into the store, the record, the generation, the switch.
@@ -185,7 +185,7 @@ async function storeInstall(store: Store, packages: readonly PackedPackage[]): P
       targetPath: `packages/${p.name}/${p.name}-${p.version}.tar`,
       targetSha256: hashes.sha256!,
       manifest: p.manifest as unknown as IncomingPackage['manifest'],
-      unpack: async (destDir, step) => (await extractPackage(p.archive, destDir, { step })).files,
+      unpack: async (destDir, step) => (await extractPackage(p.archive, destDir, { step, durable: false })).files,
     };
     plan.packages[p.name] = { version: p.version, remote: 'bench', explicit: true, permissions: [], incoming };
   }

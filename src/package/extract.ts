@@ -44,6 +44,12 @@ export interface ExtractOptions {
   limits?: Partial<ExtractLimits>;
   /** Called before each write, fsync and link with a label such as `extract:write:PATH`. */
   step?: (name: string) => void;
+  /**
+   * fsync every file and directory (default true). Only a caller that fsyncs every entry itself
+   * before relying on the tree may pass false: the store seals (chmod, then fsync) each entry of a
+   * new store path, so a second fsync here would only double the cost of an install.
+   */
+  durable?: boolean;
 }
 
 /** Bytes copied at once from the archive to a file. */
@@ -85,7 +91,7 @@ export async function extractPackage(archiveFile: string, destDir: string, optio
       throw asCairnError(e) ?? e;
     }
     try {
-      return await writeEntries(reader, scanned, destDir, step);
+      return await writeEntries(reader, scanned, destDir, step, options.durable !== false);
     } catch (e) {
       await rm(destDir, { recursive: true, force: true }).catch(() => undefined);
       throw asCairnError(e) ?? e;
@@ -96,7 +102,7 @@ export async function extractPackage(archiveFile: string, destDir: string, optio
 }
 
 /** The second pass: writes the checked entries of `scanned` under the new directory `destDir`. */
-async function writeEntries(reader: UstarReader, scanned: ScannedPackage, destDir: string, step: (name: string) => void): Promise<ExtractedPackage> {
+async function writeEntries(reader: UstarReader, scanned: ScannedPackage, destDir: string, step: (name: string) => void, durable: boolean): Promise<ExtractedPackage> {
   const { entries, directories } = scanned;
   const files: ExtractedFile[] = [];
   const created = new Set<string>();
@@ -146,10 +152,10 @@ async function writeEntries(reader: UstarReader, scanned: ScannedPackage, destDi
         const mode = entry.executable ? 0o755 : 0o644;
         await file.chmod(mode);
         const written: ExtractedFile = { path: entry.path, type: 'file', mode, size: entry.size, sha256: hash.digest('hex') };
-        step(`extract:fsync:${entry.path}`);
+        if (durable) step(`extract:fsync:${entry.path}`);
         const synced = (async (): Promise<void> => {
           try {
-            await file.sync();
+            if (durable) await file.sync();
             files.push(written);
           } catch (error) {
             syncFailure ??= { error };
@@ -182,13 +188,17 @@ async function writeEntries(reader: UstarReader, scanned: ScannedPackage, destDi
   // Children before parents, the destination last: each fsync makes its entries durable.
   for (const path of [...directories].reverse()) {
     await chmod(join(destDir, path), 0o755);
-    step(`extract:fsync:${path}/`);
-    await fsyncDirectory(join(destDir, path));
+    if (durable) {
+      step(`extract:fsync:${path}/`);
+      await fsyncDirectory(join(destDir, path));
+    }
     files.push({ path, type: 'directory', mode: 0o755, size: 0 });
   }
   await chmod(destDir, 0o755);
-  step('extract:fsync:./');
-  await fsyncDirectory(destDir);
+  if (durable) {
+    step('extract:fsync:./');
+    await fsyncDirectory(destDir);
+  }
   files.sort((a, b) => compareArchivePaths({ path: a.path, directory: a.type === 'directory' }, { path: b.path, directory: b.type === 'directory' }));
   return { files, manifestBytes: scanned.manifestBytes, manifest: scanned.manifest };
 }

@@ -261,7 +261,8 @@ function incomingPackage(fetched: FetchedPackage & { remote: string }, options: 
     manifest: fetched.manifest as unknown as IncomingPackage['manifest'],
     unpack: async (destDir, step) => {
       options.onEvent?.({ type: 'unpacking', name: fetched.name, version: fetched.version });
-      const extracted = await extractPackage(fetched.file, destDir, { step });
+      // The store seals (chmod, fsync) every entry of a new store path: extraction need not fsync them first.
+      const extracted = await extractPackage(fetched.file, destDir, { step, durable: false });
       if (!extracted.manifestBytes.equals(expected)) {
         throw new InstallError('MANIFEST_MISMATCH', `${fetched.targetPath}: the archive's cairn-package.json differs from the manifest in the verified metadata`, {
           hint: 'the publisher packed one manifest and published another; nothing was installed',

@@ -87,6 +87,18 @@ test('extracts a valid package: files hashed, modes 0755/0644, manifest parsed',
   assert.ok(steps.indexOf('extract:symlink:bin/hi') > steps.indexOf('extract:write:share/doc/readme.txt'));
 }));
 
+test('durable: false writes the same tree without fsyncs (for the store, which seals and fsyncs each entry itself)', T, () => withTempDir('extract', async (dir) => {
+  const archive = join(dir, 'p.tar');
+  await writeArchive(archive, [...valid(), { name: 'bin/hi', type: '2', linkName: 'hello' }]);
+  const durableSteps: string[] = [];
+  const quickSteps: string[] = [];
+  const durable = await extractPackage(archive, join(dir, 'durable'), { step: (s) => durableSteps.push(s) });
+  const quick = await extractPackage(archive, join(dir, 'quick'), { step: (s) => quickSteps.push(s), durable: false });
+  assert.deepEqual(quick.files, durable.files);
+  assert.deepEqual(quickSteps, durableSteps.filter((s) => !s.startsWith('extract:fsync:')));
+  assert.ok(durableSteps.some((s) => s.startsWith('extract:fsync:')));
+}));
+
 test('refuses an absolute path', T, async () => {
   await assertRefused([...valid(), { name: '/etc/cron.d/evil', type: '0', content: Buffer.from('x') }], 'UNSAFE_PATH');
 });
