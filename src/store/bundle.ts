@@ -51,6 +51,11 @@ export interface CreateBundleOptions {
 
 /** Writes a bundle of `packages` (and their dependencies) from a configured remote. */
 export async function createBundle(options: CreateBundleOptions): Promise<BundleDescription> {
+  // Under the store's lock: the staging directory in tmp/ is never taken for a leftover by gc.
+  return (await openStore(options.storeRoot, { command: 'cairn bundle create' })).withLock(() => createBundleLocked(options));
+}
+
+async function createBundleLocked(options: CreateBundleOptions): Promise<BundleDescription> {
   if (options.packages.length === 0) throw new InstallError('BAD_REQUEST', 'name at least one package to bundle');
   const remote = await readRemote(options.storeRoot, options.remote);
   const anchor = await readRemoteAnchor(options.storeRoot, remote.name);
@@ -94,6 +99,10 @@ export interface InstallBundleOptions extends PackageManagerOptions {
 
 /** Installs every package of a bundle, verified against the pinned anchor, with no network. */
 export async function installBundle(options: InstallBundleOptions, bundleFile: string): Promise<{ bundle: BundleDescription; ageSeconds: number; result: TransactionResult }> {
+  return (await openStore(options.storeRoot, { command: 'cairn install --from' })).withLock(() => installBundleLocked(options, bundleFile));
+}
+
+async function installBundleLocked(options: InstallBundleOptions, bundleFile: string): Promise<{ bundle: BundleDescription; ageSeconds: number; result: TransactionResult }> {
   await mkdir(join(options.storeRoot, 'tmp'), { recursive: true });
   const staging = await mkdtemp(join(options.storeRoot, 'tmp', 'from-bundle-'));
   const fetcher = await BundleFetcher.open(bundleFile);

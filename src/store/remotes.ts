@@ -12,6 +12,7 @@ import { hasLogAnchor, initClientTrust } from '../client/index.js';
 import { FieldReader, parseJsonObject } from '../encoding/index.js';
 import { FormatError } from '../errors/index.js';
 import { readCappedFile, readCappedFileIfExists, writeFileAtomic } from '../io/index.js';
+import { openStore } from './core.js';
 import { InstallError } from './install-errors.js';
 
 export const REMOTE_NAME = /^[a-z0-9][a-z0-9._-]{0,63}$/;
@@ -94,6 +95,11 @@ export function checkRemoteName(name: string): string {
 
 /** Pins a new remote's trust anchor and writes its configuration; nothing is left behind if the anchor is refused. */
 export async function addRemote(storeRoot: string, options: AddRemoteOptions): Promise<RemoteConfig> {
+  // Under the store's lock: its staging directory in tmp/ is never taken for an interrupted operation's leftover by gc.
+  return (await openStore(storeRoot, { command: 'cairn remote add' })).withLock(() => addRemoteLocked(storeRoot, options));
+}
+
+async function addRemoteLocked(storeRoot: string, options: AddRemoteOptions): Promise<RemoteConfig> {
   const name = checkRemoteName(options.name);
   const remote: RemoteConfig = {
     name,
@@ -124,6 +130,10 @@ export async function addRemote(storeRoot: string, options: AddRemoteOptions): P
 }
 
 export async function removeRemote(storeRoot: string, name: string): Promise<void> {
+  return (await openStore(storeRoot, { command: 'cairn remote remove' })).withLock(() => removeRemoteLocked(storeRoot, name));
+}
+
+async function removeRemoteLocked(storeRoot: string, name: string): Promise<void> {
   await readRemote(storeRoot, name);
   const doomed = join(storeRoot, 'tmp', `removed-${name}-${randomBytes(6).toString('hex')}`);
   await mkdir(join(storeRoot, 'tmp'), { recursive: true });
