@@ -1,5 +1,5 @@
 // store/commit.ts: making a new generation and activating it (docs/store.md "Order of writes";
-// DESIGN.md "Client store": extract into a temporary directory on the same file system, fsync,
+// docs/design.md "Client store": extract into a temporary directory on the same file system, fsync,
 // rename into the store, write the generation manifest, switch the symlink). New packages are
 // unpacked into ROOT/tmp, sealed read-only and fsynced, renamed to ROOT/store/ID, and only then
 // recorded in ROOT/store/ID.json; the generation is built in ROOT/tmp/gen-N-RANDOM (manifest, bin

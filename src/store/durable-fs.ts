@@ -98,7 +98,7 @@ export class DurableFs {
   }
 
   /**
-   * Replaces `path` atomically (DESIGN.md "Crash safety"): a temporary file beside it, fsync,
+   * Replaces `path` atomically (docs/design.md "Crash safety"): a temporary file beside it, fsync,
    * rename over it, fsync of the directory. Readers see the old file or the new one.
    */
   async writeFileAtomic(path: string, data: string | Uint8Array, mode = 0o644): Promise<void> {

@@ -1,5 +1,4 @@
-// store/errors.ts: typed errors of the client store (DESIGN.md "Client store (the package
-// manager)"; docs/store.md). Each code names one condition; messages say what failed, why, and
+// store/errors.ts: typed errors of the client store (docs/design.md "Client store"; docs/store.md). Each code names one condition; messages say what failed, why, and
 // the hint what to run next.
 import { CairnError, EXIT } from '../errors/index.js';
 

@@ -1,5 +1,5 @@
 // store/gc.ts: removing what no kept generation needs (docs/store.md "Garbage collection";
-// DESIGN.md "gc removes what no generation references"). Generations beyond the newest
+// docs/design.md "Client store"). Generations beyond the newest
 // `keepGenerations` go, except the current one (always kept: it is the last one activated); then
 // every store path and record no remaining generation references, stray files of interrupted
 // writes, and everything in ROOT/tmp. Each removal is atomic from the store's point of view: a

@@ -1,5 +1,5 @@
 // store/generations.ts: reading the generations of a store and which one is current
-// (docs/store.md "Generations"; DESIGN.md "Generations as in Nix"), and switching ROOT/current
+// (docs/store.md "Generations"; docs/design.md "Client store"), and switching ROOT/current
 // with rename(2) of a fresh symlink over it, then fsync of ROOT.
 import { lstat, readdir, readlink } from 'node:fs/promises';
 import { join } from 'node:path';

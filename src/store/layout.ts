@@ -1,5 +1,5 @@
-// store/layout.ts: where the store keeps what (docs/store.md "Layout"; DESIGN.md "Client store
-// (the package manager)"), the store ID of a package build, the rules for the names that become
+// store/layout.ts: where the store keeps what (docs/store.md "Layout"; docs/design.md "Client
+// store"), the store ID of a package build, the rules for the names that become
 // path components, and the caps on everything the store reads back from disk.
 import { join } from 'node:path';
 import { StoreError } from './errors.js';

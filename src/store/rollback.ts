@@ -1,5 +1,5 @@
-// store/rollback.ts: switching back to an earlier generation (docs/store.md "Rollback"; DESIGN.md
-// "rollback switches back"). By default the target is the current generation's parent (the one
+// store/rollback.ts: switching back to an earlier generation (docs/store.md "Rollback"; docs/design.md
+// "Client store"). By default the target is the current generation's parent (the one
 // that was current when it was made), not the number below it; with `to`, any kept generation.
 // Only ROOT/current changes, with the same atomic switch as a commit; no generation is made.
 import { lstat } from 'node:fs/promises';

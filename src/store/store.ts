@@ -1,5 +1,5 @@
-// store/store.ts: one store root opened for use (docs/store.md; DESIGN.md "Client store (the
-// package manager)"). Every operation that changes the store runs holding ROOT/lock
+// store/store.ts: one store root opened for use (docs/store.md; docs/design.md "Client
+// store"). Every operation that changes the store runs holding ROOT/lock
 // (io/lock-file.ts: a second cairn process waits its turn, then fails with StoreError LOCKED),
 // and reads the state it changes only once it holds it; every write goes through DurableFs with
 // the step hook (the options' and the test environment's, read once here).
