@@ -13,7 +13,7 @@
 // `sync FILE` (coreutils 8.24+: fsync of that one file) rather than a bare `sync`: a bare sync
 // would also flush whatever else the shared machine has dirty, charging the baseline for other
 // processes' writes.
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { open, mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -22,6 +22,7 @@ import { TargetFile } from '@tufjs/models';
 import { hashFile } from '../src/crypto/index.js';
 import { startMirrorProcess } from './mirror-process.js';
 import { Updater } from '../src/tuf/index.js';
+import { runShell } from './shell.js';
 import { median, timeRuns, ms, mbps, type BenchResult } from './stats.js';
 
 /** The size override for a quick run, in MiB (CAIRN_BENCH_DOWNLOAD_MIB), else `fallback` bytes. */
@@ -31,19 +32,6 @@ function sizeFromEnvironment(fallback: number): number {
   const mib = Number(raw);
   if (!Number.isSafeInteger(mib) || mib < 1 || mib > 16 * 1024) throw new Error(`CAIRN_BENCH_DOWNLOAD_MIB must be a whole number of MiB from 1 to 16384, not "${raw}"`);
   return mib << 20;
-}
-
-/** Runs `sh -c script` with positional arguments; resolves with its stdout, rejects on a non-zero exit. */
-function runShell(script: string, args: readonly string[]): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const child = spawn('sh', ['-c', script, 'sh', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (s: string) => (stdout += s));
-    child.stderr.setEncoding('utf8').on('data', (s: string) => (stderr += s));
-    child.on('error', reject);
-    child.on('close', (code) => (code === 0 ? resolve(stdout) : reject(new Error(`sh -c '${script}' exited with ${code}: ${stderr.trim()}`))));
-  });
 }
 
 /** The issue's baseline: download, hash the file, flush it to disk; then `times` prints the CPU time of those children. */

@@ -35,7 +35,6 @@
 //   CAIRN_BENCH_VERBOSE=1             each run's time on stderr as it ends
 //   CAIRN_BENCH_SMALL_PACKAGES=200    fewer small packages (the full 1,000 take about 10 minutes
 //                                     a side on a loaded 2-core machine: 2,000 processes for the floor)
-import { spawn } from 'node:child_process';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -44,6 +43,7 @@ import { extractPackage, packDirectory, type PackageManifest } from '../src/pack
 import { addRemote, installPackages, openStore, type GenerationPlan, type IncomingPackage, type Store } from '../src/store/index.js';
 import type { JsonObject } from '../src/encoding/index.js';
 import { PackageRepository } from '../test/fixtures/package-repository.js';
+import { runShell } from './shell.js';
 import { median, ms, mbps, type BenchResult } from './stats.js';
 
 export interface StoreInstallSizes {
@@ -87,19 +87,6 @@ function sequence(seed: number): () => number {
     x >>>= 0;
     return x / 0x1_0000_0000;
   };
-}
-
-/** Runs `sh -c script` with positional arguments; rejects on a non-zero exit. */
-function runShell(script: string, args: readonly string[]): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const child = spawn('sh', ['-c', script, 'sh', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (s: string) => (stdout += s));
-    child.stderr.setEncoding('utf8').on('data', (s: string) => (stderr += s));
-    child.on('error', reject);
-    child.on('close', (code) => (code === 0 ? resolve(stdout) : reject(new Error(`sh -c '${script.slice(0, 80)}' exited with ${code}: ${stderr.trim().slice(0, 400)}`))));
-  });
 }
 
 /** Removes a tree the store made read-only. */

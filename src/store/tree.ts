@@ -9,22 +9,13 @@ import { join } from 'node:path';
 import type { DurableFs } from './durable-fs.js';
 import { StoreError } from './errors.js';
 import { STORE_LIMITS } from './layout.js';
+import type { ExtractedFile } from '../package/index.js';
 
-/** One entry of a store path. */
-// same shape as package/ExtractedFile; unified at merge
-export interface StoreFile {
-  /** Relative to the store path, '/'-separated. */
-  path: string;
-  type: 'file' | 'directory' | 'symlink';
-  /** Permission bits (mode & 0o7777). */
-  mode: number;
-  /** Bytes of a file; 0 for directories and the length of the target for symlinks, as lstat says. */
-  size: number;
-  /** Lowercase hex sha256 of a file's content. */
-  sha256?: string;
-  /** A symlink's target, as written. */
-  linkTarget?: string;
-}
+/**
+ * One entry of a store path: the package layer's ExtractedFile, what extraction reports and a
+ * record lists. Read back from disk (scanTree), a symlink's size is lstat's (its target's length).
+ */
+export type StoreFile = ExtractedFile;
 
 /** What scanning found that a store path may not hold (a FIFO, a socket, a device). */
 export interface UnsupportedEntry {
