@@ -14,7 +14,7 @@ import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { asCairnError } from '../errors/index.js';
 import { fsyncDirectory } from '../io/atomic-write.js';
-import { compareArchivePaths } from './archive-paths.js';
+import { ancestorsOf, compareArchivePaths } from './archive-paths.js';
 import { DEFAULT_EXTRACT_LIMITS, scanPackageArchive, type ExtractLimits, type ScannedPackage } from './archive-scan.js';
 import { PackageError } from './errors.js';
 import { MANIFEST_FILE, type PackageManifest } from './manifest.js';
@@ -124,8 +124,7 @@ async function writeEntries(reader: UstarReader, scanned: ScannedPackage, destDi
   };
   const writeFiles = async (): Promise<void> => {
     for (const entry of entries) {
-      const parts = entry.path.split('/');
-      for (let i = 1; i < parts.length; i++) await makeDirectory(parts.slice(0, i).join('/'));
+      for (const parent of ancestorsOf(entry.path)) await makeDirectory(parent);
       if (entry.type === 'directory') await makeDirectory(entry.path);
       if (entry.type !== 'file') continue;
       step(`extract:write:${entry.path}`);

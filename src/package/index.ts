@@ -14,7 +14,7 @@ export {
 export { packDirectory, readManifestFile, PACK_EXCLUDES, type PackOptions, type PackResult } from './pack.js';
 export { extractPackage, type ExtractedFile, type ExtractedPackage, type ExtractOptions } from './extract.js';
 export { DEFAULT_EXTRACT_LIMITS, type ExtractLimits } from './archive-scan.js';
-export { DeterministicUstarWriter, ustarHeader, USTAR_MAX_PATH_BYTES, USTAR_MAX_LINK_BYTES } from './ustar-writer.js';
+export { DeterministicUstarWriter, USTAR_MAX_LINK_BYTES } from './ustar-writer.js';
 export { compareArchivePaths } from './archive-paths.js';
 export { UstarReader, type UstarEntryHeader } from './ustar-reader.js';
 export {

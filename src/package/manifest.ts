@@ -5,7 +5,7 @@ import { valid, validRange } from 'semver';
 import { canonicalBytes, FieldReader } from '../encoding/index.js';
 import { hasControlCharacter, unsafePathReason } from './archive-paths.js';
 import { PackageError } from './errors.js';
-import { isValidName, parsePermission } from './permissions.js';
+import { NAME_PATTERN, isValidName, parsePermission } from './permissions.js';
 
 export const MANIFEST_FILE = 'cairn-package.json';
 /** The field of a target's custom metadata that holds the manifest. */
@@ -38,7 +38,7 @@ export const MANIFEST_LIMITS = {
   maxPermissions: 256,
 } as const;
 
-const NAME_RULE = { min: 1, pattern: /^[a-z0-9][a-z0-9._-]{0,63}$/, valid: isValidName, expected: 'a name of 1 to 64 characters [a-z0-9._-] starting with a letter or digit' };
+const NAME_RULE = { min: 1, pattern: NAME_PATTERN, valid: isValidName, expected: 'a name of 1 to 64 characters [a-z0-9._-] starting with a letter or digit' };
 
 /** A strict semver version: semver.valid(v) === v (no 'v' prefix, no spaces). */
 export function isStrictVersion(v: string): boolean {

@@ -8,8 +8,6 @@
 import { createHash } from 'node:crypto';
 import { PackageError } from './errors.js';
 
-/** Longest path ustar can hold (155-byte prefix, "/", 100-byte name). */
-export const USTAR_MAX_PATH_BYTES = 256;
 /** Longest link target ustar can hold. */
 export const USTAR_MAX_LINK_BYTES = 100;
 
@@ -72,7 +70,7 @@ export class DeterministicUstarWriter {
 }
 
 /** One ustar header block (POSIX.1-1988 ustar, magic "ustar\0" version "00"). */
-export function ustarHeader(path: string, mode: number, size: number, mtime: number, type: '0' | '2' | '5', linkTarget = ''): Buffer {
+function ustarHeader(path: string, mode: number, size: number, mtime: number, type: '0' | '2' | '5', linkTarget = ''): Buffer {
   const h = Buffer.alloc(512);
   const bytes = Buffer.from(path, 'utf8');
   let name = bytes;

@@ -17,7 +17,7 @@ import { lstat, open, readdir, readFile } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { Parser, type ReadEntry } from 'tar';
-import { DeterministicUstarWriter, PackageError } from '../package/index.js';
+import { DeterministicUstarWriter, PackageError, compareArchivePaths } from '../package/index.js';
 import { RebuildError } from './errors.js';
 
 export const ARCHIVE_LIMITS = {
@@ -49,9 +49,8 @@ export async function writeSourceArchive(dir: string, outFile: string, sourceDat
         await writer.directory(e.path);
         continue;
       }
-      const data = await readFile(join(dir, e.path));
-      if (data.length !== e.size) throw new RebuildError('UNSUPPORTED_FILE', `${e.path} changed size while it was being archived`);
-      await writer.file(e.path, e.executable, data.length, [data]);
+      // The writer refuses a file whose size changed since the walk (UNSUPPORTED_FILE below).
+      await writer.file(e.path, e.executable, e.size, [await readFile(join(dir, e.path))]);
     }
     const written = await writer.end();
     await handle.sync();
@@ -97,8 +96,7 @@ async function walk(root: string, excludes: readonly string[]): Promise<TreeEntr
     }
   }
   // Byte order of the UTF-8 path (directories as "dir/"), so the order is locale-independent.
-  const key = (e: TreeEntry): Buffer => Buffer.from(e.kind === 'dir' ? `${e.path}/` : e.path, 'utf8');
-  return out.sort((a, b) => Buffer.compare(key(a), key(b)));
+  return out.sort((a, b) => compareArchivePaths({ path: a.path, directory: a.kind === 'dir' }, { path: b.path, directory: b.kind === 'dir' }));
 }
 
 /** One entry of a tar archive as read back (content hashed, never kept). */

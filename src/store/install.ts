@@ -13,7 +13,7 @@
 // are those of the verified manifest in the target's metadata; the archive's copy must be
 // byte-identical to it or the unpack is refused (MANIFEST_MISMATCH).
 import { extractPackage, manifestBytes, parseManifest, permissionIncrease, type PackageManifest } from '../package/index.js';
-import { openStore, StoreError, type Generation, type GenerationPlan, type IncomingPackage, type Store } from './core.js';
+import { openStore, storeLayout, StoreError, type Generation, type GenerationPlan, type IncomingPackage, type Store } from './core.js';
 import { readStoreRecord } from './records.js';
 import { InstallError } from './install-errors.js';
 import { REMOTE_NAME, listRemotes, type RemoteConfig } from './remotes.js';
@@ -472,7 +472,6 @@ export interface HeldUpdates {
   held: TransactionResult['held'];
 }
 
-const HELD_FILE = 'held-updates.json';
 const HELD_FILE_MAX_BYTES = 1024 * 1024;
 
 /**
@@ -485,13 +484,13 @@ export async function backgroundUpdate(options: PackageManagerOptions): Promise<
   if ((await listRemotes(options.storeRoot)).length === 0) return { skipped: 'no remote is configured: offline bundles are the only source, so there is nothing to check' };
   const result = await updatePackages({ ...options, acceptPermissions: false, holdPermissionChanges: true });
   const held: HeldUpdates = { checkedAt: (options.now?.() ?? new Date()).toISOString(), held: result.held };
-  await writeFileAtomic(join(options.storeRoot, HELD_FILE), JSON.stringify(held, null, 2) + '\n');
+  await writeFileAtomic(storeLayout(options.storeRoot).heldUpdates, JSON.stringify(held, null, 2) + '\n');
   return { result };
 }
 
 /** The updates the last background update held that are still held (the installed version unchanged), if any. */
 export async function readHeldUpdates(storeRoot: string): Promise<HeldUpdates | undefined> {
-  const bytes = await readCappedFileIfExists(join(storeRoot, HELD_FILE), HELD_FILE_MAX_BYTES).catch(() => undefined);
+  const bytes = await readCappedFileIfExists(storeLayout(storeRoot).heldUpdates, HELD_FILE_MAX_BYTES).catch(() => undefined);
   if (bytes === undefined) return undefined;
   let parsed: HeldUpdates;
   try {

@@ -17,6 +17,10 @@ export interface StoreLayout {
   current: string;
   /** Staging on the same file system, and leftovers of interrupted operations. */
   tmp: string;
+  /** One directory per remote (store/remotes.ts). */
+  remotes: string;
+  /** The updates the last background update held (store/install.ts). */
+  heldUpdates: string;
 }
 
 export function storeLayout(root: string): StoreLayout {
@@ -27,6 +31,8 @@ export function storeLayout(root: string): StoreLayout {
     generations: join(root, 'generations'),
     current: join(root, 'current'),
     tmp: join(root, 'tmp'),
+    remotes: join(root, 'remotes'),
+    heldUpdates: join(root, 'held-updates.json'),
   };
 }
 

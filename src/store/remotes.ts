@@ -12,7 +12,7 @@ import { hasLogAnchor, initClientTrust } from '../client/index.js';
 import { FieldReader, parseJsonObject } from '../encoding/index.js';
 import { FormatError } from '../errors/index.js';
 import { readCappedFile, readCappedFileIfExists, writeFileAtomic } from '../io/index.js';
-import { openStore } from './core.js';
+import { openStore, storeLayout } from './core.js';
 import { InstallError } from './install-errors.js';
 
 export const REMOTE_NAME = /^[a-z0-9][a-z0-9._-]{0,63}$/;
@@ -56,7 +56,7 @@ export interface AddRemoteOptions {
 }
 
 export function remotesDir(storeRoot: string): string {
-  return join(storeRoot, 'remotes');
+  return storeLayout(storeRoot).remotes;
 }
 
 export function remoteMetadataDir(storeRoot: string, name: string): string {

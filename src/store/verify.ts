@@ -10,7 +10,7 @@ import { join, relative } from 'node:path';
 import type { StoreContext } from './commit.js';
 import { StoreError } from './errors.js';
 import { generationNumbers, generationPath, readCurrentNumber } from './generations.js';
-import { STORE_ID_PATTERN, binLinkTarget, type StoreLayout } from './layout.js';
+import { STORE_ID_PATTERN, binLinkTarget, storeLayout, type StoreLayout } from './layout.js';
 import { generationNumberOf, readGenerationManifest, readStoreRecord, type GenerationManifest, type StoreRecord } from './records.js';
 import { STORE_PATH_DIR_MODE, scanTree, type StoreFile } from './tree.js';
 
@@ -57,7 +57,8 @@ export interface VerifyReport {
 }
 
 /** Names in ROOT that belong there (the lock's own files start with 'lock.'). */
-const ROOT_ENTRIES = new Set(['lock', 'store', 'generations', 'current', 'tmp']);
+/** What belongs at the root of a store: the entries of its layout. */
+const ROOT_ENTRIES = new Set(Object.entries(storeLayout('')).filter(([k]) => k !== 'root').map(([, path]) => path));
 
 export async function verifyStore(ctx: StoreContext): Promise<VerifyReport> {
   const { layout } = ctx;
