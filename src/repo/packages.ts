@@ -14,7 +14,7 @@ import { hashFile } from '../crypto/hash.js';
 import { readCappedFile } from '../io/capped-file.js';
 import {
   CUSTOM_FIELD, PACKAGE_INDEX_LIMITS, PACKAGE_INDEX_PATH, extractPackage, packageIndexBytes, packageTargetPath, parsePackageIndex, parseVersionsIndex, versionsIndexBytes,
-  versionsTargetPath, withPackage, type PackageIndex, type PackageManifest,
+  versionsTargetPath, withPackage, type PackageIndex, type PackageManifest, type VersionsIndex,
 } from '../package/index.js';
 import { RepoError } from './errors.js';
 import { addTargets, roleForTarget, type AddTargetsOptions, type AddedTarget } from './targets.js';
@@ -37,8 +37,8 @@ export async function addPackage(dir: string, archive: string, options: AddPacka
     const indexPath = versionsTargetPath(manifest.name);
     const ws = await Workspace.open(dir);
     const sha256 = (await hashFile(archive, ['sha256'])).hashes.sha256!;
-    const index = await readVersionsIndex(ws, indexPath, manifest.name);
-    const existing = await targetEntry(ws, archivePath);
+    const index = await readVersionsIndex(ws, indexPath, manifest.name, options.role);
+    const existing = await targetEntry(ws, archivePath, options.role);
     if (existing !== undefined && existing !== sha256) {
       throw new RepoError('VERSION_EXISTS', `${manifest.name} ${manifest.version} is published with other bytes (sha256 ${existing.slice(0, 12)}, this archive ${sha256.slice(0, 12)})`, {
         hint: 'a published version never changes: raise the version in cairn-package.json and pack again',
@@ -48,7 +48,7 @@ export async function addPackage(dir: string, archive: string, options: AddPacka
     const indexFile = join(scratch, 'versions.json');
     await writeFile(indexFile, versionsIndexBytes(index));
     const searchIndexFile = join(scratch, 'index.json');
-    await writeFile(searchIndexFile, packageIndexBytes(withPackage(await readPackageIndex(ws), manifest)));
+    await writeFile(searchIndexFile, packageIndexBytes(withPackage(await readPackageIndex(ws, options.role), manifest)));
     const { added, changes } = await addTargets(dir, [
       { file: archive, path: archivePath, custom: { ...(options.custom ?? {}), [CUSTOM_FIELD]: manifest as unknown as JsonObject } },
       { file: indexFile, path: indexPath },
@@ -65,21 +65,21 @@ function withoutCustom(options: AddPackageOptions): AddTargetsOptions {
   return rest;
 }
 
-/** The sha256 the workspace lists for `path`, if any role lists it. */
-async function targetEntry(ws: Workspace, path: string): Promise<string | undefined> {
-  const role = await roleForTarget(ws, path);
+/** The sha256 the workspace lists for `path` in the role it is added to (`explicit`, else where delegations route it). */
+async function targetEntry(ws: Workspace, path: string, explicit: string | undefined): Promise<string | undefined> {
+  const role = await roleForTarget(ws, path, explicit);
   const targets = ((await ws.role(role)).signed as unknown as JsonObject).targets as Record<string, { hashes?: { sha256?: string } }> | undefined;
   return targets?.[path]?.hashes?.sha256;
 }
 
-async function readPackageIndex(ws: Workspace): Promise<PackageIndex> {
-  const sha256 = await targetEntry(ws, PACKAGE_INDEX_PATH);
+async function readPackageIndex(ws: Workspace, role: string | undefined): Promise<PackageIndex> {
+  const sha256 = await targetEntry(ws, PACKAGE_INDEX_PATH, role);
   if (sha256 === undefined) return { packages: {} };
   return parsePackageIndex(await readCappedFile(ws.layout.blob(sha256), PACKAGE_INDEX_LIMITS.maxBytes), PACKAGE_INDEX_PATH);
 }
 
-async function readVersionsIndex(ws: Workspace, path: string, name: string): Promise<{ name: string; versions: Record<string, string> }> {
-  const sha256 = await targetEntry(ws, path);
+async function readVersionsIndex(ws: Workspace, path: string, name: string, role: string | undefined): Promise<VersionsIndex> {
+  const sha256 = await targetEntry(ws, path, role);
   if (sha256 === undefined) return { name, versions: {} };
   return parseVersionsIndex(await readCappedFile(ws.layout.blob(sha256), VERSIONS_INDEX_MAX_BYTES), path);
 }
