@@ -40,7 +40,7 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { hashFile } from '../src/crypto/index.js';
 import { extractPackage, packDirectory, type PackageManifest } from '../src/package/index.js';
-import { addRemote, installPackages, openStore, type GenerationPlan, type IncomingPackage, type Store } from '../src/store/index.js';
+import { installPackages, openStore, type GenerationPlan, type IncomingPackage, type Store } from '../src/store/index.js';
 import type { JsonObject } from '../src/encoding/index.js';
 import { PackageRepository } from '../test/fixtures/package-repository.js';
 import { runShell } from './shell.js';
@@ -224,7 +224,7 @@ async function timeInstalls(root: string, label: string, packages: readonly Pack
       const { repository, requests } = full;
       const fullRoot = join(root, `${label}-full-${i + 1}`);
       await openStore(fullRoot);
-      await addRemote(fullRoot, { name: 'main', url: repository.url, rootFile: repository.rootFile, logAnchor: repository.genesisHash });
+      await repository.addRemoteTo(fullRoot);
       await measure(figures.full, () => installPackages({ storeRoot: fullRoot }, requests));
       await removeReadOnlyTree(fullRoot);
     }

@@ -2,9 +2,8 @@
 // "Records"): every file, directory and symlink under it, with its mode, size, sha256 or link
 // target; read-only modes (files 0444, or 0555 when executable; directories 0555); sealing a
 // staged tree to them, deepest entries first (those of one depth several at once), each fsynced.
-import { createReadStream } from 'node:fs';
 import { lstat, readdir, readlink } from 'node:fs/promises';
-import { createHash } from 'node:crypto';
+import { hashFile } from '../crypto/index.js';
 import { join } from 'node:path';
 import type { DurableFs } from './durable-fs.js';
 import { StoreError } from './errors.js';
@@ -21,12 +20,6 @@ export type StoreFile = ExtractedFile;
 export interface UnsupportedEntry {
   path: string;
   kind: string;
-}
-
-export async function sha256OfFile(path: string): Promise<string> {
-  const hash = createHash('sha256');
-  for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
-  return hash.digest('hex');
 }
 
 /**
@@ -54,7 +47,7 @@ export async function scanTree(dir: string): Promise<{ files: StoreFile[]; unsup
         files.push({ path, type: 'directory', mode, size: 0 });
         pending.push(path);
       } else if (status.isFile()) {
-        files.push({ path, type: 'file', mode, size: status.size, sha256: await sha256OfFile(full) });
+        files.push({ path, type: 'file', mode, size: status.size, sha256: (await hashFile(full)).hashes.sha256! });
       } else if (status.isSymbolicLink()) {
         const linkTarget = await readlink(full);
         files.push({ path, type: 'symlink', mode, size: Buffer.byteLength(linkTarget), linkTarget });

@@ -25,6 +25,7 @@ import {
 import { PackageError, packageTargetPath, versionsIndexBytes, versionsTargetPath } from '../../src/package/index.js';
 import type { JsonObject } from '../../src/encoding/index.js';
 import { PackageRepository } from '../fixtures/package-repository.js';
+import { storeState } from '../fixtures/store-state.js';
 import { runOperation } from '../fixtures/store-driver.js';
 import { needsTool } from '../fixtures/system-tools.js';
 
@@ -33,22 +34,6 @@ const TAR = needsTool('tar', 'sudo apt-get install tar');
 
 async function tempDir(prefix: string): Promise<string> {
   return mkdtemp(join(tmpdir(), prefix));
-}
-
-/** The store's directory listing and active generation, to show a refusal wrote nothing. */
-async function storeState(root: string): Promise<string> {
-  const list = async (d: string): Promise<string[]> => (await readdir(d).catch(() => [] as string[])).sort();
-  const current = await (await openStore(root)).current();
-  return JSON.stringify({
-    store: await list(join(root, 'store')),
-    generations: await list(join(root, 'generations')),
-    current: current?.number,
-    packages: Object.fromEntries(Object.entries(current?.packages ?? {}).map(([n, p]) => [n, `${p.version}@${p.remote}`])),
-  });
-}
-
-async function addWitnessed(repo: PackageRepository, root: string, name = 'main'): Promise<void> {
-  await addRemote(root, { name, url: repo.url, rootFile: repo.rootFile, logAnchor: repo.genesisHash });
 }
 
 /** Rewrites bundle.json inside a bundle archive (unsigned, so anyone handing the file over can), with GNU tar in ustar format. */
@@ -77,7 +62,7 @@ test('an update cannot bring in a new dependency that requests permissions witho
   const root = await tempDir('cairn-store-');
   try {
     await repo.publish({ name: 'viewer', version: '1.0.0', permissions: ['display'] });
-    await addWitnessed(repo, root);
+    await repo.addRemoteTo(root);
     await installPackages({ storeRoot: root }, ['viewer']);
     // The author's next release asks for nothing new itself, but depends on a new package that
     // requests network:outbound (the "renamed package" / "new helper" trick).
@@ -112,7 +97,7 @@ test('consent given with acceptPermissions covers what was shown, not a release 
   const root = await tempDir('cairn-store-');
   try {
     await repo.publish({ name: 'viewer', version: '1.0.0', permissions: ['display'] });
-    await addWitnessed(repo, root);
+    await repo.addRemoteTo(root);
     await installPackages({ storeRoot: root }, ['viewer']);
     await repo.publish({ name: 'viewer', version: '2.0.0', permissions: ['display', 'network:outbound:example.org:443'] });
     let shown: readonly ConsentItem[] = [];
@@ -149,8 +134,8 @@ test('a second remote cannot supply a dependency of a package from the first one
     await main.publish({ name: 'lib', version: '1.0.0' }, { name: 'app', version: '1.0.0', dependencies: { lib: '^1.0.0' } });
     // A third-party remote the user added for its own tool publishes a "lib" of its own, asking for the network.
     await extra.publish({ name: 'tool', version: '1.0.0' }, { name: 'lib', version: '1.9.0', permissions: ['network:outbound'] });
-    await addWitnessed(main, root, 'main');
-    await addWitnessed(extra, root, 'aaa-extra'); // sorts before "main"
+    await main.addRemoteTo(root, { name: 'main' });
+    await extra.addRemoteTo(root, { name: 'aaa-extra' }); // sorts before "main"
     const before = await storeState(root);
     const result = await installPackages({ storeRoot: root }, ['app']).catch((e: unknown) => e);
     if (result instanceof Error) {
@@ -175,8 +160,8 @@ test('a package name published by two remotes is not silently taken from the one
   try {
     await main.publish({ name: 'hello', version: '1.0.0' });
     await extra.publish({ name: 'hello', version: '1.0.0', permissions: ['device:camera', 'network:outbound'] });
-    await addWitnessed(main, root, 'main');
-    await addWitnessed(extra, root, '0-extra'); // added later, for something else; sorts first
+    await main.addRemoteTo(root, { name: 'main' });
+    await extra.addRemoteTo(root, { name: '0-extra' }); // added later, for something else; sorts first
     const before = await storeState(root);
     const result = await installPackages({ storeRoot: root }, ['hello']).catch((e: unknown) => e);
     if (result instanceof Error) {
@@ -200,7 +185,7 @@ test('refuses a versions index that points a version at another target (BAD_VERS
     // The publisher (targets key) lists hello 1.1.0 as evil's archive: signed, witnessed, still refused.
     repo.repo.sim.addTarget('packages/hello/versions.json', Buffer.from(JSON.stringify({ name: 'hello', versions: { '1.0.0': 'packages/hello/hello-1.0.0.tar', '1.1.0': 'packages/evil/evil-1.0.0.tar' } })));
     await repo.release();
-    await addWitnessed(repo, root);
+    await repo.addRemoteTo(root);
     const before = await storeState(root);
     await assert.rejects(installPackages({ storeRoot: root }, ['hello']), (e: unknown) => e instanceof PackageError && (e.code === 'BAD_VERSIONS_INDEX' || e.code === 'BAD_MANIFEST'));
     assert.equal(await storeState(root), before);
@@ -222,7 +207,7 @@ test('a versions index within the documented caps (10,000 versions, 2 MiB) is ac
     assert.ok(index.length > 1024 * 1024 && index.length < 2 * 1024 * 1024, `${index.length} bytes`);
     repo.repo.sim.addTarget(versionsTargetPath(name), index);
     await repo.release();
-    await addWitnessed(repo, root);
+    await repo.addRemoteTo(root);
     const r = await installPackages({ storeRoot: root }, [name]);
     assert.deepEqual(r.added.map((a) => a.version), ['1.0.8000']);
   } finally {
@@ -239,7 +224,7 @@ test('a hash in signed targets metadata is a digest, not a path: the download\'s
   const watcher = watch(outside, (_event, name) => void created.push(String(name)));
   try {
     await repo.publish({ name: 'hello', version: '1.0.0' });
-    await addWitnessed(repo, root);
+    await repo.addRemoteTo(root);
     // The publisher's targets key (the witnesses co-sign whatever is released) lists the versions
     // index with a "sha256" that climbs out of ROOT/remotes/main/cache; sha512 stays genuine.
     const path = versionsTargetPath('hello');
@@ -277,7 +262,7 @@ test('refuses two packages that provide the same command (BAD_PLAN), keeping the
     await packDirectory(tree, out, { sourceDateEpoch: 0 });
     repo.addArchive('sneak', '1.0.0', await readFile(out), m);
     await repo.release();
-    await addWitnessed(repo, root);
+    await repo.addRemoteTo(root);
     await installPackages({ storeRoot: root }, ['ls']);
     const before = await storeState(root);
     await assert.rejects(installPackages({ storeRoot: root }, ['sneak']), (e: unknown) => (e as { code?: string }).code === 'BAD_PLAN');
@@ -334,7 +319,7 @@ test('an old bundle replayed after the remote moved on cannot roll an installed 
   const root = await tempDir('cairn-store-');
   try {
     await repo.publish({ name: 'hello', version: '1.0.0' });
-    await addWitnessed(repo, root);
+    await repo.addRemoteTo(root);
     // Anyone made a bundle while 1.0.0 was the newest release.
     const oldBundle = join(root, '..', `${relative(tmpdir(), root)}-old.bundle`);
     await createBundle({ storeRoot: root, remote: 'main', packages: ['hello'], out: oldBundle });
@@ -361,13 +346,13 @@ test('a bundle whose unsigned bundle.json asks for an older version does not dow
   const bundleDir = await tempDir('cairn-bundles-');
   try {
     await repo.publish({ name: 'hello', version: '1.0.0' }, { name: 'hello', version: '2.0.0' });
-    await addWitnessed(repo, root);
+    await repo.addRemoteTo(root);
     await installPackages({ storeRoot: root }, ['hello']);
     // A current, valid bundle of hello 2.0.0 whose bundle.json was edited to install 1.0.0, whose
     // archive the attacker adds from the mirror: every byte still verifies (1.0.0 is still listed).
     const maker = await tempDir('cairn-maker-');
     try {
-      await addWitnessed(repo, maker);
+      await repo.addRemoteTo(maker);
       await createBundle({ storeRoot: maker, remote: 'main', packages: ['hello@1.0.0'], out: join(bundleDir, 'hello.bundle') });
     } finally {
       await rm(maker, { recursive: true, force: true });
@@ -398,10 +383,10 @@ test('refuses a bundle of another repository\'s "main" checked against the confi
   const root = await tempDir('cairn-store-');
   try {
     await repo.publish({ name: 'hello', version: '1.0.0' });
-    await addWitnessed(repo, maker);
+    await repo.addRemoteTo(maker);
     const bundleFile = join(maker, 'hello.bundle');
     await createBundle({ storeRoot: maker, remote: 'main', packages: ['hello'], out: bundleFile });
-    await addWitnessed(other, root);
+    await other.addRemoteTo(root);
     const before = await storeState(root);
     await assert.rejects(installBundle({ storeRoot: root }, bundleFile), (e: unknown) => e instanceof InstallError && e.code === 'ALL_MIRRORS_FAILED');
     assert.equal(await storeState(root), before);
@@ -422,7 +407,7 @@ test('reinstalling a package whose store path was damaged rewrites it (a store p
   const root = await tempDir('cairn-store-');
   try {
     await repo.publish({ name: 'hello', version: '1.0.0' });
-    await addWitnessed(repo, root);
+    await repo.addRemoteTo(root);
     await installPackages({ storeRoot: root }, ['hello']);
     const store = await openStore(root);
     const id = (await store.current())!.packages.hello!.id;
@@ -452,7 +437,7 @@ test('--allow-stale with a witnessed anchor: an unsigned createdAt before the he
   const root = await tempDir('cairn-store-');
   try {
     await repo.publish({ name: 'hello', version: '1.0.0' });
-    await addWitnessed(repo, maker);
+    await repo.addRemoteTo(maker);
     const bundleFile = join(maker, 'hello.bundle');
     await createBundle({ storeRoot: maker, remote: 'main', packages: ['hello'], out: bundleFile });
     // bundle.json is not signed: whoever hands the file over sets the clock the client verifies with.
@@ -480,7 +465,7 @@ test('a package can be removed while every mirror is down (an attacker on the ne
   const root = await tempDir('cairn-store-');
   try {
     await repo.publish({ name: 'good', version: '1.0.0' }, { name: 'bad', version: '1.0.0' });
-    await addWitnessed(repo, root);
+    await repo.addRemoteTo(root);
     await installPackages({ storeRoot: root }, ['good', 'bad']);
     await repo.server.close(); // the network is gone, or blocked by whoever wants "bad" to stay
     const removed = await removePackages({ storeRoot: root }, ['bad']);
@@ -500,10 +485,10 @@ test('a bundle installed with --root of another repository is not recorded as co
   try {
     await main.publish({ name: 'tool', version: '1.0.0' });
     await other.publish({ name: 'hello', version: '1.0.0', permissions: ['network:outbound'] });
-    await addWitnessed(other, maker, 'main'); // the bundle's maker calls its remote "main" too
+    await other.addRemoteTo(maker, { name: 'main' }); // the bundle's maker calls its remote "main" too
     const bundleFile = join(maker, 'hello.bundle');
     await createBundle({ storeRoot: maker, remote: 'main', packages: ['hello'], out: bundleFile });
-    await addWitnessed(main, root, 'main');
+    await main.addRemoteTo(root, { name: 'main' });
     const before = await storeState(root);
     const result = await installBundle({ storeRoot: root, rootFile: other.rootFile, logAnchor: other.genesisHash }, bundleFile).catch((e: unknown) => e);
     if (result instanceof Error) {

@@ -8,16 +8,17 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import {
-  InstallError, addRemote, createBundle, installBundle, installPackages, openStore, removePackages, searchPackages, updatePackages, type InstallEvent,
+  InstallError, createBundle, installBundle, installPackages, openStore, removePackages, searchPackages, updatePackages, type InstallEvent,
 } from '../../src/store/index.js';
 import type { JsonObject } from '../../src/encoding/index.js';
 import { PackageRepository } from '../fixtures/package-repository.js';
+import { storeState } from '../fixtures/store-state.js';
 
 const T = { timeout: 120_000 };
 
@@ -30,21 +31,11 @@ async function setup(): Promise<{ repo: PackageRepository; root: string; close: 
   } };
 }
 
-async function addMain(repo: PackageRepository, root: string, mirrors: string[] = [], url = repo.url): Promise<void> {
-  await addRemote(root, { name: 'main', url, rootFile: repo.rootFile, logAnchor: repo.genesisHash, mirrors });
-}
-
-/** The store's directory listing, to show a refusal wrote nothing. */
-async function storeState(root: string): Promise<string> {
-  const list = async (d: string): Promise<string[]> => (await readdir(d).catch(() => [] as string[])).sort();
-  return JSON.stringify({ store: await list(join(root, 'store')), generations: await list(join(root, 'generations')), current: (await (await openStore(root)).current())?.number });
-}
-
 test('install, run the entry point, update, roll back to the parent, remove, gc, verify', T, async () => {
   const { repo, root, close } = await setup();
   try {
     await repo.publish({ name: 'hello', version: '1.0.0' });
-    await addMain(repo, root);
+    await repo.addRemoteTo(root);
     const events: InstallEvent['type'][] = [];
     const first = await installPackages({ storeRoot: root, onEvent: (e) => events.push(e.type) }, ['hello']);
     assert.equal(first.generation!.number, 1);
@@ -83,7 +74,7 @@ test('dependencies come from verified metadata; a conflict names who wants what'
       { name: 'app', version: '1.0.0', dependencies: { lib: '^1.0.0' } },
       { name: 'tool', version: '1.0.0', dependencies: { lib: '^2.0.0' } },
     );
-    await addMain(repo, root);
+    await repo.addRemoteTo(root);
     assert.deepEqual((await searchPackages({ storeRoot: root }, 'LIB')).map((r) => `${r.name}@${r.version} ${r.remote}`), ['lib@2.0.0 main']);
     const r = await installPackages({ storeRoot: root }, ['app']);
     assert.deepEqual(r.added.map((a) => `${a.name}@${a.version}`).sort(), ['app@1.0.0', 'lib@1.0.0']);
@@ -107,7 +98,7 @@ test('an update that requests more permissions stops before activation; held wit
   const { repo, root, close } = await setup();
   try {
     await repo.publish({ name: 'viewer', version: '1.0.0', permissions: ['display'] });
-    await addMain(repo, root);
+    await repo.addRemoteTo(root);
     await installPackages({ storeRoot: root }, ['viewer']);
     await repo.publish({ name: 'viewer', version: '2.0.0', permissions: ['display', 'network:outbound'] });
     const before = await storeState(root);
@@ -133,7 +124,7 @@ test('refuses an archive whose manifest is not the verified one (MANIFEST_MISMAT
     const shown = { ...(manifest as unknown as JsonObject), permissions: [] };
     repo.addArchive('sneaky', '1.0.0', await readFile(archive), shown);
     await repo.release();
-    await addMain(repo, root);
+    await repo.addRemoteTo(root);
     const before = await storeState(root);
     await assert.rejects(installPackages({ storeRoot: root }, ['sneaky']), (e: unknown) => e instanceof InstallError && e.code === 'MANIFEST_MISMATCH');
     assert.equal(await storeState(root), before);
@@ -146,7 +137,7 @@ test('refuses a release the witnesses never saw (NOT_WITNESSED), writing nothing
   const { repo, root, close } = await setup();
   try {
     await repo.publish({ name: 'hello', version: '1.0.0' });
-    await addMain(repo, root);
+    await repo.addRemoteTo(root);
     await installPackages({ storeRoot: root }, ['hello']);
     const { archive, manifest } = await repo.pack({ name: 'hello', version: '6.6.6' });
     repo.addArchive('hello', '6.6.6', await readFile(archive), manifest as unknown as JsonObject);
@@ -180,7 +171,7 @@ test('a mirror that serves bad bytes is skipped and reported, and the next one u
     });
     await new Promise<void>((r) => evil!.listen(0, '127.0.0.1', r));
     const evilUrl = `http://127.0.0.1:${(evil.address() as AddressInfo).port}`;
-    await addMain(repo, root, [repo.url], evilUrl);
+    await repo.addRemoteTo(root, { mirrors: [repo.url], url: evilUrl });
     const skipped: string[] = [];
     const r = await installPackages({ storeRoot: root, onEvent: (e) => void (e.type === 'mirror-skipped' && skipped.push(`${e.url} ${e.code}`)) }, ['hello']);
     assert.equal(r.generation!.number, 1);
@@ -197,7 +188,7 @@ test('a bundle installs on a machine with only the anchor and no network; a stal
   const offline = await mkdtemp(join(tmpdir(), 'cairn-offline-'));
   try {
     await repo.publish({ name: 'lib', version: '1.0.0' }, { name: 'app', version: '1.0.0', dependencies: { lib: '1.x' } });
-    await addMain(repo, root);
+    await repo.addRemoteTo(root);
     const bundleFile = join(root, 'app.bundle');
     const made = await createBundle({ storeRoot: root, remote: 'main', packages: ['app'], out: bundleFile });
     assert.deepEqual(made.packages, [{ name: 'app', version: '1.0.0' }, { name: 'lib', version: '1.0.0' }]);

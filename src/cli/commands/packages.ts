@@ -5,7 +5,7 @@
 // on a terminal and plain lines otherwise; --json prints one document.
 import type { Command } from 'commander';
 import { createInterface } from 'node:readline/promises';
-import { UsageError } from '../../errors/index.js';
+import { EXIT, UsageError } from '../../errors/index.js';
 import {
   ConsentNeededError, addRemote, backgroundUpdate, createBundle, readHeldUpdates, formatAge, installBundle, type BundleDescription, defaultStoreRoot, describePackage, installPackages, listRemotes, openStore, removePackages, removeRemote, searchPackages, updatePackages,
   type InstallEvent, type PackageManagerOptions, type TransactionResult,
@@ -318,7 +318,7 @@ export const verifyCommand: CommandModule = {
         const report = await (await openStore(storeRoot(opts))).verify();
         const problems = report.problems;
         out.result(report, problems.length === 0 ? `store verified: ${report.checkedStorePaths} store path(s), no difference${report.garbage.length ? ` (${report.garbage.length} unreferenced item(s): cairn gc removes them)` : ''}` : problems.map((p) => `CORRUPT ${p.path}: ${p.kind}: ${p.detail}`));
-        if (problems.length > 0) context.setExitCode(6);
+        if (problems.length > 0) context.setExitCode(EXIT.verification);
       });
   },
 };
