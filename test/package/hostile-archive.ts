@@ -2,8 +2,12 @@
 // can build any hostile header a real attacker could (absolute and ".." names, links to /etc,
 // hard links, devices, FIFOs, duplicates, case and Unicode collisions, sizes of a terabyte in
 // base-256, pax and GNU long names, sparse multi-gigabyte bombs) without any tar tool's help.
-import { open } from 'node:fs/promises';
-import { manifestBytes, type PackageManifest } from '../../src/package/index.js';
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { lstat, mkdir, open, readdir, readFile, readlink, stat, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { PackageError, extractPackage, manifestBytes, type ExtractOptions, type PackageManifest } from '../../src/package/index.js';
+import { withTempDir } from '../fixtures/temp-dir.js';
 
 export interface RawEntry {
   /** Written as is: prefix split only when `prefix` is given. */
@@ -135,4 +139,50 @@ export async function writeManyEntries(file: string, count: number): Promise<voi
   } finally {
     await handle.close();
   }
+}
+
+/** Everything under `dir` (paths and contents), to prove a refusal changed nothing there. */
+async function snapshot(dir: string): Promise<string[]> {
+  const out: string[] = [];
+  const visit = async (rel: string): Promise<void> => {
+    for (const name of (await readdir(join(dir, rel))).sort()) {
+      const path = rel === '' ? name : `${rel}/${name}`;
+      const info = await lstat(join(dir, path));
+      if (info.isDirectory()) {
+        out.push(`${path}/`);
+        await visit(path);
+      } else if (info.isSymbolicLink()) out.push(`${path} -> ${await readlink(join(dir, path))}`);
+      else if (info.size > 16 * 1024 * 1024) out.push(`${path} ${info.size} bytes, mtime ${info.mtimeMs}`); // a sparse bomb: not read
+      else out.push(`${path} ${createHash('sha256').update(await readFile(join(dir, path))).digest('hex')}`);
+    }
+  };
+  await visit('');
+  return out;
+}
+
+/**
+ * Builds the archive from `parts` (or with `build`), extracts it into DIR/dest and asserts a
+ * refusal with one of `codes`, no DIR/dest, and an unchanged DIR (with DIR/outside, a sentinel the
+ * attacks aim at).
+ */
+export async function assertRefused(parts: Array<RawEntry | Buffer>, codes: string | readonly string[], options: ExtractOptions = {}, build?: (file: string) => Promise<void>): Promise<PackageError> {
+  const allowed = typeof codes === 'string' ? [codes] : codes;
+  let caught: PackageError | undefined;
+  await withTempDir('extract', async (dir) => {
+    const archive = join(dir, 'package.tar');
+    if (build) await build(archive);
+    else await writeArchive(archive, parts);
+    await mkdir(join(dir, 'outside', 'etc'), { recursive: true });
+    await writeFile(join(dir, 'outside', 'etc', 'passwd'), 'root:x:0:0\n');
+    const before = await snapshot(dir);
+    await assert.rejects(extractPackage(archive, join(dir, 'dest'), options), (e: unknown) => {
+      assert.ok(e instanceof PackageError, `a PackageError, got ${String(e)}`);
+      assert.ok(allowed.includes(e.code), `${e.code}: ${e.message}`);
+      caught = e;
+      return true;
+    });
+    await assert.rejects(stat(join(dir, 'dest')), { code: 'ENOENT' });
+    assert.deepEqual(await snapshot(dir), before);
+  });
+  return caught!;
 }
