@@ -11,13 +11,12 @@ import { spawnSync } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import {
   InstallError, createBundle, installBundle, installPackages, openStore, removePackages, searchPackages, updatePackages, type InstallEvent,
 } from '../../src/store/index.js';
 import type { JsonObject } from '../../src/encoding/index.js';
 import { PackageRepository } from '../fixtures/package-repository.js';
+import { SimulatorServer } from '../fixtures/repository-simulator.js';
 import { storeState } from '../fixtures/store-state.js';
 
 const T = { timeout: 120_000 };
@@ -157,20 +156,18 @@ test('refuses a release the witnesses never saw (NOT_WITNESSED), writing nothing
 
 test('a mirror that serves bad bytes is skipped and reported, and the next one used', T, async () => {
   const { repo, root, close } = await setup();
-  let evil: Server | undefined;
+  const evil = await new SimulatorServer(repo.repo.sim).start();
   try {
     await repo.publish({ name: 'hello', version: '1.0.0' });
-    // The first mirror serves the real metadata but a tampered archive.
-    evil = createServer((req, res) => {
-      const path = new URL(req.url ?? '/', 'http://x').pathname.slice(1);
-      const body = repo.repo.sim.files.get(path);
-      if (!body) return void res.writeHead(404).end();
-      const bytes = Buffer.from(body);
-      if (path.startsWith('targets/packages/hello/') && path.endsWith('.tar')) bytes[600] = bytes[600]! ^ 1;
-      res.writeHead(200, { 'content-length': bytes.length }).end(bytes);
-    });
-    await new Promise<void>((r) => evil!.listen(0, '127.0.0.1', r));
-    const evilUrl = `http://127.0.0.1:${(evil.address() as AddressInfo).port}`;
+    // The first mirror serves the real metadata but a tampered archive (under either file name).
+    for (const archive of [...repo.repo.sim.files.keys()].filter((p) => p.startsWith('targets/packages/hello/') && p.endsWith('.tar'))) {
+      evil.overrides.set(archive, (_req, res) => {
+        const bytes = Buffer.from(repo.repo.sim.files.get(archive)!);
+        bytes[600] = bytes[600]! ^ 1;
+        res.writeHead(200, { 'content-length': bytes.length }).end(bytes);
+      });
+    }
+    const evilUrl = evil.metadataUrl.replace(/\/metadata\/$/, '');
     await repo.addRemoteTo(root, { mirrors: [repo.url], url: evilUrl });
     const skipped: string[] = [];
     const r = await installPackages({ storeRoot: root, onEvent: (e) => void (e.type === 'mirror-skipped' && skipped.push(`${e.url} ${e.code}`)) }, ['hello']);
@@ -178,7 +175,7 @@ test('a mirror that serves bad bytes is skipped and reported, and the next one u
     assert.equal(skipped.length, 1);
     assert.match(skipped[0]!, new RegExp(`^${evilUrl} `));
   } finally {
-    await new Promise<void>((r) => (evil ? evil.close(() => r()) : r()));
+    await evil.close();
     await close();
   }
 });
