@@ -59,7 +59,6 @@ async function createBundleLocked(options: CreateBundleOptions): Promise<BundleD
   if (options.packages.length === 0) throw new InstallError('BAD_REQUEST', 'name at least one package to bundle');
   const remote = await readRemote(options.storeRoot, options.remote);
   const anchor = await readRemoteAnchor(options.storeRoot, remote.name);
-  await mkdir(join(options.storeRoot, 'tmp'), { recursive: true });
   const staging = await mkdtemp(join(options.storeRoot, 'tmp', 'bundle-'));
   try {
     const repoDir = join(staging, 'tree', 'repo');
@@ -103,7 +102,6 @@ export async function installBundle(options: InstallBundleOptions, bundleFile: s
 }
 
 async function installBundleLocked(options: InstallBundleOptions, bundleFile: string): Promise<{ bundle: BundleDescription; ageSeconds: number; result: TransactionResult }> {
-  await mkdir(join(options.storeRoot, 'tmp'), { recursive: true });
   const staging = await mkdtemp(join(options.storeRoot, 'tmp', 'from-bundle-'));
   const fetcher = await BundleFetcher.open(bundleFile);
   try {

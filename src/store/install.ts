@@ -12,7 +12,7 @@
 // version kept) with `holdPermissionChanges`. The permissions shown, recorded and later enforced
 // are those of the verified manifest in the target's metadata; the archive's copy must be
 // byte-identical to it or the unpack is refused (MANIFEST_MISMATCH).
-import { extractPackage, manifestBytes, parseManifest, permissionIncrease, type PackageManifest } from '../package/index.js';
+import { extractPackage, isValidName, manifestBytes, parseManifest, permissionIncrease, type PackageManifest } from '../package/index.js';
 import { openStore, storeLayout, StoreError, type Generation, type GenerationPlan, type IncomingPackage, type Store } from './core.js';
 import { readStoreRecord } from './records.js';
 import { InstallError } from './install-errors.js';
@@ -109,7 +109,7 @@ export function parsePackageRequest(text: string): Requirement & { remote?: stri
   const at = rest.indexOf('@', 1);
   const name = at < 0 ? rest : rest.slice(0, at);
   const range = at < 0 ? '*' : rest.slice(at + 1);
-  if (!/^[a-z0-9][a-z0-9._-]{0,63}$/.test(name) || range === '' || (remote !== undefined && !REMOTE_NAME.test(remote))) {
+  if (!isValidName(name) || range === '' || (remote !== undefined && !REMOTE_NAME.test(remote))) {
     throw new InstallError('BAD_REQUEST', `${JSON.stringify(text)}: expected [REMOTE:]NAME, NAME@VERSION or NAME@RANGE (names are lowercase)`);
   }
   return { name, range, wantedBy: 'you', ...(remote === undefined ? {} : { remote }) };
@@ -341,9 +341,7 @@ class RemotesCatalog implements PackageCatalog {
   }
 
   private async findClient(name: string): Promise<RemoteClient> {
-    if (this.clients.length === 0) {
-      throw new InstallError('NO_REMOTE', 'no remote is configured', { hint: 'cairn remote add NAME URL --root ROOT_FILE --log-anchor HASH, or cairn install --from BUNDLE' });
-    }
+    this.remotes();
     const from = this.claims.get(name)?.remote ?? this.installed[name]?.remote;
     if (from !== undefined) {
       const client = this.clients.find((c) => c.name === from);
@@ -402,7 +400,7 @@ class RemotesCatalog implements PackageCatalog {
   }
 
   remotes(): readonly RemoteClient[] {
-    if (this.clients.length === 0) throw new InstallError('NO_REMOTE', 'no remote is configured', { hint: 'cairn remote add NAME URL --root ROOT_FILE --log-anchor HASH' });
+    if (this.clients.length === 0) throw new InstallError('NO_REMOTE', 'no remote is configured', { hint: 'cairn remote add NAME URL --root ROOT_FILE --log-anchor HASH, or cairn install --from BUNDLE' });
     return this.clients;
   }
 

@@ -216,11 +216,16 @@ export class RemoteClient implements PackageCatalog {
     await this.refresh();
     const info = await this.updater!.getTargetInfo(PACKAGE_INDEX_PATH);
     if (!info) return { packages: {} };
-    if (info.length > PACKAGE_INDEX_LIMITS.maxBytes) throw new PackageError('BAD_VERSIONS_INDEX', `${PACKAGE_INDEX_PATH} is ${info.length} bytes, over the ${PACKAGE_INDEX_LIMITS.maxBytes}-byte cap`);
+    return parsePackageIndex(await this.smallTarget(info, PACKAGE_INDEX_LIMITS.maxBytes), PACKAGE_INDEX_PATH);
+  }
+
+  /** The bytes of a small target (an index), from the cache or downloaded, verified; over `maxBytes` is BAD_VERSIONS_INDEX. */
+  private async smallTarget(info: TargetFile, maxBytes: number): Promise<Buffer> {
+    if (info.length > maxBytes) throw new PackageError('BAD_VERSIONS_INDEX', `${info.path} is ${info.length} bytes, over the ${maxBytes}-byte cap of an index`);
     await mkdir(this.cacheDir, { recursive: true });
     const file = join(this.cacheDir, `${sha256Of(info)}.json`);
     if ((await this.updater!.findCachedTarget(info, file)) === undefined) await this.updater!.downloadTarget(info, file);
-    return parsePackageIndex(await readCappedFile(file, PACKAGE_INDEX_LIMITS.maxBytes), PACKAGE_INDEX_PATH);
+    return readCappedFile(file, maxBytes);
   }
 
   private versionIndex(name: string): Promise<Map<string, string>> {
@@ -234,12 +239,7 @@ export class RemoteClient implements PackageCatalog {
     const path = versionsTargetPath(name);
     const info = await this.updater!.getTargetInfo(path);
     if (!info) throw new InstallError('UNKNOWN_PACKAGE', `remote ${this.name} publishes no package ${name}`, { hint: 'cairn search TEXT lists what the remotes publish' });
-    if (info.length > VERSIONS_INDEX_LIMITS.maxBytes) throw new PackageError('BAD_VERSIONS_INDEX', `${path} is ${info.length} bytes, over the ${VERSIONS_INDEX_LIMITS.maxBytes}-byte cap of a versions index`);
-    const dir = this.cacheDir;
-    await mkdir(dir, { recursive: true });
-    const file = join(dir, `${sha256Of(info)}.json`);
-    if ((await this.updater!.findCachedTarget(info, file)) === undefined) await this.updater!.downloadTarget(info, file);
-    const index = parseVersionsIndex(await readCappedFile(file, VERSIONS_INDEX_LIMITS.maxBytes), path);
+    const index = parseVersionsIndex(await this.smallTarget(info, VERSIONS_INDEX_LIMITS.maxBytes), path);
     if (index.name !== name) throw new PackageError('BAD_MANIFEST', `${path} names package ${index.name}, expected ${name}`);
     for (const [version, target] of Object.entries(index.versions)) {
       if (target !== packageTargetPath(name, version)) throw new PackageError('BAD_MANIFEST', `${path}: version ${version} points at ${target}, expected ${packageTargetPath(name, version)}`);

@@ -12,10 +12,12 @@ import { hasLogAnchor, initClientTrust } from '../client/index.js';
 import { FieldReader, parseJsonObject } from '../encoding/index.js';
 import { FormatError } from '../errors/index.js';
 import { readCappedFile, readCappedFileIfExists, writeFileAtomic } from '../io/index.js';
+import { NAME_PATTERN } from '../package/index.js';
 import { openStore, storeLayout } from './core.js';
 import { InstallError } from './install-errors.js';
 
-export const REMOTE_NAME = /^[a-z0-9][a-z0-9._-]{0,63}$/;
+/** Remote names follow the package name grammar (they become directory names). */
+export const REMOTE_NAME = NAME_PATTERN;
 const REMOTE_FILE_MAX_BYTES = 64 * 1024;
 const MAX_MIRRORS = 32;
 /** Largest root.json kept as a remote's anchor (the TUF client's own cap). */
@@ -136,7 +138,6 @@ export async function removeRemote(storeRoot: string, name: string): Promise<voi
 async function removeRemoteLocked(storeRoot: string, name: string): Promise<void> {
   await readRemote(storeRoot, name);
   const doomed = join(storeRoot, 'tmp', `removed-${name}-${randomBytes(6).toString('hex')}`);
-  await mkdir(join(storeRoot, 'tmp'), { recursive: true });
   await rename(join(remotesDir(storeRoot), name), doomed);
   await rm(doomed, { recursive: true, force: true });
 }
