@@ -5,6 +5,7 @@ import { open, rename, unlink, mkdir } from 'node:fs/promises';
 import { dirname, basename, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { StorageError } from '../errors/index.js';
+import { crashPoint } from './crash-points.js';
 
 export interface AtomicWriteOptions {
   /** File mode of the new file (default 0o644; private keys use 0o600). */
@@ -24,13 +25,21 @@ export async function writeFileAtomic(path: string, data: Uint8Array | string, o
   const tmp = join(dir, `.${basename(path)}.${randomBytes(6).toString('hex')}.tmp`);
   let handle;
   try {
+    crashPoint(`write ${tmp}`);
     handle = await open(tmp, 'wx', options.mode ?? 0o644);
     await handle.writeFile(data);
-    if (options.durable !== false) await handle.sync();
+    if (options.durable !== false) {
+      crashPoint(`fsync ${tmp}`);
+      await handle.sync();
+    }
     await handle.close();
     handle = undefined;
+    crashPoint(`rename ${tmp} -> ${path}`);
     await rename(tmp, path);
-    if (options.durable !== false) await fsyncDirectory(dir);
+    if (options.durable !== false) {
+      crashPoint(`fsync ${dir}`);
+      await fsyncDirectory(dir);
+    }
   } catch (e) {
     await handle?.close().catch(() => undefined);
     await unlink(tmp).catch(() => undefined);

@@ -7,7 +7,8 @@
 // rename of the link, the active generation is untouched; after it, the new one is complete.
 import { join } from 'node:path';
 import { lstat } from 'node:fs/promises';
-import { randomSuffix, type DurableFs, type StepHook } from './durable-fs.js';
+import type { StepHook } from '../io/index.js';
+import { randomSuffix, type DurableFs } from './durable-fs.js';
 import { StoreError } from './errors.js';
 import { generationNumbers, generationPath, readCurrentNumber, switchCurrent, type Generation } from './generations.js';
 import { STORE_ID_PATTERN, STORE_LIMITS, binLinkTarget, checkName, checkVersion, isPackagePath, storeId, type StoreLayout } from './layout.js';

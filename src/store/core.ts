@@ -8,6 +8,6 @@ export type { GcOptions, GcResult } from './gc.js';
 export type { VerifyReport, VerifyProblem, VerifyProblemKind, GarbageItem, GarbageKind } from './verify.js';
 export type { GenerationManifest, GenerationPackage, StoreRecord, StoredPackageManifest } from './records.js';
 export type { StoreFile } from './tree.js';
-export { stepHookFromEnvironment, type StepHook } from './durable-fs.js';
+export type { StepHook } from '../io/index.js';
 export { StoreError, type StoreErrorCode } from './errors.js';
 export { STORE_LIMITS, storeId, storeLayout, type StoreLayout } from './layout.js';

@@ -2,43 +2,12 @@
 // (docs/store.md "Order of writes" and "Test hooks"; the issue: "durable by default: file
 // contents, directories and manifests are fsynced before the switch"). Each method calls
 // `step(label)` before the write, fsync, rename, symlink, chmod or removal it performs, so the
-// crash test can kill the process at every one of them (CAIRN_TEST_CRASH_AT_STEP) and count them
-// (CAIRN_TEST_STEP_TRACE); nothing else in src/store/ writes to disk.
-import { appendFileSync } from 'node:fs';
+// crash test can kill the process at every one of them (io/crash-points.ts); nothing else in
+// src/store/ writes to the store's paths.
 import { chmod, lstat, mkdir, open, readdir, rename, rm, symlink, unlink } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { basename, dirname, join, relative } from 'node:path';
-import { UsageError } from '../errors/index.js';
-
-/** Called with a label before each write, fsync, rename, symlink, chmod and removal. */
-export type StepHook = (label: string) => void;
-
-/**
- * The step hook of the test environment, read once (docs/store.md "Test hooks"):
- * CAIRN_TEST_STEP_TRACE=FILE appends "N LABEL" for each step (synchronously, so a kill loses
- * none); CAIRN_TEST_CRASH_AT_STEP=N kills this process with SIGKILL when step N (1-based) is
- * reached, before the write it announces. Undefined when neither is set.
- */
-export function stepHookFromEnvironment(env: NodeJS.ProcessEnv = process.env): StepHook | undefined {
-  const trace = env.CAIRN_TEST_STEP_TRACE;
-  const crashText = env.CAIRN_TEST_CRASH_AT_STEP;
-  if ((trace === undefined || trace === '') && (crashText === undefined || crashText === '')) return undefined;
-  let crashAt: number | undefined;
-  if (crashText !== undefined && crashText !== '') {
-    crashAt = Number(crashText);
-    if (!Number.isSafeInteger(crashAt) || crashAt < 1) throw new UsageError('BAD_ARGUMENT', `CAIRN_TEST_CRASH_AT_STEP is ${JSON.stringify(crashText)}, expected a step number from 1`);
-  }
-  let count = 0;
-  return (label) => {
-    count += 1;
-    if (trace !== undefined && trace !== '') appendFileSync(trace, `${count} ${label}\n`);
-    if (count === crashAt) {
-      process.kill(process.pid, 'SIGKILL');
-      // The signal is delivered before kill(2) returns to this thread; never go on regardless.
-      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0);
-    }
-  };
-}
+import type { StepHook } from '../io/index.js';
 
 /** Both hooks, in order; undefined ones are skipped. */
 export function combineStepHooks(...hooks: Array<StepHook | undefined>): StepHook {

@@ -7,7 +7,8 @@ import { lstat, mkdir } from 'node:fs/promises';
 import { StorageError } from '../errors/index.js';
 import { lockTimeoutFromEnvironment, withLockFile } from '../io/index.js';
 import { commitGeneration, type GenerationPlan, type StoreContext } from './commit.js';
-import { DurableFs, combineStepHooks, stepHookFromEnvironment, type StepHook } from './durable-fs.js';
+import { crashPoint, type StepHook } from '../io/index.js';
+import { DurableFs, combineStepHooks } from './durable-fs.js';
 import { StoreError } from './errors.js';
 import { collectGarbage, type GcOptions, type GcResult } from './gc.js';
 import { currentGeneration, listGenerations, type Generation } from './generations.js';
@@ -48,7 +49,7 @@ const SUBDIRECTORIES = ['store', 'generations', 'tmp'] as const;
 /** Opens the store at `root`, creating its layout (0755 directories) when missing. */
 export async function openStore(root: string, options: OpenStoreOptions = {}): Promise<Store> {
   const layout = storeLayout(root);
-  const fs = new DurableFs(root, combineStepHooks(options.step, stepHookFromEnvironment()));
+  const fs = new DurableFs(root, combineStepHooks(options.step, crashPoint));
   const ctx: StoreContext = { layout, fs };
   const timeoutMs = options.lockTimeoutMs ?? lockTimeoutFromEnvironment();
   const command = options.command ?? 'cairn store';

@@ -9,6 +9,7 @@ import { mkdir, open, rename, stat, unlink, type FileHandle } from 'node:fs/prom
 import { basename, dirname, join } from 'node:path';
 import type { TargetFile } from '@tufjs/models';
 import { short, StorageError } from '../errors/index.js';
+import { crashPoint } from '../io/crash-points.js';
 import type { Fetcher } from '../io/fetch.js';
 import { TufError } from './errors.js';
 import { SUPPORTED_HASHES } from './trusted-set.js';
@@ -52,6 +53,7 @@ export async function downloadTargetFile(fetcher: Fetcher, info: TargetFile, url
   let handle: FileHandle | undefined;
   let writer: BatchedWriter | undefined;
   try {
+    crashPoint(`write ${tmp}`);
     handle = await openNew(tmp);
     writer = new BatchedWriter(handle);
     let length = 0;
@@ -78,9 +80,11 @@ export async function downloadTargetFile(fetcher: Fetcher, info: TargetFile, url
       }
     }
     // Verified before the one fsync: a refused download costs no flush to disk.
+    crashPoint(`fsync ${tmp}`);
     await handle.sync();
     await handle.close();
     handle = undefined;
+    crashPoint(`rename ${tmp} -> ${path}`);
     await rename(tmp, path);
     return path;
   } catch (e) {

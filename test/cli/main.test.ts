@@ -80,7 +80,7 @@ test('cairn --help lists every group, --version prints the package version, help
 
   const pkg = JSON.parse(await readFile(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
   const version = await runCli(['--version']);
-  assert.deepEqual(version, { code: 0, stdout: `${pkg.version}\n`, stderr: '' });
+  assert.deepEqual(version, { code: 0, signal: null, stdout: `${pkg.version}\n`, stderr: '' });
 
   const [viaHelp, viaFlag] = await Promise.all([runCli(['help', 'repo']), runCli(['repo', '--help'])]);
   assert.equal(viaHelp.code, 0, viaHelp.stderr);

@@ -10,7 +10,7 @@ import { appendFile, chmod, lstat, mkdir, mkdtemp, readFile, readdir, readlink, 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { openStore, stepHookFromEnvironment, StoreError, type IncomingPackage, type Store } from '../../src/store/index.js';
+import { openStore, StoreError, type IncomingPackage, type Store } from '../../src/store/index.js';
 import { testPackage, testPackageTree, unpackTree } from '../fixtures/store-driver.js';
 
 const DRIVER = fileURLToPath(new URL('../fixtures/store-driver.ts', import.meta.url));
@@ -346,20 +346,4 @@ test('a failure before the switch leaves the active generation untouched and cle
     assert.deepEqual(await readdir(join(root, 'tmp')), []);
     assert.deepEqual((await store.verify()).problems, []);
   });
-});
-
-test('the test hooks: CAIRN_TEST_STEP_TRACE appends numbered labels, a bad CAIRN_TEST_CRASH_AT_STEP is a usage error', { timeout: 30_000 }, async () => {
-  const dir = await mkdtemp(join(tmpdir(), 'cairn-store-hooks-'));
-  try {
-    assert.equal(stepHookFromEnvironment({}), undefined);
-    assert.throws(() => stepHookFromEnvironment({ CAIRN_TEST_CRASH_AT_STEP: '0' }), (e: Error & { code?: string }) => e.code === 'BAD_ARGUMENT');
-    assert.throws(() => stepHookFromEnvironment({ CAIRN_TEST_CRASH_AT_STEP: 'x' }), (e: Error & { code?: string }) => e.code === 'BAD_ARGUMENT');
-    const trace = join(dir, 'trace');
-    const hook = stepHookFromEnvironment({ CAIRN_TEST_STEP_TRACE: trace })!;
-    hook('write a');
-    hook('fsync a');
-    assert.equal(await readFile(trace, 'utf8'), '1 write a\n2 fsync a\n');
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
 });
