@@ -10,10 +10,10 @@ import { lstat } from 'node:fs/promises';
 import type { StepHook } from '../io/index.js';
 import { randomSuffix, type DurableFs } from './durable-fs.js';
 import { StoreError } from './errors.js';
-import { generationNumbers, generationPath, readCurrentNumber, switchCurrent, type Generation } from './generations.js';
+import { generationNumbers, generationPath, loadGeneration, readCurrentNumber, switchCurrent, type Generation } from './generations.js';
 import { STORE_ID_PATTERN, STORE_LIMITS, binLinkTarget, checkName, checkVersion, isPackagePath, storeId, type StoreLayout } from './layout.js';
 import { documentBytes, readStoreRecord, type GenerationManifest, type GenerationPackage, type StoreRecord } from './records.js';
-import { STORE_PATH_DIR_MODE, escapingLinks, scanTree, sealEntries, unpackDifferences, type StoreFile } from './tree.js';
+import { CONCURRENT_SEALS, STORE_PATH_DIR_MODE, escapingLinks, forEachConcurrently, scanTree, sealEntries, unpackDifferences, type StoreFile } from './tree.js';
 
 /** A verified package build to add to the store. */
 export interface IncomingPackage {
@@ -58,30 +58,32 @@ export async function commitGeneration(ctx: StoreContext, plan: GenerationPlan):
   const { layout } = ctx;
   const parent = await readCurrentNumber(ctx.layout);
   const number = await nextGenerationNumber(layout);
-  const records = new Map<string, StoreRecord>();
-  for (const [name, planned] of entries) {
-    const record = planned.incoming !== undefined ? await addToStore(ctx, planned.incoming) : await presentRecord(layout, planned.id!);
-    if (record.name !== name || record.version !== planned.version) {
-      throw new StoreError('BAD_PLAN', `the plan lists ${name} ${planned.version}, but its store path ${record.id} holds ${record.name} ${record.version}`);
-    }
-    records.set(name, record);
+  // Packages the active generation already has are only looked up (their entry points are in its
+  // manifest), all at once: a generation that only switches reads no record. New ones are added
+  // one after the other.
+  const active = parent === undefined ? undefined : await loadGeneration(layout, parent).catch(() => undefined);
+  const kept = await Promise.all(entries.map(([name, planned]) => (planned.incoming === undefined ? keptPackage(layout, name, planned, active) : undefined)));
+  const linked = new Map<string, LinkedPackage>();
+  for (const [index, [name, planned]] of entries.entries()) {
+    linked.set(name, kept[index] ?? linkedOf(await addToStore(ctx, planned.incoming!), name, planned));
   }
-  const bin = binLinks(records);
+  const bin = binLinks(linked);
   const manifest: GenerationManifest = {
     number,
     parent: parent ?? null,
     createdAt: new Date().toISOString(),
     reason: plan.reason,
-    packages: Object.fromEntries(entries.map(([name, p]): [string, GenerationPackage] => [name, {
-      id: records.get(name)!.id, version: p.version, remote: p.remote, explicit: p.explicit, permissions: [...p.permissions],
-    }])),
+    packages: Object.fromEntries(entries.map(([name, p]): [string, GenerationPackage] => {
+      const { id, entryPoints } = linked.get(name)!;
+      return [name, { id, version: p.version, remote: p.remote, explicit: p.explicit, permissions: [...p.permissions], entryPoints: { ...entryPoints } }];
+    })),
   };
   const staging = join(layout.tmp, `gen-${number}-${randomSuffix()}`);
   try {
     await ctx.fs.mkdir(staging);
     await ctx.fs.writeNewFile(join(staging, 'manifest.json'), documentBytes(manifest));
     await ctx.fs.mkdir(join(staging, 'bin'));
-    for (const [command, target] of bin) await ctx.fs.symlink(target, join(staging, 'bin', command));
+    await forEachConcurrently(bin, CONCURRENT_SEALS, ([command, target]) => ctx.fs.symlink(target, join(staging, 'bin', command)));
     await ctx.fs.fsync(join(staging, 'bin'));
     await ctx.fs.fsync(staging);
     await ctx.fs.rename(staging, generationPath(layout, number));
@@ -127,12 +129,45 @@ async function nextGenerationNumber(layout: StoreLayout): Promise<number> {
 }
 
 /** The record of a store path the plan names by ID; NOT_IN_STORE when absent. */
+/** What a generation needs of one of its packages: its store path and entry points. */
+interface LinkedPackage {
+  id: string;
+  entryPoints: Record<string, string>;
+}
+
+/** The record's store path and entry points, once it is known to hold `name` at the planned version. */
+function linkedOf(record: StoreRecord, name: string, planned: PlannedPackage): LinkedPackage {
+  if (record.name !== name || record.version !== planned.version) {
+    throw new StoreError('BAD_PLAN', `the plan lists ${name} ${planned.version}, but its store path ${record.id} holds ${record.name} ${record.version}`);
+  }
+  return { id: record.id, entryPoints: record.manifest.entryPoints };
+}
+
+/**
+ * A package the plan names by store ID: when the active generation has that ID under the same
+ * name and version, its entry points come from that manifest and the store path and record are
+ * only looked up; otherwise its record is read. A missing path or record is NOT_IN_STORE.
+ */
+async function keptPackage(layout: StoreLayout, name: string, planned: PlannedPackage, active: GenerationManifest | undefined): Promise<LinkedPackage> {
+  const id = planned.id!;
+  const known = active?.packages[name];
+  if (known !== undefined && known.id === id && known.version === planned.version) {
+    const present = (await isFile(join(layout.store, `${id}.json`))) && (await isDirectory(join(layout.store, id)));
+    if (present) return { id, entryPoints: known.entryPoints };
+  }
+  return linkedOf(await presentRecord(layout, id), name, planned);
+}
+
 async function presentRecord(layout: StoreLayout, id: string): Promise<StoreRecord> {
   const record = typeof id === 'string' && id.length <= STORE_LIMITS.maxNameChars * 2 + 40 && STORE_ID_PATTERN.test(id) ? await readStoreRecord(join(layout.store, `${id}.json`), id) : undefined;
   if (record === undefined || !(await isDirectory(join(layout.store, id)))) {
     throw new StoreError('NOT_IN_STORE', `the store holds no package ${JSON.stringify(id.slice(0, 128))}`, { hint: 'install it from its remote instead of naming its store path' });
   }
   return record;
+}
+
+async function isFile(path: string): Promise<boolean> {
+  return lstat(path).then((s) => s.isFile(), () => false);
 }
 
 async function isDirectory(path: string): Promise<boolean> {
@@ -163,7 +198,12 @@ async function addToStore(ctx: StoreContext, incoming: IncomingPackage): Promise
   let files: StoreFile[];
   try {
     const reported = await incoming.unpack(staging, fs.step);
-    const { files: found, unsupported } = await scanTree(staging);
+    // The tree is checked against the report by structure and size; the digests are those the
+    // unpack computed from the bytes it wrote (a second read would double the install's I/O),
+    // and `cairn verify` re-hashes them.
+    const { files: scanned, unsupported } = await scanTree(staging, { hash: false });
+    const reportedDigests = new Map(reported.map((f) => [f.path, f.sha256]));
+    const found = scanned.map((f) => (f.type === 'file' ? { ...f, sha256: reportedDigests.get(f.path) } : f));
     if (unsupported.length > 0) throw new StoreError('UNPACK_MISMATCH', `${incoming.name} ${incoming.version}: ${unsupported[0]!.path} is ${unsupported[0]!.kind}; a store path holds only files, directories and symlinks`);
     const differences = unpackDifferences(reported, found);
     if (differences.length > 0) throw new StoreError('UNPACK_MISMATCH', `${incoming.name} ${incoming.version}: the unpacked tree is not what unpack reported: ${differences.slice(0, 3).join('; ')}${differences.length > 3 ? ` (and ${differences.length - 3} more)` : ''}`);
@@ -206,15 +246,15 @@ function checkEntryPoints(incoming: IncomingPackage, files: readonly StoreFile[]
 }
 
 /** The bin links of a generation: command -> target; two packages providing one command is BAD_PLAN. */
-function binLinks(records: ReadonlyMap<string, StoreRecord>): Array<[string, string]> {
+function binLinks(packages: ReadonlyMap<string, LinkedPackage>): Array<[string, string]> {
   const owner = new Map<string, string>();
   const links: Array<[string, string]> = [];
-  for (const [name, record] of records) {
-    for (const [command, path] of Object.entries(record.manifest.entryPoints)) {
+  for (const [name, linked] of packages) {
+    for (const [command, path] of Object.entries(linked.entryPoints)) {
       const other = owner.get(command);
       if (other !== undefined) throw new StoreError('BAD_PLAN', `both ${other} and ${name} provide the command ${command}`, { hint: 'install only one of them' });
       owner.set(command, name);
-      links.push([command, binLinkTarget(record.id, path)]);
+      links.push([command, binLinkTarget(linked.id, path)]);
     }
   }
   return links.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));

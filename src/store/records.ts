@@ -40,6 +40,8 @@ export interface GenerationPackage {
   explicit: boolean;
   /** Permissions as requested by the package (requests; nothing is granted here). */
   permissions: string[];
+  /** Its record's entry points, so that a generation keeping it makes its bin links without reading the record. */
+  entryPoints: Record<string, string>;
 }
 
 /** ROOT/generations/N/manifest.json. */
@@ -73,14 +75,20 @@ function parseObject(bytes: Buffer, what: string, maxBytes: number): JsonRecord 
 
 function readManifest(reader: FieldReader<StoreError>, value: unknown): StoredPackageManifest {
   const o = reader.object(value, 'manifest');
-  const entryPoints: Record<string, string> = {};
-  for (const [command, path] of reader.entries(o.entryPoints ?? {}, 'manifest.entryPoints', STORE_LIMITS.maxEntryPointsPerPackage, STORE_LIMITS.maxNameChars)) {
-    if (!NAME_PATTERN.test(command)) throw reader.fail(`manifest.entryPoints: command ${JSON.stringify(command.slice(0, 64))} is not a valid command name`);
-    entryPoints[command] = reader.string(path, `manifest.entryPoints.${command}`, STORE_LIMITS.maxPathChars, { valid: isPackagePath, expected: 'a relative path inside the package' });
-  }
+  const entryPoints = readEntryPoints(reader, o.entryPoints ?? {}, 'manifest.entryPoints');
   const permissions = reader.array(o.permissions ?? [], 'manifest.permissions', STORE_LIMITS.maxPermissionsPerPackage)
     .map((p, i) => reader.string(p, `manifest.permissions[${i}]`, STORE_LIMITS.maxTextChars, { min: 1 }));
   return { ...o, entryPoints, permissions };
+}
+
+/** Command name -> path inside the package. */
+function readEntryPoints(reader: FieldReader<StoreError>, value: unknown, at: string): Record<string, string> {
+  const entryPoints: Record<string, string> = {};
+  for (const [command, path] of reader.entries(value, at, STORE_LIMITS.maxEntryPointsPerPackage, STORE_LIMITS.maxNameChars)) {
+    if (!NAME_PATTERN.test(command)) throw reader.fail(`${at}: command ${JSON.stringify(command.slice(0, 64))} is not a valid command name`);
+    entryPoints[command] = reader.string(path, `${at}.${command}`, STORE_LIMITS.maxPathChars, { valid: isPackagePath, expected: 'a relative path inside the package' });
+  }
+  return entryPoints;
 }
 
 function readStoreFile(reader: FieldReader<StoreError>, value: unknown, i: number): StoreFile {
@@ -138,13 +146,14 @@ export function parseGenerationManifest(bytes: Buffer, number: number, what: str
   for (const [name, value] of reader.entries(o.packages, 'packages', STORE_LIMITS.maxPackagesPerGeneration, STORE_LIMITS.maxNameChars)) {
     if (!NAME_PATTERN.test(name)) throw reader.fail(`packages: ${JSON.stringify(name.slice(0, 64))} is not a package name`);
     const at = `packages.${name}`;
-    const p = reader.exact(value, at, ['id', 'version', 'remote', 'explicit', 'permissions']);
+    const p = reader.exact(value, at, ['id', 'version', 'remote', 'explicit', 'permissions', 'entryPoints']);
     manifest.packages[name] = {
       id: reader.string(p.id, `${at}.id`, STORE_LIMITS.maxNameChars * 2 + 40, { pattern: STORE_ID_PATTERN, expected: 'a store ID' }),
       version: reader.string(p.version, `${at}.version`, STORE_LIMITS.maxNameChars, { pattern: VERSION_PATTERN, expected: 'a version' }),
       remote: reader.string(p.remote, `${at}.remote`, STORE_LIMITS.maxTextChars),
       explicit: reader.boolean(p.explicit, `${at}.explicit`),
       permissions: reader.array(p.permissions, `${at}.permissions`, STORE_LIMITS.maxPermissionsPerPackage).map((x, i) => reader.string(x, `${at}.permissions[${i}]`, STORE_LIMITS.maxTextChars, { min: 1 })),
+      entryPoints: readEntryPoints(reader, p.entryPoints, `${at}.entryPoints`),
     };
   }
   if (manifest.number !== number) throw corrupt(`${what} says it is generation ${manifest.number}, its directory is ${number}`);

@@ -23,11 +23,12 @@ export interface UnsupportedEntry {
 }
 
 /**
- * Every entry under `dir` (not `dir` itself), sorted by path. Entries that are neither file,
- * directory nor symlink are returned in `unsupported`, not followed. Over
- * STORE_LIMITS.maxFilesPerPackage entries is StoreError TOO_LARGE.
+ * Every entry under `dir` (not `dir` itself), sorted by path, each file with its sha256 unless
+ * `hash` is false. Entries that are neither file, directory nor symlink are returned in
+ * `unsupported`, not followed. Over STORE_LIMITS.maxFilesPerPackage entries is StoreError TOO_LARGE.
  */
-export async function scanTree(dir: string): Promise<{ files: StoreFile[]; unsupported: UnsupportedEntry[] }> {
+export async function scanTree(dir: string, options: { hash?: boolean } = {}): Promise<{ files: StoreFile[]; unsupported: UnsupportedEntry[] }> {
+  const hash = options.hash !== false;
   const files: StoreFile[] = [];
   const unsupported: UnsupportedEntry[] = [];
   const pending: string[] = [''];
@@ -47,7 +48,7 @@ export async function scanTree(dir: string): Promise<{ files: StoreFile[]; unsup
         files.push({ path, type: 'directory', mode, size: 0 });
         pending.push(path);
       } else if (status.isFile()) {
-        files.push({ path, type: 'file', mode, size: status.size, sha256: (await hashFile(full)).hashes.sha256! });
+        files.push({ path, type: 'file', mode, size: status.size, ...(hash ? { sha256: (await hashFile(full)).hashes.sha256! } : {}) });
       } else if (status.isSymbolicLink()) {
         const linkTarget = await readlink(full);
         files.push({ path, type: 'symlink', mode, size: Buffer.byteLength(linkTarget), linkTarget });
@@ -98,14 +99,14 @@ export async function sealEntries(fs: DurableFs, dir: string, files: readonly St
  * journal commit for several (ext4's group commit), where one at a time each waits for its own.
  * (libuv runs at most UV_THREADPOOL_SIZE, default 4, of them at the same moment.)
  */
-const CONCURRENT_SEALS = 16;
+export const CONCURRENT_SEALS = 16;
 
 /**
  * Runs `task` over `items` with at most `limit` in flight, in order of `items`. On a failure no
  * new task starts, and it is thrown once every started task has settled (so the caller's
  * clean-up never races a write still in flight).
  */
-async function forEachConcurrently<T>(items: readonly T[], limit: number, task: (item: T) => Promise<void>): Promise<void> {
+export async function forEachConcurrently<T>(items: readonly T[], limit: number, task: (item: T) => Promise<void>): Promise<void> {
   let next = 0;
   let failure: { error: unknown } | undefined;
   const worker = async (): Promise<void> => {
@@ -124,7 +125,8 @@ async function forEachConcurrently<T>(items: readonly T[], limit: number, task: 
 
 /**
  * The differences between what unpack reported and what is on disk, ignoring modes (the store
- * sets its own): paths, types, sizes, digests and link targets must agree.
+ * sets its own): paths, types, sizes, link targets and (where `found` has them) digests must
+ * agree; every reported file must carry its sha256.
  */
 export function unpackDifferences(reported: readonly StoreFile[], found: readonly StoreFile[]): string[] {
   const byPath = new Map(found.map((f) => [f.path, f]));
@@ -135,7 +137,8 @@ export function unpackDifferences(reported: readonly StoreFile[], found: readonl
     const f = byPath.get(r.path);
     if (f === undefined) differences.push(`${r.path} is reported but not on disk`);
     else if (f.type !== r.type) differences.push(`${r.path} is reported as ${r.type} but is a ${f.type}`);
-    else if (r.type === 'file' && (f.size !== r.size || (r.sha256 !== undefined && f.sha256 !== r.sha256))) differences.push(`${r.path} differs from what was reported (size or sha256)`);
+    else if (r.type === 'file' && r.sha256 === undefined) differences.push(`${r.path} is reported without its sha256`);
+    else if (r.type === 'file' && (f.size !== r.size || (f.sha256 !== undefined && f.sha256 !== r.sha256))) differences.push(`${r.path} differs from what was reported (size or sha256)`);
     else if (r.type === 'symlink' && f.linkTarget !== r.linkTarget) differences.push(`${r.path} links to ${JSON.stringify(f.linkTarget)}, reported ${JSON.stringify(r.linkTarget)}`);
   }
   for (const f of found) if (!seen.has(f.path)) differences.push(`${f.path} is on disk but not reported`);
