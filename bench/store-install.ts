@@ -6,10 +6,10 @@
 //
 // cairn's side, on the same archives (made by packDirectory):
 //   store part  what `cairn install` does once the archive is downloaded: the archive's sha256,
-//               then Store.commit of a plan whose IncomingPackage unpacks with extractPackage (durable: false, as install.ts: the store seals and fsyncs each entry)
-//               (as src/store/install.ts builds it): safe extraction with every file and
-//               directory fsynced, the scan against what unpack reported, sealing read-only
-//               (each entry fsynced), rename into the store, the record, the generation, the switch.
+//               then Store.commit of a plan whose IncomingPackage unpacks with extractPackage
+//               (durable: false, as src/store/install.ts builds it): safe extraction, the scan
+//               against what unpack reported, sealing read-only, rename into the store, one
+//               flush (syncfs), the record, the generation, the switch.
 //   full        a real installPackages from a witnessed package repository served on 127.0.0.1 in
 //               this process (test/fixtures/package-repository.ts) into a new store with the
 //               remote added (untimed): TUF refresh, log catch-up, verified download, the store part.

@@ -5,6 +5,7 @@
 // are UTF-8, pax extended headers ("x": path, linkpath, size) and GNU long names ("L", "K") are
 // applied to the next entry (its resulting name is then checked like any other), and their
 // content is capped. It yields entries with the offset of their content; it never writes.
+import { readSync } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import { PackageError } from './errors.js';
 
@@ -117,10 +118,15 @@ export class UstarReader {
     return this.window.subarray(position - this.windowStart, position - this.windowStart + length);
   }
 
-  /** Reads content into `buffer` from `position` (for extraction); returns the bytes read. */
+  /** Reads content into `buffer` from `position`; returns the bytes read. */
   async read(buffer: Buffer, length: number, position: number): Promise<number> {
     const { bytesRead } = await this.handle.read(buffer, 0, length, position);
     return bytesRead;
+  }
+
+  /** Like read, synchronously (for extraction: see extract.ts). */
+  readSync(buffer: Buffer, length: number, position: number): number {
+    return readSync(this.handle.fd, buffer, 0, length, position);
   }
 
   /**

@@ -10,13 +10,14 @@
 // network and nothing unpacked: a fetcher serves each URL below the bundle's base from the entry of
 // that name (BundleFetcher; the archive is read with package/'s strict ustar reader, capped), from a trust anchor the user gives (--root, --log-anchor) or the
 // one a configured remote of the same name was added with. bundle.json is not trusted for
-// anything but its age: every byte is checked against the anchor. Staleness is explicit: expired
-// metadata or an old head statement is refused unless the user accepts it, and then the
-// client's clock is set to the bundle's creation time (the metadata must have been valid then).
+// anything but its claimed age: every byte is checked against the anchor. Staleness is explicit:
+// expired metadata or an old head statement is refused unless the user accepts it, and then the
+// client's clock is set to the last moment the bundle's signed data was valid (signedValidityEnd).
 import { createReadStream, constants } from 'node:fs';
 import { cp, mkdir, mkdtemp, open, readdir, rename, rm, stat, unlink, writeFile, type FileHandle } from 'node:fs/promises';
 import { join, relative } from 'node:path';
-import { initClientTrust } from '../client/index.js';
+import { DEFAULT_WITNESSED_CLIENT_CONFIG, initClientTrust } from '../client/index.js';
+import { LOG_FILE_LIMITS, LOG_PATHS, parseHeadFile, parseUtcTime } from '../log/index.js';
 import { FieldReader, parseJsonObject } from '../encoding/index.js';
 import { BoundedFetcher, FetchError, fsyncDirectory, type Fetcher } from '../io/index.js';
 import { DeterministicUstarWriter, UstarReader, isStrictVersion, isValidName } from '../package/index.js';
@@ -92,16 +93,52 @@ export interface InstallBundleOptions extends PackageManagerOptions {
   /** The trust anchor, when no remote of the bundle's name is configured. */
   rootFile?: string;
   logAnchor?: string;
-  /** Accept expired metadata or an old head statement: verify as of the bundle's creation time. */
+  /**
+   * Accept expired metadata or an old head statement: verify as of the last moment the bundle's
+   * signed data was valid (signedValidityEnd), never as of its unsigned creation time.
+   */
   allowStale?: boolean;
 }
 
+/** What installing a bundle did; `ageSeconds` is counted from the bundle's own (unsigned) creation time. */
+export interface BundleInstallResult {
+  bundle: BundleDescription;
+  ageSeconds: number;
+  /** With allowStale, when the bundle was stale: the signed time it was verified as of. */
+  verifiedAsOf?: string;
+  result: TransactionResult;
+}
+
+/**
+ * The last moment the bundle's signed data is valid: one second before the timestamp metadata
+ * expires and, for a witnessed remote, before its head statement is older than maxHeadAge. Read
+ * here before verification, only to set the clock of the refresh that then checks both
+ * signatures: a changed date fails that check. (bundle.json's createdAt is the maker's word, so
+ * an old bundle could claim any age; these dates are the repository's and the witnesses'.)
+ */
+async function signedValidityEnd(fetcher: BundleFetcher, witnessed: boolean): Promise<Date> {
+  const timestampPath = 'repo/metadata/timestamp.json';
+  const timestamp = parseJsonObject(await fetcher.entry(timestampPath, TIMESTAMP_MAX_BYTES), `the bundle's ${timestampPath}`, { maxBytes: TIMESTAMP_MAX_BYTES, maxDepth: 8, maxEntries: 1_000 });
+  const reader = new FieldReader((m) => new InstallError('BAD_REQUEST', m), `the bundle's ${timestampPath}`);
+  const expires = Date.parse(reader.string(reader.object(timestamp.signed, 'signed').expires, 'signed.expires', 64));
+  if (Number.isNaN(expires)) throw new InstallError('BAD_REQUEST', `the bundle's ${timestampPath} has no valid signed.expires`);
+  let end = expires;
+  if (witnessed) {
+    const head = parseHeadFile(await fetcher.entry(`repo/${LOG_PATHS.head}`, LOG_FILE_LIMITS.head.maxBytes), `the bundle's ${LOG_PATHS.head}`);
+    end = Math.min(end, (parseUtcTime(head.statement.time)! + DEFAULT_WITNESSED_CLIENT_CONFIG.maxHeadAgeSeconds) * 1000);
+  }
+  return new Date(end - 1000);
+}
+
+/** Largest timestamp.json read from a bundle to find its expiry. */
+const TIMESTAMP_MAX_BYTES = 64 * 1024;
+
 /** Installs every package of a bundle, verified against the pinned anchor, with no network. */
-export async function installBundle(options: InstallBundleOptions, bundleFile: string): Promise<{ bundle: BundleDescription; ageSeconds: number; result: TransactionResult }> {
+export async function installBundle(options: InstallBundleOptions, bundleFile: string): Promise<BundleInstallResult> {
   return (await openStore(options.storeRoot, { command: 'cairn install --from' })).withLock(() => installBundleLocked(options, bundleFile));
 }
 
-async function installBundleLocked(options: InstallBundleOptions, bundleFile: string): Promise<{ bundle: BundleDescription; ageSeconds: number; result: TransactionResult }> {
+async function installBundleLocked(options: InstallBundleOptions, bundleFile: string): Promise<BundleInstallResult> {
   const staging = await mkdtemp(join(options.storeRoot, 'tmp', 'from-bundle-'));
   const fetcher = await BundleFetcher.open(bundleFile);
   try {
@@ -132,7 +169,12 @@ async function installBundleLocked(options: InstallBundleOptions, bundleFile: st
       anchorLogged = options.logAnchor !== undefined;
     }
     const remote: RemoteConfig = { name: bundle.remote.name, url: BUNDLE_BASE_URL, mirrors: [], witnessed: anchorLogged, addedAt: bundle.createdAt };
-    const clock = options.allowStale ? () => new Date(bundle.createdAt) : options.now;
+    let verifiedAsOf: Date | undefined;
+    if (options.allowStale) {
+      const validUntil = await signedValidityEnd(fetcher, anchorLogged);
+      if (validUntil.getTime() < now.getTime()) verifiedAsOf = validUntil;
+    }
+    const clock = verifiedAsOf !== undefined ? () => verifiedAsOf : options.now;
     const client = new RemoteClient({
       storeRoot: options.storeRoot, remote, metadataDir, cacheDir: join(staging, 'cache'), fetcher,
       ...(clock ? { now: clock } : {}), ...(options.onEvent ? { onEvent: options.onEvent } : {}),
@@ -154,7 +196,7 @@ async function installBundleLocked(options: InstallBundleOptions, bundleFile: st
       }
     }
     const result = await installPackages({ ...options, clients: [client] }, bundle.packages.map((p) => `${p.name}@${p.version}`));
-    return { bundle, ageSeconds, result };
+    return { bundle, ageSeconds, ...(verifiedAsOf === undefined ? {} : { verifiedAsOf: verifiedAsOf.toISOString() }), result };
   } finally {
     await fetcher.close();
     await rm(staging, { recursive: true, force: true });

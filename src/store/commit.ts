@@ -64,9 +64,17 @@ export async function commitGeneration(ctx: StoreContext, plan: GenerationPlan):
   const active = parent === undefined ? undefined : await loadGeneration(layout, parent).catch(() => undefined);
   const kept = await Promise.all(entries.map(([name, planned]) => (planned.incoming === undefined ? keptPackage(layout, name, planned, active) : undefined)));
   const linked = new Map<string, LinkedPackage>();
+  const added: StoreRecord[] = [];
   for (const [index, [name, planned]] of entries.entries()) {
-    linked.set(name, kept[index] ?? linkedOf(await addToStore(ctx, planned.incoming!), name, planned));
+    let found = kept[index];
+    if (found === undefined) {
+      const { record, isNew } = await placeInStore(ctx, planned.incoming!);
+      if (isNew) added.push(record);
+      found = linkedOf(record, name, planned);
+    }
+    linked.set(name, found);
   }
+  await recordNewPaths(ctx, added);
   const bin = binLinks(linked);
   const manifest: GenerationManifest = {
     number,
@@ -176,23 +184,32 @@ async function isDirectory(path: string): Promise<boolean> {
 
 /**
  * The store path of `incoming`: the existing one when its record is there (the record is written
- * last, so its presence means the directory is complete), else unpacked into ROOT/tmp, checked
- * against what unpack reported, sealed read-only, fsynced, renamed into ROOT/store, recorded.
+ * last, so its presence means the directory is complete and durable), else unpacked into
+ * ROOT/tmp, checked against what unpack reported, made read-only and renamed into ROOT/store,
+ * with the record it needs (`isNew`: recordNewPaths flushes and writes it).
  */
-async function addToStore(ctx: StoreContext, incoming: IncomingPackage): Promise<StoreRecord> {
+async function placeInStore(ctx: StoreContext, incoming: IncomingPackage): Promise<{ record: StoreRecord; isNew: boolean }> {
   const { layout, fs } = ctx;
   const id = storeId(incoming.targetSha256, incoming.name, incoming.version);
   const dir = join(layout.store, id);
   const recordPath = join(layout.store, `${id}.json`);
-  const existing = await readStoreRecord(recordPath, id);
+  let existing: StoreRecord | undefined;
+  let unreadable = false;
+  try {
+    existing = await readStoreRecord(recordPath, id);
+  } catch (e) {
+    // A power cut between a record's rename and the flush after it can leave it empty: redo it.
+    if (!(e instanceof StoreError && e.code === 'CORRUPT')) throw e;
+    unreadable = true;
+  }
   if (existing !== undefined && existing.targetSha256 === incoming.targetSha256 && (await isDirectory(dir))) {
     // Reused only when it still is what its record says (a damaged path is unpacked again, so a reinstall repairs it).
     const { files: found, unsupported } = await scanTree(dir);
-    if (unsupported.length === 0 && unpackDifferences(existing.files, found).length === 0) return existing;
+    if (unsupported.length === 0 && unpackDifferences(existing.files, found).length === 0) return { record: existing, isNew: false };
   }
   // A directory without its record was left by an interrupted commit, a record without its directory
   // or a tree that differs from its record by a damaged store: start afresh.
-  if (existing !== undefined) await fs.unlink(recordPath);
+  if (existing !== undefined || unreadable) await fs.unlink(recordPath);
   if (await lstat(dir).then(() => true, () => false)) await fs.removeTree(dir);
   const staging = join(layout.tmp, `unpack-${id}-${randomSuffix()}`);
   let files: StoreFile[];
@@ -216,8 +233,7 @@ async function addToStore(ctx: StoreContext, incoming: IncomingPackage): Promise
     await fs.removeTree(staging).catch(() => undefined);
     throw e;
   }
-  await fs.seal(dir, STORE_PATH_DIR_MODE);
-  await fs.fsync(layout.store);
+  await fs.chmod(dir, STORE_PATH_DIR_MODE);
   const record: StoreRecord = {
     id,
     name: incoming.name,
@@ -228,8 +244,22 @@ async function addToStore(ctx: StoreContext, incoming: IncomingPackage): Promise
     manifest: { ...incoming.manifest, entryPoints: { ...incoming.manifest.entryPoints }, permissions: [...incoming.manifest.permissions] },
     files,
   };
-  await fs.writeFileAtomic(recordPath, documentBytes(record), 0o444);
-  return record;
+  return { record, isNew: true };
+}
+
+/**
+ * Makes the store paths this commit placed durable, then records them: one flush for every
+ * path's content, modes and rename, the records written (temporary file, rename), one flush for
+ * them. A record is durable only after the tree it describes, and both before any generation
+ * names them.
+ */
+async function recordNewPaths(ctx: StoreContext, added: readonly StoreRecord[]): Promise<void> {
+  if (added.length === 0) return;
+  const { layout, fs } = ctx;
+  await fs.flush({ trees: added.map((r) => join(layout.store, r.id)), directories: [layout.store] });
+  const recordPaths = added.map((r) => join(layout.store, `${r.id}.json`));
+  for (const [i, record] of added.entries()) await fs.writeFileAtomic(recordPaths[i]!, documentBytes(record), 0o444, { durable: false });
+  await fs.flush({ files: recordPaths, directories: [layout.store] });
 }
 
 /** Every entry point names a regular file of the package. */

@@ -4,6 +4,7 @@
 // `step(label)` before the write, fsync, rename, symlink, chmod or removal it performs, so the
 // crash test can kill the process at every one of them (io/crash-points.ts); nothing else in
 // src/store/ writes to the store's paths.
+import { execFile } from 'node:child_process';
 import { chmod, lstat, mkdir, open, readdir, rename, rm, symlink, unlink } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { basename, dirname, join, relative } from 'node:path';
@@ -52,34 +53,53 @@ export class DurableFs {
     }
   }
 
-  /** Writes a new file that must not exist yet (inside a staging directory), then fsyncs it. */
-  async writeNewFile(path: string, data: string | Uint8Array, mode = 0o644): Promise<void> {
+  /** Writes a new file that must not exist yet (inside a staging directory), then fsyncs it (unless `durable` is false: a later flush will). */
+  async writeNewFile(path: string, data: string | Uint8Array, mode = 0o644, options: { durable?: boolean } = {}): Promise<void> {
     this.step(this.label('write', path));
     const handle = await open(path, 'wx', mode);
     try {
       await handle.writeFile(data);
       await handle.chmod(mode);
-      this.step(this.label('fsync', path));
-      await handle.sync();
+      if (options.durable !== false) {
+        this.step(this.label('fsync', path));
+        await handle.sync();
+      }
     } finally {
       await handle.close();
     }
   }
 
   /**
+   * Makes durable everything written since the last flush: the content and metadata of every entry
+   * of `trees` and of `files`, and the entries of `directories` (renames into them). One syncfs(2) of the file
+   * system holding the store (`sync -f ROOT`, GNU coreutils), as OSTree ends a transaction: a
+   * package of thousands of files costs one flush instead of one fsync each. Where `sync -f` is
+   * missing or fails, each entry is fsynced instead, deepest first.
+   */
+  async flush(what: { trees?: readonly string[]; files?: readonly string[]; directories?: readonly string[] }): Promise<void> {
+    this.step(this.label('syncfs', this.root));
+    if (await syncFileSystem(this.root)) return;
+    for (const tree of what.trees ?? []) {
+      for (const path of await entriesDeepestFirst(tree)) await this.fsync(path);
+    }
+    for (const path of [...(what.files ?? []), ...(what.directories ?? [])]) await this.fsync(path);
+  }
+
+  /**
    * Replaces `path` atomically (docs/design.md "Crash safety"): a temporary file beside it, fsync,
    * rename over it, fsync of the directory. Readers see the old file or the new one.
    */
-  async writeFileAtomic(path: string, data: string | Uint8Array, mode = 0o644): Promise<void> {
+  async writeFileAtomic(path: string, data: string | Uint8Array, mode = 0o644, options: { durable?: boolean } = {}): Promise<void> {
+    const durable = options.durable !== false;
     const temporary = join(dirname(path), `.${basename(path)}.${randomSuffix()}.tmp`);
     try {
-      await this.writeNewFile(temporary, data, mode);
+      await this.writeNewFile(temporary, data, mode, { durable });
       await this.rename(temporary, path);
     } catch (e) {
       await unlink(temporary).catch(() => undefined);
       throw e;
     }
-    await this.fsync(dirname(path));
+    if (durable) await this.fsync(dirname(path));
   }
 
   /** rename(2); fsync the directories involved afterwards to make it durable. */
@@ -92,18 +112,6 @@ export class DurableFs {
   async symlink(target: string, path: string): Promise<void> {
     this.step(this.label('symlink', path));
     await symlink(target, path);
-  }
-
-  /** chmod and fsync of one entry (a symlink has no mode of its own: nothing to do). */
-  async seal(path: string, mode: number): Promise<void> {
-    this.step(this.label('seal', path));
-    await chmod(path, mode);
-    const handle = await open(path, 'r');
-    try {
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
   }
 
   /** chmod of one entry. */
@@ -142,4 +150,35 @@ export async function makeWritable(path: string): Promise<void> {
     const entries = await readdir(dir, { withFileTypes: true }).catch(() => []);
     for (const entry of entries) if (entry.isDirectory()) pending.push(join(dir, entry.name));
   }
+}
+
+let syncUnavailable = false;
+
+/** syncfs(2) of the file system holding `path`, through `sync -f`; false when that is unavailable or fails (the caller fsyncs instead). */
+function syncFileSystem(path: string): Promise<boolean> {
+  if (syncUnavailable) return Promise.resolve(false);
+  return new Promise((resolve) => {
+    execFile('sync', ['-f', path], { timeout: SYNC_TIMEOUT_MS }, (error) => {
+      if (error !== null && (error as NodeJS.ErrnoException).code === 'ENOENT') syncUnavailable = true;
+      resolve(error === null);
+    });
+  });
+}
+
+/** Longest a `sync -f` may take before the store falls back to fsyncs (a flush of a busy disk can take long, not forever). */
+const SYNC_TIMEOUT_MS = 10 * 60_000;
+
+/** Every entry of the tree `root` (files, directories, symlinks excluded), children before their directory, `root` last. */
+async function entriesDeepestFirst(root: string): Promise<string[]> {
+  const out: string[] = [];
+  const visit = async (dir: string): Promise<void> => {
+    for (const entry of await readdir(dir, { withFileTypes: true })) {
+      const path = join(dir, entry.name);
+      if (entry.isDirectory()) await visit(path);
+      else if (entry.isFile()) out.push(path);
+    }
+    out.push(dir);
+  };
+  await visit(root);
+  return out;
 }

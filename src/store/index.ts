@@ -13,4 +13,4 @@ export {
   ConsentNeededError, describePackage, installPackages, searchPackages, type ConsentItem, type SearchResult, parsePackageRequest, removePackages, updatePackages,
   type InstallEvent, type PackageInfo, type PackageManagerOptions, type TransactionResult,
 } from './install.js';
-export { BUNDLE_FORMAT, createBundle, formatAge, installBundle, type BundleDescription, type CreateBundleOptions, type InstallBundleOptions } from './bundle.js';
+export { BUNDLE_FORMAT, createBundle, formatAge, installBundle, type BundleDescription, type BundleInstallResult, type CreateBundleOptions, type InstallBundleOptions } from './bundle.js';

@@ -73,32 +73,16 @@ export const STORE_PATH_DIR_MODE = 0o555;
 
 /**
  * Seals the entries of the staged tree `dir` (not `dir` itself, which must stay writable to be
- * renamed into the store): each file and directory is chmodded read-only and fsynced, deepest
- * first, so a directory is fsynced after its entries. Returns the entries with their new modes.
+ * renamed into the store): each file and directory is chmodded read-only (the commit's flush
+ * makes it durable). Returns the entries with their new modes.
  */
 export async function sealEntries(fs: DurableFs, dir: string, files: readonly StoreFile[]): Promise<StoreFile[]> {
   const sealed = files.map((f) => ({ ...f, mode: readOnlyMode(f.type, f.mode) }));
-  // Depth by depth, deepest first: every entry of a directory is sealed before the directory is.
-  const byDepth = new Map<number, StoreFile[]>();
-  for (const entry of sealed) {
-    if (entry.type === 'symlink') continue;
-    const depth = entry.path.split('/').length;
-    const level = byDepth.get(depth);
-    if (level === undefined) byDepth.set(depth, [entry]);
-    else level.push(entry);
-  }
-  for (const depth of [...byDepth.keys()].sort((a, b) => b - a)) {
-    const level = byDepth.get(depth)!.sort((a, b) => (a.path < b.path ? -1 : 1));
-    await forEachConcurrently(level, CONCURRENT_SEALS, (entry) => fs.seal(join(dir, entry.path), entry.mode));
-  }
+  await forEachConcurrently(sealed.filter((f) => f.type !== 'symlink'), CONCURRENT_SEALS, (entry) => fs.chmod(join(dir, entry.path), entry.mode));
   return sealed;
 }
 
-/**
- * Entries of one depth sealed at once: fsyncs in flight together let the file system write one
- * journal commit for several (ext4's group commit), where one at a time each waits for its own.
- * (libuv runs at most UV_THREADPOOL_SIZE, default 4, of them at the same moment.)
- */
+/** Entries chmodded (and bin links made) at once: libuv runs at most UV_THREADPOOL_SIZE, default 4, at the same moment. */
 export const CONCURRENT_SEALS = 16;
 
 /**

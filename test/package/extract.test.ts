@@ -42,7 +42,7 @@ test('extracts a valid package: files hashed, modes 0755/0644, manifest parsed',
   assert.ok(steps.indexOf('extract:symlink:bin/hi') > steps.indexOf('extract:write:share/doc/readme.txt'));
 }));
 
-test('durable: false writes the same tree without fsyncs (for the store, which seals and fsyncs each entry itself)', T, () => withTempDir('extract', async (dir) => {
+test('durable: false writes the same tree without fsyncs (for the store, which flushes what it added itself)', T, () => withTempDir('extract', async (dir) => {
   const archive = join(dir, 'p.tar');
   await writeArchive(archive, [...valid(), { name: 'bin/hi', type: '2', linkName: 'hello' }]);
   const durableSteps: string[] = [];

@@ -37,14 +37,15 @@ async function tempDir(prefix: string): Promise<string> {
 }
 
 /** Rewrites bundle.json inside a bundle archive (unsigned, so anyone handing the file over can), with GNU tar in ustar format. */
-async function rewriteBundleJson(bundleFile: string, edit: (doc: JsonObject) => void): Promise<void> {
+/** Rewrites the JSON file `path` inside the bundle (bundle.json, or a file of the repository under repo/). */
+async function rewriteBundleFile(bundleFile: string, path: string, edit: (doc: JsonObject) => void): Promise<void> {
   const dir = await tempDir('cairn-bundle-edit-');
   try {
     const x = spawnSync('tar', ['-xf', bundleFile, '-C', dir], { encoding: 'utf8' });
     assert.equal(x.status, 0, x.stderr);
-    const doc = JSON.parse(await readFile(join(dir, 'bundle.json'), 'utf8')) as JsonObject;
+    const doc = JSON.parse(await readFile(join(dir, path), 'utf8')) as JsonObject;
     edit(doc);
-    await writeFile(join(dir, 'bundle.json'), JSON.stringify(doc, null, 2) + '\n');
+    await writeFile(join(dir, path), JSON.stringify(doc, null, 2) + '\n');
     await rm(bundleFile);
     const c = spawnSync('tar', ['--format=ustar', '--owner=0', '--group=0', '-cf', bundleFile, '-C', dir, 'bundle.json', 'repo'], { encoding: 'utf8' });
     assert.equal(c.status, 0, c.stderr);
@@ -295,7 +296,7 @@ test('a bundle whose bundle.json names its remote by a path out of remotes/ cann
     await mkdir(join(planted, 'anchor'), { recursive: true });
     await writeFile(join(planted, 'anchor', 'root.json'), await readFile(evil.rootFile));
     await writeFile(join(planted, 'anchor', 'anchor.json'), '{}\n');
-    await rewriteBundleJson(bundleFile, (doc) => {
+    await rewriteBundleFile(bundleFile, 'bundle.json', (doc) => {
       (doc.remote as JsonObject).name = relative(join(victim, 'remotes'), planted);
     });
     await evil.server.close(); // offline from here on
@@ -357,7 +358,7 @@ test('a bundle whose unsigned bundle.json asks for an older version does not dow
     } finally {
       await rm(maker, { recursive: true, force: true });
     }
-    await rewriteBundleJson(join(bundleDir, 'hello.bundle'), (doc) => {
+    await rewriteBundleFile(join(bundleDir, 'hello.bundle'), 'bundle.json', (doc) => {
       assert.deepEqual(doc.packages, [{ name: 'hello', version: '1.0.0' }]);
       doc.createdAt = new Date().toISOString();
     });
@@ -431,32 +432,54 @@ test('reinstalling a package whose store path was damaged rewrites it (a store p
   }
 });
 
-test('--allow-stale with a witnessed anchor: an unsigned createdAt before the head statement was signed is refused (BAD_HEAD bounds the clock)', { ...T, ...TAR }, async () => {
+test('--allow-stale verifies as of the signed validity, not the bundle\'s unsigned createdAt: a bundle that lies about its age still shows its real staleness, and a forged expiry is refused', { ...T, ...TAR }, async () => {
   const repo = await PackageRepository.create();
   const maker = await tempDir('cairn-maker-');
-  const root = await tempDir('cairn-store-');
+  const roots: string[] = [];
+  const freshStore = async (): Promise<string> => {
+    const root = await tempDir('cairn-store-');
+    roots.push(root);
+    return root;
+  };
   try {
     await repo.publish({ name: 'hello', version: '1.0.0' });
     await repo.addRemoteTo(maker);
     const bundleFile = join(maker, 'hello.bundle');
     await createBundle({ storeRoot: maker, remote: 'main', packages: ['hello'], out: bundleFile });
-    // bundle.json is not signed: whoever hands the file over sets the clock the client verifies with.
-    // A date before any of the bundle's metadata was signed makes every expiry, however long past, look valid.
-    await rewriteBundleJson(bundleFile, (doc) => {
-      doc.createdAt = '2001-01-01T00:00:00.000Z';
-    });
     await repo.server.close();
     const later = new Date(Date.now() + 3 * 365 * 86400_000); // everything in the bundle expired long ago
-    await assert.rejects(installBundle({ storeRoot: root, rootFile: repo.rootFile, logAnchor: repo.genesisHash, now: () => later, allowStale: true }, bundleFile), (e: unknown) => {
+
+    // bundle.json is not signed: whoever hands the file over can claim it was made a minute ago.
+    await rewriteBundleFile(bundleFile, 'bundle.json', (doc) => {
+      doc.createdAt = new Date(later.getTime() - 60_000).toISOString();
+    });
+    const lying = await installBundle({ storeRoot: await freshStore(), rootFile: repo.rootFile, logAnchor: repo.genesisHash, now: () => later, allowStale: true }, bundleFile);
+    assert.ok(lying.ageSeconds < 120, 'the claimed age is the maker\'s word');
+    assert.ok(lying.verifiedAsOf !== undefined, 'verified as of a signed time');
+    const asOf = Date.parse(lying.verifiedAsOf);
+    assert.ok(asOf < Date.now() + 2 * 86400_000, `the signed validity ended within days of the release, not at the claimed creation: ${lying.verifiedAsOf}`);
+    assert.ok(later.getTime() - asOf > 3 * 364 * 86400_000, 'the staleness shown is the real one: about three years');
+
+    // A TUF-only anchor: the timestamp's signed expiry bounds the clock.
+    const tufOnly = await installBundle({ storeRoot: await freshStore(), rootFile: repo.rootFile, now: () => later, allowStale: true }, bundleFile);
+    assert.ok(tufOnly.verifiedAsOf !== undefined && Date.parse(tufOnly.verifiedAsOf) >= asOf);
+
+    // The expiry that sets the clock is signed: moving it ten days on breaks the timestamp's signature.
+    await rewriteBundleFile(bundleFile, 'repo/metadata/timestamp.json', (doc) => {
+      const signed = doc.signed as JsonObject;
+      signed.expires = new Date(Date.parse(signed.expires as string) + 10 * 86400_000).toISOString().replace(/\.\d{3}Z$/, 'Z');
+    });
+    const forged = await freshStore();
+    await assert.rejects(installBundle({ storeRoot: forged, rootFile: repo.rootFile, now: () => later, allowStale: true }, bundleFile), (e: unknown) => {
       assert.ok(e instanceof InstallError && e.code === 'ALL_MIRRORS_FAILED', String(e));
-      assert.match(e.message, /BAD_HEAD/);
+      assert.match(e.message, /signature|threshold/i);
       return true;
     });
-    assert.equal(await (await openStore(root)).current(), undefined, 'installed, verified as of 2001 by the bundle\'s say-so');
+    assert.equal(await (await openStore(forged)).current(), undefined, 'nothing installed');
   } finally {
     await repo.close().catch(() => undefined);
     await rm(maker, { recursive: true, force: true });
-    await rm(root, { recursive: true, force: true });
+    for (const root of roots) await rm(root, { recursive: true, force: true });
   }
 });
 

@@ -196,8 +196,9 @@ test('a bundle installs on a machine with only the anchor and no network; a stal
       (e: unknown) => e instanceof InstallError && e.code === 'ALL_MIRRORS_FAILED' && /--allow-stale/.test(e.hint ?? ''));
     assert.equal((await (await openStore(offline)).current()), undefined);
 
-    const { result, ageSeconds } = await installBundle({ storeRoot: offline, rootFile: repo.rootFile, logAnchor: repo.genesisHash, now: () => later, allowStale: true }, bundleFile);
+    const { result, ageSeconds, verifiedAsOf } = await installBundle({ storeRoot: offline, rootFile: repo.rootFile, logAnchor: repo.genesisHash, now: () => later, allowStale: true }, bundleFile);
     assert.ok(ageSeconds >= 30 * 86400 - 60);
+    assert.ok(verifiedAsOf !== undefined && Date.parse(verifiedAsOf) < later.getTime(), 'verified as of a signed time before the clock');
     assert.deepEqual(result.added.map((a) => a.name).sort(), ['app', 'lib']);
     assert.deepEqual((await (await openStore(offline)).verify()).problems, []);
 

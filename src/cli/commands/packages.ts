@@ -7,7 +7,7 @@ import type { Command } from 'commander';
 import { createInterface } from 'node:readline/promises';
 import { EXIT, UsageError } from '../../errors/index.js';
 import {
-  ConsentNeededError, addRemote, backgroundUpdate, createBundle, readHeldUpdates, formatAge, installBundle, type BundleDescription, defaultStoreRoot, describePackage, installPackages, listRemotes, openStore, removePackages, removeRemote, searchPackages, updatePackages,
+  ConsentNeededError, addRemote, backgroundUpdate, createBundle, readHeldUpdates, formatAge, installBundle, type BundleInstallResult, defaultStoreRoot, describePackage, installPackages, listRemotes, openStore, removePackages, removeRemote, searchPackages, updatePackages,
   type InstallEvent, type PackageManagerOptions, type TransactionResult,
 } from '../../store/index.js';
 import { describePermission } from '../../package/index.js';
@@ -178,7 +178,7 @@ export const installCommand: CommandModule = {
       .option('--from <bundle>', 'install every package of an offline bundle (cairn bundle create), with no network')
       .option('--root <file>', 'with --from: the root.json to trust, when no remote of the bundle\'s name is configured')
       .option('--log-anchor <hash>', 'with --from and --root: the log block to pin')
-      .option('--allow-stale', 'with --from: accept expired metadata or an old head statement, as of the bundle\'s making (you may miss later security fixes)', false))
+      .option('--allow-stale', 'with --from: accept expired metadata or an old head statement, verified as of the last moment its signed data was valid (you may miss later security fixes)', false))
       .action(async (packages: string[], opts: TransactionOpts & { from?: string; root?: string; logAnchor?: string; allowStale: boolean }) => {
         const out = context.output();
         const options = managerOptions(opts, out);
@@ -191,17 +191,18 @@ export const installCommand: CommandModule = {
         }
         if (packages.length > 0) throw new UsageError('CONFLICT', 'with --from, every package of the bundle is installed: name none');
         const bundleFile = opts.from;
-        let made: { bundle: BundleDescription; ageSeconds: number } | undefined;
+        let made: Omit<BundleInstallResult, 'result'> | undefined;
         const result = await withConsent(out, options, async (o) => {
-          const r = await installBundle({
+          const { result: transaction, ...rest } = await installBundle({
             ...o, allowStale: opts.allowStale,
             ...(opts.root === undefined ? {} : { rootFile: opts.root }), ...(opts.logAnchor === undefined ? {} : { logAnchor: opts.logAnchor }),
           }, bundleFile);
-          made = { bundle: r.bundle, ageSeconds: r.ageSeconds };
-          return r.result;
+          made = rest;
+          return transaction;
         });
-        const { bundle, ageSeconds } = made!;
-        out.result({ ...result, bundle, ageSeconds }, [`bundle from ${bundle.remote.name}, made ${bundle.createdAt} (${formatAge(ageSeconds)} ago)`, ...transactionLines(result)]);
+        const { bundle, ageSeconds, verifiedAsOf } = made!;
+        const stale = verifiedAsOf === undefined ? [] : [`STALE: its signed metadata stopped being valid ${formatAge(Math.round((Date.now() - Date.parse(verifiedAsOf)) / 1000))} ago; verified as of ${verifiedAsOf} (--allow-stale): later security fixes may be missing`];
+        out.result({ ...result, bundle, ageSeconds, ...(verifiedAsOf === undefined ? {} : { verifiedAsOf }) }, [`bundle from ${bundle.remote.name}, made ${bundle.createdAt} as it says (${formatAge(ageSeconds)} ago)`, ...stale, ...transactionLines(result)]);
       });
   },
 };
