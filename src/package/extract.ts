@@ -45,6 +45,8 @@ export interface ExtractOptions {
   limits?: Partial<ExtractLimits>;
   /** Called before each write, fsync and link with a label such as `extract:write:PATH`. */
   step?: (name: string) => void;
+  /** Called after each file is written, with the content bytes written so far and in all (for a progress bar). */
+  onProgress?: (written: number, total: number) => void;
   /**
    * fsync every file and directory (default true). Only a caller that makes the tree durable
    * itself before relying on it may pass false: the store flushes every new store path once it
@@ -101,7 +103,7 @@ export async function extractPackage(archiveFile: string, destDir: string, optio
       throw asCairnError(e) ?? e;
     }
     try {
-      return await writeEntries(reader, scanned, destDir, step, options.durable !== false);
+      return await writeEntries(reader, scanned, destDir, step, options.durable !== false, options.onProgress);
     } catch (e) {
       await rm(destDir, { recursive: true, force: true }).catch(() => undefined);
       throw asCairnError(e) ?? e;
@@ -112,8 +114,10 @@ export async function extractPackage(archiveFile: string, destDir: string, optio
 }
 
 /** The second pass: writes the checked entries of `scanned` under the new directory `destDir`. */
-async function writeEntries(reader: UstarReader, scanned: ScannedPackage, destDir: string, step: (name: string) => void, durable: boolean): Promise<ExtractedPackage> {
+async function writeEntries(reader: UstarReader, scanned: ScannedPackage, destDir: string, step: (name: string) => void, durable: boolean, onProgress?: (written: number, total: number) => void): Promise<ExtractedPackage> {
   const { entries, directories } = scanned;
+  const totalBytes = entries.reduce((n, e) => n + (e.type === 'file' ? e.size : 0), 0);
+  let writtenBytes = 0;
   const files: ExtractedFile[] = [];
   const created = new Set<string>();
   const makeDirectory = async (path: string): Promise<void> => {
@@ -180,6 +184,8 @@ async function writeEntries(reader: UstarReader, scanned: ScannedPackage, destDi
           }
         })();
         handedOver = true;
+        writtenBytes += entry.size;
+        onProgress?.(writtenBytes, totalBytes);
         syncing.add(synced);
         void synced.then(() => syncing.delete(synced));
         await new Promise<void>((resolve) => setImmediate(resolve));

@@ -29,7 +29,8 @@ export type InstallEvent =
   | RemoteEvent
   | { type: 'resolved'; packages: Array<{ name: string; version: string; remote: string; change: 'new' | 'update' | 'keep' }> }
   | { type: 'held'; name: string; installed: string; available: string; increase: string[] }
-  | { type: 'unpacking'; name: string; version: string };
+  | { type: 'unpacking'; name: string; version: string }
+  | { type: 'unpack-progress'; name: string; version: string; written: number; total: number };
 
 export interface PackageManagerOptions {
   /** The store's root directory (the scope's: docs/store.md "Scopes"). */
@@ -261,8 +262,11 @@ function incomingPackage(fetched: FetchedPackage & { remote: string }, options: 
     manifest: fetched.manifest as unknown as IncomingPackage['manifest'],
     unpack: async (destDir, step) => {
       options.onEvent?.({ type: 'unpacking', name: fetched.name, version: fetched.version });
-      // The store seals (chmod, fsync) every entry of a new store path: extraction need not fsync them first.
-      const extracted = await extractPackage(fetched.file, destDir, { step, durable: false });
+      // The store flushes every new store path once it is read-only: extraction need not fsync first.
+      const extracted = await extractPackage(fetched.file, destDir, {
+        step, durable: false,
+        onProgress: (written, total) => options.onEvent?.({ type: 'unpack-progress', name: fetched.name, version: fetched.version, written, total }),
+      });
       if (!extracted.manifestBytes.equals(expected)) {
         throw new InstallError('MANIFEST_MISMATCH', `${fetched.targetPath}: the archive's cairn-package.json differs from the manifest in the verified metadata`, {
           hint: 'the publisher packed one manifest and published another; nothing was installed',

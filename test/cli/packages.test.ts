@@ -7,13 +7,14 @@
 // the mirror stopped, and verifies the store; --json gives one document per command.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdir, mkdtemp, readFile, rm, writeFile, chmod } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { JsonObject } from '../../src/encoding/index.js';
 import { PackageRepository } from '../fixtures/package-repository.js';
-import { runCli, startCli } from '../fixtures/cairn-process.js';
+import { CAIRN_BIN, runCli, startCli } from '../fixtures/cairn-process.js';
+import { needsTool } from '../fixtures/system-tools.js';
 
 const T = { timeout: 180_000 };
 
@@ -135,6 +136,39 @@ test('verify names a file changed in the store, and exits non-zero', T, async ()
     const verify = await runCli(['verify', '--store', store]);
     assert.notEqual(verify.code, 0);
     assert.match(verify.stdout, /CORRUPT .*bin\/hello/);
+  } finally {
+    await repo.close();
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('on a terminal, install draws a progress bar for the download and one for the extraction; without one, plain lines', { ...T, ...needsTool('script', 'sudo apt-get install bsdutils') }, async () => {
+  const repo = await PackageRepository.create();
+  const dir = await mkdtemp(join(tmpdir(), 'cairn-cli-progress-'));
+  try {
+    await repo.publish({ name: 'hello', version: '1.0.0', files: { 'bin/hello': '#!/bin/sh\necho hello\n', 'share/data.bin': 'x'.repeat(200_000) }, entryPoints: { hello: 'bin/hello' } });
+    const store = join(dir, 'store');
+    assert.equal((await runCli(['remote', 'add', 'main', repo.url, '--root', repo.rootFile, '--log-anchor', repo.genesisHash, '--store', store])).code, 0);
+    // util-linux `script` gives the command a pseudo-terminal, as a user's shell has.
+    const command = [process.execPath, CAIRN_BIN, 'install', 'hello', '--store', store].map((a) => `'${a}'`).join(' ');
+    // Asynchronously: the repository is served by this process.
+    const onTerminal = await new Promise<{ status: number | null; stdout: string }>((resolve, reject) => {
+      const child = spawn('script', ['-qec', command, '/dev/null'], { stdio: ['ignore', 'pipe', 'inherit'], timeout: 60_000 });
+      let stdout = '';
+      child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+      child.on('error', reject);
+      child.on('close', (status) => resolve({ status, stdout }));
+    });
+    assert.equal(onTerminal.status, 0, onTerminal.stdout);
+    assert.match(onTerminal.stdout, /\r {2}packages\/hello\/hello-1\.0\.0\.tar \[#{30}\] 100% /, 'the download bar, drawn in place');
+    assert.match(onTerminal.stdout, /\r {2}unpacking hello 1\.0\.0 \[#{30}\] 100% 195\.\d KiB\/195\.\d KiB/, 'the extraction bar');
+
+    const other = join(dir, 'other');
+    assert.equal((await runCli(['remote', 'add', 'main', repo.url, '--root', repo.rootFile, '--log-anchor', repo.genesisHash, '--store', other])).code, 0);
+    const piped = await runCli(['install', 'hello', '--store', other]);
+    assert.equal(piped.code, 0, piped.stderr);
+    assert.doesNotMatch(piped.stdout, /\r|\[#/, 'no bar when the output is not a terminal');
+    assert.match(piped.stdout, /unpacking hello 1\.0\.0 into the store/);
   } finally {
     await repo.close();
     await rm(dir, { recursive: true, force: true });

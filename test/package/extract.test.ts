@@ -54,6 +54,19 @@ test('durable: false writes the same tree without fsyncs (for the store, which f
   assert.ok(durableSteps.some((s) => s.startsWith('extract:fsync:')));
 }));
 
+test('onProgress reports the content bytes written after each file, rising to the total of every file', T, () => withTempDir('extract', async (dir) => {
+  const archive = join(dir, 'p.tar');
+  await writeArchive(archive, valid());
+  const reports: Array<[number, number]> = [];
+  const extracted = await extractPackage(archive, join(dir, 'out'), { onProgress: (written, total) => reports.push([written, total]) });
+  const files = extracted.files.filter((f) => f.type === 'file');
+  const total = files.reduce((n, f) => n + f.size, 0);
+  assert.equal(reports.length, files.length, 'one report per file');
+  assert.ok(reports.every(([, t]) => t === total));
+  assert.ok(reports.every(([w], i) => i === 0 || w >= reports[i - 1]![0]), 'never goes back');
+  assert.deepEqual(reports.at(-1), [total, total]);
+}));
+
 test('refuses an absolute path', T, async () => {
   await assertRefused([...valid(), { name: '/etc/cron.d/evil', type: '0', content: Buffer.from('x') }], 'UNSAFE_PATH');
 });

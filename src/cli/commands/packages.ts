@@ -31,24 +31,29 @@ function storeRoot(opts: ScopeOpts): string {
   return opts.store ?? defaultStoreRoot(opts.system ? 'system' : 'user');
 }
 
-/** Progress of downloads: a bar redrawn in place on a terminal, a line per package otherwise. */
+/** Progress of downloads and extraction: a bar redrawn in place on a terminal, a line per package otherwise. */
 function progressPrinter(out: Output): (event: InstallEvent) => void {
   const tty = process.stdout.isTTY === true && !out.options.json && !out.options.quiet;
   let lastDraw = 0;
+  const draw = (label: string, done: number, total: number): void => {
+    if (!tty) return;
+    const now = Date.now();
+    if (now - lastDraw < 100 && done < total) return;
+    lastDraw = now;
+    const fraction = total > 0 ? Math.min(1, done / total) : 1;
+    const width = 30;
+    const bar = '#'.repeat(Math.round(fraction * width)).padEnd(width, '.');
+    process.stdout.write(`\r  ${label} [${bar}] ${(fraction * 100).toFixed(0).padStart(3)}% ${mib(done)}/${mib(total)}`);
+    if (done >= total) process.stdout.write('\n');
+  };
   return (event) => {
     switch (event.type) {
-      case 'download-progress': {
-        if (!tty) return;
-        const now = Date.now();
-        if (now - lastDraw < 100 && event.received < event.total) return;
-        lastDraw = now;
-        const fraction = event.total > 0 ? Math.min(1, event.received / event.total) : 1;
-        const width = 30;
-        const bar = '#'.repeat(Math.round(fraction * width)).padEnd(width, '.');
-        process.stdout.write(`\r  ${event.target} [${bar}] ${(fraction * 100).toFixed(0).padStart(3)}% ${mib(event.received)}/${mib(event.total)}`);
-        if (event.received >= event.total) process.stdout.write('\n');
+      case 'download-progress':
+        draw(event.target, event.received, event.total);
         return;
-      }
+      case 'unpack-progress':
+        draw(`unpacking ${event.name} ${event.version}`, event.written, event.total);
+        return;
       case 'downloaded':
         out.info(`  ${event.cached ? 'cached' : 'downloaded'} ${event.target} (${mib(event.bytes)}, verified)`);
         return;
