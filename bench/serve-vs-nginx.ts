@@ -22,12 +22,12 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { open, mkdir, rm, writeFile, stat } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { addTargets, publish } from '../src/repo/index.js';
 import { CAIRN_BIN } from '../test/fixtures/cairn-process.js';
+import { freePort } from '../test/fixtures/free-ports.js';
 import { buildRepo } from './repo-fixture.js';
 import { median, type BenchResult } from './stats.js';
 
@@ -60,17 +60,6 @@ function findTool(tool: string): string | undefined {
   const found = spawnSync('sh', ['-c', `command -v ${tool} || { test -x /usr/sbin/${tool} && echo /usr/sbin/${tool}; }`], { encoding: 'utf8' });
   const path = found.stdout.trim();
   return found.status === 0 && path !== '' ? path : undefined;
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const { port } = probe.address() as { port: number };
-      probe.close(() => resolve(port));
-    });
-  });
 }
 
 /** Waits until `url` answers 200 (at most `timeoutMs`). */

@@ -24,7 +24,8 @@ import { BoundedFetcher, FetchError, fetchAll, parseProxyUrl } from '../../src/i
 import { Updater } from '../../src/tuf/index.js';
 import { initLogAnchor } from '../../src/client/index.js';
 import { startMirror as startMirrorServer } from '../../src/mirror/index.js';
-import { NEEDS_SOCKS_SERVER, freePort, layerUrl, runRecordingDns, selfSignedCertificate, startSocksServer, type RunningSocksServer } from '../fixtures/socks-server.js';
+import { freePort } from '../fixtures/free-ports.js';
+import { NEEDS_SOCKS_SERVER, layerUrl, runRecordingDns, selfSignedCertificate, startSocksServer, type RunningSocksServer } from '../fixtures/socks-server.js';
 import { needsTool } from '../fixtures/system-tools.js';
 import { WitnessedRepository } from '../fixtures/witnessed-repository.js';
 import { treeContents } from '../client/helpers.js';

@@ -3,7 +3,6 @@
 // and stopped with SIGTERM (graceful) or SIGKILL (a crash). Also a publisher repository with key
 // files, so tests can drive the CLI (`cairn log`, `cairn repo publish`) as an operator would.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,18 +11,7 @@ import { writeKeyFile, type Signer } from '../../src/crypto/index.js';
 import { addTargets, initRepository, publish } from '../../src/repo/index.js';
 import { initWitness, WITNESS_FILES, type ChainPin, type RequestRate } from '../../src/witness/index.js';
 import { CAIRN_BIN } from '../fixtures/cairn-process.js';
-
-/** Free TCP ports on 127.0.0.1 (bound and released; fine on loopback for a test). */
-export async function freePorts(n: number): Promise<number[]> {
-  const servers = await Promise.all(Array.from({ length: n }, () => new Promise<ReturnType<typeof createServer>>((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => resolve(s));
-  })));
-  const ports = servers.map((s) => (s.address() as { port: number }).port);
-  await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
-  return ports;
-}
+import { freePorts } from '../fixtures/free-ports.js';
 
 export interface WitnessProcess {
   name: string;

@@ -25,8 +25,9 @@ import {
 import { runCli } from '../fixtures/cairn-process.js';
 import { treeSnapshot } from '../repo/fixtures.js';
 import {
-  freePorts, publishedRepo, publisherKeys, rootPin, stageTarget, startCluster, tempRoot, witnessProcess, type Cluster, type PublisherKeys, type WitnessProcess,
+  publishedRepo, publisherKeys, rootPin, stageTarget, startCluster, tempRoot, witnessProcess, type Cluster, type PublisherKeys, type WitnessProcess,
 } from './cluster.js';
+import { freePorts } from '../fixtures/free-ports.js';
 
 /** w1's key: the publisher leads as w1 (witnesses work only for a roster member). */
 let leaderKey: WitnessKey;

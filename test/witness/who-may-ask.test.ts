@@ -24,8 +24,9 @@ import { runCli } from '../fixtures/cairn-process.js';
 import { sha256Hex, writeKeyFile } from '../../src/crypto/index.js';
 import { initRepository, publish } from '../../src/repo/index.js';
 import {
-  freePorts, publishedRepo, publisherKeys, rootPin, startCluster, tempRoot, witnessProcess, type Cluster, type PublisherKeys, type WitnessProcess,
+  publishedRepo, publisherKeys, rootPin, startCluster, tempRoot, witnessProcess, type Cluster, type PublisherKeys, type WitnessProcess,
 } from './cluster.js';
+import { freePorts } from '../fixtures/free-ports.js';
 
 /**
  * A raw POST with the headers given (the attacker controls every byte). A request lost on the way

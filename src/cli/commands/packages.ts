@@ -31,6 +31,16 @@ function storeRoot(opts: ScopeOpts): string {
   return opts.store ?? defaultStoreRoot(opts.system ? 'system' : 'user');
 }
 
+/** The --proxy option of a command that talks to remotes. */
+function networked(c: Command): Command {
+  return c.option('--proxy <url>', 'send every request through this SOCKS5 proxy, names resolved by the proxy (socks5h://127.0.0.1:9050 for Tor)');
+}
+
+/** The proxy given with --proxy, as the lower layers take it. */
+function proxyOf(opts: ScopeOpts): { proxy?: string } {
+  return opts.proxy === undefined ? {} : { proxy: opts.proxy };
+}
+
 /** Progress of downloads and extraction: a bar redrawn in place on a terminal, a line per package otherwise. */
 function progressPrinter(out: Output): (event: InstallEvent) => void {
   const tty = process.stdout.isTTY === true && !out.options.json && !out.options.quiet;
@@ -129,8 +139,7 @@ interface TransactionOpts extends ScopeOpts {
 }
 
 function transactionOptions(c: Command): Command {
-  return scoped(c)
-    .option('--proxy <url>', 'send every request through this SOCKS5 proxy, names resolved by the proxy (socks5h://127.0.0.1:9050 for Tor)')
+  return networked(scoped(c))
     .option('--accept-permissions', 'activate updates that request more permissions (you consent to what they request)', false)
     .option('--no-permission-changes', 'hold updates that request more permissions at their installed version');
 }
@@ -138,7 +147,7 @@ function transactionOptions(c: Command): Command {
 function managerOptions(opts: TransactionOpts, out: Output): PackageManagerOptions {
   return {
     storeRoot: storeRoot(opts),
-    ...(opts.proxy === undefined ? {} : { proxy: opts.proxy }),
+    ...proxyOf(opts),
     acceptPermissions: opts.acceptPermissions === true,
     holdPermissionChanges: opts.permissionChanges === false,
     onEvent: progressPrinter(out),
@@ -153,13 +162,13 @@ export const remoteCommand: CommandModule = {
       .requiredOption('--root <file>', 'the root.json to trust')
       .option('--log-anchor <hash>', 'the log block to pin (HASH or INDEX:HASH): only releases the witnesses co-signed are accepted')
       .option('--mirror <url>', 'another URL serving the same repository (repeatable, tried in order)', collect, [])
-      .option('--proxy <url>', 'SOCKS5 proxy for this remote (socks5h://HOST:PORT; onion mirrors)'))
+      .option('--proxy <url>', 'a SOCKS5 proxy this remote is always reached through (socks5h://HOST:PORT; onion mirrors)'))
       .action(async (name: string, url: string, opts: ScopeOpts & { root: string; logAnchor?: string; mirror: string[] }) => {
         const out = context.output();
         const added = await addRemote(storeRoot(opts), {
           name, url, rootFile: opts.root, mirrors: opts.mirror,
           ...(opts.logAnchor === undefined ? {} : { logAnchor: opts.logAnchor }),
-          ...(opts.proxy === undefined ? {} : { proxy: opts.proxy }),
+          ...proxyOf(opts),
         });
         out.result(added, [`added remote ${added.name} ${added.url}${added.witnessed ? ' (witnessed: log block pinned)' : ''}`, ...(added.witnessed ? [] : ['warning: no --log-anchor: releases are checked by TUF only, not against the witnessed log'])]);
       });
@@ -215,14 +224,13 @@ export const installCommand: CommandModule = {
 export const bundleCommand: CommandModule = {
   register(program, context) {
     const bundle = program.command('bundle').description('offline bundles: packages with everything needed to verify them, for a machine with no network');
-    scoped(bundle.command('create').description('write one file with the metadata, log path, attestations and archives that installing the packages needs')
+    networked(scoped(bundle.command('create').description('write one file with the metadata, log path, attestations and archives that installing the packages needs')
       .argument('<packages...>', 'NAME, NAME@VERSION or NAME@RANGE')
       .requiredOption('-o, --output <file>', 'the bundle file to write')
-      .requiredOption('--remote <name>', 'the remote to bundle from')
-      .option('--proxy <url>', 'SOCKS5 proxy (socks5h://HOST:PORT)'))
+      .requiredOption('--remote <name>', 'the remote to bundle from')))
       .action(async (packages: string[], opts: ScopeOpts & { output: string; remote: string }) => {
         const out = context.output();
-        const d = await createBundle({ storeRoot: storeRoot(opts), remote: opts.remote, packages, out: opts.output, ...(opts.proxy === undefined ? {} : { proxy: opts.proxy }) });
+        const d = await createBundle({ storeRoot: storeRoot(opts), remote: opts.remote, packages, out: opts.output, ...proxyOf(opts) });
         out.result(d, [`wrote ${opts.output}: ${d.packages.map((p) => `${p.name} ${p.version}`).join(', ')} (${d.files} files, ${mib(d.bytes)})`, `install it with: cairn install --from ${opts.output} [--root ROOT_FILE --log-anchor HASH]`]);
       });
   },
@@ -331,12 +339,11 @@ export const verifyCommand: CommandModule = {
 
 export const searchCommand: CommandModule = {
   register(program, context) {
-    scoped(program.command('search').description('find packages by name or description in the remotes\' verified package indexes')
-      .argument('<text>', 'part of a name or description')
-      .option('--proxy <url>', 'SOCKS5 proxy (socks5h://HOST:PORT)'))
+    networked(scoped(program.command('search').description('find packages by name or description in the remotes\' verified package indexes')
+      .argument('<text>', 'part of a name or description')))
       .action(async (text: string, opts: ScopeOpts) => {
         const out = context.output();
-        const found = await searchPackages({ storeRoot: storeRoot(opts), ...(opts.proxy === undefined ? {} : { proxy: opts.proxy }), onEvent: progressPrinter(out) }, text);
+        const found = await searchPackages({ storeRoot: storeRoot(opts), ...proxyOf(opts), onEvent: progressPrinter(out) }, text);
         out.result(found, found.length === 0 ? `no package matches "${text}"` : found.map((r) => `${r.name}\t${r.version}\t${r.remote}${r.installed ? `\t(installed ${r.installed})` : ''}${r.description ? `\t${r.description}` : ''}`));
       });
   },
@@ -344,12 +351,11 @@ export const searchCommand: CommandModule = {
 
 export const infoCommand: CommandModule = {
   register(program, context) {
-    scoped(program.command('info').description('versions, size, requested permissions, verifiers\' verdicts and the witnessed block of a package')
-      .argument('<package>', 'NAME or NAME@VERSION')
-      .option('--proxy <url>', 'SOCKS5 proxy (socks5h://HOST:PORT)'))
+    networked(scoped(program.command('info').description('versions, size, requested permissions, verifiers\' verdicts and the witnessed block of a package')
+      .argument('<package>', 'NAME or NAME@VERSION')))
       .action(async (pkg: string, opts: ScopeOpts) => {
         const out = context.output();
-        const info = await describePackage({ storeRoot: storeRoot(opts), ...(opts.proxy === undefined ? {} : { proxy: opts.proxy }), onEvent: progressPrinter(out) }, pkg);
+        const info = await describePackage({ storeRoot: storeRoot(opts), ...proxyOf(opts), onEvent: progressPrinter(out) }, pkg);
         out.result(info, [
           `${info.name} ${info.version} from ${info.remote}${info.description ? `: ${info.description}` : ''}`,
           `  versions: ${info.versions.join(', ')}`,
