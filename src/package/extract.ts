@@ -184,10 +184,10 @@ async function writeEntries(reader: UstarReader, scanned: ScannedPackage, destDi
           }
         })();
         handedOver = true;
-        writtenBytes += entry.size;
-        onProgress?.(writtenBytes, totalBytes);
         syncing.add(synced);
         void synced.then(() => syncing.delete(synced));
+        writtenBytes += entry.size;
+        onProgress?.(writtenBytes, totalBytes);
         await new Promise<void>((resolve) => setImmediate(resolve));
         await awaitSyncs(CONCURRENT_FSYNCS - 1);
       } finally {

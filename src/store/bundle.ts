@@ -18,6 +18,7 @@ import { cp, mkdir, mkdtemp, open, readdir, rename, rm, stat, unlink, writeFile,
 import { join, relative } from 'node:path';
 import { DEFAULT_WITNESSED_CLIENT_CONFIG, initClientTrust } from '../client/index.js';
 import { LOG_FILE_LIMITS, LOG_PATHS, parseHeadFile, parseUtcTime } from '../log/index.js';
+import { DEFAULT_UPDATER_CONFIG } from '../tuf/index.js';
 import { FieldReader, parseJsonObject } from '../encoding/index.js';
 import { BoundedFetcher, FetchError, fsyncDirectory, type Fetcher } from '../io/index.js';
 import { DeterministicUstarWriter, UstarReader, isStrictVersion, isValidName } from '../package/index.js';
@@ -110,28 +111,39 @@ export interface BundleInstallResult {
 }
 
 /**
- * The last moment the bundle's signed data is valid: one second before the timestamp metadata
- * expires and, for a witnessed remote, before its head statement is older than maxHeadAge. Read
- * here before verification, only to set the clock of the refresh that then checks both
- * signatures: a changed date fails that check. (bundle.json's createdAt is the maker's word, so
- * an old bundle could claim any age; these dates are the repository's and the witnesses'.)
+ * The last moment the bundle's signed data is valid: one second before the first expiry among its
+ * metadata (timestamp, snapshot, every targets role, and the newest root: older roots of the
+ * chain are meant to have expired) and, for a witnessed remote, before its head statement is
+ * older than maxHeadAge. Read here before verification, only to set the clock of the refresh
+ * that then checks every signature: a changed date fails that check. (bundle.json's createdAt is
+ * the maker's word, so an old bundle could claim any age; these dates are the repository's and
+ * the witnesses'.)
  */
 async function signedValidityEnd(fetcher: BundleFetcher, witnessed: boolean): Promise<Date> {
-  const timestampPath = 'repo/metadata/timestamp.json';
-  const timestamp = parseJsonObject(await fetcher.entry(timestampPath, TIMESTAMP_MAX_BYTES), `the bundle's ${timestampPath}`, { maxBytes: TIMESTAMP_MAX_BYTES, maxDepth: 8, maxEntries: 1_000 });
-  const reader = new FieldReader((m) => new InstallError('BAD_REQUEST', m), `the bundle's ${timestampPath}`);
-  const expires = Date.parse(reader.string(reader.object(timestamp.signed, 'signed').expires, 'signed.expires', 64));
-  if (Number.isNaN(expires)) throw new InstallError('BAD_REQUEST', `the bundle's ${timestampPath} has no valid signed.expires`);
-  let end = expires;
+  let end = Number.POSITIVE_INFINITY;
+  let newestRoot: { version: number; expires: number } | undefined;
+  for (const path of fetcher.paths().filter((p) => p.startsWith('repo/metadata/') && p.endsWith('.json'))) {
+    const what = `the bundle's ${path.slice('repo/'.length)}`;
+    const document = parseJsonObject(await fetcher.entry(path, DEFAULT_UPDATER_CONFIG.targetsMaxLength), what, { maxBytes: DEFAULT_UPDATER_CONFIG.targetsMaxLength, maxDepth: 16, maxEntries: 2_000_000 });
+    const reader = new FieldReader((m) => new InstallError('BAD_REQUEST', m), what);
+    const signed = reader.object(document.signed, 'signed');
+    const expires = Date.parse(reader.string(signed.expires, 'signed.expires', 64));
+    if (Number.isNaN(expires)) throw new InstallError('BAD_REQUEST', `${what} has no valid signed.expires`);
+    if (signed._type === 'root') {
+      const version = reader.integer(signed.version, 'signed.version', 1);
+      if (newestRoot === undefined || version > newestRoot.version) newestRoot = { version, expires };
+    } else {
+      end = Math.min(end, expires);
+    }
+  }
+  if (newestRoot !== undefined) end = Math.min(end, newestRoot.expires);
   if (witnessed) {
     const head = parseHeadFile(await fetcher.entry(`repo/${LOG_PATHS.head}`, LOG_FILE_LIMITS.head.maxBytes), `the bundle's ${LOG_PATHS.head}`);
     end = Math.min(end, (parseUtcTime(head.statement.time)! + DEFAULT_WITNESSED_CLIENT_CONFIG.maxHeadAgeSeconds) * 1000);
   }
+  if (!Number.isFinite(end)) throw new InstallError('BAD_REQUEST', 'the bundle holds no signed metadata: not a cairn bundle');
   return new Date(end - 1000);
 }
-
-/** Largest timestamp.json read from a bundle to find its expiry. */
-const TIMESTAMP_MAX_BYTES = 64 * 1024;
 
 /** Installs every package of a bundle, verified against the pinned anchor, with no network. */
 export async function installBundle(options: InstallBundleOptions, bundleFile: string): Promise<BundleInstallResult> {
@@ -238,6 +250,11 @@ class BundleFetcher implements Fetcher {
       await handle.close();
       throw e;
     }
+  }
+
+  /** The paths of the bundle's files. */
+  paths(): string[] {
+    return [...this.files.keys()];
   }
 
   /** The bytes of entry `path` (at most `maxBytes`). */

@@ -6,7 +6,7 @@
 // links), fsynced, renamed to ROOT/generations/N, and ROOT/current is switched last. Until that
 // rename of the link, the active generation is untouched; after it, the new one is complete.
 import { join } from 'node:path';
-import { lstat } from 'node:fs/promises';
+import { lstat, readdir } from 'node:fs/promises';
 import type { StepHook } from '../io/index.js';
 import { randomSuffix, type DurableFs } from './durable-fs.js';
 import { StoreError } from './errors.js';
@@ -62,19 +62,21 @@ export async function commitGeneration(ctx: StoreContext, plan: GenerationPlan):
   // manifest), all at once: a generation that only switches reads no record. New ones are added
   // one after the other.
   const active = parent === undefined ? undefined : await loadGeneration(layout, parent).catch(() => undefined);
-  const kept = await Promise.all(entries.map(([name, planned]) => (planned.incoming === undefined ? keptPackage(layout, name, planned, active) : undefined)));
+  const present = entries.some(([, planned]) => planned.incoming === undefined) ? await presentStorePaths(layout) : new Set<string>();
+  const kept = await Promise.all(entries.map(([name, planned]) => (planned.incoming === undefined ? keptPackage(layout, name, planned, active, present) : undefined)));
   const linked = new Map<string, LinkedPackage>();
   const added: StoreRecord[] = [];
+  const reused: StoreRecord[] = [];
   for (const [index, [name, planned]] of entries.entries()) {
     let found = kept[index];
     if (found === undefined) {
       const { record, isNew } = await placeInStore(ctx, planned.incoming!);
-      if (isNew) added.push(record);
+      (isNew ? added : reused).push(record);
       found = linkedOf(record, name, planned);
     }
     linked.set(name, found);
   }
-  await recordNewPaths(ctx, added);
+  await recordStorePaths(ctx, added, reused);
   const bin = binLinks(linked);
   const manifest: GenerationManifest = {
     number,
@@ -153,17 +155,28 @@ function linkedOf(record: StoreRecord, name: string, planned: PlannedPackage): L
 
 /**
  * A package the plan names by store ID: when the active generation has that ID under the same
- * name and version, its entry points come from that manifest and the store path and record are
- * only looked up; otherwise its record is read. A missing path or record is NOT_IN_STORE.
+ * name and version, its entry points come from that manifest and its store path and record need
+ * only be `present`; otherwise its record is read. A missing path or record is NOT_IN_STORE.
  */
-async function keptPackage(layout: StoreLayout, name: string, planned: PlannedPackage, active: GenerationManifest | undefined): Promise<LinkedPackage> {
+async function keptPackage(layout: StoreLayout, name: string, planned: PlannedPackage, active: GenerationManifest | undefined, present: ReadonlySet<string>): Promise<LinkedPackage> {
   const id = planned.id!;
   const known = active?.packages[name];
-  if (known !== undefined && known.id === id && known.version === planned.version) {
-    const present = (await isFile(join(layout.store, `${id}.json`))) && (await isDirectory(join(layout.store, id)));
-    if (present) return { id, entryPoints: known.entryPoints };
-  }
+  if (known?.entryPoints !== undefined && known.id === id && known.version === planned.version && present.has(id)) return { id, entryPoints: known.entryPoints };
   return linkedOf(await presentRecord(layout, id), name, planned);
+}
+
+/**
+ * The IDs whose store path (a directory) and record (a file) are both in ROOT/store, from one
+ * listing: cheap whatever the store's size (a lookup per package would cost a system call each).
+ */
+export async function presentStorePaths(layout: StoreLayout): Promise<Set<string>> {
+  const directories = new Set<string>();
+  const records = new Set<string>();
+  for (const entry of await readdir(layout.store, { withFileTypes: true })) {
+    if (entry.isDirectory()) directories.add(entry.name);
+    else if (entry.isFile() && entry.name.endsWith('.json')) records.add(entry.name.slice(0, -'.json'.length));
+  }
+  return new Set([...directories].filter((id) => records.has(id)));
 }
 
 async function presentRecord(layout: StoreLayout, id: string): Promise<StoreRecord> {
@@ -172,10 +185,6 @@ async function presentRecord(layout: StoreLayout, id: string): Promise<StoreReco
     throw new StoreError('NOT_IN_STORE', `the store holds no package ${JSON.stringify(id.slice(0, 128))}`, { hint: 'install it from its remote instead of naming its store path' });
   }
   return record;
-}
-
-async function isFile(path: string): Promise<boolean> {
-  return lstat(path).then((s) => s.isFile(), () => false);
 }
 
 async function isDirectory(path: string): Promise<boolean> {
@@ -251,15 +260,18 @@ async function placeInStore(ctx: StoreContext, incoming: IncomingPackage): Promi
  * Makes the store paths this commit placed durable, then records them: one flush for every
  * path's content, modes and rename, the records written (temporary file, rename), one flush for
  * them. A record is durable only after the tree it describes, and both before any generation
- * names them.
+ * names them. The paths it `reused` (present from an earlier commit that may have been killed
+ * before its last flush) are flushed with the first: a generation never names what a power cut
+ * could still take away.
  */
-async function recordNewPaths(ctx: StoreContext, added: readonly StoreRecord[]): Promise<void> {
-  if (added.length === 0) return;
+async function recordStorePaths(ctx: StoreContext, added: readonly StoreRecord[], reused: readonly StoreRecord[]): Promise<void> {
+  if (added.length === 0 && reused.length === 0) return;
   const { layout, fs } = ctx;
-  await fs.flush({ trees: added.map((r) => join(layout.store, r.id)), directories: [layout.store] });
-  const recordPaths = added.map((r) => join(layout.store, `${r.id}.json`));
-  for (const [i, record] of added.entries()) await fs.writeFileAtomic(recordPaths[i]!, documentBytes(record), 0o444, { durable: false });
-  await fs.flush({ files: recordPaths, directories: [layout.store] });
+  const recordPathOf = (r: StoreRecord): string => join(layout.store, `${r.id}.json`);
+  await fs.flush({ trees: [...added, ...reused].map((r) => join(layout.store, r.id)), files: reused.map(recordPathOf), directories: [layout.store] });
+  if (added.length === 0) return;
+  for (const record of added) await fs.writeFileAtomic(recordPathOf(record), documentBytes(record), 0o444, { durable: false });
+  await fs.flush({ files: added.map(recordPathOf), directories: [layout.store] });
 }
 
 /** Every entry point names a regular file of the package. */

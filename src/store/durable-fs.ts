@@ -5,6 +5,8 @@
 // crash test can kill the process at every one of them (io/crash-points.ts); nothing else in
 // src/store/ writes to the store's paths.
 import { execFile } from 'node:child_process';
+import { accessSync, constants } from 'node:fs';
+import { release } from 'node:os';
 import { chmod, lstat, mkdir, open, readdir, rename, rm, symlink, unlink } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { basename, dirname, join, relative } from 'node:path';
@@ -152,13 +154,39 @@ export async function makeWritable(path: string): Promise<void> {
   }
 }
 
-let syncUnavailable = false;
+/**
+ * GNU coreutils' sync, by absolute path (never looked up on PATH: the system scope runs as root),
+ * where syncfs(2) keeps its promise: Linux from 5.8 on, where it also reports a writeback error
+ * (before, it could lose one that an fsync would report; other systems' sync ignores `-f`).
+ * Undefined elsewhere: the store fsyncs each entry instead.
+ */
+const SYNC_PROGRAM: string | undefined = (() => {
+  if (process.platform !== 'linux' || !kernelAtLeast(release(), 5, 8)) return undefined;
+  return ['/usr/bin/sync', '/bin/sync'].find((path) => {
+    try {
+      accessSync(path, constants.X_OK);
+      return true;
+    } catch {
+      return false;
+    }
+  });
+})();
+
+/** Whether a Linux release string such as "6.1.0-18-amd64" is at least major.minor. */
+function kernelAtLeast(text: string, major: number, minor: number): boolean {
+  const m = /^(\d+)\.(\d+)/.exec(text);
+  if (m === null) return false;
+  const [a, b] = [Number(m[1]), Number(m[2])];
+  return a > major || (a === major && b >= minor);
+}
+
+let syncUnavailable = SYNC_PROGRAM === undefined;
 
 /** syncfs(2) of the file system holding `path`, through `sync -f`; false when that is unavailable or fails (the caller fsyncs instead). */
 function syncFileSystem(path: string): Promise<boolean> {
-  if (syncUnavailable) return Promise.resolve(false);
+  if (syncUnavailable || process.env.CAIRN_STORE_FLUSH === 'fsync') return Promise.resolve(false);
   return new Promise((resolve) => {
-    execFile('sync', ['-f', path], { timeout: SYNC_TIMEOUT_MS }, (error) => {
+    execFile(SYNC_PROGRAM!, ['-f', '--', path], { timeout: SYNC_TIMEOUT_MS }, (error) => {
       if (error !== null && (error as NodeJS.ErrnoException).code === 'ENOENT') syncUnavailable = true;
       resolve(error === null);
     });

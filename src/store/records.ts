@@ -40,8 +40,11 @@ export interface GenerationPackage {
   explicit: boolean;
   /** Permissions as requested by the package (requests; nothing is granted here). */
   permissions: string[];
-  /** Its record's entry points, so that a generation keeping it makes its bin links without reading the record. */
-  entryPoints: Record<string, string>;
+  /**
+   * Its record's entry points, so that a generation keeping it makes its bin links without
+   * reading the record. Absent in manifests written before they were listed: then the record is read.
+   */
+  entryPoints?: Record<string, string>;
 }
 
 /** ROOT/generations/N/manifest.json. */
@@ -146,15 +149,15 @@ export function parseGenerationManifest(bytes: Buffer, number: number, what: str
   for (const [name, value] of reader.entries(o.packages, 'packages', STORE_LIMITS.maxPackagesPerGeneration, STORE_LIMITS.maxNameChars)) {
     if (!NAME_PATTERN.test(name)) throw reader.fail(`packages: ${JSON.stringify(name.slice(0, 64))} is not a package name`);
     const at = `packages.${name}`;
-    const p = reader.exact(value, at, ['id', 'version', 'remote', 'explicit', 'permissions', 'entryPoints']);
+    const p = reader.exact(value, at, ['id', 'version', 'remote', 'explicit', 'permissions'], ['entryPoints']);
     manifest.packages[name] = {
       id: reader.string(p.id, `${at}.id`, STORE_LIMITS.maxNameChars * 2 + 40, { pattern: STORE_ID_PATTERN, expected: 'a store ID' }),
       version: reader.string(p.version, `${at}.version`, STORE_LIMITS.maxNameChars, { pattern: VERSION_PATTERN, expected: 'a version' }),
       remote: reader.string(p.remote, `${at}.remote`, STORE_LIMITS.maxTextChars),
       explicit: reader.boolean(p.explicit, `${at}.explicit`),
       permissions: reader.array(p.permissions, `${at}.permissions`, STORE_LIMITS.maxPermissionsPerPackage).map((x, i) => reader.string(x, `${at}.permissions[${i}]`, STORE_LIMITS.maxTextChars, { min: 1 })),
-      entryPoints: readEntryPoints(reader, p.entryPoints, `${at}.entryPoints`),
     };
+    if (p.entryPoints !== undefined) manifest.packages[name]!.entryPoints = readEntryPoints(reader, p.entryPoints, `${at}.entryPoints`);
   }
   if (manifest.number !== number) throw corrupt(`${what} says it is generation ${manifest.number}, its directory is ${number}`);
   if (manifest.parent !== null && manifest.parent >= number) throw corrupt(`${what}: parent ${manifest.parent} is not older than generation ${number}`);

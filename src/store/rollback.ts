@@ -2,9 +2,7 @@
 // "Client store"). By default the target is the current generation's parent (the one
 // that was current when it was made), not the number below it; with `to`, any kept generation.
 // Only ROOT/current changes, with the same atomic switch as a commit; no generation is made.
-import { lstat } from 'node:fs/promises';
-import { join } from 'node:path';
-import type { StoreContext } from './commit.js';
+import { presentStorePaths, type StoreContext } from './commit.js';
 import { StoreError } from './errors.js';
 import { currentGeneration, generationNumbers, loadGeneration, switchCurrent } from './generations.js';
 
@@ -33,11 +31,11 @@ export async function rollbackGeneration(ctx: StoreContext, to?: number): Promis
     throw e;
   }
   // Never activate a generation whose store paths are gone. A switch stays cheap whatever the
-  // store's size: each path and record is only looked up (cairn verify re-hashes them).
-  const isA = (path: string, kind: 'file' | 'directory'): Promise<boolean> => lstat(path).then((s) => (kind === 'file' ? s.isFile() : s.isDirectory()), () => false);
+  // store's size: one listing of ROOT/store shows each path and record is there (cairn verify
+  // re-hashes them).
+  const present = await presentStorePaths(layout);
   for (const [name, p] of Object.entries(manifest.packages)) {
-    const present = (await isA(join(layout.store, `${p.id}.json`), 'file')) && (await isA(join(layout.store, p.id), 'directory'));
-    if (!present) throw new StoreError('CORRUPT', `generation ${target} needs ${name} (${p.id}), which is not in the store; generation ${current.number} stays active`);
+    if (!present.has(p.id)) throw new StoreError('CORRUPT', `generation ${target} needs ${name} (${p.id}), which is not in the store; generation ${current.number} stays active`);
   }
   if (target !== current.number) await switchCurrent(ctx.fs, layout, target);
   return { from: current.number, to: target };

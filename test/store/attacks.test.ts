@@ -483,6 +483,32 @@ test('--allow-stale verifies as of the signed validity, not the bundle\'s unsign
   }
 });
 
+test('--allow-stale takes the first expiry among all of the bundle\'s metadata: a snapshot that expires before its timestamp still verifies as of when all were valid', { ...T, ...TAR }, async () => {
+  const repo = await PackageRepository.create();
+  const maker = await tempDir('cairn-maker-');
+  const root = await tempDir('cairn-store-');
+  try {
+    // A timestamp that outlives the snapshot (a renewed timestamp, or a publisher's --timestamp-expires).
+    const hours = (n: number): string => new Date(Date.now() + n * 3600_000).toISOString().replace(/\.\d{3}Z$/, 'Z');
+    const snapshotExpires = hours(12);
+    repo.repo.sim.role('snapshot').expires = snapshotExpires;
+    repo.repo.sim.role('timestamp').expires = hours(13);
+    await repo.publish({ name: 'hello', version: '1.0.0' });
+    await repo.addRemoteTo(maker);
+    const bundleFile = join(maker, 'hello.bundle');
+    await createBundle({ storeRoot: maker, remote: 'main', packages: ['hello'], out: bundleFile });
+    await repo.server.close();
+    const later = new Date(Date.now() + 30 * 86400_000);
+    const installed = await installBundle({ storeRoot: root, rootFile: repo.rootFile, now: () => later, allowStale: true }, bundleFile);
+    assert.deepEqual(installed.result.added.map((a) => a.name), ['hello']);
+    assert.equal(installed.verifiedAsOf, new Date(Date.parse(snapshotExpires) - 1000).toISOString(), 'one second before the snapshot expired');
+  } finally {
+    await repo.close().catch(() => undefined);
+    await rm(maker, { recursive: true, force: true });
+    await rm(root, { recursive: true, force: true });
+  }
+});
+
 test('a package can be removed while every mirror is down (an attacker on the network cannot keep a bad package installed)', T, async () => {
   const repo = await PackageRepository.create();
   const root = await tempDir('cairn-store-');

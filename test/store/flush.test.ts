@@ -1,7 +1,8 @@
 // test/store/flush.test.ts: how a commit makes new store paths durable (docs/store.md "Order of
 // writes", steps 3 and 4): one syncfs through `sync -f` for the trees and one for their records,
-// an fsync of every entry where `sync` is missing, and a retry that redoes a record a power cut
-// left empty. Its own file: the missing `sync` is remembered for the rest of the process.
+// an fsync of every entry where that is unavailable (CAIRN_STORE_FLUSH=fsync chooses it), a retry
+// that redoes a record a power cut left empty, and a path reused from a killed commit flushed
+// again before a generation names it.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -68,10 +69,8 @@ test('a record a power cut left empty is redone by the retry: the path is unpack
   });
 });
 
-test('without `sync` on the PATH every entry of every new store path is fsynced instead, then the store directory and each record', { timeout: 30_000 }, async () => {
-  const empty = await mkdtemp(join(tmpdir(), 'cairn-no-sync-'));
-  const path = process.env.PATH;
-  process.env.PATH = empty;
+test('with CAIRN_STORE_FLUSH=fsync (as where sync -f is missing or the kernel older than 5.8) every entry of every new store path is fsynced instead, then the store directory and each record', { timeout: 30_000 }, async () => {
+  process.env.CAIRN_STORE_FLUSH = 'fsync';
   try {
     await withStore(async (store, _root, steps) => {
       await store.commit(planOf(testPackage('a', '1.0.0')));
@@ -88,7 +87,25 @@ test('without `sync` on the PATH every entry of every new store path is fsynced 
       assert.deepEqual((await store.verify()).problems, []);
     });
   } finally {
-    process.env.PATH = path;
-    await rm(empty, { recursive: true, force: true });
+    delete process.env.CAIRN_STORE_FLUSH;
   }
+});
+
+test('a path reused from a commit killed before its last flush is flushed again before a generation names it', { timeout: 30_000 }, async () => {
+  await withStore(async (store, root, steps) => {
+    const a = testPackage('a', '1.0.0');
+    // A commit killed after the records were renamed, before the flush after them: the path and its record are there, no generation names them.
+    await store.commit(planOf(a));
+    const id = (await store.current())!.packages.a!.id;
+    spawnSync('chmod', ['-R', 'u+w', join(root, 'generations')]);
+    await rm(join(root, 'generations', '1'), { recursive: true, force: true });
+    await rm(join(root, 'current'), { force: true });
+    steps.length = 0;
+    const generation = await store.commit(planOf(a));
+    assert.equal(generation.packages.a!.id, id, 'the path is reused, not unpacked again');
+    assert.ok(!steps.some((s) => s.startsWith('extract:') || s.startsWith('write store/')), `nothing rewritten: ${steps.join(', ')}`);
+    const flush = steps.findIndex((s) => s.startsWith('syncfs'));
+    const firstGenerationStep = steps.findIndex((s) => s.startsWith('mkdir tmp/gen-'));
+    assert.ok(flush >= 0 && flush < firstGenerationStep, `a flush before the generation is made: ${steps.join(', ')}`);
+  });
 });

@@ -347,3 +347,21 @@ test('a failure before the switch leaves the active generation untouched and cle
     assert.deepEqual((await store.verify()).problems, []);
   });
 });
+
+test('a generation manifest written before entry points were listed is read, and the next generation takes them from the records', { timeout: 30_000 }, async () => {
+  await withStore(async (store, root) => {
+    const first = await store.commit(planOf(testPackage('a', '1.0.0')));
+    // What a store made before then holds: no entryPoints in the manifest's package entries.
+    const manifestPath = join(root, 'generations', String(first.number), 'manifest.json');
+    const old = JSON.parse(await readFile(manifestPath, 'utf8')) as { packages: Record<string, Record<string, unknown>> };
+    delete old.packages.a!.entryPoints;
+    spawnSync('chmod', ['-R', 'u+w', join(root, 'generations')]);
+    await writeFile(manifestPath, JSON.stringify(old));
+    const current = (await store.current())!;
+    assert.equal(current.packages.a!.entryPoints, undefined);
+    const a = current.packages.a!;
+    const next = await store.commit({ reason: 'keep a', packages: { a: { id: a.id, version: a.version, remote: a.remote, explicit: a.explicit, permissions: a.permissions } } });
+    assert.deepEqual(next.packages.a!.entryPoints, { a: 'bin/a' });
+    assert.equal(spawnSync(join(root, 'current', 'bin', 'a'), { encoding: 'utf8' }).stdout, 'a 1.0.0\n');
+  });
+});

@@ -45,11 +45,13 @@ function proxyOf(opts: ScopeOpts): { proxy?: string } {
 function progressPrinter(out: Output): (event: InstallEvent) => void {
   const tty = process.stdout.isTTY === true && !out.options.json && !out.options.quiet;
   let lastDraw = 0;
+  let finished: string | undefined;
   const draw = (label: string, done: number, total: number): void => {
-    if (!tty) return;
+    if (!tty || finished === label) return;
     const now = Date.now();
     if (now - lastDraw < 100 && done < total) return;
     lastDraw = now;
+    if (done >= total) finished = label;
     const fraction = total > 0 ? Math.min(1, done / total) : 1;
     const width = 30;
     const bar = '#'.repeat(Math.round(fraction * width)).padEnd(width, '.');
