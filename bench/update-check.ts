@@ -3,7 +3,8 @@
 // packages (each a versions index and one archive target whose custom metadata holds a valid
 // manifest, src/package/manifest.ts) in TAP 15 succinct hash bins, a client store with 50 of them
 // installed (installPackages, src/store), then a witnessed release that gives 10 of the installed
-// packages a new version. Measured at the server, which counts the body bytes of every response:
+// packages a new version. Measured at the server, which counts the body bytes of every response
+// (JSON gzip-compressed, as `cairn serve` sends it to cairn's client; the uncompressed figure too):
 // updatePackages split into (1) refresh: timestamp, snapshot, top-level targets, root, the log's
 // head and catch-up path; (2) bins and versions indexes; (3) the 10 new archives, which are the
 // update itself and not the check. Also measured: the check when nothing changed, and when a
@@ -22,6 +23,7 @@
 // `node --import tsx bench/update-check.ts [--quick] [--packages N] [--bits 8,10] [--runs N]` runs it alone.
 import { cp, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
+import { gzipSync } from 'node:zlib';
 import type { AddressInfo, Socket } from 'node:net';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -66,7 +68,10 @@ interface ServedRequest {
   path: string;
   kind: TrafficKind;
   status: number;
+  /** Body bytes sent (gzip-compressed for JSON). */
   bytes: number;
+  /** The file's own bytes, as a server without compression would send them. */
+  identityBytes: number;
   /** performance.now() when the request arrived. */
   at: number;
 }
@@ -80,10 +85,15 @@ function trafficKind(path: string): TrafficKind {
   return 'other';
 }
 
-/** Serves a simulator's files on 127.0.0.1 and records every request with the body bytes it sent. */
+/**
+ * Serves a simulator's files on 127.0.0.1 and records every request with the body bytes it sent.
+ * JSON goes gzip-compressed to a client that accepts it, as `cairn serve` sends it (compressed
+ * once per version: src/mirror/mirror.ts).
+ */
 class CountingServer {
   readonly requests: ServedRequest[] = [];
   private readonly sockets = new Set<Socket>();
+  private readonly compressed = new WeakMap<Uint8Array, Buffer>();
   private server: Server | undefined;
   url = '';
 
@@ -92,13 +102,21 @@ class CountingServer {
   async start(): Promise<this> {
     this.server = createServer((req, res) => {
       const path = new URL(req.url ?? '/', 'http://x').pathname.replace(/^\//, '');
-      const body = this.files.get(path);
-      this.requests.push({ path, kind: trafficKind(path), status: body ? 200 : 404, bytes: body?.byteLength ?? 0, at: performance.now() });
+      const file = this.files.get(path);
+      let body = file;
+      const headers: Record<string, string | number> = { 'content-type': 'application/octet-stream' };
+      if (file !== undefined && path.endsWith('.json') && /\bgzip\b/.test(req.headers['accept-encoding'] ?? '')) {
+        let packed = this.compressed.get(file);
+        if (packed === undefined) this.compressed.set(file, (packed = gzipSync(file)));
+        body = packed;
+        headers['content-encoding'] = 'gzip';
+      }
+      this.requests.push({ path, kind: trafficKind(path), status: body ? 200 : 404, bytes: body?.byteLength ?? 0, identityBytes: file?.byteLength ?? 0, at: performance.now() });
       if (!body) {
         res.writeHead(404).end();
         return;
       }
-      res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': body.byteLength });
+      res.writeHead(200, { ...headers, 'content-length': body.byteLength });
       res.end(body);
     });
     this.server.on('connection', (s) => {
@@ -212,6 +230,8 @@ interface CheckMeasure {
   requests: number;
   /** Bytes of the check: refresh, bins, versions indexes (not the archives). */
   checkBytes: number;
+  /** The same without compression. */
+  checkIdentityBytes: number;
   refreshMs: number;
   /** From the end of the refresh to the first archive request (or the end, when none). */
   resolveMs: number;
@@ -240,6 +260,7 @@ async function measureUpdate(server: CountingServer, storeRoot: string): Promise
     bytes,
     requests: log.length,
     checkBytes: bytes.refresh + bytes.bins + bytes.versions + bytes.other,
+    checkIdentityBytes: checkIdentityBytes(log),
     refreshMs: refreshEnd - t0,
     resolveMs: firstArchive - refreshEnd,
     updateMs: end - firstArchive,
@@ -316,11 +337,16 @@ async function benchBinCount(root: string, bits: number, options: UpdateCheckOpt
   }
 }
 
+/** The check's bytes (all but the archives) had nothing been compressed. */
+function checkIdentityBytes(log: readonly ServedRequest[]): number {
+  return log.filter((r) => r.kind !== 'archives').reduce((n, r) => n + r.identityBytes, 0);
+}
+
 function summarize(log: readonly ServedRequest[], totalMs: number): CheckMeasure {
   const bytes: Record<TrafficKind, number> = { refresh: 0, bins: 0, versions: 0, archives: 0, other: 0 };
   for (const r of log) bytes[r.kind] += r.bytes;
   return {
-    bytes, requests: log.length, checkBytes: bytes.refresh + bytes.bins + bytes.versions + bytes.other,
+    bytes, requests: log.length, checkBytes: bytes.refresh + bytes.bins + bytes.versions + bytes.other, checkIdentityBytes: checkIdentityBytes(log),
     refreshMs: 0, resolveMs: 0, updateMs: 0, totalMs, updated: 0, requestLog: [...log],
   };
 }
@@ -367,7 +393,7 @@ function report(results: readonly BinCountResult[], options: UpdateCheckOptions)
   const n = options.packages.toLocaleString('en');
   const lines = [
     `repository: ${n} packages (a versions index and one archive target each, manifest in custom metadata) in succinct hash bins, ` +
-      `witnessed (CoSi log, 4 witnesses); served in-process on 127.0.0.1, body bytes counted at the server; medians of ${options.runs} runs`,
+      `witnessed (CoSi log, 4 witnesses); served in-process on 127.0.0.1, JSON gzip-compressed as cairn serve sends it, body bytes counted at the server; medians of ${options.runs} runs`,
     `client: ${options.installed} packages installed (cold install shown), then a witnessed release gives ${options.changed} of them a new version; ` +
       `check = refresh (timestamp, snapshot, targets, root, log) + bins + versions indexes; archives are the update itself`,
     '',
@@ -385,6 +411,7 @@ function report(results: readonly BinCountResult[], options: UpdateCheckOptions)
   }
   lines.push('', 'requests per check (first run), by kind:');
   for (const r of results) {
+    lines.push(`  ${2 ** r.bits} bins: without gzip the check with 10 changed would be ${kb(med(r.changed, (m) => m.checkIdentityBytes))} (nothing changed ${kb(med(r.unchanged, (m) => m.checkIdentityBytes))}, 10 others ${kb(med(r.othersChanged, (m) => m.checkIdentityBytes))})`);
     lines.push(`  ${2 ** r.bits} bins: 10 changed: ${requestCounts(r.changed[0]!)}; nothing changed: ${requestCounts(r.unchanged[0]!)}; 10 others changed: ${requestCounts(r.othersChanged[0]!)}`);
     lines.push(`  ${2 ** r.bits} bins: times (10 changed, medians): refresh ${ms(med(r.changed, (m) => m.refreshMs))}, bins + indexes ${ms(med(r.changed, (m) => m.resolveMs))}, ` +
       `archives + unpack + commit ${ms(med(r.changed, (m) => m.updateMs))}; nothing changed ${ms(med(r.unchanged, (m) => m.totalMs))}; 10 others changed ${ms(med(r.othersChanged, (m) => m.totalMs))}`);

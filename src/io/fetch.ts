@@ -5,10 +5,13 @@
 // bytes trustworthy, the caller verifies them. With a `socks5h://` proxy every http(s) request
 // goes through it and names are resolved at the proxy, never here (io/socks-proxy.ts,
 // docs/onion.md); without one, an onion URL is refused before any connection is attempted, so
-// a forgotten --proxy cannot leak the onion name to the local resolver.
+// a forgotten --proxy cannot leak the onion name to the local resolver. Requests accept gzip
+// (Content-Encoding), which `cairn serve` uses for JSON metadata: the cap bounds both the bytes
+// on the wire and the bytes they decode to, so a small compressed bomb stops at the cap.
 import { constants } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
+import { createGunzip, type Gunzip } from 'node:zlib';
 import { Agent as HttpAgent, request as httpRequest, type IncomingMessage, type RequestOptions } from 'node:http';
 import type { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { CairnError, EXIT } from '../errors/index.js';
@@ -23,6 +26,8 @@ export class FetchError extends CairnError<
   | 'PROXY'
   /** An onion URL with no proxy configured: refused before any connection or name lookup. */
   | 'ONION_NEEDS_PROXY'
+  /** A body in a content encoding other than gzip or none, or gzip that does not decode. */
+  | 'BAD_ENCODING'
 > {
   get exitCode(): number {
     return EXIT.fetch;
@@ -186,29 +191,58 @@ export class BoundedFetcher implements Fetcher {
       break;
     }
     const res = response;
+    let decoder: Gunzip | undefined;
     try {
       const status = res.statusCode ?? 0;
       if (status === 404 || status === 403 || status === 410) throw new FetchError('NOT_FOUND', `${current.href}: HTTP ${status}`);
       if (status < 200 || status >= 300) throw new FetchError('HTTP_STATUS', `${current.href}: HTTP ${status} ${res.statusMessage ?? ''}`.trimEnd());
       const declared = Number(res.headers['content-length'] ?? NaN);
       if (Number.isFinite(declared) && declared > maxBytes) throw tooLarge(current.href, maxBytes, declared);
+      const encoding = String(res.headers['content-encoding'] ?? 'identity').trim().toLowerCase();
+      if (encoding !== 'identity' && encoding !== 'gzip') throw new FetchError('BAD_ENCODING', `${current.href}: the body is in content encoding ${JSON.stringify(encoding.slice(0, 64))}, expected gzip or none`);
+      // Bytes on the wire: capped, and what the slow-retrieval defence measures.
+      let wire = 0;
+      const checkWire = (length: number): FetchError | undefined => {
+        wire += length;
+        if (wire > maxBytes) return tooLarge(current.href, maxBytes);
+        const elapsed = Date.now() - started;
+        if (elapsed > graceMs && (wire * 1000) / elapsed < minBytesPerSecond) {
+          return new FetchError('SLOW_RETRIEVAL', `${current.href}: ${wire} bytes in ${elapsed} ms is below ${minBytesPerSecond} B/s`);
+        }
+        return undefined;
+      };
+      let body: AsyncIterable<Buffer> = res;
+      if (encoding === 'gzip') {
+        decoder = createGunzip();
+        const gunzip = decoder;
+        res.on('data', (chunk: Buffer) => {
+          const refusal = checkWire(chunk.length);
+          if (refusal !== undefined) gunzip.destroy(refusal);
+        });
+        res.on('error', (e) => gunzip.destroy(e));
+        res.pipe(gunzip);
+        body = gunzip;
+      }
+      // Bytes decoded: capped.
       let total = 0;
-      for await (const chunk of res) {
+      for await (const chunk of body) {
         const buf = chunk as Buffer;
+        if (encoding !== 'gzip') {
+          const refusal = checkWire(buf.length);
+          if (refusal !== undefined) throw refusal;
+        }
         total += buf.length;
         if (total > maxBytes) throw tooLarge(current.href, maxBytes);
-        const elapsed = Date.now() - started;
-        if (elapsed > graceMs && (total * 1000) / elapsed < minBytesPerSecond) {
-          throw new FetchError('SLOW_RETRIEVAL', `${current.href}: ${total} bytes in ${elapsed} ms is below ${minBytesPerSecond} B/s`);
-        }
         yield buf;
       }
       if (!res.complete) throw new FetchError('NETWORK', `${current.href}: the connection closed before the body was complete`);
     } catch (e) {
+      if ((e as NodeJS.ErrnoException).code?.startsWith('Z_') === true) throw new FetchError('BAD_ENCODING', `${current.href}: the gzip body does not decode (${(e as NodeJS.ErrnoException).code})`);
       // A connection reset in the middle of the body surfaces as the stream's bare 'aborted' error.
       if (e instanceof FetchError) throw e;
       throw new FetchError('NETWORK', `${current.href}: the connection failed during the body (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
     } finally {
+      decoder?.destroy();
       // A body left unread (a refused status, a cap exceeded, a caller that stopped early) must
       // not keep its socket: one that arrived whole is drained, so the socket returns to the
       // agent's free pool (where Node unrefs it and a finished client can exit at once) instead
@@ -246,7 +280,7 @@ export class BoundedFetcher implements Fetcher {
       const options: RequestOptions & Pick<AgentConnectOptions, 'socksHandshakeTimeoutMs'> = {
         method: 'GET',
         agent: client.agent,
-        headers: { 'user-agent': this.userAgent, accept: '*/*' },
+        headers: { 'user-agent': this.userAgent, accept: '*/*', 'accept-encoding': 'gzip' },
         // Through a proxy, the SOCKS handshake gets what is left of the deadline, and a little
         // more: the deadline's own TIMEOUT is the error reported, then the attempt ends.
         ...(this.proxy === undefined ? {} : { socksHandshakeTimeoutMs: remaining + SOCKS_DEADLINE_MARGIN_MS }),

@@ -6,17 +6,19 @@
 // (ETag, Last-Modified, 304) for caches. Mirrors are not trusted by clients; this server's job is
 // to be safe to run, correct for caches, and fast on the path every client polls: small files
 // (timestamp.json) come from memory, checked against the disk at most every
-// FILE_CACHE_LIMITS.revalidateAfterMs (small-file-cache.ts); large ones are streamed from the
+// FILE_CACHE_LIMITS.revalidateAfterMs (small-file-cache.ts), and small JSON files go gzip-compressed
+// to clients that accept it (compressed once per version); large ones are streamed from the
 // checked handle (file-stream.ts). Plain node:http: a static file needs no router.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { realpath, stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { AddressInfo } from 'node:net';
+import { gzipSync } from 'node:zlib';
 import { MirrorError, type MirrorErrorCode } from './errors.js';
 import { REQUEST_LIMITS, requestTargetPath, resolveRequestPath } from './request-path.js';
-import { SmallFileCache, type CachedFile } from './small-file-cache.js';
+import { SmallFileCache, type CachedFile, type CachedRepresentation } from './small-file-cache.js';
 import { streamFile } from './file-stream.js';
-import { cacheControlFor, contentTypeFor, identityEntityTag, isImmutableName, isNotModified, type Validators } from './response-headers.js';
+import { acceptsGzip, cacheControlFor, contentTypeFor, gzipEntityTag, identityEntityTag, isCompressible, isImmutableName, isNotModified, type Validators } from './response-headers.js';
 import type { OpenedFile } from './served-file.js';
 
 /** What the mirror reports of each request, once its answer is decided. */
@@ -86,25 +88,26 @@ class MirrorRequestHandler {
     if (path === undefined) return this.refuse(req, res, 'BAD_PATH');
     // The hot path: a small file checked less than revalidateAfterMs ago, answered from memory.
     const fresh = this.cache.fresh(path);
-    if (fresh !== undefined) return this.sendCached(req, res, fresh);
+    if (fresh !== undefined) return this.sendCached(req, res, path, fresh);
     this.cache
       .lookup(path)
       .then(
-        (found) => (found.kind === 'cached' ? this.sendCached(req, res, found.file) : this.sendStreamed(req, res, path, found.file)),
+        (found) => (found.kind === 'cached' ? this.sendCached(req, res, path, found.file) : this.sendStreamed(req, res, path, found.file)),
         (e: unknown) => this.refuse(req, res, e instanceof MirrorError ? e.code : 'READ_FAILED'),
       )
       .catch(() => res.destroy()); // a failure while answering must not become an unhandled rejection
   }
 
-  private sendCached(req: IncomingMessage, res: ServerResponse, file: CachedFile): void {
-    if (this.notModified(req, file.validators)) {
-      res.writeHead(304, file.notModifiedHeaders as string[]).end();
+  private sendCached(req: IncomingMessage, res: ServerResponse, path: string, file: CachedFile): void {
+    const sent: CachedRepresentation = (isCompressible(path) && acceptsGzip(req.headers['accept-encoding']) ? gzipped(file) : undefined) ?? file;
+    if (this.notModified(req, sent.validators)) {
+      res.writeHead(304, sent.notModifiedHeaders as string[]).end();
       return this.report(req, 304, 0);
     }
-    res.writeHead(200, file.okHeaders as string[]);
+    res.writeHead(200, sent.okHeaders as string[]);
     if (req.method === 'HEAD') res.end();
-    else res.end(file.bytes);
-    this.report(req, 200, file.bytes.length);
+    else res.end(sent.bytes);
+    this.report(req, 200, sent.bytes.length);
   }
 
   private sendStreamed(req: IncomingMessage, res: ServerResponse, path: string, file: OpenedFile): void {
@@ -155,6 +158,22 @@ class MirrorRequestHandler {
     const path = requestTargetPath(req.url ?? '') ?? req.url ?? '';
     this.onRequest({ method: req.method ?? '', path, status, bytes, ...(refusal === undefined ? {} : { refusal }) });
   }
+}
+
+/** The gzip representation of a cached file, made once per version; undefined when it would not be smaller. */
+function gzipped(file: CachedFile): CachedRepresentation | undefined {
+  if (file.gzipped === undefined) {
+    const bytes = gzipSync(file.bytes);
+    if (bytes.length >= file.bytes.length) {
+      file.gzipped = null;
+    } else {
+      const etag = gzipEntityTag(file.validators.etag);
+      const retag = (headers: readonly string[]): string[] => headers.map((v, i) => (i % 2 === 1 && headers[i - 1] === 'etag' ? etag : v));
+      const ok = retag(file.okHeaders).map((v, i, all) => (i % 2 === 1 && all[i - 1] === 'content-length' ? String(bytes.length) : v));
+      file.gzipped = { bytes, validators: { ...file.validators, etag }, okHeaders: [...ok, 'content-encoding', 'gzip'], notModifiedHeaders: retag(file.notModifiedHeaders) };
+    }
+  }
+  return file.gzipped ?? undefined;
 }
 
 async function realRootOf(root: string): Promise<string> {

@@ -2,7 +2,8 @@
 // (RFC 9110 sections 8.8 and 13): content type by extension, the cache policy of a TUF
 // repository's names (docs/cli.md "Mirrors": versioned and hash-prefixed files are immutable,
 // timestamp.json and other plain names must be revalidated), entity tags and Last-Modified, and
-// when a request's If-None-Match or If-Modified-Since earns a 304. Pure functions.
+// when a request's If-None-Match or If-Modified-Since earns a 304, and which answers may be sent
+// gzip-compressed (RFC 9110 8.4 and 12.5.3: JSON metadata, to clients that accept gzip). Pure functions.
 import { createHash } from 'node:crypto';
 
 const CONTENT_TYPES: Record<string, string> = {
@@ -27,6 +28,34 @@ export function contentTypeFor(path: string): string {
 export function isImmutableName(path: string): boolean {
   const base = path.slice(path.lastIndexOf('/') + 1);
   return /^(\d+\.|[0-9a-f]{64}\.)/.test(base);
+}
+
+/**
+ * Whether the file is sent gzip-compressed to clients that accept it: JSON (metadata and log
+ * files, half of whose bytes are hex digests), never archives, which are compressed already or
+ * hashed by their clients as they arrive.
+ */
+export function isCompressible(path: string): boolean {
+  return contentTypeFor(path) === 'application/json';
+}
+
+/** Whether an Accept-Encoding header accepts gzip: `gzip` (or `x-gzip`, or `*`) listed without q=0. */
+export function acceptsGzip(header: string | undefined): boolean {
+  if (header === undefined || header.length > 1024) return false;
+  let wildcard = false;
+  for (const item of header.split(',')) {
+    const [coding = '', ...parameters] = item.split(';').map((x) => x.trim().toLowerCase());
+    const q = parameters.find((p) => p.startsWith('q='));
+    const accepted = q === undefined || Number(q.slice(2)) > 0;
+    if (coding === 'gzip' || coding === 'x-gzip') return accepted;
+    if (coding === '*') wildcard = accepted;
+  }
+  return wildcard;
+}
+
+/** The entity tag of the gzip-compressed representation: another representation needs another strong tag (RFC 9110 8.8.3). */
+export function gzipEntityTag(etag: string): string {
+  return `${etag.slice(0, -1)}-gzip"`;
 }
 
 /** Cache policy: versioned and hash-prefixed files never change; the rest must be revalidated. */

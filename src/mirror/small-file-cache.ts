@@ -14,7 +14,7 @@
 // bounded in entries and bytes; the least recently checked entries go first.
 import { MirrorError } from './errors.js';
 import { openServedFile, readWholeFile, sameIdentity, type FileIdentity, type OpenedFile } from './served-file.js';
-import { cacheControlFor, contentEntityTag, contentTypeFor, isImmutableName, type Validators } from './response-headers.js';
+import { cacheControlFor, contentEntityTag, contentTypeFor, isCompressible, isImmutableName, type Validators } from './response-headers.js';
 
 export const FILE_CACHE_LIMITS = {
   /** Files up to this size are kept in memory (TUF metadata, log files); larger ones are streamed. */
@@ -42,6 +42,20 @@ export interface CachedFile {
   readonly notModifiedHeaders: readonly string[];
   /** When the check that found this version started (the cache's clock). */
   checkedAt: number;
+  /**
+   * Its gzip-compressed representation, made on the first request that accepts it (compressible
+   * files only; null when compressing would not make it smaller). Not counted in the cache's
+   * bytes: it is never larger than the file.
+   */
+  gzipped?: CachedRepresentation | null;
+}
+
+/** One representation of a cached file: what a 200 and a 304 answer send. */
+export interface CachedRepresentation {
+  readonly bytes: Buffer;
+  readonly validators: Validators;
+  readonly okHeaders: readonly string[];
+  readonly notModifiedHeaders: readonly string[];
 }
 
 export type FileLookup = { kind: 'cached'; file: CachedFile } | { kind: 'stream'; file: OpenedFile };
@@ -170,6 +184,7 @@ function cachedFile(path: string, bytes: Buffer, opened: OpenedFile, checkedAt: 
     'etag', validators.etag,
     'last-modified', new Date(opened.mtimeMs).toUTCString(),
     'x-content-type-options', 'nosniff',
+    ...(isCompressible(path) ? ['vary', 'accept-encoding'] : []),
   ];
   return {
     bytes,

@@ -9,6 +9,8 @@ import { mkdtemp, writeFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { createHash } from 'node:crypto';
+import { gzipSync } from 'node:zlib';
 import { BoundedFetcher, FetchError, fetchAll } from '../../src/io/index.js';
 
 async function withServer(handler: (req: IncomingMessage, res: ServerResponse) => void, fn: (url: string) => Promise<void>): Promise<void> {
@@ -117,4 +119,74 @@ test('reads file: URLs under the same cap, regular files only', { timeout: 10_00
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
+});
+
+test('asks for gzip and decodes a gzip body to the same bytes', { timeout: 10_000 }, async () => {
+  const body = Buffer.from(JSON.stringify({ hashes: Array.from({ length: 500 }, (_, i) => createHash('sha256').update(String(i)).digest('hex')) }));
+  let asked: string | undefined;
+  await withServer(
+    (req, res) => {
+      asked = req.headers['accept-encoding'];
+      const compressed = gzipSync(body);
+      res.writeHead(200, { 'content-encoding': 'gzip', 'content-length': compressed.length });
+      res.end(compressed);
+    },
+    async (url) => {
+      assert.deepEqual(await fetchAll(new BoundedFetcher(fast), url + '/snapshot.json', body.length), body);
+      assert.equal(asked, 'gzip');
+    },
+  );
+});
+
+test('a gzip bomb stops at the cap on the decoded bytes (TOO_LARGE), however small it is on the wire', { timeout: 10_000 }, async () => {
+  const bomb = gzipSync(Buffer.alloc(64 * 1024 * 1024)); // 64 MiB of zeros in about 64 KiB
+  let sent = 0;
+  await withServer(
+    (_req, res) => {
+      res.writeHead(200, { 'content-encoding': 'gzip' });
+      sent = bomb.length;
+      res.end(bomb);
+    },
+    async (url) => {
+      await assert.rejects(fetchAll(new BoundedFetcher(fast), url + '/x.json', 1_000_000), isFetchError('TOO_LARGE'));
+      assert.ok(sent < 1_000_000, 'small on the wire');
+    },
+  );
+});
+
+test('the cap bounds the bytes on the wire too: an endless gzip stream that decodes to little is cut off (TOO_LARGE)', { timeout: 10_000 }, async () => {
+  // Gzip members that each decode to nothing, without end: the decoded count never grows.
+  const empty = gzipSync(Buffer.alloc(0));
+  await withServer(
+    (_req, res) => {
+      res.writeHead(200, { 'content-encoding': 'gzip' });
+      const pump = (): void => {
+        while (res.write(Buffer.concat(Array.from({ length: 1000 }, () => empty))));
+        res.once('drain', pump);
+      };
+      pump();
+      res.on('close', () => res.removeAllListeners('drain'));
+    },
+    async (url) => {
+      await assert.rejects(fetchAll(new BoundedFetcher(fast), url + '/x.json', 100_000), isFetchError('TOO_LARGE'));
+    },
+  );
+});
+
+test('refuses another content encoding and gzip that does not decode (BAD_ENCODING)', { timeout: 10_000 }, async () => {
+  await withServer(
+    (req, res) => {
+      if (req.url === '/br') {
+        res.writeHead(200, { 'content-encoding': 'br' });
+        res.end(Buffer.from('not brotli'));
+      } else {
+        res.writeHead(200, { 'content-encoding': 'gzip' });
+        res.end(Buffer.from('this is not gzip at all, whatever the header says'));
+      }
+    },
+    async (url) => {
+      await assert.rejects(fetchAll(new BoundedFetcher(fast), url + '/br', 1000), (e: unknown) => isFetchError('BAD_ENCODING')(e) && /"br"/.test((e as Error).message));
+      await assert.rejects(fetchAll(new BoundedFetcher(fast), url + '/corrupt', 1000), isFetchError('BAD_ENCODING'));
+    },
+  );
 });

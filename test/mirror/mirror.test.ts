@@ -6,6 +6,8 @@ import { mkdtemp, mkdir, writeFile, symlink, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { request } from 'node:http';
+import { createHash } from 'node:crypto';
+import { gunzipSync } from 'node:zlib';
 import { startMirror, resolveRequestPath, type RunningMirror } from '../../src/mirror/index.js';
 
 let base: string;
@@ -29,12 +31,12 @@ after(async () => {
 });
 
 /** Raw HTTP, so that the path reaches the server exactly as written (fetch would normalize it). */
-function rawGet(path: string, method = 'GET', headers: Record<string, string> = {}): Promise<{ status: number; body: string; headers: Record<string, unknown> }> {
+function rawGet(path: string, method = 'GET', headers: Record<string, string> = {}): Promise<{ status: number; body: string; raw: Buffer; headers: Record<string, unknown> }> {
   return new Promise((resolve, reject) => {
     const req = request({ host: '127.0.0.1', port: server.port, path, method, headers }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString(), headers: res.headers }));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString(), raw: Buffer.concat(chunks), headers: res.headers }));
     });
     req.on('error', reject);
     req.setTimeout(5000, () => req.destroy(new Error('timeout')));
@@ -101,4 +103,34 @@ test('reports each request with its status and byte count', { timeout: 10_000 },
   } finally {
     await logged.close();
   }
+});
+
+test('JSON goes gzip-compressed to a client that accepts it, with its own entity tag and Vary; archives and other clients get the bytes as they are', { timeout: 10_000 }, async () => {
+  const snapshot = JSON.stringify({ signed: { meta: Object.fromEntries(Array.from({ length: 200 }, (_, i) => [`bin-${i}.json`, { version: 1, length: 100, hashes: { sha256: createHash('sha256').update(String(i)).digest('hex') } }])) } });
+  await writeFile(join(root, 'metadata', '4.snapshot.json'), snapshot);
+  await mkdir(join(root, 'targets'), { recursive: true });
+  await writeFile(join(root, 'targets', 'app.tar'), Buffer.alloc(4096));
+
+  const plain = await rawGet('/metadata/4.snapshot.json');
+  assert.equal(plain.headers['content-encoding'], undefined);
+  assert.equal(plain.body, snapshot);
+  assert.equal(plain.headers.vary, 'accept-encoding');
+
+  const compressed = await rawGet('/metadata/4.snapshot.json', 'GET', { 'accept-encoding': 'br, gzip;q=0.8' });
+  assert.equal(compressed.headers['content-encoding'], 'gzip');
+  assert.equal(compressed.headers.vary, 'accept-encoding');
+  assert.equal(gunzipSync(compressed.raw).toString(), snapshot, 'the same bytes once decoded');
+  assert.equal(Number(compressed.headers['content-length']), compressed.raw.length);
+  assert.ok(compressed.raw.length < snapshot.length * 0.7, `smaller: ${compressed.raw.length} of ${snapshot.length}`);
+  assert.notEqual(compressed.headers.etag, plain.headers.etag, 'another representation, another strong tag');
+  const revalidated = await rawGet('/metadata/4.snapshot.json', 'GET', { 'accept-encoding': 'gzip', 'if-none-match': String(compressed.headers.etag) });
+  assert.equal(revalidated.status, 304);
+  const otherTag = await rawGet('/metadata/4.snapshot.json', 'GET', { 'accept-encoding': 'gzip', 'if-none-match': String(plain.headers.etag) });
+  assert.equal(otherTag.status, 200, 'the identity tag does not validate the gzip representation');
+
+  const refused = await rawGet('/metadata/4.snapshot.json', 'GET', { 'accept-encoding': 'gzip;q=0, identity' });
+  assert.equal(refused.headers['content-encoding'], undefined, 'q=0 refuses gzip');
+  const archive = await rawGet('/targets/app.tar', 'GET', { 'accept-encoding': 'gzip' });
+  assert.equal(archive.headers['content-encoding'], undefined, 'archives are sent as they are');
+  assert.equal(archive.raw.length, 4096);
 });
