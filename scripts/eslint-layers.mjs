@@ -21,6 +21,7 @@ export const LAYERS = [
   ['repo', 'mirror'],
   ['client', 'witness', 'rebuild'],
   ['release', 'store'],
+  ['apps'],
   ['demo'],
   ['cli'],
 ];

@@ -104,6 +104,30 @@ export const COMMAND_GROUPS: readonly CommandGroup[] = [
     load: () => import('./commands/packages.js').then((m) => m.verifyCommand),
   },
   {
+    name: 'permissions',
+    term: 'permissions [options] <app>',
+    description: 'what an installed app requests, and what you granted it',
+    load: () => import('./commands/permissions.js').then((m) => m.permissionsCommand),
+  },
+  {
+    name: 'grant',
+    term: 'grant [options] <app> <permission>',
+    description: 'allow an app a permission it requests (network, folder and device grant every one of that family it requests)',
+    load: () => import('./commands/permissions.js').then((m) => m.grantCommand),
+  },
+  {
+    name: 'revoke',
+    term: 'revoke [options] <app> <permission>',
+    description: 'take back a permission granted to an app (network, folder and device revoke every one of that family)',
+    load: () => import('./commands/permissions.js').then((m) => m.revokeCommand),
+  },
+  {
+    name: 'audit',
+    term: 'audit [options] [app]',
+    description: 'the audit trail of grants and revocations, checked whole (who, what, when)',
+    load: () => import('./commands/permissions.js').then((m) => m.auditCommand),
+  },
+  {
     name: 'tuf',
     term: 'tuf [options]',
     description: 'TUF client: init a trust anchor, refresh metadata, download verified targets (conformance-suite protocol)',

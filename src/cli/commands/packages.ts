@@ -7,29 +7,14 @@ import type { Command } from 'commander';
 import { createInterface } from 'node:readline/promises';
 import { EXIT, UsageError } from '../../errors/index.js';
 import {
-  ConsentNeededError, addRemote, backgroundUpdate, createBundle, readHeldUpdates, formatAge, installBundle, type BundleInstallResult, defaultStoreRoot, describePackage, installPackages, listRemotes, openStore, removePackages, removeRemote, searchPackages, updatePackages,
+  ConsentNeededError, addRemote, backgroundUpdate, createBundle, readHeldUpdates, formatAge, installBundle, type BundleInstallResult, describePackage, installPackages, listRemotes, openStore, removePackages, removeRemote, searchPackages, updatePackages,
   type InstallEvent, type PackageManagerOptions, type TransactionResult,
 } from '../../store/index.js';
 import { describePermission } from '../../package/index.js';
 import { collect, durationOption, positiveInt } from '../options.js';
 import type { Output } from '../output.js';
 import type { CliContext, CommandModule } from './types.js';
-
-interface ScopeOpts {
-  store?: string;
-  system?: boolean;
-  proxy?: string;
-}
-
-function scoped(c: Command): Command {
-  return c
-    .option('--store <dir>', 'store root directory (default: the user scope, ~/.local/share/cairn)')
-    .option('--system', 'the system scope (/var/lib/cairn): immutable, changed only when you ask', false);
-}
-
-function storeRoot(opts: ScopeOpts): string {
-  return opts.store ?? defaultStoreRoot(opts.system ? 'system' : 'user');
-}
+import { scoped, storeRoot, type ScopeOpts } from '../scope.js';
 
 /** The --proxy option of a command that talks to remotes. */
 function networked(c: Command): Command {

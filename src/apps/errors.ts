@@ -1,0 +1,30 @@
+// apps/errors.ts: typed errors of App-per-VM (docs/apps.md): grants and their audit trail. Each
+// code names one condition; messages say what failed and why, the hint what to run next.
+import { CairnError, EXIT } from '../errors/index.js';
+
+export type AppErrorCode =
+  /** The app named is not installed in the active generation of the store. */
+  | 'NOT_INSTALLED'
+  /** A grant of a permission the app does not request, without --unrequested. */
+  | 'NOT_REQUESTED'
+  /** A revocation of a permission that is not granted. */
+  | 'NOT_GRANTED'
+  /** The audit trail is not the chain cairn appended: an event was changed, removed or inserted. */
+  | 'AUDIT_TAMPERED';
+
+const HINTS: Partial<Record<AppErrorCode, string>> = {
+  NOT_INSTALLED: 'cairn list shows the installed apps',
+  NOT_REQUESTED: 'cairn permissions APP lists what it requests; granting anything else needs --unrequested',
+  NOT_GRANTED: 'cairn permissions APP lists what is granted',
+  AUDIT_TAMPERED: 'the grants database was changed outside cairn: restore it from a backup, or revoke and grant again after checking every grant',
+};
+
+export class AppError extends CairnError<AppErrorCode> {
+  constructor(code: AppErrorCode, message: string, options?: { hint?: string; cause?: unknown }) {
+    super(code, message, { hint: options?.hint ?? HINTS[code], cause: options?.cause });
+  }
+
+  get exitCode(): number {
+    return this.code === 'AUDIT_TAMPERED' ? EXIT.verification : EXIT.usage;
+  }
+}

@@ -1,0 +1,5 @@
+// apps/index.ts: the public API of App-per-VM (docs/apps.md): what each installed app requests,
+// what the user granted it, and the append-only audit trail of grants and revocations.
+export { AppError, type AppErrorCode } from './errors.js';
+export { GrantsDatabase, storeDatabasePath, type GrantAction, type GrantEvent } from './grants-database.js';
+export { PERMISSION_FAMILIES, appPermissions, auditTrail, grantPermission, revokePermission, type AppPermissions, type GrantChange, type PermissionState } from './permissions.js';
