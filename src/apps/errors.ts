@@ -10,12 +10,15 @@ export type AppErrorCode =
   /** A revocation of a permission that is not granted. */
   | 'NOT_GRANTED'
   /** The audit trail is not the chain cairn appended: an event was changed, removed or inserted. */
-  | 'AUDIT_TAMPERED';
+  | 'AUDIT_TAMPERED'
+  /** A back end cannot give the VM what the spec holds (a share without a block image, a path its format cannot quote). */
+  | 'UNSUPPORTED';
 
 const HINTS: Partial<Record<AppErrorCode, string>> = {
   NOT_INSTALLED: 'cairn list shows the installed apps',
   NOT_REQUESTED: 'cairn permissions APP lists what it requests; granting anything else needs --unrequested',
   NOT_GRANTED: 'cairn permissions APP lists what is granted',
+  UNSUPPORTED: 'docs/apps.md "VM configurations" lists what each back end supports; choose another back end or revoke the permission',
   AUDIT_TAMPERED: 'the grants database was changed outside cairn: restore it from a backup, or revoke and grant again after checking every grant',
 };
 

@@ -4,4 +4,4 @@ export { AppError, type AppErrorCode } from './errors.js';
 export { GrantsDatabase, storeDatabasePath, type GrantAction, type GrantEvent } from './grants-database.js';
 export { PERMISSION_FAMILIES, appPermissions, auditTrail, grantPermission, revokePermission, type AppPermissions, type GrantChange, type PermissionState } from './permissions.js';
 export { vmSpecFor, type SharedDirectory, type VmSpec, type VmSpecInput } from './vm-spec.js';
-export { libvirtDomainXml, qemuArgs, vmName, type Acceleration } from './vm-configs.js';
+export { cloudHypervisorArgs, firecrackerConfig, libvirtDomainXml, qemuArgs, vmName, xlConfig, type Acceleration, type JailFile, type VirtiofsDaemon } from './vm-configs.js';

@@ -5,6 +5,7 @@
 // invocation with the app's uid and gid), and Xen (xl.cfg for a PVH guest)"). Pure functions: a
 // device appears in an output only when the spec has it, and the spec has only what is granted.
 // Each format's source is named at its generator.
+import { AppError } from './errors.js';
 import type { VmSpec } from './vm-spec.js';
 
 /** Whether the host can run the guest with KVM; without it QEMU emulates (TCG), which is slower. */
@@ -120,4 +121,134 @@ function qemuOptionValue(value: string): string {
 
 function escapeXml(value: string): string {
   return value.replaceAll('&', '&amp;').replaceAll('<', '&lt;').replaceAll('>', '&gt;').replaceAll("'", '&apos;').replaceAll('"', '&quot;');
+}
+
+/** A virtiofsd the launcher starts for one share of a cloud-hypervisor VM. */
+export interface VirtiofsDaemon {
+  tag: string;
+  socket: string;
+  sharedDir: string;
+  /** The daemon must refuse writes (virtiofsd's read-only mode). */
+  readOnly: boolean;
+}
+
+/**
+ * cloud-hypervisor's command line (its `--help` and docs/fs.md, docs/vsock.md,
+ * docs/device_model.md): direct kernel boot, the legacy serial console on the console socket
+ * (`--serial socket=`, `--console off`), each share through virtio-fs (`--fs tag=,socket=`, which
+ * needs shared memory and one external virtiofsd per share: returned in `daemons`, read-only ones
+ * marked), a tap only when networked, a vsock only for a granted display. cloud-hypervisor has
+ * no display device of its own: the display is waypipe over vsock.
+ */
+export function cloudHypervisorArgs(spec: VmSpec, socketDir: string): { args: string[]; daemons: VirtiofsDaemon[] } {
+  const daemons = spec.shares.map((s) => ({ tag: s.tag, socket: `${socketDir}/${s.tag}.sock`, sharedDir: s.hostPath, readOnly: s.readOnly }));
+  const args = [
+    '--kernel', spec.kernel,
+    '--initramfs', spec.initrd,
+    '--cmdline', spec.cmdline,
+    '--cpus', `boot=${spec.cpus}`,
+    '--memory', `size=${spec.memoryMiB}M,shared=on`,
+    '--serial', `socket=${plainValue(spec.consoleSocket, 'cloud-hypervisor')}`,
+    '--console', 'off',
+    ...daemons.flatMap((d) => ['--fs', `tag=${d.tag},socket=${plainValue(d.socket, 'cloud-hypervisor')}`]),
+  ];
+  if (spec.network !== undefined) args.push('--net', `tap=${spec.network.tap},mac=${spec.network.mac}`);
+  if (spec.display !== undefined) args.push('--vsock', `cid=${spec.display.vsockCid},socket=${plainValue(spec.display.socket, 'cloud-hypervisor')}`);
+  return { args, daemons };
+}
+
+/** A file the launcher places in the jail before it starts Firecracker (paths in its configuration are the jail's). */
+export interface JailFile {
+  from: string;
+  to: string;
+}
+
+/**
+ * Firecracker's configuration (`--config-file`; the FullVmConfiguration of its API:
+ * boot-source, drives, machine-config, network-interfaces, vsock) and the jailer's invocation
+ * (docs/jailer.md: --id, --exec-file, --uid, --gid, --chroot-base-dir, --netns, --new-pid-ns;
+ * what follows `--` goes to Firecracker). Firecracker has no shared folders (no virtio-fs, no
+ * 9p): every share must come as a block image (`images`, by tag; UNSUPPORTED otherwise), a
+ * read-only drive where the share is read-only. It has no display device: a granted display is
+ * waypipe over its vsock. Its kernel must be an uncompressed vmlinux.
+ */
+export function firecrackerConfig(spec: VmSpec, options: { images: Readonly<Record<string, string>>; firecracker: string; chrootBaseDir: string }): { config: Record<string, unknown>; jailerArgs: string[]; files: JailFile[] } {
+  const files: JailFile[] = [{ from: spec.kernel, to: 'vmlinux' }, { from: spec.initrd, to: 'initrd.img' }];
+  const drives = spec.shares.map((s) => {
+    const image = options.images[s.tag];
+    if (image === undefined || !Object.hasOwn(options.images, s.tag)) throw new AppError('UNSUPPORTED', `Firecracker shares no folders: the share ${s.tag} (${s.hostPath}) needs a block image`);
+    files.push({ from: image, to: `${s.tag}.img` });
+    return { drive_id: s.tag, path_on_host: `${s.tag}.img`, is_root_device: false, is_read_only: s.readOnly };
+  });
+  const config: Record<string, unknown> = {
+    'boot-source': { kernel_image_path: 'vmlinux', initrd_path: 'initrd.img', boot_args: spec.cmdline },
+    drives,
+    'machine-config': { vcpu_count: spec.cpus, mem_size_mib: spec.memoryMiB, smt: false },
+    'network-interfaces': spec.network === undefined ? [] : [{ iface_id: 'net0', host_dev_name: spec.network.tap, guest_mac: spec.network.mac }],
+    ...(spec.display === undefined ? {} : { vsock: { guest_cid: spec.display.vsockCid, uds_path: 'display.sock' } }),
+  };
+  const jailerArgs = [
+    '--id', vmName(spec),
+    '--exec-file', options.firecracker,
+    '--uid', String(spec.uid),
+    '--gid', String(spec.gid),
+    '--chroot-base-dir', options.chrootBaseDir,
+    ...(spec.network === undefined ? [] : ['--netns', `/var/run/netns/${spec.network.netns}`]),
+    '--new-pid-ns',
+    '--', '--config-file', 'config.json',
+  ];
+  return { config, jailerArgs, files };
+}
+
+/**
+ * Xen's xl.cfg(5) for a PVH guest (direct kernel boot, no firmware). Xen's 9pfs has no read-only
+ * mode, so read-only shares come as read-only raw disks (`access=ro`, `images` by tag;
+ * UNSUPPORTED otherwise) and read-write ones through p9; a vif only when networked; devices from
+ * driver domains where `backends` names them (`backend=`). No display: xl.cfg's vdispl is Xen's
+ * own PV display protocol, not Wayland.
+ */
+export function xlConfig(spec: VmSpec, options: { images: Readonly<Record<string, string>>; backends?: { network?: string; storage?: string } }): string {
+  const q = (v: string): string => {
+    if (/["\\\n\r]/.test(v)) throw new AppError('UNSUPPORTED', `xl.cfg cannot take ${JSON.stringify(v.slice(0, 120))}: a quote, backslash or line break in a string`);
+    return `"${v}"`;
+  };
+  const storage = options.backends?.storage === undefined ? '' : `, backend=${xlValue(options.backends.storage)}`;
+  const disks: string[] = [];
+  const p9: string[] = [];
+  spec.shares.forEach((s) => {
+    if (s.readOnly) {
+      const image = options.images[s.tag];
+      if (image === undefined || !Object.hasOwn(options.images, s.tag)) throw new AppError('UNSUPPORTED', `Xen's 9pfs cannot share ${s.tag} (${s.hostPath}) read-only: it needs a block image`);
+      disks.push(`'format=raw, vdev=xvd${String.fromCharCode(97 + disks.length)}, access=ro${storage}, target=${xlValue(image)}'`);
+    } else {
+      p9.push(`'tag=${s.tag},security_model=none,path=${xlValue(s.hostPath)}${storage.replace(', ', ',')}'`);
+    }
+  });
+  const lines = [
+    `name = ${q(vmName(spec))}`,
+    'type = "pvh"',
+    `kernel = ${q(spec.kernel)}`,
+    `ramdisk = ${q(spec.initrd)}`,
+    `cmdline = ${q(spec.cmdline)}`,
+    `memory = ${spec.memoryMiB}`,
+    `vcpus = ${spec.cpus}`,
+    'on_poweroff = "destroy"',
+    'on_reboot = "destroy"',
+    'on_crash = "destroy"',
+    `disk = [ ${disks.join(', ')} ]`,
+    `p9 = [ ${p9.join(', ')} ]`,
+    `vif = [ ${spec.network === undefined ? '' : `'mac=${spec.network.mac},vifname=${spec.network.tap}${options.backends?.network === undefined ? '' : `,backend=${xlValue(options.backends.network)}`}'`} ]`,
+  ];
+  return `${lines.join('\n')}\n`;
+}
+
+/** A value written into a comma-separated option list that has no quoting: refused when it holds a separator or a quote. */
+function plainValue(value: string, format: string): string {
+  if (/[,"'\n\r\\=]/.test(value)) throw new AppError('UNSUPPORTED', `${format} cannot take the path ${JSON.stringify(value.slice(0, 120))}: it holds a character its option syntax cannot quote`);
+  return value;
+}
+
+/** A value inside an xl.cfg device spec (a comma-separated key=value list in single quotes). */
+function xlValue(value: string): string {
+  return plainValue(value, 'xl.cfg');
 }
