@@ -12,12 +12,18 @@ export type AppErrorCode =
   /** The audit trail is not the chain cairn appended: an event was changed, removed or inserted. */
   | 'AUDIT_TAMPERED'
   /** A back end cannot give the VM what the spec holds (a share without a block image, a path its format cannot quote). */
-  | 'UNSUPPORTED';
+  | 'UNSUPPORTED'
+  /** The runtime (guest kernel and initramfs) is missing, or cannot be built here. */
+  | 'RUNTIME_UNAVAILABLE'
+  /** The hypervisor is missing, failed, or the guest ended without reporting the app's exit status. */
+  | 'VM_FAILED';
 
 const HINTS: Partial<Record<AppErrorCode, string>> = {
   NOT_INSTALLED: 'cairn list shows the installed apps',
   NOT_REQUESTED: 'cairn permissions APP lists what it requests; granting anything else needs --unrequested',
   NOT_GRANTED: 'cairn permissions APP lists what is granted',
+  RUNTIME_UNAVAILABLE: 'cairn runtime build makes it (on a Debian system with apt)',
+  VM_FAILED: 'QEMU must be installed (sudo apt-get install qemu-system-x86); the output above says what the guest printed',
   UNSUPPORTED: 'docs/apps.md "VM configurations" lists what each back end supports; choose another back end or revoke the permission',
   AUDIT_TAMPERED: 'the grants database was changed outside cairn: restore it from a backup, or revoke and grant again after checking every grant',
 };

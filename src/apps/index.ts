@@ -5,3 +5,6 @@ export { GrantsDatabase, storeDatabasePath, type GrantAction, type GrantEvent } 
 export { PERMISSION_FAMILIES, appPermissions, auditTrail, grantPermission, revokePermission, type AppPermissions, type GrantChange, type PermissionState } from './permissions.js';
 export { vmSpecFor, type SharedDirectory, type VmSpec, type VmSpecInput } from './vm-spec.js';
 export { cloudHypervisorArgs, firecrackerConfig, libvirtDomainXml, qemuArgs, vmName, xlConfig, type Acceleration, type JailFile, type VirtiofsDaemon } from './vm-configs.js';
+export { initramfs, type InitramfsEntry } from './initramfs.js';
+export { buildRuntime, GUEST_MARKERS, RUNTIME_MODULES, type RuntimeDescription } from './runtime.js';
+export { appStateDir, runApp, type RunOptions, type RunResult } from './run.js';

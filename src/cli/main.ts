@@ -128,6 +128,18 @@ export const COMMAND_GROUPS: readonly CommandGroup[] = [
     load: () => import('./commands/permissions.js').then((m) => m.auditCommand),
   },
   {
+    name: 'run',
+    term: 'run [options] <app>',
+    description: 'boot an installed app in its own VM (QEMU) and exit with its status',
+    load: () => import('./commands/run.js').then((m) => m.runCommand),
+  },
+  {
+    name: 'runtime',
+    term: 'runtime [options]',
+    description: 'the guest kernel and initramfs apps boot',
+    load: () => import('./commands/run.js').then((m) => m.runtimeCommand),
+  },
+  {
     name: 'tuf',
     term: 'tuf [options]',
     description: 'TUF client: init a trust anchor, refresh metadata, download verified targets (conformance-suite protocol)',

@@ -1,0 +1,158 @@
+// apps/run.ts: `cairn run APP` (docs/apps.md "Running"): boots the app's VM with QEMU from its
+// grants (vm-spec.ts, vm-configs.ts) and the runtime (runtime.ts), forwards what the app prints
+// on the guest's console, and returns the app's exit status. With /dev/kvm QEMU uses KVM, without
+// it software emulation, and says so. The app's store path is shared read-only and its state
+// directory ROOT/state/APP read-write; nothing else of the host is visible to the guest.
+// Not built yet (docs/apps.md): the app's own host user and namespaces (QEMU runs as the user
+// who runs cairn), network grants (their namespace and nftables rules: a granted network is not
+// given yet, and cairn says so), folder host paths and display forwarding.
+import { spawn } from 'node:child_process';
+import { access, mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { connect, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { openStore } from '../store/index.js';
+import { AppError } from './errors.js';
+import { GrantsDatabase } from './grants-database.js';
+import { GUEST_MARKERS } from './runtime.js';
+import { qemuArgs } from './vm-configs.js';
+import { vmSpecFor } from './vm-spec.js';
+
+export interface RunOptions {
+  /** The runtime directory (vmlinuz, initrd.img); default ROOT/runtime. */
+  runtimeDir?: string;
+  /** The entry point's command (default: the one named like the app, or the only one). */
+  command?: string;
+  /** Each line the app prints. */
+  onOutput?: (line: string) => void;
+  /** Notices for the user (software emulation, grants not given yet). */
+  onNotice?: (line: string) => void;
+  /** Longest the VM may run before it is killed (default 10 minutes). */
+  timeoutMs?: number;
+}
+
+export interface RunResult {
+  app: string;
+  exitCode: number;
+  acceleration: 'kvm' | 'tcg';
+}
+
+/** Where an app's state lives: ROOT/state/APP. */
+export function appStateDir(storeRoot: string, app: string): string {
+  return join(storeRoot, 'state', app);
+}
+
+/** Permissions `cairn run` cannot give yet: granted, recorded, not given to the VM (docs/apps.md). */
+function notYetGiven(permission: string): boolean {
+  return permission.startsWith('network:') || permission.startsWith('folder:') || permission.startsWith('device:') || ['display', 'clipboard', 'audio'].includes(permission);
+}
+
+export async function runApp(storeRoot: string, app: string, options: RunOptions = {}): Promise<RunResult> {
+  const current = await (await openStore(storeRoot)).current();
+  const installed = current?.packages[app];
+  if (installed === undefined || !Object.hasOwn(current!.packages, app)) throw new AppError('NOT_INSTALLED', `${JSON.stringify(app.slice(0, 64))} is not installed in ${storeRoot}`);
+  const entryPoints = installed.entryPoints ?? {};
+  const commands = Object.keys(entryPoints);
+  const command = options.command ?? (Object.hasOwn(entryPoints, app) ? app : commands.length === 1 ? commands[0] : undefined);
+  if (command === undefined || !Object.hasOwn(entryPoints, command)) {
+    throw new AppError('UNSUPPORTED', `${app} has ${commands.length === 0 ? 'no entry point' : `several entry points (${commands.join(', ')}): name one with --command`}`);
+  }
+  const entry = entryPoints[command]!;
+  if (!/^[A-Za-z0-9._/-]+$/.test(entry)) throw new AppError('UNSUPPORTED', `the entry point ${JSON.stringify(entry.slice(0, 120))} cannot be named on the guest's kernel command line`);
+
+  const runtimeDir = options.runtimeDir ?? join(storeRoot, 'runtime');
+  for (const file of ['vmlinuz', 'initrd.img']) {
+    await access(join(runtimeDir, file)).catch(() => {
+      throw new AppError('RUNTIME_UNAVAILABLE', `no runtime at ${runtimeDir} (${file} is missing)`);
+    });
+  }
+  const db = GrantsDatabase.open(storeRoot);
+  let granted: string[];
+  try {
+    granted = db.granted(app, installed.remote);
+  } finally {
+    db.close();
+  }
+  for (const p of granted.filter(notYetGiven)) options.onNotice?.(`${p} is granted, but cairn run does not give it to the VM yet: ${app} runs without it`);
+
+  const stateDir = appStateDir(storeRoot, app);
+  await mkdir(stateDir, { recursive: true, mode: 0o700 });
+  const sockets = await mkdtemp(join(tmpdir(), 'cairn-run-'));
+  const consoleSocket = join(sockets, 'console.sock');
+  const kvm = existsSync('/dev/kvm');
+  if (!kvm) options.onNotice?.('no /dev/kvm: QEMU emulates the machine in software, which is slower');
+  const spec = vmSpecFor({
+    app, uid: process.getuid?.() ?? 0, gid: process.getgid?.() ?? 0,
+    runtime: { kernel: join(runtimeDir, 'vmlinuz'), initrd: join(runtimeDir, 'initrd.img'), cmdline: `console=ttyS0 quiet loglevel=1 panic=-1 cairn.entry=${entry}` },
+    storePath: join(storeRoot, 'store', installed.id), stateDir,
+    granted: granted.filter((p) => !notYetGiven(p)), folderPaths: {},
+    network: { tap: '', netns: '', mac: '' }, display: { vsockCid: 0, socket: '' },
+    consoleSocket,
+  });
+  try {
+    const exitCode = await boot(qemuArgs(spec, { kvm }), consoleSocket, options);
+    return { app, exitCode, acceleration: kvm ? 'kvm' : 'tcg' };
+  } finally {
+    await rm(sockets, { recursive: true, force: true });
+  }
+}
+
+/** Runs QEMU, reads the console until the guest reports the app's exit status, and waits for QEMU to end. */
+function boot(args: string[], consoleSocket: string, options: RunOptions): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const qemu = spawn('qemu-system-x86_64', [...args, '-no-reboot'], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    qemu.stderr.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-4000)));
+    let exitCode: number | undefined;
+    let started = false;
+    let socket: Socket | undefined;
+    const timer = setTimeout(() => {
+      qemu.kill('SIGKILL');
+      fail(new AppError('VM_FAILED', `the VM ran longer than ${options.timeoutMs ?? 600_000} ms and was stopped`));
+    }, options.timeoutMs ?? 600_000);
+    let settled = false;
+    const fail = (e: Error): void => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      socket?.destroy();
+      reject(e);
+    };
+    const attach = (): void => {
+      if (settled || qemu.exitCode !== null) return;
+      const attempt = connect(consoleSocket);
+      socket = attempt;
+      // Until QEMU has made its socket, connecting fails: try again shortly.
+      attempt.once('error', () => setTimeout(attach, 50));
+      attempt.once('connect', () => readConsole(attempt));
+    };
+    const readConsole = (connected: Socket): void => {
+      connected.on('error', () => undefined); // the console closing with the VM is not an error
+      const lines = createInterface({ input: connected });
+      lines.on('error', () => undefined);
+      lines.on('line', (raw) => {
+        const line = raw.replace(/\r$/, '');
+        // The firmware's screen-clearing escapes may precede the first line of the guest.
+        if (!started && line.endsWith(GUEST_MARKERS.start)) started = true;
+        else if (line.startsWith(`${GUEST_MARKERS.exit} `)) exitCode = Number(line.slice(GUEST_MARKERS.exit.length + 1));
+        else if (started && exitCode === undefined) options.onOutput?.(line);
+        else if (line.startsWith('cairn runtime: ')) options.onNotice?.(line);
+      });
+    };
+    setTimeout(attach, 50);
+    qemu.on('error', (e) => fail(new AppError('VM_FAILED', `qemu-system-x86_64 could not be started: ${e.message}`)));
+    qemu.on('exit', (code, signal) => {
+      // Let the console deliver its last lines.
+      setTimeout(() => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        socket?.destroy();
+        if (exitCode === undefined || !Number.isInteger(exitCode)) reject(new AppError('VM_FAILED', `the VM ended (${signal ?? `exit ${code}`}) without reporting the app's exit status${stderr.trim() ? `: ${stderr.trim().split('\n').slice(-3).join(' / ')}` : ''}`));
+        else resolve(exitCode);
+      }, 100);
+    });
+  });
+}

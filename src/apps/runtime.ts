@@ -1,0 +1,115 @@
+// apps/runtime.ts: the guest kernel and initramfs every app's VM boots (docs/apps.md "Runtime";
+// the App-per-VM issue: "Build it from Debian's kernel and busybox packages (recording which
+// packages, versions and hashes) ..., not by compiling a kernel"). `buildRuntime` fetches
+// Debian's kernel image and busybox-static with apt (`apt-get download`: the archive is the one
+// apt is configured for, never an address of cairn's), checks each .deb against the SHA256 that
+// apt's signed index lists, takes the kernel, the virtio and 9p modules and busybox out of them,
+// and writes DIR/vmlinuz, DIR/initrd.img (apps/initramfs.ts) and DIR/runtime.json. The guest's
+// /init mounts the app's store path read-only at /app and its state read-write at /state (9p
+// over virtio), runs the entry point named on the kernel command line, prints its exit status
+// and powers off; it prints CAIRN-START before the app runs so the host forwards only the app's
+// output.
+import { execFile } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { AppError } from './errors.js';
+import { initramfs, type InitramfsEntry } from './initramfs.js';
+
+const run = promisify(execFile);
+
+/** The modules the guest loads, in an order that satisfies their dependencies (virtio over PCI, then 9p over virtio). */
+export const RUNTIME_MODULES = [
+  'drivers/virtio/virtio_ring', 'drivers/virtio/virtio', 'drivers/virtio/virtio_pci_legacy_dev', 'drivers/virtio/virtio_pci_modern_dev',
+  'drivers/virtio/virtio_pci', 'fs/netfs/netfs', 'fs/fscache/fscache', 'net/9p/9pnet', 'net/9p/9pnet_virtio', 'fs/9p/9p',
+] as const;
+
+/** What the runtime was built from. */
+export interface RuntimeDescription {
+  format: 'cairn-runtime/1';
+  packages: Array<{ name: string; version: string; sha256: string }>;
+  kernelRelease: string;
+  modules: string[];
+}
+
+/** Lines the guest prints around the app's own output. */
+export const GUEST_MARKERS = { start: 'CAIRN-START', exit: 'CAIRN-EXIT' } as const;
+
+const INIT = `#!/bin/busybox sh
+/bin/busybox --install -s /bin
+export PATH=/bin
+mount -t proc proc /proc
+mount -t sysfs sys /sys
+mount -t devtmpfs dev /dev
+for m in $(cat /lib/modules/order); do insmod /lib/modules/$m.ko || echo "cairn runtime: could not load $m"; done
+fail() { echo "cairn runtime: $1"; echo "${GUEST_MARKERS.exit} 125"; poweroff -f; }
+mount -t 9p -o trans=virtio,version=9p2000.L,ro store /app || fail "the app's store path cannot be mounted"
+mount -t 9p -o trans=virtio,version=9p2000.L state /state || fail "the app's state cannot be mounted"
+entry=$(sed -n 's/.*cairn[.]entry=\\([^ ]*\\).*/\\1/p' /proc/cmdline)
+[ -n "$entry" ] || fail "no entry point on the kernel command line"
+cd /state
+echo "${GUEST_MARKERS.start}"
+/app/"$entry"
+echo "${GUEST_MARKERS.exit} $?"
+poweroff -f
+`;
+
+/** One package downloaded by apt, checked against the SHA256 of apt's (signed) index. */
+async function downloadPackage(dir: string, name: string): Promise<{ name: string; version: string; sha256: string; file: string }> {
+  const shown = (await run('apt-cache', ['show', '--no-all-versions', name], { maxBuffer: 16 << 20 })).stdout;
+  const version = /^Version: (.+)$/m.exec(shown)?.[1];
+  const expected = /^SHA256: ([0-9a-f]{64})$/m.exec(shown)?.[1];
+  if (version === undefined || expected === undefined) throw new AppError('RUNTIME_UNAVAILABLE', `apt knows no package ${name} with a version and a SHA256`, { hint: 'run apt-get update first' });
+  const before = new Set(await readdir(dir));
+  await run('apt-get', ['download', `${name}=${version}`], { cwd: dir, maxBuffer: 16 << 20 });
+  const file = (await readdir(dir)).find((f) => !before.has(f) && f.endsWith('.deb'));
+  if (file === undefined) throw new AppError('RUNTIME_UNAVAILABLE', `apt-get download ${name}=${version} wrote no .deb`);
+  const sha256 = createHash('sha256').update(await readFile(join(dir, file))).digest('hex');
+  if (sha256 !== expected) throw new AppError('RUNTIME_UNAVAILABLE', `${file}: sha256 ${sha256.slice(0, 16)}..., apt's index lists ${expected.slice(0, 16)}...`);
+  return { name, version, sha256, file: join(dir, file) };
+}
+
+/**
+ * Builds the runtime into `out` (created): Debian's kernel (the package linux-image-amd64 depends
+ * on) and busybox-static. Needs apt-get, apt-cache and dpkg-deb (Debian's own tools): without
+ * them RUNTIME_UNAVAILABLE.
+ */
+export async function buildRuntime(out: string, onStep: (line: string) => void = () => undefined): Promise<RuntimeDescription> {
+  const work = await mkdtemp(join(out, '..', '.runtime-build-'));
+  try {
+    const depends = (await run('apt-cache', ['depends', 'linux-image-amd64']).catch((e: Error) => {
+      throw new AppError('RUNTIME_UNAVAILABLE', `apt-cache cannot tell which kernel linux-image-amd64 is: ${e.message}`, { hint: 'a Debian system with apt is needed to build the runtime' });
+    })).stdout;
+    const kernelPackage = /Depends: (linux-image-[0-9][^\s]*)/.exec(depends)?.[1];
+    if (kernelPackage === undefined) throw new AppError('RUNTIME_UNAVAILABLE', 'linux-image-amd64 depends on no linux-image package');
+    const packages = [];
+    for (const name of [kernelPackage, 'busybox-static']) {
+      onStep(`downloading ${name}`);
+      packages.push(await downloadPackage(work, name));
+    }
+    const tree = join(work, 'tree');
+    for (const p of packages) await run('dpkg-deb', ['-x', p.file, tree]);
+    const kernelRelease = kernelPackage.slice('linux-image-'.length);
+    const modulesDir = join(tree, 'lib', 'modules', kernelRelease, 'kernel');
+    const entries: InitramfsEntry[] = ['bin', 'lib', 'lib/modules', 'proc', 'sys', 'dev', 'app', 'state'].map((path) => ({ path, type: 'directory', mode: 0o755 }));
+    entries.push({ path: 'bin/busybox', type: 'file', mode: 0o755, data: await readFile(join(tree, 'bin', 'busybox')) });
+    const modules: string[] = [];
+    for (const m of RUNTIME_MODULES) {
+      const base = m.slice(m.lastIndexOf('/') + 1);
+      entries.push({ path: `lib/modules/${base}.ko`, type: 'file', mode: 0o644, data: await readFile(join(modulesDir, `${m}.ko`)) });
+      modules.push(base);
+    }
+    entries.push({ path: 'lib/modules/order', type: 'file', mode: 0o644, data: `${modules.join('\n')}\n` });
+    entries.push({ path: 'init', type: 'file', mode: 0o755, data: INIT });
+    await mkdir(out, { recursive: true });
+    await writeFile(join(out, 'vmlinuz'), await readFile(join(tree, 'boot', `vmlinuz-${kernelRelease}`)));
+    await writeFile(join(out, 'initrd.img'), initramfs(entries));
+    const description: RuntimeDescription = { format: 'cairn-runtime/1', packages: packages.map(({ name, version, sha256 }) => ({ name, version, sha256 })), kernelRelease, modules };
+    await writeFile(join(out, 'runtime.json'), `${JSON.stringify(description, null, 2)}\n`);
+    onStep(`runtime written to ${out}: kernel ${kernelRelease}, ${packages.map((p) => `${p.name} ${p.version}`).join(', ')}`);
+    return description;
+  } finally {
+    await rm(work, { recursive: true, force: true });
+  }
+}

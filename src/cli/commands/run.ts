@@ -1,0 +1,44 @@
+// cli/commands/run.ts: running apps (docs/apps.md "Running", "Runtime"): `cairn run APP` boots the
+// app's VM and exits with the app's status; `cairn runtime build` makes the guest kernel and
+// initramfs from Debian's packages. Each parses, calls one function of apps/, and prints.
+import { join } from 'node:path';
+import { buildRuntime, runApp } from '../../apps/index.js';
+import { positiveInt } from '../options.js';
+import { scoped, storeRoot, type ScopeOpts } from '../scope.js';
+import type { CommandModule } from './types.js';
+
+export const runCommand: CommandModule = {
+  register(program, context) {
+    scoped(program.command('run').description('boot an installed app in its own VM (QEMU) and exit with its status')
+      .argument('<app>', 'the app')
+      .option('--command <name>', 'the entry point to run, when the app has several')
+      .option('--runtime <dir>', 'the runtime (guest kernel and initramfs; default STORE/runtime, made by cairn runtime build)')
+      .option('--timeout <seconds>', 'stop the VM after this long', positiveInt('--timeout')))
+      .action(async (app: string, opts: ScopeOpts & { command?: string; runtime?: string; timeout?: number }) => {
+        const out = context.output();
+        const result = await runApp(storeRoot(opts), app, {
+          ...(opts.command === undefined ? {} : { command: opts.command }),
+          ...(opts.runtime === undefined ? {} : { runtimeDir: opts.runtime }),
+          ...(opts.timeout === undefined ? {} : { timeoutMs: opts.timeout * 1000 }),
+          onOutput: (line) => out.info(line),
+          onNotice: (line) => out.warn(line),
+        });
+        out.result(result, []);
+        context.setExitCode(result.exitCode);
+      });
+  },
+};
+
+export const runtimeCommand: CommandModule = {
+  register(program, context) {
+    const runtime = program.command('runtime').description('the guest kernel and initramfs apps boot');
+    scoped(runtime.command('build').description('build the runtime from Debian\'s kernel and busybox-static packages (through apt), hashes checked against apt\'s index')
+      .option('--out <dir>', 'where to write it (default STORE/runtime)'))
+      .action(async (opts: ScopeOpts & { out?: string }) => {
+        const out = context.output();
+        const dir = opts.out ?? join(storeRoot(opts), 'runtime');
+        const description = await buildRuntime(dir, (line) => out.info(line));
+        out.result({ dir, ...description }, [`runtime in ${dir}`]);
+      });
+  },
+};

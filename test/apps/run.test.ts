@@ -1,0 +1,102 @@
+// test/apps/run.test.ts: apps boot in their own VM (docs/apps.md "Running", "Runtime"): the
+// runtime is built from Debian's kernel and busybox-static packages through apt (hashes checked
+// against apt's index), and real guests boot under QEMU (software emulation where /dev/kvm is
+// absent). The app's output comes back and its exit status is cairn's; inside, the store path is
+// read-only, only the app's state directory is writable (and lands on the host), there is no
+// network device, and the host's files are not there. A granted network is announced as not
+// given yet. Needs qemu-system-x86 and a Debian system with apt.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { appStateDir, buildRuntime, grantPermission, runApp, type RuntimeDescription } from '../../src/apps/index.js';
+import { openStore } from '../../src/store/index.js';
+import { runCli } from '../fixtures/cairn-process.js';
+import { testPackage } from '../fixtures/store-driver.js';
+import { needsTool } from '../fixtures/system-tools.js';
+
+const NEEDS = (() => {
+  const qemu = needsTool('qemu-system-x86_64', 'sudo apt-get install qemu-system-x86');
+  return qemu.skip !== undefined ? qemu : needsTool('dpkg-deb', 'a Debian system (apt-get, apt-cache, dpkg-deb) builds the runtime');
+})();
+const T = { timeout: 240_000, ...NEEDS };
+
+let dir: string;
+let runtimeDir: string;
+let runtime: RuntimeDescription;
+
+before(async () => {
+  if (NEEDS.skip !== undefined) return;
+  dir = await mkdtemp(join(tmpdir(), 'cairn-run-'));
+  runtimeDir = join(dir, 'runtime');
+  runtime = await buildRuntime(runtimeDir);
+}, { timeout: 240_000 });
+
+after(async () => {
+  if (dir !== undefined) {
+    spawnSync('chmod', ['-R', 'u+w', dir]);
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+/** A store with one app whose entry point is `script` (run by the guest's busybox sh). */
+async function storeWithApp(name: string, script: string, permissions: string[] = []): Promise<string> {
+  const root = join(dir, `store-${name}`);
+  const app = testPackage(name, '1.0.0', { permissions, tree: [{ path: 'bin', type: 'directory' }, { path: `bin/${name}`, type: 'file', mode: 0o755, content: `#!/bin/sh\n${script}` }] });
+  await (await openStore(root)).commit({ reason: `install ${name}`, packages: { [name]: { incoming: app, version: '1.0.0', remote: 'main', explicit: true, permissions } } });
+  return root;
+}
+
+test('the runtime records the Debian packages it was built from, with the hashes apt\'s index lists', T, async () => {
+  assert.equal(runtime.format, 'cairn-runtime/1');
+  assert.deepEqual(runtime.packages.map((p) => p.name), [`linux-image-${runtime.kernelRelease}`, 'busybox-static']);
+  for (const p of runtime.packages) {
+    assert.match(p.sha256, /^[0-9a-f]{64}$/);
+    const shown = spawnSync('apt-cache', ['show', `${p.name}=${p.version}`], { encoding: 'utf8' }).stdout;
+    assert.ok(shown.includes(`SHA256: ${p.sha256}`), `${p.name} ${p.version}: the hash apt's index lists`);
+  }
+  assert.deepEqual(JSON.parse(await readFile(join(runtimeDir, 'runtime.json'), 'utf8')), runtime);
+});
+
+test('an app runs in its own VM: its output and exit status come back; the store is read-only, only its state is writable, no network device, no host file', T, async () => {
+  const secret = join(dir, 'host-secret');
+  await writeFile(secret, 'the host');
+  const root = await storeWithApp('probe', [
+    'echo "hello from the guest"',
+    'echo data > /state/out && echo "state written"',
+    '(echo x > /app/evil) 2>/dev/null && echo "STORE WRITTEN" || echo "store refused"',
+    '(echo x > /evil) 2>/dev/null; echo "interfaces: $(ls /sys/class/net | tr "\\n" " ")"',
+    `cat ${secret} 2>/dev/null && echo "HOST FILE READ" || echo "host file absent"`,
+    'exit 3',
+  ].join('\n') + '\n');
+  const output: string[] = [];
+  const notices: string[] = [];
+  const result = await runApp(root, 'probe', { runtimeDir, onOutput: (l) => output.push(l), onNotice: (l) => notices.push(l) });
+  assert.equal(result.exitCode, 3, output.join('\n'));
+  assert.deepEqual(output, ['hello from the guest', 'state written', 'store refused', 'interfaces: lo ', 'host file absent']);
+  assert.equal(await readFile(join(appStateDir(root, 'probe'), 'out'), 'utf8'), 'data\n', 'the state directory is the host\'s');
+  if (result.acceleration === 'tcg') assert.ok(notices.some((n) => /software/.test(n)), 'software emulation is said');
+});
+
+test('a granted network permission is announced as not given yet, and the VM still has no network device', T, async () => {
+  const root = await storeWithApp('fetcher', 'echo "interfaces: $(ls /sys/class/net | tr "\\n" " ")"\n', ['network:outbound:example.org:443']);
+  await grantPermission(root, 'fetcher', 'network');
+  const output: string[] = [];
+  const notices: string[] = [];
+  const result = await runApp(root, 'fetcher', { runtimeDir, onOutput: (l) => output.push(l), onNotice: (l) => notices.push(l) });
+  assert.equal(result.exitCode, 0);
+  assert.deepEqual(output, ['interfaces: lo ']);
+  assert.ok(notices.some((n) => n.includes('network:outbound:example.org:443 is granted, but cairn run does not give it to the VM yet')), notices.join('\n'));
+});
+
+test('cairn run exits with the app\'s status and prints its output; an app that is not installed is NOT_INSTALLED', T, async () => {
+  const root = await storeWithApp('greeter', 'echo "hi, $(uname -s)"\nexit 7\n');
+  const r = await runCli(['run', 'greeter', '--store', root, '--runtime', runtimeDir], { timeoutMs: 180_000 });
+  assert.equal(r.code, 7, r.stderr);
+  assert.match(r.stdout, /^hi, Linux$/m);
+  const missing = await runCli(['run', 'nobody', '--store', root, '--runtime', runtimeDir]);
+  assert.equal(missing.code, 2);
+  assert.match(missing.stderr, /NOT_INSTALLED/);
+});
