@@ -8,3 +8,5 @@ export { cloudHypervisorArgs, firecrackerConfig, libvirtDomainXml, qemuArgs, vmN
 export { initramfs, type InitramfsEntry } from './initramfs.js';
 export { buildRuntime, GUEST_MARKERS, RUNTIME_MODULES, type RuntimeDescription } from './runtime.js';
 export { appStateDir, runApp, type RunOptions, type RunResult } from './run.js';
+export { APP_ID_RANGE, appUser, type AppUser } from './app-users.js';
+export { vmSandboxArgs, type VmSandbox } from './vm-sandbox.js';

@@ -3,21 +3,24 @@
 // on the guest's console, and returns the app's exit status. With /dev/kvm QEMU uses KVM, without
 // it software emulation, and says so. The app's store path is shared read-only and its state
 // directory ROOT/state/APP read-write; nothing else of the host is visible to the guest.
-// Not built yet (docs/apps.md): the app's own host user and namespaces (QEMU runs as the user
-// who runs cairn), network grants (their namespace and nftables rules: a granted network is not
-// given yet, and cairn says so), folder host paths and display forwarding.
+// QEMU runs confined by bubblewrap (vm-sandbox.ts) as the app's own host user (app-users.ts: in
+// the system scope; the invoking user otherwise). Not built yet (docs/apps.md): network grants
+// (their namespace and nftables rules: a granted network is not given yet, and cairn says so),
+// folder host paths and display forwarding.
 import { spawn } from 'node:child_process';
-import { access, mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { access, chmod, chown, mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { openStore } from '../store/index.js';
 import { AppError } from './errors.js';
+import { appUser, type AppUser } from './app-users.js';
 import { GrantsDatabase } from './grants-database.js';
 import { GUEST_MARKERS } from './runtime.js';
 import { qemuArgs } from './vm-configs.js';
+import { vmSandboxArgs } from './vm-sandbox.js';
 import { vmSpecFor } from './vm-spec.js';
 
 export interface RunOptions {
@@ -77,22 +80,33 @@ export async function runApp(storeRoot: string, app: string, options: RunOptions
   }
   for (const p of granted.filter(notYetGiven)) options.onNotice?.(`${p} is granted, but cairn run does not give it to the VM yet: ${app} runs without it`);
 
+  const user = appUser(storeRoot, app, installed.remote);
+  if (!user.dedicated) options.onNotice?.(`${app} runs as your own user (uid ${user.uid}): an app gets its own host user only in the system scope (cairn run as root)`);
   const stateDir = appStateDir(storeRoot, app);
+  // ROOT/state is traversable; each app's directory is its own user's alone (0700).
+  await mkdir(join(storeRoot, 'state'), { recursive: true, mode: 0o755 });
   await mkdir(stateDir, { recursive: true, mode: 0o700 });
   const sockets = await mkdtemp(join(tmpdir(), 'cairn-run-'));
+  if (user.dedicated) {
+    await chown(stateDir, user.uid, user.gid);
+    await chmod(stateDir, 0o700);
+    await chown(sockets, user.uid, user.gid);
+  }
   const consoleSocket = join(sockets, 'console.sock');
   const kvm = existsSync('/dev/kvm');
   if (!kvm) options.onNotice?.('no /dev/kvm: QEMU emulates the machine in software, which is slower');
+  const storePath = join(storeRoot, 'store', installed.id);
   const spec = vmSpecFor({
-    app, uid: process.getuid?.() ?? 0, gid: process.getgid?.() ?? 0,
+    app, uid: user.uid, gid: user.gid,
     runtime: { kernel: join(runtimeDir, 'vmlinuz'), initrd: join(runtimeDir, 'initrd.img'), cmdline: `console=ttyS0 quiet loglevel=1 panic=-1 cairn.entry=${entry}` },
-    storePath: join(storeRoot, 'store', installed.id), stateDir,
+    storePath, stateDir,
     granted: granted.filter((p) => !notYetGiven(p)), folderPaths: {},
     network: { tap: '', netns: '', mac: '' }, display: { vsockCid: 0, socket: '' },
     consoleSocket,
   });
   try {
-    const exitCode = await boot(qemuArgs(spec, { kvm }), consoleSocket, options);
+    const sandbox = vmSandboxArgs({ runtimeDir: resolve(runtimeDir), storePath: resolve(storePath), stateDir: resolve(stateDir), socketDir: sockets, kvm }, ['qemu-system-x86_64', ...qemuArgs(spec, { kvm }), '-no-reboot']);
+    const exitCode = await boot(sandbox, user, consoleSocket, options);
     return { app, exitCode, acceleration: kvm ? 'kvm' : 'tcg' };
   } finally {
     await rm(sockets, { recursive: true, force: true });
@@ -100,9 +114,10 @@ export async function runApp(storeRoot: string, app: string, options: RunOptions
 }
 
 /** Runs QEMU, reads the console until the guest reports the app's exit status, and waits for QEMU to end. */
-function boot(args: string[], consoleSocket: string, options: RunOptions): Promise<number> {
+function boot(bwrapArgs: string[], user: AppUser, consoleSocket: string, options: RunOptions): Promise<number> {
   return new Promise((resolve, reject) => {
-    const qemu = spawn('qemu-system-x86_64', [...args, '-no-reboot'], { stdio: ['ignore', 'ignore', 'pipe'] });
+    // bubblewrap as the app's own user (it must be able to reach every path it binds).
+    const qemu = spawn('bwrap', bwrapArgs, { stdio: ['ignore', 'ignore', 'pipe'], ...(user.dedicated ? { uid: user.uid, gid: user.gid } : {}), cwd: '/' });
     let stderr = '';
     qemu.stderr.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-4000)));
     let exitCode: number | undefined;
@@ -142,7 +157,7 @@ function boot(args: string[], consoleSocket: string, options: RunOptions): Promi
       });
     };
     setTimeout(attach, 50);
-    qemu.on('error', (e) => fail(new AppError('VM_FAILED', `qemu-system-x86_64 could not be started: ${e.message}`)));
+    qemu.on('error', (e) => fail(new AppError('VM_FAILED', `bwrap could not be started: ${e.message}`, { hint: 'the hypervisor runs confined by bubblewrap: sudo apt-get install bubblewrap qemu-system-x86' })));
     qemu.on('exit', (code, signal) => {
       // Let the console deliver its last lines.
       setTimeout(() => {

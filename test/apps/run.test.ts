@@ -8,19 +8,20 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { appStateDir, buildRuntime, grantPermission, runApp, type RuntimeDescription } from '../../src/apps/index.js';
+import { APP_ID_RANGE, appStateDir, buildRuntime, grantPermission, runApp, type RuntimeDescription } from '../../src/apps/index.js';
 import { openStore } from '../../src/store/index.js';
 import { runCli } from '../fixtures/cairn-process.js';
 import { testPackage } from '../fixtures/store-driver.js';
 import { needsTool } from '../fixtures/system-tools.js';
 
-const NEEDS = (() => {
-  const qemu = needsTool('qemu-system-x86_64', 'sudo apt-get install qemu-system-x86');
-  return qemu.skip !== undefined ? qemu : needsTool('dpkg-deb', 'a Debian system (apt-get, apt-cache, dpkg-deb) builds the runtime');
-})();
+const NEEDS = [
+  needsTool('qemu-system-x86_64', 'sudo apt-get install qemu-system-x86'),
+  needsTool('bwrap', 'sudo apt-get install bubblewrap'),
+  needsTool('dpkg-deb', 'a Debian system (apt-get, apt-cache, dpkg-deb) builds the runtime'),
+].find((n) => n.skip !== undefined) ?? {};
 const T = { timeout: 240_000, ...NEEDS };
 
 let dir: string;
@@ -30,6 +31,7 @@ let runtime: RuntimeDescription;
 before(async () => {
   if (NEEDS.skip !== undefined) return;
   dir = await mkdtemp(join(tmpdir(), 'cairn-run-'));
+  await chmod(dir, 0o755); // the apps' own users must reach the stores and the runtime, as under /var/lib/cairn
   runtimeDir = join(dir, 'runtime');
   runtime = await buildRuntime(runtimeDir);
 }, { timeout: 240_000 });
@@ -43,9 +45,16 @@ after(async () => {
 
 /** A store with one app whose entry point is `script` (run by the guest's busybox sh). */
 async function storeWithApp(name: string, script: string, permissions: string[] = []): Promise<string> {
-  const root = join(dir, `store-${name}`);
-  const app = testPackage(name, '1.0.0', { permissions, tree: [{ path: 'bin', type: 'directory' }, { path: `bin/${name}`, type: 'file', mode: 0o755, content: `#!/bin/sh\n${script}` }] });
-  await (await openStore(root)).commit({ reason: `install ${name}`, packages: { [name]: { incoming: app, version: '1.0.0', remote: 'main', explicit: true, permissions } } });
+  return storeWithApps(join(dir, `store-${name}`), { [name]: script }, permissions);
+}
+
+/** A store with one generation holding every app of `scripts` (name -> script). */
+async function storeWithApps(root: string, scripts: Record<string, string>, permissions: string[] = []): Promise<string> {
+  const packages = Object.fromEntries(Object.entries(scripts).map(([name, script]) => {
+    const app = testPackage(name, '1.0.0', { permissions, tree: [{ path: 'bin', type: 'directory' }, { path: `bin/${name}`, type: 'file', mode: 0o755, content: `#!/bin/sh\n${script}` }] });
+    return [name, { incoming: app, version: '1.0.0', remote: 'main', explicit: true, permissions }];
+  }));
+  await (await openStore(root)).commit({ reason: 'install', packages });
   return root;
 }
 
@@ -99,4 +108,37 @@ test('cairn run exits with the app\'s status and prints its output; an app that 
   const missing = await runCli(['run', 'nobody', '--store', root, '--runtime', runtimeDir]);
   assert.equal(missing.code, 2);
   assert.match(missing.stderr, /NOT_INSTALLED/);
+});
+
+/** The uid of the running process whose name (QEMU's -name process=) is `comm`, once it appears. */
+async function uidOfProcess(comm: string, timeoutMs: number): Promise<number | undefined> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    for (const pid of (await readdir('/proc')).filter((p) => /^[0-9]+$/.test(p))) {
+      const name = await readFile(`/proc/${pid}/comm`, 'utf8').catch(() => '');
+      if (name.trim() !== comm) continue;
+      const status = await readFile(`/proc/${pid}/status`, 'utf8').catch(() => '');
+      const uid = /^Uid:\s+(\d+)/m.exec(status)?.[1];
+      if (uid !== undefined) return Number(uid);
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return undefined;
+}
+
+test('in the system scope each app\'s hypervisor runs under the app\'s own uid, and one app\'s state is unreadable to the other\'s user', { ...T, skip: T.skip ?? (process.getuid?.() !== 0 ? 'the system scope needs root' : undefined) }, async () => {
+  const root = await storeWithApps(join(dir, 'store-two'), { first: 'echo secret > /state/mine\nsleep 3\n', second: 'sleep 3\n' });
+  const uids: number[] = [];
+  for (const app of ['first', 'second']) {
+    const running = runApp(root, app, { runtimeDir });
+    const uid = await uidOfProcess(`cairn-${app}`, 60_000);
+    assert.equal((await running).exitCode, 0);
+    assert.ok(uid !== undefined, `the hypervisor of ${app} was seen`);
+    assert.ok(uid >= APP_ID_RANGE.first && uid < APP_ID_RANGE.first + APP_ID_RANGE.count, `${app}'s hypervisor runs as ${uid}, an app uid`);
+    uids.push(uid);
+  }
+  assert.notEqual(uids[0], uids[1], 'each app has its own user');
+  const peek = spawnSync('cat', [join(appStateDir(root, 'first'), 'mine')], { uid: uids[1]!, gid: uids[1]!, encoding: 'utf8' });
+  assert.notEqual(peek.status, 0, 'the second app\'s user cannot read the first app\'s state');
+  assert.match(peek.stderr, /Permission denied/);
 });
