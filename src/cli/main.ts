@@ -135,7 +135,7 @@ export const COMMAND_GROUPS: readonly CommandGroup[] = [
   },
   {
     name: 'runtime',
-    term: 'runtime [options]',
+    term: 'runtime',
     description: 'the guest kernel and initramfs apps boot',
     load: () => import('./commands/run.js').then((m) => m.runtimeCommand),
   },
