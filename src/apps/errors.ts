@@ -16,7 +16,11 @@ export type AppErrorCode =
   /** The runtime (guest kernel and initramfs) is missing, or cannot be built here. */
   | 'RUNTIME_UNAVAILABLE'
   /** The hypervisor is missing, failed, or the guest ended without reporting the app's exit status. */
-  | 'VM_FAILED';
+  | 'VM_FAILED'
+  /** A revocation for an app whose VM is running, without --restart. */
+  | 'RUNNING'
+  /** `cairn stop` for an app that is not running. */
+  | 'NOT_RUNNING';
 
 const HINTS: Partial<Record<AppErrorCode, string>> = {
   NOT_INSTALLED: 'cairn list shows the installed apps',
@@ -24,6 +28,8 @@ const HINTS: Partial<Record<AppErrorCode, string>> = {
   NOT_GRANTED: 'cairn permissions APP lists what is granted',
   RUNTIME_UNAVAILABLE: 'cairn runtime build makes it (on a Debian system with apt)',
   VM_FAILED: 'QEMU must be installed (sudo apt-get install qemu-system-x86); the output above says what the guest printed',
+  RUNNING: 'a revocation takes effect when the app next starts: cairn stop APP first, or revoke with --restart, which stops it',
+  NOT_RUNNING: 'cairn ps lists the running apps',
   UNSUPPORTED: 'docs/apps.md "VM configurations" lists what each back end supports; choose another back end or revoke the permission',
   AUDIT_TAMPERED: 'the grants database was changed outside cairn: restore it from a backup, or revoke and grant again after checking every grant',
 };

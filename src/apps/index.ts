@@ -10,3 +10,4 @@ export { buildRuntime, GUEST_MARKERS, RUNTIME_MODULES, type RuntimeDescription }
 export { appStateDir, runApp, type RunOptions, type RunResult } from './run.js';
 export { APP_ID_RANGE, appUser, type AppUser } from './app-users.js';
 export { vmSandboxArgs, type VmSandbox } from './vm-sandbox.js';
+export { processStartTime, runningApp, runningApps, stopApp, type RunningApp } from './running.js';

@@ -10,6 +10,7 @@ import { describePermission, parsePermission } from '../package/index.js';
 import { openStore } from '../store/index.js';
 import { AppError } from './errors.js';
 import { GrantsDatabase, type GrantEvent } from './grants-database.js';
+import { runningApp, stopApp } from './running.js';
 
 /** Names that stand for every requested permission of their family: `cairn grant APP network`. */
 export const PERMISSION_FAMILIES: Readonly<Record<string, string>> = { network: 'network:', folder: 'folder:', device: 'device:' };
@@ -117,10 +118,16 @@ export async function grantPermission(storeRoot: string, app: string, spec: stri
   });
 }
 
-/** Revokes `spec` (a family name: every granted permission of it); NOT_GRANTED when nothing it names is granted. */
-export async function revokePermission(storeRoot: string, app: string, spec: string): Promise<GrantChange> {
+/**
+ * Revokes `spec` (a family name: every granted permission of it); NOT_GRANTED when nothing it
+ * names is granted. A revocation takes effect at the app's next start, so for a running app it
+ * is RUNNING unless `restart`, which stops the VM once the revocation is recorded.
+ */
+export async function revokePermission(storeRoot: string, app: string, spec: string, options: { restart?: boolean } = {}): Promise<GrantChange & { stopped: boolean }> {
   const installed = await installedApp(storeRoot, app);
-  return withDatabase(storeRoot, (db) => {
+  const running = await runningApp(storeRoot, installed.name);
+  if (running !== undefined && options.restart !== true) throw new AppError('RUNNING', `${app} is running (pid ${running.pid}): a revocation would only take effect at its next start`);
+  const change = withDatabase(storeRoot, (db) => {
     const events = db.append(installed.name, installed.remote, actor(), (granted) => {
       const { permissions } = named(spec, granted);
       const revoked = permissions.filter((p) => granted.includes(p));
@@ -129,6 +136,10 @@ export async function revokePermission(storeRoot: string, app: string, spec: str
     });
     return { app: installed.name, remote: installed.remote, events, granted: db.granted(installed.name, installed.remote) };
   });
+  if (running !== undefined) await stopApp(storeRoot, installed.name).catch((e: unknown) => {
+    if (!(e instanceof AppError && e.code === 'NOT_RUNNING')) throw e;
+  });
+  return { ...change, stopped: running !== undefined };
 }
 
 /** The audit trail, checked whole, optionally only one app's events. */

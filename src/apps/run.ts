@@ -18,6 +18,7 @@ import { openStore } from '../store/index.js';
 import { AppError } from './errors.js';
 import { appUser, type AppUser } from './app-users.js';
 import { GrantsDatabase } from './grants-database.js';
+import { clearRunning, recordRunning, runningApp } from './running.js';
 import { GUEST_MARKERS } from './runtime.js';
 import { qemuArgs } from './vm-configs.js';
 import { vmSandboxArgs } from './vm-sandbox.js';
@@ -34,6 +35,8 @@ export interface RunOptions {
   onNotice?: (line: string) => void;
   /** Longest the VM may run before it is killed (default 10 minutes). */
   timeoutMs?: number;
+  /** Called with the jail's pid once it is started (internal: the run registry). */
+  onSpawned?: (pid: number) => void;
 }
 
 export interface RunResult {
@@ -106,7 +109,20 @@ export async function runApp(storeRoot: string, app: string, options: RunOptions
   });
   try {
     const sandbox = vmSandboxArgs({ runtimeDir: resolve(runtimeDir), storePath: resolve(storePath), stateDir: resolve(stateDir), socketDir: sockets, kvm }, ['qemu-system-x86_64', ...qemuArgs(spec, { kvm }), '-no-reboot']);
-    const exitCode = await boot(sandbox, user, consoleSocket, options);
+    if ((await runningApp(storeRoot, app)) !== undefined) throw new AppError('RUNNING', `${app} is running already`, { hint: 'cairn stop APP ends it' });
+    let recorded: Promise<void> = Promise.resolve();
+    let jail: number | undefined;
+    const onSpawned = (pid: number): void => {
+      jail = pid;
+      recorded = recordRunning(storeRoot, { app, pid, uid: user.uid, startedAt: new Date().toISOString() });
+    };
+    let exitCode: number;
+    try {
+      exitCode = await boot(sandbox, user, consoleSocket, { ...options, onSpawned });
+    } finally {
+      await recorded.catch(() => undefined);
+      if (jail !== undefined) await clearRunning(storeRoot, app, jail);
+    }
     return { app, exitCode, acceleration: kvm ? 'kvm' : 'tcg' };
   } finally {
     await rm(sockets, { recursive: true, force: true });
@@ -118,6 +134,7 @@ function boot(bwrapArgs: string[], user: AppUser, consoleSocket: string, options
   return new Promise((resolve, reject) => {
     // bubblewrap as the app's own user (it must be able to reach every path it binds).
     const qemu = spawn('bwrap', bwrapArgs, { stdio: ['ignore', 'ignore', 'pipe'], ...(user.dedicated ? { uid: user.uid, gid: user.gid } : {}), cwd: '/' });
+    if (qemu.pid !== undefined) options.onSpawned?.(qemu.pid);
     let stderr = '';
     qemu.stderr.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-4000)));
     let exitCode: number | undefined;
@@ -165,7 +182,10 @@ function boot(bwrapArgs: string[], user: AppUser, consoleSocket: string, options
         settled = true;
         clearTimeout(timer);
         socket?.destroy();
-        if (exitCode === undefined || !Number.isInteger(exitCode)) reject(new AppError('VM_FAILED', `the VM ended (${signal ?? `exit ${code}`}) without reporting the app's exit status${stderr.trim() ? `: ${stderr.trim().split('\n').slice(-3).join(' / ')}` : ''}`));
+        if (exitCode === undefined && signal === 'SIGTERM') {
+          options.onNotice?.('the VM was stopped (cairn stop)');
+          resolve(128 + 15);
+        } else if (exitCode === undefined || !Number.isInteger(exitCode)) reject(new AppError('VM_FAILED', `the VM ended (${signal ?? `exit ${code}`}) without reporting the app's exit status${stderr.trim() ? `: ${stderr.trim().split('\n').slice(-3).join(' / ')}` : ''}`));
         else resolve(exitCode);
       }, 100);
     });

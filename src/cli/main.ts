@@ -134,6 +134,18 @@ export const COMMAND_GROUPS: readonly CommandGroup[] = [
     load: () => import('./commands/run.js').then((m) => m.runCommand),
   },
   {
+    name: 'ps',
+    term: 'ps [options]',
+    description: 'the apps whose VM is running',
+    load: () => import('./commands/run.js').then((m) => m.psCommand),
+  },
+  {
+    name: 'stop',
+    term: 'stop [options] <app>',
+    description: 'stop a running app\'s VM',
+    load: () => import('./commands/run.js').then((m) => m.stopCommand),
+  },
+  {
     name: 'runtime',
     term: 'runtime',
     description: 'the guest kernel and initramfs apps boot',

@@ -11,7 +11,7 @@ import { spawnSync } from 'node:child_process';
 import { chmod, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { APP_ID_RANGE, appStateDir, buildRuntime, grantPermission, runApp, type RuntimeDescription } from '../../src/apps/index.js';
+import { APP_ID_RANGE, AppError, appStateDir, auditTrail, buildRuntime, grantPermission, revokePermission, runApp, runningApps, type RuntimeDescription } from '../../src/apps/index.js';
 import { openStore } from '../../src/store/index.js';
 import { runCli } from '../fixtures/cairn-process.js';
 import { testPackage } from '../fixtures/store-driver.js';
@@ -141,4 +141,34 @@ test('in the system scope each app\'s hypervisor runs under the app\'s own uid, 
   const peek = spawnSync('cat', [join(appStateDir(root, 'first'), 'mine')], { uid: uids[1]!, gid: uids[1]!, encoding: 'utf8' });
   assert.notEqual(peek.status, 0, 'the second app\'s user cannot read the first app\'s state');
   assert.match(peek.stderr, /Permission denied/);
+});
+
+test('cairn ps lists a running app; a revocation is refused while it runs (RUNNING) unless --restart, which records it and stops the VM; cairn stop ends one', T, async () => {
+  const root = await storeWithApp('server', 'echo up\nsleep 60\n', ['audio']);
+  await grantPermission(root, 'server', 'audio');
+  const waitRunning = async (): Promise<void> => {
+    for (let i = 0; i < 600 && (await runningApps(root)).length === 0; i++) await new Promise((r) => setTimeout(r, 100));
+  };
+
+  const first = runApp(root, 'server', { runtimeDir });
+  await waitRunning();
+  const ps = await runCli(['--json', 'ps', '--store', root]);
+  assert.equal(ps.code, 0, ps.stderr);
+  assert.deepEqual((JSON.parse(ps.stdout) as Array<{ app: string }>).map((r) => r.app), ['server']);
+  await assert.rejects(revokePermission(root, 'server', 'audio'), (e: unknown) => e instanceof AppError && e.code === 'RUNNING');
+  assert.equal(auditTrail(root).length, 1, 'nothing recorded');
+  const revoked = await revokePermission(root, 'server', 'audio', { restart: true });
+  assert.equal(revoked.stopped, true);
+  assert.deepEqual(revoked.granted, []);
+  assert.equal((await first).exitCode, 143, 'the VM was stopped');
+  assert.deepEqual(await runningApps(root), []);
+
+  const second = runApp(root, 'server', { runtimeDir });
+  await waitRunning();
+  const stopped = await runCli(['stop', 'server', '--store', root]);
+  assert.equal(stopped.code, 0, stopped.stderr);
+  assert.equal((await second).exitCode, 143);
+  const again = await runCli(['stop', 'server', '--store', root]);
+  assert.equal(again.code, 2);
+  assert.match(again.stderr, /NOT_RUNNING/);
 });

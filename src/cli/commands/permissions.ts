@@ -46,10 +46,11 @@ export const revokeCommand: CommandModule = {
   register(program, context) {
     scoped(program.command('revoke').description('take back a permission granted to an app (network, folder and device revoke every one of that family)')
       .argument('<app>', 'the app')
-      .argument('<permission>', 'a granted permission, or network, folder, device'))
-      .action(async (app: string, permission: string, opts: ScopeOpts) => {
-        const change = await revokePermission(storeRoot(opts), app, permission);
-        context.output().result(change, changeLines(change, 'revoked'));
+      .argument('<permission>', 'a granted permission, or network, folder, device')
+      .option('--restart', 'the app is running: revoke anyway and stop it, so that the revocation applies at its next start', false))
+      .action(async (app: string, permission: string, opts: ScopeOpts & { restart: boolean }) => {
+        const change = await revokePermission(storeRoot(opts), app, permission, { restart: opts.restart });
+        context.output().result(change, [...changeLines(change, 'revoked'), ...(change.stopped ? [`${app} was running: it was stopped; start it again with cairn run ${app}`] : [])]);
       });
   },
 };

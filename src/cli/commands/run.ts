@@ -2,7 +2,7 @@
 // app's VM and exits with the app's status; `cairn runtime build` makes the guest kernel and
 // initramfs from Debian's packages. Each parses, calls one function of apps/, and prints.
 import { join } from 'node:path';
-import { buildRuntime, runApp } from '../../apps/index.js';
+import { buildRuntime, runApp, runningApps, stopApp } from '../../apps/index.js';
 import { positiveInt } from '../options.js';
 import { scoped, storeRoot, type ScopeOpts } from '../scope.js';
 import type { CommandModule } from './types.js';
@@ -39,6 +39,27 @@ export const runtimeCommand: CommandModule = {
         const dir = opts.out ?? join(storeRoot(opts), 'runtime');
         const description = await buildRuntime(dir, (line) => out.info(line));
         out.result({ dir, ...description }, [`runtime in ${dir}`]);
+      });
+  },
+};
+
+export const psCommand: CommandModule = {
+  register(program, context) {
+    scoped(program.command('ps').description('the apps whose VM is running'))
+      .action(async (opts: ScopeOpts) => {
+        const running = await runningApps(storeRoot(opts));
+        context.output().result(running, running.length === 0 ? 'no app is running' : running.map((r) => `${r.app}\tpid ${r.pid}\tuid ${r.uid}\tsince ${r.startedAt}`));
+      });
+  },
+};
+
+export const stopCommand: CommandModule = {
+  register(program, context) {
+    scoped(program.command('stop').description('stop a running app\'s VM')
+      .argument('<app>', 'the app'))
+      .action(async (app: string, opts: ScopeOpts) => {
+        const stopped = await stopApp(storeRoot(opts), app);
+        context.output().result(stopped, `stopped ${app} (pid ${stopped.pid})`);
       });
   },
 };
