@@ -8,7 +8,8 @@
 // (serve-vs-nginx; skipped without nginx and wrk), the package manager installing a 100 MB
 // package and 1,000 small ones against sha256sum + GNU tar + sync, rollback and generation switch
 // (store-install), and its update check on a witnessed repository of 100,000 packages at several
-// hash-bin counts (update-check; quick: 10,000 packages). Runs them in sequence, prints each
+// hash-bin counts (update-check; quick: 10,000 packages), and what `cairn run` adds to starting an
+// app's VM by hand, in time and memory (app-run; skipped without QEMU). Runs them in sequence, prints each
 // result, then a summary.
 //
 //   npm run bench                        everything (well over an hour on 2 cores: update-check builds
@@ -33,6 +34,7 @@ import { benchStartUp } from './start-up.js';
 import { benchServeVsNginx, SERVE_FULL, SERVE_QUICK } from './serve-vs-nginx.js';
 import { benchStoreInstall, STORE_INSTALL_FULL, STORE_INSTALL_QUICK } from './store-install.js';
 import { benchUpdateCheck, UPDATE_CHECK_FULL, UPDATE_CHECK_QUICK } from './update-check.js';
+import { benchAppRun } from './app-run.js';
 import type { BenchResult } from './stats.js';
 
 interface Benchmark {
@@ -52,6 +54,7 @@ const BENCHMARKS: readonly Benchmark[] = [
   { name: 'serve-vs-nginx', run: (work, quick) => benchServeVsNginx(work, quick ? SERVE_QUICK : SERVE_FULL) },
   { name: 'store-install', run: (work, quick) => benchStoreInstall(work, quick ? STORE_INSTALL_QUICK : STORE_INSTALL_FULL) },
   { name: 'update-check', run: (work, quick) => benchUpdateCheck(work, quick ? UPDATE_CHECK_QUICK : UPDATE_CHECK_FULL) },
+  { name: 'app-run', run: (work, quick) => benchAppRun(work, quick) },
 ];
 
 async function main(): Promise<number> {
