@@ -75,6 +75,16 @@ function fromRow(row: EventRow): GrantEvent {
   return { ...row, action: row.action as GrantAction, requested: row.requested === 1 };
 }
 
+/** Runs `fn` on the grants database of a store, closed afterwards. */
+export function withGrantsDatabase<T>(storeRoot: string, fn: (db: GrantsDatabase) => T): T {
+  const db = GrantsDatabase.open(storeRoot);
+  try {
+    return fn(db);
+  } finally {
+    db.close();
+  }
+}
+
 export class GrantsDatabase {
   private constructor(private readonly db: Database.Database) {}
 
@@ -114,10 +124,10 @@ export class GrantsDatabase {
   /**
    * Appends one event per permission, in one transaction that first checks the chain and `decide`
    * (given what is granted now, it returns the events to append, or throws): two cairn processes
-   * never append from the same tail.
+   * never append from the same tail. Returns the events appended and what is granted afterwards.
    */
-  append(app: string, remote: string, actor: string, decide: (granted: readonly string[]) => Array<{ permission: string; action: GrantAction; requested: boolean }>): GrantEvent[] {
-    const run = this.db.transaction((): GrantEvent[] => {
+  append(app: string, remote: string, actor: string, decide: (granted: readonly string[]) => Array<{ permission: string; action: GrantAction; requested: boolean }>): { events: GrantEvent[]; granted: string[] } {
+    const run = this.db.transaction((): { events: GrantEvent[]; granted: string[] } => {
       const all = this.events();
       const granted = grantedIn(all, app, remote);
       let previous = all.at(-1)?.hash ?? GENESIS;
@@ -132,7 +142,7 @@ export class GrantsDatabase {
         previous = event.hash;
         appended.push(event);
       }
-      return appended;
+      return { events: appended, granted: grantedIn([...all, ...appended], app, remote) };
     });
     return run.immediate();
   }

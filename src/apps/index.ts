@@ -1,8 +1,8 @@
 // apps/index.ts: the public API of App-per-VM (docs/apps.md): what each installed app requests,
 // what the user granted it, and the append-only audit trail of grants and revocations.
 export { AppError, type AppErrorCode } from './errors.js';
-export { GrantsDatabase, storeDatabasePath, type GrantAction, type GrantEvent } from './grants-database.js';
-export { PERMISSION_FAMILIES, appPermissions, auditTrail, grantPermission, revokePermission, type AppPermissions, type GrantChange, type PermissionState } from './permissions.js';
+export { GrantsDatabase, storeDatabasePath, withGrantsDatabase, type GrantAction, type GrantEvent } from './grants-database.js';
+export { PERMISSION_FAMILIES, appPermissions, installedApp, type InstalledApp, auditTrail, grantPermission, revokePermission, type AppPermissions, type GrantChange, type PermissionState } from './permissions.js';
 export { vmSpecFor, type SharedDirectory, type VmSpec, type VmSpecInput } from './vm-spec.js';
 export { cloudHypervisorArgs, firecrackerConfig, libvirtDomainXml, qemuArgs, vmName, xlConfig, type Acceleration, type JailFile, type VirtiofsDaemon } from './vm-configs.js';
 export { initramfs, type InitramfsEntry } from './initramfs.js';

@@ -7,9 +7,9 @@
 // inherits nothing. A grant stays until it is revoked, also when an update stops requesting it.
 import { userInfo } from 'node:os';
 import { describePermission, parsePermission } from '../package/index.js';
-import { openStore } from '../store/index.js';
+import { openStore, type GenerationPackage } from '../store/index.js';
 import { AppError } from './errors.js';
-import { GrantsDatabase, type GrantEvent } from './grants-database.js';
+import { withGrantsDatabase, type GrantEvent } from './grants-database.js';
 import { runningApp, stopApp } from './running.js';
 
 /** Names that stand for every requested permission of their family: `cairn grant APP network`. */
@@ -40,18 +40,18 @@ export interface GrantChange {
   granted: string[];
 }
 
-interface InstalledApp {
+/** An app as the active generation holds it, with what it requests, sorted. */
+export interface InstalledApp extends GenerationPackage {
   name: string;
-  remote: string;
-  version: string;
   requested: string[];
 }
 
-async function installedApp(storeRoot: string, app: string): Promise<InstalledApp> {
+/** The app `app` of the active generation; NOT_INSTALLED when there is none. */
+export async function installedApp(storeRoot: string, app: string): Promise<InstalledApp> {
   const current = await (await openStore(storeRoot)).current();
   const p = current?.packages[app];
   if (p === undefined || !Object.hasOwn(current!.packages, app)) throw new AppError('NOT_INSTALLED', `${JSON.stringify(app.slice(0, 64))} is not installed in ${storeRoot}`);
-  return { name: app, remote: p.remote, version: p.version, requested: [...p.permissions].sort() };
+  return { ...p, name: app, requested: [...p.permissions].sort() };
 }
 
 /** The user who appends an event: name and uid of this process. */
@@ -64,19 +64,10 @@ function actor(): string {
   }
 }
 
-function withDatabase<T>(storeRoot: string, fn: (db: GrantsDatabase) => T): T {
-  const db = GrantsDatabase.open(storeRoot);
-  try {
-    return fn(db);
-  } finally {
-    db.close();
-  }
-}
-
 /** Requested and granted permissions of an installed app. */
 export async function appPermissions(storeRoot: string, app: string): Promise<AppPermissions> {
   const installed = await installedApp(storeRoot, app);
-  const granted = withDatabase(storeRoot, (db) => db.granted(installed.name, installed.remote));
+  const granted = withGrantsDatabase(storeRoot, (db) => db.granted(installed.name, installed.remote));
   const all = [...installed.requested, ...granted.filter((g) => !installed.requested.includes(g))];
   return {
     app: installed.name,
@@ -111,10 +102,10 @@ export async function grantPermission(storeRoot: string, app: string, spec: stri
   if (unrequested.length > 0 && (family || options.unrequested !== true)) {
     throw new AppError('NOT_REQUESTED', `${app} does not request ${unrequested.join(', ')}: it ${installed.requested.length === 0 ? 'requests nothing' : `requests ${installed.requested.join(', ')}`}`);
   }
-  return withDatabase(storeRoot, (db) => {
-    const events = db.append(installed.name, installed.remote, actor(), (granted) =>
+  return withGrantsDatabase(storeRoot, (db) => {
+    const appended = db.append(installed.name, installed.remote, actor(), (granted) =>
       permissions.filter((p) => !granted.includes(p)).map((permission) => ({ permission, action: 'grant' as const, requested: installed.requested.includes(permission) })));
-    return { app: installed.name, remote: installed.remote, events, granted: db.granted(installed.name, installed.remote) };
+    return { app: installed.name, remote: installed.remote, ...appended };
   });
 }
 
@@ -127,14 +118,14 @@ export async function revokePermission(storeRoot: string, app: string, spec: str
   const installed = await installedApp(storeRoot, app);
   const running = await runningApp(storeRoot, installed.name);
   if (running !== undefined && options.restart !== true) throw new AppError('RUNNING', `${app} is running (pid ${running.pid}): a revocation would only take effect at its next start`);
-  const change = withDatabase(storeRoot, (db) => {
-    const events = db.append(installed.name, installed.remote, actor(), (granted) => {
+  const change = withGrantsDatabase(storeRoot, (db) => {
+    const appended = db.append(installed.name, installed.remote, actor(), (granted) => {
       const { permissions } = named(spec, granted);
       const revoked = permissions.filter((p) => granted.includes(p));
       if (revoked.length === 0) throw new AppError('NOT_GRANTED', `${app} has no ${spec} permission granted${granted.length === 0 ? ' (nothing is granted)' : `: granted are ${granted.join(', ')}`}`);
       return revoked.map((permission) => ({ permission, action: 'revoke' as const, requested: installed.requested.includes(permission) }));
     });
-    return { app: installed.name, remote: installed.remote, events, granted: db.granted(installed.name, installed.remote) };
+    return { app: installed.name, remote: installed.remote, ...appended };
   });
   if (running !== undefined) await stopApp(storeRoot, installed.name).catch((e: unknown) => {
     if (!(e instanceof AppError && e.code === 'NOT_RUNNING')) throw e;
@@ -144,5 +135,5 @@ export async function revokePermission(storeRoot: string, app: string, spec: str
 
 /** The audit trail, checked whole, optionally only one app's events. */
 export function auditTrail(storeRoot: string, app?: string): GrantEvent[] {
-  return withDatabase(storeRoot, (db) => db.events().filter((e) => app === undefined || e.app === app));
+  return withGrantsDatabase(storeRoot, (db) => db.events().filter((e) => app === undefined || e.app === app));
 }

@@ -14,10 +14,10 @@ import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
-import { openStore } from '../store/index.js';
 import { AppError } from './errors.js';
 import { appUser, type AppUser } from './app-users.js';
-import { GrantsDatabase } from './grants-database.js';
+import { withGrantsDatabase } from './grants-database.js';
+import { installedApp } from './permissions.js';
 import { clearRunning, recordRunning, runningApp } from './running.js';
 import { GUEST_MARKERS } from './runtime.js';
 import { qemuArgs } from './vm-configs.js';
@@ -50,15 +50,8 @@ export function appStateDir(storeRoot: string, app: string): string {
   return join(storeRoot, 'state', app);
 }
 
-/** Permissions `cairn run` cannot give yet: granted, recorded, not given to the VM (docs/apps.md). */
-function notYetGiven(permission: string): boolean {
-  return permission.startsWith('network:') || permission.startsWith('folder:') || permission.startsWith('device:') || ['display', 'clipboard', 'audio'].includes(permission);
-}
-
 export async function runApp(storeRoot: string, app: string, options: RunOptions = {}): Promise<RunResult> {
-  const current = await (await openStore(storeRoot)).current();
-  const installed = current?.packages[app];
-  if (installed === undefined || !Object.hasOwn(current!.packages, app)) throw new AppError('NOT_INSTALLED', `${JSON.stringify(app.slice(0, 64))} is not installed in ${storeRoot}`);
+  const installed = await installedApp(storeRoot, app);
   const entryPoints = installed.entryPoints ?? {};
   const commands = Object.keys(entryPoints);
   const command = options.command ?? (Object.hasOwn(entryPoints, app) ? app : commands.length === 1 ? commands[0] : undefined);
@@ -74,14 +67,10 @@ export async function runApp(storeRoot: string, app: string, options: RunOptions
       throw new AppError('RUNTIME_UNAVAILABLE', `no runtime at ${runtimeDir} (${file} is missing)`);
     });
   }
-  const db = GrantsDatabase.open(storeRoot);
-  let granted: string[];
-  try {
-    granted = db.granted(app, installed.remote);
-  } finally {
-    db.close();
-  }
-  for (const p of granted.filter(notYetGiven)) options.onNotice?.(`${p} is granted, but cairn run does not give it to the VM yet: ${app} runs without it`);
+  if ((await runningApp(storeRoot, app)) !== undefined) throw new AppError('RUNNING', `${app} is running already`, { hint: 'cairn stop APP ends it' });
+  // No grant is given to the VM yet (docs/apps.md): each one is said, and the spec gets none.
+  const granted = withGrantsDatabase(storeRoot, (db) => db.granted(app, installed.remote));
+  for (const p of granted) options.onNotice?.(`${p} is granted, but cairn run does not give it to the VM yet: ${app} runs without it`);
 
   const user = appUser(storeRoot, app, installed.remote);
   if (!user.dedicated) options.onNotice?.(`${app} runs as your own user (uid ${user.uid}): an app gets its own host user only in the system scope (cairn run as root)`);
@@ -103,13 +92,12 @@ export async function runApp(storeRoot: string, app: string, options: RunOptions
     app, uid: user.uid, gid: user.gid,
     runtime: { kernel: join(runtimeDir, 'vmlinuz'), initrd: join(runtimeDir, 'initrd.img'), cmdline: `console=ttyS0 quiet loglevel=1 panic=-1 cairn.entry=${entry}` },
     storePath, stateDir,
-    granted: granted.filter((p) => !notYetGiven(p)), folderPaths: {},
+    granted: [], folderPaths: {},
     network: { tap: '', netns: '', mac: '' }, display: { vsockCid: 0, socket: '' },
     consoleSocket,
   });
   try {
     const sandbox = vmSandboxArgs({ runtimeDir: resolve(runtimeDir), storePath: resolve(storePath), stateDir: resolve(stateDir), socketDir: sockets, kvm }, ['qemu-system-x86_64', ...qemuArgs(spec, { kvm }), '-no-reboot']);
-    if ((await runningApp(storeRoot, app)) !== undefined) throw new AppError('RUNNING', `${app} is running already`, { hint: 'cairn stop APP ends it' });
     let recorded: Promise<void> = Promise.resolve();
     let jail: number | undefined;
     const onSpawned = (pid: number): void => {
@@ -140,10 +128,11 @@ function boot(bwrapArgs: string[], user: AppUser, consoleSocket: string, options
     let exitCode: number | undefined;
     let started = false;
     let socket: Socket | undefined;
+    const timeoutMs = options.timeoutMs ?? 600_000;
     const timer = setTimeout(() => {
       qemu.kill('SIGKILL');
-      fail(new AppError('VM_FAILED', `the VM ran longer than ${options.timeoutMs ?? 600_000} ms and was stopped`));
-    }, options.timeoutMs ?? 600_000);
+      fail(new AppError('VM_FAILED', `the VM ran longer than ${timeoutMs} ms and was stopped`));
+    }, timeoutMs);
     let settled = false;
     const fail = (e: Error): void => {
       if (settled) return;

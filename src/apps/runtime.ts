@@ -10,7 +10,7 @@
 // and powers off; it prints CAIRN-START before the app runs so the host forwards only the app's
 // output.
 import { execFile } from 'node:child_process';
-import { createHash } from 'node:crypto';
+import { hashFile } from '../crypto/index.js';
 import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -65,7 +65,7 @@ async function downloadPackage(dir: string, name: string): Promise<{ name: strin
   await run('apt-get', ['download', `${name}=${version}`], { cwd: dir, maxBuffer: 16 << 20 });
   const file = (await readdir(dir)).find((f) => !before.has(f) && f.endsWith('.deb'));
   if (file === undefined) throw new AppError('RUNTIME_UNAVAILABLE', `apt-get download ${name}=${version} wrote no .deb`);
-  const sha256 = createHash('sha256').update(await readFile(join(dir, file))).digest('hex');
+  const sha256 = (await hashFile(join(dir, file))).hashes.sha256!;
   if (sha256 !== expected) throw new AppError('RUNTIME_UNAVAILABLE', `${file}: sha256 ${sha256.slice(0, 16)}..., apt's index lists ${expected.slice(0, 16)}...`);
   return { name, version, sha256, file: join(dir, file) };
 }
