@@ -66,7 +66,7 @@ export async function benchAppRun(work: string, quick: boolean): Promise<BenchRe
       storePath, stateDir: handState, granted: [], folderPaths: {},
       network: { tap: '', netns: '', mac: '' }, display: { vsockCid: 0, socket: '' }, consoleSocket: join(handSockets, 'console.sock'),
     });
-    const byHand = vmSandboxArgs({ runtimeDir, storePath, stateDir: handState, socketDir: handSockets, kvm }, ['qemu-system-x86_64', ...qemuArgs(spec, { kvm }), '-no-reboot']);
+    const byHand = vmSandboxArgs({ runtimeDir, storePath, stateDir: handState, socketDir: handSockets, kvm, folders: [] }, ['qemu-system-x86_64', ...qemuArgs(spec, { kvm }), '-no-reboot']);
     const runs = quick ? 3 : 5;
     const figures = { cairn: [] as number[], hand: [] as number[], node: [] as number[] };
     for (let i = -1; i < runs; i++) {

@@ -4,9 +4,11 @@
 // it software emulation, and says so. The app's store path is shared read-only and its state
 // directory ROOT/state/APP read-write; nothing else of the host is visible to the guest.
 // QEMU runs confined by bubblewrap (vm-sandbox.ts) as the app's own host user (app-users.ts: in
-// the system scope; the invoking user otherwise). Not built yet (docs/apps.md): network grants
-// (their namespace and nftables rules: a granted network is not given yet, and cairn says so),
-// folder host paths and display forwarding.
+// the system scope; the invoking user otherwise). A granted network gives the VM a tap in the
+// app's own network namespace (app-network.ts), which the jail is started in; a granted folder is
+// the directory ROOT/folders/APP/NAME, owned by the app's user, shared at /folders/NAME in the
+// guest. Devices, display, clipboard and audio are not given yet (docs/apps.md): a grant of one is
+// announced and the VM runs without it.
 import { spawn } from 'node:child_process';
 import { access, chmod, chown, mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
@@ -15,7 +17,9 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { AppError } from './errors.js';
-import { appUser, type AppUser } from './app-users.js';
+import { parsePermission, type Permission } from '../package/index.js';
+import { appLinkPlan, appNamespaceRuleset, grantsNetwork, guestNetworkParameter, resolveDestinations, setUpAppNetwork, type AppNetwork } from './app-network.js';
+import { APP_ID_RANGE, appUser, type AppUser } from './app-users.js';
 import { withGrantsDatabase } from './grants-database.js';
 import { installedApp } from './permissions.js';
 import { clearRunning, recordRunning, runningApp } from './running.js';
@@ -37,6 +41,8 @@ export interface RunOptions {
   timeoutMs?: number;
   /** Called with the jail's pid once it is started (internal: the run registry). */
   onSpawned?: (pid: number) => void;
+  /** The named network namespace a networked app's link goes to (default: the host's). */
+  networkUplink?: string;
 }
 
 export interface RunResult {
@@ -48,6 +54,21 @@ export interface RunResult {
 /** Where an app's state lives: ROOT/state/APP. */
 export function appStateDir(storeRoot: string, app: string): string {
   return join(storeRoot, 'state', app);
+}
+
+/** The host directory of an app's shared folder NAME: ROOT/folders/APP/NAME. */
+export function appFolderDir(storeRoot: string, app: string, name: string): string {
+  return join(storeRoot, 'folders', app, name);
+}
+
+/** A directory that is the app user's alone (0700), under parents anyone may traverse. */
+async function ownDirectory(parent: string, dir: string, user: AppUser): Promise<void> {
+  await mkdir(parent, { recursive: true, mode: 0o755 });
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  if (user.dedicated) {
+    await chown(dir, user.uid, user.gid);
+    await chmod(dir, 0o700);
+  }
 }
 
 export async function runApp(storeRoot: string, app: string, options: RunOptions = {}): Promise<RunResult> {
@@ -68,60 +89,97 @@ export async function runApp(storeRoot: string, app: string, options: RunOptions
     });
   }
   if ((await runningApp(storeRoot, app)) !== undefined) throw new AppError('RUNNING', `${app} is running already`, { hint: 'cairn stop APP ends it' });
-  // No grant is given to the VM yet (docs/apps.md): each one is said, and the spec gets none.
   const granted = withGrantsDatabase(storeRoot, (db) => db.granted(app, installed.remote));
-  for (const p of granted) options.onNotice?.(`${p} is granted, but cairn run does not give it to the VM yet: ${app} runs without it`);
+  const permissions = granted.map((p) => parsePermission(p));
+  for (const p of granted) {
+    if (!/^(network|folder):/.test(p)) options.onNotice?.(`${p} is granted, but cairn run does not give it to the VM yet: ${app} runs without it`);
+  }
 
   const user = appUser(storeRoot, app, installed.remote);
   if (!user.dedicated) options.onNotice?.(`${app} runs as your own user (uid ${user.uid}): an app gets its own host user only in the system scope (cairn run as root)`);
+  const networked = grantsNetwork(permissions);
+  if (networked && !user.dedicated) throw new AppError('UNSUPPORTED', `${app} is granted a network, which needs the system scope (cairn run as root): its network namespace and rules are made by root`, { hint: 'user-scope networking is not built yet (docs/apps.md "Network")' });
   const stateDir = appStateDir(storeRoot, app);
-  // ROOT/state is traversable; each app's directory is its own user's alone (0700).
-  await mkdir(join(storeRoot, 'state'), { recursive: true, mode: 0o755 });
-  await mkdir(stateDir, { recursive: true, mode: 0o700 });
-  const sockets = await mkdtemp(join(tmpdir(), 'cairn-run-'));
-  if (user.dedicated) {
-    await chown(stateDir, user.uid, user.gid);
-    await chmod(stateDir, 0o700);
-    await chown(sockets, user.uid, user.gid);
+  await ownDirectory(join(storeRoot, 'state'), stateDir, user);
+  const folders: Record<string, string> = {};
+  for (const p of permissions) {
+    if (p.kind !== 'folder' || Object.hasOwn(folders, p.name)) continue;
+    folders[p.name] = appFolderDir(storeRoot, app, p.name);
+    await ownDirectory(join(storeRoot, 'folders', app), folders[p.name]!, user);
   }
+  const sockets = await mkdtemp(join(tmpdir(), 'cairn-run-'));
+  if (user.dedicated) await chown(sockets, user.uid, user.gid);
   const consoleSocket = join(sockets, 'console.sock');
   const kvm = existsSync('/dev/kvm');
   if (!kvm) options.onNotice?.('no /dev/kvm: QEMU emulates the machine in software, which is slower');
   const storePath = join(storeRoot, 'store', installed.id);
-  const spec = vmSpecFor({
-    app, uid: user.uid, gid: user.gid,
-    runtime: { kernel: join(runtimeDir, 'vmlinuz'), initrd: join(runtimeDir, 'initrd.img'), cmdline: `console=ttyS0 quiet loglevel=1 panic=-1 cairn.entry=${entry}` },
-    storePath, stateDir,
-    granted: [], folderPaths: {},
-    network: { tap: '', netns: '', mac: '' }, display: { vsockCid: 0, socket: '' },
-    consoleSocket,
-  });
+  const link = networked ? appLinkPlan(app, user.uid - APP_ID_RANGE.first) : undefined;
+  let network: AppNetwork | undefined;
   try {
-    const sandbox = vmSandboxArgs({ runtimeDir: resolve(runtimeDir), storePath: resolve(storePath), stateDir: resolve(stateDir), socketDir: sockets, kvm }, ['qemu-system-x86_64', ...qemuArgs(spec, { kvm }), '-no-reboot']);
+    if (link !== undefined) {
+      const ruleset = appNamespaceRuleset(link, permissions, await resolveDestinations(permissions, options.onNotice));
+      network = await setUpAppNetwork(link, ruleset, { uid: user.uid, gid: user.gid, tunNode: join(sockets, 'tun'), ...(options.networkUplink === undefined ? {} : { uplinkNetns: options.networkUplink }) });
+    }
+    const spec = vmSpecFor({
+      app, uid: user.uid, gid: user.gid,
+      runtime: {
+        kernel: join(runtimeDir, 'vmlinuz'), initrd: join(runtimeDir, 'initrd.img'),
+        cmdline: [
+          'console=ttyS0 quiet loglevel=1 panic=-1', `cairn.entry=${entry}`,
+          ...(link === undefined ? [] : [guestNetworkParameter(link)]),
+          ...guestFoldersParameter(permissions),
+        ].join(' '),
+      },
+      storePath, stateDir,
+      granted, folderPaths: folders,
+      network: link === undefined ? { tap: '', netns: '', mac: '' } : { tap: 'tap0', netns: link.netns, mac: link.mac },
+      display: { vsockCid: 0, socket: '' },
+      consoleSocket,
+    });
+    const jail = vmSandboxArgs({
+      runtimeDir: resolve(runtimeDir), storePath: resolve(storePath), stateDir: resolve(stateDir), socketDir: sockets, kvm,
+      folders: spec.shares.filter((s) => s.tag.startsWith('folder-')).map((s) => ({ hostPath: resolve(s.hostPath), readOnly: s.readOnly })),
+      ...(network === undefined ? {} : { tun: network.tunNode }),
+    }, ['qemu-system-x86_64', ...qemuArgs(spec, { kvm }), '-no-reboot']);
+    // A networked jail starts in the app's namespace: nsenter (as root) enters it, then becomes the app's user.
+    const command: [string, string[]] = network === undefined
+      ? ['bwrap', jail]
+      : ['nsenter', [`--net=${network.netnsPath}`, `--setuid=${user.uid}`, `--setgid=${user.gid}`, '--', 'bwrap', ...jail]];
     let recorded: Promise<void> = Promise.resolve();
-    let jail: number | undefined;
+    let jailPid: number | undefined;
     const onSpawned = (pid: number): void => {
-      jail = pid;
+      jailPid = pid;
       recorded = recordRunning(storeRoot, { app, pid, uid: user.uid, startedAt: new Date().toISOString() });
     };
     let exitCode: number;
     try {
-      exitCode = await boot(sandbox, user, consoleSocket, { ...options, onSpawned });
+      exitCode = await boot(command, network === undefined ? user : undefined, consoleSocket, { ...options, onSpawned });
     } finally {
       await recorded.catch(() => undefined);
-      if (jail !== undefined) await clearRunning(storeRoot, app, jail);
+      if (jailPid !== undefined) await clearRunning(storeRoot, app, jailPid);
     }
     return { app, exitCode, acceleration: kvm ? 'kvm' : 'tcg' };
   } finally {
+    await network?.remove();
     await rm(sockets, { recursive: true, force: true });
   }
 }
 
-/** Runs QEMU, reads the console until the guest reports the app's exit status, and waits for QEMU to end. */
-function boot(bwrapArgs: string[], user: AppUser, consoleSocket: string, options: RunOptions): Promise<number> {
+/** The guest's kernel command-line parameter naming the granted folders it mounts (`cairn.folders=NAME:ro|rw,...`). */
+function guestFoldersParameter(permissions: readonly Permission[]): string[] {
+  const access = new Map<string, 'ro' | 'rw'>();
+  for (const p of permissions) if (p.kind === 'folder' && access.get(p.name) !== 'rw') access.set(p.name, p.access);
+  return access.size === 0 ? [] : [`cairn.folders=${[...access].map(([name, a]) => `${name}:${a}`).join(',')}`];
+}
+
+/**
+ * Runs the jail, reads the console until the guest reports the app's exit status, and waits for
+ * QEMU to end. `user`: the user to start it as, when the command does not become it itself.
+ */
+function boot([file, args]: [string, string[]], user: AppUser | undefined, consoleSocket: string, options: RunOptions): Promise<number> {
   return new Promise((resolve, reject) => {
     // bubblewrap as the app's own user (it must be able to reach every path it binds).
-    const qemu = spawn('bwrap', bwrapArgs, { stdio: ['ignore', 'ignore', 'pipe'], ...(user.dedicated ? { uid: user.uid, gid: user.gid } : {}), cwd: '/' });
+    const qemu = spawn(file, args, { stdio: ['ignore', 'ignore', 'pipe'], ...(user?.dedicated === true ? { uid: user.uid, gid: user.gid } : {}), cwd: '/' });
     if (qemu.pid !== undefined) options.onSpawned?.(qemu.pid);
     let stderr = '';
     qemu.stderr.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-4000)));

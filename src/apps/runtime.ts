@@ -5,8 +5,10 @@
 // apt is configured for, never an address of cairn's), checks each .deb against the SHA256 that
 // apt's signed index lists, takes the kernel, the virtio and 9p modules and busybox out of them,
 // and writes DIR/vmlinuz, DIR/initrd.img (apps/initramfs.ts) and DIR/runtime.json. The guest's
-// /init mounts the app's store path read-only at /app and its state read-write at /state (9p
-// over virtio), runs the entry point named on the kernel command line, prints its exit status
+// /init mounts the app's store path read-only at /app, its state read-write at /state and each
+// granted folder at /folders/NAME (9p over virtio; `cairn.folders=NAME:ro|rw,...` on the kernel
+// command line), configures eth0 where a network is granted (`cairn.net=ADDRESS/PREFIX,GATEWAY`),
+// runs the entry point named on the kernel command line, prints its exit status
 // and powers off; it prints CAIRN-START before the app runs so the host forwards only the app's
 // output.
 import { execFile } from 'node:child_process';
@@ -19,10 +21,11 @@ import { initramfs, type InitramfsEntry } from './initramfs.js';
 
 const run = promisify(execFile);
 
-/** The modules the guest loads, in an order that satisfies their dependencies (virtio over PCI, then 9p over virtio). */
+/** The modules the guest loads, in an order that satisfies their dependencies (virtio over PCI, then 9p and the network device over virtio). */
 export const RUNTIME_MODULES = [
   'drivers/virtio/virtio_ring', 'drivers/virtio/virtio', 'drivers/virtio/virtio_pci_legacy_dev', 'drivers/virtio/virtio_pci_modern_dev',
   'drivers/virtio/virtio_pci', 'fs/netfs/netfs', 'fs/fscache/fscache', 'net/9p/9pnet', 'net/9p/9pnet_virtio', 'fs/9p/9p',
+  'net/core/failover', 'drivers/net/net_failover', 'drivers/net/virtio_net',
 ] as const;
 
 /** What the runtime was built from. */
@@ -46,6 +49,14 @@ for m in $(cat /lib/modules/order); do insmod /lib/modules/$m.ko || echo "cairn 
 fail() { echo "cairn runtime: $1"; echo "${GUEST_MARKERS.exit} 125"; poweroff -f; }
 mount -t 9p -o trans=virtio,version=9p2000.L,ro store /app || fail "the app's store path cannot be mounted"
 mount -t 9p -o trans=virtio,version=9p2000.L state /state || fail "the app's state cannot be mounted"
+for tag in $(sed -n 's/.*cairn[.]folders=\\([^ ]*\\).*/\\1/p' /proc/cmdline | tr , ' '); do
+  mkdir -p /folders/"\${tag%:*}" && mount -t 9p -o trans=virtio,version=9p2000.L,"\${tag##*:}" folder-"\${tag%:*}" /folders/"\${tag%:*}" || fail "the shared folder \${tag%:*} cannot be mounted"
+done
+ip link set lo up
+net=$(sed -n 's/.*cairn[.]net=\\([^ ]*\\).*/\\1/p' /proc/cmdline)
+if [ -n "$net" ]; then
+  { ip link set eth0 up && ip addr add "\${net%,*}" dev eth0 && ip route add default via "\${net#*,}"; } || fail "the granted network cannot be configured"
+fi
 entry=$(sed -n 's/.*cairn[.]entry=\\([^ ]*\\).*/\\1/p' /proc/cmdline)
 [ -n "$entry" ] || fail "no entry point on the kernel command line"
 cd /state
@@ -92,7 +103,7 @@ export async function buildRuntime(out: string, onStep: (line: string) => void =
     for (const p of packages) await run('dpkg-deb', ['-x', p.file, tree]);
     const kernelRelease = kernelPackage.slice('linux-image-'.length);
     const modulesDir = join(tree, 'lib', 'modules', kernelRelease, 'kernel');
-    const entries: InitramfsEntry[] = ['bin', 'lib', 'lib/modules', 'proc', 'sys', 'dev', 'app', 'state'].map((path) => ({ path, type: 'directory', mode: 0o755 }));
+    const entries: InitramfsEntry[] = ['bin', 'lib', 'lib/modules', 'proc', 'sys', 'dev', 'app', 'state', 'folders'].map((path) => ({ path, type: 'directory', mode: 0o755 }));
     entries.push({ path: 'bin/busybox', type: 'file', mode: 0o755, data: await readFile(join(tree, 'bin', 'busybox')) });
     const modules: string[] = [];
     for (const m of RUNTIME_MODULES) {

@@ -6,7 +6,10 @@
 // session, dying with cairn; inside, read-only /usr (and the /bin, /lib* links) for the
 // hypervisor's own files, a minimal /dev (and /dev/kvm where it exists), a fresh /proc, the
 // runtime and the store path read-only, and read-write only the app's state directory and the
-// directory of its console socket. No network namespace is shared: QEMU gets none.
+// directory of its console socket, and the granted folders (read-only or read-write as granted).
+// Without a granted network the jail has a new, empty network namespace; with one it stays in the
+// app's own namespace (app-network.ts), which it is started in, with the app's own tun device as
+// /dev/net/tun.
 import { lstatSync, readlinkSync } from 'node:fs';
 
 export interface VmSandbox {
@@ -14,13 +17,17 @@ export interface VmSandbox {
   storePath: string;
   stateDir: string;
   socketDir: string;
+  /** Granted folders: host path and whether read-only. */
+  folders: ReadonlyArray<{ hostPath: string; readOnly: boolean }>;
   kvm: boolean;
+  /** With a granted network: the app's own tun device node, the jail's /dev/net/tun; the jail then runs in the app's network namespace instead of a new, empty one. */
+  tun?: string;
 }
 
 /** bwrap's arguments that run `command` in the app's jail. */
 export function vmSandboxArgs(sandbox: VmSandbox, command: readonly string[]): string[] {
   const args = [
-    '--unshare-user', '--unshare-pid', '--unshare-net', '--unshare-ipc', '--unshare-uts', '--unshare-cgroup-try',
+    '--unshare-user', '--unshare-pid', ...(sandbox.tun === undefined ? ['--unshare-net'] : []), '--unshare-ipc', '--unshare-uts', '--unshare-cgroup-try',
     '--die-with-parent', '--new-session', '--cap-drop', 'ALL',
     '--ro-bind', '/usr', '/usr',
   ];
@@ -34,10 +41,11 @@ export function vmSandboxArgs(sandbox: VmSandbox, command: readonly string[]): s
     if (status.isSymbolicLink()) args.push('--symlink', readlinkSync(`/${top}`), `/${top}`);
     else if (status.isDirectory()) args.push('--ro-bind', `/${top}`, `/${top}`);
   }
-  args.push('--dev', '/dev', ...(sandbox.kvm ? ['--dev-bind', '/dev/kvm', '/dev/kvm'] : []), '--proc', '/proc', '--tmpfs', '/tmp');
+  args.push('--dev', '/dev', ...(sandbox.kvm ? ['--dev-bind', '/dev/kvm', '/dev/kvm'] : []), ...(sandbox.tun === undefined ? [] : ['--dev-bind', sandbox.tun, '/dev/net/tun']), '--proc', '/proc', '--tmpfs', '/tmp');
   args.push('--ro-bind', sandbox.runtimeDir, sandbox.runtimeDir);
   args.push('--ro-bind', sandbox.storePath, sandbox.storePath);
   args.push('--bind', sandbox.stateDir, sandbox.stateDir);
   args.push('--bind', sandbox.socketDir, sandbox.socketDir);
+  for (const f of sandbox.folders) args.push(f.readOnly ? '--ro-bind' : '--bind', f.hostPath, f.hostPath);
   return [...args, '--', ...command];
 }

@@ -3,15 +3,17 @@
 // against apt's index), and real guests boot under QEMU (software emulation where /dev/kvm is
 // absent). The app's output comes back and its exit status is cairn's; inside, the store path is
 // read-only, only the app's state directory is writable (and lands on the host), there is no
-// network device, and the host's files are not there. A granted network is announced as not
-// given yet. Needs qemu-system-x86 and a Debian system with apt.
+// network device, and the host's files are not there. A granted network reaches only the granted
+// destination (a server in the test's own network namespace), a granted folder is writable, and
+// neither is once revoked. Needs qemu-system-x86 and a Debian system with apt; the network test
+// needs root, iproute2 and nftables.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { chmod, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { APP_ID_RANGE, AppError, appStateDir, auditTrail, buildRuntime, grantPermission, revokePermission, runApp, runningApps, type RuntimeDescription } from '../../src/apps/index.js';
+import { APP_ID_RANGE, AppError, appFolderDir, appLinkPlan, appStateDir, auditTrail, buildRuntime, grantPermission, revokePermission, runApp, runningApps, type RuntimeDescription } from '../../src/apps/index.js';
 import { openStore } from '../../src/store/index.js';
 import { runCli } from '../fixtures/cairn-process.js';
 import { testPackage } from '../fixtures/store-driver.js';
@@ -89,15 +91,71 @@ test('an app runs in its own VM: its output and exit status come back; the store
   if (result.acceleration === 'tcg') assert.ok(notices.some((n) => /software/.test(n)), 'software emulation is said');
 });
 
-test('a granted network permission is announced as not given yet, and the VM still has no network device', T, async () => {
-  const root = await storeWithApp('fetcher', 'echo "interfaces: $(ls /sys/class/net | tr "\\n" " ")"\n', ['network:outbound:example.org:443']);
+const ROOT_ONLY = process.getuid?.() !== 0 ? 'the system scope needs root' : undefined;
+const NETWORK_NEEDS = [needsTool('ip', 'sudo apt-get install iproute2'), needsTool('nft', 'sudo apt-get install nftables')].find((n) => n.skip !== undefined)?.skip;
+
+/** The guest's probe of the network: each line says whether one address answered (busybox's nc: its wget crashes where no route exists). */
+const NETWORK_PROBE = [
+  'for target in 198.18.0.1:8080 198.18.0.1:8081 198.18.0.2:8080 "$UPLINK"; do',
+  '  got=$(printf "GET / HTTP/1.0\\r\\n\\r\\n" | nc -w 5 "${target%:*}" "${target#*:}" 2>/dev/null | tail -n 1)',
+  '  [ -n "$got" ] && echo "$target: $got" || echo "$target: refused"',
+  'done',
+].join('\n');
+
+test('the network: none by default; granted, the app reaches the granted server of the test\'s namespace and nothing else; revoked, none again', { ...T, skip: T.skip ?? ROOT_ONLY ?? NETWORK_NEEDS }, async (t) => {
+  // The test's own network namespace, the app's uplink: a server on 198.18.0.1 answering on two ports.
+  const uplink = `cairn-test-${process.pid}`;
+  spawnSync('ip', ['netns', 'add', uplink]);
+  t.after(() => spawnSync('ip', ['netns', 'del', uplink]));
+  for (const args of [['addr', 'add', '198.18.0.1/32', 'dev', 'lo'], ['link', 'set', 'lo', 'up']]) assert.equal(spawnSync('ip', ['-n', uplink, ...args]).status, 0);
+  const servers = spawn('ip', ['netns', 'exec', uplink, process.execPath, '-e', [
+    "const http = require('node:http');",
+    "for (const port of [8080, 8081]) http.createServer((q, r) => r.end('server ' + port)).listen(port, '0.0.0.0', () => console.log(port));",
+    'setTimeout(() => process.exit(0), 300000);',
+  ].join('\n')], { stdio: ['ignore', 'pipe', 'inherit'] });
+  t.after(() => servers.kill());
+  await new Promise<void>((resolve) => {
+    let seen = '';
+    servers.stdout!.on('data', (d: Buffer) => ((seen += d.toString()).split('\n').length > 2 ? resolve() : undefined));
+  });
+
+  const root = await storeWithApp('fetcher', `UPLINK=${appLinkPlan('fetcher', 0).uplinkAddress}:8080\n${NETWORK_PROBE}\necho "interfaces: $(ls /sys/class/net | tr "\\n" " ")"\n`, ['network:outbound:198.18.0.1:8080']);
+  const probe = async (): Promise<string[]> => {
+    const output: string[] = [];
+    const result = await runApp(root, 'fetcher', { runtimeDir, networkUplink: uplink, onOutput: (l) => output.push(l) });
+    assert.equal(result.exitCode, 0, output.join('\n'));
+    return output;
+  };
+  const uplinkTarget = `${appLinkPlan('fetcher', 0).uplinkAddress}:8080`;
+  const nothing = ['198.18.0.1:8080: refused', '198.18.0.1:8081: refused', '198.18.0.2:8080: refused', `${uplinkTarget}: refused`, 'interfaces: lo '];
+  assert.deepEqual(await probe(), nothing, 'no network until granted');
+
   await grantPermission(root, 'fetcher', 'network');
-  const output: string[] = [];
-  const notices: string[] = [];
-  const result = await runApp(root, 'fetcher', { runtimeDir, onOutput: (l) => output.push(l), onNotice: (l) => notices.push(l) });
-  assert.equal(result.exitCode, 0);
-  assert.deepEqual(output, ['interfaces: lo ']);
-  assert.ok(notices.some((n) => n.includes('network:outbound:example.org:443 is granted, but cairn run does not give it to the VM yet')), notices.join('\n'));
+  assert.deepEqual(await probe(), ['198.18.0.1:8080: server 8080', '198.18.0.1:8081: refused', '198.18.0.2:8080: refused', `${uplinkTarget}: refused`, 'interfaces: eth0 lo '], 'only the granted destination');
+  assert.equal(spawnSync('ip', ['netns', 'list'], { encoding: 'utf8' }).stdout.includes('cairn-fetcher'), false, 'the app\'s namespace is gone with its VM');
+  assert.equal(spawnSync('ip', ['-n', uplink, 'link', 'show', 'cairn0']).status, 1, 'and its link');
+
+  await revokePermission(root, 'fetcher', 'network');
+  assert.deepEqual(await probe(), nothing, 'no network once revoked');
+});
+
+test('a shared folder: absent by default; granted, the app writes there and the host sees it; revoked, it can no longer', T, async () => {
+  const root = await storeWithApp('writer', '(echo "from the guest" > /folders/docs/note) 2>/dev/null && echo written || echo refused\n', ['folder:docs:rw']);
+  const attempt = async (): Promise<string[]> => {
+    const output: string[] = [];
+    assert.equal((await runApp(root, 'writer', { runtimeDir, onOutput: (l) => output.push(l) })).exitCode, 0, output.join('\n'));
+    return output;
+  };
+  const note = join(appFolderDir(root, 'writer', 'docs'), 'note');
+  assert.deepEqual(await attempt(), ['refused']);
+  await assert.rejects(readFile(note), { code: 'ENOENT' });
+  await grantPermission(root, 'writer', 'folder');
+  assert.deepEqual(await attempt(), ['written']);
+  assert.equal(await readFile(note, 'utf8'), 'from the guest\n');
+  await rm(note);
+  await revokePermission(root, 'writer', 'folder');
+  assert.deepEqual(await attempt(), ['refused']);
+  await assert.rejects(readFile(note), { code: 'ENOENT' });
 });
 
 test('cairn run exits with the app\'s status and prints its output; an app that is not installed is NOT_INSTALLED', T, async () => {
