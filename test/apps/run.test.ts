@@ -7,7 +7,7 @@
 // destination (a server in the test's own network namespace), a granted folder is writable, and
 // neither is once revoked. Needs qemu-system-x86 and a Debian system with apt; the network test
 // needs root, iproute2 and nftables.
-import { test, before, after } from 'node:test';
+import { test, before, after, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { chmod, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
@@ -102,9 +102,9 @@ const NETWORK_PROBE = [
   'done',
 ].join('\n');
 
-test('the network: none by default; granted, the app reaches the granted server of the test\'s namespace and nothing else; revoked, none again', { ...T, skip: T.skip ?? ROOT_ONLY ?? NETWORK_NEEDS }, async (t) => {
-  // The test's own network namespace, the app's uplink: a server on 198.18.0.1 answering on two ports.
-  const uplink = `cairn-test-${process.pid}`;
+/** A network namespace of the test's own (the apps' uplink) with a server on 198.18.0.1 answering `server PORT` on ports 8080 and 8081; removed after the test. */
+async function testUplink(t: TestContext, name: string): Promise<string> {
+  const uplink = `cairn-test-${name}-${process.pid}`;
   spawnSync('ip', ['netns', 'add', uplink]);
   t.after(() => spawnSync('ip', ['netns', 'del', uplink]));
   for (const args of [['addr', 'add', '198.18.0.1/32', 'dev', 'lo'], ['link', 'set', 'lo', 'up']]) assert.equal(spawnSync('ip', ['-n', uplink, ...args]).status, 0);
@@ -118,15 +118,32 @@ test('the network: none by default; granted, the app reaches the granted server 
     let seen = '';
     servers.stdout!.on('data', (d: Buffer) => ((seen += d.toString()).split('\n').length > 2 ? resolve() : undefined));
   });
+  return uplink;
+}
 
-  const root = await storeWithApp('fetcher', `UPLINK=${appLinkPlan('fetcher', 0).uplinkAddress}:8080\n${NETWORK_PROBE}\necho "interfaces: $(ls /sys/class/net | tr "\\n" " ")"\n`, ['network:outbound:198.18.0.1:8080']);
+/** What a TCP connection from the namespace `netns` to HOST:PORT receives, or `refused`. */
+async function receiveIn(netns: string, host: string, port: number): Promise<string> {
+  const client = spawn('ip', ['netns', 'exec', netns, process.execPath, '-e', [
+    "const s = require('node:net').connect(" + port + ", '" + host + "');",
+    "let got = ''; s.on('data', (d) => (got += d)); s.on('end', () => console.log(got.trim())); s.on('error', () => console.log('refused'));",
+    's.setTimeout(5000, () => { console.log("refused"); process.exit(0); });',
+  ].join('\n')], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let out = '';
+  client.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  await new Promise((resolve) => client.on('exit', resolve));
+  return out.trim();
+}
+
+test('the network: none by default; granted, the app reaches the granted server of the test\'s namespace and nothing else; revoked, none again', { ...T, skip: T.skip ?? ROOT_ONLY ?? NETWORK_NEEDS }, async (t) => {
+  const uplink = await testUplink(t, 'dest');
+  const uplinkTarget = `${appLinkPlan('fetcher', 0).uplinkAddress}:8080`;
+  const root = await storeWithApp('fetcher', `UPLINK=${uplinkTarget}\n${NETWORK_PROBE}\necho "interfaces: $(ls /sys/class/net | tr "\\n" " ")"\n`, ['network:outbound:198.18.0.1:8080']);
   const probe = async (): Promise<string[]> => {
     const output: string[] = [];
     const result = await runApp(root, 'fetcher', { runtimeDir, networkUplink: uplink, onOutput: (l) => output.push(l) });
     assert.equal(result.exitCode, 0, output.join('\n'));
     return output;
   };
-  const uplinkTarget = `${appLinkPlan('fetcher', 0).uplinkAddress}:8080`;
   const nothing = ['198.18.0.1:8080: refused', '198.18.0.1:8081: refused', '198.18.0.2:8080: refused', `${uplinkTarget}: refused`, 'interfaces: lo '];
   assert.deepEqual(await probe(), nothing, 'no network until granted');
 
@@ -137,6 +154,33 @@ test('the network: none by default; granted, the app reaches the granted server 
 
   await revokePermission(root, 'fetcher', 'network');
   assert.deepEqual(await probe(), nothing, 'no network once revoked');
+});
+
+test('network:outbound reaches public addresses only, and a granted inbound port is reachable at the app namespace\'s address while another is not', { ...T, skip: T.skip ?? ROOT_ONLY ?? NETWORK_NEEDS }, async (t) => {
+  const uplink = await testUplink(t, 'any');
+  const plan = appLinkPlan('browser', 0);
+  const root = await storeWithApp('browser', [
+    'echo "guest 9000" | nc -l -p 9000 >/dev/null & inbound=$!',
+    'echo "guest 9001" | nc -l -p 9001 >/dev/null &',
+    `UPLINK=${plan.uplinkAddress}:8080`,
+    NETWORK_PROBE,
+    'echo listening',
+    'wait $inbound',
+  ].join('\n') + '\n', ['network:outbound', 'network:inbound:9000/tcp']);
+  await grantPermission(root, 'browser', 'network');
+  const output: string[] = [];
+  let inbound: Promise<string[]> | undefined;
+  const result = await runApp(root, 'browser', {
+    runtimeDir, networkUplink: uplink, timeoutMs: 120_000,
+    onOutput: (l) => {
+      output.push(l);
+      if (l === 'listening') inbound = Promise.all([receiveIn(uplink, plan.namespaceAddress, 9001), receiveIn(uplink, plan.namespaceAddress, 9000)]);
+    },
+  });
+  assert.equal(result.exitCode, 0, output.join('\n'));
+  // 198.18.0.0/15 is not a private range: network:outbound reaches it; the uplink's own (private) address it does not.
+  assert.deepEqual(output, ['198.18.0.1:8080: server 8080', '198.18.0.1:8081: server 8081', '198.18.0.2:8080: refused', `${plan.uplinkAddress}:8080: refused`, 'listening']);
+  assert.deepEqual(await inbound, ['refused', 'guest 9000'], 'only the granted inbound port');
 });
 
 test('a shared folder: absent by default; granted, the app writes there and the host sees it; revoked, it can no longer', T, async () => {

@@ -13,13 +13,15 @@ export const runCommand: CommandModule = {
       .argument('<app>', 'the app')
       .option('--command <name>', 'the entry point to run, when the app has several')
       .option('--runtime <dir>', 'the runtime (guest kernel and initramfs; default STORE/runtime, made by cairn runtime build)')
-      .option('--timeout <seconds>', 'stop the VM after this long', positiveInt('--timeout')))
-      .action(async (app: string, opts: ScopeOpts & { command?: string; runtime?: string; timeout?: number }) => {
+      .option('--timeout <seconds>', 'stop the VM after this long', positiveInt('--timeout'))
+      .option('--network-uplink <netns>', 'the named network namespace a networked app\'s link goes to (default: the host\'s)'))
+      .action(async (app: string, opts: ScopeOpts & { command?: string; runtime?: string; timeout?: number; networkUplink?: string }) => {
         const out = context.output();
         const result = await runApp(storeRoot(opts), app, {
           ...(opts.command === undefined ? {} : { command: opts.command }),
           ...(opts.runtime === undefined ? {} : { runtimeDir: opts.runtime }),
           ...(opts.timeout === undefined ? {} : { timeoutMs: opts.timeout * 1000 }),
+          ...(opts.networkUplink === undefined ? {} : { networkUplink: opts.networkUplink }),
           onOutput: (line) => out.info(line),
           onNotice: (line) => out.warn(line),
         });
