@@ -11,9 +11,12 @@
 // `cairn build` is rebuilt by two verifier processes (PASSED) and co-signed; a tampered binary is
 // rebuilt FAILED and refused by the witnesses. Last, the package manager: a package built and
 // rebuilt the same way is installed by a user who pinned the root and genesis block, an update
-// that asks for more permissions waits for consent, and a rollback returns to the parent.
-import { spawn, type ChildProcess } from 'node:child_process';
-import { cp, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+// that asks for more permissions waits for consent, and a rollback returns to the parent. Last,
+// App-per-VM (as root, with QEMU): an app is run in its own VM and reaches the demo's server,
+// in a network namespace of the demo's own, only while the network is granted; without root or
+// the system packages the step says what is missing and how to install it.
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { chmod, cp, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { createHash, generateKeyPairSync } from 'node:crypto';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -57,6 +60,8 @@ export interface DemoSummary {
   verifiedBuild: { target: string; genuine: string[]; tampered: string[]; refusedCode: string };
   /** What the package's entry point printed after install, update and rollback; the verifiers' verdicts on both versions. */
   packages: { installed: string; updated: string; rolledBack: string; verdicts: string[] };
+  /** The app run in its own VM before a network grant, with it and after its revocation, or why that step was skipped. */
+  apps: { beforeGrant: string; afterGrant: string; afterRevoke: string; auditEvents: number } | { skipped: string };
 }
 
 /**
@@ -83,6 +88,7 @@ async function demonstrate(work: string, print: (line: string) => void): Promise
   const step = (title: string): void => say(`\n== ${title}`);
   const children: ChildProcess[] = [];
   const servers: RunningMirror[] = [];
+  let uplink: string | undefined;
   try {
     step('1. publisher: keys');
     await mkdir(join(work, 'keys'), { recursive: true });
@@ -325,13 +331,13 @@ async function demonstrate(work: string, print: (line: string) => void): Promise
     // The refused tampered binary is still staged: the publisher puts the genuine one back first.
     await addTargets(repo, [{ file: join(dist, 'hello'), path: HELLO }], { custom: declarationToCustom(declaration), signers: developers });
     // The publisher builds a package with gcc and GNU tar (tools every sandbox has); the verifiers rebuild the archive itself.
-    const packageRelease = async (version: string, permissions: string[]): Promise<{ target: string; verdicts: string[]; block: number }> => {
-      const src = join(work, `hello-pkg-${version}`);
-      await cp(join(PROJECT_ROOT, 'examples', 'hello-pkg'), src, { recursive: true });
-      const manifest = { dependencies: {}, description: 'says hello', entryPoints: { hello: 'bin/hello' }, name: 'hello', permissions, version };
-      await writeFile(join(src, 'cairn-package.json'), manifestBytes(parseManifest(manifest, 'the demo package')));
-      const out = join(work, `dist-pkg-${version}`);
-      const target = packageTargetPath('hello', version);
+    const packageRelease = async (version: string, permissions: string[], name = 'hello'): Promise<{ target: string; verdicts: string[]; block: number }> => {
+      const src = join(work, `${name}-pkg-${version}`);
+      await cp(join(PROJECT_ROOT, 'examples', `${name}-pkg`), src, { recursive: true });
+      const example = parseManifest(JSON.parse(await readFile(join(src, 'cairn-package.json'), 'utf8')), `examples/${name}-pkg`);
+      await writeFile(join(src, 'cairn-package.json'), manifestBytes(parseManifest({ ...example, permissions, version }, 'the demo package')));
+      const out = join(work, `dist-${name}-pkg-${version}`);
+      const target = packageTargetPath(name, version);
       await cairnJson(['build', src, '--out', out, '--command', 'make', '--output', 'package.tar', '--target', target,
         '--source-date-epoch', '1700000000', '--source-uri', pathToFileURL(join(out, `${target.split('/').pop()}.src.tar`)).href]);
       const archive = join(out, target.split('/').pop()!);
@@ -379,6 +385,46 @@ async function demonstrate(work: string, print: (line: string) => void): Promise
       throw new Error('demo: the package manager did not install, update and roll back as it should');
     }
 
+    step('11. App-per-VM: an app in its own VM, refused the network until the user grants it');
+    const appsMissing = appPerVmMissing();
+    let apps: DemoSummary['apps'];
+    if (appsMissing !== undefined) {
+      say(`  skipped: ${appsMissing}`);
+      apps = { skipped: appsMissing };
+    } else {
+      const fetch = await packageRelease('1.0.0', ['network:outbound:198.18.0.1:8080'], 'fetch');
+      say(`  published ${fetch.target}, a shell script that asks 198.18.0.1:8080 for a page; it requests network:outbound:198.18.0.1:8080; block ${fetch.block}`);
+      await user(['install', 'fetch', '--accept-permissions']);
+      say('  cairn install fetch --accept-permissions: installed; requested is not granted (cairn permissions fetch)');
+      const runtime = await user(['runtime', 'build']);
+      say(`  cairn runtime build: the guest kernel ${String(runtime.kernelRelease)} and busybox from Debian's packages, each .deb's sha256 checked against apt's index`);
+      // The app's own user must reach its store path: the work directory is traversable, not listable.
+      await chmod(work, 0o711);
+      uplink = await demoUplink(children);
+      let acceleration = '';
+      const runFetch = async (): Promise<string> => {
+        const r = await user(['run', 'fetch', '--network-uplink', uplink!], true);
+        if (typeof r.exitCode !== 'number') throw new Error(`demo: cairn run fetch failed: ${JSON.stringify(r)}`);
+        acceleration = r.acceleration === 'kvm' ? 'KVM' : 'software emulation: no /dev/kvm';
+        return (r.output as string[]).join(' / ');
+      };
+      const before = await runFetch();
+      say(`  cairn run fetch (its own VM under QEMU, ${acceleration}, as its own host user): ${before}`);
+      await user(['grant', 'fetch', 'network']);
+      say('  cairn grant fetch network: network:outbound:198.18.0.1:8080 granted (the audit trail records who and when)');
+      const granted = await runFetch();
+      say(`  cairn run fetch: ${granted}  (its namespace's nftables rules let through that address and port only)`);
+      await user(['revoke', 'fetch', 'network']);
+      const revoked = await runFetch();
+      say(`  cairn revoke fetch network, cairn run fetch: ${revoked}`);
+      const audit = (await user(['audit', 'fetch'])) as unknown as Array<{ action: string; permission: string; actor: string }>;
+      for (const e of audit) say(`  cairn audit fetch: ${e.actor} ${e.action === 'grant' ? 'granted' : 'revoked'} ${e.permission}`);
+      if (!before.endsWith('refused') || !granted.includes('answered') || !revoked.endsWith('refused') || audit.length !== 2) {
+        throw new Error('demo: the app reached the network before it was granted, or not once granted');
+      }
+      apps = { beforeGrant: before, afterGrant: granted, afterRevoke: revoked, auditEvents: audit.length };
+    }
+
     return {
       workDir: work,
       mirror: mirror.url,
@@ -394,11 +440,40 @@ async function demonstrate(work: string, print: (line: string) => void): Promise
       },
       verifiedBuild: { target: HELLO, genuine: good, tampered: bad, refusedCode: String(refusedRelease.code) },
       packages: { installed: ranFirst, updated: ranSecond, rolledBack: ranAfter, verdicts: [...v1.verdicts, ...v2.verdicts] },
+      apps,
     };
   } finally {
     for (const s of servers) await s.close();
     for (const c of children) if (c && c.exitCode === null && c.signalCode === null) c.kill('SIGTERM');
+    if (uplink !== undefined) spawnSync('ip', ['netns', 'del', uplink], { stdio: 'ignore' });
   }
+}
+
+/** What step 11 lacks on this machine (said with the command that installs it), or undefined. */
+function appPerVmMissing(): string | undefined {
+  if (process.getuid?.() !== 0) return 'a granted network needs the system scope: run npm start as root (an app gets its own host user and network namespace)';
+  const tools: Array<[string, string]> = [['qemu-system-x86_64', 'qemu-system-x86'], ['bwrap', 'bubblewrap'], ['ip', 'iproute2'], ['nft', 'nftables'], ['dpkg-deb', 'dpkg'], ['apt-get', 'apt']];
+  const missing = tools.filter(([tool]) => spawnSync('sh', ['-c', `command -v ${tool}`], { stdio: 'ignore' }).status !== 0).map(([, pkg]) => pkg);
+  return missing.length === 0 ? undefined : `App-per-VM needs ${missing.join(', ')}: sudo apt-get install ${missing.join(' ')}`;
+}
+
+/** A network namespace of the demo's own with a web server on 198.18.0.1:8080: the uplink of the demo's app. */
+async function demoUplink(children: ChildProcess[]): Promise<string> {
+  const name = `cairn-demo-${process.pid}`;
+  spawnSync('ip', ['netns', 'del', name], { stdio: 'ignore' });
+  for (const args of [['netns', 'add', name], ['-n', name, 'addr', 'add', '198.18.0.1/32', 'dev', 'lo'], ['-n', name, 'link', 'set', 'lo', 'up']]) {
+    const r = spawnSync('ip', args, { encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(`demo: ip ${args.join(' ')}: ${r.stderr}`);
+  }
+  const server = spawn('ip', ['netns', 'exec', name, process.execPath, '-e',
+    "require('node:http').createServer((q, r) => r.end('hello from the demo\\'s server')).listen(8080, '198.18.0.1', () => console.log('listening'));",
+  ], { stdio: ['ignore', 'pipe', 'inherit'] });
+  children.push(server);
+  await new Promise<void>((resolve, reject) => {
+    server.stdout!.once('data', () => resolve());
+    server.once('exit', () => reject(new Error('demo: the server in the demo\'s namespace did not start')));
+  });
+  return name;
 }
 
 function printRefresh(say: (line: string) => void, report: WitnessedRefreshReport): void {
@@ -406,7 +481,7 @@ function printRefresh(say: (line: string) => void, report: WitnessedRefreshRepor
   for (const s of report.steps) say(`    ok  ${s.text}`);
 }
 
-/** Runs `cairn --json ARGS` as a separate process and returns its JSON result (also on failure when `allowFailure`). */
+/** Runs `cairn --json ARGS` as a separate process and returns its JSON result, an object or an array (also on failure when `allowFailure`). */
 function cairnJson(args: string[], allowFailure = false): Promise<Record<string, unknown>> {
   return new Promise((resolveRun, reject) => {
     const child = spawn(process.execPath, [CAIRN_BIN, '--json', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -418,7 +493,7 @@ function cairnJson(args: string[], allowFailure = false): Promise<Record<string,
     child.on('close', (code) => {
       if (code !== 0 && !allowFailure) return reject(new Error(`cairn ${args.slice(0, 2).join(' ')} failed (exit ${code}): ${stdout}${stderr}`));
       try {
-        resolveRun(JSON.parse(stdout.slice(stdout.indexOf('{'))) as Record<string, unknown>);
+        resolveRun(JSON.parse(stdout.slice(stdout.search(/[[{]/))) as Record<string, unknown>);
       } catch {
         reject(new Error(`cairn ${args.slice(0, 2).join(' ')}: output is not JSON: ${stdout}`));
       }

@@ -1,7 +1,9 @@
 // test/cli/demo.test.ts: `npm start` runs `cairn demo`; it must complete on a fresh machine with
 // its witness processes, verify its downloads, refuse each attack it stages with the right typed
 // error, catch up through the skipchain after a root rotation and a killed witness, and show
-// two rebuilders passing the genuine C program and failing a tampered one that witnesses refuse.
+// two rebuilders passing the genuine C program and failing a tampered one that witnesses refuse,
+// install, update and roll back a package, and run an app in its own VM that reaches the network
+// only while granted.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { runCli } from '../fixtures/cairn-process.js';
@@ -16,6 +18,7 @@ test('the demo publishes, has witnesses co-sign, verifies downloads and refuses 
     later: { rootVersions: number[]; blocksCaughtUp: number; linksFetched: number; headSigners: number };
     verifiedBuild: { genuine: string[]; tampered: string[]; refusedCode: string };
     packages: { installed: string; updated: string; rolledBack: string; verdicts: string[] };
+    apps: { beforeGrant: string; afterGrant: string; afterRevoke: string; auditEvents: number } | { skipped: string };
   };
   assert.match(summary.genesis, /^[0-9a-f]{64}$/);
   assert.equal(summary.downloaded.length, 4);
@@ -32,4 +35,14 @@ test('the demo publishes, has witnesses co-sign, verifies downloads and refuses 
   assert.match(summary.packages.updated, /hello 2\.0\.0/);
   assert.match(summary.packages.rolledBack, /hello 1\.0\.0/);
   assert.deepEqual(summary.packages.verdicts, ['PASSED', 'PASSED', 'PASSED', 'PASSED']);
+  // Last, the app in its own VM reaches the demo's server only while granted (as root with QEMU: always under CI=true).
+  if ('skipped' in summary.apps) {
+    assert.notEqual(process.env.CI, 'true', `the App-per-VM step was skipped under CI: ${summary.apps.skipped}`);
+    assert.match(summary.apps.skipped, /run npm start as root|sudo apt-get install/);
+  } else {
+    assert.equal(summary.apps.beforeGrant, '198.18.0.1:8080: refused');
+    assert.equal(summary.apps.afterGrant, '198.18.0.1:8080 answered: hello from the demo\'s server');
+    assert.equal(summary.apps.afterRevoke, '198.18.0.1:8080: refused');
+    assert.equal(summary.apps.auditEvents, 2);
+  }
 });

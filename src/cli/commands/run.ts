@@ -7,6 +7,9 @@ import { positiveInt } from '../options.js';
 import { scoped, storeRoot, type ScopeOpts } from '../scope.js';
 import type { CommandModule } from './types.js';
 
+/** The most lines of the app's output `cairn run --json` puts in its result. */
+const MAX_RESULT_LINES = 10_000;
+
 export const runCommand: CommandModule = {
   register(program, context) {
     scoped(program.command('run').description('boot an installed app in its own VM (QEMU) and exit with its status')
@@ -17,15 +20,19 @@ export const runCommand: CommandModule = {
       .option('--network-uplink <netns>', 'the named network namespace a networked app\'s link goes to (default: the host\'s)'))
       .action(async (app: string, opts: ScopeOpts & { command?: string; runtime?: string; timeout?: number; networkUplink?: string }) => {
         const out = context.output();
+        const output: string[] = [];
         const result = await runApp(storeRoot(opts), app, {
           ...(opts.command === undefined ? {} : { command: opts.command }),
           ...(opts.runtime === undefined ? {} : { runtimeDir: opts.runtime }),
           ...(opts.timeout === undefined ? {} : { timeoutMs: opts.timeout * 1000 }),
           ...(opts.networkUplink === undefined ? {} : { networkUplink: opts.networkUplink }),
-          onOutput: (line) => out.info(line),
+          onOutput: (line) => {
+            if (output.length < MAX_RESULT_LINES) output.push(line); // the --json result's copy is capped; the lines printed are not
+            out.info(line);
+          },
           onNotice: (line) => out.warn(line),
         });
-        out.result(result, []);
+        out.result({ ...result, output }, []);
         context.setExitCode(result.exitCode);
       });
   },
