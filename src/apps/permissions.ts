@@ -7,7 +7,7 @@
 // inherits nothing. A grant stays until it is revoked, also when an update stops requesting it.
 import { userInfo } from 'node:os';
 import { describePermission, parsePermission } from '../package/index.js';
-import { openStore, type GenerationPackage } from '../store/index.js';
+import { openStore, type GenerationPackage } from '../store/core.js';
 import { AppError } from './errors.js';
 import { withGrantsDatabase, type GrantEvent } from './grants-database.js';
 import { runningApp, stopApp } from './running.js';

@@ -6,7 +6,6 @@ import type { Command } from 'commander';
 import type { WitnessKey } from '../cosi/index.js';
 import type { Signer } from '../crypto/signer.js';
 import { UsageError } from '../errors/index.js';
-import { loadWitnessKey } from '../witness/index.js';
 
 /** `--leader-key FILE` of the commands that lead the release log (docs/witness.md "Who may lead"). */
 export function leaderKeyOption(c: Command): Command {
@@ -15,7 +14,9 @@ export function leaderKeyOption(c: Command): Command {
 
 /** The leader options of `--leader-key FILE` (the key is read only when given). */
 export async function loadLeaderKey(file: string | undefined): Promise<{ leaderKey?: WitnessKey }> {
-  return file === undefined ? {} : { leaderKey: await loadWitnessKey(file) };
+  if (file === undefined) return {};
+  const { loadWitnessKey } = await import('../witness/index.js'); // loaded only when given: most commands never need the witness layer
+  return { leaderKey: await loadWitnessKey(file) };
 }
 
 /** commander reducer for a repeatable option. */

@@ -1,7 +1,7 @@
 // cli/scope.ts: the store a command works on (docs/store.md "Scopes"): --store DIR, --system for
 // /var/lib/cairn, else the user scope; shared by the package manager's and the apps' commands.
 import type { Command } from 'commander';
-import { defaultStoreRoot } from '../store/index.js';
+import { defaultStoreRoot } from '../store/install-scope.js';
 
 export interface ScopeOpts {
   store?: string;
