@@ -1,23 +1,26 @@
 // apps/app-network.ts: a networked app's own network namespace (docs/apps.md "Network"; the
 // App-per-VM issue: "a grant gives the VM a network device in its own network namespace with only
 // the granted destinations reachable (nftables rules in that namespace)"). Each start of an app
-// with a granted network permission gets a namespace `cairn-APP` holding:
+// with a granted network permission gets a namespace `cairn-N` (N: the app's slot) holding:
 //   - `up0`, one end of a veth pair whose other end (`cairnN`) is in the uplink namespace (the
 //     host's, or one named by the operator, such as a VPN's or a test's);
 //   - `tap0`, the tap device the hypervisor opens, owned by the app's own uid and gid, through a
 //     tun device node of its own (made beside its console socket, the app user's alone: the
 //     host's /dev/net/tun stays as it is, often root's only);
-//   - nftables rules: the namespace itself accepts nothing but replies; a packet from the guest is
-//     forwarded only to a granted destination (`network:outbound:HOST:PORT`: that address and
-//     port, TCP or UDP) or, for `network:outbound`, to any public address (private, loopback,
-//     link-local, shared and multicast ranges must be granted by destination); a packet to the
+//   - nftables rules: the namespace itself (where the hypervisor runs) sends and accepts nothing
+//     but replies; a packet from the guest must carry the guest's own IPv4 address (rp_filter too)
+//     and is forwarded only to a granted destination (`network:outbound:HOST:PORT`: that address
+//     and port, TCP or UDP; a host name's private addresses are left out) or, for
+//     `network:outbound`, to any public address (private, loopback, link-local, shared and
+//     multicast ranges must be granted by address), never to another app's link; a packet to the
 //     guest only as a reply or on a granted inbound port (`network:inbound:PORT/PROTO`, reached
 //     at the namespace's uplink address); everything else is rejected (admin-prohibited), so a
 //     refused connection fails at once; the guest's traffic leaves masqueraded as `up0`'s address.
 // Each app's addresses come from its host user's slot (app-users.ts): a /28 of 10.213.0.0/16 per
-// app, so apps never share one. The uplink gets its side of the link and a masquerading rule for
-// it (its own table, `ip cairn-N`), removed with the namespace when the VM ends. Needs root (the
-// system scope), ip (iproute2) and nft (nftables).
+// app, so apps never share one. The uplink gets its side of the link and a table of its own for it
+// (`ip cairnN`: the uplink itself accepts nothing from the link but replies, forwards only the
+// namespace's own address, and masquerades it), removed with the namespace when the VM ends.
+// Needs root (the system scope), ip (iproute2) and nft (nftables).
 import { execFile } from 'node:child_process';
 import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
@@ -30,8 +33,19 @@ const run = promisify(execFile);
 /** The addresses apps' links are carved from: one /28 per app slot. */
 export const APP_NETWORK = { base: [10, 213, 0, 0] as const, prefix: 16, slots: 4096 } as const;
 
-/** Destinations `network:outbound` alone does not reach: they must be granted one by one. */
+/** Destinations `network:outbound` alone does not reach, nor a host name resolving to them: they must be granted by address. */
 export const NON_PUBLIC_RANGES = ['0.0.0.0/8', '10.0.0.0/8', '100.64.0.0/10', '127.0.0.0/8', '169.254.0.0/16', '172.16.0.0/12', '192.168.0.0/16', '224.0.0.0/3'] as const;
+
+/** The range of every app's link (APP_NETWORK): no app reaches another's. */
+const APP_LINKS = `${APP_NETWORK.base.join('.')}/${APP_NETWORK.prefix}`;
+
+/** Whether the IPv4 address `address` is in `cidr` (A.B.C.D/PREFIX). */
+export function inIpv4Range(address: string, cidr: string): boolean {
+  const number = (a: string): number => a.split('.').reduce((n, part) => n * 256 + Number(part), 0);
+  const [base, prefix] = cidr.split('/') as [string, string];
+  const size = 2 ** (32 - Number(prefix));
+  return Math.floor(number(address) / size) === Math.floor(number(base) / size);
+}
 
 /** Where one app's network is: names and addresses, all derived from its slot. */
 export interface AppLinkPlan {
@@ -55,15 +69,15 @@ export interface ResolvedDestination {
   addresses: string[];
 }
 
-/** The names and addresses of the app in slot `slot` (0 ..< APP_NETWORK.slots). */
-export function appLinkPlan(app: string, slot: number): AppLinkPlan {
+/** The names and addresses of the app in slot `slot` (0 ..< APP_NETWORK.slots): its namespace is named by the slot, so two apps that share one cannot both run. */
+export function appLinkPlan(slot: number): AppLinkPlan {
   if (!Number.isInteger(slot) || slot < 0 || slot >= APP_NETWORK.slots) throw new AppError('UNSUPPORTED', `app network slot ${slot} is outside 0..${APP_NETWORK.slots - 1}`);
   const [a, b] = APP_NETWORK.base;
   const offset = slot * 16;
   const address = (host: number): string => `${a}.${b}.${(offset + host) >> 8}.${(offset + host) & 255}`;
   const hex = (n: number): string => n.toString(16).padStart(2, '0');
   return {
-    netns: `cairn-${app}`,
+    netns: `cairn-${slot}`,
     uplinkInterface: `cairn${slot}`,
     uplinkAddress: address(1),
     namespaceAddress: address(2),
@@ -85,23 +99,36 @@ export function grantsNetwork(granted: readonly Permission[]): boolean {
 
 /** The nftables ruleset of the app's namespace for what is granted (see the header). */
 export function appNamespaceRuleset(plan: AppLinkPlan, granted: readonly Permission[], destinations: readonly ResolvedDestination[]): string {
-  const forward: string[] = ['ct state established,related accept'];
+  const reject = 'reject with icmpx type admin-prohibited';
+  const forward: string[] = [
+    // Only the guest's own address, IPv4 only: a spoofed source would have replies sent where the guest may not reach.
+    `iifname "tap0" ip saddr != ${plan.guestAddress} drop`,
+    'iifname "tap0" meta nfproto != ipv4 drop',
+    `iifname "tap0" oifname "up0" ct state established,related accept`,
+    `iifname "up0" oifname "tap0" ip daddr ${plan.guestAddress} ct state established,related accept`,
+    `iifname "tap0" ip daddr ${APP_LINKS} ${reject}`,
+  ];
   for (const d of destinations) {
     for (const address of d.addresses) forward.push(`iifname "tap0" oifname "up0" ip daddr ${address} meta l4proto { tcp, udp } th dport ${d.port} accept`);
   }
   const inbound = granted.flatMap((p) => (p.kind === 'network:inbound' ? [p] : []));
   for (const p of inbound) forward.push(`iifname "up0" oifname "tap0" ip daddr ${plan.guestAddress} ${p.protocol} dport ${p.port} ct status dnat accept`);
   if (granted.some((p) => p.kind === 'network:outbound')) {
-    forward.push(`iifname "tap0" ip daddr { ${NON_PUBLIC_RANGES.join(', ')} } reject with icmpx type admin-prohibited`);
-    forward.push('iifname "tap0" oifname "up0" meta nfproto ipv4 accept');
+    forward.push(`iifname "tap0" ip daddr { ${NON_PUBLIC_RANGES.join(', ')} } ${reject}`);
+    forward.push('iifname "tap0" oifname "up0" accept');
   }
-  forward.push('reject with icmpx type admin-prohibited');
+  forward.push(reject);
   const prerouting = inbound.map((p) => `iifname "up0" ${p.protocol} dport ${p.port} dnat ip to ${plan.guestAddress}:${p.port}`);
   return [
     'table inet cairn {',
     '  chain input {',
     '    type filter hook input priority filter; policy drop;',
     '    iif "lo" accept',
+    '    ct state established,related accept',
+    '  }',
+    '  chain output {',
+    '    type filter hook output priority filter; policy drop;',
+    '    oif "lo" accept',
     '    ct state established,related accept',
     '  }',
     '  chain forward {',
@@ -121,13 +148,27 @@ export function appNamespaceRuleset(plan: AppLinkPlan, granted: readonly Permiss
   ].join('\n');
 }
 
-/** The uplink's table for one app: its link's traffic leaves masqueraded (where the uplink routes further). */
-function uplinkRuleset(plan: AppLinkPlan): string {
+/**
+ * The uplink's table for one app: the uplink itself accepts nothing from the link but replies
+ * (the host's own services, on any of its addresses, are not the app's to reach), forwards from
+ * it only the app namespace's own address, and masquerades that where it routes further.
+ */
+export function uplinkRuleset(plan: AppLinkPlan): string {
+  const link = plan.uplinkInterface;
   return [
-    `table ip ${plan.uplinkInterface} {`,
+    `table ip ${link} {`,
+    '  chain input {',
+    '    type filter hook input priority filter;',
+    `    iifname "${link}" ct state established,related accept`,
+    `    iifname "${link}" reject with icmp type admin-prohibited`,
+    '  }',
+    '  chain forward {',
+    '    type filter hook forward priority filter;',
+    `    iifname "${link}" ip saddr != ${plan.namespaceAddress} drop`,
+    '  }',
     '  chain postrouting {',
     '    type nat hook postrouting priority srcnat;',
-    `    ip saddr ${plan.namespaceAddress} oifname != "${plan.uplinkInterface}" masquerade`,
+    `    ip saddr ${plan.namespaceAddress} oifname != "${link}" masquerade`,
     '  }',
     '}',
     '',
@@ -148,8 +189,11 @@ export async function resolveDestinations(granted: readonly Permission[], onNoti
       continue;
     }
     try {
-      const addresses = [...new Set((await lookup(p.host, { all: true, family: 4 })).map((a) => a.address))];
-      out.push({ host: p.host, port: p.port, addresses });
+      const all = [...new Set((await lookup(p.host, { all: true, family: 4 })).map((a) => a.address))];
+      // A name the app's author controls must not open the local network or the host: those are granted by address.
+      const addresses = all.filter((a) => ![...NON_PUBLIC_RANGES, APP_LINKS].some((r) => inIpv4Range(a, r)));
+      if (addresses.length < all.length) onNotice(`${p.host} resolves to ${all.filter((a) => !addresses.includes(a)).join(', ')}, private or local: network:outbound:${p.host}:${p.port} does not reach ${addresses.length === 0 ? 'it' : 'those'} (grant such a destination by its address)`);
+      if (addresses.length > 0) out.push({ host: p.host, port: p.port, addresses });
     } catch (e) {
       onNotice(`${p.host} does not resolve (${(e as Error).message}): network:outbound:${p.host}:${p.port} is not reachable this start`);
     }
@@ -181,7 +225,7 @@ export interface AppNetworkOptions {
   gid: number;
   /** The named network namespace (/run/netns/NAME) the app's link goes to; default the host's. */
   uplinkNetns?: string;
-  /** Where to make the app's own tun device node (in a directory only the app's user and root reach). */
+  /** Where to make the app's own tun device node (in a directory only root may write to yet). */
   tunNode: string;
 }
 
@@ -208,7 +252,10 @@ export async function setUpAppNetwork(plan: AppLinkPlan, ruleset: string, option
     await run('ip', ['netns', 'del', plan.netns]).catch(() => undefined);
     await run(...uplinkNft(['delete', 'table', 'ip', plan.uplinkInterface])).catch(() => undefined);
   };
-  await remove();
+  // A namespace of the slot with a process in it belongs to a running VM (of an app of another store that has the same uid): never torn down here.
+  const inUse = await run('ip', ['netns', 'pids', plan.netns]).then((r) => r.stdout.trim() !== '', () => false);
+  if (inUse) throw new AppError('RUNNING', `the network namespace ${plan.netns} of this app's slot is in use by a running VM`, { hint: 'an app of another store with the same host uid is running: stop it first' });
+  await remove(); // what a start that did not end cleanly left
   try {
     await step(`create the network namespace ${plan.netns}`, 'ip', ['netns', 'add', plan.netns]);
     await step(`link ${plan.netns} to the ${options.uplinkNetns ?? 'host'}'s namespace`, 'ip', [...uplink, 'link', 'add', plan.uplinkInterface, 'type', 'veth', 'peer', 'name', 'up0', 'netns', plan.netns]);
@@ -222,10 +269,11 @@ export async function setUpAppNetwork(plan: AppLinkPlan, ruleset: string, option
     await step('address the app\'s tap', 'ip', [...ns, 'addr', 'add', `${plan.tapAddress}/30`, 'dev', 'tap0']);
     await step('bring up the app\'s tap', 'ip', [...ns, 'link', 'set', 'tap0', 'up']);
     await step(`load the app namespace's rules`, 'ip', ['netns', 'exec', plan.netns, 'nft', '-f', '-'], ruleset);
-    await step('turn on forwarding in the app namespace', 'ip', ['netns', 'exec', plan.netns, 'sh', '-c', 'echo 1 > /proc/sys/net/ipv4/ip_forward']);
+    await step('turn on forwarding and strict reverse-path filtering in the app namespace', 'ip', ['netns', 'exec', plan.netns, 'sh', '-c',
+      'echo 1 > /proc/sys/net/ipv4/ip_forward && for i in all default tap0 up0; do echo 1 > /proc/sys/net/ipv4/conf/$i/rp_filter; done']);
     await step('masquerade the app\'s link in the uplink', ...uplinkNft(['-f', '-']), uplinkRuleset(plan));
     await step('make the app\'s tun device', 'mknod', ['--mode=0600', options.tunNode, 'c', '10', '200']);
-    await step('give the app\'s user its tun device', 'chown', [`${options.uid}:${options.gid}`, options.tunNode]);
+    await step('give the app\'s user its tun device', 'chown', ['--no-dereference', `${options.uid}:${options.gid}`, options.tunNode]);
   } catch (e) {
     await remove();
     throw e;

@@ -11,4 +11,4 @@ export { appFolderDir, appStateDir, runApp, type RunOptions, type RunResult } fr
 export { APP_ID_RANGE, appUser, type AppUser } from './app-users.js';
 export { vmSandboxArgs, type VmSandbox } from './vm-sandbox.js';
 export { processStartTime, runningApp, runningApps, stopApp, type RunningApp } from './running.js';
-export { APP_NETWORK, NON_PUBLIC_RANGES, appLinkPlan, appNamespaceRuleset, grantsNetwork, guestNetworkParameter, resolveDestinations, setUpAppNetwork, type AppLinkPlan, type AppNetwork, type ResolvedDestination } from './app-network.js';
+export { APP_NETWORK, NON_PUBLIC_RANGES, appLinkPlan, appNamespaceRuleset, inIpv4Range, uplinkRuleset, grantsNetwork, guestNetworkParameter, resolveDestinations, setUpAppNetwork, type AppLinkPlan, type AppNetwork, type ResolvedDestination } from './app-network.js';

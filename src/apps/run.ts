@@ -6,15 +6,16 @@
 // QEMU runs confined by bubblewrap (vm-sandbox.ts) as the app's own host user (app-users.ts: in
 // the system scope; the invoking user otherwise). A granted network gives the VM a tap in the
 // app's own network namespace (app-network.ts), which the jail is started in; a granted folder is
-// the directory ROOT/folders/APP/NAME, owned by the app's user, shared at /folders/NAME in the
-// guest. Devices, display, clipboard and audio are not given yet (docs/apps.md): a grant of one is
+// the directory ROOT/folders/REMOTE/APP/NAME, owned by the app's user, shared at /folders/NAME in
+// the guest. SIGINT, SIGTERM and SIGHUP while the VM runs stop it, and what the start made (its
+// namespace, its console directory, its entry in the run registry) is removed before cairn ends. Devices, display, clipboard and audio are not given yet (docs/apps.md): a grant of one is
 // announced and the VM runs without it.
 import { spawn } from 'node:child_process';
-import { access, chmod, chown, mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { access, chmod, chown, lstat, mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { constants as osConstants, tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { AppError } from './errors.js';
 import { parsePermission, type Permission } from '../package/index.js';
@@ -51,24 +52,35 @@ export interface RunResult {
   acceleration: 'kvm' | 'tcg';
 }
 
-/** Where an app's state lives: ROOT/state/APP. */
-export function appStateDir(storeRoot: string, app: string): string {
-  return join(storeRoot, 'state', app);
+/**
+ * Where an app's state lives: ROOT/state/REMOTE/APP. Keyed by the remote as grants and host users
+ * are: a same-named app of another publisher starts with nothing of this one's.
+ */
+export function appStateDir(storeRoot: string, app: string, remote: string): string {
+  return join(storeRoot, 'state', remote, app);
 }
 
-/** The host directory of an app's shared folder NAME: ROOT/folders/APP/NAME. */
-export function appFolderDir(storeRoot: string, app: string, name: string): string {
-  return join(storeRoot, 'folders', app, name);
+/** The host directory of an app's shared folder NAME: ROOT/folders/REMOTE/APP/NAME. */
+export function appFolderDir(storeRoot: string, app: string, remote: string, name: string): string {
+  return join(storeRoot, 'folders', remote, app, name);
 }
 
-/** A directory that is the app user's alone (0700), under parents anyone may traverse. */
-async function ownDirectory(parent: string, dir: string, user: AppUser): Promise<void> {
-  await mkdir(parent, { recursive: true, mode: 0o755 });
-  await mkdir(dir, { recursive: true, mode: 0o700 });
-  if (user.dedicated) {
-    await chown(dir, user.uid, user.gid);
-    await chmod(dir, 0o700);
-  }
+/**
+ * A directory that is the app user's alone (0700), under parents root made and anyone may
+ * traverse (so the app's user cannot swap it for a link to something else). A directory there
+ * owned by another user than the app's is refused, not taken over.
+ */
+async function ownDirectory(dir: string, user: AppUser): Promise<void> {
+  await mkdir(dirname(dir), { recursive: true, mode: 0o755 });
+  await mkdir(dir, { mode: 0o700 }).catch((e: NodeJS.ErrnoException) => {
+    if (e.code !== 'EEXIST') throw e;
+  });
+  const status = await lstat(dir);
+  if (!status.isDirectory()) throw new AppError('UNSUPPORTED', `${dir} is not a directory (found a ${status.isSymbolicLink() ? 'symbolic link' : 'file'})`);
+  if (!user.dedicated) return;
+  if (status.uid !== user.uid && status.uid !== 0) throw new AppError('UNSUPPORTED', `${dir} belongs to uid ${status.uid}, not to the app's user ${user.uid}: it is not handed over`);
+  await chown(dir, user.uid, user.gid);
+  await chmod(dir, 0o700);
 }
 
 export async function runApp(storeRoot: string, app: string, options: RunOptions = {}): Promise<RunResult> {
@@ -99,27 +111,28 @@ export async function runApp(storeRoot: string, app: string, options: RunOptions
   if (!user.dedicated) options.onNotice?.(`${app} runs as your own user (uid ${user.uid}): an app gets its own host user only in the system scope (cairn run as root)`);
   const networked = grantsNetwork(permissions);
   if (networked && !user.dedicated) throw new AppError('UNSUPPORTED', `${app} is granted a network, which needs the system scope (cairn run as root): its network namespace and rules are made by root`, { hint: 'user-scope networking is not built yet (docs/apps.md "Network")' });
-  const stateDir = appStateDir(storeRoot, app);
-  await ownDirectory(join(storeRoot, 'state'), stateDir, user);
+  const stateDir = appStateDir(storeRoot, app, installed.remote);
+  await ownDirectory(stateDir, user);
   const folders: Record<string, string> = {};
   for (const p of permissions) {
     if (p.kind !== 'folder' || Object.hasOwn(folders, p.name)) continue;
-    folders[p.name] = appFolderDir(storeRoot, app, p.name);
-    await ownDirectory(join(storeRoot, 'folders', app), folders[p.name]!, user);
+    folders[p.name] = appFolderDir(storeRoot, app, installed.remote, p.name);
+    await ownDirectory(folders[p.name]!, user);
   }
+  // The console socket's directory, root's until the tun device is made in it, then the app user's.
   const sockets = await mkdtemp(join(tmpdir(), 'cairn-run-'));
-  if (user.dedicated) await chown(sockets, user.uid, user.gid);
   const consoleSocket = join(sockets, 'console.sock');
   const kvm = existsSync('/dev/kvm');
   if (!kvm) options.onNotice?.('no /dev/kvm: QEMU emulates the machine in software, which is slower');
   const storePath = join(storeRoot, 'store', installed.id);
-  const link = networked ? appLinkPlan(app, user.uid - APP_ID_RANGE.first) : undefined;
+  const link = networked ? appLinkPlan(user.uid - APP_ID_RANGE.first) : undefined;
   let network: AppNetwork | undefined;
   try {
     if (link !== undefined) {
       const ruleset = appNamespaceRuleset(link, permissions, await resolveDestinations(permissions, options.onNotice));
       network = await setUpAppNetwork(link, ruleset, { uid: user.uid, gid: user.gid, tunNode: join(sockets, 'tun'), ...(options.networkUplink === undefined ? {} : { uplinkNetns: options.networkUplink }) });
     }
+    if (user.dedicated) await chown(sockets, user.uid, user.gid);
     const spec = vmSpecFor({
       app, uid: user.uid, gid: user.gid,
       runtime: {
@@ -151,13 +164,23 @@ export async function runApp(storeRoot: string, app: string, options: RunOptions
       jailPid = pid;
       recorded = recordRunning(storeRoot, { app, pid, uid: user.uid, startedAt: new Date().toISOString() });
     };
+    // A signal to cairn stops the VM; the cleanup below still runs, and the status is the signal's.
+    let interrupted: NodeJS.Signals | undefined;
+    const stopOnSignal = (signal: NodeJS.Signals): void => {
+      interrupted = signal;
+      if (jailPid !== undefined) process.kill(jailPid, 'SIGTERM');
+    };
+    const signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
+    for (const signal of signals) process.on(signal, stopOnSignal);
     let exitCode: number;
     try {
       exitCode = await boot(command, network === undefined ? user : undefined, consoleSocket, { ...options, onSpawned });
     } finally {
+      for (const signal of signals) process.off(signal, stopOnSignal);
       await recorded.catch(() => undefined);
       if (jailPid !== undefined) await clearRunning(storeRoot, app, jailPid);
     }
+    if (interrupted !== undefined) exitCode = 128 + osConstants.signals[interrupted];
     return { app, exitCode, acceleration: kvm ? 'kvm' : 'tcg' };
   } finally {
     await network?.remove();
@@ -187,9 +210,11 @@ function boot([file, args]: [string, string[]], user: AppUser | undefined, conso
     let started = false;
     let socket: Socket | undefined;
     const timeoutMs = options.timeoutMs ?? 600_000;
+    // Past the timeout the jail is killed; the error is reported once it has ended (its directories are cleaned only then).
+    let timedOut = false;
     const timer = setTimeout(() => {
+      timedOut = true;
       qemu.kill('SIGKILL');
-      fail(new AppError('VM_FAILED', `the VM ran longer than ${timeoutMs} ms and was stopped`));
     }, timeoutMs);
     let settled = false;
     const fail = (e: Error): void => {
@@ -223,18 +248,20 @@ function boot([file, args]: [string, string[]], user: AppUser | undefined, conso
     setTimeout(attach, 50);
     qemu.on('error', (e) => fail(new AppError('VM_FAILED', `bwrap could not be started: ${e.message}`, { hint: 'the hypervisor runs confined by bubblewrap: sudo apt-get install bubblewrap qemu-system-x86' })));
     qemu.on('exit', (code, signal) => {
-      // Let the console deliver its last lines.
+      // The guest's exit status read, everything it printed has been; otherwise let the console deliver its last lines.
       setTimeout(() => {
         if (settled) return;
         settled = true;
         clearTimeout(timer);
         socket?.destroy();
-        if (exitCode === undefined && signal === 'SIGTERM') {
-          options.onNotice?.('the VM was stopped (cairn stop)');
+        if (timedOut) {
+          reject(new AppError('VM_FAILED', `the VM ran longer than ${timeoutMs} ms and was stopped`));
+        } else if (exitCode === undefined && signal === 'SIGTERM') {
+          options.onNotice?.('the VM was stopped');
           resolve(128 + 15);
         } else if (exitCode === undefined || !Number.isInteger(exitCode)) reject(new AppError('VM_FAILED', `the VM ended (${signal ?? `exit ${code}`}) without reporting the app's exit status${stderr.trim() ? `: ${stderr.trim().split('\n').slice(-3).join(' / ')}` : ''}`));
         else resolve(exitCode);
-      }, 100);
+      }, exitCode === undefined ? 100 : 0);
     });
   });
 }

@@ -3,7 +3,7 @@
 // namespaces, seeing only the app's store path (read-only), its own state directory
 // (read-write), its runtime and what is granted"). bubblewrap, started as the app's own user: new
 // user, mount, PID, IPC, UTS, network and cgroup namespaces, every capability dropped, a new
-// session, dying with cairn; inside, read-only /usr (and the /bin, /lib* links) for the
+// session, an empty environment but PATH, dying with cairn; inside, read-only /usr (and the /bin, /lib* links) for the
 // hypervisor's own files, a minimal /dev (and /dev/kvm where it exists), a fresh /proc, the
 // runtime and the store path read-only, and read-write only the app's state directory and the
 // directory of its console socket, and the granted folders (read-only or read-write as granted).
@@ -29,6 +29,8 @@ export function vmSandboxArgs(sandbox: VmSandbox, command: readonly string[]): s
   const args = [
     '--unshare-user', '--unshare-pid', ...(sandbox.tun === undefined ? ['--unshare-net'] : []), '--unshare-ipc', '--unshare-uts', '--unshare-cgroup-try',
     '--die-with-parent', '--new-session', '--cap-drop', 'ALL',
+    // None of cairn's environment (a root shell's, say) reaches the hypervisor.
+    '--clearenv', '--setenv', 'PATH', '/usr/bin:/bin',
     '--ro-bind', '/usr', '/usr',
   ];
   for (const top of ['bin', 'sbin', 'lib', 'lib32', 'lib64']) {

@@ -12,8 +12,8 @@
 // rebuilt FAILED and refused by the witnesses. Last, the package manager: a package built and
 // rebuilt the same way is installed by a user who pinned the root and genesis block, an update
 // that asks for more permissions waits for consent, and a rollback returns to the parent. Last,
-// App-per-VM (as root, with QEMU): an app is run in its own VM and reaches the demo's server,
-// in a network namespace of the demo's own, only while the network is granted; without root or
+// App-per-VM (as root, with QEMU): an app is run in its own VM and reaches a server beyond the
+// demo's own stand-in for the host (network-lab.ts) only while the network is granted; without root or
 // the system packages the step says what is missing and how to install it.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { chmod, cp, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
@@ -34,6 +34,7 @@ import { startMirror, type RunningMirror } from '../mirror/index.js';
 import { Updater } from '../tuf/index.js';
 import { WitnessedUpdater, initLogAnchor, type WitnessedRefreshReport } from '../client/index.js';
 import { initWitness } from '../witness/index.js';
+import { startNetworkLab, type NetworkLab } from './network-lab.js';
 import { attestationRelativePath, buildPolicyJson, declarationToCustom, describeDifferences, parseDeclarationFile, type DifferenceSummary } from '../policy/index.js';
 
 const PROJECT_ROOT = resolve(fileURLToPath(new URL('../..', import.meta.url)));
@@ -88,7 +89,7 @@ async function demonstrate(work: string, print: (line: string) => void): Promise
   const step = (title: string): void => say(`\n== ${title}`);
   const children: ChildProcess[] = [];
   const servers: RunningMirror[] = [];
-  let uplink: string | undefined;
+  let lab: NetworkLab | undefined;
   try {
     step('1. publisher: keys');
     await mkdir(join(work, 'keys'), { recursive: true });
@@ -400,10 +401,10 @@ async function demonstrate(work: string, print: (line: string) => void): Promise
       say(`  cairn runtime build: the guest kernel ${String(runtime.kernelRelease)} and busybox from Debian's packages, each .deb's sha256 checked against apt's index`);
       // The app's own user must reach its store path: the work directory is traversable, not listable.
       await chmod(work, 0o711);
-      uplink = await demoUplink(children);
+      lab = await startNetworkLab(String(process.pid));
       let acceleration = '';
       const runFetch = async (): Promise<string> => {
-        const r = await user(['run', 'fetch', '--network-uplink', uplink!], true);
+        const r = await user(['run', 'fetch', '--network-uplink', lab!.uplink], true);
         if (typeof r.exitCode !== 'number') throw new Error(`demo: cairn run fetch failed: ${JSON.stringify(r)}`);
         acceleration = r.acceleration === 'kvm' ? 'KVM' : 'software emulation: no /dev/kvm';
         return (r.output as string[]).join(' / ');
@@ -445,7 +446,7 @@ async function demonstrate(work: string, print: (line: string) => void): Promise
   } finally {
     for (const s of servers) await s.close();
     for (const c of children) if (c && c.exitCode === null && c.signalCode === null) c.kill('SIGTERM');
-    if (uplink !== undefined) spawnSync('ip', ['netns', 'del', uplink], { stdio: 'ignore' });
+    lab?.close();
   }
 }
 
@@ -457,24 +458,6 @@ function appPerVmMissing(): string | undefined {
   return missing.length === 0 ? undefined : `App-per-VM needs ${missing.join(', ')}: sudo apt-get install ${missing.join(' ')}`;
 }
 
-/** A network namespace of the demo's own with a web server on 198.18.0.1:8080: the uplink of the demo's app. */
-async function demoUplink(children: ChildProcess[]): Promise<string> {
-  const name = `cairn-demo-${process.pid}`;
-  spawnSync('ip', ['netns', 'del', name], { stdio: 'ignore' });
-  for (const args of [['netns', 'add', name], ['-n', name, 'addr', 'add', '198.18.0.1/32', 'dev', 'lo'], ['-n', name, 'link', 'set', 'lo', 'up']]) {
-    const r = spawnSync('ip', args, { encoding: 'utf8' });
-    if (r.status !== 0) throw new Error(`demo: ip ${args.join(' ')}: ${r.stderr}`);
-  }
-  const server = spawn('ip', ['netns', 'exec', name, process.execPath, '-e',
-    "require('node:http').createServer((q, r) => r.end('hello from the demo\\'s server')).listen(8080, '198.18.0.1', () => console.log('listening'));",
-  ], { stdio: ['ignore', 'pipe', 'inherit'] });
-  children.push(server);
-  await new Promise<void>((resolve, reject) => {
-    server.stdout!.once('data', () => resolve());
-    server.once('exit', () => reject(new Error('demo: the server in the demo\'s namespace did not start')));
-  });
-  return name;
-}
 
 function printRefresh(say: (line: string) => void, report: WitnessedRefreshReport): void {
   say(`  refresh at ${report.referenceTime}:`);

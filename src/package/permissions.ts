@@ -87,7 +87,8 @@ export function parsePermission(p: string): Permission {
   if (p.startsWith('network:')) throw unknown(p, 'expected network:outbound, network:outbound:HOST:PORT or network:inbound:PORT/tcp|udp');
   const folder = /^folder:(.*):(ro|rw)$/.exec(p);
   if (folder) {
-    if (!isValidName(folder[1]!)) throw unknown(p, 'the shared-folder NAME must match [a-z0-9][a-z0-9._-]{0,63}');
+    // The guest mounts it by the tag folder-NAME, and QEMU's 9p mount tags have at most 31 bytes.
+    if (!isValidName(folder[1]!) || folder[1]!.length > 24) throw unknown(p, 'the shared-folder NAME must match [a-z0-9][a-z0-9._-]{0,23}');
     return { kind: 'folder', name: folder[1]!, access: folder[2] as 'ro' | 'rw' };
   }
   if (p.startsWith('folder:')) throw unknown(p, 'expected folder:NAME:ro or folder:NAME:rw');

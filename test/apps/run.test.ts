@@ -13,7 +13,8 @@ import { spawn, spawnSync } from 'node:child_process';
 import { chmod, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { APP_ID_RANGE, AppError, appFolderDir, appLinkPlan, appStateDir, auditTrail, buildRuntime, grantPermission, revokePermission, runApp, runningApps, type RuntimeDescription } from '../../src/apps/index.js';
+import { APP_ID_RANGE, AppError, appFolderDir, appLinkPlan, appStateDir, type AppLinkPlan, auditTrail, buildRuntime, grantPermission, revokePermission, runApp, runningApps, type RuntimeDescription } from '../../src/apps/index.js';
+import { startNetworkLab, type NetworkLab } from '../../src/demo/index.js';
 import { openStore } from '../../src/store/index.js';
 import { runCli } from '../fixtures/cairn-process.js';
 import { testPackage } from '../fixtures/store-driver.js';
@@ -87,38 +88,37 @@ test('an app runs in its own VM: its output and exit status come back; the store
   const result = await runApp(root, 'probe', { runtimeDir, onOutput: (l) => output.push(l), onNotice: (l) => notices.push(l) });
   assert.equal(result.exitCode, 3, output.join('\n'));
   assert.deepEqual(output, ['hello from the guest', 'state written', 'store refused', 'interfaces: lo ', 'host file absent']);
-  assert.equal(await readFile(join(appStateDir(root, 'probe'), 'out'), 'utf8'), 'data\n', 'the state directory is the host\'s');
+  assert.equal(await readFile(join(appStateDir(root, 'probe', 'main'), 'out'), 'utf8'), 'data\n', 'the state directory is the host\'s');
   if (result.acceleration === 'tcg') assert.ok(notices.some((n) => /software/.test(n)), 'software emulation is said');
 });
 
 const ROOT_ONLY = process.getuid?.() !== 0 ? 'the system scope needs root' : undefined;
 const NETWORK_NEEDS = [needsTool('ip', 'sudo apt-get install iproute2'), needsTool('nft', 'sudo apt-get install nftables')].find((n) => n.skip !== undefined)?.skip;
 
-/** The guest's probe of the network: each line says whether one address answered (busybox's nc: its wget crashes where no route exists). */
-const NETWORK_PROBE = [
-  'for target in 198.18.0.1:8080 198.18.0.1:8081 198.18.0.2:8080 "$UPLINK"; do',
-  '  got=$(printf "GET / HTTP/1.0\\r\\n\\r\\n" | nc -w 5 "${target%:*}" "${target#*:}" 2>/dev/null | tail -n 1)',
-  '  [ -n "$got" ] && echo "$target: $got" || echo "$target: refused"',
-  'done',
-].join('\n');
+/**
+ * The guest's probe of the network, one line per destination saying what answered or `refused`
+ * (busybox's nc: its wget crashes where no route exists): the lab's server on the granted and on
+ * another port, an address nothing answers, the uplink's own service on its public address and on
+ * the app link's address.
+ */
+function networkProbe(lab: NetworkLab, link: AppLinkPlan): { script: string; targets: string[] } {
+  const targets = [`${lab.serverAddress}:8080`, `${lab.serverAddress}:8081`, '198.18.0.2:8080', `${lab.uplinkAddress}:8082`, `${link.uplinkAddress}:8082`];
+  return {
+    targets,
+    script: [
+      `for target in ${targets.join(' ')}; do`,
+      '  got=$(printf "GET / HTTP/1.0\\r\\n\\r\\n" | nc -w 5 "${target%:*}" "${target#*:}" 2>/dev/null | tail -n 1)',
+      '  [ -n "$got" ] && echo "$target: $got" || echo "$target: refused"',
+      'done',
+    ].join('\n'),
+  };
+}
 
-/** A network namespace of the test's own (the apps' uplink) with a server on 198.18.0.1 answering `server PORT` on ports 8080 and 8081; removed after the test. */
-async function testUplink(t: TestContext, name: string): Promise<string> {
-  const uplink = `cairn-test-${name}-${process.pid}`;
-  spawnSync('ip', ['netns', 'add', uplink]);
-  t.after(() => spawnSync('ip', ['netns', 'del', uplink]));
-  for (const args of [['addr', 'add', '198.18.0.1/32', 'dev', 'lo'], ['link', 'set', 'lo', 'up']]) assert.equal(spawnSync('ip', ['-n', uplink, ...args]).status, 0);
-  const servers = spawn('ip', ['netns', 'exec', uplink, process.execPath, '-e', [
-    "const http = require('node:http');",
-    "for (const port of [8080, 8081]) http.createServer((q, r) => r.end('server ' + port)).listen(port, '0.0.0.0', () => console.log(port));",
-    'setTimeout(() => process.exit(0), 300000);',
-  ].join('\n')], { stdio: ['ignore', 'pipe', 'inherit'] });
-  t.after(() => servers.kill());
-  await new Promise<void>((resolve) => {
-    let seen = '';
-    servers.stdout!.on('data', (d: Buffer) => ((seen += d.toString()).split('\n').length > 2 ? resolve() : undefined));
-  });
-  return uplink;
+/** The network lab (src/demo/network-lab.ts) for one test, removed after it. */
+async function labFor(t: TestContext, name: string): Promise<NetworkLab> {
+  const lab = await startNetworkLab(`${name}-${process.pid}`);
+  t.after(() => lab.close());
+  return lab;
 }
 
 /** What a TCP connection from the namespace `netns` to HOST:PORT receives, or `refused`. */
@@ -134,36 +134,37 @@ async function receiveIn(netns: string, host: string, port: number): Promise<str
   return out.trim();
 }
 
-test('the network: none by default; granted, the app reaches the granted server of the test\'s namespace and nothing else; revoked, none again', { ...T, skip: T.skip ?? ROOT_ONLY ?? NETWORK_NEEDS }, async (t) => {
-  const uplink = await testUplink(t, 'dest');
-  const uplinkTarget = `${appLinkPlan('fetcher', 0).uplinkAddress}:8080`;
-  const root = await storeWithApp('fetcher', `UPLINK=${uplinkTarget}\n${NETWORK_PROBE}\necho "interfaces: $(ls /sys/class/net | tr "\\n" " ")"\n`, ['network:outbound:198.18.0.1:8080']);
-  const probe = async (): Promise<string[]> => {
+test('the network: none by default; granted, the app reaches the granted server beyond its uplink and nothing else (not the uplink itself); revoked, none again', { ...T, skip: T.skip ?? ROOT_ONLY ?? NETWORK_NEEDS }, async (t) => {
+  const lab = await labFor(t, 'dest');
+  const link = appLinkPlan(0);
+  const probe = networkProbe(lab, link);
+  const root = await storeWithApp('fetcher', `${probe.script}\necho "interfaces: $(ls /sys/class/net | tr "\\n" " ")"\n`, [`network:outbound:${lab.serverAddress}:8080`]);
+  const run = async (): Promise<string[]> => {
     const output: string[] = [];
-    const result = await runApp(root, 'fetcher', { runtimeDir, networkUplink: uplink, onOutput: (l) => output.push(l) });
+    const result = await runApp(root, 'fetcher', { runtimeDir, networkUplink: lab.uplink, onOutput: (l) => output.push(l) });
     assert.equal(result.exitCode, 0, output.join('\n'));
     return output;
   };
-  const nothing = ['198.18.0.1:8080: refused', '198.18.0.1:8081: refused', '198.18.0.2:8080: refused', `${uplinkTarget}: refused`, 'interfaces: lo '];
-  assert.deepEqual(await probe(), nothing, 'no network until granted');
+  const nothing = [...probe.targets.map((x) => `${x}: refused`), 'interfaces: lo '];
+  assert.deepEqual(await run(), nothing, 'no network until granted');
 
   await grantPermission(root, 'fetcher', 'network');
-  assert.deepEqual(await probe(), ['198.18.0.1:8080: server 8080', '198.18.0.1:8081: refused', '198.18.0.2:8080: refused', `${uplinkTarget}: refused`, 'interfaces: eth0 lo '], 'only the granted destination');
-  assert.equal(spawnSync('ip', ['netns', 'list'], { encoding: 'utf8' }).stdout.includes('cairn-fetcher'), false, 'the app\'s namespace is gone with its VM');
-  assert.equal(spawnSync('ip', ['-n', uplink, 'link', 'show', 'cairn0']).status, 1, 'and its link');
+  assert.deepEqual(await run(), [`${probe.targets[0]}: server 8080`, ...probe.targets.slice(1).map((x) => `${x}: refused`), 'interfaces: eth0 lo '], 'only the granted destination');
+  assert.equal(spawnSync('ip', ['netns', 'list'], { encoding: 'utf8' }).stdout.includes(link.netns), false, 'the app\'s namespace is gone with its VM');
+  assert.equal(spawnSync('ip', ['-n', lab.uplink, 'link', 'show', link.uplinkInterface], { stdio: 'ignore' }).status, 1, 'and its link');
 
   await revokePermission(root, 'fetcher', 'network');
-  assert.deepEqual(await probe(), nothing, 'no network once revoked');
+  assert.deepEqual(await run(), nothing, 'no network once revoked');
 });
 
-test('network:outbound reaches public addresses only, and a granted inbound port is reachable at the app namespace\'s address while another is not', { ...T, skip: T.skip ?? ROOT_ONLY ?? NETWORK_NEEDS }, async (t) => {
-  const uplink = await testUplink(t, 'any');
-  const plan = appLinkPlan('browser', 0);
+test('network:outbound reaches public addresses but not the uplink itself nor private ranges; a granted inbound port is reachable at the app namespace\'s address while another is not', { ...T, skip: T.skip ?? ROOT_ONLY ?? NETWORK_NEEDS }, async (t) => {
+  const lab = await labFor(t, 'any');
+  const link = appLinkPlan(0);
+  const probe = networkProbe(lab, link);
   const root = await storeWithApp('browser', [
     'echo "guest 9000" | nc -l -p 9000 >/dev/null & inbound=$!',
     'echo "guest 9001" | nc -l -p 9001 >/dev/null &',
-    `UPLINK=${plan.uplinkAddress}:8080`,
-    NETWORK_PROBE,
+    probe.script,
     'echo listening',
     'wait $inbound',
   ].join('\n') + '\n', ['network:outbound', 'network:inbound:9000/tcp']);
@@ -171,15 +172,15 @@ test('network:outbound reaches public addresses only, and a granted inbound port
   const output: string[] = [];
   let inbound: Promise<string[]> | undefined;
   const result = await runApp(root, 'browser', {
-    runtimeDir, networkUplink: uplink, timeoutMs: 120_000,
+    runtimeDir, networkUplink: lab.uplink, timeoutMs: 120_000,
     onOutput: (l) => {
       output.push(l);
-      if (l === 'listening') inbound = Promise.all([receiveIn(uplink, plan.namespaceAddress, 9001), receiveIn(uplink, plan.namespaceAddress, 9000)]);
+      if (l === 'listening') inbound = Promise.all([receiveIn(lab.uplink, link.namespaceAddress, 9001), receiveIn(lab.uplink, link.namespaceAddress, 9000)]);
     },
   });
   assert.equal(result.exitCode, 0, output.join('\n'));
-  // 198.18.0.0/15 is not a private range: network:outbound reaches it; the uplink's own (private) address it does not.
-  assert.deepEqual(output, ['198.18.0.1:8080: server 8080', '198.18.0.1:8081: server 8081', '198.18.0.2:8080: refused', `${plan.uplinkAddress}:8080: refused`, 'listening']);
+  // 198.18.0.0/15 is not a private range: network:outbound reaches it; the uplink's own services it does not, on any address.
+  assert.deepEqual(output, [`${probe.targets[0]}: server 8080`, `${probe.targets[1]}: server 8081`, ...probe.targets.slice(2).map((x) => `${x}: refused`), 'listening']);
   assert.deepEqual(await inbound, ['refused', 'guest 9000'], 'only the granted inbound port');
 });
 
@@ -190,7 +191,7 @@ test('a shared folder: absent by default; granted, the app writes there and the 
     assert.equal((await runApp(root, 'writer', { runtimeDir, onOutput: (l) => output.push(l) })).exitCode, 0, output.join('\n'));
     return output;
   };
-  const note = join(appFolderDir(root, 'writer', 'docs'), 'note');
+  const note = join(appFolderDir(root, 'writer', 'main', 'docs'), 'note');
   assert.deepEqual(await attempt(), ['refused']);
   await assert.rejects(readFile(note), { code: 'ENOENT' });
   await grantPermission(root, 'writer', 'folder');
@@ -240,7 +241,7 @@ test('in the system scope each app\'s hypervisor runs under the app\'s own uid, 
     uids.push(uid);
   }
   assert.notEqual(uids[0], uids[1], 'each app has its own user');
-  const peek = spawnSync('cat', [join(appStateDir(root, 'first'), 'mine')], { uid: uids[1]!, gid: uids[1]!, encoding: 'utf8' });
+  const peek = spawnSync('cat', [join(appStateDir(root, 'first', 'main'), 'mine')], { uid: uids[1]!, gid: uids[1]!, encoding: 'utf8' });
   assert.notEqual(peek.status, 0, 'the second app\'s user cannot read the first app\'s state');
   assert.match(peek.stderr, /Permission denied/);
 });

@@ -41,7 +41,7 @@ test('the demo publishes, has witnesses co-sign, verifies downloads and refuses 
     assert.match(summary.apps.skipped, /run npm start as root|sudo apt-get install/);
   } else {
     assert.equal(summary.apps.beforeGrant, '198.18.0.1:8080: refused');
-    assert.equal(summary.apps.afterGrant, '198.18.0.1:8080 answered: hello from the demo\'s server');
+    assert.equal(summary.apps.afterGrant, '198.18.0.1:8080 answered: server 8080');
     assert.equal(summary.apps.afterRevoke, '198.18.0.1:8080: refused');
     assert.equal(summary.apps.auditEvents, 2);
   }
