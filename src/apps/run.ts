@@ -2,7 +2,7 @@
 // grants (vm-spec.ts, vm-configs.ts) and the runtime (runtime.ts), forwards what the app prints
 // on the guest's console, and returns the app's exit status. With /dev/kvm QEMU uses KVM, without
 // it software emulation, and says so. The app's store path is shared read-only and its state
-// directory ROOT/state/APP read-write; nothing else of the host is visible to the guest.
+// directory ROOT/state/REMOTE/APP read-write; nothing else of the host is visible to the guest.
 // QEMU runs confined by bubblewrap (vm-sandbox.ts) as the app's own host user (app-users.ts: in
 // the system scope; the invoking user otherwise). A granted network gives the VM a tap in the
 // app's own network namespace (app-network.ts), which the jail is started in; a granted folder is

@@ -10,13 +10,13 @@
 import { test, before, after, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { chmod, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { chmod, chown, mkdir, mkdtemp, readFile, readdir, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { APP_ID_RANGE, AppError, appFolderDir, appLinkPlan, appStateDir, type AppLinkPlan, auditTrail, buildRuntime, grantPermission, revokePermission, runApp, runningApps, type RuntimeDescription } from '../../src/apps/index.js';
 import { startNetworkLab, type NetworkLab } from '../../src/demo/index.js';
 import { openStore } from '../../src/store/index.js';
-import { runCli } from '../fixtures/cairn-process.js';
+import { CAIRN_BIN, runCli } from '../fixtures/cairn-process.js';
 import { testPackage } from '../fixtures/store-driver.js';
 import { needsTool } from '../fixtures/system-tools.js';
 
@@ -106,7 +106,12 @@ function networkProbe(lab: NetworkLab, link: AppLinkPlan): { script: string; tar
   return {
     targets,
     script: [
-      `for target in ${targets.join(' ')}; do`,
+      // With /state/spoof present the guest (root in its VM) sends from an address not its own, to the granted server only.
+      'if [ -f /state/spoof ]; then',
+      '  gateway=$(ip route | sed -n "s/^default via \\([^ ]*\\).*/\\1/p")',
+      `  ip addr add 10.99.0.1/32 dev eth0 && ip route replace default via "$gateway" src 10.99.0.1 && targets=${targets[0]}`,
+      'fi',
+      `for target in \${targets:-${targets.join(' ')}}; do`,
       '  got=$(printf "GET / HTTP/1.0\\r\\n\\r\\n" | nc -w 5 "${target%:*}" "${target#*:}" 2>/dev/null | tail -n 1)',
       '  [ -n "$got" ] && echo "$target: $got" || echo "$target: refused"',
       'done',
@@ -150,6 +155,11 @@ test('the network: none by default; granted, the app reaches the granted server 
 
   await grantPermission(root, 'fetcher', 'network');
   assert.deepEqual(await run(), [`${probe.targets[0]}: server 8080`, ...probe.targets.slice(1).map((x) => `${x}: refused`), 'interfaces: eth0 lo '], 'only the granted destination');
+  // A guest that forges its source address reaches nothing, not even the granted server (replies would go where it may not send).
+  const spoof = join(appStateDir(root, 'fetcher', 'main'), 'spoof');
+  await writeFile(spoof, '');
+  assert.deepEqual(await run(), [`${probe.targets[0]}: refused`, 'interfaces: eth0 lo ']);
+  await rm(spoof);
   assert.equal(spawnSync('ip', ['netns', 'list'], { encoding: 'utf8' }).stdout.includes(link.netns), false, 'the app\'s namespace is gone with its VM');
   assert.equal(spawnSync('ip', ['-n', lab.uplink, 'link', 'show', link.uplinkInterface], { stdio: 'ignore' }).status, 1, 'and its link');
 
@@ -175,13 +185,40 @@ test('network:outbound reaches public addresses but not the uplink itself nor pr
     runtimeDir, networkUplink: lab.uplink, timeoutMs: 120_000,
     onOutput: (l) => {
       output.push(l);
-      if (l === 'listening') inbound = Promise.all([receiveIn(lab.uplink, link.namespaceAddress, 9001), receiveIn(lab.uplink, link.namespaceAddress, 9000)]);
+      // The app's namespace itself, where its hypervisor runs, reaches nothing (a guest escaping into QEMU gains no network).
+      if (l === 'listening') inbound = Promise.all([receiveIn(lab.uplink, link.namespaceAddress, 9001), receiveIn(lab.uplink, link.namespaceAddress, 9000), receiveIn(link.netns, lab.serverAddress, 8080)]);
     },
   });
   assert.equal(result.exitCode, 0, output.join('\n'));
   // 198.18.0.0/15 is not a private range: network:outbound reaches it; the uplink's own services it does not, on any address.
   assert.deepEqual(output, [`${probe.targets[0]}: server 8080`, `${probe.targets[1]}: server 8081`, ...probe.targets.slice(2).map((x) => `${x}: refused`), 'listening']);
-  assert.deepEqual(await inbound, ['refused', 'guest 9000'], 'only the granted inbound port');
+  assert.deepEqual(await inbound, ['refused', 'guest 9000', 'refused'], 'only the granted inbound port; nothing from the namespace itself');
+});
+
+test('a start never tears down a network in use (an app of another store with the same uid), nor takes over a state directory of another user or a link', { ...T, skip: T.skip ?? ROOT_ONLY ?? NETWORK_NEEDS }, async (t) => {
+  const root = await storeWithApp('squatter', 'echo ran\n', ['network:outbound']);
+  await grantPermission(root, 'squatter', 'network');
+  const link = appLinkPlan(0);
+  spawnSync('ip', ['netns', 'add', link.netns]);
+  const occupant = spawn('ip', ['netns', 'exec', link.netns, 'sleep', '60'], { stdio: 'ignore' });
+  t.after(() => {
+    occupant.kill();
+    spawnSync('ip', ['netns', 'del', link.netns]);
+  });
+  await new Promise((r) => setTimeout(r, 300));
+  await assert.rejects(runApp(root, 'squatter', { runtimeDir }), (e: unknown) => e instanceof AppError && e.code === 'RUNNING' && e.message.includes(link.netns));
+  assert.equal(spawnSync('ip', ['netns', 'pids', link.netns], { encoding: 'utf8' }).stdout.trim(), String(occupant.pid), 'the running namespace is untouched');
+
+  const other = await storeWithApp('victim', 'echo ran\n');
+  const stateDir = appStateDir(other, 'victim', 'main');
+  await mkdir(stateDir, { recursive: true });
+  await chown(stateDir, 12345, 12345);
+  await assert.rejects(runApp(other, 'victim', { runtimeDir }), (e: unknown) => e instanceof AppError && e.code === 'UNSUPPORTED' && /belongs to uid 12345/.test(e.message));
+  assert.equal((await stat(stateDir)).uid, 12345, 'not handed over');
+  await rm(stateDir, { recursive: true });
+  await symlink('/etc', stateDir);
+  await assert.rejects(runApp(other, 'victim', { runtimeDir }), (e: unknown) => e instanceof AppError && e.code === 'UNSUPPORTED' && /symbolic link/.test(e.message));
+  assert.equal((await stat('/etc')).uid, 0, '/etc was not chowned');
 });
 
 test('a shared folder: absent by default; granted, the app writes there and the host sees it; revoked, it can no longer', T, async () => {
@@ -274,4 +311,19 @@ test('cairn ps lists a running app; a revocation is refused while it runs (RUNNI
   const again = await runCli(['stop', 'server', '--store', root]);
   assert.equal(again.code, 2);
   assert.match(again.stderr, /NOT_RUNNING/);
+});
+
+test('Ctrl-C (SIGINT) to cairn run stops the VM and removes what the start made: cairn exits 130, no run entry, no console directory', T, async () => {
+  const root = await storeWithApp('sleeper', 'echo up\nsleep 60\n');
+  const before = new Set((await readdir(tmpdir())).filter((f) => f.startsWith('cairn-run-')));
+  const cli = spawn(process.execPath, [CAIRN_BIN, 'run', 'sleeper', '--store', root, '--runtime', runtimeDir], { stdio: ['ignore', 'pipe', 'pipe'] });
+  await new Promise<void>((resolve) => {
+    let out = '';
+    cli.stdout!.on('data', (d: Buffer) => ((out += d.toString()).includes('up') ? resolve() : undefined));
+  });
+  cli.kill('SIGINT');
+  const code = await new Promise<number | null>((resolve) => cli.on('exit', (c) => resolve(c)));
+  assert.equal(code, 130);
+  assert.deepEqual(await runningApps(root), []);
+  assert.deepEqual((await readdir(tmpdir())).filter((f) => f.startsWith('cairn-run-') && !before.has(f)), [], 'the console directory is gone');
 });
