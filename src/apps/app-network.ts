@@ -25,7 +25,7 @@ import { execFile } from 'node:child_process';
 import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
 import { promisify } from 'node:util';
-import type { Permission } from '../package/index.js';
+import type { Permission } from '../package/permissions.js';
 import { AppError } from './errors.js';
 
 const run = promisify(execFile);

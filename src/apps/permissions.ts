@@ -6,8 +6,9 @@
 // trail's (grants-database.ts), kept per app and remote, so a same-named app of another remote
 // inherits nothing. A grant stays until it is revoked, also when an update stops requesting it.
 import { userInfo } from 'node:os';
-import { describePermission, parsePermission } from '../package/index.js';
-import { openStore, type GenerationPackage } from '../store/core.js';
+import { describePermission, parsePermission } from '../package/permissions.js';
+import { readCurrentGeneration } from '../store/current.js';
+import type { GenerationPackage } from '../store/records.js';
 import { AppError } from './errors.js';
 import { withGrantsDatabase, type GrantEvent } from './grants-database.js';
 import { runningApp, stopApp } from './running.js';
@@ -48,7 +49,7 @@ export interface InstalledApp extends GenerationPackage {
 
 /** The app `app` of the active generation; NOT_INSTALLED when there is none. */
 export async function installedApp(storeRoot: string, app: string): Promise<InstalledApp> {
-  const current = await (await openStore(storeRoot)).current();
+  const current = await readCurrentGeneration(storeRoot);
   const p = current?.packages[app];
   if (p === undefined || !Object.hasOwn(current!.packages, app)) throw new AppError('NOT_INSTALLED', `${JSON.stringify(app.slice(0, 64))} is not installed in ${storeRoot}`);
   return { ...p, name: app, requested: [...p.permissions].sort() };

@@ -18,7 +18,7 @@ import { constants as osConstants, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { AppError } from './errors.js';
-import { parsePermission, type Permission } from '../package/index.js';
+import { parsePermission, type Permission } from '../package/permissions.js';
 import { appLinkPlan, appNamespaceRuleset, grantsNetwork, guestNetworkParameter, resolveDestinations, setUpAppNetwork, type AppNetwork } from './app-network.js';
 import { APP_ID_RANGE, appUser, type AppUser } from './app-users.js';
 import { withGrantsDatabase } from './grants-database.js';

@@ -12,7 +12,7 @@
 // and powers off; it prints CAIRN-START before the app runs so the host forwards only the app's
 // output.
 import { execFile } from 'node:child_process';
-import { hashFile } from '../crypto/index.js';
+import { hashFile } from '../crypto/hash.js';
 import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';

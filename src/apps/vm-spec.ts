@@ -4,7 +4,7 @@
 // permission is granted, no shared folder but the app's store path (read-only), its state
 // directory and the granted folders, no device, display, clipboard or audio unless granted. Each
 // back end (vm-configs.ts) turns the same spec into its own format.
-import { parsePermission, type Permission } from '../package/index.js';
+import { parsePermission, type Permission } from '../package/permissions.js';
 
 /** A host directory the guest sees, by tag. */
 export interface SharedDirectory {
