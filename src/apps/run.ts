@@ -22,7 +22,8 @@ import { parsePermission, type Permission } from '../package/permissions.js';
 import { appLinkPlan, appNamespaceRuleset, grantsNetwork, guestNetworkParameter, resolveDestinations, setUpAppNetwork, type AppNetwork } from './app-network.js';
 import { APP_ID_RANGE, appUser, type AppUser } from './app-users.js';
 import { withGrantsDatabase } from './grants-database.js';
-import { installedApp } from './permissions.js';
+import { readCurrentGeneration, readInstalledRecord } from '../store/current.js';
+import { installedApp, type InstalledApp } from './permissions.js';
 import { clearRunning, recordRunning, runningApp } from './running.js';
 import { GUEST_MARKERS } from './runtime.js';
 import { qemuArgs } from './vm-configs.js';
@@ -30,7 +31,7 @@ import { vmSandboxArgs } from './vm-sandbox.js';
 import { vmSpecFor } from './vm-spec.js';
 
 export interface RunOptions {
-  /** The runtime directory (vmlinuz, initrd.img); default ROOT/runtime. */
+  /** The runtime directory (vmlinuz, initrd.img); default: the runtime the app's manifest names, else ROOT/runtime. */
   runtimeDir?: string;
   /** The entry point's command (default: the one named like the app, or the only one). */
   command?: string;
@@ -94,10 +95,10 @@ export async function runApp(storeRoot: string, app: string, options: RunOptions
   const entry = entryPoints[command]!;
   if (!/^[A-Za-z0-9._/-]+$/.test(entry)) throw new AppError('UNSUPPORTED', `the entry point ${JSON.stringify(entry.slice(0, 120))} cannot be named on the guest's kernel command line`);
 
-  const runtimeDir = options.runtimeDir ?? join(storeRoot, 'runtime');
+  const runtimeDir = options.runtimeDir ?? (await pinnedRuntimeDir(storeRoot, installed)) ?? join(storeRoot, 'runtime');
   for (const file of ['vmlinuz', 'initrd.img']) {
     await access(join(runtimeDir, file)).catch(() => {
-      throw new AppError('RUNTIME_UNAVAILABLE', `no runtime at ${runtimeDir} (${file} is missing)`);
+      throw new AppError('RUNTIME_UNAVAILABLE', `no runtime at ${runtimeDir} (${file} is missing)`, { hint: 'cairn runtime build makes STORE/runtime; an app may name a runtime package in its manifest' });
     });
   }
   if ((await runningApp(storeRoot, app)) !== undefined) throw new AppError('RUNNING', `${app} is running already`, { hint: 'cairn stop APP ends it' });
@@ -186,6 +187,21 @@ export async function runApp(storeRoot: string, app: string, options: RunOptions
     await network?.remove();
     await rm(sockets, { recursive: true, force: true });
   }
+}
+
+/**
+ * The store path of the runtime the app's manifest names (`runtime`, one of its dependencies, so
+ * installed and verified with it and pinned by its range), or undefined when it names none.
+ * RUNTIME_UNAVAILABLE when the named runtime is not in the active generation.
+ */
+async function pinnedRuntimeDir(storeRoot: string, installed: InstalledApp): Promise<string | undefined> {
+  const record = await readInstalledRecord(storeRoot, installed.id);
+  const runtime = record?.manifest.runtime;
+  if (typeof runtime !== 'string') return undefined;
+  const generation = await readCurrentGeneration(storeRoot);
+  const pinned = generation?.packages[runtime];
+  if (pinned === undefined || !Object.hasOwn(generation!.packages, runtime)) throw new AppError('RUNTIME_UNAVAILABLE', `${installed.name} boots the runtime ${JSON.stringify(runtime)}, which is not installed`, { hint: `cairn install ${installed.name} installs it as a dependency` });
+  return join(storeRoot, 'store', pinned.id);
 }
 
 /** The guest's kernel command-line parameter naming the granted folders it mounts (`cairn.folders=NAME:ro|rw,...`). */

@@ -16,6 +16,7 @@ import { hashFile } from '../crypto/hash.js';
 import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { MANIFEST_FILE, manifestBytes, parseManifest } from '../package/manifest.js';
 import { AppError } from './errors.js';
 import { initramfs, type InitramfsEntry } from './initramfs.js';
 
@@ -81,12 +82,23 @@ async function downloadPackage(dir: string, name: string): Promise<{ name: strin
   return { name, version, sha256, file: join(dir, file) };
 }
 
+/** A runtime written as a package source directory: the name and version of its cairn-package.json. */
+export interface RuntimePackage {
+  name: string;
+  version: string;
+}
+
 /**
  * Builds the runtime into `out` (created): Debian's kernel (the package linux-image-amd64 depends
  * on) and busybox-static. Needs apt-get, apt-cache and dpkg-deb (Debian's own tools): without
- * them RUNTIME_UNAVAILABLE.
+ * them RUNTIME_UNAVAILABLE. With `asPackage`, `out` also gets a cairn-package.json, so that
+ * `cairn pack` makes it a package apps name as their runtime.
  */
-export async function buildRuntime(out: string, onStep: (line: string) => void = () => undefined): Promise<RuntimeDescription> {
+export async function buildRuntime(out: string, onStep: (line: string) => void = () => undefined, asPackage?: RuntimePackage): Promise<RuntimeDescription> {
+  const manifest = asPackage === undefined ? undefined : manifestBytes(parseManifest({
+    name: asPackage.name, version: asPackage.version, entryPoints: {}, dependencies: {}, permissions: [],
+    description: 'a cairn runtime: the guest kernel and initramfs app VMs boot, from Debian\'s packages (runtime.json lists them)',
+  }, 'the runtime package'));
   const work = await mkdtemp(join(out, '..', '.runtime-build-'));
   try {
     const depends = (await run('apt-cache', ['depends', 'linux-image-amd64']).catch((e: Error) => {
@@ -118,6 +130,7 @@ export async function buildRuntime(out: string, onStep: (line: string) => void =
     await writeFile(join(out, 'initrd.img'), initramfs(entries));
     const description: RuntimeDescription = { format: 'cairn-runtime/1', packages: packages.map(({ name, version, sha256 }) => ({ name, version, sha256 })), kernelRelease, modules };
     await writeFile(join(out, 'runtime.json'), `${JSON.stringify(description, null, 2)}\n`);
+    if (manifest !== undefined) await writeFile(join(out, MANIFEST_FILE), manifest);
     onStep(`runtime written to ${out}: kernel ${kernelRelease}, ${packages.map((p) => `${p.name} ${p.version}`).join(', ')}`);
     return description;
   } finally {

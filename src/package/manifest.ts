@@ -23,6 +23,12 @@ export interface PackageManifest {
   dependencies: Record<string, string>;
   /** Sorted, no duplicates, each in the vocabulary of permissions.ts. */
   permissions: string[];
+  /**
+   * The runtime (guest kernel and initramfs) the app's VM boots: one of `dependencies`, so it is
+   * resolved, verified and installed like any package and pinned by that dependency's range
+   * (docs/apps.md "Runtime").
+   */
+  runtime?: string;
 }
 
 export const MANIFEST_LIMITS = {
@@ -51,7 +57,7 @@ export function isStrictVersion(v: string): boolean {
  */
 export function parseManifest(value: unknown, where: string): PackageManifest {
   const r = new FieldReader((m) => new PackageError('BAD_MANIFEST', m), where);
-  const o = r.exact(value, '', ['name', 'version', 'entryPoints', 'dependencies', 'permissions'], ['description']);
+  const o = r.exact(value, '', ['name', 'version', 'entryPoints', 'dependencies', 'permissions'], ['description', 'runtime']);
   const name = r.string(o.name, 'name', 64, NAME_RULE);
   const version = r.string(o.version, 'version', MANIFEST_LIMITS.maxVersionChars, { min: 1, valid: isStrictVersion, expected: 'a strict semver version such as "1.2.3"' });
   const manifest: PackageManifest = { name, version, entryPoints: {}, dependencies: {}, permissions: [] };
@@ -84,6 +90,11 @@ export function parseManifest(value: unknown, where: string): PackageManifest {
     }
     manifest.permissions.push(text);
   });
+  if (o.runtime !== undefined) {
+    const runtime = r.string(o.runtime, 'runtime', 64, NAME_RULE);
+    if (!Object.hasOwn(manifest.dependencies, runtime)) throw r.fail(`runtime ${JSON.stringify(runtime)} must also be one of the dependencies (its range pins the runtime)`);
+    manifest.runtime = runtime;
+  }
   return manifest;
 }
 
@@ -92,6 +103,7 @@ export function manifestBytes(m: PackageManifest): Buffer {
   return canonicalBytes({
     name: m.name, version: m.version, ...(m.description === undefined ? {} : { description: m.description }),
     entryPoints: m.entryPoints, dependencies: m.dependencies, permissions: m.permissions,
+    ...(m.runtime === undefined ? {} : { runtime: m.runtime }),
   });
 }
 

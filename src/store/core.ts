@@ -2,7 +2,7 @@
 // read-only store, generations, the atomic switch, rollback, gc, verify, its one lock and its
 // typed errors. store/index.ts re-exports it beside install, remotes, resolve and bundles.
 export { openStore, type OpenStoreOptions, type Store } from './store.js';
-export { readCurrentGeneration } from './current.js';
+export { readCurrentGeneration, readInstalledRecord } from './current.js';
 export type { GenerationPlan, PlannedPackage, IncomingPackage } from './commit.js';
 export type { Generation } from './generations.js';
 export type { GcOptions, GcResult } from './gc.js';

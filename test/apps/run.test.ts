@@ -327,3 +327,28 @@ test('Ctrl-C (SIGINT) to cairn run stops the VM and removes what the start made:
   assert.deepEqual(await runningApps(root), []);
   assert.deepEqual((await readdir(tmpdir())).filter((f) => f.startsWith('cairn-run-') && !before.has(f)), [], 'the console directory is gone');
 });
+
+test('a runtime delivered as a package: cairn runtime build --package-version writes a package cairn pack accepts; an app naming it in its manifest boots it from the store without --runtime; named but not installed, RUNTIME_UNAVAILABLE', T, async () => {
+  const source = join(dir, 'runtime-package');
+  const built = await runCli(['--json', 'runtime', 'build', '--out', source, '--package-version', '1.0.0', '--store', join(dir, 'unused-store')], { timeoutMs: 200_000 });
+  assert.equal(built.code, 0, built.stderr);
+  assert.deepEqual(JSON.parse(await readFile(join(source, 'cairn-package.json'), 'utf8')).name, 'cairn-runtime');
+  const packed = await runCli(['--json', 'pack', source, '--out', join(dir, 'cairn-runtime-1.0.0.tar')]);
+  assert.equal(packed.code, 0, packed.stderr);
+
+  const runtimeTree = await Promise.all(['vmlinuz', 'initrd.img', 'runtime.json'].map(async (file) => ({ path: file, type: 'file' as const, content: await readFile(join(source, file)) })));
+  const runtimePackage = testPackage('cairn-runtime', '1.0.0', { tree: runtimeTree, entryPoints: {} });
+  const app = testPackage('pinned', '1.0.0', { runtime: 'cairn-runtime', tree: [{ path: 'bin', type: 'directory' }, { path: 'bin/pinned', type: 'file', mode: 0o755, content: '#!/bin/sh\necho "booted the pinned runtime"\n' }] });
+  const root = join(dir, 'store-pinned');
+  await (await openStore(root)).commit({ reason: 'install', packages: {
+    pinned: { incoming: app, version: '1.0.0', remote: 'main', explicit: true, permissions: [] },
+    'cairn-runtime': { incoming: runtimePackage, version: '1.0.0', remote: 'main', explicit: false, permissions: [] },
+  } });
+  const output: string[] = [];
+  assert.equal((await runApp(root, 'pinned', { onOutput: (l) => output.push(l) })).exitCode, 0);
+  assert.deepEqual(output, ['booted the pinned runtime']);
+
+  const orphan = join(dir, 'store-orphan');
+  await (await openStore(orphan)).commit({ reason: 'install', packages: { pinned: { incoming: app, version: '1.0.0', remote: 'main', explicit: true, permissions: [] } } });
+  await assert.rejects(runApp(orphan, 'pinned'), (e: unknown) => e instanceof AppError && e.code === 'RUNTIME_UNAVAILABLE' && /boots the runtime "cairn-runtime", which is not installed/.test(e.message));
+});

@@ -75,6 +75,16 @@ test('dependencies: package names to semver ranges, at most 256', T, () => {
   refused((m) => (m.dependencies = Object.fromEntries(Array.from({ length: 257 }, (_, i) => [`d${i}`, '*']))), 'BAD_MANIFEST', /dependencies has 257/);
 });
 
+test('runtime: optional, one of the dependencies (whose range pins it), in the canonical bytes', T, () => {
+  const pinned = { ...structuredClone(GOOD), runtime: 'libgreet' };
+  assert.deepEqual(parseManifest(structuredClone(pinned), 'm'), pinned);
+  assert.match(manifestBytes(pinned).toString(), /"runtime":"libgreet",/);
+  assert.doesNotMatch(manifestBytes(GOOD).toString(), /runtime/);
+  refused((m) => (m.runtime = 'cairn-runtime'), 'BAD_MANIFEST', /runtime "cairn-runtime" must also be one of the dependencies/);
+  refused((m) => (m.runtime = 'Not A Name'), 'BAD_MANIFEST', /runtime/);
+  refused((m) => (m.runtime = 3), 'BAD_MANIFEST', /runtime/);
+});
+
 test('permissions: in the vocabulary, sorted, without duplicates', T, () => {
   refused((m) => (m.permissions = ['root']), 'UNKNOWN_PERMISSION', /permissions\[0\]/);
   refused((m) => (m.permissions = ['display', 'audio']), 'BAD_MANIFEST', /sorted/);

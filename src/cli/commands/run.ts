@@ -42,12 +42,17 @@ export const runtimeCommand: CommandModule = {
   register(program, context) {
     const runtime = program.command('runtime').description('the guest kernel and initramfs apps boot');
     scoped(runtime.command('build').description('build the runtime from Debian\'s kernel and busybox-static packages (through apt), hashes checked against apt\'s index')
-      .option('--out <dir>', 'where to write it (default STORE/runtime)'))
-      .action(async (opts: ScopeOpts & { out?: string }) => {
+      .option('--out <dir>', 'where to write it (default STORE/runtime)')
+      .option('--package-version <version>', 'also write a cairn-package.json with this version, so that cairn pack makes the runtime a package')
+      .option('--package-name <name>', 'the package\'s name (with --package-version)', 'cairn-runtime'))
+      .action(async (opts: ScopeOpts & { out?: string; packageVersion?: string; packageName: string }) => {
         const out = context.output();
         const dir = opts.out ?? join(storeRoot(opts), 'runtime');
-        const description = await buildRuntime(dir, (line) => out.info(line));
-        out.result({ dir, ...description }, [`runtime in ${dir}`]);
+        const asPackage = opts.packageVersion === undefined ? undefined : { name: opts.packageName, version: opts.packageVersion };
+        const description = await buildRuntime(dir, (line) => out.info(line), asPackage);
+        out.result({ dir, ...description, ...(asPackage === undefined ? {} : { package: asPackage }) }, [
+          `runtime in ${dir}`, ...(asPackage === undefined ? [] : [`a package source directory for ${asPackage.name} ${asPackage.version}: cairn pack ${dir}`]),
+        ]);
       });
   },
 };
