@@ -8,7 +8,8 @@
 // app's own network namespace (app-network.ts), which the jail is started in; a granted folder is
 // the directory ROOT/folders/REMOTE/APP/NAME, owned by the app's user, shared at /folders/NAME in
 // the guest. SIGINT, SIGTERM and SIGHUP while the VM runs stop it, and what the start made (its
-// namespace, its console directory, its entry in the run registry) is removed before cairn ends. Devices, display, clipboard and audio are not given yet (docs/apps.md): a grant of one is
+// namespace, its console directory, its entry in the run registry) is removed before cairn ends.
+// Devices, display, clipboard and audio are not given yet (docs/apps.md): a grant of one is
 // announced and the VM runs without it.
 import { spawn } from 'node:child_process';
 import { access, chmod, chown, lstat, mkdir, mkdtemp, rm } from 'node:fs/promises';
