@@ -18,6 +18,8 @@ import { connect, type Socket } from 'node:net';
 import { constants as osConstants, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
+import { StorageError } from '../errors/index.js';
+import { withLockFile } from '../io/lock-file.js';
 import { AppError } from './errors.js';
 import { parsePermission, type Permission } from '../package/permissions.js';
 import { appLinkPlan, appNamespaceRuleset, grantsNetwork, guestNetworkParameter, resolveDestinations, setUpAppNetwork, type AppNetwork } from './app-network.js';
@@ -102,6 +104,18 @@ export async function runApp(storeRoot: string, app: string, options: RunOptions
       throw new AppError('RUNTIME_UNAVAILABLE', `no runtime at ${runtimeDir} (${file} is missing)`, { hint: 'cairn runtime build makes STORE/runtime; an app may name a runtime package in its manifest' });
     });
   }
+  // One start of an app at a time: ROOT/run/APP.lock is held until its VM has ended and what the start made is removed.
+  try {
+    return await withLockFile(join(storeRoot, 'run', `${app}.lock`), { command: `cairn run ${app}`, timeoutMs: 0, createDirectory: true }, () => startApp(storeRoot, installed, entry, runtimeDir, options));
+  } catch (e) {
+    if (e instanceof StorageError && e.code === 'LOCKED') throw new AppError('RUNNING', `${app} is being started or run by another cairn process`, { hint: 'cairn stop APP ends it' });
+    throw e;
+  }
+}
+
+/** The start of an app whose start lock is held (runApp). */
+async function startApp(storeRoot: string, installed: InstalledApp, entry: string, runtimeDir: string, options: RunOptions): Promise<RunResult> {
+  const app = installed.name;
   if ((await runningApp(storeRoot, app)) !== undefined) throw new AppError('RUNNING', `${app} is running already`, { hint: 'cairn stop APP ends it' });
   const granted = withGrantsDatabase(storeRoot, (db) => db.granted(app, installed.remote));
   const permissions = granted.map((p) => parsePermission(p));

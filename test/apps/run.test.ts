@@ -283,7 +283,7 @@ test('in the system scope each app\'s hypervisor runs under the app\'s own uid, 
   assert.match(peek.stderr, /Permission denied/);
 });
 
-test('cairn ps lists a running app; a revocation is refused while it runs (RUNNING) unless --restart, which records it and stops the VM; cairn stop ends one', T, async () => {
+test('a second start of a running app is RUNNING; cairn ps lists a running app; a revocation is refused while it runs (RUNNING) unless --restart, which records it and stops the VM; cairn stop ends one', T, async () => {
   const root = await storeWithApp('server', 'echo up\nsleep 60\n', ['audio']);
   await grantPermission(root, 'server', 'audio');
   const waitRunning = async (): Promise<void> => {
@@ -291,7 +291,10 @@ test('cairn ps lists a running app; a revocation is refused while it runs (RUNNI
   };
 
   const first = runApp(root, 'server', { runtimeDir });
+  // A second start at once, before the first has recorded itself, meets the first's start lock.
+  await assert.rejects(runApp(root, 'server', { runtimeDir }), (e: unknown) => e instanceof AppError && e.code === 'RUNNING' && /being started or run by another/.test(e.message));
   await waitRunning();
+  await assert.rejects(runApp(root, 'server', { runtimeDir }), (e: unknown) => e instanceof AppError && e.code === 'RUNNING');
   const ps = await runCli(['--json', 'ps', '--store', root]);
   assert.equal(ps.code, 0, ps.stderr);
   assert.deepEqual((JSON.parse(ps.stdout) as Array<{ app: string }>).map((r) => r.app), ['server']);
