@@ -5,7 +5,7 @@
 // ends a VM with SIGTERM to its jail (bubblewrap), which takes the hypervisor with it.
 import { readFile, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { writeFileAtomic } from '../io/index.js';
+import { writeFileAtomic } from '../io/atomic-write.js';
 import { AppError } from './errors.js';
 
 export interface RunningApp {

@@ -3,7 +3,7 @@
 // (ROOT/generations/N/manifest.json). Both are read back capped (STORE_LIMITS) and parsed once
 // into typed values with a FieldReader; anything else is StoreError CORRUPT naming the file.
 import { parseJsonObject, FieldReader, type JsonRecord } from '../encoding/index.js';
-import { readCappedFileIfExists } from '../io/index.js';
+import { readCappedFileIfExists } from '../io/capped-file.js';
 import { StoreError } from './errors.js';
 import { GENERATION_PATTERN, NAME_PATTERN, STORE_ID_PATTERN, STORE_LIMITS, VERSION_PATTERN, isPackagePath, storeId } from './layout.js';
 import type { StoreFile } from './tree.js';
