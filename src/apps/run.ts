@@ -13,7 +13,7 @@
 // announced and the VM runs without it.
 import { spawn } from 'node:child_process';
 import { access, chmod, chown, lstat, mkdir, mkdtemp, rm } from 'node:fs/promises';
-import { existsSync } from 'node:fs';
+import { closeSync, existsSync, openSync, statSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { constants as osConstants, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -23,7 +23,7 @@ import { withLockFile } from '../io/lock-file.js';
 import { AppError } from './errors.js';
 import { parsePermission, type Permission } from '../package/permissions.js';
 import { appLinkPlan, appNamespaceRuleset, grantsNetwork, guestNetworkParameter, resolveDestinations, setUpAppNetwork, type AppNetwork } from './app-network.js';
-import { APP_ID_RANGE, appUser, type AppUser } from './app-users.js';
+import { APP_ID_RANGE, appUser, asNamespaceRoot, subordinateNamespaceArgs, type AppUser } from './app-users.js';
 import { withGrantsDatabase } from './grants-database.js';
 import { readCurrentGeneration, readInstalledRecord } from '../store/current.js';
 import { installedApp, type InstalledApp } from './permissions.js';
@@ -70,9 +70,10 @@ export function appFolderDir(storeRoot: string, app: string, remote: string, nam
 }
 
 /**
- * A directory that is the app user's alone (0700), under parents root made and anyone may
- * traverse (so the app's user cannot swap it for a link to something else). A directory there
- * owned by another user than the app's is refused, not taken over.
+ * A directory that is the app user's (0700; in the user scope 0770 with the invoking user's group,
+ * so they can reach it and no other app can), under parents its creator made (so the app's user
+ * cannot swap it for a link to something else). A directory there owned by another user than the
+ * app's or its creator is refused, not taken over.
  */
 async function ownDirectory(dir: string, user: AppUser): Promise<void> {
   await mkdir(dirname(dir), { recursive: true, mode: 0o755 });
@@ -81,10 +82,20 @@ async function ownDirectory(dir: string, user: AppUser): Promise<void> {
   });
   const status = await lstat(dir);
   if (!status.isDirectory()) throw new AppError('UNSUPPORTED', `${dir} is not a directory (found a ${status.isSymbolicLink() ? 'symbolic link' : 'file'})`);
-  if (!user.dedicated) return;
-  if (status.uid !== user.uid && status.uid !== 0) throw new AppError('UNSUPPORTED', `${dir} belongs to uid ${status.uid}, not to the app's user ${user.uid}: it is not handed over`);
-  await chown(dir, user.uid, user.gid);
-  await chmod(dir, 0o700);
+  if (!user.dedicated || status.uid === user.uid) return;
+  if (status.uid !== process.getuid?.()) throw new AppError('UNSUPPORTED', `${dir} belongs to uid ${status.uid}, not to the app's user ${user.uid}: it is not handed over`);
+  await handOver(dir, user, 0o770);
+}
+
+/** Gives the directory `dir`, made by this process, to the app's user: chown as root, through the user namespace of the subordinate IDs otherwise. */
+async function handOver(dir: string, user: AppUser, userScopeMode: number): Promise<void> {
+  if (user.subordinate === undefined) {
+    await chown(dir, user.uid, user.gid);
+    await chmod(dir, 0o700);
+    return;
+  }
+  await chmod(dir, userScopeMode);
+  await asNamespaceRoot(user.subordinate, ['chown', `${user.subordinate.innerId}:0`, dir]);
 }
 
 export async function runApp(storeRoot: string, app: string, options: RunOptions = {}): Promise<RunResult> {
@@ -124,9 +135,9 @@ async function startApp(storeRoot: string, installed: InstalledApp, entry: strin
   }
 
   const user = appUser(storeRoot, app, installed.remote);
-  if (!user.dedicated) options.onNotice?.(`${app} runs as your own user (uid ${user.uid}): an app gets its own host user only in the system scope (cairn run as root)`);
+  if (!user.dedicated) options.onNotice?.(`${app} runs as your own user (uid ${user.uid}): each app gets its own ID from your subordinate ranges (/etc/subuid, /etc/subgid; sudo usermod --add-subuids FIRST-LAST --add-subgids FIRST-LAST YOU) through newuidmap (sudo apt-get install uidmap)`);
   const networked = grantsNetwork(permissions);
-  if (networked && !user.dedicated) throw new AppError('UNSUPPORTED', `${app} is granted a network, which needs the system scope (cairn run as root): its network namespace and rules are made by root`, { hint: 'user-scope networking is not built yet (docs/apps.md "Network")' });
+  if (networked && process.getuid?.() !== 0) throw new AppError('UNSUPPORTED', `${app} is granted a network, which needs the system scope (cairn run as root): its network namespace and rules are made by root`, { hint: 'user-scope networking is not built yet (docs/apps.md "Network")' });
   const stateDir = appStateDir(storeRoot, app, installed.remote);
   await ownDirectory(stateDir, user);
   const folders: Record<string, string> = {};
@@ -138,7 +149,8 @@ async function startApp(storeRoot: string, installed: InstalledApp, entry: strin
   // The console socket's directory, root's until the tun device is made in it, then the app user's.
   const sockets = await mkdtemp(join(tmpdir(), 'cairn-run-'));
   const consoleSocket = join(sockets, 'console.sock');
-  const kvm = existsSync('/dev/kvm');
+  // In the user scope the app's user has only the groups of its own ID: KVM only where /dev/kvm is open to everyone.
+  const kvm = existsSync('/dev/kvm') && (user.subordinate === undefined || (statSync('/dev/kvm').mode & 0o006) === 0o006);
   if (!kvm) options.onNotice?.('no /dev/kvm: QEMU emulates the machine in software, which is slower');
   const storePath = join(storeRoot, 'store', installed.id);
   const link = networked ? appLinkPlan(user.uid - APP_ID_RANGE.first) : undefined;
@@ -148,7 +160,8 @@ async function startApp(storeRoot: string, installed: InstalledApp, entry: strin
       const ruleset = appNamespaceRuleset(link, permissions, await resolveDestinations(permissions, options.onNotice));
       network = await setUpAppNetwork(link, ruleset, { uid: user.uid, gid: user.gid, tunNode: join(sockets, 'tun'), ...(options.networkUplink === undefined ? {} : { uplinkNetns: options.networkUplink }) });
     }
-    if (user.dedicated) await chown(sockets, user.uid, user.gid);
+    // In the user scope the directory keeps the invoking user's group for what QEMU makes in it (setgid), so cairn reaches the console.
+    if (user.dedicated) await handOver(sockets, user, 0o2770);
     const spec = vmSpecFor({
       app, uid: user.uid, gid: user.gid,
       runtime: {
@@ -165,15 +178,22 @@ async function startApp(storeRoot: string, installed: InstalledApp, entry: strin
       display: { vsockCid: 0, socket: '' },
       consoleSocket,
     });
+    const folderShares = spec.shares.filter((s) => s.tag.startsWith('folder-')).map((s) => ({ hostPath: resolve(s.hostPath), readOnly: s.readOnly }));
+    const sources = [resolve(runtimeDir), resolve(storePath), resolve(stateDir), sockets, ...folderShares.map((f) => f.hostPath)];
+    // In the user scope the jail gets its directories as open descriptors (3, 4, ...): the app's user may not reach them by path.
+    const sourceFds = user.subordinate === undefined ? [] : sources.map((path) => openSync(path, 'r'));
     const jail = vmSandboxArgs({
-      runtimeDir: resolve(runtimeDir), storePath: resolve(storePath), stateDir: resolve(stateDir), socketDir: sockets, kvm,
-      folders: spec.shares.filter((s) => s.tag.startsWith('folder-')).map((s) => ({ hostPath: resolve(s.hostPath), readOnly: s.readOnly })),
+      runtimeDir: resolve(runtimeDir), storePath: resolve(storePath), stateDir: resolve(stateDir), socketDir: sockets, kvm, folders: folderShares,
       ...(network === undefined ? {} : { tun: network.tunNode }),
+      ...(user.subordinate === undefined ? {} : { sourceFds: Object.fromEntries(sources.map((path, i) => [path, 3 + i])) }),
     }, ['qemu-system-x86_64', ...qemuArgs(spec, { kvm }), '-no-reboot']);
-    // A networked jail starts in the app's namespace: nsenter (as root) enters it, then becomes the app's user.
-    const command: [string, string[]] = network === undefined
-      ? ['bwrap', jail]
-      : ['nsenter', [`--net=${network.netnsPath}`, `--setuid=${user.uid}`, `--setgid=${user.gid}`, '--', 'bwrap', ...jail]];
+    // A networked jail starts in the app's namespace: nsenter (as root) enters it, then becomes the app's user. In the user scope
+    // unshare enters the namespace of the subordinate IDs as the app's ID, and QEMU's files are its group's too (umask 007).
+    const command: [string, string[]] = network !== undefined
+      ? ['nsenter', [`--net=${network.netnsPath}`, `--setuid=${user.uid}`, `--setgid=${user.gid}`, '--', 'bwrap', ...jail]]
+      : user.subordinate !== undefined
+        ? ['unshare', [...subordinateNamespaceArgs(user.subordinate), `--setuid=${user.subordinate.innerId}`, `--setgid=${user.subordinate.innerId}`, '--', 'sh', '-c', 'umask 007 && exec "$@"', 'sh', 'bwrap', ...jail]]
+        : ['bwrap', jail];
     let recorded: Promise<void> = Promise.resolve();
     let jailPid: number | undefined;
     const onSpawned = (pid: number): void => {
@@ -190,8 +210,9 @@ async function startApp(storeRoot: string, installed: InstalledApp, entry: strin
     for (const signal of signals) process.on(signal, stopOnSignal);
     let exitCode: number;
     try {
-      exitCode = await boot(command, network === undefined ? user : undefined, consoleSocket, { ...options, onSpawned });
+      exitCode = await boot(command, network === undefined && user.subordinate === undefined ? user : undefined, consoleSocket, sourceFds, { ...options, onSpawned });
     } finally {
+      for (const fd of sourceFds) closeSync(fd);
       for (const signal of signals) process.off(signal, stopOnSignal);
       await recorded.catch(() => undefined);
       if (jailPid !== undefined) await clearRunning(storeRoot, app, jailPid);
@@ -200,6 +221,7 @@ async function startApp(storeRoot: string, installed: InstalledApp, entry: strin
     return { app, exitCode, acceleration: kvm ? 'kvm' : 'tcg' };
   } finally {
     await network?.remove();
+    if (user.subordinate !== undefined) await asNamespaceRoot(user.subordinate, ['rm', '-rf', '--', sockets]).catch(() => undefined);
     await rm(sockets, { recursive: true, force: true });
   }
 }
@@ -230,13 +252,13 @@ function guestFoldersParameter(permissions: readonly Permission[]): string[] {
  * Runs the jail, reads the console until the guest reports the app's exit status, and waits for
  * QEMU to end. `user`: the user to start it as, when the command does not become it itself.
  */
-function boot([file, args]: [string, string[]], user: AppUser | undefined, consoleSocket: string, options: RunOptions): Promise<number> {
+function boot([file, args]: [string, string[]], user: AppUser | undefined, consoleSocket: string, fds: readonly number[], options: RunOptions): Promise<number> {
   return new Promise((resolve, reject) => {
-    // bubblewrap as the app's own user (it must be able to reach every path it binds).
-    const qemu = spawn(file, args, { stdio: ['ignore', 'ignore', 'pipe'], ...(user?.dedicated === true ? { uid: user.uid, gid: user.gid } : {}), cwd: '/' });
+    // bubblewrap as the app's own user (it must be able to reach every path it binds, or have it as a descriptor).
+    const qemu = spawn(file, args, { stdio: ['ignore', 'ignore', 'pipe', ...fds], ...(user?.dedicated === true ? { uid: user.uid, gid: user.gid } : {}), cwd: '/' });
     if (qemu.pid !== undefined) options.onSpawned?.(qemu.pid);
     let stderr = '';
-    qemu.stderr.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-4000)));
+    qemu.stderr!.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-4000)));
     let exitCode: number | undefined;
     let started = false;
     let socket: Socket | undefined;

@@ -22,6 +22,11 @@ export interface VmSandbox {
   kvm: boolean;
   /** With a granted network: the app's own tun device node, the jail's /dev/net/tun; the jail then runs in the app's network namespace instead of a new, empty one. */
   tun?: string;
+  /**
+   * Directories the jail gets by open file descriptor instead of by path (path -> the fd number
+   * the jail has it as): the app's user may not be able to reach them by path (a home directory).
+   */
+  sourceFds?: Readonly<Record<string, number>>;
 }
 
 /** bwrap's arguments that run `command` in the app's jail. */
@@ -44,10 +49,15 @@ export function vmSandboxArgs(sandbox: VmSandbox, command: readonly string[]): s
     else if (status.isDirectory()) args.push('--ro-bind', `/${top}`, `/${top}`);
   }
   args.push('--dev', '/dev', ...(sandbox.kvm ? ['--dev-bind', '/dev/kvm', '/dev/kvm'] : []), ...(sandbox.tun === undefined ? [] : ['--dev-bind', sandbox.tun, '/dev/net/tun']), '--proc', '/proc', '--tmpfs', '/tmp');
-  args.push('--ro-bind', sandbox.runtimeDir, sandbox.runtimeDir);
-  args.push('--ro-bind', sandbox.storePath, sandbox.storePath);
-  args.push('--bind', sandbox.stateDir, sandbox.stateDir);
-  args.push('--bind', sandbox.socketDir, sandbox.socketDir);
-  for (const f of sandbox.folders) args.push(f.readOnly ? '--ro-bind' : '--bind', f.hostPath, f.hostPath);
+  const bind = (path: string, readOnly: boolean): void => {
+    const fd = sandbox.sourceFds?.[path];
+    if (fd === undefined) args.push(readOnly ? '--ro-bind' : '--bind', path, path);
+    else args.push(readOnly ? '--ro-bind-fd' : '--bind-fd', String(fd), path);
+  };
+  bind(sandbox.runtimeDir, true);
+  bind(sandbox.storePath, true);
+  bind(sandbox.stateDir, false);
+  bind(sandbox.socketDir, false);
+  for (const f of sandbox.folders) bind(f.hostPath, f.readOnly);
   return [...args, '--', ...command];
 }

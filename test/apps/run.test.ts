@@ -13,7 +13,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { chmod, chown, mkdir, mkdtemp, readFile, readdir, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { APP_ID_RANGE, AppError, appFolderDir, appLinkPlan, appStateDir, type AppLinkPlan, auditTrail, buildRuntime, grantPermission, revokePermission, runApp, runningApps, type RuntimeDescription } from '../../src/apps/index.js';
+import { APP_ID_RANGE, AppError, appFolderDir, appLinkPlan, appStateDir, subordinateRange, type AppLinkPlan, auditTrail, buildRuntime, grantPermission, revokePermission, runApp, runningApps, type RuntimeDescription } from '../../src/apps/index.js';
 import { startNetworkLab, type NetworkLab } from '../../src/demo/index.js';
 import { openStore } from '../../src/store/index.js';
 import { CAIRN_BIN, runCli } from '../fixtures/cairn-process.js';
@@ -354,4 +354,54 @@ test('a runtime delivered as a package: cairn runtime build --package-version wr
   const orphan = join(dir, 'store-orphan');
   await (await openStore(orphan)).commit({ reason: 'install', packages: { pinned: { incoming: app, version: '1.0.0', remote: 'main', explicit: true, permissions: [] } } });
   await assert.rejects(runApp(orphan, 'pinned'), (e: unknown) => e instanceof AppError && e.code === 'RUNTIME_UNAVAILABLE' && /boots the runtime "cairn-runtime", which is not installed/.test(e.message));
+});
+
+/** The user the user-scope test runs cairn as: it has subordinate ID ranges (.ci/run makes it). */
+const TESTER = 'cairn-tester';
+const testerIds = ((): { uid: number; gid: number } | undefined => {
+  const uid = spawnSync('id', ['-u', TESTER], { encoding: 'utf8' });
+  const gid = spawnSync('id', ['-g', TESTER], { encoding: 'utf8' });
+  return uid.status === 0 && gid.status === 0 ? { uid: Number(uid.stdout), gid: Number(gid.stdout) } : undefined;
+})();
+const USER_SCOPE_NEEDS = [
+  needsTool('newuidmap', 'sudo apt-get install uidmap'),
+  process.env.CI === 'true' || (testerIds !== undefined && subordinateRange('/etc/subuid', TESTER, testerIds.uid) !== undefined) ? {} : { skip: `no user ${TESTER} with subordinate IDs: sudo useradd --system --user-group ${TESTER} && sudo usermod --add-subuids 300000-365535 --add-subgids 300000-365535 ${TESTER}` },
+].find((n) => n.skip !== undefined)?.skip;
+
+test('in the user scope each app runs under its own subordinate ID of the user: its state is the user\'s to read and not the other app\'s', { ...T, skip: T.skip ?? ROOT_ONLY ?? USER_SCOPE_NEEDS }, async () => {
+  const { uid, gid } = testerIds!;
+  const uids = subordinateRange('/etc/subuid', TESTER, uid)!;
+  const root = await storeWithApps(join(dir, 'store-user-scope'), { first: 'echo secret > /state/mine\necho first ran\nsleep 3\n', second: 'echo second ran\nsleep 3\n' });
+  assert.equal(spawnSync('chown', ['-R', `${uid}:${gid}`, root]).status, 0);
+  // cairn runs as the tester from a bind of this checkout under /tmp (its own path may not be open to other users).
+  const checkout = await mkdtemp(join(tmpdir(), 'cairn-checkout-'));
+  await chmod(checkout, 0o755);
+  const project = join(CAIRN_BIN, '..', '..');
+  const runAsTester = (app: string): Promise<{ code: number | null; stdout: string }> => new Promise((resolve) => {
+    const child = spawn('unshare', ['--mount', '--propagation', 'private', 'sh', '-c', 'mount --bind "$1" "$2" && exec setpriv --reuid="$3" --regid="$4" --clear-groups node "$2/bin/cairn.js" run "$5" --store "$6" --runtime "$7"',
+      'sh', project, checkout, String(uid), String(gid), app, root, runtimeDir], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let stdout = '';
+    child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.on('exit', (code) => resolve({ code, stdout }));
+  });
+  try {
+    const ran: Array<{ code: number | null; stdout: string; uid: number | undefined }> = [];
+    for (const app of ['first', 'second']) {
+      const running = runAsTester(app);
+      const hypervisorUid = await uidOfProcess(`cairn-${app}`, 60_000);
+      ran.push({ ...(await running), uid: hypervisorUid });
+    }
+    assert.deepEqual(ran.map((r) => r.code), [0, 0]);
+    assert.match(ran[0]!.stdout, /^first ran$/m);
+    assert.match(ran[1]!.stdout, /^second ran$/m);
+    assert.deepEqual(ran.map((r) => r.uid), [uids.start, uids.start + 1], 'each app\'s hypervisor runs as its own subordinate ID of the user');
+    const state = join(appStateDir(root, 'first', 'main'), 'mine');
+    const asSecond = spawnSync('cat', [state], { uid: uids.start + 1, gid: uids.start + 1, encoding: 'utf8' });
+    assert.notEqual(asSecond.status, 0, 'the second app\'s ID cannot read the first app\'s state');
+    assert.match(asSecond.stderr, /Permission denied/);
+    const asUser = spawnSync('cat', [state], { uid, gid, encoding: 'utf8' });
+    assert.equal(asUser.stdout, 'secret\n', 'the user can');
+  } finally {
+    await rm(checkout, { recursive: true, force: true });
+  }
 });
