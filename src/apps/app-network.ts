@@ -19,7 +19,8 @@
 // Each app's addresses come from its host user's slot (app-users.ts): a /28 of 10.213.0.0/16 per
 // app, so apps never share one. The uplink gets its side of the link and a table of its own for it
 // (`ip cairnN`: the uplink itself accepts nothing from the link but replies, forwards only the
-// namespace's own address, and masquerades it), removed with the namespace when the VM ends.
+// namespace's own address and nothing it would redirect by DNAT (a port it publishes), and
+// masquerades it), removed with the namespace when the VM ends.
 // Needs root (the system scope), ip (iproute2) and nft (nftables).
 import { execFile } from 'node:child_process';
 import { lookup } from 'node:dns/promises';
@@ -34,7 +35,10 @@ const run = promisify(execFile);
 export const APP_NETWORK = { base: [10, 213, 0, 0] as const, prefix: 16, slots: 4096 } as const;
 
 /** Destinations `network:outbound` alone does not reach, nor a host name resolving to them: they must be granted by address. */
-export const NON_PUBLIC_RANGES = ['0.0.0.0/8', '10.0.0.0/8', '100.64.0.0/10', '127.0.0.0/8', '169.254.0.0/16', '172.16.0.0/12', '192.168.0.0/16', '224.0.0.0/3'] as const;
+export const NON_PUBLIC_RANGES = [
+  '0.0.0.0/8', '10.0.0.0/8', '100.64.0.0/10', '127.0.0.0/8', '169.254.0.0/16', '172.16.0.0/12', '192.0.0.0/24', '192.0.2.0/24',
+  '192.168.0.0/16', '198.51.100.0/24', '203.0.113.0/24', '224.0.0.0/3',
+] as const;
 
 /** The range of every app's link (APP_NETWORK): no app reaches another's. */
 const APP_LINKS = `${APP_NETWORK.base.join('.')}/${APP_NETWORK.prefix}`;
@@ -165,6 +169,8 @@ export function uplinkRuleset(plan: AppLinkPlan): string {
     '  chain forward {',
     '    type filter hook forward priority filter;',
     `    iifname "${link}" ip saddr != ${plan.namespaceAddress} drop`,
+    // A port the host publishes (forwards by DNAT to a machine of its own network) is the host's too.
+    `    iifname "${link}" ct status dnat reject with icmp type admin-prohibited`,
     '  }',
     '  chain postrouting {',
     '    type nat hook postrouting priority srcnat;',

@@ -12,6 +12,7 @@
 // Devices, display, clipboard and audio are not given yet (docs/apps.md): a grant of one is
 // announced and the VM runs without it.
 import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { access, chmod, chown, lstat, mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { closeSync, existsSync, openSync, statSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
@@ -22,16 +23,17 @@ import { StorageError } from '../errors/index.js';
 import { withLockFile } from '../io/lock-file.js';
 import { AppError } from './errors.js';
 import { parsePermission, type Permission } from '../package/permissions.js';
-import { appLinkPlan, appNamespaceRuleset, grantsNetwork, guestNetworkParameter, resolveDestinations, setUpAppNetwork, type AppNetwork } from './app-network.js';
+import { appLinkPlan, appNamespaceRuleset, grantsNetwork, guestNetworkParameter, resolveDestinations, setUpAppNetwork, type AppLinkPlan, type AppNetwork } from './app-network.js';
 import { APP_ID_RANGE, appUser, asNamespaceRoot, subordinateNamespaceArgs, type AppUser } from './app-users.js';
 import { withGrantsDatabase } from './grants-database.js';
+import { satisfies } from 'semver';
 import { readCurrentGeneration, readInstalledRecord } from '../store/current.js';
 import { installedApp, type InstalledApp } from './permissions.js';
 import { clearRunning, recordRunning, runningApp } from './running.js';
 import { GUEST_MARKERS } from './runtime.js';
 import { qemuArgs } from './vm-configs.js';
 import { vmSandboxArgs } from './vm-sandbox.js';
-import { vmSpecFor } from './vm-spec.js';
+import { vmSpecFor, type VmSpec } from './vm-spec.js';
 
 export interface RunOptions {
   /** The runtime directory (vmlinuz, initrd.img); default: the runtime the app's manifest names, else ROOT/runtime. */
@@ -115,13 +117,24 @@ export async function runApp(storeRoot: string, app: string, options: RunOptions
       throw new AppError('RUNTIME_UNAVAILABLE', `no runtime at ${runtimeDir} (${file} is missing)`, { hint: 'cairn runtime build makes STORE/runtime; an app may name a runtime package in its manifest' });
     });
   }
-  // One start of an app at a time: ROOT/run/APP.lock is held until its VM has ended and what the start made is removed.
+  // One start of an app at a time: its start lock is held until its VM has ended and what the start made is removed.
   try {
-    return await withLockFile(join(storeRoot, 'run', `${app}.lock`), { command: `cairn run ${app}`, timeoutMs: 0, createDirectory: true }, () => startApp(storeRoot, installed, entry, runtimeDir, options));
+    return await withLockFile(startLockPath(storeRoot, app), { command: `cairn run ${app}`, timeoutMs: 0, createDirectory: true }, () => startApp(storeRoot, installed, entry, runtimeDir, options));
   } catch (e) {
     if (e instanceof StorageError && e.code === 'LOCKED') throw new AppError('RUNNING', `${app} is being started or run by another cairn process`, { hint: 'cairn stop APP ends it' });
     throw e;
   }
+}
+
+/**
+ * Where the start lock of `app` of the store at `storeRoot` is: in /run/cairn (root) or
+ * $XDG_RUNTIME_DIR/cairn, which are emptied at boot, so that a lock a crash left cannot outlive a
+ * reboot and name a pid that some other process has since; ROOT/run otherwise.
+ */
+function startLockPath(storeRoot: string, app: string): string {
+  const runtime = process.getuid?.() === 0 ? '/run/cairn' : process.env.XDG_RUNTIME_DIR ? join(process.env.XDG_RUNTIME_DIR, 'cairn') : undefined;
+  if (runtime === undefined) return join(storeRoot, 'run', `${app}.lock`);
+  return join(runtime, `${createHash('sha256').update(resolve(storeRoot)).digest('hex').slice(0, 16)}-${app}.lock`);
 }
 
 /** The start of an app whose start lock is held (runApp). */
@@ -154,76 +167,101 @@ async function startApp(storeRoot: string, installed: InstalledApp, entry: strin
   if (!kvm) options.onNotice?.('no /dev/kvm: QEMU emulates the machine in software, which is slower');
   const storePath = join(storeRoot, 'store', installed.id);
   const link = networked ? appLinkPlan(user.uid - APP_ID_RANGE.first) : undefined;
-  let network: AppNetwork | undefined;
+  // From here a signal stops the start, or the VM once it runs, and what the start made is still removed; the status is the signal's.
+  let interrupted: NodeJS.Signals | undefined;
+  let jailPid: number | undefined;
+  const stopOnSignal = (signal: NodeJS.Signals): void => {
+    interrupted = signal;
+    if (jailPid !== undefined) process.kill(jailPid, 'SIGTERM');
+  };
+  const signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
+  for (const signal of signals) process.on(signal, stopOnSignal);
   try {
-    if (link !== undefined) {
-      const ruleset = appNamespaceRuleset(link, permissions, await resolveDestinations(permissions, options.onNotice));
-      network = await setUpAppNetwork(link, ruleset, { uid: user.uid, gid: user.gid, tunNode: join(sockets, 'tun'), ...(options.networkUplink === undefined ? {} : { uplinkNetns: options.networkUplink }) });
-    }
-    // In the user scope the directory keeps the invoking user's group for what QEMU makes in it (setgid), so cairn reaches the console.
-    if (user.dedicated) await handOver(sockets, user, 0o2770);
-    const spec = vmSpecFor({
-      app, uid: user.uid, gid: user.gid,
-      runtime: {
-        kernel: join(runtimeDir, 'vmlinuz'), initrd: join(runtimeDir, 'initrd.img'),
-        cmdline: [
-          'console=ttyS0 quiet loglevel=1 panic=-1', `cairn.entry=${entry}`,
-          ...(link === undefined ? [] : [guestNetworkParameter(link)]),
-          ...guestFoldersParameter(permissions),
-        ].join(' '),
-      },
-      storePath, stateDir,
-      granted, folderPaths: folders,
-      network: link === undefined ? { tap: '', netns: '', mac: '' } : { tap: 'tap0', netns: link.netns, mac: link.mac },
-      display: { vsockCid: 0, socket: '' },
-      consoleSocket,
+    // A networked app holds its slot host-wide (apps of two stores may share one) while its namespace exists.
+    const exitCode = await holdingNetworkSlot(link, app, async () => {
+      let network: AppNetwork | undefined;
+      try {
+        if (link !== undefined) {
+          const ruleset = appNamespaceRuleset(link, permissions, await resolveDestinations(permissions, options.onNotice));
+          network = await setUpAppNetwork(link, ruleset, { uid: user.uid, gid: user.gid, tunNode: join(sockets, 'tun'), ...(options.networkUplink === undefined ? {} : { uplinkNetns: options.networkUplink }) });
+        }
+        // In the user scope the directory keeps the invoking user's group for what QEMU makes in it (setgid), so cairn reaches the console.
+        if (user.dedicated) await handOver(sockets, user, 0o2770);
+        const spec = vmSpecFor({
+          app, uid: user.uid, gid: user.gid,
+          runtime: {
+            kernel: join(runtimeDir, 'vmlinuz'), initrd: join(runtimeDir, 'initrd.img'),
+            cmdline: [
+              'console=ttyS0 quiet loglevel=1 panic=-1', `cairn.entry=${entry}`,
+              ...(link === undefined ? [] : [guestNetworkParameter(link)]),
+              ...guestFoldersParameter(permissions),
+            ].join(' '),
+          },
+          storePath, stateDir,
+          granted, folderPaths: folders,
+          network: link === undefined ? { tap: '', netns: '', mac: '' } : { tap: 'tap0', netns: link.netns, mac: link.mac },
+          display: { vsockCid: 0, socket: '' },
+          consoleSocket,
+        });
+        if (interrupted !== undefined) return 0;
+        const { command, fds } = jailCommand(spec, user, { runtimeDir, storePath, stateDir, sockets, kvm, network });
+        let recorded: Promise<void> = Promise.resolve();
+        const onSpawned = (pid: number): void => {
+          jailPid = pid;
+          recorded = recordRunning(storeRoot, { app, pid, uid: user.uid, startedAt: new Date().toISOString() });
+        };
+        try {
+          return await boot(command, network === undefined && user.subordinate === undefined ? user : undefined, consoleSocket, fds, { ...options, onSpawned });
+        } finally {
+          for (const fd of fds) closeSync(fd);
+          await recorded.catch(() => undefined);
+          if (jailPid !== undefined) await clearRunning(storeRoot, app, jailPid);
+        }
+      } finally {
+        await network?.remove();
+      }
     });
-    const folderShares = spec.shares.filter((s) => s.tag.startsWith('folder-')).map((s) => ({ hostPath: resolve(s.hostPath), readOnly: s.readOnly }));
-    const sources = [resolve(runtimeDir), resolve(storePath), resolve(stateDir), sockets, ...folderShares.map((f) => f.hostPath)];
-    // In the user scope the jail gets its directories as open descriptors (3, 4, ...): the app's user may not reach them by path.
-    const sourceFds = user.subordinate === undefined ? [] : sources.map((path) => openSync(path, 'r'));
-    const jail = vmSandboxArgs({
-      runtimeDir: resolve(runtimeDir), storePath: resolve(storePath), stateDir: resolve(stateDir), socketDir: sockets, kvm, folders: folderShares,
-      ...(network === undefined ? {} : { tun: network.tunNode }),
-      ...(user.subordinate === undefined ? {} : { sourceFds: Object.fromEntries(sources.map((path, i) => [path, 3 + i])) }),
-    }, ['qemu-system-x86_64', ...qemuArgs(spec, { kvm }), '-no-reboot']);
-    // A networked jail starts in the app's namespace: nsenter (as root) enters it, then becomes the app's user. In the user scope
-    // unshare enters the namespace of the subordinate IDs as the app's ID, and QEMU's files are its group's too (umask 007).
-    const command: [string, string[]] = network !== undefined
-      ? ['nsenter', [`--net=${network.netnsPath}`, `--setuid=${user.uid}`, `--setgid=${user.gid}`, '--', 'bwrap', ...jail]]
-      : user.subordinate !== undefined
-        ? ['unshare', [...subordinateNamespaceArgs(user.subordinate), `--setuid=${user.subordinate.innerId}`, `--setgid=${user.subordinate.innerId}`, '--', 'sh', '-c', 'umask 007 && exec "$@"', 'sh', 'bwrap', ...jail]]
-        : ['bwrap', jail];
-    let recorded: Promise<void> = Promise.resolve();
-    let jailPid: number | undefined;
-    const onSpawned = (pid: number): void => {
-      jailPid = pid;
-      recorded = recordRunning(storeRoot, { app, pid, uid: user.uid, startedAt: new Date().toISOString() });
-    };
-    // A signal to cairn stops the VM; the cleanup below still runs, and the status is the signal's.
-    let interrupted: NodeJS.Signals | undefined;
-    const stopOnSignal = (signal: NodeJS.Signals): void => {
-      interrupted = signal;
-      if (jailPid !== undefined) process.kill(jailPid, 'SIGTERM');
-    };
-    const signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
-    for (const signal of signals) process.on(signal, stopOnSignal);
-    let exitCode: number;
-    try {
-      exitCode = await boot(command, network === undefined && user.subordinate === undefined ? user : undefined, consoleSocket, sourceFds, { ...options, onSpawned });
-    } finally {
-      for (const fd of sourceFds) closeSync(fd);
-      for (const signal of signals) process.off(signal, stopOnSignal);
-      await recorded.catch(() => undefined);
-      if (jailPid !== undefined) await clearRunning(storeRoot, app, jailPid);
-    }
-    if (interrupted !== undefined) exitCode = 128 + osConstants.signals[interrupted];
-    return { app, exitCode, acceleration: kvm ? 'kvm' : 'tcg' };
+    return { app, exitCode: interrupted === undefined ? exitCode : 128 + osConstants.signals[interrupted], acceleration: kvm ? 'kvm' : 'tcg' };
   } finally {
-    await network?.remove();
+    for (const signal of signals) process.off(signal, stopOnSignal);
     if (user.subordinate !== undefined) await asNamespaceRoot(user.subordinate, ['rm', '-rf', '--', sockets]).catch(() => undefined);
     await rm(sockets, { recursive: true, force: true });
   }
+}
+
+/** Runs `fn` holding the app network slot of `link` host-wide (/run/cairn/slot-N.lock); RUNNING when another start holds it. */
+async function holdingNetworkSlot<T>(link: AppLinkPlan | undefined, app: string, fn: () => Promise<T>): Promise<T> {
+  if (link === undefined) return fn();
+  try {
+    return await withLockFile(join('/run/cairn', `${link.netns}.lock`), { command: `cairn run ${app}`, timeoutMs: 0, createDirectory: true }, fn);
+  } catch (e) {
+    if (e instanceof StorageError && e.code === 'LOCKED') throw new AppError('RUNNING', `the network slot of ${app} (${link.netns}) is held by another start: an app of another store with the same host uid`, { hint: 'stop that app first; one system store avoids this' });
+    throw e;
+  }
+}
+
+/**
+ * The command that starts QEMU in the app's jail, and the descriptors it is given (3, 4, ...).
+ * A networked jail starts in the app's namespace: nsenter (as root) enters it, then becomes the
+ * app's user. In the user scope unshare enters the namespace of the subordinate IDs as the app's
+ * ID, QEMU's files are its group's too (umask 007), and the jail gets its directories as open
+ * descriptors: the app's ID may not reach them by path.
+ */
+function jailCommand(spec: VmSpec, user: AppUser, where: { runtimeDir: string; storePath: string; stateDir: string; sockets: string; kvm: boolean; network: AppNetwork | undefined }): { command: [string, string[]]; fds: number[] } {
+  const folders = spec.shares.filter((s) => s.tag.startsWith('folder-')).map((s) => ({ hostPath: resolve(s.hostPath), readOnly: s.readOnly }));
+  const sources = [resolve(where.runtimeDir), resolve(where.storePath), resolve(where.stateDir), where.sockets, ...folders.map((f) => f.hostPath)];
+  const fds = user.subordinate === undefined ? [] : sources.map((path) => openSync(path, 'r'));
+  const jail = vmSandboxArgs({
+    runtimeDir: sources[0]!, storePath: sources[1]!, stateDir: sources[2]!, socketDir: where.sockets, kvm: where.kvm, folders,
+    ...(where.network === undefined ? {} : { tun: where.network.tunNode }),
+    ...(user.subordinate === undefined ? {} : { sourceFds: Object.fromEntries(sources.map((path, i) => [path, 3 + i])) }),
+  }, ['qemu-system-x86_64', ...qemuArgs(spec, { kvm: where.kvm }), '-no-reboot']);
+  if (where.network !== undefined) return { fds, command: ['nsenter', [`--net=${where.network.netnsPath}`, `--setuid=${user.uid}`, `--setgid=${user.gid}`, '--', 'bwrap', ...jail]] };
+  if (user.subordinate !== undefined) {
+    const inner = user.subordinate.innerId;
+    return { fds, command: ['unshare', [...subordinateNamespaceArgs(user.subordinate), `--setuid=${inner}`, `--setgid=${inner}`, '--', 'sh', '-c', 'umask 007 && exec "$@"', 'sh', 'bwrap', ...jail]] };
+  }
+  return { fds, command: ['bwrap', jail] };
 }
 
 /**
@@ -238,6 +276,11 @@ async function pinnedRuntimeDir(storeRoot: string, installed: InstalledApp): Pro
   const generation = await readCurrentGeneration(storeRoot);
   const pinned = generation?.packages[runtime];
   if (pinned === undefined || !Object.hasOwn(generation!.packages, runtime)) throw new AppError('RUNTIME_UNAVAILABLE', `${installed.name} boots the runtime ${JSON.stringify(runtime)}, which is not installed`, { hint: `cairn install ${installed.name} installs it as a dependency` });
+  // What install resolved is checked again: the runtime sees the app's state, folders and network.
+  const range = (record!.manifest.dependencies as Record<string, unknown> | undefined)?.[runtime];
+  if (pinned.remote !== installed.remote || typeof range !== 'string' || !satisfies(pinned.version, range)) {
+    throw new AppError('RUNTIME_UNAVAILABLE', `the installed ${runtime} ${pinned.version} (from ${pinned.remote}) is not the runtime ${installed.name} pins (${String(range)} from ${installed.remote})`, { hint: `cairn install ${installed.name} installs the runtime it pins` });
+  }
   return join(storeRoot, 'store', pinned.id);
 }
 

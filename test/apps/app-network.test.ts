@@ -56,10 +56,11 @@ test('the ruleset forwards a granted destination only; network:outbound adds pub
   assert.match(any, /iifname "up0" oifname "tap0" ip daddr 10\.213\.0\.6 tcp dport 9000 ct status dnat accept/);
 });
 
-test('the uplink accepts nothing from an app\'s link but replies, forwards only the app namespace\'s address, and masquerades it', () => {
+test('the uplink accepts nothing from an app\'s link but replies, forwards only the app namespace\'s address and nothing it would DNAT, and masquerades it', () => {
   const rules = uplinkRuleset(appLinkPlan(3));
   assert.match(rules, /chain input \{\n    type filter hook input priority filter;\n    iifname "cairn3" ct state established,related accept\n    iifname "cairn3" reject with icmp type admin-prohibited\n  \}/);
   assert.match(rules, /iifname "cairn3" ip saddr != 10\.213\.0\.50 drop/);
+  assert.match(rules, /iifname "cairn3" ct status dnat reject with icmp type admin-prohibited/, 'nor a port the host publishes to its own network');
   assert.match(rules, /ip saddr 10\.213\.0\.50 oifname != "cairn3" masquerade/);
 });
 

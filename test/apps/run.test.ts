@@ -291,10 +291,9 @@ test('a second start of a running app is RUNNING; cairn ps lists a running app; 
   };
 
   const first = runApp(root, 'server', { runtimeDir });
-  // A second start at once, before the first has recorded itself, meets the first's start lock.
-  await assert.rejects(runApp(root, 'server', { runtimeDir }), (e: unknown) => e instanceof AppError && e.code === 'RUNNING' && /being started or run by another/.test(e.message));
   await waitRunning();
-  await assert.rejects(runApp(root, 'server', { runtimeDir }), (e: unknown) => e instanceof AppError && e.code === 'RUNNING');
+  // A second start meets the first's start lock (held from before its checks until its VM has ended and is cleaned up).
+  await assert.rejects(runApp(root, 'server', { runtimeDir }), (e: unknown) => e instanceof AppError && e.code === 'RUNNING' && /being started or run by another/.test(e.message));
   const ps = await runCli(['--json', 'ps', '--store', root]);
   assert.equal(ps.code, 0, ps.stderr);
   assert.deepEqual((JSON.parse(ps.stdout) as Array<{ app: string }>).map((r) => r.app), ['server']);
@@ -350,6 +349,14 @@ test('a runtime delivered as a package: cairn runtime build --package-version wr
   const output: string[] = [];
   assert.equal((await runApp(root, 'pinned', { onOutput: (l) => output.push(l) })).exitCode, 0);
   assert.deepEqual(output, ['booted the pinned runtime']);
+
+  // What install resolved is checked again at start: a runtime of another remote, or outside the range the app pins, is not booted.
+  const foreign = join(dir, 'store-foreign-runtime');
+  await (await openStore(foreign)).commit({ reason: 'install', packages: {
+    pinned: { incoming: app, version: '1.0.0', remote: 'main', explicit: true, permissions: [] },
+    'cairn-runtime': { incoming: { ...runtimePackage, remote: 'other' }, version: '1.0.0', remote: 'other', explicit: false, permissions: [] },
+  } });
+  await assert.rejects(runApp(foreign, 'pinned'), (e: unknown) => e instanceof AppError && e.code === 'RUNTIME_UNAVAILABLE' && /is not the runtime pinned pins/.test(e.message));
 
   const orphan = join(dir, 'store-orphan');
   await (await openStore(orphan)).commit({ reason: 'install', packages: { pinned: { incoming: app, version: '1.0.0', remote: 'main', explicit: true, permissions: [] } } });
