@@ -26,7 +26,6 @@ import { parsePermission, type Permission } from '../package/permissions.js';
 import { appLinkPlan, appNamespaceRuleset, grantsNetwork, guestNetworkParameter, resolveDestinations, setUpAppNetwork, type AppLinkPlan, type AppNetwork } from './app-network.js';
 import { APP_ID_RANGE, appUser, asNamespaceRoot, subordinateNamespaceArgs, type AppUser } from './app-users.js';
 import { withGrantsDatabase } from './grants-database.js';
-import { satisfies } from 'semver';
 import { readCurrentGeneration, readInstalledRecord } from '../store/current.js';
 import { installedApp, type InstalledApp } from './permissions.js';
 import { clearRunning, recordRunning, runningApp } from './running.js';
@@ -278,6 +277,7 @@ async function pinnedRuntimeDir(storeRoot: string, installed: InstalledApp): Pro
   if (pinned === undefined || !Object.hasOwn(generation!.packages, runtime)) throw new AppError('RUNTIME_UNAVAILABLE', `${installed.name} boots the runtime ${JSON.stringify(runtime)}, which is not installed`, { hint: `cairn install ${installed.name} installs it as a dependency` });
   // What install resolved is checked again: the runtime sees the app's state, folders and network.
   const range = (record!.manifest.dependencies as Record<string, unknown> | undefined)?.[runtime];
+  const { satisfies } = await import('semver'); // only apps that pin a runtime need it
   if (pinned.remote !== installed.remote || typeof range !== 'string' || !satisfies(pinned.version, range)) {
     throw new AppError('RUNTIME_UNAVAILABLE', `the installed ${runtime} ${pinned.version} (from ${pinned.remote}) is not the runtime ${installed.name} pins (${String(range)} from ${installed.remote})`, { hint: `cairn install ${installed.name} installs the runtime it pins` });
   }

@@ -16,7 +16,6 @@ import { hashFile } from '../crypto/hash.js';
 import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { MANIFEST_FILE, manifestBytes, parseManifest } from '../package/manifest.js';
 import { AppError } from './errors.js';
 import { initramfs, type InitramfsEntry } from './initramfs.js';
 
@@ -95,6 +94,8 @@ export interface RuntimePackage {
  * `cairn pack` makes it a package apps name as their runtime.
  */
 export async function buildRuntime(out: string, onStep: (line: string) => void = () => undefined, asPackage?: RuntimePackage): Promise<RuntimeDescription> {
+  // Loaded here only: cairn run, which imports this module for GUEST_MARKERS, needs no manifest code.
+  const { MANIFEST_FILE, manifestBytes, parseManifest } = await import('../package/manifest.js');
   const manifest = asPackage === undefined ? undefined : manifestBytes(parseManifest({
     name: asPackage.name, version: asPackage.version, entryPoints: {}, dependencies: {}, permissions: [],
     description: 'a cairn runtime: the guest kernel and initramfs app VMs boot, from Debian\'s packages (runtime.json lists them)',
