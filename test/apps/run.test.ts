@@ -4,9 +4,11 @@
 // absent). The app's output comes back and its exit status is cairn's; inside, the store path is
 // read-only, only the app's state directory is writable (and lands on the host), there is no
 // network device, and the host's files are not there. A granted network reaches only the granted
-// destination (a server in the test's own network namespace), a granted folder is writable, and
-// neither is once revoked. Needs qemu-system-x86 and a Debian system with apt; the network test
-// needs root, iproute2 and nftables.
+// destination (a server beyond the uplink of a lab of namespaces, src/demo/network-lab.ts), a
+// granted folder is writable, and neither is once revoked; in the user scope each app runs under
+// its own subordinate ID; a runtime package pinned by the manifest boots. Needs qemu-system-x86
+// and a Debian system with apt; the network tests need root, iproute2 and nftables; the
+// user-scope test uidmap and the user cairn-tester with subordinate IDs (.ci/run makes it).
 import { test, before, after, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
