@@ -220,7 +220,8 @@ async function step(what: string, command: string, args: string[], input?: strin
     }
   } catch (e) {
     const error = e as NodeJS.ErrnoException & { stderr?: string };
-    const hint = error.code === 'ENOENT' ? `${command} is missing: sudo apt-get install ${command === 'nft' ? 'nftables' : 'iproute2'}` : undefined;
+    const packages: Record<string, string> = { ip: 'iproute2', nft: 'nftables' };
+    const hint = error.code === 'ENOENT' && Object.hasOwn(packages, command) ? `${command} is missing: sudo apt-get install ${packages[command]}` : undefined;
     throw new AppError('VM_FAILED', `could not ${what}: ${(error.stderr ?? error.message).trim().split('\n').slice(-2).join(' / ')}`, hint === undefined ? {} : { hint });
   }
 }
@@ -237,7 +238,6 @@ export interface AppNetworkOptions {
 
 /** A set-up app network; `remove` takes it down (idempotent). */
 export interface AppNetwork {
-  plan: AppLinkPlan;
   /** The path nsenter enters the namespace by. */
   netnsPath: string;
   /** The app's tun device node (the jail's /dev/net/tun). */
@@ -284,5 +284,5 @@ export async function setUpAppNetwork(plan: AppLinkPlan, ruleset: string, option
     await remove();
     throw e;
   }
-  return { plan, netnsPath: `/run/netns/${plan.netns}`, tunNode: options.tunNode, remove };
+  return { netnsPath: `/run/netns/${plan.netns}`, tunNode: options.tunNode, remove };
 }

@@ -94,12 +94,14 @@ export interface RuntimePackage {
  * `cairn pack` makes it a package apps name as their runtime.
  */
 export async function buildRuntime(out: string, onStep: (line: string) => void = () => undefined, asPackage?: RuntimePackage): Promise<RuntimeDescription> {
-  // Loaded here only: cairn run, which imports this module for GUEST_MARKERS, needs no manifest code.
-  const { MANIFEST_FILE, manifestBytes, parseManifest } = await import('../package/manifest.js');
-  const manifest = asPackage === undefined ? undefined : manifestBytes(parseManifest({
-    name: asPackage.name, version: asPackage.version, entryPoints: {}, dependencies: {}, permissions: [],
-    description: 'a cairn runtime: the guest kernel and initramfs app VMs boot, from Debian\'s packages (runtime.json lists them)',
-  }, 'the runtime package'));
+  // Loaded only for a package: cairn run, which imports this module for GUEST_MARKERS, needs no manifest code.
+  const manifest = asPackage === undefined ? undefined : await import('../package/manifest.js').then(({ MANIFEST_FILE, manifestBytes, parseManifest }) => ({
+    file: MANIFEST_FILE,
+    bytes: manifestBytes(parseManifest({
+      name: asPackage.name, version: asPackage.version, entryPoints: {}, dependencies: {}, permissions: [],
+      description: 'a cairn runtime: the guest kernel and initramfs app VMs boot, from Debian\'s packages (runtime.json lists them)',
+    }, 'the runtime package')),
+  }));
   const work = await mkdtemp(join(out, '..', '.runtime-build-'));
   try {
     const depends = (await run('apt-cache', ['depends', 'linux-image-amd64']).catch((e: Error) => {
@@ -131,7 +133,7 @@ export async function buildRuntime(out: string, onStep: (line: string) => void =
     await writeFile(join(out, 'initrd.img'), initramfs(entries));
     const description: RuntimeDescription = { format: 'cairn-runtime/1', packages: packages.map(({ name, version, sha256 }) => ({ name, version, sha256 })), kernelRelease, modules };
     await writeFile(join(out, 'runtime.json'), `${JSON.stringify(description, null, 2)}\n`);
-    if (manifest !== undefined) await writeFile(join(out, MANIFEST_FILE), manifest);
+    if (manifest !== undefined) await writeFile(join(out, manifest.file), manifest.bytes);
     onStep(`runtime written to ${out}: kernel ${kernelRelease}, ${packages.map((p) => `${p.name} ${p.version}`).join(', ')}`);
     return description;
   } finally {
