@@ -258,9 +258,9 @@ export async function setUpAppNetwork(plan: AppLinkPlan, ruleset: string, option
     await run('ip', ['netns', 'del', plan.netns]).catch(() => undefined);
     await run(...uplinkNft(['delete', 'table', 'ip', plan.uplinkInterface])).catch(() => undefined);
   };
-  // A namespace of the slot with a process in it belongs to a running VM (of an app of another store that has the same uid): never torn down here.
+  // A namespace of the slot with a process in it is someone's (a VM a killed cairn left running, another tool's): never torn down here.
   const inUse = await run('ip', ['netns', 'pids', plan.netns]).then((r) => r.stdout.trim() !== '', () => false);
-  if (inUse) throw new AppError('RUNNING', `the network namespace ${plan.netns} of this app's slot is in use by a running VM`, { hint: 'an app of another store with the same host uid is running: stop it first' });
+  if (inUse) throw new AppError('RUNNING', `the network namespace ${plan.netns} of this app's slot has processes in it`, { hint: `ip netns pids ${plan.netns} lists them: end them first` });
   await remove(); // what a start that did not end cleanly left
   try {
     await step(`create the network namespace ${plan.netns}`, 'ip', ['netns', 'add', plan.netns]);

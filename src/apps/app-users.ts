@@ -1,18 +1,20 @@
 // apps/app-users.ts: each app's own host user (docs/apps.md "Isolation"; the App-per-VM issue:
 // "Each app gets its own host user and group ... and the hypervisor process runs as that user").
-// In the system scope (cairn run by root) every app of a remote gets a uid, and a gid of the same
-// number, from a range reserved for cairn (APP_ID_RANGE), recorded in the store's database so an
-// app keeps its IDs across starts and no two apps share one. IDs are numbers only: no passwd
-// entry is needed to run a process as them. Run by another user (the user scope), each app gets
-// one ID of that user's subordinate ranges (/etc/subuid, /etc/subgid, subuid(5); the user's
-// own ID is inner 0, subordinate N is inner N + 1 of the user namespace newuidmap(1) sets up),
-// recorded the same way; a user with no such range, or without newuidmap (package uidmap), runs
-// every app as themselves, and is told so.
+// In the system scope (cairn run by root) every app of a remote of a store gets a uid, and a gid
+// of the same number, from a range reserved for cairn (APP_ID_RANGE). Run by another user (the
+// user scope), each app gets one ID of that user's subordinate ranges (/etc/subuid, /etc/subgid,
+// subuid(5); the user's own ID is inner 0, subordinate N is inner N + 1 of the user namespace
+// newuidmap(1) sets up); a user with no such range, or without newuidmap (package uidmap), runs
+// every app as themselves, and is told so. IDs are numbers only: no passwd entry is needed.
+// Every store of a scope allocates from one registry, the database of the scope's own store
+// (/var/lib/cairn/cairn.db for root, ~/.local/share/cairn/cairn.db for a user), so no two apps
+// share an ID however many stores there are. A store that no longer exists gives its IDs back.
 import { execFile } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, lstatSync, readdirSync, readFileSync, realpathSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { promisify } from 'node:util';
 import { openDurableDatabase } from '../io/sqlite.js';
+import { defaultStoreRoot } from '../store/install-scope.js';
 import { AppError } from './errors.js';
 import { storeDatabasePath } from './grants-database.js';
 
@@ -21,14 +23,21 @@ const run = promisify(execFile);
 /** The uids and gids cairn gives apps: above systemd's container range (524288-1879048191), below 2^31. */
 export const APP_ID_RANGE = { first: 2_000_000_000, count: 65_536 } as const;
 
+/** The registry's table: one row per app of a remote of a store (its root's real path). */
 const SCHEMA = `
-CREATE TABLE IF NOT EXISTS app_users (
-  app TEXT NOT NULL,
+CREATE TABLE IF NOT EXISTS app_ids (
+  store TEXT NOT NULL,
   remote TEXT NOT NULL,
+  app TEXT NOT NULL,
   uid INTEGER NOT NULL UNIQUE,
-  PRIMARY KEY (app, remote)
+  PRIMARY KEY (store, remote, app)
 );
 `;
+
+/** Where the IDs of every store of this scope are recorded: the scope's own store's database. */
+export function appIdRegistryPath(): string {
+  return storeDatabasePath(defaultStoreRoot(process.getuid?.() === 0 ? 'system' : 'user'));
+}
 
 export interface AppUser {
   /** The host uid and gid the hypervisor runs as. */
@@ -70,7 +79,7 @@ export function subordinateRange(file: string, name: string, uid: number): { sta
 export function appUser(storeRoot: string, app: string, remote: string): AppUser {
   const self = process.getuid?.() ?? 0;
   if (self === 0) {
-    const uid = allocate(storeRoot, app, remote, APP_ID_RANGE.first, APP_ID_RANGE.count, `the ${APP_ID_RANGE.count} host IDs reserved for apps are all in use`);
+    const uid = allocateAppId(appIdRegistryPath(), storeRoot, app, remote, APP_ID_RANGE);
     return { uid, gid: uid, dedicated: true };
   }
   const name = userInfo().username;
@@ -79,26 +88,91 @@ export function appUser(storeRoot: string, app: string, remote: string): AppUser
   const mapper = ['/usr/bin/newuidmap', '/bin/newuidmap'].some((p) => existsSync(p));
   if (!mapper || uids === undefined || gids === undefined || uids.count < 1 || gids.count < 1) return { uid: self, gid: process.getgid?.() ?? 0, dedicated: false };
   const count = Math.min(uids.count, gids.count);
-  const uid = allocate(storeRoot, app, remote, uids.start, count, `the ${count} subordinate IDs of ${name} are all in use`);
+  const uid = allocateAppId(appIdRegistryPath(), storeRoot, app, remote, { first: uids.start, count });
   const offset = uid - uids.start;
   return { uid, gid: gids.start + offset, dedicated: true, subordinate: { innerId: offset + 1, uids, gids } };
 }
 
-/** The recorded uid of (app, remote), or the next one of [first, first + count), recorded. */
-function allocate(storeRoot: string, app: string, remote: string, first: number, count: number, exhausted: string): number {
-  const db = openDurableDatabase(storeDatabasePath(storeRoot), SCHEMA);
+/**
+ * The uid recorded in `registry` for (store, remote, app), or the lowest free one of `range`,
+ * recorded. Before choosing a new one, the IDs of stores whose root no longer exists are given
+ * back (a store that reappears finds its apps' directories owned by another ID, and cairn run
+ * refuses them: docs/apps.md "Isolation"). An app that had an ID in its store's own database (as
+ * cairn recorded it before the registry) keeps it while no other app holds it.
+ */
+export function allocateAppId(registry: string, storeRoot: string, app: string, remote: string, range: { first: number; count: number }): number {
+  const store = realpathSync(storeRoot);
+  const earlier = legacyAppId(store, app, remote);
+  let db;
+  try {
+    db = openDurableDatabase(registry, SCHEMA);
+  } catch (e) {
+    throw new AppError('UNSUPPORTED', `the app ID registry ${registry} cannot be opened: ${(e as Error).message}`, { hint: 'it is the database of your scope\'s store: make its directory writable, or set XDG_DATA_HOME' });
+  }
   try {
     return db.transaction((): number => {
-      const known = db.prepare('SELECT uid FROM app_users WHERE app = ? AND remote = ?').get(app, remote) as { uid: number } | undefined;
+      const known = db.prepare('SELECT uid FROM app_ids WHERE store = ? AND remote = ? AND app = ?').get(store, remote, app) as { uid: number } | undefined;
       if (known !== undefined) return known.uid;
-      const highest = (db.prepare('SELECT max(uid) AS uid FROM app_users').get() as { uid: number | null }).uid;
-      const uid = highest === null || highest < first ? first : highest + 1;
-      if (uid >= first + count) throw new AppError('UNSUPPORTED', exhausted);
-      db.prepare('INSERT INTO app_users (app, remote, uid) VALUES (?, ?, ?)').run(app, remote, uid);
+      const stores = (db.prepare('SELECT DISTINCT store FROM app_ids').all() as Array<{ store: string }>).map((r) => r.store);
+      for (const gone of stores.filter((s) => !pathExists(s))) db.prepare('DELETE FROM app_ids WHERE store = ?').run(gone);
+      const taken = (uid: number): boolean => db.prepare('SELECT 1 FROM app_ids WHERE uid = ?').get(uid) !== undefined;
+      const inRange = (uid: number): boolean => uid >= range.first && uid < range.first + range.count;
+      const uid = earlier !== undefined && inRange(earlier) && !taken(earlier) && !processUids().has(earlier) ? earlier : lowestFree(db, range.first);
+      if (!inRange(uid)) throw new AppError('UNSUPPORTED', `the ${range.count} IDs from ${range.first} that apps may have are all in use`, { hint: 'remove stores that are no longer used' });
+      db.prepare('INSERT INTO app_ids (store, remote, app, uid) VALUES (?, ?, ?, ?)').run(store, remote, app, uid);
       return uid;
     }).immediate();
   } finally {
     db.close();
+  }
+}
+
+/** The lowest uid from `first` on that no row holds and no process runs as (one of a store removed under a running app). */
+function lowestFree(db: ReturnType<typeof openDurableDatabase>, first: number): number {
+  const taken = new Set((db.prepare('SELECT uid FROM app_ids WHERE uid >= ?').all(first) as Array<{ uid: number }>).map((r) => r.uid));
+  for (const uid of processUids()) taken.add(uid);
+  let uid = first;
+  while (taken.has(uid)) uid++;
+  return uid;
+}
+
+/** The real uids of the processes this one can see (/proc/PID/status). */
+function processUids(): Set<number> {
+  const uids = new Set<number>();
+  for (const pid of readdirSync('/proc').filter((p) => /^[0-9]+$/.test(p))) {
+    try {
+      const uid = /^Uid:\s+([0-9]+)/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
+      if (uid !== undefined) uids.add(Number(uid));
+    } catch {
+      // the process ended meanwhile
+    }
+  }
+  return uids;
+}
+
+/** The uid the store's own database recorded for (app, remote) before the registry, if any. */
+function legacyAppId(store: string, app: string, remote: string): number | undefined {
+  const path = storeDatabasePath(store);
+  if (!pathExists(path)) return undefined;
+  const db = openDurableDatabase(path, '');
+  try {
+    const table = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'app_users'").get();
+    if (table === undefined) return undefined;
+    return (db.prepare('SELECT uid FROM app_users WHERE app = ? AND remote = ?').get(app, remote) as { uid: number } | undefined)?.uid;
+  } finally {
+    db.close();
+  }
+}
+
+/** Whether `path` exists; only its absence (not, say, a permission error) is false. */
+function pathExists(path: string): boolean {
+  try {
+    lstatSync(path);
+    return true;
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') return false;
+    throw e;
   }
 }
 

@@ -176,7 +176,7 @@ async function startApp(storeRoot: string, installed: InstalledApp, entry: strin
   const signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
   for (const signal of signals) process.on(signal, stopOnSignal);
   try {
-    // A networked app holds its slot host-wide (apps of two stores may share one) while its namespace exists.
+    // A networked app holds its slot host-wide while its namespace exists (its store's start lock does not cover the same store reached by another path).
     const exitCode = await holdingNetworkSlot(link, app, async () => {
       let network: AppNetwork | undefined;
       try {
@@ -228,13 +228,13 @@ async function startApp(storeRoot: string, installed: InstalledApp, entry: strin
   }
 }
 
-/** Runs `fn` holding the app network slot of `link` host-wide (/run/cairn/slot-N.lock); RUNNING when another start holds it. */
+/** Runs `fn` holding the app network slot of `link` host-wide (/run/cairn/cairn-N.lock); RUNNING when another start holds it. */
 async function holdingNetworkSlot<T>(link: AppLinkPlan | undefined, app: string, fn: () => Promise<T>): Promise<T> {
   if (link === undefined) return fn();
   try {
     return await withLockFile(join('/run/cairn', `${link.netns}.lock`), { command: `cairn run ${app}`, timeoutMs: 0, createDirectory: true }, fn);
   } catch (e) {
-    if (e instanceof StorageError && e.code === 'LOCKED') throw new AppError('RUNNING', `the network slot of ${app} (${link.netns}) is held by another start: an app of another store with the same host uid`, { hint: 'stop that app first; one system store avoids this' });
+    if (e instanceof StorageError && e.code === 'LOCKED') throw new AppError('RUNNING', `the network slot of ${app} (${link.netns}) is held by another start of it`, { hint: 'cairn ps lists it; stop it first' });
     throw e;
   }
 }

@@ -15,7 +15,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { chmod, chown, mkdir, mkdtemp, readFile, readdir, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { APP_ID_RANGE, AppError, appFolderDir, appLinkPlan, appStateDir, subordinateRange, type AppLinkPlan, auditTrail, buildRuntime, grantPermission, revokePermission, runApp, runningApps, type RuntimeDescription } from '../../src/apps/index.js';
+import { APP_ID_RANGE, AppError, appFolderDir, appLinkPlan, appStateDir, appUser, subordinateRange, type AppLinkPlan, auditTrail, buildRuntime, grantPermission, revokePermission, runApp, runningApps, type RuntimeDescription } from '../../src/apps/index.js';
 import { startNetworkLab, type NetworkLab } from '../../src/demo/index.js';
 import { openStore } from '../../src/store/index.js';
 import { CAIRN_BIN, runCli } from '../fixtures/cairn-process.js';
@@ -51,6 +51,13 @@ after(async () => {
 /** A store with one app whose entry point is `script` (run by the guest's busybox sh). */
 async function storeWithApp(name: string, script: string, permissions: string[] = []): Promise<string> {
   return storeWithApps(join(dir, `store-${name}`), { [name]: script }, permissions);
+}
+
+/** The network names and addresses `name` of the store storeWithApp(name) makes will have: its slot is its uid's offset (app-users.ts). */
+async function linkOf(name: string): Promise<AppLinkPlan> {
+  const root = join(dir, `store-${name}`);
+  await mkdir(root, { recursive: true });
+  return appLinkPlan(appUser(root, name, 'main').uid - APP_ID_RANGE.first);
 }
 
 /** A store with one generation holding every app of `scripts` (name -> script). */
@@ -143,7 +150,7 @@ async function receiveIn(netns: string, host: string, port: number): Promise<str
 
 test('the network: none by default; granted, the app reaches the granted server beyond its uplink and nothing else (not the uplink itself); revoked, none again', { ...T, skip: T.skip ?? ROOT_ONLY ?? NETWORK_NEEDS }, async (t) => {
   const lab = await labFor(t, 'dest');
-  const link = appLinkPlan(0);
+  const link = await linkOf('fetcher');
   const probe = networkProbe(lab, link);
   const root = await storeWithApp('fetcher', `${probe.script}\necho "interfaces: $(ls /sys/class/net | tr "\\n" " ")"\n`, [`network:outbound:${lab.serverAddress}:8080`]);
   const run = async (): Promise<string[]> => {
@@ -162,7 +169,8 @@ test('the network: none by default; granted, the app reaches the granted server 
   await writeFile(spoof, '');
   assert.deepEqual(await run(), [`${probe.targets[0]}: refused`, 'interfaces: eth0 lo ']);
   await rm(spoof);
-  assert.equal(spawnSync('ip', ['netns', 'list'], { encoding: 'utf8' }).stdout.includes(link.netns), false, 'the app\'s namespace is gone with its VM');
+  const namespaces = spawnSync('ip', ['netns', 'list'], { encoding: 'utf8' }).stdout.split('\n').map((l) => l.split(' ')[0]);
+  assert.equal(namespaces.includes(link.netns), false, 'the app\'s namespace is gone with its VM');
   assert.equal(spawnSync('ip', ['-n', lab.uplink, 'link', 'show', link.uplinkInterface], { stdio: 'ignore' }).status, 1, 'and its link');
 
   await revokePermission(root, 'fetcher', 'network');
@@ -171,7 +179,7 @@ test('the network: none by default; granted, the app reaches the granted server 
 
 test('network:outbound reaches public addresses but not the uplink itself nor private ranges; a granted inbound port is reachable at the app namespace\'s address while another is not', { ...T, skip: T.skip ?? ROOT_ONLY ?? NETWORK_NEEDS }, async (t) => {
   const lab = await labFor(t, 'any');
-  const link = appLinkPlan(0);
+  const link = await linkOf('browser');
   const probe = networkProbe(lab, link);
   const root = await storeWithApp('browser', [
     'echo "guest 9000" | nc -l -p 9000 >/dev/null & inbound=$!',
@@ -197,10 +205,10 @@ test('network:outbound reaches public addresses but not the uplink itself nor pr
   assert.deepEqual(await inbound, ['refused', 'guest 9000', 'refused'], 'only the granted inbound port; nothing from the namespace itself');
 });
 
-test('a start never tears down a network in use (an app of another store with the same uid), nor takes over a state directory of another user or a link', { ...T, skip: T.skip ?? ROOT_ONLY ?? NETWORK_NEEDS }, async (t) => {
+test('a start never tears down a network namespace in use (processes in its slot\'s namespace), nor takes over a state directory of another user or a link', { ...T, skip: T.skip ?? ROOT_ONLY ?? NETWORK_NEEDS }, async (t) => {
+  const link = await linkOf('squatter');
   const root = await storeWithApp('squatter', 'echo ran\n', ['network:outbound']);
   await grantPermission(root, 'squatter', 'network');
-  const link = appLinkPlan(0);
   spawnSync('ip', ['netns', 'add', link.netns]);
   const occupant = spawn('ip', ['netns', 'exec', link.netns, 'sleep', '60'], { stdio: 'ignore' });
   t.after(() => {
@@ -386,9 +394,12 @@ test('in the user scope each app runs under its own subordinate ID of the user: 
   const checkout = await mkdtemp(join(tmpdir(), 'cairn-checkout-'));
   await chmod(checkout, 0o755);
   const project = join(CAIRN_BIN, '..', '..');
+  // The tester has no home: its scope's store, which records its apps' IDs, is under XDG_DATA_HOME.
+  const dataHome = await mkdtemp(join(tmpdir(), 'cairn-tester-data-'));
+  await chown(dataHome, uid, gid);
   const runAsTester = (app: string): Promise<{ code: number | null; stdout: string }> => new Promise((resolve) => {
     const child = spawn('unshare', ['--mount', '--propagation', 'private', 'sh', '-c', 'mount --bind "$1" "$2" && exec setpriv --reuid="$3" --regid="$4" --clear-groups node "$2/bin/cairn.js" run "$5" --store "$6" --runtime "$7"',
-      'sh', project, checkout, String(uid), String(gid), app, root, runtimeDir], { stdio: ['ignore', 'pipe', 'inherit'] });
+      'sh', project, checkout, String(uid), String(gid), app, root, runtimeDir], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, XDG_DATA_HOME: dataHome } });
     let stdout = '';
     child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
     child.on('exit', (code) => resolve({ code, stdout }));
@@ -412,5 +423,6 @@ test('in the user scope each app runs under its own subordinate ID of the user: 
     assert.equal(asUser.stdout, 'secret\n', 'the user can');
   } finally {
     await rm(checkout, { recursive: true, force: true });
+    await rm(dataHome, { recursive: true, force: true });
   }
 });
