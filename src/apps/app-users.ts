@@ -82,15 +82,44 @@ export function appUser(storeRoot: string, app: string, remote: string): AppUser
     const uid = allocateAppId(appIdRegistryPath(), storeRoot, app, remote, APP_ID_RANGE);
     return { uid, gid: uid, dedicated: true };
   }
-  const name = userInfo().username;
-  const uids = subordinateRange('/etc/subuid', name, self);
-  const gids = subordinateRange('/etc/subgid', name, self);
-  const mapper = ['/usr/bin/newuidmap', '/bin/newuidmap'].some((p) => existsSync(p));
-  if (!mapper || uids === undefined || gids === undefined || uids.count < 1 || gids.count < 1) return { uid: self, gid: process.getgid?.() ?? 0, dedicated: false };
+  const ranges = userSubordinateRanges();
+  if (ranges === undefined) return { uid: self, gid: process.getgid?.() ?? 0, dedicated: false };
+  const { uids, gids } = ranges;
   const count = Math.min(uids.count, gids.count);
   const uid = allocateAppId(appIdRegistryPath(), storeRoot, app, remote, { first: uids.start, count });
   const offset = uid - uids.start;
   return { uid, gid: gids.start + offset, dedicated: true, subordinate: { innerId: offset + 1, uids, gids } };
+}
+
+/** The invoking user's first subordinate uid and gid ranges, when they have both and newuidmap is installed. */
+export function userSubordinateRanges(): Pick<SubordinateIds, 'uids' | 'gids'> | undefined {
+  const self = process.getuid?.() ?? 0;
+  const name = userInfo().username;
+  const uids = subordinateRange('/etc/subuid', name, self);
+  const gids = subordinateRange('/etc/subgid', name, self);
+  const mapper = ['/usr/bin/newuidmap', '/bin/newuidmap'].some((p) => existsSync(p));
+  return mapper && uids !== undefined && gids !== undefined && uids.count > 0 && gids.count > 0 ? { uids, gids } : undefined;
+}
+
+/** The apps of the store `storeRoot` that hold an ID in `registry`. */
+export function recordedAppIds(registry: string, storeRoot: string): Array<{ remote: string; app: string; uid: number }> {
+  if (!pathExists(registry)) return [];
+  const db = openDurableDatabase(registry, SCHEMA);
+  try {
+    return db.prepare('SELECT remote, app, uid FROM app_ids WHERE store = ? ORDER BY uid').all(realpathSync(storeRoot)) as Array<{ remote: string; app: string; uid: number }>;
+  } finally {
+    db.close();
+  }
+}
+
+/** Gives back the ID of (store, remote, app) in `registry`. */
+export function releaseAppId(registry: string, storeRoot: string, app: string, remote: string): void {
+  const db = openDurableDatabase(registry, SCHEMA);
+  try {
+    db.prepare('DELETE FROM app_ids WHERE store = ? AND remote = ? AND app = ?').run(realpathSync(storeRoot), remote, app);
+  } finally {
+    db.close();
+  }
 }
 
 /**
@@ -177,12 +206,12 @@ function pathExists(path: string): boolean {
 }
 
 /** unshare(1)'s arguments for a new user namespace where the invoking user is inner 0 and their subordinate ranges inner 1 and on (through newuidmap and newgidmap). */
-export function subordinateNamespaceArgs(ids: SubordinateIds): string[] {
+export function subordinateNamespaceArgs(ids: Pick<SubordinateIds, 'uids' | 'gids'>): string[] {
   return ['--user', '--map-user=0', '--map-group=0', `--map-users=${ids.uids.start},1,${ids.uids.count}`, `--map-groups=${ids.gids.start},1,${ids.gids.count}`];
 }
 
 /** Runs `command` as root of that namespace: the invoking user, with power over the app's files (chown to the app, remove them). */
-export async function asNamespaceRoot(ids: SubordinateIds, command: string[]): Promise<void> {
+export async function asNamespaceRoot(ids: Pick<SubordinateIds, 'uids' | 'gids'>, command: string[]): Promise<void> {
   try {
     await run('unshare', [...subordinateNamespaceArgs(ids), '--', ...command]);
   } catch (e) {

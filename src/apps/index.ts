@@ -12,3 +12,4 @@ export { APP_ID_RANGE, allocateAppId, appIdRegistryPath, appUser, subordinateRan
 export { vmSandboxArgs, type VmSandbox } from './vm-sandbox.js';
 export { processStartTime, runningApp, runningApps, stopApp, type RunningApp } from './running.js';
 export { APP_NETWORK, NON_PUBLIC_RANGES, appLinkPlan, appNamespaceRuleset, inIpv4Range, uplinkRuleset, grantsNetwork, guestNetworkParameter, resolveDestinations, setUpAppNetwork, type AppLinkPlan, type AppNetwork, type ResolvedDestination } from './app-network.js';
+export { collectStoreGarbage, releaseRemovedApps, type ReleasedApp } from './app-removal.js';

@@ -11,14 +11,15 @@
 // namespace, its console directory, its entry in the run registry) is removed before cairn ends.
 // Devices, display, clipboard and audio are not given yet (docs/apps.md): a grant of one is
 // announced and the VM runs without it.
-import { spawn } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { access, chmod, chown, lstat, mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { access, chmod, lstat, mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { closeSync, existsSync, openSync, statSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { constants as osConstants, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
+import { promisify } from 'node:util';
 import { StorageError } from '../errors/index.js';
 import { withLockFile } from '../io/lock-file.js';
 import { AppError } from './errors.js';
@@ -33,6 +34,8 @@ import { GUEST_MARKERS } from './runtime.js';
 import { qemuArgs } from './vm-configs.js';
 import { vmSandboxArgs } from './vm-sandbox.js';
 import { vmSpecFor, type VmSpec } from './vm-spec.js';
+
+const runTool = promisify(execFile);
 
 export interface RunOptions {
   /** The runtime directory (vmlinuz, initrd.img); default: the runtime the app's manifest names, else ROOT/runtime. */
@@ -88,15 +91,19 @@ async function ownDirectory(dir: string, user: AppUser): Promise<void> {
   await handOver(dir, user, 0o770);
 }
 
-/** Gives the directory `dir`, made by this process, to the app's user: chown as root, through the user namespace of the subordinate IDs otherwise. */
+/**
+ * Gives the directory `dir`, and what it holds (the state of an app installed again:
+ * app-removal.ts), to the app's user: chown -R (which changes links themselves and follows
+ * none) as root, through the user namespace of the subordinate IDs otherwise.
+ */
 async function handOver(dir: string, user: AppUser, userScopeMode: number): Promise<void> {
   if (user.subordinate === undefined) {
-    await chown(dir, user.uid, user.gid);
+    await runTool('chown', ['-R', `${user.uid}:${user.gid}`, '--', dir]);
     await chmod(dir, 0o700);
     return;
   }
   await chmod(dir, userScopeMode);
-  await asNamespaceRoot(user.subordinate, ['chown', `${user.subordinate.innerId}:0`, dir]);
+  await asNamespaceRoot(user.subordinate, ['chown', '-R', `${user.subordinate.innerId}:0`, '--', dir]);
 }
 
 export async function runApp(storeRoot: string, app: string, options: RunOptions = {}): Promise<RunResult> {

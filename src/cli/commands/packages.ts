@@ -10,6 +10,7 @@ import {
   ConsentNeededError, addRemote, backgroundUpdate, createBundle, readHeldUpdates, formatAge, installBundle, type BundleInstallResult, describePackage, installPackages, listRemotes, openStore, removePackages, removeRemote, searchPackages, updatePackages,
   type InstallEvent, type PackageManagerOptions, type TransactionResult,
 } from '../../store/index.js';
+import { collectStoreGarbage } from '../../apps/index.js';
 import { describePermission } from '../../package/index.js';
 import { collect, durationOption, positiveInt } from '../options.js';
 import type { Output } from '../output.js';
@@ -304,9 +305,11 @@ export const gcCommand: CommandModule = {
     scoped(program.command('gc').description('remove store paths no kept generation references (and, with --keep, older generations)')
       .option('--keep <n>', 'keep only the newest N generations (the active one is always kept)', positiveInt('--keep')))
       .action(async (opts: ScopeOpts & { keep?: number }) => {
-        const store = await openStore(storeRoot(opts));
-        const r = await store.gc(opts.keep === undefined ? {} : { keepGenerations: opts.keep });
-        context.output().result(r, [`removed ${r.removedGenerations.length} generation(s) and ${r.removedPaths.length} store path(s), freed ${mib(r.freedBytes)}`]);
+        const r = await collectStoreGarbage(storeRoot(opts), opts.keep === undefined ? {} : { keepGenerations: opts.keep });
+        context.output().result(r, [
+          `removed ${r.removedGenerations.length} generation(s) and ${r.removedPaths.length} store path(s), freed ${mib(r.freedBytes)}`,
+          ...r.releasedApps.map((a) => `${a.remote}:${a.app} is gone: its host uid ${a.uid} is given back${a.keptDirectories.length > 0 ? `; kept, now yours: ${a.keptDirectories.join(', ')}` : ''}`),
+        ]);
       });
   },
 };
