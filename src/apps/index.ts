@@ -8,8 +8,8 @@ export { cloudHypervisorArgs, firecrackerConfig, libvirtDomainXml, qemuArgs, vmN
 export { initramfs, type InitramfsEntry } from './initramfs.js';
 export { buildRuntime, GUEST_MARKERS, RUNTIME_MODULES, type RuntimeDescription } from './runtime.js';
 export { appFolderDir, appStateDir, runApp, type RunOptions, type RunResult } from './run.js';
-export { APP_ID_RANGE, allocateAppId, appIdRegistryPath, appUser, subordinateRange, type AppUser, type SubordinateIds } from './app-users.js';
+export { APP_ID_RANGE, allocateAppId, appIdRegistryPath, appUser, recordedAppIds, subordinateRange, type AppUser, type SubordinateIds } from './app-users.js';
 export { vmSandboxArgs, type VmSandbox } from './vm-sandbox.js';
-export { processStartTime, runningApp, runningApps, stopApp, type RunningApp } from './running.js';
+export { processStartTime, recordRunning, runningApp, runningApps, stopApp, type RunningApp } from './running.js';
 export { APP_NETWORK, NON_PUBLIC_RANGES, appLinkPlan, appNamespaceRuleset, inIpv4Range, uplinkRuleset, grantsNetwork, guestNetworkParameter, resolveDestinations, setUpAppNetwork, type AppLinkPlan, type AppNetwork, type ResolvedDestination } from './app-network.js';
 export { collectStoreGarbage, releaseRemovedApps, type ReleasedApp } from './app-removal.js';

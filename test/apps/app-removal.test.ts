@@ -8,9 +8,7 @@ import assert from 'node:assert/strict';
 import { chmod, chown, lstat, mkdir, mkdtemp, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { appFolderDir, appIdRegistryPath, appStateDir, appUser, collectStoreGarbage } from '../../src/apps/index.js';
-import { recordRunning } from '../../src/apps/running.js';
-import { recordedAppIds } from '../../src/apps/app-users.js';
+import { appFolderDir, appIdRegistryPath, appStateDir, appUser, collectStoreGarbage, recordRunning, recordedAppIds } from '../../src/apps/index.js';
 import { openStore } from '../../src/store/index.js';
 import { testPackage } from '../fixtures/store-driver.js';
 
