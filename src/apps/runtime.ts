@@ -3,7 +3,7 @@
 // packages, versions and hashes) ..., not by compiling a kernel"). `buildRuntime` fetches
 // Debian's kernel image and busybox-static with apt (`apt-get download`: the archive is the one
 // apt is configured for, never an address of cairn's), checks each .deb against the SHA256 that
-// apt's signed index lists, takes the kernel, the virtio and 9p modules and busybox out of them,
+// apt's signed index lists, takes only the kernel, the virtio and 9p modules and busybox out of them,
 // and writes DIR/vmlinuz, DIR/initrd.img (apps/initramfs.ts) and DIR/runtime.json. The guest's
 // /init mounts the app's store path read-only at /app, its state read-write at /state and each
 // granted folder at /folders/NAME (9p over virtio; `cairn.folders=NAME:ro|rw,...` on the kernel
@@ -11,10 +11,11 @@
 // runs the entry point named on the kernel command line, prints its exit status
 // and powers off; it prints CAIRN-START before the app runs so the host forwards only the app's
 // output.
-import { execFile } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { hashFile } from '../crypto/hash.js';
 import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import type { Readable } from 'node:stream';
 import { promisify } from 'node:util';
 import { AppError } from './errors.js';
 import { initramfs, type InitramfsEntry } from './initramfs.js';
@@ -81,6 +82,27 @@ async function downloadPackage(dir: string, name: string): Promise<{ name: strin
   return { name, version, sha256, file: join(dir, file) };
 }
 
+/**
+ * Extracts only `members` (paths as the package's data archive names them, `./boot/...`) of the
+ * .deb `file` into `tree`: dpkg-deb's data archive piped to tar, so the kernel's hundreds of MB
+ * of modules the guest does not load are never written. A member the package lacks fails tar.
+ */
+async function extractMembers(file: string, tree: string, members: string[]): Promise<void> {
+  await mkdir(tree, { recursive: true });
+  const archive = spawn('dpkg-deb', ['--fsys-tarfile', file], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const tar = spawn('tar', ['-x', '-f', '-', '-C', tree, '--', ...members], { stdio: ['pipe', 'ignore', 'pipe'] });
+  archive.stdout!.pipe(tar.stdin!);
+  tar.stdin!.on('error', () => undefined); // tar may stop reading early when it fails
+  const exited = (child: ChildProcess & { stderr: Readable }, name: string): Promise<string | undefined> => new Promise((resolve) => {
+    let stderr = '';
+    child.stderr!.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-2000)));
+    child.on('error', (e) => resolve(`${name}: ${e.message}`));
+    child.on('close', (code) => resolve(code === 0 ? undefined : `${name} exited with ${code}: ${stderr.trim().split('\n').slice(-1)[0] ?? ''}`));
+  });
+  const failures = (await Promise.all([exited(archive, 'dpkg-deb --fsys-tarfile'), exited(tar, 'tar -x')])).filter((f) => f !== undefined);
+  if (failures.length > 0) throw new AppError('RUNTIME_UNAVAILABLE', `cannot take ${members.length} file(s) out of ${file}: ${failures.join('; ')}`);
+}
+
 /** A runtime written as a package source directory: the name and version of its cairn-package.json. */
 export interface RuntimePackage {
   name: string;
@@ -115,8 +137,9 @@ export async function buildRuntime(out: string, onStep: (line: string) => void =
       packages.push(await downloadPackage(work, name));
     }
     const tree = join(work, 'tree');
-    for (const p of packages) await run('dpkg-deb', ['-x', p.file, tree]);
     const kernelRelease = kernelPackage.slice('linux-image-'.length);
+    await extractMembers(packages[0]!.file, tree, [`./boot/vmlinuz-${kernelRelease}`, ...RUNTIME_MODULES.map((m) => `./lib/modules/${kernelRelease}/kernel/${m}.ko`)]);
+    await extractMembers(packages[1]!.file, tree, ['./bin/busybox']);
     const modulesDir = join(tree, 'lib', 'modules', kernelRelease, 'kernel');
     const entries: InitramfsEntry[] = ['bin', 'lib', 'lib/modules', 'proc', 'sys', 'dev', 'app', 'state', 'folders'].map((path) => ({ path, type: 'directory', mode: 0o755 }));
     entries.push({ path: 'bin/busybox', type: 'file', mode: 0o755, data: await readFile(join(tree, 'bin', 'busybox')) });
