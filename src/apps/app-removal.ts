@@ -1,76 +1,105 @@
 // apps/app-removal.ts: an app's host user goes with the app (docs/apps.md "Isolation"; the
 // App-per-VM issue: "a reserved UID range, created and removed with the app"). An app is gone
 // for good once no generation of its store holds it (after `cairn remove` and a `cairn gc` that
-// drops the generations that did: before that a rollback brings it back, with its ID). Then its ID
-// is given back to the scope's registry, and its state and shared folders, kept, are handed back
-// to the store's owner (root, or the user), so that no later app given the same ID owns them; an
-// app installed again gets an ID anew and is handed its directories at its first start. A running
-// app keeps its ID until it has ended.
-import { execFile } from 'node:child_process';
-import { lstat } from 'node:fs/promises';
+// drops the generations that did: before that a rollback brings it back, with its ID). Then, under
+// the app's start lock (so no start of it runs meanwhile), its state and shared folders are moved,
+// unchanged, into ROOT/kept/REMOTE/APP-uid-UID-TIME, which only the store's owner can enter, and
+// its ID is given back: an app given that ID later cannot reach the files it still owns. Nothing is
+// chowned, so no hard link or mount placed in those directories can carry a change of owner
+// elsewhere. A directory that cannot be moved (a mount point) keeps the app its ID, and says why.
+// An app installed again gets a new ID and new directories; the user may move the kept ones back.
+import { lstat, mkdir, rename } from 'node:fs/promises';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import type { GcOptions, GcResult } from '../store/index.js';
-import { appIdRegistryPath, asNamespaceRoot, recordedAppIds, releaseAppId, userSubordinateRanges } from './app-users.js';
-import { appStateDir } from './run.js';
-import { runningApps } from './running.js';
-
-const run = promisify(execFile);
+import { appIdRegistryPath, recordedAppIds, releaseAppId } from './app-users.js';
+import { AppError } from './errors.js';
+import { appStateDir, holdingStartLock } from './run.js';
+import { runningApp } from './running.js';
 
 export interface ReleasedApp {
   app: string;
   remote: string;
   /** The host uid it had. */
   uid: number;
-  /** Its directories (state, shared folders) that were kept and handed back to the store's owner. */
-  keptDirectories: string[];
+  /** Where its state and folders were moved (unchanged), if it had any. */
+  keptIn?: string;
+}
+
+export interface AppsRelease {
+  released: ReleasedApp[];
+  /** Apps no generation holds that keep their ID for now, and why (running, a directory that cannot be moved). */
+  notReleased: Array<{ app: string; remote: string; uid: number; reason: string }>;
 }
 
 /** The store's garbage collection (store/gc.ts), then the release of the IDs of apps no generation holds any more. */
-export async function collectStoreGarbage(storeRoot: string, options: GcOptions = {}): Promise<GcResult & { releasedApps: ReleasedApp[] }> {
+export async function collectStoreGarbage(storeRoot: string, options: GcOptions = {}): Promise<GcResult & { apps: AppsRelease }> {
   const result = await (await openedStore(storeRoot)).gc(options);
-  return { ...result, releasedApps: await releaseRemovedApps(storeRoot) };
+  return { ...result, apps: await releaseRemovedApps(storeRoot) };
 }
 
-/** Gives back the ID of each app of `storeRoot` that no generation holds and that is not running; hands its directories back. */
-export async function releaseRemovedApps(storeRoot: string): Promise<ReleasedApp[]> {
+/** Gives back the ID of each app of `storeRoot` that no generation holds and that is not running; its directories are kept aside. */
+export async function releaseRemovedApps(storeRoot: string): Promise<AppsRelease> {
   const registry = appIdRegistryPath();
+  const out: AppsRelease = { released: [], notReleased: [] };
   const recorded = recordedAppIds(registry, storeRoot);
-  if (recorded.length === 0) return [];
+  if (recorded.length === 0) return out;
   const held = new Set<string>();
   for (const generation of await (await openedStore(storeRoot)).generations()) {
     for (const [name, p] of Object.entries(generation.packages)) held.add(`${p.remote}\0${name}`);
   }
-  const running = new Set((await runningApps(storeRoot)).map((r) => r.app));
-  const released: ReleasedApp[] = [];
   for (const { remote, app, uid } of recorded) {
-    if (held.has(`${remote}\0${app}`) || running.has(app)) continue;
-    const keptDirectories: string[] = [];
-    for (const dir of [appStateDir(storeRoot, app, remote), join(storeRoot, 'folders', remote, app)]) {
-      const status = await lstat(dir).catch(() => undefined);
-      if (status === undefined || !status.isDirectory()) continue;
-      await handBackToOwner(dir);
-      keptDirectories.push(dir);
+    if (held.has(`${remote}\0${app}`)) continue;
+    try {
+      const keptIn = await holdingStartLock(storeRoot, app, `cairn gc (giving back the ID of ${app})`, async () => {
+        if ((await runningApp(storeRoot, app)) !== undefined) throw new AppError('RUNNING', `${app} is running`);
+        const kept = await keepAside(storeRoot, app, remote, uid);
+        releaseAppId(registry, storeRoot, app, remote);
+        return kept;
+      });
+      out.released.push({ app, remote, uid, ...(keptIn === undefined ? {} : { keptIn }) });
+    } catch (e) {
+      if (!(e instanceof AppError)) throw e;
+      out.notReleased.push({ app, remote, uid, reason: e.message });
     }
-    releaseAppId(registry, storeRoot, app, remote);
-    released.push({ app, remote, uid, keptDirectories });
   }
-  return released;
+  return out;
+}
+
+/** Moves the app's state and folders, if any, into ROOT/kept/REMOTE/APP-uid-UID-TIME (the kept directory: the owner's only, 0700); undone if one cannot be moved. */
+async function keepAside(storeRoot: string, app: string, remote: string, uid: number): Promise<string | undefined> {
+  const sources = [
+    { from: appStateDir(storeRoot, app, remote), name: 'state' },
+    { from: join(storeRoot, 'folders', remote, app), name: 'folders' },
+  ];
+  const present = [];
+  for (const s of sources) if (await lstat(s.from).then(() => true, () => false)) present.push(s);
+  if (present.length === 0) return undefined;
+  const kept = join(storeRoot, 'kept');
+  await mkdir(kept, { mode: 0o700 }).catch((e: NodeJS.ErrnoException) => {
+    if (e.code !== 'EEXIST') throw e;
+  });
+  const status = await lstat(kept);
+  if (!status.isDirectory() || status.uid !== process.getuid?.() || (status.mode & 0o077) !== 0) {
+    throw new AppError('UNSUPPORTED', `${kept} must be a directory of yours that only you can enter (mode 0700)`);
+  }
+  const target = join(kept, remote, `${app}-uid-${uid}-${new Date().toISOString().replace(/[-:.]/g, '')}`);
+  await mkdir(target, { recursive: true, mode: 0o700 });
+  const moved: Array<{ from: string; to: string }> = [];
+  for (const s of present) {
+    const to = join(target, s.name);
+    try {
+      await rename(s.from, to);
+      moved.push({ from: s.from, to });
+    } catch (e) {
+      for (const m of moved.reverse()) await rename(m.to, m.from);
+      throw new AppError('UNSUPPORTED', `${s.from} cannot be moved to ${to} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}): a mount point? ${app} keeps its ID`);
+    }
+  }
+  return target;
 }
 
 /** The store at `root`, its code loaded only here: cairn run, which loads this layer, needs none of it. */
 async function openedStore(root: string): ReturnType<typeof import('../store/store.js').openStore> {
   const { openStore } = await import('../store/store.js');
   return openStore(root);
-}
-
-/** Makes `dir` and everything in it the invoking user's again (chown -R, which changes links themselves and follows none). */
-async function handBackToOwner(dir: string): Promise<void> {
-  const self = process.getuid?.() ?? 0;
-  if (self === 0) {
-    await run('chown', ['-R', '0:0', '--', dir]);
-    return;
-  }
-  const ranges = userSubordinateRanges();
-  if (ranges !== undefined) await asNamespaceRoot(ranges, ['chown', '-R', '0:0', '--', dir]);
 }

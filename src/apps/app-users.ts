@@ -6,11 +6,14 @@
 // subuid(5); the user's own ID is inner 0, subordinate N is inner N + 1 of the user namespace
 // newuidmap(1) sets up); a user with no such range, or without newuidmap (package uidmap), runs
 // every app as themselves, and is told so. IDs are numbers only: no passwd entry is needed.
-// Every store of a scope allocates from one registry, the database of the scope's own store
-// (/var/lib/cairn/cairn.db for root, ~/.local/share/cairn/cairn.db for a user), so no two apps
-// share an ID however many stores there are. A store that no longer exists gives its IDs back.
+// Every store of a scope allocates from one registry (/var/lib/cairn/cairn.db for root, the
+// database of the system store; ~/.local/share/cairn/cairn.db for a user, under the home the
+// password database names), so no two apps share an ID however many stores there are. A store
+// that no longer exists gives its IDs back; `cairn gc` gives back those of removed apps
+// (app-removal.ts).
 import { execFile } from 'node:child_process';
-import { existsSync, lstatSync, readdirSync, readFileSync, realpathSync } from 'node:fs';
+import { existsSync, lstatSync, readdirSync, readFileSync, realpathSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import { userInfo } from 'node:os';
 import { promisify } from 'node:util';
 import { openDurableDatabase } from '../io/sqlite.js';
@@ -34,9 +37,23 @@ CREATE TABLE IF NOT EXISTS app_ids (
 );
 `;
 
-/** Where the IDs of every store of this scope are recorded: the scope's own store's database. */
+/**
+ * Where the IDs of every store of this scope are recorded: the system store's database for root;
+ * for a user, the user store's database under the home the password database names, whatever the
+ * environment says (two registries would give two apps one ID), or, for a user without a home,
+ * under XDG_DATA_HOME.
+ */
 export function appIdRegistryPath(): string {
-  return storeDatabasePath(defaultStoreRoot(process.getuid?.() === 0 ? 'system' : 'user'));
+  if (process.getuid?.() === 0) return storeDatabasePath(defaultStoreRoot('system'));
+  const home = userInfo().homedir;
+  const homeExists = (() => {
+    try {
+      return statSync(home).isDirectory();
+    } catch {
+      return false;
+    }
+  })();
+  return storeDatabasePath(homeExists ? join(home, '.local', 'share', 'cairn') : defaultStoreRoot('user'));
 }
 
 export interface AppUser {
@@ -126,12 +143,12 @@ export function releaseAppId(registry: string, storeRoot: string, app: string, r
  * The uid recorded in `registry` for (store, remote, app), or the lowest free one of `range`,
  * recorded. Before choosing a new one, the IDs of stores whose root no longer exists are given
  * back (a store that reappears finds its apps' directories owned by another ID, and cairn run
- * refuses them: docs/apps.md "Isolation"). An app that had an ID in its store's own database (as
- * cairn recorded it before the registry) keeps it while no other app holds it.
+ * refuses them: docs/apps.md "Isolation"). A recorded ID outside `range` (the user's subordinate
+ * range changed) is refused rather than used.
  */
 export function allocateAppId(registry: string, storeRoot: string, app: string, remote: string, range: { first: number; count: number }): number {
   const store = realpathSync(storeRoot);
-  const earlier = legacyAppId(store, app, remote);
+  const inRange = (uid: number): boolean => uid >= range.first && uid < range.first + range.count;
   let db;
   try {
     db = openDurableDatabase(registry, SCHEMA);
@@ -141,12 +158,13 @@ export function allocateAppId(registry: string, storeRoot: string, app: string, 
   try {
     return db.transaction((): number => {
       const known = db.prepare('SELECT uid FROM app_ids WHERE store = ? AND remote = ? AND app = ?').get(store, remote, app) as { uid: number } | undefined;
-      if (known !== undefined) return known.uid;
+      if (known !== undefined) {
+        if (!inRange(known.uid)) throw new AppError('UNSUPPORTED', `${app} of ${remote} has the ID ${known.uid}, outside the ${range.count} IDs from ${range.first} it may have now`, { hint: 'your subordinate ranges (/etc/subuid, /etc/subgid) changed: restore them' });
+        return known.uid;
+      }
       const stores = (db.prepare('SELECT DISTINCT store FROM app_ids').all() as Array<{ store: string }>).map((r) => r.store);
       for (const gone of stores.filter((s) => !pathExists(s))) db.prepare('DELETE FROM app_ids WHERE store = ?').run(gone);
-      const taken = (uid: number): boolean => db.prepare('SELECT 1 FROM app_ids WHERE uid = ?').get(uid) !== undefined;
-      const inRange = (uid: number): boolean => uid >= range.first && uid < range.first + range.count;
-      const uid = earlier !== undefined && inRange(earlier) && !taken(earlier) && !processUids().has(earlier) ? earlier : lowestFree(db, range.first);
+      const uid = lowestFree(db, range.first);
       if (!inRange(uid)) throw new AppError('UNSUPPORTED', `the ${range.count} IDs from ${range.first} that apps may have are all in use`, { hint: 'remove stores that are no longer used' });
       db.prepare('INSERT INTO app_ids (store, remote, app, uid) VALUES (?, ?, ?, ?)').run(store, remote, app, uid);
       return uid;
@@ -177,20 +195,6 @@ function processUids(): Set<number> {
     }
   }
   return uids;
-}
-
-/** The uid the store's own database recorded for (app, remote) before the registry, if any. */
-function legacyAppId(store: string, app: string, remote: string): number | undefined {
-  const path = storeDatabasePath(store);
-  if (!pathExists(path)) return undefined;
-  const db = openDurableDatabase(path, '');
-  try {
-    const table = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'app_users'").get();
-    if (table === undefined) return undefined;
-    return (db.prepare('SELECT uid FROM app_users WHERE app = ? AND remote = ?').get(app, remote) as { uid: number } | undefined)?.uid;
-  } finally {
-    db.close();
-  }
 }
 
 /** Whether `path` exists; only its absence (not, say, a permission error) is false. */

@@ -11,15 +11,14 @@
 // namespace, its console directory, its entry in the run registry) is removed before cairn ends.
 // Devices, display, clipboard and audio are not given yet (docs/apps.md): a grant of one is
 // announced and the VM runs without it.
-import { execFile, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { access, chmod, lstat, mkdir, mkdtemp, rm } from 'node:fs/promises';
-import { closeSync, existsSync, openSync, statSync } from 'node:fs';
+import { access, chmod, chown, lstat, mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { closeSync, existsSync, openSync, realpathSync, statSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { constants as osConstants, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
-import { promisify } from 'node:util';
 import { StorageError } from '../errors/index.js';
 import { withLockFile } from '../io/lock-file.js';
 import { AppError } from './errors.js';
@@ -34,8 +33,6 @@ import { GUEST_MARKERS } from './runtime.js';
 import { qemuArgs } from './vm-configs.js';
 import { vmSandboxArgs } from './vm-sandbox.js';
 import { vmSpecFor, type VmSpec } from './vm-spec.js';
-
-const runTool = promisify(execFile);
 
 export interface RunOptions {
   /** The runtime directory (vmlinuz, initrd.img); default: the runtime the app's manifest names, else ROOT/runtime. */
@@ -92,18 +89,18 @@ async function ownDirectory(dir: string, user: AppUser): Promise<void> {
 }
 
 /**
- * Gives the directory `dir`, and what it holds (the state of an app installed again:
- * app-removal.ts), to the app's user: chown -R (which changes links themselves and follows
- * none) as root, through the user namespace of the subordinate IDs otherwise.
+ * Gives the directory `dir`, made by this process, to the app's user: chown as root, through the
+ * user namespace of the subordinate IDs otherwise. Never recursive: what a directory holds may be
+ * hard links to files elsewhere, or a mount.
  */
 async function handOver(dir: string, user: AppUser, userScopeMode: number): Promise<void> {
   if (user.subordinate === undefined) {
-    await runTool('chown', ['-R', `${user.uid}:${user.gid}`, '--', dir]);
+    await chown(dir, user.uid, user.gid);
     await chmod(dir, 0o700);
     return;
   }
   await chmod(dir, userScopeMode);
-  await asNamespaceRoot(user.subordinate, ['chown', '-R', `${user.subordinate.innerId}:0`, '--', dir]);
+  await asNamespaceRoot(user.subordinate, ['chown', `${user.subordinate.innerId}:0`, dir]);
 }
 
 export async function runApp(storeRoot: string, app: string, options: RunOptions = {}): Promise<RunResult> {
@@ -123,9 +120,17 @@ export async function runApp(storeRoot: string, app: string, options: RunOptions
       throw new AppError('RUNTIME_UNAVAILABLE', `no runtime at ${runtimeDir} (${file} is missing)`, { hint: 'cairn runtime build makes STORE/runtime; an app may name a runtime package in its manifest' });
     });
   }
-  // One start of an app at a time: its start lock is held until its VM has ended and what the start made is removed.
+  return holdingStartLock(storeRoot, app, `cairn run ${app}`, () => startApp(storeRoot, installed, entry, runtimeDir, options));
+}
+
+/**
+ * Runs `fn` holding the start lock of `app`: one start of an app at a time, held until its VM has
+ * ended and what the start made is removed (and by cairn gc while it gives back the app's ID).
+ * RUNNING when another process holds it.
+ */
+export async function holdingStartLock<T>(storeRoot: string, app: string, command: string, fn: () => Promise<T>): Promise<T> {
   try {
-    return await withLockFile(startLockPath(storeRoot, app), { command: `cairn run ${app}`, timeoutMs: 0, createDirectory: true }, () => startApp(storeRoot, installed, entry, runtimeDir, options));
+    return await withLockFile(startLockPath(storeRoot, app), { command, timeoutMs: 0, createDirectory: true }, fn);
   } catch (e) {
     if (e instanceof StorageError && e.code === 'LOCKED') throw new AppError('RUNNING', `${app} is being started or run by another cairn process`, { hint: 'cairn stop APP ends it' });
     throw e;
@@ -140,7 +145,7 @@ export async function runApp(storeRoot: string, app: string, options: RunOptions
 function startLockPath(storeRoot: string, app: string): string {
   const runtime = process.getuid?.() === 0 ? '/run/cairn' : process.env.XDG_RUNTIME_DIR ? join(process.env.XDG_RUNTIME_DIR, 'cairn') : undefined;
   if (runtime === undefined) return join(storeRoot, 'run', `${app}.lock`);
-  return join(runtime, `${createHash('sha256').update(resolve(storeRoot)).digest('hex').slice(0, 16)}-${app}.lock`);
+  return join(runtime, `${createHash('sha256').update(realpathSync(storeRoot)).digest('hex').slice(0, 16)}-${app}.lock`);
 }
 
 /** The start of an app whose start lock is held (runApp). */

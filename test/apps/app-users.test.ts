@@ -1,7 +1,7 @@
 // test/apps/app-users.test.ts: the registry of app IDs (docs/apps.md "Isolation"): every store
 // of a scope allocates from one registry, so apps of two stores never share a host uid (and so
-// never a network slot); a store that is gone gives its IDs back; an ID a store recorded before
-// the registry is kept while free; an ID a process runs as is not given; a full range or an unusable registry is UNSUPPORTED.
+// never a network slot); a store that is gone gives its IDs back; an ID a process runs as is not
+// given; a recorded ID outside the range is refused; a full range or an unusable registry is UNSUPPORTED.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
@@ -71,18 +71,12 @@ test('an ID a process runs as is not given out (an app still running whose store
   assert.ok(uid > self && uid < self + 100, `${uid}: not ${self}, which this test runs as`);
 });
 
-test('an ID a store recorded itself before the registry is kept while no other app holds it', async (t) => {
+test('a recorded ID outside the range an app may have now (a user\'s subordinate range changed) is refused, not used', async (t) => {
   const { dir, registry, store } = await scratch();
   t.after(() => rm(dir, { recursive: true, force: true }));
-  const old = await store('old');
-  const db = new Database(join(old, 'cairn.db'));
-  db.exec('CREATE TABLE app_users (app TEXT NOT NULL, remote TEXT NOT NULL, uid INTEGER NOT NULL UNIQUE, PRIMARY KEY (app, remote))');
-  db.prepare('INSERT INTO app_users VALUES (?, ?, ?), (?, ?, ?)').run('early', 'main', 5002, 'clash', 'main', 5000);
-  db.close();
-  const other = await store('other');
-  assert.equal(allocateAppId(registry, other, 'first', 'main', RANGE), 5000);
-  assert.equal(allocateAppId(registry, old, 'early', 'main', RANGE), 5002, 'its earlier ID, free');
-  assert.equal(allocateAppId(registry, old, 'clash', 'main', RANGE), 5001, 'its earlier ID is held by another app: a new one');
+  const root = await store('s');
+  assert.equal(allocateAppId(registry, root, 'app', 'main', RANGE), 5000);
+  await assert.rejects(async () => allocateAppId(registry, root, 'app', 'main', { first: 6000, count: 4 }), (e: unknown) => e instanceof AppError && e.code === 'UNSUPPORTED' && /has the ID 5000, outside the 4 IDs from 6000/.test(e.message));
 });
 
 test('a registry that cannot be opened is UNSUPPORTED, naming it', async (t) => {

@@ -308,7 +308,8 @@ export const gcCommand: CommandModule = {
         const r = await collectStoreGarbage(storeRoot(opts), opts.keep === undefined ? {} : { keepGenerations: opts.keep });
         context.output().result(r, [
           `removed ${r.removedGenerations.length} generation(s) and ${r.removedPaths.length} store path(s), freed ${mib(r.freedBytes)}`,
-          ...r.releasedApps.map((a) => `${a.remote}:${a.app} is gone: its host uid ${a.uid} is given back${a.keptDirectories.length > 0 ? `; kept, now yours: ${a.keptDirectories.join(', ')}` : ''}`),
+          ...r.apps.released.map((a) => `${a.remote}:${a.app} is gone: its host uid ${a.uid} is given back${a.keptIn === undefined ? '' : `; its state and folders are kept in ${a.keptIn}`}`),
+          ...r.apps.notReleased.map((a) => `${a.remote}:${a.app} is gone but keeps its host uid ${a.uid} for now: ${a.reason}`),
         ]);
       });
   },
