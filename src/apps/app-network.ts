@@ -101,8 +101,8 @@ export function grantsNetwork(granted: readonly Permission[]): boolean {
   return granted.some((p) => p.kind === 'network:outbound' || p.kind === 'network:outbound-to' || p.kind === 'network:inbound');
 }
 
-/** The nftables ruleset of the app's namespace for what is granted (see the header). */
-export function appNamespaceRuleset(plan: AppLinkPlan, granted: readonly Permission[], destinations: readonly ResolvedDestination[]): string {
+/** The nftables ruleset of the app's namespace for what is granted (see the header); `refused`: addresses refused before any grant is looked at. */
+export function appNamespaceRuleset(plan: AppLinkPlan, granted: readonly Permission[], destinations: readonly ResolvedDestination[], refused: readonly string[] = []): string {
   const reject = 'reject with icmpx type admin-prohibited';
   const forward: string[] = [
     // Only the guest's own address, IPv4 only: a spoofed source would have replies sent where the guest may not reach.
@@ -111,6 +111,8 @@ export function appNamespaceRuleset(plan: AppLinkPlan, granted: readonly Permiss
     `iifname "tap0" oifname "up0" ct state established,related accept`,
     `iifname "up0" oifname "tap0" ip daddr ${plan.guestAddress} ct state established,related accept`,
     `iifname "tap0" ip daddr ${APP_LINKS} ${reject}`,
+    // Addresses the app never reaches, granted or not (in the user scope: the host's own).
+    ...(refused.length === 0 ? [] : [`iifname "tap0" ip daddr { ${refused.join(', ')} } ${reject}`]),
   ];
   for (const d of destinations) {
     for (const address of d.addresses) forward.push(`iifname "tap0" oifname "up0" ip daddr ${address} meta l4proto { tcp, udp } th dport ${d.port} accept`);

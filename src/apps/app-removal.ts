@@ -8,7 +8,7 @@
 // chowned, so no hard link or mount placed in those directories can carry a change of owner
 // elsewhere. A directory that cannot be moved (a mount point) keeps the app its ID, and says why.
 // An app installed again gets a new ID and new directories; the user may move the kept ones back.
-import { lstat, mkdir, rename } from 'node:fs/promises';
+import { lstat, mkdir, rename, rmdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { GcOptions, GcResult } from '../store/index.js';
 import { appIdRegistryPath, recordedAppIds, releaseAppId } from './app-users.js';
@@ -33,18 +33,27 @@ export interface AppsRelease {
 
 /** The store's garbage collection (store/gc.ts), then the release of the IDs of apps no generation holds any more. */
 export async function collectStoreGarbage(storeRoot: string, options: GcOptions = {}): Promise<GcResult & { apps: AppsRelease }> {
-  const result = await (await openedStore(storeRoot)).gc(options);
-  return { ...result, apps: await releaseRemovedApps(storeRoot) };
+  const store = await openedStore(storeRoot);
+  return store.withLock(async () => ({ ...(await store.gc(options)), apps: await releaseRemovedApps(storeRoot) }));
 }
 
-/** Gives back the ID of each app of `storeRoot` that no generation holds and that is not running; its directories are kept aside. */
+/**
+ * Gives back the ID of each app of `storeRoot` that no generation holds and that is not running;
+ * its directories are kept aside. Under the store's lock: no generation is made meanwhile (an
+ * install of the app again waits).
+ */
 export async function releaseRemovedApps(storeRoot: string): Promise<AppsRelease> {
+  const store = await openedStore(storeRoot);
+  return store.withLock(() => releaseWhileLocked(store, storeRoot));
+}
+
+async function releaseWhileLocked(store: Awaited<ReturnType<typeof openedStore>>, storeRoot: string): Promise<AppsRelease> {
   const registry = appIdRegistryPath();
   const out: AppsRelease = { released: [], notReleased: [] };
   const recorded = recordedAppIds(registry, storeRoot);
   if (recorded.length === 0) return out;
   const held = new Set<string>();
-  for (const generation of await (await openedStore(storeRoot)).generations()) {
+  for (const generation of await store.generations()) {
     for (const [name, p] of Object.entries(generation.packages)) held.add(`${p.remote}\0${name}`);
   }
   for (const { remote, app, uid } of recorded) {
@@ -53,7 +62,7 @@ export async function releaseRemovedApps(storeRoot: string): Promise<AppsRelease
       const keptIn = await holdingStartLock(storeRoot, app, `cairn gc (giving back the ID of ${app})`, async () => {
         if ((await runningApp(storeRoot, app)) !== undefined) throw new AppError('RUNNING', `${app} is running`);
         const kept = await keepAside(storeRoot, app, remote, uid);
-        releaseAppId(registry, storeRoot, app, remote);
+        releaseAppId(registry, storeRoot, app, remote, uid);
         return kept;
       });
       out.released.push({ app, remote, uid, ...(keptIn === undefined ? {} : { keptIn }) });
@@ -92,7 +101,10 @@ async function keepAside(storeRoot: string, app: string, remote: string, uid: nu
       moved.push({ from: s.from, to });
     } catch (e) {
       for (const m of moved.reverse()) await rename(m.to, m.from);
-      throw new AppError('UNSUPPORTED', `${s.from} cannot be moved to ${to} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}): a mount point? ${app} keeps its ID`);
+      await rmdir(target).catch(() => undefined);
+      const code = (e as NodeJS.ErrnoException).code;
+      const why = code === 'EBUSY' || code === 'EXDEV' ? 'it is a mount point' : code === 'EACCES' || code === 'EPERM' ? 'it is not writable to you (the app may have changed its mode: give it u+w)' : (e as Error).message;
+      throw new AppError('UNSUPPORTED', `${s.from} cannot be moved to ${kept}: ${why}; ${app} keeps its ID`);
     }
   }
   return target;

@@ -129,11 +129,11 @@ export function recordedAppIds(registry: string, storeRoot: string): Array<{ rem
   }
 }
 
-/** Gives back the ID of (store, remote, app) in `registry`. */
-export function releaseAppId(registry: string, storeRoot: string, app: string, remote: string): void {
+/** Gives back the ID `uid` of (store, remote, app) in `registry` (nothing if the app now has another). */
+export function releaseAppId(registry: string, storeRoot: string, app: string, remote: string, uid: number): void {
   const db = openDurableDatabase(registry, SCHEMA);
   try {
-    db.prepare('DELETE FROM app_ids WHERE store = ? AND remote = ? AND app = ?').run(realpathSync(storeRoot), remote, app);
+    db.prepare('DELETE FROM app_ids WHERE store = ? AND remote = ? AND app = ? AND uid = ?').run(realpathSync(storeRoot), remote, app, uid);
   } finally {
     db.close();
   }

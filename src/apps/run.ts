@@ -23,7 +23,7 @@ import { StorageError } from '../errors/index.js';
 import { withLockFile } from '../io/lock-file.js';
 import { AppError } from './errors.js';
 import { parsePermission, type Permission } from '../package/permissions.js';
-import { appLinkPlan, appNamespaceRuleset, grantsNetwork, guestNetworkParameter, resolveDestinations, setUpAppNetwork, type AppLinkPlan, type AppNetwork } from './app-network.js';
+import { APP_NETWORK, appLinkPlan, appNamespaceRuleset, grantsNetwork, guestNetworkParameter, resolveDestinations, setUpAppNetwork, type AppLinkPlan, type AppNetwork } from './app-network.js';
 import { APP_ID_RANGE, appUser, asNamespaceRoot, subordinateNamespaceArgs, type AppUser } from './app-users.js';
 import { withGrantsDatabase } from './grants-database.js';
 import { readCurrentGeneration, readInstalledRecord } from '../store/current.js';
@@ -33,6 +33,7 @@ import { GUEST_MARKERS } from './runtime.js';
 import { qemuArgs } from './vm-configs.js';
 import { vmSandboxArgs } from './vm-sandbox.js';
 import { vmSpecFor, type VmSpec } from './vm-spec.js';
+import { hostAddresses, setUpUserAppNetwork, type UserAppNetwork } from './user-app-network.js';
 
 export interface RunOptions {
   /** The runtime directory (vmlinuz, initrd.img); default: the runtime the app's manifest names, else ROOT/runtime. */
@@ -139,11 +140,14 @@ export async function holdingStartLock<T>(storeRoot: string, app: string, comman
 
 /**
  * Where the start lock of `app` of the store at `storeRoot` is: in /run/cairn (root) or
- * $XDG_RUNTIME_DIR/cairn, which are emptied at boot, so that a lock a crash left cannot outlive a
- * reboot and name a pid that some other process has since; ROOT/run otherwise.
+ * /run/user/UID/cairn, which are emptied at boot, so that a lock a crash left cannot outlive a
+ * reboot and name a pid that some other process has since; ROOT/run where the user has no
+ * /run/user/UID. Never taken from the environment: every cairn process of the user (a desktop's,
+ * cron's, one over ssh) must find the same lock.
  */
 function startLockPath(storeRoot: string, app: string): string {
-  const runtime = process.getuid?.() === 0 ? '/run/cairn' : process.env.XDG_RUNTIME_DIR ? join(process.env.XDG_RUNTIME_DIR, 'cairn') : undefined;
+  const uid = process.getuid?.() ?? 0;
+  const runtime = uid === 0 ? '/run/cairn' : existsSync(`/run/user/${uid}`) ? `/run/user/${uid}/cairn` : undefined;
   if (runtime === undefined) return join(storeRoot, 'run', `${app}.lock`);
   return join(runtime, `${createHash('sha256').update(realpathSync(storeRoot)).digest('hex').slice(0, 16)}-${app}.lock`);
 }
@@ -151,6 +155,8 @@ function startLockPath(storeRoot: string, app: string): string {
 /** The start of an app whose start lock is held (runApp). */
 async function startApp(storeRoot: string, installed: InstalledApp, entry: string, runtimeDir: string, options: RunOptions): Promise<RunResult> {
   const app = installed.name;
+  // Installed still, now that no cairn gc can give its ID back meanwhile (app-removal.ts).
+  if ((await installedApp(storeRoot, app)).id !== installed.id) throw new AppError('NOT_INSTALLED', `${app} was updated or removed while it was being started`, { hint: 'run it again' });
   if ((await runningApp(storeRoot, app)) !== undefined) throw new AppError('RUNNING', `${app} is running already`, { hint: 'cairn stop APP ends it' });
   const granted = withGrantsDatabase(storeRoot, (db) => db.granted(app, installed.remote));
   const permissions = granted.map((p) => parsePermission(p));
@@ -161,7 +167,9 @@ async function startApp(storeRoot: string, installed: InstalledApp, entry: strin
   const user = appUser(storeRoot, app, installed.remote);
   if (!user.dedicated) options.onNotice?.(`${app} runs as your own user (uid ${user.uid}): each app gets its own ID from your subordinate ranges (/etc/subuid, /etc/subgid; sudo usermod --add-subuids FIRST-LAST --add-subgids FIRST-LAST YOU) through newuidmap (sudo apt-get install uidmap)`);
   const networked = grantsNetwork(permissions);
-  if (networked && process.getuid?.() !== 0) throw new AppError('UNSUPPORTED', `${app} is granted a network, which needs the system scope (cairn run as root): its network namespace and rules are made by root`, { hint: 'user-scope networking is not built yet (docs/apps.md "Network")' });
+  const systemScope = process.getuid?.() === 0;
+  if (networked && !systemScope && user.subordinate === undefined) throw new AppError('UNSUPPORTED', `${app} is granted a network, which in the user scope needs your subordinate IDs: its namespace belongs to their user namespace`, { hint: 'sudo usermod --add-subuids FIRST-LAST --add-subgids FIRST-LAST YOU; sudo apt-get install uidmap' });
+  if (networked && !systemScope && permissions.some((p) => p.kind === 'network:inbound')) options.onNotice?.(`inbound ports are not given in the user scope: ${app} runs without them (as root they are)`);
   const stateDir = appStateDir(storeRoot, app, installed.remote);
   await ownDirectory(stateDir, user);
   const folders: Record<string, string> = {};
@@ -177,7 +185,8 @@ async function startApp(storeRoot: string, installed: InstalledApp, entry: strin
   const kvm = existsSync('/dev/kvm') && (user.subordinate === undefined || (statSync('/dev/kvm').mode & 0o006) === 0o006);
   if (!kvm) options.onNotice?.('no /dev/kvm: QEMU emulates the machine in software, which is slower');
   const storePath = join(storeRoot, 'store', installed.id);
-  const link = networked ? appLinkPlan(user.uid - APP_ID_RANGE.first) : undefined;
+  // The slot names the namespace and addresses: the uid's offset in the system range; in the user scope (namespaces of the user's own) the inner ID's.
+  const link = !networked ? undefined : appLinkPlan(systemScope ? user.uid - APP_ID_RANGE.first : (user.subordinate!.innerId - 1) % APP_NETWORK.slots);
   // From here a signal stops the start, or the VM once it runs, and what the start made is still removed; the status is the signal's.
   let interrupted: NodeJS.Signals | undefined;
   let jailPid: number | undefined;
@@ -189,12 +198,18 @@ async function startApp(storeRoot: string, installed: InstalledApp, entry: strin
   for (const signal of signals) process.on(signal, stopOnSignal);
   try {
     // A networked app holds its slot host-wide while its namespace exists (its store's start lock does not cover the same store reached by another path).
-    const exitCode = await holdingNetworkSlot(link, app, async () => {
+    const exitCode = await holdingNetworkSlot(systemScope ? link : undefined, app, async () => {
       let network: AppNetwork | undefined;
+      let userNetwork: UserAppNetwork | undefined;
       try {
-        if (link !== undefined) {
+        if (link !== undefined && systemScope) {
           const ruleset = appNamespaceRuleset(link, permissions, await resolveDestinations(permissions, options.onNotice));
           network = await setUpAppNetwork(link, ruleset, { uid: user.uid, gid: user.gid, tunNode: join(sockets, 'tun'), ...(options.networkUplink === undefined ? {} : { uplinkNetns: options.networkUplink }) });
+        } else if (link !== undefined) {
+          if (options.networkUplink !== undefined) throw new AppError('UNSUPPORTED', '--network-uplink needs the system scope: in the user scope the app\'s traffic leaves through your own sockets, from the namespace cairn runs in');
+          const outbound = permissions.filter((p) => p.kind !== 'network:inbound');
+          const ruleset = appNamespaceRuleset(link, outbound, await resolveDestinations(outbound, options.onNotice), hostAddresses());
+          userNetwork = await setUpUserAppNetwork(link, ruleset, user.subordinate!);
         }
         // In the user scope the directory keeps the invoking user's group for what QEMU makes in it (setgid), so cairn reaches the console.
         if (user.dedicated) await handOver(sockets, user, 0o2770);
@@ -210,12 +225,12 @@ async function startApp(storeRoot: string, installed: InstalledApp, entry: strin
           },
           storePath, stateDir,
           granted, folderPaths: folders,
-          network: link === undefined ? { tap: '', netns: '', mac: '' } : { tap: 'tap0', netns: link.netns, mac: link.mac },
+          network: link === undefined ? { tap: '', netns: '', mac: '' } : { tap: 'tap0', netns: systemScope ? link.netns : '', mac: link.mac },
           display: { vsockCid: 0, socket: '' },
           consoleSocket,
         });
         if (interrupted !== undefined) return 0;
-        const { command, fds } = jailCommand(spec, user, { runtimeDir, storePath, stateDir, sockets, kvm, network });
+        const { command, fds } = jailCommand(spec, user, { runtimeDir, storePath, stateDir, sockets, kvm, network, userNetwork });
         let recorded: Promise<void> = Promise.resolve();
         const onSpawned = (pid: number): void => {
           jailPid = pid;
@@ -230,6 +245,7 @@ async function startApp(storeRoot: string, installed: InstalledApp, entry: strin
         }
       } finally {
         await network?.remove();
+        await userNetwork?.remove();
       }
     });
     return { app, exitCode: interrupted === undefined ? exitCode : 128 + osConstants.signals[interrupted], acceleration: kvm ? 'kvm' : 'tcg' };
@@ -258,19 +274,22 @@ async function holdingNetworkSlot<T>(link: AppLinkPlan | undefined, app: string,
  * ID, QEMU's files are its group's too (umask 007), and the jail gets its directories as open
  * descriptors: the app's ID may not reach them by path.
  */
-function jailCommand(spec: VmSpec, user: AppUser, where: { runtimeDir: string; storePath: string; stateDir: string; sockets: string; kvm: boolean; network: AppNetwork | undefined }): { command: [string, string[]]; fds: number[] } {
+function jailCommand(spec: VmSpec, user: AppUser, where: { runtimeDir: string; storePath: string; stateDir: string; sockets: string; kvm: boolean; network: AppNetwork | undefined; userNetwork: UserAppNetwork | undefined }): { command: [string, string[]]; fds: number[] } {
   const folders = spec.shares.filter((s) => s.tag.startsWith('folder-')).map((s) => ({ hostPath: resolve(s.hostPath), readOnly: s.readOnly }));
   const sources = [resolve(where.runtimeDir), resolve(where.storePath), resolve(where.stateDir), where.sockets, ...folders.map((f) => f.hostPath)];
   const fds = user.subordinate === undefined ? [] : sources.map((path) => openSync(path, 'r'));
   const jail = vmSandboxArgs({
     runtimeDir: sources[0]!, storePath: sources[1]!, stateDir: sources[2]!, socketDir: where.sockets, kvm: where.kvm, folders,
     ...(where.network === undefined ? {} : { tun: where.network.tunNode }),
+    ...(where.userNetwork === undefined ? {} : { tun: '/dev/net/tun' }),
     ...(user.subordinate === undefined ? {} : { sourceFds: Object.fromEntries(sources.map((path, i) => [path, 3 + i])) }),
   }, ['qemu-system-x86_64', ...qemuArgs(spec, { kvm: where.kvm }), '-no-reboot']);
   if (where.network !== undefined) return { fds, command: ['nsenter', [`--net=${where.network.netnsPath}`, `--setuid=${user.uid}`, `--setgid=${user.gid}`, '--', 'bwrap', ...jail]] };
   if (user.subordinate !== undefined) {
     const inner = user.subordinate.innerId;
-    return { fds, command: ['unshare', [...subordinateNamespaceArgs(user.subordinate), `--setuid=${inner}`, `--setgid=${inner}`, '--', 'sh', '-c', 'umask 007 && exec "$@"', 'sh', 'bwrap', ...jail]] };
+    const umask = ['sh', '-c', 'umask 007 && exec "$@"', 'sh', 'bwrap', ...jail];
+    if (where.userNetwork !== undefined) return { fds, command: ['nsenter', ['--target', String(where.userNetwork.holderPid), '--user', '--net', '--preserve-credentials', `--setuid=${inner}`, `--setgid=${inner}`, '--', ...umask]] };
+    return { fds, command: ['unshare', [...subordinateNamespaceArgs(user.subordinate), `--setuid=${inner}`, `--setgid=${inner}`, '--', ...umask]] };
   }
   return { fds, command: ['bwrap', jail] };
 }

@@ -54,6 +54,10 @@ test('the ruleset forwards a granted destination only; network:outbound adds pub
   assert.ok(privateReject > 0 && catchAll > privateReject, 'private ranges are rejected before the catch-all');
   assert.match(any, /iifname "up0" tcp dport 9000 dnat ip to 10\.213\.0\.6:9000/);
   assert.match(any, /iifname "up0" oifname "tap0" ip daddr 10\.213\.0\.6 tcp dport 9000 ct status dnat accept/);
+  // The user scope's refusal of the host's own addresses comes before any grant, the catch-all included.
+  const userScope = appNamespaceRuleset(plan, grants('network:outbound:198.18.1.1:8082', 'network:outbound'), [{ host: '198.18.1.1', port: 8082, addresses: ['198.18.1.1'] }], ['198.18.1.1', '192.168.1.10']);
+  const refusal = userScope.indexOf('iifname "tap0" ip daddr { 198.18.1.1, 192.168.1.10 } reject');
+  assert.ok(refusal > 0 && refusal < userScope.indexOf('ip daddr 198.18.1.1 meta l4proto') && refusal < userScope.indexOf('iifname "tap0" oifname "up0" accept'), 'the host\'s addresses are refused before the grants');
 });
 
 test('the uplink accepts nothing from an app\'s link but replies, forwards only the app namespace\'s address and nothing it would DNAT, and masquerades it', () => {

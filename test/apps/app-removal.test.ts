@@ -97,7 +97,8 @@ test('an app no generation holds keeps its uid while it runs or is being started
   const reason = (app: string): string => result.apps.notReleased.find((a) => a.app === app)!.reason;
   assert.match(reason('busy'), /busy is running/);
   assert.match(reason('starting'), /being started or run by another/);
-  assert.match(reason('mounted'), /cannot be moved .*mount point\? mounted keeps its ID/);
+  assert.match(reason('mounted'), /cannot be moved to .*: it is a mount point; mounted keeps its ID/);
+  assert.deepEqual(await readdir(join(root, 'kept', 'main')), [], 'nothing left of the attempt');
   assert.equal(await readFile(join(mounted, 'inside'), 'utf8'), 'on its own file system', 'the mount is where it was');
   assert.deepEqual(idsOf(root), [`busy=${uids.busy}`, `mounted=${uids.mounted}`, `starting=${uids.starting}`]);
   await assert.rejects(runApp(root, 'busy'), (e: unknown) => e instanceof AppError && e.code === 'NOT_INSTALLED');

@@ -13,6 +13,7 @@ import { test, before, after, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { chmod, chown, mkdir, mkdtemp, readFile, readdir, rm, stat, symlink, writeFile } from 'node:fs/promises';
+import { existsSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { APP_ID_RANGE, AppError, appFolderDir, appLinkPlan, appStateDir, appUser, subordinateRange, type AppLinkPlan, auditTrail, buildRuntime, grantPermission, revokePermission, runApp, runningApps, type RuntimeDescription } from '../../src/apps/index.js';
@@ -385,33 +386,49 @@ const USER_SCOPE_NEEDS = [
   process.env.CI === 'true' || (testerIds !== undefined && subordinateRange('/etc/subuid', TESTER, testerIds.uid) !== undefined) ? {} : { skip: `no user ${TESTER} with subordinate IDs: sudo useradd --system --user-group ${TESTER} && sudo usermod --add-subuids 300000-365535 --add-subgids 300000-365535 ${TESTER}` },
 ].find((n) => n.skip !== undefined)?.skip;
 
-test('in the user scope each app runs under its own subordinate ID of the user: its state is the user\'s to read and not the other app\'s', { ...T, skip: T.skip ?? ROOT_ONLY ?? USER_SCOPE_NEEDS }, async () => {
+/**
+ * Runs `cairn run APP --store ROOT` as the tester, from a bind of this checkout under /tmp (its
+ * own path may not be open to other users), in the network namespace `netns` when given. The
+ * tester has no home: its scope's store, which records its apps' IDs, is under XDG_DATA_HOME.
+ */
+async function testerRunner(t: TestContext): Promise<(app: string, root: string, netns?: string) => Promise<{ code: number | null; stdout: string; stderr: string }>> {
+  const { uid, gid } = testerIds!;
+  const checkout = await mkdtemp(join(tmpdir(), 'cairn-checkout-'));
+  await chmod(checkout, 0o755);
+  const dataHome = await mkdtemp(join(tmpdir(), 'cairn-tester-data-'));
+  await chown(dataHome, uid, gid);
+  t.after(async () => {
+    await rm(checkout, { recursive: true, force: true });
+    await rm(dataHome, { recursive: true, force: true });
+  });
+  const project = join(CAIRN_BIN, '..', '..');
+  return (app, root, netns) => new Promise((resolve) => {
+    const inNamespace = netns === undefined ? [] : ['ip', 'netns', 'exec', netns];
+    const [command, ...args] = [...inNamespace, 'unshare', '--mount', '--propagation', 'private', 'sh', '-c', 'mount --bind "$1" "$2" && exec setpriv --reuid="$3" --regid="$4" --clear-groups node "$2/bin/cairn.js" run "$5" --store "$6" --runtime "$7"',
+      'sh', project, checkout, String(uid), String(gid), app, root, runtimeDir];
+    const child = spawn(command!, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, XDG_DATA_HOME: dataHome } });
+    let stdout = '';
+    let stderr = '';
+    child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('exit', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+test('in the user scope each app runs under its own subordinate ID of the user: its state is the user\'s to read and not the other app\'s', { ...T, skip: T.skip ?? ROOT_ONLY ?? USER_SCOPE_NEEDS }, async (t) => {
   const { uid, gid } = testerIds!;
   const uids = subordinateRange('/etc/subuid', TESTER, uid)!;
   const root = await storeWithApps(join(dir, 'store-user-scope'), { first: 'echo secret > /state/mine\necho first ran\nsleep 3\n', second: 'echo second ran\nsleep 3\n' });
   assert.equal(spawnSync('chown', ['-R', `${uid}:${gid}`, root]).status, 0);
-  // cairn runs as the tester from a bind of this checkout under /tmp (its own path may not be open to other users).
-  const checkout = await mkdtemp(join(tmpdir(), 'cairn-checkout-'));
-  await chmod(checkout, 0o755);
-  const project = join(CAIRN_BIN, '..', '..');
-  // The tester has no home: its scope's store, which records its apps' IDs, is under XDG_DATA_HOME.
-  const dataHome = await mkdtemp(join(tmpdir(), 'cairn-tester-data-'));
-  await chown(dataHome, uid, gid);
-  const runAsTester = (app: string): Promise<{ code: number | null; stdout: string }> => new Promise((resolve) => {
-    const child = spawn('unshare', ['--mount', '--propagation', 'private', 'sh', '-c', 'mount --bind "$1" "$2" && exec setpriv --reuid="$3" --regid="$4" --clear-groups node "$2/bin/cairn.js" run "$5" --store "$6" --runtime "$7"',
-      'sh', project, checkout, String(uid), String(gid), app, root, runtimeDir], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, XDG_DATA_HOME: dataHome } });
-    let stdout = '';
-    child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.on('exit', (code) => resolve({ code, stdout }));
-  });
-  try {
-    const ran: Array<{ code: number | null; stdout: string; uid: number | undefined }> = [];
+  const runAsTester = await testerRunner(t);
+  {
+    const ran: Array<{ code: number | null; stdout: string; stderr: string; uid: number | undefined }> = [];
     for (const app of ['first', 'second']) {
-      const running = runAsTester(app);
+      const running = runAsTester(app, root);
       const hypervisorUid = await uidOfProcess(`cairn-${app}`, 60_000);
       ran.push({ ...(await running), uid: hypervisorUid });
     }
-    assert.deepEqual(ran.map((r) => r.code), [0, 0]);
+    assert.deepEqual(ran.map((r) => r.code), [0, 0], ran.map((r) => r.stderr).join('\n'));
     assert.match(ran[0]!.stdout, /^first ran$/m);
     assert.match(ran[1]!.stdout, /^second ran$/m);
     assert.deepEqual(ran.map((r) => r.uid), [uids.start, uids.start + 1], 'each app\'s hypervisor runs as its own subordinate ID of the user');
@@ -421,8 +438,35 @@ test('in the user scope each app runs under its own subordinate ID of the user: 
     assert.match(asSecond.stderr, /Permission denied/);
     const asUser = spawnSync('cat', [state], { uid, gid, encoding: 'utf8' });
     assert.equal(asUser.stdout, 'secret\n', 'the user can');
-  } finally {
-    await rm(checkout, { recursive: true, force: true });
-    await rm(dataHome, { recursive: true, force: true });
   }
+});
+
+const USER_NETWORK_NEEDS = needsTool('slirp4netns', 'sudo apt-get install slirp4netns').skip
+  ?? (process.env.CI !== 'true' && (!existsSync('/dev/net/tun') || (statSync('/dev/net/tun').mode & 0o666) !== 0o666) ? '/dev/net/tun is not open to users as on Debian: sudo chmod 0666 /dev/net/tun' : undefined);
+
+test('in the user scope a granted network reaches only the granted server, through slirp4netns from the namespace cairn runs in, not that namespace\'s own services; none before the grant', { ...T, skip: T.skip ?? ROOT_ONLY ?? USER_SCOPE_NEEDS ?? NETWORK_NEEDS ?? USER_NETWORK_NEEDS }, async (t) => {
+  const { uid, gid } = testerIds!;
+  const lab = await labFor(t, 'user');
+  const probe = networkProbe(lab, appLinkPlan(0));
+  const root = await storeWithApp('roamer', `${probe.script}\necho "interfaces: $(ls /sys/class/net | tr "\\n" " ")"\n`, [`network:outbound:${lab.serverAddress}:8080`]);
+  const runAsTester = await testerRunner(t);
+  const attempt = async (): Promise<string[]> => {
+    assert.equal(spawnSync('chown', ['-R', `${uid}:${gid}`, root]).status, 0);
+    const r = await runAsTester('roamer', root, lab.uplink);
+    assert.equal(r.code, 0, r.stderr);
+    return r.stdout.split('\n').filter((l) => l !== '');
+  };
+  assert.deepEqual(await attempt(), [...probe.targets.map((x) => `${x}: refused`), 'interfaces: lo '], 'no network until granted');
+  await grantPermission(root, 'roamer', 'network');
+  // The uplink's own service (its address, 8082) is the host's to the app here: refused like the rest.
+  assert.deepEqual(await attempt(), [`${probe.targets[0]}: server 8080`, ...probe.targets.slice(1).map((x) => `${x}: refused`), 'interfaces: eth0 lo '], 'only the granted destination');
+  assert.equal(spawnSync('pgrep', ['-u', String(uid), 'slirp4netns']).status, 1, 'slirp4netns ended with the VM');
+
+  // network:outbound: any public address, but not the namespace cairn runs in (the uplink's public address, 8082), whose services slirp's sockets would reach.
+  const open = await storeWithApp('wanderer', `${probe.script}\n`, ['network:outbound']);
+  await grantPermission(open, 'wanderer', 'network');
+  assert.equal(spawnSync('chown', ['-R', `${uid}:${gid}`, open]).status, 0);
+  const r = await runAsTester('wanderer', open, lab.uplink);
+  assert.equal(r.code, 0, r.stderr);
+  assert.deepEqual(r.stdout.split('\n').filter((l) => l !== ''), [`${probe.targets[0]}: server 8080`, `${probe.targets[1]}: server 8081`, ...probe.targets.slice(2).map((x) => `${x}: refused`)]);
 });

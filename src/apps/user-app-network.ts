@@ -1,0 +1,108 @@
+// apps/user-app-network.ts: a granted network in the user scope (docs/apps.md "Network"), made
+// with no privilege: the app's network namespace belongs to the user namespace of the user's
+// subordinate IDs (app-users.ts), where the user is root. In it are `tap0`, the app's (its inner
+// ID's), and `up0`, the tap of slirp4netns (run by the user, in the user namespace and a mount
+// namespace of its own, syscalls filtered), which carries the namespace's traffic out through the
+// user's own sockets, as a program of the user would connect, never to the host's loopback. The
+// namespace's rules are the system scope's (app-network.ts: appNamespaceRuleset), plus a refusal of
+// every address the host (the namespace cairn runs in) has, since slirp's connections start from
+// it: the host's own services are not the app's to reach. Inbound ports are not given here.
+// The namespace lives as long as its holder process (a sleep in it), ended with the VM.
+// Needs slirp4netns, uidmap, ip, nft, and /dev/net/tun open to users (Debian's default, 0666).
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { constants } from 'node:fs';
+import { access } from 'node:fs/promises';
+import { networkInterfaces } from 'node:os';
+import { AppError } from './errors.js';
+import type { AppLinkPlan } from './app-network.js';
+import { subordinateNamespaceArgs, type SubordinateIds } from './app-users.js';
+
+/** How long the namespace's holder and slirp4netns may take to be ready. */
+const READY_TIMEOUT_MS = 20_000;
+
+/** A set-up user-scope app network; `remove` ends it (idempotent). */
+export interface UserAppNetwork {
+  /** The process that holds the namespace: the jail enters its user and network namespaces. */
+  holderPid: number;
+  remove(): Promise<void>;
+}
+
+/** The IPv4 addresses of the namespace this process runs in (the host's, or an uplink's), which the app must not reach. */
+export function hostAddresses(): string[] {
+  return Object.values(networkInterfaces()).flatMap((list) => (list ?? []).filter((a) => a.family === 'IPv4').map((a) => a.address));
+}
+
+/** Waits until `child` writes to `signal` (its stdout, or its ready descriptor); fails if it ends first or takes too long. */
+function ready(child: ChildProcess, signal: NodeJS.ReadableStream, what: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    let stderr = '';
+    child.stderr?.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-2000)));
+    const timer = setTimeout(() => reject(new AppError('VM_FAILED', `${what} was not ready within ${READY_TIMEOUT_MS} ms`)), READY_TIMEOUT_MS);
+    signal.once('data', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new AppError('VM_FAILED', `${what} ended (exit ${code}): ${stderr.trim().split('\n').slice(-2).join(' / ')}`));
+    });
+    child.once('error', (e: NodeJS.ErrnoException) => {
+      clearTimeout(timer);
+      reject(new AppError('VM_FAILED', `${what} could not be started: ${e.message}`, e.code === 'ENOENT' ? { hint: 'sudo apt-get install slirp4netns uidmap util-linux' } : {}));
+    });
+  });
+}
+
+/** Ends `child` and waits for it. */
+async function end(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  await new Promise<void>((resolve) => {
+    child.once('exit', () => resolve());
+    child.kill('SIGTERM');
+  });
+}
+
+/**
+ * Makes the app's namespace in the user namespace of `ids` (the user's subordinate IDs), its tap
+ * owned by the app's inner ID, its rules (`ruleset`, which must refuse hostAddresses()), and
+ * slirp4netns as its way out.
+ */
+export async function setUpUserAppNetwork(plan: AppLinkPlan, ruleset: string, ids: SubordinateIds): Promise<UserAppNetwork> {
+  await access('/dev/net/tun', constants.R_OK | constants.W_OK).catch(() => {
+    throw new AppError('UNSUPPORTED', 'a granted network in the user scope needs /dev/net/tun open to you: it is not', { hint: 'Debian makes it 0666; here: sudo chmod 0666 /dev/net/tun' });
+  });
+  const holder = spawn('unshare', [...subordinateNamespaceArgs(ids), '--net', '--', 'sh', '-c', 'echo ready && exec sleep infinity'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let slirp: ChildProcess | undefined;
+  const remove = async (): Promise<void> => {
+    if (slirp !== undefined) await end(slirp);
+    await end(holder);
+  };
+  try {
+    await ready(holder, holder.stdout!, 'the app\'s network namespace (unshare --user --net)');
+    const pid = holder.pid!;
+    // slirp4netns writes "1" to its ready descriptor (3, a pipe) once up0 is configured.
+    slirp = spawn('slirp4netns', ['--configure', '--mtu=65520', '--disable-host-loopback', '--disable-dns', '--enable-sandbox', '--enable-seccomp', '--ready-fd=3', String(pid), 'up0'], { stdio: ['ignore', 'ignore', 'pipe', 'pipe'] });
+    await ready(slirp, slirp.stdio[3] as NodeJS.ReadableStream, 'slirp4netns');
+    const inside = async (what: string, args: string[], input?: string): Promise<void> => {
+      try {
+        await new Promise<void>((resolve, reject) => {
+          const child = execFile('nsenter', ['--target', String(pid), '--user', '--net', '--preserve-credentials', '--', ...args], (e) => (e === null ? resolve() : reject(e)));
+          child.stdin?.end(input ?? '');
+        });
+      } catch (e) {
+        const error = e as NodeJS.ErrnoException & { stderr?: string };
+        throw new AppError('VM_FAILED', `could not ${what} in the app's network namespace: ${(error.stderr ?? error.message).trim().split('\n').slice(-2).join(' / ')}`);
+      }
+    };
+    const inner = String(ids.innerId);
+    await inside('create the app\'s tap', ['ip', 'tuntap', 'add', 'tap0', 'mode', 'tap', 'user', inner, 'group', inner]);
+    await inside('address the app\'s tap', ['ip', 'addr', 'add', `${plan.tapAddress}/30`, 'dev', 'tap0']);
+    await inside('bring up the app\'s tap', ['ip', 'link', 'set', 'tap0', 'up']);
+    await inside('load the app namespace\'s rules', ['nft', '-f', '-'], ruleset);
+    await inside('turn on forwarding and strict reverse-path filtering', ['sh', '-c', 'echo 1 > /proc/sys/net/ipv4/ip_forward && for i in all default tap0 up0; do echo 1 > /proc/sys/net/ipv4/conf/$i/rp_filter; done']);
+  } catch (e) {
+    await remove();
+    throw e;
+  }
+  return { holderPid: holder.pid!, remove };
+}
