@@ -101,8 +101,15 @@ export function grantsNetwork(granted: readonly Permission[]): boolean {
   return granted.some((p) => p.kind === 'network:outbound' || p.kind === 'network:outbound-to' || p.kind === 'network:inbound');
 }
 
-/** The nftables ruleset of the app's namespace for what is granted (see the header); `refused`: addresses refused before any grant is looked at. */
-export function appNamespaceRuleset(plan: AppLinkPlan, granted: readonly Permission[], destinations: readonly ResolvedDestination[], refused: readonly string[] = []): string {
+/** The set of the host's own addresses in the user scope's ruleset (user-app-network.ts keeps it current). */
+export const HOST_ADDRESS_SET = 'host_addresses';
+
+/**
+ * The nftables ruleset of the app's namespace for what is granted (see the header). With
+ * `hostAddressSet` (the user scope), a set HOST_ADDRESS_SET, filled and kept current by the
+ * caller, whose addresses are refused before any grant is looked at.
+ */
+export function appNamespaceRuleset(plan: AppLinkPlan, granted: readonly Permission[], destinations: readonly ResolvedDestination[], options: { hostAddressSet?: boolean } = {}): string {
   const reject = 'reject with icmpx type admin-prohibited';
   const forward: string[] = [
     // Only the guest's own address, IPv4 only: a spoofed source would have replies sent where the guest may not reach.
@@ -111,8 +118,8 @@ export function appNamespaceRuleset(plan: AppLinkPlan, granted: readonly Permiss
     `iifname "tap0" oifname "up0" ct state established,related accept`,
     `iifname "up0" oifname "tap0" ip daddr ${plan.guestAddress} ct state established,related accept`,
     `iifname "tap0" ip daddr ${APP_LINKS} ${reject}`,
-    // Addresses the app never reaches, granted or not (in the user scope: the host's own).
-    ...(refused.length === 0 ? [] : [`iifname "tap0" ip daddr { ${refused.join(', ')} } ${reject}`]),
+    // In the user scope the host's own addresses, granted or not.
+    ...(options.hostAddressSet === true ? [`iifname "tap0" ip daddr @${HOST_ADDRESS_SET} ${reject}`] : []),
   ];
   for (const d of destinations) {
     for (const address of d.addresses) forward.push(`iifname "tap0" oifname "up0" ip daddr ${address} meta l4proto { tcp, udp } th dport ${d.port} accept`);
@@ -127,6 +134,7 @@ export function appNamespaceRuleset(plan: AppLinkPlan, granted: readonly Permiss
   const prerouting = inbound.map((p) => `iifname "up0" ${p.protocol} dport ${p.port} dnat ip to ${plan.guestAddress}:${p.port}`);
   return [
     'table inet cairn {',
+    ...(options.hostAddressSet === true ? [`  set ${HOST_ADDRESS_SET} {`, '    type ipv4_addr; flags interval; auto-merge;', '  }'] : []),
     '  chain input {',
     '    type filter hook input priority filter; policy drop;',
     '    iif "lo" accept',

@@ -33,7 +33,7 @@ import { GUEST_MARKERS } from './runtime.js';
 import { qemuArgs } from './vm-configs.js';
 import { vmSandboxArgs } from './vm-sandbox.js';
 import { vmSpecFor, type VmSpec } from './vm-spec.js';
-import { hostAddresses, setUpUserAppNetwork, type UserAppNetwork } from './user-app-network.js';
+import { setUpUserAppNetwork, type UserAppNetwork } from './user-app-network.js';
 
 export interface RunOptions {
   /** The runtime directory (vmlinuz, initrd.img); default: the runtime the app's manifest names, else ROOT/runtime. */
@@ -208,7 +208,7 @@ async function startApp(storeRoot: string, installed: InstalledApp, entry: strin
         } else if (link !== undefined) {
           if (options.networkUplink !== undefined) throw new AppError('UNSUPPORTED', '--network-uplink needs the system scope: in the user scope the app\'s traffic leaves through your own sockets, from the namespace cairn runs in');
           const outbound = permissions.filter((p) => p.kind !== 'network:inbound');
-          const ruleset = appNamespaceRuleset(link, outbound, await resolveDestinations(outbound, options.onNotice), hostAddresses());
+          const ruleset = appNamespaceRuleset(link, outbound, await resolveDestinations(outbound, options.onNotice), { hostAddressSet: true });
           userNetwork = await setUpUserAppNetwork(link, ruleset, user.subordinate!);
         }
         // In the user scope the directory keeps the invoking user's group for what QEMU makes in it (setgid), so cairn reaches the console.

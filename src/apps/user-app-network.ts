@@ -6,15 +6,19 @@
 // user's own sockets, as a program of the user would connect, never to the host's loopback. The
 // namespace's rules are the system scope's (app-network.ts: appNamespaceRuleset), plus a refusal of
 // every address the host (the namespace cairn runs in) has, since slirp's connections start from
-// it: the host's own services are not the app's to reach. Inbound ports are not given here.
-// The namespace lives as long as its holder process (a sleep in it), ended with the VM.
+// it: the host's own services are not the app's to reach. Those are the kernel's local routes
+// (every interface's addresses, up or not, and local ranges), read before the VM starts and again
+// at each change of the host's routes (`ip monitor route`) while it runs; should that fail, the
+// guest's traffic is all dropped. Inbound ports are not given here. The namespace lives as long as
+// its holder process and slirp4netns, which both end with the VM, or with cairn however it ends
+// (the holder reads cairn's pipe; slirp4netns has an exit descriptor).
 // Needs slirp4netns, uidmap, ip, nft, and /dev/net/tun open to users (Debian's default, 0666).
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { constants } from 'node:fs';
 import { access } from 'node:fs/promises';
-import { networkInterfaces } from 'node:os';
+import { promisify } from 'node:util';
 import { AppError } from './errors.js';
-import type { AppLinkPlan } from './app-network.js';
+import { HOST_ADDRESS_SET, type AppLinkPlan } from './app-network.js';
 import { subordinateNamespaceArgs, type SubordinateIds } from './app-users.js';
 
 /** How long the namespace's holder and slirp4netns may take to be ready. */
@@ -27,9 +31,16 @@ export interface UserAppNetwork {
   remove(): Promise<void>;
 }
 
-/** The IPv4 addresses of the namespace this process runs in (the host's, or an uplink's), which the app must not reach. */
-export function hostAddresses(): string[] {
-  return Object.values(networkInterfaces()).flatMap((list) => (list ?? []).filter((a) => a.family === 'IPv4').map((a) => a.address));
+const run = promisify(execFile);
+
+/** The IPv4 addresses and ranges the namespace this process runs in (the host's, or an uplink's) takes as its own: its local routes. */
+export async function hostAddresses(): Promise<string[]> {
+  const { stdout } = await run('ip', ['-4', 'route', 'show', 'table', 'local', 'type', 'local']);
+  // Each line: local DESTINATION dev ... (the type first, then the address or range).
+  const found = stdout.split('\n').map((line) => line.trim().split(/\s+/)).filter((f) => f[0] === 'local' && /^[0-9.]+(\/[0-9]+)?$/.test(f[1] ?? '')).map((f) => f[1]!);
+  // Loopback at least is always local: none read means the reading failed, not that the host has none.
+  if (found.length === 0) throw new AppError('VM_FAILED', `the host's own addresses could not be read (ip -4 route show table local printed ${JSON.stringify(stdout.slice(0, 200))})`);
+  return found;
 }
 
 /** Waits until `child` writes to `signal` (its stdout, or its ready descriptor); fails if it ends first or takes too long. */
@@ -71,17 +82,20 @@ export async function setUpUserAppNetwork(plan: AppLinkPlan, ruleset: string, id
   await access('/dev/net/tun', constants.R_OK | constants.W_OK).catch(() => {
     throw new AppError('UNSUPPORTED', 'a granted network in the user scope needs /dev/net/tun open to you: it is not', { hint: 'Debian makes it 0666; here: sudo chmod 0666 /dev/net/tun' });
   });
-  const holder = spawn('unshare', [...subordinateNamespaceArgs(ids), '--net', '--', 'sh', '-c', 'echo ready && exec sleep infinity'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  // The holder reads cairn's pipe: it ends when cairn does, however cairn ends.
+  const holder = spawn('unshare', [...subordinateNamespaceArgs(ids), '--net', '--', 'sh', '-c', 'echo ready && exec cat >/dev/null'], { stdio: ['pipe', 'pipe', 'pipe'] });
   let slirp: ChildProcess | undefined;
+  let monitor: ChildProcess | undefined;
   const remove = async (): Promise<void> => {
+    if (monitor !== undefined) await end(monitor);
     if (slirp !== undefined) await end(slirp);
     await end(holder);
   };
   try {
     await ready(holder, holder.stdout!, 'the app\'s network namespace (unshare --user --net)');
     const pid = holder.pid!;
-    // slirp4netns writes "1" to its ready descriptor (3, a pipe) once up0 is configured.
-    slirp = spawn('slirp4netns', ['--configure', '--mtu=65520', '--disable-host-loopback', '--disable-dns', '--enable-sandbox', '--enable-seccomp', '--ready-fd=3', String(pid), 'up0'], { stdio: ['ignore', 'ignore', 'pipe', 'pipe'] });
+    // slirp4netns writes "1" to its ready descriptor (3) once up0 is configured, and ends when its exit descriptor (4, whose other end only cairn holds) closes.
+    slirp = spawn('slirp4netns', ['--configure', '--mtu=65520', '--disable-host-loopback', '--disable-dns', '--enable-sandbox', '--enable-seccomp', '--ready-fd=3', '--exit-fd=4', String(pid), 'up0'], { stdio: ['ignore', 'ignore', 'pipe', 'pipe', 'pipe'] });
     await ready(slirp, slirp.stdio[3] as NodeJS.ReadableStream, 'slirp4netns');
     const inside = async (what: string, args: string[], input?: string): Promise<void> => {
       try {
@@ -99,10 +113,46 @@ export async function setUpUserAppNetwork(plan: AppLinkPlan, ruleset: string, id
     await inside('address the app\'s tap', ['ip', 'addr', 'add', `${plan.tapAddress}/30`, 'dev', 'tap0']);
     await inside('bring up the app\'s tap', ['ip', 'link', 'set', 'tap0', 'up']);
     await inside('load the app namespace\'s rules', ['nft', '-f', '-'], ruleset);
+    const refreshHostAddresses = async (): Promise<void> => {
+      const addresses = await hostAddresses();
+      await inside('refuse the host\'s own addresses', ['nft', '-f', '-'], `flush set inet cairn ${HOST_ADDRESS_SET}\n${addresses.length === 0 ? '' : `add element inet cairn ${HOST_ADDRESS_SET} { ${addresses.join(', ')} }\n`}`);
+    };
+    // Watching before the first reading: no change between the two goes unseen.
+    monitor = watchHostRoutes(refreshHostAddresses, () => inside('drop all the guest\'s traffic', ['nft', 'insert', 'rule', 'inet', 'cairn', 'forward', 'iifname', 'tap0', 'drop']));
+    await refreshHostAddresses();
     await inside('turn on forwarding and strict reverse-path filtering', ['sh', '-c', 'echo 1 > /proc/sys/net/ipv4/ip_forward && for i in all default tap0 up0; do echo 1 > /proc/sys/net/ipv4/conf/$i/rp_filter; done']);
   } catch (e) {
     await remove();
     throw e;
   }
   return { holderPid: holder.pid!, remove };
+}
+
+/**
+ * Runs `refresh` at each change of the host's routes (`ip -4 monitor route`: addresses come and
+ * go with their local routes), one at a time; if one fails, or the monitor ends, runs `failClosed`.
+ */
+function watchHostRoutes(refresh: () => Promise<void>, failClosed: () => Promise<void>): ChildProcess {
+  const monitor = spawn('ip', ['-4', 'monitor', 'route'], { stdio: ['ignore', 'pipe', 'ignore'] });
+  let running = Promise.resolve();
+  let pending = false;
+  let stopped = false;
+  const closeAll = (): void => {
+    if (stopped) return;
+    stopped = true;
+    void failClosed().catch(() => undefined);
+  };
+  monitor.stdout!.on('data', () => {
+    if (pending || stopped) return;
+    pending = true;
+    running = running.then(async () => {
+      pending = false;
+      await refresh();
+    }).catch(closeAll);
+  });
+  monitor.on('error', closeAll);
+  monitor.on('exit', (code, signal) => {
+    if (signal !== 'SIGTERM') closeAll();
+  });
+  return monitor;
 }

@@ -55,8 +55,9 @@ test('the ruleset forwards a granted destination only; network:outbound adds pub
   assert.match(any, /iifname "up0" tcp dport 9000 dnat ip to 10\.213\.0\.6:9000/);
   assert.match(any, /iifname "up0" oifname "tap0" ip daddr 10\.213\.0\.6 tcp dport 9000 ct status dnat accept/);
   // The user scope's refusal of the host's own addresses comes before any grant, the catch-all included.
-  const userScope = appNamespaceRuleset(plan, grants('network:outbound:198.18.1.1:8082', 'network:outbound'), [{ host: '198.18.1.1', port: 8082, addresses: ['198.18.1.1'] }], ['198.18.1.1', '192.168.1.10']);
-  const refusal = userScope.indexOf('iifname "tap0" ip daddr { 198.18.1.1, 192.168.1.10 } reject');
+  const userScope = appNamespaceRuleset(plan, grants('network:outbound:198.18.1.1:8082', 'network:outbound'), [{ host: '198.18.1.1', port: 8082, addresses: ['198.18.1.1'] }], { hostAddressSet: true });
+  assert.match(userScope, /set host_addresses \{\n    type ipv4_addr; flags interval; auto-merge;\n  \}/);
+  const refusal = userScope.indexOf('iifname "tap0" ip daddr @host_addresses reject');
   assert.ok(refusal > 0 && refusal < userScope.indexOf('ip daddr 198.18.1.1 meta l4proto') && refusal < userScope.indexOf('iifname "tap0" oifname "up0" accept'), 'the host\'s addresses are refused before the grants');
 });
 
@@ -80,9 +81,11 @@ test('IPv4 ranges', () => {
 test('the ruleset is accepted by nft (checked in a network namespace of its own)', { skip: needsTool('nft', 'sudo apt-get install nftables').skip ?? (process.getuid?.() !== 0 ? 'nft checks need root' : undefined) }, () => {
   const plan = appLinkPlan(7);
   for (const granted of [grants('network:outbound:198.18.0.1:8080'), grants('network:outbound', 'network:inbound:53/udp', 'network:inbound:9000/tcp'), grants()]) {
-    const ruleset = appNamespaceRuleset(plan, granted, [{ host: 'h', port: 443, addresses: ['192.0.2.1', '192.0.2.2'] }]);
-    const checked = spawnSync('unshare', ['--net', 'nft', '-c', '-f', '-'], { input: ruleset, encoding: 'utf8' });
-    assert.equal(checked.status, 0, `${checked.stderr}\n${ruleset}`);
+    for (const hostAddressSet of [false, true]) {
+      const ruleset = appNamespaceRuleset(plan, granted, [{ host: 'h', port: 443, addresses: ['192.0.2.1', '192.0.2.2'] }], { hostAddressSet });
+      const checked = spawnSync('unshare', ['--net', 'nft', '-c', '-f', '-'], { input: ruleset, encoding: 'utf8' });
+      assert.equal(checked.status, 0, `${checked.stderr}\n${ruleset}`);
+    }
   }
   const uplink = spawnSync('unshare', ['--net', 'nft', '-c', '-f', '-'], { input: uplinkRuleset(plan), encoding: 'utf8' });
   assert.equal(uplink.status, 0, uplink.stderr);

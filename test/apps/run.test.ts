@@ -391,7 +391,7 @@ const USER_SCOPE_NEEDS = [
  * own path may not be open to other users), in the network namespace `netns` when given. The
  * tester has no home: its scope's store, which records its apps' IDs, is under XDG_DATA_HOME.
  */
-async function testerRunner(t: TestContext): Promise<(app: string, root: string, netns?: string) => Promise<{ code: number | null; stdout: string; stderr: string }>> {
+async function testerRunner(t: TestContext): Promise<(app: string, root: string, netns?: string, onStdout?: (text: string) => void) => Promise<{ code: number | null; stdout: string; stderr: string }>> {
   const { uid, gid } = testerIds!;
   const checkout = await mkdtemp(join(tmpdir(), 'cairn-checkout-'));
   await chmod(checkout, 0o755);
@@ -402,14 +402,17 @@ async function testerRunner(t: TestContext): Promise<(app: string, root: string,
     await rm(dataHome, { recursive: true, force: true });
   });
   const project = join(CAIRN_BIN, '..', '..');
-  return (app, root, netns) => new Promise((resolve) => {
+  return (app, root, netns, onStdout) => new Promise((resolve) => {
     const inNamespace = netns === undefined ? [] : ['ip', 'netns', 'exec', netns];
     const [command, ...args] = [...inNamespace, 'unshare', '--mount', '--propagation', 'private', 'sh', '-c', 'mount --bind "$1" "$2" && exec setpriv --reuid="$3" --regid="$4" --clear-groups node "$2/bin/cairn.js" run "$5" --store "$6" --runtime "$7"',
       'sh', project, checkout, String(uid), String(gid), app, root, runtimeDir];
     const child = spawn(command!, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, XDG_DATA_HOME: dataHome } });
     let stdout = '';
     let stderr = '';
-    child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stdout!.on('data', (d: Buffer) => {
+      stdout += d.toString();
+      onStdout?.(stdout);
+    });
     child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
     child.on('exit', (code) => resolve({ code, stdout, stderr }));
   });
@@ -462,11 +465,21 @@ test('in the user scope a granted network reaches only the granted server, throu
   assert.deepEqual(await attempt(), [`${probe.targets[0]}: server 8080`, ...probe.targets.slice(1).map((x) => `${x}: refused`), 'interfaces: eth0 lo '], 'only the granted destination');
   assert.equal(spawnSync('pgrep', ['-u', String(uid), 'slirp4netns']).status, 1, 'slirp4netns ended with the VM');
 
-  // network:outbound: any public address, but not the namespace cairn runs in (the uplink's public address, 8082), whose services slirp's sockets would reach.
-  const open = await storeWithApp('wanderer', `${probe.script}\n`, ['network:outbound']);
+  // network:outbound: any public address, but none the namespace cairn runs in has (its service on 8082 listens on all), whose services slirp's sockets would reach:
+  // not its public address, not one of an interface that is down, not one it gets while the VM runs.
+  const ip = (...args: string[]): void => assert.equal(spawnSync('ip', ['-n', lab.uplink, ...args]).status, 0, args.join(' '));
+  ip('link', 'add', 'extra0', 'type', 'veth', 'peer', 'name', 'extra1'); // down: its addresses are the host's all the same
+  ip('addr', 'add', '198.18.8.8/32', 'dev', 'extra0');
+  const later = ['198.18.8.8:8082', '198.18.9.9:8082'];
+  const open = await storeWithApp('wanderer', `${probe.script}\necho probed\nsleep 4\ntargets="${later.join(' ')}"\n${probe.script.slice(probe.script.indexOf('for target'))}\n`, ['network:outbound']);
   await grantPermission(open, 'wanderer', 'network');
   assert.equal(spawnSync('chown', ['-R', `${uid}:${gid}`, open]).status, 0);
-  const r = await runAsTester('wanderer', open, lab.uplink);
+  let added = false;
+  const r = await runAsTester('wanderer', open, lab.uplink, (text) => {
+    if (added || !text.includes('probed')) return;
+    added = true;
+    ip('addr', 'add', '198.18.9.9/32', 'dev', 'extra0');
+  });
   assert.equal(r.code, 0, r.stderr);
-  assert.deepEqual(r.stdout.split('\n').filter((l) => l !== ''), [`${probe.targets[0]}: server 8080`, `${probe.targets[1]}: server 8081`, ...probe.targets.slice(2).map((x) => `${x}: refused`)]);
+  assert.deepEqual(r.stdout.split('\n').filter((l) => l !== ''), [`${probe.targets[0]}: server 8080`, `${probe.targets[1]}: server 8081`, ...probe.targets.slice(2).map((x) => `${x}: refused`), 'probed', ...later.map((x) => `${x}: refused`)]);
 });
