@@ -11,7 +11,8 @@
 // at each change of the host's routes (`ip monitor route`) while it runs; should that fail, the
 // guest's traffic is all dropped. Inbound ports are not given here. The namespace lives as long as
 // its holder process and slirp4netns, which both end with the VM, or with cairn however it ends
-// (the holder reads cairn's pipe; slirp4netns has an exit descriptor).
+// (the holder reads cairn's pipe; slirp4netns has an exit descriptor; the monitor a parent-death
+// signal).
 // Needs slirp4netns, uidmap, ip, nft, and /dev/net/tun open to users (Debian's default, 0666).
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { constants } from 'node:fs';
@@ -133,7 +134,8 @@ export async function setUpUserAppNetwork(plan: AppLinkPlan, ruleset: string, id
  * go with their local routes), one at a time; if one fails, or the monitor ends, runs `failClosed`.
  */
 function watchHostRoutes(refresh: () => Promise<void>, failClosed: () => Promise<void>): ChildProcess {
-  const monitor = spawn('ip', ['-4', 'monitor', 'route'], { stdio: ['ignore', 'pipe', 'ignore'] });
+  // Ended with cairn however it ends (the parent-death signal), like the holder and slirp4netns.
+  const monitor = spawn('setpriv', ['--pdeathsig', 'SIGTERM', '--', 'ip', '-4', 'monitor', 'route'], { stdio: ['ignore', 'pipe', 'ignore'] });
   let running = Promise.resolve();
   let pending = false;
   let stopped = false;
