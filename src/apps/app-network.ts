@@ -217,8 +217,8 @@ export async function resolveDestinations(granted: readonly Permission[], onNoti
   return out;
 }
 
-/** One command run as root; its failure names the step. */
-async function step(what: string, command: string, args: string[], input?: string): Promise<void> {
+/** One command of setting up an app's network; its failure (VM_FAILED) names the step. */
+export async function step(what: string, command: string, args: string[], input?: string): Promise<void> {
   try {
     if (input === undefined) {
       await run(command, args);

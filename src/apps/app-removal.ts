@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import type { GcOptions, GcResult } from '../store/index.js';
 import { appIdRegistryPath, recordedAppIds, releaseAppId } from './app-users.js';
 import { AppError } from './errors.js';
-import { appStateDir, holdingStartLock } from './run.js';
+import { appFoldersDir, appStateDir, holdingStartLock } from './run.js';
 import { runningApp } from './running.js';
 
 export interface ReleasedApp {
@@ -31,23 +31,18 @@ export interface AppsRelease {
   notReleased: Array<{ app: string; remote: string; uid: number; reason: string }>;
 }
 
-/** The store's garbage collection (store/gc.ts), then the release of the IDs of apps no generation holds any more. */
+/**
+ * The store's garbage collection (store/gc.ts), then the release of the IDs of apps no generation
+ * holds any more, both under the store's lock: no generation is made meanwhile (an install of the
+ * app again waits).
+ */
 export async function collectStoreGarbage(storeRoot: string, options: GcOptions = {}): Promise<GcResult & { apps: AppsRelease }> {
   const store = await openedStore(storeRoot);
-  return store.withLock(async () => ({ ...(await store.gc(options)), apps: await releaseRemovedApps(storeRoot) }));
+  return store.withLock(async () => ({ ...(await store.gc(options)), apps: await releaseRemovedApps(store, storeRoot) }));
 }
 
-/**
- * Gives back the ID of each app of `storeRoot` that no generation holds and that is not running;
- * its directories are kept aside. Under the store's lock: no generation is made meanwhile (an
- * install of the app again waits).
- */
-export async function releaseRemovedApps(storeRoot: string): Promise<AppsRelease> {
-  const store = await openedStore(storeRoot);
-  return store.withLock(() => releaseWhileLocked(store, storeRoot));
-}
-
-async function releaseWhileLocked(store: Awaited<ReturnType<typeof openedStore>>, storeRoot: string): Promise<AppsRelease> {
+/** Gives back the ID of each app of `storeRoot` that no generation holds and that is not running; its directories are kept aside. */
+async function releaseRemovedApps(store: Awaited<ReturnType<typeof openedStore>>, storeRoot: string): Promise<AppsRelease> {
   const registry = appIdRegistryPath();
   const out: AppsRelease = { released: [], notReleased: [] };
   const recorded = recordedAppIds(registry, storeRoot);
@@ -78,7 +73,7 @@ async function releaseWhileLocked(store: Awaited<ReturnType<typeof openedStore>>
 async function keepAside(storeRoot: string, app: string, remote: string, uid: number): Promise<string | undefined> {
   const sources = [
     { from: appStateDir(storeRoot, app, remote), name: 'state' },
-    { from: join(storeRoot, 'folders', remote, app), name: 'folders' },
+    { from: appFoldersDir(storeRoot, app, remote), name: 'folders' },
   ];
   const present = [];
   for (const s of sources) if (await lstat(s.from).then(() => true, () => false)) present.push(s);

@@ -46,13 +46,7 @@ CREATE TABLE IF NOT EXISTS app_ids (
 export function appIdRegistryPath(): string {
   if (process.getuid?.() === 0) return storeDatabasePath(defaultStoreRoot('system'));
   const home = userInfo().homedir;
-  const homeExists = (() => {
-    try {
-      return statSync(home).isDirectory();
-    } catch {
-      return false;
-    }
-  })();
+  const homeExists = statSync(home, { throwIfNoEntry: false })?.isDirectory() === true;
   return storeDatabasePath(homeExists ? join(home, '.local', 'share', 'cairn') : defaultStoreRoot('user'));
 }
 
@@ -118,25 +112,30 @@ export function userSubordinateRanges(): Pick<SubordinateIds, 'uids' | 'gids'> |
   return mapper && uids !== undefined && gids !== undefined && uids.count > 0 && gids.count > 0 ? { uids, gids } : undefined;
 }
 
-/** The apps of the store `storeRoot` that hold an ID in `registry`. */
-export function recordedAppIds(registry: string, storeRoot: string): Array<{ remote: string; app: string; uid: number }> {
-  if (!pathExists(registry)) return [];
-  const db = openDurableDatabase(registry, SCHEMA);
+/** Runs `fn` on the registry at `registry`, opened (UNSUPPORTED, naming it, when it cannot be) and closed after. */
+function withRegistry<T>(registry: string, fn: (db: ReturnType<typeof openDurableDatabase>) => T): T {
+  let db;
   try {
-    return db.prepare('SELECT remote, app, uid FROM app_ids WHERE store = ? ORDER BY uid').all(realpathSync(storeRoot)) as Array<{ remote: string; app: string; uid: number }>;
+    db = openDurableDatabase(registry, SCHEMA);
+  } catch (e) {
+    throw new AppError('UNSUPPORTED', `the app ID registry ${registry} cannot be opened: ${(e as Error).message}`, { hint: 'it is the database of your scope\'s store: make its directory writable, or set XDG_DATA_HOME' });
+  }
+  try {
+    return fn(db);
   } finally {
     db.close();
   }
 }
 
+/** The apps of the store `storeRoot` that hold an ID in `registry`. */
+export function recordedAppIds(registry: string, storeRoot: string): Array<{ remote: string; app: string; uid: number }> {
+  if (!pathExists(registry)) return [];
+  return withRegistry(registry, (db) => db.prepare('SELECT remote, app, uid FROM app_ids WHERE store = ? ORDER BY uid').all(realpathSync(storeRoot)) as Array<{ remote: string; app: string; uid: number }>);
+}
+
 /** Gives back the ID `uid` of (store, remote, app) in `registry` (nothing if the app now has another). */
 export function releaseAppId(registry: string, storeRoot: string, app: string, remote: string, uid: number): void {
-  const db = openDurableDatabase(registry, SCHEMA);
-  try {
-    db.prepare('DELETE FROM app_ids WHERE store = ? AND remote = ? AND app = ? AND uid = ?').run(realpathSync(storeRoot), remote, app, uid);
-  } finally {
-    db.close();
-  }
+  withRegistry(registry, (db) => db.prepare('DELETE FROM app_ids WHERE store = ? AND remote = ? AND app = ? AND uid = ?').run(realpathSync(storeRoot), remote, app, uid));
 }
 
 /**
@@ -149,29 +148,19 @@ export function releaseAppId(registry: string, storeRoot: string, app: string, r
 export function allocateAppId(registry: string, storeRoot: string, app: string, remote: string, range: { first: number; count: number }): number {
   const store = realpathSync(storeRoot);
   const inRange = (uid: number): boolean => uid >= range.first && uid < range.first + range.count;
-  let db;
-  try {
-    db = openDurableDatabase(registry, SCHEMA);
-  } catch (e) {
-    throw new AppError('UNSUPPORTED', `the app ID registry ${registry} cannot be opened: ${(e as Error).message}`, { hint: 'it is the database of your scope\'s store: make its directory writable, or set XDG_DATA_HOME' });
-  }
-  try {
-    return db.transaction((): number => {
-      const known = db.prepare('SELECT uid FROM app_ids WHERE store = ? AND remote = ? AND app = ?').get(store, remote, app) as { uid: number } | undefined;
-      if (known !== undefined) {
-        if (!inRange(known.uid)) throw new AppError('UNSUPPORTED', `${app} of ${remote} has the ID ${known.uid}, outside the ${range.count} IDs from ${range.first} it may have now`, { hint: 'your subordinate ranges (/etc/subuid, /etc/subgid) changed: restore them' });
-        return known.uid;
-      }
-      const stores = (db.prepare('SELECT DISTINCT store FROM app_ids').all() as Array<{ store: string }>).map((r) => r.store);
-      for (const gone of stores.filter((s) => !pathExists(s))) db.prepare('DELETE FROM app_ids WHERE store = ?').run(gone);
-      const uid = lowestFree(db, range.first);
-      if (!inRange(uid)) throw new AppError('UNSUPPORTED', `the ${range.count} IDs from ${range.first} that apps may have are all in use`, { hint: 'remove stores that are no longer used' });
-      db.prepare('INSERT INTO app_ids (store, remote, app, uid) VALUES (?, ?, ?, ?)').run(store, remote, app, uid);
-      return uid;
-    }).immediate();
-  } finally {
-    db.close();
-  }
+  return withRegistry(registry, (db) => db.transaction((): number => {
+    const known = db.prepare('SELECT uid FROM app_ids WHERE store = ? AND remote = ? AND app = ?').get(store, remote, app) as { uid: number } | undefined;
+    if (known !== undefined) {
+      if (!inRange(known.uid)) throw new AppError('UNSUPPORTED', `${app} of ${remote} has the ID ${known.uid}, outside the ${range.count} IDs from ${range.first} it may have now`, { hint: 'your subordinate ranges (/etc/subuid, /etc/subgid) changed: restore them' });
+      return known.uid;
+    }
+    const stores = (db.prepare('SELECT DISTINCT store FROM app_ids').all() as Array<{ store: string }>).map((r) => r.store);
+    for (const gone of stores.filter((s) => !pathExists(s))) db.prepare('DELETE FROM app_ids WHERE store = ?').run(gone);
+    const uid = lowestFree(db, range.first);
+    if (!inRange(uid)) throw new AppError('UNSUPPORTED', `the ${range.count} IDs from ${range.first} that apps may have are all in use`, { hint: 'remove stores that are no longer used' });
+    db.prepare('INSERT INTO app_ids (store, remote, app, uid) VALUES (?, ?, ?, ?)').run(store, remote, app, uid);
+    return uid;
+  }).immediate());
 }
 
 /** The lowest uid from `first` on that no row holds and no process runs as (one of a store removed under a running app). */

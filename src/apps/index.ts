@@ -7,9 +7,9 @@ export { vmSpecFor, type SharedDirectory, type VmSpec, type VmSpecInput } from '
 export { cloudHypervisorArgs, firecrackerConfig, libvirtDomainXml, qemuArgs, vmName, xlConfig, type Acceleration, type JailFile, type VirtiofsDaemon } from './vm-configs.js';
 export { initramfs, type InitramfsEntry } from './initramfs.js';
 export { buildRuntime, GUEST_MARKERS, RUNTIME_MODULES, type RuntimeDescription } from './runtime.js';
-export { appFolderDir, appStateDir, holdingStartLock, runApp, type RunOptions, type RunResult } from './run.js';
+export { appFolderDir, appFoldersDir, appStateDir, holdingStartLock, runApp, type RunOptions, type RunResult } from './run.js';
 export { APP_ID_RANGE, allocateAppId, appIdRegistryPath, appUser, recordedAppIds, subordinateRange, type AppUser, type SubordinateIds } from './app-users.js';
 export { vmSandboxArgs, type VmSandbox } from './vm-sandbox.js';
 export { processStartTime, recordRunning, runningApp, runningApps, stopApp, type RunningApp } from './running.js';
 export { APP_NETWORK, NON_PUBLIC_RANGES, appLinkPlan, appNamespaceRuleset, inIpv4Range, uplinkRuleset, grantsNetwork, guestNetworkParameter, resolveDestinations, setUpAppNetwork, type AppLinkPlan, type AppNetwork, type ResolvedDestination } from './app-network.js';
-export { collectStoreGarbage, releaseRemovedApps, type AppsRelease, type ReleasedApp } from './app-removal.js';
+export { collectStoreGarbage, type AppsRelease, type ReleasedApp } from './app-removal.js';

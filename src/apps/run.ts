@@ -66,9 +66,14 @@ export function appStateDir(storeRoot: string, app: string, remote: string): str
   return join(storeRoot, 'state', remote, app);
 }
 
+/** The host directory of an app's shared folders: ROOT/folders/REMOTE/APP. */
+export function appFoldersDir(storeRoot: string, app: string, remote: string): string {
+  return join(storeRoot, 'folders', remote, app);
+}
+
 /** The host directory of an app's shared folder NAME: ROOT/folders/REMOTE/APP/NAME. */
 export function appFolderDir(storeRoot: string, app: string, remote: string, name: string): string {
-  return join(storeRoot, 'folders', remote, app, name);
+  return join(appFoldersDir(storeRoot, app, remote), name);
 }
 
 /**
@@ -129,11 +134,16 @@ export async function runApp(storeRoot: string, app: string, options: RunOptions
  * ended and what the start made is removed (and by cairn gc while it gives back the app's ID).
  * RUNNING when another process holds it.
  */
-export async function holdingStartLock<T>(storeRoot: string, app: string, command: string, fn: () => Promise<T>): Promise<T> {
+export function holdingStartLock<T>(storeRoot: string, app: string, command: string, fn: () => Promise<T>): Promise<T> {
+  return holdingOrRunning(startLockPath(storeRoot, app), command, fn, () => new AppError('RUNNING', `${app} is being started or run by another cairn process`, { hint: 'cairn stop APP ends it' }));
+}
+
+/** Runs `fn` holding the lock file `path`, not waiting: `busy()` (a RUNNING error) when another process holds it. */
+async function holdingOrRunning<T>(path: string, command: string, fn: () => Promise<T>, busy: () => AppError): Promise<T> {
   try {
-    return await withLockFile(startLockPath(storeRoot, app), { command, timeoutMs: 0, createDirectory: true }, fn);
+    return await withLockFile(path, { command, timeoutMs: 0, createDirectory: true }, fn);
   } catch (e) {
-    if (e instanceof StorageError && e.code === 'LOCKED') throw new AppError('RUNNING', `${app} is being started or run by another cairn process`, { hint: 'cairn stop APP ends it' });
+    if (e instanceof StorageError && e.code === 'LOCKED') throw busy();
     throw e;
   }
 }
@@ -257,14 +267,9 @@ async function startApp(storeRoot: string, installed: InstalledApp, entry: strin
 }
 
 /** Runs `fn` holding the app network slot of `link` host-wide (/run/cairn/cairn-N.lock); RUNNING when another start holds it. */
-async function holdingNetworkSlot<T>(link: AppLinkPlan | undefined, app: string, fn: () => Promise<T>): Promise<T> {
+function holdingNetworkSlot<T>(link: AppLinkPlan | undefined, app: string, fn: () => Promise<T>): Promise<T> {
   if (link === undefined) return fn();
-  try {
-    return await withLockFile(join('/run/cairn', `${link.netns}.lock`), { command: `cairn run ${app}`, timeoutMs: 0, createDirectory: true }, fn);
-  } catch (e) {
-    if (e instanceof StorageError && e.code === 'LOCKED') throw new AppError('RUNNING', `the network slot of ${app} (${link.netns}) is held by another start of it`, { hint: 'cairn ps lists it; stop it first' });
-    throw e;
-  }
+  return holdingOrRunning(join('/run/cairn', `${link.netns}.lock`), `cairn run ${app}`, fn, () => new AppError('RUNNING', `the network slot of ${app} (${link.netns}) is held by another start of it`, { hint: 'cairn ps lists it; stop it first' }));
 }
 
 /**

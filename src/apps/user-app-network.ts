@@ -19,7 +19,7 @@ import { constants } from 'node:fs';
 import { access } from 'node:fs/promises';
 import { promisify } from 'node:util';
 import { AppError } from './errors.js';
-import { HOST_ADDRESS_SET, type AppLinkPlan } from './app-network.js';
+import { HOST_ADDRESS_SET, step, type AppLinkPlan } from './app-network.js';
 import { subordinateNamespaceArgs, type SubordinateIds } from './app-users.js';
 
 /** How long the namespace's holder and slirp4netns may take to be ready. */
@@ -76,8 +76,8 @@ async function end(child: ChildProcess): Promise<void> {
 
 /**
  * Makes the app's namespace in the user namespace of `ids` (the user's subordinate IDs), its tap
- * owned by the app's inner ID, its rules (`ruleset`, which must refuse hostAddresses()), and
- * slirp4netns as its way out.
+ * owned by the app's inner ID, its rules (`ruleset`, made with the host address set, which this
+ * fills and keeps current), and slirp4netns as its way out.
  */
 export async function setUpUserAppNetwork(plan: AppLinkPlan, ruleset: string, ids: SubordinateIds): Promise<UserAppNetwork> {
   await access('/dev/net/tun', constants.R_OK | constants.W_OK).catch(() => {
@@ -98,17 +98,7 @@ export async function setUpUserAppNetwork(plan: AppLinkPlan, ruleset: string, id
     // slirp4netns writes "1" to its ready descriptor (3) once up0 is configured, and ends when its exit descriptor (4, whose other end only cairn holds) closes.
     slirp = spawn('slirp4netns', ['--configure', '--mtu=65520', '--disable-host-loopback', '--disable-dns', '--enable-sandbox', '--enable-seccomp', '--ready-fd=3', '--exit-fd=4', String(pid), 'up0'], { stdio: ['ignore', 'ignore', 'pipe', 'pipe', 'pipe'] });
     await ready(slirp, slirp.stdio[3] as NodeJS.ReadableStream, 'slirp4netns');
-    const inside = async (what: string, args: string[], input?: string): Promise<void> => {
-      try {
-        await new Promise<void>((resolve, reject) => {
-          const child = execFile('nsenter', ['--target', String(pid), '--user', '--net', '--preserve-credentials', '--', ...args], (e) => (e === null ? resolve() : reject(e)));
-          child.stdin?.end(input ?? '');
-        });
-      } catch (e) {
-        const error = e as NodeJS.ErrnoException & { stderr?: string };
-        throw new AppError('VM_FAILED', `could not ${what} in the app's network namespace: ${(error.stderr ?? error.message).trim().split('\n').slice(-2).join(' / ')}`);
-      }
-    };
+    const inside = (what: string, args: string[], input?: string): Promise<void> => step(`${what} in the app's network namespace`, 'nsenter', ['--target', String(pid), '--user', '--net', '--preserve-credentials', '--', ...args], input);
     const inner = String(ids.innerId);
     await inside('create the app\'s tap', ['ip', 'tuntap', 'add', 'tap0', 'mode', 'tap', 'user', inner, 'group', inner]);
     await inside('address the app\'s tap', ['ip', 'addr', 'add', `${plan.tapAddress}/30`, 'dev', 'tap0']);
@@ -116,7 +106,7 @@ export async function setUpUserAppNetwork(plan: AppLinkPlan, ruleset: string, id
     await inside('load the app namespace\'s rules', ['nft', '-f', '-'], ruleset);
     const refreshHostAddresses = async (): Promise<void> => {
       const addresses = await hostAddresses();
-      await inside('refuse the host\'s own addresses', ['nft', '-f', '-'], `flush set inet cairn ${HOST_ADDRESS_SET}\n${addresses.length === 0 ? '' : `add element inet cairn ${HOST_ADDRESS_SET} { ${addresses.join(', ')} }\n`}`);
+      await inside('refuse the host\'s own addresses', ['nft', '-f', '-'], `flush set inet cairn ${HOST_ADDRESS_SET}\nadd element inet cairn ${HOST_ADDRESS_SET} { ${addresses.join(', ')} }\n`);
     };
     // Watching before the first reading: no change between the two goes unseen.
     monitor = watchHostRoutes(refreshHostAddresses, () => inside('drop all the guest\'s traffic', ['nft', 'insert', 'rule', 'inet', 'cairn', 'forward', 'iifname', 'tap0', 'drop']));
