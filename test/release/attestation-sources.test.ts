@@ -14,6 +14,7 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { dirname, join } from 'node:path';
 import { sha256Hex, type Signer } from '../../src/crypto/index.js';
+import { FILE_CACHE_LIMITS } from '../../src/mirror/index.js';
 import { addTargets } from '../../src/repo/index.js';
 import {
   attestationRelativePath, createAttestation, declarationToCustom, serializeAttestation, type ReleaseDeclaration,
@@ -54,6 +55,8 @@ async function serveAt(tree: 'v1' | 'v2', keyid: string, content: string | undef
     await mkdir(dirname(path), { recursive: true });
     await writeFile(path, content);
   }
+  // `cairn serve` may answer from what it checked up to FILE_CACHE_LIMITS.revalidateAfterMs ago (src/mirror/small-file-cache.ts): past that, it serves the new bytes.
+  await new Promise((r) => setTimeout(r, FILE_CACHE_LIMITS.revalidateAfterMs + 100));
   return path;
 }
 
