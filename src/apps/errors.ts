@@ -20,7 +20,9 @@ export type AppErrorCode =
   /** A revocation for an app whose VM is running, without --restart. */
   | 'RUNNING'
   /** `cairn stop` for an app that is not running. */
-  | 'NOT_RUNNING';
+  | 'NOT_RUNNING'
+  /** A granted inbound port the host cannot give the app in the user scope (in use, or privileged). */
+  | 'PORT_UNAVAILABLE';
 
 const HINTS: Partial<Record<AppErrorCode, string>> = {
   NOT_INSTALLED: 'cairn list shows the installed apps',
@@ -30,6 +32,7 @@ const HINTS: Partial<Record<AppErrorCode, string>> = {
   VM_FAILED: 'QEMU must be installed (sudo apt-get install qemu-system-x86); the output above says what the guest printed',
   RUNNING: 'a revocation takes effect when the app next starts: cairn stop APP first, or revoke with --restart, which stops it',
   NOT_RUNNING: 'cairn ps lists the running apps',
+  PORT_UNAVAILABLE: 'ss -ltnup shows what holds the port; stop it, or revoke the permission (cairn revoke APP network:inbound:PORT/PROTO)',
   UNSUPPORTED: 'docs/apps.md "VM configurations" lists what each back end supports; choose another back end or revoke the permission',
   AUDIT_TAMPERED: 'the grants database was changed outside cairn: restore it from a backup, or revoke and grant again after checking every grant',
 };

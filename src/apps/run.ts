@@ -179,7 +179,6 @@ async function startApp(storeRoot: string, installed: InstalledApp, entry: strin
   const networked = grantsNetwork(permissions);
   const systemScope = process.getuid?.() === 0;
   if (networked && !systemScope && user.subordinate === undefined) throw new AppError('UNSUPPORTED', `${app} is granted a network, which in the user scope needs your subordinate IDs: its namespace belongs to their user namespace`, { hint: 'sudo usermod --add-subuids FIRST-LAST --add-subgids FIRST-LAST YOU; sudo apt-get install uidmap' });
-  if (networked && !systemScope && permissions.some((p) => p.kind === 'network:inbound')) options.onNotice?.(`inbound ports are not given in the user scope: ${app} runs without them (as root they are)`);
   const stateDir = appStateDir(storeRoot, app, installed.remote);
   await ownDirectory(stateDir, user);
   const folders: Record<string, string> = {};
@@ -217,9 +216,9 @@ async function startApp(storeRoot: string, installed: InstalledApp, entry: strin
           network = await setUpAppNetwork(link, ruleset, { uid: user.uid, gid: user.gid, tunNode: join(sockets, 'tun'), ...(options.networkUplink === undefined ? {} : { uplinkNetns: options.networkUplink }) });
         } else if (link !== undefined) {
           if (options.networkUplink !== undefined) throw new AppError('UNSUPPORTED', '--network-uplink needs the system scope: in the user scope the app\'s traffic leaves through your own sockets, from the namespace cairn runs in');
-          const outbound = permissions.filter((p) => p.kind !== 'network:inbound');
-          const ruleset = appNamespaceRuleset(link, outbound, await resolveDestinations(outbound, options.onNotice), { hostAddressSet: true });
-          userNetwork = await setUpUserAppNetwork(link, ruleset, user.subordinate!);
+          const ruleset = appNamespaceRuleset(link, permissions, await resolveDestinations(permissions, options.onNotice), { hostAddressSet: true });
+          const inbound = permissions.flatMap((p) => (p.kind === 'network:inbound' ? [{ port: p.port, protocol: p.protocol }] : []));
+          userNetwork = await setUpUserAppNetwork(link, ruleset, user.subordinate!, inbound);
         }
         // In the user scope the directory keeps the invoking user's group for what QEMU makes in it (setgid), so cairn reaches the console.
         if (user.dedicated) await handOver(sockets, user, 0o2770);

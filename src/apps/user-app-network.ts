@@ -9,14 +9,19 @@
 // it: the host's own services are not the app's to reach. Those are the kernel's local routes
 // (every interface's addresses, up or not, and local ranges), read before the VM starts and again
 // at each change of the host's routes (`ip monitor route`) while it runs; should that fail, the
-// guest's traffic is all dropped. Inbound ports are not given here. The namespace lives as long as
-// its holder process and slirp4netns, which both end with the VM, or with cairn however it ends
-// (the holder reads cairn's pipe; slirp4netns has an exit descriptor; the monitor a parent-death
-// signal).
+// guest's traffic is all dropped. A granted inbound port (`network:inbound:PORT/PROTO`) is opened
+// on the host's loopback, 127.0.0.1:PORT, by slirp4netns (asked through its API socket, which is
+// in a directory of cairn's alone and removed once the ports are open) and reaches the guest
+// through the namespace's DNAT rule. The namespace lives as long as its holder process and
+// slirp4netns, which both end with the VM, or with cairn however it ends (the holder reads cairn's
+// pipe; slirp4netns has an exit descriptor; the monitor a parent-death signal).
 // Needs slirp4netns, uidmap, ip, nft, and /dev/net/tun open to users (Debian's default, 0666).
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { constants } from 'node:fs';
-import { access } from 'node:fs/promises';
+import { access, mkdtemp, rm } from 'node:fs/promises';
+import { connect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { AppError } from './errors.js';
 import { HOST_ADDRESS_SET, step, type AppLinkPlan } from './app-network.js';
@@ -24,6 +29,15 @@ import { subordinateNamespaceArgs, type SubordinateIds } from './app-users.js';
 
 /** How long the namespace's holder and slirp4netns may take to be ready. */
 const READY_TIMEOUT_MS = 20_000;
+
+/** slirp4netns's API: the most a reply may hold (its requests are under 4096 bytes), and how long it may take. */
+const SLIRP_API = { maxReplyBytes: 4096, timeoutMs: 5_000 } as const;
+
+/** A port the app serves, opened on the host's loopback. */
+export interface InboundPort {
+  port: number;
+  protocol: 'tcp' | 'udp';
+}
 
 /** A set-up user-scope app network; `remove` ends it (idempotent). */
 export interface UserAppNetwork {
@@ -79,7 +93,7 @@ async function end(child: ChildProcess): Promise<void> {
  * owned by the app's inner ID, its rules (`ruleset`, made with the host address set, which this
  * fills and keeps current), and slirp4netns as its way out.
  */
-export async function setUpUserAppNetwork(plan: AppLinkPlan, ruleset: string, ids: SubordinateIds): Promise<UserAppNetwork> {
+export async function setUpUserAppNetwork(plan: AppLinkPlan, ruleset: string, ids: SubordinateIds, inbound: readonly InboundPort[] = []): Promise<UserAppNetwork> {
   await access('/dev/net/tun', constants.R_OK | constants.W_OK).catch(() => {
     throw new AppError('UNSUPPORTED', 'a granted network in the user scope needs /dev/net/tun open to you: it is not', { hint: 'Debian makes it 0666; here: sudo chmod 0666 /dev/net/tun' });
   });
@@ -87,16 +101,23 @@ export async function setUpUserAppNetwork(plan: AppLinkPlan, ruleset: string, id
   const holder = spawn('unshare', [...subordinateNamespaceArgs(ids), '--net', '--', 'sh', '-c', 'echo ready && exec cat >/dev/null'], { stdio: ['pipe', 'pipe', 'pipe'] });
   let slirp: ChildProcess | undefined;
   let monitor: ChildProcess | undefined;
+  // slirp's API socket, where anyone who can connect may open ports: in a directory of cairn's alone (mkdtemp: 0700), gone once the ports are open.
+  const api = inbound.length === 0 ? undefined : await mkdtemp(join(tmpdir(), 'cairn-slirp-'));
+  const removeApi = async (): Promise<void> => {
+    if (api !== undefined) await rm(api, { recursive: true, force: true });
+  };
   const remove = async (): Promise<void> => {
     if (monitor !== undefined) await end(monitor);
     if (slirp !== undefined) await end(slirp);
     await end(holder);
+    await removeApi();
   };
   try {
     await ready(holder, holder.stdout!, 'the app\'s network namespace (unshare --user --net)');
     const pid = holder.pid!;
     // slirp4netns writes "1" to its ready descriptor (3) once up0 is configured, and ends when its exit descriptor (4, whose other end only cairn holds) closes.
-    slirp = spawn('slirp4netns', ['--configure', '--mtu=65520', '--disable-host-loopback', '--disable-dns', '--enable-sandbox', '--enable-seccomp', '--ready-fd=3', '--exit-fd=4', String(pid), 'up0'], { stdio: ['ignore', 'ignore', 'pipe', 'pipe', 'pipe'] });
+    const apiSocket = api === undefined ? [] : [`--api-socket=${join(api, 'slirp.sock')}`];
+    slirp = spawn('slirp4netns', ['--configure', '--mtu=65520', '--disable-host-loopback', '--disable-dns', '--enable-sandbox', '--enable-seccomp', ...apiSocket, '--ready-fd=3', '--exit-fd=4', String(pid), 'up0'], { stdio: ['ignore', 'ignore', 'pipe', 'pipe', 'pipe'] });
     await ready(slirp, slirp.stdio[3] as NodeJS.ReadableStream, 'slirp4netns');
     const inside = (what: string, args: string[], input?: string): Promise<void> => step(`${what} in the app's network namespace`, 'nsenter', ['--target', String(pid), '--user', '--net', '--preserve-credentials', '--', ...args], input);
     const inner = String(ids.innerId);
@@ -112,11 +133,47 @@ export async function setUpUserAppNetwork(plan: AppLinkPlan, ruleset: string, id
     monitor = watchHostRoutes(refreshHostAddresses, () => inside('drop all the guest\'s traffic', ['nft', 'insert', 'rule', 'inet', 'cairn', 'forward', 'iifname', 'tap0', 'drop']));
     await refreshHostAddresses();
     await inside('turn on forwarding and strict reverse-path filtering', ['sh', '-c', 'echo 1 > /proc/sys/net/ipv4/ip_forward && for i in all default tap0 up0; do echo 1 > /proc/sys/net/ipv4/conf/$i/rp_filter; done']);
+    for (const p of inbound) await openHostPort(join(api!, 'slirp.sock'), p);
+    await removeApi();
   } catch (e) {
     await remove();
     throw e;
   }
   return { holderPid: holder.pid!, remove };
+}
+
+/**
+ * Has slirp4netns (its API socket at `socket`) listen on 127.0.0.1:PORT and forward what arrives
+ * to the namespace's up0, same port, where the DNAT rule sends it to the guest. A port the host
+ * cannot give (in use, or privileged) is PORT_UNAVAILABLE.
+ */
+async function openHostPort(socket: string, { port, protocol }: InboundPort): Promise<void> {
+  const request = { execute: 'add_hostfwd', arguments: { proto: protocol, host_addr: '127.0.0.1', host_port: port, guest_port: port } };
+  const reply = await new Promise<string>((resolve, reject) => {
+    const client = connect(socket);
+    let text = '';
+    const fail = (why: string): void => {
+      client.destroy();
+      reject(new AppError('VM_FAILED', `slirp4netns's API did not open 127.0.0.1:${port}/${protocol}: ${why}`));
+    };
+    client.setTimeout(SLIRP_API.timeoutMs, () => fail(`no reply within ${SLIRP_API.timeoutMs} ms`));
+    client.on('data', (d: Buffer) => {
+      text += d.toString();
+      if (text.length > SLIRP_API.maxReplyBytes) fail(`a reply over ${SLIRP_API.maxReplyBytes} bytes`);
+    });
+    client.on('end', () => resolve(text));
+    client.on('error', (e) => fail(e.message));
+    client.end(JSON.stringify(request));
+  });
+  let parsed: { return?: unknown; error?: { desc?: unknown } };
+  try {
+    parsed = JSON.parse(reply) as typeof parsed;
+  } catch {
+    throw new AppError('VM_FAILED', `slirp4netns's API replied ${JSON.stringify(reply.slice(0, 200))}, not JSON, to opening 127.0.0.1:${port}/${protocol}`);
+  }
+  if (parsed.return !== undefined && parsed.error === undefined) return;
+  const why = typeof parsed.error?.desc === 'string' ? parsed.error.desc : JSON.stringify(parsed).slice(0, 200);
+  throw new AppError('PORT_UNAVAILABLE', `the granted inbound port ${port}/${protocol} could not be opened on 127.0.0.1: ${why}${port < 1024 ? ' (a port under 1024 is privileged: only root binds it, unless net.ipv4.ip_unprivileged_port_start says otherwise)' : ''}`);
 }
 
 /**

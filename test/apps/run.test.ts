@@ -15,7 +15,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { chmod, chown, mkdir, mkdtemp, readFile, readdir, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { existsSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { APP_ID_RANGE, AppError, appFolderDir, appLinkPlan, appStateDir, appUser, subordinateRange, type AppLinkPlan, auditTrail, buildRuntime, grantPermission, revokePermission, runApp, runningApps, type RuntimeDescription } from '../../src/apps/index.js';
 import { startNetworkLab, type NetworkLab } from '../../src/demo/index.js';
 import { openStore } from '../../src/store/index.js';
@@ -251,9 +251,10 @@ test('a shared folder: absent by default; granted, the app writes there and the 
   await assert.rejects(readFile(note), { code: 'ENOENT' });
 });
 
-test('cairn run exits with the app\'s status and prints its output; an app that is not installed is NOT_INSTALLED', T, async () => {
+test('cairn run exits with the app\'s status and prints its output, the store and runtime named by relative paths; an app that is not installed is NOT_INSTALLED', T, async () => {
   const root = await storeWithApp('greeter', 'echo "hi, $(uname -s)"\nexit 7\n');
-  const r = await runCli(['run', 'greeter', '--store', root, '--runtime', runtimeDir], { timeoutMs: 180_000 });
+  // Paths as a user types them, relative to where cairn runs.
+  const r = await runCli(['run', 'greeter', '--store', relative(dir, root), '--runtime', relative(dir, runtimeDir)], { timeoutMs: 180_000, cwd: dir });
   assert.equal(r.code, 7, r.stderr);
   assert.match(r.stdout, /^hi, Linux$/m);
   const missing = await runCli(['run', 'nobody', '--store', root, '--runtime', runtimeDir]);
@@ -447,7 +448,7 @@ test('in the user scope each app runs under its own subordinate ID of the user: 
 const USER_NETWORK_NEEDS = needsTool('slirp4netns', 'sudo apt-get install slirp4netns').skip
   ?? (process.env.CI !== 'true' && (!existsSync('/dev/net/tun') || (statSync('/dev/net/tun').mode & 0o666) !== 0o666) ? '/dev/net/tun is not open to users as on Debian: sudo chmod 0666 /dev/net/tun' : undefined);
 
-test('in the user scope a granted network reaches only the granted server, through slirp4netns from the namespace cairn runs in, not that namespace\'s own services; none before the grant', { ...T, skip: T.skip ?? ROOT_ONLY ?? USER_SCOPE_NEEDS ?? NETWORK_NEEDS ?? USER_NETWORK_NEEDS }, async (t) => {
+test('in the user scope a granted network reaches only the granted server, through slirp4netns from the namespace cairn runs in, not that namespace\'s own services; none before the grant; a granted inbound port is open on its loopback, and one in use is PORT_UNAVAILABLE', { ...T, skip: T.skip ?? ROOT_ONLY ?? USER_SCOPE_NEEDS ?? NETWORK_NEEDS ?? USER_NETWORK_NEEDS }, async (t) => {
   const { uid, gid } = testerIds!;
   const lab = await labFor(t, 'user');
   const probe = networkProbe(lab, appLinkPlan(0));
@@ -471,15 +472,28 @@ test('in the user scope a granted network reaches only the granted server, throu
   ip('link', 'add', 'extra0', 'type', 'veth', 'peer', 'name', 'extra1'); // down: its addresses are the host's all the same
   ip('addr', 'add', '198.18.8.8/32', 'dev', 'extra0');
   const later = ['198.18.8.8:8082', '198.18.9.9:8082'];
-  const open = await storeWithApp('wanderer', `${probe.script}\necho probed\nsleep 4\ntargets="${later.join(' ')}"\n${probe.script.slice(probe.script.indexOf('for target'))}\n`, ['network:outbound']);
+  // It serves 9000 (granted inbound: on the loopback of the namespace cairn runs in) and 9001 (not granted).
+  const servers = 'echo "guest 9000" | nc -l -p 9000 >/dev/null &\necho "guest 9001" | nc -l -p 9001 >/dev/null &\n';
+  const open = await storeWithApp('wanderer', `${servers}${probe.script}\necho probed\nsleep 5\ntargets="${later.join(' ')}"\n${probe.script.slice(probe.script.indexOf('for target'))}\n`, ['network:outbound', 'network:inbound:9000/tcp']);
   await grantPermission(open, 'wanderer', 'network');
   assert.equal(spawnSync('chown', ['-R', `${uid}:${gid}`, open]).status, 0);
-  let added = false;
+  let inbound: Promise<string[]> | undefined;
   const r = await runAsTester('wanderer', open, lab.uplink, (text) => {
-    if (added || !text.includes('probed')) return;
-    added = true;
+    if (inbound !== undefined || !text.includes('probed')) return;
     ip('addr', 'add', '198.18.9.9/32', 'dev', 'extra0');
+    inbound = Promise.all([receiveIn(lab.uplink, '127.0.0.1', 9001), receiveIn(lab.uplink, lab.uplinkAddress, 9000), receiveIn(lab.uplink, '127.0.0.1', 9000)]);
   });
   assert.equal(r.code, 0, r.stderr);
   assert.deepEqual(r.stdout.split('\n').filter((l) => l !== ''), [`${probe.targets[0]}: server 8080`, `${probe.targets[1]}: server 8081`, ...probe.targets.slice(2).map((x) => `${x}: refused`), 'probed', ...later.map((x) => `${x}: refused`)]);
+  assert.deepEqual(await inbound, ['refused', 'refused', 'guest 9000'], 'only the granted inbound port, and only on the loopback');
+
+  // A granted port the host cannot give (another program listens on it): PORT_UNAVAILABLE before the VM starts, nothing of the start left.
+  const squatter = spawn('ip', ['netns', 'exec', lab.uplink, process.execPath, '-e', "require('node:net').createServer().listen(9000, '127.0.0.1', () => console.log('listening'))"], { stdio: ['ignore', 'pipe', 'inherit'] });
+  t.after(() => squatter.kill());
+  await new Promise((resolve) => squatter.stdout!.once('data', resolve));
+  const refused = await runAsTester('wanderer', open, lab.uplink);
+  assert.notEqual(refused.code, 0);
+  assert.match(refused.stderr, /PORT_UNAVAILABLE.*9000\/tcp could not be opened on 127\.0\.0\.1/);
+  assert.doesNotMatch(refused.stdout, /probed/, 'the VM did not start');
+  assert.equal(spawnSync('pgrep', ['-u', String(uid), 'slirp4netns|unshare']).status, 1, 'no slirp4netns or namespace holder left');
 });

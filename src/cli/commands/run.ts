@@ -1,7 +1,7 @@
 // cli/commands/run.ts: running apps (docs/apps.md "Running", "Runtime"): `cairn run APP` boots the
 // app's VM and exits with the app's status; `cairn runtime build` makes the guest kernel and
 // initramfs from Debian's packages. Each parses, calls one function of apps/, and prints.
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { buildRuntime, runApp, runningApps, stopApp } from '../../apps/index.js';
 import { positiveInt } from '../options.js';
 import { scoped, storeRoot, type ScopeOpts } from '../scope.js';
@@ -23,7 +23,7 @@ export const runCommand: CommandModule = {
         const output: string[] = [];
         const result = await runApp(storeRoot(opts), app, {
           ...(opts.command === undefined ? {} : { command: opts.command }),
-          ...(opts.runtime === undefined ? {} : { runtimeDir: opts.runtime }),
+          ...(opts.runtime === undefined ? {} : { runtimeDir: resolve(opts.runtime) }),
           ...(opts.timeout === undefined ? {} : { timeoutMs: opts.timeout * 1000 }),
           ...(opts.networkUplink === undefined ? {} : { networkUplink: opts.networkUplink }),
           onOutput: (line) => {
