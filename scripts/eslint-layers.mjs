@@ -17,7 +17,7 @@ export const LAYERS = [
   ['crypto'],
   ['cosi', 'tuf'],
   ['log', 'policy'],
-  ['package'],
+  ['package', 'upstream'],
   ['repo', 'mirror'],
   ['client', 'witness', 'rebuild'],
   ['release', 'store'],

@@ -1,0 +1,95 @@
+// upstream/clearsigned.ts: a clearsigned OpenPGP message (RFC 9580 section 7, "Cleartext Signature
+// Framework"), as Debian's InRelease files are, read strictly: the file must be exactly one such
+// message, `-----BEGIN PGP SIGNED MESSAGE-----`, its Hash headers, a blank line, the text, the
+// signature block, and nothing before or after (apt refuses the same; text outside the signed
+// part is the classic way to make a parser read unsigned fields). The cryptography is openpgp's
+// (the maintained OpenPGP library of the JavaScript field); the text returned is the one it
+// verified, and nothing else of the file is ever read.
+import * as openpgp from 'openpgp';
+import { UpstreamError } from './errors.js';
+
+/** A verified clearsigned message: the signed text and which keys of the keyring signed it. */
+export interface VerifiedText {
+  text: string;
+  /** Fingerprints (lowercase hex) of the keyring's keys whose signatures verified. */
+  signers: string[];
+}
+
+const BEGIN = '-----BEGIN PGP SIGNED MESSAGE-----';
+const SIGNATURE_BEGIN = '-----BEGIN PGP SIGNATURE-----';
+const SIGNATURE_END = '-----END PGP SIGNATURE-----';
+
+/** The file's structure, checked line by line; UNSIGNED_TEXT for anything outside the message. */
+function checkStructure(file: string, what: string): void {
+  const lines = file.split('\n').map((l) => l.replace(/\r$/, ''));
+  if (lines.at(-1) === '') lines.pop();
+  const refuse = (why: string): never => {
+    throw new UpstreamError('UNSIGNED_TEXT', `${what} is not exactly one clearsigned message: ${why}`);
+  };
+  if (lines[0] !== BEGIN) refuse(`expected ${BEGIN} on its first line, found ${JSON.stringify((lines[0] ?? '').slice(0, 80))}`);
+  let i = 1;
+  while (i < lines.length && lines[i] !== '') {
+    if (!/^Hash: [A-Za-z0-9, -]+$/.test(lines[i]!)) refuse(`line ${i + 1}: expected a Hash header or a blank line, found ${JSON.stringify(lines[i]!.slice(0, 80))}`);
+    i++;
+  }
+  const begins = lines.flatMap((l, n) => (l === SIGNATURE_BEGIN ? [n] : []));
+  if (begins.length !== 1) refuse(`${begins.length} ${SIGNATURE_BEGIN} lines, expected one`);
+  const ends = lines.flatMap((l, n) => (l === SIGNATURE_END ? [n] : []));
+  if (ends.length !== 1 || ends[0]! < begins[0]!) refuse(`expected one ${SIGNATURE_END} after the signature's start`);
+  if (ends[0] !== lines.length - 1) refuse(`${lines.length - 1 - ends[0]!} lines after ${SIGNATURE_END}`);
+  if (lines.some((l, n) => n > 0 && l.startsWith('-----BEGIN PGP ') && n !== begins[0])) refuse('a second armored block');
+}
+
+/**
+ * The text of the clearsigned `file`, verified against `keys` at `date`: at least one signature by
+ * a key of `keys` must verify, that key valid at `date` (not expired, not revoked). Other
+ * signatures, by keys not in `keys` or by keys no longer valid (an archive signs with several),
+ * are left aside as apt leaves them: they cover the same text, so they add nothing and take
+ * nothing away. BAD_SIGNATURE, saying why for each signature, when none verifies.
+ */
+export async function verifyClearsigned(file: string, keys: readonly openpgp.PublicKey[], date: Date, what: string): Promise<VerifiedText> {
+  checkStructure(file, what);
+  let message: openpgp.CleartextMessage;
+  try {
+    message = await openpgp.readCleartextMessage({ cleartextMessage: file });
+  } catch (e) {
+    throw new UpstreamError('UNSIGNED_TEXT', `${what} is not a clearsigned message openpgp can read: ${(e as Error).message}`);
+  }
+  const result = await openpgp.verify({ message, verificationKeys: [...keys], date, format: 'utf8' });
+  const signers: string[] = [];
+  const failures: string[] = [];
+  for (const signature of result.signatures) {
+    const key = keys.find((k) => k.getKeyIDs().some((id) => id.equals(signature.keyID)));
+    if (key === undefined) {
+      failures.push(`key ${signature.keyID.toHex()}: not in the keyring`);
+      continue;
+    }
+    try {
+      await signature.verified;
+      // openpgp checks the key as of the signature's time; an archive's key must be valid now too (gpgv's EXPKEYSIG and REVKEYSIG, which apt refuses).
+      await key.getSigningKey(signature.keyID, date);
+      signers.push(key.getFingerprint());
+    } catch (e) {
+      failures.push(`key ${signature.keyID.toHex()}: ${(e as Error).message}`);
+    }
+  }
+  if (signers.length === 0) {
+    throw new UpstreamError('BAD_SIGNATURE', `${what} has no signature that verifies against the keyring it must be checked against (${keys.length} keys): ${failures.length === 0 ? 'it has no signature' : failures.join('; ')}`);
+  }
+  return { text: result.data as string, signers };
+}
+
+/** The public keys of key files (binary, as apt's .gpg keyrings are, or armored) or armored text. */
+export async function readKeyring(sources: ReadonlyArray<{ bytes: Uint8Array; what: string }>): Promise<openpgp.PublicKey[]> {
+  const keys: openpgp.PublicKey[] = [];
+  for (const { bytes, what } of sources) {
+    const text = Buffer.from(bytes).toString('latin1');
+    try {
+      const read = text.includes('-----BEGIN PGP PUBLIC KEY BLOCK-----') ? await openpgp.readKeys({ armoredKeys: text }) : await openpgp.readKeys({ binaryKeys: bytes });
+      keys.push(...read.map((k) => k.toPublic()));
+    } catch (e) {
+      throw new UpstreamError('MALFORMED', `${what} is not an OpenPGP keyring: ${(e as Error).message}`);
+    }
+  }
+  return keys;
+}

@@ -1,0 +1,6 @@
+// upstream/index.ts: the public API of upstream imports (docs/upstream.md).
+export { UpstreamError, type UpstreamErrorCode } from './errors.js';
+export { parseDeb822, checksumLines, Paragraph, type ChecksumLine } from './deb822.js';
+export { sourceArchives, type SourceArchive } from './apt-sources.js';
+export { verifyClearsigned, readKeyring, type VerifiedText } from './clearsigned.js';
+export { verifyInRelease, parseReleaseDate, CLOCK_SKEW_MS, type VerifiedRelease, type ReleaseCheck } from './release-file.js';
