@@ -217,7 +217,9 @@ async function startApp(storeRoot: string, installed: InstalledApp, entry: strin
         } else if (link !== undefined) {
           if (options.networkUplink !== undefined) throw new AppError('UNSUPPORTED', '--network-uplink needs the system scope: in the user scope the app\'s traffic leaves through your own sockets, from the namespace cairn runs in');
           const ruleset = appNamespaceRuleset(link, permissions, await resolveDestinations(permissions, options.onNotice), { hostAddressSet: true });
-          const inbound = permissions.flatMap((p) => (p.kind === 'network:inbound' ? [{ port: p.port, protocol: p.protocol }] : []));
+          const inbound = permissions.flatMap((p) => (p.kind === 'network:inbound' && p.protocol === 'tcp' ? [{ port: p.port, protocol: p.protocol }] : []));
+          // libslirp opens a UDP port with SO_REUSEADDR: any local user could bind it too and take the app's datagrams.
+          for (const p of permissions) if (p.kind === 'network:inbound' && p.protocol === 'udp') options.onNotice?.(`network:inbound:${p.port}/udp is granted, but not given in the user scope (another local user could take the port over from slirp4netns): ${app} runs without it`);
           userNetwork = await setUpUserAppNetwork(link, ruleset, user.subordinate!, inbound);
         }
         // In the user scope the directory keeps the invoking user's group for what QEMU makes in it (setgid), so cairn reaches the console.

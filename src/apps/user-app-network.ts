@@ -9,8 +9,8 @@
 // it: the host's own services are not the app's to reach. Those are the kernel's local routes
 // (every interface's addresses, up or not, and local ranges), read before the VM starts and again
 // at each change of the host's routes (`ip monitor route`) while it runs; should that fail, the
-// guest's traffic is all dropped. A granted inbound port (`network:inbound:PORT/PROTO`) is opened
-// on the host's loopback, 127.0.0.1:PORT, by slirp4netns (asked through its API socket, which is
+// guest's traffic is all dropped. A granted inbound TCP port (`network:inbound:PORT/tcp`; UDP is
+// not given here, run.ts) is opened on the host's loopback, 127.0.0.1:PORT, by slirp4netns (asked through its API socket, which is
 // in a directory of cairn's alone and removed once the ports are open) and reaches the guest
 // through the namespace's DNAT rule. The namespace lives as long as its holder process and
 // slirp4netns, which both end with the VM, or with cairn however it ends (the holder reads cairn's
@@ -97,12 +97,14 @@ export async function setUpUserAppNetwork(plan: AppLinkPlan, ruleset: string, id
   await access('/dev/net/tun', constants.R_OK | constants.W_OK).catch(() => {
     throw new AppError('UNSUPPORTED', 'a granted network in the user scope needs /dev/net/tun open to you: it is not', { hint: 'Debian makes it 0666; here: sudo chmod 0666 /dev/net/tun' });
   });
+  // slirp's API socket, where anyone who can connect may open ports: in a directory of cairn's alone (mkdtemp: 0700), gone once the ports are open. Made before anything that would need removing.
+  const api = inbound.length === 0 ? undefined : await mkdtemp(join(tmpdir(), 'cairn-slirp-')).catch((e: Error) => {
+    throw new AppError('VM_FAILED', `a private directory for slirp4netns's API socket could not be made in ${tmpdir()}: ${e.message}`);
+  });
   // The holder reads cairn's pipe: it ends when cairn does, however cairn ends.
   const holder = spawn('unshare', [...subordinateNamespaceArgs(ids), '--net', '--', 'sh', '-c', 'echo ready && exec cat >/dev/null'], { stdio: ['pipe', 'pipe', 'pipe'] });
   let slirp: ChildProcess | undefined;
   let monitor: ChildProcess | undefined;
-  // slirp's API socket, where anyone who can connect may open ports: in a directory of cairn's alone (mkdtemp: 0700), gone once the ports are open.
-  const api = inbound.length === 0 ? undefined : await mkdtemp(join(tmpdir(), 'cairn-slirp-'));
   const removeApi = async (): Promise<void> => {
     if (api !== undefined) await rm(api, { recursive: true, force: true });
   };
@@ -151,28 +153,37 @@ async function openHostPort(socket: string, { port, protocol }: InboundPort): Pr
   const request = { execute: 'add_hostfwd', arguments: { proto: protocol, host_addr: '127.0.0.1', host_port: port, guest_port: port } };
   const reply = await new Promise<string>((resolve, reject) => {
     const client = connect(socket);
-    let text = '';
+    const chunks: Buffer[] = [];
+    let size = 0;
     const fail = (why: string): void => {
+      clearTimeout(timer);
       client.destroy();
       reject(new AppError('VM_FAILED', `slirp4netns's API did not open 127.0.0.1:${port}/${protocol}: ${why}`));
     };
-    client.setTimeout(SLIRP_API.timeoutMs, () => fail(`no reply within ${SLIRP_API.timeoutMs} ms`));
+    const timer = setTimeout(() => fail(`no whole reply within ${SLIRP_API.timeoutMs} ms`), SLIRP_API.timeoutMs);
     client.on('data', (d: Buffer) => {
-      text += d.toString();
-      if (text.length > SLIRP_API.maxReplyBytes) fail(`a reply over ${SLIRP_API.maxReplyBytes} bytes`);
+      chunks.push(d);
+      size += d.length;
+      if (size > SLIRP_API.maxReplyBytes) fail(`a reply over ${SLIRP_API.maxReplyBytes} bytes`);
     });
-    client.on('end', () => resolve(text));
+    client.on('end', () => {
+      clearTimeout(timer);
+      resolve(Buffer.concat(chunks).toString('utf8'));
+    });
     client.on('error', (e) => fail(e.message));
     client.end(JSON.stringify(request));
   });
-  let parsed: { return?: unknown; error?: { desc?: unknown } };
+  let parsed: unknown;
   try {
-    parsed = JSON.parse(reply) as typeof parsed;
+    parsed = JSON.parse(reply);
   } catch {
-    throw new AppError('VM_FAILED', `slirp4netns's API replied ${JSON.stringify(reply.slice(0, 200))}, not JSON, to opening 127.0.0.1:${port}/${protocol}`);
+    parsed = undefined;
   }
-  if (parsed.return !== undefined && parsed.error === undefined) return;
-  const why = typeof parsed.error?.desc === 'string' ? parsed.error.desc : JSON.stringify(parsed).slice(0, 200);
+  if (typeof parsed !== 'object' || parsed === null) throw new AppError('VM_FAILED', `slirp4netns's API replied ${JSON.stringify(reply.slice(0, 200))}, not a JSON object, to opening 127.0.0.1:${port}/${protocol}`);
+  const answer = parsed as { return?: unknown; error?: { desc?: unknown } };
+  if (answer.return !== undefined && answer.error === undefined) return;
+  // slirp4netns says the same for every failure of add_hostfwd; binding the port is the one it can have here.
+  const why = typeof answer.error?.desc === 'string' ? answer.error.desc : JSON.stringify(answer).slice(0, 200);
   throw new AppError('PORT_UNAVAILABLE', `the granted inbound port ${port}/${protocol} could not be opened on 127.0.0.1: ${why}${port < 1024 ? ' (a port under 1024 is privileged: only root binds it, unless net.ipv4.ip_unprivileged_port_start says otherwise)' : ''}`);
 }
 

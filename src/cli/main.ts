@@ -152,6 +152,12 @@ export const COMMAND_GROUPS: readonly CommandGroup[] = [
     load: () => import('./commands/run.js').then((m) => m.runtimeCommand),
   },
   {
+    name: 'import',
+    term: 'import',
+    description: 'take upstream releases exactly as their authors published them, through a verified chain',
+    load: () => import('./commands/import.js').then((m) => m.importCommand),
+  },
+  {
     name: 'tuf',
     term: 'tuf [options]',
     description: 'TUF client: init a trust anchor, refresh metadata, download verified targets (conformance-suite protocol)',

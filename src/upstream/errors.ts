@@ -17,13 +17,16 @@ export type UpstreamErrorCode =
   | 'HASH_MISMATCH'
   /** The source, version or file asked for is not in the archive's signed indexes. */
   | 'NOT_FOUND'
-  /** apt's configuration names no archive to import from, or no keyring for it. */
-  | 'NO_SOURCE';
+  /** apt's configuration names no archive to import from, or no keyring for it; or a tool the import needs is missing. */
+  | 'NO_SOURCE'
+  /** The upstream signed nothing, and the import was not told to accept that. */
+  | 'UNSIGNED_UPSTREAM';
 
 const HINTS: Partial<Record<UpstreamErrorCode, string>> = {
   NO_SOURCE: 'cairn reads the archives and keyrings apt is configured with (/etc/apt/sources.list, /etc/apt/sources.list.d)',
   DATE_ROLLBACK: 'an archive or mirror serving an older release file than one seen before may be replaying it: try another mirror',
   EXPIRED: 'the mirror may be stale: try another, or check the clock',
+  UNSIGNED_UPSTREAM: 'import it anyway with --allow-unsigned-upstream: the provenance then records that nothing the upstream signed vouches for it',
 };
 
 export class UpstreamError extends CairnError<UpstreamErrorCode> {

@@ -4,3 +4,4 @@ export { parseDeb822, checksumLines, Paragraph, type ChecksumLine } from './deb8
 export { sourceArchives, type SourceArchive } from './apt-sources.js';
 export { verifyClearsigned, readKeyring, type VerifiedText } from './clearsigned.js';
 export { verifyInRelease, parseReleaseDate, CLOCK_SKEW_MS, type VerifiedRelease, type ReleaseCheck } from './release-file.js';
+export { importDebianSource, verifyUpstreamSignature, DEBIAN_LIMITS, PROVENANCE_FORMAT, type DebianImportRequest, type DebianImportResult, type DebianProvenance, type ChainFile } from './debian-import.js';
