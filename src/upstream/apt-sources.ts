@@ -7,6 +7,8 @@
 // in a .sources entry), else every key apt trusts (trusted.gpg.d and trusted.gpg).
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import type { PublicKey } from 'openpgp';
+import { readKeyring } from './clearsigned.js';
 import { parseDeb822 } from './deb822.js';
 import { UpstreamError } from './errors.js';
 
@@ -134,4 +136,26 @@ export async function sourceArchives(options: { etcApt?: string } = {}): Promise
   }
   if (archives.length === 0) throw new UpstreamError('NO_SOURCE', `apt's configuration in ${etcApt} names no http, https or file archive with ${wanted} entries`);
   return archives;
+}
+
+/** The public keys of the keyring apt checks `archive` with. */
+export async function archiveKeys(archive: SourceArchive): Promise<PublicKey[]> {
+  if ('inline' in archive.keyring) return readKeyring([{ bytes: Buffer.from(archive.keyring.inline), what: `the key written in ${archive.origin}` }]);
+  const sources = [];
+  for (const file of archive.keyring.files) {
+    const bytes = await readFile(file).catch((e: NodeJS.ErrnoException) => {
+      throw new UpstreamError('NO_SOURCE', `${archive.origin}: its keyring ${file} cannot be read (${e.code ?? e.message})`);
+    });
+    sources.push({ bytes, what: file });
+  }
+  return readKeyring(sources);
+}
+
+/** The keyring apt checks the archive at `uri` (suite `suite`) with: of its entry, else every key apt trusts. */
+export async function keyringForArchive(uri: string, suite: string, options: { etcApt?: string } = {}): Promise<PublicKey[]> {
+  const archives = await sourceArchives(options).catch(() => [] as SourceArchive[]);
+  const entry = archives.find((a) => a.uri === uri && a.suite === suite);
+  if (entry !== undefined) return archiveKeys(entry);
+  const etcApt = options.etcApt ?? '/etc/apt';
+  return archiveKeys({ uri, suite, components: [], origin: `${uri} ${suite} (not in apt's sources: every key apt trusts)`, keyring: await keyringOf({ types: [], uris: [uri], suites: [suite], components: [], signedBy: undefined, enabled: true, origin: `${uri} ${suite}` }, etcApt) });
 }

@@ -42,12 +42,15 @@ function checkStructure(file: string, what: string): void {
 
 /**
  * The text of the clearsigned `file`, verified against `keys` at `date`: at least one signature by
- * a key of `keys` must verify, that key valid at `date` (not expired, not revoked). Other
+ * a key of `keys` must verify, that key valid at `date` (not expired, not revoked). With
+ * `keysValidAt: 'signing'` (a recorded file verified again later) the key must have been valid
+ * when it signed: having expired since does not undo a signature; a revocation does (openpgp
+ * refuses a key revoked as compromised, or for no reason, whenever the revocation was made). Other
  * signatures, by keys not in `keys` or by keys no longer valid (an archive signs with several),
  * are left aside as apt leaves them: they cover the same text, so they add nothing and take
  * nothing away. BAD_SIGNATURE, saying why for each signature, when none verifies.
  */
-export async function verifyClearsigned(file: string, keys: readonly openpgp.PublicKey[], date: Date, what: string): Promise<VerifiedText> {
+export async function verifyClearsigned(file: string, keys: readonly openpgp.PublicKey[], date: Date, what: string, options: { keysValidAt?: 'date' | 'signing' } = {}): Promise<VerifiedText> {
   checkStructure(file, what);
   let message: openpgp.CleartextMessage;
   try {
@@ -55,7 +58,12 @@ export async function verifyClearsigned(file: string, keys: readonly openpgp.Pub
   } catch (e) {
     throw new UpstreamError('UNSIGNED_TEXT', `${what} is not a clearsigned message openpgp can read: ${(e as Error).message}`);
   }
-  const result = await openpgp.verify({ message, verificationKeys: [...keys], date, format: 'utf8' });
+  const signing = options.keysValidAt === 'signing';
+  // As of signing: openpgp is asked as of the latest signature's time (none may be after `date`).
+  const block = file.slice(file.indexOf(SIGNATURE_BEGIN));
+  const created = !signing ? [] : (await openpgp.readSignature({ armoredSignature: block })).packets.map((p) => p.created?.getTime() ?? Infinity);
+  const asOf = signing ? new Date(Math.min(date.getTime(), Math.max(...created))) : date;
+  const result = await openpgp.verify({ message, verificationKeys: [...keys], date: asOf, format: 'utf8' });
   const signers: string[] = [];
   const failures: string[] = [];
   for (const signature of result.signatures) {
@@ -66,8 +74,8 @@ export async function verifyClearsigned(file: string, keys: readonly openpgp.Pub
     }
     try {
       await signature.verified;
-      // openpgp checks the key as of the signature's time; an archive's key must be valid now too (gpgv's EXPKEYSIG and REVKEYSIG, which apt refuses).
-      await key.getSigningKey(signature.keyID, date);
+      // openpgp checks the key as of the signature's time (and a hard revocation, whenever made); an archive's key must be valid at `date` too (gpgv's EXPKEYSIG and REVKEYSIG, which apt refuses).
+      if (!signing) await key.getSigningKey(signature.keyID, date);
       signers.push(key.getFingerprint());
     } catch (e) {
       failures.push(`key ${signature.keyID.toHex()}: ${(e as Error).message}`);

@@ -19,28 +19,20 @@ import { execFile } from 'node:child_process';
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
-import { gunzipSync } from 'node:zlib';
-import * as openpgp from 'openpgp';
+import type * as openpgp from 'openpgp';
 import { sha256Hex } from '../crypto/index.js';
 import { BoundedFetcher, fetchAll, writeFileAtomic, type Fetcher } from '../io/index.js';
-import { sourceArchives, type SourceArchive } from './apt-sources.js';
-import { readKeyring } from './clearsigned.js';
-import { checksumLines, parseDeb822, type ChecksumLine, type Paragraph } from './deb822.js';
+import { archiveKeys, sourceArchives, type SourceArchive } from './apt-sources.js';
+import type { ChecksumLine, Paragraph } from './deb822.js';
+import {
+  checkDsc, DEBIAN_LIMITS, indexText, paragraphsOf, PROVENANCE_FORMAT, sourcePackageFiles, upstreamKeyText, verifyUpstreamSignature,
+  type ChainFile, type DebianProvenance,
+} from './debian-source.js';
 import { UpstreamError } from './errors.js';
+import { verifyDebianProvenance } from './provenance.js';
 import { verifyInRelease, type VerifiedRelease } from './release-file.js';
 
 const run = promisify(execFile);
-
-/** Caps on what is read from an archive (the signed lists give exact sizes; these bound the rest). */
-export const DEBIAN_LIMITS = {
-  maxReleaseBytes: 16 << 20,
-  /** A decompressed Sources index (bookworm main: 50 MB). */
-  maxIndexBytes: 512 << 20,
-  maxSourceFileBytes: 2 << 30,
-  maxKeyBytes: 1 << 20,
-} as const;
-
-export const PROVENANCE_FORMAT = 'cairn/upstream-provenance/v1';
 
 export interface DebianImportRequest {
   /** The source package, and the version (Debian's, e.g. 2.10-3) or the newest the archives have. */
@@ -60,30 +52,6 @@ export interface DebianImportRequest {
   onProgress?: (line: string) => void;
 }
 
-/** One file of the chain, as provenance.json names it: its name in the output directory, size and SHA-256. */
-export interface ChainFile {
-  file: string;
-  size: number;
-  sha256: string;
-}
-
-/** What provenance.json holds. */
-export interface DebianProvenance {
-  format: typeof PROVENANCE_FORMAT;
-  kind: 'debian';
-  source: string;
-  version: string;
-  /** The upstream tarball: the source an imported release declares (uri: where the archive serves it). */
-  upstream: ChainFile & { uri: string };
-  archive: { uri: string; suite: string; component: string; directory: string };
-  release: ChainFile & { date: string; validUntil: string | null; signers: string[] };
-  index: ChainFile & { path: string };
-  dsc: ChainFile;
-  debianTarball: ChainFile;
-  signature: (ChainFile & { key: ChainFile; signer: string; signedAt: string }) | { unsigned: true };
-  importedAt: string;
-}
-
 export interface DebianImportResult {
   out: string;
   provenance: DebianProvenance;
@@ -92,6 +60,8 @@ export interface DebianImportResult {
 /** The Sources paragraph of the release chosen, with where it was found. */
 interface Candidate {
   archive: SourceArchive;
+  /** The archive's keyring (apt's for it). */
+  keys: openpgp.PublicKey[];
   release: VerifiedRelease;
   releaseBytes: string;
   component: string;
@@ -124,33 +94,12 @@ async function readSeen(file: string): Promise<Record<string, string>> {
   }
 }
 
-async function keyringOf(archive: SourceArchive): Promise<openpgp.PublicKey[]> {
-  if ('inline' in archive.keyring) return readKeyring([{ bytes: Buffer.from(archive.keyring.inline), what: `the key written in ${archive.origin}` }]);
-  const sources = [];
-  for (const file of archive.keyring.files) sources.push({ bytes: await readFile(file), what: file });
-  return readKeyring(sources);
-}
-
 /** Whether Debian version `a` is newer than `b` (dpkg's own comparison). */
 async function newer(a: string, b: string): Promise<boolean> {
   return run('dpkg', ['--compare-versions', a, 'gt', b]).then(() => true, (e: NodeJS.ErrnoException & { code?: unknown }) => {
     if (e.code === 'ENOENT') throw new UpstreamError('NO_SOURCE', 'dpkg is needed to compare Debian versions: name the version (SOURCE=VERSION)');
     return false;
   });
-}
-
-/** The Sources paragraphs of `source` in a decompressed index (only their paragraphs are parsed). */
-function paragraphsOf(index: string, source: string, what: string): Paragraph[] {
-  const found: Paragraph[] = [];
-  const head = `Package: ${source}\n`;
-  let at = index.startsWith(head) ? 0 : index.indexOf(`\n\n${head}`);
-  while (at !== -1) {
-    const start = at === 0 && index.startsWith(head) ? 0 : at + 2;
-    const end = index.indexOf('\n\n', start);
-    found.push(...parseDeb822(index.slice(start, end === -1 ? undefined : end), `${what} (${source})`, { maxParagraphs: 1 }));
-    at = end === -1 ? -1 : index.indexOf(`\n\n${head}`, end);
-  }
-  return found;
 }
 
 /** Every release of `source` the archives list, each from its verified index. */
@@ -163,7 +112,8 @@ async function candidates(request: DebianImportRequest, fetcher: Fetcher, now: D
     progress(`verifying ${url}`);
     const releaseBytes = (await fetchAll(fetcher, url, DEBIAN_LIMITS.maxReleaseBytes)).toString('utf8');
     const lastSeen = (identity: string): Date | undefined => (seen[identity] === undefined ? undefined : new Date(seen[identity]));
-    const release = await verifyInRelease(releaseBytes, { keys: await keyringOf(archive), now, suite: archive.suite, lastSeen }, url);
+    const keys = await archiveKeys(archive);
+    const release = await verifyInRelease(releaseBytes, { keys, now, suite: archive.suite, lastSeen }, url);
     if ((lastSeen(release.identity)?.getTime() ?? -Infinity) < release.date.getTime()) {
       seen[release.identity] = release.date.toISOString();
       await mkdir(dirname(request.seenReleasesFile), { recursive: true });
@@ -179,29 +129,13 @@ async function candidates(request: DebianImportRequest, fetcher: Fetcher, now: D
       const compressed = release.files.get(`${component}/source/Sources.${format}`)!;
       const plain = release.files.get(`${component}/source/Sources`);
       const indexBytes = await cachedIndex(request.cacheDir, fetcher, archive, release, `${component}/source/Sources.${format}`, compressed, progress);
-      const index = await decompress(indexBytes, format, plain?.size ?? DEBIAN_LIMITS.maxIndexBytes);
-      if (plain !== undefined && (index.length !== plain.size || sha256Hex(index) !== plain.sha256)) throw new UpstreamError('HASH_MISMATCH', `${component}/source/Sources.${format} of ${key} decompresses to bytes other than the Sources the release file lists`);
-      for (const paragraph of paragraphsOf(index.toString('utf8'), request.source, `${key} ${component}/source/Sources`)) {
-        found.push({ archive, release, releaseBytes, component, indexPath: `${component}/source/Sources.${format}`, indexBytes, paragraph, version: paragraph.require('Version', `${request.source} in ${key}`) });
+      const index = await indexText(indexBytes, format, plain, `${component}/source/Sources.${format} of ${key}`);
+      for (const paragraph of paragraphsOf(index, request.source, `${key} ${component}/source/Sources`)) {
+        found.push({ archive, keys, release, releaseBytes, component, indexPath: `${component}/source/Sources.${format}`, indexBytes, paragraph, version: paragraph.require('Version', `${request.source} in ${key}`) });
       }
     }
   }
   return found;
-}
-
-/** A compressed index decompressed, at most `maxBytes` (gzip by zlib; xz by xz-utils, which every Debian system has). */
-async function decompress(bytes: Buffer, format: 'gz' | 'xz', maxBytes: number): Promise<Buffer> {
-  try {
-    if (format === 'gz') return gunzipSync(bytes, { maxOutputLength: maxBytes });
-    return await new Promise<Buffer>((resolve, reject) => {
-      const child = execFile('xz', ['--decompress', '--stdout'], { encoding: 'buffer', maxBuffer: maxBytes }, (e, stdout) => (e === null ? resolve(stdout) : reject(e)));
-      child.stdin!.end(bytes);
-    });
-  } catch (e) {
-    const error = e as NodeJS.ErrnoException;
-    if (error.code === 'ENOENT') throw new UpstreamError('NO_SOURCE', 'xz is needed to read this archive\'s Sources.xz: sudo apt-get install xz-utils');
-    throw new UpstreamError('HASH_MISMATCH', `a source index does not decompress to at most ${maxBytes} bytes (the size the release file lists): ${error.message}`);
-  }
 }
 
 /** A compressed index (`path` under dists/SUITE), from the cache (by its SHA-256) or the archive (by hash where it serves so). */
@@ -231,61 +165,6 @@ async function choose(found: Candidate[], source: string, version: string | unde
   return best;
 }
 
-/** The text of a .dsc (clearsigned by its uploader; its bytes are proven by the index's hash, so only its fields are read). */
-async function dscFields(bytes: Buffer, what: string): Promise<Paragraph> {
-  const text = bytes.toString('utf8');
-  const body = text.startsWith('-----BEGIN PGP SIGNED MESSAGE-----') ? (await openpgp.readCleartextMessage({ cleartextMessage: text })).getText() : text;
-  const [fields] = parseDeb822(body, what, { maxParagraphs: 1 });
-  if (fields === undefined) throw new UpstreamError('MALFORMED', `${what} has no fields`);
-  return fields;
-}
-
-/** `debian/upstream/signing-key.asc` of a Debian tarball (tar with xz or gzip, through the system's tar), if present. */
-async function upstreamKeyText(tarball: string): Promise<Buffer | undefined> {
-  try {
-    const { stdout } = await run('tar', ['-xf', tarball, '-O', 'debian/upstream/signing-key.asc'], { encoding: 'buffer', maxBuffer: DEBIAN_LIMITS.maxKeyBytes });
-    return stdout;
-  } catch (e) {
-    const error = e as NodeJS.ErrnoException & { stderr?: Buffer };
-    if (error.code === 'ENOENT') throw new UpstreamError('NO_SOURCE', 'tar (with xz-utils) is needed to read the Debian tarball: sudo apt-get install tar xz-utils');
-    if (/Not found in archive/.test(error.stderr?.toString() ?? '')) return undefined;
-    throw new UpstreamError('MALFORMED', `the Debian tarball ${tarball} cannot be read: ${(error.stderr?.toString() ?? error.message).trim().split('\n').slice(-1)[0]}`);
-  }
-}
-
-/**
- * Verifies the upstream's detached signature `signature` of `data` with the keys of `keyText`: a
- * signature by one of them, made while it was valid (openpgp checks the key as of the signature's
- * time, and refuses a key with a revocation). Returns the signer's fingerprint and the time of signing.
- */
-export async function verifyUpstreamSignature(data: Uint8Array, signature: string, keyText: Uint8Array, what: string): Promise<{ signer: string; signedAt: Date }> {
-  const keys = await readKeyring([{ bytes: keyText, what: 'the upstream signing key' }]);
-  let parsed: openpgp.Signature;
-  try {
-    parsed = await openpgp.readSignature({ armoredSignature: signature });
-  } catch (e) {
-    throw new UpstreamError('MALFORMED', `${what} is not an OpenPGP signature: ${(e as Error).message}`);
-  }
-  const result = await openpgp.verify({ message: await openpgp.createMessage({ binary: data }), signature: parsed, verificationKeys: keys, format: 'binary' });
-  const failures: string[] = [];
-  for (const s of result.signatures) {
-    const key = keys.find((k) => k.getKeyIDs().some((id) => id.equals(s.keyID)));
-    if (key === undefined) {
-      failures.push(`key ${s.keyID.toHex()}: not the upstream's`);
-      continue;
-    }
-    try {
-      await s.verified;
-    } catch (e) {
-      failures.push(`key ${s.keyID.toHex()}: ${(e as Error).message}`);
-      continue;
-    }
-    const created = (await s.signature).packets[0]?.created;
-    return { signer: key.getFingerprint(), signedAt: created ?? new Date(0) };
-  }
-  throw new UpstreamError('BAD_SIGNATURE', `${what} has no signature that verifies with the upstream's key (${keys.map((k) => k.getFingerprint()).join(', ')}): ${failures.join('; ') || 'no signature in it'}`);
-}
-
 /** Imports `source` (see the header) into `request.out`. */
 export async function importDebianSource(request: DebianImportRequest): Promise<DebianImportResult> {
   const progress = request.onProgress ?? ((): void => undefined);
@@ -293,33 +172,13 @@ export async function importDebianSource(request: DebianImportRequest): Promise<
   const now = request.now ?? new Date();
   const chosen = await choose(await candidates(request, fetcher, now, progress), request.source, request.version);
   const what = `${request.source} ${chosen.version}`;
-  const listed = checksumLines(chosen.paragraph.require('Checksums-Sha256', what), `${what} Checksums-Sha256 in the index`);
-  const directory = chosen.paragraph.require('Directory', what);
-  if (!/^[A-Za-z0-9][A-Za-z0-9+._/-]*$/.test(directory) || directory.split('/').includes('..')) throw new UpstreamError('MALFORMED', `${what}: Directory ${JSON.stringify(directory.slice(0, 100))} is not a pool path`);
-  for (const f of listed) if (!/^[A-Za-z0-9][A-Za-z0-9+._~-]*$/.test(f.name)) throw new UpstreamError('MALFORMED', `${what}: the file name ${JSON.stringify(f.name.slice(0, 100))} is not one a source package has`);
-  const one = (pattern: RegExp, kind: string): ChecksumLine | undefined => {
-    const matching = listed.filter((f) => pattern.test(f.name));
-    if (matching.length > 1) throw new UpstreamError('MALFORMED', `${what} lists ${matching.length} ${kind} files (${matching.map((f) => f.name).join(', ')}); cairn imports packages with one`);
-    return matching[0];
-  };
-  const dscEntry = one(/\.dsc$/, '.dsc');
-  const orig = one(/\.orig\.tar\.(gz|xz|bz2)$/, 'upstream tarball');
-  const asc = one(/\.orig\.tar\.(gz|xz|bz2)\.asc$/, 'upstream signature');
-  const debianTar = one(/\.debian\.tar\.(gz|xz|bz2)$/, 'Debian tarball');
-  if (dscEntry === undefined) throw new UpstreamError('MALFORMED', `${what} lists no .dsc`);
-  if (orig === undefined || debianTar === undefined) throw new UpstreamError('NOT_FOUND', `${what} has no separate upstream tarball (a native package, or several upstream tarballs: ${listed.map((f) => f.name).join(', ')}): there is no upstream release of its own to import`);
-  if (listed.some((f) => /\.orig-[^.]+\.tar\./.test(f.name))) throw new UpstreamError('MALFORMED', `${what} has several upstream tarballs (${listed.map((f) => f.name).join(', ')}); cairn imports packages with one`);
+  const files = sourcePackageFiles(chosen.paragraph, what);
+  const { directory, dsc: dscEntry, orig, asc, debianTar } = files;
   const pool = `${chosen.archive.uri}/${directory}`;
 
   progress(`fetching ${dscEntry.name}`);
   const dsc = await fetchVerified(fetcher, `${pool}/${dscEntry.name}`, dscEntry, dscEntry.name);
-  const dscParagraph = await dscFields(dsc, dscEntry.name);
-  if (dscParagraph.get('Source') !== request.source || dscParagraph.get('Version') !== chosen.version) throw new UpstreamError('MALFORMED', `${dscEntry.name} is the .dsc of ${dscParagraph.get('Source')} ${dscParagraph.get('Version')}, not of ${what}`);
-  const inDsc = checksumLines(dscParagraph.require('Checksums-Sha256', dscEntry.name), `${dscEntry.name} Checksums-Sha256`);
-  const key = (l: ChecksumLine): string => `${l.sha256} ${l.size} ${l.name}`;
-  if (inDsc.map(key).sort().join('\n') !== listed.filter((f) => f !== dscEntry).map(key).sort().join('\n')) {
-    throw new UpstreamError('HASH_MISMATCH', `${dscEntry.name} lists files other than the index does for ${what}`);
-  }
+  await checkDsc(dsc, request.source, chosen.version, files);
 
   progress(`fetching ${orig.name} (${(orig.size / 1e6).toFixed(1)} MB)`);
   const tarball = await fetchVerified(fetcher, `${pool}/${orig.name}`, orig, orig.name);
@@ -359,6 +218,8 @@ export async function importDebianSource(request: DebianImportRequest): Promise<
       importedAt: now.toISOString(),
     };
     await writeFile(join(staging, 'provenance.json'), JSON.stringify(provenance, null, 2) + '\n');
+    // What a witness will do with it, done once before it is put in place: the chain verified again from the directory alone.
+    await verifyDebianProvenance(staging, chosen.keys, now);
     await rename(staging, request.out).catch((e: NodeJS.ErrnoException) => {
       throw new UpstreamError('MALFORMED', `${request.out} could not be written (${e.code === 'ENOTEMPTY' || e.code === 'EEXIST' ? 'it exists' : e.message})`);
     });

@@ -1,7 +1,9 @@
 // upstream/index.ts: the public API of upstream imports (docs/upstream.md).
 export { UpstreamError, type UpstreamErrorCode } from './errors.js';
 export { parseDeb822, checksumLines, Paragraph, type ChecksumLine } from './deb822.js';
-export { sourceArchives, type SourceArchive } from './apt-sources.js';
+export { archiveKeys, keyringForArchive, sourceArchives, type SourceArchive } from './apt-sources.js';
 export { verifyClearsigned, readKeyring, type VerifiedText } from './clearsigned.js';
 export { verifyInRelease, parseReleaseDate, CLOCK_SKEW_MS, type VerifiedRelease, type ReleaseCheck } from './release-file.js';
-export { importDebianSource, verifyUpstreamSignature, DEBIAN_LIMITS, PROVENANCE_FORMAT, type DebianImportRequest, type DebianImportResult, type DebianProvenance, type ChainFile } from './debian-import.js';
+export { importDebianSource, type DebianImportRequest, type DebianImportResult } from './debian-import.js';
+export { verifyUpstreamSignature, DEBIAN_LIMITS, PROVENANCE_FORMAT, type DebianProvenance, type ChainFile } from './debian-source.js';
+export { verifyDebianProvenance, parseProvenance } from './provenance.js';

@@ -53,12 +53,19 @@ export interface ReleaseCheck {
   lastSeen?: (identity: string) => Date | undefined;
   /** The suite the file must be for (its Suite or Codename field). */
   suite: string;
+  /**
+   * 'fetched' (the default): the file was just fetched, and must be valid now. 'recorded': a file
+   * kept since an import, verified again: its keys as of signing and not revoked now, its
+   * Valid-Until not checked (it bounded how long a mirror may serve it, checked at the import).
+   */
+  source?: 'fetched' | 'recorded';
 }
 
 /** Verifies the InRelease file `file` (see the header); `what` names it in messages. */
 export async function verifyInRelease(file: string, check: ReleaseCheck, what: string): Promise<VerifiedRelease> {
   // Signatures are checked as of now: a key that has expired or been revoked since no longer vouches for anything.
-  const { text, signers } = await verifyClearsigned(file, check.keys, check.now, what);
+  const recorded = check.source === 'recorded';
+  const { text, signers } = await verifyClearsigned(file, check.keys, check.now, what, { keysValidAt: recorded ? 'signing' : 'date' });
   const paragraphs = parseDeb822(text, what, { maxParagraphs: 1, maxFields: 100 });
   const release = paragraphs[0];
   if (release === undefined) throw new UpstreamError('MALFORMED', `${what}'s signed text has no fields`);
@@ -74,7 +81,7 @@ export async function verifyInRelease(file: string, check: ReleaseCheck, what: s
   }
   const until = release.get('Valid-Until');
   const validUntil = until === undefined ? undefined : parseReleaseDate(until, `${what} Valid-Until`);
-  if (validUntil !== undefined && validUntil.getTime() < check.now.getTime()) throw new UpstreamError('EXPIRED', `${what} was valid until ${validUntil.toISOString()} (now ${check.now.toISOString()})`);
+  if (!recorded && validUntil !== undefined && validUntil.getTime() < check.now.getTime()) throw new UpstreamError('EXPIRED', `${what} was valid until ${validUntil.toISOString()} (now ${check.now.toISOString()})`);
   const files = new Map<string, ChecksumLine>();
   for (const line of checksumLines(release.require('SHA256', what), `${what} SHA256`)) files.set(line.name, line);
   return { suite: check.suite, identity, date, validUntil, byHash: (release.get('Acquire-By-Hash') ?? '').toLowerCase() === 'yes', files, signers };

@@ -63,6 +63,11 @@ test('a release file with a forged signature, or one by a key not in the keyring
   const inJanuary = await verifyInRelease(signedInJanuary, { keys: [shortLived.publicKey], now: new Date('2026-01-11T00:00:00Z'), suite: 'bookworm' }, 'InRelease');
   assert.deepEqual(inJanuary.signers, [shortLived.publicKey.getFingerprint()], 'it verified while the key was valid');
   await assert.rejects(verifyInRelease(signedInJanuary, { keys: [shortLived.publicKey], now: NOW, suite: 'bookworm' }, 'InRelease'), (e: unknown) => e instanceof UpstreamError && e.code === 'BAD_SIGNATURE' && /expired/i.test(e.message));
+  // Kept since an import and verified again ('recorded'): the key was valid when it signed, which is what counts then.
+  const again = await verifyInRelease(signedInJanuary, { keys: [shortLived.publicKey], now: NOW, suite: 'bookworm', source: 'recorded' }, 'InRelease');
+  assert.deepEqual(again.signers, [shortLived.publicKey.getFingerprint()]);
+  const { publicKey: revokedSince } = await openpgp.revokeKey({ key: shortLived.privateKey, date: new Date('2026-01-20T00:00:00Z'), format: 'object' });
+  await assert.rejects(verifyInRelease(signedInJanuary, { keys: [revokedSince], now: NOW, suite: 'bookworm', source: 'recorded' }, 'InRelease'), (e: unknown) => e instanceof UpstreamError && e.code === 'BAD_SIGNATURE' && /revoked/i.test(e.message), 'but not once it is revoked');
   // A revoked archive key vouches for nothing either.
   const { publicKey: revoked } = await openpgp.revokeKey({ key: archive.privateKey, date: new Date('2026-07-11T12:00:00Z'), format: 'object' });
   await assert.rejects(verifyInRelease(await clearsign(releaseText(), archive.privateKey), { keys: [revoked], now: NOW, suite: 'bookworm' }, 'InRelease'), (e: unknown) => e instanceof UpstreamError && e.code === 'BAD_SIGNATURE' && /revoked/i.test(e.message));

@@ -5,11 +5,13 @@ import type { Command } from 'commander';
 import { join, resolve } from 'node:path';
 import { defaultStoreRoot } from '../../store/index.js';
 import { UsageError } from '../../errors/index.js';
-import { importDebianSource } from '../../upstream/index.js';
+import { readFile } from 'node:fs/promises';
+import { importDebianSource, keyringForArchive, parseProvenance, readKeyring, verifyDebianProvenance } from '../../upstream/index.js';
 import type { CommandModule } from './types.js';
 
 interface ImportOpts {
   out?: string;
+  aptDir?: string;
   allowUnsignedUpstream?: boolean;
   stateDir?: string;
 }
@@ -21,6 +23,7 @@ export const importCommand: CommandModule = {
       .argument('<source>', 'SOURCE or SOURCE=VERSION (Debian\'s version, e.g. hello=2.10-3; default the newest the archives have)')
       .option('--out <dir>', 'where to write the tarball, its provenance and the bytes of each link (must not exist; default SOURCE-VERSION.upstream)')
       .option('--allow-unsigned-upstream', 'import even when the upstream signed nothing (recorded in the provenance)', false)
+      .option('--apt-dir <dir>', 'apt\'s configuration directory, whose sources and keyrings name the archives (default /etc/apt)')
       .option('--state-dir <dir>', 'where the dates of release files seen before and the cached indexes are kept (default ~/.local/share/cairn/upstream)')
       .action(async (spec: string, opts: ImportOpts) => {
         const out = context.output();
@@ -31,6 +34,7 @@ export const importCommand: CommandModule = {
         const { provenance: p } = await importDebianSource({
           source, version, out: target, allowUnsignedUpstream: opts.allowUnsignedUpstream === true,
           seenReleasesFile: join(state, 'seen-releases.json'), cacheDir: join(state, 'cache'),
+          ...(opts.aptDir === undefined ? {} : { etcApt: resolve(opts.aptDir) }),
           onProgress: (line) => out.info(line),
         });
         const signed = 'signer' in p.signature
@@ -44,6 +48,25 @@ export const importCommand: CommandModule = {
           `  ${signed}`,
           `  Debian's patches: not applied (${p.debianTarball.file} was read only for the upstream's key)`,
           `provenance: ${target}/provenance.json`,
+        ]);
+      });
+    group.command('verify').description('verify an import again from its directory alone, as a witness does: every link, with your own keyring for the archive')
+      .argument('<dir>', 'the directory cairn import wrote')
+      .option('--keyring <file>', 'a keyring to check the archive\'s release file with (repeatable; default the one apt checks that archive with)', (v: string, all: string[]) => [...all, v], [] as string[])
+      .option('--apt-dir <dir>', 'apt\'s configuration directory, for the default keyring (default /etc/apt)')
+      .action(async (dir: string, opts: { keyring: string[]; aptDir?: string }) => {
+        const out = context.output();
+        const p = parseProvenance(await readFile(resolve(dir, 'provenance.json')), `${dir}/provenance.json`);
+        const keys = opts.keyring.length > 0
+          ? await readKeyring(await Promise.all(opts.keyring.map(async (f) => ({ bytes: await readFile(f).catch((e: NodeJS.ErrnoException) => {
+            throw new UsageError('BAD_ARGUMENT', `--keyring ${f} cannot be read (${e.code ?? e.message})`);
+          }), what: f }))))
+          : await keyringForArchive(p.archive.uri, p.archive.suite, opts.aptDir === undefined ? {} : { etcApt: resolve(opts.aptDir) });
+        const verified = await verifyDebianProvenance(resolve(dir), keys);
+        out.result({ verified: true, provenance: verified }, [
+          `verified ${verified.source} ${verified.version}: ${verified.upstream.file}, sha256 ${verified.upstream.sha256}`,
+          `  release file of ${verified.archive.uri} ${verified.archive.suite} (${verified.release.date}) signed by a key of the keyring (${keys.length} keys), index, .dsc and tarball as it lists them`,
+          `  ${'signer' in verified.signature ? `signed by the upstream: key ${verified.signature.signer.toUpperCase()}` : 'NOT signed by its upstream (recorded so, and the index lists no signature)'}`,
         ]);
       });
   },

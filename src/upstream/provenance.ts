@@ -1,0 +1,139 @@
+// upstream/provenance.ts: an imported source's chain verified again from its directory alone
+// (docs/upstream.md "Verifying an import again"): what a witness does before it co-signs a
+// release built from an imported source, and what `cairn import verify` runs. The release file
+// and the index travel in the directory, so the archive may have moved on; the release file is
+// checked against the verifier's own keyring for the archive, its keys as of when they signed and
+// not revoked since (a key that has expired since still vouched for it then; Valid-Until was
+// checked at import, and an old release of the upstream is still the upstream's). Every link is checked as at import,
+// from the same bytes: each file's size and SHA-256 as recorded and as the chain lists it, the
+// index the release file lists, the source's paragraph in it, the .dsc, the upstream tarball, and
+// the upstream's signature with the key inside Debian's tarball. A provenance that says the
+// upstream signed nothing where the index lists its signature is refused.
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { PublicKey } from 'openpgp';
+import { sha256Hex } from '../crypto/index.js';
+import { FieldReader, parseJsonObject } from '../encoding/index.js';
+import { checkDsc, DEBIAN_LIMITS, indexText, paragraphsOf, PROVENANCE_FORMAT, sourcePackageFiles, upstreamKeyText, verifyUpstreamSignature, type ChainFile, type DebianProvenance } from './debian-source.js';
+import { UpstreamError } from './errors.js';
+import { verifyInRelease } from './release-file.js';
+import type { ChecksumLine } from './deb822.js';
+
+const reader = new FieldReader((message) => new UpstreamError('MALFORMED', message));
+
+/** A file name inside the directory: no path, nothing hidden. */
+const FILE_NAME = /^[A-Za-z0-9][A-Za-z0-9+._~-]*$/;
+
+function chainFile(value: unknown, field: string, extra: readonly string[] = []): ChainFile {
+  const o = reader.exact(value, field, ['file', 'size', 'sha256', ...extra]);
+  return {
+    file: reader.string(o.file, `${field}.file`, 255, { pattern: FILE_NAME, expected: 'a file name' }),
+    size: reader.integer(o.size, `${field}.size`, 0, DEBIAN_LIMITS.maxSourceFileBytes),
+    sha256: reader.hex(o.sha256, `${field}.sha256`),
+  };
+}
+
+/** `{ "unsigned": true }`, the record of an upstream that signed nothing. */
+function unsigned(o: Record<string, unknown>, field: string): { unsigned: true } {
+  if (o.unsigned !== true) throw reader.fail(`${field}: expected true, found ${JSON.stringify(o.unsigned)}`);
+  return { unsigned: true };
+}
+
+/** provenance.json read strictly (every field, nothing else). */
+export function parseProvenance(bytes: Uint8Array, what: string): DebianProvenance {
+  const o = reader.exact(parseJsonObject(bytes, what), what, ['format', 'kind', 'source', 'version', 'upstream', 'archive', 'release', 'index', 'dsc', 'debianTarball', 'signature', 'importedAt']);
+  reader.literal(o.format, `${what}.format`, PROVENANCE_FORMAT);
+  reader.literal(o.kind, `${what}.kind`, 'debian');
+  const text = (v: unknown, field: string, max = 512): string => reader.string(v, `${what}.${field}`, max, { min: 1 });
+  const archive = reader.exact(o.archive, `${what}.archive`, ['uri', 'suite', 'component', 'directory']);
+  const release = reader.exact(o.release, `${what}.release`, ['file', 'size', 'sha256', 'date', 'validUntil', 'signers']);
+  const index = reader.exact(o.index, `${what}.index`, ['file', 'size', 'sha256', 'path']);
+  const upstream = reader.exact(o.upstream, `${what}.upstream`, ['file', 'size', 'sha256', 'uri']);
+  const signature = reader.object(o.signature, `${what}.signature`);
+  return {
+    format: PROVENANCE_FORMAT,
+    kind: 'debian',
+    source: text(o.source, 'source', 100),
+    version: text(o.version, 'version', 100),
+    upstream: { ...chainFile(upstream, `${what}.upstream`, ['uri']), uri: text(upstream.uri, 'upstream.uri', 2048) },
+    archive: { uri: text(archive.uri, 'archive.uri', 2048), suite: text(archive.suite, 'archive.suite', 100), component: text(archive.component, 'archive.component', 100), directory: text(archive.directory, 'archive.directory', 512) },
+    release: {
+      ...chainFile(release, `${what}.release`, ['date', 'validUntil', 'signers']),
+      date: text(release.date, 'release.date', 40),
+      validUntil: release.validUntil === null ? null : text(release.validUntil, 'release.validUntil', 40),
+      signers: reader.array(release.signers, `${what}.release.signers`, 16, 1).map((s, i) => reader.hexUpTo(s, `${what}.release.signers[${i}]`, 32, 20)),
+    },
+    index: { ...chainFile(index, `${what}.index`, ['path']), path: text(index.path, 'index.path', 200) },
+    dsc: chainFile(o.dsc, `${what}.dsc`),
+    debianTarball: chainFile(o.debianTarball, `${what}.debianTarball`),
+    signature: 'unsigned' in signature
+      ? unsigned(reader.exact(signature, `${what}.signature`, ['unsigned']), `${what}.signature.unsigned`)
+      : {
+        ...chainFile(reader.exact(signature, `${what}.signature`, ['file', 'size', 'sha256', 'key', 'signer', 'signedAt']), `${what}.signature`, ['key', 'signer', 'signedAt']),
+        key: chainFile(signature.key, `${what}.signature.key`),
+        signer: reader.hexUpTo(signature.signer, `${what}.signature.signer`, 32, 20),
+        signedAt: text(signature.signedAt, 'signature.signedAt', 40),
+      },
+    importedAt: text(o.importedAt, 'importedAt', 40),
+  };
+}
+
+/** The bytes of `file` in `dir`, which must have the recorded size and SHA-256. */
+async function recorded(dir: string, file: ChainFile, what: string): Promise<Buffer> {
+  const bytes = await readFile(join(dir, file.file)).catch((e: NodeJS.ErrnoException) => {
+    throw new UpstreamError('NOT_FOUND', `${what}: ${file.file} cannot be read from ${dir} (${e.code ?? e.message})`);
+  });
+  if (bytes.length !== file.size || sha256Hex(bytes) !== file.sha256) throw new UpstreamError('HASH_MISMATCH', `${what}: ${file.file} is ${bytes.length} bytes with SHA-256 ${sha256Hex(bytes)}; provenance.json records ${file.size} bytes with SHA-256 ${file.sha256}`);
+  return bytes;
+}
+
+/** Whether a recorded file is the one a signed list names. */
+function sameAs(file: ChainFile, listed: ChecksumLine | undefined): boolean {
+  return listed !== undefined && listed.name === file.file && listed.size === file.size && listed.sha256 === file.sha256;
+}
+
+/**
+ * Verifies the import in `dir` (see the header) against `keys`, the verifier's keyring for the
+ * archive. Returns its provenance; throws UpstreamError naming the link that does not hold.
+ */
+export async function verifyDebianProvenance(dir: string, keys: readonly PublicKey[], now = new Date()): Promise<DebianProvenance> {
+  const p = parseProvenance(await readFile(join(dir, 'provenance.json')).catch((e: NodeJS.ErrnoException) => {
+    throw new UpstreamError('NOT_FOUND', `${dir} holds no provenance.json (${e.code ?? e.message}): not an import`);
+  }), `${dir}/provenance.json`);
+  const what = `the import of ${p.source} ${p.version} in ${dir}`;
+  const releaseBytes = await recorded(dir, p.release, what);
+  const releaseDate = new Date(p.release.date);
+  if (Number.isNaN(releaseDate.getTime())) throw new UpstreamError('MALFORMED', `${what}: release.date ${JSON.stringify(p.release.date)} is not a date`);
+  const release = await verifyInRelease(releaseBytes.toString('utf8'), { keys, now, suite: p.archive.suite, source: 'recorded' }, `${what}: ${p.release.file}`);
+  if (release.date.getTime() !== releaseDate.getTime()) throw new UpstreamError('MALFORMED', `${what}: the release file is dated ${release.date.toISOString()}, provenance.json says ${p.release.date}`);
+
+  const indexBytes = await recorded(dir, p.index, what);
+  const listedIndex = release.files.get(p.index.path);
+  const format = /\/source\/Sources\.(gz|xz)$/.exec(p.index.path)?.[1] as 'gz' | 'xz' | undefined;
+  if (format === undefined || p.index.path !== `${p.archive.component}/source/Sources.${format}`) throw new UpstreamError('MALFORMED', `${what}: index.path ${JSON.stringify(p.index.path)} is not the source index of component ${p.archive.component}`);
+  if (listedIndex === undefined || listedIndex.size !== p.index.size || listedIndex.sha256 !== p.index.sha256) throw new UpstreamError('HASH_MISMATCH', `${what}: ${p.index.path} is not the index the release file lists`);
+  const index = await indexText(indexBytes, format, release.files.get(`${p.archive.component}/source/Sources`), `${what}: ${p.index.path}`);
+  const paragraph = paragraphsOf(index, p.source, `${what}: ${p.index.path}`).find((candidate) => candidate.get('Version') === p.version);
+  if (paragraph === undefined) throw new UpstreamError('NOT_FOUND', `${what}: the index lists no ${p.source} ${p.version}`);
+  const files = sourcePackageFiles(paragraph, `${p.source} ${p.version}`);
+  if (files.directory !== p.archive.directory) throw new UpstreamError('MALFORMED', `${what}: the index puts it in ${files.directory}, provenance.json says ${p.archive.directory}`);
+  for (const [recordedFile, listed, name] of [[p.dsc, files.dsc, '.dsc'], [p.upstream, files.orig, 'upstream tarball'], [p.debianTarball, files.debianTar, 'Debian tarball']] as const) {
+    if (!sameAs(recordedFile, listed)) throw new UpstreamError('HASH_MISMATCH', `${what}: the ${name} recorded (${recordedFile.file}, ${recordedFile.sha256}) is not the one the index lists (${listed.name}, ${listed.sha256})`);
+  }
+  if (p.upstream.uri !== `${p.archive.uri}/${files.directory}/${files.orig.name}`) throw new UpstreamError('MALFORMED', `${what}: upstream.uri ${p.upstream.uri} is not where the archive serves ${files.orig.name}`);
+  await checkDsc(await recorded(dir, p.dsc, what), p.source, p.version, files);
+  const tarball = await recorded(dir, p.upstream, what);
+  await recorded(dir, p.debianTarball, what);
+
+  if ('unsigned' in p.signature) {
+    if (files.asc !== undefined) throw new UpstreamError('BAD_SIGNATURE', `${what}: provenance.json says the upstream signed nothing, but the index lists its signature ${files.asc.name}`);
+    return p;
+  }
+  if (!sameAs(p.signature, files.asc)) throw new UpstreamError('HASH_MISMATCH', `${what}: the upstream signature recorded (${p.signature.file}) is not the one the index lists`);
+  const keyBytes = await recorded(dir, p.signature.key, what);
+  const carried = await upstreamKeyText(join(dir, p.debianTarball.file));
+  if (carried === undefined || !carried.equals(keyBytes)) throw new UpstreamError('BAD_SIGNATURE', `${what}: ${p.signature.key.file} is not the debian/upstream/signing-key.asc of ${p.debianTarball.file}`);
+  const verified = await verifyUpstreamSignature(tarball, (await recorded(dir, p.signature, what)).toString('utf8'), keyBytes, p.signature.file);
+  if (verified.signer !== p.signature.signer) throw new UpstreamError('BAD_SIGNATURE', `${what}: the upstream signature is by ${verified.signer}, provenance.json says ${p.signature.signer}`);
+  return p;
+}
