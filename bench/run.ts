@@ -35,6 +35,7 @@ import { benchServeVsNginx, SERVE_FULL, SERVE_QUICK } from './serve-vs-nginx.js'
 import { benchStoreInstall, STORE_INSTALL_FULL, STORE_INSTALL_QUICK } from './store-install.js';
 import { benchUpdateCheck, UPDATE_CHECK_FULL, UPDATE_CHECK_QUICK } from './update-check.js';
 import { benchAppRun } from './app-run.js';
+import { benchUpstreamImport } from './upstream-import.js';
 import type { BenchResult } from './stats.js';
 
 interface Benchmark {
@@ -55,6 +56,7 @@ const BENCHMARKS: readonly Benchmark[] = [
   { name: 'store-install', run: (work, quick) => benchStoreInstall(work, quick ? STORE_INSTALL_QUICK : STORE_INSTALL_FULL) },
   { name: 'update-check', run: (work, quick) => benchUpdateCheck(work, quick ? UPDATE_CHECK_QUICK : UPDATE_CHECK_FULL) },
   { name: 'app-run', run: (work, quick) => benchAppRun(work, quick) },
+  { name: 'upstream-import', run: (work, quick) => benchUpstreamImport(work, quick) },
 ];
 
 async function main(): Promise<number> {

@@ -19,25 +19,38 @@ const BEGIN = '-----BEGIN PGP SIGNED MESSAGE-----';
 const SIGNATURE_BEGIN = '-----BEGIN PGP SIGNATURE-----';
 const SIGNATURE_END = '-----END PGP SIGNATURE-----';
 
-/** The file's structure, checked line by line; UNSIGNED_TEXT for anything outside the message. */
+/**
+ * The file's structure, checked line by line; UNSIGNED_TEXT for anything outside the message. Any
+ * undashed armor line (`-----...-----`) other than the three expected ends a text for openpgp,
+ * so none may appear; the signature block holds only armor headers, base64 and its checksum.
+ */
 function checkStructure(file: string, what: string): void {
-  const lines = file.split('\n').map((l) => l.replace(/\r$/, ''));
-  if (lines.at(-1) === '') lines.pop();
   const refuse = (why: string): never => {
     throw new UpstreamError('UNSIGNED_TEXT', `${what} is not exactly one clearsigned message: ${why}`);
   };
+  // Line breaks other than LF (CR-LF accepted) are read differently by different parsers.
+  if (/\r(?!\n)|[\u2028\u2029\u0000]/.test(file)) refuse('a bare carriage return, a NUL or a Unicode line separator');
+  const lines = file.split('\n').map((l) => l.replace(/\r$/, ''));
+  if (lines.at(-1) === '') lines.pop();
   if (lines[0] !== BEGIN) refuse(`expected ${BEGIN} on its first line, found ${JSON.stringify((lines[0] ?? '').slice(0, 80))}`);
   let i = 1;
   while (i < lines.length && lines[i] !== '') {
     if (!/^Hash: [A-Za-z0-9, -]+$/.test(lines[i]!)) refuse(`line ${i + 1}: expected a Hash header or a blank line, found ${JSON.stringify(lines[i]!.slice(0, 80))}`);
     i++;
   }
-  const begins = lines.flatMap((l, n) => (l === SIGNATURE_BEGIN ? [n] : []));
-  if (begins.length !== 1) refuse(`${begins.length} ${SIGNATURE_BEGIN} lines, expected one`);
-  const ends = lines.flatMap((l, n) => (l === SIGNATURE_END ? [n] : []));
-  if (ends.length !== 1 || ends[0]! < begins[0]!) refuse(`expected one ${SIGNATURE_END} after the signature's start`);
-  if (ends[0] !== lines.length - 1) refuse(`${lines.length - 1 - ends[0]!} lines after ${SIGNATURE_END}`);
-  if (lines.some((l, n) => n > 0 && l.startsWith('-----BEGIN PGP ') && n !== begins[0])) refuse('a second armored block');
+  const armor = lines.flatMap((l, n) => (/^-----[^-].*-----$/.test(l) || l.startsWith('-----BEGIN ') || l.startsWith('-----END ') ? [n] : []));
+  const begin = lines.indexOf(SIGNATURE_BEGIN);
+  const end = lines.length - 1;
+  if (armor.length !== 3 || armor[0] !== 0 || armor[1] !== begin || armor[2] !== end || lines[end] !== SIGNATURE_END) {
+    refuse(`expected only ${BEGIN}, then ${SIGNATURE_BEGIN}, then ${SIGNATURE_END} on the last line; found armor lines at ${armor.map((n) => n + 1).join(', ')} of ${lines.length}`);
+  }
+  // The signature block: armor headers, a blank line, base64, its checksum.
+  let n = begin + 1;
+  while (n < end && /^[A-Za-z][A-Za-z-]*: .*$/.test(lines[n]!)) n++;
+  if (lines[n] !== '') refuse(`line ${n + 1}: expected a blank line after the signature's headers`);
+  for (n++; n < end; n++) {
+    if (!/^[A-Za-z0-9+/]+={0,2}$/.test(lines[n]!) && !(n === end - 1 && /^=[A-Za-z0-9+/]{4}$/.test(lines[n]!))) refuse(`line ${n + 1}: ${JSON.stringify(lines[n]!.slice(0, 80))} is not base64 of the signature`);
+  }
 }
 
 /**

@@ -16,20 +16,19 @@
 // and provenance.json naming each link, so that anyone (a witness) can verify it again later
 // without the archive (provenance.ts).
 import { execFile } from 'node:child_process';
-import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { lstat, mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
-import type * as openpgp from 'openpgp';
 import { sha256Hex } from '../crypto/index.js';
-import { BoundedFetcher, fetchAll, writeFileAtomic, type Fetcher } from '../io/index.js';
+import { UsageError } from '../errors/index.js';
+import { BoundedFetcher, fetchAll, FetchError, writeFileAtomic, type Fetcher } from '../io/index.js';
 import { archiveKeys, sourceArchives, type SourceArchive } from './apt-sources.js';
 import type { ChecksumLine, Paragraph } from './deb822.js';
 import {
-  checkDsc, DEBIAN_LIMITS, indexText, paragraphsOf, PROVENANCE_FORMAT, sourcePackageFiles, upstreamKeyText, verifyUpstreamSignature,
+  checkDsc, DEBIAN_LIMITS, sourceIndex, paragraphsOf, PROVENANCE_FORMAT, sourcePackageFiles, upstreamKeyText, verifyUpstreamSignature,
   type ChainFile, type DebianProvenance,
 } from './debian-source.js';
 import { UpstreamError } from './errors.js';
-import { verifyDebianProvenance } from './provenance.js';
 import { verifyInRelease, type VerifiedRelease } from './release-file.js';
 
 const run = promisify(execFile);
@@ -47,9 +46,13 @@ export interface DebianImportRequest {
   /** Where verified indexes are cached by their SHA-256. */
   cacheDir: string;
   etcApt?: string;
+  /** The signed Origin of the archives to take it from (default "Debian"); others apt names are left out. */
+  origin?: string;
   fetcher?: Fetcher;
   now?: Date;
   onProgress?: (line: string) => void;
+  /** An archive left out because it could not be fetched. */
+  onWarning?: (line: string) => void;
 }
 
 export interface DebianImportResult {
@@ -60,20 +63,20 @@ export interface DebianImportResult {
 /** The Sources paragraph of the release chosen, with where it was found. */
 interface Candidate {
   archive: SourceArchive;
-  /** The archive's keyring (apt's for it). */
-  keys: openpgp.PublicKey[];
   release: VerifiedRelease;
   releaseBytes: string;
   component: string;
   /** The compressed index's path under dists/SUITE, as the release file lists it. */
   indexPath: string;
-  indexBytes: Buffer;
+  /** The compressed index, read (from the cache) only for the release chosen. */
+  indexBytes: () => Promise<Buffer>;
   paragraph: Paragraph;
   version: string;
 }
 
-/** Reads the whole body of `url` (at most `size` bytes) and checks it against the size and SHA-256 a signed list gives. */
-async function fetchVerified(fetcher: Fetcher, url: string, expected: { size: number; sha256: string }, what: string): Promise<Buffer> {
+/** Reads the whole body of `url` (at most the size listed, which must be within `cap`) and checks it against the size and SHA-256 a signed list gives. */
+async function fetchVerified(fetcher: Fetcher, url: string, expected: { size: number; sha256: string }, what: string, cap: number): Promise<Buffer> {
+  if (expected.size > cap) throw new UpstreamError('TOO_LARGE', `${what} is listed at ${expected.size} bytes, over cairn's cap of ${cap} for it`);
   const bytes = await fetchAll(fetcher, url, expected.size);
   const digest = sha256Hex(bytes);
   if (bytes.length !== expected.size || digest !== expected.sha256) {
@@ -82,16 +85,23 @@ async function fetchVerified(fetcher: Fetcher, url: string, expected: { size: nu
   return bytes;
 }
 
-/** The Dates of the newest release files seen before, by VerifiedRelease.identity. */
+/** The Dates of the newest release files seen before, by VerifiedRelease.seenAs; anything but dates is refused (a value that is not one would turn the check off). */
 async function readSeen(file: string): Promise<Record<string, string>> {
+  const refuse = (why: string): never => {
+    throw new UpstreamError('MALFORMED', `${file} (the release files seen before) ${why}; it is cairn's: remove it only if you accept forgetting them`);
+  };
+  let parsed: unknown;
   try {
-    const parsed = JSON.parse(await readFile(file, 'utf8')) as unknown;
-    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new Error('not an object');
-    return parsed as Record<string, string>;
+    parsed = JSON.parse(await readFile(file, 'utf8'));
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return {};
-    throw new UpstreamError('MALFORMED', `${file} (the release files seen before) cannot be read: ${(e as Error).message}; it is cairn's: remove it only if you accept forgetting them`);
+    return refuse(`cannot be read: ${(e as Error).message}`);
   }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) return refuse('is not a JSON object');
+  for (const [name, value] of Object.entries(parsed)) {
+    if (typeof value !== 'string' || Number.isNaN(Date.parse(value))) refuse(`has ${JSON.stringify(value)} for ${name}, not a date`);
+  }
+  return parsed as Record<string, string>;
 }
 
 /** Whether Debian version `a` is newer than `b` (dpkg's own comparison). */
@@ -105,20 +115,28 @@ async function newer(a: string, b: string): Promise<boolean> {
 /** Every release of `source` the archives list, each from its verified index. */
 async function candidates(request: DebianImportRequest, fetcher: Fetcher, now: Date, progress: (line: string) => void): Promise<Candidate[]> {
   const seen = await readSeen(request.seenReleasesFile);
-  const found: Candidate[] = [];
-  for (const archive of await sourceArchives({ ...(request.etcApt === undefined ? {} : { etcApt: request.etcApt }) })) {
+  const lastSeen = (name: string): Date | undefined => (seen[name] === undefined ? undefined : new Date(seen[name]));
+  const origin = request.origin ?? 'Debian';
+  const archives = await sourceArchives({ ...(request.etcApt === undefined ? {} : { etcApt: request.etcApt }) });
+  // The archives are read side by side (each is a few requests to a server far away); the dates seen are written once, after.
+  const read = await Promise.all(archives.map(async (archive) => {
     const key = `${archive.uri} ${archive.suite}`;
     const url = `${archive.uri}/dists/${archive.suite}/InRelease`;
     progress(`verifying ${url}`);
-    const releaseBytes = (await fetchAll(fetcher, url, DEBIAN_LIMITS.maxReleaseBytes)).toString('utf8');
-    const lastSeen = (identity: string): Date | undefined => (seen[identity] === undefined ? undefined : new Date(seen[identity]));
-    const keys = await archiveKeys(archive);
-    const release = await verifyInRelease(releaseBytes, { keys, now, suite: archive.suite, lastSeen }, url);
-    if ((lastSeen(release.identity)?.getTime() ?? -Infinity) < release.date.getTime()) {
-      seen[release.identity] = release.date.toISOString();
-      await mkdir(dirname(request.seenReleasesFile), { recursive: true });
-      await writeFileAtomic(request.seenReleasesFile, JSON.stringify(seen, null, 2) + '\n');
+    // An archive that cannot be reached is left out, said loudly; one that answers with bytes that do not verify stops the import.
+    const releaseBytes = await fetchAll(fetcher, url, DEBIAN_LIMITS.maxReleaseBytes).then((b) => b.toString('utf8'), (e: unknown) => {
+      if (!(e instanceof FetchError)) throw e;
+      request.onWarning?.(`${url} could not be fetched (${e.code}: ${e.message}): ${key} is left out of this import`);
+      return undefined;
+    });
+    if (releaseBytes === undefined) return undefined;
+    const release = await verifyInRelease(releaseBytes, { keys: await archiveKeys(archive), now, suite: archive.suite, lastSeen }, url);
+    // Only the archive of the origin asked for (its signed Origin): another repository apt names (a third party's) supplies nothing here.
+    if (release.origin !== origin) {
+      progress(`${key} is ${release.origin === undefined ? 'of no named origin' : `${release.origin}'s`}, not ${origin}'s: left out`);
+      return undefined;
     }
+    const found: Candidate[] = [];
     for (const component of archive.components) {
       // Debian lists Sources.gz for its main suites, only Sources.xz for -updates and -security.
       const format = (['gz', 'xz'] as const).find((f) => release.files.has(`${component}/source/Sources.${f}`));
@@ -126,30 +144,63 @@ async function candidates(request: DebianImportRequest, fetcher: Fetcher, now: D
         progress(`${key} lists no source index for ${component} (Sources.gz or Sources.xz): skipped`);
         continue;
       }
-      const compressed = release.files.get(`${component}/source/Sources.${format}`)!;
+      const indexPath = `${component}/source/Sources.${format}`;
       const plain = release.files.get(`${component}/source/Sources`);
-      const indexBytes = await cachedIndex(request.cacheDir, fetcher, archive, release, `${component}/source/Sources.${format}`, compressed, progress);
-      const index = await indexText(indexBytes, format, plain, `${component}/source/Sources.${format} of ${key}`);
+      const indexBytes = (): Promise<Buffer> => cachedIndex(request.cacheDir, fetcher, archive, release, indexPath, release.files.get(indexPath)!, progress);
+      // Decompressed once: the uncompressed index is cached by the hash the release file lists for it (most of a warm import's time was gunzip).
+      let index = plain === undefined ? undefined : await readCached(request.cacheDir, plain.sha256);
+      if (index === undefined) {
+        index = await sourceIndex(await indexBytes(), format, plain, `${indexPath} of ${key}`);
+        if (plain !== undefined) await writeCached(request.cacheDir, plain.sha256, index);
+      }
       for (const paragraph of paragraphsOf(index, request.source, `${key} ${component}/source/Sources`)) {
-        found.push({ archive, keys, release, releaseBytes, component, indexPath: `${component}/source/Sources.${format}`, indexBytes, paragraph, version: paragraph.require('Version', `${request.source} in ${key}`) });
+        found.push({ archive, release, releaseBytes, component, indexPath, indexBytes, paragraph, version: paragraph.require('Version', `${request.source} in ${key}`) });
       }
     }
+    return { release, found };
+  }));
+  const searched = read.flatMap((r) => (r === undefined ? [] : [r]));
+  if (searched.length === 0) throw new UpstreamError('NOT_FOUND', `none of the ${archives.length} archives apt names could be read as ${origin}'s (see the warnings above): nothing to import ${request.source} from`);
+  let changed = false;
+  for (const { release } of searched) {
+    for (const name of release.seenAs) {
+      if ((lastSeen(name)?.getTime() ?? -Infinity) >= release.date.getTime()) continue;
+      seen[name] = release.date.toISOString();
+      changed = true;
+    }
   }
-  return found;
+  if (changed) {
+    await mkdir(dirname(request.seenReleasesFile), { recursive: true });
+    await writeFileAtomic(request.seenReleasesFile, JSON.stringify(seen, null, 2) + '\n');
+  }
+  // In apt's order: with an explicit version, the first archive listing it.
+  return searched.flatMap((r) => r.found);
 }
 
 /** A compressed index (`path` under dists/SUITE), from the cache (by its SHA-256) or the archive (by hash where it serves so). */
 async function cachedIndex(cacheDir: string, fetcher: Fetcher, archive: SourceArchive, release: VerifiedRelease, path: string, entry: ChecksumLine, progress: (line: string) => void): Promise<Buffer> {
-  const cached = join(cacheDir, 'by-hash', entry.sha256);
-  const hit = await readFile(cached).catch(() => undefined);
-  if (hit !== undefined && sha256Hex(hit) === entry.sha256) return hit;
+  const hit = await readCached(cacheDir, entry.sha256);
+  if (hit !== undefined) return hit;
   const where = release.byHash ? `${path.slice(0, path.lastIndexOf('/'))}/by-hash/SHA256/${entry.sha256}` : path;
   const url = `${archive.uri}/dists/${archive.suite}/${where}`;
   progress(`fetching ${url} (${(entry.size / 1e6).toFixed(1)} MB)`);
-  const bytes = await fetchVerified(fetcher, url, entry, path);
-  await mkdir(dirname(cached), { recursive: true });
-  await writeFileAtomic(cached, bytes);
+  const bytes = await fetchVerified(fetcher, url, entry, path, DEBIAN_LIMITS.maxCompressedIndexBytes);
+  await writeCached(cacheDir, entry.sha256, bytes);
   return bytes;
+}
+
+/** The cached file of SHA-256 `sha256`, if it is there and has that hash (the cache is trusted for nothing). */
+async function readCached(cacheDir: string, sha256: string): Promise<Buffer | undefined> {
+  const hit = await readFile(join(cacheDir, 'by-hash', sha256)).catch(() => undefined);
+  return hit !== undefined && sha256Hex(hit) === sha256 ? hit : undefined;
+}
+
+/** Caches verified bytes by their SHA-256 (renamed into place whole; not synced: a lost or torn file is only a miss). */
+async function writeCached(cacheDir: string, sha256: string, bytes: Uint8Array): Promise<void> {
+  const path = join(cacheDir, 'by-hash', sha256);
+  await mkdir(dirname(path), { recursive: true });
+  await writeFile(`${path}.tmp-${process.pid}`, bytes);
+  await rename(`${path}.tmp-${process.pid}`, path);
 }
 
 /** The one release wanted: the version asked for, or the newest. */
@@ -165,38 +216,47 @@ async function choose(found: Candidate[], source: string, version: string | unde
   return best;
 }
 
+/** The output directory must not exist (an empty one included: rename would take its place). */
+async function refuseExisting(out: string): Promise<void> {
+  if ((await lstat(out).catch(() => undefined)) !== undefined) throw new UsageError('CONFLICT', `${out} exists: cairn import writes a directory of its own (name another with --out)`);
+}
+
 /** Imports `source` (see the header) into `request.out`. */
 export async function importDebianSource(request: DebianImportRequest): Promise<DebianImportResult> {
   const progress = request.onProgress ?? ((): void => undefined);
   const fetcher = request.fetcher ?? new BoundedFetcher();
   const now = request.now ?? new Date();
+  await refuseExisting(request.out);
+  const parent = await stat(dirname(request.out)).catch(() => undefined);
+  if (parent?.isDirectory() !== true) throw new UsageError('BAD_ARGUMENT', `${dirname(request.out)}, where ${request.out} would be written, is not a directory`);
   const chosen = await choose(await candidates(request, fetcher, now, progress), request.source, request.version);
   const what = `${request.source} ${chosen.version}`;
   const files = sourcePackageFiles(chosen.paragraph, what);
   const { directory, dsc: dscEntry, orig, asc, debianTar } = files;
   const pool = `${chosen.archive.uri}/${directory}`;
 
-  progress(`fetching ${dscEntry.name}`);
-  const dsc = await fetchVerified(fetcher, `${pool}/${dscEntry.name}`, dscEntry, dscEntry.name);
+  // The package's files side by side, each checked against the index as it arrives.
+  progress(`fetching ${[dscEntry, orig, debianTar, ...(asc === undefined ? [] : [asc])].map((f) => f.name).join(', ')} (${(orig.size / 1e6).toFixed(1)} MB of upstream tarball)`);
+  const [dsc, tarball, debianBytes, ascBytes] = await Promise.all([
+    fetchVerified(fetcher, `${pool}/${dscEntry.name}`, dscEntry, dscEntry.name, DEBIAN_LIMITS.maxSmallFileBytes),
+    fetchVerified(fetcher, `${pool}/${orig.name}`, orig, orig.name, DEBIAN_LIMITS.maxSourceFileBytes),
+    fetchVerified(fetcher, `${pool}/${debianTar.name}`, debianTar, debianTar.name, DEBIAN_LIMITS.maxDebianTarballBytes),
+    asc === undefined ? undefined : fetchVerified(fetcher, `${pool}/${asc.name}`, asc, asc.name, DEBIAN_LIMITS.maxSmallFileBytes),
+  ]);
   await checkDsc(dsc, request.source, chosen.version, files);
-
-  progress(`fetching ${orig.name} (${(orig.size / 1e6).toFixed(1)} MB)`);
-  const tarball = await fetchVerified(fetcher, `${pool}/${orig.name}`, orig, orig.name);
-  const debianBytes = await fetchVerified(fetcher, `${pool}/${debianTar.name}`, debianTar, debianTar.name);
   const staging = `${request.out}.partial-${process.pid}`;
   await rm(staging, { recursive: true, force: true });
-  await mkdir(staging, { recursive: true });
+  await mkdir(staging);
   try {
     const write = async (name: string, bytes: Uint8Array): Promise<ChainFile> => {
       await writeFile(join(staging, name), bytes);
       return { file: name, size: bytes.length, sha256: sha256Hex(bytes) };
     };
     let signature: DebianProvenance['signature'];
-    if (asc === undefined) {
+    if (asc === undefined || ascBytes === undefined) {
       if (request.allowUnsignedUpstream !== true) throw new UpstreamError('UNSIGNED_UPSTREAM', `the upstream of ${what} did not sign ${orig.name} (Debian lists no ${orig.name}.asc)`);
       signature = { unsigned: true };
     } else {
-      const ascBytes = await fetchVerified(fetcher, `${pool}/${asc.name}`, asc, asc.name);
       const debianFile = await write(debianTar.name, debianBytes);
       const keyBytes = await upstreamKeyText(join(staging, debianFile.file));
       if (keyBytes === undefined) throw new UpstreamError('BAD_SIGNATURE', `${what}: the upstream signed ${orig.name}, but ${debianTar.name} has no debian/upstream/signing-key.asc to check it with`);
@@ -209,17 +269,16 @@ export async function importDebianSource(request: DebianImportRequest): Promise<
       source: request.source,
       version: chosen.version,
       upstream: { ...(await write(orig.name, tarball)), uri: `${pool}/${orig.name}` },
-      archive: { uri: chosen.archive.uri, suite: chosen.archive.suite, component: chosen.component, directory },
+      archive: { uri: chosen.archive.uri, origin: chosen.release.origin!, suite: chosen.archive.suite, component: chosen.component, directory },
       release: { ...(await write('InRelease', Buffer.from(chosen.releaseBytes))), date: chosen.release.date.toISOString(), validUntil: chosen.release.validUntil?.toISOString() ?? null, signers: chosen.release.signers },
-      index: { ...(await write(chosen.indexPath.slice(chosen.indexPath.lastIndexOf('/') + 1), chosen.indexBytes)), path: chosen.indexPath },
+      index: { ...(await write(chosen.indexPath.slice(chosen.indexPath.lastIndexOf('/') + 1), await chosen.indexBytes())), path: chosen.indexPath },
       dsc: await write(dscEntry.name, dsc),
       debianTarball: await write(debianTar.name, debianBytes),
       signature,
       importedAt: now.toISOString(),
     };
     await writeFile(join(staging, 'provenance.json'), JSON.stringify(provenance, null, 2) + '\n');
-    // What a witness will do with it, done once before it is put in place: the chain verified again from the directory alone.
-    await verifyDebianProvenance(staging, chosen.keys, now);
+    await refuseExisting(request.out);
     await rename(staging, request.out).catch((e: NodeJS.ErrnoException) => {
       throw new UpstreamError('MALFORMED', `${request.out} could not be written (${e.code === 'ENOTEMPTY' || e.code === 'EEXIST' ? 'it exists' : e.message})`);
     });

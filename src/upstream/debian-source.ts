@@ -20,8 +20,17 @@ export const DEBIAN_LIMITS = {
   maxReleaseBytes: 16 << 20,
   /** A decompressed Sources index (bookworm main: 50 MB). */
   maxIndexBytes: 512 << 20,
-  maxSourceFileBytes: 2 * 1024 ** 3,
+  /** An upstream tarball: held in memory to be hashed and its signature checked. */
+  maxSourceFileBytes: 1024 ** 3,
   maxKeyBytes: 1 << 20,
+  /** A compressed source index (bookworm main's Sources.gz: 13 MB). */
+  maxCompressedIndexBytes: 256 << 20,
+  /** A .dsc or a signature. */
+  maxSmallFileBytes: 1 << 20,
+  /** A Debian tarball (patches and packaging). */
+  maxDebianTarballBytes: 256 << 20,
+  /** How long xz or tar may take. */
+  toolTimeoutMs: 120_000,
 } as const;
 
 export const PROVENANCE_FORMAT = 'cairn/upstream-provenance/v1';
@@ -41,7 +50,8 @@ export interface DebianProvenance {
   version: string;
   /** The upstream tarball: the source an imported release declares (uri: where the archive serves it). */
   upstream: ChainFile & { uri: string };
-  archive: { uri: string; suite: string; component: string; directory: string };
+  /** The archive: its URI, its signed Origin, and where the package is in it. */
+  archive: { uri: string; origin: string; suite: string; component: string; directory: string };
   release: ChainFile & { date: string; validUntil: string | null; signers: string[] };
   index: ChainFile & { path: string };
   dsc: ChainFile;
@@ -51,15 +61,18 @@ export interface DebianProvenance {
 }
 
 /** The Sources paragraphs of `source` in a decompressed index (only their paragraphs are parsed). */
-export function paragraphsOf(index: string, source: string, what: string): Paragraph[] {
+export function paragraphsOf(index: Buffer, source: string, what: string): Paragraph[] {
+  // Searched as bytes, only the paragraphs found decoded: the whole index is tens of MB.
   const found: Paragraph[] = [];
-  const head = `Package: ${source}\n`;
-  let at = index.startsWith(head) ? 0 : index.indexOf(`\n\n${head}`);
-  while (at !== -1) {
-    const start = at === 0 && index.startsWith(head) ? 0 : at + 2;
+  const head = Buffer.from(`Package: ${source}\n`);
+  const separated = Buffer.concat([Buffer.from('\n\n'), head]);
+  let start = index.subarray(0, head.length).equals(head) ? 0 : index.indexOf(separated);
+  if (start > 0) start += 2;
+  while (start !== -1) {
     const end = index.indexOf('\n\n', start);
-    found.push(...parseDeb822(index.slice(start, end === -1 ? undefined : end), `${what} (${source})`, { maxParagraphs: 1 }));
-    at = end === -1 ? -1 : index.indexOf(`\n\n${head}`, end);
+    found.push(...parseDeb822(index.subarray(start, end === -1 ? undefined : end).toString('utf8'), `${what} (${source})`, { maxParagraphs: 1 }));
+    const next = end === -1 ? -1 : index.indexOf(separated, end);
+    start = next === -1 ? -1 : next + 2;
   }
   return found;
 }
@@ -109,7 +122,7 @@ async function dscFields(bytes: Buffer, what: string): Promise<Paragraph> {
 /** `debian/upstream/signing-key.asc` of a Debian tarball (tar with xz or gzip, through the system's tar), if present. */
 export async function upstreamKeyText(tarball: string): Promise<Buffer | undefined> {
   try {
-    const { stdout } = await run('tar', ['-xf', tarball, '-O', 'debian/upstream/signing-key.asc'], { encoding: 'buffer', maxBuffer: DEBIAN_LIMITS.maxKeyBytes });
+    const { stdout } = await run('tar', ['-xf', tarball, '-O', 'debian/upstream/signing-key.asc'], { encoding: 'buffer', maxBuffer: DEBIAN_LIMITS.maxKeyBytes, timeout: DEBIAN_LIMITS.toolTimeoutMs });
     return stdout;
   } catch (e) {
     const error = e as NodeJS.ErrnoException & { stderr?: Buffer };
@@ -146,8 +159,13 @@ export async function verifyUpstreamSignature(data: Uint8Array, signature: strin
       failures.push(`key ${s.keyID.toHex()}: ${(e as Error).message}`);
       continue;
     }
-    const created = (await s.signature).packets[0]?.created;
-    return { signer: key.getFingerprint(), signedAt: created ?? new Date(0) };
+    // A text-mode signature covers the bytes with their line endings normalized: other bytes would verify.
+    const packet = (await s.signature).packets[0];
+    if (packet?.signatureType !== openpgp.enums.signature.binary) {
+      failures.push(`key ${s.keyID.toHex()}: a signature of type ${packet?.signatureType ?? 'unknown'}, not of binary data`);
+      continue;
+    }
+    return { signer: key.getFingerprint(), signedAt: packet.created ?? new Date(0) };
   }
   throw new UpstreamError('BAD_SIGNATURE', `${what} has no signature that verifies with the upstream's key (${keys.map((k) => k.getFingerprint()).join(', ')}): ${failures.join('; ') || 'no signature in it'}`);
 }
@@ -165,17 +183,20 @@ export async function checkDsc(bytes: Buffer, source: string, version: string, f
 }
 
 /**
- * A source index's text: `bytes` (its compressed form, already checked against the release file)
+ * A source index: `bytes` (its compressed form, already checked against the release file)
  * decompressed (gzip by zlib; xz by xz-utils, which every Debian system has), at most the size the
  * release file lists for the uncompressed index, and equal to it where the release file lists its
  * SHA-256 (`plain`).
  */
-export async function indexText(bytes: Buffer, format: 'gz' | 'xz', plain: ChecksumLine | undefined, what: string): Promise<string> {
+export async function sourceIndex(bytes: Buffer, format: 'gz' | 'xz', plain: ChecksumLine | undefined, what: string): Promise<Buffer> {
+  if (plain !== undefined && plain.size > DEBIAN_LIMITS.maxIndexBytes) throw new UpstreamError('TOO_LARGE', `${what}: the release file lists an uncompressed index of ${plain.size} bytes, over cairn's cap of ${DEBIAN_LIMITS.maxIndexBytes}`);
   const maxBytes = plain?.size ?? DEBIAN_LIMITS.maxIndexBytes;
   let index: Buffer;
   try {
-    index = format === 'gz' ? gunzipSync(bytes, { maxOutputLength: maxBytes }) : await new Promise<Buffer>((resolve, reject) => {
-      const child = execFile('xz', ['--decompress', '--stdout'], { encoding: 'buffer', maxBuffer: maxBytes }, (e, stdout) => (e === null ? resolve(stdout) : reject(e)));
+    index = format === 'gz' ? gunzipSync(bytes, { maxOutputLength: maxBytes, chunkSize: 1 << 20 }) : await new Promise<Buffer>((resolve, reject) => {
+      const child = execFile('xz', ['--decompress', '--stdout'], { encoding: 'buffer', maxBuffer: maxBytes, timeout: DEBIAN_LIMITS.toolTimeoutMs }, (e, stdout) => (e === null ? resolve(stdout) : reject(e)));
+      // xz may end before reading all of it (bad data, output over the cap): its exit says why, not the broken pipe.
+      child.stdin!.on('error', () => undefined);
       child.stdin!.end(bytes);
     });
   } catch (e) {
@@ -184,5 +205,5 @@ export async function indexText(bytes: Buffer, format: 'gz' | 'xz', plain: Check
     throw new UpstreamError('HASH_MISMATCH', `${what} does not decompress to at most ${maxBytes} bytes (the size the release file lists): ${error.message}`);
   }
   if (plain !== undefined && (index.length !== plain.size || sha256Hex(index) !== plain.sha256)) throw new UpstreamError('HASH_MISMATCH', `${what} decompresses to bytes other than the uncompressed index the release file lists`);
-  return index.toString('utf8');
+  return index;
 }

@@ -15,6 +15,8 @@ export type UpstreamErrorCode =
   | 'DATE_ROLLBACK'
   /** A file whose size or SHA-256 differs from what the signed chain lists for it. */
   | 'HASH_MISMATCH'
+  /** A file the signed chain lists at a size over cairn's cap for its kind (docs/upstream.md). */
+  | 'TOO_LARGE'
   /** The source, version or file asked for is not in the archive's signed indexes. */
   | 'NOT_FOUND'
   /** apt's configuration names no archive to import from, or no keyring for it; or a tool the import needs is missing. */

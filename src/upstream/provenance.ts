@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import type { PublicKey } from 'openpgp';
 import { sha256Hex } from '../crypto/index.js';
 import { FieldReader, parseJsonObject } from '../encoding/index.js';
-import { checkDsc, DEBIAN_LIMITS, indexText, paragraphsOf, PROVENANCE_FORMAT, sourcePackageFiles, upstreamKeyText, verifyUpstreamSignature, type ChainFile, type DebianProvenance } from './debian-source.js';
+import { checkDsc, DEBIAN_LIMITS, sourceIndex, paragraphsOf, PROVENANCE_FORMAT, sourcePackageFiles, upstreamKeyText, verifyUpstreamSignature, type ChainFile, type DebianProvenance } from './debian-source.js';
 import { UpstreamError } from './errors.js';
 import { verifyInRelease } from './release-file.js';
 import type { ChecksumLine } from './deb822.js';
@@ -45,7 +45,7 @@ export function parseProvenance(bytes: Uint8Array, what: string): DebianProvenan
   reader.literal(o.format, `${what}.format`, PROVENANCE_FORMAT);
   reader.literal(o.kind, `${what}.kind`, 'debian');
   const text = (v: unknown, field: string, max = 512): string => reader.string(v, `${what}.${field}`, max, { min: 1 });
-  const archive = reader.exact(o.archive, `${what}.archive`, ['uri', 'suite', 'component', 'directory']);
+  const archive = reader.exact(o.archive, `${what}.archive`, ['uri', 'origin', 'suite', 'component', 'directory']);
   const release = reader.exact(o.release, `${what}.release`, ['file', 'size', 'sha256', 'date', 'validUntil', 'signers']);
   const index = reader.exact(o.index, `${what}.index`, ['file', 'size', 'sha256', 'path']);
   const upstream = reader.exact(o.upstream, `${what}.upstream`, ['file', 'size', 'sha256', 'uri']);
@@ -56,7 +56,7 @@ export function parseProvenance(bytes: Uint8Array, what: string): DebianProvenan
     source: text(o.source, 'source', 100),
     version: text(o.version, 'version', 100),
     upstream: { ...chainFile(upstream, `${what}.upstream`, ['uri']), uri: text(upstream.uri, 'upstream.uri', 2048) },
-    archive: { uri: text(archive.uri, 'archive.uri', 2048), suite: text(archive.suite, 'archive.suite', 100), component: text(archive.component, 'archive.component', 100), directory: text(archive.directory, 'archive.directory', 512) },
+    archive: { uri: text(archive.uri, 'archive.uri', 2048), origin: text(archive.origin, 'archive.origin', 100), suite: text(archive.suite, 'archive.suite', 100), component: text(archive.component, 'archive.component', 100), directory: text(archive.directory, 'archive.directory', 512) },
     release: {
       ...chainFile(release, `${what}.release`, ['date', 'validUntil', 'signers']),
       date: text(release.date, 'release.date', 40),
@@ -105,6 +105,7 @@ export async function verifyDebianProvenance(dir: string, keys: readonly PublicK
   const releaseDate = new Date(p.release.date);
   if (Number.isNaN(releaseDate.getTime())) throw new UpstreamError('MALFORMED', `${what}: release.date ${JSON.stringify(p.release.date)} is not a date`);
   const release = await verifyInRelease(releaseBytes.toString('utf8'), { keys, now, suite: p.archive.suite, source: 'recorded' }, `${what}: ${p.release.file}`);
+  if (release.origin !== p.archive.origin) throw new UpstreamError('MALFORMED', `${what}: the release file is ${release.origin ?? 'of no named origin'}'s, provenance.json says ${p.archive.origin}'s`);
   if (release.date.getTime() !== releaseDate.getTime()) throw new UpstreamError('MALFORMED', `${what}: the release file is dated ${release.date.toISOString()}, provenance.json says ${p.release.date}`);
 
   const indexBytes = await recorded(dir, p.index, what);
@@ -112,7 +113,7 @@ export async function verifyDebianProvenance(dir: string, keys: readonly PublicK
   const format = /\/source\/Sources\.(gz|xz)$/.exec(p.index.path)?.[1] as 'gz' | 'xz' | undefined;
   if (format === undefined || p.index.path !== `${p.archive.component}/source/Sources.${format}`) throw new UpstreamError('MALFORMED', `${what}: index.path ${JSON.stringify(p.index.path)} is not the source index of component ${p.archive.component}`);
   if (listedIndex === undefined || listedIndex.size !== p.index.size || listedIndex.sha256 !== p.index.sha256) throw new UpstreamError('HASH_MISMATCH', `${what}: ${p.index.path} is not the index the release file lists`);
-  const index = await indexText(indexBytes, format, release.files.get(`${p.archive.component}/source/Sources`), `${what}: ${p.index.path}`);
+  const index = await sourceIndex(indexBytes, format, release.files.get(`${p.archive.component}/source/Sources`), `${what}: ${p.index.path}`);
   const paragraph = paragraphsOf(index, p.source, `${what}: ${p.index.path}`).find((candidate) => candidate.get('Version') === p.version);
   if (paragraph === undefined) throw new UpstreamError('NOT_FOUND', `${what}: the index lists no ${p.source} ${p.version}`);
   const files = sourcePackageFiles(paragraph, `${p.source} ${p.version}`);

@@ -13,12 +13,13 @@ import { UpstreamError } from './errors.js';
 /** A verified release file: its dates, the files it lists, its signers and the bytes it was verified from. */
 export interface VerifiedRelease {
   suite: string;
+  /** The signed Origin ("Debian"), if any. */
+  origin: string | undefined;
   /**
-   * Which archive's release this is, for rollback checks: its signed Origin and Codename (or
-   * Suite) and the keys that signed it, so that a mirror of it at another address is the same
-   * archive, and another archive claiming its name with another key is not.
+   * Under which names its Date is recorded for rollback checks: its signed Origin and Codename
+   * (or Suite) with each key that signed it (see ReleaseCheck.lastSeen).
    */
-  identity: string;
+  seenAs: string[];
   date: Date;
   validUntil: Date | undefined;
   /** Whether the archive serves indexes by hash (`Acquire-By-Hash: yes`): fetched so, an index cannot change under a fetch. */
@@ -49,8 +50,13 @@ export interface ReleaseCheck {
   keys: readonly PublicKey[];
   /** Now. */
   now: Date;
-  /** The newest Date seen before of the archive release `identity` (VerifiedRelease.identity), if any. */
-  lastSeen?: (identity: string) => Date | undefined;
+  /**
+   * The newest Date seen before under a name (VerifiedRelease.seenAs), if any. A release file is
+   * a rollback when it is older than what was seen under its Origin and Codename with *any* key of
+   * the keyring: a mirror of the archive at another address is caught, and so is a file whose
+   * other signatures were stripped; another archive, with keys of its own, cannot move the date.
+   */
+  lastSeen?: (name: string) => Date | undefined;
   /** The suite the file must be for (its Suite or Codename field). */
   suite: string;
   /**
@@ -74,15 +80,17 @@ export async function verifyInRelease(file: string, check: ReleaseCheck, what: s
   if (!names.includes(check.suite)) throw new UpstreamError('MALFORMED', `${what} is the release file of ${names.join(' / ') || 'no named suite'}, not of ${check.suite}`);
   const date = parseReleaseDate(release.require('Date', what), `${what} Date`);
   if (date.getTime() > check.now.getTime() + CLOCK_SKEW_MS) throw new UpstreamError('EXPIRED', `${what} is dated ${date.toISOString()}, in the future (now ${check.now.toISOString()})`);
-  const identity = `${release.get('Origin') ?? '(no origin)'} ${release.get('Codename') ?? release.get('Suite')} signed by ${[...signers].sort().join(',')}`;
-  const lastSeen = check.lastSeen?.(identity);
-  if (lastSeen !== undefined && date.getTime() < lastSeen.getTime()) {
-    throw new UpstreamError('DATE_ROLLBACK', `${what} is dated ${date.toISOString()}, older than the release file seen before of the same archive (${lastSeen.toISOString()}: ${identity})`);
+  const archive = `${release.get('Origin') ?? '(no origin)'} ${release.get('Codename') ?? release.get('Suite')}`;
+  for (const key of check.keys) {
+    const lastSeen = check.lastSeen?.(`${archive} ${key.getFingerprint()}`);
+    if (lastSeen !== undefined && date.getTime() < lastSeen.getTime()) {
+      throw new UpstreamError('DATE_ROLLBACK', `${what} is dated ${date.toISOString()}, older than the release file of ${archive} seen before (${lastSeen.toISOString()}, signed by ${key.getFingerprint()})`);
+    }
   }
   const until = release.get('Valid-Until');
   const validUntil = until === undefined ? undefined : parseReleaseDate(until, `${what} Valid-Until`);
   if (!recorded && validUntil !== undefined && validUntil.getTime() < check.now.getTime()) throw new UpstreamError('EXPIRED', `${what} was valid until ${validUntil.toISOString()} (now ${check.now.toISOString()})`);
   const files = new Map<string, ChecksumLine>();
   for (const line of checksumLines(release.require('SHA256', what), `${what} SHA256`)) files.set(line.name, line);
-  return { suite: check.suite, identity, date, validUntil, byHash: (release.get('Acquire-By-Hash') ?? '').toLowerCase() === 'yes', files, signers };
+  return { suite: check.suite, origin: release.get('Origin'), seenAs: signers.map((fp) => `${archive} ${fp}`), date, validUntil, byHash: (release.get('Acquire-By-Hash') ?? '').toLowerCase() === 'yes', files, signers };
 }

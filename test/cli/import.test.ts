@@ -32,8 +32,8 @@ test('cairn import debian writes the upstream tarball and its chain; cairn impor
   const document = JSON.parse(json.stdout) as { out: string; provenance: { version: string } };
   assert.equal(document.provenance.version, '1.0-2');
   const exists = await runCli(['--json', 'import', 'debian', 'greeting', '--out', join(dir, 'again'), ...state]);
-  assert.notEqual(exists.code, 0);
-  assert.match((JSON.parse(exists.stdout) as { message: string }).message, /again could not be written \(it exists\)/);
+  assert.equal(exists.code, 2);
+  assert.match((JSON.parse(exists.stdout) as { message: string }).message, /again exists: cairn import writes a directory of its own/);
 
   // The witness: the archive gone, its own keyring.
   await archive.close();

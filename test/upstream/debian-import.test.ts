@@ -4,12 +4,13 @@
 // machine's apt names.
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
-import { createHash } from 'node:crypto';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { createHash, randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import * as openpgp from 'openpgp';
+import { UsageError } from '../../src/errors/index.js';
 import { importDebianSource, UpstreamError, type DebianImportRequest } from '../../src/upstream/index.js';
 import { archiveKeys, FIXTURE_SOURCE, serveFixtureArchive, type FixtureArchive, type PackageOptions } from '../fixtures/debian-archive.js';
 
@@ -107,7 +108,7 @@ test('the release file: a forged one is BAD_SIGNATURE, an older one than seen be
   await refused(request({ out: join(request().out, '..', 'out-forged') }), 'BAD_SIGNATURE', /no signature that verifies/);
   const { request: older } = await setUp(t, { date: 'Fri, 10 Jul 2026 10:16:37 UTC' });
   // The same archive (its name and key) at another address, with the state that saw its 11 July release file: the 10 July one is a rollback.
-  await refused(older({ seenReleasesFile: request().seenReleasesFile }), 'DATE_ROLLBACK', /older than the release file seen before/);
+  await refused(older({ seenReleasesFile: request().seenReleasesFile }), 'DATE_ROLLBACK', /older than the release file of Debian bookworm seen before/);
   archive.tamper('dists/bookworm/InRelease', Buffer.from(genuine));
   await refused(request({ out: join(request().out, '..', 'out-missing'), version: '7.0-1' }), 'NOT_FOUND', /greeting 7\.0-1 is in none of the archives' verified indexes \(they have 1\.0-2\)/);
 });
@@ -125,4 +126,36 @@ test('GNU hello from the Debian archive this machine\'s apt names: every link ve
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
+});
+
+test('hostile or unusable archives: an xz index (read), one that is not xz (HASH_MISMATCH, no crash), one listed over the cap (TOO_LARGE), a text-mode upstream signature, a corrupt record of dates', async (t) => {
+  const { request: xz } = await setUp(t, { xzIndex: true });
+  assert.equal((await importDebianSource(xz())).provenance.index.path, 'main/source/Sources.xz');
+  const { request: notXz } = await setUp(t, { xzIndex: randomBytes(1 << 20) });
+  await refused(notXz(), 'HASH_MISMATCH', /does not decompress/);
+  const { request: huge } = await setUp(t, { listedIndexSize: 1_500_000_000 });
+  await refused(huge(), 'TOO_LARGE', /listed at 1500000000 bytes, over cairn's cap/);
+  const { request: textMode } = await setUp(t, { textSignature: true });
+  await refused(textMode(), 'BAD_SIGNATURE', /not of binary data/);
+  const { request: corrupt } = await setUp(t);
+  await writeFile(corrupt().seenReleasesFile, JSON.stringify({ 'Debian bookworm 0123': 'not a date' }));
+  await refused(corrupt(), 'MALFORMED', /"not a date" for Debian bookworm 0123, not a date/);
+});
+
+test('only the archives of the origin asked for count: a third party\'s higher version is left out; an archive that cannot be reached is said and left out; the output must not exist, and its parent must', async (t) => {
+  const { archive, dir, request } = await setUp(t);
+  const { archive: thirdParty } = await setUp(t, { origin: 'Elsewhere', version: '9.0-1' });
+  await writeFile(join(archive.etcApt, 'sources.list'), `${thirdParty.aptLine}\ndeb [signed-by=${join(archive.etcApt, 'archive-key.asc')}] http://127.0.0.1:9/debian bookworm main\n${archive.aptLine}\n`);
+  const progress: string[] = [];
+  const warnings: string[] = [];
+  const result = await importDebianSource(request({ onProgress: (l) => progress.push(l), onWarning: (l) => warnings.push(l) }));
+  assert.equal(result.provenance.version, '1.0-2', 'not the third party\'s 9.0-1');
+  assert.equal(result.provenance.archive.origin, 'Debian');
+  assert.ok(progress.some((l) => /is Elsewhere's, not Debian's: left out/.test(l)), progress.join('\n'));
+  assert.ok(warnings.some((l) => /127\.0\.0\.1:9\/debian\/dists\/bookworm\/InRelease could not be fetched .* left out of this import/.test(l)), warnings.join('\n'));
+  await assert.rejects(importDebianSource(request({ out: join(dir, 'no', 'such', 'parent') })), (e: unknown) => e instanceof UsageError && e.code === 'BAD_ARGUMENT');
+  assert.deepEqual((await readdir(dir)).filter((n) => n === 'no'), [], 'no parent made');
+  await mkdir(join(dir, 'empty'));
+  await assert.rejects(importDebianSource(request({ out: join(dir, 'empty') })), (e: unknown) => e instanceof UsageError && e.code === 'CONFLICT');
+  assert.deepEqual(await readdir(join(dir, 'empty')), []);
 });

@@ -73,18 +73,27 @@ test('a release file with a forged signature, or one by a key not in the keyring
   await assert.rejects(verifyInRelease(await clearsign(releaseText(), archive.privateKey), { keys: [revoked], now: NOW, suite: 'bookworm' }, 'InRelease'), (e: unknown) => e instanceof UpstreamError && e.code === 'BAD_SIGNATURE' && /revoked/i.test(e.message));
 });
 
-test('text outside the signed part is UNSIGNED_TEXT: before the message, after it, a second message, a stray header', async () => {
+test('text outside the signed part is UNSIGNED_TEXT: before the message, after it, a second message, a stray header, an extra armor line, text in the signature block, a bare CR', async () => {
   const file = await clearsign(releaseText(), archive.privateKey);
   await refused(`Valid-Until: Sat, 11 Jul 2099 10:16:37 UTC\n${file}`, 'UNSIGNED_TEXT', /first line/);
-  await refused(`${file}SHA256:\n ${'c'.repeat(64)} 1 main/source/Sources\n`, 'UNSIGNED_TEXT', /lines after/);
-  await refused(file + file, 'UNSIGNED_TEXT', /2 -----BEGIN PGP SIGNATURE----- lines/);
+  await refused(`${file}SHA256:\n ${'c'.repeat(64)} 1 main/source/Sources\n`, 'UNSIGNED_TEXT', /on the last line/);
+  await refused(file + file, 'UNSIGNED_TEXT', /found armor lines at 1, \d+, \d+, \d+/);
+  // Any undashed armor line ends the text for openpgp: unsigned lines hidden after one, before the real signature block.
+  const signatureAt = file.indexOf('-----BEGIN PGP SIGNATURE-----');
+  const base64 = file.slice(signatureAt).split('\n').slice(2, -2).join('\n');
+  await refused(`${file.slice(0, signatureAt)}-----FAKE-----\n${base64}\n-----BEGIN PGP SIGNATURE-----\n\nUNSIGNED: anything\n-----END PGP SIGNATURE-----\n`, 'UNSIGNED_TEXT', /armor lines/);
+  await refused(file.replace('\n\n-----BEGIN PGP SIGNATURE-----', '\n\n-----BEGIN PGP SIGNATURE-----\n\nPackage: evil'), 'UNSIGNED_TEXT', /is not base64 of the signature/);
+  await refused(file.replace('Codename: bookworm', 'Codename: bookworm\rValid-Until: Sat, 11 Jul 2099 10:16:37 UTC'), 'UNSIGNED_TEXT', /bare carriage return/);
   await refused(file.replace('Hash: SHA512\n', 'Hash: SHA512\nComment: not signed\n'), 'UNSIGNED_TEXT', /expected a Hash header/);
 });
 
 test('dates: a Valid-Until passed is EXPIRED, a Date in the future is EXPIRED, a Date older than the last seen is DATE_ROLLBACK; another suite\'s file is MALFORMED', async () => {
   await refused(await clearsign(releaseText({ 'Valid-Until': 'Sat, 11 Jul 2026 12:00:00 UTC' }), archive.privateKey), 'EXPIRED', /valid until 2026-07-11T12:00:00/);
   await refused(await clearsign(releaseText({ Date: 'Sun, 12 Jul 2026 01:00:00 UTC' }), archive.privateKey), 'EXPIRED', /in the future/);
-  await refused(await clearsign(releaseText(), archive.privateKey), 'DATE_ROLLBACK', /older than the release file seen before/, { lastSeen: (identity) => (identity === `Test bookworm signed by ${archive.publicKey.getFingerprint()}` ? new Date('2026-07-11T11:00:00Z') : undefined) });
+  await refused(await clearsign(releaseText(), archive.privateKey), 'DATE_ROLLBACK', /older than the release file of Test bookworm seen before/, { lastSeen: (name) => (name === `Test bookworm ${archive.publicKey.getFingerprint()}` ? new Date('2026-07-11T11:00:00Z') : undefined) });
+  // Seen under any key of the keyring: a file signed by another key of it, or stripped of that key's signature, is a rollback all the same.
+  const second = await keyPair('Second Archive Key');
+  await refused(await clearsign(releaseText(), second.privateKey), 'DATE_ROLLBACK', /older than the release file of Test bookworm seen before/, { keys: [archive.publicKey, second.publicKey], lastSeen: (name) => (name === `Test bookworm ${archive.publicKey.getFingerprint()}` ? new Date('2026-07-11T11:00:00Z') : undefined) });
   await refused(await clearsign(releaseText({ Suite: 'oldstable', Codename: 'bullseye' }), archive.privateKey), 'MALFORMED', /bullseye, not of bookworm/);
   await refused(await clearsign(releaseText({ Date: '11 Jul 2026' }), archive.privateKey), 'MALFORMED', /expected a date like/);
   // The same file, seen at that Date already: not a rollback.

@@ -12,6 +12,7 @@ import type { CommandModule } from './types.js';
 interface ImportOpts {
   out?: string;
   aptDir?: string;
+  origin: string;
   allowUnsignedUpstream?: boolean;
   stateDir?: string;
 }
@@ -24,6 +25,7 @@ export const importCommand: CommandModule = {
       .option('--out <dir>', 'where to write the tarball, its provenance and the bytes of each link (must not exist; default SOURCE-VERSION.upstream)')
       .option('--allow-unsigned-upstream', 'import even when the upstream signed nothing (recorded in the provenance)', false)
       .option('--apt-dir <dir>', 'apt\'s configuration directory, whose sources and keyrings name the archives (default /etc/apt)')
+      .option('--origin <name>', 'take it only from archives whose signed release file has this Origin', 'Debian')
       .option('--state-dir <dir>', 'where the dates of release files seen before and the cached indexes are kept (default ~/.local/share/cairn/upstream)')
       .action(async (spec: string, opts: ImportOpts) => {
         const out = context.output();
@@ -35,7 +37,9 @@ export const importCommand: CommandModule = {
           source, version, out: target, allowUnsignedUpstream: opts.allowUnsignedUpstream === true,
           seenReleasesFile: join(state, 'seen-releases.json'), cacheDir: join(state, 'cache'),
           ...(opts.aptDir === undefined ? {} : { etcApt: resolve(opts.aptDir) }),
+          origin: opts.origin,
           onProgress: (line) => out.info(line),
+          onWarning: (line) => out.warn(line),
         });
         const signed = 'signer' in p.signature
           ? `signed by the upstream: key ${p.signature.signer.toUpperCase()} (debian/upstream/signing-key.asc), ${p.signature.signedAt}`
