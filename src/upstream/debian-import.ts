@@ -16,18 +16,18 @@
 // and provenance.json naming each link, so that anyone (a witness) can verify it again later
 // without the archive (provenance.ts).
 import { execFile } from 'node:child_process';
-import { lstat, mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import { sha256Hex } from '../crypto/index.js';
-import { UsageError } from '../errors/index.js';
 import { BoundedFetcher, fetchAll, FetchError, writeFileAtomic, type Fetcher } from '../io/index.js';
 import { archiveKeys, sourceArchives, type SourceArchive } from './apt-sources.js';
 import type { ChecksumLine, Paragraph } from './deb822.js';
 import {
   checkDsc, DEBIAN_LIMITS, sourceIndex, paragraphsOf, PROVENANCE_FORMAT, sourcePackageFiles, upstreamKeyText, verifyUpstreamSignature,
-  type ChainFile, type DebianProvenance,
+  type DebianProvenance,
 } from './debian-source.js';
+import { checkNewDirectory, writeImportDirectory } from './import-dir.js';
 import { UpstreamError } from './errors.js';
 import { verifyInRelease, type VerifiedRelease } from './release-file.js';
 
@@ -216,19 +216,13 @@ async function choose(found: Candidate[], source: string, version: string | unde
   return best;
 }
 
-/** The output directory must not exist (an empty one included: rename would take its place). */
-async function refuseExisting(out: string): Promise<void> {
-  if ((await lstat(out).catch(() => undefined)) !== undefined) throw new UsageError('CONFLICT', `${out} exists: cairn import writes a directory of its own (name another with --out)`);
-}
 
 /** Imports `source` (see the header) into `request.out`. */
 export async function importDebianSource(request: DebianImportRequest): Promise<DebianImportResult> {
   const progress = request.onProgress ?? ((): void => undefined);
   const fetcher = request.fetcher ?? new BoundedFetcher();
   const now = request.now ?? new Date();
-  await refuseExisting(request.out);
-  const parent = await stat(dirname(request.out)).catch(() => undefined);
-  if (parent?.isDirectory() !== true) throw new UsageError('BAD_ARGUMENT', `${dirname(request.out)}, where ${request.out} would be written, is not a directory`);
+  await checkNewDirectory(request.out);
   const chosen = await choose(await candidates(request, fetcher, now, progress), request.source, request.version);
   const what = `${request.source} ${chosen.version}`;
   const files = sourcePackageFiles(chosen.paragraph, what);
@@ -244,14 +238,7 @@ export async function importDebianSource(request: DebianImportRequest): Promise<
     asc === undefined ? undefined : fetchVerified(fetcher, `${pool}/${asc.name}`, asc, asc.name, DEBIAN_LIMITS.maxSmallFileBytes),
   ]);
   await checkDsc(dsc, request.source, chosen.version, files);
-  const staging = `${request.out}.partial-${process.pid}`;
-  await rm(staging, { recursive: true, force: true });
-  await mkdir(staging);
-  try {
-    const write = async (name: string, bytes: Uint8Array): Promise<ChainFile> => {
-      await writeFile(join(staging, name), bytes);
-      return { file: name, size: bytes.length, sha256: sha256Hex(bytes) };
-    };
+  const provenance = await writeImportDirectory(request.out, async (write, staging): Promise<DebianProvenance> => {
     let signature: DebianProvenance['signature'];
     if (asc === undefined || ascBytes === undefined) {
       if (request.allowUnsignedUpstream !== true) throw new UpstreamError('UNSIGNED_UPSTREAM', `the upstream of ${what} did not sign ${orig.name} (Debian lists no ${orig.name}.asc)`);
@@ -263,7 +250,7 @@ export async function importDebianSource(request: DebianImportRequest): Promise<
       const verified = await verifyUpstreamSignature(tarball, ascBytes.toString('utf8'), keyBytes, asc.name);
       signature = { ...(await write(asc.name, ascBytes)), key: await write('upstream-signing-key.asc', keyBytes), signer: verified.signer, signedAt: verified.signedAt.toISOString() };
     }
-    const provenance: DebianProvenance = {
+    return {
       format: PROVENANCE_FORMAT,
       kind: 'debian',
       source: request.source,
@@ -277,13 +264,6 @@ export async function importDebianSource(request: DebianImportRequest): Promise<
       signature,
       importedAt: now.toISOString(),
     };
-    await writeFile(join(staging, 'provenance.json'), JSON.stringify(provenance, null, 2) + '\n');
-    await refuseExisting(request.out);
-    await rename(staging, request.out).catch((e: NodeJS.ErrnoException) => {
-      throw new UpstreamError('MALFORMED', `${request.out} could not be written (${e.code === 'ENOTEMPTY' || e.code === 'EEXIST' ? 'it exists' : e.message})`);
-    });
-    return { out: request.out, provenance };
-  } finally {
-    await rm(staging, { recursive: true, force: true });
-  }
+  });
+  return { out: request.out, provenance };
 }

@@ -12,6 +12,7 @@ import { sha256Hex } from '../crypto/index.js';
 import { readKeyring } from './clearsigned.js';
 import { checksumLines, parseDeb822, type ChecksumLine, type Paragraph } from './deb822.js';
 import { UpstreamError } from './errors.js';
+import type { ChainFile } from './import-dir.js';
 
 const run = promisify(execFile);
 
@@ -34,13 +35,6 @@ export const DEBIAN_LIMITS = {
 } as const;
 
 export const PROVENANCE_FORMAT = 'cairn/upstream-provenance/v1';
-
-/** One file of the chain, as provenance.json names it: its name in the output directory, size and SHA-256. */
-export interface ChainFile {
-  file: string;
-  size: number;
-  sha256: string;
-}
 
 /** What provenance.json holds. */
 export interface DebianProvenance {

@@ -474,7 +474,7 @@ test('in the user scope a granted network reaches only the granted server, throu
   const later = ['198.18.8.8:8082', '198.18.9.9:8082'];
   // It serves 9000 (granted inbound: on the loopback of the namespace cairn runs in) and 9001 (not granted).
   const servers = 'echo "guest 9000" | nc -l -p 9000 >/dev/null &\necho "guest 9001" | nc -l -p 9001 >/dev/null &\n';
-  const open = await storeWithApp('wanderer', `${servers}${probe.script}\necho probed\nsleep 5\ntargets="${later.join(' ')}"\n${probe.script.slice(probe.script.indexOf('for target'))}\n`, ['network:outbound', 'network:inbound:9000/tcp']);
+  const open = await storeWithApp('wanderer', `${servers}${probe.script}\necho probed\nsleep 5\ntargets="${later.join(' ')}"\n${probe.script.slice(probe.script.indexOf('for target'))}\n`, ['network:outbound', 'network:inbound:9000/tcp', 'network:inbound:9002/udp']);
   await grantPermission(open, 'wanderer', 'network');
   assert.equal(spawnSync('chown', ['-R', `${uid}:${gid}`, open]).status, 0);
   let inbound: Promise<string[]> | undefined;
@@ -486,6 +486,8 @@ test('in the user scope a granted network reaches only the granted server, throu
   assert.equal(r.code, 0, r.stderr);
   assert.deepEqual(r.stdout.split('\n').filter((l) => l !== ''), [`${probe.targets[0]}: server 8080`, `${probe.targets[1]}: server 8081`, ...probe.targets.slice(2).map((x) => `${x}: refused`), 'probed', ...later.map((x) => `${x}: refused`)]);
   assert.deepEqual(await inbound, ['refused', 'refused', 'guest 9000'], 'only the granted inbound port, and only on the loopback');
+  // UDP is not given in the user scope (libslirp's SO_REUSEADDR would let another local user take the port), and cairn run says so.
+  assert.match(r.stderr, /network:inbound:9002\/udp is granted, but not given in the user scope/);
 
   // A granted port the host cannot give (another program listens on it): PORT_UNAVAILABLE before the VM starts, nothing of the start left.
   const squatter = spawn('ip', ['netns', 'exec', lab.uplink, process.execPath, '-e', "require('node:net').createServer().listen(9000, '127.0.0.1', () => console.log('listening'))"], { stdio: ['ignore', 'pipe', 'inherit'] });

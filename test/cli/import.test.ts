@@ -7,6 +7,7 @@ import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { archiveKeys, serveFixtureArchive } from '../fixtures/debian-archive.js';
+import { FIXTURE_PACKAGE, registryKey, serveFixtureRegistry } from '../fixtures/npm-registry.js';
 import { runCli } from '../fixtures/cairn-process.js';
 
 const T = { timeout: 120_000 };
@@ -54,4 +55,25 @@ test('cairn import debian writes the upstream tarball and its chain; cairn impor
   const bad = await runCli(['import', 'debian', 'Not A Name']);
   assert.equal(bad.code, 2);
   assert.match(bad.stderr, /BAD_ARGUMENT/);
+});
+
+test('cairn import npm from a registry named with --registry, and cairn import verify of it; a tarball other than its integrity is HASH_MISMATCH (exit 6)', T, async (t) => {
+  const signing = registryKey();
+  const registry = await serveFixtureRegistry(signing);
+  const dir = await mkdtemp(join(tmpdir(), 'cairn-cli-import-npm-'));
+  t.after(async () => {
+    await registry.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+  const imported = await runCli(['import', 'npm', `${FIXTURE_PACKAGE.name}@${FIXTURE_PACKAGE.version}`, '--registry', registry.url], { cwd: dir });
+  assert.equal(imported.code, 0, imported.stderr);
+  assert.match(imported.stdout, new RegExp(`signed by the registry: key ${signing.keyid.replace(/[+/]/g, '.')}`));
+  const verified = await runCli(['import', 'verify', join(dir, 'fixture-left-pad-1.3.0.upstream')]);
+  assert.equal(verified.code, 0, verified.stderr);
+  assert.match(verified.stdout, /^verified @fixture\/left-pad@1\.3\.0/m);
+  const { url: swapped, close } = await serveFixtureRegistry(signing, { tarball: Buffer.from('other bytes') });
+  t.after(close);
+  const refused = await runCli(['import', 'npm', FIXTURE_PACKAGE.name, '--registry', swapped, '--out', join(dir, 'swapped')]);
+  assert.equal(refused.code, 6);
+  assert.match(refused.stderr, /HASH_MISMATCH/);
 });

@@ -6,7 +6,7 @@ import { join, resolve } from 'node:path';
 import { defaultStoreRoot } from '../../store/index.js';
 import { UsageError } from '../../errors/index.js';
 import { readFile } from 'node:fs/promises';
-import { importDebianSource, keyringForArchive, parseProvenance, readKeyring, verifyDebianProvenance } from '../../upstream/index.js';
+import { importDebianSource, importNpmPackage, keyringForArchive, npmRegistry, parseProvenance, readKeyring, verifyDebianProvenance, verifyNpmProvenance } from '../../upstream/index.js';
 import type { CommandModule } from './types.js';
 
 interface ImportOpts {
@@ -54,13 +54,54 @@ export const importCommand: CommandModule = {
           `provenance: ${target}/provenance.json`,
         ]);
       });
+    group.command('npm').description('a package as its author published it to the registry npm is configured with: its integrity, and the registry\'s signature where it has keys')
+      .argument('<package>', 'NAME or NAME@VERSION (default the latest dist-tag)')
+      .option('--registry <url>', 'the registry (default the one npm is configured with: npm config get registry)')
+      .option('--keys <file>', 'the registry\'s key list (/-/npm/v1/keys) as you pinned it, instead of the registry\'s own answer')
+      .option('--out <dir>', 'where to write the tarball and its provenance (must not exist; default NAME-VERSION.upstream)')
+      .action(async (spec: string, opts: { registry?: string; keys?: string; out?: string }) => {
+        const out = context.output();
+        const at = spec.lastIndexOf('@');
+        const [name, version] = at > 0 ? [spec.slice(0, at), spec.slice(at + 1)] : [spec, undefined];
+        if (!/^(@[a-z0-9][a-z0-9._~-]*\/)?[a-z0-9][a-z0-9._~-]*$/.test(name) || (version !== undefined && !/^[0-9A-Za-z.+-]+$/.test(version))) throw new UsageError('BAD_ARGUMENT', `expected NAME or NAME@VERSION (an npm package name, e.g. commander@14.0.3), found ${JSON.stringify(spec.slice(0, 80))}`);
+        const keysFile = opts.keys === undefined ? undefined : await readFile(opts.keys).catch((e: NodeJS.ErrnoException) => {
+          throw new UsageError('BAD_ARGUMENT', `--keys ${opts.keys} cannot be read (${e.code ?? e.message})`);
+        });
+        const target = resolve(opts.out ?? `${name.replace(/^@/, '').replace('/', '-')}${version === undefined ? '' : `-${version}`}.upstream`);
+        const { provenance: p } = await importNpmPackage({
+          name, version, registry: opts.registry ?? (await npmRegistry()), out: target,
+          ...(keysFile === undefined ? {} : { keysFile }),
+          onProgress: (line) => out.info(line),
+        });
+        if (p.signature === null) out.warn(`${p.registry} lists no signing keys: ${name}@${p.version} is proven by its integrity alone (recorded in the provenance); pin the key list with --keys to require a signature`);
+        out.result({ out: target, provenance: p }, [
+          `imported ${name}@${p.version}: ${target}/${p.upstream.file}, ${p.upstream.size} bytes, ${p.upstream.integrity.slice(0, 30)}...`,
+          `  ${p.signature === null ? 'NOT signed: the registry lists no keys' : `signed by the registry: key ${p.signature.keyid}`}${p.publishedAt === null ? '' : `, published ${p.publishedAt}`}`,
+          `provenance: ${target}/provenance.json`,
+        ]);
+      });
     group.command('verify').description('verify an import again from its directory alone, as a witness does: every link, with your own keyring for the archive')
       .argument('<dir>', 'the directory cairn import wrote')
-      .option('--keyring <file>', 'a keyring to check the archive\'s release file with (repeatable; default the one apt checks that archive with)', (v: string, all: string[]) => [...all, v], [] as string[])
-      .option('--apt-dir <dir>', 'apt\'s configuration directory, for the default keyring (default /etc/apt)')
-      .action(async (dir: string, opts: { keyring: string[]; aptDir?: string }) => {
+      .option('--keyring <file>', 'Debian: a keyring to check the archive\'s release file with (repeatable; default the one apt checks that archive with)', (v: string, all: string[]) => [...all, v], [] as string[])
+      .option('--apt-dir <dir>', 'Debian: apt\'s configuration directory, for the default keyring (default /etc/apt)')
+      .option('--keys <file>', 'npm: the registry\'s key list as you pinned it (default the registry\'s answer now)')
+      .action(async (dir: string, opts: { keyring: string[]; aptDir?: string; keys?: string }) => {
         const out = context.output();
-        const p = parseProvenance(await readFile(resolve(dir, 'provenance.json')), `${dir}/provenance.json`);
+        const bytes = await readFile(resolve(dir, 'provenance.json')).catch((e: NodeJS.ErrnoException) => {
+          throw new UsageError('BAD_ARGUMENT', `${dir} holds no readable provenance.json (${e.code ?? e.message}): not an import`);
+        });
+        if (/"kind"\s*:\s*"npm"/.test(bytes.toString('utf8'))) {
+          const keysFile = opts.keys === undefined ? undefined : await readFile(opts.keys).catch((e: NodeJS.ErrnoException) => {
+            throw new UsageError('BAD_ARGUMENT', `--keys ${opts.keys} cannot be read (${e.code ?? e.message})`);
+          });
+          const { provenance: n, signedBy } = await verifyNpmProvenance(resolve(dir), keysFile === undefined ? {} : { keysFile });
+          out.result({ verified: true, signedBy, provenance: n }, [
+            `verified ${n.name}@${n.version}: ${n.upstream.file}, its integrity ${n.upstream.integrity.slice(0, 30)}...`,
+            `  ${signedBy === null ? 'signature NOT checked: the registry lists no keys (pin them with --keys)' : `signed by the registry: key ${signedBy}`}`,
+          ]);
+          return;
+        }
+        const p = parseProvenance(bytes, `${dir}/provenance.json`);
         const keys = opts.keyring.length > 0
           ? await readKeyring(await Promise.all(opts.keyring.map(async (f) => ({ bytes: await readFile(f).catch((e: NodeJS.ErrnoException) => {
             throw new UsageError('BAD_ARGUMENT', `--keyring ${f} cannot be read (${e.code ?? e.message})`);
