@@ -43,6 +43,7 @@ import { promisify } from 'node:util';
 import type { BuildRecipe, IsolationKind } from '../policy/index.js';
 import { UsageError } from '../errors/index.js';
 import { RebuildError } from './errors.js';
+import { sniffArchive } from './archive.js';
 
 /** Isolation levels an operator may name, strongest first; the weaker ones are never chosen for them. */
 export type IsolationPreference = IsolationKind;
@@ -111,9 +112,10 @@ const execFileAsync = promisify(execFile);
 const DRIVER = [
   'set -eu',
   'umask 022',
-  'work=$1; output=$2; command=$3; nproc=$4; fsize=$5',
+  'work=$1; output=$2; command=$3; nproc=$4; fsize=$5; gzipped=$6',
   'mkdir -p "$work/src" "$HOME" "$TMPDIR"',
-  'tar -xf - -C "$work/src" --no-same-owner',
+  // tar cannot tell a compressed archive on a pipe: gzip (an upstream's own .tar.gz) is said.
+  'if [ "$gzipped" = yes ]; then tar -xzf - -C "$work/src" --no-same-owner; else tar -xf - -C "$work/src" --no-same-owner; fi',
   'cd "$work/src"',
   'prlimit --nproc="$nproc:$nproc" --fsize="$fsize:$fsize" -- /bin/sh -c "$command" </dev/null >&2 3>&- 4>&- 5>&-',
   'if [ -L "$output" ] || [ ! -f "$output" ]; then echo "cairn: the recipe did not produce a regular file $output" >&2; exit 97; fi',
@@ -308,7 +310,7 @@ export async function runRecipe(run: RecipeRun): Promise<RecipeResult> {
   let hostWork: string | undefined;
   let argv: string[];
   let work: string;
-  const limits = [String(isolation.maxProcesses), String(Math.ceil(isolation.maxScratchBytes))];
+  const limits = [String(isolation.maxProcesses), String(Math.ceil(isolation.maxScratchBytes)), (await sniffArchive(run.sourceArchive)) === 'tar.gz' ? 'yes' : 'no'];
   if (isolation.kind === 'bubblewrap') {
     work = SANDBOX.work;
     argv = ['bwrap', ...bwrapArgs(isolation.maxScratchBytes, true), '--chdir', SANDBOX.scratch, '--clearenv',

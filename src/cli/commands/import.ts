@@ -52,6 +52,7 @@ export const importCommand: CommandModule = {
           `  ${signed}`,
           `  Debian's patches: not applied (${p.debianTarball.file} was read only for the upstream's key)`,
           `provenance: ${target}/provenance.json`,
+          `next: cairn build ${target}/${p.upstream.file} --source-uri ${p.upstream.uri} --source-archive ${p.upstream.file} --out OUT --command '...' --output PATH (the upstream's tarball, as it is, is the declared source)`,
         ]);
       });
     group.command('npm').description('a package as its author published it to the registry npm is configured with: its integrity, and the registry\'s signature where it has keys')
