@@ -45,21 +45,24 @@ export function parseJsonObject(bytes: Uint8Array | string, what: string, limits
 }
 
 function checkShape(root: unknown, what: string, limits: JsonLimits): void {
-  // Iterative walk: hostile nesting cannot blow the stack.
-  const stack: Array<[unknown, number]> = [[root, 0]];
-  let entries = 0;
+  // Iterative walk: hostile nesting cannot blow the stack. Values are counted before any is
+  // pushed, and only containers are pushed: a huge flat array is refused at its count, never
+  // turned into millions of stack entries.
+  const stack: Array<[object, number]> = [];
+  let entries = 1;
+  const enter = (value: unknown, depth: number): void => {
+    if (value === null || typeof value !== 'object') return;
+    if (depth >= limits.maxDepth) throw new FormatError('TOO_DEEP', `${what} nests deeper than ${limits.maxDepth} levels`);
+    stack.push([value, depth]);
+  };
+  if (entries > limits.maxEntries) throw new FormatError('TOO_MANY_ENTRIES', `${what} has more than ${limits.maxEntries} values`);
+  enter(root, 0);
   while (stack.length > 0) {
     const [value, depth] = stack.pop()!;
-    if (++entries > limits.maxEntries) {
-      throw new FormatError('TOO_MANY_ENTRIES', `${what} has more than ${limits.maxEntries} values`);
-    }
-    if (value !== null && typeof value === 'object') {
-      if (depth >= limits.maxDepth) {
-        throw new FormatError('TOO_DEEP', `${what} nests deeper than ${limits.maxDepth} levels`);
-      }
-      const children = Array.isArray(value) ? value : Object.values(value);
-      for (const child of children) stack.push([child, depth + 1]);
-    }
+    const children = Array.isArray(value) ? value : Object.values(value);
+    entries += children.length;
+    if (entries > limits.maxEntries) throw new FormatError('TOO_MANY_ENTRIES', `${what} has more than ${limits.maxEntries} values`);
+    for (const child of children) enter(child, depth + 1);
   }
 }
 

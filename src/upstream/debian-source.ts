@@ -116,7 +116,7 @@ async function dscFields(bytes: Buffer, what: string): Promise<Paragraph> {
 /** `debian/upstream/signing-key.asc` of a Debian tarball (tar with xz or gzip, through the system's tar), if present. */
 export async function upstreamKeyText(tarball: string): Promise<Buffer | undefined> {
   try {
-    const { stdout } = await run('tar', ['-xf', tarball, '-O', 'debian/upstream/signing-key.asc'], { encoding: 'buffer', maxBuffer: DEBIAN_LIMITS.maxKeyBytes, timeout: DEBIAN_LIMITS.toolTimeoutMs });
+    const { stdout } = await run('tar', ['--force-local', '-xf', tarball, '-O', 'debian/upstream/signing-key.asc'], { encoding: 'buffer', maxBuffer: DEBIAN_LIMITS.maxKeyBytes, timeout: DEBIAN_LIMITS.toolTimeoutMs });
     return stdout;
   } catch (e) {
     const error = e as NodeJS.ErrnoException & { stderr?: Buffer };

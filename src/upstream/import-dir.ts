@@ -4,13 +4,34 @@
 import { lstat, mkdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { sha256Hex } from '../crypto/index.js';
+import { parseJsonObject } from '../encoding/index.js';
 import { UsageError } from '../errors/index.js';
+import { readCappedFile } from '../io/index.js';
+import { UpstreamError } from './errors.js';
 
 /** One file of an import, as provenance.json names it: its name in the directory, size and SHA-256. */
 export interface ChainFile {
   file: string;
   size: number;
   sha256: string;
+}
+
+/** A file name inside an import directory: no path, nothing hidden (provenance.json names files so). */
+export const IMPORT_FILE_NAME = /^[A-Za-z0-9][A-Za-z0-9+._~-]*$/;
+
+/** The most provenance.json may hold. */
+export const PROVENANCE_MAX_BYTES = 64 * 1024;
+
+/**
+ * A file of an import directory, read to be verified: a regular file (not a link, FIFO or device)
+ * of at most `maxBytes` (what provenance.json records for it, itself capped by its kind), checked
+ * before it is read.
+ */
+export async function readRecorded(dir: string, file: string, maxBytes: number, what: string): Promise<Buffer> {
+  return readCappedFile(join(dir, file), maxBytes, {
+    what: `${what}: ${file}`,
+    refuse: (e) => new UpstreamError(e.code === 'TOO_LARGE' ? 'HASH_MISMATCH' : 'NOT_FOUND', `${what}: ${file} ${e.code === 'TOO_LARGE' ? `is over the ${maxBytes} bytes recorded for it` : `cannot be read as a regular file (${e.message})`}`),
+  });
 }
 
 /** Refuses an `out` that exists, or whose parent is not a directory (UsageError). */
@@ -29,6 +50,8 @@ export async function writeImportDirectory<P>(out: string, fill: (write: (file: 
   await mkdir(staging);
   try {
     const provenance = await fill(async (file, bytes) => {
+      // Names come from what a registry or an archive says (a version, a file name): never a path.
+      if (!IMPORT_FILE_NAME.test(file) || file === 'provenance.json') throw new UpstreamError('MALFORMED', `${JSON.stringify(file.slice(0, 100))} is not a file name an import writes`);
       await writeFile(join(staging, file), bytes);
       return { file, size: bytes.length, sha256: sha256Hex(bytes) };
     }, staging);
@@ -39,4 +62,12 @@ export async function writeImportDirectory<P>(out: string, fill: (write: (file: 
   } finally {
     await rm(staging, { recursive: true, force: true });
   }
+}
+
+/** Which importer wrote provenance.json (`bytes`): its kind, and for npm the package's name (whose registry the check uses). */
+export function importKind(bytes: Uint8Array, what: string): { kind: 'debian' } | { kind: 'npm'; name: string } {
+  const o = parseJsonObject(bytes, what);
+  if (o.kind === 'debian') return { kind: 'debian' };
+  if (o.kind === 'npm' && typeof o.name === 'string') return { kind: 'npm', name: o.name };
+  throw new UpstreamError('MALFORMED', `${what}: kind ${JSON.stringify(o.kind)} is not one cairn imports (debian, npm)`);
 }

@@ -6,6 +6,6 @@ export { verifyClearsigned, readKeyring, type VerifiedText } from './clearsigned
 export { verifyInRelease, parseReleaseDate, CLOCK_SKEW_MS, type VerifiedRelease, type ReleaseCheck } from './release-file.js';
 export { importDebianSource, type DebianImportRequest, type DebianImportResult } from './debian-import.js';
 export { verifyUpstreamSignature, DEBIAN_LIMITS, PROVENANCE_FORMAT, type DebianProvenance } from './debian-source.js';
-export type { ChainFile } from './import-dir.js';
-export { importNpmPackage, npmRegistry, parseNpmProvenance, verifyNpmProvenance, verifyRegistrySignature, NPM_LIMITS, type NpmImportRequest, type NpmImportResult, type NpmProvenance } from './npm-import.js';
+export { importKind, PROVENANCE_MAX_BYTES, readRecorded, type ChainFile } from './import-dir.js';
+export { importNpmPackage, npmRegistry, NPM_NAME, NPM_VERSION, parseNpmProvenance, verifyNpmProvenance, verifyRegistrySignature, NPM_LIMITS, type NpmImportRequest, type NpmImportResult, type NpmProvenance } from './npm-import.js';
 export { verifyDebianProvenance, parseProvenance } from './provenance.js';

@@ -13,15 +13,14 @@
 // served, and provenance.json naming each.
 import { execFile } from 'node:child_process';
 import { createHash, createPublicKey, verify } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { sha256Hex } from '../crypto/index.js';
 import { FieldReader, parseJsonBounded, type JsonRecord } from '../encoding/index.js';
+import { UsageError } from '../errors/index.js';
 import { BoundedFetcher, fetchAll, FetchError, type Fetcher } from '../io/index.js';
 import { PROVENANCE_FORMAT } from './debian-source.js';
 import { UpstreamError } from './errors.js';
-import { checkNewDirectory, writeImportDirectory, type ChainFile } from './import-dir.js';
+import { checkNewDirectory, IMPORT_FILE_NAME, PROVENANCE_MAX_BYTES, readRecorded, writeImportDirectory, type ChainFile } from './import-dir.js';
 
 const run = promisify(execFile);
 
@@ -86,12 +85,22 @@ interface RegistryKey {
 
 const reader = new FieldReader((message) => new UpstreamError('MALFORMED', message));
 
-/** The registry npm is configured with (`npm config get registry`: its user, project and global configuration and environment). */
-export async function npmRegistry(): Promise<string> {
-  const { stdout } = await run('npm', ['config', 'get', 'registry'], { timeout: 30_000 }).catch((e: NodeJS.ErrnoException) => {
-    throw new UpstreamError('NO_SOURCE', `npm's configured registry could not be read (npm config get registry: ${e.code === 'ENOENT' ? 'npm is not installed' : e.message}): name one with --registry`);
-  });
-  const registry = stdout.trim();
+/** An npm package name (legacy names may hold capitals), and a version: neither ever a path. */
+export const NPM_NAME = /^(@[a-z0-9][a-z0-9._~-]*\/)?[A-Za-z0-9][A-Za-z0-9._~-]*$/;
+export const NPM_VERSION = /^[0-9A-Za-z][0-9A-Za-z.+-]*$/;
+
+/**
+ * The registry npm is configured with for `name` (its user, project and global configuration and
+ * environment): a scoped name's `@SCOPE:registry` first, as npm itself resolves it, else
+ * `registry`.
+ */
+export async function npmRegistry(name: string): Promise<string> {
+  const get = async (key: string): Promise<string> => (await run('npm', ['config', 'get', key], { timeout: 30_000 }).catch((e: NodeJS.ErrnoException) => {
+    throw new UpstreamError('NO_SOURCE', `npm's configured registry could not be read (npm config get ${key}: ${e.code === 'ENOENT' ? 'npm is not installed' : e.message}): name one with --registry`);
+  })).stdout.trim();
+  const scope = /^(@[^/]+)\//.exec(name)?.[1];
+  const scoped = scope === undefined ? 'undefined' : await get(`${scope}:registry`);
+  const registry = scoped !== 'undefined' && scoped !== '' ? scoped : await get('registry');
   if (!/^https?:\/\//.test(registry)) throw new UpstreamError('NO_SOURCE', `npm's configured registry is ${JSON.stringify(registry.slice(0, 100))}, not an http(s) URL: name one with --registry`);
   return registry;
 }
@@ -112,7 +121,7 @@ async function registryKeys(fetcher: Fetcher, registry: string, pinned: Uint8Arr
     return {
       keyid: reader.string(key.keyid, `${url} keys[${i}].keyid`, 200, { min: 1 }),
       key: reader.string(key.key, `${url} keys[${i}].key`, 4096, { min: 1 }),
-      expires: key.expires === null || key.expires === undefined ? null : reader.string(key.expires, `${url} keys[${i}].expires`, 40),
+      expires: key.expires === null || key.expires === undefined ? null : reader.string(key.expires, `${url} keys[${i}].expires`, 40, { valid: (t) => !Number.isNaN(Date.parse(t)), expected: 'a date' }),
     };
   });
   return { bytes, keys };
@@ -164,6 +173,8 @@ export async function importNpmPackage(request: NpmImportRequest): Promise<NpmIm
   const progress = request.onProgress ?? ((): void => undefined);
   const fetcher = request.fetcher ?? new BoundedFetcher();
   const registry = request.registry.replace(/\/+$/, '');
+  if (!NPM_NAME.test(request.name) || (request.version !== undefined && !NPM_VERSION.test(request.version))) throw new UsageError('BAD_ARGUMENT', `expected an npm package name and version, found ${JSON.stringify(`${request.name}@${request.version ?? ''}`.slice(0, 100))}`);
+  if (!/^https?:\/\//.test(registry)) throw new UsageError('BAD_ARGUMENT', `the registry ${JSON.stringify(registry.slice(0, 100))} is not an http(s) URL`);
   await checkNewDirectory(request.out);
   const packumentUrl = `${registry}/${request.name.replace('/', '%2f')}`;
   progress(`fetching ${packumentUrl}`);
@@ -175,6 +186,8 @@ export async function importNpmPackage(request: NpmImportRequest): Promise<NpmIm
   if (version === undefined || !Object.hasOwn(versions, version)) {
     throw new UpstreamError('NOT_FOUND', `${request.name}${request.version === undefined ? ' has no latest version' : `@${request.version} is not in the registry's packument`} (${Object.keys(versions).length} versions listed)`);
   }
+  // The version may be the registry's own word (dist-tags): it names files, so it is checked like a typed one.
+  if (!NPM_VERSION.test(version)) throw new UpstreamError('MALFORMED', `${packumentUrl}: the version ${JSON.stringify(version.slice(0, 100))} is not one a package has`);
   const what = `${request.name}@${version}`;
   const document = reader.object(versions[version], `${what}`);
   if (document.name !== request.name || document.version !== version) throw new UpstreamError('MALFORMED', `${what}: the version's document is of ${JSON.stringify(document.name)}@${JSON.stringify(document.version)}`);
@@ -186,7 +199,7 @@ export async function importNpmPackage(request: NpmImportRequest): Promise<NpmIm
     return { keyid: reader.string(o.keyid, `${what} dist.signatures[${i}].keyid`, 200, { min: 1 }), sig: reader.string(o.sig, `${what} dist.signatures[${i}].sig`, 1024, { min: 1 }) };
   });
   const time = packument.time === undefined ? {} : reader.object(packument.time, `${packumentUrl} time`);
-  const published = typeof time[version] === 'string' && !Number.isNaN(Date.parse(time[version] as string)) ? new Date(time[version] as string) : null;
+  const published = Object.hasOwn(time, version) && typeof time[version] === 'string' && !Number.isNaN(Date.parse(time[version] as string)) ? new Date(time[version] as string) : null;
 
   if (request.keysFile === undefined) progress(`fetching ${registry}/-/npm/v1/keys`);
   const keys = await registryKeys(fetcher, registry, request.keysFile);
@@ -222,7 +235,7 @@ export function parseNpmProvenance(bytes: Uint8Array, what: string): NpmProvenan
   reader.literal(o.kind, `${what}.kind`, 'npm');
   const file = (v: unknown, field: string, extra: readonly string[] = []): ChainFile => {
     const f = reader.exact(v, field, ['file', 'size', 'sha256', ...extra]);
-    return { file: reader.string(f.file, `${field}.file`, 255, { pattern: /^[A-Za-z0-9][A-Za-z0-9+._~-]*$/, expected: 'a file name' }), size: reader.integer(f.size, `${field}.size`, 0, NPM_LIMITS.maxTarballBytes), sha256: reader.hex(f.sha256, `${field}.sha256`) };
+    return { file: reader.string(f.file, `${field}.file`, 255, { pattern: IMPORT_FILE_NAME, expected: 'a file name' }), size: reader.integer(f.size, `${field}.size`, 0, NPM_LIMITS.maxTarballBytes), sha256: reader.hex(f.sha256, `${field}.sha256`) };
   };
   const upstream = reader.object(o.upstream, `${what}.upstream`);
   const signature = o.signature === null ? null : reader.exact(o.signature, `${what}.signature`, ['keyid', 'sig']);
@@ -246,11 +259,15 @@ export function parseNpmProvenance(bytes: Uint8Array, what: string): NpmProvenan
  * now, never the one recorded). A record without a signature where there are keys is refused.
  * `signedBy` is the key whose signature verified, null where there were no keys to check with.
  */
-export async function verifyNpmProvenance(dir: string, options: { keysFile?: Uint8Array; fetcher?: Fetcher } = {}): Promise<{ provenance: NpmProvenance; signedBy: string | null }> {
-  const p = parseNpmProvenance(await readFile(join(dir, 'provenance.json')), `${dir}/provenance.json`);
+export async function verifyNpmProvenance(dir: string, options: { registry: string; keysFile?: Uint8Array; fetcher?: Fetcher }): Promise<{ provenance: NpmProvenance; signedBy: string | null }> {
+  const p = parseNpmProvenance(await readRecorded(dir, 'provenance.json', PROVENANCE_MAX_BYTES, dir), `${dir}/provenance.json`);
   const what = `the import of ${p.name}@${p.version} in ${dir}`;
+  // The registry is the verifier's (its configuration, or named), never the one the directory names: that one would answer with its own keys.
+  const registry = options.registry.replace(/\/+$/, '');
+  if (p.registry !== registry) throw new UpstreamError('MALFORMED', `${what}: it was imported from ${p.registry}, not from ${registry}, the registry this check trusts`);
+  if (p.publishedAt !== null && Number.isNaN(Date.parse(p.publishedAt))) throw new UpstreamError('MALFORMED', `${what}: publishedAt ${JSON.stringify(p.publishedAt)} is not a date`);
   const read = async (f: ChainFile): Promise<Buffer> => {
-    const bytes = await readFile(join(dir, f.file));
+    const bytes = await readRecorded(dir, f.file, f.size, what);
     if (bytes.length !== f.size || sha256Hex(bytes) !== f.sha256) throw new UpstreamError('HASH_MISMATCH', `${what}: ${f.file} is not the file provenance.json records`);
     return bytes;
   };
@@ -259,7 +276,7 @@ export async function verifyNpmProvenance(dir: string, options: { keysFile?: Uin
   const document = reader.object(parseJsonBounded(await read(p.document), `${what}: ${p.document.file}`), p.document.file);
   const dist = reader.object(document.dist, `${p.document.file} dist`);
   if (document.name !== p.name || document.version !== p.version || dist.integrity !== p.upstream.integrity) throw new UpstreamError('MALFORMED', `${what}: ${p.document.file} is not the document of ${p.name}@${p.version} with that integrity`);
-  const listed = (await registryKeys(options.fetcher ?? new BoundedFetcher(), p.registry, options.keysFile))?.keys ?? null;
+  const listed = (await registryKeys(options.fetcher ?? new BoundedFetcher(), registry, options.keysFile))?.keys ?? null;
   const verified = verifyRegistrySignature(p.name, p.version, p.upstream.integrity, p.signature === null ? [] : [p.signature], listed, p.publishedAt === null ? null : new Date(p.publishedAt), what);
   return { provenance: p, signedBy: verified?.keyid ?? null };
 }

@@ -15,21 +15,20 @@ import type { PublicKey } from 'openpgp';
 import { sha256Hex } from '../crypto/index.js';
 import { FieldReader, parseJsonObject } from '../encoding/index.js';
 import { checkDsc, DEBIAN_LIMITS, sourceIndex, paragraphsOf, PROVENANCE_FORMAT, sourcePackageFiles, upstreamKeyText, verifyUpstreamSignature, type DebianProvenance } from './debian-source.js';
-import type { ChainFile } from './import-dir.js';
+import { IMPORT_FILE_NAME, PROVENANCE_MAX_BYTES, readRecorded, type ChainFile } from './import-dir.js';
 import { UpstreamError } from './errors.js';
 import { verifyInRelease } from './release-file.js';
 import type { ChecksumLine } from './deb822.js';
 
 const reader = new FieldReader((message) => new UpstreamError('MALFORMED', message));
 
-/** A file name inside the directory: no path, nothing hidden. */
-const FILE_NAME = /^[A-Za-z0-9][A-Za-z0-9+._~-]*$/;
 
-function chainFile(value: unknown, field: string, extra: readonly string[] = []): ChainFile {
+/** A recorded file, its size capped as the import caps that kind of file. */
+function chainFile(value: unknown, field: string, maxBytes: number, extra: readonly string[] = []): ChainFile {
   const o = reader.exact(value, field, ['file', 'size', 'sha256', ...extra]);
   return {
-    file: reader.string(o.file, `${field}.file`, 255, { pattern: FILE_NAME, expected: 'a file name' }),
-    size: reader.integer(o.size, `${field}.size`, 0, DEBIAN_LIMITS.maxSourceFileBytes),
+    file: reader.string(o.file, `${field}.file`, 255, { pattern: IMPORT_FILE_NAME, expected: 'a file name' }),
+    size: reader.integer(o.size, `${field}.size`, 0, maxBytes),
     sha256: reader.hex(o.sha256, `${field}.sha256`),
   };
 }
@@ -56,22 +55,22 @@ export function parseProvenance(bytes: Uint8Array, what: string): DebianProvenan
     kind: 'debian',
     source: text(o.source, 'source', 100),
     version: text(o.version, 'version', 100),
-    upstream: { ...chainFile(upstream, `${what}.upstream`, ['uri']), uri: text(upstream.uri, 'upstream.uri', 2048) },
+    upstream: { ...chainFile(upstream, `${what}.upstream`, DEBIAN_LIMITS.maxSourceFileBytes, ['uri']), uri: text(upstream.uri, 'upstream.uri', 2048) },
     archive: { uri: text(archive.uri, 'archive.uri', 2048), origin: text(archive.origin, 'archive.origin', 100), suite: text(archive.suite, 'archive.suite', 100), component: text(archive.component, 'archive.component', 100), directory: text(archive.directory, 'archive.directory', 512) },
     release: {
-      ...chainFile(release, `${what}.release`, ['date', 'validUntil', 'signers']),
+      ...chainFile(release, `${what}.release`, DEBIAN_LIMITS.maxReleaseBytes, ['date', 'validUntil', 'signers']),
       date: text(release.date, 'release.date', 40),
       validUntil: release.validUntil === null ? null : text(release.validUntil, 'release.validUntil', 40),
       signers: reader.array(release.signers, `${what}.release.signers`, 16, 1).map((s, i) => reader.hexUpTo(s, `${what}.release.signers[${i}]`, 32, 20)),
     },
-    index: { ...chainFile(index, `${what}.index`, ['path']), path: text(index.path, 'index.path', 200) },
-    dsc: chainFile(o.dsc, `${what}.dsc`),
-    debianTarball: chainFile(o.debianTarball, `${what}.debianTarball`),
+    index: { ...chainFile(index, `${what}.index`, DEBIAN_LIMITS.maxCompressedIndexBytes, ['path']), path: text(index.path, 'index.path', 200) },
+    dsc: chainFile(o.dsc, `${what}.dsc`, DEBIAN_LIMITS.maxSmallFileBytes),
+    debianTarball: chainFile(o.debianTarball, `${what}.debianTarball`, DEBIAN_LIMITS.maxDebianTarballBytes),
     signature: 'unsigned' in signature
       ? unsigned(reader.exact(signature, `${what}.signature`, ['unsigned']), `${what}.signature.unsigned`)
       : {
-        ...chainFile(reader.exact(signature, `${what}.signature`, ['file', 'size', 'sha256', 'key', 'signer', 'signedAt']), `${what}.signature`, ['key', 'signer', 'signedAt']),
-        key: chainFile(signature.key, `${what}.signature.key`),
+        ...chainFile(reader.exact(signature, `${what}.signature`, ['file', 'size', 'sha256', 'key', 'signer', 'signedAt']), `${what}.signature`, DEBIAN_LIMITS.maxSmallFileBytes, ['key', 'signer', 'signedAt']),
+        key: chainFile(signature.key, `${what}.signature.key`, DEBIAN_LIMITS.maxKeyBytes),
         signer: reader.hexUpTo(signature.signer, `${what}.signature.signer`, 32, 20),
         signedAt: text(signature.signedAt, 'signature.signedAt', 40),
       },
@@ -79,11 +78,9 @@ export function parseProvenance(bytes: Uint8Array, what: string): DebianProvenan
   };
 }
 
-/** The bytes of `file` in `dir`, which must have the recorded size and SHA-256. */
+/** The bytes of `file` in `dir` (a regular file, read only up to its recorded size), which must have the recorded size and SHA-256. */
 async function recorded(dir: string, file: ChainFile, what: string): Promise<Buffer> {
-  const bytes = await readFile(join(dir, file.file)).catch((e: NodeJS.ErrnoException) => {
-    throw new UpstreamError('NOT_FOUND', `${what}: ${file.file} cannot be read from ${dir} (${e.code ?? e.message})`);
-  });
+  const bytes = await readRecorded(dir, file.file, file.size, what);
   if (bytes.length !== file.size || sha256Hex(bytes) !== file.sha256) throw new UpstreamError('HASH_MISMATCH', `${what}: ${file.file} is ${bytes.length} bytes with SHA-256 ${sha256Hex(bytes)}; provenance.json records ${file.size} bytes with SHA-256 ${file.sha256}`);
   return bytes;
 }
@@ -93,15 +90,26 @@ function sameAs(file: ChainFile, listed: ChecksumLine | undefined): boolean {
   return listed !== undefined && listed.name === file.file && listed.size === file.size && listed.sha256 === file.sha256;
 }
 
+export interface DebianCheck {
+  /** The verifier's keyring for the archive the import names (chosen from the provenance read once). */
+  keys: readonly PublicKey[] | ((p: DebianProvenance) => Promise<readonly PublicKey[]>);
+  /** The signed Origin the archive must have (default "Debian"). */
+  origin?: string;
+  now?: Date;
+}
+
 /**
- * Verifies the import in `dir` (see the header) against `keys`, the verifier's keyring for the
- * archive. Returns its provenance; throws UpstreamError naming the link that does not hold.
+ * Verifies the import in `dir` (see the header) against the verifier's keyring for the archive.
+ * Returns its provenance and the fingerprints of the keys that signed its release file; throws
+ * UpstreamError naming the link that does not hold.
  */
-export async function verifyDebianProvenance(dir: string, keys: readonly PublicKey[], now = new Date()): Promise<DebianProvenance> {
-  const p = parseProvenance(await readFile(join(dir, 'provenance.json')).catch((e: NodeJS.ErrnoException) => {
-    throw new UpstreamError('NOT_FOUND', `${dir} holds no provenance.json (${e.code ?? e.message}): not an import`);
-  }), `${dir}/provenance.json`);
+export async function verifyDebianProvenance(dir: string, check: DebianCheck): Promise<{ provenance: DebianProvenance; signers: string[] }> {
+  const p = parseProvenance(await readRecorded(dir, 'provenance.json', PROVENANCE_MAX_BYTES, dir), `${dir}/provenance.json`);
   const what = `the import of ${p.source} ${p.version} in ${dir}`;
+  const keys = typeof check.keys === 'function' ? await check.keys(p) : check.keys;
+  const now = check.now ?? new Date();
+  const origin = check.origin ?? 'Debian';
+  if (p.archive.origin !== origin) throw new UpstreamError('MALFORMED', `${what}: it comes from ${p.archive.origin}'s archive, not ${origin}'s`);
   const releaseBytes = await recorded(dir, p.release, what);
   const releaseDate = new Date(p.release.date);
   if (Number.isNaN(releaseDate.getTime())) throw new UpstreamError('MALFORMED', `${what}: release.date ${JSON.stringify(p.release.date)} is not a date`);
@@ -129,7 +137,7 @@ export async function verifyDebianProvenance(dir: string, keys: readonly PublicK
 
   if ('unsigned' in p.signature) {
     if (files.asc !== undefined) throw new UpstreamError('BAD_SIGNATURE', `${what}: provenance.json says the upstream signed nothing, but the index lists its signature ${files.asc.name}`);
-    return p;
+    return { provenance: p, signers: release.signers };
   }
   if (!sameAs(p.signature, files.asc)) throw new UpstreamError('HASH_MISMATCH', `${what}: the upstream signature recorded (${p.signature.file}) is not the one the index lists`);
   const keyBytes = await recorded(dir, p.signature.key, what);
@@ -137,5 +145,5 @@ export async function verifyDebianProvenance(dir: string, keys: readonly PublicK
   if (carried === undefined || !carried.equals(keyBytes)) throw new UpstreamError('BAD_SIGNATURE', `${what}: ${p.signature.key.file} is not the debian/upstream/signing-key.asc of ${p.debianTarball.file}`);
   const verified = await verifyUpstreamSignature(tarball, (await recorded(dir, p.signature, what)).toString('utf8'), keyBytes, p.signature.file);
   if (verified.signer !== p.signature.signer) throw new UpstreamError('BAD_SIGNATURE', `${what}: the upstream signature is by ${verified.signer}, provenance.json says ${p.signature.signer}`);
-  return p;
+  return { provenance: p, signers: release.signers };
 }

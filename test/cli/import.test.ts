@@ -68,7 +68,11 @@ test('cairn import npm from a registry named with --registry, and cairn import v
   const imported = await runCli(['import', 'npm', `${FIXTURE_PACKAGE.name}@${FIXTURE_PACKAGE.version}`, '--registry', registry.url], { cwd: dir });
   assert.equal(imported.code, 0, imported.stderr);
   assert.match(imported.stdout, new RegExp(`signed by the registry: key ${signing.keyid.replace(/[+/]/g, '.')}`));
-  const verified = await runCli(['import', 'verify', join(dir, 'fixture-left-pad-1.3.0.upstream')]);
+  // The witness names the registry it trusts; the one the directory names does not count.
+  const elsewhere = await runCli(['import', 'verify', join(dir, 'fixture-left-pad-1.3.0.upstream'), '--registry', 'http://127.0.0.1:9']);
+  assert.equal(elsewhere.code, 6);
+  assert.match(elsewhere.stderr, /the registry this check trusts/);
+  const verified = await runCli(['import', 'verify', join(dir, 'fixture-left-pad-1.3.0.upstream'), '--registry', registry.url]);
   assert.equal(verified.code, 0, verified.stderr);
   assert.match(verified.stdout, /^verified @fixture\/left-pad@1\.3\.0/m);
   const { url: swapped, close } = await serveFixtureRegistry(signing, { tarball: Buffer.from('other bytes') });

@@ -41,7 +41,7 @@ test('a package imported from the registry: its tarball by its integrity, the re
   assert.deepEqual((await readdir(out)).sort(), ['fixture-left-pad-1.3.0.tgz', 'provenance.json', 'registry-keys.json', 'version.json']);
 });
 
-test('attacks: a tarball other than its integrity, a signature stripped where keys exist, by an unlisted key, over another integrity, by a key expired before publication; only a SHA-1; no such version', async (t) => {
+test('attacks: a tarball other than its integrity, a signature stripped where keys exist, by an unlisted key, over another integrity, by a key expired before publication; only a SHA-1; no such version; a dist-tag that is a path; an expiry that is not a date', async (t) => {
   const { request: swapped } = await setUp(t, { tarball: Buffer.from('not the package') });
   await refused(swapped(), 'HASH_MISMATCH', /the registry's signed integrity says/);
   const { request: stripped } = await setUp(t, { signWith: null });
@@ -56,6 +56,13 @@ test('attacks: a tarball other than its integrity, a signature stripped where ke
   await refused(sha1(), 'MALFORMED', /names no SHA-512 digest/);
   const { request: missing } = await setUp(t);
   await refused(missing({ version: '9.9.9' }), 'NOT_FOUND', /@9\.9\.9 is not in the registry's packument/);
+  // The registry's latest dist-tag names a "version" that is a path: never a file name.
+  const { request: traversal } = await setUp(t, { version: '../../../escaped', listed: null, signWith: null });
+  await refused(traversal({ version: undefined }), 'MALFORMED', /the version "\.\.\/\.\.\/\.\.\/escaped" is not one a package has/);
+  assert.deepEqual((await readdir(join(traversal().out, '..', '..'))).filter((n) => n.startsWith('escaped')), []);
+  // A key list whose expiry is not a date is refused, not read as "never expires".
+  const { request: badExpiry } = await setUp(t, { listed: [{ pair: signing, expires: 'soon' }] });
+  await refused(badExpiry(), 'MALFORMED', /expires/);
 });
 
 test('a key that expired after the version was published still vouches for it; a registry with no key list signs nothing, and that is recorded, unless the key list is pinned', async (t) => {
@@ -75,7 +82,7 @@ test('the live registry npm is configured with: a package this project depends o
   const commander = lock.packages['node_modules/commander']!;
   const dir = await mkdtemp(join(tmpdir(), 'cairn-npm-live-'));
   try {
-    const { provenance } = await importNpmPackage({ name: 'commander', version: commander.version, registry: await npmRegistry(), out: join(dir, 'commander') });
+    const { provenance } = await importNpmPackage({ name: 'commander', version: commander.version, registry: await npmRegistry('commander'), out: join(dir, 'commander') });
     assert.equal(provenance.upstream.integrity, commander.integrity);
     // The public registry lists keys and signs every version; a mirror may serve neither (this machine's does not): either way both or neither.
     assert.equal(provenance.signature === null, provenance.keys === null, 'a signature exactly where the registry lists keys');
@@ -88,16 +95,31 @@ test('the live registry npm is configured with: a package this project depends o
 test('an npm import verified again: with the verifier\'s own key list; a tampered tarball, a record stripped of its signature, another key list are refused', async (t) => {
   const { request } = await setUp(t);
   const { out } = await importNpmPackage(request());
+  const registry = request().registry;
   const pinned = (pair: { keyid: string; key: string }): Buffer => Buffer.from(JSON.stringify({ keys: [{ expires: null, keyid: pair.keyid, keytype: 'ecdsa-sha2-nistp256', scheme: 'ecdsa-sha2-nistp256', key: pair.key }] }));
-  assert.equal((await verifyNpmProvenance(out, { keysFile: pinned(signing) })).signedBy, signing.keyid);
-  assert.equal((await verifyNpmProvenance(out)).signedBy, signing.keyid, 'with the key list the registry serves now');
-  await assert.rejects(verifyNpmProvenance(out, { keysFile: pinned(registryKey()) }), (e: unknown) => e instanceof UpstreamError && e.code === 'BAD_SIGNATURE');
+  assert.equal((await verifyNpmProvenance(out, { registry, keysFile: pinned(signing) })).signedBy, signing.keyid);
+  assert.equal((await verifyNpmProvenance(out, { registry })).signedBy, signing.keyid, 'with the key list the registry serves now');
+  // The registry is the verifier's, never the one the directory names (which would answer with its own keys, or none).
+  await assert.rejects(verifyNpmProvenance(out, { registry: 'http://127.0.0.1:9' }), (e: unknown) => e instanceof UpstreamError && e.code === 'MALFORMED' && /not from http:\/\/127\.0\.0\.1:9, the registry this check trusts/.test(e.message));
+  await assert.rejects(verifyNpmProvenance(out, { registry, keysFile: pinned(registryKey()) }), (e: unknown) => e instanceof UpstreamError && e.code === 'BAD_SIGNATURE');
   const provenancePath = join(out, 'provenance.json');
   const original = await readFile(provenancePath, 'utf8');
   await writeFile(provenancePath, original.replace(/"signature": \{[^}]*\}/, '"signature": null'));
-  await assert.rejects(verifyNpmProvenance(out, { keysFile: pinned(signing) }), (e: unknown) => e instanceof UpstreamError && e.code === 'BAD_SIGNATURE' && /did not sign this version/.test(e.message));
+  await assert.rejects(verifyNpmProvenance(out, { registry, keysFile: pinned(signing) }), (e: unknown) => e instanceof UpstreamError && e.code === 'BAD_SIGNATURE' && /did not sign this version/.test(e.message));
   await writeFile(provenancePath, original);
   const tarball = join(out, 'fixture-left-pad-1.3.0.tgz');
   await writeFile(tarball, 'patched');
-  await assert.rejects(verifyNpmProvenance(out, { keysFile: pinned(signing) }), (e: unknown) => e instanceof UpstreamError && e.code === 'HASH_MISMATCH');
+  await assert.rejects(verifyNpmProvenance(out, { registry, keysFile: pinned(signing) }), (e: unknown) => e instanceof UpstreamError && e.code === 'HASH_MISMATCH');
+});
+
+test('a scoped package comes from the registry npm has for its scope (@SCOPE:registry), as npm itself resolves it, not the default one', async () => {
+  const key = 'npm_config_@fixture:registry';
+  process.env[key] = 'http://127.0.0.1:1234/';
+  try {
+    assert.equal(await npmRegistry('@fixture/left-pad'), 'http://127.0.0.1:1234/');
+    assert.notEqual(await npmRegistry('left-pad'), 'http://127.0.0.1:1234/');
+    assert.notEqual(await npmRegistry('@other/left-pad'), 'http://127.0.0.1:1234/');
+  } finally {
+    delete process.env[key];
+  }
 });

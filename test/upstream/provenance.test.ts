@@ -3,7 +3,8 @@
 // verifier's own keyring; each recorded link tampered with is refused with its code.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { spawnSync } from 'node:child_process';
+import { cp, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -40,7 +41,7 @@ function sha256(bytes: Uint8Array): string {
 }
 
 async function refused(dir: string, code: string, pattern: RegExp, keyring = archiveKeyring): Promise<void> {
-  await assert.rejects(verifyDebianProvenance(dir, keyring), (e: unknown) => {
+  await assert.rejects(verifyDebianProvenance(dir, { keys: keyring }), (e: unknown) => {
     assert.ok(e instanceof UpstreamError, String(e));
     assert.equal(e.code, code, e.message);
     assert.match(e.message, pattern);
@@ -49,13 +50,14 @@ async function refused(dir: string, code: string, pattern: RegExp, keyring = arc
 }
 
 test('an import verifies again from its directory alone, the archive gone, with the archive\'s key; not with another keyring', async () => {
-  const p = await verifyDebianProvenance(imported, archiveKeyring);
+  const { provenance: p, signers } = await verifyDebianProvenance(imported, { keys: archiveKeyring });
   assert.equal(p.source, 'greeting');
+  assert.deepEqual(signers, [keys.archive.getFingerprint()]);
   assert.ok('signer' in p.signature && p.signature.signer === keys.upstream.getFingerprint());
   await refused(imported, 'BAD_SIGNATURE', /not in the keyring/, [keys.stranger.toPublic()]);
 });
 
-test('each recorded link tampered with is refused: a file changed, a file and its record changed together, the release file, the key, the record of the signature, an unknown field', async () => {
+test('each recorded link tampered with is refused: a file changed, a file and its record changed together, the release file, the key, the record of the signature, an unknown field, a link or FIFO for a file, a size over its cap, another origin', async () => {
   // The tarball changed: its bytes no longer match the record.
   await refused(await tampered(async (dir) => writeFile(join(dir, 'greeting_1.0.orig.tar.gz'), 'patched')), 'HASH_MISMATCH', /greeting_1\.0\.orig\.tar\.gz is 7 bytes/);
   // The tarball and its record changed together: not the tarball the signed index lists.
@@ -80,4 +82,16 @@ test('each recorded link tampered with is refused: a file changed, a file and it
   // The signature's record removed: "the upstream signed nothing", where the index lists its signature.
   await refused(await tampered(async (_dir, edit) => edit((p) => Object.assign(p, { signature: { unsigned: true } }))), 'BAD_SIGNATURE', /says the upstream signed nothing, but the index lists its signature/);
   await refused(await tampered(async (_dir, edit) => edit((p) => Object.assign(p, { note: 'extra' }))), 'MALFORMED', /note/);
+  // Files that are not what they say: a link to an endless device, a FIFO, a release file recorded over its kind's cap.
+  await refused(await tampered(async (dir) => {
+    await rm(join(dir, 'greeting_1.0.orig.tar.gz'));
+    await symlink('/dev/zero', join(dir, 'greeting_1.0.orig.tar.gz'));
+  }), 'NOT_FOUND', /cannot be read as a regular file/);
+  await refused(await tampered(async (dir) => {
+    await rm(join(dir, 'provenance.json'));
+    spawnSync('mkfifo', [join(dir, 'provenance.json')]);
+  }), 'NOT_FOUND', /provenance\.json cannot be read as a regular file/);
+  await refused(await tampered(async (_dir, edit) => edit((p) => Object.assign(p.release, { size: 200_000_000 }))), 'MALFORMED', /release\.size/);
+  // From another origin's archive than the check asks for.
+  await assert.rejects(verifyDebianProvenance(imported, { keys: archiveKeyring, origin: 'Elsewhere' }), (e: unknown) => e instanceof UpstreamError && e.code === 'MALFORMED' && /not Elsewhere's/.test(e.message));
 });

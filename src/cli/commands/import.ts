@@ -6,7 +6,10 @@ import { join, resolve } from 'node:path';
 import { defaultStoreRoot } from '../../store/index.js';
 import { UsageError } from '../../errors/index.js';
 import { readFile } from 'node:fs/promises';
-import { importDebianSource, importNpmPackage, keyringForArchive, npmRegistry, parseProvenance, readKeyring, verifyDebianProvenance, verifyNpmProvenance } from '../../upstream/index.js';
+import {
+  importDebianSource, importKind, importNpmPackage, keyringForArchive, npmRegistry, NPM_NAME, NPM_VERSION, PROVENANCE_MAX_BYTES, readKeyring, readRecorded,
+  verifyDebianProvenance, verifyNpmProvenance,
+} from '../../upstream/index.js';
 import type { CommandModule } from './types.js';
 
 interface ImportOpts {
@@ -15,6 +18,13 @@ interface ImportOpts {
   origin: string;
   allowUnsignedUpstream?: boolean;
   stateDir?: string;
+}
+
+/** A file named on the command line (a key list, a keyring). */
+function readArgumentFile(path: string, option: string): Promise<Buffer> {
+  return readFile(path).catch((e: NodeJS.ErrnoException) => {
+    throw new UsageError('BAD_ARGUMENT', `${option} ${path} cannot be read (${e.code ?? e.message})`);
+  });
 }
 
 export const importCommand: CommandModule = {
@@ -64,13 +74,11 @@ export const importCommand: CommandModule = {
         const out = context.output();
         const at = spec.lastIndexOf('@');
         const [name, version] = at > 0 ? [spec.slice(0, at), spec.slice(at + 1)] : [spec, undefined];
-        if (!/^(@[a-z0-9][a-z0-9._~-]*\/)?[a-z0-9][a-z0-9._~-]*$/.test(name) || (version !== undefined && !/^[0-9A-Za-z.+-]+$/.test(version))) throw new UsageError('BAD_ARGUMENT', `expected NAME or NAME@VERSION (an npm package name, e.g. commander@14.0.3), found ${JSON.stringify(spec.slice(0, 80))}`);
-        const keysFile = opts.keys === undefined ? undefined : await readFile(opts.keys).catch((e: NodeJS.ErrnoException) => {
-          throw new UsageError('BAD_ARGUMENT', `--keys ${opts.keys} cannot be read (${e.code ?? e.message})`);
-        });
+        if (!NPM_NAME.test(name) || (version !== undefined && !NPM_VERSION.test(version))) throw new UsageError('BAD_ARGUMENT', `expected NAME or NAME@VERSION (an npm package name, e.g. commander@14.0.3), found ${JSON.stringify(spec.slice(0, 80))}`);
+        const keysFile = opts.keys === undefined ? undefined : await readArgumentFile(opts.keys, '--keys');
         const target = resolve(opts.out ?? `${name.replace(/^@/, '').replace('/', '-')}${version === undefined ? '' : `-${version}`}.upstream`);
         const { provenance: p } = await importNpmPackage({
-          name, version, registry: opts.registry ?? (await npmRegistry()), out: target,
+          name, version, registry: opts.registry ?? (await npmRegistry(name)), out: target,
           ...(keysFile === undefined ? {} : { keysFile }),
           onProgress: (line) => out.info(line),
         });
@@ -85,34 +93,31 @@ export const importCommand: CommandModule = {
       .argument('<dir>', 'the directory cairn import wrote')
       .option('--keyring <file>', 'Debian: a keyring to check the archive\'s release file with (repeatable; default the one apt checks that archive with)', (v: string, all: string[]) => [...all, v], [] as string[])
       .option('--apt-dir <dir>', 'Debian: apt\'s configuration directory, for the default keyring (default /etc/apt)')
+      .option('--origin <name>', 'Debian: the signed Origin the archive must have', 'Debian')
+      .option('--registry <url>', 'npm: the registry the import must come from (default the one npm is configured with)')
       .option('--keys <file>', 'npm: the registry\'s key list as you pinned it (default the registry\'s answer now)')
-      .action(async (dir: string, opts: { keyring: string[]; aptDir?: string; keys?: string }) => {
+      .action(async (dir: string, opts: { keyring: string[]; aptDir?: string; origin: string; registry?: string; keys?: string }) => {
         const out = context.output();
-        const bytes = await readFile(resolve(dir, 'provenance.json')).catch((e: NodeJS.ErrnoException) => {
-          throw new UsageError('BAD_ARGUMENT', `${dir} holds no readable provenance.json (${e.code ?? e.message}): not an import`);
-        });
-        if (/"kind"\s*:\s*"npm"/.test(bytes.toString('utf8'))) {
-          const keysFile = opts.keys === undefined ? undefined : await readFile(opts.keys).catch((e: NodeJS.ErrnoException) => {
-            throw new UsageError('BAD_ARGUMENT', `--keys ${opts.keys} cannot be read (${e.code ?? e.message})`);
-          });
-          const { provenance: n, signedBy } = await verifyNpmProvenance(resolve(dir), keysFile === undefined ? {} : { keysFile });
+        const kind = importKind(await readRecorded(resolve(dir), 'provenance.json', PROVENANCE_MAX_BYTES, dir), `${dir}/provenance.json`);
+        if (kind.kind === 'npm') {
+          const keysFile = opts.keys === undefined ? undefined : await readArgumentFile(opts.keys, '--keys');
+          const { provenance: n, signedBy } = await verifyNpmProvenance(resolve(dir), { registry: opts.registry ?? (await npmRegistry(kind.name)), ...(keysFile === undefined ? {} : { keysFile }) });
           out.result({ verified: true, signedBy, provenance: n }, [
-            `verified ${n.name}@${n.version}: ${n.upstream.file}, its integrity ${n.upstream.integrity.slice(0, 30)}...`,
+            `verified ${n.name}@${n.version} from ${n.registry}: ${n.upstream.file}, its integrity ${n.upstream.integrity.slice(0, 30)}...`,
             `  ${signedBy === null ? 'signature NOT checked: the registry lists no keys (pin them with --keys)' : `signed by the registry: key ${signedBy}`}`,
           ]);
           return;
         }
-        const p = parseProvenance(bytes, `${dir}/provenance.json`);
-        const keys = opts.keyring.length > 0
-          ? await readKeyring(await Promise.all(opts.keyring.map(async (f) => ({ bytes: await readFile(f).catch((e: NodeJS.ErrnoException) => {
-            throw new UsageError('BAD_ARGUMENT', `--keyring ${f} cannot be read (${e.code ?? e.message})`);
-          }), what: f }))))
-          : await keyringForArchive(p.archive.uri, p.archive.suite, opts.aptDir === undefined ? {} : { etcApt: resolve(opts.aptDir) });
-        const verified = await verifyDebianProvenance(resolve(dir), keys);
-        out.result({ verified: true, provenance: verified }, [
-          `verified ${verified.source} ${verified.version}: ${verified.upstream.file}, sha256 ${verified.upstream.sha256}`,
-          `  release file of ${verified.archive.uri} ${verified.archive.suite} (${verified.release.date}) signed by a key of the keyring (${keys.length} keys), index, .dsc and tarball as it lists them`,
-          `  ${'signer' in verified.signature ? `signed by the upstream: key ${verified.signature.signer.toUpperCase()}` : 'NOT signed by its upstream (recorded so, and the index lists no signature)'}`,
+        const keyring = opts.keyring.length > 0 ? await readKeyring(await Promise.all(opts.keyring.map(async (f) => ({ bytes: await readArgumentFile(f, '--keyring'), what: f })))) : undefined;
+        const { provenance: p, signers } = await verifyDebianProvenance(resolve(dir), {
+          origin: opts.origin,
+          // Chosen from the provenance as the check reads it (once), for the archive it names.
+          keys: async (recorded) => keyring ?? (await keyringForArchive(recorded.archive.uri, recorded.archive.suite, opts.aptDir === undefined ? {} : { etcApt: resolve(opts.aptDir) })),
+        });
+        out.result({ verified: true, signers, provenance: p }, [
+          `verified ${p.source} ${p.version}: ${p.upstream.file}, sha256 ${p.upstream.sha256}`,
+          `  release file of ${p.archive.origin}'s ${p.archive.uri} ${p.archive.suite} (${p.release.date}) signed by ${signers.map((f) => f.toUpperCase()).join(', ')}; index, .dsc and tarball as it lists them`,
+          `  ${'signer' in p.signature ? `signed by the upstream: key ${p.signature.signer.toUpperCase()}` : 'NOT signed by its upstream (recorded so, and the index lists no signature)'}`,
         ]);
       });
   },
