@@ -9,7 +9,6 @@
 // index the release file lists, the source's paragraph in it, the .dsc, the upstream tarball, and
 // the upstream's signature with the key inside Debian's tarball. A provenance that says the
 // upstream signed nothing where the index lists its signature is refused.
-import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { PublicKey } from 'openpgp';
 import { sha256Hex } from '../crypto/index.js';
