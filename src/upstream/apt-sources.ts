@@ -105,11 +105,16 @@ async function keyringOf(entry: AptEntry, etcApt: string): Promise<SourceArchive
     if (files.some((f) => !f.startsWith('/'))) throw new UpstreamError('NO_SOURCE', `${entry.origin}: Signed-By ${JSON.stringify(signedBy.slice(0, 120))} names a key by fingerprint; cairn reads only key files and inline keys`);
     return { files };
   }
+  return trustedKeyring(etcApt, `${entry.origin}: no Signed-By, and`);
+}
+
+/** Every key file apt trusts for any archive (trusted.gpg.d and trusted.gpg). */
+async function trustedKeyring(etcApt: string, context: string): Promise<{ files: string[] }> {
   const trusted = join(etcApt, 'trusted.gpg.d');
   const files = (await readdir(trusted).catch(() => [] as string[])).filter((n) => /\.(gpg|asc)$/.test(n)).sort().map((n) => join(trusted, n));
   const legacy = join(etcApt, 'trusted.gpg');
   if ((await readSmall(legacy)) !== undefined) files.push(legacy);
-  if (files.length === 0) throw new UpstreamError('NO_SOURCE', `${entry.origin}: no Signed-By and no key in ${trusted} or ${legacy}: nothing to check the archive's signature with`);
+  if (files.length === 0) throw new UpstreamError('NO_SOURCE', `${context} no key in ${trusted} or ${legacy}: nothing to check the archive's signature with`);
   return { files };
 }
 
@@ -156,6 +161,6 @@ export async function keyringForArchive(uri: string, suite: string, options: { e
   const archives = await sourceArchives(options).catch(() => [] as SourceArchive[]);
   const entry = archives.find((a) => a.uri === uri && a.suite === suite);
   if (entry !== undefined) return archiveKeys(entry);
-  const etcApt = options.etcApt ?? '/etc/apt';
-  return archiveKeys({ uri, suite, components: [], origin: `${uri} ${suite} (not in apt's sources: every key apt trusts)`, keyring: await keyringOf({ types: [], uris: [uri], suites: [suite], components: [], signedBy: undefined, enabled: true, origin: `${uri} ${suite}` }, etcApt) });
+  const origin = `${uri} ${suite} (not in apt's sources: every key apt trusts)`;
+  return archiveKeys({ uri, suite, components: [], origin, keyring: await trustedKeyring(options.etcApt ?? '/etc/apt', `${origin}:`) });
 }

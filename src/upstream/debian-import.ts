@@ -24,10 +24,10 @@ import { BoundedFetcher, fetchAll, FetchError, writeFileAtomic, type Fetcher } f
 import { archiveKeys, sourceArchives, type SourceArchive } from './apt-sources.js';
 import type { ChecksumLine, Paragraph } from './deb822.js';
 import {
-  checkDsc, DEBIAN_LIMITS, sourceIndex, paragraphsOf, PROVENANCE_FORMAT, sourcePackageFiles, upstreamKeyText, verifyUpstreamSignature,
+  checkDsc, DEBIAN_LIMITS, sourceIndex, paragraphsOf, sourcePackageFiles, upstreamKeyText, verifyUpstreamSignature,
   type DebianProvenance,
 } from './debian-source.js';
-import { checkNewDirectory, writeImportDirectory } from './import-dir.js';
+import { checkNewDirectory, PROVENANCE_FORMAT, writeImportDirectory } from './import-dir.js';
 import { UpstreamError } from './errors.js';
 import { verifyInRelease, type VerifiedRelease } from './release-file.js';
 

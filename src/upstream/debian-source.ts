@@ -12,7 +12,7 @@ import { sha256Hex } from '../crypto/index.js';
 import { readKeyring } from './clearsigned.js';
 import { checksumLines, parseDeb822, type ChecksumLine, type Paragraph } from './deb822.js';
 import { UpstreamError } from './errors.js';
-import type { ChainFile } from './import-dir.js';
+import type { ChainFile, PROVENANCE_FORMAT } from './import-dir.js';
 
 const run = promisify(execFile);
 
@@ -33,8 +33,6 @@ export const DEBIAN_LIMITS = {
   /** How long xz or tar may take. */
   toolTimeoutMs: 120_000,
 } as const;
-
-export const PROVENANCE_FORMAT = 'cairn/upstream-provenance/v1';
 
 /** What provenance.json holds. */
 export interface DebianProvenance {

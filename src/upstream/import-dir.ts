@@ -16,6 +16,9 @@ export interface ChainFile {
   sha256: string;
 }
 
+/** The format of provenance.json, whichever importer wrote it (its `kind` says which). */
+export const PROVENANCE_FORMAT = 'cairn/upstream-provenance/v1';
+
 /** A file name inside an import directory: no path, nothing hidden (provenance.json names files so). */
 export const IMPORT_FILE_NAME = /^[A-Za-z0-9][A-Za-z0-9+._~-]*$/;
 

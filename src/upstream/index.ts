@@ -5,7 +5,7 @@ export { archiveKeys, keyringForArchive, sourceArchives, type SourceArchive } fr
 export { verifyClearsigned, readKeyring, type VerifiedText } from './clearsigned.js';
 export { verifyInRelease, parseReleaseDate, CLOCK_SKEW_MS, type VerifiedRelease, type ReleaseCheck } from './release-file.js';
 export { importDebianSource, type DebianImportRequest, type DebianImportResult } from './debian-import.js';
-export { verifyUpstreamSignature, DEBIAN_LIMITS, PROVENANCE_FORMAT, type DebianProvenance } from './debian-source.js';
-export { importKind, PROVENANCE_MAX_BYTES, readRecorded, type ChainFile } from './import-dir.js';
+export { verifyUpstreamSignature, DEBIAN_LIMITS, type DebianProvenance } from './debian-source.js';
+export { importKind, PROVENANCE_FORMAT, PROVENANCE_MAX_BYTES, readRecorded, type ChainFile } from './import-dir.js';
 export { importNpmPackage, npmRegistry, NPM_NAME, NPM_VERSION, parseNpmProvenance, verifyNpmProvenance, verifyRegistrySignature, NPM_LIMITS, type NpmImportRequest, type NpmImportResult, type NpmProvenance } from './npm-import.js';
-export { verifyDebianProvenance, parseProvenance } from './provenance.js';
+export { verifyDebianProvenance, parseDebianProvenance } from './provenance.js';

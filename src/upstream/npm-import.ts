@@ -18,9 +18,8 @@ import { sha256Hex } from '../crypto/index.js';
 import { FieldReader, parseJsonBounded, type JsonRecord } from '../encoding/index.js';
 import { UsageError } from '../errors/index.js';
 import { BoundedFetcher, fetchAll, FetchError, type Fetcher } from '../io/index.js';
-import { PROVENANCE_FORMAT } from './debian-source.js';
 import { UpstreamError } from './errors.js';
-import { checkNewDirectory, IMPORT_FILE_NAME, PROVENANCE_MAX_BYTES, readRecorded, writeImportDirectory, type ChainFile } from './import-dir.js';
+import { checkNewDirectory, IMPORT_FILE_NAME, PROVENANCE_FORMAT, PROVENANCE_MAX_BYTES, readRecorded, writeImportDirectory, type ChainFile } from './import-dir.js';
 
 const run = promisify(execFile);
 

@@ -13,8 +13,8 @@ import { join } from 'node:path';
 import type { PublicKey } from 'openpgp';
 import { sha256Hex } from '../crypto/index.js';
 import { FieldReader, parseJsonObject } from '../encoding/index.js';
-import { checkDsc, DEBIAN_LIMITS, sourceIndex, paragraphsOf, PROVENANCE_FORMAT, sourcePackageFiles, upstreamKeyText, verifyUpstreamSignature, type DebianProvenance } from './debian-source.js';
-import { IMPORT_FILE_NAME, PROVENANCE_MAX_BYTES, readRecorded, type ChainFile } from './import-dir.js';
+import { checkDsc, DEBIAN_LIMITS, sourceIndex, paragraphsOf, sourcePackageFiles, upstreamKeyText, verifyUpstreamSignature, type DebianProvenance } from './debian-source.js';
+import { IMPORT_FILE_NAME, PROVENANCE_FORMAT, PROVENANCE_MAX_BYTES, readRecorded, type ChainFile } from './import-dir.js';
 import { UpstreamError } from './errors.js';
 import { verifyInRelease } from './release-file.js';
 import type { ChecksumLine } from './deb822.js';
@@ -39,7 +39,7 @@ function unsigned(o: Record<string, unknown>, field: string): { unsigned: true }
 }
 
 /** provenance.json read strictly (every field, nothing else). */
-export function parseProvenance(bytes: Uint8Array, what: string): DebianProvenance {
+export function parseDebianProvenance(bytes: Uint8Array, what: string): DebianProvenance {
   const o = reader.exact(parseJsonObject(bytes, what), what, ['format', 'kind', 'source', 'version', 'upstream', 'archive', 'release', 'index', 'dsc', 'debianTarball', 'signature', 'importedAt']);
   reader.literal(o.format, `${what}.format`, PROVENANCE_FORMAT);
   reader.literal(o.kind, `${what}.kind`, 'debian');
@@ -103,7 +103,7 @@ export interface DebianCheck {
  * UpstreamError naming the link that does not hold.
  */
 export async function verifyDebianProvenance(dir: string, check: DebianCheck): Promise<{ provenance: DebianProvenance; signers: string[] }> {
-  const p = parseProvenance(await readRecorded(dir, 'provenance.json', PROVENANCE_MAX_BYTES, dir), `${dir}/provenance.json`);
+  const p = parseDebianProvenance(await readRecorded(dir, 'provenance.json', PROVENANCE_MAX_BYTES, dir), `${dir}/provenance.json`);
   const what = `the import of ${p.source} ${p.version} in ${dir}`;
   const keys = typeof check.keys === 'function' ? await check.keys(p) : check.keys;
   const now = check.now ?? new Date();

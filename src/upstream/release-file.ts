@@ -1,8 +1,9 @@
 // upstream/release-file.ts: an archive suite's release file, InRelease (the Debian repository
 // format, wiki.debian.org/DebianRepository/Format "Release files"), verified: its clearsigned text
 // against the archive's keyring (clearsigned.ts), its Date not in the future and not older than
-// the last one seen from the same archive and suite (a mirror replaying an old release file, with
-// its old, vulnerable packages, is refused), its Valid-Until not passed. Only the signed text is
+// the newest one seen of the same archive (its signed Origin and Codename, under any key of the
+// keyring: a mirror replaying an old release file, with its old, vulnerable packages, is refused,
+// also with some of its signatures stripped), its Valid-Until not passed. Only the signed text is
 // read: the files it lists (SHA256: digest, size, path) are what every later link of the chain is
 // checked against.
 import type { PublicKey } from 'openpgp';

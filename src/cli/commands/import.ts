@@ -1,11 +1,12 @@
-// cli/commands/import.ts: `cairn import debian SOURCE[=VERSION]`, an upstream release exactly as
-// its author published it, through the verified chain of the Debian archive apt names
-// (docs/upstream.md): parse, call importDebianSource, print each link.
+// cli/commands/import.ts: `cairn import debian SOURCE[=VERSION]` and `cairn import npm
+// NAME[@VERSION]`, an upstream release exactly as its author published it through a verified
+// chain, and `cairn import verify DIR`, that chain checked again from the directory alone
+// (docs/upstream.md): parse, call the upstream layer, print each link.
 import type { Command } from 'commander';
-import { join, resolve } from 'node:path';
-import { defaultStoreRoot } from '../../store/index.js';
-import { UsageError } from '../../errors/index.js';
 import { readFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { UsageError } from '../../errors/index.js';
+import { defaultStoreRoot } from '../../store/index.js';
 import {
   importDebianSource, importKind, importNpmPackage, keyringForArchive, npmRegistry, NPM_NAME, NPM_VERSION, PROVENANCE_MAX_BYTES, readKeyring, readRecorded,
   verifyDebianProvenance, verifyNpmProvenance,
