@@ -49,19 +49,22 @@ function checkShape(root: unknown, what: string, limits: JsonLimits): void {
   // pushed, and only containers are pushed: a huge flat array is refused at its count, never
   // turned into millions of stack entries.
   const stack: Array<[object, number]> = [];
-  let entries = 1;
+  let entries = 0;
+  const count = (values: number): void => {
+    entries += values;
+    if (entries > limits.maxEntries) throw new FormatError('TOO_MANY_ENTRIES', `${what} has more than ${limits.maxEntries} values`);
+  };
   const enter = (value: unknown, depth: number): void => {
     if (value === null || typeof value !== 'object') return;
     if (depth >= limits.maxDepth) throw new FormatError('TOO_DEEP', `${what} nests deeper than ${limits.maxDepth} levels`);
     stack.push([value, depth]);
   };
-  if (entries > limits.maxEntries) throw new FormatError('TOO_MANY_ENTRIES', `${what} has more than ${limits.maxEntries} values`);
+  count(1);
   enter(root, 0);
   while (stack.length > 0) {
     const [value, depth] = stack.pop()!;
     const children = Array.isArray(value) ? value : Object.values(value);
-    entries += children.length;
-    if (entries > limits.maxEntries) throw new FormatError('TOO_MANY_ENTRIES', `${what} has more than ${limits.maxEntries} values`);
+    count(children.length);
     for (const child of children) enter(child, depth + 1);
   }
 }

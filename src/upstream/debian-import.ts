@@ -216,7 +216,6 @@ async function choose(found: Candidate[], source: string, version: string | unde
   return best;
 }
 
-
 /** Imports `source` (see the header) into `request.out`. */
 export async function importDebianSource(request: DebianImportRequest): Promise<DebianImportResult> {
   const progress = request.onProgress ?? ((): void => undefined);
@@ -238,14 +237,13 @@ export async function importDebianSource(request: DebianImportRequest): Promise<
     asc === undefined ? undefined : fetchVerified(fetcher, `${pool}/${asc.name}`, asc, asc.name, DEBIAN_LIMITS.maxSmallFileBytes),
   ]);
   await checkDsc(dsc, request.source, chosen.version, files);
-  const provenance = await writeImportDirectory(request.out, async (write, staging): Promise<DebianProvenance> => {
+  const provenance = await writeImportDirectory(request.out, async (write): Promise<DebianProvenance> => {
     let signature: DebianProvenance['signature'];
     if (asc === undefined || ascBytes === undefined) {
       if (request.allowUnsignedUpstream !== true) throw new UpstreamError('UNSIGNED_UPSTREAM', `the upstream of ${what} did not sign ${orig.name} (Debian lists no ${orig.name}.asc)`);
       signature = { unsigned: true };
     } else {
-      const debianFile = await write(debianTar.name, debianBytes);
-      const keyBytes = await upstreamKeyText(join(staging, debianFile.file));
+      const keyBytes = await upstreamKeyText(debianBytes, debianTar.name);
       if (keyBytes === undefined) throw new UpstreamError('BAD_SIGNATURE', `${what}: the upstream signed ${orig.name}, but ${debianTar.name} has no debian/upstream/signing-key.asc to check it with`);
       const verified = await verifyUpstreamSignature(tarball, ascBytes.toString('utf8'), keyBytes, asc.name);
       signature = { ...(await write(asc.name, ascBytes)), key: await write('upstream-signing-key.asc', keyBytes), signer: verified.signer, signedAt: verified.signedAt.toISOString() };

@@ -5,16 +5,26 @@
 // with the index, and the upstream's signature checked with the key Debian carries for the
 // upstream (docs/upstream.md "The chain, link by link").
 import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
 import { gunzipSync } from 'node:zlib';
 import * as openpgp from 'openpgp';
 import { sha256Hex } from '../crypto/index.js';
 import { readKeyring } from './clearsigned.js';
 import { checksumLines, parseDeb822, type ChecksumLine, type Paragraph } from './deb822.js';
 import { UpstreamError } from './errors.js';
-import type { ChainFile, PROVENANCE_FORMAT } from './import-dir.js';
+import { IMPORT_FILE_NAME, type ChainFile, type PROVENANCE_FORMAT } from './import-dir.js';
 
-const run = promisify(execFile);
+/**
+ * What `command` prints when given `input` on its standard input (xz, tar): at most `maxBytes`,
+ * within the tool time limit. A tool may stop reading early (bad data, output over the cap, the
+ * member found): its exit says why, not the broken pipe. Failures keep the tool's stderr.
+ */
+function pipeThrough(command: string, args: string[], input: Uint8Array, maxBytes: number): Promise<Buffer> {
+  return new Promise<Buffer>((resolve, reject) => {
+    const child = execFile(command, args, { encoding: 'buffer', maxBuffer: maxBytes, timeout: DEBIAN_LIMITS.toolTimeoutMs }, (e, stdout, stderr) => (e === null ? resolve(stdout) : reject(Object.assign(e, { stderr }))));
+    child.stdin!.on('error', () => undefined);
+    child.stdin!.end(input);
+  });
+}
 
 /** Caps on what is read from an archive (the signed lists give exact sizes; these bound the rest). */
 export const DEBIAN_LIMITS = {
@@ -86,7 +96,7 @@ export function sourcePackageFiles(paragraph: Paragraph, what: string): SourcePa
   const listed = checksumLines(paragraph.require('Checksums-Sha256', what), `${what} Checksums-Sha256 in the index`);
   const directory = paragraph.require('Directory', what);
   if (!/^[A-Za-z0-9][A-Za-z0-9+._/-]*$/.test(directory) || directory.split('/').includes('..')) throw new UpstreamError('MALFORMED', `${what}: Directory ${JSON.stringify(directory.slice(0, 100))} is not a pool path`);
-  for (const f of listed) if (!/^[A-Za-z0-9][A-Za-z0-9+._~-]*$/.test(f.name)) throw new UpstreamError('MALFORMED', `${what}: the file name ${JSON.stringify(f.name.slice(0, 100))} is not one a source package has`);
+  for (const f of listed) if (!IMPORT_FILE_NAME.test(f.name)) throw new UpstreamError('MALFORMED', `${what}: the file name ${JSON.stringify(f.name.slice(0, 100))} is not one a source package has`);
   const one = (pattern: RegExp, kind: string): ChecksumLine | undefined => {
     const matching = listed.filter((f) => pattern.test(f.name));
     if (matching.length > 1) throw new UpstreamError('MALFORMED', `${what} lists ${matching.length} ${kind} files (${matching.map((f) => f.name).join(', ')}); cairn imports packages with one`);
@@ -111,16 +121,21 @@ async function dscFields(bytes: Buffer, what: string): Promise<Paragraph> {
   return fields;
 }
 
-/** `debian/upstream/signing-key.asc` of a Debian tarball (tar with xz or gzip, through the system's tar), if present. */
-export async function upstreamKeyText(tarball: string): Promise<Buffer | undefined> {
+/**
+ * `debian/upstream/signing-key.asc` of the Debian tarball `name` (`bytes`, already checked against
+ * the index: handed to the system's tar on its standard input, so no file can change between the
+ * check and the read), if present. tar cannot tell a compression on a pipe: the name says it.
+ */
+export async function upstreamKeyText(bytes: Buffer, name: string): Promise<Buffer | undefined> {
+  const compression = { gz: '-z', xz: '-J', bz2: '-j' }[/\.tar\.(gz|xz|bz2)$/.exec(name)?.[1] ?? ''];
+  if (compression === undefined) throw new UpstreamError('MALFORMED', `${name} is not a .tar.gz, .tar.xz or .tar.bz2`);
   try {
-    const { stdout } = await run('tar', ['--force-local', '-xf', tarball, '-O', 'debian/upstream/signing-key.asc'], { encoding: 'buffer', maxBuffer: DEBIAN_LIMITS.maxKeyBytes, timeout: DEBIAN_LIMITS.toolTimeoutMs });
-    return stdout;
+    return await pipeThrough('tar', [compression, '-xf', '-', '-O', 'debian/upstream/signing-key.asc'], bytes, DEBIAN_LIMITS.maxKeyBytes);
   } catch (e) {
     const error = e as NodeJS.ErrnoException & { stderr?: Buffer };
     if (error.code === 'ENOENT') throw new UpstreamError('NO_SOURCE', 'tar (with xz-utils) is needed to read the Debian tarball: sudo apt-get install tar xz-utils');
     if (/Not found in archive/.test(error.stderr?.toString() ?? '')) return undefined;
-    throw new UpstreamError('MALFORMED', `the Debian tarball ${tarball} cannot be read: ${(error.stderr?.toString() ?? error.message).trim().split('\n').slice(-1)[0]}`);
+    throw new UpstreamError('MALFORMED', `the Debian tarball ${name} cannot be read: ${(error.stderr?.toString() ?? error.message).trim().split('\n').slice(-1)[0]}`);
   }
 }
 
@@ -185,12 +200,7 @@ export async function sourceIndex(bytes: Buffer, format: 'gz' | 'xz', plain: Che
   const maxBytes = plain?.size ?? DEBIAN_LIMITS.maxIndexBytes;
   let index: Buffer;
   try {
-    index = format === 'gz' ? gunzipSync(bytes, { maxOutputLength: maxBytes, chunkSize: 1 << 20 }) : await new Promise<Buffer>((resolve, reject) => {
-      const child = execFile('xz', ['--decompress', '--stdout'], { encoding: 'buffer', maxBuffer: maxBytes, timeout: DEBIAN_LIMITS.toolTimeoutMs }, (e, stdout) => (e === null ? resolve(stdout) : reject(e)));
-      // xz may end before reading all of it (bad data, output over the cap): its exit says why, not the broken pipe.
-      child.stdin!.on('error', () => undefined);
-      child.stdin!.end(bytes);
-    });
+    index = format === 'gz' ? gunzipSync(bytes, { maxOutputLength: maxBytes, chunkSize: 1 << 20 }) : await pipeThrough('xz', ['--decompress', '--stdout'], bytes, maxBytes);
   } catch (e) {
     const error = e as NodeJS.ErrnoException;
     if (error.code === 'ENOENT') throw new UpstreamError('NO_SOURCE', `xz is needed to read ${what}: sudo apt-get install xz-utils`);

@@ -172,7 +172,7 @@ export async function importNpmPackage(request: NpmImportRequest): Promise<NpmIm
   const progress = request.onProgress ?? ((): void => undefined);
   const fetcher = request.fetcher ?? new BoundedFetcher();
   const registry = request.registry.replace(/\/+$/, '');
-  if (!NPM_NAME.test(request.name) || (request.version !== undefined && !NPM_VERSION.test(request.version))) throw new UsageError('BAD_ARGUMENT', `expected an npm package name and version, found ${JSON.stringify(`${request.name}@${request.version ?? ''}`.slice(0, 100))}`);
+  if (!NPM_NAME.test(request.name) || (request.version !== undefined && !NPM_VERSION.test(request.version))) throw new UsageError('BAD_ARGUMENT', `expected NAME or NAME@VERSION (an npm package name, e.g. commander@14.0.3), found ${JSON.stringify(`${request.name}${request.version === undefined ? '' : `@${request.version}`}`.slice(0, 100))}`);
   if (!/^https?:\/\//.test(registry)) throw new UsageError('BAD_ARGUMENT', `the registry ${JSON.stringify(registry.slice(0, 100))} is not an http(s) URL`);
   await checkNewDirectory(request.out);
   const packumentUrl = `${registry}/${request.name.replace('/', '%2f')}`;

@@ -9,7 +9,6 @@
 // index the release file lists, the source's paragraph in it, the .dsc, the upstream tarball, and
 // the upstream's signature with the key inside Debian's tarball. A provenance that says the
 // upstream signed nothing where the index lists its signature is refused.
-import { join } from 'node:path';
 import type { PublicKey } from 'openpgp';
 import { sha256Hex } from '../crypto/index.js';
 import { FieldReader, parseJsonObject } from '../encoding/index.js';
@@ -132,7 +131,7 @@ export async function verifyDebianProvenance(dir: string, check: DebianCheck): P
   if (p.upstream.uri !== `${p.archive.uri}/${files.directory}/${files.orig.name}`) throw new UpstreamError('MALFORMED', `${what}: upstream.uri ${p.upstream.uri} is not where the archive serves ${files.orig.name}`);
   await checkDsc(await recorded(dir, p.dsc, what), p.source, p.version, files);
   const tarball = await recorded(dir, p.upstream, what);
-  await recorded(dir, p.debianTarball, what);
+  const debianTarball = await recorded(dir, p.debianTarball, what);
 
   if ('unsigned' in p.signature) {
     if (files.asc !== undefined) throw new UpstreamError('BAD_SIGNATURE', `${what}: provenance.json says the upstream signed nothing, but the index lists its signature ${files.asc.name}`);
@@ -140,7 +139,7 @@ export async function verifyDebianProvenance(dir: string, check: DebianCheck): P
   }
   if (!sameAs(p.signature, files.asc)) throw new UpstreamError('HASH_MISMATCH', `${what}: the upstream signature recorded (${p.signature.file}) is not the one the index lists`);
   const keyBytes = await recorded(dir, p.signature.key, what);
-  const carried = await upstreamKeyText(join(dir, p.debianTarball.file));
+  const carried = await upstreamKeyText(debianTarball, p.debianTarball.file);
   if (carried === undefined || !carried.equals(keyBytes)) throw new UpstreamError('BAD_SIGNATURE', `${what}: ${p.signature.key.file} is not the debian/upstream/signing-key.asc of ${p.debianTarball.file}`);
   const verified = await verifyUpstreamSignature(tarball, (await recorded(dir, p.signature, what)).toString('utf8'), keyBytes, p.signature.file);
   if (verified.signer !== p.signature.signer) throw new UpstreamError('BAD_SIGNATURE', `${what}: the upstream signature is by ${verified.signer}, provenance.json says ${p.signature.signer}`);

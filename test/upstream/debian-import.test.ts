@@ -7,11 +7,12 @@ import assert from 'node:assert/strict';
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { createHash, randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
-import { basename, dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import * as openpgp from 'openpgp';
 import { UsageError } from '../../src/errors/index.js';
-import { importDebianSource, UpstreamError, type DebianImportRequest } from '../../src/upstream/index.js';
+import { importDebianSource, type DebianImportRequest } from '../../src/upstream/index.js';
+import { assertImportRefused } from '../fixtures/import-refusal.js';
 import { archiveKeys, FIXTURE_SOURCE, serveFixtureArchive, type FixtureArchive, type PackageOptions } from '../fixtures/debian-archive.js';
 
 const keys = await archiveKeys();
@@ -32,15 +33,8 @@ async function setUp(t: TestContext, options: PackageOptions = {}): Promise<{ ar
 }
 
 /** The import is refused with `code`, its message matching `pattern`, and nothing is written where it would have been. */
-async function refused(request: DebianImportRequest, code: string, pattern: RegExp): Promise<void> {
-  await assert.rejects(importDebianSource(request), (e: unknown) => {
-    assert.ok(e instanceof UpstreamError, String(e));
-    assert.equal(e.code, code, e.message);
-    assert.match(e.message, pattern);
-    return true;
-  });
-  const left = (await readdir(dirname(request.out))).filter((n) => n === basename(request.out) || n.startsWith(`${basename(request.out)}.partial`));
-  assert.deepEqual(left, [], 'nothing written');
+function refused(request: DebianImportRequest, code: string, pattern: RegExp): Promise<void> {
+  return assertImportRefused(importDebianSource(request), request.out, code, pattern);
 }
 
 test('an upstream release imported through the whole chain: its tarball byte for byte, the upstream signer, every link in provenance.json; the index is cached by its hash', async (t) => {
@@ -80,10 +74,8 @@ test('each link attacked: a Sources index, .dsc or tarball other than the signed
   const { request: otherFiles } = await setUp(t, { dscText: (text) => text.replace(/ [0-9a-f]{64} (\d+ greeting_1\.0\.orig\.tar\.gz\n)/, ` ${'2'.repeat(64)} $1`) });
   await refused(otherFiles(), 'HASH_MISMATCH', /lists files other than the index does/);
   const { archive: other, request: otherRequest } = await setUp(t);
-  const index = other.requests.length; // nothing fetched yet
-  assert.equal(index, 0);
   // A mirror serving another index under the signed hash's path.
-  await importDebianSource(otherRequest({ out: join(otherRequest().out, '..', 'warm') })).then(() => undefined);
+  await importDebianSource(otherRequest({ out: join(otherRequest().out, '..', 'warm') }));
   const byHash = other.requests.find((r) => r.includes('by-hash'))!;
   other.tamper(byHash, gzipSync(Buffer.from(`Package: greeting\nVersion: 9.9-1\nDirectory: ${directory}\nChecksums-Sha256:\n ${'1'.repeat(64)} 5 greeting_9.9-1.dsc\n`)));
   await refused(otherRequest({ cacheDir: join(otherRequest().out, '..', 'cold-cache') }), 'HASH_MISMATCH', /Sources\.gz .* the signed chain lists/);

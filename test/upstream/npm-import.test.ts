@@ -5,8 +5,9 @@ import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { basename, dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { importNpmPackage, npmRegistry, UpstreamError, verifyNpmProvenance, type NpmImportRequest } from '../../src/upstream/index.js';
+import { assertImportRefused } from '../fixtures/import-refusal.js';
 import { FIXTURE_PACKAGE, registryKey, serveFixtureRegistry, type RegistryOptions } from '../fixtures/npm-registry.js';
 
 const signing = registryKey();
@@ -21,14 +22,8 @@ async function setUp(t: TestContext, options: RegistryOptions = {}): Promise<{ r
   return { tarball: registry.tarball, request: (more = {}) => ({ name: FIXTURE_PACKAGE.name, version: FIXTURE_PACKAGE.version, registry: registry.url, out: join(dir, 'out'), ...more }) };
 }
 
-async function refused(request: NpmImportRequest, code: string, pattern: RegExp): Promise<void> {
-  await assert.rejects(importNpmPackage(request), (e: unknown) => {
-    assert.ok(e instanceof UpstreamError, String(e));
-    assert.equal(e.code, code, e.message);
-    assert.match(e.message, pattern);
-    return true;
-  });
-  assert.deepEqual((await readdir(dirname(request.out))).filter((n) => n === basename(request.out) || n.startsWith(`${basename(request.out)}.partial`)), [], 'nothing written');
+function refused(request: NpmImportRequest, code: string, pattern: RegExp): Promise<void> {
+  return assertImportRefused(importNpmPackage(request), request.out, code, pattern);
 }
 
 test('a package imported from the registry: its tarball by its integrity, the registry\'s signature by a listed key; provenance names each', async (t) => {

@@ -8,7 +8,7 @@ import { join, resolve } from 'node:path';
 import { UsageError } from '../../errors/index.js';
 import { defaultStoreRoot } from '../../store/index.js';
 import {
-  importDebianSource, importKind, importNpmPackage, keyringForArchive, npmRegistry, NPM_NAME, NPM_VERSION, PROVENANCE_MAX_BYTES, readKeyring, readRecorded,
+  importDebianSource, importKind, importNpmPackage, keyringForArchive, npmRegistry, PROVENANCE_MAX_BYTES, readKeyring, readRecorded,
   verifyDebianProvenance, verifyNpmProvenance,
 } from '../../upstream/index.js';
 import type { CommandModule } from './types.js';
@@ -74,8 +74,8 @@ export const importCommand: CommandModule = {
       .action(async (spec: string, opts: { registry?: string; keys?: string; out?: string }) => {
         const out = context.output();
         const at = spec.lastIndexOf('@');
+        // importNpmPackage refuses a name or version that is not one (before the default --out below is used).
         const [name, version] = at > 0 ? [spec.slice(0, at), spec.slice(at + 1)] : [spec, undefined];
-        if (!NPM_NAME.test(name) || (version !== undefined && !NPM_VERSION.test(version))) throw new UsageError('BAD_ARGUMENT', `expected NAME or NAME@VERSION (an npm package name, e.g. commander@14.0.3), found ${JSON.stringify(spec.slice(0, 80))}`);
         const keysFile = opts.keys === undefined ? undefined : await readArgumentFile(opts.keys, '--keys');
         const target = resolve(opts.out ?? `${name.replace(/^@/, '').replace('/', '-')}${version === undefined ? '' : `-${version}`}.upstream`);
         const { provenance: p } = await importNpmPackage({
