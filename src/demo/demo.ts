@@ -280,7 +280,7 @@ async function demonstrate(work: string, print: (line: string) => void): Promise
 
     step('9. verified builds: two rebuilders, and witnesses that refuse what nobody could reproduce');
     const verifiers = [await key('verifier-1'), await key('verifier-2')];
-    await rotateRoot(repo, { buildPolicy: buildPolicyJson(verifiers.map((v) => v.signer.publicKey), 2, true), signers: newRoot.map((k) => k.signer) });
+    await rotateRoot(repo, { buildPolicy: buildPolicyJson(verifiers.map((v) => v.signer.publicKey), 2, { requireFullIsolation: true }), signers: newRoot.map((k) => k.signer) });
     say('  root v3 names two build verifiers, quorum 2, rebuilt under full isolation (only the root threshold can change that)');
     const dist = join(work, 'dist');
     const built = await cairnJson(['build', join(PROJECT_ROOT, 'examples', 'hello-c'), '--out', dist, '--command', 'make', '--output', 'hello',

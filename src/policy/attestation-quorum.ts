@@ -22,6 +22,11 @@ export interface BuildPolicy {
    * "Isolation levels"): a verdict from a weaker sandbox, PASSED or FAILED, is ignored.
    */
   readonly requireFullIsolation?: boolean;
+  /**
+   * A witness co-signs an artifact built from an imported source only after fetching the upstream
+   * file itself from its own mirrors (docs/upstream.md "Witnesses check the upstream").
+   */
+  readonly requireUpstreamFetch?: boolean;
 }
 
 /** The artifact a quorum is checked for. */

@@ -8,10 +8,14 @@
 // through a root version signed by the old and the new root thresholds:
 //
 //   "x-cairn-build-policy": { "verifiers": { KEYID: TUF public key, ... }, "quorum": k,
-//                             "requireFullIsolation": true (optional; absent means false) }
+//                             "requireFullIsolation": true (optional; absent means false),
+//                             "requireUpstreamFetch": true (optional; absent means false) }
 //
 // With requireFullIsolation, only attestations made under full isolation (bubblewrap) count
-// (docs/verified-builds.md "Isolation levels").
+// (docs/verified-builds.md "Isolation levels"). With requireUpstreamFetch, a witness co-signs a
+// block with an imported source only if it fetched the upstream file itself from its own
+// configured mirrors, so every co-signer (at least the roster threshold) did (docs/upstream.md
+// "Witnesses check the upstream").
 //
 // A root without the field has no build rule (blocks then record attestations: null). Pure:
 // no disk, no network, no clock.
@@ -52,7 +56,7 @@ export function buildPolicyOf(root: RootEnvelope): BuildPolicy & { readonly veri
 /** Parses the JSON form of a build policy (strict: verifiers, quorum and the optional requireFullIsolation). */
 export function parseBuildPolicy(value: JsonValue, what: string): BuildPolicy & { readonly verifiers: Readonly<Record<string, TufPublicKey>> } {
   const r = new FieldReader((message) => new AttestationError('BAD_POLICY', message), what);
-  const o = r.exact(value, '', ['verifiers', 'quorum'], ['requireFullIsolation']);
+  const o = r.exact(value, '', ['verifiers', 'quorum'], ['requireFullIsolation', 'requireUpstreamFetch']);
   const verifiers = r.entries(o.verifiers, 'verifiers', BUILD_POLICY_LIMITS.maxVerifiers);
   if (verifiers.length === 0) throw r.fail('verifiers must name at least one verifier key');
   const keys: Record<string, TufPublicKey> = {};
@@ -69,14 +73,27 @@ export function parseBuildPolicy(value: JsonValue, what: string): BuildPolicy & 
     keys[id] = key;
   }
   const requireFullIsolation = o.requireFullIsolation === undefined ? false : r.boolean(o.requireFullIsolation, 'requireFullIsolation');
-  return { verifiers: keys, quorum: r.integer(o.quorum, 'quorum', 1, verifiers.length), ...(requireFullIsolation ? { requireFullIsolation } : {}) };
+  const requireUpstreamFetch = o.requireUpstreamFetch === undefined ? false : r.boolean(o.requireUpstreamFetch, 'requireUpstreamFetch');
+  return {
+    verifiers: keys, quorum: r.integer(o.quorum, 'quorum', 1, verifiers.length),
+    ...(requireFullIsolation ? { requireFullIsolation } : {}), ...(requireUpstreamFetch ? { requireUpstreamFetch } : {}),
+  };
 }
 
-/** The JSON written into root `signed` for a policy of `verifiers`, `quorum` and the isolation rule (validated). */
-export function buildPolicyJson(verifiers: readonly TufPublicKey[], quorum: number, requireFullIsolation = false): JsonObject {
+/** The rules of a build policy besides its verifiers and quorum (each absent means false). */
+export interface BuildPolicyRules {
+  readonly requireFullIsolation?: boolean;
+  readonly requireUpstreamFetch?: boolean;
+}
+
+/** The JSON written into root `signed` for a policy of `verifiers`, `quorum` and `rules` (validated). */
+export function buildPolicyJson(verifiers: readonly TufPublicKey[], quorum: number, rules: BuildPolicyRules = {}): JsonObject {
   const map: JsonObject = {};
   for (const k of verifiers) map[keyIdOf(k)] = k as unknown as JsonObject;
-  const json: JsonObject = { verifiers: map, quorum, ...(requireFullIsolation ? { requireFullIsolation } : {}) };
+  const json: JsonObject = {
+    verifiers: map, quorum,
+    ...(rules.requireFullIsolation === true ? { requireFullIsolation: true } : {}), ...(rules.requireUpstreamFetch === true ? { requireUpstreamFetch: true } : {}),
+  };
   parseBuildPolicy(json, `${BUILD_POLICY_FIELD}`);
   return json;
 }

@@ -8,8 +8,15 @@
 //     "source": { "uri": "https://example.org/hello-1.0.src.tar", "sha256": "<64 hex>" },
 //     "recipe": { "builder": "debian-12/gcc-12", "command": "make", "output": "hello",
 //                 "sourceDateEpoch": 1700000000 },
+//     "upstream": { "uri": "https://example.org/imports/hello_1.0-1/", "sha256": "<64 hex>" },
 //     ...any other custom fields of the publisher...
 //   }
+//
+// `upstream` is optional: the source is an upstream release imported by `cairn import`, and
+// `uri` is the directory that import wrote (published by the publisher), `sha256` the digest
+// of its provenance.json (docs/upstream.md "Witnesses check the upstream"). A witness fetches
+// it, verifies the recorded chain again and refuses the block unless the declared source is
+// the upstream file that chain proves.
 //
 // The source is a tar archive (plain ustar, as `cairn build` writes it: sorted entries, mtime
 // SOURCE_DATE_EPOCH, uid/gid 0). The recipe's command runs with /bin/sh -c in the root of the
@@ -59,9 +66,19 @@ export interface BuildRecipe {
   readonly sourceDateEpoch: number;
 }
 
+/** Where the import a source came from is published: its directory and its provenance.json's SHA-256. */
+export interface UpstreamDeclaration {
+  /** The import directory's URL (ends with "/"): provenance.json and the files it records are under it. */
+  readonly uri: string;
+  /** SHA-256 of that directory's provenance.json, lowercase hex. */
+  readonly sha256: string;
+}
+
 export interface ReleaseDeclaration {
   readonly source: SourceDeclaration;
   readonly recipe: BuildRecipe;
+  /** The import the source is the upstream file of; absent for a source not imported. */
+  readonly upstream?: UpstreamDeclaration;
 }
 
 /** What `cairn build` writes beside an artifact. */
@@ -95,6 +112,7 @@ export function parseReleaseDeclaration(value: JsonValue, what: string): Release
   const o = reader.object(value, what);
   const source = reader.object(o.source, `${what}.source`);
   const recipe = reader.object(o.recipe, `${what}.recipe`);
+  const upstream = o.upstream === undefined ? undefined : reader.exact(o.upstream, `${what}.upstream`, ['uri', 'sha256']);
   return {
     source: {
       uri: checkUri(text(source.uri, `${what}.source.uri`, DECLARATION_LIMITS.maxUriChars), `${what}.source.uri`),
@@ -106,16 +124,24 @@ export function parseReleaseDeclaration(value: JsonValue, what: string): Release
       output: checkOutputPath(text(recipe.output, `${what}.recipe.output`, DECLARATION_LIMITS.maxOutputChars), `${what}.recipe.output`),
       sourceDateEpoch: reader.integer(recipe.sourceDateEpoch, `${what}.recipe.sourceDateEpoch`, 0, MAX_EPOCH),
     },
+    ...(upstream === undefined ? {} : {
+      upstream: {
+        uri: checkDirectoryUri(checkUri(text(upstream.uri, `${what}.upstream.uri`, DECLARATION_LIMITS.maxUriChars), `${what}.upstream.uri`), `${what}.upstream.uri`),
+        sha256: reader.hex(upstream.sha256, `${what}.upstream.sha256`),
+      },
+    }),
   };
 }
 
 /** The custom-metadata form of a declaration, merged over `base` (other custom fields kept). */
 export function declarationToCustom(declaration: ReleaseDeclaration, base: JsonObject = {}): JsonObject {
-  const { source, recipe } = declaration;
+  const { source, recipe, upstream } = declaration;
+  const { upstream: _replaced, ...kept } = base;
   return {
-    ...base,
+    ...kept,
     source: { uri: source.uri, sha256: source.sha256 },
     recipe: { builder: recipe.builder, command: recipe.command, output: recipe.output, sourceDateEpoch: recipe.sourceDateEpoch },
+    ...(upstream === undefined ? {} : { upstream: { uri: upstream.uri, sha256: upstream.sha256 } }),
   };
 }
 
@@ -162,6 +188,12 @@ export function checkOutputPath(path: string, what: string): string {
     throw new DeclarationError('BAD_DECLARATION', `${what} must be a relative path inside the source tree without "." or ".." segments, found ${JSON.stringify(path)}`);
   }
   return path;
+}
+
+/** An import directory's URL ends with "/" (the files it records are resolved under it). */
+function checkDirectoryUri(uri: string, what: string): string {
+  if (!uri.endsWith('/') || /[?#]/.test(uri)) throw new DeclarationError('BAD_DECLARATION', `${what} must be a directory URL ending with "/" and without query or fragment, found ${JSON.stringify(uri)}`);
+  return uri;
 }
 
 function checkUri(uri: string, what: string): string {

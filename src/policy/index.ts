@@ -11,7 +11,7 @@ export { DeclarationError, AttestationError } from './build-errors.js';
 export {
   DECLARATION_FORMAT, DECLARATION_LIMITS, declarationFromCustom, parseReleaseDeclaration, declarationToCustom,
   parseDeclarationFile, declarationFileJson, checkOutputPath,
-  type SourceDeclaration, type BuildRecipe, type ReleaseDeclaration, type DeclarationFile,
+  type SourceDeclaration, type BuildRecipe, type ReleaseDeclaration, type DeclarationFile, type UpstreamDeclaration,
 } from './declaration.js';
 export { preAuthEncoding, envelopeDigest, type DsseEnvelope, type DsseSignature } from './dsse.js';
 export {

@@ -15,7 +15,7 @@ import { pathToFileURL } from 'node:url';
 import { hashFile } from '../crypto/hash.js';
 import { writeFileAtomic } from '../io/atomic-write.js';
 import { StorageError } from '../errors/index.js';
-import { checkOutputPath, declarationFileJson, parseDeclarationFile, type BuildRecipe, type DeclarationFile, type DifferenceSummary, type IsolationKind } from '../policy/index.js';
+import { checkOutputPath, declarationFileJson, parseDeclarationFile, type BuildRecipe, type DeclarationFile, type DifferenceSummary, type IsolationKind, type UpstreamDeclaration } from '../policy/index.js';
 import { checkSourceArchive, writeSourceArchive, DEFAULT_EXCLUDES } from './archive.js';
 import { compareArtifacts } from './compare.js';
 import { freshOutputDir, resolveIsolation, runRecipe, type Isolation, type IsolationPreference, type SandboxOptions } from './isolation.js';
@@ -31,6 +31,8 @@ export interface BuildRequest {
   readonly sourceUri?: string;
   /** File name of the source archive in OUT (default: BASENAME.src.tar). */
   readonly sourceArchiveName?: string;
+  /** The import the source is the upstream file of (imported-source.ts), recorded in the declaration. */
+  readonly upstream?: UpstreamDeclaration;
   readonly excludes?: readonly string[];
   readonly isolation?: Isolation | SandboxOptions | IsolationPreference;
   readonly timeoutMs?: number;
@@ -89,6 +91,7 @@ export async function buildArtifact(req: BuildRequest): Promise<BuildOutcome> {
       artifact: { sha256: hashed.hashes.sha256!, length: hashed.length },
       source: { uri: req.sourceUri ?? pathToFileURL(sourceArchivePath).href, sha256: sourceSha },
       recipe: req.recipe,
+      ...(req.upstream === undefined ? {} : { upstream: req.upstream }),
     });
     const declaration = parseDeclarationFile(json, 'declaration');
     const declarationPath = join(outDir, `${name}.declaration.json`);

@@ -22,3 +22,4 @@ export {
   attestationFile, readPublishedAttestations, checkAttestationFiles, type AttestationCheckRequest,
 } from './attestation-files.js';
 export { readRecipe, type RecipeInput } from './recipe-input.js';
+export { importedSource, type ImportedSource } from './imported-source.js';

@@ -26,6 +26,7 @@ import { writeFileAtomic } from '../io/atomic-write.js';
 import { readCappedFile, tooLargeIsFormatError } from '../io/capped-file.js';
 import { WitnessError } from './errors.js';
 import type { RequestRate } from './request-auth.js';
+import type { UpstreamTrust } from './upstream-check.js';
 import { WIRE_LIMITS } from './wire.js';
 
 export const WITNESS_FILES = { config: 'witness.json', key: 'witness-key.json', db: 'state.db', lock: 'witness.lock' } as const;
@@ -43,6 +44,8 @@ export interface WitnessConfig {
   chain?: ChainPin;
   /** Each roster member's request rate, when not REQUEST_AUTH_LIMITS's (docs/witness.md "Who may lead"). */
   rate?: RequestRate;
+  /** Its own trust for imported sources (docs/upstream.md "Witnesses check the upstream"); absent: the defaults. */
+  upstream?: UpstreamTrust;
 }
 
 /**
@@ -92,7 +95,7 @@ function rosterEntry(config: WitnessConfig, key: WitnessKey): RosterWitness {
 }
 
 /** Creates DIR with a fresh witness key and its configuration; returns its roster entry. */
-export async function initWitness(dir: string, options: { name: string; address: string; chain: ChainPin; clockSkewSeconds?: number; maxRequestBytes?: number; rate?: RequestRate }): Promise<{ config: WitnessConfig; entry: RosterWitness }> {
+export async function initWitness(dir: string, options: { name: string; address: string; chain: ChainPin; clockSkewSeconds?: number; maxRequestBytes?: number; rate?: RequestRate; upstream?: UpstreamTrust }): Promise<{ config: WitnessConfig; entry: RosterWitness }> {
   if (!NAME.test(options.name)) throw new WitnessError('BAD_CONFIG', `witness name must be 1-64 characters of [A-Za-z0-9._-] starting with a letter or digit, found ${JSON.stringify(options.name)}`);
   checkAddress(options.address);
   checkChainPin(options.chain);
@@ -109,6 +112,7 @@ export async function initWitness(dir: string, options: { name: string; address:
     maxRequestBytes: options.maxRequestBytes ?? WIRE_LIMITS.maxRequestBytes,
     chain: options.chain,
     ...(options.rate ? { rate: options.rate } : {}),
+    ...(options.upstream && Object.keys(options.upstream).length > 0 ? { upstream: options.upstream } : {}),
   };
   await writeFileAtomic(join(dir, WITNESS_FILES.config), JSON.stringify(config, null, 2) + '\n');
   const { key } = await loadWitness(dir);
@@ -138,6 +142,7 @@ export async function loadWitness(dir: string): Promise<{ config: WitnessConfig;
     maxRequestBytes: r.integer(o.maxRequestBytes, 'maxRequestBytes', 1024),
     ...(o.chain === undefined ? {} : { chain: readChainPin(r, o.chain) }),
     ...(o.rate === undefined ? {} : { rate: readRate(r, o.rate) }),
+    ...(o.upstream === undefined ? {} : { upstream: readUpstreamTrust(r, o.upstream) }),
   };
   const key = await loadWitnessKey(join(dir, WITNESS_FILES.key));
   return { config, key, entry: rosterEntry(config, key), dbPath: join(dir, WITNESS_FILES.db) };
@@ -146,6 +151,15 @@ export async function loadWitness(dir: string): Promise<{ config: WitnessConfig;
 function readRate(r: FieldReader, value: unknown): RequestRate {
   const o = r.exact(value, 'rate', ['burst', 'perSecond']);
   return { burst: r.integer(o.burst, 'rate.burst', 1, 1_000_000), perSecond: r.integer(o.perSecond, 'rate.perSecond', 1, 1_000_000) };
+}
+
+function readUpstreamTrust(r: FieldReader, value: unknown): UpstreamTrust {
+  const o = r.exact(value, 'upstream', [], ['aptDir', 'origin', 'npmRegistry']);
+  return {
+    ...(o.aptDir === undefined ? {} : { aptDir: r.string(o.aptDir, 'upstream.aptDir', 4096, { min: 1 }) }),
+    ...(o.origin === undefined ? {} : { origin: r.string(o.origin, 'upstream.origin', 100, { min: 1 }) }),
+    ...(o.npmRegistry === undefined ? {} : { npmRegistry: r.string(o.npmRegistry, 'upstream.npmRegistry', 2048, { min: 1 }) }),
+  };
 }
 
 function readChainPin(r: FieldReader, value: unknown): ChainPin {

@@ -26,6 +26,10 @@ export type WitnessErrorCode =
   | 'NOT_IN_ROSTER'
   /** The payload carries something this witness cannot check (build attestations it has no policy for). */
   | 'UNCHECKED_PAYLOAD'
+  /** A declared source that is not the upstream file of the import the declaration names (docs/upstream.md). */
+  | 'NOT_UPSTREAM'
+  /** The build policy requires each co-signer to fetch an imported source's upstream file, and this witness could not. */
+  | 'UPSTREAM_NOT_FETCHED'
   /** A respond whose message or roster differs from what the nonce was committed to. */
   | 'STATEMENT_CHANGED'
   /** A respond for a nonce this witness did not commit (or no longer holds). */

@@ -168,7 +168,7 @@ function createWitnessApp(service: WitnessService, maxRequestBytes = WIRE_LIMITS
   app.post('/v1/commit', async (c) => {
     try {
       const { body, peer } = await authenticated(c, maxRequestBytes);
-      return c.json(service.commit(parseCommitRequest(body), peer));
+      return c.json(await service.commit(parseCommitRequest(body), peer));
     } catch (e) {
       return fail(c, e);
     }

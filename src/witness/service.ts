@@ -51,7 +51,7 @@ import {
   type Block,
   type ChainView,
 } from '../log/index.js';
-import { checkClockSkew, checkGenesisState, checkJoinState, checkPayloadMatches, checkSuccessorState, PolicyError, type ReleaseState } from '../policy/index.js';
+import { buildPolicyOf, changedArtifacts, checkClockSkew, checkGenesisState, checkJoinState, checkPayloadMatches, checkSuccessorState, PolicyError, type ReleaseState } from '../policy/index.js';
 import { parseEnvelope, rootRoleOf, type RootEnvelope, type TargetsEnvelope } from '../tuf/index.js';
 import { sha256Hex } from '../crypto/hash.js';
 import { keyMaterialId, type TufPublicKey } from '../crypto/public-key.js';
@@ -60,6 +60,7 @@ import { WitnessError } from './errors.js';
 import { pinnedRootRole, type ChainPin } from './config.js';
 import { checkBuildAttestations, decodeDocuments, stateDocuments, TARGETS_PREFIX } from './release-documents.js';
 import { REQUEST_AUTH_LIMITS } from './request-auth.js';
+import { UpstreamChecker, type UpstreamTrust } from './upstream-check.js';
 import type { RecordedBlock, ResponseEffects, WitnessStore } from './store.js';
 import type { CatchUpEntry, CommitAnswer, CommitRequest, GenesisAnswer, GenesisRequest, InfoAnswer, RespondAnswer, RespondRequest } from './wire.js';
 
@@ -87,6 +88,8 @@ export interface WitnessServiceOptions {
   maxPendingPerPeer?: number;
   /** A commitment not answered within this time is dropped. Default 120 s. */
   pendingTtlMs?: number;
+  /** This witness's own trust for imported sources (witness.json "upstream"). */
+  upstream?: UpstreamTrust;
 }
 
 /** A committed nonce pair: what it may sign, and what answering records. */
@@ -116,6 +119,7 @@ export class WitnessService {
   private readonly maxPendingPerPeer: number;
   private readonly ttl: number;
   private readonly pin: ChainPin | undefined;
+  private readonly upstream: UpstreamChecker;
   private readonly pending = new Map<string, Pending>();
   /** Pending nonce IDs by peer (insertion order = age). */
   private readonly pendingByPeer = new Map<string, Set<string>>();
@@ -135,6 +139,7 @@ export class WitnessService {
     this.maxPending = options.maxPending ?? 1024;
     this.maxPendingPerPeer = options.maxPendingPerPeer ?? REQUEST_AUTH_LIMITS.maxPendingPerPeer;
     this.pin = options.chain;
+    this.upstream = new UpstreamChecker(options.upstream);
     this.ttl = options.pendingTtlMs ?? 120_000;
     const nonceStore: NonceStore = {
       markUsed: async (id) => {
@@ -248,10 +253,11 @@ export class WitnessService {
 
   // ---- POST /v1/commit -------------------------------------------------------------------
 
-  commit(request: CommitRequest, peer: string): CommitAnswer {
+  async commit(request: CommitRequest, peer: string): Promise<CommitAnswer> {
+    const upstream = request.kind === 'block' ? await this.prepareUpstream(request) : new Map();
     return this.decide(`commit ${request.kind} (session ${request.session.slice(0, 16)})`, () => {
       this.expire();
-      const p = request.kind === 'block' ? this.checkBlock(request) : request.kind === 'link' ? this.checkLink(request.statement) : this.checkHead(request.statement);
+      const p = request.kind === 'block' ? this.checkBlock(request, upstream) : request.kind === 'link' ? this.checkLink(request.statement) : this.checkHead(request.statement);
       this.makeRoomFor(peer);
       const c = this.signer.commit();
       this.pending.set(c.nonceId, { ...p, peer, expiresAt: Date.now() + this.ttl });
@@ -310,7 +316,24 @@ export class WitnessService {
 
   // ---- the checks --------------------------------------------------------------------------
 
-  private checkBlock(request: CommitRequest): Omit<Pending, 'expiresAt' | 'peer'> {
+  /**
+   * Before deciding on a block: checks the imports its new or changed artifacts name (fetching,
+   * so asynchronous; upstream-check.ts). Anything else wrong with the request is left to
+   * checkBlock, which decides from the state as it is then.
+   */
+  private async prepareUpstream(request: CommitRequest): Promise<Awaited<ReturnType<UpstreamChecker['prepare']>>> {
+    let artifacts;
+    try {
+      if (this.store.stateIndex === undefined || request.documents === undefined) return new Map();
+      const previous = this.recordedState();
+      artifacts = changedArtifacts(previous.targets, checkSuccessorState(previous, decodeDocuments(request.documents), this.now()).targets);
+    } catch {
+      return new Map();
+    }
+    return this.upstream.prepare(artifacts);
+  }
+
+  private checkBlock(request: CommitRequest, upstream: Awaited<ReturnType<UpstreamChecker['prepare']>>): Omit<Pending, 'expiresAt' | 'peer'> {
     const chain = this.requireChain();
     const block = parseBlock(request.block, 'proposed block');
     const hash = blockHash(block);
@@ -351,12 +374,13 @@ export class WitnessService {
     const next = checkSuccessorState(previous, decodeDocuments(request.documents!), now);
     checkPayloadMatches(block.payload, next);
     checkBuildAttestations(block.payload.attestations, previous, next, request.attestations ?? {}, what);
+    const upstreamNotes = this.upstream.check(changedArtifacts(previous.targets, next.targets), upstream, buildPolicyOf(next.root));
     const valid = validateBlock(block, view, { root: rootRoleOf(next.root) });
     const rosters = new Map(walk.rosters);
     if (valid.rosterChange) rosters.set(valid.roster, canonicalText(valid.rosterChange.roster));
     return {
       kind: 'block',
-      what: walk.blocks.length > 0 ? `${what} (after catching up ${walk.blocks.length})` : what,
+      what: (walk.blocks.length > 0 ? `${what} (after catching up ${walk.blocks.length})` : what) + upstreamNotes.map((n) => `; ${n}`).join(''),
       message: Buffer.from(forwardLinkMessage(statement)),
       roster,
       effects: { blocks: [...walk.blocks.map(recorded), recorded(valid)], documents: stateDocuments(next), stateIndex: valid.index, rosters },

@@ -44,6 +44,7 @@ export async function startWitness(dir: string, options: StartWitnessOptions = {
       store: state.store,
       ...(config.chain ? { chain: config.chain } : {}),
       clockSkewSeconds: config.clockSkewSeconds,
+      ...(config.upstream ? { upstream: config.upstream } : {}),
       ...(onDecision ? { onDecision: (d: WitnessDecision) => onDecision(d, config.name) } : {}),
     });
     const server = await startWitnessServer({ service, host: options.host ?? '127.0.0.1', port: options.port ?? configuredPort(config.address), maxRequestBytes: config.maxRequestBytes, ...(config.rate ? { rate: config.rate } : {}) });

@@ -127,7 +127,7 @@ test('a build policy that requires full isolation: PASSED attestations rebuilt u
   const one = (k: Signer): { keys: Signer['publicKey'][]; threshold: number } => ({ keys: [k.publicKey], threshold: 1 });
   await initRepository(repo, {
     roles: { root: one(publisher), targets: one(publisher), snapshot: one(publisher), timestamp: one(publisher) },
-    signers: [publisher], buildPolicy: buildPolicyJson([v1.publicKey, v2.publicKey, v3.publicKey], 2, true),
+    signers: [publisher], buildPolicy: buildPolicyJson([v1.publicKey, v2.publicKey, v3.publicKey], 2, { requireFullIsolation: true }),
   });
   await publish(repo, { signers: [publisher] });
   const before = await publishedState(repo, 1);

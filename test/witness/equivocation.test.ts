@@ -39,7 +39,7 @@ function endpoint(service: WitnessService, index: number, body: Omit<CommitReque
   return {
     index,
     commit: async (session) => {
-      const a = service.commit({ session, ...body }, LEADER);
+      const a = await service.commit({ session, ...body }, LEADER);
       return { nonceId: a.nonceId, R1: Buffer.from(a.R1, 'hex'), R2: Buffer.from(a.R2, 'hex') };
     },
     respond: async (c) => Buffer.from((await service.respond({ session: c.session, nonceId: c.nonceId, rosterHash: c.rosterHash, R1: hex(c.R1), R2: hex(c.R2), bitmap: hex(c.bitmap), message: hex(c.message) }, LEADER)).s, 'hex'),
@@ -95,7 +95,7 @@ describe('equivocation', { timeout: 60_000 }, () => {
       assert.equal(x.participants.length, 4);
 
       // The honest witnesses recorded block X at index 1: block Y there is refused by each.
-      assert.throws(() => honest[0]!.commit({ session: 's', kind: 'block', statement: linkY, block: blockY, documents: genesisDocs }, LEADER),
+      await assert.rejects(honest[0]!.commit({ session: 's', kind: 'block', statement: linkY, block: blockY, documents: genesisDocs }, LEADER),
         (e: unknown) => e instanceof WitnessError && e.code === 'EQUIVOCATION');
       await assert.rejects(cosign(honest, blockY, sourceY), (e: unknown) => e instanceof CosiError && e.code === 'THRESHOLD_NOT_MET');
 

@@ -1,9 +1,12 @@
 // cli/commands/build.ts: `cairn build`, the publisher's reproducible build (docs/design.md "Build
 // verification"; docs/verified-builds.md): source tree -> deterministic source archive ->
 // recipe run in the verifiers' isolation -> artifact plus its declaration, in one step.
+import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { describeDifferences } from '../../policy/index.js';
-import { buildArtifact, DEFAULT_EXCLUDES, readRecipe } from '../../rebuild/index.js';
+import { buildArtifact, DEFAULT_EXCLUDES, importedSource, readRecipe } from '../../rebuild/index.js';
+import { UsageError } from '../../errors/index.js';
+import { importSummaryLines } from './import.js';
 import { collect, epochSeconds, secondsOption } from '../options.js';
 import { sandboxOf, sandboxOptions, type SandboxOpts } from './rebuild.js';
 import type { CliContext } from './types.js';
@@ -21,11 +24,17 @@ interface BuildOpts extends SandboxOpts {
   exclude: string[];
   timeout?: number;
   check: boolean;
+  import?: string;
+  importUri?: string;
+  aptDir?: string;
 }
 
 export function register(program: Command, context: CliContext): void {
   sandboxOptions(program.command('build')).description('build an artifact reproducibly from a source tree: source archive, artifact and release declaration in one step')
-    .argument('<source>', 'source directory (or an existing tar/tar.gz source archive)')
+    .argument('[source]', 'source directory (or an existing tar/tar.gz source archive); not with --import')
+    .option('--import <dir>', 'build from an upstream import (cairn import): its upstream file, as released, is the source; the declaration names the import for the witnesses')
+    .option('--import-uri <url>', 'with --import: the http(s) URL where you publish the import directory, for witnesses to fetch (default its file: URL)')
+    .option('--apt-dir <dir>', 'with --import: apt\'s configuration, whose keyring the import is verified with again (default /etc/apt)')
     .requiredOption('--out <dir>', 'directory for the source archive, the artifact and its declaration')
     .option('--recipe <file>', 'recipe as JSON {builder, command, output, sourceDateEpoch} (flags override its fields)')
     .option('--command <cmd>', 'build command, run with /bin/sh -c at the root of the extracted source')
@@ -38,15 +47,28 @@ export function register(program: Command, context: CliContext): void {
     .option('--exclude <name>', `file or directory name left out of the source archive (repeatable; default ${DEFAULT_EXCLUDES.join(', ')})`, collect, [])
     .option('--timeout <seconds>', 'time limit of the build', secondsOption('--timeout'))
     .option('--check', 'build twice and report any difference (a non-reproducible recipe) before publishing', false)
-    .action(async (source: string, opts: BuildOpts) => {
+    .action(async (source: string | undefined, opts: BuildOpts) => {
       const out = context.output();
+      if ((source === undefined) === (opts.import === undefined)) throw new UsageError('MISSING_ARGUMENT', 'give either a source or --import DIR', { hint: 'cairn build SOURCE_DIR --out DIR ..., or cairn build --import DIR (from cairn import) --out DIR ...' });
+      if (opts.import !== undefined && (opts.sourceUri !== undefined || opts.sourceArchive !== undefined)) throw new UsageError('CONFLICT', '--import sets the source: leave out --source-uri and --source-archive');
+      const imported = opts.import === undefined ? undefined : await importedSource(opts.import, {
+        ...(opts.importUri === undefined ? {} : { uri: opts.importUri }), ...(opts.aptDir === undefined ? {} : { etcApt: resolve(opts.aptDir) }),
+      });
+      if (imported !== undefined) {
+        for (const line of importSummaryLines(imported.summary)) out.info(line);
+        if (opts.importUri === undefined) out.warn(`the declaration names the import at ${imported.upstream.uri}: witnesses on other machines cannot read it; publish the directory and pass --import-uri URL`);
+      }
+      const sourceDateEpoch = opts.sourceDateEpoch ?? (imported !== undefined && process.env.SOURCE_DATE_EPOCH === undefined ? imported.releasedAt : undefined);
       const recipe = await readRecipe({
         ...(opts.recipe === undefined ? {} : { file: opts.recipe }), ...(opts.command === undefined ? {} : { command: opts.command }),
         ...(opts.output === undefined ? {} : { output: opts.output }), ...(opts.builder === undefined ? {} : { builder: opts.builder }),
-        ...(opts.sourceDateEpoch === undefined ? {} : { sourceDateEpoch: opts.sourceDateEpoch }),
+        ...(sourceDateEpoch === undefined ? {} : { sourceDateEpoch }),
       });
       const result = await buildArtifact({
-        source, outDir: opts.out, recipe, target: opts.target, sourceUri: opts.sourceUri, sourceArchiveName: opts.sourceArchive,
+        ...(imported === undefined
+          ? { source: source!, sourceUri: opts.sourceUri, sourceArchiveName: opts.sourceArchive }
+          : { source: imported.source, sourceUri: imported.sourceUri, sourceArchiveName: imported.sourceArchiveName, upstream: imported.upstream }),
+        outDir: opts.out, recipe, target: opts.target,
         excludes: opts.exclude.length > 0 ? opts.exclude : DEFAULT_EXCLUDES, isolation: sandboxOf(opts),
         timeoutMs: opts.timeout === undefined ? undefined : opts.timeout * 1000, checkReproducible: opts.check, onWarning: (w) => out.warn(w),
       });

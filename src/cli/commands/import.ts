@@ -8,8 +8,7 @@ import { join, resolve } from 'node:path';
 import { UsageError } from '../../errors/index.js';
 import { defaultStoreRoot } from '../../store/index.js';
 import {
-  importDebianSource, importKind, importNpmPackage, keyringForArchive, npmRegistry, PROVENANCE_MAX_BYTES, readKeyring, readRecorded,
-  verifyDebianProvenance, verifyNpmProvenance,
+  importDebianSource, importNpmPackage, npmRegistry, readKeyring, verifyImportDirectory, type DebianProvenance, type ImportSummary, type NpmProvenance,
 } from '../../upstream/index.js';
 import type { CommandModule } from './types.js';
 
@@ -19,6 +18,23 @@ interface ImportOpts {
   origin: string;
   allowUnsignedUpstream?: boolean;
   stateDir?: string;
+}
+
+/** What a verified import proves, line by line (`cairn import verify`, `cairn build --import`). */
+export function importSummaryLines(s: ImportSummary): string[] {
+  if (s.kind === 'npm') {
+    const n = s.provenance as NpmProvenance;
+    return [
+      `verified ${n.name}@${n.version} from ${n.registry}: ${n.upstream.file}, its integrity ${n.upstream.integrity.slice(0, 30)}...`,
+      `  ${s.archiveSigners.length === 0 ? 'signature NOT checked: the registry lists no keys (pin them with --keys)' : `signed by the registry: key ${s.archiveSigners[0]!}`}`,
+    ];
+  }
+  const p = s.provenance as DebianProvenance;
+  return [
+    `verified ${p.source} ${p.version}: ${p.upstream.file}, sha256 ${p.upstream.sha256}`,
+    `  release file of ${p.archive.origin}'s ${p.archive.uri} ${p.archive.suite} (${p.release.date}) signed by ${s.archiveSigners.map((f) => f.toUpperCase()).join(', ')}; index, .dsc and tarball as it lists them`,
+    `  ${s.upstreamSigner !== null ? `signed by the upstream: key ${s.upstreamSigner.toUpperCase()}` : 'NOT signed by its upstream (recorded so, and the index lists no signature)'}`,
+  ];
 }
 
 /** A file named on the command line (a key list, a keyring). */
@@ -99,27 +115,14 @@ export const importCommand: CommandModule = {
       .option('--keys <file>', 'npm: the registry\'s key list as you pinned it (default the registry\'s answer now)')
       .action(async (dir: string, opts: { keyring: string[]; aptDir?: string; origin: string; registry?: string; keys?: string }) => {
         const out = context.output();
-        const kind = importKind(await readRecorded(resolve(dir), 'provenance.json', PROVENANCE_MAX_BYTES, dir), `${dir}/provenance.json`);
-        if (kind.kind === 'npm') {
-          const keysFile = opts.keys === undefined ? undefined : await readArgumentFile(opts.keys, '--keys');
-          const { provenance: n, signedBy } = await verifyNpmProvenance(resolve(dir), { registry: opts.registry ?? (await npmRegistry(kind.name)), ...(keysFile === undefined ? {} : { keysFile }) });
-          out.result({ verified: true, signedBy, provenance: n }, [
-            `verified ${n.name}@${n.version} from ${n.registry}: ${n.upstream.file}, its integrity ${n.upstream.integrity.slice(0, 30)}...`,
-            `  ${signedBy === null ? 'signature NOT checked: the registry lists no keys (pin them with --keys)' : `signed by the registry: key ${signedBy}`}`,
-          ]);
-          return;
-        }
         const keyring = opts.keyring.length > 0 ? await readKeyring(await Promise.all(opts.keyring.map(async (f) => ({ bytes: await readArgumentFile(f, '--keyring'), what: f })))) : undefined;
-        const { provenance: p, signers } = await verifyDebianProvenance(resolve(dir), {
+        const npmKeys = opts.keys === undefined ? undefined : await readArgumentFile(opts.keys, '--keys');
+        const summary = await verifyImportDirectory(resolve(dir), {
           origin: opts.origin,
-          // Chosen from the provenance as the check reads it (once), for the archive it names.
-          keys: async (recorded) => keyring ?? (await keyringForArchive(recorded.archive.uri, recorded.archive.suite, opts.aptDir === undefined ? {} : { etcApt: resolve(opts.aptDir) })),
+          ...(keyring === undefined ? {} : { keyring }), ...(opts.aptDir === undefined ? {} : { etcApt: resolve(opts.aptDir) }),
+          ...(opts.registry === undefined ? {} : { npmRegistry: opts.registry }), ...(npmKeys === undefined ? {} : { npmKeys }),
         });
-        out.result({ verified: true, signers, provenance: p }, [
-          `verified ${p.source} ${p.version}: ${p.upstream.file}, sha256 ${p.upstream.sha256}`,
-          `  release file of ${p.archive.origin}'s ${p.archive.uri} ${p.archive.suite} (${p.release.date}) signed by ${signers.map((f) => f.toUpperCase()).join(', ')}; index, .dsc and tarball as it lists them`,
-          `  ${'signer' in p.signature ? `signed by the upstream: key ${p.signature.signer.toUpperCase()}` : 'NOT signed by its upstream (recorded so, and the index lists no signature)'}`,
-        ]);
+        out.result({ verified: true, ...summary }, importSummaryLines(summary));
       });
   },
 };

@@ -24,26 +24,28 @@ interface BuildPolicyOpts {
   buildVerifierKey: string[];
   buildQuorum?: number;
   buildRequireFullIsolation: boolean;
+  buildRequireUpstreamFetch: boolean;
 }
 
 /** The build policy of --build-verifier-key and --build-quorum, or undefined when neither is given. */
 async function buildPolicyOption(opts: BuildPolicyOpts): Promise<JsonObject | undefined> {
-  if (opts.buildVerifierKey.length === 0 && opts.buildQuorum === undefined && !opts.buildRequireFullIsolation) return undefined;
-  if (opts.buildVerifierKey.length === 0) throw new UsageError('MISSING_ARGUMENT', '--build-quorum and --build-require-full-isolation need the verifiers\' keys', { hint: 'pass --build-verifier-key FILE for each verifier' });
+  if (opts.buildVerifierKey.length === 0 && opts.buildQuorum === undefined && !opts.buildRequireFullIsolation && !opts.buildRequireUpstreamFetch) return undefined;
+  if (opts.buildVerifierKey.length === 0) throw new UsageError('MISSING_ARGUMENT', '--build-quorum, --build-require-full-isolation and --build-require-upstream-fetch need the verifiers\' keys', { hint: 'pass --build-verifier-key FILE for each verifier' });
   const keys = await readPublicKeys(opts.buildVerifierKey);
-  return buildPolicyJson(keys, opts.buildQuorum ?? keys.length, opts.buildRequireFullIsolation);
+  return buildPolicyJson(keys, opts.buildQuorum ?? keys.length, { requireFullIsolation: opts.buildRequireFullIsolation, requireUpstreamFetch: opts.buildRequireUpstreamFetch });
 }
 
 const buildPolicyOptions = (c: Command): Command =>
   c.option('--build-verifier-key <file>', 'build verifier public key file (repeatable): record the build policy in root (x-cairn-build-policy)', collect, [])
     .option('--build-quorum <k>', 'PASSED rebuild attestations from distinct verifiers each new artifact needs (default: every verifier)', positiveInt('--build-quorum'))
-    .option('--build-require-full-isolation', 'count only attestations rebuilt under full isolation (bubblewrap); witnesses refuse the others', false);
+    .option('--build-require-full-isolation', 'count only attestations rebuilt under full isolation (bubblewrap); witnesses refuse the others', false)
+    .option('--build-require-upstream-fetch', 'witnesses co-sign an imported source only after fetching its upstream file from their own mirrors', false);
 
 function policyLines(policy: JsonObject | null | undefined): string[] {
   if (policy === undefined) return [];
   if (policy === null) return ['build policy removed from root'];
   const verifiers = Object.keys(policy.verifiers as JsonObject);
-  return [`build policy in root: ${String(policy.quorum)} of ${verifiers.length} verifier(s) (${verifiers.map((k) => short(k)).join(', ')}) must rebuild each new artifact${policy.requireFullIsolation === true ? ' under full isolation' : ''}`];
+  return [`build policy in root: ${String(policy.quorum)} of ${verifiers.length} verifier(s) (${verifiers.map((k) => short(k)).join(', ')}) must rebuild each new artifact${policy.requireFullIsolation === true ? ' under full isolation' : ''}${policy.requireUpstreamFetch === true ? '; witnesses must fetch each imported source\'s upstream file themselves' : ''}`];
 }
 
 function changeLines(changes: readonly RoleChange[]): string[] {

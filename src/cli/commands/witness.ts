@@ -3,6 +3,7 @@
 // `init` creates the witness's directory for the one chain its operator names (docs/witness.md
 // "The chain a witness serves") and prints its roster entry; `serve` runs the HTTP API until
 // SIGINT or SIGTERM, printing one line per decision.
+import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { UsageError } from '../../errors/index.js';
 import { describeKeyFile } from '../../repo/index.js';
@@ -21,9 +22,16 @@ export function register(program: Command, context: CliContext): void {
     .option('--root-key <file>', 'a root key (public .pub.json or private key file) of the log it serves; the genesis roster must be authorized by them (repeatable)', collect, [])
     .option('--root-threshold <n>', 'how many of the --root-key keys must authorize the genesis roster (default: all)', positiveInt('--root-threshold'))
     .option('--clock-skew <seconds>', 'largest distance between a block\'s time and this clock', positiveInt('--clock-skew'), 300)
-    .action(async (opts: { dir: string; name: string; address: string; chain?: string; rootKey: string[]; rootThreshold?: number; clockSkew: number }) => {
+    .option('--apt-dir <dir>', 'imported Debian sources: apt\'s configuration with the archive keyrings and this witness\'s own mirrors (default /etc/apt)')
+    .option('--origin <name>', 'imported Debian sources: the signed Origin their archive must have (default Debian)')
+    .option('--npm-registry <url>', 'imported npm packages: the registry they must come from (default the one npm is configured with)')
+    .action(async (opts: { dir: string; name: string; address: string; chain?: string; rootKey: string[]; rootThreshold?: number; clockSkew: number; aptDir?: string; origin?: string; npmRegistry?: string }) => {
       const out = context.output();
-      const { entry } = await initWitness(opts.dir, { name: opts.name, address: opts.address, chain: await chainPin(opts), clockSkewSeconds: opts.clockSkew });
+      const upstream = {
+        ...(opts.aptDir === undefined ? {} : { aptDir: resolve(opts.aptDir) }), ...(opts.origin === undefined ? {} : { origin: opts.origin }),
+        ...(opts.npmRegistry === undefined ? {} : { npmRegistry: opts.npmRegistry }),
+      };
+      const { entry } = await initWitness(opts.dir, { name: opts.name, address: opts.address, chain: await chainPin(opts), clockSkewSeconds: opts.clockSkew, upstream });
       // The roster entry is JSON either way: it is what the publisher passes on.
       out.result(entry, JSON.stringify(entry, null, 2));
     });

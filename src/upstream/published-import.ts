@@ -1,0 +1,153 @@
+// upstream/published-import.ts: an import checked by someone other than its importer
+// (docs/upstream.md "Witnesses check the upstream"): the import directory fetched from where its
+// publisher put it (a release declaration's `upstream`: the directory's URL and its
+// provenance.json's SHA-256), every recorded file by its recorded size and SHA-256; the chain
+// verified again from those bytes with the checker's own keyring or registry (provenance.ts,
+// npm-import.ts); and the upstream file fetched once more from the checker's own configured
+// sources (apt's archives, npm's registry), which must serve exactly the recorded bytes.
+import { writeFile } from 'node:fs/promises';
+import type { PublicKey } from 'openpgp';
+import { join } from 'node:path';
+import { sha256Hex } from '../crypto/index.js';
+import { BoundedFetcher, fetchAll, FetchError, type Fetcher } from '../io/index.js';
+import { keyringForArchive, sourceArchives } from './apt-sources.js';
+import type { DebianProvenance } from './debian-source.js';
+import { UpstreamError } from './errors.js';
+import { importKind, PROVENANCE_MAX_BYTES, readRecorded, type ChainFile } from './import-dir.js';
+import { npmRegistry, parseNpmProvenance, verifyNpmProvenance, type NpmProvenance } from './npm-import.js';
+import { parseDebianProvenance, verifyDebianProvenance } from './provenance.js';
+
+/** The checker's own trust: where its keyrings, archives and registry are configured. */
+export interface ImportCheckOptions {
+  /** apt's configuration directory: the archive's keyring and the checker's own mirrors (default /etc/apt). */
+  etcApt?: string;
+  /** The keyring a Debian import's release file is checked with (default the one apt checks that archive with). */
+  keyring?: readonly PublicKey[];
+  /** The signed Origin a Debian import's archive must have (default "Debian"). */
+  origin?: string;
+  /** The npm registry an npm import must come from (default the one npm is configured with for its name). */
+  npmRegistry?: string;
+  /** The registry's key list as the checker pinned it (default the registry's answer now). */
+  npmKeys?: Uint8Array;
+  fetcher?: Fetcher;
+  now?: Date;
+}
+
+/** What a verified import proves, whatever its kind. */
+export interface ImportSummary {
+  kind: 'debian' | 'npm';
+  /** Source package (Debian) or package name (npm), and its version. */
+  name: string;
+  version: string;
+  /** The upstream file: what a release built from the import declares as its source. */
+  upstream: ChainFile & { uri: string };
+  /** Debian: fingerprints of the archive keys that signed the release file; npm: the registry key that signed, if any. */
+  archiveSigners: string[];
+  /** Debian: fingerprint of the upstream's key that signed the tarball; null where the upstream signed nothing (or npm). */
+  upstreamSigner: string | null;
+  provenance: DebianProvenance | NpmProvenance;
+}
+
+/** Verifies the import in `dir` (either kind) with the checker's own trust; UpstreamError names the link that does not hold. */
+export async function verifyImportDirectory(dir: string, options: ImportCheckOptions = {}): Promise<ImportSummary> {
+  const kind = importKind(await readRecorded(dir, 'provenance.json', PROVENANCE_MAX_BYTES, dir), `${dir}/provenance.json`);
+  if (kind.kind === 'npm') {
+    const registry = options.npmRegistry ?? (await npmRegistry(kind.name));
+    const { provenance: p, signedBy } = await verifyNpmProvenance(dir, {
+      registry, ...(options.npmKeys === undefined ? {} : { keysFile: options.npmKeys }), ...(options.fetcher === undefined ? {} : { fetcher: options.fetcher }),
+    });
+    return { kind: 'npm', name: p.name, version: p.version, upstream: p.upstream, archiveSigners: signedBy === null ? [] : [signedBy], upstreamSigner: null, provenance: p };
+  }
+  const { provenance: p, signers } = await verifyDebianProvenance(dir, {
+    ...(options.origin === undefined ? {} : { origin: options.origin }),
+    ...(options.now === undefined ? {} : { now: options.now }),
+    // Chosen from the provenance as the check reads it (once), for the archive it names.
+    keys: async (recorded) => options.keyring ?? keyringForArchive(recorded.archive.uri, recorded.archive.suite, options.etcApt === undefined ? {} : { etcApt: options.etcApt }),
+  });
+  return { kind: 'debian', name: p.source, version: p.version, upstream: p.upstream, archiveSigners: signers, upstreamSigner: 'signer' in p.signature ? p.signature.signer : null, provenance: p };
+}
+
+/** The files an import's provenance records besides provenance.json itself. */
+function recordedFiles(bytes: Uint8Array, what: string): ChainFile[] {
+  const kind = importKind(bytes, what);
+  if (kind.kind === 'npm') {
+    const p = parseNpmProvenance(bytes, what);
+    return [p.upstream, p.document, ...(p.keys === null ? [] : [p.keys])];
+  }
+  const p = parseDebianProvenance(bytes, what);
+  return [p.release, p.index, p.dsc, p.upstream, p.debianTarball, ...('signer' in p.signature ? [p.signature, p.signature.key] : [])];
+}
+
+/**
+ * Fetches the import directory published at `uri` (its provenance.json must have SHA-256
+ * `sha256`) into the empty directory `into`: every file it records, each read up to its recorded
+ * size and refused (HASH_MISMATCH) unless it has the recorded size and SHA-256. Only what
+ * provenance.json records is fetched, under `uri` and by the names it records (IMPORT_FILE_NAME).
+ */
+export async function fetchImportDirectory(uri: string, sha256: string, into: string, fetcher: Fetcher = new BoundedFetcher()): Promise<void> {
+  const base = new URL(uri);
+  if (!uri.endsWith('/')) throw new UpstreamError('MALFORMED', `an import directory's URL ends with "/", found ${uri}`);
+  const provenance = await fetchAll(fetcher, new URL('provenance.json', base).href, PROVENANCE_MAX_BYTES);
+  if (sha256Hex(provenance) !== sha256) {
+    throw new UpstreamError('HASH_MISMATCH', `${uri}provenance.json has SHA-256 ${sha256Hex(provenance)}; the release declares ${sha256}`);
+  }
+  const files = recordedFiles(provenance, `${uri}provenance.json`);
+  const names = new Set(['provenance.json', ...files.map((f) => f.file)]);
+  if (names.size !== files.length + 1) throw new UpstreamError('MALFORMED', `${uri}provenance.json records one file name twice (or provenance.json itself)`);
+  await writeFile(join(into, 'provenance.json'), provenance);
+  for (const file of files) {
+    const url = new URL(file.file, base).href;
+    const bytes = await fetchAll(fetcher, url, file.size).catch((e: unknown) => {
+      if (e instanceof FetchError && e.code === 'TOO_LARGE') throw new UpstreamError('HASH_MISMATCH', `${url} is more than the ${file.size} bytes provenance.json records`, { cause: e });
+      throw e;
+    });
+    if (bytes.length !== file.size || sha256Hex(bytes) !== file.sha256) {
+      throw new UpstreamError('HASH_MISMATCH', `${url} is ${bytes.length} bytes with SHA-256 ${sha256Hex(bytes)}; provenance.json records ${file.size} bytes with SHA-256 ${file.sha256}`);
+    }
+    await writeFile(join(into, file.file), bytes, { flag: 'wx' });
+  }
+}
+
+/** Whether the checker fetched the upstream file itself: from which address, or why it could not. */
+export type UpstreamFetch = { fetchedFrom: string } | { unreachable: string };
+
+/**
+ * Fetches the upstream file of a verified import again from the checker's own sources: for
+ * Debian each archive apt names (its pool path under that archive), for npm the tarball address
+ * when it is on the registry npm names. The first source that serves it must serve exactly the
+ * recorded bytes (else HASH_MISMATCH: that source, or the import, is not what it claims); none
+ * serving it is `unreachable`, with each source's reason.
+ */
+export async function fetchUpstreamFromOwnSources(summary: ImportSummary, options: ImportCheckOptions = {}): Promise<UpstreamFetch> {
+  const fetcher = options.fetcher ?? new BoundedFetcher();
+  const candidates: string[] = [];
+  if (summary.kind === 'debian') {
+    const p = summary.provenance as DebianProvenance;
+    const archives = await sourceArchives(options.etcApt === undefined ? {} : { etcApt: options.etcApt }).catch(() => []);
+    for (const a of archives) {
+      const url = `${a.uri}/${p.archive.directory}/${p.upstream.file}`;
+      if (!candidates.includes(url)) candidates.push(url);
+    }
+  } else {
+    const registry = (options.npmRegistry ?? (await npmRegistry(summary.name))).replace(/\/+$/, '');
+    if (summary.upstream.uri.startsWith(`${registry}/`)) candidates.push(summary.upstream.uri);
+  }
+  if (candidates.length === 0) return { unreachable: summary.kind === 'debian' ? 'apt names no archive to fetch it from' : 'the tarball is not on the registry npm names' };
+  const reasons: string[] = [];
+  for (const url of candidates) {
+    let bytes: Buffer;
+    try {
+      bytes = await fetchAll(fetcher, url, summary.upstream.size);
+    } catch (e) {
+      if (!(e instanceof FetchError)) throw e;
+      if (e.code === 'TOO_LARGE') throw new UpstreamError('HASH_MISMATCH', `${url} serves more than the ${summary.upstream.size} bytes of ${summary.upstream.file} the verified chain lists`);
+      reasons.push(`${url}: ${e.message}`);
+      continue;
+    }
+    if (bytes.length !== summary.upstream.size || sha256Hex(bytes) !== summary.upstream.sha256) {
+      throw new UpstreamError('HASH_MISMATCH', `${url} serves ${bytes.length} bytes with SHA-256 ${sha256Hex(bytes)}; the verified chain lists ${summary.upstream.file} as ${summary.upstream.size} bytes with SHA-256 ${summary.upstream.sha256}`);
+    }
+    return { fetchedFrom: url };
+  }
+  return { unreachable: reasons.join('; ') };
+}
