@@ -20,7 +20,10 @@ import { REMOTE_NAME, listRemotes, type RemoteConfig } from './remotes.js';
 import { RemoteClient, type AttestationVerdict, type FetchedPackage, type RemoteEvent } from './remotes-client.js';
 import semver from 'semver';
 import { join } from 'node:path';
-import { readCappedFileIfExists, writeFileAtomic } from '../io/index.js';
+import { BoundedFetcher, readCappedFileIfExists, writeFileAtomic } from '../io/index.js';
+import { isCairnError } from '../errors/index.js';
+import type { UpstreamDeclaration } from '../policy/index.js';
+import { fetchProvenance } from '../upstream/index.js';
 import { resolveDependencies, type PackageCatalog, type Requirement } from './resolve.js';
 
 const semverCompare = (a: string, b: string): number => semver.compare(a, b);
@@ -437,6 +440,42 @@ export interface PackageInfo {
   witnessed: boolean;
   block?: string;
   installed?: string;
+  /** Where its source came from, when it was imported (docs/upstream.md): what the provenance the witnesses checked records. */
+  upstream?: UpstreamInfo;
+}
+
+/** A package's upstream provenance as `cairn info` shows it; `unavailable` when the import's provenance.json could not be fetched. */
+export type UpstreamInfo = { uri: string; unavailable: string } | {
+  uri: string;
+  kind: 'debian' | 'npm';
+  /** Source package or npm name, and version. */
+  name: string;
+  version: string;
+  /** The upstream file, its SHA-256 (the declared source). */
+  file: string;
+  sha256: string;
+  /** Debian: the archive and the keys that signed its release file; npm: the registry and the key that signed. */
+  archive: string;
+  archiveSigners: string[];
+  /** The upstream's key that signed the file, or null where it signed nothing (npm: always null). */
+  upstreamSigner: string | null;
+};
+
+/** The provenance of the import `upstream` names, by its declared hash. */
+async function upstreamInfo(upstream: UpstreamDeclaration, proxy: string | undefined): Promise<UpstreamInfo> {
+  try {
+    const { provenance: p } = await fetchProvenance(upstream.uri, upstream.sha256, new BoundedFetcher(undefined, proxy === undefined ? {} : { proxy }));
+    if (p.kind === 'npm') {
+      return { uri: upstream.uri, kind: 'npm', name: p.name, version: p.version, file: p.upstream.file, sha256: p.upstream.sha256, archive: p.registry, archiveSigners: p.signature === null ? [] : [p.signature.keyid], upstreamSigner: null };
+    }
+    return {
+      uri: upstream.uri, kind: 'debian', name: p.source, version: p.version, file: p.upstream.file, sha256: p.upstream.sha256,
+      archive: `${p.archive.origin} ${p.archive.uri} ${p.archive.suite}`, archiveSigners: p.release.signers, upstreamSigner: 'signer' in p.signature ? p.signature.signer : null,
+    };
+  } catch (e) {
+    if (!isCairnError(e)) throw e;
+    return { uri: upstream.uri, unavailable: e.message };
+  }
 }
 
 /** Describes NAME (newest version) or NAME@RANGE (newest matching) from the first remote that publishes it; downloads the archive to check the verifiers' verdicts. */
@@ -465,6 +504,7 @@ export async function describePackage(options: PackageManagerOptions, request: s
     witnessed: client.witnessed,
     ...(client.block ? { block: `${client.block.index}:${client.block.hash}` } : {}),
     ...(installed[wanted.name] ? { installed: installed[wanted.name]!.version } : {}),
+    ...(fetched.upstream === undefined ? {} : { upstream: await upstreamInfo(fetched.upstream, options.proxy) }),
   };
 }
 

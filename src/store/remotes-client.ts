@@ -9,7 +9,8 @@ import { mkdir } from 'node:fs/promises';
 import { createUpdater, type TargetUpdater, type WitnessedUpdater, type WitnessedUpdaterOptions } from '../client/index.js';
 import { BoundedFetcher, readCappedFile, type Fetcher } from '../io/index.js';
 import { asCairnError } from '../errors/index.js';
-import { AttestationError } from '../policy/index.js';
+import type { JsonObject } from '../encoding/index.js';
+import { AttestationError, declarationFromCustom, type UpstreamDeclaration } from '../policy/index.js';
 import type { TargetFile } from '../tuf/index.js';
 import {
   CUSTOM_FIELD, PACKAGE_INDEX_LIMITS, PACKAGE_INDEX_PATH, PackageError, VERSIONS_INDEX_LIMITS, packageTargetPath, parseManifest, parsePackageIndex, parseVersionsIndex, versionsTargetPath,
@@ -66,6 +67,8 @@ export interface FetchedPackage {
    * remote has no log anchor (attestations are bound to a release through the log only).
    */
   attestations: AttestationVerdict;
+  /** The import its source came from, as its declaration names it (docs/upstream.md); absent for a source not imported. */
+  upstream?: UpstreamDeclaration;
 }
 
 /** A verified view of one remote, mirror by mirror. */
@@ -196,7 +199,8 @@ export class RemoteClient implements PackageCatalog {
       if (!done) throw new InstallError('ALL_MIRRORS_FAILED', `no mirror of ${this.name} served ${info.path} with the verified length and hash: ${failures.join('; ')}`);
     }
     this.options.onEvent?.({ type: 'downloaded', remote: this.name, target: info.path, bytes: info.length, cached });
-    return { name, version, targetPath: info.path, sha256, length: info.length, file, manifest, attestations: await this.checkAttestations(info) };
+    const upstream = declarationFromCustom(info.custom as JsonObject | undefined, `${info.path} custom metadata`)?.upstream;
+    return { name, version, targetPath: info.path, sha256, length: info.length, file, manifest, attestations: await this.checkAttestations(info), ...(upstream === undefined ? {} : { upstream }) };
   }
 
   /** The witnessed client's re-check of a target's rebuild attestations (a failed check throws: the package is refused). */

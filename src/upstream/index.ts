@@ -9,4 +9,4 @@ export { verifyUpstreamSignature, DEBIAN_LIMITS, type DebianProvenance } from '.
 export { importKind, PROVENANCE_FORMAT, PROVENANCE_MAX_BYTES, readRecorded, type ChainFile } from './import-dir.js';
 export { importNpmPackage, npmRegistry, NPM_NAME, NPM_VERSION, parseNpmProvenance, verifyNpmProvenance, verifyRegistrySignature, NPM_LIMITS, type NpmImportRequest, type NpmImportResult, type NpmProvenance } from './npm-import.js';
 export { verifyDebianProvenance, parseDebianProvenance } from './provenance.js';
-export { fetchImportDirectory, fetchUpstreamFromOwnSources, verifyImportDirectory, type ImportCheckOptions, type ImportSummary, type UpstreamFetch } from './published-import.js';
+export { fetchImportDirectory, fetchProvenance, fetchUpstreamFromOwnSources, verifyImportDirectory, type ImportCheckOptions, type ImportSummary, type UpstreamFetch } from './published-import.js';

@@ -67,15 +67,28 @@ export async function verifyImportDirectory(dir: string, options: ImportCheckOpt
   return { kind: 'debian', name: p.source, version: p.version, upstream: p.upstream, archiveSigners: signers, upstreamSigner: 'signer' in p.signature ? p.signature.signer : null, provenance: p };
 }
 
+/** The provenance of either kind, read strictly. */
+function parseProvenance(bytes: Uint8Array, what: string): DebianProvenance | NpmProvenance {
+  return importKind(bytes, what).kind === 'npm' ? parseNpmProvenance(bytes, what) : parseDebianProvenance(bytes, what);
+}
+
 /** The files an import's provenance records besides provenance.json itself. */
-function recordedFiles(bytes: Uint8Array, what: string): ChainFile[] {
-  const kind = importKind(bytes, what);
-  if (kind.kind === 'npm') {
-    const p = parseNpmProvenance(bytes, what);
-    return [p.upstream, p.document, ...(p.keys === null ? [] : [p.keys])];
-  }
-  const p = parseDebianProvenance(bytes, what);
+function recordedFiles(p: DebianProvenance | NpmProvenance): ChainFile[] {
+  if (p.kind === 'npm') return [p.upstream, p.document, ...(p.keys === null ? [] : [p.keys])];
   return [p.release, p.index, p.dsc, p.upstream, p.debianTarball, ...('signer' in p.signature ? [p.signature, p.signature.key] : [])];
+}
+
+/**
+ * The provenance.json of the import directory published at `uri` (which ends with "/"), refused
+ * (HASH_MISMATCH) unless it has SHA-256 `sha256`; its bytes and what they record.
+ */
+export async function fetchProvenance(uri: string, sha256: string, fetcher: Fetcher = new BoundedFetcher()): Promise<{ bytes: Buffer; provenance: DebianProvenance | NpmProvenance }> {
+  if (!uri.endsWith('/')) throw new UpstreamError('MALFORMED', `an import directory's URL ends with "/", found ${uri}`);
+  const bytes = await fetchAll(fetcher, new URL('provenance.json', uri).href, PROVENANCE_MAX_BYTES);
+  if (sha256Hex(bytes) !== sha256) {
+    throw new UpstreamError('HASH_MISMATCH', `${uri}provenance.json has SHA-256 ${sha256Hex(bytes)}; the release declares ${sha256}`);
+  }
+  return { bytes, provenance: parseProvenance(bytes, `${uri}provenance.json`) };
 }
 
 /**
@@ -85,26 +98,21 @@ function recordedFiles(bytes: Uint8Array, what: string): ChainFile[] {
  * provenance.json records is fetched, under `uri` and by the names it records (IMPORT_FILE_NAME).
  */
 export async function fetchImportDirectory(uri: string, sha256: string, into: string, fetcher: Fetcher = new BoundedFetcher()): Promise<void> {
-  const base = new URL(uri);
-  if (!uri.endsWith('/')) throw new UpstreamError('MALFORMED', `an import directory's URL ends with "/", found ${uri}`);
-  const provenance = await fetchAll(fetcher, new URL('provenance.json', base).href, PROVENANCE_MAX_BYTES);
-  if (sha256Hex(provenance) !== sha256) {
-    throw new UpstreamError('HASH_MISMATCH', `${uri}provenance.json has SHA-256 ${sha256Hex(provenance)}; the release declares ${sha256}`);
-  }
-  const files = recordedFiles(provenance, `${uri}provenance.json`);
+  const { bytes, provenance } = await fetchProvenance(uri, sha256, fetcher);
+  const files = recordedFiles(provenance);
   const names = new Set(['provenance.json', ...files.map((f) => f.file)]);
   if (names.size !== files.length + 1) throw new UpstreamError('MALFORMED', `${uri}provenance.json records one file name twice (or provenance.json itself)`);
-  await writeFile(join(into, 'provenance.json'), provenance);
+  await writeFile(join(into, 'provenance.json'), bytes);
   for (const file of files) {
-    const url = new URL(file.file, base).href;
-    const bytes = await fetchAll(fetcher, url, file.size).catch((e: unknown) => {
+    const url = new URL(file.file, uri).href;
+    const fetched = await fetchAll(fetcher, url, file.size).catch((e: unknown) => {
       if (e instanceof FetchError && e.code === 'TOO_LARGE') throw new UpstreamError('HASH_MISMATCH', `${url} is more than the ${file.size} bytes provenance.json records`, { cause: e });
       throw e;
     });
-    if (bytes.length !== file.size || sha256Hex(bytes) !== file.sha256) {
-      throw new UpstreamError('HASH_MISMATCH', `${url} is ${bytes.length} bytes with SHA-256 ${sha256Hex(bytes)}; provenance.json records ${file.size} bytes with SHA-256 ${file.sha256}`);
+    if (fetched.length !== file.size || sha256Hex(fetched) !== file.sha256) {
+      throw new UpstreamError('HASH_MISMATCH', `${url} is ${fetched.length} bytes with SHA-256 ${sha256Hex(fetched)}; provenance.json records ${file.size} bytes with SHA-256 ${file.sha256}`);
     }
-    await writeFile(join(into, file.file), bytes, { flag: 'wx' });
+    await writeFile(join(into, file.file), fetched, { flag: 'wx' });
   }
 }
 

@@ -373,8 +373,9 @@ export class WitnessService {
     const previous = this.recordedState();
     const next = checkSuccessorState(previous, decodeDocuments(request.documents!), now);
     checkPayloadMatches(block.payload, next);
-    checkBuildAttestations(block.payload.attestations, previous, next, request.attestations ?? {}, what);
+    // The source first: a rebuild of a source that is not the upstream's proves nothing about it.
     const upstreamNotes = this.upstream.check(changedArtifacts(previous.targets, next.targets), upstream, buildPolicyOf(next.root));
+    checkBuildAttestations(block.payload.attestations, previous, next, request.attestations ?? {}, what);
     const valid = validateBlock(block, view, { root: rootRoleOf(next.root) });
     const rosters = new Map(walk.rosters);
     if (valid.rosterChange) rosters.set(valid.roster, canonicalText(valid.rosterChange.roster));

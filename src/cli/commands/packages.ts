@@ -8,7 +8,7 @@ import { createInterface } from 'node:readline/promises';
 import { EXIT, UsageError } from '../../errors/index.js';
 import {
   ConsentNeededError, addRemote, backgroundUpdate, createBundle, readHeldUpdates, formatAge, installBundle, type BundleInstallResult, describePackage, installPackages, listRemotes, openStore, removePackages, removeRemote, searchPackages, updatePackages,
-  type InstallEvent, type PackageManagerOptions, type TransactionResult,
+  type InstallEvent, type PackageInfo, type PackageManagerOptions, type TransactionResult,
 } from '../../store/index.js';
 import { collectStoreGarbage } from '../../apps/index.js';
 import { describePermission } from '../../package/index.js';
@@ -340,6 +340,17 @@ export const searchCommand: CommandModule = {
   },
 };
 
+/** `cairn info`'s lines on where a package's source came from (docs/upstream.md). */
+function upstreamLines(u: PackageInfo['upstream']): string[] {
+  if (u === undefined) return ['  upstream: not an imported source'];
+  if ('unavailable' in u) return [`  upstream: imported (${u.uri}); its provenance could not be fetched: ${u.unavailable}`];
+  return [
+    `  upstream: ${u.name} ${u.version} from ${u.archive}: ${u.file} (sha256 ${u.sha256}) is the source, unchanged`,
+    `    ${u.kind === 'debian' ? 'archive key' : 'registry key'}: ${u.archiveSigners.map((f) => f.toUpperCase()).join(', ') || 'none (the registry signs nothing)'}`,
+    ...(u.kind === 'debian' ? [`    upstream's signature: ${u.upstreamSigner === null ? 'none (the upstream signs nothing)' : `key ${u.upstreamSigner.toUpperCase()}`}`] : []),
+  ];
+}
+
 export const infoCommand: CommandModule = {
   register(program, context) {
     networked(scoped(program.command('info').description('versions, size, requested permissions, verifiers\' verdicts and the witnessed block of a package')
@@ -357,6 +368,7 @@ export const infoCommand: CommandModule = {
           ...info.permissions.map((p) => `    ${p}: ${describePermission(p)}`),
           `  verified builds: ${{ checked: 'rebuilt by the quorum of verifiers the root names (attestations checked)', 'no-policy': 'the root names no build verifiers', 'not-witnessed': 'not checked: the remote has no log anchor' }[info.attestations]}`,
           `  witnessed: ${info.witnessed ? `yes, log block ${info.block ?? '?'}` : 'no (TUF only)'}`,
+          ...upstreamLines(info.upstream),
           ...(info.installed ? [`  installed: ${info.installed}`] : []),
         ]);
       });
