@@ -178,7 +178,7 @@ export const COMMAND_GROUPS: readonly CommandGroup[] = [
   },
   {
     name: 'build',
-    term: 'build [options] <source>',
+    term: 'build [options] [source]',
     description: 'build an artifact reproducibly from a source tree: source archive, artifact and release declaration in one step',
     load: () => import('./commands/build.js'),
   },

@@ -22,6 +22,7 @@
 import type { TufPublicKey } from '../crypto/public-key.js';
 import { keyIdOf, readTufPublicKey } from '../crypto/public-key.js';
 import type { JsonObject, JsonValue } from '../encoding/canonical-json.js';
+import { canonicalBytes } from '../encoding/canonical-json.js';
 import { FieldReader } from '../encoding/field-reader.js';
 import { isCairnError, short } from '../errors/index.js';
 import type { RootEnvelope, TargetsEnvelope } from '../tuf/index.js';
@@ -119,23 +120,26 @@ export const PACKAGE_VERSIONS_INDEX_PATH = /^packages\/(?:[a-z0-9][a-z0-9._-]{0,
 
 /**
  * Targets the new state adds or changes: every entry of a targets role whose document differs
- * from the recorded one, whose sha256 is not what the recorded versions of the changed roles
- * list for the same path (so a target moved between roles is not new). Removed targets need no
+ * from the recorded one, whose sha256 or declaration (its custom `source`, `recipe` and
+ * `upstream`) is not what the recorded versions of the changed roles list for the same path (so a
+ * target moved between roles is not new, and a declaration changed under the same bytes is
+ * checked again). Removed targets need no
  * attestation, nor do package versions indexes (PACKAGE_VERSIONS_INDEX_PATH). Throws DeclarationError for a malformed declaration.
  */
 export function changedArtifacts(previous: ReadonlyMap<string, TargetsEnvelope> | undefined, next: ReadonlyMap<string, TargetsEnvelope>): ReleaseArtifact[] {
   const changedRoles = [...next].filter(([name, e]) => previous?.get(name) !== e && !sameRaw(previous?.get(name), e));
-  const before = new Map<string, string | undefined>();
+  const before = new Map<string, { sha256: string | undefined; declaration: string }>();
   for (const [name] of changedRoles) {
     const old = previous?.get(name);
     if (!old) continue;
-    for (const [path, t] of Object.entries(old.signed.targets)) before.set(path, t.hashes.sha256);
+    for (const [path, t] of Object.entries(old.signed.targets)) before.set(path, { sha256: t.hashes.sha256, declaration: declarationFields(t.custom) });
   }
   const out: ReleaseArtifact[] = [];
   for (const [role, envelope] of changedRoles) {
     for (const [path, t] of Object.entries(envelope.signed.targets)) {
       const sha256 = t.hashes.sha256;
-      if (sha256 !== undefined && before.get(path) === sha256) continue;
+      const old = before.get(path);
+      if (sha256 !== undefined && old?.sha256 === sha256 && old.declaration === declarationFields(t.custom)) continue;
       if (PACKAGE_VERSIONS_INDEX_PATH.test(path)) continue;
       if (sha256 === undefined || !/^[0-9a-f]{64}$/.test(sha256)) {
         throw new AttestationError('NO_DECLARATION', `${path} in ${role} has no sha256: a rebuild attestation names a sha256`);
@@ -197,6 +201,12 @@ function parseOrUndefined(bytes: Uint8Array, what: string): DsseEnvelope | undef
     if (isCairnError(e)) return undefined;
     throw e;
   }
+}
+
+/** The declaration fields of a target's custom metadata as canonical JSON, to compare (absent ones as null). */
+function declarationFields(custom: unknown): string {
+  const o = typeof custom === 'object' && custom !== null && !Array.isArray(custom) ? custom as Record<string, JsonValue | undefined> : {};
+  return canonicalBytes({ source: o.source ?? null, recipe: o.recipe ?? null, upstream: o.upstream ?? null }).toString('utf8');
 }
 
 function sameRaw(a: TargetsEnvelope | undefined, b: TargetsEnvelope): boolean {

@@ -136,9 +136,8 @@ export function parseReleaseDeclaration(value: JsonValue, what: string): Release
 /** The custom-metadata form of a declaration, merged over `base` (other custom fields kept). */
 export function declarationToCustom(declaration: ReleaseDeclaration, base: JsonObject = {}): JsonObject {
   const { source, recipe, upstream } = declaration;
-  const { upstream: _replaced, ...kept } = base;
   return {
-    ...kept,
+    ...base,
     source: { uri: source.uri, sha256: source.sha256 },
     recipe: { builder: recipe.builder, command: recipe.command, output: recipe.output, sourceDateEpoch: recipe.sourceDateEpoch },
     ...(upstream === undefined ? {} : { upstream: { uri: upstream.uri, sha256: upstream.sha256 } }),

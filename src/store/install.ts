@@ -22,7 +22,6 @@ import semver from 'semver';
 import { join } from 'node:path';
 import { BoundedFetcher, readCappedFileIfExists, writeFileAtomic } from '../io/index.js';
 import { isCairnError } from '../errors/index.js';
-import type { UpstreamDeclaration } from '../policy/index.js';
 import { fetchProvenance } from '../upstream/index.js';
 import { resolveDependencies, type PackageCatalog, type Requirement } from './resolve.js';
 
@@ -461,10 +460,17 @@ export type UpstreamInfo = { uri: string; unavailable: string } | {
   upstreamSigner: string | null;
 };
 
-/** The provenance of the import `upstream` names, by its declared hash. */
-async function upstreamInfo(upstream: UpstreamDeclaration, proxy: string | undefined): Promise<UpstreamInfo> {
+/**
+ * The provenance of the import a package's declaration names, by its declared hash: shown only
+ * when witnesses checked it (a witnessed remote: each witness verified that import's chain and
+ * that the source is its upstream file) and when its upstream file is the declared source.
+ */
+async function upstreamInfo(declared: NonNullable<FetchedPackage['upstream']>, witnessed: boolean, proxy: string | undefined): Promise<UpstreamInfo> {
+  const upstream = declared.import;
+  if (!witnessed) return { uri: upstream.uri, unavailable: 'not shown: the remote has no log anchor, so no witness checked this import' };
   try {
     const { provenance: p } = await fetchProvenance(upstream.uri, upstream.sha256, new BoundedFetcher(undefined, proxy === undefined ? {} : { proxy }));
+    if (p.upstream.sha256 !== declared.sourceSha256) return { uri: upstream.uri, unavailable: `its upstream file ${p.upstream.file} is not the declared source` };
     if (p.kind === 'npm') {
       return { uri: upstream.uri, kind: 'npm', name: p.name, version: p.version, file: p.upstream.file, sha256: p.upstream.sha256, archive: p.registry, archiveSigners: p.signature === null ? [] : [p.signature.keyid], upstreamSigner: null };
     }
@@ -504,7 +510,7 @@ export async function describePackage(options: PackageManagerOptions, request: s
     witnessed: client.witnessed,
     ...(client.block ? { block: `${client.block.index}:${client.block.hash}` } : {}),
     ...(installed[wanted.name] ? { installed: installed[wanted.name]!.version } : {}),
-    ...(fetched.upstream === undefined ? {} : { upstream: await upstreamInfo(fetched.upstream, options.proxy) }),
+    ...(fetched.upstream === undefined ? {} : { upstream: await upstreamInfo(fetched.upstream, client.witnessed, options.proxy) }),
   };
 }
 

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { mkdir } from 'node:fs/promises';
 import { createUpdater, type TargetUpdater, type WitnessedUpdater, type WitnessedUpdaterOptions } from '../client/index.js';
 import { BoundedFetcher, readCappedFile, type Fetcher } from '../io/index.js';
-import { asCairnError } from '../errors/index.js';
+import { asCairnError, isCairnError } from '../errors/index.js';
 import type { JsonObject } from '../encoding/index.js';
 import { AttestationError, declarationFromCustom, type UpstreamDeclaration } from '../policy/index.js';
 import type { TargetFile } from '../tuf/index.js';
@@ -67,8 +67,19 @@ export interface FetchedPackage {
    * remote has no log anchor (attestations are bound to a release through the log only).
    */
   attestations: AttestationVerdict;
-  /** The import its source came from, as its declaration names it (docs/upstream.md); absent for a source not imported. */
-  upstream?: UpstreamDeclaration;
+  /** The import its source came from as its declaration names it, and the source it declares (docs/upstream.md); absent for a source not imported, or a declaration that does not read as one. */
+  upstream?: { import: UpstreamDeclaration; sourceSha256: string };
+}
+
+/** The import a target's declaration names, or undefined (custom metadata is the publisher's: one that is not a declaration is no error here). */
+function declaredUpstream(info: TargetFile): FetchedPackage['upstream'] {
+  try {
+    const declaration = declarationFromCustom(info.custom as JsonObject | undefined, `${info.path} custom metadata`);
+    return declaration?.upstream === undefined ? undefined : { import: declaration.upstream, sourceSha256: declaration.source.sha256 };
+  } catch (e) {
+    if (isCairnError(e)) return undefined;
+    throw e;
+  }
 }
 
 /** A verified view of one remote, mirror by mirror. */
@@ -199,7 +210,7 @@ export class RemoteClient implements PackageCatalog {
       if (!done) throw new InstallError('ALL_MIRRORS_FAILED', `no mirror of ${this.name} served ${info.path} with the verified length and hash: ${failures.join('; ')}`);
     }
     this.options.onEvent?.({ type: 'downloaded', remote: this.name, target: info.path, bytes: info.length, cached });
-    const upstream = declarationFromCustom(info.custom as JsonObject | undefined, `${info.path} custom metadata`)?.upstream;
+    const upstream = declaredUpstream(info);
     return { name, version, targetPath: info.path, sha256, length: info.length, file, manifest, attestations: await this.checkAttestations(info), ...(upstream === undefined ? {} : { upstream }) };
   }
 

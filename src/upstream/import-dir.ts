@@ -37,6 +37,42 @@ export async function readRecorded(dir: string, file: string, maxBytes: number, 
   });
 }
 
+/**
+ * Where an import's recorded files are read from: its directory (importDirectory), or the address
+ * it is published at (published-import.ts). Verifying reads them through this, in the chain's
+ * order, so a file is read only once the links before it held.
+ */
+export interface ImportFiles {
+  /** The directory or URL, for messages. */
+  readonly where: string;
+  /** provenance.json's bytes (at most PROVENANCE_MAX_BYTES). */
+  provenance(): Promise<Buffer>;
+  /** A recorded file, read no further than its recorded size; HASH_MISMATCH unless it has the recorded size and SHA-256. */
+  read(file: ChainFile): Promise<Buffer>;
+}
+
+/**
+ * HASH_MISMATCH unless `bytes` are the recorded file. `showFound`: the message also says what was
+ * found (not for bytes fetched from an address a release names: a witness's refusal goes back to
+ * whoever asked, and would tell them the hash of what that address answered).
+ */
+export function checkRecorded(bytes: Uint8Array, file: ChainFile, where: string, showFound = true): Buffer {
+  if (bytes.length !== file.size || sha256Hex(bytes) !== file.sha256) {
+    const found = showFound ? `${bytes.length} bytes with SHA-256 ${sha256Hex(bytes)}` : 'not the file';
+    throw new UpstreamError('HASH_MISMATCH', `${where}: ${file.file} is ${found}; provenance.json records ${file.size} bytes with SHA-256 ${file.sha256}`);
+  }
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
+
+/** The import in directory `dir`. */
+export function importDirectory(dir: string): ImportFiles {
+  return {
+    where: dir,
+    provenance: () => readRecorded(dir, 'provenance.json', PROVENANCE_MAX_BYTES, dir),
+    read: async (file) => checkRecorded(await readRecorded(dir, file.file, file.size, dir), file, dir),
+  };
+}
+
 /** Refuses an `out` that exists, or whose parent is not a directory (UsageError). */
 export async function checkNewDirectory(out: string): Promise<void> {
   if ((await lstat(out).catch(() => undefined)) !== undefined) throw new UsageError('CONFLICT', `${out} exists: cairn import writes a directory of its own (name another with --out)`);

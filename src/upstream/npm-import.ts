@@ -14,12 +14,11 @@
 import { execFile } from 'node:child_process';
 import { createHash, createPublicKey, verify } from 'node:crypto';
 import { promisify } from 'node:util';
-import { sha256Hex } from '../crypto/index.js';
 import { FieldReader, parseJsonBounded, type JsonRecord } from '../encoding/index.js';
 import { UsageError } from '../errors/index.js';
 import { BoundedFetcher, fetchAll, FetchError, type Fetcher } from '../io/index.js';
 import { UpstreamError } from './errors.js';
-import { checkNewDirectory, IMPORT_FILE_NAME, PROVENANCE_FORMAT, PROVENANCE_MAX_BYTES, readRecorded, writeImportDirectory, type ChainFile } from './import-dir.js';
+import { checkNewDirectory, IMPORT_FILE_NAME, importDirectory, PROVENANCE_FORMAT, writeImportDirectory, type ChainFile, type ImportFiles } from './import-dir.js';
 
 const run = promisify(execFile);
 
@@ -167,29 +166,34 @@ export function verifyRegistrySignature(name: string, version: string, integrity
   throw new UpstreamError('BAD_SIGNATURE', `${what}: no registry signature of ${name}@${version}:${integrity.slice(0, 24)}... verifies (${failures.join('; ')})`);
 }
 
-/** Imports NAME@VERSION (see the header) into `request.out`. */
-export async function importNpmPackage(request: NpmImportRequest): Promise<NpmImportResult> {
-  const progress = request.onProgress ?? ((): void => undefined);
-  const fetcher = request.fetcher ?? new BoundedFetcher();
-  const registry = request.registry.replace(/\/+$/, '');
-  if (!NPM_NAME.test(request.name) || (request.version !== undefined && !NPM_VERSION.test(request.version))) throw new UsageError('BAD_ARGUMENT', `expected NAME or NAME@VERSION (an npm package name, e.g. commander@14.0.3), found ${JSON.stringify(`${request.name}${request.version === undefined ? '' : `@${request.version}`}`.slice(0, 100))}`);
-  if (!/^https?:\/\//.test(registry)) throw new UsageError('BAD_ARGUMENT', `the registry ${JSON.stringify(registry.slice(0, 100))} is not an http(s) URL`);
-  await checkNewDirectory(request.out);
-  const packumentUrl = `${registry}/${request.name.replace('/', '%2f')}`;
+/** What a registry's packument lists for one version of a package. */
+export interface RegistryVersion {
+  version: string;
+  /** The version's document as the packument gives it. */
+  document: JsonRecord;
+  integrity: string;
+  tarballUrl: string;
+  signatures: NpmSignature[];
+  published: Date | null;
+}
+
+/** NAME@VERSION (the latest when no version) as `registry`'s packument lists it, read strictly. */
+export async function registryVersion(fetcher: Fetcher, registry: string, name: string, wanted: string | undefined, progress: (line: string) => void = () => undefined): Promise<RegistryVersion> {
+  const packumentUrl = `${registry}/${name.replace('/', '%2f')}`;
   progress(`fetching ${packumentUrl}`);
   const packument = reader.object(parseJsonBounded(await fetchAll(fetcher, packumentUrl, NPM_LIMITS.maxPackumentBytes), packumentUrl, { maxBytes: NPM_LIMITS.maxPackumentBytes, maxDepth: 64, maxEntries: 20_000_000 }), packumentUrl);
-  if (packument.name !== request.name) throw new UpstreamError('MALFORMED', `${packumentUrl} is the packument of ${JSON.stringify(packument.name)}, not of ${request.name}`);
+  if (packument.name !== name) throw new UpstreamError('MALFORMED', `${packumentUrl} is the packument of ${JSON.stringify(packument.name)}, not of ${name}`);
   const versions = reader.object(packument.versions, `${packumentUrl} versions`);
   const tags = packument['dist-tags'] === undefined ? {} : reader.object(packument['dist-tags'], `${packumentUrl} dist-tags`);
-  const version = request.version ?? (typeof tags.latest === 'string' ? tags.latest : undefined);
+  const version = wanted ?? (typeof tags.latest === 'string' ? tags.latest : undefined);
   if (version === undefined || !Object.hasOwn(versions, version)) {
-    throw new UpstreamError('NOT_FOUND', `${request.name}${request.version === undefined ? ' has no latest version' : `@${request.version} is not in the registry's packument`} (${Object.keys(versions).length} versions listed)`);
+    throw new UpstreamError('NOT_FOUND', `${name}${wanted === undefined ? ' has no latest version' : `@${wanted} is not in the registry's packument`} (${Object.keys(versions).length} versions listed)`);
   }
   // The version may be the registry's own word (dist-tags): it names files, so it is checked like a typed one.
   if (!NPM_VERSION.test(version)) throw new UpstreamError('MALFORMED', `${packumentUrl}: the version ${JSON.stringify(version.slice(0, 100))} is not one a package has`);
-  const what = `${request.name}@${version}`;
-  const document = reader.object(versions[version], `${what}`);
-  if (document.name !== request.name || document.version !== version) throw new UpstreamError('MALFORMED', `${what}: the version's document is of ${JSON.stringify(document.name)}@${JSON.stringify(document.version)}`);
+  const what = `${name}@${version}`;
+  const document = reader.object(versions[version], `${what}`) as JsonRecord;
+  if (document.name !== name || document.version !== version) throw new UpstreamError('MALFORMED', `${what}: the version's document is of ${JSON.stringify(document.name)}@${JSON.stringify(document.version)}`);
   const dist = reader.object(document.dist, `${what} dist`);
   const integrity = reader.string(dist.integrity, `${what} dist.integrity`, 1024, { min: 1 });
   const tarballUrl = reader.string(dist.tarball, `${what} dist.tarball`, 2048, { pattern: /^https?:\/\//, expected: 'an http(s) URL' });
@@ -199,6 +203,19 @@ export async function importNpmPackage(request: NpmImportRequest): Promise<NpmIm
   });
   const time = packument.time === undefined ? {} : reader.object(packument.time, `${packumentUrl} time`);
   const published = Object.hasOwn(time, version) && typeof time[version] === 'string' && !Number.isNaN(Date.parse(time[version] as string)) ? new Date(time[version] as string) : null;
+  return { version, document, integrity, tarballUrl, signatures, published };
+}
+
+/** Imports NAME@VERSION (see the header) into `request.out`. */
+export async function importNpmPackage(request: NpmImportRequest): Promise<NpmImportResult> {
+  const progress = request.onProgress ?? ((): void => undefined);
+  const fetcher = request.fetcher ?? new BoundedFetcher();
+  const registry = request.registry.replace(/\/+$/, '');
+  if (!NPM_NAME.test(request.name) || (request.version !== undefined && !NPM_VERSION.test(request.version))) throw new UsageError('BAD_ARGUMENT', `expected NAME or NAME@VERSION (an npm package name, e.g. commander@14.0.3), found ${JSON.stringify(`${request.name}${request.version === undefined ? '' : `@${request.version}`}`.slice(0, 100))}`);
+  if (!/^https?:\/\//.test(registry)) throw new UsageError('BAD_ARGUMENT', `the registry ${JSON.stringify(registry.slice(0, 100))} is not an http(s) URL`);
+  await checkNewDirectory(request.out);
+  const { version, document, integrity, tarballUrl, signatures, published } = await registryVersion(fetcher, registry, request.name, request.version, progress);
+  const what = `${request.name}@${version}`;
 
   if (request.keysFile === undefined) progress(`fetching ${registry}/-/npm/v1/keys`);
   const keys = await registryKeys(fetcher, registry, request.keysFile);
@@ -258,24 +275,21 @@ export function parseNpmProvenance(bytes: Uint8Array, what: string): NpmProvenan
  * now, never the one recorded). A record without a signature where there are keys is refused.
  * `signedBy` is the key whose signature verified, null where there were no keys to check with.
  */
-export async function verifyNpmProvenance(dir: string, options: { registry: string; keysFile?: Uint8Array; fetcher?: Fetcher }): Promise<{ provenance: NpmProvenance; signedBy: string | null }> {
-  const p = parseNpmProvenance(await readRecorded(dir, 'provenance.json', PROVENANCE_MAX_BYTES, dir), `${dir}/provenance.json`);
-  const what = `the import of ${p.name}@${p.version} in ${dir}`;
+export async function verifyNpmProvenance(source: string | ImportFiles, options: { registry: string; keysFile?: Uint8Array; fetcher?: Fetcher }): Promise<{ provenance: NpmProvenance; signedBy: string | null }> {
+  const files = typeof source === 'string' ? importDirectory(source) : source;
+  const p = parseNpmProvenance(await files.provenance(), `${files.where}/provenance.json`);
+  const what = `the import of ${p.name}@${p.version} in ${files.where}`;
   // The registry is the verifier's (its configuration, or named), never the one the directory names: that one would answer with its own keys.
   const registry = options.registry.replace(/\/+$/, '');
   if (p.registry !== registry) throw new UpstreamError('MALFORMED', `${what}: it was imported from ${p.registry}, not from ${registry}, the registry this check trusts`);
   if (p.publishedAt !== null && Number.isNaN(Date.parse(p.publishedAt))) throw new UpstreamError('MALFORMED', `${what}: publishedAt ${JSON.stringify(p.publishedAt)} is not a date`);
-  const read = async (f: ChainFile): Promise<Buffer> => {
-    const bytes = await readRecorded(dir, f.file, f.size, what);
-    if (bytes.length !== f.size || sha256Hex(bytes) !== f.sha256) throw new UpstreamError('HASH_MISMATCH', `${what}: ${f.file} is not the file provenance.json records`);
-    return bytes;
-  };
-  const tarball = await read(p.upstream);
-  if (createHash('sha512').update(tarball).digest('base64') !== sha512Of(p.upstream.integrity, what)) throw new UpstreamError('HASH_MISMATCH', `${what}: ${p.upstream.file} does not have the integrity ${p.upstream.integrity.slice(0, 30)}...`);
-  const document = reader.object(parseJsonBounded(await read(p.document), `${what}: ${p.document.file}`), p.document.file);
-  const dist = reader.object(document.dist, `${p.document.file} dist`);
-  if (document.name !== p.name || document.version !== p.version || dist.integrity !== p.upstream.integrity) throw new UpstreamError('MALFORMED', `${what}: ${p.document.file} is not the document of ${p.name}@${p.version} with that integrity`);
+  // The signature is over the recorded integrity: checked before anything large is read.
   const listed = (await registryKeys(options.fetcher ?? new BoundedFetcher(), registry, options.keysFile))?.keys ?? null;
   const verified = verifyRegistrySignature(p.name, p.version, p.upstream.integrity, p.signature === null ? [] : [p.signature], listed, p.publishedAt === null ? null : new Date(p.publishedAt), what);
+  const document = reader.object(parseJsonBounded(await files.read(p.document), `${what}: ${p.document.file}`), p.document.file);
+  const dist = reader.object(document.dist, `${p.document.file} dist`);
+  if (document.name !== p.name || document.version !== p.version || dist.integrity !== p.upstream.integrity) throw new UpstreamError('MALFORMED', `${what}: ${p.document.file} is not the document of ${p.name}@${p.version} with that integrity`);
+  const tarball = await files.read(p.upstream);
+  if (createHash('sha512').update(tarball).digest('base64') !== sha512Of(p.upstream.integrity, what)) throw new UpstreamError('HASH_MISMATCH', `${what}: ${p.upstream.file} does not have the integrity ${p.upstream.integrity.slice(0, 30)}...`);
   return { provenance: p, signedBy: verified?.keyid ?? null };
 }

@@ -10,10 +10,9 @@
 // the upstream's signature with the key inside Debian's tarball. A provenance that says the
 // upstream signed nothing where the index lists its signature is refused.
 import type { PublicKey } from 'openpgp';
-import { sha256Hex } from '../crypto/index.js';
 import { FieldReader, parseJsonObject } from '../encoding/index.js';
 import { checkDsc, DEBIAN_LIMITS, sourceIndex, paragraphsOf, sourcePackageFiles, upstreamKeyText, verifyUpstreamSignature, type DebianProvenance } from './debian-source.js';
-import { IMPORT_FILE_NAME, PROVENANCE_FORMAT, PROVENANCE_MAX_BYTES, readRecorded, type ChainFile } from './import-dir.js';
+import { IMPORT_FILE_NAME, importDirectory, PROVENANCE_FORMAT, type ChainFile, type ImportFiles } from './import-dir.js';
 import { UpstreamError } from './errors.js';
 import { verifyInRelease } from './release-file.js';
 import type { ChecksumLine } from './deb822.js';
@@ -76,13 +75,6 @@ export function parseDebianProvenance(bytes: Uint8Array, what: string): DebianPr
   };
 }
 
-/** The bytes of `file` in `dir` (a regular file, read only up to its recorded size), which must have the recorded size and SHA-256. */
-async function recorded(dir: string, file: ChainFile, what: string): Promise<Buffer> {
-  const bytes = await readRecorded(dir, file.file, file.size, what);
-  if (bytes.length !== file.size || sha256Hex(bytes) !== file.sha256) throw new UpstreamError('HASH_MISMATCH', `${what}: ${file.file} is ${bytes.length} bytes with SHA-256 ${sha256Hex(bytes)}; provenance.json records ${file.size} bytes with SHA-256 ${file.sha256}`);
-  return bytes;
-}
-
 /** Whether a recorded file is the one a signed list names. */
 function sameAs(file: ChainFile, listed: ChecksumLine | undefined): boolean {
   return listed !== undefined && listed.name === file.file && listed.size === file.size && listed.sha256 === file.sha256;
@@ -101,47 +93,47 @@ export interface DebianCheck {
  * Returns its provenance and the fingerprints of the keys that signed its release file; throws
  * UpstreamError naming the link that does not hold.
  */
-export async function verifyDebianProvenance(dir: string, check: DebianCheck): Promise<{ provenance: DebianProvenance; signers: string[] }> {
-  const p = parseDebianProvenance(await readRecorded(dir, 'provenance.json', PROVENANCE_MAX_BYTES, dir), `${dir}/provenance.json`);
-  const what = `the import of ${p.source} ${p.version} in ${dir}`;
+export async function verifyDebianProvenance(source: string | ImportFiles, check: DebianCheck): Promise<{ provenance: DebianProvenance; signers: string[] }> {
+  const files = typeof source === 'string' ? importDirectory(source) : source;
+  const p = parseDebianProvenance(await files.provenance(), `${files.where}/provenance.json`);
+  const what = `the import of ${p.source} ${p.version} in ${files.where}`;
   const keys = typeof check.keys === 'function' ? await check.keys(p) : check.keys;
   const now = check.now ?? new Date();
   const origin = check.origin ?? 'Debian';
   if (p.archive.origin !== origin) throw new UpstreamError('MALFORMED', `${what}: it comes from ${p.archive.origin}'s archive, not ${origin}'s`);
-  const releaseBytes = await recorded(dir, p.release, what);
+  const releaseBytes = await files.read(p.release);
   const releaseDate = new Date(p.release.date);
   if (Number.isNaN(releaseDate.getTime())) throw new UpstreamError('MALFORMED', `${what}: release.date ${JSON.stringify(p.release.date)} is not a date`);
   const release = await verifyInRelease(releaseBytes.toString('utf8'), { keys, now, suite: p.archive.suite, source: 'recorded' }, `${what}: ${p.release.file}`);
   if (release.origin !== p.archive.origin) throw new UpstreamError('MALFORMED', `${what}: the release file is ${release.origin ?? 'of no named origin'}'s, provenance.json says ${p.archive.origin}'s`);
   if (release.date.getTime() !== releaseDate.getTime()) throw new UpstreamError('MALFORMED', `${what}: the release file is dated ${release.date.toISOString()}, provenance.json says ${p.release.date}`);
 
-  const indexBytes = await recorded(dir, p.index, what);
   const listedIndex = release.files.get(p.index.path);
   const format = /\/source\/Sources\.(gz|xz)$/.exec(p.index.path)?.[1] as 'gz' | 'xz' | undefined;
   if (format === undefined || p.index.path !== `${p.archive.component}/source/Sources.${format}`) throw new UpstreamError('MALFORMED', `${what}: index.path ${JSON.stringify(p.index.path)} is not the source index of component ${p.archive.component}`);
   if (listedIndex === undefined || listedIndex.size !== p.index.size || listedIndex.sha256 !== p.index.sha256) throw new UpstreamError('HASH_MISMATCH', `${what}: ${p.index.path} is not the index the release file lists`);
-  const index = await sourceIndex(indexBytes, format, release.files.get(`${p.archive.component}/source/Sources`), `${what}: ${p.index.path}`);
+  const index = await sourceIndex(await files.read(p.index), format, release.files.get(`${p.archive.component}/source/Sources`), `${what}: ${p.index.path}`);
   const paragraph = paragraphsOf(index, p.source, `${what}: ${p.index.path}`).find((candidate) => candidate.get('Version') === p.version);
   if (paragraph === undefined) throw new UpstreamError('NOT_FOUND', `${what}: the index lists no ${p.source} ${p.version}`);
-  const files = sourcePackageFiles(paragraph, `${p.source} ${p.version}`);
-  if (files.directory !== p.archive.directory) throw new UpstreamError('MALFORMED', `${what}: the index puts it in ${files.directory}, provenance.json says ${p.archive.directory}`);
-  for (const [recordedFile, listed, name] of [[p.dsc, files.dsc, '.dsc'], [p.upstream, files.orig, 'upstream tarball'], [p.debianTarball, files.debianTar, 'Debian tarball']] as const) {
-    if (!sameAs(recordedFile, listed)) throw new UpstreamError('HASH_MISMATCH', `${what}: the ${name} recorded (${recordedFile.file}, ${recordedFile.sha256}) is not the one the index lists (${listed.name}, ${listed.sha256})`);
+  const listed = sourcePackageFiles(paragraph, `${p.source} ${p.version}`);
+  if (listed.directory !== p.archive.directory) throw new UpstreamError('MALFORMED', `${what}: the index puts it in ${listed.directory}, provenance.json says ${p.archive.directory}`);
+  for (const [recordedFile, entry, name] of [[p.dsc, listed.dsc, '.dsc'], [p.upstream, listed.orig, 'upstream tarball'], [p.debianTarball, listed.debianTar, 'Debian tarball']] as const) {
+    if (!sameAs(recordedFile, entry)) throw new UpstreamError('HASH_MISMATCH', `${what}: the ${name} recorded (${recordedFile.file}, ${recordedFile.sha256}) is not the one the index lists (${entry.name}, ${entry.sha256})`);
   }
-  if (p.upstream.uri !== `${p.archive.uri}/${files.directory}/${files.orig.name}`) throw new UpstreamError('MALFORMED', `${what}: upstream.uri ${p.upstream.uri} is not where the archive serves ${files.orig.name}`);
-  await checkDsc(await recorded(dir, p.dsc, what), p.source, p.version, files);
-  const tarball = await recorded(dir, p.upstream, what);
-  const debianTarball = await recorded(dir, p.debianTarball, what);
+  if (p.upstream.uri !== `${p.archive.uri}/${listed.directory}/${listed.orig.name}`) throw new UpstreamError('MALFORMED', `${what}: upstream.uri ${p.upstream.uri} is not where the archive serves ${listed.orig.name}`);
+  await checkDsc(await files.read(p.dsc), p.source, p.version, listed);
+  const tarball = await files.read(p.upstream);
+  const debianTarball = await files.read(p.debianTarball);
 
   if ('unsigned' in p.signature) {
-    if (files.asc !== undefined) throw new UpstreamError('BAD_SIGNATURE', `${what}: provenance.json says the upstream signed nothing, but the index lists its signature ${files.asc.name}`);
+    if (listed.asc !== undefined) throw new UpstreamError('BAD_SIGNATURE', `${what}: provenance.json says the upstream signed nothing, but the index lists its signature ${listed.asc.name}`);
     return { provenance: p, signers: release.signers };
   }
-  if (!sameAs(p.signature, files.asc)) throw new UpstreamError('HASH_MISMATCH', `${what}: the upstream signature recorded (${p.signature.file}) is not the one the index lists`);
-  const keyBytes = await recorded(dir, p.signature.key, what);
+  if (!sameAs(p.signature, listed.asc)) throw new UpstreamError('HASH_MISMATCH', `${what}: the upstream signature recorded (${p.signature.file}) is not the one the index lists`);
+  const keyBytes = await files.read(p.signature.key);
   const carried = await upstreamKeyText(debianTarball, p.debianTarball.file);
   if (carried === undefined || !carried.equals(keyBytes)) throw new UpstreamError('BAD_SIGNATURE', `${what}: ${p.signature.key.file} is not the debian/upstream/signing-key.asc of ${p.debianTarball.file}`);
-  const verified = await verifyUpstreamSignature(tarball, (await recorded(dir, p.signature, what)).toString('utf8'), keyBytes, p.signature.file);
+  const verified = await verifyUpstreamSignature(tarball, (await files.read(p.signature)).toString('utf8'), keyBytes, p.signature.file);
   if (verified.signer !== p.signature.signer) throw new UpstreamError('BAD_SIGNATURE', `${what}: the upstream signature is by ${verified.signer}, provenance.json says ${p.signature.signer}`);
   return { provenance: p, signers: release.signers };
 }

@@ -5,16 +5,14 @@
 // verified again from those bytes with the checker's own keyring or registry (provenance.ts,
 // npm-import.ts); and the upstream file fetched once more from the checker's own configured
 // sources (apt's archives, npm's registry), which must serve exactly the recorded bytes.
-import { writeFile } from 'node:fs/promises';
 import type { PublicKey } from 'openpgp';
-import { join } from 'node:path';
 import { sha256Hex } from '../crypto/index.js';
 import { BoundedFetcher, fetchAll, FetchError, type Fetcher } from '../io/index.js';
 import { keyringForArchive, sourceArchives } from './apt-sources.js';
 import type { DebianProvenance } from './debian-source.js';
 import { UpstreamError } from './errors.js';
-import { importKind, PROVENANCE_MAX_BYTES, readRecorded, type ChainFile } from './import-dir.js';
-import { npmRegistry, parseNpmProvenance, verifyNpmProvenance, type NpmProvenance } from './npm-import.js';
+import { checkRecorded, importDirectory, importKind, PROVENANCE_MAX_BYTES, type ChainFile, type ImportFiles } from './import-dir.js';
+import { npmRegistry, parseNpmProvenance, registryVersion, verifyNpmProvenance, type NpmProvenance } from './npm-import.js';
 import { parseDebianProvenance, verifyDebianProvenance } from './provenance.js';
 
 /** The checker's own trust: where its keyrings, archives and registry are configured. */
@@ -39,8 +37,8 @@ export interface ImportSummary {
   /** Source package (Debian) or package name (npm), and its version. */
   name: string;
   version: string;
-  /** The upstream file: what a release built from the import declares as its source. */
-  upstream: ChainFile & { uri: string };
+  /** The upstream file: what a release built from the import declares as its source (npm: with its integrity). */
+  upstream: ChainFile & { uri: string; integrity?: string };
   /** Debian: fingerprints of the archive keys that signed the release file; npm: the registry key that signed, if any. */
   archiveSigners: string[];
   /** Debian: fingerprint of the upstream's key that signed the tarball; null where the upstream signed nothing (or npm). */
@@ -48,9 +46,10 @@ export interface ImportSummary {
   provenance: DebianProvenance | NpmProvenance;
 }
 
-/** Verifies the import in `dir` (either kind) with the checker's own trust; UpstreamError names the link that does not hold. */
-export async function verifyImportDirectory(dir: string, options: ImportCheckOptions = {}): Promise<ImportSummary> {
-  const kind = importKind(await readRecorded(dir, 'provenance.json', PROVENANCE_MAX_BYTES, dir), `${dir}/provenance.json`);
+/** Verifies the import in `source` (a directory, or publishedImport's; either kind) with the checker's own trust; UpstreamError names the link that does not hold. */
+export async function verifyImportDirectory(source: string | ImportFiles, options: ImportCheckOptions = {}): Promise<ImportSummary> {
+  const dir = typeof source === 'string' ? importDirectory(source) : source;
+  const kind = importKind(await dir.provenance(), `${dir.where}/provenance.json`);
   if (kind.kind === 'npm') {
     const registry = options.npmRegistry ?? (await npmRegistry(kind.name));
     const { provenance: p, signedBy } = await verifyNpmProvenance(dir, {
@@ -72,12 +71,6 @@ function parseProvenance(bytes: Uint8Array, what: string): DebianProvenance | Np
   return importKind(bytes, what).kind === 'npm' ? parseNpmProvenance(bytes, what) : parseDebianProvenance(bytes, what);
 }
 
-/** The files an import's provenance records besides provenance.json itself. */
-function recordedFiles(p: DebianProvenance | NpmProvenance): ChainFile[] {
-  if (p.kind === 'npm') return [p.upstream, p.document, ...(p.keys === null ? [] : [p.keys])];
-  return [p.release, p.index, p.dsc, p.upstream, p.debianTarball, ...('signer' in p.signature ? [p.signature, p.signature.key] : [])];
-}
-
 /**
  * The provenance.json of the import directory published at `uri` (which ends with "/"), refused
  * (HASH_MISMATCH) unless it has SHA-256 `sha256`; its bytes and what they record.
@@ -86,34 +79,32 @@ export async function fetchProvenance(uri: string, sha256: string, fetcher: Fetc
   if (!uri.endsWith('/')) throw new UpstreamError('MALFORMED', `an import directory's URL ends with "/", found ${uri}`);
   const bytes = await fetchAll(fetcher, new URL('provenance.json', uri).href, PROVENANCE_MAX_BYTES);
   if (sha256Hex(bytes) !== sha256) {
-    throw new UpstreamError('HASH_MISMATCH', `${uri}provenance.json has SHA-256 ${sha256Hex(bytes)}; the release declares ${sha256}`);
+    throw new UpstreamError('HASH_MISMATCH', `${uri}provenance.json is not the one the release declares (SHA-256 ${sha256})`);
   }
   return { bytes, provenance: parseProvenance(bytes, `${uri}provenance.json`) };
 }
 
 /**
- * Fetches the import directory published at `uri` (its provenance.json must have SHA-256
- * `sha256`) into the empty directory `into`: every file it records, each read up to its recorded
- * size and refused (HASH_MISMATCH) unless it has the recorded size and SHA-256. Only what
- * provenance.json records is fetched, under `uri` and by the names it records (IMPORT_FILE_NAME).
+ * The import published at `uri` (its directory's URL) whose provenance.json has SHA-256 `sha256`:
+ * each recorded file fetched when the verification reaches it (so the chain's first links,
+ * small and signed, are checked before anything large is fetched), read no further than its
+ * recorded size and refused unless it has the recorded size and SHA-256. Only the names
+ * provenance.json records (IMPORT_FILE_NAME) are fetched, under `uri`.
  */
-export async function fetchImportDirectory(uri: string, sha256: string, into: string, fetcher: Fetcher = new BoundedFetcher()): Promise<void> {
-  const { bytes, provenance } = await fetchProvenance(uri, sha256, fetcher);
-  const files = recordedFiles(provenance);
-  const names = new Set(['provenance.json', ...files.map((f) => f.file)]);
-  if (names.size !== files.length + 1) throw new UpstreamError('MALFORMED', `${uri}provenance.json records one file name twice (or provenance.json itself)`);
-  await writeFile(join(into, 'provenance.json'), bytes);
-  for (const file of files) {
-    const url = new URL(file.file, uri).href;
-    const fetched = await fetchAll(fetcher, url, file.size).catch((e: unknown) => {
-      if (e instanceof FetchError && e.code === 'TOO_LARGE') throw new UpstreamError('HASH_MISMATCH', `${url} is more than the ${file.size} bytes provenance.json records`, { cause: e });
-      throw e;
-    });
-    if (fetched.length !== file.size || sha256Hex(fetched) !== file.sha256) {
-      throw new UpstreamError('HASH_MISMATCH', `${url} is ${fetched.length} bytes with SHA-256 ${sha256Hex(fetched)}; provenance.json records ${file.size} bytes with SHA-256 ${file.sha256}`);
-    }
-    await writeFile(join(into, file.file), fetched, { flag: 'wx' });
-  }
+export function publishedImport(uri: string, sha256: string, fetcher: Fetcher = new BoundedFetcher()): ImportFiles {
+  let provenance: Promise<Buffer> | undefined;
+  return {
+    where: uri.replace(/\/$/, ''),
+    provenance: () => (provenance ??= fetchProvenance(uri, sha256, fetcher).then((r) => r.bytes)),
+    read: async (file) => {
+      const url = new URL(file.file, uri).href;
+      const bytes = await fetchAll(fetcher, url, file.size).catch((e: unknown) => {
+        if (e instanceof FetchError && e.code === 'TOO_LARGE') throw new UpstreamError('HASH_MISMATCH', `${url} is more than the ${file.size} bytes provenance.json records`, { cause: e });
+        throw e;
+      });
+      return checkRecorded(bytes, file, uri.replace(/\/$/, ''), false);
+    },
+  };
 }
 
 /** Whether the checker fetched the upstream file itself: from which address, or why it could not. */
@@ -137,8 +128,19 @@ export async function fetchUpstreamFromOwnSources(summary: ImportSummary, option
       if (!candidates.includes(url)) candidates.push(url);
     }
   } else {
+    // The registry's own listing of that version must be what the import records: where nothing is signed, it is the only word for it.
     const registry = (options.npmRegistry ?? (await npmRegistry(summary.name))).replace(/\/+$/, '');
-    if (summary.upstream.uri.startsWith(`${registry}/`)) candidates.push(summary.upstream.uri);
+    let listed;
+    try {
+      listed = await registryVersion(fetcher, registry, summary.name, summary.version);
+    } catch (e) {
+      if (!(e instanceof FetchError)) throw e;
+      return { unreachable: `${registry}: ${e.message}` };
+    }
+    if (listed.integrity !== summary.upstream.integrity || listed.tarballUrl !== summary.upstream.uri) {
+      throw new UpstreamError('HASH_MISMATCH', `${registry} lists ${summary.name}@${summary.version} with integrity ${listed.integrity.slice(0, 30)}... at ${listed.tarballUrl}; the import records ${(summary.upstream.integrity ?? '').slice(0, 30)}... at ${summary.upstream.uri}`);
+    }
+    candidates.push(listed.tarballUrl);
   }
   if (candidates.length === 0) return { unreachable: summary.kind === 'debian' ? 'apt names no archive to fetch it from' : 'the tarball is not on the registry npm names' };
   const reasons: string[] = [];

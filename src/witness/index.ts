@@ -18,4 +18,4 @@ export {
   type WireDocuments, type CatchUpEntry, type GenesisRequest, type StatementKind, type CommitRequest, type RespondRequest, type HeadRef,
   type StateSummary, type InfoAnswer, type CommitAnswer, type RespondAnswer, type GenesisAnswer,
 } from './wire.js';
-export { UpstreamChecker, type UpstreamTrust } from './upstream-check.js';
+export { UPSTREAM_CHECK_LIMITS, UpstreamChecker, type UpstreamTrust, type UpstreamVerdict } from './upstream-check.js';

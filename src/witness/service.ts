@@ -60,7 +60,7 @@ import { WitnessError } from './errors.js';
 import { pinnedRootRole, type ChainPin } from './config.js';
 import { checkBuildAttestations, decodeDocuments, stateDocuments, TARGETS_PREFIX } from './release-documents.js';
 import { REQUEST_AUTH_LIMITS } from './request-auth.js';
-import { UpstreamChecker, type UpstreamTrust } from './upstream-check.js';
+import { UpstreamChecker, type UpstreamTrust, type UpstreamVerdict } from './upstream-check.js';
 import type { RecordedBlock, ResponseEffects, WitnessStore } from './store.js';
 import type { CatchUpEntry, CommitAnswer, CommitRequest, GenesisAnswer, GenesisRequest, InfoAnswer, RespondAnswer, RespondRequest } from './wire.js';
 
@@ -102,6 +102,13 @@ interface Pending {
   roster: AcceptedRoster;
   effects: ResponseEffects;
   expiresAt: number;
+}
+
+/** What prepareUpstream found for a block request: the verdicts on its imports, and the successor state when nothing had to be fetched. */
+interface PreparedBlock {
+  stateIndex: number;
+  next?: ReleaseState;
+  upstream: ReadonlyMap<string, UpstreamVerdict>;
 }
 
 const canonicalText = (value: unknown): string => canonicalBytes(value).toString('utf8');
@@ -254,10 +261,10 @@ export class WitnessService {
   // ---- POST /v1/commit -------------------------------------------------------------------
 
   async commit(request: CommitRequest, peer: string): Promise<CommitAnswer> {
-    const upstream = request.kind === 'block' ? await this.prepareUpstream(request) : new Map();
+    const prepared = request.kind === 'block' ? await this.prepareUpstream(request) : undefined;
     return this.decide(`commit ${request.kind} (session ${request.session.slice(0, 16)})`, () => {
       this.expire();
-      const p = request.kind === 'block' ? this.checkBlock(request, upstream) : request.kind === 'link' ? this.checkLink(request.statement) : this.checkHead(request.statement);
+      const p = request.kind === 'block' ? this.checkBlock(request, prepared) : request.kind === 'link' ? this.checkLink(request.statement) : this.checkHead(request.statement);
       this.makeRoomFor(peer);
       const c = this.signer.commit();
       this.pending.set(c.nonceId, { ...p, peer, expiresAt: Date.now() + this.ttl });
@@ -319,21 +326,27 @@ export class WitnessService {
   /**
    * Before deciding on a block: checks the imports its new or changed artifacts name (fetching,
    * so asynchronous; upstream-check.ts). Anything else wrong with the request is left to
-   * checkBlock, which decides from the state as it is then.
+   * checkBlock, which decides from the state as it is then; it reuses the successor state
+   * computed here when nothing was fetched and the recorded state is still the same.
    */
-  private async prepareUpstream(request: CommitRequest): Promise<Awaited<ReturnType<UpstreamChecker['prepare']>>> {
+  private async prepareUpstream(request: CommitRequest): Promise<PreparedBlock | undefined> {
+    let stateIndex;
+    let next;
     let artifacts;
     try {
-      if (this.store.stateIndex === undefined || request.documents === undefined) return new Map();
+      stateIndex = this.store.stateIndex;
+      if (stateIndex === undefined || request.documents === undefined) return undefined;
       const previous = this.recordedState();
-      artifacts = changedArtifacts(previous.targets, checkSuccessorState(previous, decodeDocuments(request.documents), this.now()).targets);
+      next = checkSuccessorState(previous, decodeDocuments(request.documents), this.now());
+      artifacts = changedArtifacts(previous.targets, next.targets).filter((a) => a.declaration?.upstream !== undefined);
     } catch {
-      return new Map();
+      return undefined;
     }
-    return this.upstream.prepare(artifacts);
+    if (artifacts.length === 0) return { stateIndex, next, upstream: new Map() };
+    return { stateIndex, upstream: await this.upstream.prepare(artifacts) };
   }
 
-  private checkBlock(request: CommitRequest, upstream: Awaited<ReturnType<UpstreamChecker['prepare']>>): Omit<Pending, 'expiresAt' | 'peer'> {
+  private checkBlock(request: CommitRequest, prepared: PreparedBlock | undefined): Omit<Pending, 'expiresAt' | 'peer'> {
     const chain = this.requireChain();
     const block = parseBlock(request.block, 'proposed block');
     const hash = blockHash(block);
@@ -371,10 +384,10 @@ export class WitnessService {
     const now = this.now();
     checkClockSkew(block.payload.time, now, this.skew);
     const previous = this.recordedState();
-    const next = checkSuccessorState(previous, decodeDocuments(request.documents!), now);
+    const next = prepared?.next !== undefined && prepared.stateIndex === this.store.stateIndex ? prepared.next : checkSuccessorState(previous, decodeDocuments(request.documents!), now);
     checkPayloadMatches(block.payload, next);
     // The source first: a rebuild of a source that is not the upstream's proves nothing about it.
-    const upstreamNotes = this.upstream.check(changedArtifacts(previous.targets, next.targets), upstream, buildPolicyOf(next.root));
+    const upstreamNotes = this.upstream.check(changedArtifacts(previous.targets, next.targets), prepared?.upstream ?? new Map(), buildPolicyOf(next.root));
     checkBuildAttestations(block.payload.attestations, previous, next, request.attestations ?? {}, what);
     const valid = validateBlock(block, view, { root: rootRoleOf(next.root) });
     const rosters = new Map(walk.rosters);

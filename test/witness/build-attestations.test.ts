@@ -157,3 +157,18 @@ test('package indexes need no rebuild; every other path under packages/ does, ho
     assert.equal(PACKAGE_VERSIONS_INDEX_PATH.test(path), false, path);
   }
 });
+
+test('the same bytes under a changed declaration (another source, or an upstream import named) are a changed artifact again; unchanged ones are not', T, async () => {
+  const repo = join(dir, 'repo');
+  const file = join(dir, 'hello');
+  const republish = async (custom: ReturnType<typeof declarationToCustom>): Promise<ReleaseState> => {
+    await addTargets(repo, [{ file, path: NAME }], { custom, signers: [publisher] });
+    await publish(repo, { signers: [publisher] });
+    return publishedState(repo, 1, next);
+  };
+  assert.deepEqual(changedArtifacts(next.targets, (await republish(declarationToCustom(declaration))).targets), [], 'the same bytes and declaration: nothing to check');
+  const upstream = { ...declaration, upstream: { uri: 'https://publisher.example/imports/hello/', sha256: 'd'.repeat(64) } };
+  assert.deepEqual(changedArtifacts(next.targets, (await republish(declarationToCustom(upstream))).targets).map((a) => [a.name, a.declaration?.upstream?.sha256]), [[NAME, 'd'.repeat(64)]]);
+  const otherSource = { ...declaration, source: { uri: declaration.source.uri, sha256: 'e'.repeat(64) } };
+  assert.deepEqual(changedArtifacts(next.targets, (await republish(declarationToCustom(otherSource))).targets).map((a) => a.name), [NAME]);
+});

@@ -9,16 +9,17 @@
 // cannot reach is said so, and refused when the build policy requires the fetch.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createServer, type Server } from 'node:http';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { createServer, get, type Server } from 'node:http';
+import { cp, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import type * as openpgp from 'openpgp';
 import { createHash } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ReleaseArtifact, ReleaseDeclaration } from '../../src/policy/index.js';
-import { importDebianSource, UpstreamError } from '../../src/upstream/index.js';
-import { UpstreamChecker, WitnessError } from '../../src/witness/index.js';
+import { importDebianSource, importNpmPackage, UpstreamError } from '../../src/upstream/index.js';
+import { UPSTREAM_CHECK_LIMITS, UpstreamChecker, WitnessError } from '../../src/witness/index.js';
 import { archiveKeys, serveFixtureArchive, type FixtureArchive } from '../fixtures/debian-archive.js';
+import { FIXTURE_PACKAGE, registryKey, serveFixtureRegistry } from '../fixtures/npm-registry.js';
 
 const T = { timeout: 60_000 };
 const keys = await archiveKeys();
@@ -29,6 +30,10 @@ let importServer: Server;
 let importUri: string;
 /** Bytes the import's web server serves instead of the file of that name. */
 const served = new Map<string, Buffer>();
+/** Other import directories the server serves, by path prefix. */
+const directories = new Map<string, string>();
+/** PREFIX/FILE asked of the import's web server, in order. */
+const importRequests: string[] = [];
 let provenanceSha: string;
 let upstreamSha: string;
 
@@ -39,12 +44,14 @@ before(async () => {
   imported = join(work, 'imported');
   archive = await serveFixtureArchive(keys);
   await importDebianSource({ source: 'greeting', out: imported, seenReleasesFile: join(work, 'seen.json'), cacheDir: join(work, 'cache'), etcApt: archive.etcApt, now: new Date('2026-07-12T00:00:00Z') });
+  // Serves an import directory at /PREFIX/FILE (the Debian import under any prefix but npm-*).
   importServer = createServer((req, res) => {
-    const name = decodeURIComponent((req.url ?? '/').replace(/^\/import\//, ''));
+    const [, prefix = '', name = ''] = /^\/([^/]+)\/([^/]*)$/.exec(decodeURIComponent(req.url ?? '/')) ?? [];
+    importRequests.push(`${prefix}/${name}`);
     const send = (bytes: Buffer): void => void res.writeHead(200, { 'content-length': bytes.length }).end(bytes);
     const swapped = served.get(name);
-    if (swapped) return send(swapped);
-    readFile(join(imported, name)).then(send, () => void res.writeHead(404).end());
+    if (swapped && !prefix.startsWith('npm-')) return send(swapped);
+    readFile(join(directories.get(prefix) ?? imported, name)).then(send, () => void res.writeHead(404).end());
   });
   await new Promise<void>((resolve) => importServer.listen(0, '127.0.0.1', resolve));
   const address = importServer.address();
@@ -59,13 +66,13 @@ after(async () => {
   await rm(work, { recursive: true, force: true });
 });
 
-function artifact(change: { source?: string; upstream?: Partial<NonNullable<ReleaseDeclaration['upstream']>> } = {}): ReleaseArtifact {
+function artifact(change: { source?: string; upstream?: Partial<NonNullable<ReleaseDeclaration['upstream']>>; name?: string } = {}): ReleaseArtifact {
   const declaration: ReleaseDeclaration = {
     source: { uri: `${archive.uri}/pool/main/g/greeting/greeting_1.0.orig.tar.gz`, sha256: change.source ?? upstreamSha },
     recipe: { builder: 'debian-12', command: 'make', output: 'greeting', sourceDateEpoch: 1_700_000_000 },
     upstream: { uri: importUri, sha256: provenanceSha, ...change.upstream },
   };
-  return { name: 'greeting/greeting', sha256: 'a'.repeat(64), role: 'targets', declaration };
+  return { name: change.name ?? 'greeting/greeting', sha256: 'a'.repeat(64), role: 'targets', declaration };
 }
 
 async function decide(checker: UpstreamChecker, a: ReleaseArtifact, requireUpstreamFetch = false): Promise<string[]> {
@@ -97,7 +104,7 @@ test('a source that is not the upstream file the import proves (Debian\'s patche
 
 test('another provenance.json than the declaration names, or a recorded file changed on the publisher\'s server, is refused: HASH_MISMATCH', T, async () => {
   const checker = new UpstreamChecker({ aptDir: archive.etcApt });
-  await refused(checker, artifact({ upstream: { sha256: 'b'.repeat(64) } }), 'HASH_MISMATCH', /provenance\.json has SHA-256 .* the release declares/);
+  await refused(checker, artifact({ upstream: { sha256: 'b'.repeat(64) } }), 'HASH_MISMATCH', /provenance\.json is not the one the release declares/);
   const recorded = JSON.parse(await readFile(join(imported, 'provenance.json'), 'utf8')) as { release: { file: string }; upstream: { file: string } };
   for (const file of [recorded.release.file, recorded.upstream.file]) {
     served.set(file, Buffer.concat([await readFile(join(imported, file)), Buffer.from('\n')]));
@@ -144,4 +151,93 @@ test('an upstream the witness cannot fetch from its own sources: said so; refuse
 
 test('an import at a file: address is not read by a witness: UNCHECKED_PAYLOAD', T, async () => {
   await refused(new UpstreamChecker({ aptDir: archive.etcApt }), artifact({ upstream: { uri: `file://${imported}/` } }), 'UNCHECKED_PAYLOAD', /not at an http\(s\) address/);
+});
+
+test('a refusal is kept a few minutes (not fetched again); requests for one import at once fetch it once; a block naming too many imports is refused unfetched', T, async () => {
+  const checker = new UpstreamChecker({ aptDir: archive.etcApt });
+  const bad = artifact({ upstream: { uri: importUri.replace('/import/', '/refused/'), sha256: 'b'.repeat(64) } });
+  await refused(checker, bad, 'HASH_MISMATCH', /is not the one the release declares/);
+  const before = importRequests.length;
+  await refused(checker, bad, 'HASH_MISMATCH', /is not the one the release declares/);
+  assert.equal(importRequests.length, before, 'the refusal was kept');
+
+  const fresh = artifact({ upstream: { uri: importUri.replace('/import/', '/once/') } });
+  const at = importRequests.length;
+  await Promise.all([1, 2, 3].map(() => decide(checker, fresh)));
+  assert.equal(importRequests.slice(at).filter((r) => r === 'once/provenance.json').length, 1, 'three requests at once: one fetch');
+
+  const many = Array.from({ length: UPSTREAM_CHECK_LIMITS.maxImportsPerBlock + 1 }, (_, i) => artifact({ name: `a/${i}`, upstream: { uri: importUri.replace('/import/', `/many-${i}/`) } }));
+  const start = importRequests.length;
+  const verdicts = await checker.prepare(many);
+  assert.throws(() => checker.check(many, verdicts, undefined), (e: unknown) => e instanceof WitnessError && e.code === 'UNCHECKED_PAYLOAD' && /at most 16 in one block/.test(e.message));
+  assert.equal(importRequests.length, start, 'nothing was fetched');
+});
+
+test('an upstream this witness could not fetch is tried again on the next block, not kept as unreachable', T, async () => {
+  let up = false;
+  const mirror = createServer((req, res) => void (up && req.url === '/debian/pool/main/g/greeting/greeting_1.0.orig.tar.gz' ? res.writeHead(200).end(archive.tarball) : res.writeHead(503).end()));
+  await new Promise<void>((resolve) => mirror.listen(0, '127.0.0.1', resolve));
+  try {
+    const port = (mirror.address() as { port: number }).port;
+    const checker = new UpstreamChecker({ aptDir: await witnessApt('apt-flaky', `http://127.0.0.1:${port}/debian`, keys.archive) });
+    await refused(checker, artifact(), 'UPSTREAM_NOT_FETCHED', /could not fetch/, true);
+    up = true;
+    const [note] = await decide(checker, artifact(), true);
+    assert.match(note!, /fetched from http:\/\/127\.0\.0\.1:\d+\/debian\/pool/);
+  } finally {
+    await new Promise((resolve) => mirror.close(resolve));
+  }
+});
+
+test('npm: an import from a registry that signs nothing is accepted only as the witness\'s own registry lists it; a forged one (other bytes, its own integrity) is refused, and so is one the witness cannot confirm', T, async () => {
+  const fixture = await serveFixtureRegistry(registryKey(), { listed: null, signWith: null });
+  // The registry, through a front that can go down (its key list is never there: it signs nothing).
+  let up = true;
+  const front = createServer((req, res) => {
+    if (req.url === '/-/npm/v1/keys') return void res.writeHead(404).end();
+    if (!up) return void res.writeHead(503).end();
+    get(`${fixture.url}${req.url ?? '/'}`, (answer) => {
+      res.writeHead(answer.statusCode ?? 502, answer.headers);
+      answer.pipe(res);
+    }).on('error', () => void res.writeHead(502).end());
+  });
+  await new Promise<void>((resolve) => front.listen(0, '127.0.0.1', resolve));
+  const registry = `http://127.0.0.1:${(front.address() as { port: number }).port}`;
+  try {
+    const genuine = join(work, 'npm-genuine');
+    await importNpmPackage({ name: FIXTURE_PACKAGE.name, version: FIXTURE_PACKAGE.version, registry, out: genuine });
+    directories.set('npm-genuine', genuine);
+    const provenanceSha = async (dir: string): Promise<string> => sha256(await readFile(join(dir, 'provenance.json')));
+    const npmArtifact = (prefix: string, importSha: string, sourceSha: string): ReleaseArtifact => ({
+      name: 'left-pad/left-pad', sha256: 'a'.repeat(64), role: 'targets',
+      declaration: { source: { uri: `${registry}/x.tgz`, sha256: sourceSha }, recipe: artifact().declaration!.recipe, upstream: { uri: importUri.replace('/import/', `/${prefix}/`), sha256: importSha } },
+    });
+    const [note] = await decide(new UpstreamChecker({ npmRegistry: registry }), npmArtifact('npm-genuine', await provenanceSha(genuine), sha256(fixture.tarball)));
+    // Fetched where the registry's own packument says the tarball is.
+    assert.ok(note!.endsWith(`fixture-left-pad-1.3.0.tgz verified, fetched from ${fixture.url}/@fixture/left-pad/-/left-pad-1.3.0.tgz`), note);
+
+    // The forger writes other bytes with their own integrity, which the registry never listed.
+    const forged = join(work, 'npm-forged');
+    await cp(genuine, forged, { recursive: true });
+    const p = JSON.parse(await readFile(join(forged, 'provenance.json'), 'utf8')) as { upstream: { file: string; size: number; sha256: string; integrity: string }; document: { file: string; size: number; sha256: string } };
+    const evil = Buffer.from('#!/bin/sh\necho pwned\n');
+    const integrity = `sha512-${createHash('sha512').update(evil).digest('base64')}`;
+    await writeFile(join(forged, p.upstream.file), evil);
+    const doc = JSON.parse(await readFile(join(forged, p.document.file), 'utf8')) as { dist: { integrity: string } };
+    doc.dist.integrity = integrity;
+    const docBytes = Buffer.from(JSON.stringify(doc));
+    await writeFile(join(forged, p.document.file), docBytes);
+    p.upstream = { ...p.upstream, size: evil.length, sha256: sha256(evil), integrity };
+    p.document = { ...p.document, size: docBytes.length, sha256: sha256(docBytes) };
+    await writeFile(join(forged, 'provenance.json'), JSON.stringify(p));
+    directories.set('npm-forged', forged);
+    await refused(new UpstreamChecker({ npmRegistry: registry }), npmArtifact('npm-forged', await provenanceSha(forged), sha256(evil)), 'HASH_MISMATCH', /lists @fixture\/left-pad@1\.3\.0 with integrity .* the import records/);
+
+    // The registry down: nothing signed vouches for the import, and nothing confirmed it.
+    up = false;
+    await refused(new UpstreamChecker({ npmRegistry: registry }), npmArtifact('npm-genuine', await provenanceSha(genuine), sha256(fixture.tarball)), 'UPSTREAM_NOT_FETCHED', /nothing signed vouches for @fixture\/left-pad@1\.3\.0/);
+  } finally {
+    await new Promise((resolve) => front.close(resolve));
+    await fixture.close();
+  }
 });

@@ -343,7 +343,7 @@ export const searchCommand: CommandModule = {
 /** `cairn info`'s lines on where a package's source came from (docs/upstream.md). */
 function upstreamLines(u: PackageInfo['upstream']): string[] {
   if (u === undefined) return ['  upstream: not an imported source'];
-  if ('unavailable' in u) return [`  upstream: imported (${u.uri}); its provenance could not be fetched: ${u.unavailable}`];
+  if ('unavailable' in u) return [`  upstream: imported (${u.uri}); ${u.unavailable}`];
   return [
     `  upstream: ${u.name} ${u.version} from ${u.archive}: ${u.file} (sha256 ${u.sha256}) is the source, unchanged`,
     `    ${u.kind === 'debian' ? 'archive key' : 'registry key'}: ${u.archiveSigners.map((f) => f.toUpperCase()).join(', ') || 'none (the registry signs nothing)'}`,
