@@ -3,7 +3,10 @@
 import type { BlockReport, RoundReport, SettledRelease } from '../release/index.js';
 
 export function roundLines(rounds: readonly RoundReport[]): string[] {
-  return rounds.map((r) => `${r.what}: co-signed by ${r.cosigners.length} (${r.cosigners.join(', ')})${r.missing.length > 0 ? `; without ${r.missing.map((m) => `${m.name} (${m.code ?? m.status})`).join(', ')}` : ''}${r.attempts > 1 ? ` after ${r.attempts} attempts` : ''}`);
+  return rounds.flatMap((r) => [
+    `${r.what}: co-signed by ${r.cosigners.length} (${r.cosigners.join(', ')})${r.missing.length > 0 ? `; without ${r.missing.map((m) => `${m.name} (${m.code ?? m.status})`).join(', ')}` : ''}${r.attempts > 1 ? ` after ${r.attempts} attempts` : ''}`,
+    ...Object.entries(r.notes ?? {}).flatMap(([name, said]) => said.map((n) => `  ${name}: ${n}`)),
+  ]);
 }
 
 export function blockLines(report: BlockReport): string[] {

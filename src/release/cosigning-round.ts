@@ -19,6 +19,8 @@ export interface RoundReport {
   /** Witnesses that did not co-sign, and why. */
   missing: WitnessReport[];
   attempts: number;
+  /** What co-signers said about what they checked (an upstream import fetched or not), by name; absent when none said anything. */
+  notes?: Record<string, string[]>;
 }
 
 /** How the leader runs rounds: deadlines, retries, the tree, and a hook for tests to inject faults. */
@@ -138,8 +140,12 @@ export async function runCosigningRound(
     const m = missing.find((r) => r.name === roster.witnesses[f.index]!.name);
     if (m && f.kind !== 'absent') m.status = 'excluded';
   }
+  const notes = Object.fromEntries(result.participants.flatMap((i) => {
+    const said = endpoints.get(i)?.notes ?? [];
+    return said.length > 0 ? [[roster.witnesses[i]!.name, said]] : [];
+  }));
   return {
     result,
-    report: { kind, what, cosigners: result.participants.map((i) => roster.witnesses[i]!.name), missing, attempts: result.attempts },
+    report: { kind, what, cosigners: result.participants.map((i) => roster.witnesses[i]!.name), missing, attempts: result.attempts, ...(Object.keys(notes).length > 0 ? { notes } : {}) },
   };
 }

@@ -156,6 +156,8 @@ function asRefusal(value: unknown): RemoteRefusal | undefined {
 export interface HttpWitnessEndpoint extends WitnessEndpoint {
   readonly connection: WitnessConnection;
   lastError: unknown;
+  /** What the witness said with its last commitment (CommitAnswer `notes`). */
+  notes: string[];
 }
 
 /**
@@ -167,9 +169,11 @@ export function httpWitnessEndpoint(connection: WitnessConnection, index: number
     index,
     connection,
     lastError: undefined,
+    notes: [],
     commit: async (session: string): Promise<NonceCommitment> => {
       try {
         const a = await connection.commit({ session, ...commit });
+        endpoint.notes = a.notes ?? [];
         return { nonceId: a.nonceId, R1: Buffer.from(a.R1, 'hex'), R2: Buffer.from(a.R2, 'hex') };
       } catch (e) {
         endpoint.lastError = e;

@@ -62,7 +62,7 @@ import { checkBuildAttestations, decodeDocuments, stateDocuments, TARGETS_PREFIX
 import { REQUEST_AUTH_LIMITS } from './request-auth.js';
 import { UpstreamChecker, type UpstreamTrust, type UpstreamVerdict } from './upstream-check.js';
 import type { RecordedBlock, ResponseEffects, WitnessStore } from './store.js';
-import type { CatchUpEntry, CommitAnswer, CommitRequest, GenesisAnswer, GenesisRequest, InfoAnswer, RespondAnswer, RespondRequest } from './wire.js';
+import { WIRE_LIMITS, type CatchUpEntry, type CommitAnswer, type CommitRequest, type GenesisAnswer, type GenesisRequest, type InfoAnswer, type RespondAnswer, type RespondRequest } from './wire.js';
 
 export interface WitnessIdentity {
   name: string;
@@ -102,6 +102,8 @@ interface Pending {
   roster: AcceptedRoster;
   effects: ResponseEffects;
   expiresAt: number;
+  /** What it says to the asker about what it checked (commit answer `notes`). */
+  notes?: string[];
 }
 
 /** What prepareUpstream found for a block request: the verdicts on its imports, and the successor state when nothing had to be fetched. */
@@ -271,7 +273,7 @@ export class WitnessService {
       const mine = this.pendingByPeer.get(peer) ?? new Set<string>();
       mine.add(c.nonceId);
       this.pendingByPeer.set(peer, mine);
-      return { what: p.what, result: { nonceId: c.nonceId, R1: Buffer.from(c.R1).toString('hex'), R2: Buffer.from(c.R2).toString('hex') } };
+      return { what: p.what, result: { nonceId: c.nonceId, R1: Buffer.from(c.R1).toString('hex'), R2: Buffer.from(c.R2).toString('hex'), ...(p.notes?.length ? { notes: p.notes } : {}) } };
     });
   }
 
@@ -398,6 +400,7 @@ export class WitnessService {
       message: Buffer.from(forwardLinkMessage(statement)),
       roster,
       effects: { blocks: [...walk.blocks.map(recorded), recorded(valid)], documents: stateDocuments(next), stateIndex: valid.index, rosters },
+      ...(upstreamNotes.length > 0 ? { notes: upstreamNotes.map((n) => n.slice(0, WIRE_LIMITS.maxNoteChars)) } : {}),
     };
   }
 

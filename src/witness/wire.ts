@@ -18,6 +18,9 @@ export const WIRE_LIMITS = {
   maxDocuments: 70_000,
   /** Session and nonce identifiers are short opaque strings. */
   maxIdLength: 128,
+  /** Notes in a commit answer (one per upstream import a block names, UPSTREAM_CHECK_LIMITS), and their length. */
+  maxNotes: 16,
+  maxNoteChars: 2048,
   /** A domain-separated message: context, 0x00, canonical statement (a link or head statement). */
   maxMessageBytes: 16 * 1024,
   /** Targets one block commit carries attestations for (BUILD_POLICY_LIMITS.maxArtifacts). */
@@ -105,6 +108,8 @@ export interface CommitAnswer {
   nonceId: string;
   R1: string;
   R2: string;
+  /** What the witness says about what it checked (an upstream import verified, fetched or not); absent when nothing. */
+  notes?: string[];
 }
 
 export interface RespondAnswer {
@@ -233,7 +238,8 @@ export function parseInfoAnswer(value: unknown): InfoAnswer {
 
 export function parseCommitAnswer(value: unknown): CommitAnswer {
   const o = answer.object(value, 'commit answer');
-  return { nonceId: answer.string(o.nonceId, 'nonceId', WIRE_LIMITS.maxIdLength), R1: answer.hex(o.R1, 'R1'), R2: answer.hex(o.R2, 'R2') };
+  const notes = o.notes === undefined ? undefined : answer.array(o.notes, 'notes', WIRE_LIMITS.maxNotes).map((n, i) => answer.string(n, `notes[${i}]`, WIRE_LIMITS.maxNoteChars));
+  return { nonceId: answer.string(o.nonceId, 'nonceId', WIRE_LIMITS.maxIdLength), R1: answer.hex(o.R1, 'R1'), R2: answer.hex(o.R2, 'R2'), ...(notes === undefined ? {} : { notes }) };
 }
 
 export function parseRespondAnswer(value: unknown): RespondAnswer {

@@ -88,9 +88,15 @@ test('GNU hello: imported from the Debian archive, built from the upstream tarba
     ok(r, 'rebuild run');
     assert.equal((JSON.parse(r.stdout) as { result: string }).result, 'PASSED');
   }
-  ok(await publish(), 'witnessed release');
-  const checked = cluster!.witnesses.flatMap((w) => w.lines.filter((l) => l.includes(`${TARGET}: upstream hello_2.10.orig.tar.gz verified (signed by ${UPSTREAM_SIGNER.toUpperCase()}), fetched from `)));
-  assert.ok(checked.length >= 2, `at least two witnesses checked the upstream and fetched it themselves:\n${cluster!.witnesses.flatMap((w) => w.lines).join('\n')}`);
+  const released = await publish();
+  ok(released, 'witnessed release');
+  // Each co-signer says, to the publisher and in its own log, that it verified the chain and fetched the tarball itself.
+  const said = `${TARGET}: upstream hello_2.10.orig.tar.gz verified (signed by ${UPSTREAM_SIGNER.toUpperCase()}), fetched from `;
+  const round = (JSON.parse(released.stdout) as { log: { rounds: Array<{ cosigners: string[]; notes?: Record<string, string[]> }> } }).log.rounds[0]!;
+  assert.ok(round.cosigners.length >= 2);
+  for (const name of round.cosigners) assert.ok(round.notes?.[name]?.some((n) => n.startsWith(said)), `${name} said: ${JSON.stringify(round.notes)}`);
+  const logged = cluster!.witnesses.flatMap((w) => w.lines.filter((l) => l.includes(said)));
+  assert.ok(logged.length >= 2, cluster!.witnesses.flatMap((w) => w.lines).join('\n'));
 
   // A user installs it with the package manager, from a mirror of the repository, and runs it.
   const served = await startMirror({ root: join(repo, 'public') });

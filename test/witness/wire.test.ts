@@ -62,6 +62,9 @@ test('a leader refuses malformed answers with a plain error', () => {
     assert.throws(fn, (e: unknown) => e instanceof Error && !(e instanceof WitnessError) && fragment.test(e.message));
   };
   plainError(() => parseCommitAnswer({ nonceId: 'n', R1: H, R2: 'zz' }), /R2 must be 32 bytes of lowercase hex/);
+  assert.deepEqual(parseCommitAnswer({ nonceId: 'n', R1: H, R2: H, notes: ['a/b: upstream x verified, fetched from y'] }).notes, ['a/b: upstream x verified, fetched from y']);
+  plainError(() => parseCommitAnswer({ nonceId: 'n', R1: H, R2: H, notes: Array(WIRE_LIMITS.maxNotes + 1).fill('n') }), /notes must be an array of at most 16/);
+  plainError(() => parseCommitAnswer({ nonceId: 'n', R1: H, R2: H, notes: ['n'.repeat(WIRE_LIMITS.maxNoteChars + 1)] }), /notes\[0\] must be a string of at most 2048/);
   plainError(() => parseRespondAnswer({ s: 5 }), /s must be 32 bytes/);
   plainError(() => parseRespondAnswer(null), /respond answer must be an object/);
   const info = { name: 'w1', key: H, pop: H + H, address: 'http://127.0.0.1:1', chain: null, head: null, state: null };
