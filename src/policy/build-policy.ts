@@ -124,9 +124,11 @@ export const PACKAGE_VERSIONS_INDEX_PATH = /^packages\/(?:[a-z0-9][a-z0-9._-]{0,
  * `upstream`) is not what the recorded versions of the changed roles list for the same path (so a
  * target moved between roles is not new, and a declaration changed under the same bytes is
  * checked again). Removed targets need no
- * attestation, nor do package versions indexes (PACKAGE_VERSIONS_INDEX_PATH). Throws DeclarationError for a malformed declaration.
+ * attestation, nor do package versions indexes (PACKAGE_VERSIONS_INDEX_PATH). Throws DeclarationError for a malformed declaration,
+ * AttestationError for a target without sha256; `lenient` (for a rule that concerns only some
+ * declarations, such as the upstream rule) reads those as targets without a declaration instead.
  */
-export function changedArtifacts(previous: ReadonlyMap<string, TargetsEnvelope> | undefined, next: ReadonlyMap<string, TargetsEnvelope>): ReleaseArtifact[] {
+export function changedArtifacts(previous: ReadonlyMap<string, TargetsEnvelope> | undefined, next: ReadonlyMap<string, TargetsEnvelope>, options: { lenient?: boolean } = {}): ReleaseArtifact[] {
   const changedRoles = [...next].filter(([name, e]) => previous?.get(name) !== e && !sameRaw(previous?.get(name), e));
   const before = new Map<string, { sha256: string | undefined; declaration: string }>();
   for (const [name] of changedRoles) {
@@ -142,9 +144,10 @@ export function changedArtifacts(previous: ReadonlyMap<string, TargetsEnvelope> 
       if (sha256 !== undefined && old?.sha256 === sha256 && old.declaration === declarationFields(t.custom)) continue;
       if (PACKAGE_VERSIONS_INDEX_PATH.test(path)) continue;
       if (sha256 === undefined || !/^[0-9a-f]{64}$/.test(sha256)) {
+        if (options.lenient === true) continue;
         throw new AttestationError('NO_DECLARATION', `${path} in ${role} has no sha256: a rebuild attestation names a sha256`);
       }
-      out.push({ name: path, sha256, role, declaration: declarationFromCustom(t.custom as JsonObject | undefined, `${path} custom metadata`) });
+      out.push({ name: path, sha256, role, declaration: readDeclaration(t.custom as JsonObject | undefined, `${path} custom metadata`, options.lenient === true) });
     }
   }
   return out.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
@@ -199,6 +202,16 @@ function parseOrUndefined(bytes: Uint8Array, what: string): DsseEnvelope | undef
     return parseAttestation(bytes, what);
   } catch (e) {
     if (isCairnError(e)) return undefined;
+    throw e;
+  }
+}
+
+/** The declaration in `custom`; leniently, none where it does not read as one. */
+function readDeclaration(custom: JsonObject | undefined, what: string, lenient: boolean): ReleaseDeclaration | undefined {
+  try {
+    return declarationFromCustom(custom, what);
+  } catch (e) {
+    if (lenient && isCairnError(e)) return undefined;
     throw e;
   }
 }

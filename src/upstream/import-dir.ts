@@ -57,11 +57,14 @@ export interface ImportFiles {
  * whoever asked, and would tell them the hash of what that address answered).
  */
 export function checkRecorded(bytes: Uint8Array, file: ChainFile, where: string, showFound = true): Buffer {
-  if (bytes.length !== file.size || sha256Hex(bytes) !== file.sha256) {
-    const found = showFound ? `${bytes.length} bytes with SHA-256 ${sha256Hex(bytes)}` : 'not the file';
-    throw new UpstreamError('HASH_MISMATCH', `${where}: ${file.file} is ${found}; provenance.json records ${file.size} bytes with SHA-256 ${file.sha256}`);
-  }
+  if (bytes.length !== file.size || sha256Hex(bytes) !== file.sha256) throw notRecorded(file, where, showFound ? bytes : undefined);
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
+
+/** The HASH_MISMATCH of a file that is not the recorded one (`found`: what was, when the message may say). */
+export function notRecorded(file: ChainFile, where: string, found?: Uint8Array): UpstreamError {
+  const was = found === undefined ? 'not the file' : `${found.length} bytes with SHA-256 ${sha256Hex(found)}`;
+  return new UpstreamError('HASH_MISMATCH', `${where}: ${file.file} is ${was}; provenance.json records ${file.size} bytes with SHA-256 ${file.sha256}`);
 }
 
 /** The import in directory `dir`. */

@@ -27,6 +27,8 @@ export const NPM_LIMITS = {
   maxPackumentBytes: 128 << 20,
   maxKeysBytes: 1 << 20,
   maxTarballBytes: 512 << 20,
+  /** One version's document (its package.json as the registry gives it): nothing signed fixes its size, so it is capped small. */
+  maxDocumentBytes: 1 << 20,
 } as const;
 
 export interface NpmImportRequest {
@@ -245,13 +247,18 @@ export async function importNpmPackage(request: NpmImportRequest): Promise<NpmIm
 }
 
 /** provenance.json of an npm import, read strictly. */
+/** A URL as a message may show it: without a user name or password. */
+function withoutCredentials(url: string): string {
+  return url.replace(/\/\/[^/@]*@/, '//');
+}
+
 export function parseNpmProvenance(bytes: Uint8Array, what: string): NpmProvenance {
   const o = reader.exact(parseJsonBounded(bytes, what), what, ['format', 'kind', 'name', 'version', 'registry', 'upstream', 'document', 'publishedAt', 'keys', 'signature', 'importedAt']);
   reader.literal(o.format, `${what}.format`, PROVENANCE_FORMAT);
   reader.literal(o.kind, `${what}.kind`, 'npm');
-  const file = (v: unknown, field: string, extra: readonly string[] = []): ChainFile => {
+  const file = (v: unknown, field: string, maxBytes: number, extra: readonly string[] = []): ChainFile => {
     const f = reader.exact(v, field, ['file', 'size', 'sha256', ...extra]);
-    return { file: reader.string(f.file, `${field}.file`, 255, { pattern: IMPORT_FILE_NAME, expected: 'a file name' }), size: reader.integer(f.size, `${field}.size`, 0, NPM_LIMITS.maxTarballBytes), sha256: reader.hex(f.sha256, `${field}.sha256`) };
+    return { file: reader.string(f.file, `${field}.file`, 255, { pattern: IMPORT_FILE_NAME, expected: 'a file name' }), size: reader.integer(f.size, `${field}.size`, 0, maxBytes), sha256: reader.hex(f.sha256, `${field}.sha256`) };
   };
   const upstream = reader.object(o.upstream, `${what}.upstream`);
   const signature = o.signature === null ? null : reader.exact(o.signature, `${what}.signature`, ['keyid', 'sig']);
@@ -259,10 +266,10 @@ export function parseNpmProvenance(bytes: Uint8Array, what: string): NpmProvenan
   return {
     format: PROVENANCE_FORMAT, kind: 'npm',
     name: text(o.name, 'name', 214), version: text(o.version, 'version', 256), registry: text(o.registry, 'registry'),
-    upstream: { ...file(upstream, `${what}.upstream`, ['uri', 'integrity']), uri: text(upstream.uri, 'upstream.uri'), integrity: text(upstream.integrity, 'upstream.integrity', 1024) },
-    document: file(o.document, `${what}.document`),
+    upstream: { ...file(upstream, `${what}.upstream`, NPM_LIMITS.maxTarballBytes, ['uri', 'integrity']), uri: text(upstream.uri, 'upstream.uri'), integrity: text(upstream.integrity, 'upstream.integrity', 1024) },
+    document: file(o.document, `${what}.document`, NPM_LIMITS.maxDocumentBytes),
     publishedAt: o.publishedAt === null ? null : text(o.publishedAt, 'publishedAt', 40),
-    keys: o.keys === null ? null : file(o.keys, `${what}.keys`),
+    keys: o.keys === null ? null : file(o.keys, `${what}.keys`, NPM_LIMITS.maxKeysBytes),
     signature: signature === null ? null : { keyid: text(signature.keyid, 'signature.keyid', 200), sig: text(signature.sig, 'signature.sig', 1024) },
     importedAt: text(o.importedAt, 'importedAt', 40),
   };
@@ -281,7 +288,7 @@ export async function verifyNpmProvenance(source: string | ImportFiles, options:
   const what = `the import of ${p.name}@${p.version} in ${files.where}`;
   // The registry is the verifier's (its configuration, or named), never the one the directory names: that one would answer with its own keys.
   const registry = options.registry.replace(/\/+$/, '');
-  if (p.registry !== registry) throw new UpstreamError('MALFORMED', `${what}: it was imported from ${p.registry}, not from ${registry}, the registry this check trusts`);
+  if (p.registry !== registry) throw new UpstreamError('MALFORMED', `${what}: it was imported from ${p.registry}, not from the registry this check trusts (${withoutCredentials(registry)})`);
   if (p.publishedAt !== null && Number.isNaN(Date.parse(p.publishedAt))) throw new UpstreamError('MALFORMED', `${what}: publishedAt ${JSON.stringify(p.publishedAt)} is not a date`);
   // The signature is over the recorded integrity: checked before anything large is read.
   const listed = (await registryKeys(options.fetcher ?? new BoundedFetcher(), registry, options.keysFile))?.keys ?? null;

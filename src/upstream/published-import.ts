@@ -11,7 +11,7 @@ import { BoundedFetcher, fetchAll, FetchError, type Fetcher } from '../io/index.
 import { keyringForArchive, sourceArchives } from './apt-sources.js';
 import type { DebianProvenance } from './debian-source.js';
 import { UpstreamError } from './errors.js';
-import { checkRecorded, importDirectory, importKind, PROVENANCE_MAX_BYTES, type ChainFile, type ImportFiles } from './import-dir.js';
+import { checkRecorded, importDirectory, notRecorded, importKind, PROVENANCE_MAX_BYTES, type ChainFile, type ImportFiles } from './import-dir.js';
 import { npmRegistry, parseNpmProvenance, registryVersion, verifyNpmProvenance, type NpmProvenance } from './npm-import.js';
 import { parseDebianProvenance, verifyDebianProvenance } from './provenance.js';
 
@@ -99,7 +99,8 @@ export function publishedImport(uri: string, sha256: string, fetcher: Fetcher = 
     read: async (file) => {
       const url = new URL(file.file, uri).href;
       const bytes = await fetchAll(fetcher, url, file.size).catch((e: unknown) => {
-        if (e instanceof FetchError && e.code === 'TOO_LARGE') throw new UpstreamError('HASH_MISMATCH', `${url} is more than the ${file.size} bytes provenance.json records`, { cause: e });
+        // The same words as for other bytes of the right size: a refusal says nothing of what an address answered.
+        if (e instanceof FetchError && e.code === 'TOO_LARGE') throw notRecorded(file, uri.replace(/\/$/, ''));
         throw e;
       });
       return checkRecorded(bytes, file, uri.replace(/\/$/, ''), false);
@@ -113,9 +114,10 @@ export type UpstreamFetch = { fetchedFrom: string } | { unreachable: string };
 /**
  * Fetches the upstream file of a verified import again from the checker's own sources: for
  * Debian each archive apt names (its pool path under that archive), for npm the tarball address
- * when it is on the registry npm names. The first source that serves it must serve exactly the
- * recorded bytes (else HASH_MISMATCH: that source, or the import, is not what it claims); none
- * serving it is `unreachable`, with each source's reason.
+ * when its registry lists exactly what the import records. One source serving exactly the
+ * recorded bytes is enough; none doing so where one served other bytes is HASH_MISMATCH (that
+ * source, or the import, is not what it claims); none serving it is `unreachable`, with each
+ * source's reason.
  */
 export async function fetchUpstreamFromOwnSources(summary: ImportSummary, options: ImportCheckOptions = {}): Promise<UpstreamFetch> {
   const fetcher = options.fetcher ?? new BoundedFetcher();
@@ -143,21 +145,24 @@ export async function fetchUpstreamFromOwnSources(summary: ImportSummary, option
     candidates.push(listed.tarballUrl);
   }
   if (candidates.length === 0) return { unreachable: summary.kind === 'debian' ? 'apt names no archive to fetch it from' : 'the tarball is not on the registry npm names' };
+  // Every source is asked until one serves the file: one serving other bytes (another archive apt
+  // names with a file of the same name, or a bad mirror) does not stop the others; if none serves
+  // it and one served other bytes, that is the answer.
   const reasons: string[] = [];
+  let other: UpstreamError | undefined;
   for (const url of candidates) {
     let bytes: Buffer;
     try {
       bytes = await fetchAll(fetcher, url, summary.upstream.size);
     } catch (e) {
       if (!(e instanceof FetchError)) throw e;
-      if (e.code === 'TOO_LARGE') throw new UpstreamError('HASH_MISMATCH', `${url} serves more than the ${summary.upstream.size} bytes of ${summary.upstream.file} the verified chain lists`);
-      reasons.push(`${url}: ${e.message}`);
+      if (e.code === 'TOO_LARGE') other ??= new UpstreamError('HASH_MISMATCH', `${url} serves more than the ${summary.upstream.size} bytes of ${summary.upstream.file} the verified chain lists`);
+      else reasons.push(`${url}: ${e.message}`);
       continue;
     }
-    if (bytes.length !== summary.upstream.size || sha256Hex(bytes) !== summary.upstream.sha256) {
-      throw new UpstreamError('HASH_MISMATCH', `${url} serves ${bytes.length} bytes with SHA-256 ${sha256Hex(bytes)}; the verified chain lists ${summary.upstream.file} as ${summary.upstream.size} bytes with SHA-256 ${summary.upstream.sha256}`);
-    }
-    return { fetchedFrom: url };
+    if (bytes.length === summary.upstream.size && sha256Hex(bytes) === summary.upstream.sha256) return { fetchedFrom: url };
+    other ??= new UpstreamError('HASH_MISMATCH', `${url} serves ${bytes.length} bytes with SHA-256 ${sha256Hex(bytes)}; the verified chain lists ${summary.upstream.file} as ${summary.upstream.size} bytes with SHA-256 ${summary.upstream.sha256}`);
   }
+  if (other !== undefined) throw other;
   return { unreachable: reasons.join('; ') };
 }

@@ -340,7 +340,7 @@ export class WitnessService {
       if (stateIndex === undefined || request.documents === undefined) return undefined;
       const previous = this.recordedState();
       next = checkSuccessorState(previous, decodeDocuments(request.documents), this.now());
-      artifacts = changedArtifacts(previous.targets, next.targets).filter((a) => a.declaration?.upstream !== undefined);
+      artifacts = changedArtifacts(previous.targets, next.targets, { lenient: true }).filter((a) => a.declaration?.upstream !== undefined);
     } catch {
       return undefined;
     }
@@ -389,7 +389,8 @@ export class WitnessService {
     const next = prepared?.next !== undefined && prepared.stateIndex === this.store.stateIndex ? prepared.next : checkSuccessorState(previous, decodeDocuments(request.documents!), now);
     checkPayloadMatches(block.payload, next);
     // The source first: a rebuild of a source that is not the upstream's proves nothing about it.
-    const upstreamNotes = this.upstream.check(changedArtifacts(previous.targets, next.targets), prepared?.upstream ?? new Map(), buildPolicyOf(next.root));
+    // Only what names an import: other custom metadata is the build rule's business (under a build policy), not this one's.
+    const upstreamNotes = this.upstream.check(changedArtifacts(previous.targets, next.targets, { lenient: true }), prepared?.upstream ?? new Map(), buildPolicyOf(next.root));
     checkBuildAttestations(block.payload.attestations, previous, next, request.attestations ?? {}, what);
     const valid = validateBlock(block, view, { root: rootRoleOf(next.root) });
     const rosters = new Map(walk.rosters);

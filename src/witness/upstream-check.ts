@@ -14,8 +14,9 @@
 // Fetching is asynchronous and a witness decides synchronously: prepare() runs before the
 // decision and leaves a verdict per import; check() is the rule over those verdicts. A verified
 // chain is kept by its provenance.json's SHA-256 (where it was fetched from does not change what
-// it proves); a refusal is kept a few minutes by address and digest; the same import asked for by
-// several requests at once is checked once.
+// it proves); a refusal is kept a few minutes by address and digest; the same import (by digest,
+// at whatever address) asked for by several requests at once is checked once; and a witness checks
+// at most two imports at a time, whoever asks.
 import { isCairnError, short } from '../errors/index.js';
 import type { Fetcher } from '../io/index.js';
 import type { BuildPolicy, ReleaseArtifact, UpstreamDeclaration } from '../policy/index.js';
@@ -40,6 +41,8 @@ export const UPSTREAM_CHECK_LIMITS = {
   maxKept: 1024,
   /** How long a refusal is kept (the same import at the same address is refused again without fetching). */
   refusalTtlMs: 5 * 60_000,
+  /** Imports checked at once by one witness (the others wait their turn). */
+  maxConcurrentChecks: 2,
 } as const;
 
 /** What checking one import found: the upstream file it proves and whether this witness fetched it; or why it does not hold. */
@@ -51,7 +54,10 @@ export class UpstreamChecker {
   /** Verified chains by provenance.json's SHA-256, with the fetch once it succeeded. */
   private readonly kept = new Map<string, { summary: ImportSummary; fetched?: UpstreamFetch }>();
   private readonly refusals = new Map<string, { refused: Error; until: number }>();
+  /** Checks under way, by provenance.json's SHA-256. */
   private readonly inFlight = new Map<string, Promise<UpstreamVerdict>>();
+  private running = 0;
+  private readonly waiting: Array<() => void> = [];
   private readonly options: ImportCheckOptions;
 
   constructor(trust: UpstreamTrust = {}, fetcher?: Fetcher) {
@@ -115,12 +121,24 @@ export class UpstreamChecker {
     if (kept?.fetched !== undefined) return { summary: kept.summary, fetch: kept.fetched };
     const refusal = this.refusals.get(key);
     if (refusal !== undefined && refusal.until > Date.now()) return { refused: refusal.refused };
-    let running = this.inFlight.get(key);
+    let running = this.inFlight.get(upstream.sha256);
     if (running === undefined) {
-      running = this.checkImport(upstream, kept?.summary).finally(() => this.inFlight.delete(key));
-      this.inFlight.set(key, running);
+      running = this.inTurn(() => this.checkImport(upstream, kept?.summary)).finally(() => this.inFlight.delete(upstream.sha256));
+      this.inFlight.set(upstream.sha256, running);
     }
     return running;
+  }
+
+  /** Runs `work` once fewer than maxConcurrentChecks others run. */
+  private async inTurn<T>(work: () => Promise<T>): Promise<T> {
+    while (this.running >= UPSTREAM_CHECK_LIMITS.maxConcurrentChecks) await new Promise<void>((resolve) => this.waiting.push(resolve));
+    this.running++;
+    try {
+      return await work();
+    } finally {
+      this.running--;
+      this.waiting.shift()?.();
+    }
   }
 
   private async checkImport(upstream: UpstreamDeclaration, verified: ImportSummary | undefined): Promise<UpstreamVerdict> {

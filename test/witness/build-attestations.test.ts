@@ -172,3 +172,16 @@ test('the same bytes under a changed declaration (another source, or an upstream
   const otherSource = { ...declaration, source: { uri: declaration.source.uri, sha256: 'e'.repeat(64) } };
   assert.deepEqual(changedArtifacts(next.targets, (await republish(declarationToCustom(otherSource))).targets).map((a) => a.name), [NAME]);
 });
+
+test('custom metadata that is not a declaration: refused by the build rule (strict), read as no declaration by the rules that concern only some (lenient)', T, async () => {
+  const repo = join(dir, 'repo-custom');
+  const one = (k: Signer): { keys: Signer['publicKey'][]; threshold: number } => ({ keys: [k.publicKey], threshold: 1 });
+  await initRepository(repo, { roles: { root: one(publisher), targets: one(publisher), snapshot: one(publisher), timestamp: one(publisher) }, signers: [publisher] });
+  await publish(repo, { signers: [publisher] });
+  const first = await publishedState(repo, 1);
+  await addTargets(repo, [{ file: join(dir, 'hello'), path: 'app' }], { custom: { source: 'https://github.com/example/app' }, signers: [publisher] });
+  await publish(repo, { signers: [publisher] });
+  const second = await publishedState(repo, 1, first);
+  assert.throws(() => changedArtifacts(first.targets, second.targets), (e: unknown) => e instanceof Error && /custom metadata\.source must be an object/.test(e.message));
+  assert.deepEqual(changedArtifacts(first.targets, second.targets, { lenient: true }).map((a) => [a.name, a.declaration]), [['app', undefined]]);
+});

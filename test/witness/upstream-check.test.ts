@@ -161,10 +161,10 @@ test('a refusal is kept a few minutes (not fetched again); requests for one impo
   await refused(checker, bad, 'HASH_MISMATCH', /is not the one the release declares/);
   assert.equal(importRequests.length, before, 'the refusal was kept');
 
-  const fresh = artifact({ upstream: { uri: importUri.replace('/import/', '/once/') } });
+  // The same import (by digest) named at three addresses by requests at once: checked once.
   const at = importRequests.length;
-  await Promise.all([1, 2, 3].map(() => decide(checker, fresh)));
-  assert.equal(importRequests.slice(at).filter((r) => r === 'once/provenance.json').length, 1, 'three requests at once: one fetch');
+  await Promise.all(['once-a', 'once-b', 'once-c'].map((prefix) => decide(checker, artifact({ upstream: { uri: importUri.replace('/import/', `/${prefix}/`) } }))));
+  assert.equal(importRequests.slice(at).filter((r) => r.endsWith('/provenance.json')).length, 1, `three requests at once: one fetch (${importRequests.slice(at).join(', ')})`);
 
   const many = Array.from({ length: UPSTREAM_CHECK_LIMITS.maxImportsPerBlock + 1 }, (_, i) => artifact({ name: `a/${i}`, upstream: { uri: importUri.replace('/import/', `/many-${i}/`) } }));
   const start = importRequests.length;
@@ -213,6 +213,17 @@ test('npm: an import from a registry that signs nothing is accepted only as the 
       declaration: { source: { uri: `${registry}/x.tgz`, sha256: sourceSha }, recipe: artifact().declaration!.recipe, upstream: { uri: importUri.replace('/import/', `/${prefix}/`), sha256: importSha } },
     });
     const [note] = await decide(new UpstreamChecker({ npmRegistry: registry }), npmArtifact('npm-genuine', await provenanceSha(genuine), sha256(fixture.tarball)));
+
+    // Nothing signed fixes the version document's size: one recorded as 200 MiB is refused before anything is fetched.
+    const padded = join(work, 'npm-padded');
+    await cp(genuine, padded, { recursive: true });
+    const q = JSON.parse(await readFile(join(padded, 'provenance.json'), 'utf8')) as { document: { size: number } };
+    q.document.size = 200 << 20;
+    await writeFile(join(padded, 'provenance.json'), JSON.stringify(q));
+    directories.set('npm-padded', padded);
+    const before = importRequests.length;
+    await refused(new UpstreamChecker({ npmRegistry: registry }), npmArtifact('npm-padded', await provenanceSha(padded), sha256(fixture.tarball)), 'MALFORMED', /document\.size must be an integer from 0 to 1048576/);
+    assert.deepEqual(importRequests.slice(before), ['npm-padded/provenance.json']);
     // Fetched where the registry's own packument says the tarball is.
     assert.ok(note!.endsWith(`fixture-left-pad-1.3.0.tgz verified, fetched from ${fixture.url}/@fixture/left-pad/-/left-pad-1.3.0.tgz`), note);
 
