@@ -36,7 +36,11 @@ export type LogErrorCode =
   /** The target cannot be reached from the trusted block (missing level-0 link, other chain). */
   | 'NOT_REACHABLE'
   /** An immutable log file exists with different content. */
-  | 'IMMUTABLE_CONFLICT';
+  | 'IMMUTABLE_CONFLICT'
+  /** A Merkle inclusion or consistency proof that does not prove what it should (RFC 6962). */
+  | 'BAD_PROOF'
+  /** A C2SP signed note or checkpoint that is malformed, or whose signature is missing or does not verify. */
+  | 'BAD_NOTE';
 
 export class LogError extends CairnError<LogErrorCode> {
   get exitCode(): number {

@@ -1,10 +1,10 @@
 // upstream/published-import.ts: an import checked by someone other than its importer
-// (docs/upstream.md "Witnesses check the upstream"): the import directory fetched from where its
+// (docs/upstream.md "Witnesses check the upstream"): read from its directory or from where its
 // publisher put it (a release declaration's `upstream`: the directory's URL and its
-// provenance.json's SHA-256), every recorded file by its recorded size and SHA-256; the chain
-// verified again from those bytes with the checker's own keyring or registry (provenance.ts,
-// npm-import.ts); and the upstream file fetched once more from the checker's own configured
-// sources (apt's archives, npm's registry), which must serve exactly the recorded bytes.
+// provenance.json's SHA-256; each recorded file fetched when the check reaches it, by its
+// recorded size and SHA-256); the chain verified again with the checker's own keyring or registry
+// (provenance.ts, npm-import.ts); and the upstream file fetched once more from the checker's own
+// configured sources (apt's archives, npm's registry), which must serve exactly the recorded bytes.
 import type { PublicKey } from 'openpgp';
 import { sha256Hex } from '../crypto/index.js';
 import { BoundedFetcher, fetchAll, FetchError, type Fetcher } from '../io/index.js';
