@@ -96,6 +96,7 @@ export { FileLogStore, LOG_PATHS, encodeLogFile, fetcherLogSource, logDirectoryS
 export { fetchPredecessor } from './predecessor.js';
 export { LOG_FILE_LIMITS, formatUtcTime, parseUtcTime } from './schema.js';
 export { parseCollectiveSignature, parseRoster, parseRosterBytes, rosterHash, type CollectiveSignature, type DecodedRoster, type Roster, type RosterWitness } from './cosi-adapter.js';
+export { blockTreeRoot, CHECKPOINT_PATH, logOrigin, verifyLogCheckpoint, type VerifiedCheckpoint } from './checkpoint.js';
 export { consistencyProof, inclusionProof, leafHash, MERKLE_LIMITS, nodeHash, treeHash, verifyConsistency, verifyInclusion } from './merkle-tree.js';
 export {
   checkpointText, cosignCheckpoint, formatNote, NOTE_LIMITS, NOTE_SIGNATURE_TYPE, noteKeyId, parseCheckpoint, parseNote, signNoteText, verifyCosignature, verifyNoteSignature,

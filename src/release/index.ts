@@ -26,5 +26,6 @@ import * as pipeline from './pipeline.js';
 export const publishRelease = lockedOperation('cairn repo publish', pipeline.publishRelease);
 export const createReleaseLog = lockedOperation('cairn log init', pipeline.createReleaseLog);
 export const cosignHead = lockedOperation('cairn log head', pipeline.cosignHead);
+export const writeCheckpoint = lockedOperation('cairn log checkpoint', pipeline.writeCheckpoint);
 export const changeWitnessRoster = lockedOperation('cairn log roster', pipeline.changeWitnessRoster);
 export const retryPendingRelease = lockedOperation('cairn log retry', pipeline.retryPendingRelease);

@@ -14,15 +14,18 @@
 // level-0 link files past it, open() advances it. Each block is saved as a proposal before its
 // first round (leader-files.ts): a round that fails after a respond was sent keeps it, and the
 // caller (pipeline.ts) proposes exactly that block again (reproposeBlock) before anything else.
+import { join } from 'node:path';
+import { ed25519Signer } from '../crypto/index.js';
+import { writeFileAtomic } from '../io/index.js';
 import { COSI_ROUND_DEFAULTS, encodeCollectiveSignature, type Roster, type RosterWitness, type WitnessEndpoint, type WitnessKey } from '../cosi/index.js';
 import {
   backLinkIndices, blockHash, buildBlock, buildForwardLink, buildHeadStatement, FileLogStore, formatUtcTime, forwardLinkMessage, headMessage, LOG_FILE_LIMITS, levelSpan, parseBlockBytes, parseHeadFile, parseLinkFile, parseRosterBytes,
-  parseUtcTime, rosterHash, validateBlock,
+  parseUtcTime, rosterHash, validateBlock, blockTreeRoot, CHECKPOINT_PATH, checkpointText, formatNote, logOrigin, signNoteText, verifyCosignature, type NoteSignature,
   type Block, type ChainView, type LinkFile, type RosterChange, type SkipchainParams, type TufSignature,
 } from '../log/index.js';
 import { parseEnvelope, rootRoleOf } from '../tuf/index.js';
 import { WIRE_LIMITS, type CatchUpEntry, type StatementKind } from '../witness/index.js';
-import { requireLeaderKey, runCosigningRound, type CommitBodies, type RoundReport, type RoundSettings } from './cosigning-round.js';
+import { describeWitnessError, requireLeaderKey, runCosigningRound, summarizeWitnesses, type CommitBodies, type RoundReport, type RoundSettings } from './cosigning-round.js';
 import { cachedSource, documentsFor, payloadOf, type ReleaseDocumentSource } from './documents.js';
 import { LeaderError, type WitnessReport } from './errors.js';
 import {
@@ -216,6 +219,48 @@ export class LogLeader {
     const r = await runCosigningRound(this.roundSettings(), 'head', `head ${head.index} at ${statement.time}`, roster, headMessage(statement), commits, new Map());
     await this.store.putHead({ statement, cosignature: encodeCollectiveSignature(r.result.cosignature) });
     return r.report;
+  }
+
+  /**
+   * The head as a C2SP checkpoint (docs/transparency.md "Checkpoints of a cairn log"): the RFC 6962
+   * root over the hashes of every block, signed by the leader's key as the log, cosigned by each
+   * witness of the head roster that recorded the same head (each cosignature verified before it
+   * is kept); written to log/checkpoint once the roster's threshold cosigned. ROUND_FAILED, and
+   * nothing written, below the threshold.
+   */
+  async checkpoint(): Promise<{ size: number; rootHash: string; cosigners: string[]; missing: WitnessReport[] }> {
+    const head = this.headBlock;
+    const roster = await this.roster(head.roster);
+    const leaderKey = requireLeaderKey(this.options.leaderKey, roster, 'the checkpoint');
+    const hashes: string[] = [];
+    for (let i = 0; i <= head.index; i++) hashes.push(blockHash(await this.block(i)));
+    const origin = logOrigin(this.chain);
+    const rootHash = blockTreeRoot(hashes);
+    const text = checkpointText({ origin, size: head.index + 1, rootHash, extensions: [] });
+    const cosignatures: NoteSignature[] = [];
+    const cosigners: string[] = [];
+    const missing: WitnessReport[] = [];
+    await Promise.all(roster.witnesses.map(async (w) => {
+      try {
+        const a = await new WitnessConnection(w.address, { timeoutMs: this.timeout(), signer: { leaderKey, witnessKey: w.key } }).checkpoint({ checkpoint: text });
+        const decoded = Buffer.from(a.signature, 'base64');
+        const line: NoteSignature = { name: a.name, keyId: decoded.subarray(0, 4), signature: decoded.subarray(4) };
+        // Kept only when it verifies for that witness's roster name and key.
+        verifyCosignature({ text, signatures: [line] }, { name: w.name, publicKey: Buffer.from(w.key, 'hex') }, `${w.name}'s cosignature`);
+        cosignatures.push(line);
+        cosigners.push(w.name);
+      } catch (e) {
+        missing.push({ name: w.name, address: w.address, ...describeWitnessError(e) });
+      }
+    }));
+    if (cosigners.length < roster.threshold) {
+      throw new LeaderError('ROUND_FAILED', `the checkpoint of ${head.index + 1} blocks was cosigned by ${cosigners.length} witnesses; the roster's threshold is ${roster.threshold}; ${summarizeWitnesses(missing)}`, { witnesses: missing });
+    }
+    const order = new Map(roster.witnesses.map((w, i) => [w.name, i]));
+    cosignatures.sort((a, b) => order.get(a.name)! - order.get(b.name)!);
+    const note = formatNote({ text, signatures: [signNoteText(text, origin, ed25519Signer(leaderKey.privateKey)), ...cosignatures] });
+    await writeFileAtomic(join(this.publicDir, CHECKPOINT_PATH), note);
+    return { size: head.index + 1, rootHash: rootHash.toString('base64'), cosigners: cosigners.sort((a, b) => order.get(a)! - order.get(b)!), missing };
   }
 
   /**

@@ -248,6 +248,12 @@ export async function cosignHead(dir: string, options: LogOperationOptions = {})
   return { head: { index: leader.head.index, hash: leader.head.hash }, round };
 }
 
+/** `cairn log checkpoint`: the head as a C2SP checkpoint cosigned by the roster's witnesses, written to public/log/checkpoint. */
+export async function writeCheckpoint(dir: string, options: LogOperationOptions = {}): ReturnType<LogLeader['checkpoint']> {
+  const leader = await LogLeader.open(leaderOptions(dir, options.progress, options.leader));
+  return leader.checkpoint();
+}
+
 export interface ReleaseLogStatus {
   chain: string;
   head: { index: number; hash: string; time: string };

@@ -13,11 +13,14 @@ import type { RemoteRefusal } from '../witness/index.js';
 import { LeaderError, WitnessCallError } from './errors.js';
 import {
   signWitnessRequest,
+  parseCheckpointAnswer,
   parseCommitAnswer,
   parseGenesisAnswer,
   parseInfoAnswer,
   parseRespondAnswer,
   WIRE_LIMITS,
+  type CheckpointAnswer,
+  type CheckpointRequest,
   type CommitAnswer,
   type CommitRequest,
   type GenesisAnswer,
@@ -64,6 +67,10 @@ export class WitnessConnection {
 
   commit(request: CommitRequest): Promise<CommitAnswer> {
     return this.call('POST', '/v1/commit', request, parseCommitAnswer);
+  }
+
+  checkpoint(request: CheckpointRequest): Promise<CheckpointAnswer> {
+    return this.call('POST', '/v1/checkpoint', request, parseCheckpointAnswer);
   }
 
   respond(request: RespondRequest): Promise<RespondAnswer> {

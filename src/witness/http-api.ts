@@ -23,7 +23,7 @@ import { CairnError, FormatError } from '../errors/index.js';
 import { WitnessError } from './errors.js';
 import { readRequestClaim, RequestGuard, type RequestRate } from './request-auth.js';
 import type { WitnessService } from './service.js';
-import { parseCommitRequest, parseGenesisRequest, parseRespondRequest, WIRE_LIMITS } from './wire.js';
+import { parseCheckpointRequest, parseCommitRequest, parseGenesisRequest, parseRespondRequest, WIRE_LIMITS } from './wire.js';
 
 export interface WitnessServerOptions {
   service: WitnessService;
@@ -169,6 +169,14 @@ function createWitnessApp(service: WitnessService, maxRequestBytes = WIRE_LIMITS
     try {
       const { body, peer } = await authenticated(c, maxRequestBytes);
       return c.json(await service.commit(parseCommitRequest(body), peer));
+    } catch (e) {
+      return fail(c, e);
+    }
+  });
+  app.post('/v1/checkpoint', async (c) => {
+    try {
+      const { body, peer } = await authenticated(c, 16 * 1024);
+      return c.json(service.cosignCheckpoint(parseCheckpointRequest(body), peer));
     } catch (e) {
       return fail(c, e);
     }

@@ -14,8 +14,8 @@ export { startWitnessServer, WITNESS_SERVER_LIMITS, type WitnessServerOptions, t
 export { startWitness, type StartWitnessOptions, type RunningWitness } from './start.js';
 export {
   WIRE_LIMITS, base64Bytes, readAttestationLists,
-  parseGenesisRequest, parseCommitRequest, parseRespondRequest, parseInfoAnswer, parseCommitAnswer, parseRespondAnswer, parseGenesisAnswer,
+  parseGenesisRequest, parseCommitRequest, parseRespondRequest, parseInfoAnswer, parseCommitAnswer, parseRespondAnswer, parseGenesisAnswer, parseCheckpointRequest, parseCheckpointAnswer,
   type WireDocuments, type CatchUpEntry, type GenesisRequest, type StatementKind, type CommitRequest, type RespondRequest, type HeadRef,
-  type StateSummary, type InfoAnswer, type CommitAnswer, type RespondAnswer, type GenesisAnswer,
+  type StateSummary, type InfoAnswer, type CommitAnswer, type RespondAnswer, type GenesisAnswer, type CheckpointRequest, type CheckpointAnswer,
 } from './wire.js';
 export { UPSTREAM_CHECK_LIMITS, UpstreamChecker, type UpstreamTrust, type UpstreamVerdict } from './upstream-check.js';

@@ -48,6 +48,10 @@ import {
   verifyForwardLink,
   genesisAuthorizationChain,
   verifyRosterAuthorization,
+  blockTreeRoot,
+  cosignCheckpoint,
+  logOrigin,
+  parseCheckpoint,
   type Block,
   type ChainView,
 } from '../log/index.js';
@@ -55,6 +59,7 @@ import { buildPolicyOf, changedArtifacts, checkClockSkew, checkGenesisState, che
 import { parseEnvelope, rootRoleOf, type RootEnvelope, type TargetsEnvelope } from '../tuf/index.js';
 import { sha256Hex } from '../crypto/hash.js';
 import { keyMaterialId, type TufPublicKey } from '../crypto/public-key.js';
+import { ed25519Signer } from '../crypto/signer.js';
 import { refusal, type WitnessDecision } from './decisions.js';
 import { WitnessError } from './errors.js';
 import { pinnedRootRole, type ChainPin } from './config.js';
@@ -62,7 +67,7 @@ import { checkBuildAttestations, decodeDocuments, stateDocuments, TARGETS_PREFIX
 import { REQUEST_AUTH_LIMITS } from './request-auth.js';
 import { UpstreamChecker, type UpstreamTrust, type UpstreamVerdict } from './upstream-check.js';
 import type { RecordedBlock, ResponseEffects, WitnessStore } from './store.js';
-import { WIRE_LIMITS, type CatchUpEntry, type CommitAnswer, type CommitRequest, type GenesisAnswer, type GenesisRequest, type InfoAnswer, type RespondAnswer, type RespondRequest } from './wire.js';
+import { WIRE_LIMITS, type CatchUpEntry, type CheckpointAnswer, type CheckpointRequest, type CommitAnswer, type CommitRequest, type GenesisAnswer, type GenesisRequest, type InfoAnswer, type RespondAnswer, type RespondRequest } from './wire.js';
 
 export interface WitnessIdentity {
   name: string;
@@ -137,6 +142,7 @@ export class WitnessService {
   private cachedState: { index: number; state: ReleaseState } | undefined;
   private cachedHead: { hash: string; block: Block } | undefined;
   private cachedMembers: { hash: string; keys: ReadonlySet<string> } | undefined;
+  private cachedTree: { head: string; root: Buffer } | undefined;
 
   constructor(options: WitnessServiceOptions) {
     this.identity = options.identity;
@@ -321,6 +327,38 @@ export class WitnessService {
       this.onDecision(refusal(what, e));
       throw e;
     }
+  }
+
+  // ---- POST /v1/checkpoint ---------------------------------------------------------------
+
+  /**
+   * A cosignature/v1 of a C2SP checkpoint of this witness's own head (docs/transparency.md): its
+   * chain's origin, the number of blocks it recorded, and the RFC 6962 root over their hashes;
+   * anything else (another size, another root: a fork) is refused with NOT_OWN_HEAD.
+   */
+  cosignCheckpoint(request: CheckpointRequest, peer: string): CheckpointAnswer {
+    return this.decide(`checkpoint (from ${peer.slice(0, 12)})`, () => {
+      const chain = this.requireChain();
+      const checkpoint = parseCheckpoint(request.checkpoint, 'checkpoint');
+      const head = this.store.head()!;
+      const what = `checkpoint ${checkpoint.size} ${checkpoint.rootHash.toString('base64').slice(0, 12)}`;
+      if (checkpoint.origin !== logOrigin(chain)) throw new WitnessError('CHAIN_MISMATCH', `${what} is of ${checkpoint.origin}; this witness follows ${logOrigin(chain)}`);
+      if (checkpoint.extensions.length > 0) throw new WitnessError('BAD_STATEMENT', `${what} has extension lines; this witness cosigns origin, size and root hash only`);
+      if (checkpoint.size !== head.index + 1) throw new WitnessError('NOT_OWN_HEAD', `${what} names a tree of ${checkpoint.size} blocks; this witness recorded ${head.index + 1}`);
+      if (!checkpoint.rootHash.equals(this.treeRoot(head.index, head.hash))) throw new WitnessError('NOT_OWN_HEAD', `${what} is not the root of the tree over the ${head.index + 1} blocks this witness recorded`);
+      const line = cosignCheckpoint(request.checkpoint, this.identity.name, ed25519Signer(this.identity.key.privateKey), Math.floor(this.now().getTime() / 1000));
+      return { what, result: { name: line.name, signature: Buffer.concat([line.keyId, line.signature]).toString('base64') } };
+    });
+  }
+
+  /** The RFC 6962 root over the hashes of blocks 0..index (kept for the head it was made for). */
+  private treeRoot(index: number, headHash: string): Buffer {
+    if (this.cachedTree?.head !== headHash) {
+      const hashes: string[] = [];
+      for (let i = 0; i <= index; i++) hashes.push(this.store.block(i)!.hash);
+      this.cachedTree = { head: headHash, root: blockTreeRoot(hashes) };
+    }
+    return this.cachedTree.root;
   }
 
   // ---- the checks --------------------------------------------------------------------------

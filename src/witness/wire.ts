@@ -18,6 +18,8 @@ export const WIRE_LIMITS = {
   maxDocuments: 70_000,
   /** Session and nonce identifiers are short opaque strings. */
   maxIdLength: 128,
+  /** A checkpoint to cosign: origin, size and root hash (no extension lines). */
+  maxCheckpointChars: 1024,
   /** Notes in a commit answer (one per upstream import a block names, UPSTREAM_CHECK_LIMITS), and their length. */
   maxNotes: 16,
   maxNoteChars: 2048,
@@ -193,6 +195,27 @@ export function parseCommitRequest(value: unknown): CommitRequest {
     ...(o.attestations === undefined ? {} : { attestations: readAttestationLists(request, o.attestations, 'attestations') }),
     ...(o.catchUp === undefined ? {} : { catchUp: catchUp(o.catchUp, 'catchUp') }),
   };
+}
+
+/** POST /v1/checkpoint: a checkpoint of this witness's head to cosign (docs/transparency.md). */
+export interface CheckpointRequest {
+  checkpoint: string;
+}
+
+/** The cosignature line's name and base64 value (key ID || time || signature). */
+export interface CheckpointAnswer {
+  name: string;
+  signature: string;
+}
+
+export function parseCheckpointRequest(value: unknown): CheckpointRequest {
+  const o = request.exact(value, 'checkpoint request', ['checkpoint']);
+  return { checkpoint: request.string(o.checkpoint, 'checkpoint', WIRE_LIMITS.maxCheckpointChars, { min: 1 }) };
+}
+
+export function parseCheckpointAnswer(value: unknown): CheckpointAnswer {
+  const o = answer.object(value, 'checkpoint answer');
+  return { name: answer.string(o.name, 'name', 256, { min: 1 }), signature: answer.string(o.signature, 'signature', 256, { min: 1, pattern: /^[A-Za-z0-9+/]+={0,2}$/, expected: 'base64' }) };
 }
 
 export function parseRespondRequest(value: unknown): RespondRequest {

@@ -14,7 +14,7 @@ import type { Command } from 'commander';
 import { UsageError } from '../../errors/index.js';
 import { OFFLINE_SIGNING_HINT, type RosterAuthorizationRequest } from '../../log/index.js';
 import {
-  changeWitnessRoster, cosignHead, createReleaseLog, releaseLogStatus, retryPendingRelease, defaultWitnessThreshold, DEFAULT_CALL_TIMEOUT_MS,
+  changeWitnessRoster, cosignHead, writeCheckpoint, createReleaseLog, releaseLogStatus, retryPendingRelease, defaultWitnessThreshold, DEFAULT_CALL_TIMEOUT_MS,
   prepareRosterChange, signRosterRequestFile, type RosterAuthority,
 } from '../../release/index.js';
 import { crossCheckLogs, verifyEquivocationProofFile, type LogCrossCheck } from '../../client/log-cross-check.js';
@@ -141,6 +141,17 @@ export function register(program: Command, context: CliContext): void {
       const out = context.output();
       const { head, round } = await cosignHead(dir, { leader: { callTimeoutMs: opts.timeout, ...(await loadLeaderKey(opts.leaderKey)) }, progress: out });
       out.result({ head, round }, roundLines([round]));
+    });
+
+  leading(log.command('checkpoint').description('the head as a C2SP checkpoint (RFC 6962 root over the block hashes) cosigned by the roster\'s witnesses, written to public/log/checkpoint (docs/transparency.md)')
+    .argument('<repo>', 'repository workspace'))
+    .action(async (dir: string, opts: { timeout: number; leaderKey?: string }) => {
+      const out = context.output();
+      const c = await writeCheckpoint(dir, { leader: { callTimeoutMs: opts.timeout, ...(await loadLeaderKey(opts.leaderKey)) }, progress: out });
+      out.result(c, [
+        `checkpoint of ${c.size} blocks, root ${c.rootHash}, cosigned by ${c.cosigners.length} (${c.cosigners.join(', ')})${c.missing.length > 0 ? `; without ${c.missing.map((m) => `${m.name} (${m.code ?? m.status})`).join(', ')}` : ''}`,
+        `written to ${dir}/public/log/checkpoint`,
+      ]);
     });
 
   timeoutOption(log.command('status').description('the head of the log and each witness of its roster; exits 1 when fewer than the threshold can co-sign')
