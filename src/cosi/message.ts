@@ -1,7 +1,9 @@
 // cosi/message.ts: domain-separated messages (docs/protocol.md section 2; docs/design.md "Collective
 // signatures (CoSi)", domain separation). Every message a witness key signs, alone or
 // collectively, is `context || 0x00 || canonical(statement)`, so that no signature made for one
-// kind of statement can be replayed as another.
+// kind of statement can be replayed as another. The one other thing a witness key signs is a C2SP
+// checkpoint cosignature (src/log/signed-note.ts, docs/transparency.md): `cosignature/v1\n...`,
+// text without control characters, so it never has the 0x00 after a context that these have.
 import { canonicalBytes } from '../encoding/canonical-json.js';
 import { CosiError } from './errors.js';
 

@@ -6,7 +6,8 @@
 // checkpoint is trusted when the roster's threshold of witnesses cosigned it.
 import { LogError } from './errors.js';
 import { leafHash, treeHash } from './merkle-tree.js';
-import { parseCheckpoint, parseNote, verifyCosignature, type Checkpoint } from './signed-note.js';
+import { acceptRoster } from '../cosi/index.js';
+import { hasNoteSignature, NOTE_SIGNATURE_TYPE, parseCheckpoint, parseNote, verifyCosignature, type Checkpoint } from './signed-note.js';
 import type { Roster } from './cosi-adapter.js';
 
 /** Where a cairn log's checkpoint is published, beside head.json (docs/protocol.md section 7 layout). */
@@ -29,20 +30,23 @@ export interface VerifiedCheckpoint extends Checkpoint {
 }
 
 /**
- * Verifies a cairn checkpoint note: its origin is chain `chain`'s, and at least the roster's
- * threshold of its witnesses (by roster name and key) cosigned it. LogError('BAD_NOTE') otherwise.
+ * Verifies a cairn checkpoint note: its origin is chain `chain`'s, and at least the threshold of
+ * `roster` (the roster in force at its last block, accepted as rosters are: distinct keys, a
+ * threshold of at least one) cosigned it, each witness by its roster name and key; a roster
+ * witness's cosignature that does not verify refuses the note (as the C2SP spec says of a known
+ * key). It says nothing of freshness: the caller compares size and times with what it saw before.
+ * LogError('BAD_NOTE') otherwise.
  */
 export function verifyLogCheckpoint(bytes: Uint8Array | string, chain: string, roster: Roster, what = 'checkpoint'): VerifiedCheckpoint {
+  acceptRoster(roster);
+  if (new Set(roster.witnesses.map((w) => w.name)).size !== roster.witnesses.length) throw new LogError('BAD_NOTE', `${what}: the roster names a witness twice`);
   const note = parseNote(bytes, what);
   const checkpoint = parseCheckpoint(note.text, what);
   if (checkpoint.origin !== logOrigin(chain)) throw new LogError('BAD_NOTE', `${what} is of ${checkpoint.origin}, not of ${logOrigin(chain)}`);
   const cosigners: Array<{ name: string; time: number }> = [];
   for (const w of roster.witnesses) {
-    try {
-      cosigners.push({ name: w.name, time: verifyCosignature(note, { name: w.name, publicKey: Buffer.from(w.key, 'hex') }, what) });
-    } catch (e) {
-      if (!(e instanceof LogError)) throw e;
-    }
+    const cosigner = { name: w.name, publicKey: Buffer.from(w.key, 'hex') };
+    if (hasNoteSignature(note, cosigner, NOTE_SIGNATURE_TYPE.cosignatureV1)) cosigners.push({ name: w.name, time: verifyCosignature(note, cosigner, what) });
   }
   if (cosigners.length < roster.threshold) {
     throw new LogError('BAD_NOTE', `${what} carries ${cosigners.length} valid cosignatures of the roster's witnesses (${cosigners.map((c) => c.name).join(', ') || 'none'}); its threshold is ${roster.threshold}`);

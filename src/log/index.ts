@@ -99,6 +99,6 @@ export { parseCollectiveSignature, parseRoster, parseRosterBytes, rosterHash, ty
 export { blockTreeRoot, CHECKPOINT_PATH, logOrigin, verifyLogCheckpoint, type VerifiedCheckpoint } from './checkpoint.js';
 export { consistencyProof, inclusionProof, leafHash, MERKLE_LIMITS, nodeHash, treeHash, verifyConsistency, verifyInclusion } from './merkle-tree.js';
 export {
-  checkpointText, cosignCheckpoint, formatNote, NOTE_LIMITS, NOTE_SIGNATURE_TYPE, noteKeyId, parseCheckpoint, parseNote, signNoteText, verifyCosignature, verifyNoteSignature,
+  checkpointText, cosignCheckpoint, formatNote, hasNoteSignature, NOTE_LIMITS, NOTE_SIGNATURE_TYPE, noteKeyId, parseCheckpoint, parseNote, signNoteText, verifyCosignature, verifyNoteSignature,
   type Checkpoint, type Note, type NoteSignature, type NoteVerifier,
 } from './signed-note.js';

@@ -122,7 +122,8 @@ export function verifyConsistency(first: number, second: number, firstRoot: Uint
     return;
   }
   if (proof.length === 0) throw new LogError('BAD_PROOF', `${what} is empty`);
-  const path = (first & (first - 1)) === 0 ? [Buffer.from(firstRoot), ...proof] : [...proof];
+  // A power of two (not with `&`: it would take only the low 32 bits of a larger size).
+  const path = Number.isInteger(Math.log2(first)) ? [Buffer.from(firstRoot), ...proof] : [...proof];
   let fn = first - 1;
   let sn = second - 1;
   while (fn % 2 === 1) {

@@ -40,9 +40,12 @@ const fail = (message: string): never => {
   throw new LogError('BAD_NOTE', message);
 };
 
+/** What Go's unicode.IsSpace calls a space (Unicode White_Space; JavaScript's \s differs), and "+": no key name holds one. */
+const NOT_IN_NAME = /[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000+]/u;
+
 /** A key name: non-empty, without Unicode spaces or "+". */
 function checkName(name: string, what: string): string {
-  if (name.length === 0 || /[\s+]/u.test(name)) fail(`${what}: a key name is non-empty, without spaces or "+", found ${JSON.stringify(name.slice(0, 80))}`);
+  if (name.length === 0 || NOT_IN_NAME.test(name)) fail(`${what}: a key name is non-empty, without spaces or "+", found ${JSON.stringify(name.slice(0, 80))}`);
   return name;
 }
 
@@ -51,7 +54,10 @@ export function noteKeyId(name: string, type: number, publicKey: Uint8Array): Bu
   return createHash('sha256').update(name).update(Buffer.from([0x0a, type])).update(publicKey).digest().subarray(0, 4);
 }
 
-/** The text of a note: checked as the specification says (UTF-8, no control characters but newlines, ending in one newline, no blank line). */
+/**
+ * The text of a note: UTF-8 without control characters but newlines, ending in one newline, as the
+ * specification says, and (stricter than it, as checkpoints are) without a blank line.
+ */
 function checkText(text: string, what: string): string {
   if (!text.endsWith('\n') || text.includes('\n\n') || text.length === 0) fail(`${what}: a note's text ends with one newline and has no blank line`);
   if (CONTROL.test(text)) fail(`${what}: a note holds no control characters but newlines`);
@@ -71,7 +77,8 @@ export function parseNote(bytes: Uint8Array | string, what = 'note'): Note {
   if (raw.length > NOTE_LIMITS.maxNoteBytes) fail(`${what} is ${raw.length} bytes, at most ${NOTE_LIMITS.maxNoteBytes}`);
   let all: string;
   try {
-    all = new TextDecoder('utf-8', { fatal: true }).decode(raw);
+    // The BOM kept: dropping it would verify other text than the bytes given (Go's note.Open refuses such a note).
+    all = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(raw);
   } catch {
     return fail(`${what} is not UTF-8`);
   }
@@ -82,7 +89,7 @@ export function parseNote(bytes: Uint8Array | string, what = 'note'): Note {
   if (!lines.endsWith('\n')) fail(`${what}: its last signature line does not end with a newline`);
   if (CONTROL.test(lines)) fail(`${what} holds control characters`);
   const signatures = lines.slice(0, -1).split('\n').map((line, i) => {
-    const m = /^\u2014 (\S+) ([A-Za-z0-9+/]+={0,2})$/u.exec(line);
+    const m = /^\u2014 ([^ ]+) ([A-Za-z0-9+/]+={0,2})$/u.exec(line);
     if (m === null) return fail(`${what}: signature line ${i + 1} is not "— NAME BASE64"`);
     const decoded = Buffer.from(m[2]!, 'base64');
     if (decoded.toString('base64') !== m[2] || decoded.length < 5) fail(`${what}: signature line ${i + 1} is not a key ID and a signature in base64`);
@@ -136,14 +143,20 @@ export function cosignCheckpoint(text: string, name: string, signer: Signer, tim
   };
 }
 
-/** The time of `cosigner`'s valid cosignature/v1 on `note`; LogError('BAD_NOTE') when it has none or it does not verify. */
+/** Whether `note` has a signature line of `verifier` for signature `type` (its name and key ID). */
+export function hasNoteSignature(note: Note, verifier: NoteVerifier, type: number): boolean {
+  const keyId = noteKeyId(verifier.name, type, verifier.publicKey);
+  return note.signatures.some((s) => s.name === verifier.name && s.keyId.equals(keyId));
+}
+
+/** The time (POSIX seconds, at most 2^53) of `cosigner`'s valid cosignature/v1 on `note`; LogError('BAD_NOTE') when it has none or it does not verify. */
 export function verifyCosignature(note: Note, cosigner: NoteVerifier, what = 'checkpoint'): number {
   const keyId = noteKeyId(cosigner.name, NOTE_SIGNATURE_TYPE.cosignatureV1, cosigner.publicKey);
   const line = note.signatures.find((s) => s.name === cosigner.name && s.keyId.equals(keyId));
   if (line === undefined) return fail(`${what} carries no cosignature by ${cosigner.name}`);
   if (line.signature.length !== 72) fail(`${what}: the cosignature by ${cosigner.name} is ${line.signature.length} bytes, not 8 + 64`);
   const time = line.signature.readBigUInt64BE(0);
-  if (time > 2n ** 63n - 1n || !verifySignature(ed25519PublicKey(cosigner.publicKey), cosignedMessage(note.text, time), line.signature.subarray(8).toString('hex'))) {
+  if (time > BigInt(Number.MAX_SAFE_INTEGER) || !verifySignature(ed25519PublicKey(cosigner.publicKey), cosignedMessage(note.text, time), line.signature.subarray(8).toString('hex'))) {
     fail(`${what}: the cosignature by ${cosigner.name} does not verify`);
   }
   return Number(time);

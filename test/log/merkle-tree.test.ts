@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { consistencyProof, inclusionProof, leafHash, LogError, MERKLE_LIMITS, treeHash, verifyConsistency, verifyInclusion } from '../../src/log/index.js';
+import { consistencyProof, inclusionProof, leafHash, LogError, MERKLE_LIMITS, nodeHash, treeHash, verifyConsistency, verifyInclusion } from '../../src/log/index.js';
 
 const sha = (...parts: Buffer[]): Buffer => createHash('sha256').update(Buffer.concat(parts)).digest();
 const blocks = Array.from({ length: 33 }, (_, i) => sha(Buffer.from(`block ${i}`)));
@@ -71,5 +71,9 @@ test('every consistency proof verifies; one changed in any way is refused (BAD_P
     }
   }
   badProof(() => verifyConsistency(3, 3, treeHash(leaves, 0, 3), treeHash(leaves, 0, 4), []), 'the same size, other roots');
+  // Past 2^32 leaves: 3·2^31 is no power of two (a 32-bit test would take it for one). X, Y: the
+  // subtrees of its first 2^32 and next 2^31 leaves; Z: one more leaf. PROOF is [Y, Z, X].
+  const [x, y, z] = [sha(Buffer.from('x')), sha(Buffer.from('y')), sha(Buffer.from('z'))];
+  verifyConsistency(3 * 2 ** 31, 3 * 2 ** 31 + 1, nodeHash(x, y), nodeHash(x, nodeHash(y, z)), [y, z, x]);
   badProof(() => verifyConsistency(4, 3, treeHash(leaves, 0, 4), treeHash(leaves, 0, 3), []), 'a tree that shrinks');
 });

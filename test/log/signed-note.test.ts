@@ -58,4 +58,8 @@ test('a strict reader refuses what is not a signed note or a checkpoint', () => 
   badNote(() => parseCheckpoint(`o\n1\n${Buffer.alloc(31).toString('base64')}\n`), /not 32 bytes in base64/);
   badNote(() => parseCheckpoint('o\n1\n'), /a checkpoint has origin, size and root hash/);
   badNote(() => signNoteText('two\n\nparagraphs\n', 'o', log.signer), /no blank line/);
+  // A byte-order mark stays in the text (the signature is over the bytes given: it no longer verifies), as with Go's note.Open.
+  badNote(() => verifyNoteSignature(parseNote(Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(good)])), { name: 'o', publicKey: raw(log) }), /does not verify/);
+  // A name with a space as Go's unicode.IsSpace has it (U+0085 is one; JavaScript's \s says no).
+  badNote(() => parseNote(good.replace('\u2014 o ', '\u2014 o\u0085x ')), /without spaces or "\+"/);
 });

@@ -69,6 +69,11 @@ test('cairn log checkpoint: the RFC 6962 root over the published blocks, cosigne
   const one = formatNote({ text: note.text, signatures: [note.signatures[0]!, note.signatures[1]!] });
   assert.throws(() => verifyLogCheckpoint(one, genesis, roster), (e: unknown) => e instanceof LogError && e.code === 'BAD_NOTE' && /1 valid cosignatures .* threshold is 2/.test(e.message));
   assert.throws(() => verifyLogCheckpoint(bytes, 'f'.repeat(64), roster), (e: unknown) => e instanceof LogError && e.code === 'BAD_NOTE' && /not of cairn-log\/f{64}/.test(e.message));
+  // A roster's witness whose cosignature does not verify refuses the note; a roster that names a key twice is no roster.
+  const broken = { ...note.signatures[2]!, signature: Buffer.from(note.signatures[2]!.signature) };
+  broken.signature[20] = broken.signature[20]! ^ 1;
+  assert.throws(() => verifyLogCheckpoint(formatNote({ text: note.text, signatures: [note.signatures[0]!, note.signatures[1]!, broken, note.signatures[3]!] }), genesis, roster), (e: unknown) => e instanceof LogError && e.code === 'BAD_NOTE' && /by w2 does not verify/.test(e.message));
+  assert.throws(() => verifyLogCheckpoint(bytes, genesis, { ...roster, witnesses: [roster.witnesses[0]!, { ...roster.witnesses[0]!, name: 'w1-again' }] }));
 });
 
 test('a witness cosigns only its own head: another root (a fork), another size or another chain is refused', T, async () => {
