@@ -75,6 +75,15 @@ function checkProofShape(proof: readonly Uint8Array[], what: string): void {
   for (const [i, h] of proof.entries()) if (h.length !== 32) throw new LogError('BAD_PROOF', `${what}: hash ${i} is ${h.length} bytes, not 32`);
 }
 
+/** RFC 9162's "right-shift both fn and sn equally until either LSB(fn) is set or fn is 0". */
+function shiftToOdd(fn: number, sn: number): [number, number] {
+  while (fn % 2 === 0 && fn !== 0) {
+    fn = Math.floor(fn / 2);
+    sn = Math.floor(sn / 2);
+  }
+  return [fn, sn];
+}
+
 const equal = (a: Uint8Array, b: Uint8Array): boolean => Buffer.from(a).equals(Buffer.from(b));
 
 /** RFC 9162 section 2.1.3.2: LogError('BAD_PROOF') unless `proof` proves leaf hash `leaf` at `index` in the tree of `size` with root `root`. */
@@ -89,12 +98,7 @@ export function verifyInclusion(leaf: Uint8Array, index: number, size: number, p
     if (sn === 0) throw new LogError('BAD_PROOF', `${what} has more hashes than the tree has levels`);
     if (fn % 2 === 1 || fn === sn) {
       r = nodeHash(p, r);
-      if (fn % 2 === 0) {
-        while (fn % 2 === 0 && fn !== 0) {
-          fn = Math.floor(fn / 2);
-          sn = Math.floor(sn / 2);
-        }
-      }
+      [fn, sn] = shiftToOdd(fn, sn);
     } else {
       r = nodeHash(r, p);
     }
@@ -137,12 +141,7 @@ export function verifyConsistency(first: number, second: number, firstRoot: Uint
     if (fn % 2 === 1 || fn === sn) {
       fr = nodeHash(c, fr);
       sr = nodeHash(c, sr);
-      if (fn % 2 === 0) {
-        while (fn % 2 === 0 && fn !== 0) {
-          fn = Math.floor(fn / 2);
-          sn = Math.floor(sn / 2);
-        }
-      }
+      [fn, sn] = shiftToOdd(fn, sn);
     } else {
       sr = nodeHash(sr, c);
     }

@@ -19,10 +19,10 @@
 //
 // A root without the field has no build rule (blocks then record attestations: null). Pure:
 // no disk, no network, no clock.
+import { isDeepStrictEqual } from 'node:util';
 import type { TufPublicKey } from '../crypto/public-key.js';
 import { keyIdOf, readTufPublicKey } from '../crypto/public-key.js';
 import type { JsonObject, JsonValue } from '../encoding/canonical-json.js';
-import { canonicalBytes } from '../encoding/canonical-json.js';
 import { FieldReader } from '../encoding/field-reader.js';
 import { isCairnError, short } from '../errors/index.js';
 import type { RootEnvelope, TargetsEnvelope } from '../tuf/index.js';
@@ -130,18 +130,18 @@ export const PACKAGE_VERSIONS_INDEX_PATH = /^packages\/(?:[a-z0-9][a-z0-9._-]{0,
  */
 export function changedArtifacts(previous: ReadonlyMap<string, TargetsEnvelope> | undefined, next: ReadonlyMap<string, TargetsEnvelope>, options: { lenient?: boolean } = {}): ReleaseArtifact[] {
   const changedRoles = [...next].filter(([name, e]) => previous?.get(name) !== e && !sameRaw(previous?.get(name), e));
-  const before = new Map<string, { sha256: string | undefined; declaration: string }>();
+  const before = new Map<string, { sha256: string | undefined; custom: unknown }>();
   for (const [name] of changedRoles) {
     const old = previous?.get(name);
     if (!old) continue;
-    for (const [path, t] of Object.entries(old.signed.targets)) before.set(path, { sha256: t.hashes.sha256, declaration: declarationFields(t.custom) });
+    for (const [path, t] of Object.entries(old.signed.targets)) before.set(path, { sha256: t.hashes.sha256, custom: t.custom });
   }
   const out: ReleaseArtifact[] = [];
   for (const [role, envelope] of changedRoles) {
     for (const [path, t] of Object.entries(envelope.signed.targets)) {
       const sha256 = t.hashes.sha256;
       const old = before.get(path);
-      if (sha256 !== undefined && old?.sha256 === sha256 && old.declaration === declarationFields(t.custom)) continue;
+      if (sha256 !== undefined && old?.sha256 === sha256 && sameDeclarationFields(old.custom, t.custom)) continue;
       if (PACKAGE_VERSIONS_INDEX_PATH.test(path)) continue;
       if (sha256 === undefined || !/^[0-9a-f]{64}$/.test(sha256)) {
         if (options.lenient === true) continue;
@@ -216,10 +216,13 @@ function readDeclaration(custom: JsonObject | undefined, what: string, lenient: 
   }
 }
 
-/** The declaration fields of a target's custom metadata as canonical JSON, to compare (absent ones as null). */
-function declarationFields(custom: unknown): string {
-  const o = typeof custom === 'object' && custom !== null && !Array.isArray(custom) ? custom as Record<string, JsonValue | undefined> : {};
-  return canonicalBytes({ source: o.source ?? null, recipe: o.recipe ?? null, upstream: o.upstream ?? null }).toString('utf8');
+/** Whether two targets' custom metadata have the same declaration fields (`source`, `recipe`, `upstream`), as values. */
+function sameDeclarationFields(a: unknown, b: unknown): boolean {
+  const fields = (custom: unknown): unknown[] => {
+    const o = typeof custom === 'object' && custom !== null && !Array.isArray(custom) ? custom as Record<string, unknown> : {};
+    return [o.source, o.recipe, o.upstream];
+  };
+  return isDeepStrictEqual(fields(a), fields(b));
 }
 
 function sameRaw(a: TargetsEnvelope | undefined, b: TargetsEnvelope): boolean {

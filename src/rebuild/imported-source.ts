@@ -8,7 +8,7 @@ import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { sha256Hex } from '../crypto/index.js';
 import type { UpstreamDeclaration } from '../policy/index.js';
-import { verifyImportDirectory, type DebianProvenance, type ImportCheckOptions, type ImportSummary, type NpmProvenance } from '../upstream/index.js';
+import { verifyImportDirectory, type ImportCheckOptions, type ImportSummary } from '../upstream/index.js';
 
 /** What buildArtifact takes from an import, and the time it was released (a default SOURCE_DATE_EPOCH). */
 export interface ImportedSource {
@@ -31,9 +31,8 @@ export async function importedSource(dir: string, options: ImportCheckOptions & 
   const summary = await verifyImportDirectory(absolute, options);
   const provenance = await readFile(join(absolute, 'provenance.json'));
   const base = options.uri ?? pathToFileURL(absolute).href;
-  const time = summary.kind === 'debian'
-    ? ((p: DebianProvenance) => ('signedAt' in p.signature ? p.signature.signedAt : p.release.date))(summary.provenance as DebianProvenance)
-    : (summary.provenance as NpmProvenance).publishedAt ?? (summary.provenance as NpmProvenance).importedAt;
+  const p = summary.provenance;
+  const time = p.kind === 'debian' ? ('signedAt' in p.signature ? p.signature.signedAt : p.release.date) : p.publishedAt ?? p.importedAt;
   return {
     summary,
     source: join(absolute, summary.upstream.file),

@@ -237,30 +237,27 @@ export class LogLeader {
     const origin = logOrigin(this.chain);
     const rootHash = blockTreeRoot(hashes);
     const text = checkpointText({ origin, size: head.index + 1, rootHash, extensions: [] });
-    const cosignatures: NoteSignature[] = [];
-    const cosigners: string[] = [];
-    const missing: WitnessReport[] = [];
-    await Promise.all(roster.witnesses.map(async (w) => {
+    // In roster order (Promise.all keeps it): each witness's cosignature line, or why there is none.
+    const answers = await Promise.all(roster.witnesses.map(async (w): Promise<{ name: string; line: NoteSignature } | WitnessReport> => {
       try {
         const a = await new WitnessConnection(w.address, { timeoutMs: this.timeout(), signer: { leaderKey, witnessKey: w.key } }).checkpoint({ checkpoint: text });
         const decoded = Buffer.from(a.signature, 'base64');
         const line: NoteSignature = { name: a.name, keyId: decoded.subarray(0, 4), signature: decoded.subarray(4) };
         // Kept only when it verifies for that witness's roster name and key.
         verifyCosignature({ text, signatures: [line] }, { name: w.name, publicKey: Buffer.from(w.key, 'hex') }, `${w.name}'s cosignature`);
-        cosignatures.push(line);
-        cosigners.push(w.name);
+        return { name: w.name, line };
       } catch (e) {
-        missing.push({ name: w.name, address: w.address, ...describeWitnessError(e) });
+        return { name: w.name, address: w.address, ...describeWitnessError(e) };
       }
     }));
-    if (cosigners.length < roster.threshold) {
-      throw new LeaderError('ROUND_FAILED', `the checkpoint of ${head.index + 1} blocks was cosigned by ${cosigners.length} witnesses; the roster's threshold is ${roster.threshold}; ${summarizeWitnesses(missing)}`, { witnesses: missing });
+    const cosigned = answers.flatMap((a) => ('line' in a ? [a] : []));
+    const missing = answers.flatMap((a) => ('line' in a ? [] : [a]));
+    if (cosigned.length < roster.threshold) {
+      throw new LeaderError('ROUND_FAILED', `the checkpoint of ${head.index + 1} blocks was cosigned by ${cosigned.length} witnesses; the roster's threshold is ${roster.threshold}; ${summarizeWitnesses(missing)}`, { witnesses: missing });
     }
-    const order = new Map(roster.witnesses.map((w, i) => [w.name, i]));
-    cosignatures.sort((a, b) => order.get(a.name)! - order.get(b.name)!);
-    const note = formatNote({ text, signatures: [signNoteText(text, origin, ed25519Signer(leaderKey.privateKey)), ...cosignatures] });
+    const note = formatNote({ text, signatures: [signNoteText(text, origin, ed25519Signer(leaderKey.privateKey)), ...cosigned.map((c) => c.line)] });
     await writeFileAtomic(join(this.publicDir, CHECKPOINT_PATH), note);
-    return { size: head.index + 1, rootHash: rootHash.toString('base64'), cosigners: cosigners.sort((a, b) => order.get(a)! - order.get(b)!), missing };
+    return { size: head.index + 1, rootHash: rootHash.toString('base64'), cosigners: cosigned.map((c) => c.name), missing };
   }
 
   /**

@@ -86,7 +86,7 @@ export async function checkNewDirectory(out: string): Promise<void> {
  * Writes the import at `out`: `fill` writes its files through `write` and returns the provenance,
  * which is written last; then the directory is put in place. Nothing is left on a failure.
  */
-export async function writeImportDirectory<P>(out: string, fill: (write: (file: string, bytes: Uint8Array) => Promise<ChainFile>, staging: string) => Promise<P>): Promise<P> {
+export async function writeImportDirectory<P>(out: string, fill: (write: (file: string, bytes: Uint8Array) => Promise<ChainFile>) => Promise<P>): Promise<P> {
   const staging = `${out}.partial-${process.pid}`;
   await rm(staging, { recursive: true, force: true });
   await mkdir(staging);
@@ -96,7 +96,7 @@ export async function writeImportDirectory<P>(out: string, fill: (write: (file: 
       if (!IMPORT_FILE_NAME.test(file) || file === 'provenance.json') throw new UpstreamError('MALFORMED', `${JSON.stringify(file.slice(0, 100))} is not a file name an import writes`);
       await writeFile(join(staging, file), bytes);
       return { file, size: bytes.length, sha256: sha256Hex(bytes) };
-    }, staging);
+    });
     await writeFile(join(staging, 'provenance.json'), JSON.stringify(provenance, null, 2) + '\n');
     await checkNewDirectory(out);
     await rename(staging, out);

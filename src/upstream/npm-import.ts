@@ -246,12 +246,12 @@ export async function importNpmPackage(request: NpmImportRequest): Promise<NpmIm
   return { out: request.out, provenance };
 }
 
-/** provenance.json of an npm import, read strictly. */
 /** A URL as a message may show it: without a user name or password. */
 function withoutCredentials(url: string): string {
   return url.replace(/\/\/[^/@]*@/, '//');
 }
 
+/** provenance.json of an npm import, read strictly. */
 export function parseNpmProvenance(bytes: Uint8Array, what: string): NpmProvenance {
   const o = reader.exact(parseJsonBounded(bytes, what), what, ['format', 'kind', 'name', 'version', 'registry', 'upstream', 'document', 'publishedAt', 'keys', 'signature', 'importedAt']);
   reader.literal(o.format, `${what}.format`, PROVENANCE_FORMAT);

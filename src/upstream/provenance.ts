@@ -19,7 +19,6 @@ import type { ChecksumLine } from './deb822.js';
 
 const reader = new FieldReader((message) => new UpstreamError('MALFORMED', message));
 
-
 /** A recorded file, its size capped as the import caps that kind of file. */
 function chainFile(value: unknown, field: string, maxBytes: number, extra: readonly string[] = []): ChainFile {
   const o = reader.exact(value, field, ['file', 'size', 'sha256', ...extra]);

@@ -38,7 +38,7 @@ export interface ImportSummary {
   name: string;
   version: string;
   /** The upstream file: what a release built from the import declares as its source (npm: with its integrity). */
-  upstream: ChainFile & { uri: string; integrity?: string };
+  upstream: ChainFile & { uri: string };
   /** Debian: fingerprints of the archive keys that signed the release file; npm: the registry key that signed, if any. */
   archiveSigners: string[];
   /** Debian: fingerprint of the upstream's key that signed the tarball; null where the upstream signed nothing (or npm). */
@@ -122,8 +122,8 @@ export type UpstreamFetch = { fetchedFrom: string } | { unreachable: string };
 export async function fetchUpstreamFromOwnSources(summary: ImportSummary, options: ImportCheckOptions = {}): Promise<UpstreamFetch> {
   const fetcher = options.fetcher ?? new BoundedFetcher();
   const candidates: string[] = [];
-  if (summary.kind === 'debian') {
-    const p = summary.provenance as DebianProvenance;
+  const p = summary.provenance;
+  if (p.kind === 'debian') {
     const archives = await sourceArchives(options.etcApt === undefined ? {} : { etcApt: options.etcApt }).catch(() => []);
     for (const a of archives) {
       const url = `${a.uri}/${p.archive.directory}/${p.upstream.file}`;
@@ -131,20 +131,20 @@ export async function fetchUpstreamFromOwnSources(summary: ImportSummary, option
     }
   } else {
     // The registry's own listing of that version must be what the import records: where nothing is signed, it is the only word for it.
-    const registry = (options.npmRegistry ?? (await npmRegistry(summary.name))).replace(/\/+$/, '');
+    const registry = (options.npmRegistry ?? (await npmRegistry(p.name))).replace(/\/+$/, '');
     let listed;
     try {
-      listed = await registryVersion(fetcher, registry, summary.name, summary.version);
+      listed = await registryVersion(fetcher, registry, p.name, p.version);
     } catch (e) {
       if (!(e instanceof FetchError)) throw e;
       return { unreachable: `${registry}: ${e.message}` };
     }
-    if (listed.integrity !== summary.upstream.integrity || listed.tarballUrl !== summary.upstream.uri) {
-      throw new UpstreamError('HASH_MISMATCH', `${registry} lists ${summary.name}@${summary.version} with integrity ${listed.integrity.slice(0, 30)}... at ${listed.tarballUrl}; the import records ${(summary.upstream.integrity ?? '').slice(0, 30)}... at ${summary.upstream.uri}`);
+    if (listed.integrity !== p.upstream.integrity || listed.tarballUrl !== p.upstream.uri) {
+      throw new UpstreamError('HASH_MISMATCH', `${registry} lists ${p.name}@${p.version} with integrity ${listed.integrity.slice(0, 30)}... at ${listed.tarballUrl}; the import records ${p.upstream.integrity.slice(0, 30)}... at ${p.upstream.uri}`);
     }
     candidates.push(listed.tarballUrl);
   }
-  if (candidates.length === 0) return { unreachable: summary.kind === 'debian' ? 'apt names no archive to fetch it from' : 'the tarball is not on the registry npm names' };
+  if (candidates.length === 0) return { unreachable: 'apt names no archive to fetch it from' };
   // Every source is asked until one serves the file: one serving other bytes (another archive apt
   // names with a file of the same name, or a bad mirror) does not stop the others; if none serves
   // it and one served other bytes, that is the answer.

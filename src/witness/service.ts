@@ -424,11 +424,13 @@ export class WitnessService {
     const now = this.now();
     checkClockSkew(block.payload.time, now, this.skew);
     const previous = this.recordedState();
-    const next = prepared?.next !== undefined && prepared.stateIndex === this.store.stateIndex ? prepared.next : checkSuccessorState(previous, decodeDocuments(request.documents!), now);
+    // Computed already when nothing had to be fetched and the recorded state is the same: then no artifact names an import either.
+    const reused = prepared?.next !== undefined && prepared.stateIndex === this.store.stateIndex ? prepared.next : undefined;
+    const next = reused ?? checkSuccessorState(previous, decodeDocuments(request.documents!), now);
     checkPayloadMatches(block.payload, next);
     // The source first: a rebuild of a source that is not the upstream's proves nothing about it.
     // Only what names an import: other custom metadata is the build rule's business (under a build policy), not this one's.
-    const upstreamNotes = this.upstream.check(changedArtifacts(previous.targets, next.targets, { lenient: true }), prepared?.upstream ?? new Map(), buildPolicyOf(next.root));
+    const upstreamNotes = reused !== undefined ? [] : this.upstream.check(changedArtifacts(previous.targets, next.targets, { lenient: true }), prepared?.upstream ?? new Map(), buildPolicyOf(next.root));
     checkBuildAttestations(block.payload.attestations, previous, next, request.attestations ?? {}, what);
     const valid = validateBlock(block, view, { root: rootRoleOf(next.root) });
     const rosters = new Map(walk.rosters);

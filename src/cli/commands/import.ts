@@ -8,7 +8,7 @@ import { join, resolve } from 'node:path';
 import { UsageError } from '../../errors/index.js';
 import { defaultStoreRoot } from '../../store/index.js';
 import {
-  importDebianSource, importNpmPackage, npmRegistry, readKeyring, verifyImportDirectory, type DebianProvenance, type ImportSummary, type NpmProvenance,
+  importDebianSource, importNpmPackage, npmRegistry, readKeyring, verifyImportDirectory, type ImportSummary,
 } from '../../upstream/index.js';
 import type { CommandModule } from './types.js';
 
@@ -22,14 +22,13 @@ interface ImportOpts {
 
 /** What a verified import proves, line by line (`cairn import verify`, `cairn build --import`). */
 export function importSummaryLines(s: ImportSummary): string[] {
-  if (s.kind === 'npm') {
-    const n = s.provenance as NpmProvenance;
+  const p = s.provenance;
+  if (p.kind === 'npm') {
     return [
-      `verified ${n.name}@${n.version} from ${n.registry}: ${n.upstream.file}, its integrity ${n.upstream.integrity.slice(0, 30)}...`,
+      `verified ${p.name}@${p.version} from ${p.registry}: ${p.upstream.file}, its integrity ${p.upstream.integrity.slice(0, 30)}...`,
       `  ${s.archiveSigners.length === 0 ? 'signature NOT checked: the registry lists no keys (pin them with --keys)' : `signed by the registry: key ${s.archiveSigners[0]!}`}`,
     ];
   }
-  const p = s.provenance as DebianProvenance;
   return [
     `verified ${p.source} ${p.version}: ${p.upstream.file}, sha256 ${p.upstream.sha256}`,
     `  release file of ${p.archive.origin}'s ${p.archive.uri} ${p.archive.suite} (${p.release.date}) signed by ${s.archiveSigners.map((f) => f.toUpperCase()).join(', ')}; index, .dsc and tarball as it lists them`,
@@ -79,7 +78,7 @@ export const importCommand: CommandModule = {
           `  ${signed}`,
           `  Debian's patches: not applied (${p.debianTarball.file} was read only for the upstream's key)`,
           `provenance: ${target}/provenance.json`,
-          `next: cairn build ${target}/${p.upstream.file} --source-uri ${p.upstream.uri} --source-archive ${p.upstream.file} --out OUT --command '...' --output PATH (the upstream's tarball, as it is, is the declared source)`,
+          `next: cairn build --import ${target} --import-uri URL --out OUT --command '...' --output PATH (the upstream's tarball, as it is, is the declared source; URL: where you publish ${target} for the witnesses)`,
         ]);
       });
     group.command('npm').description('a package as its author published it to the registry npm is configured with: its integrity, and the registry\'s signature where it has keys')
