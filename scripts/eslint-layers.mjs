@@ -20,7 +20,7 @@ export const LAYERS = [
   ['package', 'upstream'],
   ['repo', 'mirror'],
   ['client', 'witness', 'rebuild'],
-  ['release', 'store'],
+  ['release', 'store', 'monitor'],
   ['apps'],
   ['demo'],
   ['cli'],

@@ -200,6 +200,12 @@ export const COMMAND_GROUPS: readonly CommandGroup[] = [
     description: 'the witnessed release log: create it, co-sign head statements, change the roster',
     load: () => import('./commands/log.js'),
   },
+  {
+    name: 'monitor',
+    term: 'monitor [options]',
+    description: 'follow a release log from several mirrors and witnesses; raise an alarm (exit 1, a line, a proof file) on a fork, equivocation, rollback, unauthorized roster or root change, invalid block, bad checkpoint or stale head',
+    load: () => import('./commands/monitor.js'),
+  },
 ];
 
 /**

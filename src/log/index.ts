@@ -49,7 +49,9 @@ export {
   forwardLinkMessage,
   parseForwardLink,
   parseLinkFile,
+  positionOf,
   verifyForwardLink,
+  verifyForwardLinkStep,
   type ChainPosition,
   type ForwardLink,
   type LinkFile,
@@ -95,7 +97,7 @@ export {
 export { FileLogStore, LOG_PATHS, encodeLogFile, fetcherLogSource, logDirectorySource, type LogSource, type LogStore } from './static-layout.js';
 export { fetchPredecessor } from './predecessor.js';
 export { LOG_FILE_LIMITS, formatUtcTime, parseUtcTime } from './schema.js';
-export { parseCollectiveSignature, parseRoster, parseRosterBytes, rosterHash, type CollectiveSignature, type DecodedRoster, type Roster, type RosterWitness } from './cosi-adapter.js';
+export { acceptRoster, parseCollectiveSignature, parseRoster, parseRosterBytes, rosterHash, verifyCollectiveSignature, type CollectiveSignature, type DecodedRoster, type Roster, type RosterWitness } from './cosi-adapter.js';
 export { blockTreeRoot, CHECKPOINT_PATH, logOrigin, verifyLogCheckpoint, type VerifiedCheckpoint } from './checkpoint.js';
 export { consistencyProof, inclusionProof, leafHash, MERKLE_LIMITS, nodeHash, treeHash, verifyConsistency, verifyInclusion } from './merkle-tree.js';
 export {
