@@ -45,27 +45,56 @@ export function treeHash(leaves: readonly Uint8Array[], start = 0, end = leaves.
   return nodeHash(treeHash(leaves, start, start + k), treeHash(leaves, start + k, end));
 }
 
+/**
+ * MTH(D[start:end]) for a range the RFC's recursion reaches (`start` a multiple of the largest
+ * power of two below end - start, as in every PATH and PROOF), from the hashes of complete
+ * subtrees: `subtree(level, index)` is the root of leaves [index·2^level, (index+1)·2^level).
+ */
+export function rangeHashFromSubtrees(subtree: (level: number, index: number) => Buffer, start: number, end: number): Buffer {
+  const n = end - start;
+  if (n <= 0) throw new LogError('BAD_PROOF', `no subtree of leaves ${start} to ${end}`);
+  const level = Math.log2(n);
+  if (Number.isInteger(level) && start % n === 0) return subtree(level, start / n);
+  const k = split(n);
+  return nodeHash(rangeHashFromSubtrees(subtree, start, start + k), rangeHashFromSubtrees(subtree, start + k, end));
+}
+
+/** MTH(D[start:end]) of a tree held anywhere (leaf hashes in memory, tiles: tiles.ts). */
+export type RangeHash = (start: number, end: number) => Buffer;
+
 /** PATH(index, D[0:size]): the inclusion proof of leaf `index` in the tree of the first `size` leaves. */
 export function inclusionProof(leaves: readonly Uint8Array[], index: number, size = leaves.length): Buffer[] {
-  if (!(index >= 0 && index < size && size <= leaves.length)) throw new LogError('BAD_PROOF', `no leaf ${index} in a tree of ${size}`);
+  if (!(size <= leaves.length)) throw new LogError('BAD_PROOF', `no leaf ${index} in a tree of ${size}`);
+  return inclusionProofWith((start, end) => treeHash(leaves, start, end), index, size);
+}
+
+/** PATH(index, D[0:size]) with the subtree hashes `hash` gives. */
+export function inclusionProofWith(hash: RangeHash, index: number, size: number): Buffer[] {
+  if (!(index >= 0 && index < size)) throw new LogError('BAD_PROOF', `no leaf ${index} in a tree of ${size}`);
   const path = (m: number, start: number, end: number): Buffer[] => {
     const n = end - start;
     if (n === 1) return [];
     const k = split(n);
-    return m < k ? [...path(m, start, start + k), treeHash(leaves, start + k, end)] : [...path(m - k, start + k, end), treeHash(leaves, start, start + k)];
+    return m < k ? [...path(m, start, start + k), hash(start + k, end)] : [...path(m - k, start + k, end), hash(start, start + k)];
   };
   return path(index, 0, size);
 }
 
 /** PROOF(first, D[0:second]): the consistency proof of the tree of `first` leaves with that of `second`. */
 export function consistencyProof(leaves: readonly Uint8Array[], first: number, second = leaves.length): Buffer[] {
-  if (!(first >= 0 && first <= second && second <= leaves.length)) throw new LogError('BAD_PROOF', `no consistency proof from a tree of ${first} to one of ${second}`);
+  if (!(second <= leaves.length)) throw new LogError('BAD_PROOF', `no consistency proof from a tree of ${first} to one of ${second}`);
+  return consistencyProofWith((start, end) => treeHash(leaves, start, end), first, second);
+}
+
+/** PROOF(first, D[0:second]) with the subtree hashes `hash` gives. */
+export function consistencyProofWith(hash: RangeHash, first: number, second: number): Buffer[] {
+  if (!(first >= 0 && first <= second)) throw new LogError('BAD_PROOF', `no consistency proof from a tree of ${first} to one of ${second}`);
   if (first === 0 || first === second) return [];
   const subproof = (m: number, start: number, end: number, whole: boolean): Buffer[] => {
     const n = end - start;
-    if (m === n) return whole ? [] : [treeHash(leaves, start, end)];
+    if (m === n) return whole ? [] : [hash(start, end)];
     const k = split(n);
-    return m <= k ? [...subproof(m, start, start + k, whole), treeHash(leaves, start + k, end)] : [...subproof(m - k, start + k, end, false), treeHash(leaves, start, start + k)];
+    return m <= k ? [...subproof(m, start, start + k, whole), hash(start + k, end)] : [...subproof(m - k, start + k, end, false), hash(start, start + k)];
   };
   return subproof(first, 0, second, true);
 }

@@ -24,10 +24,14 @@ export function contentTypeFor(path: string): string {
   return CONTENT_TYPES[path.slice(dot).toLowerCase()] ?? 'application/octet-stream';
 }
 
-/** Names that never change once written: `N.role.json` (consistent snapshots) and `SHA256.name` targets. */
+/**
+ * Names that never change once written: `N.role.json` (consistent snapshots), `SHA256.name`
+ * targets, and the log's tiles (`log/tile/...`: a tile's path fixes its width, so its content;
+ * c2sp.org/tlog-tiles).
+ */
 export function isImmutableName(path: string): boolean {
   const base = path.slice(path.lastIndexOf('/') + 1);
-  return /^(\d+\.|[0-9a-f]{64}\.)/.test(base);
+  return /^(\d+\.|[0-9a-f]{64}\.)/.test(base) || /(^|\/)log\/tile\/(entries|\d+)\//.test(path);
 }
 
 /**

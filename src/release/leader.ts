@@ -14,13 +14,14 @@
 // level-0 link files past it, open() advances it. Each block is saved as a proposal before its
 // first round (leader-files.ts): a round that fails after a respond was sent keeps it, and the
 // caller (pipeline.ts) proposes exactly that block again (reproposeBlock) before anything else.
-import { join } from 'node:path';
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { ed25519Signer } from '../crypto/index.js';
 import { writeFileAtomic } from '../io/index.js';
 import { COSI_ROUND_DEFAULTS, encodeCollectiveSignature, type Roster, type RosterWitness, type WitnessEndpoint, type WitnessKey } from '../cosi/index.js';
 import {
   backLinkIndices, blockHash, buildBlock, buildForwardLink, buildHeadStatement, FileLogStore, formatUtcTime, forwardLinkMessage, headMessage, LOG_FILE_LIMITS, levelSpan, parseBlockBytes, parseHeadFile, parseLinkFile, parseRosterBytes,
-  parseUtcTime, rosterHash, validateBlock, blockTreeRoot, CHECKPOINT_PATH, checkpointText, formatNote, logOrigin, signNoteText, verifyCosignature, type NoteSignature,
+  parseUtcTime, rosterHash, validateBlock, blockTreeRoot, CHECKPOINT_PATH, checkpointText, treeTiles, formatNote, logOrigin, signNoteText, verifyCosignature, type NoteSignature,
   type Block, type ChainView, type LinkFile, type RosterChange, type SkipchainParams, type TufSignature,
 } from '../log/index.js';
 import { parseEnvelope, rootRoleOf } from '../tuf/index.js';
@@ -256,8 +257,22 @@ export class LogLeader {
       throw new LeaderError('ROUND_FAILED', `the checkpoint of ${head.index + 1} blocks was cosigned by ${cosigned.length} witnesses; the roster's threshold is ${roster.threshold}; ${summarizeWitnesses(missing)}`, { witnesses: missing });
     }
     const note = formatNote({ text, signatures: [signNoteText(text, origin, ed25519Signer(leaderKey.privateKey)), ...cosigned.map((c) => c.line)] });
+    await this.writeTiles(hashes);
     await writeFileAtomic(join(this.publicDir, CHECKPOINT_PATH), note);
     return { size: head.index + 1, rootHash: rootHash.toString('base64'), cosigners: cosigned.map((c) => c.name), missing };
+  }
+
+  /**
+   * The tiles of the tree over `hashes` (log/tiles.ts), before the checkpoint that names it: full
+   * tiles already written are left as they are (they never change), partial ones are written.
+   */
+  private async writeTiles(hashes: readonly string[]): Promise<void> {
+    const logDir = dirname(join(this.publicDir, CHECKPOINT_PATH));
+    for (const tile of treeTiles(hashes.map((h) => Buffer.from(h, 'hex')))) {
+      const path = join(logDir, tile.path);
+      if (tile.full && existsSync(path)) continue;
+      await writeFileAtomic(path, tile.bytes);
+    }
   }
 
   /**

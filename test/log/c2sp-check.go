@@ -6,8 +6,10 @@
 //
 // INPUT holds cairn's leaves, root hashes, proofs and a checkpoint note it signed; this program
 // recomputes each with tlog, checks cairn's proofs with tlog.CheckRecord and tlog.CheckTree,
-// opens cairn's note with note.Open, and prints a checkpoint note it signed itself, for cairn to
-// verify. Any difference exits 1 naming it.
+// reads the tiles cairn wrote (c2sp.org/tlog-tiles: sumdb's tile paths without the height
+// element) through tlog.TileHashReader, which authenticates each tile against the tree's root,
+// and proves records and trees from them, opens cairn's note with note.Open, and prints a
+// checkpoint note it signed itself, for cairn to verify. Any difference exits 1 naming it.
 package main
 
 import (
@@ -16,6 +18,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"path/filepath"
+	"strings"
 
 	"golang.org/x/mod/sumdb/note"
 	"golang.org/x/mod/sumdb/tlog"
@@ -29,6 +33,78 @@ type input struct {
 	Note        string
 	Vkey        string
 	Origin      string
+	TileDir     string
+	TileLeaves  []string
+	TileRoot    string
+}
+
+// dirTiles reads cairn's tiles: a sumdb path tile/8/L/N[.p/W] is tile/L/N[.p/W] in C2SP's layout.
+type dirTiles struct{ dir string }
+
+func (d dirTiles) Height() int { return 8 }
+
+func (d dirTiles) SaveTiles([]tlog.Tile, [][]byte) {}
+
+func (d dirTiles) ReadTiles(tiles []tlog.Tile) ([][]byte, error) {
+	out := make([][]byte, len(tiles))
+	for i, t := range tiles {
+		b, err := os.ReadFile(filepath.Join(d.dir, strings.Replace(t.Path(), "tile/8/", "tile/", 1)))
+		if err != nil {
+			return nil, err
+		}
+		out[i] = b
+	}
+	return out, nil
+}
+
+// checkTiles proves every record and every smaller tree from cairn's tiles of the tree of
+// len(leaves) leaves, and checks each proof against roots tlog computes from the leaves.
+func checkTiles(in input) {
+	var stored []tlog.Hash
+	memory := tlog.HashReaderFunc(func(indexes []int64) ([]tlog.Hash, error) {
+		out := make([]tlog.Hash, len(indexes))
+		for i, x := range indexes {
+			out[i] = stored[x]
+		}
+		return out, nil
+	})
+	data := make([][]byte, len(in.TileLeaves))
+	for i, l := range in.TileLeaves {
+		data[i], _ = base64.StdEncoding.DecodeString(l)
+		hs, err := tlog.StoredHashes(int64(i), data[i], memory)
+		if err != nil {
+			fail("%v", err)
+		}
+		stored = append(stored, hs...)
+	}
+	n := int64(len(data))
+	root, err := tlog.TreeHash(n, memory)
+	if err != nil || root != hash(in.TileRoot) {
+		fail("tree of %d: tlog's root %v, cairn's %s (%v)", n, root, in.TileRoot, err)
+	}
+	tiles := tlog.TileHashReader(tlog.Tree{N: n, Hash: root}, dirTiles{in.TileDir})
+	if th, err := tlog.TreeHash(n, tiles); err != nil || th != root {
+		fail("tree of %d from cairn's tiles: %v (%v)", n, th, err)
+	}
+	for i := int64(0); i < n; i++ {
+		p, err := tlog.ProveRecord(n, i, tiles)
+		if err != nil {
+			fail("record %d from cairn's tiles: %v", i, err)
+		}
+		if err := tlog.CheckRecord(p, n, root, i, tlog.RecordHash(data[i])); err != nil {
+			fail("record %d from cairn's tiles does not check: %v", i, err)
+		}
+	}
+	for m := int64(1); m < n; m++ {
+		p, err := tlog.ProveTree(n, m, tiles)
+		if err != nil {
+			fail("tree %d from cairn's tiles: %v", m, err)
+		}
+		old, _ := tlog.TreeHash(m, memory)
+		if err := tlog.CheckTree(p, n, root, m, old); err != nil {
+			fail("tree %d in %d from cairn's tiles does not check: %v", m, n, err)
+		}
+	}
 }
 
 func fail(format string, args ...interface{}) {
@@ -108,6 +184,7 @@ func main() {
 			fail("consistency of %d with %d: tlog refuses cairn's proof: %v", p.First, p.Second, err)
 		}
 	}
+	checkTiles(in)
 	verifier, err := note.NewVerifier(in.Vkey)
 	if err != nil {
 		fail("cairn's verifier key %q: %v", in.Vkey, err)

@@ -1,20 +1,21 @@
 // test/log/c2sp-interop.test.ts: cairn's RFC 6962 tree and C2SP checkpoint notes checked by an
 // independent implementation, Go's golang.org/x/mod/sumdb (tlog, note) from Debian's packages
 // (test/log/c2sp-check.go): the same root hashes for every size, the same inclusion and
-// consistency proofs (and tlog accepts cairn's), note.Open verifies a checkpoint cairn signed, and
+// consistency proofs (and tlog accepts cairn's), tlog's tile reader proving from cairn's tiles,
+// note.Open verifies a checkpoint cairn signed, and
 // cairn verifies one Go signed. Skipped, with the install command, where Go or the package is missing.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { generateEd25519 } from '../../src/crypto/index.js';
 import {
-  checkpointText, consistencyProof, formatNote, inclusionProof, leafHash, NOTE_SIGNATURE_TYPE, noteKeyId, parseCheckpoint, parseNote, signNoteText, treeHash, verifyNoteSignature,
+  checkpointText, consistencyProof, formatNote, inclusionProof, leafHash, NOTE_SIGNATURE_TYPE, noteKeyId, parseCheckpoint, parseNote, signNoteText, treeHash, treeTiles, verifyNoteSignature,
 } from '../../src/log/index.js';
 import { needsTool } from '../fixtures/system-tools.js';
 
@@ -43,8 +44,18 @@ test('Go\'s sumdb tlog and note agree with cairn: root hashes, proofs, and check
   const text = checkpointText({ origin, size: blocks.length, rootHash: treeHash(leaves), extensions: [] });
   const note = formatNote({ text, signatures: [signNoteText(text, origin, log.signer)] });
   const vkey = `${origin}+${noteKeyId(origin, NOTE_SIGNATURE_TYPE.ed25519, publicKey).toString('hex')}+${b64(Buffer.concat([Buffer.from([NOTE_SIGNATURE_TYPE.ed25519]), publicKey]))}`;
+  // Tiles of a tree with full and partial tiles at level 0 and a partial tile at level 1.
+  const tileBlocks = Array.from({ length: 531 }, (_, i) => createHash('sha256').update(`tiled block ${i}`).digest());
+  const tileDir = join(dir, 'log');
+  for (const tile of treeTiles(tileBlocks)) {
+    await mkdir(dirname(join(tileDir, tile.path)), { recursive: true });
+    await writeFile(join(tileDir, tile.path), tile.bytes);
+  }
   const input = join(dir, 'input.json');
-  await writeFile(input, JSON.stringify({ Leaves: blocks.map(b64), Roots: roots, Inclusion: inclusion, Consistency: consistency, Note: note, Vkey: vkey, Origin: origin }));
+  await writeFile(input, JSON.stringify({
+    Leaves: blocks.map(b64), Roots: roots, Inclusion: inclusion, Consistency: consistency, Note: note, Vkey: vkey, Origin: origin,
+    TileDir: tileDir, TileLeaves: tileBlocks.map(b64), TileRoot: b64(treeHash(tileBlocks.map(leafHash))),
+  }));
 
   const program = fileURLToPath(new URL('./c2sp-check.go', import.meta.url));
   const run = spawnSync('go', ['run', program, input], {

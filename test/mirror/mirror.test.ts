@@ -20,6 +20,9 @@ before(async () => {
   await mkdir(join(root, 'metadata'), { recursive: true });
   await writeFile(join(root, 'metadata', 'timestamp.json'), '{"signed":{}}');
   await writeFile(join(root, 'metadata', '3.snapshot.json'), '{}');
+  await mkdir(join(root, 'log', 'tile', '0', '000.p'), { recursive: true });
+  await writeFile(join(root, 'log', 'tile', '0', '000.p', '2'), Buffer.alloc(64));
+  await writeFile(join(root, 'log', 'checkpoint'), 'cairn-log/x\n2\nAAAA\n');
   await writeFile(join(base, 'secret.key'), 'PRIVATE');
   await symlink(join(base, 'secret.key'), join(root, 'metadata', 'escape.json'));
   server = await startMirror({ root });
@@ -53,6 +56,9 @@ test('serves a file with its length, JSON content type and revalidation for muta
   assert.equal(r.headers['cache-control'], 'no-cache');
   const v = await rawGet('/metadata/3.snapshot.json');
   assert.match(String(v.headers['cache-control']), /immutable/);
+  // A tile's path fixes its content (c2sp.org/tlog-tiles); the checkpoint beside it changes.
+  assert.match(String((await rawGet('/log/tile/0/000.p/2')).headers['cache-control']), /immutable/);
+  assert.equal((await rawGet('/log/checkpoint')).headers['cache-control'], 'no-cache');
 });
 
 test('refuses path traversal in every spelling', { timeout: 10_000 }, async () => {

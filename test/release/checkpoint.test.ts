@@ -1,7 +1,7 @@
 // test/release/checkpoint.test.ts: a cairn log's head as a C2SP checkpoint (docs/transparency.md
 // "Checkpoints of a cairn log"), with three real witness processes: `cairn log checkpoint` writes
-// public/log/checkpoint, whose root is the RFC 6962 root over the published blocks' hashes, signed
-// by the leader and cosigned by the roster's witnesses; a witness refuses to cosign another root
+// public/log/checkpoint and the tiles of its tree, whose root is the RFC 6962 root over the
+// published blocks' hashes, signed by the leader and cosigned by the roster's witnesses; a witness refuses to cosign another root
 // (a fork), another size or another chain's origin; and a checkpoint below the roster's threshold
 // of valid cosignatures, or of another chain, is refused by the verifier.
 import { after, before, test } from 'node:test';
@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { loadWitnessKey } from '../../src/witness/index.js';
 import { WitnessCallError, WitnessConnection } from '../../src/release/index.js';
 import {
-  blockHash, blockTreeRoot, checkpointText, formatNote, LogError, logOrigin, parseBlockBytes, parseNote, verifyLogCheckpoint, type Roster,
+  blockHash, blockTreeRoot, checkpointText, formatNote, LogError, logOrigin, parseBlockBytes, parseNote, treeHashFromTiles, verifyLogCheckpoint, type Roster,
 } from '../../src/log/index.js';
 import { publisherKeys, rootPin, startCluster, tempRoot, type Cluster, type PublisherKeys } from '../witness/cluster.js';
 import { runCli, type CliResult } from '../fixtures/cairn-process.js';
@@ -63,6 +63,10 @@ test('cairn log checkpoint: the RFC 6962 root over the published blocks, cosigne
   assert.deepEqual(verified.cosigners.map((c) => c.name), ['w1', 'w2', 'w3']);
   assert.equal(verified.origin, logOrigin(genesis));
   assert.ok(verified.rootHash.equals(blockTreeRoot(hashes)));
+  // The tiles of its tree are published beside it, and prove its root.
+  const tiles = (path: string): Promise<Buffer> => readFile(join(repo, 'public', 'log', path));
+  assert.ok((await treeHashFromTiles(tiles, 2)).equals(verified.rootHash));
+  assert.deepEqual(await tiles('tile/entries/000.p/2'), Buffer.concat(hashes.flatMap((h) => [Buffer.from([0, 32]), Buffer.from(h, 'hex')])));
 
   // Below the threshold, or of another chain: refused.
   const note = parseNote(bytes);
