@@ -3,15 +3,17 @@
 // catches up in O(log n) links, a monitor verifies every block of the chain from the pinned
 // genesis: the level-0 forward link into it, co-signed by the roster in force; the block's back
 // links, parameters and roster continuity (validateBlock); each roster change against the root
-// role the block records; each root version against the one before (TUF 5.3.4). It follows
-// several mirrors and witnesses, keeps what it verified (state.ts), and raises an alarm, once, on:
+// role the block records; each root version against the one before (TUF 5.3.4); and the
+// higher-level links clients follow, naming the verified blocks. It follows several mirrors and
+// witnesses, keeps what it verified (state.ts), and raises an alarm, once, on:
 //
 // - equivocation: a co-signed claim naming another block at an index it verified (with a proof
 //   anyone can check with `cairn log verify-proof`), or a fork without a common signer;
 // - rollback: a source serving an older head than it served before;
 // - unauthorized-roster, unauthorized-root, invalid-block: a co-signed block that breaks the rules;
 // - bad-data: a mirror serving files that do not verify (a forged block, link or head);
-// - stale-head: a head statement older than the allowed age;
+// - stale-head: a head statement older than the allowed age (or, when no source gives one this
+//   poll, the newest ever verified);
 // - bad-checkpoint: a checkpoint, cosigned at threshold, whose tree is not the log's blocks;
 // - witness-fork: a witness reporting (unsigned, in /v1/info) another block at a verified index.
 //
@@ -33,7 +35,9 @@ import {
   blockTreeRoot,
   buildEquivocationProof,
   headMessage,
+  levelSpan,
   logDirectorySource,
+  planCatchUp,
   parseBlockBytes,
   parseCheckpoint,
   parseHeadFile,
@@ -57,14 +61,14 @@ import {
   type SignedClaim,
 } from '../log/index.js';
 import { DEFAULT_UPDATER_CONFIG, TrustedSet, parseEnvelope, rootRoleOf, verifySelfSignedRoot } from '../tuf/index.js';
-import { MonitorState } from './state.js';
+import { MonitorState, type VerifiedRoot } from './state.js';
 
 /** Caps of one poll: every walk over what sources serve is bounded. */
 export const MONITOR_LIMITS = {
   /** Blocks verified from one source in one poll; a longer log is verified over several polls. */
   maxBlocksPerPoll: 10_000,
-  /** Level-0 links looked at backwards from a fork to find the first block two claims disagree on. */
-  maxForkSearch: 64,
+  /** How far ahead of this clock a head statement's time may be (as clients allow: head.ts). */
+  maxFutureSkewSeconds: 300,
   /** Root versions fetched in one step (TUF's own cap on a refresh). */
   maxRootVersions: DEFAULT_UPDATER_CONFIG.maxRootRotations,
   maxInfoBytes: 64 * 1024,
@@ -146,6 +150,8 @@ export class LogMonitor {
   private readonly fetcher: Fetcher;
   private readonly rosters = new Map<string, DecodedRoster>();
   private alarms: Alarm[] = [];
+  /** Head statements verified (and their age checked) in this poll. */
+  private headsChecked = 0;
 
   constructor(private readonly options: MonitorOptions) {
     if (!/^[0-9a-f]{64}$/.test(options.chain)) throw new UsageError('BAD_ARGUMENT', `the chain ID must be 64 lowercase hex characters (the genesis block's hash), found ${JSON.stringify(options.chain.slice(0, 80))}`);
@@ -172,8 +178,10 @@ export class LogMonitor {
   /** Reads every source and witness once; returns what it saw and the alarms it raised. */
   async poll(): Promise<PollReport> {
     this.alarms = [];
+    this.headsChecked = 0;
     const sources: SourceStatus[] = [];
     for (const url of this.options.sources) sources.push(await this.followSource(url));
+    if (this.headsChecked === 0) this.checkLogAge();
     const witnesses: WitnessStatus[] = [];
     for (const url of this.options.witnesses ?? []) witnesses.push(await this.askWitness(url));
     const index = this.state.verifiedIndex;
@@ -191,6 +199,24 @@ export class LogMonitor {
     return this.options.now?.() ?? new Date();
   }
 
+  /**
+   * No source gave a head this poll could verify (none reachable, none served, or each withheld
+   * what its head needs): the newest head ever verified is how fresh the log is known to be, and
+   * a log frozen that way raises stale-head too (a monitor that never verified a head has nothing
+   * to judge by, and says so through its sources' problems).
+   */
+  private checkLogAge(): void {
+    const newest = this.state.newestHead;
+    if (newest === undefined) return;
+    const age = this.now().getTime() / 1000 - parseUtcTime(newest.time)!;
+    if (age > this.options.maxHeadAgeSeconds) {
+      this.raise({
+        kind: 'stale-head', source: 'every source', index: newest.index, code: 'STALE_HEAD', culprits: [], proofFile: null,
+        message: `no source served a head this monitor could verify; the newest it verified is block ${newest.index} from ${newest.time}, ${Math.round(age)} s old (allowed ${this.options.maxHeadAgeSeconds} s): the log may be frozen`,
+      }, newest.time);
+    }
+  }
+
   // ---- mirrors -------------------------------------------------------------------------------
 
   private async followSource(url: string): Promise<SourceStatus> {
@@ -206,7 +232,11 @@ export class LogMonitor {
         return { url, head: null, problem: { code: 'NOT_REACHABLE', message: `${url} serves chain ${short(statement.chain)}, not ${short(this.options.chain)}` } };
       }
       if (statement.index > this.state.verifiedIndex) await this.extend(url, source, statement.index);
-      await this.checkHead(url, head);
+      if (statement.index > this.state.verifiedIndex) {
+        return { url, head: null, problem: { code: 'BEHIND', message: `verified up to block ${this.state.verifiedIndex} of the ${statement.index} ${url} serves; the next poll goes on` } };
+      }
+      await this.checkHead(url, source, head);
+      await this.checkServedPath(url, source, statement.index);
       await this.checkCheckpoint(url);
     } catch (e) {
       const { statement } = head ?? {};
@@ -236,8 +266,7 @@ export class LogMonitor {
     const valid = this.checkOrAlarm('unauthorized-roster', url, 0, () => validateGenesis(genesis, rootRoleOf(root)));
     const roster = valid.rosterChange!.roster;
     this.checkOrAlarm('invalid-block', url, 0, () => acceptRoster(roster, 'roster of the genesis block'));
-    this.state.addRoot(version, sha256, rootBytes);
-    this.state.addBlock(valid, this.options.chain, null, roster);
+    this.state.addBlock(valid, this.options.chain, null, roster, [{ version, sha256, bytes: rootBytes }]);
   }
 
   /** Verifies every block from the last verified one up to `target` through `source`'s level-0 links. */
@@ -251,7 +280,7 @@ export class LogMonitor {
       const file = this.parseOrAlarm(url, at + 1, () => parseLinkFile(linkBytes, `link ${at}.0 of ${url}`));
       if (file.link.fromIndex !== at || file.link.level !== 0) this.stop('bad-data', url, at + 1, `the file of link ${at}.0 holds link ${file.link.fromIndex}.${file.link.level}`);
       if (file.link.from !== this.state.hashAt(at)) {
-        await this.findFork(url, source, at, file.link.from);
+        await this.raiseFork(url, source, at, `its forward link out of block ${at} starts from ${short(file.link.from)}, not the verified block ${short(this.state.hashAt(at)!)}`, file.link.from);
       }
       const step = this.checkOrAlarm('bad-data', url, at + 1, () => verifyForwardLinkStep(positionOf(previous), this.rosterAt(at), file.link, file.cosignature));
       const blockBytes = await source.getBlock(at + 1, LOG_FILE_LIMITS.block.maxBytes);
@@ -259,32 +288,76 @@ export class LogMonitor {
       const block = this.parseOrAlarm(url, at + 1, () => parseBlockBytes(blockBytes, `block ${at + 1} of ${url}`));
       const hash = blockHash(block);
       if (hash !== step.position.hash) this.stop('bad-data', url, at + 1, `the file of block ${at + 1} is ${short(hash)}, the co-signed link into it names ${short(step.position.hash)}`);
-      const rootRole = await this.rootRoleAt(url, block);
+      const { role: rootRole, roots } = await this.rootRoleAt(url, block, previous);
       const view = { chain: this.options.chain, base: previous.base, maxHeight: previous.maxHeight, head: previous, hashAt: (i: number) => this.state.hashAt(i) };
       const valid = this.checkOrAlarm('invalid-block', url, at + 1, () => validateBlock(block, view, { root: rootRole }));
       if (valid.roster !== step.position.roster) this.stop('invalid-block', url, at + 1, `block ${at + 1} has roster ${short(valid.roster)}, the co-signed link into it names ${short(step.position.roster)}`);
       const roster = valid.rosterChange?.roster ?? this.state.roster(valid.roster)!;
       if (valid.rosterChange !== null) this.checkOrAlarm('invalid-block', url, at + 1, () => acceptRoster(roster, `roster of block ${at + 1}`));
-      this.state.addBlock(valid, hash, file, roster);
+      this.state.addBlock(valid, hash, file, roster, roots);
+      for (let level = 1; level < valid.maxHeight; level++) {
+        const from = at + 1 - levelSpan(valid.base, level);
+        if (from < 0) break;
+        if (this.state.blockAt(from)!.height > level) await this.checkServedLink(url, source, from, level);
+      }
     }
   }
 
   /**
-   * `url`'s link out of block `at` starts from another block than the one verified there: looks
-   * back along its level-0 links for the first index where its co-signed claim differs from the
-   * verified one, and raises equivocation with a proof (or fork, when no witness signed both).
+   * A forward link `source` serves, from verified block `from` at `level` into a verified block
+   * (what clients catching up follow): when it is co-signed by the roster in force at `from` and
+   * names another block than the verified one, that is equivocation. A link that does not verify
+   * is bad data; one not published is nothing (clients fall back to lower levels).
    */
-  private async findFork(url: string, source: LogSource, at: number, theirs: string): Promise<never> {
-    for (let index = at; index >= 1 && index > at - MONITOR_LIMITS.maxForkSearch; index--) {
-      const bytes = await source.getLink(index - 1, 0, LOG_FILE_LIMITS.link.maxBytes);
-      if (bytes === undefined) continue;
-      const file = this.parseOrAlarm(url, index, () => parseLinkFile(bytes, `link ${index - 1}.0 of ${url}`));
-      if (file.link.fromIndex !== index - 1 || file.link.level !== 0 || file.link.to === this.state.hashAt(index)) break;
-      if (file.link.from !== this.state.hashAt(index - 1)) continue;
-      this.checkOrAlarm('bad-data', url, index, () => verifyForwardLinkStep(positionOf(this.state.blockAt(index - 1)!), this.rosterAt(index - 1), file.link, file.cosignature));
-      return this.conflict(url, index, this.linkClaim(file));
+  private async checkServedLink(url: string, source: LogSource, from: number, level: number): Promise<void> {
+    const bytes = await source.getLink(from, level, LOG_FILE_LIMITS.link.maxBytes);
+    if (bytes === undefined) return;
+    const file = this.parseOrAlarm(url, from, () => parseLinkFile(bytes, `link ${from}.${level} of ${url}`));
+    if (file.link.fromIndex !== from || file.link.level !== level) this.stop('bad-data', url, from, `the file of link ${from}.${level} holds link ${file.link.fromIndex}.${file.link.level}`);
+    const step = this.checkOrAlarm('bad-data', url, file.link.toIndex, () => verifyForwardLinkStep(positionOf(this.state.blockAt(from)!), this.rosterAt(from), file.link, file.cosignature));
+    const to = file.link.toIndex;
+    if (step.position.hash !== this.state.hashAt(to)) await this.conflict(url, to, this.linkClaim(file));
+    if (step.position.roster !== this.state.blockAt(to)!.roster) {
+      this.stop('invalid-block', url, to, `the co-signed link ${from}.${level} names roster ${short(step.position.roster)} for block ${to}, whose roster is ${short(this.state.blockAt(to)!.roster)}`);
     }
-    this.stop('fork', url, at, `its forward link out of block ${at} starts from ${short(theirs)}, not the verified block ${short(this.state.hashAt(at)!)}, and no co-signed claim within ${MONITOR_LIMITS.maxForkSearch} blocks shows where it forked`);
+  }
+
+  /**
+   * The links a client anchored at genesis follows to `head` on this source, checked again each
+   * poll (a mirror may replace a file after the monitor read it): O(log n) links.
+   */
+  private async checkServedPath(url: string, source: LogSource, head: number): Promise<void> {
+    const genesis = this.state.blockAt(0)!;
+    for (const hop of planCatchUp(0, head, genesis.base, genesis.maxHeight)) await this.checkServedLink(url, source, hop.fromIndex, hop.level);
+  }
+
+  /**
+   * `url` serves another block than the verified one at or before `upTo`: finds, by bisection over
+   * its level-0 links (each names its target), the first index whose co-signed claim differs from
+   * the verified one, and raises equivocation with a proof (or fork, when no witness signed both
+   * or the source withholds the links that would show it).
+   */
+  private async raiseFork(url: string, source: LogSource, upTo: number, what: string, theirs: string): Promise<never> {
+    let low = 1;
+    let high = upTo;
+    let found: { index: number; file: LinkFile } | undefined;
+    while (low <= high) {
+      const index = Math.floor((low + high) / 2);
+      const bytes = await source.getLink(index - 1, 0, LOG_FILE_LIMITS.link.maxBytes);
+      if (bytes === undefined) this.stop('fork', url, upTo, `${what}; it withholds the link into block ${index} that would show where it forked`, null, theirs);
+      const file = this.parseOrAlarm(url, index, () => parseLinkFile(bytes, `link ${index - 1}.0 of ${url}`));
+      if (file.link.fromIndex !== index - 1 || file.link.level !== 0) this.stop('bad-data', url, index, `the file of link ${index - 1}.0 holds link ${file.link.fromIndex}.${file.link.level}`);
+      if (file.link.to === this.state.hashAt(index)) {
+        low = index + 1;
+      } else {
+        found = { index, file };
+        high = index - 1;
+      }
+    }
+    if (found === undefined) this.stop('fork', url, upTo, `${what}, yet its links into every block up to ${upTo} name the verified blocks`, null, theirs);
+    const { index, file } = found;
+    this.checkOrAlarm('bad-data', url, index, () => verifyForwardLinkStep(positionOf(this.state.blockAt(index - 1)!), this.rosterAt(index - 1), file.link, file.cosignature));
+    return this.conflict(url, index, this.linkClaim(file));
   }
 
   /** A co-signed claim from `url` about verified index `index` that names another block: proof, or fork. */
@@ -292,17 +365,17 @@ export class LogMonitor {
     const ours = this.state.claimAt(index);
     const theirHash = theirs.kind === 'head' ? theirs.statement.hash : theirs.link.to;
     const what = `block ${index} is ${short(this.state.hashAt(index)!)} by the co-signed link the monitor verified, and ${short(theirHash)} by ${url}`;
-    if (ours === undefined) this.stop('fork', url, index, `${what}; the genesis block is pinned, so nothing proves who signed the other`);
+    if (ours === undefined) this.stop('fork', url, index, `${what}; the genesis block is pinned, so nothing proves who signed the other`, null, theirHash);
     try {
       const proof = buildEquivocationProof(this.linkClaim(ours), theirs);
       const { culprits } = verifyEquivocationProof(proof);
       const proofFile = join(this.options.stateDir, 'proofs', `equivocation-${index}-${theirHash.slice(0, 16)}.json`);
       await writeFileAtomic(proofFile, canonicalBytes(proof));
-      this.raise({ kind: 'equivocation', source: url, index, code: 'EQUIVOCATION', message: `${what}: signed both: ${culprits.map((c) => c.name).join(', ')}`, culprits, proofFile });
+      this.raise({ kind: 'equivocation', source: url, index, code: 'EQUIVOCATION', message: `${what}: signed both: ${culprits.map((c) => c.name).join(', ')}`, culprits, proofFile }, theirHash);
       throw new StopSource(`equivocation at block ${index}`);
     } catch (e) {
       if (!(e instanceof LogError)) throw e;
-      this.stop('fork', url, index, `${what}; no proof: ${e.message}`, e.code);
+      this.stop('fork', url, index, `${what}; no proof: ${e.message}`, e.code, theirHash);
     }
   }
 
@@ -312,27 +385,42 @@ export class LogMonitor {
     return { kind: 'forward-link', link: file.link, cosignature: file.cosignature, roster };
   }
 
-  /** Checks a head statement at or below the verified index: its signature, its block, rollback and age. */
-  private async checkHead(url: string, head: HeadFile): Promise<void> {
+  /**
+   * Checks a head statement at a verified index: co-signed by the roster in force there (a head
+   * of another block whose signature fails against it may belong to a fork that changed the
+   * roster: the fork is looked for), naming the verified block, not ahead of this clock, not older
+   * than the head this source served before (rollback), and not older than the allowed age.
+   */
+  private async checkHead(url: string, source: LogSource, head: HeadFile): Promise<void> {
     const { statement, cosignature } = head;
     const index = statement.index;
-    if (index > this.state.verifiedIndex) return; // not verified up to it yet (the cap of a poll)
     const roster = this.rosterAt(index);
-    this.checkOrAlarm('bad-data', url, index, () => verifyCollectiveSignature(roster, headMessage(statement), cosignature));
-    if (statement.hash !== this.state.hashAt(index)) {
-      await this.conflict(url, index, { kind: 'head', statement, cosignature, roster: this.state.roster(this.state.blockAt(index)!.roster)! });
+    const differs = statement.hash !== this.state.hashAt(index);
+    try {
+      verifyCollectiveSignature(roster, headMessage(statement), cosignature);
+    } catch (e) {
+      if (differs && e instanceof LogError) await this.raiseFork(url, source, index, `its head names ${short(statement.hash)} at block ${index}, not the verified block (co-signed by another roster)`, statement.hash);
+      this.checkOrAlarm('bad-data', url, index, () => {
+        throw e;
+      });
     }
-    const seen = this.state.seenHead(url);
+    if (differs) await this.conflict(url, index, { kind: 'head', statement, cosignature, roster: this.state.roster(this.state.blockAt(index)!.roster)! });
+    const now = this.now().getTime() / 1000;
     const time = parseUtcTime(statement.time)!;
-    if (seen !== undefined && (index < seen.index || time < parseUtcTime(seen.time)!)) {
-      this.raise({ kind: 'rollback', source: url, index, code: 'REPLAYED_HEAD', message: `${url} serves the head of block ${index} at ${statement.time}; it served block ${seen.index} at ${seen.time} before`, culprits: [], proofFile: null }, `${seen.index}/${seen.time}`);
-      return; // the newer head seen stays the one remembered
+    if (time > now + MONITOR_LIMITS.maxFutureSkewSeconds) {
+      this.stop('bad-data', url, index, `its head of block ${index} is dated ${statement.time}, more than ${MONITOR_LIMITS.maxFutureSkewSeconds} s ahead of this clock (${new Date(now * 1000).toISOString()})`, 'BAD_HEAD', statement.time);
     }
-    const age = this.now().getTime() / 1000 - time;
+    this.headsChecked++;
+    const seen = this.state.seenHead(url);
+    const rollback = seen !== undefined && (index < seen.index || time < parseUtcTime(seen.time)!);
+    if (rollback) {
+      this.raise({ kind: 'rollback', source: url, index, code: 'REPLAYED_HEAD', message: `${url} serves the head of block ${index} at ${statement.time}; it served block ${seen.index} at ${seen.time} before`, culprits: [], proofFile: null }, `${index}/${statement.time}`);
+    }
+    const age = now - time;
     if (age > this.options.maxHeadAgeSeconds) {
       this.raise({ kind: 'stale-head', source: url, index, code: 'STALE_HEAD', message: `the newest head ${url} serves is from ${statement.time}, ${Math.round(age)} s old (allowed ${this.options.maxHeadAgeSeconds} s): the log may be frozen`, culprits: [], proofFile: null }, statement.time);
     }
-    this.state.setSeenHead(url, { index, hash: statement.hash, time: statement.time, checkpoint: seen?.checkpoint ?? null });
+    if (!rollback) this.state.setSeenHead(url, { index, hash: statement.hash, time: statement.time, checkpoint: seen?.checkpoint ?? null }); // the newer head seen stays the one remembered
   }
 
   /** A checkpoint (log/checkpoint) of verified blocks: cosigned at threshold, and its root the tree over their hashes. */
@@ -375,30 +463,32 @@ export class LogMonitor {
   }
 
   /**
-   * The root role in force at `block`: the root version it records, whose bytes must hash to the
-   * recorded sha256; a newer version is reached from the newest verified one through every
-   * version between, each signed by its predecessor's and its own root threshold (TUF 5.3.4).
+   * The root role in force at `block` (whose predecessor is `previous`): the root version it
+   * records, never older than its predecessor's, whose bytes must hash to the recorded sha256; a
+   * newer version is reached from the newest verified one through every version between, each
+   * signed by its predecessor's and its own root threshold (TUF 5.3.4). Returns the roots to keep
+   * with the block once it is accepted.
    */
-  private async rootRoleAt(url: string, block: Block): Promise<RootRole> {
+  private async rootRoleAt(url: string, block: Block, previous: Block): Promise<{ role: RootRole; roots: VerifiedRoot[] }> {
     const { version, sha256 } = block.payload.root;
+    const before = previous.payload.root.version;
+    if (version < before) this.stop('invalid-block', url, block.index, `block ${block.index} records root v${version}, older than root v${before} of block ${previous.index}: a root rollback`);
     const known = this.state.root(version);
     if (known !== undefined) {
       if (known.sha256 !== sha256) this.stop('unauthorized-root', url, block.index, `block ${block.index} records root v${version} with sha256 ${short(sha256)}; the monitor verified root v${version} as ${short(known.sha256)}`);
-      return rootRoleOf(parseEnvelope('root', known.bytes, `root v${version}`));
+      return { role: rootRoleOf(parseEnvelope('root', known.bytes, `root v${version}`)), roots: [] };
     }
     const newest = this.state.rootVersion;
-    if (version < newest) this.stop('invalid-block', url, block.index, `block ${block.index} records root v${version}, older than root v${newest} of an earlier block`);
     if (version - newest > MONITOR_LIMITS.maxRootVersions) this.stop('invalid-block', url, block.index, `block ${block.index} records root v${version}, ${version - newest} versions after v${newest} (at most ${MONITOR_LIMITS.maxRootVersions} are followed)`);
     const trusted = new TrustedSet(this.state.root(newest)!.bytes, this.now());
-    const fetched: Array<{ version: number; bytes: Buffer }> = [];
+    const roots: VerifiedRoot[] = [];
     for (let v = newest + 1; v <= version; v++) {
       const bytes = await this.fetchRoot(url, v);
       if (v === version && sha256Hex(bytes) !== sha256) this.stop('bad-data', url, block.index, `its root v${v} is not the root block ${block.index} records (sha256 ${short(sha256)})`);
       this.checkOrAlarm('unauthorized-root', url, block.index, () => trusted.updateRoot(bytes, `root v${v} of ${url}`));
-      fetched.push({ version: v, bytes });
+      roots.push({ version: v, sha256: sha256Hex(bytes), bytes });
     }
-    for (const r of fetched) this.state.addRoot(r.version, sha256Hex(r.bytes), r.bytes);
-    return rootRoleOf(trusted.root);
+    return { role: rootRoleOf(trusted.root), roots };
   }
 
   private async fetchRoot(url: string, version: number): Promise<Buffer> {
@@ -424,7 +514,8 @@ export class LogMonitor {
       const head = { index: h.index as number, hash: h.hash };
       const ours = this.state.hashAt(head.index);
       if (ours !== undefined && ours !== head.hash) {
-        this.raise({ kind: 'witness-fork', source: url, index: head.index, code: null, culprits: [], proofFile: null, message: `witness ${name ?? url} reports block ${head.index} as ${short(head.hash)}; the verified block is ${short(ours)} (an unsigned report: the proof is the co-signed link or head the mirrors serve)` }, head.hash);
+        // One alarm per witness and index, whatever hash it reports next; its name is its own word.
+        this.raise({ kind: 'witness-fork', source: url, index: head.index, code: null, culprits: [], proofFile: null, message: `the witness at ${url} (it says it is ${JSON.stringify(name ?? '')}) reports block ${head.index} as ${short(head.hash)}; the verified block is ${short(ours)} (an unsigned report: the proof is the co-signed link or head the mirrors serve)` });
       }
       return { url, name, head, problem: null };
     } catch (e) {
@@ -439,8 +530,9 @@ export class LogMonitor {
     if (this.state.raise(`${alarm.kind}/${alarm.source}/${alarm.index ?? ''}/${detail}`, alarm, this.now().toISOString())) this.alarms.push(alarm);
   }
 
-  private stop(kind: AlarmKind, source: string, index: number | null, message: string, code: string | null = null): never {
-    this.raise({ kind, source, index, message, code, culprits: [], proofFile: null });
+  /** Raises an alarm (`detail` tells it from another of its kind, source and index) and stops following the source this poll. */
+  private stop(kind: AlarmKind, source: string, index: number | null, message: string, code: string | null = null, detail = ''): never {
+    this.raise({ kind, source, index, message, code, culprits: [], proofFile: null }, detail);
     throw new StopSource(message);
   }
 

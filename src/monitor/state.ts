@@ -29,6 +29,13 @@ export interface SeenHead {
   checkpoint: string | null;
 }
 
+/** A root version verified (TUF 5.3.4 from the one before), kept with the block that records it. */
+export interface VerifiedRoot {
+  version: number;
+  sha256: string;
+  bytes: Uint8Array;
+}
+
 export class MonitorState {
   private readonly db: Database.Database;
 
@@ -49,10 +56,14 @@ export class MonitorState {
     return (this.db.prepare('SELECT MAX(idx) AS n FROM blocks').get() as { n: number | null }).n ?? -1;
   }
 
-  /** Records a verified block with the link file that vouched for it (none for genesis) and the roster in force. */
-  addBlock(block: Block, hash: string, claim: LinkFile | null, roster: Roster): void {
+  /**
+   * Records a verified block with the link file that vouched for it (none for genesis), the roster
+   * in force and the root versions first recorded by it, in one transaction.
+   */
+  addBlock(block: Block, hash: string, claim: LinkFile | null, roster: Roster, roots: readonly VerifiedRoot[] = []): void {
     this.db.transaction(() => {
       if (block.index === 0) this.db.prepare('INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)').run('chain', hash);
+      for (const r of roots) this.db.prepare('INSERT OR IGNORE INTO roots (version, sha256, bytes) VALUES (?, ?, ?)').run(r.version, r.sha256, Buffer.from(r.bytes));
       this.db.prepare('INSERT OR IGNORE INTO rosters (hash, roster) VALUES (?, ?)').run(block.roster, canonicalBytes(roster).toString());
       this.db.prepare('INSERT INTO blocks (idx, hash, block, claim) VALUES (?, ?, ?, ?)').run(block.index, hash, canonicalBytes(block).toString(), claim === null ? null : canonicalBytes(claim));
     })();
@@ -83,10 +94,6 @@ export class MonitorState {
     return row === undefined ? undefined : parseRoster(JSON.parse(row.roster), `stored roster ${hash.slice(0, 12)}`);
   }
 
-  addRoot(version: number, sha256: string, bytes: Uint8Array): void {
-    this.db.prepare('INSERT OR IGNORE INTO roots (version, sha256, bytes) VALUES (?, ?, ?)').run(version, sha256, Buffer.from(bytes));
-  }
-
   root(version: number): { sha256: string; bytes: Buffer } | undefined {
     return this.db.prepare('SELECT sha256, bytes FROM roots WHERE version = ?').get(version) as { sha256: string; bytes: Buffer } | undefined;
   }
@@ -103,8 +110,21 @@ export class MonitorState {
     return row === undefined ? undefined : { index: row.head_index, hash: row.head_hash, time: row.head_time, checkpoint: row.checkpoint };
   }
 
+  /** Records a source's verified head; the newest of all sources' is kept as the log's freshness. */
   setSeenHead(url: string, head: SeenHead): void {
-    this.db.prepare('INSERT OR REPLACE INTO sources (url, head_index, head_hash, head_time, checkpoint) VALUES (?, ?, ?, ?, ?)').run(url, head.index, head.hash, head.time, head.checkpoint);
+    this.db.transaction(() => {
+      this.db.prepare('INSERT OR REPLACE INTO sources (url, head_index, head_hash, head_time, checkpoint) VALUES (?, ?, ?, ?, ?)').run(url, head.index, head.hash, head.time, head.checkpoint);
+      const newest = this.newestHead;
+      if (newest === undefined || Date.parse(head.time) > Date.parse(newest.time)) {
+        this.db.prepare('INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)').run('newest_head', JSON.stringify({ index: head.index, time: head.time }));
+      }
+    })();
+  }
+
+  /** The newest head statement verified from any source (index and time). */
+  get newestHead(): { index: number; time: string } | undefined {
+    const row = this.db.prepare('SELECT value FROM meta WHERE key = ?').get('newest_head') as { value: string } | undefined;
+    return row === undefined ? undefined : (JSON.parse(row.value) as { index: number; time: string });
   }
 
   /** Records an alarm under `key`; false when one with that key was raised before (each is raised once). */

@@ -193,10 +193,10 @@ test('monitor: a replayed older head is a rollback; an old head is stale', T, as
     assert.equal(rollback[0]!.code, 'REPLAYED_HEAD');
     assert.deepEqual(kinds((await monitor.poll()).alarms), [], 'an alarm is raised once');
 
-    // A later block under a statement older than the one seen is a rollback too.
+    // A later block under a statement older than the one seen is a rollback too (and that old statement is stale).
     await publish(join(lab.dir, 'm'), log, 7, formatUtcTime(Math.floor(Date.now() / 1000) - 2 * DAY));
     await mirrorSeesChanges();
-    assert.deepEqual(kinds((await monitor.poll()).alarms), ['rollback@7']);
+    assert.deepEqual(kinds((await monitor.poll()).alarms), ['rollback@7', 'stale-head@7']);
 
     const s = await lab.serve('s');
     await publish(join(lab.dir, 's'), log, 7, formatUtcTime(Math.floor(Date.now() / 1000) - 2 * DAY));
