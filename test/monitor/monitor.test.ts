@@ -21,7 +21,9 @@ import { FILE_CACHE_LIMITS, startMirror, type RunningMirror } from '../../src/mi
 import { LogMonitor, type Alarm, type MonitorOptions } from '../../src/monitor/index.js';
 import { buildTestLog, cosign, forkTestLog, payloadFor, rootDocument, rootRole, rosterOf, witnessKey, type TestLog } from '../fixtures/log-chain.js';
 import { withTempDir } from '../fixtures/temp-dir.js';
-import { runCli } from '../fixtures/cairn-process.js';
+import { CAIRN_BIN, runCli } from '../fixtures/cairn-process.js';
+import { spawn } from 'node:child_process';
+import { createInterface } from 'node:readline';
 
 const T = { timeout: 120_000 };
 const nowText = (): string => formatUtcTime(Math.floor(Date.now() / 1000));
@@ -310,5 +312,41 @@ test('monitor: a witness reporting another block at a verified index is witness-
     } finally {
       await new Promise<void>((r) => witness.close(() => r()));
     }
+  });
+});
+
+test('monitor as a service: polls until SIGTERM, prints each alarm once as a JSON line, exits 1 after an alarm', T, async () => {
+  await withLab(async (lab) => {
+    const log = await buildTestLog({ blocks: 8, genesis: { keys, threshold: 3 }, rootDocument: true });
+    const honest = await lab.serve('honest');
+    const forked = await lab.serve('forked');
+    await publish(join(lab.dir, 'honest'), log, 6);
+    await publish(join(lab.dir, 'forked'), log, 6);
+    const child = spawn(process.execPath, [CAIRN_BIN, '--json', 'monitor', '--chain', log.chain.chain, '--source', honest, '--source', forked, '--state', join(lab.dir, 'svc'), '--interval', '0.2'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+    const events: Array<{ type: string; kind?: string; verified?: { index: number } }> = [];
+    const seen = (predicate: (e: (typeof events)[number]) => boolean): Promise<void> => new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`no such event within 60 s: ${JSON.stringify(events)}`)), 60_000);
+      const check = (): void => {
+        if (events.some(predicate)) {
+          clearTimeout(timer);
+          resolve();
+        } else setTimeout(check, 50);
+      };
+      check();
+    });
+    createInterface({ input: child.stdout }).on('line', (line) => events.push(JSON.parse(line) as (typeof events)[number]));
+    try {
+      await seen((e) => e.type === 'poll' && e.verified?.index === 6);
+      // The forked mirror now serves a fork signed by the same roster: the running monitor catches it.
+      await publish(join(lab.dir, 'forked'), await forkTestLog(log, 4, 8, 'fork'), 7);
+      await seen((e) => e.type === 'alarm');
+      await new Promise((r) => setTimeout(r, 1_000)); // more polls: the alarm is not printed again
+    } finally {
+      child.kill('SIGTERM');
+    }
+    assert.equal(await exited, 1);
+    assert.deepEqual(events.filter((e) => e.type === 'alarm').map((e) => e.kind), ['equivocation']);
+    assert.equal(events.at(-1)!.type, 'stopped');
   });
 });

@@ -67,8 +67,11 @@ async function pollUntilStopped(monitor: LogMonitor, interval: number, out: Outp
       last = line;
       if (stopped) break;
       await new Promise<void>((resume) => {
-        wake = resume;
-        setTimeout(resume, interval * 1000).unref();
+        const timer = setTimeout(resume, interval * 1000);
+        wake = () => {
+          clearTimeout(timer);
+          resume();
+        };
       });
     }
   } finally {
