@@ -17,6 +17,7 @@ export {
   type LogAnchor,
 } from './anchor.js';
 export { defaultLogUrl } from './mirror-log.js';
+export { verifyCheckpoint, type CheckpointCheck, type CheckpointCheckOptions } from './checkpoint-check.js';
 export {
   LOG_CROSS_CHECK_LIMITS, crossCheckLogs, verifyEquivocationProofFile, type LogConflict, type LogCrossCheck, type LogCrossCheckOptions, type ProofCheckOptions, type SourceReport,
 } from './log-cross-check.js';

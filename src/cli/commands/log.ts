@@ -18,6 +18,7 @@ import {
   prepareRosterChange, signRosterRequestFile, type RosterAuthority,
 } from '../../release/index.js';
 import { crossCheckLogs, verifyEquivocationProofFile, type LogCrossCheck } from '../../client/log-cross-check.js';
+import { verifyCheckpoint } from '../../client/checkpoint-check.js';
 import { DEFAULT_PASSPHRASE_ENV } from '../passphrase.js';
 import { blockLines, roundLines, settledLines } from '../release-lines.js';
 import { collect, leaderKeyOption, loadLeaderKey, positiveInt, loadSigner, loadSigners } from '../options.js';
@@ -198,6 +199,28 @@ export function register(program: Command, context: CliContext): void {
 
   registerCheck(log, context);
   registerVerifyProof(log, context);
+  registerVerifyCheckpoint(log, context);
+}
+
+/** `cairn log verify-checkpoint`: exit 0 when the checkpoint is cosigned (and consistent with the previous one). */
+function registerVerifyCheckpoint(log: Command, context: CliContext): void {
+  log.command('verify-checkpoint').description('check a C2SP checkpoint of the log: cosigned at a roster\'s threshold and, with --previous, consistent with an earlier one by a proof from the log\'s tiles')
+    .argument('<checkpoint>', 'the checkpoint: a file, or a URL such as http://mirror/log/checkpoint')
+    .requiredOption('--chain <hash>', 'the chain ID the checkpoint must be of')
+    .option('--roster <file>', 'a roster file of the chain (log/rosters/HASH.json); the checkpoint must be cosigned at the threshold of one given (repeatable)', collect, [])
+    .option('--previous <checkpoint>', 'an earlier checkpoint (file or URL) the new one must extend')
+    .option('--log <url>', 'the log directory whose tiles prove consistency (default: the directory of a checkpoint URL)')
+    .action(async (checkpoint: string, opts: { chain: string; roster: string[]; previous?: string; log?: string }) => {
+      const out = context.output();
+      const logUrl = opts.log ?? (/^https?:\/\//.test(checkpoint) ? new URL('./', checkpoint).href : undefined);
+      const checked = await verifyCheckpoint(checkpoint, {
+        chain: opts.chain, rosterFiles: opts.roster, ...(opts.previous === undefined ? {} : { previousFile: opts.previous }), ...(logUrl === undefined ? {} : { logUrl }),
+      });
+      out.result(checked, [
+        `checkpoint of ${checked.size} blocks, root ${checked.rootHash}, cosigned by ${checked.cosigners.map((c) => c.name).join(', ')}`,
+        ...(checked.consistency === null ? [] : [`consistent with the checkpoint of ${checked.consistency.previousSize} blocks (a proof of ${checked.consistency.proof.length} hashes from the log's tiles)`]),
+      ]);
+    });
 }
 
 /** `cairn log check`: the log of several mirrors compared; exit 1 when they disagree or one cannot be checked. */
