@@ -11,6 +11,8 @@
 //   anyone can check with `cairn log verify-proof`), or a fork without a common signer;
 // - rollback: a source serving an older head than it served before;
 // - unauthorized-roster, unauthorized-root, invalid-block: a co-signed block that breaks the rules;
+// - invalid-release, no-rebuild-quorum: a co-signed release that breaks the witnesses' release
+//   rules (release-replay.ts);
 // - bad-data: a mirror serving files that do not verify (a forged block, link or head);
 // - stale-head: a head statement older than the allowed age (or, when no source gives one this
 //   poll, the newest ever verified);
@@ -60,7 +62,9 @@ import {
   type RootRole,
   type SignedClaim,
 } from '../log/index.js';
+import { AttestationError, PolicyError } from '../policy/index.js';
 import { DEFAULT_UPDATER_CONFIG, TrustedSet, parseEnvelope, rootRoleOf, verifySelfSignedRoot } from '../tuf/index.js';
+import { MirrorDataError, ReleaseReplay } from './release-replay.js';
 import { MonitorState, type VerifiedRoot } from './state.js';
 
 /** Caps of one poll: every walk over what sources serve is bounded. */
@@ -82,6 +86,8 @@ export type AlarmKind =
   | 'unauthorized-roster'
   | 'unauthorized-root'
   | 'invalid-block'
+  | 'invalid-release'
+  | 'no-rebuild-quorum'
   | 'bad-data'
   | 'stale-head'
   | 'bad-checkpoint'
@@ -140,6 +146,11 @@ export interface MonitorOptions {
   fetcher?: Fetcher;
   now?: () => Date;
   maxBlocksPerPoll?: number;
+  /**
+   * Apply the witnesses' release rules again to each block (release-replay.ts), reading the TUF
+   * documents and attestations beside each mirror's log (default true).
+   */
+  checkReleases?: boolean;
 }
 
 /** Stop following a source for this poll (the alarm or problem is already recorded). */
@@ -149,6 +160,7 @@ export class LogMonitor {
   private readonly state: MonitorState;
   private readonly fetcher: Fetcher;
   private readonly rosters = new Map<string, DecodedRoster>();
+  private readonly releases = new ReleaseReplay();
   private alarms: Alarm[] = [];
   /** Head statements verified (and their age checked) in this poll. */
   private headsChecked = 0;
@@ -266,7 +278,9 @@ export class LogMonitor {
     const valid = this.checkOrAlarm('unauthorized-roster', url, 0, () => validateGenesis(genesis, rootRoleOf(root)));
     const roster = valid.rosterChange!.roster;
     this.checkOrAlarm('invalid-block', url, 0, () => acceptRoster(roster, 'roster of the genesis block'));
-    this.state.addBlock(valid, this.options.chain, null, roster, [{ version, sha256, bytes: rootBytes }]);
+    const roots = [{ version, sha256, bytes: rootBytes }];
+    await this.replayRelease(url, valid, undefined, roots);
+    this.state.addBlock(valid, this.options.chain, null, roster, roots);
   }
 
   /** Verifies every block from the last verified one up to `target` through `source`'s level-0 links. */
@@ -294,12 +308,33 @@ export class LogMonitor {
       if (valid.roster !== step.position.roster) this.stop('invalid-block', url, at + 1, `block ${at + 1} has roster ${short(valid.roster)}, the co-signed link into it names ${short(step.position.roster)}`);
       const roster = valid.rosterChange?.roster ?? this.state.roster(valid.roster)!;
       if (valid.rosterChange !== null) this.checkOrAlarm('invalid-block', url, at + 1, () => acceptRoster(roster, `roster of block ${at + 1}`));
+      await this.replayRelease(url, valid, previous, roots);
       this.state.addBlock(valid, hash, file, roster, roots);
       for (let level = 1; level < valid.maxHeight; level++) {
         const from = at + 1 - levelSpan(valid.base, level);
         if (from < 0) break;
         if (this.state.blockAt(from)!.height > level) await this.checkServedLink(url, source, from, level);
       }
+    }
+  }
+
+  /**
+   * The witnesses' release rules applied again to `block` (release-replay.ts) with the documents
+   * beside `url`'s log: a state that breaks them is invalid-release, an artifact without its
+   * rebuild quorum no-rebuild-quorum, documents that are not the recorded ones bad-data; a
+   * document not served is a problem. `roots` are the root versions first recorded by `block`.
+   */
+  private async replayRelease(url: string, block: Block, previous: Block | undefined, roots: readonly VerifiedRoot[]): Promise<void> {
+    if (this.options.checkReleases === false) return;
+    const base = url.endsWith('/') ? url : `${url}/`;
+    const source = { fetcher: this.fetcher, metadataUrl: new URL('../metadata/', base).href, attestationsUrl: new URL('../attestations/', base).href, logUrl: base };
+    try {
+      await this.releases.check(block, previous, source, [...this.state.rootsUpTo(block.payload.root.version), ...roots]);
+    } catch (e) {
+      if (e instanceof MirrorDataError) this.stop('bad-data', url, block.index, `${url}: ${e.message}`, e.code);
+      if (e instanceof AttestationError) this.stop('no-rebuild-quorum', url, block.index, `block ${block.index}: ${e.message}`, e.code);
+      if (e instanceof PolicyError) this.stop(e.code === 'HASH_MISMATCH' ? 'bad-data' : 'invalid-release', url, block.index, `block ${block.index}: ${e.message}`, e.code);
+      throw e;
     }
   }
 

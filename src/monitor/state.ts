@@ -98,6 +98,11 @@ export class MonitorState {
     return this.db.prepare('SELECT sha256, bytes FROM roots WHERE version = ?').get(version) as { sha256: string; bytes: Buffer } | undefined;
   }
 
+  /** The verified root documents up to `version`, in version order. */
+  rootsUpTo(version: number): Array<{ version: number; bytes: Buffer }> {
+    return this.db.prepare('SELECT version, bytes FROM roots WHERE version <= ? ORDER BY version').all(version) as Array<{ version: number; bytes: Buffer }>;
+  }
+
   /** The newest verified root version, or 0. */
   get rootVersion(): number {
     return (this.db.prepare('SELECT MAX(version) AS v FROM roots').get() as { v: number | null }).v ?? 0;

@@ -102,7 +102,7 @@ async function withLab(fn: (lab: Lab) => Promise<void>): Promise<void> {
           return `${mirror.url}/log/`;
         },
         monitor: (sources, options) => {
-          const m = new LogMonitor({ sources, stateDir: join(dir, 'state'), maxHeadAgeSeconds: DAY, ...options });
+          const m = new LogMonitor({ sources, stateDir: join(dir, 'state'), maxHeadAgeSeconds: DAY, checkReleases: false, ...options });
           monitors.push(m);
           return m;
         },
@@ -153,7 +153,7 @@ test('monitor: two forks signed by one roster are an equivocation with a proof v
     await publish(join(lab.dir, 'honest'), log, 6);
     await publish(join(lab.dir, 'forked'), fork, 7);
     const state = join(lab.dir, 'cli-state');
-    const args = ['monitor', '--once', '--chain', log.chain.chain, '--source', honest, '--source', forked, '--state', state];
+    const args = ['monitor', '--once', '--no-check-releases', '--chain', log.chain.chain, '--source', honest, '--source', forked, '--state', state];
     const run = await runCli(args);
     assert.equal(run.code, 1, run.stdout + run.stderr);
     assert.match(run.stdout, /ALARM equivocation at block 4: .*signed both: w0, w1, w2, w3/);
@@ -322,7 +322,7 @@ test('monitor as a service: polls until SIGTERM, prints each alarm once as a JSO
     const forked = await lab.serve('forked');
     await publish(join(lab.dir, 'honest'), log, 6);
     await publish(join(lab.dir, 'forked'), log, 6);
-    const child = spawn(process.execPath, [CAIRN_BIN, '--json', 'monitor', '--chain', log.chain.chain, '--source', honest, '--source', forked, '--state', join(lab.dir, 'svc'), '--interval', '0.2'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [CAIRN_BIN, '--json', 'monitor', '--no-check-releases', '--chain', log.chain.chain, '--source', honest, '--source', forked, '--state', join(lab.dir, 'svc'), '--interval', '0.2'], { stdio: ['ignore', 'pipe', 'pipe'] });
     const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
     const events: Array<{ type: string; kind?: string; verified?: { index: number } }> = [];
     const seen = (predicate: (e: (typeof events)[number]) => boolean): Promise<void> => new Promise((resolve, reject) => {

@@ -20,10 +20,11 @@ export function register(program: Command, context: CliContext): void {
     .option('--interval <seconds>', 'seconds between polls', secondsOption('--interval'), 60)
     .option('--max-head-age <duration>', `a head older than this raises stale-head (${DEFAULT_MAX_HEAD_AGE}; as 12h, 30m)`, durationOption('--max-head-age'), durationOption('--max-head-age')(DEFAULT_MAX_HEAD_AGE))
     .option('--once', 'poll once and exit (1 when it raised an alarm)', false)
-    .action(async (opts: { chain: string; source: string[]; witness: string[]; state: string; interval: number; maxHeadAge: number; once: boolean }) => {
+    .option('--no-check-releases', 'check the log alone, not each block\'s release (TUF state and rebuild quorum) against the documents beside it')
+    .action(async (opts: { chain: string; source: string[]; witness: string[]; state: string; interval: number; maxHeadAge: number; once: boolean; checkReleases: boolean }) => {
       const out = context.output();
       await withLockFile(join(opts.state, 'monitor.lock'), { command: 'cairn monitor', timeoutMs: 0, createDirectory: true }, async () => {
-        const monitor = new LogMonitor({ chain: opts.chain, sources: opts.source, witnesses: opts.witness, stateDir: opts.state, maxHeadAgeSeconds: opts.maxHeadAge });
+        const monitor = new LogMonitor({ chain: opts.chain, sources: opts.source, witnesses: opts.witness, stateDir: opts.state, maxHeadAgeSeconds: opts.maxHeadAge, checkReleases: opts.checkReleases });
         let raised = 0;
         try {
           if (opts.once) {
