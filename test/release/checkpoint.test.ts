@@ -1,9 +1,11 @@
 // test/release/checkpoint.test.ts: a cairn log's head as a C2SP checkpoint (docs/transparency.md
 // "Checkpoints of a cairn log"), with three real witness processes: `cairn log checkpoint` writes
 // public/log/checkpoint and the tiles of its tree, whose root is the RFC 6962 root over the
-// published blocks' hashes, signed by the leader and cosigned by the roster's witnesses; a witness refuses to cosign another root
-// (a fork), another size or another chain's origin; and a checkpoint below the roster's threshold
-// of valid cosignatures, or of another chain, is refused by the verifier.
+// published blocks' hashes, signed by the leader and cosigned by the roster's witnesses; a witness
+// refuses to cosign another root (a fork), another size or another chain's origin; and a
+// checkpoint below the roster's threshold of valid cosignatures, or of another chain, is refused
+// by the verifier. `cairn monitor` and
+// `cairn log verify-checkpoint` then check this real log, served by a mirror, and raise nothing.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile, writeFile } from 'node:fs/promises';
@@ -11,10 +13,11 @@ import { join } from 'node:path';
 import { loadWitnessKey } from '../../src/witness/index.js';
 import { WitnessCallError, WitnessConnection } from '../../src/release/index.js';
 import {
-  blockHash, blockTreeRoot, checkpointText, formatNote, LogError, logOrigin, parseBlockBytes, parseNote, treeHashFromTiles, verifyLogCheckpoint, type Roster,
+  blockHash, blockTreeRoot, checkpointText, encodeLogFile, formatNote, LogError, logOrigin, parseBlockBytes, parseNote, treeHashFromTiles, verifyLogCheckpoint, type Roster,
 } from '../../src/log/index.js';
 import { publisherKeys, rootPin, startCluster, tempRoot, type Cluster, type PublisherKeys } from '../witness/cluster.js';
 import { runCli, type CliResult } from '../fixtures/cairn-process.js';
+import { startMirror } from '../../src/mirror/index.js';
 
 const T = { timeout: 240_000 };
 let root: { dir: string; cleanup: () => Promise<void> };
@@ -92,4 +95,21 @@ test('a witness cosigns only its own head: another root (a fork), another size o
   await refused(checkpointText({ origin: logOrigin(genesis), size: 2, rootHash: fork, extensions: [] }), 'NOT_OWN_HEAD');
   await refused(checkpointText({ origin: logOrigin(genesis), size: 1, rootHash: blockTreeRoot([hashes[0]!]), extensions: [] }), 'NOT_OWN_HEAD');
   await refused(checkpointText({ origin: logOrigin('e'.repeat(64)), size: 2, rootHash: blockTreeRoot(hashes), extensions: [] }), 'CHAIN_MISMATCH');
+});
+
+test('cairn monitor and cairn log verify-checkpoint on this real log, served by a mirror: every block, release and checkpoint verified, no alarm', T, async () => {
+  const mirror = await startMirror({ root: join(repo, 'public') });
+  try {
+    const log = `${mirror.url}/log/`;
+    const run = await runCli(['--json', 'monitor', '--once', '--chain', genesis, '--source', log, '--state', join(root.dir, 'monitor')], { timeoutMs: 60_000 });
+    ok(run, 'monitor');
+    const report = JSON.parse(run.stdout) as { verified: { index: number }; sources: Array<{ problem: unknown; head: { index: number } }>; alarms: unknown[] };
+    assert.deepEqual([report.verified.index, report.sources[0]!.problem, report.sources[0]!.head.index, report.alarms], [1, null, 1, []]);
+    const { roster } = await published();
+    const rosterFile = join(root.dir, 'roster.json');
+    await writeFile(rosterFile, encodeLogFile(roster));
+    ok(await runCli(['log', 'verify-checkpoint', `${log}checkpoint`, '--chain', genesis, '--roster', rosterFile]), 'verify-checkpoint');
+  } finally {
+    await mirror.close();
+  }
 });
