@@ -9,7 +9,8 @@
 // package and 1,000 small ones against sha256sum + GNU tar + sync, rollback and generation switch
 // (store-install), and its update check on a witnessed repository of 100,000 packages at several
 // hash-bin counts (update-check; quick: 10,000 packages), and what `cairn run` adds to starting an
-// app's VM by hand, in time and memory (app-run; skipped without QEMU). Runs them in sequence, prints each
+// app's VM by hand, in time and memory (app-run; skipped without QEMU), and the costs of transparency
+// (transparency: tiles of 100,000 blocks, a monitor's walk over every block). Runs them in sequence, prints each
 // result, then a summary.
 //
 //   npm run bench                        everything (well over an hour on 2 cores: update-check builds
@@ -36,6 +37,7 @@ import { benchStoreInstall, STORE_INSTALL_FULL, STORE_INSTALL_QUICK } from './st
 import { benchUpdateCheck, UPDATE_CHECK_FULL, UPDATE_CHECK_QUICK } from './update-check.js';
 import { benchAppRun } from './app-run.js';
 import { benchUpstreamImport } from './upstream-import.js';
+import { benchTransparency } from './transparency.js';
 import type { BenchResult } from './stats.js';
 
 interface Benchmark {
@@ -57,6 +59,7 @@ const BENCHMARKS: readonly Benchmark[] = [
   { name: 'update-check', run: (work, quick) => benchUpdateCheck(work, quick ? UPDATE_CHECK_QUICK : UPDATE_CHECK_FULL) },
   { name: 'app-run', run: (work, quick) => benchAppRun(work, quick) },
   { name: 'upstream-import', run: (work, quick) => benchUpstreamImport(work, quick) },
+  { name: 'transparency', run: (work, quick) => benchTransparency(work, quick) },
 ];
 
 async function main(): Promise<number> {

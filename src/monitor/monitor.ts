@@ -243,7 +243,7 @@ export class LogMonitor {
       if (statement.chain !== this.options.chain) {
         return { url, head: null, problem: { code: 'NOT_REACHABLE', message: `${url} serves chain ${short(statement.chain)}, not ${short(this.options.chain)}` } };
       }
-      if (statement.index > this.state.verifiedIndex) await this.extend(url, source, statement.index);
+      if (statement.index > this.state.verifiedIndex) await this.state.batch(() => this.extend(url, source, statement.index));
       if (statement.index > this.state.verifiedIndex) {
         return { url, head: null, problem: { code: 'BEHIND', message: `verified up to block ${this.state.verifiedIndex} of the ${statement.index} ${url} serves; the next poll goes on` } };
       }

@@ -47,6 +47,21 @@ export class MonitorState {
     this.db.close();
   }
 
+  /**
+   * Runs `fn` (which may await) in one transaction, committed at its end whether it returns or
+   * throws: everything written is verified, so a batch of blocks costs one synchronous commit,
+   * not one each. A crash loses at most the batch, which the next poll verifies again.
+   */
+  async batch<T>(fn: () => Promise<T>): Promise<T> {
+    if (this.db.inTransaction) return fn();
+    this.db.exec('BEGIN IMMEDIATE');
+    try {
+      return await fn();
+    } finally {
+      this.db.exec('COMMIT');
+    }
+  }
+
   get chain(): string | undefined {
     return (this.db.prepare('SELECT value FROM meta WHERE key = ?').get('chain') as { value: string } | undefined)?.value;
   }
