@@ -37,6 +37,7 @@ import {
   blockTreeRoot,
   buildEquivocationProof,
   headMessage,
+  height,
   levelSpan,
   logDirectorySource,
   planCatchUp,
@@ -71,6 +72,8 @@ import { MonitorState, type VerifiedRoot } from './state.js';
 export const MONITOR_LIMITS = {
   /** Blocks verified from one source in one poll; a longer log is verified over several polls. */
   maxBlocksPerPoll: 10_000,
+  /** Blocks whose files are fetched ahead of the one being verified (one round trip a block, not three). */
+  prefetchBlocks: 16,
   /** How far ahead of this clock a head statement's time may be (as clients allow: head.ts). */
   maxFutureSkewSeconds: 300,
   /** Root versions fetched in one step (TUF's own cap on a refresh). */
@@ -286,10 +289,14 @@ export class LogMonitor {
   /** Verifies every block from the last verified one up to `target` through `source`'s level-0 links. */
   private async extend(url: string, source: LogSource, target: number): Promise<void> {
     const cap = this.options.maxBlocksPerPoll ?? MONITOR_LIMITS.maxBlocksPerPoll;
-    for (let steps = 0; steps < cap && this.state.verifiedIndex < target; steps++) {
+    const genesis = this.state.blockAt(0)!;
+    const files = new BlockFiles(source, genesis.base, genesis.maxHeight);
+    const last = Math.min(target, this.state.verifiedIndex + cap);
+    while (this.state.verifiedIndex < last) {
       const at = this.state.verifiedIndex;
+      for (let ahead = at + 1; ahead <= Math.min(last, at + MONITOR_LIMITS.prefetchBlocks); ahead++) files.prefetch(ahead);
+      const { link: linkBytes, block: blockBytes, links } = await files.take(at + 1);
       const previous = this.state.blockAt(at)!;
-      const linkBytes = await source.getLink(at, 0, LOG_FILE_LIMITS.link.maxBytes);
       if (linkBytes === undefined) throw new LogError('NOT_REACHABLE', `${url}: its head is block ${target}, but the level-0 link out of block ${at} is not published`);
       const file = this.parseOrAlarm(url, at + 1, () => parseLinkFile(linkBytes, `link ${at}.0 of ${url}`));
       if (file.link.fromIndex !== at || file.link.level !== 0) this.stop('bad-data', url, at + 1, `the file of link ${at}.0 holds link ${file.link.fromIndex}.${file.link.level}`);
@@ -297,7 +304,6 @@ export class LogMonitor {
         await this.raiseFork(url, source, at, `its forward link out of block ${at} starts from ${short(file.link.from)}, not the verified block ${short(this.state.hashAt(at)!)}`, file.link.from);
       }
       const step = this.checkOrAlarm('bad-data', url, at + 1, () => verifyForwardLinkStep(positionOf(previous), this.rosterAt(at), file.link, file.cosignature));
-      const blockBytes = await source.getBlock(at + 1, LOG_FILE_LIMITS.block.maxBytes);
       if (blockBytes === undefined) throw new LogError('NOT_REACHABLE', `${url}: block ${at + 1} is not published`);
       const block = this.parseOrAlarm(url, at + 1, () => parseBlockBytes(blockBytes, `block ${at + 1} of ${url}`));
       const hash = blockHash(block);
@@ -310,11 +316,7 @@ export class LogMonitor {
       if (valid.rosterChange !== null) this.checkOrAlarm('invalid-block', url, at + 1, () => acceptRoster(roster, `roster of block ${at + 1}`));
       await this.replayRelease(url, valid, previous, roots);
       this.state.addBlock(valid, hash, file, roster, roots);
-      for (let level = 1; level < valid.maxHeight; level++) {
-        const from = at + 1 - levelSpan(valid.base, level);
-        if (from < 0) break;
-        if (this.state.blockAt(from)!.height > level) await this.checkServedLink(url, source, from, level);
-      }
+      for (const { from, level, bytes } of links) await this.checkServedLink(url, from, level, bytes);
     }
   }
 
@@ -344,8 +346,7 @@ export class LogMonitor {
    * names another block than the verified one, that is equivocation. A link that does not verify
    * is bad data; one not published is nothing (clients fall back to lower levels).
    */
-  private async checkServedLink(url: string, source: LogSource, from: number, level: number): Promise<void> {
-    const bytes = await source.getLink(from, level, LOG_FILE_LIMITS.link.maxBytes);
+  private async checkServedLink(url: string, from: number, level: number, bytes: Uint8Array | undefined): Promise<void> {
     if (bytes === undefined) return;
     const file = this.parseOrAlarm(url, from, () => parseLinkFile(bytes, `link ${from}.${level} of ${url}`));
     if (file.link.fromIndex !== from || file.link.level !== level) this.stop('bad-data', url, from, `the file of link ${from}.${level} holds link ${file.link.fromIndex}.${file.link.level}`);
@@ -363,7 +364,9 @@ export class LogMonitor {
    */
   private async checkServedPath(url: string, source: LogSource, head: number): Promise<void> {
     const genesis = this.state.blockAt(0)!;
-    for (const hop of planCatchUp(0, head, genesis.base, genesis.maxHeight)) await this.checkServedLink(url, source, hop.fromIndex, hop.level);
+    const hops = planCatchUp(0, head, genesis.base, genesis.maxHeight);
+    const served = await Promise.all(hops.map((hop) => source.getLink(hop.fromIndex, hop.level, LOG_FILE_LIMITS.link.maxBytes)));
+    for (const [i, hop] of hops.entries()) await this.checkServedLink(url, hop.fromIndex, hop.level, served[i]);
   }
 
   /**
@@ -584,5 +587,45 @@ export class LogMonitor {
       if (!isCairnError(e) || e instanceof FetchError) throw e;
       this.stop(e.code === 'ROSTER_NOT_AUTHORIZED' ? 'unauthorized-roster' : kind, url, index, `${url}: ${e.message}`, e.code);
     }
+  }
+}
+
+/** The files one block's verification reads: the level-0 link into it, the block, the higher-level links into it. */
+interface FilesOfBlock {
+  link: Uint8Array | undefined;
+  block: Uint8Array | undefined;
+  links: Array<{ from: number; level: number; bytes: Uint8Array | undefined }>;
+}
+
+/**
+ * Fetches the files of blocks ahead of the one being verified, so that a walk waits about one
+ * round trip a block. Nothing fetched is trusted before it is verified in order; a fetch that
+ * fails fails the block that takes it (and is never an unhandled rejection).
+ */
+class BlockFiles {
+  private readonly pending = new Map<number, Promise<FilesOfBlock>>();
+
+  constructor(private readonly source: LogSource, private readonly base: number, private readonly maxHeight: number) {}
+
+  prefetch(index: number): void {
+    if (this.pending.has(index)) return;
+    const get = (from: number, level: number): Promise<Uint8Array | undefined> => this.source.getLink(from, level, LOG_FILE_LIMITS.link.maxBytes);
+    const higher: Array<{ from: number; level: number }> = [];
+    for (let level = 1; level < this.maxHeight; level++) {
+      const from = index - levelSpan(this.base, level);
+      if (from < 0) break;
+      if (height(from, this.base, this.maxHeight) > level) higher.push({ from, level });
+    }
+    const files = Promise.all([get(index - 1, 0), this.source.getBlock(index, LOG_FILE_LIMITS.block.maxBytes), ...higher.map((h) => get(h.from, h.level))])
+      .then(([link, block, ...rest]) => ({ link, block, links: higher.map((h, i) => ({ ...h, bytes: rest[i] })) }));
+    files.catch(() => undefined);
+    this.pending.set(index, files);
+  }
+
+  take(index: number): Promise<FilesOfBlock> {
+    this.prefetch(index);
+    const files = this.pending.get(index)!;
+    this.pending.delete(index);
+    return files;
   }
 }
