@@ -26,16 +26,22 @@ import (
 )
 
 type input struct {
-	Leaves      []string `json:"leaves"`
-	Roots       map[string]string
-	Inclusion   []struct{ Index, Size int64; Proof []string }
-	Consistency []struct{ First, Second int64; Proof []string }
-	Note        string
-	Vkey        string
-	Origin      string
-	TileDir     string
-	TileLeaves  []string
-	TileRoot    string
+	Leaves    []string `json:"leaves"`
+	Roots     map[string]string
+	Inclusion []struct {
+		Index, Size int64
+		Proof       []string
+	}
+	Consistency []struct {
+		First, Second int64
+		Proof         []string
+	}
+	Note       string
+	Vkey       string
+	Origin     string
+	TileDir    string
+	TileLeaves []string
+	TileRoot   string
 }
 
 // dirTiles reads cairn's tiles: a sumdb path tile/8/L/N[.p/W] is tile/L/N[.p/W] in C2SP's layout.
@@ -60,23 +66,7 @@ func (d dirTiles) ReadTiles(tiles []tlog.Tile) ([][]byte, error) {
 // checkTiles proves every record and every smaller tree from cairn's tiles of the tree of
 // len(leaves) leaves, and checks each proof against roots tlog computes from the leaves.
 func checkTiles(in input) {
-	var stored []tlog.Hash
-	memory := tlog.HashReaderFunc(func(indexes []int64) ([]tlog.Hash, error) {
-		out := make([]tlog.Hash, len(indexes))
-		for i, x := range indexes {
-			out[i] = stored[x]
-		}
-		return out, nil
-	})
-	data := make([][]byte, len(in.TileLeaves))
-	for i, l := range in.TileLeaves {
-		data[i], _ = base64.StdEncoding.DecodeString(l)
-		hs, err := tlog.StoredHashes(int64(i), data[i], memory)
-		if err != nil {
-			fail("%v", err)
-		}
-		stored = append(stored, hs...)
-	}
+	data, memory := storedTree(in.TileLeaves)
 	n := int64(len(data))
 	root, err := tlog.TreeHash(n, memory)
 	if err != nil || root != hash(in.TileRoot) {
@@ -107,6 +97,28 @@ func checkTiles(in input) {
 	}
 }
 
+// storedTree decodes base64 leaves and stores tlog's hashes of their tree in memory.
+func storedTree(leaves []string) ([][]byte, tlog.HashReader) {
+	var stored []tlog.Hash
+	reader := tlog.HashReaderFunc(func(indexes []int64) ([]tlog.Hash, error) {
+		out := make([]tlog.Hash, len(indexes))
+		for i, x := range indexes {
+			out[i] = stored[x]
+		}
+		return out, nil
+	})
+	data := make([][]byte, len(leaves))
+	for i, l := range leaves {
+		data[i], _ = base64.StdEncoding.DecodeString(l)
+		hs, err := tlog.StoredHashes(int64(i), data[i], reader)
+		if err != nil {
+			fail("%v", err)
+		}
+		stored = append(stored, hs...)
+	}
+	return data, reader
+}
+
 func fail(format string, args ...interface{}) {
 	fmt.Fprintf(os.Stderr, format+"\n", args...)
 	os.Exit(1)
@@ -131,23 +143,7 @@ func main() {
 	if err := json.Unmarshal(raw, &in); err != nil {
 		fail("%v", err)
 	}
-	var stored []tlog.Hash
-	reader := tlog.HashReaderFunc(func(indexes []int64) ([]tlog.Hash, error) {
-		out := make([]tlog.Hash, len(indexes))
-		for i, x := range indexes {
-			out[i] = stored[x]
-		}
-		return out, nil
-	})
-	data := make([][]byte, len(in.Leaves))
-	for i, l := range in.Leaves {
-		data[i], _ = base64.StdEncoding.DecodeString(l)
-		hs, err := tlog.StoredHashes(int64(i), data[i], reader)
-		if err != nil {
-			fail("%v", err)
-		}
-		stored = append(stored, hs...)
-	}
+	data, reader := storedTree(in.Leaves)
 	roots := map[int64]tlog.Hash{}
 	for size, root := range in.Roots {
 		var n int64
