@@ -254,11 +254,10 @@ export class LogMonitor {
       await this.checkServedPath(url, source, statement.index);
       await this.checkCheckpoint(url);
     } catch (e) {
-      const { statement } = head ?? {};
-      const status = { url, head: statement === undefined ? null : { index: statement.index, hash: statement.hash, time: statement.time } };
-      if (e instanceof StopSource) return { ...status, problem: { code: 'ALARM', message: e.message } };
+      // The head is shown only once it verified: here something on the way to it did not.
+      if (e instanceof StopSource) return { url, head: null, problem: { code: 'ALARM', message: e.message } };
       if (!isCairnError(e)) throw e;
-      return { ...status, problem: { code: e.code, message: e.message } };
+      return { url, head: null, problem: { code: e.code, message: e.message } };
     }
     const { index, hash, time } = head.statement;
     return { url, head: { index, hash, time }, problem: null };
