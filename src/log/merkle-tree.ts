@@ -29,6 +29,11 @@ export function nodeHash(left: Uint8Array, right: Uint8Array): Buffer {
   return sha256(NODE, left, right);
 }
 
+/** Whether n (a positive safe integer) is a power of two; exact where Math.log2 rounds (n just below 2^49 and up). */
+function isPowerOfTwo(n: number): boolean {
+  return n > 0 && 2 ** Math.round(Math.log2(n)) === n;
+}
+
 /** The largest power of two smaller than n (n > 1). */
 function split(n: number): number {
   let k = 1;
@@ -53,8 +58,7 @@ export function treeHash(leaves: readonly Uint8Array[], start = 0, end = leaves.
 export function rangeHashFromSubtrees(subtree: (level: number, index: number) => Buffer, start: number, end: number): Buffer {
   const n = end - start;
   if (n <= 0) throw new LogError('BAD_PROOF', `no subtree of leaves ${start} to ${end}`);
-  const level = Math.log2(n);
-  if (Number.isInteger(level) && start % n === 0) return subtree(level, start / n);
+  if (isPowerOfTwo(n) && start % n === 0) return subtree(Math.round(Math.log2(n)), start / n);
   const k = split(n);
   return nodeHash(rangeHashFromSubtrees(subtree, start, start + k), rangeHashFromSubtrees(subtree, start + k, end));
 }
@@ -156,7 +160,7 @@ export function verifyConsistency(first: number, second: number, firstRoot: Uint
   }
   if (proof.length === 0) throw new LogError('BAD_PROOF', `${what} is empty`);
   // A power of two (not with `&`: it would take only the low 32 bits of a larger size).
-  const path = Number.isInteger(Math.log2(first)) ? [Buffer.from(firstRoot), ...proof] : [...proof];
+  const path = isPowerOfTwo(first) ? [Buffer.from(firstRoot), ...proof] : [...proof];
   let fn = first - 1;
   let sn = second - 1;
   while (fn % 2 === 1) {

@@ -334,7 +334,7 @@ export class LogMonitor {
     } catch (e) {
       if (e instanceof MirrorDataError) this.stop('bad-data', url, block.index, `${url}: ${e.message}`, e.code);
       if (e instanceof AttestationError) this.stop('no-rebuild-quorum', url, block.index, `block ${block.index}: ${e.message}`, e.code);
-      if (e instanceof PolicyError) this.stop(e.code === 'HASH_MISMATCH' ? 'bad-data' : 'invalid-release', url, block.index, `block ${block.index}: ${e.message}`, e.code);
+      if (e instanceof PolicyError) this.stop('invalid-release', url, block.index, `block ${block.index}: ${e.message}`, e.code);
       throw e;
     }
   }

@@ -11,7 +11,10 @@
 // (by version and SHA-256, or a delegated role not matching the snapshot's hashes), or a manifest
 // that is not the recorded digest, are the mirror's (MirrorDataError); a state that breaks the
 // rules although its documents are the recorded ones is the witnesses' (PolicyError,
-// AttestationError).
+// AttestationError). The block records the set of envelope digests relied on, not which artifact
+// each belongs to, so an envelope is looked for at every artifact's paths; what is served there
+// and does not parse is not one the block relied on. Nothing a recorded snapshot lists is fetched
+// before the snapshot verifies, and within what a witness accepts in one request.
 import { short } from '../errors/index.js';
 import { FetchError, fetchAll, type Fetcher } from '../io/fetch.js';
 import { sha256Hex } from '../crypto/hash.js';
@@ -19,9 +22,10 @@ import type { Block } from '../log/index.js';
 import {
   attestationManifestLogPath, attestationRelativePath, AttestationError, ATTESTATION_LIMITS, ATTESTATION_MANIFEST_LIMITS, buildPolicyOf, changedArtifacts,
   checkGenesisState, checkJoinState, checkPayloadMatches, checkReleaseAttestations, checkSuccessorState, envelopeDigest, parseAttestation, parseAttestationManifest,
-  PolicyError, type DsseEnvelope, type ReleaseDocuments, type ReleaseState,
+  DeclarationError, PolicyError, type DsseEnvelope, type ReleaseDocuments, type ReleaseState,
 } from '../policy/index.js';
-import { DEFAULT_UPDATER_CONFIG, metadataFileName, parseEnvelope } from '../tuf/index.js';
+import { checkLengthAndHashes, DEFAULT_UPDATER_CONFIG, describeUnpinnedRoles, metadataFileName, parseEnvelope, TufError, verifyThreshold } from '../tuf/index.js';
+import { WIRE_LIMITS } from '../witness/index.js';
 
 /** A mirror serves documents that are not the ones a block records: the mirror's fault, not the witnesses'. */
 export class MirrorDataError extends Error {
@@ -80,20 +84,61 @@ export class ReleaseReplay {
 
   /**
    * The documents of the state `block` records: the snapshot and top-level targets by the version
-   * and SHA-256 the block records, and each targets role whose version the snapshot changed (its
-   * bytes are checked against the snapshot's hashes by checkSuccessorState).
+   * and SHA-256 the block records; the snapshot verified (signed at the threshold of the state's
+   * root, pinning every role's length and SHA-256) before anything it lists is fetched; then each
+   * targets role whose version it changed, each at most its pinned length and checked against its
+   * pinned hashes as it arrives, at most as many and as large together as a witness accepts in one
+   * request (WIRE_LIMITS). `roots` are the root versions new in this state (all from genesis on
+   * for a state checked alone); `previous` the state before.
    */
   private async documents(block: Block, source: ReleaseSource, previous: ReleaseState | undefined, roots: Uint8Array[]): Promise<ReleaseDocuments> {
     const { snapshot: s, targets: t } = block.payload;
     const snapshot = await this.recorded(source, 'snapshot', s.version, s.sha256, DEFAULT_UPDATER_CONFIG.snapshotMaxLength, block.index);
-    const meta = parseEnvelope('snapshot', snapshot, `snapshot v${s.version}`).signed.meta;
+    // The recorded bytes are what the witnesses co-signed: what is wrong with them is their fault.
+    const committed = <T>(what: string, read: () => T): T => {
+      try {
+        return read();
+      } catch (e) {
+        if (e instanceof TufError) throw new PolicyError(e.code === 'THRESHOLD_NOT_MET' ? 'SIGNATURE_THRESHOLD' : 'BAD_DOCUMENT', `block ${block.index}: ${what}: ${e.message}`);
+        throw e;
+      }
+    };
+    const root = roots.length > 0 ? committed(`root of the state`, () => parseEnvelope('root', roots.at(-1)!, 'root')) : previous!.root;
+    const envelope = committed(`snapshot v${s.version}`, () => {
+      const parsed = parseEnvelope('snapshot', snapshot, `snapshot v${s.version}`);
+      const role = root.signed.roles.snapshot;
+      if (role === undefined) throw new TufError('BAD_METADATA', `root v${root.version} has no snapshot role`);
+      verifyThreshold(parsed, 'snapshot', role, root.signed.keys, `root v${root.version}`);
+      return parsed;
+    });
+    const unpinned = describeUnpinnedRoles(envelope);
+    if (unpinned !== undefined) throw new PolicyError('UNPINNED_ROLE', `block ${block.index}: snapshot v${s.version} lists ${unpinned}`);
+    const wanted = Object.entries(envelope.signed.meta)
+      .map(([file, entry]) => ({ role: file.endsWith('.json') ? file.slice(0, -'.json'.length) : file, entry }))
+      .filter(({ role, entry }) => previous?.targets.get(role)?.version !== entry.version);
+    if (wanted.length > WIRE_LIMITS.maxDocuments) {
+      throw new PolicyError('BAD_DOCUMENT', `block ${block.index}: snapshot v${s.version} changes ${wanted.length} targets roles; a witness accepts at most ${WIRE_LIMITS.maxDocuments} in one release`);
+    }
     const targets: Record<string, Uint8Array> = {};
-    for (const [file, entry] of Object.entries(meta)) {
-      const role = file.endsWith('.json') ? file.slice(0, -'.json'.length) : file;
-      if (previous?.targets.get(role)?.version === entry.version) continue;
-      targets[role] = role === 'targets'
-        ? await this.recorded(source, 'targets', t.version, t.sha256, DEFAULT_UPDATER_CONFIG.targetsMaxLength, block.index)
-        : await fetchAll(source.fetcher, new URL(metadataFileName(role, entry.version), source.metadataUrl).href, entry.length ?? DEFAULT_UPDATER_CONFIG.targetsMaxLength);
+    let total = snapshot.length;
+    for (const { role, entry } of wanted) {
+      const cap = Math.min(entry.length ?? DEFAULT_UPDATER_CONFIG.targetsMaxLength, DEFAULT_UPDATER_CONFIG.targetsMaxLength);
+      const bytes = role === 'targets'
+        ? await this.recorded(source, 'targets', t.version, t.sha256, cap, block.index)
+        : await fetchAll(source.fetcher, new URL(metadataFileName(role, entry.version), source.metadataUrl).href, cap);
+      if (role !== 'targets') {
+        try {
+          checkLengthAndHashes(bytes, entry, `${role} v${entry.version}`);
+        } catch (e) {
+          if (e instanceof TufError) throw new MirrorDataError('HASH_MISMATCH', `${e.message} (snapshot v${s.version} pins it)`);
+          throw e;
+        }
+      }
+      total += bytes.length;
+      if (total > WIRE_LIMITS.maxRequestBytes) {
+        throw new PolicyError('BAD_DOCUMENT', `block ${block.index}: the targets roles snapshot v${s.version} changes pass ${WIRE_LIMITS.maxRequestBytes} bytes, more than a witness accepts in one release`);
+      }
+      targets[role] = bytes;
     }
     return { roots, snapshot, targets };
   }
@@ -114,7 +159,14 @@ export class ReleaseReplay {
   private async checkBuildRule(block: Block, source: ReleaseSource, previous: ReleaseState, next: ReleaseState): Promise<void> {
     const recorded = block.payload.attestations;
     const policy = buildPolicyOf(next.root);
-    const artifacts = policy === undefined ? [] : changedArtifacts(previous.targets, next.targets);
+    let artifacts: ReturnType<typeof changedArtifacts> = [];
+    try {
+      if (policy !== undefined) artifacts = changedArtifacts(previous.targets, next.targets);
+    } catch (e) {
+      // Only committed documents are read here: a malformed declaration is the witnesses' fault.
+      if (e instanceof DeclarationError) throw new AttestationError('NO_DECLARATION', `block ${block.index}: ${e.message}`);
+      throw e;
+    }
     if (artifacts.length === 0) {
       if (recorded !== null) throw new PolicyError('PAYLOAD_MISMATCH', `block ${block.index} records attestations ${short(recorded)} but adds no artifact a build policy covers`);
       return;
@@ -130,9 +182,12 @@ export class ReleaseReplay {
       if (e instanceof AttestationError) throw new MirrorDataError(e.code, e.message);
       throw e;
     }
+    // The block commits to the SET of envelope digests only (the manifest's per-artifact mapping
+    // is not covered by the digest): look every listed envelope up at every artifact's paths.
+    const listed = new Set(manifest.artifacts.flatMap((a) => a.envelopes));
+    const seen = new Set<string>();
     const attestations: Record<string, DsseEnvelope[]> = {};
     for (const artifact of artifacts) {
-      const relied = new Set(manifest.artifacts.find((a) => a.target === artifact.name && a.sha256 === artifact.sha256)?.envelopes ?? []);
       const found: DsseEnvelope[] = [];
       for (const keyid of Object.keys(policy!.verifiers).sort()) {
         const path = attestationRelativePath(artifact.name, artifact.sha256, keyid).split('/').map(encodeURIComponent).join('/').replace(/^attestations\//, '');
@@ -143,12 +198,23 @@ export class ReleaseReplay {
           if (e instanceof FetchError && e.code === 'NOT_FOUND') continue;
           throw e;
         }
-        const envelope = parseAttestation(bytes, path);
-        if (relied.delete(envelopeDigest(envelope))) found.push(envelope);
+        let envelope: DsseEnvelope;
+        try {
+          envelope = parseAttestation(bytes, path);
+        } catch (e) {
+          if (e instanceof AttestationError) continue; // not an envelope the block relied on: the mirror's junk
+          throw e;
+        }
+        const d = envelopeDigest(envelope);
+        if (listed.has(d)) {
+          found.push(envelope);
+          seen.add(d);
+        }
       }
-      if (relied.size > 0) throw new FetchError('NOT_FOUND', `block ${block.index} relied on ${relied.size} attestation(s) of ${artifact.name} that ${source.attestationsUrl} does not serve`);
       attestations[artifact.name] = found;
     }
+    const missing = [...listed].filter((d) => !seen.has(d));
+    if (missing.length > 0) throw new FetchError('NOT_FOUND', `block ${block.index} relied on ${missing.length} attestation(s) that ${source.attestationsUrl} does not serve`);
     const { digest } = checkReleaseAttestations(artifacts, attestations, policy!);
     if (digest !== recorded) throw new PolicyError('PAYLOAD_MISMATCH', `block ${block.index} records attestations ${short(recorded)}; those its manifest lists that count have digest ${short(digest ?? 'none')}`);
   }

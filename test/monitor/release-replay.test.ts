@@ -3,9 +3,12 @@
 // under a build policy of two of three verifiers publishes a release of an artifact with its
 // declaration; a log over its states is co-signed in process by a roster that, in the attacks,
 // colludes. Served by a mirror on 127.0.0.1, the honest release passes; a release co-signed
-// without its rebuild quorum (no attestations, or one PASSED where two are needed) raises
-// no-rebuild-quorum; a block recording an older state raises invalid-release; a mirror serving
-// another snapshot under the recorded version is bad data. Nothing of a refused block is kept.
+// without its rebuild quorum (no attestations, one PASSED where two are needed, a malformed
+// declaration) raises no-rebuild-quorum; a block recording an older state, or a snapshot nobody
+// signed (refused before anything it lists is fetched), raises invalid-release; a mirror serving
+// another snapshot under the recorded version is bad data, and one rearranging the attestation
+// manifest or serving junk where an attestation could be blames nobody. Nothing of a refused
+// block is kept.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
@@ -186,6 +189,43 @@ test('monitor release replay: the rebuild quorum and the TUF state of each block
     const forged = await poll(honestAgain);
     assert.deepEqual(kinds(forged.alarms), ['bad-data@1']);
     assert.equal(forged.alarms[0]!.code, 'HASH_MISMATCH');
+    await writeFile(snapshotFile, (await readFile(snapshotFile)).subarray(0, -1));
+
+    // A mirror cannot make the monitor blame the witnesses: the block records the set of envelopes
+    // relied on, so the same set listed under other targets in the manifest changes nothing; nor
+    // does a file that is no envelope where a verifier that did not attest would put one.
+    const manifestFile = join(pub, 'log', attestationManifestLogPath(digest));
+    const remapped = buildAttestationManifest([
+      { target: NAME, sha256: sha, envelopes: [passed[0]![1]] },
+      { target: 'decoy', sha256: '0'.repeat(64), envelopes: [passed[1]![1]] },
+    ]);
+    assert.equal(remapped.digest, digest);
+    await writeFile(manifestFile, serializeAttestationManifest(remapped));
+    await writeFile(join(pub, attestationRelativePath(NAME, sha, v3.keyid)), 'not json');
+    await settle();
+    assert.deepEqual(await poll(honestAgain), { alarms: [], verified: 1 });
+
+    // The roster co-signs a release whose artifact's declaration is malformed (witnesses refuse it).
+    await writeFile(file, 'bad');
+    await addTargets(repo, [{ file, path: 'hello-c/bad' }], { custom: { source: 'x', recipe: {} }, signers: [publisher] });
+    await publish(repo, { signers: [publisher] });
+    const malformed = await writeLog(pub, [first, second, await payloadOf(repo, null)]);
+    await settle();
+    const noDeclaration = await poll(malformed);
+    assert.deepEqual(kinds(noDeclaration.alarms), ['no-rebuild-quorum@2']);
+    assert.equal(noDeclaration.alarms[0]!.code, 'NO_DECLARATION');
+
+    // It records a snapshot nobody signed, listing 2,000 roles of 2^52 bytes: refused before any
+    // of them is fetched (the mirror serves none: a fetch would be a problem, not this alarm).
+    const meta: Record<string, unknown> = { 'targets.json': { version: 1, length: 1, hashes: { sha256: 'a'.repeat(64) } } };
+    for (let i = 0; i < 2000; i++) meta[`r${i}.json`] = { version: 1, length: 2 ** 52, hashes: { sha256: 'b'.repeat(64) } };
+    const unsigned = Buffer.from(JSON.stringify({ signed: { _type: 'snapshot', spec_version: '1.0.31', version: 99, expires: '2100-01-01T00:00:00Z', meta }, signatures: [] }));
+    await writeFile(join(pub, 'metadata', '99.snapshot.json'), unsigned);
+    const bogus = await writeLog(pub, [first, second, { ...second, snapshot: { version: 99, sha256: sha256Hex(unsigned) }, attestations: null }]);
+    await settle();
+    const refused = await poll(bogus);
+    assert.deepEqual(kinds(refused.alarms), ['invalid-release@2']);
+    assert.equal(refused.alarms[0]!.code, 'SIGNATURE_THRESHOLD');
   } finally {
     await mirror.close();
     await rm(dir, { recursive: true, force: true });
