@@ -11,7 +11,8 @@
 // `cairn build` is rebuilt by two verifier processes (PASSED) and co-signed; a tampered binary is
 // rebuilt FAILED and refused by the witnesses. Last, the package manager: a package built and
 // rebuilt the same way is installed by a user who pinned the root and genesis block, an update
-// that asks for more permissions waits for consent, and a rollback returns to the parent. Last,
+// that asks for more permissions waits for consent, and a rollback returns to the parent. Then a
+// log monitor verifies every block and checks every release again, raising nothing. Last,
 // App-per-VM (as root, with QEMU): an app is run in its own VM and reaches a server beyond the
 // demo's own stand-in for the host (network-lab.ts) only while the network is granted; without root or
 // the system packages the step says what is missing and how to install it.
@@ -34,6 +35,7 @@ import { startMirror, type RunningMirror } from '../mirror/index.js';
 import { Updater } from '../tuf/index.js';
 import { WitnessedUpdater, initLogAnchor, type WitnessedRefreshReport } from '../client/index.js';
 import { initWitness } from '../witness/index.js';
+import { LogMonitor } from '../monitor/index.js';
 import { startNetworkLab, type NetworkLab } from './network-lab.js';
 import { attestationRelativePath, buildPolicyJson, declarationToCustom, describeDifferences, parseDeclarationFile, type DifferenceSummary } from '../policy/index.js';
 
@@ -61,6 +63,8 @@ export interface DemoSummary {
   verifiedBuild: { target: string; genuine: string[]; tampered: string[]; refusedCode: string };
   /** What the package's entry point printed after install, update and rollback; the verifiers' verdicts on both versions. */
   packages: { installed: string; updated: string; rolledBack: string; verdicts: string[] };
+  /** The log monitor's first poll of the demo's log: the last block it verified, the mirror's head, and the alarms raised. */
+  monitor: { verified: number; head: number; alarms: number };
   /** The app run in its own VM before a network grant, with it and after its revocation, or why that step was skipped. */
   apps: { beforeGrant: string; afterGrant: string; afterRevoke: string; auditEvents: number } | { skipped: string };
 }
@@ -386,7 +390,19 @@ async function demonstrate(work: string, print: (line: string) => void): Promise
       throw new Error('demo: the package manager did not install, update and roll back as it should');
     }
 
-    step('11. App-per-VM: an app in its own VM, refused the network until the user grants it');
+    step('11. a log monitor: every block and every release checked again');
+    const monitor = new LogMonitor({ chain: genesis, sources: [`${mirror.url}/log/`], stateDir: join(work, 'monitor'), maxHeadAgeSeconds: 86_400 });
+    let monitored;
+    try {
+      monitored = await monitor.poll();
+    } finally {
+      monitor.close();
+    }
+    const problem = monitored.sources[0]!.problem;
+    if (monitored.alarms.length > 0 || problem !== null) throw new Error(`demo: the monitor raised ${monitored.alarms.map((a) => `${a.kind}: ${a.message}`).join('; ') || `a problem: ${problem?.message}`}`);
+    say(`  cairn monitor: blocks 0-${monitored.verified.index} verified from the genesis block (each co-signed link, roster and root change), and each release checked again as the witnesses checked it (TUF state; 2 PASSED attestations wherever the build policy asks): no alarm`);
+
+    step('12. App-per-VM: an app in its own VM, refused the network until the user grants it');
     const appsMissing = appPerVmMissing();
     let apps: DemoSummary['apps'];
     if (appsMissing !== undefined) {
@@ -441,6 +457,7 @@ async function demonstrate(work: string, print: (line: string) => void): Promise
       },
       verifiedBuild: { target: HELLO, genuine: good, tampered: bad, refusedCode: String(refusedRelease.code) },
       packages: { installed: ranFirst, updated: ranSecond, rolledBack: ranAfter, verdicts: [...v1.verdicts, ...v2.verdicts] },
+      monitor: { verified: monitored.verified.index, head: monitored.sources[0]!.head!.index, alarms: monitored.alarms.length },
       apps,
     };
   } finally {
@@ -450,7 +467,7 @@ async function demonstrate(work: string, print: (line: string) => void): Promise
   }
 }
 
-/** What step 11 lacks on this machine (said with the command that installs it), or undefined. */
+/** What step 12 lacks on this machine (said with the command that installs it), or undefined. */
 function appPerVmMissing(): string | undefined {
   if (process.getuid?.() !== 0) return 'a granted network needs the system scope: run npm start as root (an app gets its own host user and network namespace)';
   const tools: Array<[string, string]> = [['qemu-system-x86_64', 'qemu-system-x86'], ['bwrap', 'bubblewrap'], ['ip', 'iproute2'], ['nft', 'nftables'], ['dpkg-deb', 'dpkg'], ['apt-get', 'apt']];

@@ -18,6 +18,7 @@ test('the demo publishes, has witnesses co-sign, verifies downloads and refuses 
     later: { rootVersions: number[]; blocksCaughtUp: number; linksFetched: number; headSigners: number };
     verifiedBuild: { genuine: string[]; tampered: string[]; refusedCode: string };
     packages: { installed: string; updated: string; rolledBack: string; verdicts: string[] };
+    monitor: { verified: number; head: number; alarms: number };
     apps: { beforeGrant: string; afterGrant: string; afterRevoke: string; auditEvents: number } | { skipped: string };
   };
   assert.match(summary.genesis, /^[0-9a-f]{64}$/);
@@ -35,6 +36,10 @@ test('the demo publishes, has witnesses co-sign, verifies downloads and refuses 
   assert.match(summary.packages.updated, /hello 2\.0\.0/);
   assert.match(summary.packages.rolledBack, /hello 1\.0\.0/);
   assert.deepEqual(summary.packages.verdicts, ['PASSED', 'PASSED', 'PASSED', 'PASSED']);
+  // A monitor verifies every block of the demo's log and checks each release again: nothing raised.
+  assert.equal(summary.monitor.alarms, 0);
+  assert.equal(summary.monitor.verified, summary.monitor.head, 'the monitor verified every block up to the head');
+  assert.ok(summary.monitor.head >= 8, `the demo's log has ${summary.monitor.head + 1} blocks`);
   // Last, the app in its own VM reaches the demo's server only while granted (as root with QEMU: always under CI=true).
   if ('skipped' in summary.apps) {
     assert.notEqual(process.env.CI, 'true', `the App-per-VM step was skipped under CI: ${summary.apps.skipped}`);
