@@ -100,7 +100,7 @@ export { LOG_FILE_LIMITS, formatUtcTime, parseUtcTime } from './schema.js';
 export { acceptRoster, parseCollectiveSignature, parseRoster, parseRosterBytes, rosterHash, verifyCollectiveSignature, type CollectiveSignature, type DecodedRoster, type Roster, type RosterWitness } from './cosi-adapter.js';
 export { blockTreeRoot, CHECKPOINT_PATH, logOrigin, verifyLogCheckpoint, type VerifiedCheckpoint } from './checkpoint.js';
 export { consistencyProof, inclusionProof, leafHash, MERKLE_LIMITS, nodeHash, treeHash, verifyConsistency, verifyInclusion } from './merkle-tree.js';
-export { consistencyProofFromTiles, entriesTilePath, inclusionProofFromTiles, TILE_WIDTH, tilePath, treeHashFromTiles, treeTiles, type Tile, type TileReader } from './tiles.js';
+export { blockHashesFromTiles, consistencyProofFromTiles, entriesTilePath, inclusionProofFromTiles, TILE_WIDTH, tilePath, treeHashFromTiles, treeTiles, type Tile, type TileReader } from './tiles.js';
 export {
   checkpointText, cosignCheckpoint, formatNote, hasNoteSignature, NOTE_LIMITS, NOTE_SIGNATURE_TYPE, noteKeyId, parseCheckpoint, parseNote, signNoteText, verifyCosignature, verifyNoteSignature,
   type Checkpoint, type Note, type NoteSignature, type NoteVerifier,

@@ -75,6 +75,30 @@ export function treeTiles(blockHashes: readonly Uint8Array[]): Tile[] {
   return tiles;
 }
 
+/**
+ * The hashes (hex) of blocks 0 to size - 1 for a log that published tiles before: each full
+ * entries tile gives 256 at once, and the rest come from `blockHash(index)`. A tile whose length
+ * is not that of 256 entries of 32 bytes, or whose last entry is not the hash of its block, is not
+ * used, nor is any tile after it. (A tile altered otherwise gives another root, which the
+ * witnesses refuse to cosign.)
+ */
+export async function blockHashesFromTiles(size: number, read: TileReader, blockHash: (index: number) => Promise<string>): Promise<string[]> {
+  const hashes: string[] = [];
+  const entryBytes = 2 + 32;
+  while (hashes.length + TILE_WIDTH <= size) {
+    const tile = hashes.length / TILE_WIDTH;
+    const bytes = await read(entriesTilePath(tile, TILE_WIDTH), TILE_WIDTH * entryBytes);
+    if (bytes === undefined || bytes.length !== TILE_WIDTH * entryBytes) break;
+    const entries = Array.from({ length: TILE_WIDTH }, (_, i) => bytes.subarray(i * entryBytes, (i + 1) * entryBytes));
+    if (!entries.every((e) => e[0] === 0 && e[1] === 32)) break;
+    const hex = entries.map((e) => Buffer.from(e.subarray(2)).toString('hex'));
+    if (hex[TILE_WIDTH - 1] !== (await blockHash(hashes.length + TILE_WIDTH - 1))) break;
+    hashes.push(...hex);
+  }
+  for (let i = hashes.length; i < size; i++) hashes.push(await blockHash(i));
+  return hashes;
+}
+
 /** Reads a tile (path relative to the log directory), at most `maxBytes`; undefined when absent. */
 export type TileReader = (path: string, maxBytes: number) => Promise<Uint8Array | undefined>;
 

@@ -17,11 +17,11 @@
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { ed25519Signer } from '../crypto/index.js';
-import { writeFileAtomic } from '../io/index.js';
+import { CappedFileError, readCappedFileIfExists, writeFileAtomic } from '../io/index.js';
 import { COSI_ROUND_DEFAULTS, encodeCollectiveSignature, type Roster, type RosterWitness, type WitnessEndpoint, type WitnessKey } from '../cosi/index.js';
 import {
   backLinkIndices, blockHash, buildBlock, buildForwardLink, buildHeadStatement, FileLogStore, formatUtcTime, forwardLinkMessage, headMessage, LOG_FILE_LIMITS, levelSpan, parseBlockBytes, parseHeadFile, parseLinkFile, parseRosterBytes,
-  parseUtcTime, rosterHash, validateBlock, blockTreeRoot, CHECKPOINT_PATH, checkpointText, treeTiles, formatNote, logOrigin, signNoteText, verifyCosignature, type NoteSignature,
+  parseUtcTime, rosterHash, validateBlock, blockTreeRoot, CHECKPOINT_PATH, checkpointText, treeTiles, blockHashesFromTiles, formatNote, logOrigin, signNoteText, verifyCosignature, type NoteSignature,
   type Block, type ChainView, type LinkFile, type RosterChange, type SkipchainParams, type TufSignature,
 } from '../log/index.js';
 import { parseEnvelope, rootRoleOf } from '../tuf/index.js';
@@ -233,8 +233,9 @@ export class LogLeader {
     const head = this.headBlock;
     const roster = await this.roster(head.roster);
     const leaderKey = requireLeaderKey(this.options.leaderKey, roster, 'the checkpoint');
-    const hashes: string[] = [];
-    for (let i = 0; i <= head.index; i++) hashes.push(blockHash(await this.block(i)));
+    // The full entries tiles a checkpoint wrote before give 256 block hashes a file.
+    const logDir = dirname(join(this.publicDir, CHECKPOINT_PATH));
+    const hashes = await blockHashesFromTiles(head.index + 1, (path, maxBytes) => readTileFile(join(logDir, path), maxBytes), async (i) => blockHash(await this.block(i)));
     const origin = logOrigin(this.chain);
     const rootHash = blockTreeRoot(hashes);
     const text = checkpointText({ origin, size: head.index + 1, rootHash, extensions: [] });
@@ -489,5 +490,15 @@ export class LogLeader {
     if (rosterHash(roster) !== hash) throw new LeaderError('LOG_STATE', `log/rosters/${hash}.json holds roster ${rosterHash(roster).slice(0, 12)}`);
     this.rosters.set(hash, roster);
     return roster;
+  }
+}
+
+/** A tile file of this log's public directory, at most `maxBytes`; undefined when there is none or it is larger (then it is not used). */
+async function readTileFile(path: string, maxBytes: number): Promise<Uint8Array | undefined> {
+  try {
+    return await readCappedFileIfExists(path, maxBytes);
+  } catch (e) {
+    if (e instanceof CappedFileError) return undefined;
+    throw e;
   }
 }

@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import {
-  consistencyProof, consistencyProofFromTiles, entriesTilePath, inclusionProof, inclusionProofFromTiles, leafHash, LogError, tilePath, treeHash,
+  blockHashesFromTiles, consistencyProof, consistencyProofFromTiles, entriesTilePath, inclusionProof, inclusionProofFromTiles, leafHash, LogError, tilePath, treeHash,
   treeHashFromTiles, treeTiles, verifyConsistency, verifyInclusion, type TileReader,
 } from '../../src/log/index.js';
 
@@ -95,4 +95,32 @@ test('tiles: a forged tile makes the proof fail against the root; a truncated or
   await assert.rejects(consistencyProofFromTiles(read, 300, n), (e: unknown) => e instanceof LogError && e.code === 'BAD_PROOF' && /tile\/0\/001 is 100 bytes/.test(e.message));
   files.delete('tile/1/000.p/2');
   await assert.rejects(treeHashFromTiles(read, n), (e: unknown) => e instanceof LogError && e.code === 'NOT_REACHABLE');
+});
+
+test('tiles: block hashes come 256 at a time from full entries tiles, checked against the last block of each; a tile that is not this log\'s is not used', async () => {
+  const n = 600;
+  const hashes = blocks(n).map((b) => b.toString('hex'));
+  const { read, files } = reader(n);
+  const asked: number[] = [];
+  const blockHash = async (i: number): Promise<string> => {
+    asked.push(i);
+    return hashes[i]!;
+  };
+  assert.deepEqual(await blockHashesFromTiles(n, read, blockHash), hashes);
+  // Two full tiles: their last blocks checked, then the 88 blocks of the partial one read.
+  assert.deepEqual(asked, [255, 511, ...Array.from({ length: 88 }, (_, i) => 512 + i)]);
+
+  // Tile 1's last entry is not block 511's hash: it and what follows come from the blocks.
+  const altered = Buffer.from(files.get('tile/entries/001')!);
+  altered[altered.length - 1] = altered[altered.length - 1]! ^ 1;
+  files.set('tile/entries/001', altered);
+  asked.length = 0;
+  assert.deepEqual(await blockHashesFromTiles(n, read, blockHash), hashes);
+  assert.equal(asked.length, 2 + (n - 256), 'the two checks, then blocks 256 on');
+  // A truncated tile, or none at all: every hash from the blocks.
+  files.set('tile/entries/000', files.get('tile/entries/000')!.subarray(0, 100));
+  asked.length = 0;
+  assert.deepEqual(await blockHashesFromTiles(n, read, blockHash), hashes);
+  assert.equal(asked.length, n);
+  assert.deepEqual(await blockHashesFromTiles(100, async () => undefined, blockHash), hashes.slice(0, 100));
 });
