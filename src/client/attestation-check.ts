@@ -16,10 +16,10 @@
 // So the client sees exactly the verdicts the witnesses relied on, and a mirror that swaps an
 // attestation file is caught. Everything fetched is capped.
 import { short } from '../errors/index.js';
-import { FetchError, fetchAll, type Fetcher } from '../io/fetch.js';
+import { FetchError, fetchAll, fetchIfPresent, type Fetcher } from '../io/fetch.js';
 import { fetchPredecessor, logDirectorySource, type Block } from '../log/index.js';
 import {
-  ATTESTATION_LIMITS, ATTESTATION_MANIFEST_LIMITS, AttestationError, attestationManifestLogPath, attestationRelativePath, checkAttestationQuorum,
+  ATTESTATION_LIMITS, ATTESTATION_MANIFEST_LIMITS, AttestationError, attestationManifestLogPath, attestationUrl, checkAttestationQuorum,
   envelopeDigest, parseAttestation, parseAttestationManifest, type AttestationManifest, type BuildPolicy, type DsseEnvelope, type ReleaseDeclaration,
 } from '../policy/index.js';
 import { ClientError } from './errors.js';
@@ -70,15 +70,9 @@ export class AttestationChecker {
     const { policy } = this.ctx;
     const envelopes: DsseEnvelope[] = [];
     for (const keyid of Object.keys(policy.verifiers).sort()) {
-      const url = new URL(attestationRelativePath(target.name, target.sha256, keyid).split('/').map(encodeURIComponent).join('/').replace(/^attestations\//, ''), this.ctx.attestationsUrl).href;
-      let bytes: Buffer;
-      try {
-        bytes = await fetchAll(this.ctx.fetcher, url, ATTESTATION_LIMITS.maxEnvelopeBytes);
-      } catch (e) {
-        if (e instanceof FetchError && e.code === 'NOT_FOUND') continue;
-        throw e;
-      }
-      envelopes.push(parseAttestation(bytes, url));
+      const url = attestationUrl(this.ctx.attestationsUrl, target.name, target.sha256, keyid);
+      const bytes = await fetchIfPresent(this.ctx.fetcher, url, ATTESTATION_LIMITS.maxEnvelopeBytes);
+      if (bytes !== undefined) envelopes.push(parseAttestation(bytes, url));
     }
     const report = checkAttestationQuorum(target, envelopes, policy);
     const ignored = new Set(report.ignored.map((i) => i.index));

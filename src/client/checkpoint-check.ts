@@ -5,7 +5,8 @@
 // read with caps.
 import { UsageError } from '../errors/index.js';
 import { readCappedFile, tooLargeIsFormatError } from '../io/capped-file.js';
-import { BoundedFetcher, DEFAULT_FETCH_LIMITS, FetchError, fetchAll, type Fetcher } from '../io/fetch.js';
+import { BoundedFetcher, DEFAULT_FETCH_LIMITS, fetchAll, fetchIfPresent, type Fetcher } from '../io/fetch.js';
+import { directoryUrl } from '../tuf/index.js';
 import {
   consistencyProofFromTiles, LOG_FILE_LIMITS, LogError, NOTE_LIMITS, parseRosterBytes, verifyConsistency, verifyLogCheckpoint, type VerifiedCheckpoint,
 } from '../log/index.js';
@@ -61,15 +62,8 @@ export async function verifyCheckpoint(file: string, options: CheckpointCheckOpt
     const previous = verify(await read(options.previousFile), options.previousFile);
     if (previous.size > checkpoint.size) throw new LogError('BAD_PROOF', `${file} is of ${checkpoint.size} blocks, fewer than the ${previous.size} of ${options.previousFile}: the log cannot shrink`);
     if (options.logUrl === undefined) throw new LogError('NOT_REACHABLE', 'a consistency proof needs the log\'s tiles: pass the log directory (--log URL)');
-    const base = options.logUrl.endsWith('/') ? options.logUrl : `${options.logUrl}/`;
-    const tile = async (path: string, maxBytes: number): Promise<Uint8Array | undefined> => {
-      try {
-        return await fetchAll(fetcher, new URL(path, base).href, maxBytes);
-      } catch (e) {
-        if (e instanceof FetchError && e.code === 'NOT_FOUND') return undefined;
-        throw e;
-      }
-    };
+    const base = directoryUrl(options.logUrl);
+    const tile = (path: string, maxBytes: number): Promise<Uint8Array | undefined> => fetchIfPresent(fetcher, new URL(path, base).href, maxBytes);
     const proof = previous.size === 0 ? [] : await consistencyProofFromTiles(tile, previous.size, checkpoint.size);
     verifyConsistency(previous.size, checkpoint.size, previous.rootHash, checkpoint.rootHash, proof);
     consistency = { previousSize: previous.size, proof: proof.map((h) => h.toString('base64')) };

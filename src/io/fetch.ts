@@ -110,6 +110,16 @@ export async function fetchAll(fetcher: Fetcher, url: string, maxBytes: number):
   return Buffer.concat(chunks);
 }
 
+/** fetchAll, or undefined when the server has no such file (FetchError NOT_FOUND); every other failure throws. */
+export async function fetchIfPresent(fetcher: Fetcher, url: string, maxBytes: number): Promise<Buffer | undefined> {
+  try {
+    return await fetchAll(fetcher, url, maxBytes);
+  } catch (e) {
+    if (e instanceof FetchError && e.code === 'NOT_FOUND') return undefined;
+    throw e;
+  }
+}
+
 /** The default Fetcher: node:http(s) with kept-alive connections, the file system for file: URLs. */
 export class BoundedFetcher implements Fetcher {
   private readonly userAgent: string;

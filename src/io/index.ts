@@ -4,6 +4,6 @@
 export { crashPoint, stepHookFromEnvironment, type StepHook } from './crash-points.js';
 export { fsyncDirectory, writeFileAtomic, type AtomicWriteOptions } from './atomic-write.js';
 export { CappedFileError, readCappedFile, readCappedFileIfExists, tooLargeIsFormatError, type CappedReadOptions } from './capped-file.js';
-export { FetchError, fetchAll, BoundedFetcher, parseProxyUrl, type BoundedFetcherOptions, type Fetcher, type FetchLimits } from './fetch.js';
+export { FetchError, fetchAll, fetchIfPresent, BoundedFetcher, parseProxyUrl, type BoundedFetcherOptions, type Fetcher, type FetchLimits } from './fetch.js';
 export { isOnionHost, SOCKS_PROXY_LIMITS, type SocksProxy } from './socks-proxy.js';
 export { withLockFile, lockTimeoutFromEnvironment, DEFAULT_LOCK_TIMEOUT_MS, type LockOptions } from './lock-file.js';

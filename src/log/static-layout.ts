@@ -9,7 +9,7 @@ import { StorageError } from '../errors/index.js';
 import { LOWER_HEX } from '../encoding/field-reader.js';
 import { writeFileAtomic } from '../io/atomic-write.js';
 import { readCappedFileIfExists, tooLargeIsFormatError } from '../io/capped-file.js';
-import { fetchAll, FetchError, type Fetcher } from '../io/fetch.js';
+import { fetchIfPresent, type Fetcher } from '../io/fetch.js';
 import { blockHash, parseBlock, type Block } from './block.js';
 import { parseRoster, rosterHash, type Roster } from './cosi-adapter.js';
 import { LogError } from './errors.js';
@@ -74,14 +74,9 @@ export function fetcherLogSource(fetcher: Fetcher, baseUrl: string): LogSource {
 export function logDirectorySource(fetcher: Fetcher, logUrl: string, onRead?: (bytes: number) => void): LogSource {
   const base = logUrl.endsWith('/') ? logUrl : `${logUrl}/`;
   const get = async (path: string, maxBytes: number): Promise<Uint8Array | undefined> => {
-    try {
-      const bytes = await fetchAll(fetcher, new URL(path.slice('log/'.length), base).href, maxBytes);
-      onRead?.(bytes.byteLength);
-      return bytes;
-    } catch (e) {
-      if (e instanceof FetchError && e.code === 'NOT_FOUND') return undefined;
-      throw e;
-    }
+    const bytes = await fetchIfPresent(fetcher, new URL(path.slice('log/'.length), base).href, maxBytes);
+    if (bytes !== undefined) onRead?.(bytes.byteLength);
+    return bytes;
   };
   return {
     getHead: (maxBytes) => get(LOG_PATHS.head, maxBytes),

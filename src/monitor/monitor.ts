@@ -26,7 +26,7 @@ import { parseJsonObject } from '../encoding/bounded-json.js';
 import { canonicalBytes } from '../encoding/canonical-json.js';
 import { isCairnError, short, UsageError } from '../errors/index.js';
 import { writeFileAtomic } from '../io/atomic-write.js';
-import { BoundedFetcher, DEFAULT_FETCH_LIMITS, fetchAll, FetchError, type Fetcher } from '../io/fetch.js';
+import { BoundedFetcher, DEFAULT_FETCH_LIMITS, fetchAll, fetchIfPresent, FetchError, type Fetcher } from '../io/fetch.js';
 import { sha256Hex } from '../crypto/hash.js';
 import {
   CHECKPOINT_PATH,
@@ -64,7 +64,7 @@ import {
   type SignedClaim,
 } from '../log/index.js';
 import { AttestationError, PolicyError } from '../policy/index.js';
-import { DEFAULT_UPDATER_CONFIG, TrustedSet, parseEnvelope, rootRoleOf, verifySelfSignedRoot } from '../tuf/index.js';
+import { DEFAULT_UPDATER_CONFIG, TrustedSet, directoryUrl, parseEnvelope, rootRoleOf, verifySelfSignedRoot } from '../tuf/index.js';
 import { MirrorDataError, ReleaseReplay } from './release-replay.js';
 import { MonitorState, type VerifiedRoot } from './state.js';
 
@@ -327,7 +327,7 @@ export class LogMonitor {
    */
   private async replayRelease(url: string, block: Block, previous: Block | undefined, roots: readonly VerifiedRoot[]): Promise<void> {
     if (this.options.checkReleases === false) return;
-    const base = url.endsWith('/') ? url : `${url}/`;
+    const base = directoryUrl(url);
     const source = { fetcher: this.fetcher, metadataUrl: new URL('../metadata/', base).href, attestationsUrl: new URL('../attestations/', base).href, logUrl: base };
     try {
       await this.releases.check(block, previous, source, [...this.state.rootsUpTo(block.payload.root.version), ...roots]);
@@ -462,13 +462,8 @@ export class LogMonitor {
 
   /** A checkpoint (log/checkpoint) of verified blocks: cosigned at threshold, and its root the tree over their hashes. */
   private async checkCheckpoint(url: string): Promise<void> {
-    let bytes: Buffer;
-    try {
-      bytes = await fetchAll(this.fetcher, new URL(CHECKPOINT_PATH.slice('log/'.length), url.endsWith('/') ? url : `${url}/`).href, LOG_FILE_LIMITS.head.maxBytes);
-    } catch (e) {
-      if (e instanceof FetchError && e.code === 'NOT_FOUND') return;
-      throw e;
-    }
+    const bytes = await fetchIfPresent(this.fetcher, new URL(CHECKPOINT_PATH.slice('log/'.length), directoryUrl(url)).href, LOG_FILE_LIMITS.head.maxBytes);
+    if (bytes === undefined) return;
     const text = bytes.toString('utf8');
     const seen = this.state.seenHead(url);
     if (seen === undefined || seen.checkpoint === text) return;
@@ -529,7 +524,7 @@ export class LogMonitor {
   }
 
   private async fetchRoot(url: string, version: number): Promise<Buffer> {
-    const metadata = new URL('../metadata/', url.endsWith('/') ? url : `${url}/`);
+    const metadata = new URL('../metadata/', directoryUrl(url));
     return fetchAll(this.fetcher, new URL(`${version}.root.json`, metadata).href, DEFAULT_UPDATER_CONFIG.rootMaxLength);
   }
 
@@ -538,7 +533,7 @@ export class LogMonitor {
   /** A witness's own (unsigned) account of its head, compared with the verified chain. */
   private async askWitness(url: string): Promise<WitnessStatus> {
     try {
-      const bytes = await fetchAll(this.fetcher, new URL('v1/info', url.endsWith('/') ? url : `${url}/`).href, MONITOR_LIMITS.maxInfoBytes);
+      const bytes = await fetchAll(this.fetcher, new URL('v1/info', directoryUrl(url)).href, MONITOR_LIMITS.maxInfoBytes);
       const info = parseJsonObject(bytes, `/v1/info of ${url}`);
       const name = typeof info.name === 'string' ? info.name.slice(0, 64) : null;
       const h = info.head as { index?: unknown; hash?: unknown } | null | undefined;

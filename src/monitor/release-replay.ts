@@ -16,11 +16,11 @@
 // and does not parse is not one the block relied on. Nothing a recorded snapshot lists is fetched
 // before the snapshot verifies, and within what a witness accepts in one request.
 import { short } from '../errors/index.js';
-import { FetchError, fetchAll, type Fetcher } from '../io/fetch.js';
+import { FetchError, fetchAll, fetchIfPresent, type Fetcher } from '../io/fetch.js';
 import { sha256Hex } from '../crypto/hash.js';
 import type { Block } from '../log/index.js';
 import {
-  attestationManifestLogPath, attestationRelativePath, AttestationError, ATTESTATION_LIMITS, ATTESTATION_MANIFEST_LIMITS, buildPolicyOf, changedArtifacts,
+  attestationManifestLogPath, attestationUrl, AttestationError, ATTESTATION_LIMITS, ATTESTATION_MANIFEST_LIMITS, buildPolicyOf, changedArtifacts,
   checkGenesisState, checkJoinState, checkPayloadMatches, checkReleaseAttestations, checkSuccessorState, envelopeDigest, parseAttestation, parseAttestationManifest,
   DeclarationError, PolicyError, type DsseEnvelope, type ReleaseDocuments, type ReleaseState,
 } from '../policy/index.js';
@@ -190,17 +190,12 @@ export class ReleaseReplay {
     for (const artifact of artifacts) {
       const found: DsseEnvelope[] = [];
       for (const keyid of Object.keys(policy!.verifiers).sort()) {
-        const path = attestationRelativePath(artifact.name, artifact.sha256, keyid).split('/').map(encodeURIComponent).join('/').replace(/^attestations\//, '');
-        let bytes: Buffer;
-        try {
-          bytes = await fetchAll(source.fetcher, new URL(path, source.attestationsUrl).href, ATTESTATION_LIMITS.maxEnvelopeBytes);
-        } catch (e) {
-          if (e instanceof FetchError && e.code === 'NOT_FOUND') continue;
-          throw e;
-        }
+        const url = attestationUrl(source.attestationsUrl, artifact.name, artifact.sha256, keyid);
+        const bytes = await fetchIfPresent(source.fetcher, url, ATTESTATION_LIMITS.maxEnvelopeBytes);
+        if (bytes === undefined) continue;
         let envelope: DsseEnvelope;
         try {
-          envelope = parseAttestation(bytes, path);
+          envelope = parseAttestation(bytes, url);
         } catch (e) {
           if (e instanceof AttestationError) continue; // not an envelope the block relied on: the mirror's junk
           throw e;

@@ -17,6 +17,15 @@ export function attestationRelativePath(targetPath: string, artifactSha256: stri
 }
 
 /**
+ * The URL of a verifier's attestation of an artifact under a mirror's attestations/ directory
+ * (`attestationsUrl`, ending in /), each path segment URL-encoded.
+ */
+export function attestationUrl(attestationsUrl: string, targetPath: string, artifactSha256: string, verifierKeyid: string): string {
+  const relative = attestationRelativePath(targetPath, artifactSha256, verifierKeyid).slice('attestations/'.length);
+  return new URL(relative.split('/').map(encodeURIComponent).join('/'), attestationsUrl).href;
+}
+
+/**
  * File names of the attestations about one artifact version start with its SHA-256: a rebuild of
  * a new version of a target never replaces the attestations of the version clients have.
  */

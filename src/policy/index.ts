@@ -21,7 +21,7 @@ export {
   type DifferenceSummary, type FileDifference, type VerificationResult, type IsolationKind, FULL_ISOLATION,
 } from './rebuild-statement.js';
 export { checkAttestationQuorum, type BuildPolicy, type AttestedArtifact, type QuorumReport } from './attestation-quorum.js';
-export { attestationRelativePath, attestationFilePrefix, attestationDirectory } from './attestation-layout.js';
+export { attestationRelativePath, attestationFilePrefix, attestationDirectory, attestationUrl } from './attestation-layout.js';
 export {
   ATTESTATION_MANIFEST_TYPE, ATTESTATIONS_DIGEST_CONTEXT, ATTESTATION_MANIFEST_LIMITS, attestationsDigest, attestationManifestPath,
   attestationManifestLogPath, buildAttestationManifest, serializeAttestationManifest, parseAttestationManifest,
