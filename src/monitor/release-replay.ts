@@ -20,9 +20,9 @@ import { FetchError, fetchAll, fetchIfPresent, type Fetcher } from '../io/fetch.
 import { sha256Hex } from '../crypto/hash.js';
 import type { Block } from '../log/index.js';
 import {
-  attestationManifestLogPath, attestationUrl, AttestationError, ATTESTATION_LIMITS, ATTESTATION_MANIFEST_LIMITS, buildPolicyOf, changedArtifacts,
-  checkGenesisState, checkJoinState, checkPayloadMatches, checkReleaseAttestations, checkSuccessorState, envelopeDigest, parseAttestation, parseAttestationManifest,
-  DeclarationError, PolicyError, type DsseEnvelope, type ReleaseDocuments, type ReleaseState,
+  attestationManifestLogPath, attestationUrl, AttestationError, ATTESTATION_LIMITS, ATTESTATION_MANIFEST_LIMITS, checkGenesisState, checkJoinState,
+  checkPayloadMatches, checkRecordedAttestations, checkSuccessorState, envelopeDigest, parseAttestation, parseAttestationManifest, DeclarationError, PolicyError,
+  releaseBuildRule, type DsseEnvelope, type ReleaseBuildRule, type ReleaseDocuments, type ReleaseState,
 } from '../policy/index.js';
 import { checkLengthAndHashes, DEFAULT_UPDATER_CONFIG, describeUnpinnedRoles, metadataFileName, parseEnvelope, TufError, verifyThreshold } from '../tuf/index.js';
 import { WIRE_LIMITS } from '../witness/index.js';
@@ -151,29 +151,31 @@ export class ReleaseReplay {
   }
 
   /**
-   * The build rule (as witness/release-documents.ts checks it before co-signing): under the root's
-   * build policy, the new or changed artifacts have their quorum, with exactly the envelopes the
-   * recorded manifest lists, and the payload records their digest; without artifacts or without a
-   * policy, the payload records null.
+   * The build rule, as the witnesses apply it before co-signing (policy checkRecordedAttestations),
+   * with the envelopes the recorded manifest lists: fetched only when the block records a digest
+   * and some artifact needs attestations (else the rule decides on none).
    */
   private async checkBuildRule(block: Block, source: ReleaseSource, previous: ReleaseState, next: ReleaseState): Promise<void> {
     const recorded = block.payload.attestations;
-    const policy = buildPolicyOf(next.root);
-    let artifacts: ReturnType<typeof changedArtifacts> = [];
+    let rule;
     try {
-      if (policy !== undefined) artifacts = changedArtifacts(previous.targets, next.targets);
+      rule = releaseBuildRule(next.root, previous.targets, next.targets);
     } catch (e) {
       // Only committed documents are read here: a malformed declaration is the witnesses' fault.
       if (e instanceof DeclarationError) throw new AttestationError('NO_DECLARATION', `block ${block.index}: ${e.message}`);
       throw e;
     }
-    if (artifacts.length === 0) {
-      if (recorded !== null) throw new PolicyError('PAYLOAD_MISMATCH', `block ${block.index} records attestations ${short(recorded)} but adds no artifact a build policy covers`);
-      return;
-    }
-    if (recorded === null) {
-      throw new AttestationError('QUORUM_NOT_MET', `block ${block.index} adds ${artifacts.map((a) => a.name).join(', ')} under the build policy (quorum ${policy!.quorum}) and records no attestations`);
-    }
+    const attestations = recorded === null || rule.policy === undefined || rule.artifacts.length === 0 ? {} : await this.reliedOn(block, source, recorded, rule);
+    checkRecordedAttestations(recorded, rule, attestations, `block ${block.index}`);
+  }
+
+  /**
+   * The envelopes of each artifact that the manifest of digest `recorded` lists. The digest covers
+   * the SET of envelope digests only (not the manifest's mapping to artifacts), so each listed
+   * envelope is looked for at every artifact's paths; a file there that is no envelope is not one
+   * the block relied on. FetchError NOT_FOUND when a listed envelope is served nowhere.
+   */
+  private async reliedOn(block: Block, source: ReleaseSource, recorded: string, rule: ReleaseBuildRule): Promise<Record<string, DsseEnvelope[]>> {
     const manifestBytes = await fetchAll(source.fetcher, new URL(attestationManifestLogPath(recorded), source.logUrl).href, ATTESTATION_MANIFEST_LIMITS.maxBytes);
     let manifest;
     try {
@@ -182,14 +184,12 @@ export class ReleaseReplay {
       if (e instanceof AttestationError) throw new MirrorDataError(e.code, e.message);
       throw e;
     }
-    // The block commits to the SET of envelope digests only (the manifest's per-artifact mapping
-    // is not covered by the digest): look every listed envelope up at every artifact's paths.
     const listed = new Set(manifest.artifacts.flatMap((a) => a.envelopes));
     const seen = new Set<string>();
     const attestations: Record<string, DsseEnvelope[]> = {};
-    for (const artifact of artifacts) {
+    for (const artifact of rule.artifacts) {
       const found: DsseEnvelope[] = [];
-      for (const keyid of Object.keys(policy!.verifiers).sort()) {
+      for (const keyid of Object.keys(rule.policy!.verifiers).sort()) {
         const url = attestationUrl(source.attestationsUrl, artifact.name, artifact.sha256, keyid);
         const bytes = await fetchIfPresent(source.fetcher, url, ATTESTATION_LIMITS.maxEnvelopeBytes);
         if (bytes === undefined) continue;
@@ -210,7 +210,6 @@ export class ReleaseReplay {
     }
     const missing = [...listed].filter((d) => !seen.has(d));
     if (missing.length > 0) throw new FetchError('NOT_FOUND', `block ${block.index} relied on ${missing.length} attestation(s) that ${source.attestationsUrl} does not serve`);
-    const { digest } = checkReleaseAttestations(artifacts, attestations, policy!);
-    if (digest !== recorded) throw new PolicyError('PAYLOAD_MISMATCH', `block ${block.index} records attestations ${short(recorded)}; those its manifest lists that count have digest ${short(digest ?? 'none')}`);
+    return attestations;
   }
 }

@@ -31,6 +31,7 @@ import { attestationsDigest } from './attestation-manifest.js';
 import type { DsseEnvelope } from './dsse.js';
 import { parseAttestation } from './rebuild-statement.js';
 import { AttestationError } from './build-errors.js';
+import { PolicyError } from './errors.js';
 import { declarationFromCustom, type ReleaseDeclaration } from './declaration.js';
 
 /** The unrecognized root field holding the build policy. */
@@ -228,3 +229,43 @@ function sameDeclarationFields(a: unknown, b: unknown): boolean {
 function sameRaw(a: TargetsEnvelope | undefined, b: TargetsEnvelope): boolean {
   return a !== undefined && Buffer.from(a.raw).equals(Buffer.from(b.raw));
 }
+
+/** What a release must show its builds for: the build policy of the new state's root, and the artifacts it covers. */
+export interface ReleaseBuildRule {
+  /** The policy of root v`rootVersion`, or undefined when it has none (no artifact then needs attestations). */
+  readonly policy: (BuildPolicy & { readonly verifiers: Readonly<Record<string, TufPublicKey>> }) | undefined;
+  readonly rootVersion: number;
+  /** The artifacts the new state adds or changes (changedArtifacts), none without a policy. */
+  readonly artifacts: readonly ReleaseArtifact[];
+}
+
+/** The build rule of the release from `previous` to `next` targets under `root`. Throws as changedArtifacts. */
+export function releaseBuildRule(root: RootEnvelope, previous: ReadonlyMap<string, TargetsEnvelope>, next: ReadonlyMap<string, TargetsEnvelope>): ReleaseBuildRule {
+  const policy = buildPolicyOf(root);
+  return { policy, rootVersion: root.version, artifacts: policy === undefined ? [] : changedArtifacts(previous, next) };
+}
+
+/**
+ * The build rule of a block (docs/design.md "What a witness checks before it co-signs a block"),
+ * as witnesses apply it before co-signing and monitors again after: without a build policy the
+ * payload records no attestations; with one, every artifact meets checkReleaseAttestations with
+ * the attestations given for its path, and the payload records the digest of the envelopes
+ * relied on (null when no artifact changed). Throws PolicyError PAYLOAD_MISMATCH, or
+ * checkReleaseAttestations' AttestationError (QUORUM_NOT_MET, REBUILD_FAILED, NO_DECLARATION).
+ */
+export function checkRecordedAttestations(
+  recordedDigest: string | null,
+  rule: ReleaseBuildRule,
+  attestations: Readonly<Record<string, ReadonlyArray<DsseEnvelope | Uint8Array>>>,
+  what: string,
+): void {
+  if (rule.policy === undefined) {
+    if (recordedDigest !== null) throw new PolicyError('PAYLOAD_MISMATCH', `${what} records build attestations ${recordedDigest.slice(0, 12)}, but root v${rule.rootVersion} has no build policy; the payload must say null`);
+    return;
+  }
+  const { digest } = checkReleaseAttestations(rule.artifacts, attestations, rule.policy);
+  if (digest !== recordedDigest) {
+    throw new PolicyError('PAYLOAD_MISMATCH', `${what} records attestations ${recordedDigest === null ? 'null' : recordedDigest.slice(0, 12)}, the attestations relied on for its ${rule.artifacts.length} new or changed artifact(s) have digest ${digest === null ? 'null' : digest.slice(0, 12)}`);
+  }
+}
+

@@ -29,6 +29,6 @@ export {
 } from './attestation-manifest.js';
 // The build rule in trusted state (root's x-cairn-build-policy) and the witness check of a release.
 export {
-  BUILD_POLICY_FIELD, BUILD_POLICY_LIMITS, buildPolicyOf, parseBuildPolicy, buildPolicyJson, changedArtifacts, checkReleaseAttestations, PACKAGE_VERSIONS_INDEX_PATH,
-  type ReleaseArtifact, type ReleaseAttestations,
+  BUILD_POLICY_FIELD, BUILD_POLICY_LIMITS, buildPolicyOf, parseBuildPolicy, buildPolicyJson, changedArtifacts, checkRecordedAttestations, checkReleaseAttestations, PACKAGE_VERSIONS_INDEX_PATH,
+  releaseBuildRule, type ReleaseArtifact, type ReleaseAttestations, type ReleaseBuildRule,
 } from './build-policy.js';

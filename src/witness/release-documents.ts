@@ -2,9 +2,7 @@
 // "What a witness checks before it co-signs a block"; docs/protocol.md section 8 "documents"):
 // the TUF documents of a request decoded into exact bytes, the state kept per role, and the
 // build rule over the artifacts a state adds or changes.
-import {
-  buildPolicyOf, changedArtifacts, checkReleaseAttestations, PolicyError, type ReleaseDocuments, type ReleaseState,
-} from '../policy/index.js';
+import { checkRecordedAttestations, releaseBuildRule, type ReleaseDocuments, type ReleaseState } from '../policy/index.js';
 import { base64Bytes, type WireDocuments } from './wire.js';
 
 /** Key of a targets role in the stored documents ('root' and 'snapshot' are the others). */
@@ -19,21 +17,13 @@ export const TARGETS_PREFIX = 'targets:';
  * envelopes relied on (null when no artifact changed, or when the root has no build policy).
  */
 export function checkBuildAttestations(recordedDigest: string | null, previous: ReleaseState, next: ReleaseState, wire: Readonly<Record<string, readonly string[]>>, what: string): void {
-  const policy = buildPolicyOf(next.root);
-  if (!policy) {
-    if (recordedDigest !== null) throw new PolicyError('PAYLOAD_MISMATCH', `${what} records build attestations ${recordedDigest.slice(0, 12)}, but root v${next.root.version} has no build policy; the payload must say null`);
-    return;
-  }
-  const artifacts = changedArtifacts(previous.targets, next.targets);
+  const rule = releaseBuildRule(next.root, previous.targets, next.targets);
   const attestations: Record<string, Uint8Array[]> = {};
-  for (const a of artifacts) {
+  for (const a of rule.artifacts) {
     const list = Object.hasOwn(wire, a.name) ? wire[a.name]! : [];
     attestations[a.name] = list.map((text, i) => base64Bytes(text, `attestations.${a.name}[${i}]`));
   }
-  const { digest } = checkReleaseAttestations(artifacts, attestations, policy);
-  if (digest !== recordedDigest) {
-    throw new PolicyError('PAYLOAD_MISMATCH', `${what} records attestations ${recordedDigest === null ? 'null' : recordedDigest.slice(0, 12)}, the attestations relied on for its ${artifacts.length} new or changed artifact(s) have digest ${digest === null ? 'null' : digest.slice(0, 12)}`);
-  }
+  checkRecordedAttestations(recordedDigest, rule, attestations, what);
 }
 
 /** Decodes the documents of a request into exact bytes. */
