@@ -19,7 +19,7 @@ export {
 export { defaultLogUrl } from './mirror-log.js';
 export { verifyCheckpoint, type CheckpointCheck, type CheckpointCheckOptions } from './checkpoint-check.js';
 export {
-  LOG_CROSS_CHECK_LIMITS, crossCheckLogs, verifyEquivocationProofFile, type LogConflict, type LogCrossCheck, type LogCrossCheckOptions, type ProofCheckOptions, type SourceReport,
+  LOG_CROSS_CHECK_LIMITS, checkChainId, crossCheckLogs, verifyEquivocationProofFile, type LogConflict, type LogCrossCheck, type LogCrossCheckOptions, type ProofCheckOptions, type SourceReport,
 } from './log-cross-check.js';
 export { type CheckedDocument, type WitnessedBlock } from './witness-check.js';
 export { WitnessedUpdater, createUpdater, type TargetUpdater, type WitnessedUpdaterOptions } from './witnessed-updater.js';

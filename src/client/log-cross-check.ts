@@ -263,7 +263,8 @@ export async function verifyEquivocationProofFile(path: string, options: ProofCh
   return { ...proven, rostersChecked: knownRosters !== undefined };
 }
 
-function checkChainId(chain: string): void {
+/** UsageError BAD_ARGUMENT unless `chain` is a chain ID: 64 lowercase hex characters. */
+export function checkChainId(chain: string): void {
   if (chain.length !== 64 || !LOWER_HEX.test(chain)) {
     throw new UsageError('BAD_ARGUMENT', `the chain ID must be 64 lowercase hex characters (the genesis block's hash), found ${JSON.stringify(chain.slice(0, 80))}`, {
       hint: 'cairn log init prints it; clients pin it with cairn tuf init --log-anchor',

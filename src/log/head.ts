@@ -74,7 +74,8 @@ export interface HeadFreshnessPolicy {
   lastAccepted?: AcceptedHead;
 }
 
-const DEFAULT_MAX_FUTURE_SKEW_SECONDS = 300;
+/** How far ahead of the reader's clock a head statement may be dated (clock skew), in seconds. */
+export const DEFAULT_MAX_FUTURE_SKEW_SECONDS = 300;
 
 /**
  * Verifies a head statement (protocol.md section 6): it names `headBlock` (chain, index, hash),

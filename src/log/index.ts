@@ -57,6 +57,7 @@ export {
   type LinkFile,
 } from './forward-link.js';
 export {
+  DEFAULT_MAX_FUTURE_SKEW_SECONDS,
   HEAD_CONTEXT,
   HEAD_TYPE,
   buildHeadStatement,

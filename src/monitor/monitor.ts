@@ -30,6 +30,7 @@ import { BoundedFetcher, DEFAULT_FETCH_LIMITS, fetchAll, fetchIfPresent, FetchEr
 import { sha256Hex } from '../crypto/hash.js';
 import {
   CHECKPOINT_PATH,
+  DEFAULT_MAX_FUTURE_SKEW_SECONDS,
   LOG_FILE_LIMITS,
   LogError,
   acceptRoster,
@@ -63,6 +64,7 @@ import {
   type RootRole,
   type SignedClaim,
 } from '../log/index.js';
+import { checkChainId } from '../client/index.js';
 import { AttestationError, PolicyError } from '../policy/index.js';
 import { DEFAULT_UPDATER_CONFIG, TrustedSet, directoryUrl, parseEnvelope, rootRoleOf, verifySelfSignedRoot } from '../tuf/index.js';
 import { MirrorDataError, ReleaseReplay } from './release-replay.js';
@@ -74,8 +76,8 @@ export const MONITOR_LIMITS = {
   maxBlocksPerPoll: 10_000,
   /** Blocks whose files are fetched ahead of the one being verified (one round trip a block, not three). */
   prefetchBlocks: 16,
-  /** How far ahead of this clock a head statement's time may be (as clients allow: head.ts). */
-  maxFutureSkewSeconds: 300,
+  /** How far ahead of this clock a head statement's time may be (as clients allow). */
+  maxFutureSkewSeconds: DEFAULT_MAX_FUTURE_SKEW_SECONDS,
   /** Root versions fetched in one step (TUF's own cap on a refresh). */
   maxRootVersions: DEFAULT_UPDATER_CONFIG.maxRootRotations,
   maxInfoBytes: 64 * 1024,
@@ -169,7 +171,7 @@ export class LogMonitor {
   private headsChecked = 0;
 
   constructor(private readonly options: MonitorOptions) {
-    if (!/^[0-9a-f]{64}$/.test(options.chain)) throw new UsageError('BAD_ARGUMENT', `the chain ID must be 64 lowercase hex characters (the genesis block's hash), found ${JSON.stringify(options.chain.slice(0, 80))}`);
+    checkChainId(options.chain);
     if (options.sources.length === 0) throw new UsageError('MISSING_ARGUMENT', 'a monitor needs at least one --source (a mirror\'s log directory, e.g. http://mirror/log/)');
     if (options.sources.length + (options.witnesses?.length ?? 0) > MONITOR_LIMITS.maxSources) throw new UsageError('BAD_ARGUMENT', `at most ${MONITOR_LIMITS.maxSources} sources and witnesses`);
     this.fetcher = options.fetcher ?? new BoundedFetcher(DEFAULT_FETCH_LIMITS);
@@ -352,9 +354,8 @@ export class LogMonitor {
     const step = this.checkOrAlarm('bad-data', url, file.link.toIndex, () => verifyForwardLinkStep(positionOf(this.state.blockAt(from)!), this.rosterAt(from), file.link, file.cosignature));
     const to = file.link.toIndex;
     if (step.position.hash !== this.state.hashAt(to)) await this.conflict(url, to, this.linkClaim(file));
-    if (step.position.roster !== this.state.blockAt(to)!.roster) {
-      this.stop('invalid-block', url, to, `the co-signed link ${from}.${level} names roster ${short(step.position.roster)} for block ${to}, whose roster is ${short(this.state.blockAt(to)!.roster)}`);
-    }
+    const roster = this.state.blockAt(to)!.roster;
+    if (step.position.roster !== roster) this.stop('invalid-block', url, to, `the co-signed link ${from}.${level} names roster ${short(step.position.roster)} for block ${to}, whose roster is ${short(roster)}`);
   }
 
   /**
