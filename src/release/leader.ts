@@ -21,7 +21,7 @@ import { CappedFileError, readCappedFileIfExists, writeFileAtomic } from '../io/
 import { COSI_ROUND_DEFAULTS, encodeCollectiveSignature, type Roster, type RosterWitness, type WitnessEndpoint, type WitnessKey } from '../cosi/index.js';
 import {
   backLinkIndices, blockHash, buildBlock, buildForwardLink, buildHeadStatement, FileLogStore, formatUtcTime, forwardLinkMessage, headMessage, LOG_FILE_LIMITS, levelSpan, parseBlockBytes, parseHeadFile, parseLinkFile, parseRosterBytes,
-  parseUtcTime, rosterHash, validateBlock, blockTreeRoot, CHECKPOINT_PATH, checkpointText, treeTiles, blockHashesFromTiles, formatNote, logOrigin, signNoteText, verifyCosignature, type NoteSignature,
+  parseUtcTime, rosterHash, validateBlock, CHECKPOINT_PATH, checkpointText, treeTiles, treeHashFromTiles, blockHashesFromTiles, type Tile, formatNote, logOrigin, signNoteText, verifyCosignature, type NoteSignature,
   type Block, type ChainView, type LinkFile, type RosterChange, type SkipchainParams, type TufSignature,
 } from '../log/index.js';
 import { parseEnvelope, rootRoleOf } from '../tuf/index.js';
@@ -237,7 +237,10 @@ export class LogLeader {
     const logDir = dirname(join(this.publicDir, CHECKPOINT_PATH));
     const hashes = await blockHashesFromTiles(head.index + 1, (path, maxBytes) => readTileFile(join(logDir, path), maxBytes), async (i) => blockHash(await this.block(i)));
     const origin = logOrigin(this.chain);
-    const rootHash = blockTreeRoot(hashes);
+    // The tree is hashed once, into its tiles; the root is read from the few tiles it needs.
+    const tiles = treeTiles(hashes.map((h) => Buffer.from(h, 'hex')));
+    const byPath = new Map(tiles.map((t) => [t.path, t.bytes]));
+    const rootHash = await treeHashFromTiles(async (path) => byPath.get(path), head.index + 1);
     const text = checkpointText({ origin, size: head.index + 1, rootHash, extensions: [] });
     // In roster order (Promise.all keeps it): each witness's cosignature line, or why there is none.
     const answers = await Promise.all(roster.witnesses.map(async (w): Promise<{ name: string; line: NoteSignature } | WitnessReport> => {
@@ -258,18 +261,18 @@ export class LogLeader {
       throw new LeaderError('ROUND_FAILED', `the checkpoint of ${head.index + 1} blocks was cosigned by ${cosigned.length} witnesses; the roster's threshold is ${roster.threshold}; ${summarizeWitnesses(missing)}`, { witnesses: missing });
     }
     const note = formatNote({ text, signatures: [signNoteText(text, origin, ed25519Signer(leaderKey.privateKey)), ...cosigned.map((c) => c.line)] });
-    await this.writeTiles(hashes);
+    await this.writeTiles(tiles);
     await writeFileAtomic(join(this.publicDir, CHECKPOINT_PATH), note);
     return { size: head.index + 1, rootHash: rootHash.toString('base64'), cosigners: cosigned.map((c) => c.name), missing };
   }
 
   /**
-   * The tiles of the tree over `hashes` (log/tiles.ts), before the checkpoint that names it: full
-   * tiles already written are left as they are (they never change), partial ones are written.
+   * The tiles of the tree (log/tiles.ts), before the checkpoint that names it: full tiles already
+   * written are left as they are (they never change), partial ones are written.
    */
-  private async writeTiles(hashes: readonly string[]): Promise<void> {
+  private async writeTiles(tiles: readonly Tile[]): Promise<void> {
     const logDir = dirname(join(this.publicDir, CHECKPOINT_PATH));
-    for (const tile of treeTiles(hashes.map((h) => Buffer.from(h, 'hex')))) {
+    for (const tile of tiles) {
       const path = join(logDir, tile.path);
       if (tile.full && existsSync(path)) continue;
       await writeFileAtomic(path, tile.bytes);
